@@ -1,0 +1,84 @@
+package volume
+
+import (
+	"math"
+	"testing"
+)
+
+func near(a, b Vec3, tol float64) bool {
+	for i := range a {
+		if math.Abs(a[i]-b[i]) > tol {
+			return false
+		}
+	}
+	return true
+}
+
+func TestIndexWorldRoundTrip(t *testing.T) {
+	// An oblique, sheared grid (like an uncorrected gantry tilt) with
+	// anisotropic spacing: world(index(p)) must give p back.
+	c, s := math.Cos(0.3), math.Sin(0.3)
+	g := Grid{
+		Dims:      [3]int{10, 20, 30},
+		Spacing:   Vec3{0.7, 0.7, 2.5},
+		Origin:    Vec3{-150, -170, -340},
+		Direction: [3][3]float64{{1, 0, 0}, {0, c, s}, {0, -s, c}},
+	}
+	g.Direction[0][2] = 0.1 // shear the slice axis
+	n := math.Sqrt(0.01 + c*c + s*s)
+	for r := 0; r < 3; r++ {
+		g.Direction[r][2] /= n
+	}
+	if err := g.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, idx := range []Vec3{{0, 0, 0}, {9, 19, 29}, {3.25, -1.5, 7.75}} {
+		w := g.IndexToWorld(idx)
+		back := g.WorldToIndex(w)
+		if !near(idx, back, 1e-9) {
+			t.Errorf("index %v -> world %v -> index %v", idx, w, back)
+		}
+	}
+	if w := g.IndexToWorld(Vec3{}); w != g.Origin {
+		t.Errorf("voxel 0 centre at %v, want origin %v", w, g.Origin)
+	}
+}
+
+func TestIndexToWorldHandChecked(t *testing.T) {
+	// LIDC-IDRI-0001-like axial grid: 0.703125 mm pixels, 2.5 mm slices.
+	g := Grid{Dims: [3]int{512, 512, 133}, Spacing: Vec3{0.703125, 0.703125, 2.5},
+		Origin: Vec3{-166.0, -171.699997, -340.0}, Direction: Identity}
+	w := g.IndexToWorld(Vec3{317, 367, 89})
+	want := Vec3{-166 + 317*0.703125, -171.699997 + 367*0.703125, -340 + 89*2.5}
+	if !near(w, want, 1e-9) {
+		t.Fatalf("got %v want %v", w, want)
+	}
+	a := g.Affine()
+	for r := 0; r < 3; r++ {
+		got := a[r][0]*317 + a[r][1]*367 + a[r][2]*89 + a[r][3]
+		if math.Abs(got-want[r]) > 1e-9 {
+			t.Fatalf("affine row %d: %v want %v", r, got, want[r])
+		}
+	}
+}
+
+func TestValidateRejects(t *testing.T) {
+	good := Grid{Dims: [3]int{2, 2, 2}, Spacing: Vec3{1, 1, 1}, Direction: Identity}
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bad := []Grid{good, good, good, good}
+	bad[0].Dims[1] = 0
+	bad[1].Spacing[2] = 0
+	bad[2].Direction = [3][3]float64{{1, 0, 0}, {1, 0, 0}, {0, 0, 1}}
+	bad[3].Origin[0] = math.NaN()
+	for i, g := range bad {
+		if err := g.Validate(); err == nil {
+			t.Errorf("case %d: invalid grid accepted", i)
+		}
+	}
+	v := &Volume[int16]{Grid: good, Data: make([]int16, 7)}
+	if v.Check() == nil {
+		t.Error("short data accepted")
+	}
+}
