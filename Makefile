@@ -1,0 +1,50 @@
+# lungctl — the commands the README promises. `make help` lists them.
+GO      ?= go
+BIN     ?= bin/lungctl
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: help build test test-full vet bench bench-peers demo fuzz model clean
+
+help:
+	@echo "make build      build $(BIN) (pure Go, no cgo, no GPU)"
+	@echo "make demo       synthetic patients through the whole pipeline (the README's first command)"
+	@echo "make test       the test suite CI runs (fast path, go test -short)"
+	@echo "make test-full  every test, including the slow real-data and training ones"
+	@echo "make bench      go test -bench over the stage packages (real data from ../shared)"
+	@echo "make bench-peers  the same run side by side with the peer tools (needs ../shared/peers/INSTALL.sh)"
+	@echo "make fuzz       each fuzz target for FUZZTIME (default 3m)"
+	@echo "make model      retrain the embedded default CNN model reproducibly"
+
+build:
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/lungctl
+
+test:
+	$(GO) vet ./...
+	$(GO) test -short -count=1 ./...
+
+test-full:
+	$(GO) test -count=1 -timeout 30m ./...
+
+vet:
+	gofmt -l . | tee /dev/stderr | (! read)
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./internal/...
+
+bench-peers: build
+	bash scripts/bench-peers.sh
+
+demo: build
+	$(BIN) demo
+
+FUZZTIME ?= 3m
+fuzz:
+	bash scripts/fuzz.sh $(FUZZTIME)
+
+model:
+	$(GO) run ./internal/classify/cmd/trainmodel -o internal/classify/model/default.lcnn
+
+clean:
+	rm -rf bin

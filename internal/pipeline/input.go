@@ -1,0 +1,128 @@
+// Package pipeline chains the stage packages into the jobs the CLI offers:
+// preprocess one scan, detect, classify, and run all of them over a folder of
+// scans. It owns orchestration only (which stage runs on what, file names,
+// timings); every domain computation lives in a stage package.
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Kind says what an input path holds.
+type Kind int
+
+const (
+	// DICOMDir is a folder holding one patient's DICOM files (any depth).
+	DICOMDir Kind = iota
+	// MetaImage is an ITK .mhd header with its .raw/.zraw data (LUNA16).
+	MetaImage
+	// NIfTI is a .nii or .nii.gz volume in HU (a preprocess output or any
+	// CT converted by another tool).
+	NIfTI
+)
+
+func (k Kind) String() string {
+	switch k {
+	case DICOMDir:
+		return "DICOM folder"
+	case MetaImage:
+		return "MetaImage"
+	case NIfTI:
+		return "NIfTI"
+	}
+	return "unknown"
+}
+
+// ErrUnknownInput reports a path that is neither a folder, an .mhd nor a
+// NIfTI file.
+var ErrUnknownInput = errors.New("not a DICOM folder, .mhd or .nii/.nii.gz file")
+
+// KindOf classifies path by what it is on disk.
+func KindOf(path string) (Kind, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	if st.IsDir() {
+		return DICOMDir, nil
+	}
+	l := strings.ToLower(path)
+	switch {
+	case strings.HasSuffix(l, ".mhd"):
+		return MetaImage, nil
+	case strings.HasSuffix(l, ".nii"), strings.HasSuffix(l, ".nii.gz"):
+		return NIfTI, nil
+	}
+	return 0, fmt.Errorf("%s: %w", path, ErrUnknownInput)
+}
+
+// ScanID is the identifier used for a scan's output files: a DICOM folder's
+// base name (the Kaggle patient id), or a file name without its extension
+// (the LUNA16 seriesuid for an .mhd).
+func ScanID(path string) string {
+	base := filepath.Base(filepath.Clean(path))
+	for _, ext := range []string{".nii.gz", ".nii", ".mhd"} {
+		if strings.HasSuffix(strings.ToLower(base), ext) {
+			return base[:len(base)-len(ext)]
+		}
+	}
+	return base
+}
+
+// ListScans expands a batch input into the scans it holds: a folder of
+// patient folders (Kaggle stage1/<patient>/), a folder of .mhd files
+// (LUNA16 subsetN/), a folder of .nii.gz files, or a single scan (a DICOM
+// folder holding files directly, an .mhd or a NIfTI file). Results are sorted
+// by path so runs are reproducible.
+func ListScans(in string) ([]string, error) {
+	st, err := os.Stat(in)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		if _, err := KindOf(in); err != nil {
+			return nil, err
+		}
+		return []string{in}, nil
+	}
+	ents, err := os.ReadDir(in)
+	if err != nil {
+		return nil, err
+	}
+	var dirs, files []string
+	plainFiles := 0
+	for _, e := range ents {
+		p := filepath.Join(in, e.Name())
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if e.IsDir() {
+			dirs = append(dirs, p)
+			continue
+		}
+		if k, err := KindOf(p); err == nil && (k == MetaImage || k == NIfTI) {
+			if k == NIfTI && strings.HasSuffix(strings.ToLower(e.Name()), "_lung.nii.gz") {
+				continue // a preprocess mask, not a scan
+			}
+			files = append(files, p)
+			continue
+		}
+		plainFiles++
+	}
+	// A folder with loose non-volume files and no volume files is one
+	// DICOM series (a single patient folder).
+	if len(files) == 0 && plainFiles > 0 {
+		return []string{in}, nil
+	}
+	out := append(files, dirs...)
+	sort.Strings(out)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no scans found (want patient folders, .mhd or .nii.gz files)", in)
+	}
+	return out, nil
+}
