@@ -1,0 +1,77 @@
+package codec
+
+import (
+	"math/rand"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// realFrames returns the encapsulated frames of the shared real files that
+// exist (none when the shared folder is absent), for fuzz seeds.
+func realFrames(tb testing.TB, rels ...string) []*dcmFile {
+	var out []*dcmFile
+	for _, rel := range rels {
+		if _, err := os.Stat(filepath.Join(oddDir, rel)); err != nil {
+			continue
+		}
+		out = append(out, readDCM(tb, rel))
+	}
+	return out
+}
+
+func FuzzRLE(f *testing.F) {
+	f.Add(rleFrame([]byte{0x02, 10, 20, 30, 0xFE, 7, 0x80, 0x01, 1, 2}), 2, 4, 8, 1)
+	f.Add(rleFrame([]byte{0xFF, 0x01, 0x01, 0xFF, 0x12}, []byte{0x03, 0x02, 0x02, 0x00, 0x34, 0x00}), 1, 4, 16, 1)
+	f.Add(rleFrame([]byte{0xFE, 1}, []byte{0x02, 2, 3, 4}, []byte{0xFF, 9, 0x00, 8}), 1, 3, 8, 3)
+	rng := rand.New(rand.NewSource(1))
+	s := testImage(rng, 8, 8, 3, 16, 0)
+	f.Add(encodeRLE(s, 64, 16, 3), 8, 8, 16, 3)
+	for _, d := range realFrames(f, "pydicom-2.3.1-debian/MR_small_RLE.dcm", "pydicom-2.3.1-debian/SC_rgb_rle.dcm") {
+		f.Add(d.frames[0], d.rows, d.cols, d.bits, d.spp)
+	}
+	f.Fuzz(func(t *testing.T, frame []byte, rows, cols, bits, spp int) {
+		out, err := DecodeRLE(frame, rows, cols, bits, spp)
+		if err != nil {
+			return
+		}
+		if len(out) != rows*cols*spp {
+			t.Fatalf("%d samples for %d×%d×%d", len(out), rows, cols, spp)
+		}
+		if bits == 8 {
+			for i, v := range out {
+				if v > 255 {
+					t.Fatalf("8-bit sample %d = %d", i, v)
+				}
+			}
+		}
+	})
+}
+
+func FuzzJPEGLossless(f *testing.F) {
+	rng := rand.New(rand.NewSource(2))
+	for i, p := range []llParams{
+		{rows: 3, cols: 5, nc: 1, precision: 8, sel: 1, tables: []int{0}},
+		{rows: 4, cols: 4, nc: 3, precision: 16, sel: 4, restart: 3, tables: []int{0, 2}},
+		{rows: 4, cols: 6, nc: 2, precision: 12, sel: 7, restart: 6, separate: true, pt: 2, tables: []int{1}},
+		{rows: 2, cols: 9, nc: 4, precision: 2, sel: 5, tables: []int{2}, fill: true},
+	} {
+		_ = i
+		f.Add(encodeLL(testImage(rng, p.rows, p.cols, p.nc, p.precision, p.pt), p))
+	}
+	for _, d := range realFrames(f, "dcm_qa_ts/In/5.dcm") {
+		f.Add(d.frames[0])
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		out, r, c, n, p, err := DecodeJPEGLossless(frame)
+		if err != nil {
+			return
+		}
+		if len(out) != r*c*n || n < 1 || n > 4 || p < 2 || p > 16 {
+			t.Fatalf("%d samples for %d×%d×%d precision %d", len(out), r, c, n, p)
+		}
+		if len(out) > 8*len(frame) {
+			t.Fatalf("%d samples from %d bytes", len(out), len(frame))
+		}
+	})
+}

@@ -1,0 +1,220 @@
+package volio
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lungctl/lungctl/internal/volume"
+)
+
+func TestMHDRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	g := obliqueGrid([3]int{7, 6, 5})
+	v := patternHU(g)
+	for _, compress := range []bool{false, true} {
+		path := filepath.Join(dir, "ct.mhd")
+		if compress {
+			path = filepath.Join(dir, "ctz.mhd")
+		}
+		if err := WriteMHD(path, v, MHDOptions{Compress: compress}); err != nil {
+			t.Fatal(err)
+		}
+		dataFile := strings.TrimSuffix(path, ".mhd") + map[bool]string{false: ".raw", true: ".zraw"}[compress]
+		if _, err := os.Stat(dataFile); err != nil {
+			t.Fatalf("data file: %v", err)
+		}
+		got, err := ReadHU(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gridClose(t, got.Grid, g, 1e-12)
+		if hg, err := ReadGrid(path); err != nil {
+			t.Fatal(err)
+		} else {
+			gridClose(t, hg, g, 1e-12)
+		}
+		if !slicesEqual(got.Data, v.Data) {
+			t.Errorf("compress=%v: voxels differ", compress)
+		}
+	}
+	m := volume.New[uint8](g)
+	for i := range m.Data {
+		m.Data[i] = uint8(i % 3)
+	}
+	if err := WriteMHD(filepath.Join(dir, "m.mhd"), m, MHDOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gm, err := ReadMask(filepath.Join(dir, "m.mhd"))
+	if err != nil || !slicesEqual(gm.Data, m.Data) {
+		t.Errorf("mask round trip: %v", err)
+	}
+}
+
+// TestMHDLUNA16Header reads a header written by hand in the LUNA16 layout
+// (identity TransformMatrix, Offset = LPS world of voxel 0) with a zlib
+// .zraw made here by the standard library, and checks world coordinates.
+func TestMHDLUNA16Header(t *testing.T) {
+	dir := t.TempDir()
+	vals := make([]int16, 4*3*2)
+	var raw bytes.Buffer
+	for i := range vals {
+		vals[i] = int16(-1000 + 100*i)
+		binary.Write(&raw, binary.LittleEndian, vals[i])
+	}
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(raw.Bytes())
+	zw.Close()
+	os.WriteFile(filepath.Join(dir, "scan.zraw"), z.Bytes(), 0o644)
+	hdr := "ObjectType = Image\nNDims = 3\nBinaryData = True\nBinaryDataByteOrderMSB = False\n" +
+		"CompressedData = True\nCompressedDataSize = 40\nTransformMatrix = 1 0 0 0 1 0 0 0 1\n" +
+		"Offset = -198.100006 -195 -335.209991\nCenterOfRotation = 0 0 0\nAnatomicalOrientation = RAI\n" +
+		"ElementSpacing = 0.7 0.7 2.5\nDimSize = 4 3 2\nElementType = MET_SHORT\nElementDataFile = scan.zraw\n"
+	path := filepath.Join(dir, "scan.mhd")
+	os.WriteFile(path, []byte(hdr), 0o644)
+	v, err := ReadHU(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slicesEqual(v.Data, vals) {
+		t.Errorf("voxels %v, want %v", v.Data, vals)
+	}
+	w := v.IndexToWorld(volume.Vec3{1, 2, 1})
+	want := volume.Vec3{-198.100006 + 0.7, -195 + 1.4, -335.209991 + 2.5}
+	for a := 0; a < 3; a++ {
+		if math.Abs(w[a]-want[a]) > 1e-9 {
+			t.Errorf("world %v, want %v", w, want)
+		}
+	}
+	if v.At(1, 2, 1) != vals[1+4*(2+3*1)] {
+		t.Error("x is not the fastest axis")
+	}
+
+	// TransformMatrix lists axis by axis (ITK): axis 0 = +y, axis 1 = −x.
+	hdr2 := strings.Replace(hdr, "1 0 0 0 1 0 0 0 1", "0 1 0 -1 0 0 0 0 1", 1)
+	os.WriteFile(path, []byte(hdr2), 0o644)
+	v, err = ReadHU(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w = v.IndexToWorld(volume.Vec3{1, 0, 0})
+	if math.Abs(w[0]-(-198.100006)) > 1e-9 || math.Abs(w[1]-(-195+0.7)) > 1e-9 {
+		t.Errorf("axis 0 moves to %v, want +y", w)
+	}
+
+	// Big endian unsigned, raw, via MSB flag and ElementSpacing.
+	var be bytes.Buffer
+	for i := range vals {
+		binary.Write(&be, binary.BigEndian, uint16(i*1000))
+	}
+	os.WriteFile(filepath.Join(dir, "be.raw"), be.Bytes(), 0o644)
+	hdr3 := "ObjectType = Image\nNDims = 3\nElementByteOrderMSB = True\nDimSize = 4 3 2\n" +
+		"ElementSpacing = 1 1 1\nElementType = MET_USHORT\nElementDataFile = be.raw\n"
+	os.WriteFile(filepath.Join(dir, "be.mhd"), []byte(hdr3), 0o644)
+	f, err := ReadFloat32(filepath.Join(dir, "be.mhd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, x := range f.Data {
+		if x != float32(i*1000) {
+			t.Fatalf("big-endian voxel %d = %v", i, x)
+		}
+	}
+	// LOCAL data in an .mha.
+	mha := []byte(strings.Replace(hdr3, "be.raw", "LOCAL", 1))
+	mha = append(mha, be.Bytes()...)
+	os.WriteFile(filepath.Join(dir, "local.mha"), mha, 0o644)
+	f, err = ReadFloat32(filepath.Join(dir, "local.mha"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Data[23] != 23000 {
+		t.Errorf("LOCAL voxel 23 = %v", f.Data[23])
+	}
+}
+
+func TestMHDBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "d.raw"), make([]byte, 48), 0o644)
+	base := "ObjectType = Image\nNDims = 3\nDimSize = 4 3 2\nElementSpacing = 1 1 1\nElementType = MET_SHORT\nElementDataFile = d.raw\n"
+	cases := map[string]struct {
+		hdr  string
+		want error
+	}{
+		"ndims2":    {strings.Replace(base, "NDims = 3", "NDims = 2", 1), ErrUnsupported},
+		"eltype":    {strings.Replace(base, "MET_SHORT", "MET_OTHER", 1), ErrUnsupported},
+		"dimsize":   {strings.Replace(base, "4 3 2", "4 3", 1), ErrFormat},
+		"negdim":    {strings.Replace(base, "4 3 2", "4 -3 2", 1), ErrFormat},
+		"spacing0":  {strings.Replace(base, "ElementSpacing = 1 1 1", "ElementSpacing = 1 0 1", 1), ErrFormat},
+		"bigdata":   {strings.Replace(base, "4 3 2", "400 300 200", 1), ErrTruncated},
+		"nodata":    {strings.Replace(base, "d.raw", "absent.raw", 1), os.ErrNotExist},
+		"list":      {strings.Replace(base, "d.raw", "LIST", 1), ErrUnsupported},
+		"noend":     {strings.Replace(base, "ElementDataFile = d.raw\n", "", 1), ErrFormat},
+		"garbage":   {"\x00\x01\x02binary junk", ErrFormat},
+		"singular":  {strings.Replace(base, "NDims = 3\n", "NDims = 3\nTransformMatrix = 1 0 0 1 0 0 0 0 1\n", 1), ErrFormat},
+		"notype":    {strings.Replace(base, "ElementType = MET_SHORT\n", "", 1), ErrFormat},
+		"zrawjunk":  {strings.Replace(base, "NDims = 3\n", "NDims = 3\nCompressedData = True\n", 1), ErrFormat},
+		"ascii":     {strings.Replace(base, "NDims = 3\n", "NDims = 3\nBinaryData = False\n", 1), ErrUnsupported},
+		"channels3": {strings.Replace(base, "NDims = 3\n", "NDims = 3\nElementNumberOfChannels = 3\n", 1), ErrUnsupported},
+	}
+	for name, tc := range cases {
+		path := filepath.Join(dir, name+".mhd")
+		os.WriteFile(path, []byte(tc.hdr), 0o644)
+		_, err := ReadHU(path)
+		if err == nil {
+			t.Errorf("%s: no error", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: error %q does not name the file", name, err)
+		}
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: error %q is not %v", name, err, tc.want)
+		}
+	}
+	// Truncated raw file: error names the data file too.
+	os.WriteFile(filepath.Join(dir, "short.raw"), make([]byte, 47), 0o644)
+	path := filepath.Join(dir, "short.mhd")
+	os.WriteFile(path, []byte(strings.Replace(base, "d.raw", "short.raw", 1)), 0o644)
+	if _, err := ReadHU(path); !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), "short.raw") {
+		t.Errorf("short raw: %v", err)
+	}
+}
+
+func TestSidecarRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.json")
+	s := Sidecar{Tool: "lungctl", Input: "/data/scan 1", SeriesUID: "1.2.3", PatientID: "P1", StudyUID: "1.2",
+		Modality: "CT", Manufacturer: "GE", Warnings: []string{"uneven slice gaps"}}
+	s.SetOriginal(obliqueGrid([3]int{512, 512, 133}))
+	s.SetOutput(volume.Grid{Dims: [3]int{360, 360, 331}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity})
+	if err := WriteSidecar(path, s); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadSidecar(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ToolVersion != ToolVersion || got.Time.IsZero() {
+		t.Errorf("defaults not filled: %+v", got)
+	}
+	got.ToolVersion, got.Time = "", s.Time
+	if got.OriginalDirection != s.OriginalDirection || got.OriginalSpacing != s.OriginalSpacing ||
+		got.OutputDims != s.OutputDims || got.Input != s.Input || got.Warnings[0] != s.Warnings[0] || got.SeriesUID != "1.2.3" {
+		t.Errorf("round trip: got %+v, want %+v", got, s)
+	}
+	raw, _ := os.ReadFile(path)
+	if !bytes.Contains(raw, []byte(`"time": "20`)) || !bytes.Contains(raw, []byte(`"series_uid": "1.2.3"`)) {
+		t.Errorf("JSON layout: %s", raw)
+	}
+	os.WriteFile(path, []byte("{not json"), 0o644)
+	if _, err := ReadSidecar(path); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), path) {
+		t.Errorf("bad JSON: %v", err)
+	}
+}
