@@ -32,14 +32,25 @@ type TruthRow struct {
 // WriteTruth writes the nodules of one series as a truth CSV (TruthHeader;
 // coordinates LPS mm with 3 decimals, diameter mm with 2) atomically.
 func WriteTruth(path string, seriesUID string, ns []Nodule) error {
+	rows := make([]TruthRow, len(ns))
+	for i, n := range ns {
+		rows[i] = TruthRow{SeriesUID: seriesUID, Nodule: n}
+	}
+	return WriteTruthRows(path, rows)
+}
+
+// WriteTruthRows writes nodules of several series as one truth CSV, in the
+// same format as WriteTruth, atomically.
+func WriteTruthRows(path string, rows []TruthRow) error {
 	err := atomicfile.Write(path, func(w io.Writer) error {
 		cw := csv.NewWriter(w)
 		if err := cw.Write(TruthHeader); err != nil {
 			return err
 		}
-		for _, n := range ns {
+		for _, r := range rows {
+			n := r.Nodule
 			rec := []string{
-				seriesUID,
+				r.SeriesUID,
 				strconv.FormatFloat(n.World[0], 'f', 3, 64),
 				strconv.FormatFloat(n.World[1], 'f', 3, 64),
 				strconv.FormatFloat(n.World[2], 'f', 3, 64),

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/lungctl/lungctl/internal/dicomio"
+	"github.com/lungctl/lungctl/internal/pipeline"
+	"github.com/lungctl/lungctl/internal/volio"
+	"github.com/lungctl/lungctl/internal/volume"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	subcommands = append(subcommands, newPreprocessCmd, newSeriesCmd)
+}
+
+// parseSpacing reads "1" or "0.7,0.7,1.25" (mm).
+func parseSpacing(s string) (volume.Vec3, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 1 && len(parts) != 3 {
+		return volume.Vec3{}, usagef("--spacing wants one number or three comma-separated numbers (mm), got %q", s)
+	}
+	var v volume.Vec3
+	for i := 0; i < 3; i++ {
+		p := parts[0]
+		if len(parts) == 3 {
+			p = parts[i]
+		}
+		x, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || !(x >= 0.1 && x <= 20) {
+			return volume.Vec3{}, usagef("--spacing: %q is not a voxel size between 0.1 and 20 mm", p)
+		}
+		v[i] = x
+	}
+	return v, nil
+}
+
+type preprocessFlags struct {
+	spacing string
+	series  string
+	gzip    int
+}
+
+func (f *preprocessFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.spacing, "spacing", "1", "output voxel size in mm: one number, or x,y,z")
+	cmd.Flags().StringVar(&f.series, "series", "", "SeriesInstanceUID to load from a DICOM folder (default: the axial CT series with most slices; see 'lungctl series')")
+}
+
+func (f *preprocessFlags) options() (pipeline.PreprocessOptions, error) {
+	sp, err := parseSpacing(f.spacing)
+	if err != nil {
+		return pipeline.PreprocessOptions{}, err
+	}
+	return pipeline.PreprocessOptions{Spacing: sp, SeriesUID: f.series}, nil
+}
+
+func newPreprocessCmd() *cobra.Command {
+	var pf preprocessFlags
+	var out string
+	var gz int
+	cmd := &cobra.Command{
+		Use:   "preprocess IN -o OUTDIR",
+		Short: "DICOM folder or .mhd -> 1 mm HU volume, lung mask and provenance (NIfTI + JSON)",
+		Long: `preprocess reads one scan, converts it to Hounsfield units, resamples it to
+1 mm isotropic voxels (trilinear, by the true slice positions: uneven gaps and
+gantry tilt are corrected), segments both lungs (juxtapleural nodules kept;
+trachea, main bronchi, outside air and table removed) and writes
+
+  OUTDIR/<id>.nii.gz       HU, int16, NIfTI-1 (sform+qform, RAS as NIfTI requires)
+  OUTDIR/<id>_lung.nii.gz  lung mask, uint8 (1 = lung)
+  OUTDIR/<id>.json         provenance: input, series UID, patient id, original
+                           and output geometry (LPS mm), warnings
+
+IN is a DICOM folder (searched recursively; any file names), an .mhd (LUNA16)
+or a NIfTI file. <id> is the folder name or the file name without extension.
+Every file is written under a temporary name and renamed when complete.`,
+		Example: `  lungctl preprocess ../shared/data/lidc-idri-0001 -o out/
+  lungctl preprocess subset0/1.3.6.1.4.1.14519.5.2.1.6279.6001.105756658031515062000744821260.mhd -o out/
+  lungctl preprocess scan/ -o out/ --spacing 0.7,0.7,1.25 --series 1.2.840.113654.2.55...`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opt, err := pf.options()
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				return usagef("preprocess: -o OUTDIR is required")
+			}
+			p, err := pipeline.Preprocess(args[0], opt, nil)
+			if err != nil {
+				return err
+			}
+			for _, w := range p.Sidecar.Warnings {
+				logger.Warn(w, "input", args[0])
+			}
+			ps, err := p.Write(out, gz)
+			if err != nil {
+				return err
+			}
+			logger.Info("preprocessed", "id", p.ID, "dims", fmt.Sprint(p.HU.Dims), "hu", ps.HU, "lung", ps.Lung,
+				"lung_ml", p.Sidecar.Extra["lung_volume_ml"], "seconds", fmt.Sprint(p.Seconds))
+			return nil
+		},
+	}
+	pf.add(cmd)
+	cmd.Flags().StringVarP(&out, "out", "o", "", "output folder (required)")
+	cmd.Flags().IntVar(&gz, "gzip-level", volio.DefaultGzipLevel, "gzip level 1-9 for .nii.gz (1 is 2x faster than 6 for 2% larger files)")
+	return cmd
+}
+
+func newSeriesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "series DIR",
+		Short: "List the DICOM series in a folder (headers only)",
+		Long: `series reads only the headers of every file under DIR and prints one line per
+series: SeriesInstanceUID, modality, orientation, number of slices, matrix size,
+transfer syntax and description. The series preprocess picks by default is the
+axial CT series with most slices; pass another UID with --series.`,
+		Example: `  lungctl series stage1/0015ceb851d7251b8f399e39779d1e7d`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ss, err := dicomio.ScanDir(args[0])
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintln(w, "series_uid\tmodality\torientation\tslices\tmatrix\ttransfer_syntax\tdescription")
+			for _, s := range ss {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%dx%d\t%s\t%s\n", s.UID, s.Modality, s.Orientation, s.NumSlices,
+					s.Cols, s.Rows, dicomio.TransferSyntaxName(s.TransferSyntax), s.Description)
+			}
+			return nil
+		},
+	}
+}

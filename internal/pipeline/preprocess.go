@@ -1,0 +1,237 @@
+package pipeline
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/lungctl/lungctl/internal/dicomio"
+	"github.com/lungctl/lungctl/internal/resample"
+	"github.com/lungctl/lungctl/internal/segment"
+	"github.com/lungctl/lungctl/internal/volio"
+	"github.com/lungctl/lungctl/internal/volume"
+)
+
+// PreprocessOptions configures Preprocess.
+type PreprocessOptions struct {
+	// Spacing is the output voxel size in mm (default 1×1×1).
+	Spacing volume.Vec3
+	// SeriesUID picks a DICOM series ("" = the axial CT series with most
+	// slices).
+	SeriesUID string
+	// Segment tunes the lung mask.
+	Segment segment.Options
+	// NoMask skips lung segmentation.
+	NoMask bool
+}
+
+// Preprocessed is one scan at the output spacing, in memory.
+type Preprocessed struct {
+	// ID names the output files (see ScanID).
+	ID string
+	// SeriesUID is the DICOM SeriesInstanceUID, or the ID for files.
+	SeriesUID string
+	// HU is the resampled volume in HU on an orthogonal grid (LPS).
+	HU *volume.Volume[int16]
+	// Lung is the lung mask on HU's grid (nil with NoMask).
+	Lung *volume.Volume[uint8]
+	// Sidecar is the provenance record.
+	Sidecar volio.Sidecar
+	// Seconds holds wall time per step: load, resample, mask.
+	Seconds map[string]float64
+}
+
+// Workspace holds volume-sized buffers reused from scan to scan in a batch
+// (touching fresh memory pages is slow); the zero value is ready. It is not
+// safe for concurrent use: give each worker its own.
+type Workspace struct {
+	raw  *volume.Volume[int16]
+	hu   *volume.Volume[int16]
+	mask *volume.Volume[uint8]
+	seg  segment.Segmenter
+}
+
+func sinceSec(t time.Time) float64 { return math.Round(time.Since(t).Seconds()*1000) / 1000 }
+
+// isIsotropic reports whether g already has spacing sp (within 1e-3 mm) on
+// orthogonal axes, so that resampling would only copy.
+func isOnSpacing(g volume.Grid, sp volume.Vec3) bool {
+	for a := 0; a < 3; a++ {
+		if math.Abs(g.Spacing[a]-sp[a]) > 1e-3 {
+			return false
+		}
+		for b := a + 1; b < 3; b++ {
+			var d float64
+			for r := 0; r < 3; r++ {
+				d += g.Direction[r][a] * g.Direction[r][b]
+			}
+			if math.Abs(d) > 1e-6 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Preprocess reads a scan (DICOM folder, .mhd or NIfTI), converts it to HU,
+// resamples it to opt.Spacing and segments the lungs. ws may be nil.
+func Preprocess(in string, opt PreprocessOptions, ws *Workspace) (*Preprocessed, error) {
+	if ws == nil {
+		ws = &Workspace{}
+	}
+	if opt.Spacing == (volume.Vec3{}) {
+		opt.Spacing = volume.Vec3{1, 1, 1}
+	}
+	kind, err := KindOf(in)
+	if err != nil {
+		return nil, err
+	}
+	p := &Preprocessed{ID: ScanID(in), Seconds: map[string]float64{}}
+	sc := &p.Sidecar
+	sc.Tool, sc.Input = "lungctl", in
+	t := time.Now()
+	var src *volume.Volume[int16]
+	var positions []volume.Vec3
+	switch kind {
+	case DICOMDir:
+		s, err := dicomio.Load(in, dicomio.Options{SeriesUID: opt.SeriesUID, Reuse: ws.raw})
+		if err != nil {
+			return nil, err
+		}
+		src, positions = s.HU, s.Positions
+		ws.raw = s.HU
+		sc.SeriesUID, sc.StudyUID, sc.PatientID = s.Info.UID, s.Info.StudyUID, s.Info.PatientID
+		sc.Modality, sc.Manufacturer, sc.Description = s.Info.Modality, s.Info.Manufacturer, s.Info.Description
+		sc.Warnings = append(sc.Warnings, s.Warnings...)
+		p.SeriesUID = s.Info.UID
+	default:
+		v, err := volio.ReadHUInto(in, ws.raw)
+		if err != nil {
+			return nil, err
+		}
+		src, ws.raw = v, v
+		p.SeriesUID = p.ID
+		sc.SeriesUID = p.ID
+		// A preprocess output carries its provenance next to it.
+		if side, err := volio.ReadSidecar(sidecarPath(in)); err == nil && side.SeriesUID != "" {
+			p.SeriesUID, sc.SeriesUID = side.SeriesUID, side.SeriesUID
+			sc.PatientID, sc.StudyUID = side.PatientID, side.StudyUID
+		}
+	}
+	sc.SetOriginal(src.Grid)
+	p.Seconds["load"] = sinceSec(t)
+
+	t = time.Now()
+	if positions == nil && isOnSpacing(src.Grid, opt.Spacing) {
+		p.HU = src
+		ws.raw = nil // handed out: do not reuse it under the caller
+	} else {
+		hu, err := resample.Stack(src, positions, opt.Spacing, ws.hu)
+		if err != nil {
+			return nil, fmt.Errorf("resample %s: %w", in, err)
+		}
+		p.HU, ws.hu = hu, hu
+	}
+	sc.SetOutput(p.HU.Grid)
+	p.Seconds["resample"] = sinceSec(t)
+
+	if !opt.NoMask {
+		t = time.Now()
+		m, st, err := ws.seg.Lungs(p.HU, opt.Segment, ws.mask)
+		if err != nil {
+			return nil, fmt.Errorf("lung mask %s: %w", in, err)
+		}
+		p.Lung, ws.mask = m, m
+		if sc.Extra == nil {
+			sc.Extra = map[string]string{}
+		}
+		sc.Extra["lung_volume_ml"] = fmt.Sprintf("%.0f", st.VolumeML)
+		p.Seconds["mask"] = sinceSec(t)
+	}
+	return p, nil
+}
+
+func sidecarPath(volumePath string) string {
+	id := ScanID(volumePath)
+	return filepath.Join(filepath.Dir(volumePath), id+".json")
+}
+
+// Paths are the files Write produces for a scan id in a folder.
+type Paths struct {
+	HU, Lung, Sidecar string
+}
+
+// OutputPaths returns where Write puts id's files in dir.
+func OutputPaths(dir, id string) Paths {
+	return Paths{
+		HU:      filepath.Join(dir, id+".nii.gz"),
+		Lung:    filepath.Join(dir, id+"_lung.nii.gz"),
+		Sidecar: filepath.Join(dir, id+".json"),
+	}
+}
+
+// Write stores p in dir as <id>.nii.gz (int16 HU), <id>_lung.nii.gz (uint8
+// mask) and <id>.json (provenance), each atomically; the sidecar is written
+// last so that its presence means the volumes are complete.
+func (p *Preprocessed) Write(dir string, gzipLevel int) (Paths, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Paths{}, err
+	}
+	ps := OutputPaths(dir, p.ID)
+	t := time.Now()
+	if err := volio.WriteNIfTI(ps.HU, p.HU, volio.NIfTIOptions{Description: "lungctl HU", GzipLevel: gzipLevel}); err != nil {
+		return ps, err
+	}
+	if p.Lung != nil {
+		if err := volio.WriteNIfTI(ps.Lung, p.Lung, volio.NIfTIOptions{Description: "lungctl lung mask", GzipLevel: gzipLevel}); err != nil {
+			return ps, err
+		}
+	}
+	p.Seconds["write"] = sinceSec(t)
+	p.Sidecar.Output = ps.HU
+	if err := volio.WriteSidecar(ps.Sidecar, p.Sidecar); err != nil {
+		return ps, err
+	}
+	return ps, nil
+}
+
+// LoadVolumes reads a scan for detection: a preprocess output (NIfTI with its
+// _lung mask beside it, or maskPath) is used as is; anything else is
+// preprocessed in memory.
+func LoadVolumes(in, maskPath string, opt PreprocessOptions, ws *Workspace) (*Preprocessed, error) {
+	kind, err := KindOf(in)
+	if err != nil {
+		return nil, err
+	}
+	if kind != NIfTI {
+		return Preprocess(in, opt, ws)
+	}
+	if maskPath == "" {
+		cand := filepath.Join(filepath.Dir(in), ScanID(in)+"_lung.nii.gz")
+		if _, err := os.Stat(cand); err == nil {
+			maskPath = cand
+		}
+	}
+	if maskPath == "" {
+		return Preprocess(in, opt, ws)
+	}
+	o := opt
+	o.NoMask = true
+	p, err := Preprocess(in, o, ws)
+	if err != nil {
+		return nil, err
+	}
+	t := time.Now()
+	m, err := volio.ReadMask(maskPath)
+	if err != nil {
+		return nil, err
+	}
+	if m.Grid.Dims != p.HU.Grid.Dims {
+		return nil, fmt.Errorf("%s: mask dims %v differ from volume dims %v (%s)", maskPath, m.Dims, p.HU.Dims, in)
+	}
+	p.Lung = m
+	p.Seconds["load_mask"] = sinceSec(t)
+	return p, nil
+}
