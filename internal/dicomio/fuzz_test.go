@@ -1,0 +1,121 @@
+package dicomio
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// fuzzSeeds are small (< 40 KB) files of shared/data/odd used as the seed
+// corpus; they are read in place, not copied into testdata. Small seeds
+// keep the mutator fast.
+var fuzzSeeds = []string{
+	"pydicom-2.3.1-debian/CT_small.dcm",
+	"pydicom-2.3.1-debian/MR_small_RLE.dcm",
+	"pydicom-2.3.1-debian/MR_small_bigendian.dcm",
+	"pydicom-2.3.1-debian/MR_small_implicit.dcm",
+	"pydicom-2.3.1-debian/image_dfl.dcm",
+	"pydicom-2.3.1-debian/no_meta.dcm",
+	"pydicom-2.3.1-debian/rtplan_truncated.dcm",
+	"pydicom-2.3.1-debian/dicomdirtests/77654033/CT2/17106",
+}
+
+func readSeeds(tb testing.TB) [][]byte {
+	root := filepath.Join("..", "..", "..", "shared", "data", "odd")
+	var out [][]byte
+	for _, rel := range fuzzSeeds {
+		if b, err := os.ReadFile(filepath.Join(root, rel)); err == nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// parseOne runs the per-file path Load uses on data: header parse,
+// pixel-format checks and the decode of the first frames. It reports
+// whether a panic was converted to an error (a library or codec bug caught
+// by the safety net).
+func parseOne(data []byte) (recovered bool) {
+	h, err := parseBytes("fuzz", data)
+	if err != nil {
+		return strings.Contains(err.Error(), "parser failure")
+	}
+	if err := h.checkPixelFormat(); err != nil {
+		return false
+	}
+	if h.rows*h.cols > 1<<20 {
+		return false // valid but too big to decode quickly here
+	}
+	buf := make([]int32, h.rows*h.cols)
+	var scratch []byte
+	for i := 0; i < min(h.numFrames, 3); i++ {
+		if err := safeDecode(sliceRef{h: h, frame: i}, buf, &scratch); err != nil && strings.Contains(err.Error(), "decoder failure") {
+			recovered = true
+		}
+	}
+	_, _ = h.rescale(0)
+	return recovered
+}
+
+// FuzzParse feeds arbitrary bytes to the per-file parse path; nothing may
+// panic (a panic inside the dicom library or a codec must come back as an
+// error).
+func FuzzParse(f *testing.F) {
+	for _, b := range readSeeds(f) {
+		f.Add(b)
+	}
+	f.Add([]byte{})
+	f.Add(make([]byte, 132))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		parseOne(data)
+	})
+}
+
+// TestParseMutations is a deterministic complement to FuzzParse that runs
+// in every non-short test run: random byte flips, truncations, length-field
+// smashes and splices of the seeds through the same path.
+// DICOMIO_MUTATIONS sets the count (default 2000).
+func TestParseMutations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("mutation sweep skipped in -short mode")
+	}
+	seeds := readSeeds(t)
+	if len(seeds) == 0 {
+		t.Skip("seed files not available under shared/data/odd")
+	}
+	n := 2000
+	if s := os.Getenv("DICOMIO_MUTATIONS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	recovered := 0
+	for it := 0; it < n; it++ {
+		seed := seeds[it%len(seeds)]
+		data := append([]byte(nil), seed...)
+		switch rng.IntN(4) {
+		case 0: // byte flips
+			for m := 0; m < 1+rng.IntN(16); m++ {
+				data[rng.IntN(len(data))] = byte(rng.IntN(256))
+			}
+		case 1: // truncation
+			data = data[:rng.IntN(len(data)+1)]
+		case 2: // smash a 4-byte length to a huge or odd value
+			p := rng.IntN(max(1, len(data)-4))
+			v := []uint32{0xFFFFFFFF, 0xFFFFFFF0, 0x7FFFFFFF, 1, 3, uint32(len(data))}[rng.IntN(6)]
+			for k := 0; k < 4 && p+k < len(data); k++ {
+				data[p+k] = byte(v >> (8 * k))
+			}
+		case 3: // splice two seeds
+			other := seeds[rng.IntN(len(seeds))]
+			cut := rng.IntN(len(data) + 1)
+			data = append(data[:cut], other[rng.IntN(len(other)):]...)
+		}
+		if parseOne(data) {
+			recovered++
+		}
+	}
+	t.Logf("%d mutations, %d panics caught by the safety net", n, recovered)
+}

@@ -1,0 +1,630 @@
+package dicomio
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/lungctl/lungctl/internal/hounsfield"
+	"github.com/suyashkumar/dicom"
+	"github.com/suyashkumar/dicom/pkg/tag"
+)
+
+// frameGeom is the geometry and rescale of one frame (one slice) of a file.
+type frameGeom struct {
+	ipp        [3]float64
+	iop        [6]float64
+	spacing    [2]float64 // PixelSpacing: row spacing (between rows), column spacing (mm)
+	hasIPP     bool
+	hasIOP     bool
+	hasSpacing bool
+	slope      float64
+	intercept  float64
+	hasRescale bool
+}
+
+// header is what one file's parse yields: identification, pixel format,
+// geometry per frame and, when requested, the undecoded pixel data.
+type header struct {
+	path                                 string
+	tsUID                                string
+	sopClass, sopInstance                string
+	seriesUID, studyUID, patientID       string
+	modality, description, manufacturer  string
+	imageType                            []string
+	rows, cols                           int
+	bitsAllocated, bitsStored, highBit   int
+	pixelRep, samplesPerPixel, numFrames int
+	photometric                          string
+	gantryTilt                           float64 // GantryDetectorTilt, degrees
+	sliceThickness                       float64 // mm, 0 when absent
+	padding, paddingLimit                *int32
+	frames                               []frameGeom // len == numFrames
+	hasPixelData                         bool
+	badFrames                            bool // NumberOfFrames beyond maxFrames
+	// Pixel data are left in the file: value offset, value length (-1 =
+	// undefined, i.e. encapsulated), file size; data is the whole file (or
+	// the inflated data set) when it was parsed from memory.
+	pixOff, pixVL, size int64
+	data                []byte
+	bigEndian           bool
+}
+
+// isLocalizer reports whether ImageType marks the image as a scout/localizer.
+func (h *header) isLocalizer() bool {
+	for _, s := range h.imageType {
+		if strings.EqualFold(strings.TrimSpace(s), "LOCALIZER") {
+			return true
+		}
+	}
+	return false
+}
+
+// headerPrefix is how much of a file is read first; the header of a CT
+// slice nearly always ends well before it.
+const headerPrefix = 32 << 10
+
+// errNeedMore means the header did not end inside the bytes given.
+var errNeedMore = errors.New("header continues past the prefix")
+
+// readHeaderFile parses one file's header. It reads a prefix into *scratch
+// (reused between calls) and the whole file only when the header is longer
+// or the data set is deflated. The pixel data are not read: the header
+// records their offset for readFrame.
+func readHeaderFile(path string, scratch *[]byte) (*header, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("dicomio: %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("dicomio: %s: %w", path, err)
+	}
+	size := st.Size()
+	n := min(size, headerPrefix)
+	for {
+		if int64(cap(*scratch)) < n {
+			*scratch = make([]byte, n)
+		}
+		buf := (*scratch)[:n]
+		if _, err := f.ReadAt(buf, 0); err != nil && !(errors.Is(err, io.EOF)) {
+			return nil, fmt.Errorf("dicomio: %s: %w", path, err)
+		}
+		h, err := parseHeader(path, buf, size, false)
+		if errors.Is(err, errNeedMore) && n < size {
+			n = size
+			continue
+		}
+		return h, err
+	}
+}
+
+// parseBytes parses a whole DICOM file held in memory and keeps a reference
+// to data so readFrame needs no file (used by the fuzz target and tests).
+func parseBytes(path string, data []byte) (*header, error) {
+	return parseHeader(path, data, int64(len(data)), true)
+}
+
+// maxFrames bounds NumberOfFrames (larger values are treated as corrupt).
+const maxFrames = 1 << 16
+
+// maxInflated bounds the size of a deflated data set after inflation.
+const maxInflated = 256 << 20
+
+// parseHeader parses the header of one DICOM file from data, the file's
+// first len(data) of size bytes. It returns errNeedMore when data is a
+// prefix too short for the header. Errors name path and wrap ErrNotDICOM,
+// ErrCorrupt or ErrUnsupportedTransferSyntax where they apply. It never
+// panics: a panic in the underlying parser becomes an ErrCorrupt error.
+//
+// The file meta group is read here (only its transfer syntax matters); the
+// data set is walked to the top-level PixelData element and only the
+// elements before it are decoded by the dicom library, with the transfer
+// syntax set explicitly (so files without meta header or without a
+// transfer syntax parse too). A deflated data set is inflated first.
+func parseHeader(path string, data []byte, size int64, keep bool) (h *header, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			h = nil
+			err = fmt.Errorf("dicomio: %s: %w: parser failure: %v", path, ErrCorrupt, r)
+		}
+	}()
+	whole := int64(len(data)) >= size
+	hasMagic := len(data) >= 132 && string(data[128:132]) == "DICM"
+	if !hasMagic && !looksLikeRawDataset(data) {
+		return nil, fmt.Errorf("dicomio: %s: %w: no DICM magic and no recognisable data set", path, ErrNotDICOM)
+	}
+	ts := ""
+	if hasMagic {
+		ts = peekTransferSyntax(data, 132)
+	} else {
+		ts = peekTransferSyntax(data, 0)
+	}
+	if ts != "" && !isKnownSyntax(ts) {
+		return nil, fmt.Errorf("dicomio: %s: %w: %s (%s)", path, ErrUnsupportedTransferSyntax, ts, TransferSyntaxName(ts))
+	}
+	start, err := metaEnd(data, hasMagic)
+	if err != nil {
+		if !whole {
+			return nil, errNeedMore
+		}
+		return nil, fmt.Errorf("dicomio: %s: %w: file meta information: %v", path, ErrCorrupt, err)
+	}
+	ds, base := data[start:], int64(start)
+	if ts == tsDeflateLE {
+		if !whole {
+			return nil, errNeedMore
+		}
+		inflated, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(ds)), maxInflated))
+		if err != nil {
+			return nil, fmt.Errorf("dicomio: %s: %w: inflating deflated data set: %v", path, ErrCorrupt, err)
+		}
+		ds, base, data, size, keep = inflated, 0, inflated, int64(len(inflated)), true
+	}
+	implicit, bo := ts == tsImplicitLE, binary.ByteOrder(binary.LittleEndian)
+	if ts == tsExplicitBE {
+		bo = binary.BigEndian
+	}
+	if ts == "" {
+		// No transfer syntax recorded: infer it from the first element.
+		implicit = looksImplicit(ds)
+		if !implicit && len(ds) >= 2 && ds[0] == 0 && ds[1] != 0 {
+			bo = binary.BigEndian
+		}
+		switch {
+		case implicit:
+			ts = tsImplicitLE
+		case bo == binary.BigEndian:
+			ts = tsExplicitBE
+		default:
+			ts = tsExplicitLE
+		}
+	}
+	off, hdr, vl, found, werr := findPixelData(ds, 0, implicit, bo)
+	if werr != nil && !whole {
+		return nil, errNeedMore
+	}
+	if werr == nil && !found && !whole {
+		return nil, errNeedMore
+	}
+	if werr == nil && found {
+		h, err = libParse(path, ds[:off], implicit, bo)
+		if err != nil {
+			return nil, err
+		}
+		h.hasPixelData = true
+		h.pixOff, h.pixVL = base+int64(off+hdr), int64(vl)
+		if vl == undefinedLen {
+			h.pixVL = -1
+		}
+	} else {
+		// Whole file. A walk that failed means a malformed or truncated
+		// file; without pixel data the (validated) elements are parsed
+		// for the header alone.
+		if werr != nil {
+			return nil, fmt.Errorf("dicomio: %s: %w: %v", path, ErrCorrupt, werr)
+		}
+		h, err = libParse(path, ds, implicit, bo)
+		if err != nil {
+			return nil, err
+		}
+	}
+	h.tsUID = ts
+	h.size = size
+	h.bigEndian = bo == binary.BigEndian
+	if keep {
+		h.data = data
+	}
+	if !hasMagic && h.sopClass == "" && h.rows == 0 && h.seriesUID == "" {
+		return nil, fmt.Errorf("dicomio: %s: %w: no DICOM attributes found", path, ErrNotDICOM)
+	}
+	return h, nil
+}
+
+// libParse runs the dicom library over ds, data-set elements (no preamble,
+// meta group or top-level pixel data) in the given encoding whose lengths
+// the walker has already validated, and extracts the header. A synthetic
+// file meta group naming the encoding is put in front, so the library
+// neither guesses the syntax (its guessing allocates the garbage lengths it
+// tries, ~0.7 MB a file) nor fails on files without meta information.
+func libParse(path string, ds []byte, implicit bool, bo binary.ByteOrder) (*header, error) {
+	meta := syntheticMeta[0]
+	switch {
+	case implicit:
+		meta = syntheticMeta[1]
+	case bo == binary.BigEndian:
+		meta = syntheticMeta[2]
+	}
+	opts := []dicom.ParseOption{dicom.AllowUnknownSpecificCharacterSet(), dicom.SkipPixelData()}
+	in := io.MultiReader(bytes.NewReader(meta), bytes.NewReader(ds))
+	h := &header{path: path, numFrames: 1, samplesPerPixel: 1}
+	p, err := dicom.NewParser(in, int64(len(meta)+len(ds)), nil, opts...)
+	if err != nil || p == nil {
+		return nil, fmt.Errorf("dicomio: %s: %w: cannot start parser: %v", path, ErrCorrupt, err)
+	}
+	var elems []*dicom.Element
+	var perr error
+	for {
+		e, err := p.Next()
+		if err != nil {
+			if !errors.Is(err, dicom.ErrorEndOfDICOM) && !errors.Is(err, io.EOF) {
+				perr = err
+			}
+			break
+		}
+		elems = append(elems, e)
+	}
+	h.fill(elems)
+	if perr != nil {
+		return nil, fmt.Errorf("dicomio: %s: %w: %v", path, ErrCorrupt, perr)
+	}
+	return h, nil
+}
+
+// syntheticMeta holds preamble + "DICM" + a file meta group whose
+// TransferSyntaxUID is Explicit VR LE, Implicit VR LE, Explicit VR BE.
+var syntheticMeta = [3][]byte{makeMeta(tsExplicitLE), makeMeta(tsImplicitLE), makeMeta(tsExplicitBE)}
+
+func makeMeta(uid string) []byte {
+	if len(uid)%2 == 1 {
+		uid += "\x00"
+	}
+	le := binary.LittleEndian
+	ts := le.AppendUint16(le.AppendUint16(nil, 0x0002), 0x0010)
+	ts = append(ts, 'U', 'I')
+	ts = le.AppendUint16(ts, uint16(len(uid)))
+	ts = append(ts, uid...)
+	gl := le.AppendUint16(le.AppendUint16(nil, 0x0002), 0x0000)
+	gl = append(gl, 'U', 'L')
+	gl = le.AppendUint16(gl, 4)
+	gl = le.AppendUint32(gl, uint32(len(ts)))
+	out := make([]byte, 128, 128+4+len(gl)+len(ts))
+	out = append(out, "DICM"...)
+	out = append(out, gl...)
+	return append(out, ts...)
+}
+
+// peekTransferSyntax finds (0002,0010) in the explicit-VR-LE meta group that
+// follows the preamble, without a full parse; "" when not found.
+func peekTransferSyntax(data []byte, p int) string {
+	for p+8 <= len(data) {
+		group := uint16(data[p]) | uint16(data[p+1])<<8
+		elem := uint16(data[p+2]) | uint16(data[p+3])<<8
+		if group != 2 {
+			return ""
+		}
+		vr := string(data[p+4 : p+6])
+		var l, hdr int
+		switch vr {
+		case "OB", "OW", "OF", "SQ", "UT", "UN", "OD", "OL", "OV", "UC", "UR", "SV", "UV":
+			if p+12 > len(data) {
+				return ""
+			}
+			l = int(uint32(data[p+8]) | uint32(data[p+9])<<8 | uint32(data[p+10])<<16 | uint32(data[p+11])<<24)
+			hdr = 12
+		default:
+			l = int(uint16(data[p+6]) | uint16(data[p+7])<<8)
+			hdr = 8
+		}
+		if l < 0 || p+hdr+l > len(data) {
+			return ""
+		}
+		if elem == 0x0010 {
+			return strings.TrimRight(string(data[p+hdr:p+hdr+l]), " \x00")
+		}
+		p += hdr + l
+	}
+	return ""
+}
+
+// isKnownSyntax reports whether uid is a transfer syntax the parser can walk
+// (every standard syntax except the deflate variants it does not support).
+func isKnownSyntax(uid string) bool {
+	if _, ok := transferSyntaxNames[uid]; !ok {
+		return false
+	}
+	switch uid {
+	case "1.2.840.10008.1.2.4.95", "1.2.840.10008.1.2.6.1", "1.2.840.10008.1.2.6.2":
+		return false
+	}
+	return true
+}
+
+// looksLikeRawDataset reports whether data starts like a data set without a
+// preamble: a group 0x0002 or 0x0008 tag in the first element.
+func looksLikeRawDataset(data []byte) bool {
+	if len(data) < 8 {
+		return false
+	}
+	g := uint16(data[0]) | uint16(data[1])<<8
+	return g == 0x0002 || g == 0x0008
+}
+
+// looksImplicit guesses, for a file without meta header, whether the first
+// element is implicit VR (no two upper-case letters at bytes 4..5).
+func looksImplicit(data []byte) bool {
+	if len(data) < 6 {
+		return true
+	}
+	a, b := data[4], data[5]
+	return !(a >= 'A' && a <= 'Z' && b >= 'A' && b <= 'Z')
+}
+
+// fill extracts the attributes the loader needs from the top-level elements.
+func (h *header) fill(elems []*dicom.Element) {
+	var top frameGeom
+	var shared []*dicom.Element
+	var perFrameItems [][]*dicom.Element
+	var gridOffsets []float64
+	for _, e := range elems {
+		if e == nil || e.Value == nil {
+			continue
+		}
+		switch e.Tag {
+		case tag.TransferSyntaxUID:
+			h.tsUID = str(e)
+		case tag.SOPClassUID:
+			h.sopClass = str(e)
+		case tag.MediaStorageSOPClassUID:
+			if h.sopClass == "" {
+				h.sopClass = str(e)
+			}
+		case tag.SOPInstanceUID:
+			h.sopInstance = str(e)
+		case tag.SeriesInstanceUID:
+			h.seriesUID = str(e)
+		case tag.StudyInstanceUID:
+			h.studyUID = str(e)
+		case tag.PatientID:
+			h.patientID = str(e)
+		case tag.Modality:
+			h.modality = strings.ToUpper(str(e))
+		case tag.SeriesDescription:
+			h.description = str(e)
+		case tag.Manufacturer:
+			h.manufacturer = str(e)
+		case tag.ImageType:
+			h.imageType = strs(e)
+		case tag.Rows:
+			h.rows = intv(e, 0)
+		case tag.Columns:
+			h.cols = intv(e, 0)
+		case tag.BitsAllocated:
+			h.bitsAllocated = intv(e, 0)
+		case tag.BitsStored:
+			h.bitsStored = intv(e, 0)
+		case tag.HighBit:
+			h.highBit = intv(e, -1)
+		case tag.PixelRepresentation:
+			h.pixelRep = intv(e, 0)
+		case tag.SamplesPerPixel:
+			h.samplesPerPixel = intv(e, 1)
+		case tag.NumberOfFrames:
+			if n, ok := floatAt(e, 0); ok && n >= 1 {
+				if n > maxFrames {
+					h.badFrames = true
+				} else {
+					h.numFrames = int(n)
+				}
+			}
+		case tag.PhotometricInterpretation:
+			h.photometric = strings.ToUpper(str(e))
+		case tag.GantryDetectorTilt:
+			h.gantryTilt, _ = floatAt(e, 0)
+		case tag.SliceThickness:
+			h.sliceThickness, _ = floatAt(e, 0)
+		case tag.PixelPaddingValue:
+			if v, ok := intOK(e); ok {
+				h.padding = &v
+			}
+		case tag.PixelPaddingRangeLimit:
+			if v, ok := intOK(e); ok {
+				h.paddingLimit = &v
+			}
+		case tag.SharedFunctionalGroupsSequence:
+			if items := seqItems(e); len(items) > 0 {
+				shared = items[0]
+			}
+		case tag.PerFrameFunctionalGroupsSequence:
+			perFrameItems = seqItems(e)
+		case tag.Tag{Group: 0x3004, Element: 0x000C}: // GridFrameOffsetVector (RT dose)
+			for i := 0; ; i++ {
+				f, ok := floatAt(e, i)
+				if !ok {
+					break
+				}
+				gridOffsets = append(gridOffsets, f)
+			}
+		default:
+			top.apply(e)
+		}
+	}
+	// Sign-interpret padding values stored through an unsigned VR.
+	fix := func(p *int32) {
+		if p != nil && h.pixelRep == 1 && h.bitsAllocated == 16 && *p >= 32768 && *p < 65536 {
+			*p -= 65536
+		}
+	}
+	fix(h.padding)
+	fix(h.paddingLimit)
+	if h.bitsStored == 0 {
+		h.bitsStored = h.bitsAllocated
+	}
+	if h.highBit < 0 || h.highBit == 0 && h.bitsStored > 1 {
+		h.highBit = h.bitsStored - 1
+	}
+	// Functional groups (Enhanced CT/MR): shared first, then per frame.
+	base := top
+	for _, e := range shared {
+		base.applyGroup(e)
+	}
+	h.frames = make([]frameGeom, h.numFrames)
+	for i := range h.frames {
+		h.frames[i] = base
+		if i < len(perFrameItems) {
+			for _, e := range perFrameItems[i] {
+				h.frames[i].applyGroup(e)
+			}
+		} else if len(gridOffsets) == h.numFrames && base.hasIPP && base.hasIOP {
+			// RT dose style: frame i lies GridFrameOffsetVector[i] mm
+			// along the normal from ImagePositionPatient.
+			n := cross3(base.iop)
+			for a := 0; a < 3; a++ {
+				h.frames[i].ipp[a] += gridOffsets[i] * n[a]
+			}
+		}
+	}
+}
+
+// apply records a top-level geometry or rescale attribute.
+func (g *frameGeom) apply(e *dicom.Element) {
+	switch e.Tag {
+	case tag.ImagePositionPatient:
+		if v, ok := floats(e, 3); ok {
+			copy(g.ipp[:], v)
+			g.hasIPP = true
+		}
+	case tag.ImageOrientationPatient:
+		if v, ok := floats(e, 6); ok {
+			copy(g.iop[:], v)
+			g.hasIOP = true
+		}
+	case tag.PixelSpacing:
+		if v, ok := floats(e, 2); ok {
+			copy(g.spacing[:], v)
+			g.hasSpacing = true
+		}
+	case tag.RescaleSlope:
+		if v, ok := floatAt(e, 0); ok {
+			g.slope = v
+			g.hasRescale = true
+		}
+	case tag.RescaleIntercept:
+		if v, ok := floatAt(e, 0); ok {
+			g.intercept = v
+			if !g.hasRescale {
+				g.slope = 1
+			}
+			g.hasRescale = true
+		}
+	}
+}
+
+// applyGroup applies one functional-group macro sequence (plane position,
+// orientation, pixel measures, pixel value transformation).
+func (g *frameGeom) applyGroup(e *dicom.Element) {
+	switch e.Tag {
+	case tag.PlanePositionSequence, tag.PlaneOrientationSequence, tag.PixelMeasuresSequence, tag.PixelValueTransformationSequence:
+		for _, item := range seqItems(e) {
+			for _, s := range item {
+				if s != nil && s.Value != nil {
+					g.apply(s)
+				}
+			}
+		}
+	}
+}
+
+func seqItems(e *dicom.Element) [][]*dicom.Element {
+	items, ok := e.Value.GetValue().([]*dicom.SequenceItemValue)
+	if !ok {
+		return nil
+	}
+	out := make([][]*dicom.Element, 0, len(items))
+	for _, it := range items {
+		if it == nil {
+			continue
+		}
+		if els, ok := it.GetValue().([]*dicom.Element); ok {
+			out = append(out, els)
+		}
+	}
+	return out
+}
+
+func strs(e *dicom.Element) []string {
+	if v, ok := e.Value.GetValue().([]string); ok {
+		return v
+	}
+	return nil
+}
+
+func str(e *dicom.Element) string {
+	v := strs(e)
+	if len(v) == 0 {
+		return ""
+	}
+	return strings.TrimRight(strings.TrimSpace(strings.Join(v, `\`)), "\x00")
+}
+
+// floatAt returns value i of a DS/IS/FL/FD/int element as float64.
+func floatAt(e *dicom.Element, i int) (float64, bool) {
+	switch v := e.Value.GetValue().(type) {
+	case []string:
+		if i >= len(v) {
+			return 0, false
+		}
+		f, err := strconv.ParseFloat(strings.Trim(v[i], " \x00"), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0, false
+		}
+		return f, true
+	case []float64:
+		if i >= len(v) || math.IsNaN(v[i]) || math.IsInf(v[i], 0) {
+			return 0, false
+		}
+		return v[i], true
+	case []int:
+		if i >= len(v) {
+			return 0, false
+		}
+		return float64(v[i]), true
+	}
+	return 0, false
+}
+
+func floats(e *dicom.Element, n int) ([]float64, bool) {
+	out := make([]float64, n)
+	for i := range out {
+		f, ok := floatAt(e, i)
+		if !ok {
+			return nil, false
+		}
+		out[i] = f
+	}
+	return out, true
+}
+
+func intv(e *dicom.Element, def int) int {
+	f, ok := floatAt(e, 0)
+	if !ok || f < -1<<30 || f > 1<<30 {
+		return def
+	}
+	return int(f)
+}
+
+func intOK(e *dicom.Element) (int32, bool) {
+	f, ok := floatAt(e, 0)
+	if !ok || f < math.MinInt32 || f > math.MaxInt32 {
+		return 0, false
+	}
+	return int32(f), true
+}
+
+// rescale returns frame i's Rescale with the file's padding values.
+func (h *header) rescale(i int) (hounsfield.Rescale, bool) {
+	g := h.frames[i]
+	r := hounsfield.Rescale{Slope: 1, Padding: h.padding, PaddingRangeLimit: h.paddingLimit}
+	if g.hasRescale {
+		r.Slope, r.Intercept = g.slope, g.intercept
+	}
+	return r, g.hasRescale
+}
