@@ -40,7 +40,7 @@ func parseSpacing(s string) (volume.Vec3, error) {
 type preprocessFlags struct {
 	spacing string
 	series  string
-	gzip    int
+	noMask  bool
 }
 
 func (f *preprocessFlags) add(cmd *cobra.Command) {
@@ -53,7 +53,7 @@ func (f *preprocessFlags) options() (pipeline.PreprocessOptions, error) {
 	if err != nil {
 		return pipeline.PreprocessOptions{}, err
 	}
-	return pipeline.PreprocessOptions{Spacing: sp, SeriesUID: f.series}, nil
+	return pipeline.PreprocessOptions{Spacing: sp, SeriesUID: f.series, NoMask: f.noMask}, nil
 }
 
 func newPreprocessCmd() *cobra.Command {
@@ -88,6 +88,7 @@ Every file is written under a temporary name and renamed when complete.`,
 			if out == "" {
 				return usagef("preprocess: -o OUTDIR is required")
 			}
+			opt.NoMask = pf.noMask
 			p, err := pipeline.Preprocess(args[0], opt, nil)
 			if err != nil {
 				return err
@@ -105,6 +106,7 @@ Every file is written under a temporary name and renamed when complete.`,
 		},
 	}
 	pf.add(cmd)
+	cmd.Flags().BoolVar(&pf.noMask, "no-mask", false, "skip lung segmentation (non-chest scans); no _lung.nii.gz is written")
 	cmd.Flags().StringVarP(&out, "out", "o", "", "output folder (required)")
 	cmd.Flags().IntVar(&gz, "gzip-level", volio.DefaultGzipLevel, "gzip level 1-9 for .nii.gz (1 is 2x faster than 6 for 2% larger files)")
 	return cmd

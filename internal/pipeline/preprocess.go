@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -140,6 +141,9 @@ func Preprocess(in string, opt PreprocessOptions, ws *Workspace) (*Preprocessed,
 	if !opt.NoMask {
 		t = time.Now()
 		m, st, err := ws.seg.Lungs(p.HU, opt.Segment, ws.mask)
+		if errors.Is(err, segment.ErrNoLungs) {
+			return nil, fmt.Errorf("lung mask %s: %w (not a chest CT? --no-mask writes the volume alone)", in, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("lung mask %s: %w", in, err)
 		}
@@ -184,7 +188,9 @@ func (p *Preprocessed) Write(dir string, gzipLevel int) (Paths, error) {
 	if err := volio.WriteNIfTI(ps.HU, p.HU, volio.NIfTIOptions{Description: "lungctl HU", GzipLevel: gzipLevel}); err != nil {
 		return ps, err
 	}
-	if p.Lung != nil {
+	if p.Lung == nil {
+		ps.Lung = ""
+	} else {
 		if err := volio.WriteNIfTI(ps.Lung, p.Lung, volio.NIfTIOptions{Description: "lungctl lung mask", GzipLevel: gzipLevel}); err != nil {
 			return ps, err
 		}
