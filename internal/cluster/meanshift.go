@@ -1,0 +1,441 @@
+// Package cluster implements Gaussian mean-shift clustering of D-dimensional
+// float32 points (lungctl uses D = 5: x, y, z in LPS mm, HU, shape index).
+//
+// Model: every axis a has its own bandwidth h_a (in that axis's unit); the
+// points are divided by their axis bandwidth and the kernel is
+// exp(−|d|²/2) on the scaled difference d, truncated (weight 0) at
+// |d| ≥ Options.Truncate (default 3, i.e. 3 bandwidths). Each point starts a
+// mode search (standard, non-blurring mean shift: the data stay fixed) that
+// stops when a step is shorter than Options.Tol bandwidths or after
+// Options.MaxIter steps. Converged modes closer than Options.MergeFrac
+// bandwidths (scaled Euclidean distance) are merged (leader grouping plus
+// union-find, so chains merge); each point is labelled with its merged mode.
+//
+// Backends do the mode search behind the Backend interface: Grid (default,
+// cell list on the first three axes, all cores) and BruteForce (O(N²)
+// reference with the same truncation). A CUDA backend can be added under the
+// lungcuda build tag by implementing Backend and setting cudaFactory from an
+// init function; SelectBackend ("auto", "cpu", "cuda") then finds it.
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+)
+
+// Sentinel errors a caller may act on.
+var (
+	// ErrInput reports points or options that cannot be clustered (wrong
+	// length, non-finite values, bad bandwidth).
+	ErrInput = errors.New("cluster: invalid input")
+)
+
+// Options controls MeanShift. Zero values select the documented defaults.
+type Options struct {
+	// Bandwidth is the kernel standard deviation per axis, in that axis's
+	// unit (mm for positions, HU, shape index units). An entry ≤ 0 (or a nil
+	// slice) asks for the automatic rule of AutoBandwidth for that axis.
+	Bandwidth []float64
+	// Tol stops a mode search when one step is shorter than Tol bandwidths
+	// (scaled units). Default 1e-3.
+	Tol float64
+	// MaxIter caps the steps of one mode search. Default 200.
+	MaxIter int
+	// Truncate is the kernel cut-off radius in bandwidths (scaled units):
+	// points farther than this contribute nothing. Default 3.
+	Truncate float64
+	// MergeFrac merges modes closer than this many bandwidths (scaled
+	// Euclidean distance). Default 0.5.
+	MergeFrac float64
+	// BinSize, when > 0, seeds the mode searches from bins instead of from
+	// every point (like scikit-learn's bin_seeding): the scaled points are
+	// binned on a grid of BinSize bandwidths in every axis, one search starts
+	// at each occupied bin's mean, and every point takes the label of its
+	// bin's mode. 0.5 is a good value (a bin straddling two basins is the
+	// only source of error); 0 (default) starts one search per point, exact
+	// but slower. Binning supports dim ≤ 8.
+	BinSize float64
+	// Backend performs the mode search; nil selects Grid{}.
+	Backend Backend
+	// Workers is the number of goroutines for parallel backends; 0 means
+	// runtime.GOMAXPROCS(0).
+	Workers int
+}
+
+// withDefaults fills the zero fields with the documented defaults.
+func (o Options) withDefaults() Options {
+	if o.Tol <= 0 {
+		o.Tol = 1e-3
+	}
+	if o.MaxIter <= 0 {
+		o.MaxIter = 200
+	}
+	if o.Truncate <= 0 {
+		o.Truncate = 3
+	}
+	if o.MergeFrac <= 0 {
+		o.MergeFrac = 0.5
+	}
+	if o.Backend == nil {
+		o.Backend = Grid{}
+	}
+	return o
+}
+
+// Backend runs the mode search. Implementations receive points and modes
+// already divided by the per-axis bandwidth (so the kernel is
+// exp(−|d|²/2), truncated at |d| ≥ opt.Truncate) as row-major N×dim and
+// M×dim float32 slices; modes hold the starting positions and are moved in
+// place to the converged positions (step < opt.Tol, at most opt.MaxIter
+// steps). opt has its defaults filled in. Shift returns the largest number
+// of steps any mode took. It must not keep references to the slices.
+type Backend interface {
+	// Name identifies the backend in logs and benchmarks.
+	Name() string
+	// Shift moves every mode uphill on the kernel density of points.
+	Shift(points []float32, dim int, modes []float32, opt Options) (iters int, err error)
+}
+
+// Result is the outcome of MeanShift.
+type Result struct {
+	// Centers holds the merged modes, K×dim row-major, in the original
+	// (unscaled) units, ordered by cluster size, largest first.
+	Centers []float32
+	// Sizes[c] is the number of points in cluster c.
+	Sizes []int
+	// Labels[i] is the cluster (index into Sizes) of point i.
+	Labels []int32
+	// Bandwidth is the per-axis bandwidth actually used (after AutoBandwidth).
+	Bandwidth []float64
+	// Iters is the largest number of mean-shift steps any point took.
+	Iters int
+	// Backend is the Name of the backend that ran.
+	Backend string
+}
+
+// K is the number of clusters.
+func (r *Result) K() int { return len(r.Sizes) }
+
+// MeanShift clusters the N points stored row-major in points (N×dim) and
+// returns per-point labels and the cluster centres; see the package comment
+// for the model. points is not modified.
+func MeanShift(points []float32, dim int, opt Options) (*Result, error) {
+	if dim < 1 || len(points)%dim != 0 {
+		return nil, fmt.Errorf("%w: %d values is not a whole number of %d-D points", ErrInput, len(points), dim)
+	}
+	opt = opt.withDefaults()
+	if opt.Bandwidth != nil && len(opt.Bandwidth) != dim {
+		return nil, fmt.Errorf("%w: %d bandwidths for %d-D points", ErrInput, len(opt.Bandwidth), dim)
+	}
+	for _, x := range points {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return nil, fmt.Errorf("%w: non-finite coordinate", ErrInput)
+		}
+	}
+	n := len(points) / dim
+	bw := make([]float64, dim)
+	auto := AutoBandwidth(points, dim)
+	for a := 0; a < dim; a++ {
+		if opt.Bandwidth != nil && opt.Bandwidth[a] > 0 {
+			bw[a] = opt.Bandwidth[a]
+		} else {
+			bw[a] = auto[a]
+		}
+		if !(bw[a] > 0) || math.IsInf(bw[a], 0) {
+			return nil, fmt.Errorf("%w: bandwidth %g on axis %d", ErrInput, bw[a], a)
+		}
+	}
+	res := &Result{Bandwidth: bw, Backend: opt.Backend.Name()}
+	if n == 0 {
+		return res, nil
+	}
+	scaled := make([]float32, len(points))
+	for i := 0; i < n; i++ {
+		for a := 0; a < dim; a++ {
+			scaled[i*dim+a] = float32(float64(points[i*dim+a]) / bw[a])
+		}
+	}
+	var modes []float32
+	var binOf []int32
+	if opt.BinSize > 0 {
+		if dim > 8 {
+			return nil, fmt.Errorf("%w: bin seeding supports at most 8 dimensions, got %d", ErrInput, dim)
+		}
+		modes, binOf = binSeeds(scaled, dim, opt.BinSize)
+	} else {
+		modes = make([]float32, len(scaled))
+		copy(modes, scaled)
+	}
+	iters, err := opt.Backend.Shift(scaled, dim, modes, opt)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: backend %s: %w", opt.Backend.Name(), err)
+	}
+	res.Iters = iters
+	labels, centers, sizes := MergeModes(modes, dim, opt.MergeFrac)
+	if binOf != nil {
+		// Per-point labels from the bins; sizes count points, not seeds, and
+		// the clusters are re-ordered by point count.
+		pl := make([]int32, n)
+		cnt := make([]int, len(sizes))
+		for i, b := range binOf {
+			pl[i] = labels[b]
+			cnt[pl[i]]++
+		}
+		order := make([]int, len(sizes))
+		for i := range order {
+			order[i] = i
+		}
+		sort.SliceStable(order, func(x, y int) bool { return cnt[order[x]] > cnt[order[y]] })
+		newID := make([]int32, len(sizes))
+		nc := make([]float32, len(centers))
+		for nid, old := range order {
+			newID[old] = int32(nid)
+			sizes[nid] = cnt[old]
+			copy(nc[nid*dim:(nid+1)*dim], centers[old*dim:(old+1)*dim])
+		}
+		for i := range pl {
+			pl[i] = newID[pl[i]]
+		}
+		labels, centers = pl, nc
+	}
+	for c := 0; c < len(sizes); c++ {
+		for a := 0; a < dim; a++ {
+			centers[c*dim+a] = float32(float64(centers[c*dim+a]) * bw[a])
+		}
+	}
+	res.Labels, res.Centers, res.Sizes = labels, centers, sizes
+	return res, nil
+}
+
+// binSeeds bins the scaled N×dim points on a grid of side bin and returns
+// the bin means (one seed per occupied bin, in order of first occurrence)
+// and each point's bin.
+func binSeeds(scaled []float32, dim int, bin float64) ([]float32, []int32) {
+	n := len(scaled) / dim
+	type key [8]int32
+	idx := make(map[key]int32, n/8+16)
+	binOf := make([]int32, n)
+	var sum []float64
+	var cnt []float64
+	for i := 0; i < n; i++ {
+		var k key
+		p := scaled[i*dim : (i+1)*dim]
+		for a, x := range p {
+			k[a] = int32(math.Floor(float64(x) / bin))
+		}
+		b, ok := idx[k]
+		if !ok {
+			b = int32(len(cnt))
+			idx[k] = b
+			cnt = append(cnt, 0)
+			sum = append(sum, make([]float64, dim)...)
+		}
+		binOf[i] = b
+		cnt[b]++
+		for a, x := range p {
+			sum[int(b)*dim+a] += float64(x)
+		}
+	}
+	seeds := make([]float32, len(sum))
+	for b := range cnt {
+		for a := 0; a < dim; a++ {
+			seeds[b*dim+a] = float32(sum[b*dim+a] / cnt[b])
+		}
+	}
+	return seeds, binOf
+}
+
+// AutoBandwidth returns, per axis, Scott's multivariate rule of thumb
+// h_a = σ_a · N^(−1/(dim+4)), with the robust spread σ_a = min(standard
+// deviation, interquartile range/1.349) (falling back to the standard
+// deviation, then 1, when the spread is zero). Units are those of the axis.
+// It suits unimodal-ish data; for detection pass explicit bandwidths
+// (positions: about the expected nodule radius).
+func AutoBandwidth(points []float32, dim int) []float64 {
+	n := len(points) / dim
+	out := make([]float64, dim)
+	if n == 0 {
+		for a := range out {
+			out[a] = 1
+		}
+		return out
+	}
+	f := math.Pow(float64(n), -1/float64(dim+4))
+	col := make([]float64, n)
+	for a := 0; a < dim; a++ {
+		var s, s2 float64
+		for i := 0; i < n; i++ {
+			x := float64(points[i*dim+a])
+			col[i] = x
+			s += x
+		}
+		mean := s / float64(n)
+		for _, x := range col {
+			s2 += (x - mean) * (x - mean)
+		}
+		sd := math.Sqrt(s2 / math.Max(1, float64(n-1)))
+		sort.Float64s(col)
+		iqr := (col[(3*(n-1))/4] - col[(n-1)/4]) / 1.349
+		sp := sd
+		if iqr > 0 && iqr < sp {
+			sp = iqr
+		}
+		if !(sp > 0) {
+			sp = 1
+		}
+		out[a] = sp * f
+	}
+	return out
+}
+
+// MergeModes groups converged modes (row-major M×dim, scaled units) whose
+// Euclidean distance is below radius: first each mode joins the first
+// earlier "leader" within radius/2, or becomes a leader (this collapses the
+// many near-identical copies of one mode cheaply); then leaders closer than
+// radius are united (union-find), so chains of modes merge (single linkage
+// at the leader level). It returns per-mode
+// labels, the cluster centres (mean of member modes, same units as modes)
+// and sizes, clusters ordered by size descending (ties by first member).
+// A spatial hash on the first min(dim,3) axes keeps it near-linear.
+func MergeModes(modes []float32, dim int, radius float64) (labels []int32, centers []float32, sizes []int) {
+	m := len(modes) / dim
+	labels = make([]int32, m)
+	if m == 0 {
+		return labels, nil, nil
+	}
+	sd := dim
+	if sd > 3 {
+		sd = 3
+	}
+	r2 := radius * radius
+	type key [3]int64
+	cellOf := func(p []float32) key {
+		var k key
+		for a := 0; a < sd; a++ {
+			k[a] = int64(math.Floor(float64(p[a]) / radius))
+		}
+		return k
+	}
+	cells := map[key][]int32{}
+	var leaders []int32 // mode index of each leader
+	dist2 := func(p, q []float32) float64 {
+		var s float64
+		for a := 0; a < dim; a++ {
+			d := float64(p[a]) - float64(q[a])
+			s += d * d
+		}
+		return s
+	}
+	// visit calls f for each leader in the 3^sd cells around p.
+	visit := func(p []float32, f func(l int32) bool) {
+		c := cellOf(p)
+		var off [3]int64
+		lo := [3]int64{}
+		hi := [3]int64{}
+		for a := 0; a < sd; a++ {
+			lo[a], hi[a] = -1, 1
+		}
+		for off[2] = lo[2]; off[2] <= hi[2]; off[2]++ {
+			for off[1] = lo[1]; off[1] <= hi[1]; off[1]++ {
+				for off[0] = lo[0]; off[0] <= hi[0]; off[0]++ {
+					k := key{c[0] + off[0], c[1] + off[1], c[2] + off[2]}
+					for _, l := range cells[k] {
+						if !f(l) {
+							return
+						}
+					}
+				}
+			}
+		}
+	}
+	for i := 0; i < m; i++ {
+		p := modes[i*dim : (i+1)*dim]
+		found := int32(-1)
+		visit(p, func(l int32) bool {
+			if dist2(p, modes[int(leaders[l])*dim:(int(leaders[l])+1)*dim]) < r2/4 {
+				found = l
+				return false
+			}
+			return true
+		})
+		if found < 0 {
+			found = int32(len(leaders))
+			leaders = append(leaders, int32(i))
+			k := cellOf(p)
+			cells[k] = append(cells[k], found)
+		}
+		labels[i] = found
+	}
+	// Union leaders within radius of each other.
+	parent := make([]int32, len(leaders))
+	for i := range parent {
+		parent[i] = int32(i)
+	}
+	var find func(x int32) int32
+	find = func(x int32) int32 {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	for li, mi := range leaders {
+		p := modes[int(mi)*dim : (int(mi)+1)*dim]
+		visit(p, func(l int32) bool {
+			if l != int32(li) && dist2(p, modes[int(leaders[l])*dim:(int(leaders[l])+1)*dim]) < r2 {
+				a, b := find(int32(li)), find(l)
+				if a != b {
+					if a < b {
+						parent[b] = a
+					} else {
+						parent[a] = b
+					}
+				}
+			}
+			return true
+		})
+	}
+	// Root per leader → provisional cluster id (in order of first member).
+	rootID := make([]int32, len(leaders))
+	for i := range rootID {
+		rootID[i] = -1
+	}
+	var count []int
+	var sum []float64
+	for i := 0; i < m; i++ {
+		r := find(labels[i])
+		if rootID[r] < 0 {
+			rootID[r] = int32(len(count))
+			count = append(count, 0)
+			sum = append(sum, make([]float64, dim)...)
+		}
+		c := rootID[r]
+		labels[i] = c
+		count[c]++
+		for a := 0; a < dim; a++ {
+			sum[int(c)*dim+a] += float64(modes[i*dim+a])
+		}
+	}
+	k := len(count)
+	order := make([]int, k)
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(x, y int) bool { return count[order[x]] > count[order[y]] })
+	newID := make([]int32, k)
+	centers = make([]float32, k*dim)
+	sizes = make([]int, k)
+	for nid, old := range order {
+		newID[old] = int32(nid)
+		sizes[nid] = count[old]
+		for a := 0; a < dim; a++ {
+			centers[nid*dim+a] = float32(sum[old*dim+a] / float64(count[old]))
+		}
+	}
+	for i := range labels {
+		labels[i] = newID[labels[i]]
+	}
+	return labels, centers, sizes
+}

@@ -1,0 +1,464 @@
+package cluster
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// blobs returns n 5-D points around k well-separated centres (spatial
+// spread sd mm, HU spread 40, SI spread 0.03) and their true labels.
+func blobs(rng *rand.Rand, n, k int, sd float64) ([]float32, []int, [][5]float64) {
+	centres := make([][5]float64, k)
+	for c := range centres {
+		centres[c] = [5]float64{float64(c%3) * 40, float64(c/3) * 40, float64(c%2) * 30, -200 + 50*float64(c), 0.9}
+	}
+	pts := make([]float32, 0, 5*n)
+	lab := make([]int, n)
+	for i := 0; i < n; i++ {
+		c := i % k
+		lab[i] = c
+		z := centres[c]
+		pts = append(pts, float32(z[0]+sd*rng.NormFloat64()), float32(z[1]+sd*rng.NormFloat64()),
+			float32(z[2]+sd*rng.NormFloat64()), float32(z[3]+40*rng.NormFloat64()), float32(z[4]+0.03*rng.NormFloat64()))
+	}
+	return pts, lab, centres
+}
+
+// lungLike returns n 5-D points (x, y, z mm, HU, SI) resembling candidate
+// voxels in a lung at realistic density (at most one point per mm³, like
+// 1 mm voxels, ~25 mm³ of box per point): ~20 % fill round nodules (radius
+// 2–8 mm, HU ≈ −50, SI ≈ 0.9), ~70 % fill vessel segments (radius
+// 0.8–2.5 mm, length 30–80 mm, HU ≈ −200, SI ≈ 0.75), ~10 % are scattered
+// background (any HU in −500…100, any SI).
+func lungLike(n int, seed int64) []float32 {
+	rng := rand.New(rand.NewSource(seed))
+	side := math.Cbrt(25 * float64(n))
+	pts := make([]float32, 0, 5*n)
+	add := func(x, y, z, hu, si float64) {
+		if len(pts) < 5*n {
+			pts = append(pts, float32(x), float32(y), float32(z), float32(hu), float32(si))
+		}
+	}
+	for len(pts) < 5*n {
+		u := rng.Float64()
+		c := [3]float64{rng.Float64() * side, rng.Float64() * side, rng.Float64() * side}
+		switch {
+		case u < 0.03: // a nodule: uniform in a ball, ~1 point per mm³
+			r := 2 + 6*rng.Float64()
+			hu := -50 + 80*rng.NormFloat64()
+			for k := int(4.19 * r * r * r); k > 0; {
+				x, y, z := (2*rng.Float64()-1)*r, (2*rng.Float64()-1)*r, (2*rng.Float64()-1)*r
+				if x*x+y*y+z*z > r*r {
+					continue
+				}
+				add(c[0]+x, c[1]+y, c[2]+z, hu+40*rng.NormFloat64(), 0.9+0.05*rng.NormFloat64())
+				k--
+			}
+		case u < 0.5: // a vessel segment: uniform in a cylinder
+			r := 0.8 + 1.7*rng.Float64()
+			l := 30 + 50*rng.Float64()
+			var d [3]float64
+			var nd float64
+			for a := range d {
+				d[a] = rng.NormFloat64()
+				nd += d[a] * d[a]
+			}
+			nd = math.Sqrt(nd)
+			for a := range d {
+				d[a] /= nd
+			}
+			for k := int(math.Pi * r * r * l); k > 0; k-- {
+				t := l * rng.Float64()
+				var o [3]float64
+				for {
+					for a := range o {
+						o[a] = (2*rng.Float64() - 1) * r
+					}
+					dot := o[0]*d[0] + o[1]*d[1] + o[2]*d[2]
+					for a := range o {
+						o[a] -= dot * d[a]
+					}
+					if o[0]*o[0]+o[1]*o[1]+o[2]*o[2] <= r*r {
+						break
+					}
+				}
+				add(c[0]+t*d[0]+o[0], c[1]+t*d[1]+o[1], c[2]+t*d[2]+o[2], -200+100*rng.NormFloat64(), 0.75+0.06*rng.NormFloat64())
+			}
+		default: // background
+			for k := 0; k < 30; k++ {
+				add(rng.Float64()*side, rng.Float64()*side, rng.Float64()*side, -500+600*rng.Float64(), rng.Float64())
+			}
+		}
+	}
+	return pts
+}
+
+func toInt(l []int32) []int {
+	o := make([]int, len(l))
+	for i, v := range l {
+		o[i] = int(v)
+	}
+	return o
+}
+
+func TestAdjustedRandHandComputed(t *testing.T) {
+	// Contingency [[2,1,0],[0,1,2]]: Σ C(nij,2)=2, rows 6, cols 3, C(6,2)=15:
+	// (2 − 6·3/15)/((6+3)/2 − 6·3/15) = 0.8/3.3.
+	a := []int{0, 0, 0, 1, 1, 1}
+	b := []int{0, 0, 1, 1, 2, 2}
+	if got, want := AdjustedRand(a, b), 0.8/3.3; math.Abs(got-want) > 1e-12 {
+		t.Errorf("ARI = %.12f want %.12f", got, want)
+	}
+	if got := AdjustedRand(a, []int{7, 7, 7, 3, 3, 3}); got != 1 {
+		t.Errorf("relabelled identical partition: ARI %g want 1", got)
+	}
+	// [[1,1],[1,1]]: Σ nij C2 = 0, rows 2, cols 2, C(4,2)=6: (0−4/6)/(2−4/6) = −0.5.
+	if got := AdjustedRand([]int{0, 0, 1, 1}, []int{0, 1, 0, 1}); math.Abs(got+0.5) > 1e-12 {
+		t.Errorf("ARI = %g want −0.5", got)
+	}
+	if !math.IsNaN(AdjustedRand([]int{1}, []int{1, 2})) {
+		t.Error("length mismatch not NaN")
+	}
+}
+
+func TestAdjustedRandAgainstSklearn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("python cross-check: skipped with -short")
+	}
+	if _, err := exec.Command("/usr/bin/python3", "-c", "import sklearn").CombinedOutput(); err != nil {
+		t.Skip("/usr/bin/python3 with scikit-learn not available")
+	}
+	rng := rand.New(rand.NewSource(3))
+	a := make([]int, 300)
+	b := make([]int, 300)
+	var sa, sb []string
+	for i := range a {
+		a[i] = rng.Intn(4)
+		b[i] = a[i]
+		if rng.Float64() < 0.3 {
+			b[i] = rng.Intn(5)
+		}
+		sa = append(sa, strconv.Itoa(a[i]))
+		sb = append(sb, strconv.Itoa(b[i]))
+	}
+	py := fmt.Sprintf("from sklearn.metrics import adjusted_rand_score as f; print(repr(f([%s],[%s])))",
+		strings.Join(sa, ","), strings.Join(sb, ","))
+	out, err := exec.Command("/usr/bin/python3", "-c", py).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := AdjustedRand(a, b); math.Abs(got-want) > 1e-12 {
+		t.Errorf("ARI %g, sklearn %g", got, want)
+	}
+}
+
+func TestBlobsRecovered(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	pts, truth, centres := blobs(rng, 3000, 6, 2)
+	res, err := MeanShift(pts, 5, Options{Bandwidth: []float64{4, 4, 4, 100, 0.2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.K() != 6 {
+		t.Fatalf("%d clusters (sizes %v), want 6", res.K(), res.Sizes)
+	}
+	if ari := AdjustedRand(truth, toInt(res.Labels)); ari != 1 {
+		t.Errorf("ARI vs truth %g want 1", ari)
+	}
+	for c := 0; c < res.K(); c++ {
+		best := math.Inf(1)
+		for _, z := range centres {
+			var d float64
+			for a := 0; a < 3; a++ {
+				d += (float64(res.Centers[c*5+a]) - z[a]) * (float64(res.Centers[c*5+a]) - z[a])
+			}
+			best = math.Min(best, math.Sqrt(d))
+		}
+		// 500 points, sd 2 mm: the mode is within ~0.5 mm of the true centre.
+		if best > 0.7 {
+			t.Errorf("cluster %d centre %v is %.2f mm from every true centre", c, res.Centers[c*5:c*5+5], best)
+		}
+		if res.Sizes[c] != 500 {
+			t.Errorf("cluster %d has %d points want 500", c, res.Sizes[c])
+		}
+	}
+}
+
+func TestGridMatchesBruteForce(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pts  []float32
+		bw   []float64
+	}{
+		{"uniform", func() []float32 {
+			rng := rand.New(rand.NewSource(7))
+			p := make([]float32, 5*600)
+			for i := range p {
+				p[i] = float32(rng.Float64() * 10)
+			}
+			return p
+		}(), []float64{1.5, 1.5, 1.5, 2, 2}},
+		{"lunglike", lungLike(1000, 2), []float64{4, 4, 4, 150, 0.15}},
+		{"3d", func() []float32 {
+			rng := rand.New(rand.NewSource(8))
+			p, _, _ := blobs(rng, 600, 3, 3)
+			q := make([]float32, 0, 600*3)
+			for i := 0; i < 600; i++ {
+				q = append(q, p[i*5:i*5+3]...)
+			}
+			return q
+		}(), []float64{3, 3, 3}},
+	} {
+		dim := len(tc.bw)
+		g, err := MeanShift(tc.pts, dim, Options{Bandwidth: tc.bw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := MeanShift(tc.pts, dim, Options{Bandwidth: tc.bw, Backend: BruteForce{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ari := AdjustedRand(toInt(g.Labels), toInt(b.Labels))
+		t.Logf("%s: grid %d clusters (%d iters), brute %d clusters (%d iters), ARI %.6f", tc.name, g.K(), g.Iters, b.K(), b.Iters, ari)
+		if g.K() < 2 {
+			t.Errorf("%s: only %d cluster(s): the comparison would be vacuous", tc.name, g.K())
+		}
+		if g.K() != b.K() || ari < 0.999 {
+			t.Errorf("%s: grid %d clusters vs brute %d, ARI %g", tc.name, g.K(), b.K(), ari)
+		}
+		// Same centres (in bandwidth units) for the matched clusters.
+		if g.K() == b.K() {
+			for c := 0; c < g.K(); c++ {
+				var d float64
+				for a := 0; a < dim; a++ {
+					x := (float64(g.Centers[c*dim+a]) - float64(b.Centers[c*dim+a])) / tc.bw[a]
+					d += x * x
+				}
+				if math.Sqrt(d) > 0.02 {
+					t.Errorf("%s: centre %d differs by %.4f bandwidths", tc.name, c, math.Sqrt(d))
+				}
+			}
+		}
+	}
+}
+
+// TestBinSeedingAgrees checks that bin seeding (one search per occupied
+// half-bandwidth bin) gives nearly the same partition as per-point seeding
+// on lung-like data.
+func TestBinSeedingAgrees(t *testing.T) {
+	pts := lungLike(2000, 3)
+	bw := []float64{3, 3, 3, 150, 0.15}
+	full, err := MeanShift(pts, 5, Options{Bandwidth: bw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := MeanShift(pts, 5, Options{Bandwidth: bw, BinSize: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ari := AdjustedRand(toInt(full.Labels), toInt(bin.Labels))
+	t.Logf("per-point %d clusters, binned %d clusters, ARI %.4f", full.K(), bin.K(), ari)
+	if ari < 0.95 {
+		t.Errorf("bin seeding ARI %.4f vs per-point seeding", ari)
+	}
+	var tot int
+	for _, s := range bin.Sizes {
+		tot += s
+	}
+	if tot != 2000 || len(bin.Labels) != 2000 {
+		t.Errorf("sizes sum %d, %d labels", tot, len(bin.Labels))
+	}
+}
+
+func TestMeanShiftErrorsAndAuto(t *testing.T) {
+	if _, err := MeanShift(make([]float32, 7), 5, Options{}); !errors.Is(err, ErrInput) {
+		t.Errorf("ragged input: %v", err)
+	}
+	if _, err := MeanShift([]float32{1, float32(math.NaN())}, 2, Options{}); !errors.Is(err, ErrInput) {
+		t.Errorf("NaN input: %v", err)
+	}
+	if _, err := MeanShift(make([]float32, 10), 5, Options{Bandwidth: []float64{1, 1}}); !errors.Is(err, ErrInput) {
+		t.Errorf("bandwidth length: %v", err)
+	}
+	r, err := MeanShift(nil, 5, Options{})
+	if err != nil || r.K() != 0 {
+		t.Errorf("empty input: %v %v", r, err)
+	}
+	// Scott's rule on a normal sample: σ·N^(−1/(d+4)).
+	rng := rand.New(rand.NewSource(5))
+	p := make([]float32, 2*1000)
+	for i := 0; i < 1000; i++ {
+		p[2*i] = float32(3 * rng.NormFloat64())
+		p[2*i+1] = float32(0.5 * rng.NormFloat64())
+	}
+	bw := AutoBandwidth(p, 2)
+	f := math.Pow(1000, -1.0/6)
+	if math.Abs(bw[0]/(3*f)-1) > 0.1 || math.Abs(bw[1]/(0.5*f)-1) > 0.1 {
+		t.Errorf("auto bandwidth %v, want ≈ [%g %g]", bw, 3*f, 0.5*f)
+	}
+	res, err := MeanShift(p, 2, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Bandwidth[0] != bw[0] || res.Sizes[0] < 950 {
+		t.Errorf("one normal blob with auto bandwidth: sizes %v bandwidth %v", res.Sizes[:min(5, len(res.Sizes))], res.Bandwidth)
+	}
+}
+
+func TestMergeModesChains(t *testing.T) {
+	// Modes 0.4 apart in a chain merge into one cluster at radius 0.5; a far
+	// mode stays alone.
+	modes := []float32{0, 0, 0.4, 0, 0.8, 0, 1.2, 0, 10, 10}
+	lab, cen, sz := MergeModes(modes, 2, 0.5)
+	if len(sz) != 2 || sz[0] != 4 || sz[1] != 1 || lab[0] != lab[3] || lab[4] == lab[0] {
+		t.Fatalf("labels %v sizes %v", lab, sz)
+	}
+	if math.Abs(float64(cen[0])-0.6) > 1e-6 || cen[2] != 10 {
+		t.Errorf("centres %v", cen)
+	}
+}
+
+func TestPointsFiles(t *testing.T) {
+	dir := t.TempDir()
+	pts := []float32{1, 2, 3, -4.5, 0.25, 6, 7, 8, 9, 1e-3}
+	np := filepath.Join(dir, "p.npy")
+	if err := WritePointsNPY(np, pts, 5); err != nil {
+		t.Fatal(err)
+	}
+	back, dim, err := ReadPointsNPY(np)
+	if err != nil || dim != 5 || len(back) != len(pts) {
+		t.Fatalf("read back %v dim %d: %v", back, dim, err)
+	}
+	for i := range pts {
+		if back[i] != pts[i] {
+			t.Fatalf("value %d: %g want %g", i, back[i], pts[i])
+		}
+	}
+	raw, _ := os.ReadFile(np)
+	if (10+int(raw[8])+int(raw[9])<<8)%64 != 0 {
+		t.Errorf("header not 64-byte aligned")
+	}
+	cp := filepath.Join(dir, "p.csv")
+	if err := WritePointsCSV(cp, pts, 5, []string{"x", "y", "z", "hu", "si"}); err != nil {
+		t.Fatal(err)
+	}
+	csvb, _ := os.ReadFile(cp)
+	if want := "x,y,z,hu,si\n1,2,3,-4.5,0.25\n6,7,8,9,0.001\n"; string(csvb) != want {
+		t.Errorf("csv %q want %q", csvb, want)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bad.npy"), []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ReadPointsNPY(filepath.Join(dir, "bad.npy")); !errors.Is(err, ErrFormat) {
+		t.Errorf("bad npy: %v", err)
+	}
+	if _, err := exec.Command("/usr/bin/python3", "-c", "import numpy").CombinedOutput(); err != nil {
+		t.Skip("/usr/bin/python3 with numpy not available for the cross-check")
+	}
+	out, err := exec.Command("/usr/bin/python3", "-c",
+		"import numpy as n,sys; a=n.load(sys.argv[1]); print(a.dtype, a.shape, repr(float(a[1,4])), repr(float(a[0,3])))", np).CombinedOutput()
+	if err != nil {
+		t.Fatalf("numpy: %v %s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != "float32 (2, 5) 0.0010000000474974513 -4.5" {
+		t.Errorf("numpy read %q", got)
+	}
+}
+
+// TestAgainstSklearn runs scikit-learn's MeanShift (flat kernel) on the same
+// equally scaled points and requires the same partition (ARI ≥ 0.99).
+func TestAgainstSklearn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("python cross-check: skipped with -short")
+	}
+	if _, err := exec.Command("/usr/bin/python3", "-c", "import sklearn").CombinedOutput(); err != nil {
+		t.Skip("/usr/bin/python3 with scikit-learn not available")
+	}
+	rng := rand.New(rand.NewSource(11))
+	pts, _, _ := blobs(rng, 1200, 6, 2)
+	bw := []float64{4, 4, 4, 100, 0.2}
+	res, err := MeanShift(pts, 5, Options{Bandwidth: bw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	f := filepath.Join(dir, "pts.npy")
+	if err := WritePointsNPY(f, EqualScale(pts, 5, bw, bw[0]), 5); err != nil {
+		t.Fatal(err)
+	}
+	// sklearn's flat kernel radius: 2 Gaussian bandwidths.
+	py := "import numpy as n,sys\nfrom sklearn.cluster import MeanShift\n" +
+		"X=n.load(sys.argv[1]).astype(float)\nm=MeanShift(bandwidth=float(sys.argv[2]),bin_seeding=True).fit(X)\n" +
+		"print(' '.join(map(str,m.labels_)))"
+	var stderr bytes.Buffer
+	cmd := exec.Command("/usr/bin/python3", "-c", py, f, strconv.FormatFloat(2*bw[0], 'g', -1, 64))
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("sklearn: %v %s", err, stderr.String())
+	}
+	var sk []int
+	for _, s := range strings.Fields(string(out)) {
+		v, _ := strconv.Atoi(s)
+		sk = append(sk, v)
+	}
+	ari := AdjustedRand(sk, toInt(res.Labels))
+	t.Logf("lungctl %d clusters, ARI vs sklearn %.4f", res.K(), ari)
+	if ari < 0.99 {
+		t.Errorf("ARI vs sklearn %.4f < 0.99", ari)
+	}
+}
+
+func benchMeanShift(b *testing.B, n int) {
+	pts := lungLike(n, 1)
+	opt := Options{Bandwidth: []float64{3, 3, 3, 150, 0.15}, BinSize: 0.5}
+	b.ResetTimer()
+	var res *Result
+	for i := 0; i < b.N; i++ {
+		var err error
+		if res, err = MeanShift(pts, 5, opt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(res.K()), "clusters")
+	b.ReportMetric(float64(res.Iters), "maxiters")
+}
+
+func BenchmarkMeanShift(b *testing.B) {
+	b.Run("N=1e4", func(b *testing.B) { benchMeanShift(b, 10000) })
+	b.Run("N=1e5", func(b *testing.B) { benchMeanShift(b, 100000) })
+	b.Run("N=1e6", func(b *testing.B) {
+		if testing.Short() {
+			b.Skip("1e6 points: skipped with -short")
+		}
+		benchMeanShift(b, 1000000)
+	})
+}
+
+func TestSelectBackend(t *testing.T) {
+	for _, d := range []string{"cpu", "auto", ""} {
+		b, _, err := SelectBackend(d)
+		if err != nil || b.Name() != "grid" {
+			t.Errorf("%q: %v %v", d, b, err)
+		}
+	}
+	if _, _, err := SelectBackend("cuda"); cudaFactory == nil && !errors.Is(err, ErrNoCUDA) {
+		t.Errorf("cuda in a CPU build: %v", err)
+	}
+	if _, _, err := SelectBackend("tpu"); err == nil {
+		t.Error("unknown device accepted")
+	}
+}

@@ -1,0 +1,163 @@
+package detect
+
+import (
+	"errors"
+	"github.com/lungctl/lungctl/internal/candidate"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/lungctl/lungctl/internal/cluster"
+	"github.com/lungctl/lungctl/internal/volume"
+)
+
+// synthLung builds a 1 mm 120×100×90 volume: lung parenchyma (−850 HU with
+// 15 HU noise) inside an ellipsoid-free box mask, a soft-tissue wall (+40 HU)
+// on the x = 0 side outside the mask, vessels (bright cylinders, +40 HU,
+// radius 1.5–2 mm) and solid nodules (+30 HU balls) at known LPS centres.
+func synthLung(t testing.TB) (*volume.Volume[int16], *volume.Volume[uint8], [][3]float64, []float64) {
+	g := volume.Grid{Dims: [3]int{120, 100, 90}, Spacing: volume.Vec3{1, 1, 1},
+		Origin: volume.Vec3{-60, -50, -200}, Direction: volume.Identity}
+	hu := volume.New[int16](g)
+	m := volume.New[uint8](g)
+	nod := [][3]float64{{-20, -10, -170}, {25, 20, -150}, {10, -25, -130}, {-35, 15, -140}}
+	diam := []float64{10, 6, 14, 8}
+	type cyl struct {
+		a, d [3]float64
+		r    float64
+	}
+	vessels := []cyl{
+		{[3]float64{0, 0, -200}, [3]float64{0, 0, 1}, 2},
+		{[3]float64{-60, 30, -160}, [3]float64{1, 0, 0}, 1.5},
+		{[3]float64{0, -50, -180}, [3]float64{0.6, 0.8, 0}, 1.5},
+	}
+	rng := rand.New(rand.NewSource(1))
+	for k := 0; k < g.Dims[2]; k++ {
+		for j := 0; j < g.Dims[1]; j++ {
+			for i := 0; i < g.Dims[0]; i++ {
+				w := g.IndexToWorld(volume.Vec3{float64(i), float64(j), float64(k)})
+				v := -850.0
+				frac := 0.0
+				if i < 6 { // chest wall, outside the mask
+					frac = 1
+				}
+				for _, c := range vessels {
+					var p [3]float64
+					for a := 0; a < 3; a++ {
+						p[a] = w[a] - c.a[a]
+					}
+					dot := p[0]*c.d[0] + p[1]*c.d[1] + p[2]*c.d[2]
+					rho := math.Sqrt(math.Max(0, p[0]*p[0]+p[1]*p[1]+p[2]*p[2]-dot*dot))
+					frac = math.Max(frac, math.Min(1, math.Max(0, c.r-rho+0.5)))
+				}
+				for n, c := range nod {
+					d := dist(c, [3]float64(w))
+					frac = math.Max(frac, math.Min(1, math.Max(0, diam[n]/2-d+0.5)))
+				}
+				v += frac*(880+10*rng.NormFloat64()) + 15*rng.NormFloat64()
+				hu.Set(i, j, k, int16(math.Round(v)))
+				if i >= 6 && j >= 2 && j < 98 && k >= 2 && k < 88 {
+					m.Set(i, j, k, 1)
+				}
+			}
+		}
+	}
+	return hu, m, nod, diam
+}
+
+func TestSyntheticNodulesFound(t *testing.T) {
+	hu, m, nod, diam := synthLung(t)
+	res, err := Run(hu, m, Options{SeriesUID: "synth"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d points, %d clusters, %d candidates", len(res.Points)/5, res.Clusters, len(res.Candidates))
+	for i, c := range res.Candidates {
+		t.Logf("%d: score %.3f at (%.1f %.1f %.1f) diam %.1f n %d HU %.0f SI %.2f fill %.2f", i, c.DetectScore,
+			c.World[0], c.World[1], c.World[2], c.DiameterMM, c.Voxels, c.MeanHU, c.MeanSI, c.Compactness)
+	}
+	// Every nodule is hit (centre within its radius, at least 2 mm) by one of
+	// the top len(nod) candidates; vessels and the wall are not ranked above.
+	for n, c := range nod {
+		best := math.Inf(1)
+		rank := -1
+		for r, cand := range res.Candidates {
+			if d := dist(c, cand.World); d < best {
+				best, rank = d, r
+			}
+		}
+		if best > math.Max(diam[n]/2, 2) || rank >= len(nod) {
+			t.Errorf("nodule %d (%.0f mm at %v): nearest candidate %.1f mm away at rank %d", n, diam[n], c, best, rank)
+		}
+	}
+	for _, c := range res.Candidates {
+		if c.SeriesUID != "synth" || !math.IsNaN(c.Malignancy) || c.Probability != c.DetectScore ||
+			c.DetectScore < 0 || c.DetectScore > 1 {
+			t.Errorf("bad candidate fields %+v", c)
+		}
+	}
+	if len(res.Points) != 5*len(res.Labels) {
+		t.Errorf("%d point values but %d labels", len(res.Points), len(res.Labels))
+	}
+	// The grid backend and brute force give the same candidates here.
+	if testing.Short() {
+		return
+	}
+	bf, err := Run(hu, m, Options{Cluster: cluster.Options{Backend: cluster.BruteForce{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bf.Candidates) != len(res.Candidates) {
+		t.Fatalf("brute force: %d candidates vs %d", len(bf.Candidates), len(res.Candidates))
+	}
+	for i := range bf.Candidates {
+		if d := dist(bf.Candidates[i].World, res.Candidates[i].World); d > 0.5 {
+			t.Errorf("candidate %d: brute force %v vs grid %v", i, bf.Candidates[i].World, res.Candidates[i].World)
+		}
+	}
+}
+
+func TestRunErrorsAndEmpty(t *testing.T) {
+	g := volume.Grid{Dims: [3]int{10, 10, 10}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity}
+	hu := volume.New[int16](g)
+	m := volume.New[uint8](g)
+	if _, err := Run(nil, m, Options{}); !errors.Is(err, ErrInput) {
+		t.Errorf("nil volume: %v", err)
+	}
+	g2 := g
+	g2.Dims[0] = 11
+	if _, err := Run(hu, volume.New[uint8](g2), Options{}); !errors.Is(err, ErrInput) {
+		t.Errorf("grid mismatch: %v", err)
+	}
+	res, err := Run(hu, m, Options{})
+	if err != nil || len(res.Candidates) != 0 {
+		t.Errorf("empty mask: %v %v", res, err)
+	}
+}
+
+func TestScore(t *testing.T) {
+	base := Defaults
+	c := func(si, d, hu, fill float64) float64 {
+		return Score(candidateOf(si, d, hu, fill), base.MinDiameterMM, base.MaxDiameterMM)
+	}
+	if s := c(1, 12, 0, 1); math.Abs(s-1) > 1e-12 {
+		t.Errorf("ideal nodule score %g want 1", s)
+	}
+	if s := c(0.75, 12, 0, 1); s != 0 {
+		t.Errorf("tube score %g want 0", s)
+	}
+	if s := c(0.95, 2, 0, 1); s != 0 {
+		t.Errorf("2 mm score %g want 0", s)
+	}
+	if a, b := c(0.9, 5, 0, 1), c(0.9, 10, 0, 1); !(a < b) {
+		t.Errorf("5 mm (%g) should rank below 10 mm (%g)", a, b)
+	}
+	if s := c(0.95, 12, -750, 1); s != 0 {
+		t.Errorf("parenchyma-like −750 HU score %g want 0", s)
+	}
+}
+
+func candidateOf(si, d, hu, fill float64) (c candidate.Candidate) {
+	c.MeanSI, c.DiameterMM, c.MeanHU, c.Compactness = si, d, hu, fill
+	return c
+}
