@@ -1,0 +1,143 @@
+// Package classify scores nodule candidates for malignancy with a small 3-D
+// CNN (package nn): patch extraction around candidates, augmentation, the
+// training loop, versioned model files with an embedded default model, batch
+// inference (Score) and the patient-level noisy-OR.
+package classify
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"github.com/lungctl/lungctl/internal/volume"
+)
+
+// Norm is the HU window and scaling applied to patches before the network:
+// HU values are clipped to [MinHU, MaxHU] and mapped linearly to [0, 1]
+// (MinHU → 0, MaxHU → 1). Samples outside the volume read as OutsideHU.
+type Norm struct {
+	MinHU     float64 `json:"min_hu"`
+	MaxHU     float64 `json:"max_hu"`
+	OutsideHU float64 `json:"outside_hu"`
+}
+
+// DefaultNorm is the window every shipped model uses: [−1000, 400] HU → [0, 1],
+// air (−1000 HU) outside the volume.
+var DefaultNorm = Norm{MinHU: -1000, MaxHU: 400, OutsideHU: -1000}
+
+// PatchSpec says how a patch is sampled: Size³ samples SpacingMM apart, on
+// axes parallel to the volume's i, j, k axes, centred so that sample
+// (Size/2, Size/2, Size/2) lies on the candidate centre.
+type PatchSpec struct {
+	Size      int     `json:"size_voxels"`
+	SpacingMM float64 `json:"spacing_mm"`
+	Norm      Norm    `json:"norm"`
+}
+
+// DefaultPatchSpec is 32³ samples 1 mm apart (a 32 mm cube) with DefaultNorm.
+var DefaultPatchSpec = PatchSpec{Size: 32, SpacingMM: 1, Norm: DefaultNorm}
+
+// Augment is one random rigid transform of a patch's sampling grid, used in
+// training: flips of each patch axis, a rotation by Rot90·90° in the axial
+// (i, j) plane and a shift of the centre in mm along the patch axes.
+type Augment struct {
+	Flip    [3]bool
+	Rot90   int
+	ShiftMM [3]float64
+}
+
+// RandomAugment draws an Augment from r: each flip with probability ½, a
+// uniform rotation of 0…3 quarter turns and shifts uniform in ±maxShiftMM.
+func RandomAugment(r *rand.Rand, maxShiftMM float64) Augment {
+	var a Augment
+	for i := range a.Flip {
+		a.Flip[i] = r.IntN(2) == 1
+		a.ShiftMM[i] = (2*r.Float64() - 1) * maxShiftMM
+	}
+	a.Rot90 = r.IntN(4)
+	return a
+}
+
+// ExtractPatch samples the patch around world (LPS mm) from hu by trilinear
+// interpolation into dst (Size³ values, [k][j][i] with i fastest, the
+// network's [D][H][W]), normalised by spec.Norm. aug may be nil. The patch
+// axes follow the volume's direction columns, so for a 1 mm volume whose
+// centre falls on a voxel the samples are the voxels themselves.
+func ExtractPatch(hu *volume.Volume[int16], world volume.Vec3, spec PatchSpec, aug *Augment, dst []float32) {
+	n := spec.Size
+	g := hu.Grid
+	// continuous index of the centre and index steps per mm along each axis
+	c := g.WorldToIndex(world)
+	var step [3]float64
+	for a := 0; a < 3; a++ {
+		step[a] = spec.SpacingMM / g.Spacing[a]
+	}
+	// an axis-aligned displacement in mm along volume axis a moves the
+	// index by d/Spacing[a] along a only (the direction columns are the
+	// patch axes), which also holds for sheared grids.
+	if aug != nil {
+		for a := 0; a < 3; a++ {
+			c[a] += aug.ShiftMM[a] / g.Spacing[a]
+		}
+	}
+	lo := float64(spec.Norm.MinHU)
+	scale := 1 / (spec.Norm.MaxHU - spec.Norm.MinHU)
+	outside := spec.Norm.OutsideHU
+	nx, ny, nz := g.Dims[0], g.Dims[1], g.Dims[2]
+	data := hu.Data
+	at := func(i, j, k int) float64 {
+		if i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= nz {
+			return outside
+		}
+		return float64(data[i+nx*(j+ny*k)])
+	}
+	h := float64(n / 2)
+	p := 0
+	for k := 0; k < n; k++ {
+		for j := 0; j < n; j++ {
+			for i := 0; i < n; i++ {
+				o := [3]float64{float64(i) - h, float64(j) - h, float64(k) - h}
+				if aug != nil {
+					for a := 0; a < 3; a++ {
+						if aug.Flip[a] {
+							o[a] = -o[a]
+						}
+					}
+					for r := 0; r < aug.Rot90&3; r++ {
+						o[0], o[1] = -o[1], o[0]
+					}
+				}
+				x := c[0] + o[0]*step[0]
+				y := c[1] + o[1]*step[1]
+				z := c[2] + o[2]*step[2]
+				x0, y0, z0 := math.Floor(x), math.Floor(y), math.Floor(z)
+				fx, fy, fz := x-x0, y-y0, z-z0
+				i0, j0, k0 := int(x0), int(y0), int(z0)
+				var v float64
+				if i0 >= 0 && j0 >= 0 && k0 >= 0 && i0+1 < nx && j0+1 < ny && k0+1 < nz {
+					b := i0 + nx*(j0+ny*k0)
+					sx, sxy := 1, nx
+					sz := nx * ny
+					c00 := float64(data[b])*(1-fx) + float64(data[b+sx])*fx
+					c10 := float64(data[b+sxy])*(1-fx) + float64(data[b+sxy+sx])*fx
+					c01 := float64(data[b+sz])*(1-fx) + float64(data[b+sz+sx])*fx
+					c11 := float64(data[b+sz+sxy])*(1-fx) + float64(data[b+sz+sxy+sx])*fx
+					v = (c00*(1-fy)+c10*fy)*(1-fz) + (c01*(1-fy)+c11*fy)*fz
+				} else {
+					c00 := at(i0, j0, k0)*(1-fx) + at(i0+1, j0, k0)*fx
+					c10 := at(i0, j0+1, k0)*(1-fx) + at(i0+1, j0+1, k0)*fx
+					c01 := at(i0, j0, k0+1)*(1-fx) + at(i0+1, j0, k0+1)*fx
+					c11 := at(i0, j0+1, k0+1)*(1-fx) + at(i0+1, j0+1, k0+1)*fx
+					v = (c00*(1-fy)+c10*fy)*(1-fz) + (c01*(1-fy)+c11*fy)*fz
+				}
+				t := (v - lo) * scale
+				if t < 0 {
+					t = 0
+				} else if t > 1 {
+					t = 1
+				}
+				dst[p] = float32(t)
+				p++
+			}
+		}
+	}
+}

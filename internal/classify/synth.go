@@ -1,0 +1,197 @@
+package classify
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"github.com/lungctl/lungctl/internal/volume"
+)
+
+// Kind is a synthetic nodule shape class; the values are those of
+// internal/phantom's Kind so the two generators are interchangeable.
+type Kind string
+
+// The nodule kinds of the synthetic training data.
+const (
+	Round        Kind = "round"
+	Lobulated    Kind = "lobulated"
+	Spiculated   Kind = "spiculated"
+	Juxtapleural Kind = "juxtapleural"
+	Calcified    Kind = "calcified"
+)
+
+// Kinds lists every Kind in a fixed order.
+var Kinds = []Kind{Round, Lobulated, Spiculated, Juxtapleural, Calcified}
+
+// Malignant is the synthetic label rule shared with internal/phantom:
+// diameter ≥ 8 mm and lobulated or spiculated, or diameter ≥ 15 mm and not
+// calcified.
+func Malignant(k Kind, diameterMM float64) bool {
+	switch k {
+	case Calcified:
+		return false
+	case Lobulated, Spiculated:
+		return diameterMM >= 8
+	}
+	return diameterMM >= 15
+}
+
+// PatchFunc renders a size³ patch of 1 mm voxels (HU) of lung parenchyma
+// with vessels and, when nodule is true, one nodule of the given kind and
+// diameter (mm) centred on (or within ~1 mm of) world (0, 0, 0) mm; equal
+// arguments give equal patches. SynthPatch is one; internal/phantom.Patch
+// (adapted to Kind, see PhantomPatch) is another.
+type PatchFunc func(seed int64, kind Kind, diameterMM float64, size int, nodule bool) *volume.Volume[int16]
+
+// SynthPatch is this package's own PatchFunc, used by the tests and as the
+// fallback training source: parenchyma at −850 ± 20 HU, two to five vessels
+// (+30 HU tubes of 0.6–2.2 mm radius, one through the centre in half of the
+// nodule-free patches), a chest wall (+30 HU half-space) for juxtapleural
+// nodules and a quarter of the others, and the nodule: a soft-tissue (+20…
+// +50 HU) sphere (round, juxtapleural), a sphere with 4–6 broad lobes
+// (lobulated), a sphere with 8–14 tapering spikes reaching up to 2 radii
+// (spiculated) or a +300…+800 HU sphere (calcified). Edges are partial-volume
+// blended over 1 mm; Gaussian noise σ 15 HU is added. The grid is 1 mm,
+// axis-aligned, with the centre voxel at world (0, 0, 0).
+func SynthPatch(seed int64, kind Kind, diameterMM float64, size int, nodule bool) *volume.Volume[int16] {
+	r := rand.New(rand.NewPCG(uint64(seed), 0x73796e7468))
+	h := float64(size / 2)
+	g := volume.Grid{Dims: [3]int{size, size, size}, Spacing: volume.Vec3{1, 1, 1},
+		Origin: volume.Vec3{-h, -h, -h}, Direction: volume.Identity}
+	v := volume.New[int16](g)
+	f := make([]float32, g.Len()) // HU before rounding
+	bg := -850 + 20*r.NormFloat64()
+	for i := range f {
+		f[i] = float32(bg)
+	}
+	unit := func() [3]float64 {
+		for {
+			u := [3]float64{r.NormFloat64(), r.NormFloat64(), r.NormFloat64()}
+			n := math.Sqrt(u[0]*u[0] + u[1]*u[1] + u[2]*u[2])
+			if n > 1e-6 {
+				return [3]float64{u[0] / n, u[1] / n, u[2] / n}
+			}
+		}
+	}
+	dot := func(a, b [3]float64) float64 { return a[0]*b[0] + a[1]*b[1] + a[2]*b[2] }
+	// blend paints value val with coverage clamp(0.5 − sdf, 0, 1) (sdf in mm).
+	blend := func(idx int, sdf, val float64) {
+		c := 0.5 - sdf
+		if c <= 0 {
+			return
+		}
+		if c > 1 {
+			c = 1
+		}
+		f[idx] += (float32(val) - f[idx]) * float32(c)
+	}
+	rad := diameterMM / 2
+	if !nodule {
+		rad = 0
+	}
+	// chest wall
+	wall := kind == Juxtapleural && nodule || r.Float64() < 0.25
+	wn := unit()
+	wd := 0.0
+	if wall {
+		switch {
+		case kind == Juxtapleural && nodule:
+			wd = 0.75 * rad
+		case nodule:
+			wd = rad + 2 + 8*r.Float64()
+		default:
+			wd = 3 + 10*r.Float64()
+		}
+	}
+	type tube struct {
+		p, d [3]float64
+		r    float64
+	}
+	var tubes []tube
+	nv := 2 + r.IntN(4)
+	for t := 0; t < nv; t++ {
+		var p [3]float64
+		for a := range p {
+			p[a] = (2*r.Float64() - 1) * h * 0.8
+		}
+		tubes = append(tubes, tube{p: p, d: unit(), r: 0.6 + 1.6*r.Float64()})
+	}
+	if !nodule && r.Float64() < 0.5 {
+		tubes = append(tubes, tube{d: unit(), r: 1 + 2*r.Float64()})
+	}
+	// nodule shape parameters
+	type lobe struct {
+		d [3]float64
+		w float64
+	}
+	var lobes []lobe
+	nl := 4 + r.IntN(3)
+	for l := 0; l < nl; l++ {
+		lobes = append(lobes, lobe{d: unit(), w: 0.25 + 0.2*r.Float64()})
+	}
+	type spike struct {
+		d      [3]float64
+		length float64
+	}
+	var spikes []spike
+	ns := 8 + r.IntN(7)
+	for s := 0; s < ns; s++ {
+		spikes = append(spikes, spike{d: unit(), length: rad * (0.5 + 0.5*r.Float64())})
+	}
+	nodHU := 20 + 30*r.Float64()
+	if kind == Calcified {
+		nodHU = 300 + 500*r.Float64()
+	}
+	for k := 0; k < size; k++ {
+		for j := 0; j < size; j++ {
+			for i := 0; i < size; i++ {
+				idx := g.Index(i, j, k)
+				p := [3]float64{float64(i) - h, float64(j) - h, float64(k) - h}
+				for _, t := range tubes {
+					q := [3]float64{p[0] - t.p[0], p[1] - t.p[1], p[2] - t.p[2]}
+					s := dot(q, t.d)
+					d2 := dot(q, q) - s*s
+					blend(idx, math.Sqrt(math.Max(d2, 0))-t.r, 30)
+				}
+				if wall {
+					blend(idx, wd-dot(p, wn), 30)
+				}
+				if rad == 0 {
+					continue
+				}
+				dist := math.Sqrt(dot(p, p))
+				sdf := dist - rad
+				switch kind {
+				case Lobulated:
+					if dist > 0 {
+						u := [3]float64{p[0] / dist, p[1] / dist, p[2] / dist}
+						m := 0.0
+						for _, l := range lobes {
+							m = math.Max(m, l.w*math.Exp(-4*(1-dot(u, l.d))))
+						}
+						sdf = dist - rad*(0.8+m)
+					}
+				case Spiculated:
+					for _, s := range spikes {
+						t := dot(p, s.d)
+						if t <= 0 || t > rad+s.length {
+							continue
+						}
+						d2 := dot(p, p) - t*t
+						sr := 1.0
+						if t > rad {
+							sr = 1 - 0.7*(t-rad)/s.length
+						}
+						sdf = math.Min(sdf, math.Sqrt(math.Max(d2, 0))-sr)
+					}
+				}
+				blend(idx, sdf, nodHU)
+			}
+		}
+	}
+	for i := range f {
+		x := math.Round(float64(f[i]) + 15*r.NormFloat64())
+		v.Data[i] = int16(math.Max(-1024, math.Min(3000, x)))
+	}
+	return v
+}
