@@ -44,7 +44,7 @@ fuzz:
 	bash scripts/fuzz.sh $(FUZZTIME)
 
 model:
-	$(GO) run ./internal/classify/cmd/trainmodel -o internal/classify/model/default.lcnn
+	$(GO) run ./internal/classify/cmd/trainmodel -out internal/classify/model/default.lcnn
 
 clean:
 	rm -rf bin

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"encoding/csv"
 	"fmt"
 	"os"
+
+	"github.com/lungctl/lungctl/internal/candidate"
 )
 
 func mkdirOut(dir string) error {
@@ -14,3 +18,23 @@ func mkdirOut(dir string) error {
 	}
 	return nil
 }
+
+func readSubmission(b []byte) ([][2]string, error) {
+	r := csv.NewReader(bytes.NewReader(b))
+	recs, err := r.ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 || len(recs[0]) != 2 || recs[0][0] != "id" || recs[0][1] != "cancer" {
+		return nil, fmt.Errorf("not a submission file (want header id,cancer)")
+	}
+	out := make([][2]string, 0, len(recs)-1)
+	for _, rec := range recs[1:] {
+		out = append(out, [2]string{rec[0], rec[1]})
+	}
+	return out, nil
+}
+
+type candidateT = candidate.Candidate
+
+func readCandidates(path string) ([]candidate.Candidate, error) { return candidate.ReadFile(path) }

@@ -7,6 +7,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -95,7 +96,7 @@ func ListScans(in string) ([]string, error) {
 		return nil, err
 	}
 	var dirs, files []string
-	plainFiles := 0
+	dicomFiles := 0
 	for _, e := range ents {
 		p := filepath.Join(in, e.Name())
 		if strings.HasPrefix(e.Name(), ".") {
@@ -112,11 +113,13 @@ func ListScans(in string) ([]string, error) {
 			files = append(files, p)
 			continue
 		}
-		plainFiles++
+		if looksDICOM(p) {
+			dicomFiles++
+		}
 	}
-	// A folder with loose non-volume files and no volume files is one
-	// DICOM series (a single patient folder).
-	if len(files) == 0 && plainFiles > 0 {
+	// A folder holding DICOM files itself (not only in subfolders) is one
+	// patient's scan; other loose files (CSV, notes) are ignored.
+	if len(files) == 0 && dicomFiles > 0 {
 		return []string{in}, nil
 	}
 	out := append(files, dirs...)
@@ -125,4 +128,23 @@ func ListScans(in string) ([]string, error) {
 		return nil, fmt.Errorf("%s: no scans found (want patient folders, .mhd or .nii.gz files)", in)
 	}
 	return out, nil
+}
+
+// looksDICOM reports whether path starts like a DICOM file: the "DICM" magic
+// after the 128-byte preamble, or (for files without a preamble) a .dcm
+// name.
+func looksDICOM(path string) bool {
+	if strings.HasSuffix(strings.ToLower(path), ".dcm") {
+		return true
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var b [132]byte
+	if _, err := io.ReadFull(f, b[:]); err != nil {
+		return false
+	}
+	return string(b[128:]) == "DICM"
 }

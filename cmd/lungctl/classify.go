@@ -1,0 +1,153 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/lungctl/lungctl/internal/atomicfile"
+	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/classify"
+	"github.com/lungctl/lungctl/internal/pipeline"
+	"github.com/spf13/cobra"
+)
+
+func init() { subcommands = append(subcommands, newClassifyCmd) }
+
+type classifyFlags struct {
+	model string
+	k     int
+	leak  float64
+}
+
+func (f *classifyFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.model, "model", "", "model file from 'lungctl train' (default: the embedded phantom-trained model)")
+	cmd.Flags().IntVar(&f.k, "top-k", classify.DefaultNoisyORK, "patient probability uses the k most malignant candidates")
+	cmd.Flags().Float64Var(&f.leak, "leak", classify.DefaultNoisyORLeak, "noisy-OR leak: the probability of cancer with no suspicious candidate")
+}
+
+func (f *classifyFlags) load() (*classify.Model, error) {
+	if f.leak < 0 || f.leak >= 1 {
+		return nil, usagef("--leak must be in [0,1)")
+	}
+	if f.model == "" {
+		return classify.Default()
+	}
+	return classify.Load(f.model)
+}
+
+func newClassifyCmd() *cobra.Command {
+	var pf preprocessFlags
+	var cf classifyFlags
+	var cands, out, mask, submission string
+	cmd := &cobra.Command{
+		Use:   "classify IN --candidates candidates.csv [-o scored.csv] [--model FILE]",
+		Short: "3-D CNN malignancy per candidate and a patient cancer probability",
+		Long: `classify cuts a 32 mm cube around each candidate (trilinear, clipped to
+[-1000, 400] HU and scaled), runs the 3-D CNN on it, and writes the candidates
+with the malignancy column filled (probability keeps the detection score). The
+patient's cancer probability is a leaky noisy-OR over the k most malignant
+candidates: P = 1 - (1 - leak) * prod(1 - p_i), as the DSB 2017 winners did.
+It is printed, and appended as an id,cancer row to --submission when given.
+
+The embedded default model was trained on synthetic phantom nodules only (see
+'lungctl train' and the README): it knows size and outline, not real pathology.`,
+		Example: `  lungctl classify out/lidc-idri-0001.nii.gz --candidates cands.csv -o scored.csv
+  lungctl classify scan/ --candidates cands.csv --submission submission.csv`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cands == "" {
+				return usagef("classify: --candidates is required")
+			}
+			m, err := cf.load()
+			if err != nil {
+				return err
+			}
+			popt, err := pf.options()
+			if err != nil {
+				return err
+			}
+			popt.NoMask = true
+			cs, err := candidate.ReadFile(cands)
+			if err != nil {
+				return err
+			}
+			p, err := pipeline.LoadVolumes(args[0], mask, popt, nil)
+			if err != nil {
+				return err
+			}
+			var mine []candidate.Candidate
+			for _, c := range cs {
+				if c.SeriesUID == p.SeriesUID || c.SeriesUID == p.ID {
+					mine = append(mine, c)
+				}
+			}
+			if len(mine) == 0 && len(cs) > 0 {
+				logger.Warn("no candidate rows carry this scan's id; scoring all rows", "series_uid", p.SeriesUID, "id", p.ID)
+				mine = cs
+			}
+			prob, err := pipeline.Classify(p, mine, m, cf.k, cf.leak)
+			if err != nil {
+				return err
+			}
+			if out != "" {
+				if err := candidate.WriteFile(out, mine); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s\t%.6f\n", p.ID, prob)
+			if submission != "" {
+				if err := appendSubmission(submission, p.ID, prob); err != nil {
+					return err
+				}
+			}
+			logger.Info("classified", "id", p.ID, "candidates", len(mine), "cancer", fmt.Sprintf("%.4f", prob))
+			return nil
+		},
+	}
+	pf.add(cmd)
+	cf.add(cmd)
+	cmd.Flags().StringVar(&cands, "candidates", "", "candidates CSV from detect")
+	cmd.Flags().StringVar(&mask, "mask", "", "unused by the CNN; accepted for symmetry with detect")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "scored candidates CSV to write")
+	cmd.Flags().StringVar(&submission, "submission", "", "append an id,cancer row (Kaggle DSB 2017) to this CSV, creating it with a header")
+	return cmd
+}
+
+// appendSubmission adds one id,cancer row to a Kaggle submission file,
+// replacing an existing row for the same id; the file is rewritten
+// atomically so a crash never leaves half a row.
+func appendSubmission(path, id string, p float64) error {
+	rows := [][2]string{}
+	if b, err := os.ReadFile(path); err == nil {
+		r, err := readSubmission(b)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		rows = r
+	} else if !os.IsNotExist(err) {
+		return err
+	}
+	found := false
+	val := strconv.FormatFloat(p, 'f', 6, 64)
+	for i := range rows {
+		if rows[i][0] == id {
+			rows[i][1], found = val, true
+		}
+	}
+	if !found {
+		rows = append(rows, [2]string{id, val})
+	}
+	return atomicfile.Write(path, func(w io.Writer) error {
+		if _, err := io.WriteString(w, "id,cancer\n"); err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if _, err := fmt.Fprintf(w, "%s,%s\n", r[0], r[1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/cluster"
+	"github.com/lungctl/lungctl/internal/detect"
+	"github.com/lungctl/lungctl/internal/pipeline"
+	"github.com/spf13/cobra"
+)
+
+func init() { subcommands = append(subcommands, newDetectCmd) }
+
+type detectFlags struct {
+	huMin, siMin, sigma   float64
+	bwSpatial, bwHU, bwSI float64
+	minD, maxD            float64
+	max                   int
+	device                string
+}
+
+func (f *detectFlags) add(cmd *cobra.Command) {
+	d := detect.Defaults
+	fl := cmd.Flags()
+	fl.Float64Var(&f.huMin, "hu-min", d.HUMin, "lung voxels above this HU become points")
+	fl.Float64Var(&f.siMin, "si-min", d.SIMin, "points need a shape index at least this (1 = spherical cap, 0.75 = vessel, 0.5 = wall); negative keeps all")
+	fl.Float64Var(&f.sigma, "sigma", d.SigmaMM, "Gaussian smoothing (mm) before curvature")
+	fl.Float64Var(&f.bwSpatial, "bandwidth-mm", d.Bandwidth[0], "mean-shift bandwidth along x, y, z (mm)")
+	fl.Float64Var(&f.bwHU, "bandwidth-hu", d.Bandwidth[3], "mean-shift bandwidth along HU")
+	fl.Float64Var(&f.bwSI, "bandwidth-si", d.Bandwidth[4], "mean-shift bandwidth along shape index")
+	fl.Float64Var(&f.minD, "min-diameter", d.MinDiameterMM, "smallest candidate diameter kept (mm)")
+	fl.Float64Var(&f.maxD, "max-diameter", d.MaxDiameterMM, "largest candidate diameter kept (mm)")
+	fl.IntVar(&f.max, "max-candidates", d.MaxCandidates, "candidates kept per scan, best first (negative = all)")
+	fl.StringVar(&f.device, "device", "auto", "mean-shift backend: auto, cpu, or cuda (cuda needs a -tags lungcuda build and a GPU)")
+}
+
+// defaults returns the detection options with every flag at its default.
+func (f *detectFlags) defaults() (detect.Options, error) {
+	d := detect.Defaults
+	*f = detectFlags{huMin: d.HUMin, siMin: d.SIMin, sigma: d.SigmaMM, bwSpatial: d.Bandwidth[0], bwHU: d.Bandwidth[3],
+		bwSI: d.Bandwidth[4], minD: d.MinDiameterMM, maxD: d.MaxDiameterMM, max: d.MaxCandidates, device: "auto"}
+	return f.options()
+}
+
+func (f *detectFlags) options() (detect.Options, error) {
+	o := detect.Defaults
+	o.HUMin, o.SIMin, o.SigmaMM = f.huMin, f.siMin, f.sigma
+	o.Bandwidth = [5]float64{f.bwSpatial, f.bwSpatial, f.bwSpatial, f.bwHU, f.bwSI}
+	o.MinDiameterMM, o.MaxDiameterMM, o.MaxCandidates = f.minD, f.maxD, f.max
+	b, note, err := cluster.SelectBackend(f.device)
+	if err != nil {
+		return o, usageError{err}
+	}
+	if note != "" {
+		logger.Info(note)
+	}
+	o.Cluster.Backend = b
+	return o, nil
+}
+
+func newDetectCmd() *cobra.Command {
+	var pf preprocessFlags
+	var df detectFlags
+	var mask, out, points string
+	cmd := &cobra.Command{
+		Use:   "detect IN [--mask lung.nii.gz] -o candidates.csv",
+		Short: "5-D mean-shift nodule candidates (x, y, z, HU, shape index) in world mm",
+		Long: `detect finds nodule candidates: lung voxels denser than --hu-min whose volumetric
+shape index (from the Gaussian and mean curvature of the iso-surface, after
+--sigma mm smoothing) says "blob" are clustered by Gaussian mean-shift over
+(x, y, z mm, HU, shape index), one bandwidth per axis; each cluster becomes a
+candidate with its centroid in LPS world mm (LUNA16's frame), equivalent
+diameter, mean HU, mean shape index, compactness and a score in [0,1]
+(blobness x size plausibility x density x compactness).
+
+IN is a preprocess output (.nii.gz; its _lung.nii.gz is found beside it or given
+with --mask), an .mhd or a DICOM folder (preprocessed in memory). The CSV has the
+LUNA16 columns seriesuid,coordX,coordY,coordZ,probability first (probability =
+detection score), then diameter_mm,voxels,mean_hu,mean_si,compactness,
+detect_score,malignancy.`,
+		Example: `  lungctl detect out/lidc-idri-0001.nii.gz -o out/candidates.csv
+  lungctl detect ../shared/data/lidc-idri-0001 -o cands.csv --export-points pts.npy
+  /usr/bin/python3 ../shared/peers/meanshift_sklearn.py --points pts.npy   # same points, sklearn`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return usagef("detect: -o candidates.csv is required")
+			}
+			popt, err := pf.options()
+			if err != nil {
+				return err
+			}
+			dopt, err := df.options()
+			if err != nil {
+				return err
+			}
+			p, err := pipeline.LoadVolumes(args[0], mask, popt, nil)
+			if err != nil {
+				return err
+			}
+			cs, r, err := pipeline.Detect(p, dopt, nil)
+			if err != nil {
+				return err
+			}
+			if dir := filepath.Dir(out); dir != "" {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					return err
+				}
+			}
+			if err := candidate.WriteFile(out, cs); err != nil {
+				return err
+			}
+			if points != "" {
+				// Scale HU and SI so one isotropic bandwidth (the spatial
+				// one, in mm) equals our per-axis bandwidths: what
+				// single-bandwidth tools such as scikit-learn expect.
+				scaled := cluster.EqualScale(r.Points, 5, r.Bandwidth, r.Bandwidth[0])
+				if err := cluster.WritePointsNPY(points, scaled, 5); err != nil {
+					return err
+				}
+				logger.Info("exported points", "path", points, "n", len(r.Points)/5,
+					"bandwidth", r.Bandwidth[0], "note", "HU and SI scaled so that one bandwidth fits all axes")
+			}
+			logger.Info("detected", "id", p.ID, "candidates", len(cs), "points", len(r.Points)/5,
+				"clusters", r.Clusters, "out", out, "seconds", fmt.Sprint(p.Seconds))
+			return nil
+		},
+	}
+	pf.add(cmd)
+	df.add(cmd)
+	cmd.Flags().StringVar(&mask, "mask", "", "lung mask NIfTI (default: <id>_lung.nii.gz beside IN, else computed)")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "candidates CSV to write")
+	cmd.Flags().StringVar(&points, "export-points", "", "also write the clustered N×5 points as float32 .npy: x,y,z mm, then HU and SI scaled so that --bandwidth-mm is the one bandwidth of every axis")
+	return cmd
+}

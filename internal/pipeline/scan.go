@@ -1,0 +1,134 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/classify"
+	"github.com/lungctl/lungctl/internal/detect"
+)
+
+// ScanOptions configures ProcessScan: the options of each stage.
+type ScanOptions struct {
+	Preprocess PreprocessOptions
+	Detect     detect.Options
+	// Model scores candidates; nil skips classification (Malignancy stays
+	// NaN and the patient probability is NoisyOR's leak).
+	Model *classify.Model
+	// NoisyORK and NoisyORLeak combine candidate malignancies into the
+	// patient probability (see classify.NoisyOR).
+	NoisyORK    int
+	NoisyORLeak float64
+	// WriteVolumes also writes <id>.nii.gz, <id>_lung.nii.gz and <id>.json
+	// into the scan folder.
+	WriteVolumes bool
+	// Snapshots writes PNGs of the top Snapshots candidates and an
+	// overview (0 = none).
+	Snapshots int
+}
+
+// Detect runs detection on a preprocessed scan and returns its candidates
+// with SeriesUID set.
+func Detect(p *Preprocessed, opt detect.Options, dws *detect.Workspace) ([]candidate.Candidate, *detect.Result, error) {
+	t := time.Now()
+	opt.SeriesUID = p.SeriesUID
+	if dws != nil {
+		opt.Work = dws
+	}
+	if p.Lung == nil {
+		return nil, nil, fmt.Errorf("detect %s: no lung mask", p.ID)
+	}
+	r, err := detect.Run(p.HU, p.Lung, opt)
+	if err != nil {
+		return nil, nil, fmt.Errorf("detect %s: %w", p.ID, err)
+	}
+	p.Seconds["detect"] = sinceSec(t)
+	return r.Candidates, r, nil
+}
+
+// Classify fills each candidate's Malignancy with the model's probability
+// and returns the patient-level probability (noisy-OR over the top k).
+func Classify(p *Preprocessed, cs []candidate.Candidate, m *classify.Model, k int, leak float64) (float64, error) {
+	t := time.Now()
+	ps, err := classify.Score(p.HU, cs, m)
+	if err != nil {
+		return 0, fmt.Errorf("classify %s: %w", p.ID, err)
+	}
+	for i := range cs {
+		cs[i].Malignancy = ps[i]
+	}
+	p.Seconds["classify"] = sinceSec(t)
+	return classify.NoisyOR(ps, k, leak), nil
+}
+
+// Worker processes scans one at a time with reusable buffers; give each
+// concurrent worker its own.
+type Worker struct {
+	Opt ScanOptions
+	pre Workspace
+	det detect.Workspace
+}
+
+// Process is a ScanFunc: preprocess → detect → classify for one input,
+// writing optional volumes and pictures into scanDir.
+func (w *Worker) Process(ctx context.Context, input, scanDir string) (ScanRecord, []candidate.Candidate, error) {
+	start := time.Now()
+	rec := ScanRecord{ID: ScanID(input), Input: input}
+	p, err := Preprocess(input, w.Opt.Preprocess, &w.pre)
+	if err != nil {
+		return rec, nil, err
+	}
+	rec.SeriesUID = p.SeriesUID
+	rec.Warnings = p.Sidecar.Warnings
+	if err := ctx.Err(); err != nil {
+		return rec, nil, err
+	}
+	cs, _, err := Detect(p, w.Opt.Detect, &w.det)
+	if err != nil {
+		return rec, nil, err
+	}
+	rec.Cancer = w.Opt.NoisyORLeak
+	if w.Opt.Model != nil {
+		if rec.Cancer, err = Classify(p, cs, w.Opt.Model, w.Opt.NoisyORK, w.Opt.NoisyORLeak); err != nil {
+			return rec, nil, err
+		}
+	} else {
+		for i := range cs {
+			cs[i].Malignancy = math.NaN()
+		}
+	}
+	if w.Opt.WriteVolumes {
+		ps, err := p.Write(scanDir, 0)
+		if err != nil {
+			return rec, nil, err
+		}
+		for _, f := range []string{ps.HU, ps.Lung, ps.Sidecar} {
+			if f != "" {
+				rec.Files = append(rec.Files, relTo(scanDir, f))
+			}
+		}
+	}
+	if w.Opt.Snapshots > 0 {
+		t := time.Now()
+		names, err := WriteSnapshots(p, cs, scanDir, w.Opt.Snapshots)
+		if err != nil {
+			return rec, nil, err
+		}
+		rec.Files = append(rec.Files, names...)
+		p.Seconds["snapshots"] = sinceSec(t)
+	}
+	rec.Candidates = len(cs)
+	p.Seconds["total"] = sinceSec(start)
+	rec.Seconds = p.Seconds
+	return rec, cs, nil
+}
+
+func relTo(dir, path string) string {
+	if len(path) > len(dir)+1 && path[:len(dir)] == dir {
+		return path[len(dir)+1:]
+	}
+	return path
+}
