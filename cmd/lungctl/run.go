@@ -84,6 +84,7 @@ func newRunCmd() *cobra.Command {
 		out, labels, annotations, excluded string
 		workers, snaps                     int
 		force, volumes, noClassify         bool
+		shard                              string
 		fallback                           float64
 	)
 	cmd := &cobra.Command{
@@ -103,12 +104,18 @@ NIfTI volumes; with --snapshots PNGs). Then:
 
 A scan whose done.json is complete is skipped on the next run (--force redoes
 it), so an interrupted run resumes where it stopped; files are only ever
-renamed into place complete. Exit code 0: all scans done; 3: some failed
+renamed into place complete.
+
+To spread a run over machines, give each --shard i/n (every n-th scan from the
+i-th) and the same OUT on shared storage: per-scan folders do not collide and
+the aggregate files get a .shardIofN suffix. A final run without --shard skips
+every finished scan and writes the combined aggregates. Exit code 0: all scans done; 3: some failed
 (listed in failures.csv); 1: the run itself failed.`,
 		Example: `  lungctl run stage1/ -o out/ -j 2
   lungctl run stage1/ -o out/ --labels stage1_labels.csv
   lungctl run subset0/ -o out/ --annotations annotations.csv --excluded annotations_excluded.csv
-  lungctl run ../shared/data/lidc-idri-0001 -o out/ --snapshots 5`,
+  lungctl run ../shared/data/lidc-idri-0001 -o out/ --snapshots 5
+  lungctl run stage1/ -o /shared/out --shard $SLURM_ARRAY_TASK_ID/16   # one shard per array job`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
@@ -141,6 +148,17 @@ renamed into place complete. Exit code 0: all scans done; 3: some failed
 			if err != nil {
 				return err
 			}
+			suffix := ""
+			if shard != "" {
+				var i, n int
+				if _, err := fmt.Sscanf(shard, "%d/%d", &i, &n); err != nil {
+					return usagef("--shard wants i/n, e.g. 2/8, not %q", shard)
+				}
+				if inputs, err = pipeline.Shard(inputs, i, n); err != nil {
+					return usageError{err}
+				}
+				suffix = fmt.Sprintf(".shard%dof%d", i, n)
+			}
 			if workers <= 0 {
 				workers = pipeline.DefaultWorkers()
 			}
@@ -159,7 +177,7 @@ renamed into place complete. Exit code 0: all scans done; 3: some failed
 			}
 			pr := newProgress(cmd.ErrOrStderr())
 			sum, err := pipeline.RunBatch(ctx, inputs, out, fn, pipeline.BatchOptions{Workers: workers, Force: force,
-				FallbackCancer: fallback, Progress: pr.update})
+				FallbackCancer: fallback, Progress: pr.update, AggregateSuffix: suffix})
 			if err != nil {
 				return err
 			}
@@ -180,22 +198,22 @@ renamed into place complete. Exit code 0: all scans done; 3: some failed
 				for _, r := range sum.Records {
 					scans = append(scans, r.SeriesUID)
 				}
-				r, err := evaluateRun(annotations, excluded, scans, filepath.Join(out, "candidates.csv"))
+				r, err := evaluateRun(annotations, excluded, scans, filepath.Join(out, "candidates"+suffix+".csv"))
 				if err != nil {
 					return err
 				}
 				fmt.Fprint(cmd.OutOrStdout(), r.Summary())
-				if err := eval.WriteJSON(filepath.Join(out, "froc.json"), r); err != nil {
+				if err := eval.WriteJSON(filepath.Join(out, "froc"+suffix+".json"), r); err != nil {
 					return err
 				}
-				if err := eval.PlotFROC(filepath.Join(out, "froc.png"), r); err != nil {
+				if err := eval.PlotFROC(filepath.Join(out, "froc"+suffix+".png"), r); err != nil {
 					return err
 				}
 				sum.Eval = map[string]any{"cpm": r.CPM, "sensitivity": r.Sensitivity, "fp_per_scan": r.FPPerScan,
 					"sensitivity_at": r.SensitivityAt}
 			}
 			if lab != nil || annotations != "" {
-				if err := pipeline.WriteJSON(filepath.Join(out, "summary.json"), sum); err != nil {
+				if err := pipeline.WriteJSON(filepath.Join(out, "summary"+suffix+".json"), sum); err != nil {
 					return err
 				}
 			}
@@ -224,6 +242,7 @@ renamed into place complete. Exit code 0: all scans done; 3: some failed
 	f.IntVar(&snaps, "snapshots", 0, "PNGs of the top N candidates of each scan and an overview (0 = none)")
 	f.BoolVar(&noClassify, "no-classify", false, "skip the CNN (malignancy empty, cancer = --leak)")
 	f.Float64Var(&fallback, "fallback", 0.26, "cancer probability written for a scan that failed")
+	f.StringVar(&shard, "shard", "", "process only shard i/n of the scans (e.g. 2/8) for multi-machine runs")
 	f.StringVar(&labels, "labels", "", "Kaggle labels CSV (id,cancer): report log loss")
 	f.StringVar(&annotations, "annotations", "", "LUNA16 annotations CSV: run the FROC/CPM evaluation")
 	f.StringVar(&excluded, "excluded", "", "LUNA16 excluded-findings CSV for --annotations")

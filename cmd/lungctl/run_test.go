@@ -444,6 +444,24 @@ func TestRunKaggleFolder(t *testing.T) {
 				t.Errorf("rerun over complete outputs changed %s", name)
 			}
 		}
+
+		// --force redoes every scan, with identical results.
+		forced := filepath.Join(tmp, "out-forced")
+		if err := os.CopyFS(forced, os.DirFS(ref)); err != nil {
+			t.Fatal(err)
+		}
+		r = lungctl(t, runCmd(k.dir, forced, "-j", "2", "--force")...)
+		checkExit(t, r, exitPartial, "lungctl run --force")
+		checkBatchOutputs(t, k, forced, true, 0)
+		again := readTree(t, forced)
+		for name, b := range before {
+			if name == "summary.json" || strings.HasSuffix(name, pipeline.DoneFile) {
+				continue // wall times
+			}
+			if !bytes.Equal(b, again[name]) {
+				t.Errorf("--force run gave a different %s", name)
+			}
+		}
 	})
 	if !ok {
 		return
@@ -522,6 +540,21 @@ func TestRunKaggleFolder(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRunDefaultSettings runs the batch at the default 1 mm voxels with the
+// default classifier, the settings a user runs: ~10 s per small phantom on
+// an idle 2-core machine, several times that on a busy one.
+func TestRunDefaultSettings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1 mm batch run of 3 phantoms takes 10-60 s")
+	}
+	k := makeKaggleFolder(t)
+	out := filepath.Join(t.TempDir(), "out")
+	r := lungctl(t, "run", k.dir, "-o", out, "-j", "2")
+	t.Logf("run -j 2 at default settings: %.1f s", r.elapsed.Seconds())
+	checkExit(t, r, exitPartial, "lungctl run")
+	checkBatchOutputs(t, k, out, true, 0)
 }
 
 // killMidway starts `lungctl run -j 1` into out, SIGKILLs it once at least

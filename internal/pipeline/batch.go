@@ -63,11 +63,38 @@ type BatchOptions struct {
 	// Progress, when set, is called after each scan finishes (done counts
 	// skipped, succeeded and failed scans).
 	Progress func(done, total int, id string, err error)
+	// AggregateSuffix is inserted before the extension of the aggregate
+	// files (candidates.csv → candidates<suffix>.csv, ...), so that shards
+	// of one run writing into the same folder do not overwrite each other.
+	AggregateSuffix string
 }
 
-// Failure is one failed scan, as written to failures.csv.
+// Shard returns the scans of shard i of n (1-based): every n-th input
+// starting at the i-th, so shards are balanced and disjoint and together
+// cover inputs.
+func Shard(inputs []string, i, n int) ([]string, error) {
+	if n < 1 || i < 1 || i > n {
+		return nil, fmt.Errorf("shard %d/%d: want 1 <= i <= n", i, n)
+	}
+	var out []string
+	for k := i - 1; k < len(inputs); k += n {
+		out = append(out, inputs[k])
+	}
+	return out, nil
+}
+
+func suffixed(name, suffix string) string {
+	ext := filepath.Ext(name)
+	return strings.TrimSuffix(name, ext) + suffix + ext
+}
+
+// Failure is one failed scan, as written to failures.csv and to the
+// failures list of summary.json (keys id, input, error, like the CSV
+// header).
 type Failure struct {
-	ID, Input, Error string
+	ID    string `json:"id"`
+	Input string `json:"input"`
+	Error string `json:"error"`
 }
 
 // BatchSummary is written to OUT/summary.json.
@@ -245,16 +272,16 @@ func RunBatch(ctx context.Context, inputs []string, outDir string, fn ScanFunc, 
 	if sum.Failures == nil {
 		sum.Failures = []Failure{}
 	}
-	if err := candidate.WriteFile(filepath.Join(outDir, "candidates.csv"), all); err != nil {
+	if err := candidate.WriteFile(filepath.Join(outDir, suffixed("candidates.csv", opt.AggregateSuffix)), all); err != nil {
 		return sum, err
 	}
-	if err := writeCSV(filepath.Join(outDir, "submission.csv"), []string{"id", "cancer"}, sub); err != nil {
+	if err := writeCSV(filepath.Join(outDir, suffixed("submission.csv", opt.AggregateSuffix)), []string{"id", "cancer"}, sub); err != nil {
 		return sum, err
 	}
-	if err := writeFailures(filepath.Join(outDir, "failures.csv"), sum.Failures); err != nil {
+	if err := writeFailures(filepath.Join(outDir, suffixed("failures.csv", opt.AggregateSuffix)), sum.Failures); err != nil {
 		return sum, err
 	}
-	if err := WriteJSON(filepath.Join(outDir, "summary.json"), sum); err != nil {
+	if err := WriteJSON(filepath.Join(outDir, suffixed("summary.json", opt.AggregateSuffix)), sum); err != nil {
 		return sum, err
 	}
 	return sum, nil

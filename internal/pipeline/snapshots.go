@@ -21,7 +21,7 @@ func WriteSnapshots(p *Preprocessed, cs []candidate.Candidate, dir string, k int
 	}
 	var names []string
 	ov := p.ID + "_overview.png"
-	if err := render.Overview(p.HU, p.Lung, sorted, filepath.Join(dir, ov),
+	if err := render.Overview(p.HU, p.Lung, cs, filepath.Join(dir, ov),
 		render.OverviewOptions{TopK: len(sorted), Title: p.ID}); err != nil {
 		return nil, err
 	}
