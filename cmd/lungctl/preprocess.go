@@ -93,9 +93,7 @@ Every file is written under a temporary name and renamed when complete.`,
 			if err != nil {
 				return err
 			}
-			for _, w := range p.Sidecar.Warnings {
-				logger.Warn(w, "input", args[0])
-			}
+			logWarnings(args[0], p.Sidecar.Warnings)
 			ps, err := p.Write(out, gz)
 			if err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/lungctl/lungctl/internal/candidate"
 )
@@ -38,3 +39,20 @@ func readSubmission(b []byte) ([][2]string, error) {
 type candidateT = candidate.Candidate
 
 func readCandidates(path string) ([]candidate.Candidate, error) { return candidate.ReadFile(path) }
+
+// logWarnings logs a scan's loader warnings, folding the routine "skipped
+// non-DICOM file" ones (CSV, XML, notes beside the images) into one line; the
+// full list stays in the provenance JSON.
+func logWarnings(input string, ws []string) {
+	var skipped []string
+	for _, w := range ws {
+		if strings.HasPrefix(w, "skipped non-DICOM file") {
+			skipped = append(skipped, strings.TrimSpace(strings.TrimPrefix(w, "skipped non-DICOM file")))
+			continue
+		}
+		logger.Warn(w, "input", input)
+	}
+	if len(skipped) > 0 {
+		logger.Info("skipped non-DICOM files", "input", input, "count", len(skipped), "first", skipped[0])
+	}
+}
