@@ -88,7 +88,7 @@ has cancer when any nodule is malignant). Everything lands in DIR.`,
 				NoisyORK: 5, NoisyORLeak: 0.02}}
 			pr := newProgress(cmd.ErrOrStderr())
 			sum, err := pipeline.RunBatch(context.Background(), inputs, res, w.Process,
-				pipeline.BatchOptions{Workers: 1, Force: true, Progress: pr.update})
+				pipeline.BatchOptions{Workers: 1, Force: true, Progress: pr.update, FallbackCancer: pipeline.DefaultFallbackCancer})
 			if err != nil {
 				return err
 			}

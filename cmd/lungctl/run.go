@@ -241,7 +241,7 @@ every finished scan and writes the combined aggregates. Exit code 0: all scans d
 	f.BoolVar(&volumes, "volumes", false, "also keep each scan's 1 mm HU volume, lung mask and provenance JSON")
 	f.IntVar(&snaps, "snapshots", 0, "PNGs of the top N candidates of each scan and an overview (0 = none)")
 	f.BoolVar(&noClassify, "no-classify", false, "skip the CNN (malignancy empty, cancer = --leak)")
-	f.Float64Var(&fallback, "fallback", 0.26, "cancer probability written for a scan that failed")
+	f.Float64Var(&fallback, "fallback", pipeline.DefaultFallbackCancer, "cancer probability written for a scan that failed")
 	f.StringVar(&shard, "shard", "", "process only shard i/n of the scans (e.g. 2/8) for multi-machine runs")
 	f.StringVar(&labels, "labels", "", "Kaggle labels CSV (id,cancer): report log loss")
 	f.StringVar(&annotations, "annotations", "", "LUNA16 annotations CSV: run the FROC/CPM evaluation")

@@ -57,8 +57,8 @@ type BatchOptions struct {
 	// Force redoes scans whose outputs are already complete.
 	Force bool
 	// FallbackCancer is the probability written to submission.csv for a
-	// patient whose scan failed (default 0.26 ≈ the DSB 2017 stage 1
-	// training prevalence, the constant with the best expected log loss).
+	// patient whose scan failed; callers normally pass
+	// DefaultFallbackCancer (the zero value really means 0).
 	FallbackCancer float64
 	// Progress, when set, is called after each scan finishes (done counts
 	// skipped, succeeded and failed scans).
@@ -88,6 +88,11 @@ func suffixed(name, suffix string) string {
 	return strings.TrimSuffix(name, ext) + suffix + ext
 }
 
+// DefaultFallbackCancer is the DSB 2017 stage 1 training prevalence
+// (362/1397 ≈ 0.26), the constant prediction with the best expected log loss
+// for a patient whose scan could not be processed.
+const DefaultFallbackCancer = 0.26
+
 // Failure is one failed scan, as written to failures.csv and to the
 // failures list of summary.json (keys id, input, error, like the CSV
 // header).
@@ -99,18 +104,20 @@ type Failure struct {
 
 // BatchSummary is written to OUT/summary.json.
 type BatchSummary struct {
-	Scans     int                `json:"scans"`
-	Succeeded int                `json:"succeeded"`
-	Skipped   int                `json:"skipped_complete"`
-	Failed    int                `json:"failed"`
-	Failures  []Failure          `json:"failures"`
-	Seconds   map[string]float64 `json:"seconds_total_per_stage"`
-	WallSec   float64            `json:"wall_seconds"`
-	Workers   int                `json:"workers"`
-	Records   []ScanRecord       `json:"-"`
-	LogLoss   *float64           `json:"log_loss,omitempty"`
-	Labelled  int                `json:"labelled,omitempty"`
-	Eval      any                `json:"eval,omitempty"`
+	Scans     int       `json:"scans"`
+	Succeeded int       `json:"succeeded"`
+	Skipped   int       `json:"skipped_complete"`
+	Failed    int       `json:"failed"`
+	Failures  []Failure `json:"failures"`
+	// Seconds sums each stage's wall seconds over all scans, including
+	// those completed by an earlier run of the same batch.
+	Seconds  map[string]float64 `json:"seconds_total_per_stage"`
+	WallSec  float64            `json:"wall_seconds"`
+	Workers  int                `json:"workers"`
+	Records  []ScanRecord       `json:"-"`
+	LogLoss  *float64           `json:"log_loss,omitempty"`
+	Labelled int                `json:"labelled,omitempty"`
+	Eval     any                `json:"eval,omitempty"`
 }
 
 // DefaultWorkers is the default worker count: half the cores (each stage is
@@ -186,9 +193,6 @@ func RunBatch(ctx context.Context, inputs []string, outDir string, fn ScanFunc, 
 	if opt.Workers <= 0 {
 		opt.Workers = DefaultWorkers()
 	}
-	if opt.FallbackCancer == 0 {
-		opt.FallbackCancer = 0.26
-	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -221,9 +225,15 @@ func RunBatch(ctx context.Context, inputs []string, outDir string, fn ScanFunc, 
 			for i := range jobs {
 				dir := filepath.Join(outDir, ids[i])
 				var r result
-				if rec, err := ReadDone(dir); err == nil && !opt.Force {
-					cs, cerr := candidate.ReadFile(filepath.Join(dir, "candidates.csv"))
-					r = result{rec: rec, cands: cs, err: cerr, skipped: cerr == nil}
+				rec, err := ReadDone(dir)
+				var cs []candidate.Candidate
+				if err == nil && !opt.Force {
+					// A done scan whose candidates no longer parse is
+					// incomplete: redo it rather than fail it.
+					cs, err = candidate.ReadFile(filepath.Join(dir, "candidates.csv"))
+				}
+				if err == nil && !opt.Force {
+					r = result{rec: rec, cands: cs, skipped: true}
 				} else if ctx.Err() != nil {
 					r.err = ctx.Err()
 				} else {

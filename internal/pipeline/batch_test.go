@@ -104,7 +104,7 @@ func TestRunBatchRecordsFailuresAndResumes(t *testing.T) {
 		return ScanRecord{ID: ScanID(in), SeriesUID: "uid-" + ScanID(in), Cancer: 0.5},
 			[]candidate.Candidate{{SeriesUID: "uid-" + ScanID(in), Probability: 0.9, Malignancy: 0.5}}, nil
 	}
-	sum, err := RunBatch(context.Background(), inputs, out, fn, BatchOptions{Workers: 1})
+	sum, err := RunBatch(context.Background(), inputs, out, fn, BatchOptions{Workers: 1, FallbackCancer: DefaultFallbackCancer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestRunBatchRecordsFailuresAndResumes(t *testing.T) {
 	if string(sub) != "id,cancer\np1,0.500000\nbad,0.260000\np2,0.500000\n" {
 		t.Fatalf("submission:\n%s", sub)
 	}
-	sum, err = RunBatch(context.Background(), inputs, out, fn, BatchOptions{Workers: 2})
+	sum, err = RunBatch(context.Background(), inputs, out, fn, BatchOptions{Workers: 2, FallbackCancer: DefaultFallbackCancer})
 	if err != nil {
 		t.Fatal(err)
 	}
