@@ -1,0 +1,510 @@
+//go:build lungcuda
+
+package cluster
+
+// CUDA mean-shift backends (build tag lungcuda; gorgonia.org/cu, cgo,
+// libcuda). The kernels are in kernels/meanshift.cu; the PTX generated from
+// it is embedded below, so building needs cuda.h and libcuda.so but no nvcc.
+//
+// Caveat of gorgonia.org/cu: its package init calls cuInit and exits the
+// process (status 1, "Error in initialization ...") when no driver or GPU is
+// usable, and the binary links libcuda.so.1. A lungcuda binary therefore
+// runs only on a machine with the NVIDIA driver and a GPU; the fallback of
+// SelectBackend("auto") covers a device that exists but cannot be used by
+// this backend (context, module or memory errors), not a missing one.
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"gorgonia.org/cu"
+)
+
+//go:embed kernels/meanshift.ptx
+var meanshiftPTX string
+
+// maxCUDADim is the largest dimension the kernels are instantiated for.
+const maxCUDADim = 8
+
+// Launch geometry: ms_brute_* needs exactly bruteBlock threads per block
+// (TILE in meanshift.cu).
+const (
+	bruteBlock = 256
+	gridBlock  = 128
+)
+
+func init() {
+	cudaFactory = func() (Backend, error) {
+		b, err := NewCUDA(true)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+}
+
+// cudaDevice is the process-wide GPU state: device 0, its primary context
+// and the loaded kernels. mu serialises all use (one GPU, one context).
+type cudaDevice struct {
+	mu    sync.Mutex
+	dev   cu.Device
+	name  string
+	ctx   cu.CUContext
+	mod   cu.Module
+	brute [maxCUDADim + 1]cu.Function // index = dim
+	grid  [maxCUDADim + 1]cu.Function
+}
+
+var (
+	cudaOnce sync.Once
+	cudaDev  *cudaDevice
+	cudaErr  error
+)
+
+// openCUDA initialises the GPU state once: device 0, its primary context,
+// the embedded PTX module and its kernel functions.
+func openCUDA() (*cudaDevice, error) {
+	cudaOnce.Do(func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		cudaDev, cudaErr = initCUDA()
+	})
+	return cudaDev, cudaErr
+}
+
+func initCUDA() (*cudaDevice, error) {
+	nd, err := cu.NumDevices()
+	if err != nil {
+		return nil, fmt.Errorf("cuDeviceGetCount: %w", err)
+	}
+	if nd < 1 {
+		return nil, errors.New("no CUDA device")
+	}
+	d := &cudaDevice{}
+	if d.dev, err = cu.GetDevice(0); err != nil {
+		return nil, fmt.Errorf("cuDeviceGet(0): %w", err)
+	}
+	if d.name, err = d.dev.Name(); err != nil {
+		return nil, fmt.Errorf("cuDeviceGetName: %w", err)
+	}
+	if d.ctx, err = d.dev.RetainPrimaryCtx(); err != nil {
+		return nil, fmt.Errorf("cuDevicePrimaryCtxRetain on %s: %w", d.name, err)
+	}
+	if err = cu.SetCurrentContext(d.ctx); err != nil {
+		return nil, fmt.Errorf("cuCtxSetCurrent on %s: %w", d.name, err)
+	}
+	if d.mod, err = cu.LoadData(meanshiftPTX); err != nil {
+		return nil, fmt.Errorf("cuModuleLoadData (kernels/meanshift.ptx) on %s: %w", d.name, err)
+	}
+	for dim := 1; dim <= maxCUDADim; dim++ {
+		if d.brute[dim], err = d.mod.Function(fmt.Sprintf("ms_brute_%d", dim)); err != nil {
+			return nil, fmt.Errorf("cuModuleGetFunction ms_brute_%d: %w", dim, err)
+		}
+		if d.grid[dim], err = d.mod.Function(fmt.Sprintf("ms_grid_%d", dim)); err != nil {
+			return nil, fmt.Errorf("cuModuleGetFunction ms_grid_%d: %w", dim, err)
+		}
+	}
+	return d, nil
+}
+
+// CUDA is the GPU mean-shift backend (build tag lungcuda). The points stay
+// resident on the GPU for the whole search (float32, struct-of-arrays); each
+// mean-shift step of all still-moving modes is one kernel launch, and the
+// host reads back only the number of modes still moving (convergence is
+// decided on the device: step < Options.Tol bandwidths, or no point within
+// the truncation radius). Same model as the CPU backends: scaled points,
+// kernel exp(−|d|²/2) truncated at |d| ≥ Options.Truncate, optional point
+// weights. Two variants:
+//
+//   - grid (Name "cuda-grid", what SelectBackend("cuda") returns): the host
+//     sorts the points into a uniform cell grid of side Truncate (larger when
+//     the cell count would exceed ~4N) on the first min(dim,3) axes; each
+//     mode visits only the cells its truncation ball can reach (3×3×3 cells,
+//     as rows of contiguous points);
+//   - brute (Name "cuda-brute"): every mode visits every point, in tiles of
+//     256 points staged in shared memory; O(N·M) per step, the reference.
+//
+// Options.Reuse and Options.Workers are ignored: every search runs to
+// convergence (as with BruteForce), so results match Grid with Reuse < 0
+// best; with the default path reuse Grid differs slightly (see Reuse).
+// Sums are float32 and the kernel uses the GPU's fast exp; modes agree with
+// the CPU backends to ~1e-4 bandwidths at Tol = 1e-4. dim must be 1..8. The
+// zero value is not usable: call NewCUDA.
+type CUDA struct {
+	d    *cudaDevice
+	grid bool
+	// pairs is the number of (mode, point) pairs the brute kernel evaluated
+	// in the last Shift (for GFLOP/s in benchmarks); guarded by d.mu.
+	pairs int64
+}
+
+// NewCUDA opens the first CUDA device (once per process) and returns the
+// grid variant (grid = true) or the brute-force variant of the CUDA backend,
+// or why the GPU cannot be used.
+func NewCUDA(grid bool) (*CUDA, error) {
+	d, err := openCUDA()
+	if err != nil {
+		return nil, err
+	}
+	return &CUDA{d: d, grid: grid}, nil
+}
+
+// Name returns "cuda-grid" or "cuda-brute".
+func (c *CUDA) Name() string {
+	if c.grid {
+		return "cuda-grid"
+	}
+	return "cuda-brute"
+}
+
+// DeviceName is the GPU's name as the driver reports it.
+func (c *CUDA) DeviceName() string { return c.d.name }
+
+// lastPairs returns the (mode, point) pairs evaluated by the brute kernel in
+// the last Shift (0 for the grid variant).
+func (c *CUDA) lastPairs() int64 {
+	c.d.mu.Lock()
+	defer c.d.mu.Unlock()
+	return c.pairs
+}
+
+// devMem tracks device allocations so that every path frees them.
+type devMem struct{ ptrs []cu.DevicePtr }
+
+func (m *devMem) alloc(bytes int64, what string) (cu.DevicePtr, error) {
+	p, err := cu.MemAlloc(max(bytes, 4))
+	if err != nil {
+		return 0, fmt.Errorf("cuMemAlloc %s (%d bytes): %w", what, bytes, err)
+	}
+	m.ptrs = append(m.ptrs, p)
+	return p, nil
+}
+
+func (m *devMem) free() error {
+	var errs []error
+	for _, p := range m.ptrs {
+		if err := cu.MemFree(p); err != nil {
+			errs = append(errs, fmt.Errorf("cuMemFree: %w", err))
+		}
+	}
+	m.ptrs = nil
+	return errors.Join(errs...)
+}
+
+// upload allocates device memory for s (float32 or int32 elements) and
+// copies s there.
+func upload[T float32 | int32](m *devMem, s []T, what string) (cu.DevicePtr, error) {
+	p, err := m.alloc(int64(len(s))*4, what)
+	if err != nil || len(s) == 0 {
+		return p, err
+	}
+	if err := cu.MemcpyHtoD(p, unsafe.Pointer(&s[0]), int64(len(s))*4); err != nil {
+		return 0, fmt.Errorf("cuMemcpyHtoD %s: %w", what, err)
+	}
+	return p, nil
+}
+
+// Kernel arguments: gorgonia.org/cu's Launch copies 8 bytes from every
+// parameter pointer, so every argument lives in a uint64 (32-bit values in
+// the low half, which is what the kernel reads on little-endian hosts).
+func argPtr(p cu.DevicePtr) uint64 { return uint64(p) }
+func argI32(v int) uint64          { return uint64(uint32(int32(v))) }
+func argF32(v float64) uint64      { return uint64(math.Float32bits(float32(v))) }
+
+func launch(fn cu.Function, what string, blocks, threads int, args ...uint64) error {
+	params := make([]unsafe.Pointer, len(args))
+	for i := range args {
+		params[i] = unsafe.Pointer(&args[i])
+	}
+	if err := fn.Launch(blocks, 1, 1, threads, 1, 1, 0, cu.NoStream, params); err != nil {
+		return fmt.Errorf("cuLaunchKernel %s: %w", what, err)
+	}
+	return nil
+}
+
+// readCount copies the int32 count at p back to the host; the synchronous
+// copy waits for the preceding launch and reports its execution errors.
+func readCount(p cu.DevicePtr) (int, error) {
+	var v int32
+	if err := cu.MemcpyDtoH(unsafe.Pointer(&v), p, 4); err != nil {
+		return 0, fmt.Errorf("cuMemcpyDtoH count (kernel execution): %w", err)
+	}
+	return int(v), nil
+}
+
+// Shift implements Backend.
+func (c *CUDA) Shift(points []float32, dim int, modes []float32, opt Options) (iters int, err error) {
+	if err := checkShiftArgs(points, dim, modes); err != nil {
+		return 0, err
+	}
+	if dim > maxCUDADim {
+		return 0, fmt.Errorf("%w: the CUDA backend supports dim ≤ %d, got %d", ErrInput, maxCUDADim, dim)
+	}
+	n := len(points) / dim
+	m := len(modes) / dim
+	if opt.Weights != nil && len(opt.Weights) != n {
+		return 0, fmt.Errorf("%w: %d weights for %d points", ErrInput, len(opt.Weights), n)
+	}
+	if n == 0 || m == 0 {
+		return 0, nil
+	}
+	if int64(n)*int64(dim) > math.MaxInt32 || int64(m)*int64(dim) > math.MaxInt32 {
+		return 0, fmt.Errorf("%w: %d points / %d modes exceed the CUDA backend's 32-bit indexing", ErrInput, n, m)
+	}
+	d := c.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	// CUDA contexts are per OS thread: pin this goroutine while it works.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := cu.SetCurrentContext(d.ctx); err != nil {
+		return 0, fmt.Errorf("cuCtxSetCurrent: %w", err)
+	}
+	var mem devMem
+	defer func() {
+		if ferr := mem.free(); ferr != nil && err == nil {
+			err = ferr
+		}
+	}()
+	c.pairs = 0
+	if c.grid {
+		iters, err = c.shiftGrid(&mem, points, dim, modes, opt)
+	} else {
+		iters, err = c.shiftBrute(&mem, points, dim, modes, opt)
+	}
+	return iters, err
+}
+
+// soa transposes the row-major n×dim points to struct-of-arrays, optionally
+// in the order perm (perm[k] = source row of output position k).
+func soa(points []float32, dim int, perm []int32) []float32 {
+	n := len(points) / dim
+	out := make([]float32, len(points))
+	for k := 0; k < n; k++ {
+		i := k
+		if perm != nil {
+			i = int(perm[k])
+		}
+		for a := 0; a < dim; a++ {
+			out[a*n+k] = points[i*dim+a]
+		}
+	}
+	return out
+}
+
+func (c *CUDA) shiftBrute(mem *devMem, points []float32, dim int, modes []float32, opt Options) (int, error) {
+	n := len(points) / dim
+	m := len(modes) / dim
+	dPts, err := upload(mem, soa(points, dim, nil), "points")
+	if err != nil {
+		return 0, err
+	}
+	var dWt cu.DevicePtr
+	if opt.Weights != nil {
+		if dWt, err = upload(mem, opt.Weights, "weights"); err != nil {
+			return 0, err
+		}
+	}
+	dModes, err := upload(mem, modes, "modes")
+	if err != nil {
+		return 0, err
+	}
+	act := make([]int32, m)
+	for i := range act {
+		act[i] = int32(i)
+	}
+	dAct, err := upload(mem, act, "active list")
+	if err != nil {
+		return 0, err
+	}
+	dNext, err := mem.alloc(int64(m)*4, "next active list")
+	if err != nil {
+		return 0, err
+	}
+	dCount, err := mem.alloc(4, "count")
+	if err != nil {
+		return 0, err
+	}
+	r2 := opt.Truncate * opt.Truncate
+	tol2 := opt.Tol * opt.Tol
+	fn := c.d.brute[dim]
+	name := fmt.Sprintf("ms_brute_%d", dim)
+	nact, it := m, 0
+	for it < opt.MaxIter && nact > 0 {
+		it++
+		if err := cu.MemsetD32(dCount, 0, 1); err != nil {
+			return 0, fmt.Errorf("cuMemsetD32 count: %w", err)
+		}
+		if err := launch(fn, name, (nact+bruteBlock-1)/bruteBlock, bruteBlock,
+			argPtr(dPts), argPtr(dWt), argI32(n), argPtr(dModes), argPtr(dAct), argI32(nact),
+			argPtr(dNext), argPtr(dCount), argF32(r2), argF32(tol2)); err != nil {
+			return 0, err
+		}
+		c.pairs += int64(nact) * int64(n)
+		if nact, err = readCount(dCount); err != nil {
+			return 0, err
+		}
+		dAct, dNext = dNext, dAct
+	}
+	if err := cu.MemcpyDtoH(unsafe.Pointer(&modes[0]), dModes, int64(len(modes))*4); err != nil {
+		return 0, fmt.Errorf("cuMemcpyDtoH modes: %w", err)
+	}
+	return it, nil
+}
+
+// cellLayout is the uniform cell grid of the grid variant over the first sd
+// axes (scaled units): nc cells of side cell from lo; unused axes have one
+// cell. Points outside (only modes can be) are clamped to the border cells.
+type cellLayout struct {
+	sd   int
+	lo   [3]float64
+	cell float64
+	nc   [3]int
+}
+
+func newCellLayout(points []float32, dim int, R float64) cellLayout {
+	n := len(points) / dim
+	L := cellLayout{sd: min(dim, 3), cell: R}
+	var hi [3]float64
+	for a := 0; a < L.sd; a++ {
+		L.lo[a], hi[a] = math.Inf(1), math.Inf(-1)
+	}
+	for i := 0; i < n; i++ {
+		for a := 0; a < L.sd; a++ {
+			x := float64(points[i*dim+a])
+			L.lo[a] = math.Min(L.lo[a], x)
+			hi[a] = math.Max(hi[a], x)
+		}
+	}
+	for {
+		total := 1
+		for a := 0; a < 3; a++ {
+			L.nc[a] = 1
+			if a < L.sd {
+				L.nc[a] = int((hi[a]-L.lo[a])/L.cell) + 1
+			}
+			total *= L.nc[a]
+		}
+		// Bound the cell count (sparse, widely spread data); larger cells
+		// stay correct, just visit more points.
+		if total <= 4*n+4096 {
+			return L
+		}
+		L.cell *= 1.5
+	}
+}
+
+// cellID returns the linear cell index (x fastest) of row-major point p.
+func (L *cellLayout) cellID(p []float32) int {
+	id, stride := 0, 1
+	for a := 0; a < L.sd; a++ {
+		v := int(math.Floor((float64(p[a]) - L.lo[a]) / L.cell))
+		v = max(0, min(v, L.nc[a]-1))
+		id += v * stride
+		stride *= L.nc[a]
+	}
+	return id
+}
+
+// sortByCell returns the rows of the row-major dim-D set s in cell order
+// (counting sort, stable) and the cell start offsets (ncell+1 values).
+func (L *cellLayout) sortByCell(s []float32, dim int) (perm, start []int32) {
+	k := len(s) / dim
+	ncell := L.nc[0] * L.nc[1] * L.nc[2]
+	start = make([]int32, ncell+1)
+	ids := make([]int32, k)
+	for i := 0; i < k; i++ {
+		id := L.cellID(s[i*dim : (i+1)*dim])
+		ids[i] = int32(id)
+		start[id+1]++
+	}
+	for c := 0; c < ncell; c++ {
+		start[c+1] += start[c]
+	}
+	fill := make([]int32, ncell)
+	perm = make([]int32, k)
+	for i, id := range ids {
+		perm[start[id]+fill[id]] = int32(i)
+		fill[id]++
+	}
+	return perm, start
+}
+
+func (c *CUDA) shiftGrid(mem *devMem, points []float32, dim int, modes []float32, opt Options) (int, error) {
+	n := len(points) / dim
+	m := len(modes) / dim
+	R := opt.Truncate
+	L := newCellLayout(points, dim, R)
+	perm, start := L.sortByCell(points, dim)
+	dPts, err := upload(mem, soa(points, dim, perm), "points")
+	if err != nil {
+		return 0, err
+	}
+	var dWt cu.DevicePtr
+	if opt.Weights != nil {
+		w := make([]float32, n)
+		for k, i := range perm {
+			w[k] = opt.Weights[i]
+		}
+		if dWt, err = upload(mem, w, "weights"); err != nil {
+			return 0, err
+		}
+	}
+	dStart, err := upload(mem, start, "cell starts")
+	if err != nil {
+		return 0, err
+	}
+	dModes, err := upload(mem, modes, "modes")
+	if err != nil {
+		return 0, err
+	}
+	// Modes in order of their starting cell: a warp then walks the same
+	// cells (the order only affects speed).
+	order, _ := L.sortByCell(modes, dim)
+	dOrder, err := upload(mem, order, "mode order")
+	if err != nil {
+		return 0, err
+	}
+	dAlive, err := mem.alloc(int64(m)*4, "alive flags")
+	if err != nil {
+		return 0, err
+	}
+	if err := cu.MemsetD32(dAlive, 1, int64(m)); err != nil {
+		return 0, fmt.Errorf("cuMemsetD32 alive flags: %w", err)
+	}
+	dCount, err := mem.alloc(4, "count")
+	if err != nil {
+		return 0, err
+	}
+	r2 := R * R
+	tol2 := opt.Tol * opt.Tol
+	fn := c.d.grid[dim]
+	name := fmt.Sprintf("ms_grid_%d", dim)
+	nact, it := m, 0
+	for it < opt.MaxIter && nact > 0 {
+		it++
+		if err := cu.MemsetD32(dCount, 0, 1); err != nil {
+			return 0, fmt.Errorf("cuMemsetD32 count: %w", err)
+		}
+		if err := launch(fn, name, (m+gridBlock-1)/gridBlock, gridBlock,
+			argPtr(dPts), argPtr(dWt), argI32(n), argPtr(dStart),
+			argI32(L.nc[0]), argI32(L.nc[1]), argI32(L.nc[2]),
+			argF32(L.lo[0]), argF32(L.lo[1]), argF32(L.lo[2]), argF32(1/L.cell), argF32(R),
+			argPtr(dModes), argPtr(dOrder), argI32(m), argPtr(dAlive), argPtr(dCount),
+			argF32(r2), argF32(tol2)); err != nil {
+			return 0, err
+		}
+		if nact, err = readCount(dCount); err != nil {
+			return 0, err
+		}
+	}
+	if err := cu.MemcpyDtoH(unsafe.Pointer(&modes[0]), dModes, int64(len(modes))*4); err != nil {
+		return 0, fmt.Errorf("cuMemcpyDtoH modes: %w", err)
+	}
+	return it, nil
+}

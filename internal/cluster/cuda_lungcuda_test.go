@@ -1,0 +1,373 @@
+//go:build lungcuda
+
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// cudaOrSkip returns the grid or brute CUDA backend, or skips the test when
+// no usable device is present. (With gorgonia.org/cu a machine without any
+// driver/GPU never gets here: cu's package init exits the test binary.)
+func cudaOrSkip(tb testing.TB, grid bool) *CUDA {
+	tb.Helper()
+	c, err := NewCUDA(grid)
+	if err != nil {
+		tb.Skipf("no usable CUDA device: %v", err)
+	}
+	return c
+}
+
+// scaleBy divides row-major points by the per-axis bandwidth bw (what
+// MeanShift hands the backends).
+func scaleBy(points []float32, bw []float64) []float32 {
+	dim := len(bw)
+	out := make([]float32, len(points))
+	for i := range points {
+		out[i] = float32(float64(points[i]) / bw[i%dim])
+	}
+	return out
+}
+
+// uniformPoints returns n points uniform in [0, side)^dim (scaled units).
+func uniformPoints(rng *rand.Rand, n, dim int, side float64) []float32 {
+	p := make([]float32, n*dim)
+	for i := range p {
+		p[i] = float32(rng.Float64() * side)
+	}
+	return p
+}
+
+// compareModes checks GPU modes against reference modes (both scaled units,
+// M×dim): at least 99 % of the modes agree within tol on every axis, and
+// merging them (MergeModes, radius 0.5 bandwidths as MeanShift's default)
+// gives the same partition, adjusted Rand ≥ 0.99.
+func compareModes(t *testing.T, what string, got, want []float32, dim int, tol float64) {
+	t.Helper()
+	m := len(want) / dim
+	far, worst := 0, 0.0
+	for q := 0; q < m; q++ {
+		d := 0.0
+		for a := 0; a < dim; a++ {
+			d = math.Max(d, math.Abs(float64(got[q*dim+a])-float64(want[q*dim+a])))
+		}
+		worst = math.Max(worst, d)
+		if !(d <= tol) {
+			far++
+		}
+	}
+	lg, _, _ := MergeModes(got, dim, 0.5)
+	lw, _, _ := MergeModes(want, dim, 0.5)
+	ari := AdjustedRand(toInt(lg), toInt(lw))
+	t.Logf("%s: %d modes, %d farther than %g (worst %.3g), merged ARI %.5f", what, m, far, tol, worst, ari)
+	if float64(far) > 0.01*float64(m) {
+		t.Errorf("%s: %d of %d modes differ by more than %g bandwidths (worst %.3g)", what, far, m, tol, worst)
+	}
+	if ari < 0.99 {
+		t.Errorf("%s: merged partition ARI %.5f < 0.99", what, ari)
+	}
+}
+
+// TestCUDAShiftMatchesGrid runs both CUDA variants and the CPU Grid backend
+// (exact search: path reuse off) from the same seeds on random uniform and
+// blob data and compares the converged modes: ≥ 99 % within 0.01 bandwidths
+// (the float32 kernels converge to Tol = 1e-4) and the same merged
+// partition. -short uses 1000 instead of 4000 points per set (same
+// density).
+func TestCUDAShiftMatchesGrid(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	n := 4000
+	if testing.Short() {
+		n = 1000
+	}
+	bp, _, _ := blobs(rng, n, 6, 3)
+	bw := []float64{3, 3, 3, 150, 0.15}
+	sets := []struct {
+		name string
+		pts  []float32
+		dim  int
+	}{
+		{"uniform-5d", uniformPoints(rng, n, 5, 10*math.Pow(float64(n)/4000, 0.2)), 5},
+		{"blobs-5d", scaleBy(bp, bw), 5},
+		{"lunglike-5d", scaleBy(lungLike(3*n/2, 3), bw), 5},
+		{"uniform-3d", uniformPoints(rng, 3*n/4, 3, 12*math.Cbrt(float64(n)/4000)), 3},
+	}
+	for _, grid := range []bool{false, true} {
+		c := cudaOrSkip(t, grid)
+		for _, s := range sets {
+			opt := Options{Tol: 1e-4, Reuse: -1}.withDefaults()
+			ref := append([]float32(nil), s.pts...)
+			if _, err := (Grid{}).Shift(s.pts, s.dim, ref, opt); err != nil {
+				t.Fatal(err)
+			}
+			got := append([]float32(nil), s.pts...)
+			it, err := c.Shift(s.pts, s.dim, got, opt)
+			if err != nil {
+				t.Fatalf("%s %s: %v", c.Name(), s.name, err)
+			}
+			if it < 2 || it > opt.MaxIter {
+				t.Errorf("%s %s: %d iterations", c.Name(), s.name, it)
+			}
+			compareModes(t, c.Name()+" "+s.name, got, ref, s.dim, 0.01)
+		}
+	}
+}
+
+// TestCUDAWeightsAndDims compares both CUDA variants with the float64
+// BruteForce reference on small weighted sets in 1, 2, 4, 7 and 8
+// dimensions (every kernel instantiation but 3 and 5, which
+// TestCUDAShiftMatchesGrid covers), truncation radius 2.5.
+func TestCUDAWeightsAndDims(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	for _, grid := range []bool{false, true} {
+		c := cudaOrSkip(t, grid)
+		for _, dim := range []int{1, 2, 4, 7, 8} {
+			n := 1500
+			pts := uniformPoints(rng, n, dim, 8)
+			w := make([]float32, n)
+			for i := range w {
+				w[i] = float32(0.2 + rng.Float64())
+			}
+			opt := Options{Tol: 1e-5, Truncate: 2.5, Weights: w}.withDefaults()
+			ref := append([]float32(nil), pts...)
+			if _, err := (BruteForce{}).Shift(pts, dim, ref, opt); err != nil {
+				t.Fatal(err)
+			}
+			got := append([]float32(nil), pts...)
+			if _, err := c.Shift(pts, dim, got, opt); err != nil {
+				t.Fatalf("%s dim %d: %v", c.Name(), dim, err)
+			}
+			compareModes(t, fmt.Sprintf("%s dim=%d weighted", c.Name(), dim), got, ref, dim, 0.01)
+		}
+	}
+}
+
+// TestCUDAMeanShift runs the whole MeanShift (bin seeding, merge, labels)
+// with the CUDA backends and the default CPU Grid on blob and lung-like
+// data: the partitions must agree (ARI ≥ 0.99), blobs must be recovered
+// exactly, and the centres of the clusters holding ≥ 1 % of the points
+// must match within 0.05 bandwidths on every axis. -short uses fewer points
+// (the sizes matter only for CPU emulation; a GPU runs either in well under
+// a second).
+func TestCUDAMeanShift(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	nb, nl := 6000, 20000
+	if testing.Short() {
+		nb, nl = 1200, 3000
+	}
+	bp, truth, _ := blobs(rng, nb, 6, 3)
+	bw := []float64{3, 3, 3, 150, 0.15}
+	sets := []struct {
+		name  string
+		pts   []float32
+		truth []int
+		bin   float64
+	}{
+		{"blobs", bp, truth, 0},
+		{"lunglike", lungLike(nl, 1), nil, 0.5},
+	}
+	for _, grid := range []bool{false, true} {
+		c := cudaOrSkip(t, grid)
+		for _, s := range sets {
+			cpu, err := MeanShift(s.pts, 5, Options{Bandwidth: bw, BinSize: s.bin})
+			if err != nil {
+				t.Fatal(err)
+			}
+			gpu, err := MeanShift(s.pts, 5, Options{Bandwidth: bw, BinSize: s.bin, Backend: c})
+			if err != nil {
+				t.Fatalf("%s %s: %v", c.Name(), s.name, err)
+			}
+			if gpu.Backend != c.Name() {
+				t.Errorf("Result.Backend %q, want %q", gpu.Backend, c.Name())
+			}
+			ari := AdjustedRand(toInt(cpu.Labels), toInt(gpu.Labels))
+			t.Logf("%s %s: K cpu %d gpu %d, ARI %.5f, iters cpu %d gpu %d", c.Name(), s.name, cpu.K(), gpu.K(), ari, cpu.Iters, gpu.Iters)
+			if ari < 0.99 {
+				t.Errorf("%s %s: ARI vs CPU %.5f < 0.99", c.Name(), s.name, ari)
+			}
+			if s.truth != nil {
+				if a := AdjustedRand(s.truth, toInt(gpu.Labels)); a != 1 {
+					t.Errorf("%s %s: ARI vs truth %.5f, want 1", c.Name(), s.name, a)
+				}
+			}
+			// Big clusters: match each CPU centre to the nearest GPU centre.
+			n := len(s.pts) / 5
+			for k := 0; k < cpu.K() && cpu.Sizes[k]*100 >= n; k++ {
+				best := math.Inf(1)
+				for j := 0; j < gpu.K(); j++ {
+					d := 0.0
+					for a := 0; a < 5; a++ {
+						d = math.Max(d, math.Abs(float64(cpu.Centers[k*5+a]-gpu.Centers[j*5+a]))/bw[a])
+					}
+					best = math.Min(best, d)
+				}
+				if best > 0.05 {
+					t.Errorf("%s %s: CPU cluster %d (size %d) has no GPU centre within 0.05 bandwidths (nearest %.3g)", c.Name(), s.name, k, cpu.Sizes[k], best)
+				}
+			}
+		}
+	}
+}
+
+// TestCUDAArgs checks the argument errors and the empty cases.
+func TestCUDAArgs(t *testing.T) {
+	c := cudaOrSkip(t, true)
+	opt := Options{}.withDefaults()
+	if _, err := c.Shift(make([]float32, 18), 9, make([]float32, 9), opt); !errors.Is(err, ErrInput) {
+		t.Errorf("dim 9: %v, want ErrInput", err)
+	}
+	o2 := opt
+	o2.Weights = []float32{1}
+	if _, err := c.Shift(make([]float32, 10), 5, make([]float32, 5), o2); !errors.Is(err, ErrInput) {
+		t.Errorf("1 weight for 2 points: %v, want ErrInput", err)
+	}
+	if _, err := c.Shift(make([]float32, 7), 5, nil, opt); !errors.Is(err, ErrInput) {
+		t.Errorf("7 values for dim 5: %v, want ErrInput", err)
+	}
+	if it, err := c.Shift(nil, 5, nil, opt); it != 0 || err != nil {
+		t.Errorf("empty: %d %v", it, err)
+	}
+	// A lone mode far from every point stays put (no point in radius).
+	modes := []float32{100, 100, 100, 100, 100}
+	if _, err := c.Shift(make([]float32, 10), 5, modes, opt); err != nil || modes[0] != 100 {
+		t.Errorf("isolated mode: %v %v", modes, err)
+	}
+}
+
+// TestCUDASelectBackend checks that a lungcuda build with a GPU selects the
+// grid variant for "cuda" and "auto".
+func TestCUDASelectBackend(t *testing.T) {
+	cudaOrSkip(t, true)
+	for _, d := range []string{"cuda", "gpu", "auto", ""} {
+		b, note, err := SelectBackend(d)
+		if err != nil || b.Name() != "cuda-grid" || note != "" {
+			t.Errorf("%q: %v %q %v", d, b, note, err)
+		}
+	}
+	if b, _, err := SelectBackend("cpu"); err != nil || b.Name() != "grid" {
+		t.Errorf("cpu: %v %v", b, err)
+	}
+}
+
+// flopsPerPair is the floating-point work the brute kernel does for every
+// (mode, point) pair whatever the distance, for dim D: D subtractions and D
+// fused multiply-adds for |d|² (2 flops each) = 3·D. Pairs inside the
+// truncation radius do 2·D + 4 more (exp, scale, weight, den, D FMAs into the
+// numerator), not counted: the GFLOP/s reported is a lower bound.
+func flopsPerPair(dim int) float64 { return float64(3 * dim) }
+
+// BenchmarkCUDAShift times the mode search (Backend.Shift, one search per
+// point, no bin seeding) on lung-like 5-D data scaled by bandwidths
+// (3, 3, 3 mm, 150 HU, 0.15) for the CPU Grid backend (default options,
+// path reuse on), the CPU Grid exact search (reuse off), cuda-grid and
+// cuda-brute. cuda-brute at N = 1e6 runs 3 steps only (maxiter=3 in the
+// name; a full search would take minutes) and is there for GFLOP/s. Reported
+// metrics: maxiters, and for cuda-brute pairs/s and GFLOP/s (3·dim flops per
+// pair, see flopsPerPair).
+func BenchmarkCUDAShift(b *testing.B) {
+	bw := []float64{3, 3, 3, 150, 0.15}
+	for _, n := range []int{10000, 100000, 1000000} {
+		pts := scaleBy(lungLike(n, 1), bw)
+		label := fmt.Sprintf("N=1e%d", int(math.Round(math.Log10(float64(n)))))
+		run := func(name string, be Backend, opt Options) {
+			b.Run(name+"/"+label, func(b *testing.B) {
+				opt = opt.withDefaults()
+				modes := make([]float32, len(pts))
+				var it int
+				var pairs int64
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					copy(modes, pts)
+					b.StartTimer()
+					var err error
+					if it, err = be.Shift(pts, 5, modes, opt); err != nil {
+						b.Fatal(err)
+					}
+					if c, ok := be.(*CUDA); ok {
+						pairs += c.lastPairs()
+					}
+				}
+				b.ReportMetric(float64(it), "maxiters")
+				if pairs > 0 {
+					sec := b.Elapsed().Seconds()
+					b.ReportMetric(float64(pairs)/sec, "pairs/s")
+					b.ReportMetric(float64(pairs)*flopsPerPair(5)/sec/1e9, "GFLOP/s")
+				}
+			})
+		}
+		run("cpu-grid", Grid{}, Options{})
+		run("cpu-grid-exact", Grid{}, Options{Reuse: -1})
+		cg, err := NewCUDA(true)
+		if err != nil {
+			b.Skipf("no usable CUDA device: %v", err)
+		}
+		run("cuda-grid", cg, Options{})
+		cb, _ := NewCUDA(false)
+		if n >= 1000000 {
+			run("cuda-brute-maxiter=3", cb, Options{MaxIter: 3})
+		} else {
+			run("cuda-brute", cb, Options{})
+		}
+	}
+}
+
+// TestCUDACellLayout checks the host side of the grid variant (no GPU
+// work): cells of side Truncate on the three spatial axes, points sorted by
+// cell with consistent start offsets, and every point within the truncation
+// radius of a mode inside the 3×3×3 cells around the mode's cell.
+func TestCUDACellLayout(t *testing.T) {
+	pts := scaleBy(lungLike(5000, 2), []float64{3, 3, 3, 150, 0.15})
+	const R = 3.0
+	L := newCellLayout(pts, 5, R)
+	if L.sd != 3 || L.cell != R || L.nc[0] < 3 || L.nc[1] < 3 || L.nc[2] < 3 {
+		t.Fatalf("layout %+v", L)
+	}
+	perm, start := L.sortByCell(pts, 5)
+	ncell := L.nc[0] * L.nc[1] * L.nc[2]
+	if len(start) != ncell+1 || start[0] != 0 || int(start[ncell]) != len(perm) {
+		t.Fatalf("start: %d values, ends %d..%d for %d points", len(start), start[0], start[ncell], len(perm))
+	}
+	seen := make([]bool, len(perm))
+	for c := 0; c < ncell; c++ {
+		for k := start[c]; k < start[c+1]; k++ {
+			i := perm[k]
+			if seen[i] {
+				t.Fatalf("point %d twice", i)
+			}
+			seen[i] = true
+			if id := L.cellID(pts[int(i)*5 : int(i)*5+5]); id != c {
+				t.Fatalf("point %d sorted into cell %d, belongs to %d", i, c, id)
+			}
+		}
+	}
+	// Neighbourhood completeness for 200 modes.
+	for q := 0; q < 200; q++ {
+		y := pts[q*25 : q*25+5]
+		var yc [3]int
+		for a := 0; a < 3; a++ {
+			yc[a] = max(0, min(int(math.Floor((float64(y[a])-L.lo[a])/L.cell)), L.nc[a]-1))
+		}
+		for i := 0; i < len(pts)/5; i++ {
+			var s float64
+			for a := 0; a < 3; a++ {
+				d := float64(pts[i*5+a] - y[a])
+				s += d * d
+			}
+			if s >= R*R {
+				continue
+			}
+			id := L.cellID(pts[i*5 : i*5+5])
+			c := [3]int{id % L.nc[0], id / L.nc[0] % L.nc[1], id / (L.nc[0] * L.nc[1])}
+			for a := 0; a < 3; a++ {
+				if c[a] < yc[a]-1 || c[a] > yc[a]+1 {
+					t.Fatalf("point %d within R of mode %d lies outside the 27 cells", i, q)
+				}
+			}
+		}
+	}
+}
