@@ -34,7 +34,7 @@ func (f *detectFlags) add(cmd *cobra.Command) {
 	fl.Float64Var(&f.minD, "min-diameter", d.MinDiameterMM, "smallest candidate diameter kept (mm)")
 	fl.Float64Var(&f.maxD, "max-diameter", d.MaxDiameterMM, "largest candidate diameter kept (mm)")
 	fl.IntVar(&f.max, "max-candidates", d.MaxCandidates, "candidates kept per scan, best first (negative = all)")
-	fl.StringVar(&f.device, "device", "auto", "mean-shift backend: auto, cpu, or cuda (cuda needs a -tags lungcuda build and a GPU)")
+	fl.StringVar(&f.device, "device", "auto", "mean-shift backend: auto, cpu, cuda (= cuda-grid) or cuda-brute; CUDA needs a -tags lungcuda build (make build-cuda) and a GPU")
 }
 
 // defaults returns the detection options with every flag at its default.

@@ -35,7 +35,9 @@ func newKernelTable(r float64) *kernelTable {
 // reach: one contiguous run of points per (y, z) cell row. Modes
 // are processed by all cores (chunks of modes handed out atomically); the
 // inner loop does not allocate. The kernel uses a lookup table for
-// exp(−|d|²/2) (relative error < 1e-6).
+// exp(−|d|²/2) (relative error < 1e-6). With opt.Reuse > 0 (the default)
+// the searches are path-assisted (see shiftReuse and the package comment);
+// point weights (opt.Weights) are honoured.
 type Grid struct{}
 
 // Name returns "grid".
@@ -122,6 +124,10 @@ func (Grid) Shift(points []float32, dim int, modes []float32, opt Options) (int,
 	for a := range soa {
 		soa[a] = make([]float32, n)
 	}
+	var wt []float32
+	if opt.Weights != nil {
+		wt = make([]float32, n)
+	}
 	for i := 0; i < n; i++ {
 		c := pc[i]
 		pos := start[c] + fill[c]
@@ -129,14 +135,21 @@ func (Grid) Shift(points []float32, dim int, modes []float32, opt Options) (int,
 		for a := 0; a < dim; a++ {
 			soa[a][pos] = points[i*dim+a]
 		}
+		if wt != nil {
+			wt[pos] = opt.Weights[i]
+		}
 	}
-	kt := newKernelTable(R)
-	tol2 := opt.Tol * opt.Tol
-
+	g := &gridIndex{dim: dim, sd: sd, R: R, cell: cell, lo: lo, nc: nc, start: start, soa: soa, wt: wt, kt: newKernelTable(R)}
 	workers := opt.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	if opt.Reuse > 0 && dim <= maxReuseDim {
+		if ri, ok := newReuseIndex(points, dim, opt.Reuse); ok {
+			return g.shiftReuse(modes, opt, workers, ri), nil
+		}
+	}
+	tol2 := opt.Tol * opt.Tol
 	var next int64
 	var maxIter int64
 	const chunk = 256
@@ -153,102 +166,141 @@ func (Grid) Shift(points []float32, dim int, modes []float32, opt Options) (int,
 				if s >= m {
 					break
 				}
-				e := s + chunk
-				if e > m {
-					e = m
-				}
+				e := min(s+chunk, m)
 				for q := s; q < e; q++ {
 					mode := modes[q*dim : (q+1)*dim]
 					copy(y, mode)
 					it := 0
 					for it < opt.MaxIter {
 						it++
-						var den float64
-						for a := range num {
-							num[a] = 0
-						}
-						// gap returns the distance from coordinate v to cell c's
-						// interval on axis a (0 inside).
-						gap := func(v float64, c, a int) float64 {
-							l := lo[a] + float64(c)*cell
-							if v < l {
-								return l - v
-							}
-							if h := l + cell; v > h && c < nc[a]-1 {
-								return v - h
-							}
-							return 0
-						}
-						var yv [3]float64
-						for a := 0; a < sd; a++ {
-							yv[a] = float64(y[a])
-						}
-						z0, z1 := 0, 0
-						if sd > 2 {
-							z0, z1 = cellOf(yv[2]-R, 2), cellOf(yv[2]+R, 2)
-						}
-						y0, y1 := 0, 0
-						if sd > 1 {
-							y0, y1 = cellOf(yv[1]-R, 1), cellOf(yv[1]+R, 1)
-						}
-						for cz := z0; cz <= z1; cz++ {
-							gz := 0.0
-							if sd > 2 {
-								gz = gap(yv[2], cz, 2)
-							}
-							for cy := y0; cy <= y1; cy++ {
-								gy := 0.0
-								if sd > 1 {
-									gy = gap(yv[1], cy, 1)
-								}
-								rem := R*R - gy*gy - gz*gz
-								if rem <= 0 {
-									continue
-								}
-								hw := math.Sqrt(rem)
-								x0, x1 := cellOf(yv[0]-hw, 0), cellOf(yv[0]+hw, 0)
-								base := nc[0] * (cy + nc[1]*cz)
-								b, en := int(start[base+x0]), int(start[base+x1+1])
-								if b == en {
-									continue
-								}
-								if dim == 5 {
-									den += accum5(soa, b, en, y, num, kt)
-								} else {
-									den += accumN(soa, b, en, y, num, kt)
-								}
-							}
-						}
-						if den == 0 {
-							break
-						}
-						var step2 float64
-						for a := 0; a < dim; a++ {
-							nv := float32(num[a] / den)
-							d := float64(nv - y[a])
-							step2 += d * d
-							y[a] = nv
-						}
-						if step2 < tol2 {
+						step2, ok := g.step(y, num)
+						if !ok || step2 < tol2 {
 							break
 						}
 					}
 					copy(mode, y)
-					if it > localMax {
-						localMax = it
-					}
+					localMax = max(localMax, it)
 				}
 			}
-			for {
-				cur := atomic.LoadInt64(&maxIter)
-				if int64(localMax) <= cur || atomic.CompareAndSwapInt64(&maxIter, cur, int64(localMax)) {
-					break
-				}
-			}
+			atomicMax(&maxIter, localMax)
 		}()
 	}
 	wg.Wait()
 	return int(maxIter), nil
+}
+
+// atomicMax raises *p to v.
+func atomicMax(p *int64, v int) {
+	for {
+		cur := atomic.LoadInt64(p)
+		if int64(v) <= cur || atomic.CompareAndSwapInt64(p, cur, int64(v)) {
+			return
+		}
+	}
+}
+
+// gridIndex is Grid's cell list: points sorted by cell of side cell (scaled
+// units) on the first sd axes, as struct-of-arrays.
+type gridIndex struct {
+	dim, sd int
+	R, cell float64
+	lo      [3]float64
+	nc      [3]int
+	start   []int32 // points of cell c are soa[·][start[c]:start[c+1]]
+	soa     [][]float32
+	wt      []float32 // point weights in soa order; nil: all 1
+	kt      *kernelTable
+}
+
+func (g *gridIndex) cellOf(x float64, a int) int {
+	v := int(math.Floor((x - g.lo[a]) / g.cell))
+	if v < 0 {
+		v = 0
+	} else if v >= g.nc[a] {
+		v = g.nc[a] - 1
+	}
+	return v
+}
+
+// gap returns the distance from coordinate v to cell c's interval on axis a
+// (0 inside; the last cell is open-ended).
+func (g *gridIndex) gap(v float64, c, a int) float64 {
+	l := g.lo[a] + float64(c)*g.cell
+	if v < l {
+		return l - v
+	}
+	if h := l + g.cell; v > h && c < g.nc[a]-1 {
+		return v - h
+	}
+	return 0
+}
+
+// step does one mean-shift step from y (moved in place), using num (dim
+// values) as scratch. It returns the squared step length, and false when no
+// point lies within the truncation radius (y unchanged). It visits only the
+// cell rows (fixed y, z cell) whose yz-extent comes within R of y, and in
+// each row only the x-cells that the R-sphere can reach: one contiguous run
+// of sorted points per row. It does not allocate.
+func (g *gridIndex) step(y []float32, num []float64) (float64, bool) {
+	dim, sd, R := g.dim, g.sd, g.R
+	var den float64
+	for a := range num {
+		num[a] = 0
+	}
+	var yv [3]float64
+	for a := 0; a < sd; a++ {
+		yv[a] = float64(y[a])
+	}
+	z0, z1 := 0, 0
+	if sd > 2 {
+		z0, z1 = g.cellOf(yv[2]-R, 2), g.cellOf(yv[2]+R, 2)
+	}
+	y0, y1 := 0, 0
+	if sd > 1 {
+		y0, y1 = g.cellOf(yv[1]-R, 1), g.cellOf(yv[1]+R, 1)
+	}
+	for cz := z0; cz <= z1; cz++ {
+		gz := 0.0
+		if sd > 2 {
+			gz = g.gap(yv[2], cz, 2)
+		}
+		for cy := y0; cy <= y1; cy++ {
+			gy := 0.0
+			if sd > 1 {
+				gy = g.gap(yv[1], cy, 1)
+			}
+			rem := R*R - gy*gy - gz*gz
+			if rem <= 0 {
+				continue
+			}
+			hw := math.Sqrt(rem)
+			x0, x1 := g.cellOf(yv[0]-hw, 0), g.cellOf(yv[0]+hw, 0)
+			base := g.nc[0] * (cy + g.nc[1]*cz)
+			b, en := int(g.start[base+x0]), int(g.start[base+x1+1])
+			if b == en {
+				continue
+			}
+			switch {
+			case dim == 5 && g.wt == nil:
+				den += accum5(g.soa, b, en, y, num, g.kt)
+			case dim == 5:
+				den += accum5w(g.soa, g.wt[b:en], b, en, y, num, g.kt)
+			default:
+				den += accumN(g.soa, g.wt, b, en, y, num, g.kt)
+			}
+		}
+	}
+	if den == 0 {
+		return 0, false
+	}
+	var step2 float64
+	for a := 0; a < dim; a++ {
+		nv := float32(num[a] / den)
+		d := float64(nv - y[a])
+		step2 += d * d
+		y[a] = nv
+	}
+	return step2, true
 }
 
 // accum5 adds the kernel-weighted points soa[·][b:e] to num and returns the
@@ -295,8 +347,54 @@ func accum5(soa [][]float32, b, e int, y []float32, num []float64, kt *kernelTab
 	return float64(den)
 }
 
+// accum5w is accum5 with point weights wt (= the weights of soa[·][b:e]):
+// it adds the kernel×weight-weighted points soa[·][b:e] to num and returns the
+// weight sum, for dim = 5 (unrolled).
+func accum5w(soa [][]float32, wt []float32, b, e int, y []float32, num []float64, kt *kernelTable) float64 {
+	x0, x1, x2, x3, x4 := soa[0][b:e], soa[1][b:e], soa[2][b:e], soa[3][b:e], soa[4][b:e]
+	x1 = x1[:len(x0)]
+	x2 = x2[:len(x0)]
+	x3 = x3[:len(x0)]
+	x4 = x4[:len(x0)]
+	wt = wt[:len(x0)]
+	y0, y1, y2, y3, y4 := y[0], y[1], y[2], y[3], y[4]
+	r2, sc, tab := kt.r2, kt.scale, kt.v
+	var den, n0, n1, n2, n3, n4 float32
+	for i := range x0 {
+		d0 := x0[i] - y0
+		d1 := x1[i] - y1
+		d2 := x2[i] - y2
+		s := d0*d0 + d1*d1 + d2*d2
+		if s >= r2 {
+			continue
+		}
+		d3 := x3[i] - y3
+		d4 := x4[i] - y4
+		s += d3*d3 + d4*d4
+		if s >= r2 {
+			continue
+		}
+		f := s * sc
+		j := int(f)
+		fr := f - float32(j)
+		w := (tab[j] + fr*(tab[j+1]-tab[j])) * wt[i]
+		den += w
+		n0 += w * x0[i]
+		n1 += w * x1[i]
+		n2 += w * x2[i]
+		n3 += w * x3[i]
+		n4 += w * x4[i]
+	}
+	num[0] += float64(n0)
+	num[1] += float64(n1)
+	num[2] += float64(n2)
+	num[3] += float64(n3)
+	num[4] += float64(n4)
+	return float64(den)
+}
+
 // accumN is accum5 for any dim.
-func accumN(soa [][]float32, b, e int, y []float32, num []float64, kt *kernelTable) float64 {
+func accumN(soa [][]float32, wt []float32, b, e int, y []float32, num []float64, kt *kernelTable) float64 {
 	var den float64
 	dim := len(y)
 	for i := b; i < e; i++ {
@@ -312,6 +410,9 @@ func accumN(soa [][]float32, b, e int, y []float32, num []float64, kt *kernelTab
 		j := int(f)
 		fr := f - float32(j)
 		w := kt.v[j] + fr*(kt.v[j+1]-kt.v[j])
+		if wt != nil {
+			w *= wt[i]
+		}
 		den += float64(w)
 		for a := 0; a < dim; a++ {
 			num[a] += float64(w) * float64(soa[a][i])
@@ -362,6 +463,9 @@ func (BruteForce) Shift(points []float32, dim int, modes []float32, opt Options)
 					continue
 				}
 				w := math.Exp(-0.5 * s)
+				if opt.Weights != nil {
+					w *= float64(opt.Weights[i])
+				}
 				den += w
 				for a := 0; a < dim; a++ {
 					num[a] += w * float64(points[i*dim+a])

@@ -39,6 +39,13 @@ const (
 )
 
 func init() {
+	cudaBruteFactory = func() (Backend, error) {
+		b, err := NewCUDA(false)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
 	cudaFactory = func() (Backend, error) {
 		b, err := NewCUDA(true)
 		if err != nil {

@@ -11,6 +11,25 @@
 // bandwidths (scaled Euclidean distance) are merged (leader grouping plus
 // union-find, so chains merge); each point is labelled with its merged mode.
 //
+// Acceleration (Grid backend, on by default): path-assisted mean shift
+// after Carreira-Perpiñán (2006). Every position a search visits is
+// remembered in a hash of 5-D boxes of side Options.Reuse bandwidths
+// (default 0.1) with the mode that search finally reached; a later search
+// stops as soon as it enters a remembered box and takes that mode. Searches
+// run in rounds of doubling size in a fixed pseudo-random seed order (the
+// first rounds lay paths all over the data; within a round the hash is
+// read-only and shared by all cores; paths are published between rounds in
+// seed order, so results do not depend on the core count). Most searches
+// then stop after about 3 steps instead of running ~25 to convergence. The
+// error is confined to points whose path comes within a box of another
+// basin's path (basin borders, flat vessel ridges): on lung-like test data
+// the partition matches the exact search with adjusted Rand index ≥ 0.99
+// (TestGridMatchesBruteForce); Reuse < 0 gives the exact search, which
+// matches the BruteForce reference exactly. Options.Aggregate (weighted bin
+// means as data) and Options.Weights (weighted mean shift) are also
+// available; aggregation is off by default because 5-D lung points rarely
+// share a bin.
+//
 // Backends do the mode search behind the Backend interface: Grid (default,
 // cell list on the first three axes, all cores) and BruteForce (O(N²)
 // reference with the same truncation). A CUDA backend can be added under the
@@ -57,6 +76,27 @@ type Options struct {
 	// only source of error); 0 (default) starts one search per point, exact
 	// but slower. Binning supports dim ≤ 8.
 	BinSize float64
+	// Reuse is the box side, in bandwidths, of the path-assisted search of
+	// the Grid backend (see the package comment): a search stops when it
+	// enters a box of side Reuse (on every scaled axis) that an earlier
+	// search passed through, and takes that search's mode. Default 0.1; a
+	// negative value disables it (every search runs to convergence, as the
+	// BruteForce reference does). Ignored by BruteForce.
+	Reuse float64
+	// Weights, when non-nil, gives every point (N values, ≥ 0) a weight in
+	// the kernel sums (weighted mean shift); nil means weight 1. Backends
+	// receive the weights of the points they are given here (after
+	// aggregation).
+	Weights []float32
+	// Aggregate, when > 0, replaces the data points in the kernel sums by
+	// weighted bin means before the search: the scaled points are binned on
+	// a grid of Aggregate bandwidths in every axis and each occupied bin
+	// becomes one point at its (weighted) mean with the bin's total weight.
+	// The kernel density changes only by the quantisation (the spread inside
+	// a bin, at most Aggregate²/12 bandwidths² of variance per axis; 0.5 adds
+	// ≤ 2 % to the effective bandwidth). Seeds and labels still come from
+	// the original points (or BinSize bins). 0 (default) disables it; dim ≤ 8.
+	Aggregate float64
 	// Backend performs the mode search; nil selects Grid{}.
 	Backend Backend
 	// Workers is the number of goroutines for parallel backends; 0 means
@@ -78,6 +118,9 @@ func (o Options) withDefaults() Options {
 	if o.MergeFrac <= 0 {
 		o.MergeFrac = 0.5
 	}
+	if o.Reuse == 0 {
+		o.Reuse = 0.1
+	}
 	if o.Backend == nil {
 		o.Backend = Grid{}
 	}
@@ -89,7 +132,9 @@ func (o Options) withDefaults() Options {
 // exp(−|d|²/2), truncated at |d| ≥ opt.Truncate) as row-major N×dim and
 // M×dim float32 slices; modes hold the starting positions and are moved in
 // place to the converged positions (step < opt.Tol, at most opt.MaxIter
-// steps). opt has its defaults filled in. Shift returns the largest number
+// steps). opt has its defaults filled in; opt.Weights, when non-nil, holds
+// one weight per point for the kernel sums (backends must honour it) and
+// opt.Reuse may be ignored by exact backends. Shift returns the largest number
 // of steps any mode took. It must not keep references to the slices.
 type Backend interface {
 	// Name identifies the backend in logs and benchmarks.
@@ -136,11 +181,14 @@ func MeanShift(points []float32, dim int, opt Options) (*Result, error) {
 	}
 	n := len(points) / dim
 	bw := make([]float64, dim)
-	auto := AutoBandwidth(points, dim)
+	var auto []float64 // computed only when some axis asks for it
 	for a := 0; a < dim; a++ {
 		if opt.Bandwidth != nil && opt.Bandwidth[a] > 0 {
 			bw[a] = opt.Bandwidth[a]
 		} else {
+			if auto == nil {
+				auto = AutoBandwidth(points, dim)
+			}
 			bw[a] = auto[a]
 		}
 		if !(bw[a] > 0) || math.IsInf(bw[a], 0) {
@@ -151,6 +199,19 @@ func MeanShift(points []float32, dim int, opt Options) (*Result, error) {
 	if n == 0 {
 		return res, nil
 	}
+	if opt.Weights != nil {
+		if len(opt.Weights) != n {
+			return nil, fmt.Errorf("%w: %d weights for %d points", ErrInput, len(opt.Weights), n)
+		}
+		for _, w := range opt.Weights {
+			if !(w >= 0) || math.IsInf(float64(w), 0) {
+				return nil, fmt.Errorf("%w: weight %g", ErrInput, w)
+			}
+		}
+	}
+	if (opt.BinSize > 0 || opt.Aggregate > 0) && dim > 8 {
+		return nil, fmt.Errorf("%w: bin seeding and aggregation support at most 8 dimensions, got %d", ErrInput, dim)
+	}
 	scaled := make([]float32, len(points))
 	for i := 0; i < n; i++ {
 		for a := 0; a < dim; a++ {
@@ -160,15 +221,16 @@ func MeanShift(points []float32, dim int, opt Options) (*Result, error) {
 	var modes []float32
 	var binOf []int32
 	if opt.BinSize > 0 {
-		if dim > 8 {
-			return nil, fmt.Errorf("%w: bin seeding supports at most 8 dimensions, got %d", ErrInput, dim)
-		}
-		modes, binOf = binSeeds(scaled, dim, opt.BinSize)
+		modes, binOf, _ = binSeeds(scaled, nil, dim, opt.BinSize)
 	} else {
 		modes = make([]float32, len(scaled))
 		copy(modes, scaled)
 	}
-	iters, err := opt.Backend.Shift(scaled, dim, modes, opt)
+	data := scaled
+	if opt.Aggregate > 0 {
+		data, _, opt.Weights = binSeeds(scaled, opt.Weights, dim, opt.Aggregate)
+	}
+	iters, err := opt.Backend.Shift(data, dim, modes, opt)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: backend %s: %w", opt.Backend.Name(), err)
 	}
@@ -210,9 +272,9 @@ func MeanShift(points []float32, dim int, opt Options) (*Result, error) {
 }
 
 // binSeeds bins the scaled N×dim points on a grid of side bin and returns
-// the bin means (one seed per occupied bin, in order of first occurrence)
-// and each point's bin.
-func binSeeds(scaled []float32, dim int, bin float64) ([]float32, []int32) {
+// the bin means (one per occupied bin, in order of first occurrence;
+// weighted by w when non-nil), each point's bin and each bin's total weight.
+func binSeeds(scaled, w []float32, dim int, bin float64) ([]float32, []int32, []float32) {
 	n := len(scaled) / dim
 	type key [8]int32
 	idx := make(map[key]int32, n/8+16)
@@ -233,18 +295,25 @@ func binSeeds(scaled []float32, dim int, bin float64) ([]float32, []int32) {
 			sum = append(sum, make([]float64, dim)...)
 		}
 		binOf[i] = b
-		cnt[b]++
+		wi := 1.0
+		if w != nil {
+			wi = float64(w[i])
+		}
+		cnt[b] += wi
 		for a, x := range p {
-			sum[int(b)*dim+a] += float64(x)
+			sum[int(b)*dim+a] += wi * float64(x)
 		}
 	}
 	seeds := make([]float32, len(sum))
+	tot := make([]float32, len(cnt))
 	for b := range cnt {
+		tot[b] = float32(cnt[b])
+		c := math.Max(cnt[b], math.SmallestNonzeroFloat64)
 		for a := 0; a < dim; a++ {
-			seeds[b*dim+a] = float32(sum[b*dim+a] / cnt[b])
+			seeds[b*dim+a] = float32(sum[b*dim+a] / c)
 		}
 	}
-	return seeds, binOf
+	return seeds, binOf, tot
 }
 
 // AutoBandwidth returns, per axis, Scott's multivariate rule of thumb

@@ -223,13 +223,24 @@ func TestGridMatchesBruteForce(t *testing.T) {
 		}(), []float64{3, 3, 3}},
 	} {
 		dim := len(tc.bw)
-		g, err := MeanShift(tc.pts, dim, Options{Bandwidth: tc.bw})
+		// Exact grid search (no path reuse): same clusters as the reference.
+		g, err := MeanShift(tc.pts, dim, Options{Bandwidth: tc.bw, Reuse: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, err := MeanShift(tc.pts, dim, Options{Bandwidth: tc.bw, Backend: BruteForce{}})
 		if err != nil {
 			t.Fatal(err)
+		}
+		// Default, path-assisted search: nearly the same partition.
+		pa, err := MeanShift(tc.pts, dim, Options{Bandwidth: tc.bw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ari := AdjustedRand(toInt(pa.Labels), toInt(b.Labels)); ari < 0.99 {
+			t.Errorf("%s: path-assisted grid %d clusters vs brute %d, ARI %.4f < 0.99", tc.name, pa.K(), b.K(), ari)
+		} else {
+			t.Logf("%s: path-assisted grid %d clusters (%d iters) vs brute: ARI %.4f", tc.name, pa.K(), pa.Iters, ari)
 		}
 		ari := AdjustedRand(toInt(g.Labels), toInt(b.Labels))
 		t.Logf("%s: grid %d clusters (%d iters), brute %d clusters (%d iters), ARI %.6f", tc.name, g.K(), g.Iters, b.K(), b.Iters, ari)
@@ -280,6 +291,61 @@ func TestBinSeedingAgrees(t *testing.T) {
 	}
 	if tot != 2000 || len(bin.Labels) != 2000 {
 		t.Errorf("sizes sum %d, %d labels", tot, len(bin.Labels))
+	}
+}
+
+// TestWeightsAndAggregate checks that a point of weight 2 acts like two
+// copies of it (same modes, BruteForce and Grid), and that aggregating the
+// data into half-bandwidth bins keeps the partition of lung-like points.
+func TestWeightsAndAggregate(t *testing.T) {
+	rng := rand.New(rand.NewSource(21))
+	pts, _, _ := blobs(rng, 400, 4, 3)
+	bw := []float64{4, 4, 4, 100, 0.2}
+	dup := append(append([]float32{}, pts...), pts[:5*100]...)
+	w := make([]float32, 400)
+	for i := range w {
+		w[i] = 1
+		if i < 100 {
+			w[i] = 2
+		}
+	}
+	for _, be := range []Backend{BruteForce{}, Grid{}} {
+		a, err := MeanShift(dup, 5, Options{Bandwidth: bw, Backend: be, Reuse: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := MeanShift(pts, 5, Options{Bandwidth: bw, Backend: be, Reuse: -1, Weights: w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ari := AdjustedRand(toInt(a.Labels[:400]), toInt(b.Labels)); ari != 1 || a.K() != b.K() {
+			t.Fatalf("%s: weighted vs duplicated: K %d vs %d, ARI %g", be.Name(), b.K(), a.K(), ari)
+		}
+		for c := 0; c < a.K(); c++ {
+			for d := 0; d < 5; d++ {
+				if diff := math.Abs(float64(a.Centers[c*5+d]-b.Centers[c*5+d])) / bw[d]; diff > 1e-3 {
+					t.Errorf("%s: centre %d axis %d differs by %g bandwidths", be.Name(), c, d, diff)
+				}
+			}
+		}
+	}
+	if _, err := MeanShift(pts, 5, Options{Bandwidth: bw, Weights: w[:3]}); !errors.Is(err, ErrInput) {
+		t.Errorf("short weights: %v", err)
+	}
+	ll := lungLike(3000, 4)
+	lbw := []float64{3, 3, 3, 150, 0.15}
+	ex, err := MeanShift(ll, 5, Options{Bandwidth: lbw, Reuse: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag, err := MeanShift(ll, 5, Options{Bandwidth: lbw, Reuse: -1, Aggregate: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ari := AdjustedRand(toInt(ex.Labels), toInt(ag.Labels))
+	t.Logf("aggregate 0.5: %d clusters vs %d exact, ARI %.4f", ag.K(), ex.K(), ari)
+	if ari < 0.98 {
+		t.Errorf("aggregated ARI %.4f", ari)
 	}
 }
 
@@ -422,9 +488,11 @@ func TestAgainstSklearn(t *testing.T) {
 	}
 }
 
-func benchMeanShift(b *testing.B, n int) {
+// benchMeanShift clusters n lung-like points with bin seeding and the given
+// Reuse (0: the default path-assisted search, −1: exact).
+func benchMeanShift(b *testing.B, n int, reuse float64) {
 	pts := lungLike(n, 1)
-	opt := Options{Bandwidth: []float64{3, 3, 3, 150, 0.15}, BinSize: 0.5}
+	opt := Options{Bandwidth: []float64{3, 3, 3, 150, 0.15}, BinSize: 0.5, Reuse: reuse}
 	b.ResetTimer()
 	var res *Result
 	for i := 0; i < b.N; i++ {
@@ -438,21 +506,29 @@ func benchMeanShift(b *testing.B, n int) {
 }
 
 func BenchmarkMeanShift(b *testing.B) {
-	b.Run("N=1e4", func(b *testing.B) { benchMeanShift(b, 10000) })
-	b.Run("N=1e5", func(b *testing.B) { benchMeanShift(b, 100000) })
+	b.Run("N=1e4", func(b *testing.B) { benchMeanShift(b, 10000, 0) })
+	// The exact search (no path reuse), for comparison.
+	b.Run("N=1e4/exact", func(b *testing.B) { benchMeanShift(b, 10000, -1) })
+	b.Run("N=1e5", func(b *testing.B) { benchMeanShift(b, 100000, 0) })
 	b.Run("N=1e6", func(b *testing.B) {
 		if testing.Short() {
 			b.Skip("1e6 points: skipped with -short")
 		}
-		benchMeanShift(b, 1000000)
+		benchMeanShift(b, 1000000, 0)
 	})
 }
 
 func TestSelectBackend(t *testing.T) {
 	for _, d := range []string{"cpu", "auto", ""} {
+		want := "grid"
+		if d != "cpu" && cudaFactory != nil {
+			if _, err := cudaFactory(); err == nil {
+				want = "cuda-grid" // a lungcuda build on a GPU machine
+			}
+		}
 		b, _, err := SelectBackend(d)
-		if err != nil || b.Name() != "grid" {
-			t.Errorf("%q: %v %v", d, b, err)
+		if err != nil || b.Name() != want {
+			t.Errorf("%q: %v %v, want %s", d, b, err, want)
 		}
 	}
 	if _, _, err := SelectBackend("cuda"); cudaFactory == nil && !errors.Is(err, ErrNoCUDA) {
@@ -460,5 +536,41 @@ func TestSelectBackend(t *testing.T) {
 	}
 	if _, _, err := SelectBackend("tpu"); err == nil {
 		t.Error("unknown device accepted")
+	}
+}
+
+// TestReuseDeterministic checks that the path-assisted search gives the same
+// labels and centres whatever the number of workers, and the same partition
+// as the exact search (ARI ≥ 0.99) on lung-like points.
+func TestReuseDeterministic(t *testing.T) {
+	pts := lungLike(4000, 9)
+	bw := []float64{3, 3, 3, 150, 0.15}
+	var first *Result
+	for _, w := range []int{1, 2, 5} {
+		r, err := MeanShift(pts, 5, Options{Bandwidth: bw, Workers: w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = r
+			continue
+		}
+		if r.K() != first.K() || AdjustedRand(toInt(r.Labels), toInt(first.Labels)) != 1 {
+			t.Fatalf("workers %d: %d clusters vs %d", w, r.K(), first.K())
+		}
+		for i := range r.Centers {
+			if r.Centers[i] != first.Centers[i] {
+				t.Fatalf("workers %d: centre value %d differs: %g vs %g", w, i, r.Centers[i], first.Centers[i])
+			}
+		}
+	}
+	ex, err := MeanShift(pts, 5, Options{Bandwidth: bw, Reuse: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ari := AdjustedRand(toInt(ex.Labels), toInt(first.Labels))
+	t.Logf("path-assisted %d clusters vs exact %d: ARI %.4f", first.K(), ex.K(), ari)
+	if ari < 0.99 || first.Iters > ex.Iters {
+		t.Errorf("path-assisted vs exact: ARI %.4f, max steps %d vs %d", ari, first.Iters, ex.Iters)
 	}
 }

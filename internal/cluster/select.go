@@ -15,8 +15,13 @@ var ErrNoCUDA = errors.New("cluster: CUDA backend not available")
 // none can be used (no device, driver error).
 var cudaFactory func() (Backend, error)
 
+// cudaBruteFactory, like cudaFactory, returns the brute-force CUDA backend
+// (every mode against every point; for benchmarks and cross-checks).
+var cudaBruteFactory func() (Backend, error)
+
 // SelectBackend maps a device name to a backend: "cpu" selects Grid;
-// "cuda" the CUDA backend, or ErrNoCUDA when it is unavailable; "auto" (or
+// "cuda" (or "cuda-grid") the cell-grid CUDA backend, "cuda-brute" the
+// brute-force one, or ErrNoCUDA when it is unavailable; "auto" (or
 // "") CUDA when available, else Grid. note is a human-readable remark for
 // the log when "auto" fell back to the CPU ("" otherwise). Any other name is
 // an error.
@@ -24,11 +29,15 @@ func SelectBackend(device string) (b Backend, note string, err error) {
 	switch strings.ToLower(strings.TrimSpace(device)) {
 	case "cpu":
 		return Grid{}, "", nil
-	case "cuda", "gpu":
-		if cudaFactory == nil {
+	case "cuda", "gpu", "cuda-grid", "cuda-brute":
+		f := cudaFactory
+		if strings.EqualFold(strings.TrimSpace(device), "cuda-brute") {
+			f = cudaBruteFactory
+		}
+		if f == nil {
 			return nil, "", fmt.Errorf("%w: this binary was built without -tags lungcuda", ErrNoCUDA)
 		}
-		b, err := cudaFactory()
+		b, err := f()
 		if err != nil {
 			return nil, "", fmt.Errorf("%w: %v", ErrNoCUDA, err)
 		}

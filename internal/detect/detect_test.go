@@ -149,8 +149,14 @@ func TestScore(t *testing.T) {
 	if s := c(0.95, 2, 0, 1); s != 0 {
 		t.Errorf("2 mm score %g want 0", s)
 	}
-	if a, b := c(0.9, 5, 0, 1), c(0.9, 10, 0, 1); !(a < b) {
-		t.Errorf("5 mm (%g) should rank below 10 mm (%g)", a, b)
+	if a, b := c(0.95, 3.5, 0, 1), c(0.95, 10, 0, 1); !(a < b) || math.Abs(a/b-2.0/3) > 1e-9 {
+		t.Errorf("3.5 mm (%g) should score 2/3 of 10 mm (%g)", a, b)
+	}
+	if s := c(0.88, 10, 0, 1); s != 0 || c(0.88, 20, 0, 1) <= 0 {
+		t.Errorf("SI 0.88: 10 mm score %g want 0, 20 mm must score > 0", s)
+	}
+	if a, b := c(0.95, 10, 0, 0.25), c(0.95, 10, 0, 1); math.Abs(a/b-0.5) > 1e-9 {
+		t.Errorf("fill 0.25 should halve the score: %g vs %g", a, b)
 	}
 	if s := c(0.95, 12, -750, 1); s != 0 {
 		t.Errorf("parenchyma-like −750 HU score %g want 0", s)

@@ -1,0 +1,160 @@
+package detect
+
+import (
+	"encoding/gob"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/eval"
+	"github.com/lungctl/lungctl/internal/phantom"
+	"github.com/lungctl/lungctl/internal/resample"
+	"github.com/lungctl/lungctl/internal/segment"
+	"github.com/lungctl/lungctl/internal/volume"
+)
+
+// preparedPhantom is a Full-size phantom resampled to 1 mm with the lung
+// mask computed by the project's segmenter, plus its truth.
+type preparedPhantom struct {
+	HU      *volume.Volume[int16]
+	Lung    *volume.Volume[uint8]
+	Nodules []phantom.Nodule
+	UID     string
+}
+
+// preparePhantom generates phantom seed at the Full size (0.7 mm × 2.5 mm
+// voxels), resamples it to 1 mm and segments the lungs with segment.Lungs
+// (the mask the CLI would use). With LUNGCTL_PHANTOM_CACHE set to a
+// directory the result is cached there (a tuning aid; tests never need it).
+func preparePhantom(t testing.TB, seed int64) *preparedPhantom {
+	cache := os.Getenv("LUNGCTL_PHANTOM_CACHE")
+	var file string
+	if cache != "" {
+		file = filepath.Join(cache, fmt.Sprintf("full-%d.gob", seed))
+		if f, err := os.Open(file); err == nil {
+			var p preparedPhantom
+			err = gob.NewDecoder(f).Decode(&p)
+			f.Close()
+			if err == nil {
+				return &p
+			}
+		}
+	}
+	c, err := phantom.Generate(phantom.Options{Seed: seed, Size: phantom.Full})
+	if err != nil {
+		t.Fatalf("phantom seed %d: %v", seed, err)
+	}
+	hu, err := resample.Stack(c.HU, nil, volume.Vec3{1, 1, 1}, nil)
+	if err != nil {
+		t.Fatalf("phantom seed %d: %v", seed, err)
+	}
+	m, err := segment.Lungs(hu, segment.Options{})
+	if err != nil {
+		t.Fatalf("phantom seed %d: %v", seed, err)
+	}
+	p := &preparedPhantom{HU: hu, Lung: m, Nodules: c.Nodules, UID: "phantom-" + strconv.FormatInt(seed, 10)}
+	if file != "" {
+		if err := os.MkdirAll(cache, 0o755); err == nil {
+			if f, err := os.Create(file + ".tmp"); err == nil {
+				if gob.NewEncoder(f).Encode(p) == nil && f.Close() == nil {
+					os.Rename(file+".tmp", file)
+				} else {
+					f.Close()
+				}
+			}
+		}
+	}
+	return p
+}
+
+// phantomScore is the outcome of evalPhantoms.
+type phantomScore struct {
+	res   *eval.Result
+	sens4 float64 // FROC sensitivity at 4 FP/scan
+}
+
+// evalPhantoms runs Run on the Full phantoms of seeds and scores the
+// candidates with the LUNA16 rules (eval.Evaluate: a mark hits a nodule when
+// its distance to the centre is below the radius): nodules ≥ 4 mm are the
+// annotations, smaller ones are excluded findings (marks on them are neither
+// hits nor false positives), as in LUNA16.
+func evalPhantoms(t *testing.T, seeds []int64, opt Options) phantomScore {
+	var ann, exc []eval.Annotation
+	var cands []candidate.Candidate
+	var scans []string
+	ws := &Workspace{}
+	for _, seed := range seeds {
+		p := preparePhantom(t, seed)
+		o := opt
+		o.SeriesUID = p.UID
+		o.Work = ws
+		r, err := Run(p.HU, p.Lung, o)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		scans = append(scans, p.UID)
+		cands = append(cands, r.Candidates...)
+		for _, nd := range p.Nodules {
+			a := eval.Annotation{SeriesUID: p.UID, World: [3]float64(nd.World), DiameterMM: nd.DiameterMM}
+			if nd.DiameterMM >= 4 {
+				ann = append(ann, a)
+			} else {
+				exc = append(exc, a)
+			}
+		}
+	}
+	res, err := eval.Evaluate(ann, exc, scans, cands, eval.Options{Name: "detect"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var miss []string
+	for _, nr := range res.PerNodule {
+		if !nr.Detected {
+			miss = append(miss, fmt.Sprintf("%s %.1f mm at (%.0f %.0f %.0f)", nr.SeriesUID, nr.DiameterMM, nr.World[0], nr.World[1], nr.World[2]))
+		}
+	}
+	s4 := eval.Interp(res.Curve, 4)
+	t.Logf("%d scans, %d nodules ≥ 4 mm: detected %d (%.3f) with %.2f FP/scan; sensitivity at 4 FP/scan %.3f; CPM %.3f (at %v: %.2f)",
+		res.Scans, res.Nodules, res.Detected, res.Sensitivity, res.FPPerScan, s4, res.CPM, res.OperatingPoints, res.SensitivityAt)
+	if len(miss) > 0 {
+		t.Logf("missed: %s", strings.Join(miss, "; "))
+	}
+	return phantomScore{res: res, sens4: s4}
+}
+
+func seedRange(a, b int64) []int64 {
+	var s []int64
+	for x := a; x <= b; x++ {
+		s = append(s, x)
+	}
+	return s
+}
+
+// TestPhantomHeldOut scores the detector at the default options on the
+// held-out Full phantoms 101–120 (never used for tuning; tuning used seeds
+// 1–10): FROC sensitivity at 4 FP/scan for nodules ≥ 4 mm must be ≥ 0.95.
+// With -short only seeds 101–102 run, with a looser bound.
+func TestPhantomHeldOut(t *testing.T) {
+	if v := os.Getenv("LUNGCTL_PHANTOM_SEEDS"); v != "" {
+		// Tuning aid: LUNGCTL_PHANTOM_SEEDS=1-10 scores other seeds.
+		var a, b int64
+		if _, err := fmt.Sscanf(v, "%d-%d", &a, &b); err != nil {
+			t.Fatalf("LUNGCTL_PHANTOM_SEEDS=%q: want A-B", v)
+		}
+		evalPhantoms(t, seedRange(a, b), Options{})
+		return
+	}
+	seeds, want := seedRange(101, 120), 0.95
+	if testing.Short() {
+		seeds, want = seedRange(101, 102), 0.8
+	}
+	sc := evalPhantoms(t, seeds, Options{})
+	if sc.sens4 < want || math.IsNaN(sc.sens4) {
+		t.Errorf("held-out sensitivity at 4 FP/scan %.3f < %.2f", sc.sens4, want)
+	}
+}
