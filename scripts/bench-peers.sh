@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
 SHARED=../shared
 LIDC=$SHARED/data/lidc-idri-0001
+# zuidhof.py lists one folder flat: give it the folder that holds the slices.
+LIDC_LEAF=$(dirname "$(find "$LIDC" -name '*.dcm' | head -1)")
 BIN=${BIN:-bin/lungctl}
 REPS=${REPS:-3}
 work=$(mktemp -d)
@@ -32,18 +34,21 @@ echo "| task (LIDC-IDRI-0001, 133x512x512) | tool | wall s (best of $REPS) | pea
 echo "|---|---|---|---|"
 read -r t m < <(measure "$BIN" preprocess "$LIDC" -o "$work/lc" -q); lc=$t
 echo "| DICOM -> 1 mm HU + lung mask, .nii.gz | lungctl preprocess | $t | $m |"
-read -r t m < <(measure "$BIN" preprocess "$LIDC" -o "$work/lc" -q --no-mask); echo "| DICOM -> 1 mm HU, .nii.gz | lungctl preprocess --no-mask | $t | $m |"
+read -r t m < <(measure "$BIN" preprocess "$LIDC" -o "$work/lc" -q --nii); lcnii=$t
+echo "| DICOM -> 1 mm HU + lung mask, .nii | lungctl preprocess --nii | $t | $m |"
+read -r t m < <(measure "$BIN" preprocess "$LIDC" -o "$work/lc" -q --no-mask --nii); echo "| DICOM -> 1 mm HU, .nii | lungctl preprocess --no-mask --nii | $t | $m |"
 if command -v dcm2niix >/dev/null; then
   mkdir -p "$work/d2n"
   read -r t m < <(measure dcm2niix -z n -o "$work/d2n" "$LIDC"); echo "| DICOM -> NIfTI (no resample, no mask), .nii | dcm2niix -z n | $t | $m |"
   read -r t m < <(measure dcm2niix -z y -o "$work/d2n" "$LIDC"); echo "| DICOM -> NIfTI (no resample, no mask), .nii.gz | dcm2niix -z y | $t | $m |"
 fi
 if $PY -c 'import pydicom, scipy, skimage, nibabel' 2>/dev/null; then
-  read -r t m < <(REPS=1 measure $PY "$SHARED/peers/zuidhof.py" "$LIDC" --order 1 --out "$work/zu" --json "$work/zu.json")
+  read -r t m < <(REPS=1 measure $PY "$SHARED/peers/zuidhof.py" "$LIDC_LEAF" --order 1 --out "$work/zu" --json "$work/zu.json")
   echo "| DICOM -> 1 mm HU + lung mask, .nii | zuidhof.py --order 1 (Kaggle tutorial) | $t | $m |"
   echo
   echo "zuidhof stages: $(cat "$work/zu.json")"
-  echo "lungctl preprocess speed-up over zuidhof: $(awk "BEGIN{printf \"%.1fx\", $t/$lc}")"
+  echo "lungctl preprocess speed-up over zuidhof (.nii vs .nii, like for like): $(awk "BEGIN{printf \"%.1fx\", $t/$lcnii}")"
+  echo "lungctl preprocess speed-up over zuidhof (lungctl writing .nii.gz): $(awk "BEGIN{printf \"%.1fx\", $t/$lc}")"
 fi
 echo
 echo "Go stage benchmarks (same run):"
@@ -56,8 +61,11 @@ echo "Mean-shift on the same LIDC points (detect --export-points, equal per-axis
 BW=$("$BIN" detect --help | sed -n 's/.*--bandwidth-mm float.*default \([0-9.]*\).*/\1/p'); BW=${BW:-4}
 /usr/bin/time -f '%e' -o "$work/ms" "$BIN" detect "$LIDC" -o "$work/c2.csv" -q
 echo "lungctl detect (whole stage incl. preprocess): $(cat "$work/ms") s"
+LUNGCTL_POINTS=$work/pts.npy LUNGCTL_BANDWIDTH=$BW go test -run '^$' -bench MeanShiftPointsFile -benchtime 3x ./internal/cluster 2>&1 | grep -E '^Benchmark'
+go test -run '^$' -bench 'MeanShift/' -benchtime 1x ./internal/cluster 2>&1 | grep -E '^Benchmark' || true
 if $PY -c 'import sklearn' 2>/dev/null; then
   timeout 900 $PY "$SHARED/peers/meanshift_sklearn.py" --points "$work/pts.npy" --bandwidth "$BW" --method sklearn --bin-seeding || echo "sklearn timed out"
+  timeout 900 $PY "$SHARED/peers/meanshift_sklearn.py" --points "$work/pts.npy" --bandwidth "$BW" --method sklearn --max-points 10000 || echo "sklearn timed out"
 fi
 
 echo

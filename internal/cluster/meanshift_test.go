@@ -574,3 +574,37 @@ func TestReuseDeterministic(t *testing.T) {
 		t.Errorf("path-assisted vs exact: ARI %.4f, max steps %d vs %d", ari, first.Iters, ex.Iters)
 	}
 }
+
+// BenchmarkMeanShiftPointsFile clusters the N×5 points of the .npy named by
+// LUNGCTL_POINTS (as written by `lungctl detect --export-points`: axes
+// scaled so that one bandwidth, LUNGCTL_BANDWIDTH mm, default 4, fits all),
+// so that scripts/bench-peers.sh times lungctl and scikit-learn on the very
+// same points. It skips when the variable is unset.
+func BenchmarkMeanShiftPointsFile(b *testing.B) {
+	path := os.Getenv("LUNGCTL_POINTS")
+	if path == "" {
+		b.Skip("LUNGCTL_POINTS not set")
+	}
+	pts, dim, err := ReadPointsNPY(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bw := 4.0
+	if s := os.Getenv("LUNGCTL_BANDWIDTH"); s != "" {
+		if bw, err = strconv.ParseFloat(s, 64); err != nil {
+			b.Fatal(err)
+		}
+	}
+	bws := make([]float64, dim)
+	for i := range bws {
+		bws[i] = bw
+	}
+	var r *Result
+	for i := 0; i < b.N; i++ {
+		if r, err = MeanShift(pts, dim, Options{Bandwidth: bws}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(pts)/dim), "points")
+	b.ReportMetric(float64(r.K()), "clusters")
+}

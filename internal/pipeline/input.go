@@ -107,7 +107,7 @@ func ListScans(in string) ([]string, error) {
 			continue
 		}
 		if k, err := KindOf(p); err == nil && (k == MetaImage || k == NIfTI) {
-			if k == NIfTI && strings.HasSuffix(strings.ToLower(e.Name()), "_lung.nii.gz") {
+			if n := strings.ToLower(e.Name()); k == NIfTI && (strings.HasSuffix(n, "_lung.nii.gz") || strings.HasSuffix(n, "_lung.nii")) {
 				continue // a preprocess mask, not a scan
 			}
 			files = append(files, p)

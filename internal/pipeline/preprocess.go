@@ -167,23 +167,35 @@ type Paths struct {
 	HU, Lung, Sidecar string
 }
 
-// OutputPaths returns where Write puts id's files in dir.
-func OutputPaths(dir, id string) Paths {
+// NoGzip, as Write's gzipLevel, writes uncompressed .nii files.
+const NoGzip = -1
+
+// OutputPaths returns where Write puts id's files in dir (.nii.gz, or .nii
+// when gzipLevel is NoGzip).
+func OutputPaths(dir, id string, gzipLevel int) Paths {
+	ext := ".nii.gz"
+	if gzipLevel == NoGzip {
+		ext = ".nii"
+	}
 	return Paths{
-		HU:      filepath.Join(dir, id+".nii.gz"),
-		Lung:    filepath.Join(dir, id+"_lung.nii.gz"),
+		HU:      filepath.Join(dir, id+ext),
+		Lung:    filepath.Join(dir, id+"_lung"+ext),
 		Sidecar: filepath.Join(dir, id+".json"),
 	}
 }
 
 // Write stores p in dir as <id>.nii.gz (int16 HU), <id>_lung.nii.gz (uint8
 // mask) and <id>.json (provenance), each atomically; the sidecar is written
-// last so that its presence means the volumes are complete.
+// last so that its presence means the volumes are complete. gzipLevel 0 is
+// the default level (1), 1–9 a zlib level, NoGzip writes uncompressed .nii.
 func (p *Preprocessed) Write(dir string, gzipLevel int) (Paths, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Paths{}, err
 	}
-	ps := OutputPaths(dir, p.ID)
+	ps := OutputPaths(dir, p.ID, gzipLevel)
+	if gzipLevel == NoGzip {
+		gzipLevel = 0
+	}
 	t := time.Now()
 	if err := volio.WriteNIfTI(ps.HU, p.HU, volio.NIfTIOptions{Description: "lungctl HU", GzipLevel: gzipLevel}); err != nil {
 		return ps, err
@@ -215,9 +227,12 @@ func LoadVolumes(in, maskPath string, opt PreprocessOptions, ws *Workspace) (*Pr
 		return Preprocess(in, opt, ws)
 	}
 	if maskPath == "" {
-		cand := filepath.Join(filepath.Dir(in), ScanID(in)+"_lung.nii.gz")
-		if _, err := os.Stat(cand); err == nil {
-			maskPath = cand
+		for _, ext := range []string{".nii.gz", ".nii"} {
+			cand := filepath.Join(filepath.Dir(in), ScanID(in)+"_lung"+ext)
+			if _, err := os.Stat(cand); err == nil {
+				maskPath = cand
+				break
+			}
 		}
 	}
 	if maskPath == "" {
