@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/lungctl/lungctl/internal/dicomio"
@@ -79,7 +80,8 @@ func isOnSpacing(g volume.Grid, sp volume.Vec3) bool {
 // Preprocess reads a scan (DICOM folder, .mhd or NIfTI), converts it to HU,
 // resamples it to opt.Spacing and segments the lungs. ws may be nil.
 func Preprocess(in string, opt PreprocessOptions, ws *Workspace) (*Preprocessed, error) {
-	if ws == nil {
+	oneShot := ws == nil
+	if oneShot {
 		ws = &Workspace{}
 	}
 	if opt.Spacing == (volume.Vec3{}) {
@@ -137,6 +139,12 @@ func Preprocess(in string, opt PreprocessOptions, ws *Workspace) (*Preprocessed,
 	}
 	sc.SetOutput(p.HU.Grid)
 	p.Seconds["resample"] = sinceSec(t)
+	if oneShot && p.HU != src {
+		// Nobody reuses the acquisition-grid stack: let the collector
+		// hand its pages to the mask's buffers (peak memory ~1 copy less).
+		src, ws.raw, positions = nil, nil, nil
+		runtime.GC()
+	}
 
 	if !opt.NoMask {
 		t = time.Now()
