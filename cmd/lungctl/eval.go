@@ -48,7 +48,7 @@ all files together are plotted in <out>/froc.png.`,
 				if len(args) > 1 {
 					name = filepath.Base(filepath.Dir(c)) + "_" + name
 				}
-				r, err := evaluate(annotations, excluded, seriesuids, c,
+				r, err := evaluate(annotations, excluded, seriesuids, nil, c,
 					eval.Options{Name: name, Bootstrap: bootstrap, Seed: seed, MaxMarksPerScan: maxMarks})
 				if err != nil {
 					return err
@@ -78,11 +78,11 @@ all files together are plotted in <out>/froc.png.`,
 	return cmd
 }
 
-// evaluate runs the LUNA16 evaluation of one candidates file; without a
-// scan list the evaluated scans are those named in the candidates file, so
-// that evaluating a subset against the full LUNA16 annotations does not
-// count the other 800 scans as missed.
-func evaluate(annotations, excluded, seriesuids, cands string, opt eval.Options) (*eval.Result, error) {
+// evaluate runs the LUNA16 evaluation of one candidates file over the scans
+// listed in the seriesuids file, or else the scans given, or else those
+// named in the candidates file, so that evaluating a subset against the full
+// LUNA16 annotations does not count the other 800 scans as missed.
+func evaluate(annotations, excluded, seriesuids string, scans []string, cands string, opt eval.Options) (*eval.Result, error) {
 	ann, err := eval.ReadAnnotations(annotations)
 	if err != nil {
 		return nil, err
@@ -97,12 +97,11 @@ func evaluate(annotations, excluded, seriesuids, cands string, opt eval.Options)
 	if err != nil {
 		return nil, err
 	}
-	var scans []string
 	if seriesuids != "" {
 		if scans, err = eval.ReadSeriesUIDs(seriesuids); err != nil {
 			return nil, err
 		}
-	} else {
+	} else if scans == nil {
 		seen := map[string]bool{}
 		for _, c := range cs {
 			if !seen[c.SeriesUID] {

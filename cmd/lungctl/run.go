@@ -198,7 +198,8 @@ every finished scan and writes the combined aggregates. Exit code 0: all scans d
 				for _, r := range sum.Records {
 					scans = append(scans, r.SeriesUID)
 				}
-				r, err := evaluateRun(annotations, excluded, scans, filepath.Join(out, "candidates"+suffix+".csv"))
+				r, err := evaluate(annotations, excluded, "", scans, filepath.Join(out, "candidates"+suffix+".csv"),
+					eval.Options{Name: "lungctl run"})
 				if err != nil {
 					return err
 				}
@@ -247,22 +248,4 @@ every finished scan and writes the combined aggregates. Exit code 0: all scans d
 	f.StringVar(&annotations, "annotations", "", "LUNA16 annotations CSV: run the FROC/CPM evaluation")
 	f.StringVar(&excluded, "excluded", "", "LUNA16 excluded-findings CSV for --annotations")
 	return cmd
-}
-
-func evaluateRun(annotations, excluded string, scans []string, cands string) (*eval.Result, error) {
-	ann, err := eval.ReadAnnotations(annotations)
-	if err != nil {
-		return nil, err
-	}
-	var exc []eval.Annotation
-	if excluded != "" {
-		if exc, err = eval.ReadAnnotations(excluded); err != nil {
-			return nil, err
-		}
-	}
-	cs, err := readCandidates(cands)
-	if err != nil {
-		return nil, err
-	}
-	return eval.Evaluate(ann, exc, scans, cs, eval.Options{Name: "lungctl run"})
 }

@@ -4,36 +4,32 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/lungctl/lungctl/internal/phantom"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
-// Kind is a synthetic nodule shape class; the values are those of
-// internal/phantom's Kind so the two generators are interchangeable.
-type Kind string
+// Kind is a synthetic nodule shape class: internal/phantom's, so the two
+// patch generators and the label rule are one.
+type Kind = phantom.Kind
 
 // The nodule kinds of the synthetic training data.
 const (
-	Round        Kind = "round"
-	Lobulated    Kind = "lobulated"
-	Spiculated   Kind = "spiculated"
-	Juxtapleural Kind = "juxtapleural"
-	Calcified    Kind = "calcified"
+	Round        = phantom.Round
+	Lobulated    = phantom.Lobulated
+	Spiculated   = phantom.Spiculated
+	Juxtapleural = phantom.Juxtapleural
+	Calcified    = phantom.Calcified
 )
 
 // Kinds lists every Kind in a fixed order.
-var Kinds = []Kind{Round, Lobulated, Spiculated, Juxtapleural, Calcified}
+var Kinds = phantom.Kinds
 
-// Malignant is the synthetic label rule shared with internal/phantom:
-// diameter ≥ 8 mm and lobulated or spiculated, or diameter ≥ 15 mm and not
+// Malignant is the synthetic label rule, phantom.MalignancyOf's: diameter
+// ≥ 8 mm and lobulated or spiculated, or diameter ≥ 15 mm and not
 // calcified.
 func Malignant(k Kind, diameterMM float64) bool {
-	switch k {
-	case Calcified:
-		return false
-	case Lobulated, Spiculated:
-		return diameterMM >= 8
-	}
-	return diameterMM >= 15
+	_, m := phantom.MalignancyOf(k, diameterMM)
+	return m
 }
 
 // PatchFunc renders a size³ patch of 1 mm voxels (HU) of lung parenchyma
