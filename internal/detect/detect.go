@@ -346,7 +346,17 @@ func Run(hu *volume.Volume[int16], lung *volume.Volume[uint8], opt Options) (*Re
 		if out[a].DetectScore != out[b].DetectScore {
 			return out[a].DetectScore > out[b].DetectScore
 		}
-		return out[a].Voxels > out[b].Voxels
+		if out[a].Voxels != out[b].Voxels {
+			return out[a].Voxels > out[b].Voxels
+		}
+		// Full ties (e.g. two zero-score specks) are ordered by position,
+		// so the ranking does not depend on the backend's cluster order.
+		for ax := 2; ax >= 0; ax-- {
+			if out[a].World[ax] != out[b].World[ax] {
+				return out[a].World[ax] < out[b].World[ax]
+			}
+		}
+		return false
 	})
 	if opt.MaxCandidates > 0 && len(out) > opt.MaxCandidates {
 		out = out[:opt.MaxCandidates]
