@@ -77,12 +77,7 @@ The embedded default model was trained on synthetic phantom nodules only (see
 			if err != nil {
 				return err
 			}
-			var mine []candidate.Candidate
-			for _, c := range cs {
-				if c.SeriesUID == p.SeriesUID || c.SeriesUID == p.ID {
-					mine = append(mine, c)
-				}
-			}
+			mine := p.CandidatesFor(cs) // only this scan's rows of a multi-scan CSV
 			if len(mine) == 0 && len(cs) > 0 {
 				logger.Warn("no candidate rows carry this scan's id; scoring all rows", "series_uid", p.SeriesUID, "id", p.ID)
 				mine = cs

@@ -43,13 +43,7 @@ found beside it), an .mhd or a DICOM folder (preprocessed in memory).`,
 			if err != nil {
 				return err
 			}
-			// Keep only this scan's rows when the CSV holds several scans.
-			var mine []candidate.Candidate
-			for _, c := range cs {
-				if c.SeriesUID == p.SeriesUID || c.SeriesUID == p.ID {
-					mine = append(mine, c)
-				}
-			}
+			mine := p.CandidatesFor(cs) // only this scan's rows of a multi-scan CSV
 			if len(mine) == 0 {
 				logger.Warn("no candidate rows for this scan", "series_uid", p.SeriesUID, "id", p.ID, "csv", cands)
 			}

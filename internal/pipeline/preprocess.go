@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/dicomio"
 	"github.com/lungctl/lungctl/internal/resample"
 	"github.com/lungctl/lungctl/internal/segment"
@@ -263,4 +264,16 @@ func LoadVolumes(in, maskPath string, opt PreprocessOptions, ws *Workspace) (*Pr
 	p.Lung = m
 	p.Seconds["load_mask"] = sinceSec(t)
 	return p, nil
+}
+
+// CandidatesFor returns the rows of cs that belong to p's scan (matched by
+// series UID or by scan id), for candidate files that hold several scans.
+func (p *Preprocessed) CandidatesFor(cs []candidate.Candidate) []candidate.Candidate {
+	var mine []candidate.Candidate
+	for _, c := range cs {
+		if c.SeriesUID == p.SeriesUID || c.SeriesUID == p.ID {
+			mine = append(mine, c)
+		}
+	}
+	return mine
 }
