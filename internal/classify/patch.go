@@ -5,7 +5,6 @@
 package classify
 
 import (
-	"math"
 	"math/rand/v2"
 
 	"github.com/lungctl/lungctl/internal/volume"
@@ -82,14 +81,6 @@ func ExtractPatch(hu *volume.Volume[int16], world volume.Vec3, spec PatchSpec, a
 	lo := float64(spec.Norm.MinHU)
 	scale := 1 / (spec.Norm.MaxHU - spec.Norm.MinHU)
 	outside := spec.Norm.OutsideHU
-	nx, ny, nz := g.Dims[0], g.Dims[1], g.Dims[2]
-	data := hu.Data
-	at := func(i, j, k int) float64 {
-		if i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= nz {
-			return outside
-		}
-		return float64(data[i+nx*(j+ny*k)])
-	}
 	h := float64(n / 2)
 	p := 0
 	for k := 0; k < n; k++ {
@@ -106,29 +97,7 @@ func ExtractPatch(hu *volume.Volume[int16], world volume.Vec3, spec PatchSpec, a
 						o[0], o[1] = -o[1], o[0]
 					}
 				}
-				x := c[0] + o[0]*step[0]
-				y := c[1] + o[1]*step[1]
-				z := c[2] + o[2]*step[2]
-				x0, y0, z0 := math.Floor(x), math.Floor(y), math.Floor(z)
-				fx, fy, fz := x-x0, y-y0, z-z0
-				i0, j0, k0 := int(x0), int(y0), int(z0)
-				var v float64
-				if i0 >= 0 && j0 >= 0 && k0 >= 0 && i0+1 < nx && j0+1 < ny && k0+1 < nz {
-					b := i0 + nx*(j0+ny*k0)
-					sx, sxy := 1, nx
-					sz := nx * ny
-					c00 := float64(data[b])*(1-fx) + float64(data[b+sx])*fx
-					c10 := float64(data[b+sxy])*(1-fx) + float64(data[b+sxy+sx])*fx
-					c01 := float64(data[b+sz])*(1-fx) + float64(data[b+sz+sx])*fx
-					c11 := float64(data[b+sz+sxy])*(1-fx) + float64(data[b+sz+sxy+sx])*fx
-					v = (c00*(1-fy)+c10*fy)*(1-fz) + (c01*(1-fy)+c11*fy)*fz
-				} else {
-					c00 := at(i0, j0, k0)*(1-fx) + at(i0+1, j0, k0)*fx
-					c10 := at(i0, j0+1, k0)*(1-fx) + at(i0+1, j0+1, k0)*fx
-					c01 := at(i0, j0, k0+1)*(1-fx) + at(i0+1, j0, k0+1)*fx
-					c11 := at(i0, j0+1, k0+1)*(1-fx) + at(i0+1, j0+1, k0+1)*fx
-					v = (c00*(1-fy)+c10*fy)*(1-fz) + (c01*(1-fy)+c11*fy)*fz
-				}
+				v := hu.Trilinear(volume.Vec3{c[0] + o[0]*step[0], c[1] + o[1]*step[1], c[2] + o[2]*step[2]}, outside)
 				t := (v - lo) * scale
 				if t < 0 {
 					t = 0

@@ -149,7 +149,7 @@ func mipPanel(img *image.RGBA, s *sampler, msk []uint8, p Panel, dir volume.Vec3
 	dd := s.step(volume.Vec3{dir[0] * step, dir[1] * step, dir[2] * step})
 	nsteps := int(math.Ceil((hi - lo) / step))
 	data := s.v.Data
-	nx, ny, nz := s.dims[0], s.dims[1], s.dims[2]
+	nx, ny, nz := s.v.Dims[0], s.v.Dims[1], s.v.Dims[2]
 	parallelRows(p.Rect.Dy(), func(y int) {
 		for x := 0; x < p.Rect.Dx(); x++ {
 			var idx volume.Vec3

@@ -113,12 +113,8 @@ func (w Window) orDefault() Window {
 
 // sampler reads a volume at world points by trilinear interpolation.
 type sampler struct {
-	v     *volume.Volume[int16]
-	inv   [3][3]float64 // world offset → continuous index
-	nx    int
-	nxny  int
-	dims  [3]int
-	limit [3]float64
+	v   *volume.Volume[int16]
+	inv [3][3]float64 // world offset → continuous index
 }
 
 func newSampler(v *volume.Volume[int16]) (*sampler, error) {
@@ -128,13 +124,12 @@ func newSampler(v *volume.Volume[int16]) (*sampler, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", ErrEmpty, v.Check())
 	}
-	s := &sampler{v: v, nx: v.Dims[0], nxny: v.Dims[0] * v.Dims[1], dims: v.Dims}
+	s := &sampler{v: v}
 	m := volume.Inverse3(v.Direction)
 	for r := 0; r < 3; r++ {
 		for c := 0; c < 3; c++ {
 			s.inv[r][c] = m[r][c] / v.Spacing[r]
 		}
-		s.limit[r] = float64(v.Dims[r]) - 0.5
 	}
 	return s, nil
 }
@@ -158,53 +153,9 @@ func (s *sampler) step(d volume.Vec3) volume.Vec3 {
 	return idx
 }
 
-// trilinear samples at a continuous index; outside the volume (more than
-// half a voxel beyond the edge centres) it returns OutsideHU.
-func (s *sampler) trilinear(idx volume.Vec3) float64 {
-	var i0 [3]int
-	var f [3]float64
-	for a := 0; a < 3; a++ {
-		x := idx[a]
-		if x < -0.5 || x > s.limit[a] || math.IsNaN(x) {
-			return OutsideHU
-		}
-		fl := math.Floor(x)
-		i0[a] = int(fl)
-		f[a] = x - fl
-		if i0[a] < 0 {
-			i0[a], f[a] = 0, 0
-		} else if i0[a] >= s.dims[a]-1 {
-			i0[a], f[a] = s.dims[a]-1, 0
-		}
-	}
-	d := s.v.Data
-	base := i0[0] + s.nx*i0[1] + s.nxny*i0[2]
-	di, dj, dk := 1, s.nx, s.nxny
-	if f[0] == 0 {
-		di = 0
-	}
-	if f[1] == 0 {
-		dj = 0
-	}
-	if f[2] == 0 {
-		dk = 0
-	}
-	c000 := float64(d[base])
-	c100 := float64(d[base+di])
-	c010 := float64(d[base+dj])
-	c110 := float64(d[base+di+dj])
-	c001 := float64(d[base+dk])
-	c101 := float64(d[base+di+dk])
-	c011 := float64(d[base+dj+dk])
-	c111 := float64(d[base+di+dj+dk])
-	c00 := c000 + (c100-c000)*f[0]
-	c10 := c010 + (c110-c010)*f[0]
-	c01 := c001 + (c101-c001)*f[0]
-	c11 := c011 + (c111-c011)*f[0]
-	c0 := c00 + (c10-c00)*f[1]
-	c1 := c01 + (c11-c01)*f[1]
-	return c0 + (c1-c0)*f[2]
-}
+// trilinear samples at a continuous index (volume.Trilinear; outside the
+// volume it reads OutsideHU).
+func (s *sampler) trilinear(idx volume.Vec3) float64 { return s.v.Trilinear(idx, OutsideHU) }
 
 // canvas helpers -----------------------------------------------------------
 

@@ -188,3 +188,46 @@ func inverse3(m [3][3]float64) [3][3]float64 {
 
 // Inverse3 returns the inverse of a 3×3 matrix (NaNs when it is singular).
 func Inverse3(m [3][3]float64) [3][3]float64 { return inverse3(m) }
+
+// Trilinear samples v at the continuous voxel index idx (see WorldToIndex)
+// by trilinear interpolation. Neighbours outside the grid read as outside,
+// so values fade to outside over the half voxel beyond the edge centres;
+// indices further out, or NaN, return outside itself.
+func (v *Volume[T]) Trilinear(idx Vec3, outside float64) float64 {
+	nx, ny, nz := v.Dims[0], v.Dims[1], v.Dims[2]
+	x, y, z := idx[0], idx[1], idx[2]
+	if !(x > -1 && y > -1 && z > -1 && x < float64(nx) && y < float64(ny) && z < float64(nz)) {
+		return outside
+	}
+	x0, y0, z0 := math.Floor(x), math.Floor(y), math.Floor(z)
+	fx, fy, fz := x-x0, y-y0, z-z0
+	i, j, k := int(x0), int(y0), int(z0)
+	d := v.Data
+	var c000, c100, c010, c110, c001, c101, c011, c111 float64
+	if i >= 0 && j >= 0 && k >= 0 && i+1 < nx && j+1 < ny && k+1 < nz {
+		b := i + nx*(j+ny*k)
+		sy, sz := nx, nx*ny
+		c000, c100 = float64(d[b]), float64(d[b+1])
+		c010, c110 = float64(d[b+sy]), float64(d[b+sy+1])
+		c001, c101 = float64(d[b+sz]), float64(d[b+sz+1])
+		c011, c111 = float64(d[b+sz+sy]), float64(d[b+sz+sy+1])
+	} else {
+		at := func(i, j, k int) float64 {
+			if i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= nz {
+				return outside
+			}
+			return float64(d[i+nx*(j+ny*k)])
+		}
+		c000, c100 = at(i, j, k), at(i+1, j, k)
+		c010, c110 = at(i, j+1, k), at(i+1, j+1, k)
+		c001, c101 = at(i, j, k+1), at(i+1, j, k+1)
+		c011, c111 = at(i, j+1, k+1), at(i+1, j+1, k+1)
+	}
+	c00 := c000 + (c100-c000)*fx
+	c10 := c010 + (c110-c010)*fx
+	c01 := c001 + (c101-c001)*fx
+	c11 := c011 + (c111-c011)*fx
+	c0 := c00 + (c10-c00)*fy
+	c1 := c01 + (c11-c01)*fy
+	return c0 + (c1-c0)*fz
+}

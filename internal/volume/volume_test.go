@@ -82,3 +82,31 @@ func TestValidateRejects(t *testing.T) {
 		t.Error("short data accepted")
 	}
 }
+
+func TestTrilinearLinearFieldAndEdges(t *testing.T) {
+	g := Grid{Dims: [3]int{5, 4, 3}, Spacing: Vec3{1, 1, 1}, Direction: Identity}
+	v := New[float32](g)
+	f := func(i, j, k float64) float64 { return 3*i - 2*j + 5*k + 7 }
+	for k := 0; k < 3; k++ {
+		for j := 0; j < 4; j++ {
+			for i := 0; i < 5; i++ {
+				v.Set(i, j, k, float32(f(float64(i), float64(j), float64(k))))
+			}
+		}
+	}
+	// Interior points reproduce a linear field exactly.
+	for _, p := range []Vec3{{0.25, 0.5, 0.75}, {3.9, 2.1, 1.5}, {4, 3, 2}, {0, 0, 0}} {
+		if got, want := v.Trilinear(p, -1000), f(p[0], p[1], p[2]); math.Abs(got-want) > 1e-5 {
+			t.Errorf("at %v: %v want %v", p, got, want)
+		}
+	}
+	// Half a voxel beyond the last centre: half outside, half edge voxel.
+	if got, want := v.Trilinear(Vec3{4.5, 0, 0}, -1000), 0.5*f(4, 0, 0)+0.5*-1000; math.Abs(got-want) > 1e-5 {
+		t.Errorf("edge fade: %v want %v", got, want)
+	}
+	for _, p := range []Vec3{{-1, 0, 0}, {5, 0, 0}, {0, 0, math.NaN()}} {
+		if got := v.Trilinear(p, -1000); got != -1000 {
+			t.Errorf("outside %v: %v", p, got)
+		}
+	}
+}
