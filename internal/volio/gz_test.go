@@ -3,21 +3,18 @@ package volio
 import (
 	"bytes"
 	stdgzip "compress/gzip"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
 	"math/rand"
-	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 
 	kgzip "github.com/klauspost/compress/gzip"
 
+	"github.com/lungctl/lungctl/internal/dicomio"
+	"github.com/lungctl/lungctl/internal/resample"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -129,89 +126,16 @@ func realisticCT(tb testing.TB) (*volume.Volume[int16], string) {
 	return ctVol, ctSrc
 }
 
-// loadLIDCResampled reads the 133 LIDC-IDRI-0001 slices with a minimal
-// parser (Explicit VR LE, 512×512 int16 pixel data last in the file, slope 1
-// intercept −1024, as the data README documents; padding −2048 HU → −1000)
-// and resamples them trilinearly to 1 mm. Test helper only: dicomio is the
-// real loader.
+// loadLIDCResampled loads LIDC-IDRI-0001 with the real loader and
+// resamples it to 1 mm (nil when the shared data is absent or fails).
 func loadLIDCResampled() *volume.Volume[int16] {
-	root := filepath.Join("..", "..", "..", "shared", "data", "lidc-idri-0001")
-	type slice struct {
-		z   float64
-		px  []int16
-		ipp [2]float64
-	}
-	var slices []slice
-	filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() || !strings.HasSuffix(p, ".dcm") {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		const n = 512 * 512 * 2
-		if err != nil || len(b) < n+12 {
-			return nil
-		}
-		tag := b[len(b)-n-12 : len(b)-n]
-		if !bytes.Equal(tag[:6], []byte{0xe0, 0x7f, 0x10, 0x00, 'O', 'W'}) || binary.LittleEndian.Uint32(tag[8:]) != n {
-			return nil
-		}
-		i := bytes.Index(b, []byte{0x20, 0x00, 0x32, 0x00, 'D', 'S'})
-		if i < 0 {
-			return nil
-		}
-		l := int(binary.LittleEndian.Uint16(b[i+6:]))
-		f := strings.Split(strings.TrimSpace(string(b[i+8:i+8+l])), `\`)
-		if len(f) != 3 {
-			return nil
-		}
-		var s slice
-		s.ipp[0], _ = strconv.ParseFloat(strings.TrimSpace(f[0]), 64)
-		s.ipp[1], _ = strconv.ParseFloat(strings.TrimSpace(f[1]), 64)
-		s.z, _ = strconv.ParseFloat(strings.TrimSpace(f[2]), 64)
-		s.px = make([]int16, 512*512)
-		for k := range s.px {
-			hu := int(int16(binary.LittleEndian.Uint16(b[len(b)-n+2*k:]))) - 1024
-			if hu < -1000 {
-				hu = -1000
-			}
-			s.px[k] = int16(hu)
-		}
-		slices = append(slices, s)
-		return nil
-	})
-	if len(slices) < 100 {
+	sc, err := dicomio.Load(filepath.Join("..", "..", "..", "shared", "data", "lidc-idri-0001"), dicomio.Options{})
+	if err != nil {
 		return nil
 	}
-	sort.Slice(slices, func(a, b int) bool { return slices[a].z < slices[b].z })
-	const ps = 0.703125
-	z0, z1 := slices[0].z, slices[len(slices)-1].z
-	g := volume.Grid{Dims: [3]int{360, 360, int(z1-z0) + 1}, Spacing: volume.Vec3{1, 1, 1},
-		Origin: volume.Vec3{slices[0].ipp[0], slices[0].ipp[1], z0}, Direction: volume.Identity}
-	v := volume.New[int16](g)
-	dz := (z1 - z0) / float64(len(slices)-1)
-	for k := 0; k < g.Dims[2]; k++ {
-		fz := float64(k) / dz
-		k0 := min(int(fz), len(slices)-2)
-		wz := fz - float64(k0)
-		for j := 0; j < g.Dims[1]; j++ {
-			fy := float64(j) / ps
-			j0 := min(int(fy), 510)
-			wy := fy - float64(j0)
-			for i := 0; i < g.Dims[0]; i++ {
-				fx := float64(i) / ps
-				i0 := min(int(fx), 510)
-				wx := fx - float64(i0)
-				var acc float64
-				for dk, wk := range [2]float64{1 - wz, wz} {
-					px := slices[k0+dk].px
-					r0 := px[j0*512+i0:]
-					r1 := px[(j0+1)*512+i0:]
-					acc += wk * ((1-wy)*((1-wx)*float64(r0[0])+wx*float64(r0[1])) +
-						wy*((1-wx)*float64(r1[0])+wx*float64(r1[1])))
-				}
-				v.Set(i, j, k, int16(math.Round(acc)))
-			}
-		}
+	v, err := resample.Stack(sc.HU, sc.Positions, volume.Vec3{1, 1, 1}, nil)
+	if err != nil {
+		return nil
 	}
 	return v
 }
