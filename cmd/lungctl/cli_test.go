@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lungctl/lungctl/internal/shareddata"
 )
 
 // lungctlBin is the path of the binary built by TestMain.
@@ -173,7 +175,7 @@ func TestPreprocessMissingInput(t *testing.T) {
 }
 
 func TestEvalTruthAgainstItselfIsPerfect(t *testing.T) {
-	truth := filepath.Join("..", "..", "..", "shared", "data", "lidc-idri-0001", "truth_luna16_annotations.csv")
+	truth := shareddata.Path("lidc-idri-0001", "truth_luna16_annotations.csv")
 	if _, err := os.Stat(truth); err != nil {
 		t.Skipf("LIDC-IDRI truth file absent (%v)", err)
 	}

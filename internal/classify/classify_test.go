@@ -14,6 +14,7 @@ import (
 
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/classify/nn"
+	"github.com/lungctl/lungctl/internal/shareddata"
 	"github.com/lungctl/lungctl/internal/volio"
 	"github.com/lungctl/lungctl/internal/volume"
 )
@@ -497,7 +498,7 @@ func TestLoadLUNAWithVolio(t *testing.T) {
 // TestLUNAAnnotationsReal parses the official LUNA16 table with malignancy
 // (no volumes needed: every series is missing, which must be reported).
 func TestLUNAAnnotationsReal(t *testing.T) {
-	p := filepath.Join("..", "..", "..", "shared", "data", "lidc-idri-0001", "truth_luna16_annotations_with_malignancy.csv")
+	p := shareddata.Path("lidc-idri-0001", "truth_luna16_annotations_with_malignancy.csv")
 	if _, err := os.Stat(p); err != nil {
 		t.Skipf("shared data not found: %v", err)
 	}

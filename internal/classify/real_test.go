@@ -2,11 +2,11 @@ package classify
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/dicomio"
+	"github.com/lungctl/lungctl/internal/shareddata"
 )
 
 // TestScoreRealLIDCNodule loads the real LIDC-IDRI-0001 CT (0.70 × 0.70 ×
@@ -17,7 +17,7 @@ import (
 // p ≥ 0.9 and every other point below 0.5 — which also fails if the world →
 // voxel mapping or the patch axes were wrong.
 func TestScoreRealLIDCNodule(t *testing.T) {
-	dir := filepath.Join("..", "..", "..", "shared", "data", "lidc-idri-0001", "LIDC-IDRI-0001")
+	dir := shareddata.Path("lidc-idri-0001", "LIDC-IDRI-0001")
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("shared data not found: %v", err)
 	}

@@ -7,12 +7,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/shareddata"
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
 )
 
 // oddDir is the shared folder of single-file decoder test data.
-var oddDir = filepath.Join("..", "..", "..", "shared", "data", "odd")
+var oddDir = shareddata.Path("odd")
 
 // needOdd skips the test when the shared real-data folder is absent.
 func needOdd(t testing.TB) {

@@ -3,16 +3,16 @@ package detect
 import (
 	"math"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/dicomio"
 	"github.com/lungctl/lungctl/internal/resample"
 	"github.com/lungctl/lungctl/internal/segment"
+	"github.com/lungctl/lungctl/internal/shareddata"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
-var lidcDir = filepath.Join("..", "..", "..", "shared", "data", "lidc-idri-0001")
+var lidcDir = shareddata.Path("lidc-idri-0001")
 
 // loadLIDC loads LIDC-IDRI-0001, resamples it to 1 mm and segments the lungs.
 func loadLIDC(t testing.TB) (*volume.Volume[int16], *volume.Volume[uint8]) {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/lungctl/lungctl/internal/shareddata"
 )
 
 // fuzzSeeds are small (< 40 KB) files of shared/data/odd used as the seed
@@ -24,7 +26,7 @@ var fuzzSeeds = []string{
 }
 
 func readSeeds(tb testing.TB) [][]byte {
-	root := filepath.Join("..", "..", "..", "shared", "data", "odd")
+	root := shareddata.Path("odd")
 	var out [][]byte
 	for _, rel := range fuzzSeeds {
 		if b, err := os.ReadFile(filepath.Join(root, rel)); err == nil {

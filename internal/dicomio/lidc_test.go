@@ -9,17 +9,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/shareddata"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
 // dataDir returns the shared real-data folder, skipping the test when absent.
 func dataDir(t testing.TB, sub ...string) string {
 	t.Helper()
-	d := filepath.Join(append([]string{"..", "..", "..", "shared", "data"}, sub...)...)
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("real data not available at %s: %v", d, err)
-	}
-	return d
+	return shareddata.Dir(t, sub...)
 }
 
 func lidcSeriesDir(t testing.TB) string {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/shareddata"
 )
 
 func cand(s string, x, y, z, p float64) candidate.Candidate {
@@ -302,7 +303,7 @@ func TestWriteJSONAndPlot(t *testing.T) {
 }
 
 func lunaDir(t *testing.T) string {
-	d := filepath.Join("..", "..", "..", "shared", "data", "luna16-csv")
+	d := shareddata.Path("luna16-csv")
 	if _, err := os.Stat(d); err != nil {
 		t.Skipf("real LUNA16 tables not present at %s: %v", d, err)
 	}
@@ -469,7 +470,7 @@ func TestAgainstPythonReference(t *testing.T) {
 }
 
 func BenchmarkEvaluateLUNA16(b *testing.B) {
-	d := filepath.Join("..", "..", "..", "shared", "data", "luna16-csv")
+	d := shareddata.Path("luna16-csv")
 	inc, err := ReadAnnotations(filepath.Join(d, "annotations.csv"))
 	if err != nil {
 		b.Skip(err)

@@ -10,11 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/shareddata"
 	"github.com/lungctl/lungctl/internal/volio"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
-var sharedData = filepath.Join("..", "..", "..", "shared", "data")
+var sharedData = shareddata.Path()
 
 func needShared(t testing.TB, rel string) string {
 	t.Helper()

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/shareddata"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -18,7 +19,7 @@ import (
 // code), and checks that the nodule's solid tissue fills the middle of the
 // circle in all three views while the circle itself lies mostly on lung.
 func TestRealLIDCNodule(t *testing.T) {
-	dir := filepath.Join("..", "..", "..", "shared", "data", "lidc-idri-0001", "LIDC-IDRI-0001",
+	dir := shareddata.Path("lidc-idri-0001", "LIDC-IDRI-0001",
 		"1.3.6.1.4.1.14519.5.2.1.6279.6001.298806137288633453246975630178",
 		"1.3.6.1.4.1.14519.5.2.1.6279.6001.179049373636438705059720603192")
 	if _, err := os.Stat(dir); err != nil {

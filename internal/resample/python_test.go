@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/dicomio"
+	"github.com/lungctl/lungctl/internal/shareddata"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -48,7 +49,7 @@ func TestAgainstScipyLIDC(t *testing.T) {
 	if testing.Short() {
 		t.Skip("python cross-check skipped in -short mode")
 	}
-	d := filepath.Join("..", "..", "..", "shared", "data", "lidc-idri-0001")
+	d := shareddata.Path("lidc-idri-0001")
 	if _, err := os.Stat(d); err != nil {
 		t.Skipf("real data not available at %s: %v", d, err)
 	}

@@ -2,24 +2,19 @@ package segment
 
 import (
 	"math"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/dicomio"
 	"github.com/lungctl/lungctl/internal/resample"
+	"github.com/lungctl/lungctl/internal/shareddata"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
 // dataDir returns a folder of the shared real data, skipping when absent.
 func dataDir(t testing.TB, sub ...string) string {
 	t.Helper()
-	d := filepath.Join(append([]string{"..", "..", "..", "shared", "data"}, sub...)...)
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("real data not available at %s: %v", d, err)
-	}
-	return d
+	return shareddata.Dir(t, sub...)
 }
 
 var (

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lungctl/lungctl/internal/dicomio"
 	"github.com/lungctl/lungctl/internal/resample"
+	"github.com/lungctl/lungctl/internal/shareddata"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -129,7 +130,7 @@ func realisticCT(tb testing.TB) (*volume.Volume[int16], string) {
 // loadLIDCResampled loads LIDC-IDRI-0001 with the real loader and
 // resamples it to 1 mm (nil when the shared data is absent or fails).
 func loadLIDCResampled() *volume.Volume[int16] {
-	sc, err := dicomio.Load(filepath.Join("..", "..", "..", "shared", "data", "lidc-idri-0001"), dicomio.Options{})
+	sc, err := dicomio.Load(shareddata.Path("lidc-idri-0001"), dicomio.Options{})
 	if err != nil {
 		return nil
 	}
