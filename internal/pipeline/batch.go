@@ -207,13 +207,7 @@ func RunBatch(ctx context.Context, inputs []string, outDir string, fn ScanFunc, 
 		seen[ids[i]] = in
 	}
 	start := time.Now()
-	type result struct {
-		rec     ScanRecord
-		cands   []candidate.Candidate
-		err     error
-		skipped bool
-	}
-	results := make([]result, len(inputs))
+	results := make([]scanResult, len(inputs))
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -224,7 +218,7 @@ func RunBatch(ctx context.Context, inputs []string, outDir string, fn ScanFunc, 
 			defer wg.Done()
 			for i := range jobs {
 				dir := filepath.Join(outDir, ids[i])
-				var r result
+				var r scanResult
 				rec, err := ReadDone(dir)
 				var cs []candidate.Candidate
 				if err == nil && !opt.Force {
@@ -233,7 +227,7 @@ func RunBatch(ctx context.Context, inputs []string, outDir string, fn ScanFunc, 
 					cs, err = candidate.ReadFile(filepath.Join(dir, "candidates.csv"))
 				}
 				if err == nil && !opt.Force {
-					r = result{rec: rec, cands: cs, skipped: true}
+					r = scanResult{rec: rec, cands: cs, skipped: true}
 				} else if ctx.Err() != nil {
 					r.err = ctx.Err()
 				} else {
@@ -297,12 +291,17 @@ func RunBatch(ctx context.Context, inputs []string, outDir string, fn ScanFunc, 
 	return sum, nil
 }
 
-func runOne(ctx context.Context, fn ScanFunc, input, dir string) (r struct {
+// scanResult is one input's outcome in a batch.
+type scanResult struct {
 	rec     ScanRecord
 	cands   []candidate.Candidate
 	err     error
-	skipped bool
-}) {
+	skipped bool // complete from an earlier run
+}
+
+// runOne processes one scan into dir, turning a panic into an error that
+// names the input, and writes done.json last.
+func runOne(ctx context.Context, fn ScanFunc, input, dir string) (r scanResult) {
 	defer func() {
 		if p := recover(); p != nil {
 			r.err = fmt.Errorf("%s: internal error: %v", input, p)

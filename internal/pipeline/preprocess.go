@@ -58,7 +58,7 @@ type Workspace struct {
 
 func sinceSec(t time.Time) float64 { return math.Round(time.Since(t).Seconds()*1000) / 1000 }
 
-// isIsotropic reports whether g already has spacing sp (within 1e-3 mm) on
+// isOnSpacing reports whether g already has spacing sp (within 1e-3 mm) on
 // orthogonal axes, so that resampling would only copy.
 func isOnSpacing(g volume.Grid, sp volume.Vec3) bool {
 	for a := 0; a < 3; a++ {

@@ -3,7 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"math"
+	"path/filepath"
 	"time"
 
 	"github.com/lungctl/lungctl/internal/candidate"
@@ -90,14 +90,12 @@ func (w *Worker) Process(ctx context.Context, input, scanDir string) (ScanRecord
 	if err != nil {
 		return rec, nil, err
 	}
+	// Without a model detect's NaN malignancies stand and the patient
+	// probability is the leak.
 	rec.Cancer = w.Opt.NoisyORLeak
 	if w.Opt.Model != nil {
 		if rec.Cancer, err = Classify(p, cs, w.Opt.Model, w.Opt.NoisyORK, w.Opt.NoisyORLeak); err != nil {
 			return rec, nil, err
-		}
-	} else {
-		for i := range cs {
-			cs[i].Malignancy = math.NaN()
 		}
 	}
 	if w.Opt.WriteVolumes {
@@ -107,7 +105,11 @@ func (w *Worker) Process(ctx context.Context, input, scanDir string) (ScanRecord
 		}
 		for _, f := range []string{ps.HU, ps.Lung, ps.Sidecar} {
 			if f != "" {
-				rec.Files = append(rec.Files, relTo(scanDir, f))
+				rel, err := filepath.Rel(scanDir, f)
+				if err != nil {
+					return rec, nil, err
+				}
+				rec.Files = append(rec.Files, rel)
 			}
 		}
 	}
@@ -124,11 +126,4 @@ func (w *Worker) Process(ctx context.Context, input, scanDir string) (ScanRecord
 	p.Seconds["total"] = sinceSec(start)
 	rec.Seconds = p.Seconds
 	return rec, cs, nil
-}
-
-func relTo(dir, path string) string {
-	if len(path) > len(dir)+1 && path[:len(dir)] == dir {
-		return path[len(dir)+1:]
-	}
-	return path
 }
