@@ -20,12 +20,13 @@
 # search per point): CPU Grid (default, path reuse), CPU Grid exact,
 # cuda-grid, cuda-brute (at N = 1e6 only 3 steps, for GFLOP/s), and a table.
 #
-# GFLOP/s (cuda-brute only) counts 3·D = 15 flops per (mode, point) pair for
-# D = 5: D subtractions and D fused multiply-adds for the squared distance,
-# which every pair does; pairs inside the truncation radius do 2·D+4 more
-# (exp, scale, weight, denominator, D FMAs) that are not counted, so the
-# figure is a lower bound. pairs/s = (active modes × N) summed over launches
-# / time.
+# GFLOP/s (brute variants only) counts the flops every (mode, point) pair
+# executes: the tiled kernel computes |x−y|² in expanded form with D fused
+# multiply-adds (2·D = 10 flops for D = 5), v1 directly with D subtractions
+# and D FMAs (3·D = 15). Pairs inside the truncation radius do more (exp,
+# weight, D+1 sums) that is not counted, so the figure is a lower bound.
+# pairs/s = (active modes × N) summed over steps / time; %peak = GFLOP/s
+# over the FP32 peak (multiprocessors × 128 lanes × 2 × clock).
 #
 # Environment: BIN (test binary, default bin/cluster-cuda.test), OUT (logs,
 # default out/gpu-check, git-ignored), TESTS (-test.run regexp, default
@@ -89,11 +90,30 @@ awk '
 	sec = m["ns/op"] / 1e9
 	gf = ("GFLOP/s" in m) ? sprintf("%.1f", m["GFLOP/s"]) : "-"
 	ps = ("pairs/s" in m) ? sprintf("%.3g", m["pairs/s"]) : "-"
-	rows[++r] = sprintf("%-22s %-5s %10.3f %9d %12s %10s", v, n, sec, m["maxiters"], ps, gf)
+	pk = ("%peak" in m) ? sprintf("%.1f", m["%peak"]) : "-"
+	rows[++r] = sprintf("%-28s %-5s %10.4f %9d %12s %10s %6s", v, n, sec, m["maxiters"], ps, gf, pk)
 }
 END {
-	printf "%-22s %-5s %10s %9s %12s %10s\n", "backend", "N", "seconds", "maxiters", "pairs/s", "GFLOP/s"
+	printf "%-28s %-5s %10s %9s %12s %10s %6s\n", "backend", "N", "seconds", "maxiters", "pairs/s", "GFLOP/s", "%peak"
 	for (i = 1; i <= r; i++) print rows[i]
-	print "(GFLOP/s: 15 flops per (mode, point) pair for D = 5, a lower bound; see the script header)"
+	print "(GFLOP/s: flops every (mode, point) pair executes, 2*D for the tiled kernel, 3*D for v1; a lower bound; see the script header)"
 }' "$OUT/bench.log" | tee "$OUT/table.txt"
+
+# End to end: lungctl detect on a synthetic full-size scan with the CPU and
+# the CUDA backend (bin/lungctl-cuda, from make build-cuda), when present.
+LUNGCTL=${LUNGCTL:-$root/bin/lungctl-cuda}
+if [[ -x $LUNGCTL ]]; then
+	e2e=$(mktemp -d)
+	echo "== end to end: $LUNGCTL detect, --device cpu vs cuda, on phantom seed 101"
+	"$LUNGCTL" phantom -o "$e2e/ph" --seed 101 -q
+	scan=$(ls -d "$e2e"/ph/*/ | head -1)
+	for dev in cpu cuda cuda-brute; do
+		TIMEFORMAT="detect --device $dev: %R s wall"
+		time "$LUNGCTL" detect "$scan" --device "$dev" -o "$e2e/c_$dev.csv" -q
+	done
+	echo "top candidates (cpu | cuda):"
+	paste -d'|' <(head -6 "$e2e/c_cpu.csv" | cut -d, -f2-5) <(head -6 "$e2e/c_cuda.csv" | cut -d, -f2-5)
+	cp "$e2e"/c_*.csv "$OUT"/ 2>/dev/null
+	rm -rf "$e2e"
+fi
 exit "$test_rc"

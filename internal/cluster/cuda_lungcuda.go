@@ -36,6 +36,15 @@ const maxCUDADim = 8
 const (
 	bruteBlock = 256
 	gridBlock  = 128
+	// tiled kernels: BT threads per block, MPT modes per thread in
+	// ms_brute2_*, PT points per tile (meanshift.cu).
+	tileBlock   = 128
+	modesPerThr = 4
+	tilePoints  = 256
+	scanThreads = 1024
+	finBlock    = 256
+	grid2Cell   = 1.001 // cell side of the tiled grid variant, in truncation radii
+	brute2Waves = 4     // ms_brute2 launches ≈ this many full waves of blocks
 )
 
 func init() {
@@ -63,8 +72,16 @@ type cudaDevice struct {
 	name  string
 	ctx   cu.CUContext
 	mod   cu.Module
-	brute [maxCUDADim + 1]cu.Function // index = dim
+	brute [maxCUDADim + 1]cu.Function // index = dim; v1 kernels
 	grid  [maxCUDADim + 1]cu.Function
+	// tiled kernels (the defaults)
+	brute2, fin2, key2, grid2 [maxCUDADim + 1]cu.Function
+	scatter2, scan2           cu.Function
+	// sms is the multiprocessor count; brute2Blocks the resident
+	// ms_brute2_5 blocks per multiprocessor (launch sizing).
+	sms, brute2Blocks int
+	// peakFLOPS is the FP32 peak: sms × 128 lanes × 2 flops (FMA) × clock.
+	peakFLOPS float64
 }
 
 var (
@@ -108,33 +125,78 @@ func initCUDA() (*cudaDevice, error) {
 	if d.mod, err = cu.LoadData(meanshiftPTX); err != nil {
 		return nil, fmt.Errorf("cuModuleLoadData (kernels/meanshift.ptx) on %s: %w", d.name, err)
 	}
-	for dim := 1; dim <= maxCUDADim; dim++ {
-		if d.brute[dim], err = d.mod.Function(fmt.Sprintf("ms_brute_%d", dim)); err != nil {
-			return nil, fmt.Errorf("cuModuleGetFunction ms_brute_%d: %w", dim, err)
+	fn := func(name string) (cu.Function, error) {
+		f, err := d.mod.Function(name)
+		if err != nil {
+			return f, fmt.Errorf("cuModuleGetFunction %s: %w", name, err)
 		}
-		if d.grid[dim], err = d.mod.Function(fmt.Sprintf("ms_grid_%d", dim)); err != nil {
-			return nil, fmt.Errorf("cuModuleGetFunction ms_grid_%d: %w", dim, err)
+		return f, nil
+	}
+	for dim := 1; dim <= maxCUDADim; dim++ {
+		for _, k := range []struct {
+			f    *cu.Function
+			name string
+		}{
+			{&d.brute[dim], "ms_brute_%d"}, {&d.grid[dim], "ms_grid_%d"},
+			{&d.brute2[dim], "ms_brute2_%d"}, {&d.fin2[dim], "ms_fin2_%d"},
+			{&d.key2[dim], "ms_key2_%d"}, {&d.grid2[dim], "ms_grid2_%d"},
+		} {
+			if *k.f, err = fn(fmt.Sprintf(k.name, dim)); err != nil {
+				return nil, err
+			}
 		}
 	}
+	if d.scatter2, err = fn("ms_scatter2"); err != nil {
+		return nil, err
+	}
+	if d.scan2, err = fn("ms_scan2"); err != nil {
+		return nil, err
+	}
+	if d.sms, err = d.dev.Attribute(cu.MultiprocessorCount); err != nil {
+		return nil, fmt.Errorf("cuDeviceGetAttribute multiprocessors: %w", err)
+	}
+	clock, err := d.dev.Attribute(cu.ClockRate) // kHz
+	if err != nil {
+		return nil, fmt.Errorf("cuDeviceGetAttribute clock rate: %w", err)
+	}
+	d.peakFLOPS = float64(d.sms) * 128 * 2 * float64(clock) * 1e3
+	if d.brute2Blocks, err = d.brute2[5].MaxActiveBlocksPerMultiProcessor(tileBlock, 0); err != nil {
+		return nil, fmt.Errorf("cuOccupancyMaxActiveBlocksPerMultiprocessor ms_brute2_5: %w", err)
+	}
+	d.brute2Blocks = max(d.brute2Blocks, 1)
 	return d, nil
 }
 
 // CUDA is the GPU mean-shift backend (build tag lungcuda). The points stay
-// resident on the GPU for the whole search (float32, struct-of-arrays); each
-// mean-shift step of all still-moving modes is one kernel launch, and the
-// host reads back only the number of modes still moving (convergence is
-// decided on the device: step < Options.Tol bandwidths, or no point within
-// the truncation radius). Same model as the CPU backends: scaled points,
-// kernel exp(−|d|²/2) truncated at |d| ≥ Options.Truncate, optional point
-// weights. Two variants:
+// resident on the GPU for the whole search (float32); each mean-shift step
+// of all still-moving modes is a few kernel launches, and the host reads
+// back only the number of modes still moving (convergence is decided on the
+// device: step < Options.Tol bandwidths, or no point within the truncation
+// radius). Same model as the CPU backends: scaled points, kernel
+// exp(−|d|²/2) truncated at |d| ≥ Options.Truncate, optional point weights.
+// Two variants, each in a tiled version (the default) and the first
+// version kept for comparison ("-v1" names, NewCUDAVariant):
 //
 //   - grid (Name "cuda-grid", what SelectBackend("cuda") returns): the host
-//     sorts the points into a uniform cell grid of side Truncate (larger when
-//     the cell count would exceed ~4N) on the first min(dim,3) axes; each
-//     mode visits only the cells its truncation ball can reach (3×3×3 cells,
-//     as rows of contiguous points);
+//     sorts the points into a uniform cell grid of side ≈ Truncate on the
+//     first min(dim,3) axes. Every step the device sorts the moving modes by
+//     cell (counting sort: histogram, prefix sum, scatter) and gives each
+//     warp up to 32 modes of one cell; the warp stages the points of the
+//     3×3×3 cells around it in shared memory, 32 at a time, and each lane
+//     tests its mode against them (v1: one thread per mode reading the
+//     points through the cache, no staging);
 //   - brute (Name "cuda-brute"): every mode visits every point, in tiles of
-//     256 points staged in shared memory; O(N·M) per step, the reference.
+//     256 points staged in shared memory, 4 modes per thread, the points
+//     split over the grid's second dimension so that few moving modes still
+//     fill the GPU; partial sums are added in a fixed order by a second
+//     kernel. O(N·M) per step, the reference (v1: one mode per thread, no
+//     split).
+//
+// The tiled kernels compute |x−y|² in expanded form (D fused multiply-adds
+// per pair) on coordinates relative to a local centre (tile or cell), which
+// keeps the cancellation error near 1e-7·(local extent)²; see meanshift.cu.
+// Each mode's result does not depend on which other modes share its block,
+// so results are deterministic.
 //
 // Options.Reuse and Options.Workers are ignored: every search runs to
 // convergence (as with BruteForce), so results match Grid with Reuse < 0
@@ -145,29 +207,43 @@ func initCUDA() (*cudaDevice, error) {
 type CUDA struct {
 	d    *cudaDevice
 	grid bool
+	v1   bool
 	// pairs is the number of (mode, point) pairs the brute kernel evaluated
 	// in the last Shift (for GFLOP/s in benchmarks); guarded by d.mu.
 	pairs int64
 }
 
 // NewCUDA opens the first CUDA device (once per process) and returns the
-// grid variant (grid = true) or the brute-force variant of the CUDA backend,
-// or why the GPU cannot be used.
-func NewCUDA(grid bool) (*CUDA, error) {
+// tiled grid variant (grid = true) or the tiled brute-force variant of the
+// CUDA backend, or why the GPU cannot be used.
+func NewCUDA(grid bool) (*CUDA, error) { return NewCUDAVariant(grid, false) }
+
+// NewCUDAVariant is NewCUDA with the choice of the first, untiled kernels
+// (v1 = true), kept for benchmarks.
+func NewCUDAVariant(grid, v1 bool) (*CUDA, error) {
 	d, err := openCUDA()
 	if err != nil {
 		return nil, err
 	}
-	return &CUDA{d: d, grid: grid}, nil
+	return &CUDA{d: d, grid: grid, v1: v1}, nil
 }
 
-// Name returns "cuda-grid" or "cuda-brute".
+// Name returns "cuda-grid" or "cuda-brute", with "-v1" for the first
+// kernels.
 func (c *CUDA) Name() string {
+	n := "cuda-brute"
 	if c.grid {
-		return "cuda-grid"
+		n = "cuda-grid"
 	}
-	return "cuda-brute"
+	if c.v1 {
+		n += "-v1"
+	}
+	return n
 }
+
+// PeakFLOPS is the GPU's FP32 peak in flop/s: multiprocessors × 128 FP32
+// lanes × 2 (a fused multiply-add) × the clock rate the driver reports.
+func (c *CUDA) PeakFLOPS() float64 { return c.d.peakFLOPS }
 
 // DeviceName is the GPU's name as the driver reports it.
 func (c *CUDA) DeviceName() string { return c.d.name }
@@ -224,11 +300,16 @@ func argI32(v int) uint64          { return uint64(uint32(int32(v))) }
 func argF32(v float64) uint64      { return uint64(math.Float32bits(float32(v))) }
 
 func launch(fn cu.Function, what string, blocks, threads int, args ...uint64) error {
+	return launch2(fn, what, blocks, 1, threads, args...)
+}
+
+// launch2 launches fn on a gx × gy grid of blocks of threads threads.
+func launch2(fn cu.Function, what string, gx, gy, threads int, args ...uint64) error {
 	params := make([]unsafe.Pointer, len(args))
 	for i := range args {
 		params[i] = unsafe.Pointer(&args[i])
 	}
-	if err := fn.Launch(blocks, 1, 1, threads, 1, 1, 0, cu.NoStream, params); err != nil {
+	if err := fn.Launch(gx, gy, 1, threads, 1, 1, 0, cu.NoStream, params); err != nil {
 		return fmt.Errorf("cuLaunchKernel %s: %w", what, err)
 	}
 	return nil
@@ -279,10 +360,15 @@ func (c *CUDA) Shift(points []float32, dim int, modes []float32, opt Options) (i
 		}
 	}()
 	c.pairs = 0
-	if c.grid {
+	switch {
+	case c.grid && c.v1:
 		iters, err = c.shiftGrid(&mem, points, dim, modes, opt)
-	} else {
+	case c.grid:
+		iters, err = c.shiftGrid2(&mem, points, dim, modes, opt)
+	case c.v1:
 		iters, err = c.shiftBrute(&mem, points, dim, modes, opt)
+	default:
+		iters, err = c.shiftBrute2(&mem, points, dim, modes, opt)
 	}
 	return iters, err
 }
@@ -504,6 +590,268 @@ func (c *CUDA) shiftGrid(mem *devMem, points []float32, dim int, modes []float32
 			argF32(L.lo[0]), argF32(L.lo[1]), argF32(L.lo[2]), argF32(1/L.cell), argF32(R),
 			argPtr(dModes), argPtr(dOrder), argI32(m), argPtr(dAlive), argPtr(dCount),
 			argF32(r2), argF32(tol2)); err != nil {
+			return 0, err
+		}
+		if nact, err = readCount(dCount); err != nil {
+			return 0, err
+		}
+	}
+	if err := cu.MemcpyDtoH(unsafe.Pointer(&modes[0]), dModes, int64(len(modes))*4); err != nil {
+		return 0, fmt.Errorf("cuMemcpyDtoH modes: %w", err)
+	}
+	return it, nil
+}
+
+// tileCentred sorts the points by cell of L and returns them struct-of-
+// arrays relative to the centre of their tile of tilePoints points (the
+// midpoint of the tile's bounding box, ntile×dim values in tc), with
+// |x'|² per point in pn and the sort order in perm.
+func tileCentred(points []float32, dim int, L cellLayout) (rel, pn, tc []float32, perm []int32) {
+	n := len(points) / dim
+	perm, _ = L.sortByCell(points, dim)
+	ntile := (n + tilePoints - 1) / tilePoints
+	rel = make([]float32, n*dim)
+	pn = make([]float32, n)
+	tc = make([]float32, ntile*dim)
+	for t := 0; t < ntile; t++ {
+		b, e := t*tilePoints, min(n, (t+1)*tilePoints)
+		for a := 0; a < dim; a++ {
+			lo, hi := math.Inf(1), math.Inf(-1)
+			for k := b; k < e; k++ {
+				v := float64(points[int(perm[k])*dim+a])
+				lo, hi = math.Min(lo, v), math.Max(hi, v)
+			}
+			c := float32((lo + hi) / 2)
+			tc[t*dim+a] = c
+			for k := b; k < e; k++ {
+				rel[a*n+k] = points[int(perm[k])*dim+a] - c
+			}
+		}
+		for k := b; k < e; k++ {
+			var s float32
+			for a := 0; a < dim; a++ {
+				v := rel[a*n+k]
+				s += v * v
+			}
+			pn[k] = s
+		}
+	}
+	return rel, pn, tc, perm
+}
+
+// brute2Split chooses how many chunks of the points ms_brute2 splits over
+// (the grid's second dimension) for nact moving modes: enough blocks for
+// brute2Waves full waves, at most one chunk per tile. It returns the split
+// count and the chunk length in points (a multiple of tilePoints).
+func (d *cudaDevice) brute2Split(nact, n int) (nsplit, chunk int) {
+	modeBlocks := (nact + tileBlock*modesPerThr - 1) / (tileBlock * modesPerThr)
+	want := brute2Waves * d.sms * d.brute2Blocks
+	ntile := (n + tilePoints - 1) / tilePoints
+	nsplit = max(1, min(ntile, (want+modeBlocks-1)/modeBlocks))
+	chunk = (ntile + nsplit - 1) / nsplit * tilePoints
+	nsplit = (n + chunk - 1) / chunk
+	return nsplit, chunk
+}
+
+func (c *CUDA) shiftBrute2(mem *devMem, points []float32, dim int, modes []float32, opt Options) (int, error) {
+	n := len(points) / dim
+	m := len(modes) / dim
+	L := newCellLayout(points, dim, opt.Truncate)
+	rel, pn, tc, perm := tileCentred(points, dim, L)
+	dRel, err := upload(mem, rel, "points")
+	if err != nil {
+		return 0, err
+	}
+	dPn, err := upload(mem, pn, "point norms")
+	if err != nil {
+		return 0, err
+	}
+	dTc, err := upload(mem, tc, "tile centres")
+	if err != nil {
+		return 0, err
+	}
+	var dWt cu.DevicePtr
+	if opt.Weights != nil {
+		w := make([]float32, n)
+		for k, i := range perm {
+			w[k] = opt.Weights[i]
+		}
+		if dWt, err = upload(mem, w, "weights"); err != nil {
+			return 0, err
+		}
+	}
+	dModes, err := upload(mem, modes, "modes")
+	if err != nil {
+		return 0, err
+	}
+	act := make([]int32, m)
+	for i := range act {
+		act[i] = int32(i)
+	}
+	dAct, err := upload(mem, act, "active list")
+	if err != nil {
+		return 0, err
+	}
+	dNext, err := mem.alloc(int64(m)*4, "next active list")
+	if err != nil {
+		return 0, err
+	}
+	dCount, err := mem.alloc(4, "count")
+	if err != nil {
+		return 0, err
+	}
+	// The partial sums of the largest step: nsplit·nact·(dim+1) floats.
+	// brute2Split gives nsplit ≤ ⌈want/modeBlocks⌉ with nact ≤
+	// modeBlocks·tileBlock·modesPerThr, so nsplit·nact ≤ want·tileBlock·
+	// modesPerThr + nact; and nsplit ≤ the tile count.
+	want := brute2Waves * c.d.sms * c.d.brute2Blocks
+	maxPart := min((n+tilePoints-1)/tilePoints*m, want*tileBlock*modesPerThr+m)
+	dPart, err := mem.alloc(int64(maxPart)*int64(dim+1)*4, "partial sums")
+	if err != nil {
+		return 0, err
+	}
+	r2 := opt.Truncate * opt.Truncate
+	tol2 := opt.Tol * opt.Tol
+	fb, ff := c.d.brute2[dim], c.d.fin2[dim]
+	nb, nf := fmt.Sprintf("ms_brute2_%d", dim), fmt.Sprintf("ms_fin2_%d", dim)
+	nact, it := m, 0
+	for it < opt.MaxIter && nact > 0 {
+		it++
+		nsplit, chunk := c.d.brute2Split(nact, n)
+		if nsplit*nact > maxPart {
+			return 0, fmt.Errorf("cuda-brute: internal error: %d partial sums for a buffer of %d", nsplit*nact, maxPart)
+		}
+		modeBlocks := (nact + tileBlock*modesPerThr - 1) / (tileBlock * modesPerThr)
+		if err := launch2(fb, nb, modeBlocks, nsplit, tileBlock,
+			argPtr(dRel), argPtr(dPn), argPtr(dTc), argPtr(dWt), argI32(n), argI32(chunk),
+			argPtr(dModes), argPtr(dAct), argI32(nact), argPtr(dPart), argF32(r2)); err != nil {
+			return 0, err
+		}
+		if err := cu.MemsetD32(dCount, 0, 1); err != nil {
+			return 0, fmt.Errorf("cuMemsetD32 count: %w", err)
+		}
+		if err := launch(ff, nf, (nact+finBlock-1)/finBlock, finBlock,
+			argPtr(dPart), argI32(nsplit), argI32(nact), argPtr(dModes), argPtr(dAct),
+			argPtr(dNext), argPtr(dCount), argF32(tol2)); err != nil {
+			return 0, err
+		}
+		c.pairs += int64(nact) * int64(n)
+		if nact, err = readCount(dCount); err != nil {
+			return 0, err
+		}
+		dAct, dNext = dNext, dAct
+	}
+	if err := cu.MemcpyDtoH(unsafe.Pointer(&modes[0]), dModes, int64(len(modes))*4); err != nil {
+		return 0, fmt.Errorf("cuMemcpyDtoH modes: %w", err)
+	}
+	return it, nil
+}
+
+func (c *CUDA) shiftGrid2(mem *devMem, points []float32, dim int, modes []float32, opt Options) (int, error) {
+	n := len(points) / dim
+	m := len(modes) / dim
+	R := opt.Truncate
+	L := newCellLayout(points, dim, R*grid2Cell)
+	perm, start := L.sortByCell(points, dim)
+	ncell := L.nc[0] * L.nc[1] * L.nc[2]
+	dPts, err := upload(mem, soa(points, dim, perm), "points")
+	if err != nil {
+		return 0, err
+	}
+	var dWt cu.DevicePtr
+	if opt.Weights != nil {
+		w := make([]float32, n)
+		for k, i := range perm {
+			w[k] = opt.Weights[i]
+		}
+		if dWt, err = upload(mem, w, "weights"); err != nil {
+			return 0, err
+		}
+	}
+	dStart, err := upload(mem, start, "cell starts")
+	if err != nil {
+		return 0, err
+	}
+	// Centre of the non-spatial axes: the middle of the points' range.
+	cmid := make([]float32, dim)
+	for a := L.sd; a < dim; a++ {
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for i := 0; i < n; i++ {
+			v := float64(points[i*dim+a])
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+		cmid[a] = float32((lo + hi) / 2)
+	}
+	dCmid, err := upload(mem, cmid, "axis centres")
+	if err != nil {
+		return 0, err
+	}
+	dModes, err := upload(mem, modes, "modes")
+	if err != nil {
+		return 0, err
+	}
+	act := make([]int32, m)
+	for i := range act {
+		act[i] = int32(i)
+	}
+	dAct, err := upload(mem, act, "active list")
+	if err != nil {
+		return 0, err
+	}
+	// The grid kernel reads the sorted list and appends the modes that keep
+	// moving to dAct, the next step's active list.
+	var dKey, dRank, dSorted, dHist, dCellStart, dChunkStart, dCount cu.DevicePtr
+	for _, b := range []struct {
+		p     *cu.DevicePtr
+		count int
+		what  string
+	}{
+		{&dKey, m, "mode cells"}, {&dRank, m, "mode ranks"},
+		{&dSorted, m, "sorted modes"}, {&dHist, ncell, "cell histogram"},
+		{&dCellStart, ncell + 1, "cell starts of modes"}, {&dChunkStart, ncell + 1, "chunk starts"},
+		{&dCount, 1, "count"},
+	} {
+		if *b.p, err = mem.alloc(int64(b.count)*4, b.what); err != nil {
+			return 0, err
+		}
+	}
+	r2 := R * R
+	tol2 := opt.Tol * opt.Tol
+	inv := 1 / L.cell
+	fk, fg := c.d.key2[dim], c.d.grid2[dim]
+	nk, ng := fmt.Sprintf("ms_key2_%d", dim), fmt.Sprintf("ms_grid2_%d", dim)
+	nact, it := m, 0
+	for it < opt.MaxIter && nact > 0 {
+		it++
+		if err := cu.MemsetD32(dHist, 0, int64(ncell)); err != nil {
+			return 0, fmt.Errorf("cuMemsetD32 cell histogram: %w", err)
+		}
+		if err := launch(fk, nk, (nact+finBlock-1)/finBlock, finBlock,
+			argPtr(dModes), argPtr(dAct), argI32(nact), argI32(L.nc[0]), argI32(L.nc[1]), argI32(L.nc[2]),
+			argF32(L.lo[0]), argF32(L.lo[1]), argF32(L.lo[2]), argF32(inv),
+			argPtr(dKey), argPtr(dRank), argPtr(dHist)); err != nil {
+			return 0, err
+		}
+		if err := launch(c.d.scan2, "ms_scan2", 1, scanThreads,
+			argPtr(dHist), argI32(ncell), argPtr(dCellStart), argPtr(dChunkStart)); err != nil {
+			return 0, err
+		}
+		if err := launch(c.d.scatter2, "ms_scatter2", (nact+finBlock-1)/finBlock, finBlock,
+			argPtr(dAct), argI32(nact), argPtr(dKey), argPtr(dRank), argPtr(dCellStart),
+			argPtr(dSorted)); err != nil {
+			return 0, err
+		}
+		if err := cu.MemsetD32(dCount, 0, 1); err != nil {
+			return 0, fmt.Errorf("cuMemsetD32 count: %w", err)
+		}
+		// At most one partial chunk per occupied cell beyond nact/32.
+		warps := (nact+31)/32 + min(nact, ncell)
+		if err := launch(fg, ng, (warps*32+tileBlock-1)/tileBlock, tileBlock,
+			argPtr(dPts), argPtr(dWt), argI32(n), argPtr(dStart),
+			argI32(L.nc[0]), argI32(L.nc[1]), argI32(L.nc[2]),
+			argF32(L.lo[0]), argF32(L.lo[1]), argF32(L.lo[2]), argF32(L.cell), argPtr(dCmid),
+			argPtr(dSorted), argPtr(dCellStart), argPtr(dChunkStart), argI32(ncell),
+			argPtr(dModes), argPtr(dAct), argPtr(dCount), argF32(r2), argF32(tol2)); err != nil {
 			return 0, err
 		}
 		if nact, err = readCount(dCount); err != nil {

@@ -22,6 +22,23 @@ func cudaOrSkip(tb testing.TB, grid bool) *CUDA {
 	return c
 }
 
+// cudaVariants returns the four CUDA backends: tiled brute and grid (the
+// defaults), then the v1 kernels; it skips the test without a device.
+func cudaVariants(tb testing.TB) []*CUDA {
+	tb.Helper()
+	var out []*CUDA
+	for _, v1 := range []bool{false, true} {
+		for _, grid := range []bool{false, true} {
+			c, err := NewCUDAVariant(grid, v1)
+			if err != nil {
+				tb.Skipf("no usable CUDA device: %v", err)
+			}
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // scaleBy divides row-major points by the per-axis bandwidth bw (what
 // MeanShift hands the backends).
 func scaleBy(points []float32, bw []float64) []float32 {
@@ -72,7 +89,7 @@ func compareModes(t *testing.T, what string, got, want []float32, dim int, tol f
 	}
 }
 
-// TestCUDAShiftMatchesGrid runs both CUDA variants and the CPU Grid backend
+// TestCUDAShiftMatchesGrid runs the CUDA variants and the CPU Grid backend
 // (exact search: path reuse off) from the same seeds on random uniform and
 // blob data and compares the converged modes: ≥ 99 % within 0.01 bandwidths
 // (the float32 kernels converge to Tol = 1e-4) and the same merged
@@ -96,8 +113,7 @@ func TestCUDAShiftMatchesGrid(t *testing.T) {
 		{"lunglike-5d", scaleBy(lungLike(3*n/2, 3), bw), 5},
 		{"uniform-3d", uniformPoints(rng, 3*n/4, 3, 12*math.Cbrt(float64(n)/4000)), 3},
 	}
-	for _, grid := range []bool{false, true} {
-		c := cudaOrSkip(t, grid)
+	for _, c := range cudaVariants(t) {
 		for _, s := range sets {
 			opt := Options{Tol: 1e-4, Reuse: -1}.withDefaults()
 			ref := append([]float32(nil), s.pts...)
@@ -117,14 +133,13 @@ func TestCUDAShiftMatchesGrid(t *testing.T) {
 	}
 }
 
-// TestCUDAWeightsAndDims compares both CUDA variants with the float64
+// TestCUDAWeightsAndDims compares the CUDA variants with the float64
 // BruteForce reference on small weighted sets in 1, 2, 4, 7 and 8
 // dimensions (every kernel instantiation but 3 and 5, which
 // TestCUDAShiftMatchesGrid covers), truncation radius 2.5.
 func TestCUDAWeightsAndDims(t *testing.T) {
 	rng := rand.New(rand.NewSource(11))
-	for _, grid := range []bool{false, true} {
-		c := cudaOrSkip(t, grid)
+	for _, c := range cudaVariants(t) {
 		for _, dim := range []int{1, 2, 4, 7, 8} {
 			n := 1500
 			pts := uniformPoints(rng, n, dim, 8)
@@ -170,8 +185,7 @@ func TestCUDAMeanShift(t *testing.T) {
 		{"blobs", bp, truth, 0},
 		{"lunglike", lungLike(nl, 1), nil, 0.5},
 	}
-	for _, grid := range []bool{false, true} {
-		c := cudaOrSkip(t, grid)
+	for _, c := range cudaVariants(t) {
 		for _, s := range sets {
 			cpu, err := MeanShift(s.pts, 5, Options{Bandwidth: bw, BinSize: s.bin})
 			if err != nil {
@@ -210,6 +224,46 @@ func TestCUDAMeanShift(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestCUDADeterministicAndFewModes checks that the tiled variants give
+// bit-identical modes on a repeated run (a mode's sums do not depend on
+// which modes share its block or warp), and that a handful of modes over
+// many points (the brute kernel then splits the points over thousands of
+// blocks) converge to the same modes as the float64 BruteForce reference.
+func TestCUDADeterministicAndFewModes(t *testing.T) {
+	bw := []float64{3, 3, 3, 150, 0.15}
+	pts := scaleBy(lungLike(20000, 4), bw)
+	opt := Options{Tol: 1e-4, Reuse: -1}.withDefaults()
+	for _, c := range cudaVariants(t)[:2] {
+		a := append([]float32(nil), pts...)
+		b := append([]float32(nil), pts...)
+		if _, err := c.Shift(pts, 5, a, opt); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Shift(pts, 5, b, opt); err != nil {
+			t.Fatal(err)
+		}
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("%s: run 2 differs at value %d: %g vs %g", c.Name(), i, a[i], b[i])
+			}
+		}
+		// 7 modes from every 2857th point.
+		var few []float32
+		for q := 0; q < 7; q++ {
+			few = append(few, pts[q*2857*5:q*2857*5+5]...)
+		}
+		ref := append([]float32(nil), few...)
+		if _, err := (BruteForce{}).Shift(pts, 5, ref, opt); err != nil {
+			t.Fatal(err)
+		}
+		got := append([]float32(nil), few...)
+		if _, err := c.Shift(pts, 5, got, opt); err != nil {
+			t.Fatal(err)
+		}
+		compareModes(t, c.Name()+" 7 modes", got, ref, 5, 0.01)
 	}
 }
 
@@ -253,21 +307,28 @@ func TestCUDASelectBackend(t *testing.T) {
 	}
 }
 
-// flopsPerPair is the floating-point work the brute kernel does for every
-// (mode, point) pair whatever the distance, for dim D: D subtractions and D
-// fused multiply-adds for |d|² (2 flops each) = 3·D. Pairs inside the
-// truncation radius do 2·D + 4 more (exp, scale, weight, den, D FMAs into the
-// numerator), not counted: the GFLOP/s reported is a lower bound.
-func flopsPerPair(dim int) float64 { return float64(3 * dim) }
+// flopsPerPair is the floating-point work a brute kernel executes for
+// every (mode, point) pair whatever the distance, for dim D: the tiled
+// kernel (expanded form) does D fused multiply-adds = 2·D flops; the v1
+// kernel D subtractions and D fused multiply-adds = 3·D flops (the usual
+// count for a direct squared distance). Pairs inside the truncation radius
+// do more (exp, weight, D+1 sums), not counted: the GFLOP/s reported is a
+// lower bound of the work done.
+func flopsPerPair(c *CUDA, dim int) float64 {
+	if c.v1 {
+		return float64(3 * dim)
+	}
+	return float64(2 * dim)
+}
 
 // BenchmarkCUDAShift times the mode search (Backend.Shift, one search per
 // point, no bin seeding) on lung-like 5-D data scaled by bandwidths
 // (3, 3, 3 mm, 150 HU, 0.15) for the CPU Grid backend (default options,
-// path reuse on), the CPU Grid exact search (reuse off), cuda-grid and
-// cuda-brute. cuda-brute at N = 1e6 runs 3 steps only (maxiter=3 in the
-// name; a full search would take minutes) and is there for GFLOP/s. Reported
-// metrics: maxiters, and for cuda-brute pairs/s and GFLOP/s (3·dim flops per
-// pair, see flopsPerPair).
+// path reuse on), the CPU Grid exact search (reuse off), and the CUDA
+// variants (tiled and v1). At N = 1e6 the brute variants run 3 steps only
+// (maxiter=3 in the name; a full search would take minutes) and are there
+// for GFLOP/s. Reported metrics: maxiters, and for the brute variants
+// pairs/s, GFLOP/s (flopsPerPair) and %peak (of PeakFLOPS).
 func BenchmarkCUDAShift(b *testing.B) {
 	bw := []float64{3, 3, 3, 150, 0.15}
 	for _, n := range []int{10000, 100000, 1000000} {
@@ -293,25 +354,26 @@ func BenchmarkCUDAShift(b *testing.B) {
 					}
 				}
 				b.ReportMetric(float64(it), "maxiters")
-				if pairs > 0 {
+				if c, ok := be.(*CUDA); ok && pairs > 0 {
 					sec := b.Elapsed().Seconds()
+					flops := float64(pairs) * flopsPerPair(c, 5) / sec
 					b.ReportMetric(float64(pairs)/sec, "pairs/s")
-					b.ReportMetric(float64(pairs)*flopsPerPair(5)/sec/1e9, "GFLOP/s")
+					b.ReportMetric(flops/1e9, "GFLOP/s")
+					b.ReportMetric(100*flops/c.PeakFLOPS(), "%peak")
 				}
 			})
 		}
 		run("cpu-grid", Grid{}, Options{})
-		run("cpu-grid-exact", Grid{}, Options{Reuse: -1})
-		cg, err := NewCUDA(true)
-		if err != nil {
-			b.Skipf("no usable CUDA device: %v", err)
+		if n <= 100000 || !testing.Short() {
+			run("cpu-grid-exact", Grid{}, Options{Reuse: -1})
 		}
-		run("cuda-grid", cg, Options{})
-		cb, _ := NewCUDA(false)
-		if n >= 1000000 {
-			run("cuda-brute-maxiter=3", cb, Options{MaxIter: 3})
-		} else {
-			run("cuda-brute", cb, Options{})
+		vs := cudaVariants(b)
+		for _, c := range vs {
+			if !c.grid && n >= 1000000 {
+				run(c.Name()+"-maxiter=3", c, Options{MaxIter: 3})
+			} else {
+				run(c.Name(), c, Options{})
+			}
 		}
 	}
 }
