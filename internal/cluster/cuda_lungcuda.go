@@ -6,18 +6,18 @@ package cluster
 // libcuda). The kernels are in kernels/meanshift.cu; the PTX generated from
 // it is embedded below, so building needs cuda.h and libcuda.so but no nvcc.
 //
-// Caveat of gorgonia.org/cu: its package init calls cuInit and exits the
-// process (status 1, "Error in initialization ...") when no driver or GPU is
-// usable, and the binary links libcuda.so.1. A lungcuda binary therefore
-// runs only on a machine with the NVIDIA driver and a GPU; the fallback of
-// SelectBackend("auto") covers a device that exists but cannot be used by
-// this backend (context, module or memory errors), not a missing one.
+// gorgonia.org/cu's package init calls cuInit and would exit the process
+// (status 1) when no GPU is usable; cuinit_lungcuda.go interposes cuInit so
+// that the error is recorded instead, and SelectBackend("auto") falls back
+// to the CPU with a message. The binary links libcuda.so.1, so it starts
+// only where the NVIDIA driver's library is installed.
 
 import (
 	_ "embed"
 	"errors"
 	"fmt"
 	"math"
+	"math/rand"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -75,8 +75,8 @@ type cudaDevice struct {
 	brute [maxCUDADim + 1]cu.Function // index = dim; v1 kernels
 	grid  [maxCUDADim + 1]cu.Function
 	// tiled kernels (the defaults)
-	brute2, fin2, key2, grid2 [maxCUDADim + 1]cu.Function
-	scatter2, scan2           cu.Function
+	brute2, fin2, key2, grid2, search                 [maxCUDADim + 1]cu.Function
+	scatter2, scan2, ins1, ins2, ids, resolve, gather cu.Function
 	// sms is the multiprocessor count; brute2Blocks the resident
 	// ms_brute2_5 blocks per multiprocessor (launch sizing).
 	sms, brute2Blocks int
@@ -102,6 +102,9 @@ func openCUDA() (*cudaDevice, error) {
 }
 
 func initCUDA() (*cudaDevice, error) {
+	if err := driverInitError(); err != nil {
+		return nil, err
+	}
 	nd, err := cu.NumDevices()
 	if err != nil {
 		return nil, fmt.Errorf("cuDeviceGetCount: %w", err)
@@ -140,17 +143,24 @@ func initCUDA() (*cudaDevice, error) {
 			{&d.brute[dim], "ms_brute_%d"}, {&d.grid[dim], "ms_grid_%d"},
 			{&d.brute2[dim], "ms_brute2_%d"}, {&d.fin2[dim], "ms_fin2_%d"},
 			{&d.key2[dim], "ms_key2_%d"}, {&d.grid2[dim], "ms_grid2_%d"},
+			{&d.search[dim], "ms_search_%d"},
 		} {
 			if *k.f, err = fn(fmt.Sprintf(k.name, dim)); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if d.scatter2, err = fn("ms_scatter2"); err != nil {
-		return nil, err
-	}
-	if d.scan2, err = fn("ms_scan2"); err != nil {
-		return nil, err
+	for _, k := range []struct {
+		f    *cu.Function
+		name string
+	}{
+		{&d.scatter2, "ms_scatter2"}, {&d.scan2, "ms_scan2"}, {&d.ins1, "ms_ins1"},
+		{&d.ins2, "ms_ins2"}, {&d.ids, "ms_ids"}, {&d.resolve, "ms_resolve"},
+		{&d.gather, "ms_gather"},
+	} {
+		if *k.f, err = fn(k.name); err != nil {
+			return nil, err
+		}
 	}
 	if d.sms, err = d.dev.Attribute(cu.MultiprocessorCount); err != nil {
 		return nil, fmt.Errorf("cuDeviceGetAttribute multiprocessors: %w", err)
@@ -363,6 +373,8 @@ func (c *CUDA) Shift(points []float32, dim int, modes []float32, opt Options) (i
 	switch {
 	case c.grid && c.v1:
 		iters, err = c.shiftGrid(&mem, points, dim, modes, opt)
+	case c.grid && opt.Reuse > 0:
+		iters, err = c.shiftReuse(&mem, points, dim, modes, opt)
 	case c.grid:
 		iters, err = c.shiftGrid2(&mem, points, dim, modes, opt)
 	case c.v1:
@@ -388,6 +400,32 @@ func soa(points []float32, dim int, perm []int32) []float32 {
 		}
 	}
 	return out
+}
+
+// uploadSorted uploads the row-major n×dim rows and the order perm and
+// returns the device copy of the rows in that order as struct-of-arrays
+// (gathered on the device: no host-side copy of the points).
+func (c *CUDA) uploadSorted(mem *devMem, rows []float32, dim int, perm []int32, what string) (cu.DevicePtr, error) {
+	n := len(perm)
+	dRows, err := upload(mem, rows, what)
+	if err != nil {
+		return 0, err
+	}
+	dPerm, err := upload(mem, perm, what+" order")
+	if err != nil {
+		return 0, err
+	}
+	out, err := mem.alloc(int64(n)*int64(dim)*4, what+" (sorted)")
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		if err := launch(c.d.gather, "ms_gather", (n+finBlock-1)/finBlock, finBlock,
+			argPtr(dRows), argPtr(dPerm), argI32(n), argI32(dim), argPtr(out)); err != nil {
+			return 0, err
+		}
+	}
+	return out, nil
 }
 
 func (c *CUDA) shiftBrute(mem *devMem, points []float32, dim int, modes []float32, opt Options) (int, error) {
@@ -461,18 +499,16 @@ type cellLayout struct {
 }
 
 func newCellLayout(points []float32, dim int, R float64) cellLayout {
-	n := len(points) / dim
+	lo, hi := axisRange(points, dim)
+	return newCellLayoutRange(lo, hi, len(points)/dim, dim, R)
+}
+
+// newCellLayoutRange is newCellLayout from the points' per-axis range
+// (axisRange) and count n.
+func newCellLayoutRange(lo, hi []float64, n, dim int, R float64) cellLayout {
 	L := cellLayout{sd: min(dim, 3), cell: R}
-	var hi [3]float64
 	for a := 0; a < L.sd; a++ {
-		L.lo[a], hi[a] = math.Inf(1), math.Inf(-1)
-	}
-	for i := 0; i < n; i++ {
-		for a := 0; a < L.sd; a++ {
-			x := float64(points[i*dim+a])
-			L.lo[a] = math.Min(L.lo[a], x)
-			hi[a] = math.Max(hi[a], x)
-		}
+		L.lo[a] = lo[a]
 	}
 	for {
 		total := 1
@@ -492,6 +528,63 @@ func newCellLayout(points []float32, dim int, R float64) cellLayout {
 	}
 }
 
+// parallelChunks runs f over [0, n) in contiguous chunks, one goroutine per
+// core (chunk index c of k), and waits.
+func parallelChunks(n int, f func(c, b, e int)) int {
+	k := max(1, min(runtime.GOMAXPROCS(0), n/4096))
+	var wg sync.WaitGroup
+	for c := 0; c < k; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			f(c, c*n/k, (c+1)*n/k)
+		}(c)
+	}
+	wg.Wait()
+	return k
+}
+
+// axisRange returns the per-axis minimum and maximum of the row-major
+// points (in parallel).
+func axisRange(points []float32, dim int) (lo, hi []float64) {
+	n := len(points) / dim
+	k := max(1, min(runtime.GOMAXPROCS(0), n/4096))
+	los := make([][]float32, k)
+	his := make([][]float32, k)
+	parallelChunks(n, func(c, b, e int) {
+		l := make([]float32, dim)
+		h := make([]float32, dim)
+		for a := range l {
+			l[a], h[a] = float32(math.Inf(1)), float32(math.Inf(-1))
+		}
+		for i := b; i < e; i++ {
+			for a, v := range points[i*dim : (i+1)*dim] {
+				if v < l[a] {
+					l[a] = v
+				}
+				if v > h[a] {
+					h[a] = v
+				}
+			}
+		}
+		los[c], his[c] = l, h
+	})
+	lo, hi = make([]float64, dim), make([]float64, dim)
+	for a := range lo {
+		lo[a], hi[a] = math.Inf(1), math.Inf(-1)
+	}
+	for c := range los {
+		if los[c] == nil {
+			continue
+		}
+		for a := range lo {
+			lo[a] = math.Min(lo[a], float64(los[c][a]))
+			hi[a] = math.Max(hi[a], float64(his[c][a]))
+		}
+	}
+	return lo, hi
+}
+
 // cellID returns the linear cell index (x fastest) of row-major point p.
 func (L *cellLayout) cellID(p []float32) int {
 	id, stride := 0, 1
@@ -505,26 +598,48 @@ func (L *cellLayout) cellID(p []float32) int {
 }
 
 // sortByCell returns the rows of the row-major dim-D set s in cell order
-// (counting sort, stable) and the cell start offsets (ncell+1 values).
+// (stable counting sort, in parallel over contiguous chunks) and the cell
+// start offsets (ncell+1 values).
 func (L *cellLayout) sortByCell(s []float32, dim int) (perm, start []int32) {
 	k := len(s) / dim
 	ncell := L.nc[0] * L.nc[1] * L.nc[2]
-	start = make([]int32, ncell+1)
 	ids := make([]int32, k)
-	for i := 0; i < k; i++ {
-		id := L.cellID(s[i*dim : (i+1)*dim])
-		ids[i] = int32(id)
-		start[id+1]++
+	nch := max(1, min(runtime.GOMAXPROCS(0), k/4096))
+	counts := make([][]int32, nch)
+	parallelChunks(k, func(c, b, e int) {
+		cnt := make([]int32, ncell)
+		for i := b; i < e; i++ {
+			id := L.cellID(s[i*dim : (i+1)*dim])
+			ids[i] = int32(id)
+			cnt[id]++
+		}
+		counts[c] = cnt
+	})
+	// start[c] = points in cells before c; chunk c's first slot in cell id
+	// = start[id] + points of cell id in earlier chunks (stable).
+	start = make([]int32, ncell+1)
+	var acc int32
+	for id := 0; id < ncell; id++ {
+		start[id] = acc
+		for c := range counts {
+			if counts[c] == nil {
+				continue
+			}
+			v := counts[c][id]
+			counts[c][id] = acc
+			acc += v
+		}
 	}
-	for c := 0; c < ncell; c++ {
-		start[c+1] += start[c]
-	}
-	fill := make([]int32, ncell)
+	start[ncell] = acc
 	perm = make([]int32, k)
-	for i, id := range ids {
-		perm[start[id]+fill[id]] = int32(i)
-		fill[id]++
-	}
+	parallelChunks(k, func(c, b, e int) {
+		next := counts[c]
+		for i := b; i < e; i++ {
+			id := ids[i]
+			perm[next[id]] = int32(i)
+			next[id]++
+		}
+	})
 	return perm, start
 }
 
@@ -751,20 +866,17 @@ func (c *CUDA) shiftGrid2(mem *devMem, points []float32, dim int, modes []float3
 	n := len(points) / dim
 	m := len(modes) / dim
 	R := opt.Truncate
-	L := newCellLayout(points, dim, R*grid2Cell)
+	lo, hi := axisRange(points, dim)
+	L := newCellLayoutRange(lo, hi, n, dim, R*grid2Cell)
 	perm, start := L.sortByCell(points, dim)
 	ncell := L.nc[0] * L.nc[1] * L.nc[2]
-	dPts, err := upload(mem, soa(points, dim, perm), "points")
+	dPts, err := c.uploadSorted(mem, points, dim, perm, "points")
 	if err != nil {
 		return 0, err
 	}
 	var dWt cu.DevicePtr
 	if opt.Weights != nil {
-		w := make([]float32, n)
-		for k, i := range perm {
-			w[k] = opt.Weights[i]
-		}
-		if dWt, err = upload(mem, w, "weights"); err != nil {
+		if dWt, err = c.uploadSorted(mem, opt.Weights, 1, perm, "weights"); err != nil {
 			return 0, err
 		}
 	}
@@ -775,12 +887,7 @@ func (c *CUDA) shiftGrid2(mem *devMem, points []float32, dim int, modes []float3
 	// Centre of the non-spatial axes: the middle of the points' range.
 	cmid := make([]float32, dim)
 	for a := L.sd; a < dim; a++ {
-		lo, hi := math.Inf(1), math.Inf(-1)
-		for i := 0; i < n; i++ {
-			v := float64(points[i*dim+a])
-			lo, hi = math.Min(lo, v), math.Max(hi, v)
-		}
-		cmid[a] = float32((lo + hi) / 2)
+		cmid[a] = float32((lo[a] + hi[a]) / 2)
 	}
 	dCmid, err := upload(mem, cmid, "axis centres")
 	if err != nil {
@@ -862,4 +969,200 @@ func (c *CUDA) shiftGrid2(mem *devMem, points []float32, dim int, modes []float3
 		return 0, fmt.Errorf("cuMemcpyDtoH modes: %w", err)
 	}
 	return it, nil
+}
+
+// reuseQuant is the device layout of the box quantiser of the path-assisted
+// search (struct Quant in meanshift.cu): lo[8] and inv as float64, bits as
+// int32 (in the low half of the last word).
+type reuseQuant [10]uint64
+
+// newReuseQuant quantises scaled positions into boxes of side `side`
+// bandwidths, 64/dim bits per axis, from one box below the points' minimum
+// (lo, hi: the points' range per axis; the CPU's rule, reuseIndex). It
+// returns false when an axis spans more boxes than its bits can count.
+func newReuseQuant(lo, hi []float64, dim int, side float64) (reuseQuant, bool) {
+	var q reuseQuant
+	bits := 64 / dim
+	for a := 0; a < dim; a++ {
+		l := lo[a] - side
+		if (hi[a]-l)/side+2 >= float64(uint64(1)<<bits) {
+			return q, false
+		}
+		q[a] = math.Float64bits(l)
+	}
+	q[8] = math.Float64bits(1 / side)
+	q[9] = uint64(uint32(bits))
+	return q, true
+}
+
+// shiftReuse is the path-assisted search of the grid variant
+// (Options.Reuse > 0, the default), the GPU form of the CPU Grid's:
+// searches in rounds (the CPU's seed order and round sizes), one warp per
+// search, boxes of side Reuse remembered in a device hash table with the
+// mode their search reached, a search entering a remembered box taking that
+// mode; the round's boxes are published between rounds, the first search in
+// seed order winning a box. If the table fills up it falls back to the
+// exact search (shiftGrid2).
+func (c *CUDA) shiftReuse(mem *devMem, points []float32, dim int, modes []float32, opt Options) (int, error) {
+	n := len(points) / dim
+	m := len(modes) / dim
+	lo, hi := axisRange(points, dim)
+	qt, ok := newReuseQuant(lo, hi, dim, opt.Reuse)
+	if !ok {
+		return c.shiftGrid2(mem, points, dim, modes, opt)
+	}
+	R := opt.Truncate
+	L := newCellLayoutRange(lo, hi, n, dim, R*grid2Cell)
+	perm, start := L.sortByCell(points, dim)
+	dPts, err := c.uploadSorted(mem, points, dim, perm, "points")
+	if err != nil {
+		return 0, err
+	}
+	var dWt cu.DevicePtr
+	if opt.Weights != nil {
+		if dWt, err = c.uploadSorted(mem, opt.Weights, 1, perm, "weights"); err != nil {
+			return 0, err
+		}
+	}
+	dStart, err := upload(mem, start, "cell starts")
+	if err != nil {
+		return 0, err
+	}
+	dModes, err := upload(mem, modes, "modes")
+	if err != nil {
+		return 0, err
+	}
+	order32 := make([]int32, m)
+	for i, q := range rand.New(rand.NewSource(1)).Perm(m) {
+		order32[i] = int32(q)
+	}
+	dOrder, err := upload(mem, order32, "seed order")
+	if err != nil {
+		return 0, err
+	}
+	dQuant, err := mem.alloc(int64(len(qt))*8, "box quantiser")
+	if err != nil {
+		return 0, err
+	}
+	if err := cu.MemcpyHtoD(dQuant, unsafe.Pointer(&qt[0]), int64(len(qt))*8); err != nil {
+		return 0, fmt.Errorf("cuMemcpyHtoD box quantiser: %w", err)
+	}
+	// Hash table of boxes: 32 slots per search (a search remembers ~3-10
+	// boxes), a power of two.
+	slots := 1 << 16
+	for slots < 32*m {
+		slots <<= 1
+	}
+	maxRound := max(64, (m+1)/2)
+	acap := 16 * maxRound
+	var dTKey, dTOwn, dTVal, dAKey, dAOwn, dFound, dNewID, dYPos, dModePos, dCounters cu.DevicePtr
+	for _, b := range []struct {
+		p     *cu.DevicePtr
+		bytes int
+		what  string
+	}{
+		{&dTKey, 8 * slots, "box table keys"}, {&dTOwn, 4 * slots, "box table owners"},
+		{&dTVal, 4 * slots, "box table modes"}, {&dAKey, 8 * acap, "path boxes"},
+		{&dAOwn, 4 * acap, "path owners"}, {&dFound, 4 * maxRound, "found modes"},
+		{&dNewID, 4 * maxRound, "mode ids"}, {&dYPos, 4 * dim * maxRound, "search ends"},
+		{&dModePos, 4 * dim * m, "mode positions"}, {&dCounters, 4 * 4, "counters"},
+	} {
+		if *b.p, err = mem.alloc(int64(b.bytes), b.what); err != nil {
+			return 0, err
+		}
+	}
+	if err := cu.MemsetD32(dTKey, 0xffffffff, int64(2*slots)); err != nil {
+		return 0, fmt.Errorf("cuMemsetD32 box table: %w", err)
+	}
+	if err := cu.MemsetD32(dTOwn, 0x7fffffff, int64(slots)); err != nil {
+		return 0, fmt.Errorf("cuMemsetD32 box owners: %w", err)
+	}
+	// counters: [0] arena entries, [1] flags (1 arena full, 2 table full),
+	// [2] modes so far, [3] largest step count.
+	if err := cu.MemsetD32(dCounters, 0, 4); err != nil {
+		return 0, fmt.Errorf("cuMemsetD32 counters: %w", err)
+	}
+	dArenaN, dFlag, dNModes, dMaxIt := dCounters, dCounters+4, dCounters+8, dCounters+12
+	mask := uint32(slots - 1)
+	r2 := R * R
+	tol2 := opt.Tol * opt.Tol
+	inv := 1 / L.cell
+	fs := c.d.search[dim]
+	ns := fmt.Sprintf("ms_search_%d", dim)
+	var cnt [2]int32
+	for s, size := 0, 64; s < m; s, size = s+size, max(64, s+size) {
+		nround := min(size, m-s)
+		dRound := dOrder + cu.DevicePtr(4*s)
+		for {
+			if err := cu.MemsetD32(dArenaN, 0, 2); err != nil {
+				return 0, fmt.Errorf("cuMemsetD32 counters: %w", err)
+			}
+			if err := launch(fs, ns, (nround*32+tileBlock-1)/tileBlock, tileBlock,
+				argPtr(dPts), argPtr(dWt), argI32(n), argPtr(dStart),
+				argI32(L.nc[0]), argI32(L.nc[1]), argI32(L.nc[2]),
+				argF32(L.lo[0]), argF32(L.lo[1]), argF32(L.lo[2]), argF32(inv),
+				argPtr(dModes), argPtr(dRound), argI32(nround), argPtr(dTKey), argPtr(dTVal),
+				uint64(mask), argPtr(dQuant), argPtr(dFound), argPtr(dYPos), argPtr(dMaxIt),
+				argPtr(dAKey), argPtr(dAOwn), argI32(acap), argPtr(dArenaN), argPtr(dFlag),
+				argF32(r2), argF32(tol2), argI32(opt.MaxIter)); err != nil {
+				return 0, err
+			}
+			if err := cu.MemcpyDtoH(unsafe.Pointer(&cnt[0]), dArenaN, 8); err != nil {
+				return 0, fmt.Errorf("cuMemcpyDtoH counters (%s execution): %w", ns, err)
+			}
+			if cnt[1]&1 == 0 {
+				break
+			}
+			// The round's paths did not fit: a larger arena, same round
+			// again (nothing was published yet).
+			acap = max(2*acap, int(cnt[0]))
+			if dAKey, err = mem.alloc(int64(8*acap), "path boxes"); err != nil {
+				return 0, err
+			}
+			if dAOwn, err = mem.alloc(int64(4*acap), "path owners"); err != nil {
+				return 0, err
+			}
+		}
+		na := int(cnt[0])
+		if na > 0 {
+			if err := launch(c.d.ins1, "ms_ins1", (na+finBlock-1)/finBlock, finBlock,
+				argPtr(dAKey), argPtr(dAOwn), argI32(na), argPtr(dTKey), argPtr(dTOwn),
+				uint64(mask), argPtr(dFlag)); err != nil {
+				return 0, err
+			}
+			var flag int32
+			if err := cu.MemcpyDtoH(unsafe.Pointer(&flag), dFlag, 4); err != nil {
+				return 0, fmt.Errorf("cuMemcpyDtoH flags (ms_ins1 execution): %w", err)
+			}
+			if flag&2 != 0 {
+				// Table full (far more boxes than expected): exact search.
+				return c.shiftGrid2(mem, points, dim, modes, opt)
+			}
+		}
+		if err := launch(c.d.ids, "ms_ids", 1, scanThreads,
+			argPtr(dFound), argI32(nround), argPtr(dNewID), argPtr(dNModes), argPtr(dYPos),
+			argPtr(dModePos), argI32(dim)); err != nil {
+			return 0, err
+		}
+		if na > 0 {
+			if err := launch(c.d.ins2, "ms_ins2", (na+finBlock-1)/finBlock, finBlock,
+				argPtr(dAKey), argPtr(dAOwn), argI32(na), argPtr(dTKey), argPtr(dTOwn), argPtr(dTVal),
+				uint64(mask), argPtr(dNewID)); err != nil {
+				return 0, err
+			}
+		}
+		if err := launch(c.d.resolve, "ms_resolve", (nround*dim+finBlock-1)/finBlock, finBlock,
+			argPtr(dRound), argI32(nround), argPtr(dNewID), argPtr(dModePos), argPtr(dModes),
+			argI32(dim)); err != nil {
+			return 0, err
+		}
+	}
+	var maxIt int32
+	if err := cu.MemcpyDtoH(unsafe.Pointer(&maxIt), dMaxIt, 4); err != nil {
+		return 0, fmt.Errorf("cuMemcpyDtoH step count: %w", err)
+	}
+	if err := cu.MemcpyDtoH(unsafe.Pointer(&modes[0]), dModes, int64(len(modes))*4); err != nil {
+		return 0, fmt.Errorf("cuMemcpyDtoH modes: %w", err)
+	}
+	return int(maxIt), nil
 }

@@ -133,10 +133,11 @@ func TestCUDAShiftMatchesGrid(t *testing.T) {
 	}
 }
 
-// TestCUDAWeightsAndDims compares the CUDA variants with the float64
-// BruteForce reference on small weighted sets in 1, 2, 4, 7 and 8
-// dimensions (every kernel instantiation but 3 and 5, which
-// TestCUDAShiftMatchesGrid covers), truncation radius 2.5.
+// TestCUDAWeightsAndDims compares the CUDA variants' exact searches with
+// the float64 BruteForce reference on small weighted sets in 1, 2, 4, 7 and
+// 8 dimensions (every kernel instantiation but 3 and 5, which
+// TestCUDAShiftMatchesGrid covers), truncation radius 2.5, and the grid
+// variant's path-assisted search with the CPU's (same partition).
 func TestCUDAWeightsAndDims(t *testing.T) {
 	rng := rand.New(rand.NewSource(11))
 	for _, c := range cudaVariants(t) {
@@ -147,7 +148,7 @@ func TestCUDAWeightsAndDims(t *testing.T) {
 			for i := range w {
 				w[i] = float32(0.2 + rng.Float64())
 			}
-			opt := Options{Tol: 1e-5, Truncate: 2.5, Weights: w}.withDefaults()
+			opt := Options{Tol: 1e-5, Truncate: 2.5, Weights: w, Reuse: -1}.withDefaults()
 			ref := append([]float32(nil), pts...)
 			if _, err := (BruteForce{}).Shift(pts, dim, ref, opt); err != nil {
 				t.Fatal(err)
@@ -157,6 +158,27 @@ func TestCUDAWeightsAndDims(t *testing.T) {
 				t.Fatalf("%s dim %d: %v", c.Name(), dim, err)
 			}
 			compareModes(t, fmt.Sprintf("%s dim=%d weighted", c.Name(), dim), got, ref, dim, 0.01)
+			if !c.grid || c.v1 {
+				continue
+			}
+			// The path-assisted search (the grid default) with weights:
+			// the same partition as the CPU's path-assisted search.
+			opt.Reuse = 0.1
+			cpu := append([]float32(nil), pts...)
+			if _, err := (Grid{}).Shift(pts, dim, cpu, opt); err != nil {
+				t.Fatal(err)
+			}
+			gpu := append([]float32(nil), pts...)
+			if _, err := c.Shift(pts, dim, gpu, opt); err != nil {
+				t.Fatalf("%s dim %d path-assisted: %v", c.Name(), dim, err)
+			}
+			lc, _, _ := MergeModes(cpu, dim, 0.5)
+			lg, _, _ := MergeModes(gpu, dim, 0.5)
+			ari := AdjustedRand(toInt(lc), toInt(lg))
+			t.Logf("%s dim=%d weighted, path-assisted: ARI vs CPU path-assisted %.5f", c.Name(), dim, ari)
+			if ari < 0.99 {
+				t.Errorf("%s dim=%d weighted, path-assisted: ARI vs CPU %.5f < 0.99", c.Name(), dim, ari)
+			}
 		}
 	}
 }
@@ -267,6 +289,48 @@ func TestCUDADeterministicAndFewModes(t *testing.T) {
 	}
 }
 
+// TestCUDAReuse checks the path-assisted search of the grid variant (the
+// default, Options.Reuse = 0.1): on lung-like points its merged partition
+// matches the GPU exact search and the CPU Grid's path-assisted search
+// (adjusted Rand ≥ 0.99), it takes fewer steps than the exact search, and a
+// repeated run gives bit-identical modes.
+func TestCUDAReuse(t *testing.T) {
+	c := cudaOrSkip(t, true)
+	bw := []float64{3, 3, 3, 150, 0.15}
+	n := 30000
+	if testing.Short() {
+		n = 6000
+	}
+	pts := scaleBy(lungLike(n, 6), bw)
+	def := Options{}.withDefaults()
+	exact := def
+	exact.Reuse = -1
+	run := func(be Backend, opt Options) ([]float32, int) {
+		modes := append([]float32(nil), pts...)
+		it, err := be.Shift(pts, 5, modes, opt)
+		if err != nil {
+			t.Fatalf("%s: %v", be.Name(), err)
+		}
+		return modes, it
+	}
+	gr, itR := run(c, def)
+	gr2, _ := run(c, def)
+	for i := range gr {
+		if gr[i] != gr2[i] {
+			t.Fatalf("path-assisted run 2 differs at value %d: %g vs %g", i, gr[i], gr2[i])
+		}
+	}
+	ge, itE := run(c, exact)
+	cr, _ := run(Grid{}, def)
+	part := func(m []float32) []int { l, _, _ := MergeModes(m, 5, 0.5); return toInt(l) }
+	pr, pe, pc := part(gr), part(ge), part(cr)
+	aE, aC := AdjustedRand(pr, pe), AdjustedRand(pr, pc)
+	t.Logf("%d points: GPU path-assisted vs GPU exact ARI %.5f, vs CPU path-assisted %.5f; max steps %d vs exact %d", n, aE, aC, itR, itE)
+	if aE < 0.99 || aC < 0.99 {
+		t.Errorf("path-assisted partition: ARI %.5f vs exact, %.5f vs CPU; want ≥ 0.99", aE, aC)
+	}
+}
+
 // TestCUDAArgs checks the argument errors and the empty cases.
 func TestCUDAArgs(t *testing.T) {
 	c := cudaOrSkip(t, true)
@@ -325,7 +389,8 @@ func flopsPerPair(c *CUDA, dim int) float64 {
 // point, no bin seeding) on lung-like 5-D data scaled by bandwidths
 // (3, 3, 3 mm, 150 HU, 0.15) for the CPU Grid backend (default options,
 // path reuse on), the CPU Grid exact search (reuse off), and the CUDA
-// variants (tiled and v1). At N = 1e6 the brute variants run 3 steps only
+// variants (tiled and v1; the tiled grid variant both path-assisted, its
+// default, and exact). At N = 1e6 the brute variants run 3 steps only
 // (maxiter=3 in the name; a full search would take minutes) and are there
 // for GFLOP/s. Reported metrics: maxiters, and for the brute variants
 // pairs/s, GFLOP/s (flopsPerPair) and %peak (of PeakFLOPS).
@@ -369,9 +434,13 @@ func BenchmarkCUDAShift(b *testing.B) {
 		}
 		vs := cudaVariants(b)
 		for _, c := range vs {
-			if !c.grid && n >= 1000000 {
+			switch {
+			case !c.grid && n >= 1000000:
 				run(c.Name()+"-maxiter=3", c, Options{MaxIter: 3})
-			} else {
+			case c.grid && !c.v1:
+				run(c.Name(), c, Options{}) // path-assisted, like cpu-grid
+				run(c.Name()+"-exact", c, Options{Reuse: -1})
+			default:
 				run(c.Name(), c, Options{})
 			}
 		}
@@ -431,5 +500,31 @@ func TestCUDACellLayout(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// BenchmarkCUDAHostPrep times the host-side preparation of the grid
+// variants at N = 1e6 (no GPU needed): the points' range, the cell layout,
+// the sort by cell and the seed order (the struct-of-arrays copy is a
+// gather on the device).
+func BenchmarkCUDAHostPrep(b *testing.B) {
+	pts := scaleBy(lungLike(1000000, 1), []float64{3, 3, 3, 150, 0.15})
+	for _, step := range []string{"range", "layout", "sort", "perm"} {
+		b.Run(step, func(b *testing.B) {
+			L := newCellLayout(pts, 5, 3*grid2Cell)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				switch step {
+				case "layout":
+					newCellLayout(pts, 5, 3*grid2Cell)
+				case "sort":
+					L.sortByCell(pts, 5)
+				case "range":
+					axisRange(pts, 5)
+				case "perm":
+					rand.New(rand.NewSource(1)).Perm(1000000)
+				}
+			}
+		})
 	}
 }

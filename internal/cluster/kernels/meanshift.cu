@@ -463,6 +463,46 @@ extern "C" __global__ void ms_scan2(const int *__restrict__ hist, int ncell, int
     }
 }
 
+// accumRange adds to pa (D numerator values relative to y, then the
+// denominator) the kernel-weighted points [b, e) that lane `lane` owns
+// (b+lane, b+lane+32, …), direct |x−y|²; four points per lane are loaded
+// before any is used, so that one warp alone keeps several loads in flight.
+template <int D>
+__device__ __forceinline__ void accumRange(const float *__restrict__ pts, const float *__restrict__ wt, int n,
+                                           int b, int e, int lane, const float *y, float *pa, float r2)
+{
+    for (int i0 = b + lane; i0 < e; i0 += 128) {
+        float p[4][D];
+        bool ok[4];
+#pragma unroll
+        for (int u = 0; u < 4; u++) {
+            int i = i0 + 32 * u;
+            ok[u] = i < e;
+#pragma unroll
+            for (int a = 0; a < D; a++)
+                p[u][a] = ok[u] ? __ldg(&pts[(size_t)a * n + i]) : 0.f;
+        }
+#pragma unroll
+        for (int u = 0; u < 4; u++) {
+            float d[D], s = 0.f;
+#pragma unroll
+            for (int a = 0; a < D; a++) {
+                d[a] = p[u][a] - y[a];
+                s = fmaf(d[a], d[a], s);
+            }
+            if (ok[u] && s < r2) {
+                float wgt = __expf(-0.5f * s);
+                if (wt)
+                    wgt *= __ldg(&wt[i0 + 32 * u]);
+                pa[D] += wgt;
+#pragma unroll
+                for (int a = 0; a < D; a++)
+                    pa[a] = fmaf(wgt, d[a], pa[a]);
+            }
+        }
+    }
+}
+
 // grid2: one warp per chunk of ≤ 32 active modes of one cell (the modes
 // sorted by cell: sorted[cellStart[c] .. cellStart[c+1])). The warp walks
 // the 3×3×3 cells around its cell as 9 rows of contiguous points, staging
@@ -538,24 +578,7 @@ __device__ void grid2(const float *__restrict__ pts, const float *__restrict__ w
             for (int zz = max(cz - 1, 0); zz <= min(cz + 1, nc2 - 1); zz++) {
                 for (int yy = max(cy - 1, 0); yy <= min(cy + 1, nc1 - 1); yy++) {
                     int row = nc0 * (yy + nc1 * zz);
-                    int e = start[row + x1 + 1];
-                    for (int i = start[row + x0] + lane; i < e; i += 32) {
-                        float d[D], s = 0.f;
-#pragma unroll
-                        for (int a = 0; a < D; a++) {
-                            d[a] = __ldg(&pts[(size_t)a * n + i]) - yu[a];
-                            s = fmaf(d[a], d[a], s);
-                        }
-                        if (s < r2) {
-                            float wgt = __expf(-0.5f * s);
-                            if (wt)
-                                wgt *= __ldg(&wt[i]);
-                            pa[D] += wgt;
-#pragma unroll
-                            for (int a = 0; a < D; a++)
-                                pa[a] = fmaf(wgt, d[a], pa[a]);
-                        }
-                    }
+                    accumRange<D>(pts, wt, n, start[row + x0], start[row + x1 + 1], lane, yu, pa, r2);
                 }
             }
 #pragma unroll
@@ -657,6 +680,290 @@ __device__ void grid2(const float *__restrict__ pts, const float *__restrict__ w
         next[slot] = q;
 }
 
+// ---------------------------------------------------------------------------
+// Path-assisted search (Options.Reuse > 0), the GPU form of the CPU Grid's
+// shiftReuse: the searches run in rounds (the same pseudo-random seed order
+// and doubling round sizes as on the CPU); every box of side Reuse
+// bandwidths that a search passes through is remembered in a hash table
+// with the mode that search reached; a later search that enters a
+// remembered box stops and takes that mode. Within a round the table is
+// read-only; between rounds the round's paths are inserted, the first
+// search in seed order winning a box (ms_ins1/ms_ins2), so results do not
+// depend on scheduling. One warp runs one search: the 32 lanes share the
+// points of the 3×3×3 cells around the mode (direct |x−y|², fixed-order
+// butterfly reduction).
+
+#define PATHCAP 256 // boxes a search remembers (the CPU keeps all; MaxIter is 200 by default)
+#define EMPTYKEY 0xffffffffffffffffULL
+#define NOOWNER 0x7fffffff
+#define PUBLISHED (-1)
+
+struct Quant {
+    double lo[8];
+    double inv;
+    int bits;
+};
+
+__device__ __forceinline__ unsigned long long mix64(unsigned long long k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ULL;
+    k ^= k >> 33;
+    return k;
+}
+
+template <int D>
+__device__ __forceinline__ unsigned long long boxKey(const float *y, const Quant &qt)
+{
+    unsigned long long k = 0;
+    long long cmax = (1LL << qt.bits) - 1;
+#pragma unroll
+    for (int a = 0; a < D; a++) {
+        long long c = (long long)floor(((double)y[a] - qt.lo[a]) * qt.inv);
+        c = max(0LL, min(c, cmax));
+        k = (k << qt.bits) | (unsigned long long)c;
+    }
+    return k == EMPTYKEY ? EMPTYKEY - 1 : k;
+}
+
+// lookup finds key k in the table (all lanes of the warp together, 32
+// slots per probe round); returns the slot or -1.
+__device__ __forceinline__ int lookup(const unsigned long long *__restrict__ tkey, unsigned mask,
+                                      unsigned long long k, int lane)
+{
+    unsigned h = (unsigned)mix64(k) & mask;
+    for (unsigned base = 0; base <= mask; base += 32) {
+        unsigned slot = (h + base + lane) & mask;
+        unsigned long long v = tkey[slot];
+        unsigned hit = __ballot_sync(0xffffffffu, v == k);
+        unsigned emp = __ballot_sync(0xffffffffu, v == EMPTYKEY);
+        // the first hit before the first empty slot in probe order
+        if (hit && (!emp || __ffs(hit) <= __ffs(emp)))
+            return __shfl_sync(0xffffffffu, (int)slot, __ffs(hit) - 1);
+        if (emp)
+            return -1;
+    }
+    return -1;
+}
+
+// search: warp w runs the search of mode q = round[w] from its current
+// position. found[w] = the mode id adopted from the table, or -1 with the
+// converged position in ypos[w]; its boxes go to the arena (keys and the
+// owner w), arenaN counts them (overflow sets *flag bit 1); *maxIt gets the
+// largest step count. qtp points to the box quantiser (in device memory:
+// gorgonia.org/cu passes kernel arguments of 8 bytes only).
+template <int D>
+__device__ void search(const float *__restrict__ pts, const float *__restrict__ wt, int n,
+                       const int *__restrict__ start, int nc0, int nc1, int nc2, float lo0, float lo1,
+                       float lo2, float inv, const float *__restrict__ modes, const int *__restrict__ round,
+                       int nround, const unsigned long long *__restrict__ tkey, const int *__restrict__ tval,
+                       unsigned mask, const Quant *__restrict__ qtp, int *__restrict__ found,
+                       float *__restrict__ ypos, int *__restrict__ maxIt,
+                       unsigned long long *__restrict__ akey, int *__restrict__ aown,
+                       int acap, int *__restrict__ arenaN, int *__restrict__ flag, float r2, float tol2,
+                       int maxIter)
+{
+    __shared__ unsigned long long path[BT / 32][PATHCAP];
+    int w = (blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    int lane = threadIdx.x & 31;
+    if (w >= nround)
+        return;
+    unsigned long long *mypath = path[threadIdx.x >> 5];
+    const Quant qt = *qtp;
+    int q = round[w];
+    float y[D];
+#pragma unroll
+    for (int a = 0; a < D; a++)
+        y[a] = modes[(size_t)q * D + a];
+    int plen = 0, it = 0, id = -1;
+    bool done = false;
+    for (;;) {
+        unsigned long long k = boxKey<D>(y, qt);
+        int slot = lookup(tkey, mask, k, lane);
+        if (slot >= 0) {
+            id = tval[slot];
+            break;
+        }
+        if ((plen == 0 || mypath[plen - 1] != k) && plen < PATHCAP) {
+            __syncwarp();
+            if (lane == 0)
+                mypath[plen] = k;
+            plen++;
+            __syncwarp();
+        }
+        if (done || it >= maxIter)
+            break;
+        it++;
+        // one mean-shift step, points of the 3×3×3 cells around y's cell
+        int c = cellOf3<D>(y, nc0, nc1, nc2, lo0, lo1, lo2, inv);
+        int cx = c % nc0, cy = (c / nc0) % nc1, cz = c / (nc0 * nc1);
+        int x0 = max(cx - 1, 0), x1 = min(cx + 1, nc0 - 1);
+        float pa[D + 1];
+#pragma unroll
+        for (int a = 0; a <= D; a++)
+            pa[a] = 0.f;
+        for (int zz = max(cz - 1, 0); zz <= min(cz + 1, nc2 - 1); zz++) {
+            for (int yy = max(cy - 1, 0); yy <= min(cy + 1, nc1 - 1); yy++) {
+                int row = nc0 * (yy + nc1 * zz);
+                accumRange<D>(pts, wt, n, start[row + x0], start[row + x1 + 1], lane, y, pa, r2);
+            }
+        }
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1) {
+#pragma unroll
+            for (int a = 0; a <= D; a++)
+                pa[a] += __shfl_xor_sync(0xffffffffu, pa[a], off);
+        }
+        if (pa[D] > 0.f) {
+            float invd = 1.f / pa[D], step2 = 0.f;
+#pragma unroll
+            for (int a = 0; a < D; a++) {
+                float sh = pa[a] * invd;
+                step2 = fmaf(sh, sh, step2);
+                y[a] += sh;
+            }
+            done = step2 < tol2;
+        } else {
+            done = true; // no point within the radius: the search stays put
+        }
+    }
+    __syncwarp();
+    int off = 0;
+    if (lane == 0)
+        off = atomicAdd(arenaN, plen);
+    off = __shfl_sync(0xffffffffu, off, 0);
+    if (off + plen > acap) {
+        if (lane == 0)
+            atomicOr(flag, 1);
+    } else {
+        for (int j = lane; j < plen; j += 32) {
+            akey[off + j] = mypath[j];
+            aown[off + j] = w;
+        }
+    }
+    if (lane == 0) {
+        found[w] = id;
+        atomicMax(maxIt, it);
+    }
+    if (lane < D)
+        ypos[(size_t)w * D + lane] = y[lane];
+}
+
+// ins1: every arena entry claims its box for the earliest search (round
+// order) that passed through it; boxes of earlier rounds (owner PUBLISHED)
+// keep theirs. A full table sets *flag bit 2.
+extern "C" __global__ void ms_ins1(const unsigned long long *__restrict__ akey, const int *__restrict__ aown,
+                                   int na, unsigned long long *__restrict__ tkey, int *__restrict__ town,
+                                   unsigned mask, int *__restrict__ flag)
+{
+    int e = blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= na)
+        return;
+    unsigned long long k = akey[e];
+    unsigned h = (unsigned)mix64(k) & mask;
+    for (unsigned j = 0; j <= mask; j++) {
+        unsigned slot = (h + j) & mask;
+        unsigned long long cur = tkey[slot];
+        if (cur == EMPTYKEY)
+            cur = atomicCAS(&tkey[slot], EMPTYKEY, k);
+        if (cur == EMPTYKEY || cur == k) {
+            atomicMin(&town[slot], aown[e]);
+            return;
+        }
+    }
+    atomicOr(flag, 2);
+}
+
+// ins2: the winning entry of each box writes the mode id of its search
+// (newid[owner]) and marks the box published.
+extern "C" __global__ void ms_ins2(const unsigned long long *__restrict__ akey, const int *__restrict__ aown,
+                                   int na, const unsigned long long *__restrict__ tkey, int *__restrict__ town,
+                                   int *__restrict__ tval, unsigned mask, const int *__restrict__ newid)
+{
+    int e = blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= na)
+        return;
+    unsigned long long k = akey[e];
+    unsigned h = (unsigned)mix64(k) & mask;
+    for (unsigned j = 0; j <= mask; j++) {
+        unsigned slot = (h + j) & mask;
+        unsigned long long cur = tkey[slot];
+        if (cur == k) {
+            int r = aown[e];
+            if (atomicCAS(&town[slot], r, PUBLISHED) == r)
+                tval[slot] = newid[r];
+            return;
+        }
+        if (cur == EMPTYKEY)
+            return; // cannot happen after ms_ins1
+    }
+}
+
+// ids (one block of 1024 threads): newid[w] = found[w] for searches that
+// adopted a mode, else the next new id in round order (starting at *nmodes,
+// which it advances); new modes' positions go to modePos.
+extern "C" __global__ void ms_ids(const int *__restrict__ found, int nround, int *__restrict__ newid,
+                                  int *__restrict__ nmodes, const float *__restrict__ ypos,
+                                  float *__restrict__ modePos, int dim)
+{
+    __shared__ int sa[1024];
+    int t = threadIdx.x;
+    int seg = (nround + 1023) / 1024;
+    int b = min(nround, t * seg), e = min(nround, b + seg);
+    int a = 0;
+    for (int i = b; i < e; i++)
+        a += found[i] < 0;
+    sa[t] = a;
+    __syncthreads();
+    for (int off = 1; off < 1024; off <<= 1) {
+        int v = t >= off ? sa[t - off] : 0;
+        __syncthreads();
+        sa[t] += v;
+        __syncthreads();
+    }
+    int base = *nmodes;
+    a = base + sa[t] - a;
+    for (int i = b; i < e; i++) {
+        if (found[i] < 0) {
+            newid[i] = a;
+            for (int d = 0; d < dim; d++)
+                modePos[(size_t)a * dim + d] = ypos[(size_t)i * dim + d];
+            a++;
+        } else {
+            newid[i] = found[i];
+        }
+    }
+    __syncthreads();
+    if (t == 1023)
+        *nmodes = base + sa[1023];
+}
+
+// resolve: every search of the round takes its mode's position.
+extern "C" __global__ void ms_resolve(const int *__restrict__ round, int nround, const int *__restrict__ newid,
+                                      const float *__restrict__ modePos, float *__restrict__ modes, int dim)
+{
+    int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= nround * dim)
+        return;
+    int w = t / dim, a = t - w * dim;
+    modes[(size_t)round[w] * dim + a] = modePos[(size_t)newid[w] * dim + a];
+}
+
+// gather: out[a·n + k] = rows[perm[k]·dim + a], the row-major points in
+// the order perm as struct-of-arrays (dim = 1 permutes a weight array).
+extern "C" __global__ void ms_gather(const float *__restrict__ rows, const int *__restrict__ perm, int n,
+                                     int dim, float *__restrict__ out)
+{
+    int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= n)
+        return;
+    int i = perm[t];
+    for (int a = 0; a < dim; a++)
+        out[(size_t)a * n + t] = rows[(size_t)i * dim + a];
+}
+
 #define MS_KERNELS2(D)                                                                                  \
     extern "C" __global__ void __launch_bounds__(BT)                                                   \
         ms_brute2_##D(const float *ptsRel, const float *pn, const float *tc, const float *wt, int n,    \
@@ -683,6 +990,18 @@ __device__ void grid2(const float *__restrict__ pts, const float *__restrict__ w
     {                                                                                                   \
         grid2<D>(pts, wt, n, start, nc0, nc1, nc2, lo0, lo1, lo2, cell, cmid, sorted, cellStart,        \
                  chunkStart, ncell, modes, next, count, r2, tol2);                                      \
+    }                                                                                                   \
+    extern "C" __global__ void __launch_bounds__(BT)                                                   \
+        ms_search_##D(const float *pts, const float *wt, int n, const int *start, int nc0, int nc1,     \
+                      int nc2, float lo0, float lo1, float lo2, float inv, const float *modes,          \
+                      const int *round, int nround, const unsigned long long *tkey, const int *tval,    \
+                      unsigned mask, const Quant *qt, int *found, float *ypos, int *maxIt,              \
+                      unsigned long long *akey, int *aown, int acap, int *arenaN, int *flag, float r2,  \
+                      float tol2, int maxIter)                                                          \
+    {                                                                                                   \
+        search<D>(pts, wt, n, start, nc0, nc1, nc2, lo0, lo1, lo2, inv, modes, round, nround, tkey,     \
+                  tval, mask, qt, found, ypos, maxIt, akey, aown, acap, arenaN, flag, r2, tol2,         \
+                  maxIter);                                                                             \
     }
 
 MS_KERNELS2(1)
