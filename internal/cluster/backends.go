@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/lungctl/lungctl/internal/cluster/simd"
 )
 
 // kernelTable tabulates exp(−s/2) for s = |d|² in [0, R²] (scaled units)
@@ -28,16 +30,19 @@ func newKernelTable(r float64) *kernelTable {
 }
 
 // Grid is the default CPU backend: the points are bucketed in a uniform
-// cell list over the first min(dim,3) axes with cell side R/2 (R = the
-// truncation radius; larger when the cell count would exceed ~4N), stored
-// sorted by cell as struct-of-arrays (one contiguous float32 slice per
-// axis). Each step visits only the cells that the R-ball around the mode can
-// reach: one contiguous run of points per (y, z) cell row. Modes
-// are processed by all cores (chunks of modes handed out atomically); the
-// inner loop does not allocate. The kernel uses a lookup table for
-// exp(−|d|²/2) (relative error < 1e-6). With opt.Reuse > 0 (the default)
-// the searches are path-assisted (see shiftReuse and the package comment);
-// point weights (opt.Weights) are honoured.
+// cell list over the first min(dim,3) axes (cell side R/2 on y and z and
+// R/8 on x, R = the truncation radius; all larger when the cell count would
+// exceed ~16N), stored sorted by cell as struct-of-arrays (one contiguous
+// float32 slice per axis). Each step visits only the cells that the R-ball
+// around the mode can reach: one contiguous run of points per (y, z) cell
+// row. Modes are processed by all cores (chunks of modes handed out
+// atomically); the inner loop does not allocate. For dim = 5 on CPUs with
+// AVX2 and FMA the kernel sums run in assembly (simd.Accum5: 8 points per
+// instruction, exp(−|d|²/2) by range reduction and a polynomial, relative
+// error < 3e-7); otherwise a Go loop with a lookup table for exp (relative
+// error < 1e-6). With opt.Reuse > 0 (the default) the searches are
+// path-assisted (see shiftReuse and the package comment); point weights
+// (opt.Weights) are honoured.
 type Grid struct{}
 
 // Name returns "grid".
@@ -70,63 +75,56 @@ func (Grid) Shift(points []float32, dim int, modes []float32, opt Options) (int,
 			hi[a] = math.Max(hi[a], x)
 		}
 	}
-	// Cells of half the truncation radius; each step visits only the cell
-	// rows (fixed y, z cell) whose yz-extent comes within R of the mode, and
-	// in each row only the x-cells that the R-sphere can reach: one
-	// contiguous run of sorted points per row.
+	// Cells of half the truncation radius on y and z and R/8 on
+	// x; each step visits only the cell rows (fixed y, z cell) whose
+	// yz-extent comes within R of the mode, and in each row only the x-cells
+	// that the R-sphere can reach: one contiguous run of sorted points per
+	// row (finer x cells trim the run at no extra per-row cost).
+	g := &gridIndex{dim: dim, sd: sd, R: R, lo: lo, kt: newKernelTable(R)}
 	cell := R / 2
-	var nc [3]int
 	for {
 		total := 1
 		for a := 0; a < 3; a++ {
-			nc[a] = 1
-			if a < sd {
-				nc[a] = int((hi[a]-lo[a])/cell) + 1
+			g.cell[a] = cell
+			if a == 0 {
+				g.cell[a] = cell / xCellSplit
 			}
-			total *= nc[a]
+			g.inv[a] = 1 / g.cell[a]
+			g.nc[a] = 1
+			if a < sd {
+				g.nc[a] = int((hi[a]-lo[a])*g.inv[a]) + 1
+			}
+			total *= g.nc[a]
 		}
 		// Bound the cell count so sparse, widely spread data do not allocate
 		// a huge empty grid; larger cells stay correct (just slower).
-		if total <= 4*n+4096 {
+		if total <= xCellSplit*(4*n+4096) {
 			break
 		}
 		cell *= 1.5
 	}
-	cellOf := func(x float64, a int) int {
-		v := int(math.Floor((x - lo[a]) / cell))
-		if v < 0 {
-			v = 0
-		} else if v >= nc[a] {
-			v = nc[a] - 1
-		}
-		return v
-	}
-	cellIdx := func(p []float32) (c [3]int) {
-		for a := 0; a < sd; a++ {
-			c[a] = cellOf(float64(p[a]), a)
-		}
-		return c
-	}
+	nc := g.nc
 	ncell := nc[0] * nc[1] * nc[2]
 	start := make([]int32, ncell+1)
 	pc := make([]int32, n)
 	for i := 0; i < n; i++ {
-		c := cellIdx(points[i*dim : (i+1)*dim])
-		id := c[0] + nc[0]*(c[1]+nc[1]*c[2])
-		pc[i] = int32(id)
+		id := g.cellID(points[i*dim : (i+1)*dim])
+		pc[i] = id
 		start[id+1]++
 	}
 	for c := 0; c < ncell; c++ {
 		start[c+1] += start[c]
 	}
 	fill := make([]int32, ncell)
+	// Every axis (and the weights) has soaPad spare values past n so that
+	// the assembly kernel may load whole blocks of 8 at the end of a run.
 	soa := make([][]float32, dim)
 	for a := range soa {
-		soa[a] = make([]float32, n)
+		soa[a] = make([]float32, n+soaPad)[:n]
 	}
 	var wt []float32
 	if opt.Weights != nil {
-		wt = make([]float32, n)
+		wt = make([]float32, n+soaPad)[:n]
 	}
 	for i := 0; i < n; i++ {
 		c := pc[i]
@@ -139,7 +137,7 @@ func (Grid) Shift(points []float32, dim int, modes []float32, opt Options) (int,
 			wt[pos] = opt.Weights[i]
 		}
 	}
-	g := &gridIndex{dim: dim, sd: sd, R: R, cell: cell, lo: lo, nc: nc, start: start, soa: soa, wt: wt, kt: newKernelTable(R)}
+	g.start, g.soa, g.wt = start, soa, wt
 	workers := opt.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -199,11 +197,16 @@ func atomicMax(p *int64, v int) {
 	}
 }
 
-// gridIndex is Grid's cell list: points sorted by cell of side cell (scaled
-// units) on the first sd axes, as struct-of-arrays.
+// xCellSplit is how many times finer the cells are on x than on y and z.
+const xCellSplit = 4
+
+// gridIndex is Grid's cell list: points sorted by cell (side cell[a] on
+// axis a, scaled units) on the first sd axes, as struct-of-arrays.
 type gridIndex struct {
 	dim, sd int
-	R, cell float64
+	R       float64
+	cell    [3]float64 // cell side per axis (scaled units)
+	inv     [3]float64 // 1/cell
 	lo      [3]float64
 	nc      [3]int
 	start   []int32 // points of cell c are soa[·][start[c]:start[c+1]]
@@ -212,35 +215,63 @@ type gridIndex struct {
 	kt      *kernelTable
 }
 
+// cellOf returns the cell of coordinate x on axis a (scaled units),
+// clamped to the grid. Points and queries use this one function, so a run
+// never misses a point at a cell border.
 func (g *gridIndex) cellOf(x float64, a int) int {
-	v := int(math.Floor((x - g.lo[a]) / g.cell))
-	if v < 0 {
-		v = 0
-	} else if v >= g.nc[a] {
-		v = g.nc[a] - 1
+	f := (x - g.lo[a]) * g.inv[a]
+	if !(f > 0) {
+		return 0
 	}
-	return v
+	if f >= float64(g.nc[a]-1) {
+		return g.nc[a] - 1
+	}
+	return int(f)
+}
+
+// cellID returns the index (into start) of the cell holding position p
+// (scaled units; outside positions go to the nearest border cell).
+func (g *gridIndex) cellID(p []float32) int32 {
+	var c [3]int
+	for a := 0; a < g.sd; a++ {
+		c[a] = g.cellOf(float64(p[a]), a)
+	}
+	return int32(c[0] + g.nc[0]*(c[1]+g.nc[1]*c[2]))
 }
 
 // gap returns the distance from coordinate v to cell c's interval on axis a
 // (0 inside; the last cell is open-ended).
 func (g *gridIndex) gap(v float64, c, a int) float64 {
-	l := g.lo[a] + float64(c)*g.cell
+	l := g.lo[a] + float64(c)*g.cell[a]
 	if v < l {
 		return l - v
 	}
-	if h := l + g.cell; v > h && c < g.nc[a]-1 {
+	if h := l + g.cell[a]; v > h && c < g.nc[a]-1 {
 		return v - h
 	}
 	return 0
 }
+
+// useAVX selects the assembly kernel simd.Accum5 for 5-D kernel sums (tests
+// switch it off to exercise the pure-Go path).
+var useAVX = simd.Available
+
+// soaPad is the number of spare float32 values allocated past the end of
+// every struct-of-arrays slice of gridIndex (the assembly kernel reads whole
+// blocks of 8 and masks the lanes past the run).
+const soaPad = 8
 
 // step does one mean-shift step from y (moved in place), using num (dim
 // values) as scratch. It returns the squared step length, and false when no
 // point lies within the truncation radius (y unchanged). It visits only the
 // cell rows (fixed y, z cell) whose yz-extent comes within R of y, and in
 // each row only the x-cells that the R-sphere can reach: one contiguous run
-// of sorted points per row. It does not allocate.
+// of sorted points per row. The kernel sums are accumulated as offsets from
+// y (Σ k·(x − y); float32 within a run and float64 across runs, or float32
+// over the whole step in the AVX2 kernel), so the step is
+// y += Σ k·(x − y) / Σ k; for dim = 5 the runs go to the AVX2 kernel
+// (simd.Accum5, all the runs of a step in one call) when the CPU has it. It
+// does not allocate.
 func (g *gridIndex) step(y []float32, num []float64) (float64, bool) {
 	dim, sd, R := g.dim, g.sd, g.R
 	var den float64
@@ -250,6 +281,21 @@ func (g *gridIndex) step(y []float32, num []float64) (float64, bool) {
 	var yv [3]float64
 	for a := 0; a < sd; a++ {
 		yv[a] = float64(y[a])
+	}
+	fast := dim == 5 && useAVX
+	var yb [48]float32
+	var out [6]float32
+	var runs [2 * maxRuns]int32 // point index runs [b, e) for simd.Accum5
+	nr := 0
+	if fast {
+		for a := 0; a < 5; a++ {
+			for l := 0; l < 8; l++ {
+				yb[8*a+l] = y[a]
+			}
+		}
+		for l := 40; l < 48; l++ {
+			yb[l] = g.kt.r2
+		}
 	}
 	z0, z1 := 0, 0
 	if sd > 2 {
@@ -281,21 +327,39 @@ func (g *gridIndex) step(y []float32, num []float64) (float64, bool) {
 				continue
 			}
 			switch {
-			case dim == 5 && g.wt == nil:
-				den += accum5(g.soa, b, en, y, num, g.kt)
+			case fast:
+				runs[2*nr], runs[2*nr+1] = int32(b), int32(en)
+				nr++
+				if nr == maxRuns {
+					den += g.accumRuns(runs[:], &yb, num)
+					nr = 0
+				}
+				continue
 			case dim == 5:
-				den += accum5w(g.soa, g.wt[b:en], b, en, y, num, g.kt)
+				var w []float32
+				if g.wt != nil {
+					w = g.wt[b:en]
+				}
+				out = accum5(g.soa, w, b, en, y, g.kt)
 			default:
 				den += accumN(g.soa, g.wt, b, en, y, num, g.kt)
+				continue
+			}
+			den += float64(out[0])
+			for a := 0; a < 5; a++ {
+				num[a] += float64(out[a+1])
 			}
 		}
+	}
+	if nr > 0 {
+		den += g.accumRuns(runs[:2*nr], &yb, num)
 	}
 	if den == 0 {
 		return 0, false
 	}
 	var step2 float64
 	for a := 0; a < dim; a++ {
-		nv := float32(num[a] / den)
+		nv := float32(float64(y[a]) + num[a]/den)
 		d := float64(nv - y[a])
 		step2 += d * d
 		y[a] = nv
@@ -303,14 +367,39 @@ func (g *gridIndex) step(y []float32, num []float64) (float64, bool) {
 	return step2, true
 }
 
-// accum5 adds the kernel-weighted points soa[·][b:e] to num and returns the
-// weight sum, for dim = 5 (unrolled).
-func accum5(soa [][]float32, b, e int, y []float32, num []float64, kt *kernelTable) float64 {
+// maxRuns is the number of point runs step hands to simd.Accum5 at once.
+const maxRuns = 32
+
+// accumRuns runs simd.Accum5 over the point runs (pairs b, e of indices into
+// g.soa) around the mode broadcast in yb: it adds Σ k·(x − y) to num (5
+// values) and returns Σ k.
+func (g *gridIndex) accumRuns(runs []int32, yb *[48]float32, num []float64) float64 {
+	var w *float32
+	if g.wt != nil {
+		w = &g.wt[0]
+	}
+	var out [6]float32
+	simd.Accum5(&g.soa[0][0], &g.soa[1][0], &g.soa[2][0], &g.soa[3][0], &g.soa[4][0], w, &runs[0], len(runs)/2, yb, &out)
+	for a := 0; a < 5; a++ {
+		num[a] += float64(out[a+1])
+	}
+	return float64(out[0])
+}
+
+// accum5 is the pure-Go 5-D kernel sum over the points soa[·][b:e] with
+// weights wt (= the weights of soa[·][b:e]; nil: all 1): for the points with
+// s = |x − y|² < r² (scaled units) and k = wt·exp(−s/2) (table-interpolated,
+// relative error < 1e-6) it returns {Σ k, Σ k·(x0−y0), …, Σ k·(x4−y4)},
+// summed in float32. simd.Accum5 computes the same sums.
+func accum5(soa [][]float32, wt []float32, b, e int, y []float32, kt *kernelTable) (out [6]float32) {
 	x0, x1, x2, x3, x4 := soa[0][b:e], soa[1][b:e], soa[2][b:e], soa[3][b:e], soa[4][b:e]
 	x1 = x1[:len(x0)]
 	x2 = x2[:len(x0)]
 	x3 = x3[:len(x0)]
 	x4 = x4[:len(x0)]
+	if wt != nil {
+		wt = wt[:len(x0)]
+	}
 	y0, y1, y2, y3, y4 := y[0], y[1], y[2], y[3], y[4]
 	r2, sc, tab := kt.r2, kt.scale, kt.v
 	var den, n0, n1, n2, n3, n4 float32
@@ -332,68 +421,21 @@ func accum5(soa [][]float32, b, e int, y []float32, num []float64, kt *kernelTab
 		j := int(f)
 		fr := f - float32(j)
 		w := tab[j] + fr*(tab[j+1]-tab[j])
+		if wt != nil {
+			w *= wt[i]
+		}
 		den += w
-		n0 += w * x0[i]
-		n1 += w * x1[i]
-		n2 += w * x2[i]
-		n3 += w * x3[i]
-		n4 += w * x4[i]
+		n0 += w * d0
+		n1 += w * d1
+		n2 += w * d2
+		n3 += w * d3
+		n4 += w * d4
 	}
-	num[0] += float64(n0)
-	num[1] += float64(n1)
-	num[2] += float64(n2)
-	num[3] += float64(n3)
-	num[4] += float64(n4)
-	return float64(den)
+	return [6]float32{den, n0, n1, n2, n3, n4}
 }
 
-// accum5w is accum5 with point weights wt (= the weights of soa[·][b:e]):
-// it adds the kernel×weight-weighted points soa[·][b:e] to num and returns the
-// weight sum, for dim = 5 (unrolled).
-func accum5w(soa [][]float32, wt []float32, b, e int, y []float32, num []float64, kt *kernelTable) float64 {
-	x0, x1, x2, x3, x4 := soa[0][b:e], soa[1][b:e], soa[2][b:e], soa[3][b:e], soa[4][b:e]
-	x1 = x1[:len(x0)]
-	x2 = x2[:len(x0)]
-	x3 = x3[:len(x0)]
-	x4 = x4[:len(x0)]
-	wt = wt[:len(x0)]
-	y0, y1, y2, y3, y4 := y[0], y[1], y[2], y[3], y[4]
-	r2, sc, tab := kt.r2, kt.scale, kt.v
-	var den, n0, n1, n2, n3, n4 float32
-	for i := range x0 {
-		d0 := x0[i] - y0
-		d1 := x1[i] - y1
-		d2 := x2[i] - y2
-		s := d0*d0 + d1*d1 + d2*d2
-		if s >= r2 {
-			continue
-		}
-		d3 := x3[i] - y3
-		d4 := x4[i] - y4
-		s += d3*d3 + d4*d4
-		if s >= r2 {
-			continue
-		}
-		f := s * sc
-		j := int(f)
-		fr := f - float32(j)
-		w := (tab[j] + fr*(tab[j+1]-tab[j])) * wt[i]
-		den += w
-		n0 += w * x0[i]
-		n1 += w * x1[i]
-		n2 += w * x2[i]
-		n3 += w * x3[i]
-		n4 += w * x4[i]
-	}
-	num[0] += float64(n0)
-	num[1] += float64(n1)
-	num[2] += float64(n2)
-	num[3] += float64(n3)
-	num[4] += float64(n4)
-	return float64(den)
-}
-
-// accumN is accum5 for any dim.
+// accumN is accum5 for any dim: it adds Σ k·(x − y) over soa[·][b:e] to
+// num and returns Σ k (float64 sums).
 func accumN(soa [][]float32, wt []float32, b, e int, y []float32, num []float64, kt *kernelTable) float64 {
 	var den float64
 	dim := len(y)
@@ -415,7 +457,7 @@ func accumN(soa [][]float32, wt []float32, b, e int, y []float32, num []float64,
 		}
 		den += float64(w)
 		for a := 0; a < dim; a++ {
-			num[a] += float64(w) * float64(soa[a][i])
+			num[a] += float64(w) * float64(soa[a][i]-y[a])
 		}
 	}
 	return den

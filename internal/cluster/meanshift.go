@@ -31,6 +31,7 @@
 // share a bin.
 //
 // Backends do the mode search behind the Backend interface: Grid (default,
+// AVX2/FMA assembly kernel sums for 5-D points when the CPU has them,
 // cell list on the first three axes, all cores) and BruteForce (O(N²)
 // reference with the same truncation). A CUDA backend can be added under the
 // lungcuda build tag by implementing Backend and setting cudaFactory from an
@@ -274,34 +275,80 @@ func MeanShift(points []float32, dim int, opt Options) (*Result, error) {
 // binSeeds bins the scaled N×dim points on a grid of side bin and returns
 // the bin means (one per occupied bin, in order of first occurrence;
 // weighted by w when non-nil), each point's bin and each bin's total weight.
+// Bin coordinates are packed into one uint64 key (64/dim bits per axis) and
+// looked up in an open-addressing table (batches of 16 keys, their slots
+// read ahead so that the cache misses overlap); a Go map keyed by the bins'
+// float64 coordinates serves data too widely spread for the packing.
 func binSeeds(scaled, w []float32, dim int, bin float64) ([]float32, []int32, []float32) {
 	n := len(scaled) / dim
-	type key [8]int32
-	idx := make(map[key]int32, n/8+16)
 	binOf := make([]int32, n)
-	var sum []float64
-	var cnt []float64
-	for i := 0; i < n; i++ {
-		var k key
-		p := scaled[i*dim : (i+1)*dim]
-		for a, x := range p {
-			k[a] = int32(math.Floor(float64(x) / bin))
+	var lo [8]int64
+	packed := n > 0
+	bits := uint(64 / dim)
+	for a := 0; a < dim && packed; a++ {
+		mn, mx := scaled[a], scaled[a]
+		for i := a; i < len(scaled); i += dim {
+			mn, mx = min(mn, scaled[i]), max(mx, scaled[i])
 		}
-		b, ok := idx[k]
-		if !ok {
-			b = int32(len(cnt))
-			idx[k] = b
-			cnt = append(cnt, 0)
-			sum = append(sum, make([]float64, dim)...)
+		// floor(x/bin) is monotonic in x: the extreme bins are those of
+		// the extreme values.
+		l, h := math.Floor(float64(mn)/bin), math.Floor(float64(mx)/bin)
+		packed = bits < 63 && h-l < float64(int64(1)<<bits) && math.Abs(l) < 1<<53 && math.Abs(h) < 1<<53
+		lo[a] = int64(l)
+	}
+	nb := int32(0)
+	if packed {
+		bins := newBoxTable(n/2 + 16)
+		var keys, hs [16]uint64
+		for i0 := 0; i0 < n; i0 += len(keys) {
+			m := min(len(keys), n-i0)
+			for j := 0; j < m; j++ {
+				var k uint64
+				for a, x := range scaled[(i0+j)*dim : (i0+j+1)*dim] {
+					k = k<<bits | uint64(int64(math.Floor(float64(x)/bin))-lo[a])
+				}
+				keys[j], hs[j] = k, boxHash(k)
+			}
+			bins.touch(keys[:m], hs[:m])
+			for j := 0; j < m; j++ {
+				b, ok := bins.getOrPutH(keys[j], hs[j], nb)
+				if !ok {
+					nb++
+				}
+				binOf[i0+j] = b
+			}
 		}
-		binOf[i] = b
+	} else {
+		idx := make(map[[8]float64]int32, n/8+16)
+		var k8 [8]float64
+		for i := 0; i < n; i++ {
+			for a, x := range scaled[i*dim : (i+1)*dim] {
+				c := math.Floor(float64(x) / bin)
+				if c == 0 {
+					c = 0 // one key for −0 and +0
+				}
+				k8[a] = c
+			}
+			b, ok := idx[k8]
+			if !ok {
+				b = nb
+				idx[k8] = b
+				nb++
+			}
+			binOf[i] = b
+		}
+	}
+	sum := make([]float64, int(nb)*dim)
+	cnt := make([]float64, nb)
+	for i, b := range binOf {
 		wi := 1.0
 		if w != nil {
 			wi = float64(w[i])
 		}
 		cnt[b] += wi
-		for a, x := range p {
-			sum[int(b)*dim+a] += wi * float64(x)
+		s := sum[int(b)*dim : int(b+1)*dim]
+		for a, x := range scaled[i*dim : (i+1)*dim] {
+			s[a] += wi * float64(x)
 		}
 	}
 	seeds := make([]float32, len(sum))
@@ -314,6 +361,16 @@ func binSeeds(scaled, w []float32, dim int, bin float64) ([]float32, []int32, []
 		}
 	}
 	return seeds, binOf, tot
+}
+
+// equalModes reports whether p and q hold the same float32 values.
+func equalModes(p, q []float32) bool {
+	for a := range p {
+		if p[a] != q[a] {
+			return false
+		}
+	}
+	return true
 }
 
 // AutoBandwidth returns, per axis, Scott's multivariate rule of thumb
@@ -419,8 +476,21 @@ func MergeModes(modes []float32, dim int, radius float64) (labels []int32, cente
 			}
 		}
 	}
+	// Modes reached through the same remembered path are bit-identical:
+	// a repeat takes the leader of its first copy (the leader it would find
+	// itself is within radius/2 of the same point, hence united with that
+	// one below, so the partition is the same).
+	firstCopy := newBoxTable(m/4 + 16)
 	for i := 0; i < m; i++ {
 		p := modes[i*dim : (i+1)*dim]
+		h := uint64(0x243f6a8885a308d3)
+		for _, x := range p {
+			h = (h ^ uint64(math.Float32bits(x))) * 0x100000001b3
+		}
+		if j, ok := firstCopy.getOrPutH(h, boxHash(h), int32(i)); ok && equalModes(p, modes[int(j)*dim:int(j+1)*dim]) {
+			labels[i] = labels[j]
+			continue
+		}
 		found := int32(-1)
 		visit(p, func(l int32) bool {
 			if dist2(p, modes[int(leaders[l])*dim:(int(leaders[l])+1)*dim]) < r2/4 {
