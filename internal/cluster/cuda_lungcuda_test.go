@@ -437,6 +437,11 @@ func BenchmarkCUDAShift(b *testing.B) {
 			switch {
 			case !c.grid && n >= 1000000:
 				run(c.Name()+"-maxiter=3", c, Options{MaxIter: 3})
+			case !c.grid && n == 100000:
+				// 3 steps with every mode moving (the kernel's rate), and
+				// the whole search (its tail has few moving modes).
+				run(c.Name()+"-maxiter=3", c, Options{MaxIter: 3})
+				run(c.Name(), c, Options{})
 			case c.grid && !c.v1:
 				run(c.Name(), c, Options{}) // path-assisted, like cpu-grid
 				run(c.Name()+"-exact", c, Options{Reuse: -1})
