@@ -61,11 +61,28 @@ echo "Mean-shift on the same LIDC points (detect --export-points, equal per-axis
 BW=$("$BIN" detect --help | sed -n 's/.*--bandwidth-mm float.*default \([0-9.]*\).*/\1/p'); BW=${BW:-4}
 /usr/bin/time -f '%e' -o "$work/ms" "$BIN" detect "$LIDC" -o "$work/c2.csv" -q
 echo "lungctl detect (whole stage incl. preprocess): $(cat "$work/ms") s"
-LUNGCTL_POINTS=$work/pts.npy LUNGCTL_BANDWIDTH=$BW go test -run '^$' -bench MeanShiftPointsFile -benchtime 3x ./internal/cluster 2>&1 | grep -E '^Benchmark'
+LUNGCTL_POINTS=$work/pts.npy LUNGCTL_BANDWIDTH=$BW go test -run '^$' -bench 'MeanShiftPointsFile' -benchtime 3x ./internal/cluster 2>&1 | grep -E '^Benchmark'
 go test -run '^$' -bench 'MeanShift/' -benchtime 1x ./internal/cluster 2>&1 | grep -E '^Benchmark' || true
+echo "lungctl meanshift (flat kernel = scikit-learn's algorithm) on the same points, whole command:"
+read -r t m < <(measure "$BIN" meanshift "$work/pts.npy" --bandwidth "$BW" --bin-seeding -o "$work/flat_bin.csv"); echo "  --bin-seeding: $t s, $m MB"
+read -r t m < <(measure "$BIN" meanshift "$work/pts.npy" --bandwidth "$BW" -o "$work/flat_all.csv"); echo "  every point a seed: $t s, $m MB"
 if $PY -c 'import sklearn' 2>/dev/null; then
   timeout 900 $PY "$SHARED/peers/meanshift_sklearn.py" --points "$work/pts.npy" --bandwidth "$BW" --method sklearn --bin-seeding || echo "sklearn timed out"
-  timeout 900 $PY "$SHARED/peers/meanshift_sklearn.py" --points "$work/pts.npy" --bandwidth "$BW" --method sklearn --max-points 10000 || echo "sklearn timed out"
+  timeout 900 $PY "$SHARED/peers/meanshift_sklearn.py" --points "$work/pts.npy" --bandwidth "$BW" --method sklearn || echo "sklearn timed out"
+  # Same partition? sklearn's labels against lungctl's (cluster_all=False,
+  # as in the runs above), adjusted Rand index.
+  for v in bin:True:flat_bin all:False:flat_all; do
+    IFS=: read -r name bs f <<<"$v"
+    $PY - "$work/pts.npy" "$BW" "$bs" "$work/$f.csv" "$name" <<'PYEOF'
+import sys, numpy as np
+from sklearn.cluster import MeanShift
+from sklearn.metrics import adjusted_rand_score
+X = np.load(sys.argv[1]).astype(float)
+m = MeanShift(bandwidth=float(sys.argv[2]), bin_seeding=sys.argv[3] == "True", cluster_all=False).fit(X)
+ours = np.loadtxt(sys.argv[4], skiprows=1, dtype=int)
+print(f"  ARI lungctl meanshift vs sklearn ({sys.argv[5]}): {adjusted_rand_score(m.labels_, ours):.5f}, clusters {len(m.cluster_centers_)} vs {ours.max() + 1}")
+PYEOF
+  done
 fi
 
 echo
