@@ -428,6 +428,57 @@ func (c *CUDA) uploadSorted(mem *devMem, rows []float32, dim int, perm []int32, 
 	return out, nil
 }
 
+// gridPoints is the device copy of the points sorted by cell of L
+// (struct-of-arrays), their weights in the same order (0 when unweighted)
+// and the cell start offsets.
+type gridPoints struct {
+	L                 cellLayout
+	lo, hi            []float64 // the points' range per axis
+	dPts, dWt, dStart cu.DevicePtr
+}
+
+// uploadGrid sorts the points into cells of side cell (or larger, see
+// newCellLayoutRange) and uploads them, gathered on the device.
+func (c *CUDA) uploadGrid(mem *devMem, points []float32, dim int, weights []float32, cell float64) (g gridPoints, err error) {
+	n := len(points) / dim
+	g.lo, g.hi = axisRange(points, dim)
+	g.L = newCellLayoutRange(g.lo, g.hi, n, dim, cell)
+	perm, start := g.L.sortByCell(points, dim)
+	if g.dPts, err = c.uploadSorted(mem, points, dim, perm, "points"); err != nil {
+		return g, err
+	}
+	if weights != nil {
+		if g.dWt, err = c.uploadSorted(mem, weights, 1, perm, "weights"); err != nil {
+			return g, err
+		}
+	}
+	g.dStart, err = upload(mem, start, "cell starts")
+	return g, err
+}
+
+// uploadModes uploads the modes and the active list 0..m-1, and allocates
+// the next step's active list (when withNext) and the moving-mode count.
+func uploadModes(mem *devMem, modes []float32, dim int, withNext bool) (dModes, dAct, dNext, dCount cu.DevicePtr, err error) {
+	m := len(modes) / dim
+	if dModes, err = upload(mem, modes, "modes"); err != nil {
+		return
+	}
+	act := make([]int32, m)
+	for i := range act {
+		act[i] = int32(i)
+	}
+	if dAct, err = upload(mem, act, "active list"); err != nil {
+		return
+	}
+	if withNext {
+		if dNext, err = mem.alloc(int64(m)*4, "next active list"); err != nil {
+			return
+		}
+	}
+	dCount, err = mem.alloc(4, "count")
+	return
+}
+
 func (c *CUDA) shiftBrute(mem *devMem, points []float32, dim int, modes []float32, opt Options) (int, error) {
 	n := len(points) / dim
 	m := len(modes) / dim
@@ -441,23 +492,7 @@ func (c *CUDA) shiftBrute(mem *devMem, points []float32, dim int, modes []float3
 			return 0, err
 		}
 	}
-	dModes, err := upload(mem, modes, "modes")
-	if err != nil {
-		return 0, err
-	}
-	act := make([]int32, m)
-	for i := range act {
-		act[i] = int32(i)
-	}
-	dAct, err := upload(mem, act, "active list")
-	if err != nil {
-		return 0, err
-	}
-	dNext, err := mem.alloc(int64(m)*4, "next active list")
-	if err != nil {
-		return 0, err
-	}
-	dCount, err := mem.alloc(4, "count")
+	dModes, dAct, dNext, dCount, err := uploadModes(mem, modes, dim, true)
 	if err != nil {
 		return 0, err
 	}
@@ -647,26 +682,11 @@ func (c *CUDA) shiftGrid(mem *devMem, points []float32, dim int, modes []float32
 	n := len(points) / dim
 	m := len(modes) / dim
 	R := opt.Truncate
-	L := newCellLayout(points, dim, R)
-	perm, start := L.sortByCell(points, dim)
-	dPts, err := upload(mem, soa(points, dim, perm), "points")
+	g, err := c.uploadGrid(mem, points, dim, opt.Weights, R)
 	if err != nil {
 		return 0, err
 	}
-	var dWt cu.DevicePtr
-	if opt.Weights != nil {
-		w := make([]float32, n)
-		for k, i := range perm {
-			w[k] = opt.Weights[i]
-		}
-		if dWt, err = upload(mem, w, "weights"); err != nil {
-			return 0, err
-		}
-	}
-	dStart, err := upload(mem, start, "cell starts")
-	if err != nil {
-		return 0, err
-	}
+	L, dPts, dWt, dStart := g.L, g.dPts, g.dWt, g.dStart
 	dModes, err := upload(mem, modes, "modes")
 	if err != nil {
 		return 0, err
@@ -795,23 +815,7 @@ func (c *CUDA) shiftBrute2(mem *devMem, points []float32, dim int, modes []float
 			return 0, err
 		}
 	}
-	dModes, err := upload(mem, modes, "modes")
-	if err != nil {
-		return 0, err
-	}
-	act := make([]int32, m)
-	for i := range act {
-		act[i] = int32(i)
-	}
-	dAct, err := upload(mem, act, "active list")
-	if err != nil {
-		return 0, err
-	}
-	dNext, err := mem.alloc(int64(m)*4, "next active list")
-	if err != nil {
-		return 0, err
-	}
-	dCount, err := mem.alloc(4, "count")
+	dModes, dAct, dNext, dCount, err := uploadModes(mem, modes, dim, true)
 	if err != nil {
 		return 0, err
 	}
@@ -866,24 +870,12 @@ func (c *CUDA) shiftGrid2(mem *devMem, points []float32, dim int, modes []float3
 	n := len(points) / dim
 	m := len(modes) / dim
 	R := opt.Truncate
-	lo, hi := axisRange(points, dim)
-	L := newCellLayoutRange(lo, hi, n, dim, R*grid2Cell)
-	perm, start := L.sortByCell(points, dim)
+	g, err := c.uploadGrid(mem, points, dim, opt.Weights, R*grid2Cell)
+	if err != nil {
+		return 0, err
+	}
+	L, lo, hi, dPts, dWt, dStart := g.L, g.lo, g.hi, g.dPts, g.dWt, g.dStart
 	ncell := L.nc[0] * L.nc[1] * L.nc[2]
-	dPts, err := c.uploadSorted(mem, points, dim, perm, "points")
-	if err != nil {
-		return 0, err
-	}
-	var dWt cu.DevicePtr
-	if opt.Weights != nil {
-		if dWt, err = c.uploadSorted(mem, opt.Weights, 1, perm, "weights"); err != nil {
-			return 0, err
-		}
-	}
-	dStart, err := upload(mem, start, "cell starts")
-	if err != nil {
-		return 0, err
-	}
 	// Centre of the non-spatial axes: the middle of the points' range.
 	cmid := make([]float32, dim)
 	for a := L.sd; a < dim; a++ {
@@ -893,21 +885,13 @@ func (c *CUDA) shiftGrid2(mem *devMem, points []float32, dim int, modes []float3
 	if err != nil {
 		return 0, err
 	}
-	dModes, err := upload(mem, modes, "modes")
-	if err != nil {
-		return 0, err
-	}
-	act := make([]int32, m)
-	for i := range act {
-		act[i] = int32(i)
-	}
-	dAct, err := upload(mem, act, "active list")
-	if err != nil {
-		return 0, err
-	}
 	// The grid kernel reads the sorted list and appends the modes that keep
 	// moving to dAct, the next step's active list.
-	var dKey, dRank, dSorted, dHist, dCellStart, dChunkStart, dCount cu.DevicePtr
+	dModes, dAct, _, dCount, err := uploadModes(mem, modes, dim, false)
+	if err != nil {
+		return 0, err
+	}
+	var dKey, dRank, dSorted, dHist, dCellStart, dChunkStart cu.DevicePtr
 	for _, b := range []struct {
 		p     *cu.DevicePtr
 		count int
@@ -916,7 +900,6 @@ func (c *CUDA) shiftGrid2(mem *devMem, points []float32, dim int, modes []float3
 		{&dKey, m, "mode cells"}, {&dRank, m, "mode ranks"},
 		{&dSorted, m, "sorted modes"}, {&dHist, ncell, "cell histogram"},
 		{&dCellStart, ncell + 1, "cell starts of modes"}, {&dChunkStart, ncell + 1, "chunk starts"},
-		{&dCount, 1, "count"},
 	} {
 		if *b.p, err = mem.alloc(int64(b.count)*4, b.what); err != nil {
 			return 0, err
@@ -1012,22 +995,11 @@ func (c *CUDA) shiftReuse(mem *devMem, points []float32, dim int, modes []float3
 		return c.shiftGrid2(mem, points, dim, modes, opt)
 	}
 	R := opt.Truncate
-	L := newCellLayoutRange(lo, hi, n, dim, R*grid2Cell)
-	perm, start := L.sortByCell(points, dim)
-	dPts, err := c.uploadSorted(mem, points, dim, perm, "points")
+	g, err := c.uploadGrid(mem, points, dim, opt.Weights, R*grid2Cell)
 	if err != nil {
 		return 0, err
 	}
-	var dWt cu.DevicePtr
-	if opt.Weights != nil {
-		if dWt, err = c.uploadSorted(mem, opt.Weights, 1, perm, "weights"); err != nil {
-			return 0, err
-		}
-	}
-	dStart, err := upload(mem, start, "cell starts")
-	if err != nil {
-		return 0, err
-	}
+	L, dPts, dWt, dStart := g.L, g.dPts, g.dWt, g.dStart
 	dModes, err := upload(mem, modes, "modes")
 	if err != nil {
 		return 0, err
