@@ -33,9 +33,13 @@
 // Backends do the mode search behind the Backend interface: Grid (default,
 // AVX2/FMA assembly kernel sums for 5-D points when the CPU has them,
 // cell list on the first three axes, all cores) and BruteForce (O(N²)
-// reference with the same truncation). A CUDA backend can be added under the
-// lungcuda build tag by implementing Backend and setting cudaFactory from an
-// init function; SelectBackend ("auto", "cpu", "cuda") then finds it.
+// reference with the same truncation). Under the lungcuda build tag the CUDA
+// backend (cuda_lungcuda.go: tiled brute force, and a cell grid that also runs
+// the path-assisted search on the GPU) sets cudaFactory from an init
+// function; SelectBackend ("auto", "cpu", "cuda", "cuda-brute") finds it.
+//
+// FlatMeanShift (flat.go) is a second algorithm: scikit-learn's flat-kernel
+// MeanShift reproduced exactly, for users who compare with it.
 package cluster
 
 import (
