@@ -18,7 +18,11 @@
 # within 0.01 bandwidths) with -test.v, then the benchmark sweep N = 1e4,
 # 1e5, 1e6 of the mode search (Backend.Shift, lung-like 5-D points, one
 # search per point): CPU Grid (default, path reuse), CPU Grid exact,
-# cuda-grid, cuda-brute (at N = 1e6 only 3 steps, for GFLOP/s), and a table.
+# cuda-grid (path-assisted, its default) and cuda-grid-exact, cuda-brute (at
+# N = 1e5 also 3 steps with every mode moving; at 1e6 only 3 steps), the
+# first kernels (-v1), and a table. Then, when bin/lungctl-cuda exists (make
+# build-cuda), lungctl detect on a phantom scan with --device cpu, cuda and
+# cuda-brute, timed, and the top candidates side by side.
 #
 # GFLOP/s (brute variants only) counts the flops every (mode, point) pair
 # executes: the tiled kernel computes |x−y|² in expanded form with D fused
