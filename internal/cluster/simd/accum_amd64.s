@@ -116,6 +116,9 @@ DATA msconst<>+408(SB)/4, $0x00000000
 DATA msconst<>+412(SB)/4, $0x00000000
 GLOBL msconst<>(SB), RODATA|NOPTR, $416
 
+// HSUM stores the sum of the 8 lanes of y (x: its low half) at off(SI).
+#define HSUM(y, x, off) VEXTRACTF128 $1, y, X6; VADDPS X6, x, x; VHADDPS x, x, x; VHADDPS x, x, x; VMOVSS x, off(SI)
+
 // func Accum5(x0, x1, x2, x3, x4, w *float32, runs *int32, nruns int, yb *[48]float32, out *[6]float32)
 //
 // For the points i of the nruns runs [runs[2j], runs[2j+1]) of the arrays
@@ -157,85 +160,22 @@ runloop:
 	DECQ    DX
 
 loop:
-	// Whole blocks of 8 while they last, then one masked tail block.
+	// One block of 8 points; the lanes past the run's end (only in its
+	// last block) are masked with the tail-mask table: AX = min(e − i, 8)
+	// valid lanes, whose mask is at 352 + 4·(8 − AX).
 	MOVQ CX, AX
 	SUBQ BX, AX
-	CMPQ AX, $8
-	JLT  tailblock
-
-	// Spatial part of the distance; skip the block when no lane is inside.
-	VMOVUPS     (R8)(BX*4), Y6
-	VSUBPS      0(DI), Y6, Y6
-	VMOVUPS     (R9)(BX*4), Y7
-	VSUBPS      32(DI), Y7, Y7
-	VMOVUPS     (R10)(BX*4), Y8
-	VSUBPS      64(DI), Y8, Y8
-	VMULPS      Y6, Y6, Y11
-	VFMADD231PS Y7, Y7, Y11
-	VFMADD231PS Y8, Y8, Y11
-	VCMPPS      $1, Y15, Y11, Y12
-	VMOVMSKPS   Y12, AX
-	TESTL       AX, AX
-	JE          nextfull
-
-	// Full 5-D distance (s5 ≥ s, so the spatial mask only adds the tail).
-	VMOVUPS     (R11)(BX*4), Y9
-	VSUBPS      96(DI), Y9, Y9
-	VMOVUPS     (R12)(BX*4), Y10
-	VSUBPS      128(DI), Y10, Y10
-	VFMADD231PS Y9, Y9, Y11
-	VFMADD231PS Y10, Y10, Y11
-	VCMPPS      $1, Y15, Y11, Y13
-	VANDPS      Y13, Y12, Y12
-	VMOVMSKPS   Y12, AX
-	TESTL       AX, AX
-	JE          nextfull
-
-	// k = exp(−s/2) on s clamped to min(r², 170).
-	VMINPS       Y15, Y11, Y13
-	VMINPS       288(R14), Y13, Y13
-	VMULPS       0(R14), Y13, Y13
-	VMULPS       32(R14), Y13, Y14
-	VCVTPS2DQ    Y14, Y14
-	VCVTDQ2PS    Y14, Y11
-	VFNMADD231PS 64(R14), Y11, Y13
-	VFNMADD231PS 96(R14), Y11, Y13
-	VMOVUPS      128(R14), Y11
-	VFMADD213PS  160(R14), Y13, Y11
-	VFMADD213PS  192(R14), Y13, Y11
-	VFMADD213PS  224(R14), Y13, Y11
-	VPERMPS      320(R14), Y14, Y13
-	VMULPS       Y13, Y11, Y11
-	VPSRAD       $3, Y14, Y14
-	VPADDD       256(R14), Y14, Y14
-	VPSLLD       $23, Y14, Y14
-	VMULPS       Y14, Y11, Y11
-	VANDPS       Y12, Y11, Y11
-	TESTQ        R13, R13
-	JE           accfull
-	VMULPS       (R13)(BX*4), Y11, Y11
-
-accfull:
-	VADDPS      Y11, Y0, Y0
-	VFMADD231PS Y6, Y11, Y1
-	VFMADD231PS Y7, Y11, Y2
-	VFMADD231PS Y8, Y11, Y3
-	VFMADD231PS Y9, Y11, Y4
-	VFMADD231PS Y10, Y11, Y5
-
-nextfull:
-	ADDQ $8, BX
-	JMP  loop
-
-tailblock:
-	// AX = e − i in 1…7 (≤ 0: the run is done): the tail-mask table
-	// entries from 8 − AX on are AX ones, then zeros.
 	TESTQ AX, AX
-	JLE   runloop
-	NEGQ  AX
-	ADDQ  $8, AX
-	SHLQ  $2, AX
-	ADDQ  R14, AX
+	JLE  runloop
+	CMPQ AX, $8
+	JLE  masked
+	MOVQ $8, AX
+
+masked:
+	NEGQ AX
+	ADDQ $8, AX
+	SHLQ $2, AX
+	ADDQ R14, AX
 
 	// Spatial part of the distance; skip the block when no lane is inside.
 	VMOVUPS     (R8)(BX*4), Y6
@@ -251,7 +191,7 @@ tailblock:
 	VANDPS      352(AX), Y12, Y12
 	VMOVMSKPS   Y12, AX
 	TESTL       AX, AX
-	JE          runloop
+	JE          next
 
 	// Full 5-D distance (s5 ≥ s, so the spatial mask only adds the tail).
 	VMOVUPS     (R11)(BX*4), Y9
@@ -264,7 +204,7 @@ tailblock:
 	VANDPS      Y13, Y12, Y12
 	VMOVMSKPS   Y12, AX
 	TESTL       AX, AX
-	JE          runloop
+	JE          next
 
 	// k = exp(−s/2) on s clamped to min(r², 170).
 	VMINPS       Y15, Y11, Y13
@@ -287,10 +227,10 @@ tailblock:
 	VMULPS       Y14, Y11, Y11
 	VANDPS       Y12, Y11, Y11
 	TESTQ        R13, R13
-	JE           acctail
+	JE           acc
 	VMULPS       (R13)(BX*4), Y11, Y11
 
-acctail:
+acc:
 	VADDPS      Y11, Y0, Y0
 	VFMADD231PS Y6, Y11, Y1
 	VFMADD231PS Y7, Y11, Y2
@@ -298,40 +238,18 @@ acctail:
 	VFMADD231PS Y9, Y11, Y4
 	VFMADD231PS Y10, Y11, Y5
 
-	JMP runloop
+next:
+	ADDQ $8, BX
+	JMP  loop
 
 done:
 	MOVQ         out+72(FP), SI
-	VEXTRACTF128 $1, Y0, X6
-	VADDPS       X6, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 0(SI)
-	VEXTRACTF128 $1, Y1, X6
-	VADDPS       X6, X1, X1
-	VHADDPS      X1, X1, X1
-	VHADDPS      X1, X1, X1
-	VMOVSS       X1, 4(SI)
-	VEXTRACTF128 $1, Y2, X6
-	VADDPS       X6, X2, X2
-	VHADDPS      X2, X2, X2
-	VHADDPS      X2, X2, X2
-	VMOVSS       X2, 8(SI)
-	VEXTRACTF128 $1, Y3, X6
-	VADDPS       X6, X3, X3
-	VHADDPS      X3, X3, X3
-	VHADDPS      X3, X3, X3
-	VMOVSS       X3, 12(SI)
-	VEXTRACTF128 $1, Y4, X6
-	VADDPS       X6, X4, X4
-	VHADDPS      X4, X4, X4
-	VHADDPS      X4, X4, X4
-	VMOVSS       X4, 16(SI)
-	VEXTRACTF128 $1, Y5, X6
-	VADDPS       X6, X5, X5
-	VHADDPS      X5, X5, X5
-	VHADDPS      X5, X5, X5
-	VMOVSS       X5, 20(SI)
+	HSUM(Y0, X0, 0)
+	HSUM(Y1, X1, 4)
+	HSUM(Y2, X2, 8)
+	HSUM(Y3, X3, 12)
+	HSUM(Y4, X4, 16)
+	HSUM(Y5, X5, 20)
 	VZEROUPPER
 	RET
 
