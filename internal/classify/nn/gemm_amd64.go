@@ -1,29 +1,9 @@
 package nn
 
+import "github.com/lungctl/lungctl/internal/cpufeat"
+
 //go:noescape
 func kern4x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc int)
 
-func cpuid(leaf, sub uint32) (a, b, c, d uint32)
-
-func xgetbv0() (lo uint32)
-
-// hasAVX2FMA reports whether the CPU and OS support AVX2 and FMA3 (the
-// assembly micro-kernel's instructions).
-func hasAVX2FMA() bool {
-	max, _, _, _ := cpuid(0, 0)
-	if max < 7 {
-		return false
-	}
-	_, _, c1, _ := cpuid(1, 0)
-	const fma, osxsave, avx = 1 << 12, 1 << 27, 1 << 28
-	if c1&fma == 0 || c1&osxsave == 0 || c1&avx == 0 {
-		return false
-	}
-	if xgetbv0()&6 != 6 { // XMM and YMM state enabled by the OS
-		return false
-	}
-	_, b7, _, _ := cpuid(7, 0)
-	return b7&(1<<5) != 0
-}
-
-var useKernel = hasAVX2FMA()
+// useKernel selects the assembly micro-kernel (AVX2 and FMA3 present).
+var useKernel = cpufeat.AVX2FMA

@@ -2,6 +2,8 @@
 
 package simd
 
+import "github.com/lungctl/lungctl/internal/cpufeat"
+
 // Accum5 is the AVX2/FMA 5-D kernel sum (see accum_amd64.s): over the
 // points i of the nruns index runs [runs[2j], runs[2j+1]) of the arrays
 // x0…x4 (scaled units) with weights w[i] (nil: 1) and s = |x − y|² < r² it
@@ -16,29 +18,6 @@ package simd
 //go:noescape
 func Accum5(x0, x1, x2, x3, x4, w *float32, runs *int32, nruns int, yb *[48]float32, out *[6]float32)
 
-func cpuidCl(leaf, sub uint32) (a, b, c, d uint32)
-
-func xgetbvCl() (lo uint32)
-
-// hasAVX2FMA reports whether the CPU and the OS support AVX2 and FMA3 (the
-// instructions of Accum5).
-func hasAVX2FMA() bool {
-	maxLeaf, _, _, _ := cpuidCl(0, 0)
-	if maxLeaf < 7 {
-		return false
-	}
-	_, _, c1, _ := cpuidCl(1, 0)
-	const fma, osxsave, avx = 1 << 12, 1 << 27, 1 << 28
-	if c1&fma == 0 || c1&osxsave == 0 || c1&avx == 0 {
-		return false
-	}
-	if xgetbvCl()&6 != 6 { // XMM and YMM state enabled by the OS
-		return false
-	}
-	_, b7, _, _ := cpuidCl(7, 0)
-	return b7&(1<<5) != 0
-}
-
 // Available reports whether Accum5 can run here (the CPU and the OS
 // support AVX2 and FMA3).
-var Available = hasAVX2FMA()
+var Available = cpufeat.AVX2FMA

@@ -252,21 +252,3 @@ done:
 	HSUM(Y5, X5, 20)
 	VZEROUPPER
 	RET
-
-// func cpuidCl(leaf, sub uint32) (a, b, c, d uint32)
-TEXT ·cpuidCl(SB), NOSPLIT, $0-24
-	MOVL leaf+0(FP), AX
-	MOVL sub+4(FP), CX
-	CPUID
-	MOVL AX, a+8(FP)
-	MOVL BX, b+12(FP)
-	MOVL CX, c+16(FP)
-	MOVL DX, d+20(FP)
-	RET
-
-// func xgetbvCl() (lo uint32)
-TEXT ·xgetbvCl(SB), NOSPLIT, $0-4
-	MOVL $0, CX
-	XGETBV
-	MOVL AX, lo+0(FP)
-	RET
