@@ -2,17 +2,15 @@ package cluster
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/lungctl/lungctl/internal/atomicfile"
+	"github.com/lungctl/lungctl/internal/npy"
 )
 
 // ErrFormat reports a points file that is not a float32 N×D .npy array.
@@ -39,79 +37,30 @@ func WritePointsNPY(path string, points []float32, dim int) error {
 	if dim < 1 || len(points)%dim != 0 {
 		return fmt.Errorf("cluster: %s: %w: %d values for dim %d", path, ErrInput, len(points), dim)
 	}
-	err := atomicfile.Write(path, func(w io.Writer) error { return writeNPY(w, points, dim) })
+	err := atomicfile.Write(path, func(w io.Writer) error {
+		return npy.Write(w, points, []int{len(points) / dim, dim})
+	})
 	if err != nil {
 		return fmt.Errorf("cluster: %s: %w", path, err)
 	}
 	return nil
 }
 
-func writeNPY(w io.Writer, points []float32, dim int) error {
-	hdr := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", len(points)/dim, dim)
-	// magic(6) + version(2) + len(2) + header + '\n' padded to 64 bytes.
-	total := 10 + len(hdr) + 1
-	pad := (64 - total%64) % 64
-	hdr += strings.Repeat(" ", pad) + "\n"
-	bw := bufio.NewWriterSize(w, 1<<20)
-	bw.WriteString("\x93NUMPY\x01\x00")
-	var l [2]byte
-	binary.LittleEndian.PutUint16(l[:], uint16(len(hdr)))
-	bw.Write(l[:])
-	bw.WriteString(hdr)
-	var b [4]byte
-	for _, x := range points {
-		binary.LittleEndian.PutUint32(b[:], math.Float32bits(x))
-		bw.Write(b[:])
-	}
-	return bw.Flush()
-}
-
-var npyShape = regexp.MustCompile(`'shape':\s*\((\d+),\s*(\d+)\s*\)`)
-
 // ReadPointsNPY reads a 2-D little-endian float32 C-order .npy file and
-// returns the row-major values and the number of columns.
+// returns the row-major values and the number of columns. Format errors
+// wrap ErrFormat.
 func ReadPointsNPY(path string) ([]float32, int, error) {
-	b, err := os.ReadFile(path)
+	v, shape, err := npy.Read(path)
+	if errors.Is(err, npy.ErrFormat) {
+		return nil, 0, fmt.Errorf("%w: %v", ErrFormat, err)
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("cluster: %w", err)
 	}
-	if len(b) < 10 || string(b[:6]) != "\x93NUMPY" {
-		return nil, 0, fmt.Errorf("cluster: %s: %w: no NPY magic", path, ErrFormat)
+	if len(shape) != 2 || shape[1] < 1 {
+		return nil, 0, fmt.Errorf("cluster: %s: %w: want a 2-D shape, got %v", path, ErrFormat, shape)
 	}
-	var hl, off int
-	switch b[6] {
-	case 1:
-		hl, off = int(binary.LittleEndian.Uint16(b[8:10])), 10
-	case 2, 3:
-		if len(b) < 12 {
-			return nil, 0, fmt.Errorf("cluster: %s: %w: truncated header", path, ErrFormat)
-		}
-		hl, off = int(binary.LittleEndian.Uint32(b[8:12])), 12
-	default:
-		return nil, 0, fmt.Errorf("cluster: %s: %w: NPY version %d", path, ErrFormat, b[6])
-	}
-	if off+hl > len(b) {
-		return nil, 0, fmt.Errorf("cluster: %s: %w: truncated header", path, ErrFormat)
-	}
-	h := string(b[off : off+hl])
-	if !strings.Contains(h, "'<f4'") || strings.Contains(h, "'fortran_order': True") {
-		return nil, 0, fmt.Errorf("cluster: %s: %w: want '<f4' C order, header %q", path, ErrFormat, strings.TrimSpace(h))
-	}
-	m := npyShape.FindStringSubmatch(h)
-	if m == nil {
-		return nil, 0, fmt.Errorf("cluster: %s: %w: want a 2-D shape, header %q", path, ErrFormat, strings.TrimSpace(h))
-	}
-	rows, _ := strconv.Atoi(m[1])
-	cols, _ := strconv.Atoi(m[2])
-	data := b[off+hl:]
-	if cols < 1 || len(data) != 4*rows*cols {
-		return nil, 0, fmt.Errorf("cluster: %s: %w: %d data bytes for shape (%d, %d)", path, ErrFormat, len(data), rows, cols)
-	}
-	out := make([]float32, rows*cols)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
-	}
-	return out, cols, nil
+	return v, shape[1], nil
 }
 
 // WritePointsCSV writes N×dim points as CSV with the given header (one name

@@ -2,13 +2,15 @@ package nn
 
 import (
 	"encoding/json"
-	"gonum.org/v1/gonum/blas"
 	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/lungctl/lungctl/internal/npy"
+	"gonum.org/v1/gonum/blas"
 )
 
 func randVec(r *rand.Rand, n int) []float32 {
@@ -252,19 +254,6 @@ func TestNetGradientFiniteDifference(t *testing.T) {
 	}
 }
 
-func TestParseNPYRejects(t *testing.T) {
-	if _, _, err := ParseNPY([]byte("not numpy at all")); err == nil {
-		t.Fatal("accepted garbage")
-	}
-	hdr := "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }"
-	b := append([]byte("\x93NUMPY\x01\x00"), byte(len(hdr)), 0)
-	b = append(b, hdr...)
-	b = append(b, make([]byte, 16)...)
-	if _, _, err := ParseNPY(b); err == nil {
-		t.Fatal("accepted float64 data")
-	}
-}
-
 // torchExport runs the PyTorch peer's --export into a temporary folder, or
 // skips when /usr/bin/python3 with torch or the peer script is missing.
 func torchExport(t testing.TB, hidden int) string {
@@ -292,7 +281,7 @@ func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 func loadNPY(t testing.TB, dir, name string) []float32 {
 	t.Helper()
-	v, _, err := ReadNPY(filepath.Join(dir, name))
+	v, _, err := npy.Read(filepath.Join(dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +301,7 @@ func TestMatchesPyTorch(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, p := range n.Params() {
-			v, shape, err := ReadNPY(filepath.Join(dir, p.Name+".npy"))
+			v, shape, err := npy.Read(filepath.Join(dir, p.Name+".npy"))
 			if err != nil {
 				t.Fatal(err)
 			}

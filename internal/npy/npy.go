@@ -1,0 +1,133 @@
+// Package npy reads and writes NumPy .npy files of little-endian float32
+// values in C order, the exchange format with the Python peers (exported
+// mean-shift points, PyTorch weights and activations).
+package npy
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// ErrFormat reports a .npy file this reader does not accept (not NumPy
+// format, not little-endian float32, Fortran order, wrong length).
+var ErrFormat = errors.New("unsupported or corrupt .npy file")
+
+var (
+	npyDescr = regexp.MustCompile(`'descr'\s*:\s*'([^']*)'`)
+	npyFort  = regexp.MustCompile(`'fortran_order'\s*:\s*(True|False)`)
+	npyShape = regexp.MustCompile(`'shape'\s*:\s*\(([^)]*)\)`)
+)
+
+// Read reads a NumPy .npy file (format 1.0–3.0) holding little-endian
+// float32 ('<f4') data in C order and returns the values and the shape.
+// Errors name the file; format errors wrap ErrFormat.
+func Read(path string) ([]float32, []int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("npy: %w", err)
+	}
+	v, s, err := Parse(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("npy: %s: %w", path, err)
+	}
+	return v, s, nil
+}
+
+// Parse decodes the bytes of a .npy file; see Read.
+func Parse(b []byte) ([]float32, []int, error) {
+	if len(b) < 10 || string(b[:6]) != "\x93NUMPY" {
+		return nil, nil, fmt.Errorf("%w: bad magic", ErrFormat)
+	}
+	var hl, off int
+	switch b[6] {
+	case 1:
+		hl, off = int(binary.LittleEndian.Uint16(b[8:10])), 10
+	case 2, 3:
+		if len(b) < 12 {
+			return nil, nil, fmt.Errorf("%w: truncated header", ErrFormat)
+		}
+		hl, off = int(binary.LittleEndian.Uint32(b[8:12])), 12
+	default:
+		return nil, nil, fmt.Errorf("%w: format version %d", ErrFormat, b[6])
+	}
+	if hl < 0 || off+hl > len(b) {
+		return nil, nil, fmt.Errorf("%w: truncated header", ErrFormat)
+	}
+	h := string(b[off : off+hl])
+	d := npyDescr.FindStringSubmatch(h)
+	if d == nil || (d[1] != "<f4" && d[1] != "=f4") {
+		return nil, nil, fmt.Errorf("%w: dtype %v, want <f4", ErrFormat, d)
+	}
+	if f := npyFort.FindStringSubmatch(h); f == nil || f[1] != "False" {
+		return nil, nil, fmt.Errorf("%w: Fortran order", ErrFormat)
+	}
+	sm := npyShape.FindStringSubmatch(h)
+	if sm == nil {
+		return nil, nil, fmt.Errorf("%w: no shape", ErrFormat)
+	}
+	var shape []int
+	n := 1
+	for _, f := range strings.Split(sm[1], ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		k, err := strconv.Atoi(f)
+		if err != nil || k < 0 {
+			return nil, nil, fmt.Errorf("%w: shape %q", ErrFormat, sm[1])
+		}
+		shape = append(shape, k)
+		n *= k
+	}
+	data := b[off+hl:]
+	if len(data) != 4*n {
+		return nil, nil, fmt.Errorf("%w: %d data bytes for %d values", ErrFormat, len(data), n)
+	}
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+	}
+	return v, shape, nil
+}
+
+// Write writes data (C order, the product of shape values) as a .npy file
+// (format 1.0, '<f4', header padded to 64 bytes) to w.
+func Write(w io.Writer, data []float32, shape []int) error {
+	n := 1
+	dims := make([]string, len(shape))
+	for i, k := range shape {
+		n *= k
+		dims[i] = strconv.Itoa(k)
+	}
+	if n != len(data) {
+		return fmt.Errorf("npy: %d values for shape %v", len(data), shape)
+	}
+	tuple := strings.Join(dims, ", ")
+	if len(shape) == 1 {
+		tuple += ","
+	}
+	hdr := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", tuple)
+	// magic(6) + version(2) + len(2) + header + '\n' padded to 64 bytes.
+	total := 10 + len(hdr) + 1
+	hdr += strings.Repeat(" ", (64-total%64)%64) + "\n"
+	bw := bufio.NewWriterSize(w, 1<<20)
+	bw.WriteString("\x93NUMPY\x01\x00")
+	var l [2]byte
+	binary.LittleEndian.PutUint16(l[:], uint16(len(hdr)))
+	bw.Write(l[:])
+	bw.WriteString(hdr)
+	var b [4]byte
+	for _, x := range data {
+		binary.LittleEndian.PutUint32(b[:], math.Float32bits(x))
+		bw.Write(b[:])
+	}
+	return bw.Flush()
+}

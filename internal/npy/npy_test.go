@@ -1,0 +1,83 @@
+package npy
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseRejects(t *testing.T) {
+	if _, _, err := Parse([]byte("not numpy at all")); err == nil {
+		t.Fatal("accepted garbage")
+	}
+	hdr := "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }"
+	b := append([]byte("\x93NUMPY\x01\x00"), byte(len(hdr)), 0)
+	b = append(b, hdr...)
+	b = append(b, make([]byte, 16)...)
+	if _, _, err := Parse(b); err == nil {
+		t.Fatal("accepted float64 data")
+	}
+}
+
+// TestWriteRead writes 1-, 2- and 3-D arrays and reads them back bit for
+// bit, checks the 64-byte header alignment, refuses a length that does not
+// match the shape, and has NumPy read the 2-D file when python3 has numpy.
+func TestWriteRead(t *testing.T) {
+	dir := t.TempDir()
+	data := []float32{1, -2.5, 3e-7, 4, 5, 6}
+	for _, shape := range [][]int{{6}, {2, 3}, {1, 2, 3}} {
+		var buf bytes.Buffer
+		if err := Write(&buf, data, shape); err != nil {
+			t.Fatal(err)
+		}
+		b := buf.Bytes()
+		if (10+int(b[8])+int(b[9])<<8)%64 != 0 {
+			t.Errorf("shape %v: header not 64-byte aligned", shape)
+		}
+		v, s, err := Parse(b)
+		if err != nil {
+			t.Fatalf("shape %v: %v", shape, err)
+		}
+		if len(s) != len(shape) {
+			t.Fatalf("shape %v read back as %v", shape, s)
+		}
+		for i := range s {
+			if s[i] != shape[i] {
+				t.Fatalf("shape %v read back as %v", shape, s)
+			}
+		}
+		for i := range data {
+			if v[i] != data[i] {
+				t.Fatalf("shape %v: value %d = %g, want %g", shape, i, v[i], data[i])
+			}
+		}
+		if _, _, err := Parse(append(b, 0, 0, 0, 0)); !errors.Is(err, ErrFormat) {
+			t.Errorf("shape %v with 4 trailing bytes: %v", shape, err)
+		}
+		if shape[0] == 2 {
+			p := filepath.Join(dir, "a.npy")
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command("/usr/bin/python3", "-c",
+				"import numpy,sys; a=numpy.load(sys.argv[1]); print(a.dtype, a.shape, a[1,2])", p).CombinedOutput()
+			if err != nil {
+				t.Logf("numpy cross-check skipped: %v %s", err, out)
+				continue
+			}
+			if got := strings.TrimSpace(string(out)); got != "float32 (2, 3) 6.0" {
+				t.Errorf("numpy read %q", got)
+			}
+		}
+	}
+	if err := Write(&bytes.Buffer{}, data, []int{4}); err == nil {
+		t.Error("6 values for shape (4) accepted")
+	}
+	if _, _, err := Read(filepath.Join(dir, "missing.npy")); err == nil || !strings.Contains(err.Error(), "missing.npy") {
+		t.Errorf("missing file: %v", err)
+	}
+}
