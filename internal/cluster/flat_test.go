@@ -737,31 +737,12 @@ func BenchmarkFlatMeanShift(b *testing.B) {
 // [--bin-seeding]`. LUNGCTL_MAX_POINTS, when set, keeps a random subsample
 // of that many points (seed 1). It skips when LUNGCTL_POINTS is unset.
 func BenchmarkFlatMeanShiftPointsFile(b *testing.B) {
-	path := os.Getenv("LUNGCTL_POINTS")
-	if path == "" {
-		b.Skip("LUNGCTL_POINTS not set")
-	}
-	pts, dim, err := ReadPointsNPY(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	bw := 4.0
-	if s := os.Getenv("LUNGCTL_BANDWIDTH"); s != "" {
-		if bw, err = strconv.ParseFloat(s, 64); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if s := os.Getenv("LUNGCTL_MAX_POINTS"); s != "" {
-		m, err := strconv.Atoi(s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		pts = flatSubsample(pts, dim, m, 1)
-	}
+	pts, dim, bw := pointsFromEnv(b)
 	for _, bin := range []bool{true, false} {
 		b.Run(fmt.Sprintf("bin=%v", bin), func(b *testing.B) {
 			var r *Result
 			for i := 0; i < b.N; i++ {
+				var err error
 				if r, err = FlatMeanShift(pts, dim, FlatOptions{Bandwidth: bw, BinSeeding: bin}); err != nil {
 					b.Fatal(err)
 				}

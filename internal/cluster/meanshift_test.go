@@ -579,8 +579,29 @@ func TestReuseDeterministic(t *testing.T) {
 // LUNGCTL_POINTS (as written by `lungctl detect --export-points`: axes
 // scaled so that one bandwidth, LUNGCTL_BANDWIDTH mm, default 4, fits all),
 // so that scripts/bench-peers.sh times lungctl and scikit-learn on the very
-// same points. It skips when the variable is unset.
+// same points (see pointsFromEnv).
 func BenchmarkMeanShiftPointsFile(b *testing.B) {
+	pts, dim, bw := pointsFromEnv(b)
+	bws := make([]float64, dim)
+	for i := range bws {
+		bws[i] = bw
+	}
+	var r *Result
+	for i := 0; i < b.N; i++ {
+		var err error
+		if r, err = MeanShift(pts, dim, Options{Bandwidth: bws}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(pts)/dim), "points")
+	b.ReportMetric(float64(r.K()), "clusters")
+}
+
+// pointsFromEnv reads the points of the points-file benchmarks: the .npy
+// named by LUNGCTL_POINTS (skipping when unset), the one bandwidth
+// LUNGCTL_BANDWIDTH (default 4, the points' units) and, when
+// LUNGCTL_MAX_POINTS is set, a random subsample of that many points (seed 1).
+func pointsFromEnv(b *testing.B) (pts []float32, dim int, bw float64) {
 	path := os.Getenv("LUNGCTL_POINTS")
 	if path == "" {
 		b.Skip("LUNGCTL_POINTS not set")
@@ -589,22 +610,18 @@ func BenchmarkMeanShiftPointsFile(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	bw := 4.0
+	bw = 4.0
 	if s := os.Getenv("LUNGCTL_BANDWIDTH"); s != "" {
 		if bw, err = strconv.ParseFloat(s, 64); err != nil {
 			b.Fatal(err)
 		}
 	}
-	bws := make([]float64, dim)
-	for i := range bws {
-		bws[i] = bw
-	}
-	var r *Result
-	for i := 0; i < b.N; i++ {
-		if r, err = MeanShift(pts, dim, Options{Bandwidth: bws}); err != nil {
+	if s := os.Getenv("LUNGCTL_MAX_POINTS"); s != "" {
+		m, err := strconv.Atoi(s)
+		if err != nil {
 			b.Fatal(err)
 		}
+		pts = flatSubsample(pts, dim, m, 1)
 	}
-	b.ReportMetric(float64(len(pts)/dim), "points")
-	b.ReportMetric(float64(r.K()), "clusters")
+	return pts, dim, bw
 }
