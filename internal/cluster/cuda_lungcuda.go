@@ -325,6 +325,14 @@ func launch2(fn cu.Function, what string, gx, gy, threads int, args ...uint64) e
 	return nil
 }
 
+// downloadModes copies the converged modes from the device into modes.
+func downloadModes(modes []float32, dModes cu.DevicePtr) error {
+	if err := cu.MemcpyDtoH(unsafe.Pointer(&modes[0]), dModes, int64(len(modes))*4); err != nil {
+		return fmt.Errorf("cuMemcpyDtoH modes: %w", err)
+	}
+	return nil
+}
+
 // readCount copies the int32 count at p back to the host; the synchronous
 // copy waits for the preceding launch and reports its execution errors.
 func readCount(p cu.DevicePtr) (int, error) {
@@ -517,10 +525,7 @@ func (c *CUDA) shiftBrute(mem *devMem, points []float32, dim int, modes []float3
 		}
 		dAct, dNext = dNext, dAct
 	}
-	if err := cu.MemcpyDtoH(unsafe.Pointer(&modes[0]), dModes, int64(len(modes))*4); err != nil {
-		return 0, fmt.Errorf("cuMemcpyDtoH modes: %w", err)
-	}
-	return it, nil
+	return it, downloadModes(modes, dModes)
 }
 
 // cellLayout is the uniform cell grid of the grid variant over the first sd
@@ -731,10 +736,7 @@ func (c *CUDA) shiftGrid(mem *devMem, points []float32, dim int, modes []float32
 			return 0, err
 		}
 	}
-	if err := cu.MemcpyDtoH(unsafe.Pointer(&modes[0]), dModes, int64(len(modes))*4); err != nil {
-		return 0, fmt.Errorf("cuMemcpyDtoH modes: %w", err)
-	}
-	return it, nil
+	return it, downloadModes(modes, dModes)
 }
 
 // tileCentred sorts the points by cell of L and returns them struct-of-
@@ -860,10 +862,7 @@ func (c *CUDA) shiftBrute2(mem *devMem, points []float32, dim int, modes []float
 		}
 		dAct, dNext = dNext, dAct
 	}
-	if err := cu.MemcpyDtoH(unsafe.Pointer(&modes[0]), dModes, int64(len(modes))*4); err != nil {
-		return 0, fmt.Errorf("cuMemcpyDtoH modes: %w", err)
-	}
-	return it, nil
+	return it, downloadModes(modes, dModes)
 }
 
 func (c *CUDA) shiftGrid2(mem *devMem, points []float32, dim int, modes []float32, opt Options) (int, error) {
@@ -948,10 +947,7 @@ func (c *CUDA) shiftGrid2(mem *devMem, points []float32, dim int, modes []float3
 			return 0, err
 		}
 	}
-	if err := cu.MemcpyDtoH(unsafe.Pointer(&modes[0]), dModes, int64(len(modes))*4); err != nil {
-		return 0, fmt.Errorf("cuMemcpyDtoH modes: %w", err)
-	}
-	return it, nil
+	return it, downloadModes(modes, dModes)
 }
 
 // reuseQuant is the device layout of the box quantiser of the path-assisted
@@ -1133,8 +1129,5 @@ func (c *CUDA) shiftReuse(mem *devMem, points []float32, dim int, modes []float3
 	if err := cu.MemcpyDtoH(unsafe.Pointer(&maxIt), dMaxIt, 4); err != nil {
 		return 0, fmt.Errorf("cuMemcpyDtoH step count: %w", err)
 	}
-	if err := cu.MemcpyDtoH(unsafe.Pointer(&modes[0]), dModes, int64(len(modes))*4); err != nil {
-		return 0, fmt.Errorf("cuMemcpyDtoH modes: %w", err)
-	}
-	return int(maxIt), nil
+	return int(maxIt), downloadModes(modes, dModes)
 }
