@@ -292,8 +292,9 @@ func TestCUDADeterministicAndFewModes(t *testing.T) {
 // TestCUDAReuse checks the path-assisted search of the grid variant (the
 // default, Options.Reuse = 0.1): on lung-like points its merged partition
 // matches the GPU exact search and the CPU Grid's path-assisted search
-// (adjusted Rand ≥ 0.99), it takes fewer steps than the exact search, and a
-// repeated run gives bit-identical modes.
+// (adjusted Rand ≥ 0.99), and a repeated run gives bit-identical modes. (The
+// largest step count is logged, not checked: on lung-like data both searches
+// have modes that run to MaxIter.)
 func TestCUDAReuse(t *testing.T) {
 	c := cudaOrSkip(t, true)
 	bw := []float64{3, 3, 3, 150, 0.15}
