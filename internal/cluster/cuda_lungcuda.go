@@ -809,11 +809,7 @@ func (c *CUDA) shiftBrute2(mem *devMem, points []float32, dim int, modes []float
 	}
 	var dWt cu.DevicePtr
 	if opt.Weights != nil {
-		w := make([]float32, n)
-		for k, i := range perm {
-			w[k] = opt.Weights[i]
-		}
-		if dWt, err = upload(mem, w, "weights"); err != nil {
+		if dWt, err = c.uploadSorted(mem, opt.Weights, 1, perm, "weights"); err != nil {
 			return 0, err
 		}
 	}
