@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/lungctl/lungctl/internal/pyref"
 )
 
 // TestFlatTwoGroupsByHand: two triangles of points far apart, bandwidth 2.
@@ -472,9 +474,7 @@ func SklearnFlatMeanShift(tb testing.TB, pts []float32, dim int, opt FlatOptions
 	if testing.Short() {
 		tb.Skip("scikit-learn cross-check: skipped with -short")
 	}
-	if _, err := exec.Command("/usr/bin/python3", "-c", "import sklearn").CombinedOutput(); err != nil {
-		tb.Skip("/usr/bin/python3 with scikit-learn not available")
-	}
+	python := pyref.Python(tb, "sklearn", "numpy")
 	dir := tb.TempDir()
 	in := filepath.Join(dir, "pts.npy")
 	if err := WritePointsNPY(in, pts, dim); err != nil {
@@ -504,7 +504,7 @@ print(m.n_iter_, el)
 	if maxIter == 0 {
 		maxIter = 300
 	}
-	cmd := exec.Command("/usr/bin/python3", "-c", py, in, strconv.FormatFloat(opt.Bandwidth, 'g', -1, 64),
+	cmd := exec.Command(python, "-c", py, in, strconv.FormatFloat(opt.Bandwidth, 'g', -1, 64),
 		b(opt.BinSeeding), strconv.Itoa(max(opt.MinBinFreq, 1)), b(opt.ClusterAll), strconv.Itoa(maxIter), lab, cen, near)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

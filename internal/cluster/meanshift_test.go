@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/lungctl/lungctl/internal/pyref"
 )
 
 // blobs returns n 5-D points around k well-separated centres (spatial
@@ -134,9 +136,7 @@ func TestAdjustedRandAgainstSklearn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("python cross-check: skipped with -short")
 	}
-	if _, err := exec.Command("/usr/bin/python3", "-c", "import sklearn").CombinedOutput(); err != nil {
-		t.Skip("/usr/bin/python3 with scikit-learn not available")
-	}
+	python := pyref.Python(t, "sklearn", "numpy")
 	rng := rand.New(rand.NewSource(3))
 	a := make([]int, 300)
 	b := make([]int, 300)
@@ -152,7 +152,7 @@ func TestAdjustedRandAgainstSklearn(t *testing.T) {
 	}
 	py := fmt.Sprintf("from sklearn.metrics import adjusted_rand_score as f; print(repr(f([%s],[%s])))",
 		strings.Join(sa, ","), strings.Join(sb, ","))
-	out, err := exec.Command("/usr/bin/python3", "-c", py).Output()
+	out, err := exec.Command(python, "-c", py).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,10 +431,8 @@ func TestPointsFiles(t *testing.T) {
 	if _, _, err := ReadPointsNPY(filepath.Join(dir, "bad.npy")); !errors.Is(err, ErrFormat) {
 		t.Errorf("bad npy: %v", err)
 	}
-	if _, err := exec.Command("/usr/bin/python3", "-c", "import numpy").CombinedOutput(); err != nil {
-		t.Skip("/usr/bin/python3 with numpy not available for the cross-check")
-	}
-	out, err := exec.Command("/usr/bin/python3", "-c",
+	python := pyref.Python(t, "numpy")
+	out, err := exec.Command(python, "-c",
 		"import numpy as n,sys; a=n.load(sys.argv[1]); print(a.dtype, a.shape, repr(float(a[1,4])), repr(float(a[0,3])))", np).CombinedOutput()
 	if err != nil {
 		t.Fatalf("numpy: %v %s", err, out)
@@ -450,9 +448,7 @@ func TestAgainstSklearn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("python cross-check: skipped with -short")
 	}
-	if _, err := exec.Command("/usr/bin/python3", "-c", "import sklearn").CombinedOutput(); err != nil {
-		t.Skip("/usr/bin/python3 with scikit-learn not available")
-	}
+	python := pyref.Python(t, "sklearn", "numpy")
 	rng := rand.New(rand.NewSource(11))
 	pts, _, _ := blobs(rng, 1200, 6, 2)
 	bw := []float64{4, 4, 4, 100, 0.2}
@@ -470,7 +466,7 @@ func TestAgainstSklearn(t *testing.T) {
 		"X=n.load(sys.argv[1]).astype(float)\nm=MeanShift(bandwidth=float(sys.argv[2]),bin_seeding=True).fit(X)\n" +
 		"print(' '.join(map(str,m.labels_)))"
 	var stderr bytes.Buffer
-	cmd := exec.Command("/usr/bin/python3", "-c", py, f, strconv.FormatFloat(2*bw[0], 'g', -1, 64))
+	cmd := exec.Command(python, "-c", py, f, strconv.FormatFloat(2*bw[0], 'g', -1, 64))
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/lungctl/lungctl/internal/pyref"
 )
 
 // pyDecode is the independent reference: pydicom's pixel_array (its numpy
@@ -30,13 +32,7 @@ for src, dst in zip(args[0::2], args[1::2]):
 // pydicom, numpy and GDCM is not installed.
 func pythonRefs(t *testing.T, rels []string) map[string][]uint16 {
 	t.Helper()
-	py := "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil {
-		t.Skipf("%s not found: skipping pydicom cross-check", py)
-	}
-	if err := exec.Command(py, "-c", "import pydicom, numpy, gdcm").Run(); err != nil {
-		t.Skipf("python modules pydicom, numpy, gdcm missing (%v): skipping pydicom cross-check", err)
-	}
+	py := pyref.Python(t, "pydicom", "numpy", "gdcm")
 	dir := t.TempDir()
 	args := []string{"-c", pyDecode}
 	for i, rel := range rels {

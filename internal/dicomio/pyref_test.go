@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/lungctl/lungctl/internal/pyref"
 )
 
 // pyRefScript computes, with pydicom and numpy only, independent reference
@@ -86,13 +88,7 @@ type pyFile struct {
 // pydicom is missing.
 func pyRef(t *testing.T, files []string) map[string]pyFile {
 	t.Helper()
-	py := "/usr/bin/python3"
-	if _, err := exec.LookPath(py); err != nil {
-		t.Skipf("python3 not available: %v", err)
-	}
-	if err := exec.Command(py, "-c", "import pydicom, numpy").Run(); err != nil {
-		t.Skipf("pydicom/numpy not available: %v", err)
-	}
+	py := pyref.Python(t, "pydicom", "numpy")
 	cmd := exec.Command(py, "-c", pyRefScript)
 	cmd.Stdin = strings.NewReader(strings.Join(files, "\n"))
 	out, err := cmd.Output()

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/pyref"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -78,10 +79,7 @@ func TestGantryTiltGeometry(t *testing.T) {
 		}
 	}
 
-	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import pydicom, numpy").Run(); err != nil {
-		t.Skipf("pydicom/numpy not available: %v", err)
-	}
+	py := pyref.Python(t, "pydicom", "numpy")
 	out, err := exec.Command(py, "-c", tiltScript, dir).Output()
 	if err != nil {
 		t.Fatalf("python: %v", err)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/pyref"
 	"github.com/lungctl/lungctl/internal/shareddata"
 )
 
@@ -376,9 +377,7 @@ func TestAgainstPythonReference(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: runs the Python reference")
 	}
-	if _, err := exec.Command("/usr/bin/python3", "-c", "import sklearn, numpy").CombinedOutput(); err != nil {
-		t.Skipf("python3 with sklearn/numpy not available: %v", err)
-	}
+	py := pyref.Python(t, "sklearn", "numpy")
 	inc, _ := ReadAnnotations(filepath.Join(d, "annotations.csv"))
 	exc, _ := ReadAnnotations(filepath.Join(d, "annotations_excluded.csv"))
 	scans, _ := ReadSeriesUIDs(filepath.Join(d, "seriesuids.csv"))
@@ -437,7 +436,7 @@ func TestAgainstPythonReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("/usr/bin/python3", filepath.Join("testdata", "luna16_reference.py"),
+	out, err := exec.Command(py, filepath.Join("testdata", "luna16_reference.py"),
 		filepath.Join(d, "annotations.csv"), filepath.Join(d, "annotations_excluded.csv"),
 		filepath.Join(d, "seriesuids.csv"), cp).Output()
 	if err != nil {

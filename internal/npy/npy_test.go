@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lungctl/lungctl/internal/pyref"
 )
 
 func TestParseRejects(t *testing.T) {
@@ -63,12 +64,8 @@ func TestWriteRead(t *testing.T) {
 			if err := os.WriteFile(p, b, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			out, err := exec.Command("/usr/bin/python3", "-c",
-				"import numpy,sys; a=numpy.load(sys.argv[1]); print(a.dtype, a.shape, a[1,2])", p).CombinedOutput()
-			if err != nil {
-				t.Logf("numpy cross-check skipped: %v %s", err, out)
-				continue
-			}
+			out := pyref.Run(t, []string{"numpy"}, "-c",
+				"import numpy,sys; a=numpy.load(sys.argv[1]); print(a.dtype, a.shape, a[1,2])", p)
 			if got := strings.TrimSpace(string(out)); got != "float32 (2, 3) 6.0" {
 				t.Errorf("numpy read %q", got)
 			}

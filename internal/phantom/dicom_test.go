@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/pyref"
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
 )
@@ -192,10 +193,7 @@ func TestPydicom(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow (starts Python): skipped with -short")
 	}
-	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import pydicom, numpy").Run(); err != nil {
-		t.Skipf("pydicom not available via %s: %v", py, err)
-	}
+	py := pyref.Python(t, "pydicom", "numpy")
 	c, dir := writeSeries(t, 41)
 	g := c.HU.Grid
 	var pts [][3]int

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/pyref"
 	"github.com/lungctl/lungctl/internal/shareddata"
 	"github.com/lungctl/lungctl/internal/volio"
 	"github.com/lungctl/lungctl/internal/volume"
@@ -83,10 +84,7 @@ func TestPreprocessLIDC0001(t *testing.T) {
 		}
 	}
 	// nibabel: the RAS world of that voxel must be (−x, −y, z) of LPS.
-	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import nibabel").Run(); err != nil {
-		t.Fatalf("nibabel is required for this check (apt-get install python3-nibabel; .ci/run installs it): %v", err)
-	}
+	py := pyref.Python(t, "nibabel", "numpy")
 	script := fmt.Sprintf(`import nibabel as nib, numpy as np
 img = nib.load(%q)
 a = img.affine

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/pyref"
 	"github.com/lungctl/lungctl/internal/shareddata"
 	"github.com/lungctl/lungctl/internal/volume"
 )
@@ -28,16 +29,14 @@ func TestRealLIDCNodule(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: reads 16 DICOM slices with pydicom")
 	}
-	if out, err := exec.Command("/usr/bin/python3", "-c", "import pydicom, numpy").CombinedOutput(); err != nil {
-		t.Skipf("python3 with pydicom/numpy not available: %v %s", err, out)
-	}
+	py := pyref.Python(t, "pydicom", "numpy")
 	tmp := t.TempDir()
 	args := []string{filepath.Join("testdata", "dicom_to_raw.py"), filepath.Join(tmp, "vol")}
 	for _, f := range []string{"000053", "000058", "000082", "000071", "000123", "000080", "000061", "000041",
 		"000003", "000104", "000030", "000025", "000077", "000096", "000111", "000046"} {
 		args = append(args, filepath.Join(dir, f+".dcm"))
 	}
-	if out, err := exec.Command("/usr/bin/python3", args...).CombinedOutput(); err != nil {
+	if out, err := exec.Command(py, args...).CombinedOutput(); err != nil {
 		t.Fatalf("pydicom helper: %v %s", err, out)
 	}
 	var geo struct {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/dicomio"
+	"github.com/lungctl/lungctl/internal/pyref"
 	"github.com/lungctl/lungctl/internal/shareddata"
 	"github.com/lungctl/lungctl/internal/volume"
 )
@@ -53,10 +54,7 @@ func TestAgainstScipyLIDC(t *testing.T) {
 	if _, err := os.Stat(d); err != nil {
 		t.Skipf("real data not available at %s: %v", d, err)
 	}
-	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import pydicom, scipy, numpy").Run(); err != nil {
-		t.Skipf("python peers (pydicom, scipy) not available: %v", err)
-	}
+	py := pyref.Python(t, "pydicom", "scipy", "numpy")
 	names := strings.Fields("000053 000058 000082 000071 000123 000080 000061 000041 000003 000104 000030 000025 000077 000096 000111 000046")
 	var files []string
 	filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/pyref"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -14,11 +15,7 @@ import (
 // else skips the test.
 func python(t *testing.T) string {
 	t.Helper()
-	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import nibabel, numpy").Run(); err != nil {
-		t.Skipf("python3 with nibabel+numpy not available (%v): skipping the independent nibabel cross-check", err)
-	}
-	return py
+	return pyref.Python(t, "nibabel", "numpy")
 }
 
 func runPy(t *testing.T, py, script string, args ...string) []byte {

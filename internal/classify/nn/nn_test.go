@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/npy"
+	"github.com/lungctl/lungctl/internal/pyref"
 	"gonum.org/v1/gonum/blas"
 )
 
@@ -262,15 +263,13 @@ func torchExport(t testing.TB, hidden int) string {
 	if _, err := os.Stat(script); err != nil {
 		t.Skipf("PyTorch peer script not found (%v)", err)
 	}
-	if err := exec.Command("/usr/bin/python3", "-c", "import torch, numpy").Run(); err != nil {
-		t.Skipf("/usr/bin/python3 with torch and numpy not available: %v", err)
-	}
+	py := pyref.Python(t, "torch", "numpy")
 	dir := t.TempDir()
 	args := []string{script, "--export", dir, "--no-train", "--batch", "1", "--warmup", "0", "--repeat", "1", "--threads", "1"}
 	if hidden > 0 {
 		args = append(args, "--hidden", itoa(hidden))
 	}
-	cmd := exec.Command("/usr/bin/python3", args...)
+	cmd := exec.Command(py, args...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("cnn3d_torch.py --export: %v\n%s", err, out)
 	}
