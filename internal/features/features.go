@@ -29,9 +29,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
 
+	"github.com/lungctl/lungctl/internal/par"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -39,42 +38,10 @@ import (
 // number of mm.
 var ErrBadSigma = errors.New("features: smoothing sigma must be a positive finite number of mm")
 
-// workers is the number of goroutines used by the parallel loops.
-func workers() int {
-	n := runtime.GOMAXPROCS(0)
-	if n < 1 {
-		n = 1
-	}
-	return n
-}
-
-// parallelFor runs f(lo, hi) over [0, n) split into contiguous chunks, one
-// goroutine per chunk, and waits.
+// parallelFor runs f(lo, hi) over [0, n) in contiguous chunks under the
+// process's worker budget (internal/par) and waits.
 func parallelFor(n int, f func(lo, hi int)) {
-	w := workers()
-	if w > n {
-		w = n
-	}
-	if w <= 1 {
-		if n > 0 {
-			f(0, n)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + w - 1) / w
-	for lo := 0; lo < n; lo += chunk {
-		hi := lo + chunk
-		if hi > n {
-			hi = n
-		}
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			f(lo, hi)
-		}(lo, hi)
-	}
-	wg.Wait()
+	par.Chunks(n, 1, func(_, lo, hi int) { f(lo, hi) })
 }
 
 // gaussKernel returns normalised Gaussian weights w[0..r] (w[d] for offset
@@ -119,14 +86,30 @@ func clampIdx(i, n int) int {
 // passes run in parallel over planes and use only plane-sized scratch
 // buffers, so peak memory is one float32 volume.
 func Smooth(dst *volume.Volume[float32], src *volume.Volume[int16], sigmaMM float64) (*volume.Volume[float32], error) {
+	return smooth(dst, src, [3]float64{sigmaMM, sigmaMM, sigmaMM})
+}
+
+// SmoothInPlace convolves the float32 volume v with a 3-D Gaussian of
+// standard deviation sigmaMM millimetres along every axis, as Smooth does,
+// writing the result over v.
+func SmoothInPlace(v *volume.Volume[float32], sigmaMM float64) error {
+	_, err := smooth(v, v, [3]float64{sigmaMM, sigmaMM, sigmaMM})
+	return err
+}
+
+// smooth is Smooth for an int16 or float32 source (dst may be src when both
+// are float32) with one standard deviation per axis, in mm.
+func smooth[T int16 | float32](dst *volume.Volume[float32], src *volume.Volume[T], sigma [3]float64) (*volume.Volume[float32], error) {
 	if src == nil {
 		return nil, errors.New("features: Smooth: nil source volume")
 	}
 	if err := src.Check(); err != nil {
 		return nil, fmt.Errorf("features: Smooth: %w", err)
 	}
-	if !(sigmaMM > 0) || math.IsInf(sigmaMM, 0) {
-		return nil, fmt.Errorf("%w (got %g)", ErrBadSigma, sigmaMM)
+	for _, sg := range sigma {
+		if !(sg > 0) || math.IsInf(sg, 0) {
+			return nil, fmt.Errorf("%w (got %g)", ErrBadSigma, sg)
+		}
 	}
 	n := src.Len()
 	if dst == nil || cap(dst.Data) < n {
@@ -135,9 +118,9 @@ func Smooth(dst *volume.Volume[float32], src *volume.Volume[int16], sigmaMM floa
 	dst.Grid = src.Grid
 	dst.Data = dst.Data[:n]
 	nx, ny, nz := src.Dims[0], src.Dims[1], src.Dims[2]
-	kx := gaussKernel(sigmaMM / src.Spacing[0])
-	ky := gaussKernel(sigmaMM / src.Spacing[1])
-	kz := gaussKernel(sigmaMM / src.Spacing[2])
+	kx := gaussKernel(sigma[0] / src.Spacing[0])
+	ky := gaussKernel(sigma[1] / src.Spacing[1])
+	kz := gaussKernel(sigma[2] / src.Spacing[2])
 
 	// Pass 1: x, from int16 source into dst, row by row.
 	parallelFor(ny*nz, func(lo, hi int) {
@@ -290,6 +273,15 @@ func FromDerivatives(g [3]float64, hxx, hyy, hzz, hxy, hxz, hyz float64) Curvatu
 // second, with the grid spacing in mm). Indices on the border are clamped
 // one voxel inwards; indices outside the grid are clamped too.
 func At(s *volume.Volume[float32], i, j, k int) Curvature {
+	g, h := Derivatives(s, i, j, k)
+	return FromDerivatives(g, h[0], h[1], h[2], h[3], h[4], h[5])
+}
+
+// Derivatives returns the gradient g (HU/mm) and the Hessian h = (hxx, hyy,
+// hzz, hxy, hxz, hyz) (HU/mm²) of the smoothed volume s at integer voxel
+// (i, j, k) by central differences along the grid axes, with the same
+// border clamping as At.
+func Derivatives(s *volume.Volume[float32], i, j, k int) (g [3]float64, h [6]float64) {
 	nx, ny, nz := s.Dims[0], s.Dims[1], s.Dims[2]
 	i = clampInner(i, nx)
 	j = clampInner(j, ny)
@@ -310,17 +302,39 @@ func At(s *volume.Volume[float32], i, j, k int) Curvature {
 	f := func(o int) float64 { return float64(d[p+o]) }
 	hx, hy, hz := s.Spacing[0], s.Spacing[1], s.Spacing[2]
 	c0 := f(0)
-	var g [3]float64
 	g[0] = (f(sx) - f(-sx)) / (2 * hx)
 	g[1] = (f(sy) - f(-sy)) / (2 * hy)
 	g[2] = (f(sz) - f(-sz)) / (2 * hz)
-	hxx := (f(sx) - 2*c0 + f(-sx)) / (hx * hx)
-	hyy := (f(sy) - 2*c0 + f(-sy)) / (hy * hy)
-	hzz := (f(sz) - 2*c0 + f(-sz)) / (hz * hz)
-	hxy := (f(sx+sy) - f(sx-sy) - f(-sx+sy) + f(-sx-sy)) / (4 * hx * hy)
-	hxz := (f(sx+sz) - f(sx-sz) - f(-sx+sz) + f(-sx-sz)) / (4 * hx * hz)
-	hyz := (f(sy+sz) - f(sy-sz) - f(-sy+sz) + f(-sy-sz)) / (4 * hy * hz)
-	return FromDerivatives(g, hxx, hyy, hzz, hxy, hxz, hyz)
+	h[0] = (f(sx) - 2*c0 + f(-sx)) / (hx * hx)
+	h[1] = (f(sy) - 2*c0 + f(-sy)) / (hy * hy)
+	h[2] = (f(sz) - 2*c0 + f(-sz)) / (hz * hz)
+	h[3] = (f(sx+sy) - f(sx-sy) - f(-sx+sy) + f(-sx-sy)) / (4 * hx * hy)
+	h[4] = (f(sx+sz) - f(sx-sz) - f(-sx+sz) + f(-sx-sz)) / (4 * hx * hz)
+	h[5] = (f(sy+sz) - f(sy-sz) - f(-sy+sz) + f(-sy-sz)) / (4 * hy * hz)
+	return g, h
+}
+
+// Laplacian returns the Laplacian ∇²F (HU/mm²) of the smoothed volume s at
+// integer voxel (i, j, k) by the 7-point stencil, with At's clamping.
+func Laplacian(s *volume.Volume[float32], i, j, k int) float64 {
+	nx, ny, nz := s.Dims[0], s.Dims[1], s.Dims[2]
+	i = clampInner(i, nx)
+	j = clampInner(j, ny)
+	k = clampInner(k, nz)
+	p := i + nx*(j+ny*k)
+	d := s.Data
+	c2 := 2 * float64(d[p])
+	var l float64
+	if nx >= 3 {
+		l += (float64(d[p+1]) + float64(d[p-1]) - c2) / (s.Spacing[0] * s.Spacing[0])
+	}
+	if ny >= 3 {
+		l += (float64(d[p+nx]) + float64(d[p-nx]) - c2) / (s.Spacing[1] * s.Spacing[1])
+	}
+	if nz >= 3 {
+		l += (float64(d[p+nx*ny]) + float64(d[p-nx*ny]) - c2) / (s.Spacing[2] * s.Spacing[2])
+	}
+	return l
 }
 
 func clampInner(i, n int) int {

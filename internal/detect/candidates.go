@@ -1,0 +1,213 @@
+package detect
+
+import (
+	"math"
+	"sort"
+
+	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/unionfind"
+	"github.com/lungctl/lungctl/internal/volume"
+)
+
+// clusterStats accumulates one cluster's points, weighted by the number of
+// 1 mm voxels each stands for.
+type clusterStats struct {
+	n                  float64 // voxels
+	sx, sy, sz, hu, si float64 // weighted sums: LPS mm, raw HU, shape index
+	resp               float64 // largest blob response (HU) of its points
+	level              int     // coarsest pyramid level among its points
+	pts                int     // points
+}
+
+func (a *clusterStats) add(p []float32, w, rawHU, resp float64, level int) {
+	a.n += w
+	a.sx += w * float64(p[0])
+	a.sy += w * float64(p[1])
+	a.sz += w * float64(p[2])
+	a.hu += w * rawHU
+	a.si += w * float64(p[4])
+	a.resp = math.Max(a.resp, resp)
+	a.level = max(a.level, level)
+	a.pts++
+}
+
+func (a *clusterStats) merge(b *clusterStats) {
+	a.n += b.n
+	a.sx += b.sx
+	a.sy += b.sy
+	a.sz += b.sz
+	a.hu += b.hu
+	a.si += b.si
+	a.resp = math.Max(a.resp, b.resp)
+	a.level = max(a.level, b.level)
+	a.pts += b.pts
+}
+
+func (a *clusterStats) centre() [3]float64 {
+	f := math.Max(a.n, 1e-9)
+	return [3]float64{a.sx / f, a.sy / f, a.sz / f}
+}
+
+// candidates turns the k mean-shift clusters of ps into ranked, scored
+// candidates: clusters whose equivalent spheres (radius from the voxel
+// count), enlarged by MergeGrow, overlap are united first, because a
+// mean-shift basin can split a lesion into touching fragments.
+func (ws *Workspace) candidates(hu *volume.Volume[int16], inLung func(i, j, k int) bool, ps *pointSet, labels []int32, k int, opt Options) []candidate.Candidate {
+	st := make([]clusterStats, k)
+	for q, l := range labels {
+		st[l].add(ps.pts[5*q:5*q+5], float64(ps.weight[q]), float64(ps.raw[q]), float64(ps.resp[q]), int(ps.level[q]))
+	}
+	vox := hu.Spacing[0] * hu.Spacing[1] * hu.Spacing[2]
+	uf := unionfind.New(k)
+	// Only clusters big enough to matter take part (tiny ones are noise).
+	var big []int
+	for c := range st {
+		if st[c].n >= 8 {
+			big = append(big, c)
+		}
+	}
+	radius := func(a *clusterStats) float64 { return math.Cbrt(3*a.n*vox/(4*math.Pi)) * opt.MergeGrow }
+	for x := 0; x < len(big); x++ {
+		a := &st[big[x]]
+		ra, ca := radius(a), a.centre()
+		for y := x + 1; y < len(big); y++ {
+			b := &st[big[y]]
+			if dist3(ca, b.centre()) < ra+radius(b) {
+				uf.Union(big[x], big[y])
+			}
+		}
+	}
+	merged := map[int]*clusterStats{}
+	for c := range st {
+		r := uf.Find(c)
+		m := merged[r]
+		if m == nil {
+			m = &clusterStats{}
+			merged[r] = m
+		}
+		m.merge(&st[c])
+	}
+	var out []candidate.Candidate
+	for _, m := range merged {
+		if m.n == 0 {
+			continue
+		}
+		diam := math.Cbrt(6 * m.n * vox / math.Pi)
+		if diam < opt.MinDiameterMM || diam > opt.MaxDiameterMM {
+			continue
+		}
+		cen := m.centre()
+		cand := candidate.Candidate{
+			SeriesUID:   opt.SeriesUID,
+			World:       cen,
+			DiameterMM:  diam,
+			Voxels:      int(math.Round(m.n)),
+			MeanHU:      m.hu / m.n,
+			MeanSI:      m.si / m.n,
+			Compactness: fill(ws.pyr.Levels[0], inLung, cen, diam/2, opt.HUMin),
+			Malignancy:  math.NaN(),
+		}
+		cand.DetectScore = Score(cand, opt.MinDiameterMM, opt.MaxDiameterMM)
+		cand.Probability = cand.DetectScore
+		if cand.DetectScore < opt.MinScore {
+			continue
+		}
+		out = append(out, cand)
+	}
+	rank(out)
+	if opt.MaxCandidates > 0 && len(out) > opt.MaxCandidates {
+		out = out[:opt.MaxCandidates]
+	}
+	return out
+}
+
+// rank orders candidates by score, then size, then position, so the ranking
+// never depends on the mean-shift backend's cluster order.
+func rank(out []candidate.Candidate) {
+	sort.SliceStable(out, func(a, b int) bool {
+		if out[a].DetectScore != out[b].DetectScore {
+			return out[a].DetectScore > out[b].DetectScore
+		}
+		if out[a].Voxels != out[b].Voxels {
+			return out[a].Voxels > out[b].Voxels
+		}
+		for ax := 2; ax >= 0; ax-- {
+			if out[a].World[ax] != out[b].World[ax] {
+				return out[a].World[ax] < out[b].World[ax]
+			}
+		}
+		return false
+	})
+}
+
+func dist3(a, b [3]float64) float64 {
+	return math.Sqrt((a[0]-b[0])*(a[0]-b[0]) + (a[1]-b[1])*(a[1]-b[1]) + (a[2]-b[2])*(a[2]-b[2]))
+}
+
+// fill returns the fraction of the voxels of v whose centres lie within r mm
+// of the LPS point c (at least the nearest voxel) that are inside the lung
+// mask and denser than huMin: 1 for a solid ball of radius ≥ r around c in
+// the lung, small for a vessel, a sparse cluster, or a "ball" that is half
+// the liver under the diaphragm's dome.
+func fill(v *volume.Volume[float32], inLung func(i, j, k int) bool, c [3]float64, r, huMin float64) float64 {
+	ci := v.WorldToIndex(volume.Vec3(c))
+	var lo, hi [3]int
+	for a := 0; a < 3; a++ {
+		ext := r / v.Spacing[a]
+		lo[a] = max(0, int(math.Ceil(ci[a]-ext)))
+		hi[a] = min(v.Dims[a]-1, int(math.Floor(ci[a]+ext)))
+	}
+	var in, dense int
+	for k := lo[2]; k <= hi[2]; k++ {
+		for j := lo[1]; j <= hi[1]; j++ {
+			for i := lo[0]; i <= hi[0]; i++ {
+				w := v.IndexToWorld(volume.Vec3{float64(i), float64(j), float64(k)})
+				if dist3([3]float64(w), c) > r {
+					continue
+				}
+				in++
+				if float64(v.At(i, j, k)) > huMin && inLung(i, j, k) {
+					dense++
+				}
+			}
+		}
+	}
+	if in == 0 {
+		return 0
+	}
+	return float64(dense) / float64(in)
+}
+
+// Score is the detector score in [0,1] of a candidate from its MeanSI,
+// DiameterMM (mm), MeanHU and Compactness, as documented on Run; minD and
+// maxD are the diameter bounds in mm.
+func Score(c candidate.Candidate, minD, maxD float64) float64 {
+	edge := 0.88 - 0.08*clamp01((c.DiameterMM-12)/6)
+	blob := smoothstep(edge, 0.95, c.MeanSI)
+	var size float64
+	switch {
+	case c.DiameterMM < minD || c.DiameterMM > maxD:
+		size = 0
+	case c.DiameterMM < 4:
+		size = (c.DiameterMM - 2.5) / 1.5
+	default:
+		size = 1
+	}
+	dens := smoothstep(-800, -550, c.MeanHU) * (1 - 0.5*smoothstep(150, 400, c.MeanHU))
+	return clamp01(blob * clamp01(size) * dens * math.Sqrt(clamp01(c.Compactness)))
+}
+
+func smoothstep(a, b, x float64) float64 {
+	t := clamp01((x - a) / (b - a))
+	return t * t * (3 - 2*t)
+}
+
+func clamp01(x float64) float64 {
+	if x < 0 || math.IsNaN(x) {
+		return 0
+	}
+	if x > 1 {
+		return 1
+	}
+	return x
+}
