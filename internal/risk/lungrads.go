@@ -23,9 +23,9 @@ import (
 // Baseline rules implemented (mean diameter in mm to one decimal; volume in
 // mm³ to the nearest whole number; "→" is the category):
 //
-//	calcified (complete, central, popcorn, concentric-ring, fat)  → 1
+//	calcified (complete, central, popcorn, concentric-ring, fat)    → 1
 //	juxtapleural: solid, smooth, oval/lentiform/triangular,
-//	    < 10 mm (< 524 mm³)                                          → 2
+//	    < 10 mm (< 524 mm³)                                         → 2
 //	    (otherwise, or with suspicious features: the solid rules)
 //	solid        < 6 (< 113)                                        → 2
 //	             ≥ 6 to < 8 (113 to < 268)                          → 3
@@ -39,8 +39,9 @@ import (
 //	             ≥ 30 (≥ 14137)                                     → 3
 //	4X: a category 3 or 4 nodule with additional features or imaging
 //	    findings that increase the suspicion of lung cancer (e.g.
-//	    spiculation) — [ACR22] and [V11] both say "category 3 or 4", so a
-//	    suspicious category-3 nodule is 4X too; category 1 and 2 stay.
+//	    spiculation). [ACR22]'s descriptor says "category 3 or 4" (quoted
+//	    so by two independent v2022 implementations), so a suspicious
+//	    category-3 nodule is 4X too; categories 1 and 2 stay.
 //
 // The volume cut-offs are the volumes of spheres of the diameter cut-offs
 // (π/6·d³: 4 → 34, 6 → 113, 8 → 268, 10 → 524, 15 → 1767, 30 → 14137 mm³).
