@@ -48,11 +48,13 @@ func (a *clusterStats) centre() [3]float64 {
 	return [3]float64{a.sx / f, a.sy / f, a.sz / f}
 }
 
-// candidates turns the k mean-shift clusters of ps into ranked, scored
-// candidates: clusters whose equivalent spheres (radius from the voxel
+// candidates turns the k mean-shift clusters of ps into first-stage
+// candidates, best first-stage score first, at most Stage1 of them, with
+// their cluster statistics: clusters of similar size (the smaller radius at
+// least 0.3 of the larger) whose equivalent spheres (radius from the voxel
 // count), enlarged by MergeGrow, overlap are united first, because a
 // mean-shift basin can split a lesion into touching fragments.
-func (ws *Workspace) candidates(hu *volume.Volume[int16], inLung func(i, j, k int) bool, ps *pointSet, labels []int32, k int, opt Options) []candidate.Candidate {
+func (ws *Workspace) candidates(hu *volume.Volume[int16], inLung func(i, j, k int) bool, ps *pointSet, labels []int32, k int, opt Options) ([]candidate.Candidate, []clusterStats) {
 	st := make([]clusterStats, k)
 	for q, l := range labels {
 		st[l].add(ps.pts[5*q:5*q+5], float64(ps.weight[q]), float64(ps.raw[q]), float64(ps.resp[q]), int(ps.level[q]))
@@ -72,7 +74,11 @@ func (ws *Workspace) candidates(hu *volume.Volume[int16], inLung func(i, j, k in
 		ra, ca := radius(a), a.centre()
 		for y := x + 1; y < len(big); y++ {
 			b := &st[big[y]]
-			if dist3(ca, b.centre()) < ra+radius(b) {
+			rb := radius(b)
+			// Only fragments of similar size merge: a coarse cluster
+			// (a vessel bundle, say) must not swallow a small nodule
+			// beside it.
+			if dist3(ca, b.centre()) < ra+rb && math.Min(ra, rb) >= 0.3*math.Max(ra, rb) {
 				uf.Union(big[x], big[y])
 			}
 		}
@@ -88,6 +94,7 @@ func (ws *Workspace) candidates(hu *volume.Volume[int16], inLung func(i, j, k in
 		m.merge(&st[c])
 	}
 	var out []candidate.Candidate
+	var outSt []clusterStats
 	for _, m := range merged {
 		if m.n == 0 {
 			continue
@@ -113,27 +120,38 @@ func (ws *Workspace) candidates(hu *volume.Volume[int16], inLung func(i, j, k in
 			continue
 		}
 		out = append(out, cand)
+		outSt = append(outSt, *m)
 	}
-	rank(out)
-	if opt.MaxCandidates > 0 && len(out) > opt.MaxCandidates {
-		out = out[:opt.MaxCandidates]
+	idx := make([]int, len(out))
+	for i := range idx {
+		idx[i] = i
 	}
-	return out
+	rankIdx(out, idx)
+	if opt.Stage1 > 0 && len(idx) > opt.Stage1 {
+		idx = idx[:opt.Stage1]
+	}
+	c2 := make([]candidate.Candidate, len(idx))
+	s2 := make([]clusterStats, len(idx))
+	for r, i := range idx {
+		c2[r], s2[r] = out[i], outSt[i]
+	}
+	return c2, s2
 }
 
-// rank orders candidates by score, then size, then position, so the ranking
-// never depends on the mean-shift backend's cluster order.
-func rank(out []candidate.Candidate) {
-	sort.SliceStable(out, func(a, b int) bool {
-		if out[a].DetectScore != out[b].DetectScore {
-			return out[a].DetectScore > out[b].DetectScore
+// rankIdx orders idx (indices into cs) by score, then size, then position,
+// so the ranking never depends on the mean-shift backend's cluster order.
+func rankIdx(cs []candidate.Candidate, idx []int) {
+	sort.SliceStable(idx, func(x, y int) bool {
+		a, b := &cs[idx[x]], &cs[idx[y]]
+		if a.DetectScore != b.DetectScore {
+			return a.DetectScore > b.DetectScore
 		}
-		if out[a].Voxels != out[b].Voxels {
-			return out[a].Voxels > out[b].Voxels
+		if a.Voxels != b.Voxels {
+			return a.Voxels > b.Voxels
 		}
 		for ax := 2; ax >= 0; ax-- {
-			if out[a].World[ax] != out[b].World[ax] {
-				return out[a].World[ax] < out[b].World[ax]
+			if a.World[ax] != b.World[ax] {
+				return a.World[ax] < b.World[ax]
 			}
 		}
 		return false
@@ -182,7 +200,7 @@ func fill(v *volume.Volume[float32], inLung func(i, j, k int) bool, c [3]float64
 // DiameterMM (mm), MeanHU and Compactness, as documented on Run; minD and
 // maxD are the diameter bounds in mm.
 func Score(c candidate.Candidate, minD, maxD float64) float64 {
-	edge := 0.88 - 0.08*clamp01((c.DiameterMM-12)/6)
+	edge := 0.82 - 0.04*clamp01((c.DiameterMM-12)/6)
 	blob := smoothstep(edge, 0.95, c.MeanSI)
 	var size float64
 	switch {

@@ -14,6 +14,7 @@ import (
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/cluster"
 	"github.com/lungctl/lungctl/internal/features"
+	"github.com/lungctl/lungctl/internal/nodule"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -66,6 +67,11 @@ type Options struct {
 	// from the voxel count) overlap once their radii are multiplied by
 	// MergeGrow are merged into one candidate. Default 1.3.
 	MergeGrow float64
+	// Stage1 is how many first-stage candidates (best first-stage scores)
+	// are segmented and re-scored by the second stage. Default 30.
+	Stage1 int
+	// Nodule passes options to the per-candidate segmentation.
+	Nodule nodule.Options
 	// SeriesUID is copied into every candidate.
 	SeriesUID string
 	// Work, when non-nil, lends reusable buffers across calls (one scan at a
@@ -78,7 +84,7 @@ type Options struct {
 // cuts the points of a chest CT about five-fold; the cluster search stops at
 // steps below 0.01 bandwidth and seeds from half-bandwidth bins.
 var Defaults = Options{HUMin: -750, Levels: 5, MinResponse: 20, SIMin: 0.8, SigmaMM: 1.5,
-	Bandwidth: [5]float64{4, 4, 4, 200, 0.2}, MinDiameterMM: 3, MaxDiameterMM: 100, MaxCandidates: 10, MergeGrow: 1.3}
+	Bandwidth: [5]float64{4, 4, 4, 200, 0.2}, MinDiameterMM: 3, MaxDiameterMM: 100, MaxCandidates: 10, Stage1: 30, MergeGrow: 1.3}
 
 func (o Options) withDefaults() Options {
 	d := Defaults
@@ -120,6 +126,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxCandidates == 0 {
 		o.MaxCandidates = d.MaxCandidates
 	}
+	if o.Stage1 == 0 {
+		o.Stage1 = d.Stage1
+	}
 	return o
 }
 
@@ -132,6 +141,7 @@ type Workspace struct {
 	pyr    features.Pyramid
 	resp   []*volume.Volume[float32]
 	points pointSet
+	nws    []*nodule.Workspace
 }
 
 // Result is the outcome of Run.
@@ -152,6 +162,11 @@ type Result struct {
 	Bandwidth []float64
 	// Clusters is the number of mean-shift clusters before filtering.
 	Clusters int
+	// Nodules[i] is the lesion segmented and measured at Candidates[i]
+	// (nil when none could be segmented there).
+	Nodules []*nodule.Result
+	// Features[i] is what the second stage scored Candidates[i] on.
+	Features []Features
 }
 
 // Run detects nodule candidates in a 1 mm HU volume hu (any grid works; the
@@ -189,7 +204,12 @@ func Run(hu *volume.Volume[int16], lung *volume.Volume[uint8], opt Options) (*Re
 		return nil, fmt.Errorf("detect: %w", err)
 	}
 	res.Labels, res.Clusters = labels, k
-	res.Candidates = ws.candidates(hu, inLung, ps, labels, k, opt)
+	cs, st := ws.candidates(hu, inLung, ps, labels, k, opt)
+	cs, meas, feats := ws.refine(hu, lung, cs, st, opt)
+	if opt.MaxCandidates > 0 && len(cs) > opt.MaxCandidates {
+		cs, meas, feats = cs[:opt.MaxCandidates], meas[:opt.MaxCandidates], feats[:opt.MaxCandidates]
+	}
+	res.Candidates, res.Nodules, res.Features = cs, meas, feats
 	return res, nil
 }
 

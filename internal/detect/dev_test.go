@@ -2,11 +2,13 @@ package detect
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lungctl/lungctl/internal/nodule"
 	"github.com/lungctl/lungctl/internal/volio"
 )
 
@@ -29,7 +31,7 @@ func TestDev(t *testing.T) {
 		}
 		var c [3]float64
 		fmt.Sscanf(f[2], "%g,%g,%g", &c[0], &c[1], &c[2])
-		opt := Options{MaxCandidates: 30}
+		opt := Options{MaxCandidates: 20}
 		t0 := time.Now()
 		res, err := Run(hu, m, opt)
 		if err != nil {
@@ -40,9 +42,77 @@ func TestDev(t *testing.T) {
 			lv[int(l)]++
 		}
 		t.Logf("%s: %d points %v, %d clusters, %.2fs", f[0], len(res.Points)/5, lv, res.Clusters, time.Since(t0).Seconds())
+		nws := &nodule.Workspace{}
+		t1 := time.Now()
 		for i, cd := range res.Candidates {
 			t.Logf("%2d score %.3f d=%5.1f mm from truth; (%.0f %.0f %.0f) diam %.1f HU %.0f SI %.3f fill %.2f",
 				i+1, cd.DetectScore, dist(cd.World, c), cd.World[0], cd.World[1], cd.World[2], cd.DiameterMM, cd.MeanHU, cd.MeanSI, cd.Compactness)
+			r, err := nodule.Segment(hu, m, cd.World, cd.DiameterMM, nodule.Options{}, nws)
+			if err != nil {
+				t.Logf("     %v", err)
+				continue
+			}
+			t.Logf("     seg: %s L%.1f S%.1f mean %.1f vol %.0f (+marg %.0f) solid %.1f HU %.0f sph %.2f lob %.2f spic %.2f (%d) pleura %.1f thr %.0f bg %.0f core %.0f open %.1f",
+				r.Type, r.LongAxisMM, r.ShortAxisMM, r.MeanDiameterMM, r.VolumeMM3, r.VolumeWithMarginMM3, r.SolidDiameterMM, r.MeanHU,
+				r.Sphericity, r.Lobulation, r.Spiculation, r.Protrusions, r.PleuraDistanceMM, r.ThresholdHU, r.BackgroundHU, r.CoreHU, r.OpeningMM)
+		}
+		t.Logf("segmentation of %d candidates: %.2fs", len(res.Candidates), time.Since(t1).Seconds())
+	}
+}
+
+// TestDumpFeatures is a tuning aid: LUNGCTL_FEATURES=out.csv with
+// LUNGCTL_PHANTOM_SEEDS=A-B writes every second-stage candidate's features
+// and whether it hits a truth nodule (kind, diameter) for model fitting.
+func TestDumpFeatures(t *testing.T) {
+	out := os.Getenv("LUNGCTL_FEATURES")
+	if out == "" {
+		t.Skip("tuning aid")
+	}
+	var a, b int64
+	fmt.Sscanf(os.Getenv("LUNGCTL_PHANTOM_SEEDS"), "%d-%d", &a, &b)
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fmt.Fprintln(f, "scan,rank,hit,kind,truth_d,stage1,si,cdiam,chu,fill,resp,level,seg,sph,lob,spic,segd,meand,elong,contrast,solidfrac,offset,final,seg_type")
+	for seed := a; seed <= b; seed++ {
+		p := preparePhantom(t, seed)
+		res, err := Run(p.HU, p.Lung, Options{MaxCandidates: -1, Stage1: 40})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r, c := range res.Candidates {
+			hit, kind, td := 0, "", 0.0
+			for _, nd := range p.Nodules {
+				if dist(c.World, [3]float64(nd.World)) < math.Max(nd.DiameterMM/2, 2) {
+					hit, kind, td = 1, string(nd.Kind), nd.DiameterMM
+				}
+			}
+			ft := res.Features[r]
+			typ := ""
+			if m := res.Nodules[r]; m != nil {
+				typ = string(m.Type)
+			}
+			seg := 0
+			if ft.Segmented {
+				seg = 1
+			}
+			fmt.Fprintf(f, "%d,%d,%d,%s,%.2f,%.4f,%.4f,%.2f,%.1f,%.3f,%.1f,%d,%d,%.3f,%.3f,%.3f,%.2f,%.2f,%.2f,%.1f,%.3f,%.3f,%.4f,%s\n",
+				seed, r+1, hit, kind, td, ft.Stage1, ft.MeanSI, ft.ClusterDiamMM, ft.ClusterHU, ft.Fill, ft.Response, ft.Level, seg,
+				ft.Sphericity, ft.Lobulation, ft.Spiculation, ft.SegDiamMM, ft.MeanDiamMM, ft.Elongation, ft.Contrast, ft.SolidFraction, ft.Offset, c.DetectScore, typ)
+		}
+		// Misses: truth nodules with no candidate at all.
+		for _, nd := range p.Nodules {
+			found := false
+			for _, c := range res.Candidates {
+				if dist(c.World, [3]float64(nd.World)) < math.Max(nd.DiameterMM/2, 2) {
+					found = true
+				}
+			}
+			if !found {
+				fmt.Fprintf(f, "%d,0,-1,%s,%.2f,,,,,,,,,,,,,,,,,,,\n", seed, nd.Kind, nd.DiameterMM)
+			}
 		}
 	}
 }

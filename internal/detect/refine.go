@@ -1,0 +1,124 @@
+package detect
+
+import (
+	"math"
+
+	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/nodule"
+	"github.com/lungctl/lungctl/internal/par"
+	"github.com/lungctl/lungctl/internal/volume"
+)
+
+// Features are what the second stage knows about one first-stage
+// candidate: the cluster's own statistics and the measurements of the
+// lesion segmented at it.
+type Features struct {
+	// Stage1 is the first-stage score (Score).
+	Stage1 float64
+	// MeanSI, ClusterDiamMM, ClusterHU, Fill: the cluster's mean shape
+	// index, equivalent diameter (mm), mean raw HU and fill (see fill).
+	MeanSI, ClusterDiamMM, ClusterHU, Fill float64
+	// Response is the largest scale-normalised blob response (HU) of the
+	// cluster's points; Level the coarsest pyramid level among them.
+	Response float64
+	Level    int
+	// Segmented is false when no lesion could be segmented at the
+	// candidate (the rest below is then zero).
+	Segmented bool
+	// Sphericity, Lobulation, Spiculation as nodule.Result defines them.
+	Sphericity, Lobulation, Spiculation float64
+	// SegDiamMM is the segmented body's volume-equivalent diameter (mm);
+	// MeanDiamMM its Lung-RADS mean diameter; Elongation long/short axis.
+	SegDiamMM, MeanDiamMM, Elongation float64
+	// Contrast is the lesion core's HU above the surrounding lung.
+	Contrast float64
+	// SolidFraction is the solid component's share of the body's volume.
+	SolidFraction float64
+	// Offset is the distance (mm) from the cluster centre to the segmented
+	// body's centroid, relative to the body's radius.
+	Offset float64
+}
+
+// refine segments the first-stage candidates (in parallel under the
+// worker budget), computes their Features and the final DetectScore, and
+// returns them re-ranked with their measurements (nil where none).
+func (ws *Workspace) refine(hu *volume.Volume[int16], lung *volume.Volume[uint8], cs []candidate.Candidate,
+	st []clusterStats, opt Options) ([]candidate.Candidate, []*nodule.Result, []Features) {
+	n := len(cs)
+	meas := make([]*nodule.Result, n)
+	feats := make([]Features, n)
+	for len(ws.nws) < par.Limit() {
+		ws.nws = append(ws.nws, &nodule.Workspace{})
+	}
+	par.For(n, func(w, i int) {
+		c := cs[i]
+		f := Features{Stage1: c.DetectScore, MeanSI: c.MeanSI, ClusterDiamMM: c.DiameterMM, ClusterHU: c.MeanHU,
+			Fill: c.Compactness, Response: st[i].resp, Level: st[i].level}
+		r, err := nodule.Segment(hu, lung, c.World, c.DiameterMM, opt.Nodule, ws.nws[w])
+		if err == nil {
+			meas[i] = r
+			f.Segmented = true
+			f.Sphericity, f.Lobulation, f.Spiculation = r.Sphericity, r.Lobulation, r.Spiculation
+			f.SegDiamMM = math.Cbrt(6 * r.VolumeMM3 / math.Pi)
+			f.MeanDiamMM = r.MeanDiameterMM
+			if r.ShortAxisMM > 0 {
+				f.Elongation = r.LongAxisMM / r.ShortAxisMM
+			}
+			f.Contrast = r.CoreHU - r.BackgroundHU
+			if r.VolumeMM3 > 0 {
+				f.SolidFraction = r.SolidVolumeMM3 / r.VolumeMM3
+			}
+			f.Offset = dist3(c.World, r.Centre) / math.Max(f.SegDiamMM/2, 1)
+		}
+		feats[i] = f
+	})
+	for i := range cs {
+		cs[i].DetectScore = FinalScore(feats[i])
+		cs[i].Probability = cs[i].DetectScore
+		if m := meas[i]; m != nil {
+			cs[i].World = m.Centre
+		}
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	rankIdx(cs, idx)
+	var outC []candidate.Candidate
+	var outM []*nodule.Result
+	var outF []Features
+	for _, i := range idx {
+		if duplicate(cs[i].World, outC, outM) {
+			continue
+		}
+		outC, outM, outF = append(outC, cs[i]), append(outM, meas[i]), append(outF, feats[i])
+	}
+	return outC, outM, outF
+}
+
+// duplicate reports whether the LPS point w (a candidate's segmented
+// centre) lies in a lesion already kept, or within 2 mm of a kept centre:
+// fragments of one lesion segment to the same body and are reported once.
+func duplicate(w [3]float64, kept []candidate.Candidate, meas []*nodule.Result) bool {
+	for k, c := range kept {
+		if dist3(w, c.World) < 2 {
+			return true
+		}
+		if m := meas[k]; m != nil && m.Contains(w) {
+			return true
+		}
+	}
+	return false
+}
+
+// FinalScore is the second-stage detection score in [0,1] (provisional:
+// the first-stage evidence weighted by the segmented lesion's sphericity and
+// elongation).
+func FinalScore(f Features) float64 {
+	if !f.Segmented {
+		return 0.2 * f.Stage1
+	}
+	sph := smoothstep(0.35, 0.8, f.Sphericity)
+	elong := 1 - smoothstep(2, 3.5, f.Elongation)
+	return clamp01((0.5 + 0.5*f.Stage1) * sph * elong)
+}

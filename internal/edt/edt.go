@@ -1,0 +1,109 @@
+// Package edt computes exact Euclidean distance transforms on regular grids
+// (Felzenszwalb & Huttenlocher's separable lower envelope of parabolas), in
+// squared millimetres, honouring anisotropic spacing.
+package edt
+
+import "math"
+
+// Inf marks a non-feature voxel in the input of Transform3.
+const Inf = float32(1e20)
+
+// Workspace holds the scratch lines of Transform3; reuse one per goroutine.
+type Workspace struct {
+	v    []int32
+	z    []float32
+	line []float32
+	out  []float32
+}
+
+func (ws *Workspace) ensure(n int) {
+	if len(ws.v) < n+1 {
+		ws.v = make([]int32, n+1)
+		ws.z = make([]float32, n+1)
+		ws.line = make([]float32, n)
+		ws.out = make([]float32, n)
+	}
+}
+
+// Transform3 replaces f (nx×ny×nz, x fastest; 0 at feature voxels, Inf
+// elsewhere) by the squared Euclidean distance in mm² from each voxel centre
+// to the nearest feature voxel centre, with voxel spacing sp (mm). Voxels
+// with no feature anywhere stay Inf.
+func Transform3(f []float32, nx, ny, nz int, sp [3]float64, ws *Workspace) {
+	if ws == nil {
+		ws = &Workspace{}
+	}
+	ws.ensure(max(nx, ny, nz))
+	// x lines
+	for r := 0; r < ny*nz; r++ {
+		row := f[r*nx : (r+1)*nx]
+		ws.line1(row, nx, float32(sp[0]))
+	}
+	// y lines
+	for k := 0; k < nz; k++ {
+		for i := 0; i < nx; i++ {
+			ws.strided(f, k*nx*ny+i, nx, ny, float32(sp[1]))
+		}
+	}
+	// z lines
+	for j := 0; j < ny; j++ {
+		for i := 0; i < nx; i++ {
+			ws.strided(f, j*nx+i, nx*ny, nz, float32(sp[2]))
+		}
+	}
+}
+
+func (ws *Workspace) strided(f []float32, start, stride, n int, s float32) {
+	l := ws.line[:n]
+	for q := 0; q < n; q++ {
+		l[q] = f[start+q*stride]
+	}
+	ws.line1(l, n, s)
+	for q := 0; q < n; q++ {
+		f[start+q*stride] = l[q]
+	}
+}
+
+// line1 transforms one contiguous line in place: out[q] = min_p s²(q−p)² + in[p].
+func (ws *Workspace) line1(row []float32, n int, s float32) {
+	v, z, out := ws.v, ws.z, ws.out[:n]
+	s2 := s * s
+	kk := -1
+	for q := 0; q < n; q++ {
+		if row[q] >= Inf {
+			continue
+		}
+		fq := row[q] + s2*float32(q*q)
+		for kk >= 0 {
+			p := int(v[kk])
+			x := (fq - (row[p] + s2*float32(p*p))) / (2 * s2 * float32(q-p))
+			if x <= z[kk] {
+				kk--
+				continue
+			}
+			kk++
+			v[kk] = int32(q)
+			z[kk] = x
+			break
+		}
+		if kk < 0 {
+			kk = 0
+			v[0] = int32(q)
+			z[0] = float32(math.Inf(-1))
+		}
+	}
+	if kk < 0 {
+		return // no finite value on this line
+	}
+	z[kk+1] = float32(math.Inf(1))
+	t := 0
+	for q := 0; q < n; q++ {
+		for z[t+1] < float32(q) {
+			t++
+		}
+		p := int(v[t])
+		d := float32(q-p) * s
+		out[q] = d*d + row[p]
+	}
+	copy(row, out)
+}

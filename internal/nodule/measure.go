@@ -1,0 +1,328 @@
+package nodule
+
+import (
+	"math"
+	"sort"
+
+	"github.com/lungctl/lungctl/internal/edt"
+	"github.com/lungctl/lungctl/internal/volume"
+)
+
+// measure fills res from the labelled box.
+func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, opt Options) {
+	nx, ny, nz := b.n[0], b.n[1], b.n[2]
+	sp := b.grid.Spacing
+	vox := sp[0] * sp[1] * sp[2]
+	var nBody, nAll int
+	var sum [3]float64
+	var sumHU float64
+	vals := ws.vals[:0]
+	for k := 0; k < nz; k++ {
+		for j := 0; j < ny; j++ {
+			for i := 0; i < nx; i++ {
+				p := i + nx*(j+ny*k)
+				switch ws.lab[p] {
+				case lBody:
+					nBody++
+					sum[0] += float64(i)
+					sum[1] += float64(j)
+					sum[2] += float64(k)
+					sumHU += float64(ws.raw[p])
+					vals = append(vals, float32(ws.raw[p]))
+					nAll++
+				case lMarg:
+					nAll++
+				}
+			}
+		}
+	}
+	ws.vals = vals
+	f := float64(nBody)
+	cen := volume.Vec3{sum[0] / f, sum[1] / f, sum[2] / f}
+	res.Centre = [3]float64(b.grid.IndexToWorld(cen))
+	res.VolumeMM3 = f * vox
+	res.VolumeWithMarginMM3 = float64(nAll) * vox
+	res.MeanHU = sumHU / f
+	res.LongAxisMM, res.ShortAxisMM = ws.axes(b, func(p int) bool { return ws.lab[p] == lBody })
+	res.MeanDiameterMM = (res.LongAxisMM + res.ShortAxisMM) / 2
+	p75 := float64(quantile(vals, 0.75))
+
+	// Solid component: the largest 6-connected set of body voxels whose
+	// smoothed HU exceeds SolidHU.
+	solid := ws.largestSolid(b, float32(opt.SolidHU))
+	if solid > 0 {
+		res.SolidVolumeMM3 = float64(solid) * vox
+		res.SolidLongAxisMM, res.SolidShortAxisMM = ws.axes(b, func(p int) bool { return ws.lab[p] == lSolid })
+		res.SolidDiameterMM = (res.SolidLongAxisMM + res.SolidShortAxisMM) / 2
+	}
+	for p := range ws.lab {
+		if ws.lab[p] == lSolid {
+			ws.lab[p] = lBody
+		}
+	}
+	res.Type = classify(res, p75, opt)
+	res.Sphericity = ws.sphericity(b, res.VolumeMM3)
+	res.Lobulation = ws.lobulation(b, cen)
+	res.Protrusions, res.Spiculation = ws.spiculation(b, nBody, nAll)
+	res.PleuraDistanceMM, res.PleuraBeyond = ws.pleura(b)
+	res.Mask = make([]uint8, b.len())
+	for p, l := range ws.lab {
+		if l == lBody || l == lMarg {
+			res.Mask[p] = 1
+		}
+	}
+}
+
+// lSolid marks body voxels of the solid component while measuring it.
+const lSolid = 5
+
+// largestSolid labels lSolid the largest 6-connected set of body voxels
+// above solidHU (smoothed) and returns its size.
+func (ws *Workspace) largestSolid(b *boxInfo, solidHU float32) int {
+	nx, ny, nz := b.n[0], b.n[1], b.n[2]
+	const cand, done = 6, 7
+	n := b.len()
+	for p := 0; p < n; p++ {
+		if ws.lab[p] == lBody && ws.sm.Data[p] > solidHU {
+			ws.lab[p] = cand
+		}
+	}
+	bestStart, bestSize := -1, 0
+	q := ws.queue[:0]
+	for s := 0; s < n; s++ {
+		if ws.lab[s] != cand {
+			continue
+		}
+		q = append(q[:0], int32(s))
+		ws.lab[s] = done
+		for h := 0; h < len(q); h++ {
+			p := int(q[h])
+			for _, np := range neighbours6(p, nx, ny, nz) {
+				if np >= 0 && ws.lab[np] == cand {
+					ws.lab[np] = done
+					q = append(q, int32(np))
+				}
+			}
+		}
+		if len(q) > bestSize {
+			bestStart, bestSize = s, len(q)
+		}
+	}
+	// Relabel: the best component lSolid, the others back to body.
+	for p := 0; p < n; p++ {
+		if ws.lab[p] == done {
+			ws.lab[p] = lBody
+		}
+	}
+	if bestStart >= 0 {
+		q = append(q[:0], int32(bestStart))
+		ws.lab[bestStart] = lSolid
+		for h := 0; h < len(q); h++ {
+			p := int(q[h])
+			for _, np := range neighbours6(p, nx, ny, nz) {
+				if np >= 0 && ws.lab[np] == lBody && ws.sm.Data[np] > solidHU {
+					ws.lab[np] = lSolid
+					q = append(q, int32(np))
+				}
+			}
+		}
+	}
+	ws.queue = q
+	return bestSize
+}
+
+func neighbours6(p, nx, ny, nz int) [6]int {
+	i, j, k := p%nx, (p/nx)%ny, p/(nx*ny)
+	out := [6]int{-1, -1, -1, -1, -1, -1}
+	if i > 0 {
+		out[0] = p - 1
+	}
+	if i < nx-1 {
+		out[1] = p + 1
+	}
+	if j > 0 {
+		out[2] = p - nx
+	}
+	if j < ny-1 {
+		out[3] = p + nx
+	}
+	if k > 0 {
+		out[4] = p - nx*ny
+	}
+	if k < nz-1 {
+		out[5] = p + nx*ny
+	}
+	return out
+}
+
+// classify decides the density class from the body and its solid part:
+//   - calcified: the body's 75th-percentile HU exceeds CalcifiedHU;
+//   - non-solid: no solid component at least 2 mm across;
+//   - solid: the solid component spans the body, up to the partial-volume
+//     rim a blurred edge leaves (solid mean diameter ≥ 0.8 of the body's,
+//     or within 2.5 mm of it);
+//   - part-solid otherwise.
+func classify(r *Result, p75 float64, opt Options) Type {
+	switch {
+	case p75 > opt.CalcifiedHU:
+		return Calcified
+	case r.SolidDiameterMM < 2:
+		return NonSolid
+	case r.SolidDiameterMM >= 0.8*r.MeanDiameterMM || r.SolidDiameterMM >= r.MeanDiameterMM-2.5:
+		return Solid
+	default:
+		return PartSolid
+	}
+}
+
+// axes returns the Lung-RADS long and short axes (mm) of the voxels in(p)
+// over the axial slices of the box: on each slice the longest distance
+// between two member pixels (centre to centre, plus the pixel's extent along
+// that direction), and the width perpendicular to it; the slice with the
+// longest long axis wins.
+func (ws *Workspace) axes(b *boxInfo, in func(p int) bool) (long, short float64) {
+	nx, ny, nz := b.n[0], b.n[1], b.n[2]
+	sx, sy := b.grid.Spacing[0], b.grid.Spacing[1]
+	var pts [][2]float64
+	for k := 0; k < nz; k++ {
+		pts = pts[:0]
+		for j := 0; j < ny; j++ {
+			for i := 0; i < nx; i++ {
+				if in(i + nx*(j+ny*k)) {
+					pts = append(pts, [2]float64{float64(i) * sx, float64(j) * sy})
+				}
+			}
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		h := hull(pts)
+		l, u := 0.0, [2]float64{1, 0}
+		for a := 0; a < len(h); a++ {
+			for c := a + 1; c < len(h); c++ {
+				dx, dy := h[c][0]-h[a][0], h[c][1]-h[a][1]
+				if d := math.Hypot(dx, dy); d > l {
+					l, u = d, [2]float64{dx / d, dy / d}
+				}
+			}
+		}
+		l += math.Abs(u[0])*sx + math.Abs(u[1])*sy
+		if l <= long {
+			continue
+		}
+		v := [2]float64{-u[1], u[0]}
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, p := range h {
+			t := p[0]*v[0] + p[1]*v[1]
+			lo, hi = math.Min(lo, t), math.Max(hi, t)
+		}
+		long, short = l, hi-lo+math.Abs(v[0])*sx+math.Abs(v[1])*sy
+	}
+	return long, short
+}
+
+// hull returns the convex hull of pts (Andrew's monotone chain).
+func hull(pts [][2]float64) [][2]float64 {
+	if len(pts) < 3 {
+		return append([][2]float64(nil), pts...)
+	}
+	p := append([][2]float64(nil), pts...)
+	sort.Slice(p, func(a, b int) bool {
+		if p[a][0] != p[b][0] {
+			return p[a][0] < p[b][0]
+		}
+		return p[a][1] < p[b][1]
+	})
+	cross := func(o, a, b [2]float64) float64 {
+		return (a[0]-o[0])*(b[1]-o[1]) - (a[1]-o[1])*(b[0]-o[0])
+	}
+	var h [][2]float64
+	for _, q := range p {
+		for len(h) >= 2 && cross(h[len(h)-2], h[len(h)-1], q) <= 0 {
+			h = h[:len(h)-1]
+		}
+		h = append(h, q)
+	}
+	lower := len(h) + 1
+	for i := len(p) - 2; i >= 0; i-- {
+		q := p[i]
+		for len(h) >= lower && cross(h[len(h)-2], h[len(h)-1], q) <= 0 {
+			h = h[:len(h)-1]
+		}
+		h = append(h, q)
+	}
+	return h[:len(h)-1]
+}
+
+// sphericity is π^⅓(6V)^⅔/A with the body's surface area A estimated from
+// its exposed voxel faces divided by 1.5 (the mean ratio of a digital
+// surface's face area to the true area over orientations).
+func (ws *Workspace) sphericity(b *boxInfo, vol float64) float64 {
+	nx, ny, nz := b.n[0], b.n[1], b.n[2]
+	sp := b.grid.Spacing
+	fa := [3]float64{sp[1] * sp[2], sp[0] * sp[2], sp[0] * sp[1]}
+	var area float64
+	for k := 0; k < nz; k++ {
+		for j := 0; j < ny; j++ {
+			for i := 0; i < nx; i++ {
+				p := i + nx*(j+ny*k)
+				if ws.lab[p] != lBody {
+					continue
+				}
+				nb := neighbours6(p, nx, ny, nz)
+				for d, np := range nb {
+					if np < 0 || ws.lab[np] != lBody {
+						area += fa[d/2]
+					}
+				}
+			}
+		}
+	}
+	if area == 0 {
+		return 0
+	}
+	return math.Min(1, math.Cbrt(math.Pi)*math.Pow(6*vol, 2.0/3)/(area/1.5))
+}
+
+// pleura returns the distance (mm) from the body to the nearest box voxel
+// outside the lung mask, 0 when touching; without such a voxel, the
+// distance to the box's edge and true.
+func (ws *Workspace) pleura(b *boxInfo) (float64, bool) {
+	nx, ny, nz := b.n[0], b.n[1], b.n[2]
+	n := b.len()
+	ws.dist = grow(ws.dist, n)
+	any := false
+	for p := 0; p < n; p++ {
+		if ws.lung[p] == 0 {
+			ws.dist[p] = 0
+			any = true
+		} else {
+			ws.dist[p] = edt.Inf
+		}
+	}
+	sp := b.grid.Spacing
+	minSp := math.Min(sp[0], math.Min(sp[1], sp[2]))
+	if !any {
+		best := math.Inf(1)
+		for k := 0; k < nz; k++ {
+			for j := 0; j < ny; j++ {
+				for i := 0; i < nx; i++ {
+					if ws.lab[i+nx*(j+ny*k)] != lBody {
+						continue
+					}
+					e := math.Min(math.Min(float64(min(i, nx-1-i))*sp[0], float64(min(j, ny-1-j))*sp[1]), float64(min(k, nz-1-k))*sp[2])
+					best = math.Min(best, e)
+				}
+			}
+		}
+		return best, true
+	}
+	edt.Transform3(ws.dist, nx, ny, nz, [3]float64(sp), &ws.edt)
+	best := float32(edt.Inf)
+	for p := 0; p < n; p++ {
+		if ws.lab[p] == lBody && ws.dist[p] < best {
+			best = ws.dist[p]
+		}
+	}
+	return math.Max(0, math.Sqrt(float64(best))-minSp), false
+}
