@@ -3,7 +3,6 @@ package lidc
 import (
 	"bytes"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -327,21 +326,19 @@ func rating(s string) (int, error) {
 	return v, nil
 }
 
-// isLIDCHeader reads just enough of r to return the root element's local
-// name and ResponseHeader's SeriesInstanceUid (used by FindXML). It stops
-// at the end of ResponseHeader or the first readingSession.
-func isLIDCHeader(r io.Reader) (root, seriesUID string, err error) {
+// peekHeader reads just enough of r to return the root element's local
+// name and ResponseHeader's SeriesInstanceUid (used by FindXML): it stops
+// at the end of ResponseHeader, at the first readingSession, after 1 MiB
+// or at the first XML error. root is "" when no element was read.
+func peekHeader(r io.Reader) (root, seriesUID string) {
 	d := xml.NewDecoder(&io.LimitedReader{R: r, N: 1 << 20})
-	d.CharsetReader = func(string, io.Reader) (io.Reader, error) { return nil, errors.New("charset") }
+	d.CharsetReader = func(_ string, in io.Reader) (io.Reader, error) { return in, nil }
 	var stack []string
 	var text bytes.Buffer
 	for {
 		tok, err := d.Token()
 		if err != nil {
-			if root != "" && err != io.EOF {
-				return root, seriesUID, nil
-			}
-			return root, seriesUID, err
+			return root, seriesUID
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
@@ -349,11 +346,11 @@ func isLIDCHeader(r io.Reader) (root, seriesUID string, err error) {
 			if root == "" {
 				root = t.Name.Local
 				if n != "lidcreadmessage" {
-					return root, "", nil
+					return root, ""
 				}
 			}
 			if n == "readingsession" || len(stack) > MaxDepth {
-				return root, seriesUID, nil
+				return root, seriesUID
 			}
 			stack = append(stack, n)
 			text.Reset()
@@ -363,15 +360,15 @@ func isLIDCHeader(r io.Reader) (root, seriesUID string, err error) {
 			}
 		case xml.EndElement:
 			if len(stack) == 0 {
-				return root, seriesUID, nil
+				return root, seriesUID
 			}
 			n := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
-			if n == "seriesinstanceuid" && len(stack) > 0 && stack[len(stack)-1] == "responseheader" {
+			if n == "seriesinstanceuid" && len(stack) == 2 && stack[1] == "responseheader" {
 				seriesUID = strings.TrimSpace(text.String())
 			}
 			if n == "responseheader" {
-				return root, seriesUID, nil
+				return root, seriesUID
 			}
 		}
 	}
