@@ -94,7 +94,8 @@ type Result struct {
 // g's tolerance of its imageZposition; an ROI placed on no slice, or with a
 // point outside the slice's columns × rows, is skipped with a warning, and
 // a mark left with nothing usable is dropped with a warning. Analyze fails
-// only for an unusable Geometry (ErrGeometry).
+// only for an unusable Geometry (ErrGeometry) or a file beyond
+// MaxAnnotations or MaxMaskVoxels (ErrTooLarge).
 func Analyze(m *Message, g Geometry, opt Options) (*Result, error) {
 	q, err := g.prepare()
 	if err != nil {
@@ -105,6 +106,13 @@ func Analyze(m *Message, g Geometry, opt Options) (*Result, error) {
 		res.Warnings = append(res.Warnings, fmt.Sprintf(format, a...))
 	}
 	nx, ny := q.g.Grid.Dims[0], q.g.Grid.Dims[1]
+	boxVoxels := 0
+	type pending struct {
+		session int
+		nod     *ReaderNodule
+		used    []placed
+	}
+	var todo []pending // placed first, so the bounds hold before any mask exists
 	inImage := func(p Point) bool { return p.X >= 0 && p.Y >= 0 && p.X < nx && p.Y < ny }
 	for si := range m.Sessions {
 		s := &m.Sessions[si]
@@ -148,9 +156,13 @@ func Analyze(m *Message, g Geometry, opt Options) (*Result, error) {
 				warn("%s nodule %q: no usable contour; skipped", who, n.ID)
 				continue
 			}
-			a := q.annotate(used, opt.Rule)
-			a.Session, a.Reader, a.NoduleID, a.Ratings = si, s.ReaderID, n.ID, n.Ratings
-			res.Annotations = append(res.Annotations, a)
+			if len(todo) >= MaxAnnotations {
+				return nil, fmt.Errorf("lidc: %s: %w: over %d nodules ≥ 3 mm", m.File, ErrTooLarge, MaxAnnotations)
+			}
+			if boxVoxels += boxSize(used); boxVoxels > MaxMaskVoxels {
+				return nil, fmt.Errorf("lidc: %s: %w: nodule masks over %d voxels", m.File, ErrTooLarge, MaxMaskVoxels)
+			}
+			todo = append(todo, pending{session: si, nod: n, used: used})
 		}
 		for _, nn := range s.NonNodules {
 			if !nn.HasPoint || !inImage(nn.Point) {
@@ -165,6 +177,11 @@ func Analyze(m *Message, g Geometry, opt Options) (*Result, error) {
 			mk.Session, mk.Reader, mk.ID = si, s.ReaderID, nn.ID
 			res.NonNodules = append(res.NonNodules, mk)
 		}
+	}
+	for _, p := range todo {
+		a := q.annotate(p.used, opt.Rule)
+		a.Session, a.Reader, a.NoduleID, a.Ratings = p.session, m.Sessions[p.session].ReaderID, p.nod.ID, p.nod.Ratings
+		res.Annotations = append(res.Annotations, a)
 	}
 	groups, ok := cluster(res.Annotations, q.g.Grid.Spacing[2], opt.Cluster)
 	if !ok {
@@ -183,6 +200,19 @@ func Analyze(m *Message, g Geometry, opt Options) (*Result, error) {
 type placed struct {
 	roi *ROI
 	k   int
+}
+
+// boxSize is the number of voxels of the box spanning the placed ROIs.
+func boxSize(used []placed) int {
+	lo := [3]int{math.MaxInt, math.MaxInt, math.MaxInt}
+	hi := [3]int{math.MinInt, math.MinInt, math.MinInt}
+	for _, u := range used {
+		for _, p := range u.roi.Points {
+			lo = [3]int{min(lo[0], p.X), min(lo[1], p.Y), min(lo[2], u.k)}
+			hi = [3]int{max(hi[0], p.X), max(hi[1], p.Y), max(hi[2], u.k)}
+		}
+	}
+	return (hi[0] - lo[0] + 1) * (hi[1] - lo[1] + 1) * (hi[2] - lo[2] + 1)
 }
 
 // placeMark places a point mark: the mean of the points of the first ROI

@@ -195,6 +195,9 @@ func (h *pointHash) minDist(pts []volume.Vec3, limit float64) float64 {
 						a, b, c := p[0]-q[0], p[1]-q[1], p[2]-q[2]
 						if d2 := a*a + b*b + c*c; d2 <= best {
 							best, found = d2, true
+							if d2 == 0 {
+								return 0
+							}
 						}
 					}
 				}

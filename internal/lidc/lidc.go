@@ -78,8 +78,15 @@ const (
 	// MaxDepth bounds element nesting.
 	MaxDepth = 64
 	// MaxCoord bounds |xCoord|, |yCoord| as read; points must further lie
-	// inside the slice to be used (see Annotations).
+	// inside the slice to be used (see Analyze).
 	MaxCoord = 1 << 20
+	// MaxAnnotations bounds the readers' nodules ≥ 3 mm Analyze places in
+	// one file (LIDC scans have at most a few dozen); grouping compares
+	// them pairwise.
+	MaxAnnotations = 1024
+	// MaxMaskVoxels bounds the voxels of all annotation mask boxes of one
+	// file together (256 Mi; a large LIDC nodule's box is under 10^6).
+	MaxMaskVoxels = 1 << 28
 )
 
 // Rating indexes a reader's characteristics ratings.
