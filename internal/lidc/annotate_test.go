@@ -349,3 +349,34 @@ func TestMaskHelpers(t *testing.T) {
 		t.Fatalf("volume %+v", v.Grid)
 	}
 }
+
+// TestMaxChord: the hull-based largest distance equals the brute-force
+// pairwise maximum, on a grid with unequal row and column spacing.
+func TestMaxChord(t *testing.T) {
+	g := axialGeom()
+	g.Grid.Spacing[1] = 0.8
+	q, err := g.prepare()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for it := 0; it < 200; it++ {
+		pts := make([]Point, 1+rng.IntN(30))
+		for i := range pts {
+			pts[i] = Point{rng.IntN(20), rng.IntN(20)}
+			if it%3 == 0 {
+				pts[i].Y = 7 // collinear
+			}
+		}
+		var want float64
+		for i := range pts {
+			for j := range pts {
+				dx, dy := 0.5*float64(pts[i].X-pts[j].X), 0.8*float64(pts[i].Y-pts[j].Y)
+				want = max(want, math.Hypot(dx, dy))
+			}
+		}
+		if got := q.maxChord(pts); math.Abs(got-want) > 1e-9 {
+			t.Fatalf("%v: maxChord %.6f, brute force %.6f", pts, got, want)
+		}
+	}
+}

@@ -22,7 +22,8 @@ type Geometry struct {
 	// Grid.IndexToWorld.
 	Positions []volume.Vec3
 	// SOPUIDs, when not nil, holds each slice's SOPInstanceUID, len =
-	// Grid.Dims[2]; an ROI whose imageSOP_UID is listed goes to that slice.
+	// Grid.Dims[2]; an ROI whose imageSOP_UID is listed goes to that slice
+	// whatever its imageZposition says; other ROIs are placed by z.
 	SOPUIDs []string
 	// ZTolerance is how far (mm) an imageZposition may lie from a slice's z
 	// and still match it; 0 means a quarter of the smallest z step between

@@ -101,7 +101,9 @@ const (
 	// (even–odd rule) and it is not on that contour's outline.
 	OutlineOutside FillRule = iota
 	// OutlineInside counts an inclusion contour's outline pixels as inside
-	// too (pylidc's include_contour_points=True, made exact).
+	// too. (pylidc's include_contour_points=True leaves them to
+	// matplotlib's boundary test, which keeps some and drops others; this
+	// rule keeps them all.)
 	OutlineInside
 )
 

@@ -29,8 +29,10 @@ func ParseFile(path string) (*Message, error) {
 //
 // Tolerance: elements are matched by local name, ignoring namespace
 // (LIDC's is http://www.nih.gov) and letter case; unknown elements are
-// skipped; text is trimmed ("-125.000000 " reads as −125). readingSession,
-// unblindedReadNodule, nonNodule and roi may appear in any order. An empty
+// skipped; text is trimmed ("-125.000000 " reads as −125). Marks are read
+// at LIDC's nesting only (readingSession directly under the root,
+// unblindedReadNodule and nonNodule directly under a readingSession, roi
+// directly under its nodule), in any order among siblings. An empty
 // or absent number reads as absent (HasZ false, rating 0). An edgeMap or
 // locus lacking xCoord or yCoord is dropped.
 //

@@ -287,6 +287,21 @@ func TestRealLIDC(t *testing.T) {
 	if math.Abs(nd.EquivDiameterMM-ld) > 1 || math.Abs(eqMean-ld) > 1 {
 		t.Errorf("equivalent diameters %.2f (consensus), %.2f (mean of readers) not within 1 mm of LUNA16's %.2f", nd.EquivDiameterMM, eqMean, ld)
 	}
+	// The other fill rule, for the record: outlines inside.
+	if in, err := Analyze(m, rc.geom, Options{Rule: OutlineInside}); err == nil && len(in.Nodules) == 1 {
+		var v []string
+		for i, a := range in.Annotations {
+			if a.Voxels <= res.Annotations[i].Voxels {
+				t.Errorf("session %d: outline-inside mask (%d voxels) not larger than outline-outside (%d)", a.Session+1, a.Voxels, res.Annotations[i].Voxels)
+			}
+			v = append(v, fmt.Sprintf("%.1f", a.VolumeMM3))
+		}
+		c := in.Nodules[0]
+		t.Logf("outline inside: reader volumes %s mm³; consensus %.1f mm³, equivalent diameter %.2f mm, centroid %.2f mm from LUNA16",
+			strings.Join(v, ", "), c.VolumeMM3, c.EquivDiameterMM, dist(c.Centroid, lc))
+	} else {
+		t.Errorf("outline-inside analysis: %v", err)
+	}
 	// Readers' malignancy ratings equal LUNA16's mal_details (as a multiset).
 	var mal []int
 	for _, rm := range nd.Readers {
