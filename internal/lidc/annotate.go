@@ -8,7 +8,8 @@ import (
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
-// Options tunes Analyze. The zero value is pylidc's behaviour.
+// Options tunes Analyze. The zero value follows pylidc wherever this
+// package can (each field says where it differs).
 type Options struct {
 	// Rule is the contour filling rule (default OutlineOutside, pylidc's).
 	Rule FillRule
