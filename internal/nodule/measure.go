@@ -41,7 +41,6 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	cen := volume.Vec3{sum[0] / f, sum[1] / f, sum[2] / f}
 	res.Centre = [3]float64(b.grid.IndexToWorld(cen))
 	res.VolumeMM3 = f * vox
-	res.VolumeWithMarginMM3 = float64(nAll) * vox
 	res.MeanHU = sumHU / f
 	res.LongAxisMM, res.ShortAxisMM = ws.axes(b, func(p int) bool { return ws.lab[p] == lBody })
 	res.MeanDiameterMM = (res.LongAxisMM + res.ShortAxisMM) / 2
@@ -63,7 +62,14 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	res.Type = classify(res, p75, opt)
 	res.Sphericity = ws.sphericity(b, res.VolumeMM3)
 	res.Lobulation = ws.lobulation(b, cen)
-	res.Protrusions, res.Spiculation = ws.spiculation(b, nBody, nAll)
+	res.Protrusions, res.Spiculation = ws.spiculation(b, res)
+	nAll = nBody
+	for _, l := range ws.lab {
+		if l == lMarg {
+			nAll++
+		}
+	}
+	res.VolumeWithMarginMM3 = float64(nAll) * vox
 	res.PleuraDistanceMM, res.PleuraBeyond = ws.pleura(b)
 	res.Mask = make([]uint8, b.len())
 	for p, l := range ws.lab {

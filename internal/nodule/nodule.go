@@ -102,14 +102,14 @@ type Result struct {
 	Type Type
 	// Sphericity is π^⅓(6V)^⅔/A of the body, 1 for a ball.
 	Sphericity float64
-	// Spiculation in [0,1] grows with the thin protrusions the margin adds
-	// to the body (see spiculation).
+	// Spiculation in [0,1] grows with the number of thin strands that
+	// leave the body (see spiculation).
 	Spiculation float64
 	// Lobulation in [0,1] grows with the body's departure from its
 	// moment ellipsoid (bumps of a few mm).
 	Lobulation float64
-	// Protrusions is the number of separate thin protrusions (≥ 3 voxels)
-	// in the margin.
+	// Protrusions is the number of spicules: thin strands at least 2.5 mm
+	// long leaving the body.
 	Protrusions int
 	// PleuraDistanceMM is the distance from the body to the nearest voxel
 	// outside the lung mask (chest wall, mediastinum, diaphragm): 0 when it
@@ -119,8 +119,9 @@ type Result struct {
 	// PleuraBeyond is true when PleuraDistanceMM is only a lower bound.
 	PleuraBeyond bool
 	// ThresholdHU, BackgroundHU and CoreHU are the segmentation's
-	// threshold and the densities it came from.
-	ThresholdHU, BackgroundHU, CoreHU float64
+	// threshold and the densities it came from; GroundGlassHU is the level
+	// of ground glass found around a denser core (0 when none).
+	ThresholdHU, BackgroundHU, CoreHU, GroundGlassHU float64
 	// OpeningMM is the opening radius used to cut off vessels.
 	OpeningMM float64
 	// Box is the analysis box's grid (a sub-grid of the HU volume) and Mask
@@ -130,6 +131,8 @@ type Result struct {
 	Mask []uint8
 	// BoxOrigin is the box's first voxel in the HU volume's index space.
 	BoxOrigin [3]int
+
+	shell, bodyR float64 // mm: strand search depth, body radius beyond the core
 }
 
 // Contains reports whether the LPS point w (mm) lies in the lesion's mask.
@@ -270,10 +273,17 @@ func grow[T any](s []T, n int) []T {
 // tissue edge.
 const CoreCapHU = 50
 
-// threshold sets the local threshold from the parenchyma around the seed
-// (median of the smoothed lung voxels in the box's outer shell) and the
-// core (90th percentile of the smoothed voxels within a quarter of the hint
-// of the seed).
+// threshold sets the local threshold halfway between the surrounding lung
+// and the lesion. The lung level is the median of the smoothed lung voxels
+// in the box's outer shell; CoreHU is the 90th percentile within
+// max(1.5, hint/4) mm of the seed, and the first threshold lies halfway to
+// it (capped at CoreCapHU). A part-solid lesion's core is its solid part,
+// and that threshold would lose the ground glass around it; so the lung
+// voxels in a shell 1.5–6 mm beyond the region above the first threshold
+// (its size estimated from a voxel count around the seed) are examined: when
+// at least 40 % of them lie between 100 HU above the lung and the threshold,
+// ground glass surrounds the core (a plateau, not a few vessels) and the
+// threshold moves halfway between the lung and the median of those voxels.
 func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result) error {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	rc := math.Max(1.5, hint/4)
@@ -285,16 +295,14 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result) error {
 			for i := 0; i < nx; i++ {
 				d := b.distMM(i, j, k)
 				p := i + nx*(j+ny*k)
-				v := ws.sm.Data[p]
 				if d <= rc {
-					core = append(core, v)
+					core = append(core, ws.sm.Data[p])
 				} else if d >= outer && ws.lung[p] != 0 {
-					bg = append(bg, v)
+					bg = append(bg, ws.sm.Data[p])
 				}
 			}
 		}
 	}
-	ws.vals = bg
 	background := -850.0
 	if len(bg) >= 20 {
 		background = float64(quantile(bg, 0.5))
@@ -308,6 +316,46 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result) error {
 		return fmt.Errorf("%w: core %.0f HU is within 100 HU of the surrounding lung (%.0f HU)", ErrNoLesion, c, background)
 	}
 	t := background + 0.5*(math.Min(c, CoreCapHU)-background)
+	// Size of the region above t near the seed, as an equivalent radius.
+	rl := math.Max(4, hint/2)
+	vox := b.grid.Spacing[0] * b.grid.Spacing[1] * b.grid.Spacing[2]
+	var above int
+	shell := bg[:0]
+	for k := 0; k < nz; k++ {
+		for j := 0; j < ny; j++ {
+			for i := 0; i < nx; i++ {
+				if b.distMM(i, j, k) <= rl && float64(ws.sm.Data[i+nx*(j+ny*k)]) > t {
+					above++
+				}
+			}
+		}
+	}
+	rs := math.Cbrt(3 * float64(above) * vox / (4 * math.Pi))
+	for k := 0; k < nz; k++ {
+		for j := 0; j < ny; j++ {
+			for i := 0; i < nx; i++ {
+				p := i + nx*(j+ny*k)
+				if d := b.distMM(i, j, k); d >= rs+1.5 && d <= rs+6 && ws.lung[p] != 0 {
+					shell = append(shell, ws.sm.Data[p])
+				}
+			}
+		}
+	}
+	ws.vals = shell
+	if len(shell) >= 20 {
+		band := shell[:0]
+		total := len(shell)
+		for _, v := range shell {
+			if float64(v) >= background+100 && float64(v) < t {
+				band = append(band, v)
+			}
+		}
+		if float64(len(band)) >= 0.4*float64(total) {
+			g := float64(quantile(band, 0.5))
+			t = background + 0.5*(g-background)
+			res.GroundGlassHU = g
+		}
+	}
 	res.ThresholdHU = t
 	b.thresh = float32(t)
 	return nil

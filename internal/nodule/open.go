@@ -7,9 +7,12 @@ import (
 	"github.com/lungctl/lungctl/internal/edt"
 )
 
-// MarginMM is how far beyond the opened body the lesion's margin S reaches
-// (mm): spicules and strands longer than this are cut at this length.
-const MarginMM = 6
+// Shell analysis limits (mm): strands are looked for up to ShellMM beyond
+// the body (at least 3 mm, at most 10 mm: 0.6 of the inscribed radius).
+const (
+	minShellMM = 3
+	maxShellMM = 10
+)
 
 // open cuts C into the lesion body O (label lBody) and its margin S \ O
 // (label lMarg), as the package comment describes.
@@ -79,85 +82,27 @@ func (ws *Workspace) open(b *boxInfo, seed int, hint float64, res *Result) error
 		}
 	}
 	ws.queue = q
-	// Distance from every voxel to the core; O = C within ro (+ half a
-	// voxel) of it, S = C within ro + MarginMM.
+	// Distance from every voxel to the core; the body O is C within ro
+	// (plus half a voxel) of it.
 	edt.Transform3(core, nx, ny, nz, sp, &ws.edt)
 	half := 0.5 * math.Min(sp[0], math.Min(sp[1], sp[2]))
 	bodyR := float32((ro + half) * (ro + half))
-	margR := float32((ro + MarginMM) * (ro + MarginMM))
 	var body int
 	for p := 0; p < n; p++ {
 		if ws.lab[p] != lC {
 			continue
 		}
-		switch {
-		case core[p] <= bodyR:
+		if core[p] <= bodyR {
 			ws.lab[p] = lBody
 			body++
-		case core[p] <= margR:
-			ws.lab[p] = lMarg
+		} else {
+			ws.lab[p] = lOut
 		}
 	}
 	if body == 0 {
 		return fmt.Errorf("%w: empty body after opening", ErrNoLesion)
 	}
-	// C voxels beyond the margin are dropped; margin voxels must connect
-	// to the body through the margin (a neighbouring vessel that only
-	// comes within MarginMM is not part of the lesion).
-	ws.keepConnectedMargin(b)
+	res.shell = math.Min(math.Max(0.6*rin, minShellMM), maxShellMM)
+	res.bodyR = ro + half
 	return nil
-}
-
-// keepConnectedMargin relabels lOut every lC voxel and every margin voxel
-// not 6-connected to the body through margin voxels.
-func (ws *Workspace) keepConnectedMargin(b *boxInfo) {
-	nx, ny, nz := b.n[0], b.n[1], b.n[2]
-	n := b.len()
-	q := ws.queue[:0]
-	for p := 0; p < n; p++ {
-		switch ws.lab[p] {
-		case lBody:
-			q = append(q, int32(p))
-		case lC:
-			ws.lab[p] = lOut
-		}
-	}
-	const reached = 4
-	for h := 0; h < len(q); h++ {
-		p := int(q[h])
-		i, j, k := p%nx, (p/nx)%ny, p/(nx*ny)
-		visit := func(np int) {
-			if ws.lab[np] == lMarg {
-				ws.lab[np] = reached
-				q = append(q, int32(np))
-			}
-		}
-		if i > 0 {
-			visit(p - 1)
-		}
-		if i < nx-1 {
-			visit(p + 1)
-		}
-		if j > 0 {
-			visit(p - nx)
-		}
-		if j < ny-1 {
-			visit(p + nx)
-		}
-		if k > 0 {
-			visit(p - nx*ny)
-		}
-		if k < nz-1 {
-			visit(p + nx*ny)
-		}
-	}
-	ws.queue = q
-	for p := 0; p < n; p++ {
-		switch ws.lab[p] {
-		case reached:
-			ws.lab[p] = lMarg
-		case lMarg:
-			ws.lab[p] = lOut
-		}
-	}
 }

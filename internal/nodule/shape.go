@@ -3,6 +3,7 @@ package nodule
 import (
 	"math"
 
+	"github.com/lungctl/lungctl/internal/edt"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -13,7 +14,8 @@ const rays = 162
 // (the solid ellipsoid with the same second moments): lobulated bodies have
 // bumps of a few mm that an ellipsoid does not. It returns the RMS
 // difference of the two radii over rays directions from the centroid,
-// relative to the mean ellipsoid radius, mapped to [0,1] by x/0.25.
+// relative to the mean ellipsoid radius, mapped to [0,1] by x/0.25; 0 for
+// bodies smaller than a 6 mm ball.
 func (ws *Workspace) lobulation(b *boxInfo, cen volume.Vec3) float64 {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	sp := b.grid.Spacing
@@ -35,7 +37,9 @@ func (ws *Workspace) lobulation(b *boxInfo, cen volume.Vec3) float64 {
 			}
 		}
 	}
-	if n < 8 {
+	// Below about 6 mm a 1 mm grid cannot show bumps: the radial profile
+	// is all quantisation.
+	if n*sp[0]*sp[1]*sp[2] < math.Pi*6*6*6/6 {
 		return 0
 	}
 	var m [3][3]float64 // (5Σ)⁻¹
@@ -89,25 +93,82 @@ func (ws *Workspace) rayExit(b *boxInfo, cen volume.Vec3, u [3]float64, l uint8)
 	}
 }
 
-// spiculation scores the thin protrusions of the lesion: the margin (what
-// the opening cut off and MarginMM gives back) relative to the body, and
-// the number of separate protrusions of at least 3 voxels. The score is
-// 1 − exp(−P/0.25) for a margin-to-body volume ratio P, so a smooth ball
-// scores about 0 and a body with many spicules approaches 1.
-func (ws *Workspace) spiculation(b *boxInfo, body, all int) (int, float64) {
+// strandLevels are the thresholds, as fractions of the way from the
+// surrounding lung to the core, at which strands are looked for: faint
+// blurred spicules show only at the lowest, while in a cluttered real
+// neighbourhood the lowest joins everything into one blob and the higher
+// ones separate the strands.
+var strandLevels = [...]float64{0.12, 0.25, 0.4}
+
+// spiculation looks for strands leaving the body: in the shell up to
+// res.shell mm beyond it (after the 1.5 mm blurred rim), the lung voxels
+// brighter than a threshold form 26-connected strands; a strand reaching
+// back to the rim, reaching at least 2.5 mm out, and thin (mean
+// cross-section ≤ 4π mm², a tube of radius ≤ 2 mm) is a spicule. This is
+// done at each of strandLevels (each at least 60 HU above the lung) and
+// the level with the most spicules counts; its attached strands, thin or
+// not, become the lesion's margin (label lMarg). Radiologists call a
+// nodule spiculated when several strands radiate from it; the score is
+// 1 − exp(−N/3) for N spicules (vessels that enter a lesion count too:
+// vessel convergence is itself a sign of malignancy).
+func (ws *Workspace) spiculation(b *boxInfo, res *Result) (int, float64) {
+	n := b.len()
+	sp := b.grid.Spacing
+	// Distance to the body (mm²).
+	ws.dist = grow(ws.dist, n)
+	for p := 0; p < n; p++ {
+		if ws.lab[p] == lBody {
+			ws.dist[p] = 0
+		} else {
+			ws.dist[p] = edt.Inf
+		}
+	}
+	edt.Transform3(ws.dist, b.n[0], b.n[1], b.n[2], [3]float64(sp), &ws.edt)
+	best, bestLevel := -1, 0.0
+	for _, f := range strandLevels {
+		c := ws.strands(b, res, f, false)
+		if c > best {
+			best, bestLevel = c, f
+		}
+	}
+	ws.strands(b, res, bestLevel, true)
+	return best, 1 - math.Exp(-float64(best)/3)
+}
+
+// strands counts the spicules at threshold fraction f (see spiculation);
+// with mark, it labels the attached strands lMarg.
+func (ws *Workspace) strands(b *boxInfo, res *Result, f float64, mark bool) int {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	n := b.len()
-	const seen = 8
-	var count int
+	sp := b.grid.Spacing
+	vox := sp[0] * sp[1] * sp[2]
+	low := float32(res.BackgroundHU + math.Max(60, f*(math.Min(res.CoreHU, CoreCapHU)-res.BackgroundHU)))
+	const rimMM = 1.5
+	rim2 := float32(rimMM * rimMM)
+	touch2 := float32((rimMM + 0.9) * (rimMM + 0.9))
+	shell2 := float32((rimMM + res.shell) * (rimMM + res.shell))
+	const cand, seen = 6, 7
+	for p := 0; p < n; p++ {
+		if ws.lab[p] == lOut && ws.dist[p] > rim2 && ws.dist[p] <= shell2 && ws.sm.Data[p] > low && ws.lung[p] != 0 {
+			ws.lab[p] = cand
+		}
+	}
+	count := 0
 	q := ws.queue[:0]
 	for s := 0; s < n; s++ {
-		if ws.lab[s] != lMarg {
+		if ws.lab[s] != cand {
 			continue
 		}
 		q = append(q[:0], int32(s))
 		ws.lab[s] = seen
+		attached := false
+		reach := float32(0)
 		for h := 0; h < len(q); h++ {
 			p := int(q[h])
+			reach = max(reach, ws.dist[p])
+			if ws.dist[p] <= touch2 {
+				attached = true
+			}
 			i, j, k := p%nx, (p/nx)%ny, p/(nx*ny)
 			for dk := -1; dk <= 1; dk++ {
 				for dj := -1; dj <= 1; dj++ {
@@ -116,8 +177,7 @@ func (ws *Workspace) spiculation(b *boxInfo, body, all int) (int, float64) {
 						if a < 0 || c < 0 || e < 0 || a >= nx || c >= ny || e >= nz {
 							continue
 						}
-						np := a + nx*(c+ny*e)
-						if ws.lab[np] == lMarg {
+						if np := a + nx*(c+ny*e); ws.lab[np] == cand {
 							ws.lab[np] = seen
 							q = append(q, int32(np))
 						}
@@ -125,21 +185,26 @@ func (ws *Workspace) spiculation(b *boxInfo, body, all int) (int, float64) {
 				}
 			}
 		}
-		if len(q) >= 3 {
+		if !attached {
+			continue
+		}
+		if mark {
+			for _, p := range q {
+				ws.lab[p] = lMarg
+			}
+		}
+		ext := math.Sqrt(float64(reach)) - rimMM
+		if ext >= 2.5 && float64(len(q))*vox/ext <= 4*math.Pi {
 			count++
 		}
 	}
 	ws.queue = q
 	for p := 0; p < n; p++ {
-		if ws.lab[p] == seen {
-			ws.lab[p] = lMarg
+		if ws.lab[p] == seen || ws.lab[p] == cand {
+			ws.lab[p] = lOut
 		}
 	}
-	if body == 0 {
-		return count, 0
-	}
-	pr := float64(all-body) / float64(body)
-	return count, 1 - math.Exp(-pr/0.25)
+	return count
 }
 
 // fibonacci returns the i-th of n nearly uniform unit vectors.
