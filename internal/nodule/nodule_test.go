@@ -225,3 +225,38 @@ func TestNoLesion(t *testing.T) {
 		t.Errorf("nil volume: %v", err)
 	}
 }
+
+func TestZones(t *testing.T) {
+	// Two box "lungs": right x −60…−20 mm, z −200…−50; left x 20…60, z
+	// −230…−80.
+	g := volume.Grid{Dims: [3]int{140, 10, 200}, Spacing: volume.Vec3{1, 1, 1.5}, Origin: volume.Vec3{-70, 0, -260}, Direction: volume.Identity}
+	m := volume.New[uint8](g)
+	for k := 0; k < g.Dims[2]; k++ {
+		for j := 0; j < g.Dims[1]; j++ {
+			for i := 0; i < g.Dims[0]; i++ {
+				w := g.IndexToWorld(volume.Vec3{float64(i), float64(j), float64(k)})
+				if (w[0] >= -60 && w[0] <= -20 && w[2] >= -200 && w[2] <= -50) || (w[0] >= 20 && w[0] <= 60 && w[2] >= -230 && w[2] <= -80) {
+					m.Set(i, j, k, 1)
+				}
+			}
+		}
+	}
+	z := LungZones(m)
+	if !z.Valid || math.Abs(z.ZMax[0]+50) > 1 || math.Abs(z.ZMin[1]+230) > 1 {
+		t.Fatalf("zones %+v", z)
+	}
+	for _, c := range []struct {
+		p  [3]float64
+		up bool
+	}{
+		{[3]float64{-40, 5, -90}, true}, {[3]float64{-40, 5, -110}, false},
+		{[3]float64{40, 5, -120}, true}, {[3]float64{40, 5, -135}, false},
+	} {
+		if got := z.Upper(c.p); got != c.up {
+			t.Errorf("%v: upper %v, want %v", c.p, got, c.up)
+		}
+	}
+	if (Zones{}).Upper([3]float64{}) {
+		t.Error("empty zones call a point upper")
+	}
+}
