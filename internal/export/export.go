@@ -144,7 +144,15 @@ func known(v float64) bool { return !math.IsNaN(v) }
 // mm³), type, Lung-RADS category, scores and the free text, omitting what is
 // unknown, e.g. "long axis 23.4 mm, short axis 18.0 mm, mean diameter
 // 20.7 mm, volume 5123 mm³; part-solid; Lung-RADS 4B; Brock 0.31".
-func (f *Finding) Summary() string {
+func (f *Finding) Summary() string { return f.summary(true) }
+
+// summary is Summary; with unicode false it writes "mm3" for "mm³" (DICOM
+// text stays 7-bit ASCII).
+func (f *Finding) summary(unicode bool) string {
+	cubic := "mm³"
+	if !unicode {
+		cubic = "mm3"
+	}
 	var parts []string
 	var meas []string
 	add := func(name string, v float64, unit string, prec int) {
@@ -155,7 +163,7 @@ func (f *Finding) Summary() string {
 	add("long axis", f.LongAxisMM, "mm", 1)
 	add("short axis", f.ShortAxisMM, "mm", 1)
 	add("mean diameter", f.MeanDiameterMM, "mm", 1)
-	add("volume", f.VolumeMM3, "mm³", 0)
+	add("volume", f.VolumeMM3, cubic, 0)
 	add("solid component", f.SolidDiameterMM, "mm", 1)
 	if len(meas) > 0 {
 		parts = append(parts, strings.Join(meas, ", "))

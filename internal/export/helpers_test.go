@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/dicomio"
@@ -106,9 +107,49 @@ func lidcFindings() []Finding {
 	}
 }
 
+// The cases are built once per test binary and shared; tests must not
+// modify them (copy what they change). cacheDir holds the phantom's files
+// and is removed by TestMain.
+var (
+	caseMu   sync.Mutex
+	cases    = map[string]*testCase{}
+	cacheDir string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if cacheDir != "" {
+		os.RemoveAll(cacheDir)
+	}
+	os.Exit(code)
+}
+
+// cached returns the case named name, building it with build the first
+// time.
+func cached(t testing.TB, name string, build func() *testCase) *testCase {
+	t.Helper()
+	caseMu.Lock()
+	defer caseMu.Unlock()
+	if c := cases[name]; c != nil {
+		return c
+	}
+	c := build()
+	cases[name] = c
+	return c
+}
+
 // lidcCase builds the LIDC-IDRI-0001 case: a 10 mm ball (label 1) at the
 // nodule and a 6 mm ball (label 2) at the second finding.
 func lidcCase(t testing.TB, full bool) *testCase {
+	t.Helper()
+	name := "lidc16"
+	if full {
+		name = "lidc133"
+	}
+	return cached(t, name, func() *testCase { return buildLIDCCase(t, name, full) })
+}
+
+func buildLIDCCase(t testing.TB, name string, full bool) *testCase {
 	t.Helper()
 	files := lidcFiles(t, full)
 	labels := volume.New[uint8](labelGrid(t, files))
@@ -120,10 +161,6 @@ func lidcCase(t testing.TB, full bool) *testCase {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := "lidc16"
-	if full {
-		name = "lidc133"
-	}
 	return &testCase{name: name, files: files, refs: refs, labels: labels, findings: fs}
 }
 
@@ -131,11 +168,22 @@ func lidcCase(t testing.TB, full bool) *testCase {
 // DICOM series and labels a ball of each true nodule's diameter.
 func syntheticCase(t testing.TB) *testCase {
 	t.Helper()
+	return cached(t, "phantom", func() *testCase { return buildSyntheticCase(t) })
+}
+
+func buildSyntheticCase(t testing.TB) *testCase {
+	t.Helper()
 	c, err := phantom.Generate(phantom.Options{Seed: 11, Nodules: 3, MinDiameterMM: 8, MaxDiameterMM: 16, NoiseHU: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "phantom")
+	if cacheDir == "" {
+		var err error
+		if cacheDir, err = os.MkdirTemp("", "export-test-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(cacheDir, "phantom")
 	if err := phantom.WriteDICOM(dir, c); err != nil {
 		t.Fatal(err)
 	}

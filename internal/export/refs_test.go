@@ -108,6 +108,19 @@ func TestSourceRefsNotDICOM(t *testing.T) {
 	if _, err := SourceRefs(filepath.Join(dir, "missing"), dicomio.Options{}); err == nil || errors.Is(err, ErrNoDICOMSource) {
 		t.Errorf("missing path: %v, want a plain not-found error", err)
 	}
+	labels := volume.New[uint8](volume.Grid{Dims: [3]int{4, 4, 4}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity})
+	labels.Set(1, 1, 1, 1)
+	fs := lidcFindings()[:1]
+	seg := filepath.Join(dir, "seg.dcm")
+	if _, err := WriteSEG(seg, nil, labels, fs); !errors.Is(err, ErrNoDICOMSource) {
+		t.Errorf("WriteSEG without source: %v", err)
+	}
+	if _, err := WriteSR(filepath.Join(dir, "sr.dcm"), &dicomio.SeriesRefs{}, fs, SROptions{}); !errors.Is(err, ErrNoDICOMSource) {
+		t.Errorf("WriteSR without source: %v", err)
+	}
+	if _, err := os.Stat(seg); err == nil {
+		t.Error("WriteSEG wrote a file")
+	}
 }
 
 // TestSourceRefsOddFiles: the odd/ single files must each give references or
