@@ -203,17 +203,45 @@ func readRefs(where string, files []string, opt Options) (*SeriesRefs, error) {
 
 // headerElements returns the top-level elements of path that precede its
 // pixel data, decoded by the dicom library with the file's transfer syntax
-// set explicitly (as libParse does). It never panics.
+// set explicitly (as libParse does). It reads a prefix of the file first and
+// the whole file only when the header is longer or the data set deflated.
+// It never panics.
 func headerElements(path string) (elems []*dicom.Element, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			elems, err = nil, fmt.Errorf("dicomio: %s: %w: parser failure: %v", path, ErrCorrupt, r)
 		}
 	}()
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("dicomio: %s: %w", path, err)
 	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("dicomio: %s: %w", path, err)
+	}
+	size := st.Size()
+	for n := min(size, 2*headerPrefix); ; n = size {
+		data := make([]byte, n)
+		if _, err := f.ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("dicomio: %s: %w", path, err)
+		}
+		ds, implicit, bo, err := headerDataset(path, data, n == size)
+		if errors.Is(err, errNeedMore) && n < size {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return parseElements(path, ds, implicit, bo)
+	}
+}
+
+// headerDataset returns the data-set bytes of data (a file's first bytes,
+// whole when whole) that precede the top-level pixel data, and their
+// encoding; errNeedMore when data ends first.
+func headerDataset(path string, data []byte, whole bool) (ds []byte, implicit bool, bo binary.ByteOrder, err error) {
 	hasMagic := len(data) >= 132 && string(data[128:132]) == "DICM"
 	ts := ""
 	if hasMagic {
@@ -223,16 +251,22 @@ func headerElements(path string) (elems []*dicom.Element, err error) {
 	}
 	start, err := metaEnd(data, hasMagic)
 	if err != nil {
-		return nil, fmt.Errorf("dicomio: %s: %w: file meta information: %v", path, ErrCorrupt, err)
+		if !whole {
+			return nil, false, nil, errNeedMore
+		}
+		return nil, false, nil, fmt.Errorf("dicomio: %s: %w: file meta information: %v", path, ErrCorrupt, err)
 	}
-	ds := data[start:]
+	ds = data[start:]
 	if ts == tsDeflateLE {
+		if !whole {
+			return nil, false, nil, errNeedMore
+		}
 		ds, err = io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(ds)), maxInflated))
 		if err != nil {
-			return nil, fmt.Errorf("dicomio: %s: %w: inflating deflated data set: %v", path, ErrCorrupt, err)
+			return nil, false, nil, fmt.Errorf("dicomio: %s: %w: inflating deflated data set: %v", path, ErrCorrupt, err)
 		}
 	}
-	implicit, bo := ts == tsImplicitLE, binary.ByteOrder(binary.LittleEndian)
+	implicit, bo = ts == tsImplicitLE, binary.ByteOrder(binary.LittleEndian)
 	switch {
 	case ts == tsExplicitBE:
 		bo = binary.BigEndian
@@ -242,11 +276,21 @@ func headerElements(path string) (elems []*dicom.Element, err error) {
 			bo = binary.BigEndian
 		}
 	}
-	if off, _, _, found, werr := findPixelData(ds, 0, implicit, bo); werr != nil {
-		return nil, fmt.Errorf("dicomio: %s: %w: %v", path, ErrCorrupt, werr)
-	} else if found {
+	off, _, _, found, werr := findPixelData(ds, 0, implicit, bo)
+	switch {
+	case werr != nil && !whole, werr == nil && !found && !whole:
+		return nil, false, nil, errNeedMore
+	case werr != nil:
+		return nil, false, nil, fmt.Errorf("dicomio: %s: %w: %v", path, ErrCorrupt, werr)
+	case found:
 		ds = ds[:off]
 	}
+	return ds, implicit, bo, nil
+}
+
+// parseElements decodes data-set bytes with the dicom library, a synthetic
+// file meta group naming their encoding in front.
+func parseElements(path string, ds []byte, implicit bool, bo binary.ByteOrder) ([]*dicom.Element, error) {
 	meta := syntheticMeta[0]
 	switch {
 	case implicit:
@@ -259,6 +303,7 @@ func headerElements(path string) (elems []*dicom.Element, err error) {
 	if err != nil || p == nil {
 		return nil, fmt.Errorf("dicomio: %s: %w: cannot start parser: %v", path, ErrCorrupt, err)
 	}
+	var elems []*dicom.Element
 	for {
 		e, err := p.Next()
 		if err != nil {

@@ -46,6 +46,11 @@ type Instance struct {
 	SOPClassUID, SOPInstanceUID, SeriesInstanceUID, StudyInstanceUID string
 	// Frames is the SEG's number of frames (0 for an SR).
 	Frames int
+	// EmptySegments lists, for a SEG, the ranks of findings whose label has
+	// no pixel on any source slice: their segments are described but have
+	// no frame (a nodule smaller than the slice gap can fall between
+	// slices).
+	EmptySegments []int
 	// TrackingUIDs maps a finding's rank to the Tracking UID written for it
 	// (the SEG segment's TrackingUID, the SR group's Tracking Unique
 	// Identifier); WriteSR reuses a SEG's so both name a finding alike.

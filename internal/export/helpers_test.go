@@ -216,6 +216,37 @@ func buildSyntheticCase(t testing.TB) *testCase {
 	return &testCase{name: "phantom", files: files, refs: refs, labels: labels, findings: fs}
 }
 
+// enhancedCase is an Enhanced CT (one file, two frames 10 mm apart, rows
+// running towards −x) from shared/data/odd: the SEG must reference frames
+// by number. One finding, a 12 mm ball between the frames.
+func enhancedCase(t testing.TB) *testCase {
+	t.Helper()
+	return cached(t, "enhanced", func() *testCase {
+		files := []string{filepath.Join(shareddata.Dir(t, "odd", "suyashkumar-dicom"), "5.dcm")}
+		labels := volume.New[uint8](labelGrid(t, files))
+		refs, err := dicomio.ReadRefsFiles(files, dicomio.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(refs.Slices) != 2 || refs.Slices[0].Frame == 0 {
+			t.Fatalf("enhanced CT: %d slices, frame %d", len(refs.Slices), refs.Slices[0].Frame)
+		}
+		// The centre pixel, half-way between the two frames.
+		var c [3]float64
+		for a := 0; a < 3; a++ {
+			mid := (refs.Slices[0].Position[a] + refs.Slices[1].Position[a]) / 2
+			c[a] = mid + float64(refs.Columns/2)*refs.PixelSpacing[1]*refs.Orientation[a] + float64(refs.Rows/2)*refs.PixelSpacing[0]*refs.Orientation[3+a]
+		}
+		if paintBall(labels, c, 6, 1) == 0 {
+			t.Fatal("ball outside the grid")
+		}
+		nan := math.NaN()
+		fs := []Finding{{Rank: 1, Label: "E1", CentreLPS: c, LongAxisMM: 12, ShortAxisMM: 12, MeanDiameterMM: 12,
+			VolumeMM3: nan, SolidDiameterMM: nan, Brock: nan, CNN: nan, Spiculation: nan}}
+		return &testCase{name: "enhanced", files: files, refs: refs, labels: labels, findings: fs}
+	})
+}
+
 // python returns /usr/bin/python3 when it imports every module in mods,
 // else skips the test naming what is missing and the Debian package.
 func python(t testing.TB, mods ...string) string {

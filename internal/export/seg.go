@@ -47,7 +47,7 @@ type segFrame struct {
 // with no pixel on any source slice is ErrEmpty. A nil or empty src is
 // ErrNoDICOMSource. The file is written atomically.
 func WriteSEG(path string, src *dicomio.SeriesRefs, labels *volume.Volume[uint8], findings []Finding) (*Instance, error) {
-	if err := checkSource(path, src); err != nil {
+	if err := checkSource(path, src, true); err != nil {
 		return nil, err
 	}
 	byRank, err := checkFindings(findings)
@@ -61,9 +61,6 @@ func WriteSEG(path string, src *dicomio.SeriesRefs, labels *volume.Volume[uint8]
 	if !found {
 		return nil, fmt.Errorf("export: %s: %w: the label volume is all background", path, ErrEmpty)
 	}
-	if src.Rows <= 0 || src.Columns <= 0 || !(src.PixelSpacing[0] > 0) || !(src.PixelSpacing[1] > 0) {
-		return nil, fmt.Errorf("export: %s: %w: source matrix %d×%d, pixel spacing %v mm", path, ErrNoDICOMSource, src.Columns, src.Rows, src.PixelSpacing)
-	}
 	frames := sampleFrames(src, labels, lo, hi)
 	if len(frames) == 0 {
 		return nil, fmt.Errorf("export: %s: %w: the labelled voxels lie between or outside the %d source slices", path, ErrEmpty, len(src.Slices))
@@ -71,14 +68,22 @@ func WriteSEG(path string, src *dicomio.SeriesRefs, labels *volume.Volume[uint8]
 	inst := &Instance{Path: path, SOPClassUID: SegmentationStorage, SOPInstanceUID: newUID(),
 		SeriesInstanceUID: newUID(), StudyInstanceUID: src.StudyInstanceUID, Frames: len(frames),
 		TrackingUIDs: make(map[int]string, len(findings))}
+	hasFrame := map[int]bool{}
+	for _, fr := range frames {
+		hasFrame[fr.segment] = true
+	}
 	for _, f := range findings {
 		inst.TrackingUIDs[f.Rank] = newUID()
+		if !hasFrame[f.Rank] {
+			inst.EmptySegments = append(inst.EmptySegments, f.Rank)
+		}
 	}
-	es := segDataset(src, findings, frames, inst, time.Now())
-	if es == nil {
-		return nil, fmt.Errorf("export: %s: building the data set failed", path)
+	sort.Ints(inst.EmptySegments)
+	es, err := segDataset(src, findings, frames, inst, time.Now())
+	if err == nil {
+		err = writeDICOM(path, es, inst.SOPClassUID, inst.SOPInstanceUID)
 	}
-	if err := writeDICOM(path, es, inst.SOPClassUID, inst.SOPInstanceUID); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("export: %s: %w", path, err)
 	}
 	return inst, nil
@@ -220,7 +225,7 @@ func packFrames(frames []*segFrame, pixels int) []byte {
 }
 
 // segDataset builds the SEG's data set (without file meta information).
-func segDataset(src *dicomio.SeriesRefs, findings []Finding, frames []*segFrame, inst *Instance, now time.Time) []*dicom.Element {
+func segDataset(src *dicomio.SeriesRefs, findings []Finding, frames []*segFrame, inst *Instance, now time.Time) ([]*dicom.Element, error) {
 	var b builder
 	es := b.commonModules(src, inst.SOPClassUID, inst.SOPInstanceUID, now)
 	// Slice positions used by frames, ascending along the normal: the
@@ -360,10 +365,7 @@ func segDataset(src *dicomio.SeriesRefs, findings []Finding, frames []*segFrame,
 		}),
 		pixData,
 	)
-	if b.err != nil {
-		return nil
-	}
-	return es
+	return es, b.err
 }
 
 // dsVec formats values as decimal strings.

@@ -53,10 +53,11 @@ func dciodvfy(t *testing.T, path string) string {
 	return out
 }
 
-// segCases returns the SEG/SR test cases: LIDC-IDRI-0001's 16-slice subset
-// and the phantom always, the whole 133-slice series unless -short.
+// segCases returns the SEG/SR test cases: the phantom, the two-frame
+// Enhanced CT and LIDC-IDRI-0001's 16-slice subset always, the whole
+// 133-slice series unless -short.
 func segCases(t *testing.T) []*testCase {
-	cs := []*testCase{syntheticCase(t), lidcCase(t, false)}
+	cs := []*testCase{syntheticCase(t), enhancedCase(t), lidcCase(t, false)}
 	if !testing.Short() {
 		cs = append(cs, lidcCase(t, true))
 	}
@@ -76,7 +77,7 @@ func TestSEG(t *testing.T) {
 				t.Fatal(err)
 			}
 			if inst.SOPClassUID != SegmentationStorage || inst.StudyInstanceUID != c.refs.StudyInstanceUID || inst.Frames == 0 ||
-				len(inst.TrackingUIDs) != len(c.findings) || !strings.HasPrefix(inst.SOPInstanceUID, "2.25.") {
+				len(inst.TrackingUIDs) != len(c.findings) || !strings.HasPrefix(inst.SOPInstanceUID, "2.25.") || len(inst.EmptySegments) != 0 {
 				t.Fatalf("instance %+v", inst)
 			}
 			// Our own reader library reads it back.
@@ -148,6 +149,29 @@ func TestSEGRejects(t *testing.T) {
 	bad := lidcFindings()
 	bad[0].Rank = 300
 	check("bad rank", c.labels, bad, ErrFindings)
+
+	// Unusable source references (hand-made or from a corrupt header).
+	for name, mutate := range map[string]func(r *dicomio.SeriesRefs){
+		"no rows":          func(r *dicomio.SeriesRefs) { r.Rows = 0 },
+		"huge matrix":      func(r *dicomio.SeriesRefs) { r.Rows, r.Columns = 60000, 60000 },
+		"zero spacing":     func(r *dicomio.SeriesRefs) { r.PixelSpacing[1] = 0 },
+		"NaN spacing":      func(r *dicomio.SeriesRefs) { r.PixelSpacing[0] = math.NaN() },
+		"no orientation":   func(r *dicomio.SeriesRefs) { r.Orientation = [6]float64{} },
+		"skew orientation": func(r *dicomio.SeriesRefs) { r.Orientation = [6]float64{1, 0, 0, 0.5, 0.866, 0} },
+		"NaN position":     func(r *dicomio.SeriesRefs) { r.Slices[3].Position[2] = math.NaN() },
+		"no SOP UID":       func(r *dicomio.SeriesRefs) { r.Slices[5].SOPInstanceUID = "" },
+		"no frame of ref":  func(r *dicomio.SeriesRefs) { r.FrameOfReferenceUID = "" },
+	} {
+		r := *c.refs
+		r.Slices = append([]dicomio.SourceSlice(nil), c.refs.Slices...)
+		mutate(&r)
+		if _, err := WriteSEG(path, &r, c.labels, c.findings); !errors.Is(err, ErrNoDICOMSource) {
+			t.Errorf("%s: %v, want ErrNoDICOMSource", name, err)
+		}
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Error("a file was written")
+	}
 }
 
 // TestDciodvfyCatchesErrors: the validator the SEG and SR tests rely on must
@@ -160,7 +184,10 @@ func TestDciodvfyCatchesErrors(t *testing.T) {
 	frames := sampleFrames(c.refs, c.labels, lo, hi)
 	inst := &Instance{SOPClassUID: SegmentationStorage, SOPInstanceUID: newUID(), SeriesInstanceUID: newUID(),
 		TrackingUIDs: map[int]string{1: newUID(), 2: newUID()}}
-	es := segDataset(c.refs, c.findings, frames, inst, time.Now())
+	es, err := segDataset(c.refs, c.findings, frames, inst, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	var kept []*dicom.Element
 	for _, e := range es {
 		if e.Tag != tag.SegmentSequence {
@@ -241,4 +268,23 @@ func TestSEGGeometryOblique(t *testing.T) {
 	if set < 1500 {
 		t.Fatalf("only %d pixels set", set)
 	}
+}
+
+// TestSEGEmptySegment: a finding without labelled pixels on the source
+// slices is described, has no frame, is reported in EmptySegments, and the
+// SEG stays valid.
+func TestSEGEmptySegment(t *testing.T) {
+	c := lidcCase(t, false)
+	fs := append(lidcFindings(), Finding{Rank: 3, CentreLPS: [3]float64{0, 0, -100}, LongAxisMM: math.NaN(),
+		ShortAxisMM: math.NaN(), MeanDiameterMM: math.NaN(), VolumeMM3: math.NaN(), SolidDiameterMM: math.NaN(),
+		Brock: math.NaN(), CNN: math.NaN(), Spiculation: math.NaN()})
+	path := filepath.Join(t.TempDir(), "seg.dcm")
+	inst, err := WriteSEG(path, c.refs, c.labels, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inst.EmptySegments) != 1 || inst.EmptySegments[0] != 3 {
+		t.Fatalf("EmptySegments %v, want [3]", inst.EmptySegments)
+	}
+	dciodvfy(t, path)
 }

@@ -224,7 +224,7 @@ func qualitative(f *Finding) []string {
 // Pertinent Other Evidence Sequence. A nil or empty src is
 // ErrNoDICOMSource. The file is written atomically.
 func WriteSR(path string, src *dicomio.SeriesRefs, findings []Finding, opt SROptions) (*Instance, error) {
-	if err := checkSource(path, src); err != nil {
+	if err := checkSource(path, src, false); err != nil {
 		return nil, err
 	}
 	if _, err := checkFindings(findings); err != nil {
@@ -258,18 +258,18 @@ func WriteSR(path string, src *dicomio.SeriesRefs, findings []Finding, opt SROpt
 		codeItem(relConceptMod, codeProcReported, codeCTChest),
 		container(relContains, codeImagingMeas, "", groups...),
 	)
-	es := srDataset(src, root, inst, opt, time.Now())
-	if es == nil {
-		return nil, fmt.Errorf("export: %s: building the data set failed", path)
+	es, err := srDataset(src, root, inst, opt, time.Now())
+	if err == nil {
+		err = writeDICOM(path, es, inst.SOPClassUID, inst.SOPInstanceUID)
 	}
-	if err := writeDICOM(path, es, inst.SOPClassUID, inst.SOPInstanceUID); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("export: %s: %w", path, err)
 	}
 	return inst, nil
 }
 
 // srDataset builds the SR's data set (without file meta information).
-func srDataset(src *dicomio.SeriesRefs, root *srItem, inst *Instance, opt SROptions, now time.Time) []*dicom.Element {
+func srDataset(src *dicomio.SeriesRefs, root *srItem, inst *Instance, opt SROptions, now time.Time) ([]*dicom.Element, error) {
 	var b builder
 	es := b.commonModules(src, inst.SOPClassUID, inst.SOPInstanceUID, now)
 	series := opt.SeriesNumber
@@ -324,8 +324,5 @@ func srDataset(src *dicomio.SeriesRefs, root *srItem, inst *Instance, opt SROpti
 	}
 	// SR Document Content module: the root content item's attributes.
 	es = append(es, root.elements(&b)...)
-	if b.err != nil {
-		return nil
-	}
-	return es
+	return es, b.err
 }

@@ -53,15 +53,32 @@ sp = [float(v) for v in shared.PixelMeasuresSequence[0].PixelSpacing]
 row_dir, col_dir = iop[:3], iop[3:]
 segments = {int(s.SegmentNumber): s for s in ds.SegmentSequence}
 
+# Source images by (SOP Instance UID, frame number; 0 for a single-frame instance):
+# (ImagePositionPatient, ImageOrientationPatient, PixelSpacing).
 src = {}
+first = None
 for p in sources:
     s = pydicom.dcmread(p, stop_before_pixels=True)
-    src[s.SOPInstanceUID] = s
-first = next(iter(src.values()))
-if np.abs(iop - np.array([float(v) for v in first.ImageOrientationPatient])).max() > 1e-6:
-    fail("orientation %s differs from the source's" % iop)
-if np.abs(np.array(sp) - np.array([float(v) for v in first.PixelSpacing])).max() > 1e-6:
-    fail("pixel spacing %s differs from the source's" % sp)
+    if first is None:
+        first = s
+    if "PerFrameFunctionalGroupsSequence" in s:
+        sh = s.SharedFunctionalGroupsSequence[0]
+        for f, item in enumerate(s.PerFrameFunctionalGroupsSequence):
+            def get(seq, kw):
+                g = item if seq in item else sh
+                return [float(v) for v in getattr(g[seq][0], kw)]
+            src[(s.SOPInstanceUID, f + 1)] = (get("PlanePositionSequence", "ImagePositionPatient"),
+                                              get("PlaneOrientationSequence", "ImageOrientationPatient"),
+                                              get("PixelMeasuresSequence", "PixelSpacing"))
+    else:
+        src[(s.SOPInstanceUID, 0)] = ([float(v) for v in s.ImagePositionPatient],
+                                      [float(v) for v in s.ImageOrientationPatient],
+                                      [float(v) for v in s.PixelSpacing])
+any_src = next(iter(src.values()))
+if np.abs(iop - np.array(any_src[1])).max() > 1e-6:
+    fail("orientation %s differs from the source's %s" % (iop, any_src[1]))
+if np.abs(np.array(sp) - np.array(any_src[2])).max() > 1e-6:
+    fail("pixel spacing %s differs from the source's %s" % (sp, any_src[2]))
 if ds.StudyInstanceUID != first.StudyInstanceUID or ds.FrameOfReferenceUID != first.FrameOfReferenceUID:
     fail("not in the source's study / frame of reference")
 if ds.ReferencedSeriesSequence[0].SeriesInstanceUID != first.SeriesInstanceUID:
@@ -79,8 +96,8 @@ box_lo, box_hi = nz.min(axis=0) - 1, nz.max(axis=0) + 1  # only pixels near labe
 rr, cc = np.meshgrid(np.arange(ds.Rows), np.arange(ds.Columns), indexing="ij")
 EPS = 1e-4  # NIfTI stores the affine in float32: ~1e-5 mm at 160 mm
 must, may = {}, {}
-for uid, s in src.items():
-    ipp = np.array([float(v) for v in s.ImagePositionPatient])
+for uid, (pos, _, _) in src.items():
+    ipp = np.array(pos)
     lps = ipp[None, None, :] + cc[..., None] * sp[1] * row_dir + rr[..., None] * sp[0] * col_dir
     ras = lps * np.array([-1.0, -1.0, 1.0])
     ijk = ras @ ras_to_ijk[:3, :3].T + ras_to_ijk[:3, 3]
@@ -119,11 +136,11 @@ for f in range(nf):
         fail("frame %d names segment %d, not in SegmentSequence" % (f, segnum))
     ipp = np.array([float(v) for v in item.PlanePositionSequence[0].ImagePositionPatient])
     srcimg = item.DerivationImageSequence[0].SourceImageSequence[0]
-    uid = srcimg.ReferencedSOPInstanceUID
+    uid = (srcimg.ReferencedSOPInstanceUID, int(srcimg.get("ReferencedFrameNumber", 0)))
     if uid not in src:
-        fail("frame %d references %s, not a source instance" % (f, uid))
-    if np.abs(ipp - np.array([float(v) for v in src[uid].ImagePositionPatient])).max() > 1e-4:
-        fail("frame %d at %s but its source image is at %s" % (f, ipp, src[uid].ImagePositionPatient))
+        fail("frame %d references %s, not a source image" % (f, uid))
+    if np.abs(ipp - np.array(src[uid][0])).max() > 1e-4:
+        fail("frame %d at %s but its source image is at %s" % (f, ipp, src[uid][0]))
     dim = [int(v) for v in item.FrameContentSequence[0].DimensionIndexValues]
     if dim[0] != segnum:
         fail("frame %d dimension index %s does not start with its segment %d" % (f, dim, segnum))
