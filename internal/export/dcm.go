@@ -57,24 +57,26 @@ type Instance struct {
 	TrackingUIDs map[int]string
 }
 
-// code is a coded concept: code value, coding scheme designator, meaning.
-type code struct{ value, scheme, meaning string }
+// Code is a coded concept (PS3.3 Code Sequence Macro): code value, coding
+// scheme designator (e.g. "SCT", "DCM") and code meaning.
+type Code struct{ Value, Scheme, Meaning string }
 
 // Codes used by the SEG and the SR (PS3.16; SCT = SNOMED CT).
 var (
-	codeNodule          = code{"27925004", "SCT", "Nodule"}
-	codeMorphAbnormal   = code{"49755003", "SCT", "Morphologically Abnormal Structure"}
-	codeLung            = code{"39607008", "SCT", "Lung"}
-	codeSegmentation    = code{"113076", "DCM", "Segmentation"}
-	codeSourceForImgPro = code{"121322", "DCM", "Source image for image processing operation"}
+	codeNodule          = Code{"27925004", "SCT", "Nodule"}
+	codeMorphAbnormal   = Code{"49755003", "SCT", "Morphologically Abnormal Structure"}
+	codeLung            = Code{"39607008", "SCT", "Lung"}
+	codeSegmentation    = Code{"113076", "DCM", "Segmentation"}
+	codeSourceForImgPro = Code{"121322", "DCM", "Source image for image processing operation"}
 )
 
 // AlgorithmFamily is the CID 7162 code WriteSEG records as the family of the
 // algorithm that made the segments (Segmentation Algorithm Identification
-// Sequence). lungctl's nodule voxels come from its mean-shift candidate
-// clusters, hence "Cluster Analysis"; a caller whose masks come from
-// elsewhere sets it before writing.
-var AlgorithmFamily = struct{ Value, Scheme, Meaning string }{"123107", "DCM", "Cluster Analysis"}
+// Sequence). lungctl's candidates are groups of voxels found by mean-shift
+// clustering (internal/detect), hence "Cluster Analysis" by default; a
+// caller whose masks come from another method (say a CNN: 123110 DCM
+// "Artificial Intelligence") sets it before writing.
+var AlgorithmFamily = Code{"123107", "DCM", "Cluster Analysis"}
 
 // version is the software version written into the objects.
 func version() string {
@@ -123,14 +125,14 @@ func (b *builder) seq(t tag.Tag, items ...[]*dicom.Element) *dicom.Element {
 }
 
 // code makes a code sequence t holding one coded concept.
-func (b *builder) code(t tag.Tag, c code) *dicom.Element { return b.seq(t, b.codeItem(c)) }
+func (b *builder) code(t tag.Tag, c Code) *dicom.Element { return b.seq(t, b.codeItem(c)) }
 
 // codeItem returns the Code Sequence Macro elements of c.
-func (b *builder) codeItem(c code) []*dicom.Element {
+func (b *builder) codeItem(c Code) []*dicom.Element {
 	return []*dicom.Element{
-		b.s(tag.CodeValue, c.value),
-		b.s(tag.CodingSchemeDesignator, c.scheme),
-		b.s(tag.CodeMeaning, clip(c.meaning, 64)),
+		b.s(tag.CodeValue, c.Value),
+		b.s(tag.CodingSchemeDesignator, c.Scheme),
+		b.s(tag.CodeMeaning, clip(c.Meaning, 64)),
 	}
 }
 

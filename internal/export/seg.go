@@ -42,9 +42,14 @@ type segFrame struct {
 // segment number, and is indexed by the dimensions (segment number, slice
 // position). The source series is referenced in Referenced Series
 // Sequence; Study Instance UID, patient and study attributes are copied;
-// new Series and SOP Instance UIDs are generated. labels must hold only
-// values that are ranks of findings (ErrLabels otherwise); a segmentation
-// with no pixel on any source slice is ErrEmpty. A nil or empty src is
+// new Series and SOP Instance UIDs are generated.
+//
+// labels is the label volume (voxel value = Finding.Rank, 0 = background)
+// on any grid placed in LPS mm, typically lungctl's 1 mm grid; it must hold
+// only values that are ranks of findings (ErrLabels otherwise). A finding
+// whose label has no pixel on any source slice gets a segment without
+// frames (Instance.EmptySegments); a segmentation with no pixel at all is
+// ErrEmpty. A nil or empty src, or one whose geometry cannot be sampled, is
 // ErrNoDICOMSource. The file is written atomically.
 func WriteSEG(path string, src *dicomio.SeriesRefs, labels *volume.Volume[uint8], findings []Finding) (*Instance, error) {
 	if err := checkSource(path, src, true); err != nil {
@@ -258,7 +263,7 @@ func segDataset(src *dicomio.SeriesRefs, findings []Finding, frames []*segFrame,
 			b.s(tag.SegmentAlgorithmType, "AUTOMATIC"),
 			b.s(tag.SegmentAlgorithmName, manufacturer),
 			b.seq(tag.SegmentationAlgorithmIdentificationSequence, []*dicom.Element{
-				b.code(tag.AlgorithmFamilyCodeSequence, code{AlgorithmFamily.Value, AlgorithmFamily.Scheme, AlgorithmFamily.Meaning}),
+				b.code(tag.AlgorithmFamilyCodeSequence, AlgorithmFamily),
 				b.s(tag.AlgorithmName, manufacturer),
 				b.s(tag.AlgorithmVersion, clip(version(), 64)),
 				b.s(tag.AlgorithmSource, manufacturer),

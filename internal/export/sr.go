@@ -26,35 +26,35 @@ type SROptions struct {
 // Codes of the SR content tree (PS3.16: TID 1500, 1204, 1001/1002/1004,
 // 1410, 4019 and 300; CID 7470 linear and volume measurements).
 var (
-	codeReport          = code{"126000", "DCM", "Imaging Measurement Report"}
-	codeLanguage        = code{"121049", "DCM", "Language of Content Item and Descendants"}
-	codeEnglishUS       = code{"en-US", "RFC5646", "English (United States)"}
-	codeObserverType    = code{"121005", "DCM", "Observer Type"}
-	codeDevice          = code{"121007", "DCM", "Device"}
-	codeDeviceUID       = code{"121012", "DCM", "Device Observer UID"}
-	codeDeviceName      = code{"121013", "DCM", "Device Observer Name"}
-	codeDeviceMaker     = code{"121014", "DCM", "Device Observer Manufacturer"}
-	codeDeviceModel     = code{"121015", "DCM", "Device Observer Model Name"}
-	codeProcReported    = code{"121058", "DCM", "Procedure reported"}
-	codeCTChest         = code{"169069000", "SCT", "CT of chest"}
-	codeImagingMeas     = code{"126010", "DCM", "Imaging Measurements"}
-	codeMeasGroup       = code{"125007", "DCM", "Measurement Group"}
-	codeTrackingID      = code{"112039", "DCM", "Tracking Identifier"}
-	codeTrackingUID     = code{"112040", "DCM", "Tracking Unique Identifier"}
-	codeFinding         = code{"121071", "DCM", "Finding"}
-	codeFindingSite     = code{"363698007", "SCT", "Finding Site"}
-	codeAlgorithmName   = code{"111001", "DCM", "Algorithm Name"}
-	codeAlgorithmVer    = code{"111003", "DCM", "Algorithm Version"}
-	codeImageRegion     = code{"111030", "DCM", "Image Region"}
-	codeLongAxis        = code{"103339001", "SCT", "Long Axis"}
-	codeShortAxis       = code{"103340004", "SCT", "Short Axis"}
-	codeDiameter        = code{"81827009", "SCT", "Diameter"}
-	codeVolume          = code{"118565006", "SCT", "Volume"}
-	codeDerivation      = code{"121401", "DCM", "Derivation"}
-	codeMean            = code{"373098007", "SCT", "Mean"}
-	codeQualitative     = code{"C0034375", "UMLS", "Qualitative Evaluations"}
-	codeUnitMM          = code{"mm", "UCUM", "millimeter"}
-	codeUnitMM3         = code{"mm3", "UCUM", "cubic millimeter"}
+	codeReport          = Code{"126000", "DCM", "Imaging Measurement Report"}
+	codeLanguage        = Code{"121049", "DCM", "Language of Content Item and Descendants"}
+	codeEnglishUS       = Code{"en-US", "RFC5646", "English (United States)"}
+	codeObserverType    = Code{"121005", "DCM", "Observer Type"}
+	codeDevice          = Code{"121007", "DCM", "Device"}
+	codeDeviceUID       = Code{"121012", "DCM", "Device Observer UID"}
+	codeDeviceName      = Code{"121013", "DCM", "Device Observer Name"}
+	codeDeviceMaker     = Code{"121014", "DCM", "Device Observer Manufacturer"}
+	codeDeviceModel     = Code{"121015", "DCM", "Device Observer Model Name"}
+	codeProcReported    = Code{"121058", "DCM", "Procedure reported"}
+	codeCTChest         = Code{"169069000", "SCT", "CT of chest"}
+	codeImagingMeas     = Code{"126010", "DCM", "Imaging Measurements"}
+	codeMeasGroup       = Code{"125007", "DCM", "Measurement Group"}
+	codeTrackingID      = Code{"112039", "DCM", "Tracking Identifier"}
+	codeTrackingUID     = Code{"112040", "DCM", "Tracking Unique Identifier"}
+	codeFinding         = Code{"121071", "DCM", "Finding"}
+	codeFindingSite     = Code{"363698007", "SCT", "Finding Site"}
+	codeAlgorithmName   = Code{"111001", "DCM", "Algorithm Name"}
+	codeAlgorithmVer    = Code{"111003", "DCM", "Algorithm Version"}
+	codeImageRegion     = Code{"111030", "DCM", "Image Region"}
+	codeLongAxis        = Code{"103339001", "SCT", "Long Axis"}
+	codeShortAxis       = Code{"103340004", "SCT", "Short Axis"}
+	codeDiameter        = Code{"81827009", "SCT", "Diameter"}
+	codeVolume          = Code{"118565006", "SCT", "Volume"}
+	codeDerivation      = Code{"121401", "DCM", "Derivation"}
+	codeMean            = Code{"373098007", "SCT", "Mean"}
+	codeQualitative     = Code{"C0034375", "UMLS", "Qualitative Evaluations"}
+	codeUnitMM          = Code{"mm", "UCUM", "millimeter"}
+	codeUnitMM3         = Code{"mm3", "UCUM", "cubic millimeter"}
 	relContains         = "CONTAINS"
 	relConceptMod       = "HAS CONCEPT MOD"
 	relObsContext       = "HAS OBS CONTEXT"
@@ -67,34 +67,34 @@ var (
 // type, concept name, value, template and children.
 type srItem struct {
 	rel, vt  string
-	name     code
+	name     Code
 	text     string    // TEXT value or UIDREF UID
-	coded    code      // CODE value
+	coded    Code      // CODE value
 	num      float64   // NUM value
-	unit     code      // NUM unit
+	unit     Code      // NUM unit
 	point    []float64 // SCOORD3D POINT (x, y, z) LPS mm
 	forUID   string    // SCOORD3D frame of reference
 	template string    // CONTAINER template identifier (DCMR)
 	children []*srItem
 }
 
-func container(rel string, name code, tid string, children ...*srItem) *srItem {
+func container(rel string, name Code, tid string, children ...*srItem) *srItem {
 	return &srItem{rel: rel, vt: "CONTAINER", name: name, template: tid, children: children}
 }
 
-func textItem(rel string, name code, v string) *srItem {
+func textItem(rel string, name Code, v string) *srItem {
 	return &srItem{rel: rel, vt: "TEXT", name: name, text: v}
 }
 
-func codeItem(rel string, name, v code) *srItem {
+func codeItem(rel string, name, v Code) *srItem {
 	return &srItem{rel: rel, vt: "CODE", name: name, coded: v}
 }
 
-func uidItem(rel string, name code, uid string) *srItem {
+func uidItem(rel string, name Code, uid string) *srItem {
 	return &srItem{rel: rel, vt: "UIDREF", name: name, text: uid}
 }
 
-func numItem(name code, v float64, unit code, children ...*srItem) *srItem {
+func numItem(name Code, v float64, unit Code, children ...*srItem) *srItem {
 	return &srItem{rel: relContains, vt: "NUM", name: name, num: v, unit: unit, children: children}
 }
 
