@@ -292,3 +292,29 @@ func TestFindingImages(t *testing.T) {
 		t.Errorf("empty volume: %v", err)
 	}
 }
+
+// FuzzRenderPatient: any text and any image bytes render without error
+// or panic, and text never becomes markup.
+func FuzzRenderPatient(f *testing.F) {
+	f.Add("P-1", "N1", "solid", "4B", []byte("\x89PNG\r\n\x1a\n"), 0.5)
+	f.Add("<script>x</script>", "\"'><", "\x00\xff", "", []byte{}, math.NaN())
+	f.Fuzz(func(t *testing.T, id, label, kind, cat string, img []byte, p float64) {
+		pt := Patient{ID: id, Input: label, Scorer: kind, LungRADS: cat, CancerProbability: p, EmphysemaPct: p, Overview: img,
+			Warnings: []string{id}, Clinical: []KV{{label, id, true}},
+			Findings: []Finding{{Label: label, Type: kind, LungRADS: cat, Brock: p, CNN: -p, DetectScore: p, Images: []Image{{Title: id, PNG: img}}}}}
+		var b bytes.Buffer
+		if err := RenderPatient(&b, pt); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(b.String(), "<script") || strings.Count(b.String(), "data-finding=") != 1 {
+			t.Fatalf("markup from text: %q", b.String())
+		}
+		b.Reset()
+		if err := RenderIndex(&b, []Summary{pt.Summary(id), {ID: label, Error: kind, Href: cat}}); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Count(b.String(), "<script") != 1 {
+			t.Fatalf("markup from text in the index: %q", b.String())
+		}
+	})
+}

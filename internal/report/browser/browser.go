@@ -38,7 +38,11 @@ var Candidates = []string{"/usr/bin/chromium", "chromium", "chromium-browser", "
 // otherwise the first of Candidates found.
 func Find() (string, error) {
 	if p := os.Getenv("LUNGCTL_CHROMIUM"); p != "" {
-		return exec.LookPath(p)
+		exe, err := exec.LookPath(p)
+		if err != nil {
+			return "", fmt.Errorf("browser: $LUNGCTL_CHROMIUM: %w", err)
+		}
+		return exe, nil
 	}
 	for _, c := range Candidates {
 		if p, err := exec.LookPath(c); err == nil {
