@@ -15,6 +15,7 @@ import (
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/cluster"
 	"github.com/lungctl/lungctl/internal/features"
+	"github.com/lungctl/lungctl/internal/unionfind"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -272,18 +273,7 @@ func Run(hu *volume.Volume[int16], lung *volume.Volume[uint8], opt Options) (*Re
 		st[l].add(pts[5*q:5*q+5], float64(raw[q]))
 	}
 	vox := hu.Spacing[0] * hu.Spacing[1] * hu.Spacing[2]
-	parent := make([]int, k)
-	for c := range parent {
-		parent[c] = c
-	}
-	var find func(int) int
-	find = func(x int) int {
-		for parent[x] != x {
-			parent[x] = parent[parent[x]]
-			x = parent[x]
-		}
-		return x
-	}
+	uf := unionfind.New(k)
 	// Only clusters big enough to matter take part (tiny ones are noise).
 	var big []int
 	for c := range st {
@@ -297,15 +287,13 @@ func Run(hu *volume.Volume[int16], lung *volume.Volume[uint8], opt Options) (*Re
 			ra := math.Cbrt(3*float64(a.n)*vox/(4*math.Pi)) * opt.MergeGrow
 			rb := math.Cbrt(3*float64(b.n)*vox/(4*math.Pi)) * opt.MergeGrow
 			if dist3(a.centre(), b.centre()) < ra+rb {
-				if fa, fb := find(big[x]), find(big[y]); fa != fb {
-					parent[fb] = fa
-				}
+				uf.Union(int32(big[x]), int32(big[y]))
 			}
 		}
 	}
 	merged := map[int]*clusterStats{}
 	for c := range st {
-		r := find(c)
+		r := int(uf.Find(int32(c)))
 		m := merged[r]
 		if m == nil {
 			m = &clusterStats{}
