@@ -124,3 +124,40 @@ func ScaleBy(points []float32, bw []float64) []float32 {
 	}
 	return out
 }
+
+// MultiScale returns lung-like points as a Gaussian-pyramid detector would
+// emit them, with their bandwidth scales: n points of LungLike(n, seed) at
+// scale 1 (the 1 mm level), then for each coarser level s = 2, 4, 8 (mm),
+// perLevel big blobs of radius 3·s mm filled with points on an s-mm grid
+// (about 113 points each; HU ≈ 0 ± 50, SI ≈ 0.9 ± 0.03) at random places
+// in the same box, each point at scale s.
+func MultiScale(n, perLevel int, seed int64) (pts, scale []float32) {
+	pts = LungLike(n, seed)
+	scale = make([]float32, n)
+	for i := range scale {
+		scale[i] = 1
+	}
+	rng := rand.New(rand.NewSource(seed + 1000))
+	side := math.Cbrt(25 * float64(n))
+	for _, s := range []float64{2, 4, 8} {
+		for b := 0; b < perLevel; b++ {
+			c := [3]float64{rng.Float64() * side, rng.Float64() * side, rng.Float64() * side}
+			hu := 50 * rng.NormFloat64()
+			r := 3 * s
+			for i := -3; i <= 3; i++ {
+				for j := -3; j <= 3; j++ {
+					for k := -3; k <= 3; k++ {
+						x, y, z := float64(i)*s, float64(j)*s, float64(k)*s
+						if x*x+y*y+z*z > r*r {
+							continue
+						}
+						pts = append(pts, float32(c[0]+x), float32(c[1]+y), float32(c[2]+z),
+							float32(hu+20*rng.NormFloat64()), float32(0.9+0.03*rng.NormFloat64()))
+						scale = append(scale, float32(s))
+					}
+				}
+			}
+		}
+	}
+	return pts, scale
+}
