@@ -14,14 +14,21 @@ import (
 // exceed ~16N), stored sorted by cell as struct-of-arrays (one contiguous
 // float32 slice per axis). Each step visits only the cells that the R-ball
 // around the mode can reach: one contiguous run of points per (y, z) cell
-// row. Modes are processed by all cores (chunks of modes handed out
-// atomically); the inner loop does not allocate. For dim = 5 on CPUs with
+// row. Modes are processed by the workers of the budget (package par,
+// chunks of modes handed out dynamically); the inner loop does not
+// allocate. For dim = 5 on CPUs with
 // AVX2 and FMA the kernel sums run in assembly (simd.Accum5: 8 points per
 // instruction, exp(−|d|²/2) by range reduction and a polynomial, relative
 // error < 3e-7); otherwise a Go loop with a lookup table for exp (relative
 // error < 1e-6). With opt.Reuse > 0 (the default) the searches are
 // path-assisted (see shiftReuse and the package comment); point weights
-// (opt.Weights) are honoured.
+// (opt.Weights) are honoured. With per-point scales (opt.Scale, at most
+// MaxScaleLevels values, dim ≤ 16) the points are grouped by scale s, each
+// group has its first opt.ScaledAxes axes divided by s and its own cell
+// list (cells sized to its cut-off radius R·s in base units), and every
+// step adds up the groups' kernel sums (the same kernels, at the mode
+// divided by s) with the factors s^−(m+1), s^−(m+2), s^−m of the
+// sample-point update (stepLevels).
 type Grid struct{}
 
 // Name returns "grid".
