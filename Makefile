@@ -4,7 +4,7 @@ BIN     ?= bin/lungctl
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: help build test test-full vet bench bench-peers demo fuzz model ptx build-cuda gpu-test clean
+.PHONY: help build test test-full vet vet-cuda bench bench-peers demo fuzz model ptx build-cuda gpu-test clean
 
 help:
 	@echo "make build      build $(BIN) (pure Go, no cgo, no GPU)"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench-peers  the same run side by side with the peer tools (needs ../shared/peers/INSTALL.sh)"
 	@echo "make fuzz       each fuzz target for FUZZTIME (default 3m)"
 	@echo "make model      retrain the embedded default CNN model reproducibly"
+	@echo "make vet-cuda   go vet (and build) with the lungcuda tag: cgo, cuda.h, libcuda (scripts/install-cuda-build-deps.sh)"
 	@echo "make ptx        regenerate the CUDA kernel's PTX (needs nvcc: scripts/install-cuda-build-deps.sh)"
 	@echo "make build-cuda bin/lungctl-cuda with the lungcuda tag (cgo, libcuda; runs only where a GPU is)"
 	@echo "make gpu-test   bin/cluster-cuda.test for scripts/gpu-check.sh on a GPU machine"
@@ -33,6 +34,12 @@ vet:
 	gofmt -l . | tee /dev/stderr | (! read)
 	$(GO) vet ./...
 
+# The lungcuda packages (internal/cluster/cuda, cmd/lungctl's tagged import):
+# vet builds them, so this needs cgo, /usr/include/cuda.h and libcuda.so.
+vet-cuda:
+	CGO_ENABLED=1 $(GO) vet -tags lungcuda ./...
+	CGO_ENABLED=1 $(GO) build -tags lungcuda -o /dev/null ./cmd/lungctl
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./internal/...
 
@@ -50,13 +57,13 @@ model:
 	$(GO) run ./internal/classify/cmd/trainmodel -out internal/classify/model/default.lcnn
 
 ptx:
-	nvcc -ptx -arch=compute_70 -O3 -o internal/cluster/kernels/meanshift.ptx internal/cluster/kernels/meanshift.cu
+	nvcc -ptx -arch=compute_70 -O3 -o internal/cluster/cuda/kernels/meanshift.ptx internal/cluster/cuda/kernels/meanshift.cu
 
 build-cuda:
 	CGO_ENABLED=1 $(GO) build -tags lungcuda -ldflags "$(LDFLAGS)" -o bin/lungctl-cuda ./cmd/lungctl
 
 gpu-test:
-	CGO_ENABLED=1 $(GO) test -c -tags lungcuda -o bin/cluster-cuda.test ./internal/cluster/
+	CGO_ENABLED=1 $(GO) test -c -tags lungcuda -o bin/cluster-cuda.test ./internal/cluster/cuda/
 
 clean:
 	rm -rf bin

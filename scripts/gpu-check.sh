@@ -5,7 +5,7 @@
 # Build the tagged test binary on the build machine first (needs
 # scripts/install-cuda-build-deps.sh there):
 #
-#   go test -c -tags lungcuda -o bin/cluster-cuda.test ./internal/cluster/
+#   go test -c -tags lungcuda -o bin/cluster-cuda.test ./internal/cluster/cuda/
 #
 # then copy the repository (or at least bin/cluster-cuda.test and this
 # script, keeping the layout) to the GPU machine and run, from the
@@ -19,15 +19,14 @@
 # 1e5, 1e6 of the mode search (Backend.Shift, lung-like 5-D points, one
 # search per point): CPU Grid (default, path reuse), CPU Grid exact,
 # cuda-grid (path-assisted, its default) and cuda-grid-exact, cuda-brute (at
-# N = 1e5 also 3 steps with every mode moving; at 1e6 only 3 steps), the
-# first kernels (-v1), and a table. Then, when bin/lungctl-cuda exists (make
+# N = 1e5 also 3 steps with every mode moving; at 1e6 only 3 steps), and a
+# table. Then, when bin/lungctl-cuda exists (make
 # build-cuda), lungctl detect on a phantom scan with --device cpu, cuda and
 # cuda-brute, timed, and the top candidates side by side.
 #
 # GFLOP/s (brute variants only) counts the flops every (mode, point) pair
 # executes: the tiled kernel computes |x−y|² in expanded form with D fused
-# multiply-adds (2·D = 10 flops for D = 5), v1 directly with D subtractions
-# and D FMAs (3·D = 15). Pairs inside the truncation radius do more (exp,
+# multiply-adds (2·D = 10 flops for D = 5). Pairs inside the truncation radius do more (exp,
 # weight, D+1 sums) that is not counted, so the figure is a lower bound.
 # pairs/s = (active modes × N) summed over steps / time; %peak = GFLOP/s
 # over the FP32 peak (multiprocessors × 128 lanes × 2 × clock).
@@ -50,7 +49,7 @@ mkdir -p "$OUT"
 case $OUT in /*) ;; *) OUT=$root/$OUT ;; esac
 
 if [[ ! -x $BIN ]]; then
-	echo "gpu-check: $BIN not found; build it with: go test -c -tags lungcuda -o bin/cluster-cuda.test ./internal/cluster/" >&2
+	echo "gpu-check: $BIN not found; build it with: go test -c -tags lungcuda -o bin/cluster-cuda.test ./internal/cluster/cuda/" >&2
 	exit 2
 fi
 if ! command -v nvidia-smi >/dev/null; then
@@ -68,7 +67,7 @@ if ldd "$BIN" | grep -q "not found"; then
 fi
 
 # The tests run in the package directory, like go test does.
-cd "$root/internal/cluster"
+cd "$root/internal/cluster/cuda"
 echo "== tests (-test.run $TESTS)"
 "$BIN" -test.v -test.run "$TESTS" -test.timeout 15m 2>&1 | tee "$OUT/test.log"
 test_rc=${PIPESTATUS[0]}
@@ -100,7 +99,7 @@ awk '
 END {
 	printf "%-28s %-5s %10s %9s %12s %10s %6s\n", "backend", "N", "seconds", "maxiters", "pairs/s", "GFLOP/s", "%peak"
 	for (i = 1; i <= r; i++) print rows[i]
-	print "(GFLOP/s: flops every (mode, point) pair executes, 2*D for the tiled kernel, 3*D for v1; a lower bound; see the script header)"
+	print "(GFLOP/s: flops every (mode, point) pair executes, 2*D for the tiled kernel; a lower bound; see the script header)"
 }' "$OUT/bench.log" | tee "$OUT/table.txt"
 
 # End to end: lungctl detect on a synthetic full-size scan with the CPU and

@@ -3,18 +3,25 @@ package cluster
 import (
 	"math/rand"
 	"testing"
+
+	"github.com/lungctl/lungctl/internal/cluster/cells"
+	"github.com/lungctl/lungctl/internal/par"
 )
 
 // TestBoxTable checks the open-addressing table against a Go map: keys
 // inserted with publish (serially and with 1–3 goroutines: the first pair
-// of a key wins, keys already present keep their id), through shard growth
+// of a key wins, keys already present keep their id; the worker budget
+// set to 1–3), through shard growth
 // from a tiny initial size, for hash sharding and for spatial sharding of
 // reuse keys; then getOrPutH, and lookups of absent keys.
 func TestBoxTable(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
-	ri := reuseIndex{dim: 5, bits: 12}
+	ri := cells.Quant{Dim: 5, Bits: 12}
+	saved := par.Limit()
+	defer par.SetLimit(saved)
 	for _, spatial := range []bool{false, true} {
 		for _, workers := range []int{1, 2, 3} {
+			par.SetLimit(workers)
 			var tb *boxTable
 			if spatial {
 				tb = newReuseTable(10, &ri)
@@ -36,7 +43,7 @@ func TestBoxTable(t *testing.T) {
 						want[p.key] = p.id
 					}
 				}
-				scratch = tb.publish(kv, workers, scratch)
+				scratch = tb.publish(kv, scratch)
 			}
 			n := 0
 			for i := range tb.shards {

@@ -2,10 +2,13 @@ package cluster
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 
@@ -52,7 +55,7 @@ func WritePointsNPY(path string, points []float32, dim int) error {
 func ReadPointsNPY(path string) ([]float32, int, error) {
 	v, shape, err := npy.Read(path)
 	if errors.Is(err, npy.ErrFormat) {
-		return nil, 0, fmt.Errorf("%w: %v", ErrFormat, err)
+		return nil, 0, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("cluster: %w", err)
@@ -133,4 +136,58 @@ func AdjustedRand(a, b []int) float64 {
 		return 1
 	}
 	return (sij - exp) / (max - exp)
+}
+
+// ReadPointsCSV reads N×D points from a CSV file: comma-separated numbers,
+// one point per line, the same number of columns on every line; a first
+// line holding any non-numeric field is taken as a header and skipped. Units
+// are whatever the file holds. Errors name the file and line.
+func ReadPointsCSV(path string) ([]float32, int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cluster: %w", err)
+	}
+	r := csv.NewReader(bytes.NewReader(b))
+	r.ReuseRecord = true
+	r.TrimLeadingSpace = true
+	var out []float32
+	dim := 0
+	for line := 1; ; line++ {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("cluster: %s: %w: %w", path, ErrFormat, err)
+		}
+		if line == 1 && !csvAllNumeric(rec) {
+			continue
+		}
+		if dim == 0 {
+			dim = len(rec)
+		}
+		if len(rec) != dim {
+			return nil, 0, fmt.Errorf("cluster: %s: line %d: %w: %d columns, want %d", path, line, ErrFormat, len(rec), dim)
+		}
+		for _, f := range rec {
+			v, err := strconv.ParseFloat(strings.TrimSpace(f), 32)
+			if err != nil {
+				return nil, 0, fmt.Errorf("cluster: %s: line %d: %w: %q is not a number", path, line, ErrFormat, f)
+			}
+			out = append(out, float32(v))
+		}
+	}
+	if dim == 0 {
+		return nil, 0, fmt.Errorf("cluster: %s: %w: no points", path, ErrFormat)
+	}
+	return out, dim, nil
+}
+
+func csvAllNumeric(rec []string) bool {
+	for _, f := range rec {
+		if _, err := strconv.ParseFloat(strings.TrimSpace(f), 64); err != nil {
+			return false
+		}
+	}
+	return true
 }

@@ -30,13 +30,31 @@
 // available; aggregation is off by default because 5-D lung points rarely
 // share a bin.
 //
+// Scale-adaptive (variable-bandwidth) mean shift: Options.Scale gives
+// every point i a scale s_i, and its bandwidth on the first m =
+// Options.ScaledAxes axes (the spatial ones) is s_i·h_a. This is the
+// sample-point estimator of Comaniciu, Ramesh & Meer (2001): with d_i² =
+// Σ_{a<m} (y_a − x_ia)²/(s_i h_a)² + Σ_{a≥m} (y_a − x_ia)²/h_a² (cut at d_i ≥
+// Truncate) the density is f(y) = Σ_i w_i s_i^−m exp(−d_i²/2), and one step
+// is the EM update with q_i = w_i s_i^−m exp(−d_i²/2): y_a ← Σ q_i x_ia/s_i² ÷
+// Σ q_i/s_i² on the scaled axes, y_a ← Σ q_i x_ia ÷ Σ q_i on the others,
+// which increases f at every step (without the cut). With every s_i = 1 it
+// is the fixed-bandwidth algorithm above, bit for bit (the same code runs).
+// Tol, Reuse and MergeFrac stay in units of the base bandwidth h: the
+// density and the update are one fixed field whatever the start, so a
+// remembered path leads to the same mode as before.
+//
 // Backends do the mode search behind the Backend interface: Grid (default,
 // AVX2/FMA assembly kernel sums for 5-D points when the CPU has them,
-// cell list on the first three axes, all cores) and BruteForce (O(N²)
-// reference with the same truncation). Under the lungcuda build tag the CUDA
-// backend (cuda_lungcuda.go: tiled brute force, and a cell grid that also runs
-// the path-assisted search on the GPU) sets cudaFactory from an init
-// function; SelectBackend ("auto", "cpu", "cuda", "cuda-brute") finds it.
+// cell list on the first three axes, all cores of the worker budget of
+// package par; with Scale one cell list per scale level) and BruteForce
+// (O(N²) reference with the same truncation). Further backends register
+// with Register: the CUDA package (internal/cluster/cuda, build tag
+// lungcuda: tiled brute force, and a cell grid that also runs the
+// path-assisted search on the GPU) registers "cuda" and "cuda-brute", and
+// SelectBackend ("auto", "cpu", "cuda", "cuda-brute") finds them. A backend
+// that cannot honour an option (the CUDA ones refuse Scale) says so with an
+// *UnsupportedError; Auto, what "auto" returns, then runs Grid instead.
 //
 // FlatMeanShift (flat.go) is a second algorithm: scikit-learn's flat-kernel
 // MeanShift reproduced exactly, for users who compare with it.
@@ -102,12 +120,48 @@ type Options struct {
 	// ≤ 2 % to the effective bandwidth). Seeds and labels still come from
 	// the original points (or BinSize bins). 0 (default) disables it; dim ≤ 8.
 	Aggregate float64
+	// Scale, when non-nil, gives every point (N values, finite, > 0) a
+	// bandwidth scale: point i's bandwidth on the first ScaledAxes axes is
+	// Scale[i]·Bandwidth[a] (the other axes keep Bandwidth[a]); nil means
+	// all 1. See the package comment for the model. At most MaxScaleLevels
+	// distinct values (e.g. 1, 2, 4, 8 for points from the levels of a
+	// Gaussian pyramid): Grid keeps one cell list per value. Not with
+	// Aggregate. Backends that cannot honour it return an
+	// *UnsupportedError.
+	Scale []float32
+	// ScaledAxes is the number m of leading axes whose bandwidth Scale
+	// multiplies, 1…dim; 0 (default) means min(3, dim): the spatial axes x,
+	// y, z (mm). Ignored without Scale.
+	ScaledAxes int
 	// Backend performs the mode search; nil selects Grid{}.
 	Backend Backend
-	// Workers is the number of goroutines for parallel backends; 0 means
-	// runtime.GOMAXPROCS(0).
+	// Workers is ignored (kept so that callers still compile): parallel
+	// backends use the process-wide worker budget of package par, and
+	// results do not depend on it.
+	//
+	// Deprecated: set the budget with par.SetLimit.
 	Workers int
 }
+
+// MaxScaleLevels is the largest number of distinct values Options.Scale
+// may hold.
+const MaxScaleLevels = 16
+
+// SingleScale reports whether every point has scale 1 (Scale nil or all
+// ones): the fixed-bandwidth case.
+func (o *Options) SingleScale() bool {
+	for _, s := range o.Scale {
+		if s != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// WithDefaults returns o with the zero fields set to the documented
+// defaults (what MeanShift hands a Backend; for calling Backend.Shift
+// directly).
+func (o Options) WithDefaults() Options { return o.withDefaults() }
 
 // withDefaults fills the zero fields with the documented defaults.
 func (o Options) withDefaults() Options {
@@ -132,15 +186,28 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// scaledAxes is the number of axes Scale applies to for dim-D points
+// (ScaledAxes, default min(3, dim)).
+func (o *Options) scaledAxes(dim int) int {
+	if o.ScaledAxes == 0 {
+		return min(3, dim)
+	}
+	return o.ScaledAxes
+}
+
 // Backend runs the mode search. Implementations receive points and modes
 // already divided by the per-axis bandwidth (so the kernel is
 // exp(−|d|²/2), truncated at |d| ≥ opt.Truncate) as row-major N×dim and
 // M×dim float32 slices; modes hold the starting positions and are moved in
 // place to the converged positions (step < opt.Tol, at most opt.MaxIter
 // steps). opt has its defaults filled in; opt.Weights, when non-nil, holds
-// one weight per point for the kernel sums (backends must honour it) and
-// opt.Reuse may be ignored by exact backends. Shift returns the largest number
-// of steps any mode took. It must not keep references to the slices.
+// one weight per point for the kernel sums (backends must honour it);
+// opt.Scale, when non-nil, one scale per point (not all 1: MeanShift passes
+// nil then) that multiplies the scaled distance's first opt.ScaledAxes
+// axes' bandwidth (backends must honour it or refuse it with an
+// *UnsupportedError, preferably from OptionChecker); opt.Reuse may be
+// ignored by exact backends. Shift returns the largest number of steps any
+// mode took. It must not keep references to the slices.
 type Backend interface {
 	// Name identifies the backend in logs and benchmarks.
 	Name() string
@@ -163,6 +230,9 @@ type Result struct {
 	Iters int
 	// Backend is the Name of the backend that ran.
 	Backend string
+	// Note is a remark for the log, or "": e.g. why Auto ran the CPU
+	// backend instead of the GPU one.
+	Note string
 }
 
 // K is the number of clusters.
@@ -170,12 +240,74 @@ func (r *Result) K() int { return len(r.Sizes) }
 
 // MeanShift clusters the N points stored row-major in points (N×dim) and
 // returns per-point labels and the cluster centres; see the package comment
-// for the model. points is not modified.
+// for the model. points is not modified. Bad input (ragged or non-finite
+// points, bad bandwidths, weights or scales) is an ErrInput error.
 func MeanShift(points []float32, dim int, opt Options) (*Result, error) {
 	if dim < 1 || len(points)%dim != 0 {
 		return nil, fmt.Errorf("%w: %d values is not a whole number of %d-D points", ErrInput, len(points), dim)
 	}
 	opt = opt.withDefaults()
+	bw, err := checkOptions(points, dim, &opt)
+	if err != nil {
+		return nil, err
+	}
+	n := len(points) / dim
+	res := &Result{Bandwidth: bw, Backend: opt.Backend.Name()}
+	if n == 0 {
+		return res, nil
+	}
+	scaled, err := scalePoints(points, dim, bw, opt)
+	if err != nil {
+		return nil, err
+	}
+	// Seeds: every point, or the means of the occupied BinSize bins.
+	var modes []float32
+	var binOf []int32
+	if opt.BinSize > 0 {
+		modes, binOf, _ = binSeeds(scaled, nil, dim, opt.BinSize)
+	} else {
+		modes = make([]float32, len(scaled))
+		copy(modes, scaled)
+	}
+	data := scaled
+	if opt.Aggregate > 0 {
+		data, _, opt.Weights = binSeeds(scaled, opt.Weights, dim, opt.Aggregate)
+	}
+	// The backend that runs: Auto may pick its fallback for these options.
+	if r, ok := opt.Backend.(interface {
+		Resolve(Options) (Backend, string)
+	}); ok {
+		opt.Backend, res.Note = r.Resolve(opt)
+		res.Backend = opt.Backend.Name()
+	}
+	if c, ok := opt.Backend.(OptionChecker); ok {
+		if err := c.CheckOptions(opt); err != nil {
+			return nil, fmt.Errorf("cluster: backend %s: %w", opt.Backend.Name(), err)
+		}
+	}
+	iters, err := opt.Backend.Shift(data, dim, modes, opt)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: backend %s: %w", opt.Backend.Name(), err)
+	}
+	res.Iters = iters
+	labels, centers, sizes := MergeModes(modes, dim, opt.MergeFrac)
+	if binOf != nil {
+		labels, centers, sizes = labelsFromBins(binOf, labels, centers, sizes, dim)
+	}
+	for c := 0; c < len(sizes); c++ {
+		for a := 0; a < dim; a++ {
+			centers[c*dim+a] = float32(float64(centers[c*dim+a]) * bw[a])
+		}
+	}
+	res.Labels, res.Centers, res.Sizes = labels, centers, sizes
+	return res, nil
+}
+
+// checkOptions validates the points and the options (defaults filled in)
+// and returns the per-axis bandwidth (AutoBandwidth where asked for). It
+// sets opt.Scale to nil when every scale is 1 and opt.ScaledAxes to
+// min(3, dim) by default.
+func checkOptions(points []float32, dim int, opt *Options) ([]float64, error) {
 	if opt.Bandwidth != nil && len(opt.Bandwidth) != dim {
 		return nil, fmt.Errorf("%w: %d bandwidths for %d-D points", ErrInput, len(opt.Bandwidth), dim)
 	}
@@ -200,10 +332,6 @@ func MeanShift(points []float32, dim int, opt Options) (*Result, error) {
 			return nil, fmt.Errorf("%w: bandwidth %g on axis %d", ErrInput, bw[a], a)
 		}
 	}
-	res := &Result{Bandwidth: bw, Backend: opt.Backend.Name()}
-	if n == 0 {
-		return res, nil
-	}
 	if opt.Weights != nil {
 		if len(opt.Weights) != n {
 			return nil, fmt.Errorf("%w: %d weights for %d points", ErrInput, len(opt.Weights), n)
@@ -217,63 +345,105 @@ func MeanShift(points []float32, dim int, opt Options) (*Result, error) {
 	if (opt.BinSize > 0 || opt.Aggregate > 0) && dim > 8 {
 		return nil, fmt.Errorf("%w: bin seeding and aggregation support at most 8 dimensions, got %d", ErrInput, dim)
 	}
+	if opt.Scale != nil {
+		opt.ScaledAxes = opt.scaledAxes(dim)
+		if _, err := scaleLevels(opt.Scale, n, opt.ScaledAxes, dim); err != nil {
+			return nil, err
+		}
+		if opt.SingleScale() {
+			opt.Scale = nil
+		} else if opt.Aggregate > 0 {
+			return nil, fmt.Errorf("%w: Aggregate cannot be combined with per-point scales (Scale)", ErrInput)
+		}
+	}
+	return bw, nil
+}
+
+// scaleLevels checks per-point scales (n values, finite, > 0, at most
+// MaxScaleLevels distinct; m scaled axes of dim) and returns the distinct
+// values in increasing order.
+func scaleLevels(scale []float32, n, m, dim int) ([]float32, error) {
+	if len(scale) != n {
+		return nil, fmt.Errorf("%w: %d scales for %d points", ErrInput, len(scale), n)
+	}
+	if m < 1 || m > dim {
+		return nil, fmt.Errorf("%w: ScaledAxes %d for %d-D points (want 1…%d)", ErrInput, m, dim, dim)
+	}
+	var lv []float32
+	for i, s := range scale {
+		if !(s > 0) || math.IsInf(float64(s), 0) {
+			return nil, fmt.Errorf("%w: scale %g of point %d (want a finite value > 0)", ErrInput, s, i)
+		}
+		if len(lv) > 0 && lv[len(lv)-1] == s {
+			continue
+		}
+		found := false
+		for _, v := range lv {
+			if v == s {
+				found = true
+				break
+			}
+		}
+		if !found {
+			if len(lv) == MaxScaleLevels {
+				return nil, fmt.Errorf("%w: more than %d distinct scales", ErrInput, MaxScaleLevels)
+			}
+			lv = append(lv, s)
+		}
+	}
+	// Insertion sort: at most MaxScaleLevels values.
+	for i := 1; i < len(lv); i++ {
+		for j := i; j > 0 && lv[j] < lv[j-1]; j-- {
+			lv[j], lv[j-1] = lv[j-1], lv[j]
+		}
+	}
+	return lv, nil
+}
+
+// scalePoints divides the points by the per-axis bandwidth (scaled units).
+// A bandwidth so small that a coordinate overflows float32 (or, with
+// per-point scales, a scaled coordinate divided by its scale does) is an
+// ErrInput error, not a grid of 10³⁰ cells.
+func scalePoints(points []float32, dim int, bw []float64, opt Options) ([]float32, error) {
+	n := len(points) / dim
 	scaled := make([]float32, len(points))
 	for i := 0; i < n; i++ {
 		for a := 0; a < dim; a++ {
-			scaled[i*dim+a] = float32(float64(points[i*dim+a]) / bw[a])
+			v := float32(float64(points[i*dim+a]) / bw[a])
+			if math.IsInf(float64(v), 0) {
+				return nil, fmt.Errorf("%w: bandwidth %g on axis %d is too small for coordinate %g", ErrInput, bw[a], a, points[i*dim+a])
+			}
+			if opt.Scale != nil && a < opt.ScaledAxes && math.IsInf(float64(v*(1/opt.Scale[i])), 0) {
+				return nil, fmt.Errorf("%w: scale %g of point %d is too small for coordinate %g", ErrInput, opt.Scale[i], i, points[i*dim+a])
+			}
+			scaled[i*dim+a] = v
 		}
 	}
-	var modes []float32
-	var binOf []int32
-	if opt.BinSize > 0 {
-		modes, binOf, _ = binSeeds(scaled, nil, dim, opt.BinSize)
-	} else {
-		modes = make([]float32, len(scaled))
-		copy(modes, scaled)
+	return scaled, nil
+}
+
+// labelsFromBins turns the labels of bin seeds into per-point labels
+// (binOf: each point's bin); sizes then count points, not seeds, and the
+// clusters are re-ordered by point count (ties keep their order).
+func labelsFromBins(binOf, labels []int32, centers []float32, sizes []int, dim int) ([]int32, []float32, []int) {
+	pl := make([]int32, len(binOf))
+	cnt := make([]int, len(sizes))
+	for i, b := range binOf {
+		pl[i] = labels[b]
+		cnt[pl[i]]++
 	}
-	data := scaled
-	if opt.Aggregate > 0 {
-		data, _, opt.Weights = binSeeds(scaled, opt.Weights, dim, opt.Aggregate)
+	order := bySize(cnt)
+	newID := make([]int32, len(sizes))
+	nc := make([]float32, len(centers))
+	for nid, old := range order {
+		newID[old] = int32(nid)
+		sizes[nid] = cnt[old]
+		copy(nc[nid*dim:(nid+1)*dim], centers[old*dim:(old+1)*dim])
 	}
-	iters, err := opt.Backend.Shift(data, dim, modes, opt)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: backend %s: %w", opt.Backend.Name(), err)
+	for i := range pl {
+		pl[i] = newID[pl[i]]
 	}
-	res.Iters = iters
-	labels, centers, sizes := MergeModes(modes, dim, opt.MergeFrac)
-	if binOf != nil {
-		// Per-point labels from the bins; sizes count points, not seeds, and
-		// the clusters are re-ordered by point count.
-		pl := make([]int32, n)
-		cnt := make([]int, len(sizes))
-		for i, b := range binOf {
-			pl[i] = labels[b]
-			cnt[pl[i]]++
-		}
-		order := make([]int, len(sizes))
-		for i := range order {
-			order[i] = i
-		}
-		sort.SliceStable(order, func(x, y int) bool { return cnt[order[x]] > cnt[order[y]] })
-		newID := make([]int32, len(sizes))
-		nc := make([]float32, len(centers))
-		for nid, old := range order {
-			newID[old] = int32(nid)
-			sizes[nid] = cnt[old]
-			copy(nc[nid*dim:(nid+1)*dim], centers[old*dim:(old+1)*dim])
-		}
-		for i := range pl {
-			pl[i] = newID[pl[i]]
-		}
-		labels, centers = pl, nc
-	}
-	for c := 0; c < len(sizes); c++ {
-		for a := 0; a < dim; a++ {
-			centers[c*dim+a] = float32(float64(centers[c*dim+a]) * bw[a])
-		}
-	}
-	res.Labels, res.Centers, res.Sizes = labels, centers, sizes
-	return res, nil
+	return pl, nc, sizes
 }
 
 // binSeeds bins the scaled N×dim points on a grid of side bin and returns
@@ -418,167 +588,4 @@ func AutoBandwidth(points []float32, dim int) []float64 {
 		out[a] = sp * f
 	}
 	return out
-}
-
-// MergeModes groups converged modes (row-major M×dim, scaled units) whose
-// Euclidean distance is below radius: first each mode joins the first
-// earlier "leader" within radius/2, or becomes a leader (this collapses the
-// many near-identical copies of one mode cheaply); then leaders closer than
-// radius are united (union-find), so chains of modes merge (single linkage
-// at the leader level). It returns per-mode
-// labels, the cluster centres (mean of member modes, same units as modes)
-// and sizes, clusters ordered by size descending (ties by first member).
-// A spatial hash on the first min(dim,3) axes keeps it near-linear.
-func MergeModes(modes []float32, dim int, radius float64) (labels []int32, centers []float32, sizes []int) {
-	m := len(modes) / dim
-	labels = make([]int32, m)
-	if m == 0 {
-		return labels, nil, nil
-	}
-	sd := dim
-	if sd > 3 {
-		sd = 3
-	}
-	r2 := radius * radius
-	type key [3]int64
-	cellOf := func(p []float32) key {
-		var k key
-		for a := 0; a < sd; a++ {
-			k[a] = int64(math.Floor(float64(p[a]) / radius))
-		}
-		return k
-	}
-	cells := map[key][]int32{}
-	var leaders []int32 // mode index of each leader
-	dist2 := func(p, q []float32) float64 {
-		var s float64
-		for a := 0; a < dim; a++ {
-			d := float64(p[a]) - float64(q[a])
-			s += d * d
-		}
-		return s
-	}
-	// visit calls f for each leader in the 3^sd cells around p.
-	visit := func(p []float32, f func(l int32) bool) {
-		c := cellOf(p)
-		var off [3]int64
-		lo := [3]int64{}
-		hi := [3]int64{}
-		for a := 0; a < sd; a++ {
-			lo[a], hi[a] = -1, 1
-		}
-		for off[2] = lo[2]; off[2] <= hi[2]; off[2]++ {
-			for off[1] = lo[1]; off[1] <= hi[1]; off[1]++ {
-				for off[0] = lo[0]; off[0] <= hi[0]; off[0]++ {
-					k := key{c[0] + off[0], c[1] + off[1], c[2] + off[2]}
-					for _, l := range cells[k] {
-						if !f(l) {
-							return
-						}
-					}
-				}
-			}
-		}
-	}
-	// Modes reached through the same remembered path are bit-identical:
-	// a repeat takes the leader of its first copy (the leader it would find
-	// itself is within radius/2 of the same point, hence united with that
-	// one below, so the partition is the same).
-	firstCopy := newBoxTable(m/4 + 16)
-	for i := 0; i < m; i++ {
-		p := modes[i*dim : (i+1)*dim]
-		h := uint64(0x243f6a8885a308d3)
-		for _, x := range p {
-			h = (h ^ uint64(math.Float32bits(x))) * 0x100000001b3
-		}
-		if j, ok := firstCopy.getOrPutH(h, boxHash(h), int32(i)); ok && equalModes(p, modes[int(j)*dim:int(j+1)*dim]) {
-			labels[i] = labels[j]
-			continue
-		}
-		found := int32(-1)
-		visit(p, func(l int32) bool {
-			if dist2(p, modes[int(leaders[l])*dim:(int(leaders[l])+1)*dim]) < r2/4 {
-				found = l
-				return false
-			}
-			return true
-		})
-		if found < 0 {
-			found = int32(len(leaders))
-			leaders = append(leaders, int32(i))
-			k := cellOf(p)
-			cells[k] = append(cells[k], found)
-		}
-		labels[i] = found
-	}
-	// Union leaders within radius of each other.
-	parent := make([]int32, len(leaders))
-	for i := range parent {
-		parent[i] = int32(i)
-	}
-	var find func(x int32) int32
-	find = func(x int32) int32 {
-		for parent[x] != x {
-			parent[x] = parent[parent[x]]
-			x = parent[x]
-		}
-		return x
-	}
-	for li, mi := range leaders {
-		p := modes[int(mi)*dim : (int(mi)+1)*dim]
-		visit(p, func(l int32) bool {
-			if l != int32(li) && dist2(p, modes[int(leaders[l])*dim:(int(leaders[l])+1)*dim]) < r2 {
-				a, b := find(int32(li)), find(l)
-				if a != b {
-					if a < b {
-						parent[b] = a
-					} else {
-						parent[a] = b
-					}
-				}
-			}
-			return true
-		})
-	}
-	// Root per leader → provisional cluster id (in order of first member).
-	rootID := make([]int32, len(leaders))
-	for i := range rootID {
-		rootID[i] = -1
-	}
-	var count []int
-	var sum []float64
-	for i := 0; i < m; i++ {
-		r := find(labels[i])
-		if rootID[r] < 0 {
-			rootID[r] = int32(len(count))
-			count = append(count, 0)
-			sum = append(sum, make([]float64, dim)...)
-		}
-		c := rootID[r]
-		labels[i] = c
-		count[c]++
-		for a := 0; a < dim; a++ {
-			sum[int(c)*dim+a] += float64(modes[i*dim+a])
-		}
-	}
-	k := len(count)
-	order := make([]int, k)
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(x, y int) bool { return count[order[x]] > count[order[y]] })
-	newID := make([]int32, k)
-	centers = make([]float32, k*dim)
-	sizes = make([]int, k)
-	for nid, old := range order {
-		newID[old] = int32(nid)
-		sizes[nid] = count[old]
-		for a := 0; a < dim; a++ {
-			centers[nid*dim+a] = float32(sum[old*dim+a] / float64(count[old]))
-		}
-	}
-	for i := range labels {
-		labels[i] = newID[labels[i]]
-	}
-	return labels, centers, sizes
 }

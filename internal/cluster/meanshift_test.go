@@ -13,104 +13,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/cluster/clustertest"
+	"github.com/lungctl/lungctl/internal/par"
 	"github.com/lungctl/lungctl/internal/pyref"
 )
 
-// blobs returns n 5-D points around k well-separated centres (spatial
-// spread sd mm, HU spread 40, SI spread 0.03) and their true labels.
-func blobs(rng *rand.Rand, n, k int, sd float64) ([]float32, []int, [][5]float64) {
-	centres := make([][5]float64, k)
-	for c := range centres {
-		centres[c] = [5]float64{float64(c%3) * 40, float64(c/3) * 40, float64(c%2) * 30, -200 + 50*float64(c), 0.9}
-	}
-	pts := make([]float32, 0, 5*n)
-	lab := make([]int, n)
-	for i := 0; i < n; i++ {
-		c := i % k
-		lab[i] = c
-		z := centres[c]
-		pts = append(pts, float32(z[0]+sd*rng.NormFloat64()), float32(z[1]+sd*rng.NormFloat64()),
-			float32(z[2]+sd*rng.NormFloat64()), float32(z[3]+40*rng.NormFloat64()), float32(z[4]+0.03*rng.NormFloat64()))
-	}
-	return pts, lab, centres
-}
-
-// lungLike returns n 5-D points (x, y, z mm, HU, SI) resembling candidate
-// voxels in a lung at realistic density (at most one point per mm³, like
-// 1 mm voxels, ~25 mm³ of box per point): ~20 % fill round nodules (radius
-// 2–8 mm, HU ≈ −50, SI ≈ 0.9), ~70 % fill vessel segments (radius
-// 0.8–2.5 mm, length 30–80 mm, HU ≈ −200, SI ≈ 0.75), ~10 % are scattered
-// background (any HU in −500…100, any SI).
-func lungLike(n int, seed int64) []float32 {
-	rng := rand.New(rand.NewSource(seed))
-	side := math.Cbrt(25 * float64(n))
-	pts := make([]float32, 0, 5*n)
-	add := func(x, y, z, hu, si float64) {
-		if len(pts) < 5*n {
-			pts = append(pts, float32(x), float32(y), float32(z), float32(hu), float32(si))
-		}
-	}
-	for len(pts) < 5*n {
-		u := rng.Float64()
-		c := [3]float64{rng.Float64() * side, rng.Float64() * side, rng.Float64() * side}
-		switch {
-		case u < 0.03: // a nodule: uniform in a ball, ~1 point per mm³
-			r := 2 + 6*rng.Float64()
-			hu := -50 + 80*rng.NormFloat64()
-			for k := int(4.19 * r * r * r); k > 0; {
-				x, y, z := (2*rng.Float64()-1)*r, (2*rng.Float64()-1)*r, (2*rng.Float64()-1)*r
-				if x*x+y*y+z*z > r*r {
-					continue
-				}
-				add(c[0]+x, c[1]+y, c[2]+z, hu+40*rng.NormFloat64(), 0.9+0.05*rng.NormFloat64())
-				k--
-			}
-		case u < 0.5: // a vessel segment: uniform in a cylinder
-			r := 0.8 + 1.7*rng.Float64()
-			l := 30 + 50*rng.Float64()
-			var d [3]float64
-			var nd float64
-			for a := range d {
-				d[a] = rng.NormFloat64()
-				nd += d[a] * d[a]
-			}
-			nd = math.Sqrt(nd)
-			for a := range d {
-				d[a] /= nd
-			}
-			for k := int(math.Pi * r * r * l); k > 0; k-- {
-				t := l * rng.Float64()
-				var o [3]float64
-				for {
-					for a := range o {
-						o[a] = (2*rng.Float64() - 1) * r
-					}
-					dot := o[0]*d[0] + o[1]*d[1] + o[2]*d[2]
-					for a := range o {
-						o[a] -= dot * d[a]
-					}
-					if o[0]*o[0]+o[1]*o[1]+o[2]*o[2] <= r*r {
-						break
-					}
-				}
-				add(c[0]+t*d[0]+o[0], c[1]+t*d[1]+o[1], c[2]+t*d[2]+o[2], -200+100*rng.NormFloat64(), 0.75+0.06*rng.NormFloat64())
-			}
-		default: // background
-			for k := 0; k < 30; k++ {
-				add(rng.Float64()*side, rng.Float64()*side, rng.Float64()*side, -500+600*rng.Float64(), rng.Float64())
-			}
-		}
-	}
-	return pts
-}
-
-func toInt(l []int32) []int {
-	o := make([]int, len(l))
-	for i, v := range l {
-		o[i] = int(v)
-	}
-	return o
-}
+// Shared synthetic data (package clustertest).
+var (
+	blobs    = clustertest.Blobs
+	lungLike = clustertest.LungLike
+	toInt    = clustertest.ToInt
+)
 
 func TestAdjustedRandHandComputed(t *testing.T) {
 	// Contingency [[2,1,0],[0,1,2]]: Σ C(nij,2)=2, rows 6, cols 3, C(6,2)=15:
@@ -514,36 +427,100 @@ func BenchmarkMeanShift(b *testing.B) {
 	})
 }
 
+// TestSelectBackend checks the device names in a build without the CUDA
+// package, the registry, and Auto's fallback: a registered GPU stand-in
+// that refuses per-point scales is used for "auto" and "cuda" without
+// scales, and "auto" runs Grid with a note when Options.Scale is set while
+// "cuda" fails with ErrUnsupported.
 func TestSelectBackend(t *testing.T) {
 	for _, d := range []string{"cpu", "auto", ""} {
-		want := "grid"
-		if d != "cpu" && cudaFactory != nil {
-			if _, err := cudaFactory(); err == nil {
-				want = "cuda-grid" // a lungcuda build on a GPU machine
-			}
-		}
-		b, _, err := SelectBackend(d)
-		if err != nil || b.Name() != want {
-			t.Errorf("%q: %v %v, want %s", d, b, err, want)
+		b, note, err := SelectBackend(d)
+		if err != nil || b.Name() != "grid" || note != "" {
+			t.Errorf("%q: %v %q %v, want grid", d, b, note, err)
 		}
 	}
-	if _, _, err := SelectBackend("cuda"); cudaFactory == nil && !errors.Is(err, ErrNoCUDA) {
+	if _, _, err := SelectBackend("cuda"); !errors.Is(err, ErrNoCUDA) {
 		t.Errorf("cuda in a CPU build: %v", err)
 	}
 	if _, _, err := SelectBackend("tpu"); err == nil {
 		t.Error("unknown device accepted")
 	}
+	// A stand-in GPU backend, registered for this test only.
+	defer func() {
+		registry.Lock()
+		delete(registry.m, "cuda")
+		delete(registry.m, "cuda-brute")
+		registry.Unlock()
+	}()
+	Register("cuda", func() (Backend, error) { return noScaleBackend{}, nil })
+	Register("cuda-brute", func() (Backend, error) { return nil, errors.New("no device") })
+	if got := Registered(); len(got) != 2 || got[0] != "cuda" {
+		t.Errorf("registered %v", got)
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("second Register of cuda did not panic")
+			}
+		}()
+		Register("cuda", func() (Backend, error) { return Grid{}, nil })
+	}()
+	if _, _, err := SelectBackend("cuda-brute"); !errors.Is(err, ErrNoCUDA) || !strings.Contains(err.Error(), "no device") {
+		t.Errorf("failing factory: %v", err)
+	}
+	auto, note, err := SelectBackend("auto")
+	if err != nil || auto.Name() != "noscale" || note != "" {
+		t.Fatalf("auto with a GPU: %v %q %v", auto, note, err)
+	}
+	explicit, _, err := SelectBackend("CUDA")
+	if err != nil || explicit.Name() != "noscale" {
+		t.Fatalf("cuda: %v %v", explicit, err)
+	}
+	pts := lungLike(300, 1)
+	bw := []float64{4, 4, 4, 150, 0.15}
+	scale := make([]float32, 300)
+	for i := range scale {
+		scale[i] = float32(1 + i%2)
+	}
+	r, err := MeanShift(pts, 5, Options{Bandwidth: bw, Backend: auto})
+	if err != nil || r.Backend != "noscale" || r.Note != "" {
+		t.Errorf("auto, one scale: %v backend %q note %q", err, r.Backend, r.Note)
+	}
+	r, err = MeanShift(pts, 5, Options{Bandwidth: bw, Backend: auto, Scale: scale})
+	if err != nil || r.Backend != "grid" || !strings.Contains(r.Note, "does not support Options.Scale") {
+		t.Errorf("auto with scales: %v backend %q note %q", err, r.Backend, r.Note)
+	}
+	var ue *UnsupportedError
+	if _, err := MeanShift(pts, 5, Options{Bandwidth: bw, Backend: explicit, Scale: scale}); !errors.Is(err, ErrUnsupported) || !errors.As(err, &ue) || ue.Backend != "noscale" {
+		t.Errorf("cuda with scales: %v, want an *UnsupportedError", err)
+	}
+}
+
+// noScaleBackend is Grid that refuses per-point scales, like the CUDA
+// backends.
+type noScaleBackend struct{ Grid }
+
+func (noScaleBackend) Name() string { return "noscale" }
+
+func (noScaleBackend) CheckOptions(opt Options) error {
+	if !opt.SingleScale() {
+		return &UnsupportedError{Backend: "noscale", Option: "Options.Scale (per-point bandwidth scales)"}
+	}
+	return nil
 }
 
 // TestReuseDeterministic checks that the path-assisted search gives the same
-// labels and centres whatever the number of workers, and the same partition
+// labels and centres whatever the worker budget (par.SetLimit), and the same partition
 // as the exact search (ARI ≥ 0.99) on lung-like points.
 func TestReuseDeterministic(t *testing.T) {
 	pts := lungLike(4000, 9)
 	bw := []float64{3, 3, 3, 150, 0.15}
+	saved := par.Limit()
+	defer par.SetLimit(saved)
 	var first *Result
 	for _, w := range []int{1, 2, 5} {
-		r, err := MeanShift(pts, 5, Options{Bandwidth: bw, Workers: w})
+		par.SetLimit(w)
+		r, err := MeanShift(pts, 5, Options{Bandwidth: bw})
 		if err != nil {
 			t.Fatal(err)
 		}

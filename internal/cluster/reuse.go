@@ -1,55 +1,9 @@
 package cluster
 
 import (
-	"math"
-	"math/rand"
-	"sync"
-	"sync/atomic"
+	"github.com/lungctl/lungctl/internal/cluster/cells"
+	"github.com/lungctl/lungctl/internal/par"
 )
-
-// maxReuseDim is the largest dimension the path-assisted search supports.
-const maxReuseDim = 8
-
-// reuseIndex quantises scaled positions into boxes of side Options.Reuse
-// bandwidths on every axis, packed into one uint64 (64/dim bits per axis).
-type reuseIndex struct {
-	dim  int
-	bits uint
-	inv  float64
-	lo   [maxReuseDim]float64
-}
-
-// newReuseIndex returns the quantiser for points (scaled, N×dim), or false
-// when some axis spans more boxes than its share of the 64 bits can count
-// (the caller then searches without path reuse).
-func newReuseIndex(points []float32, dim int, side float64) (reuseIndex, bool) {
-	r := reuseIndex{dim: dim, bits: uint(64 / dim), inv: 1 / side}
-	n := len(points) / dim
-	for a := 0; a < dim; a++ {
-		lo, hi := math.Inf(1), math.Inf(-1)
-		for i := 0; i < n; i++ {
-			x := float64(points[i*dim+a])
-			lo = math.Min(lo, x)
-			hi = math.Max(hi, x)
-		}
-		// Modes stay in the convex hull of the points; one box of margin.
-		r.lo[a] = lo - side
-		if (hi-r.lo[a])*r.inv+2 >= float64(uint64(1)<<r.bits) {
-			return r, false
-		}
-	}
-	return r, true
-}
-
-func (r *reuseIndex) key(y []float32) uint64 {
-	var k uint64
-	for a := 0; a < r.dim; a++ {
-		c := int64(math.Floor((float64(y[a]) - r.lo[a]) * r.inv))
-		c = max(0, min(c, int64(1)<<r.bits-1))
-		k = k<<r.bits | uint64(c)
-	}
-	return k
-}
 
 // boxTable maps uint64 keys (reuse boxes, bins, mode hashes) to int32 ids:
 // 64 shards, each an open-addressing table with linear probing over a
@@ -103,15 +57,15 @@ func newBoxTable(hint int) *boxTable {
 	return t
 }
 
-// newReuseTable returns an empty table for the keys of r, sharded by
+// newReuseTable returns an empty table for the keys of q, sharded by
 // coarse spatial block, with room for about hint keys.
-func newReuseTable(hint int, r *reuseIndex) *boxTable {
+func newReuseTable(hint int, q *cells.Quant) *boxTable {
 	t := newBoxTable(hint)
-	t.sdim = min(r.dim, 3)
+	t.sdim = min(q.Dim, 3)
 	for a := 0; a < t.sdim; a++ {
-		t.sshift[a] = uint(r.dim-1-a) * r.bits
+		t.sshift[a] = uint(q.Dim-1-a) * q.Bits
 	}
-	t.smask = uint64(1)<<r.bits - 1
+	t.smask = uint64(1)<<q.Bits - 1
 	return t
 }
 
@@ -198,10 +152,10 @@ func (t *boxTable) touch(ks, hs []uint64) (sum int32) {
 }
 
 // publish stores the pairs of kv (keys not yet present keep the id of
-// their first pair), using up to workers goroutines: the pairs are grouped
-// by shard (a stable counting sort into scratch, which it returns for
-// reuse) and each goroutine fills whole shards, in kv order.
-func (t *boxTable) publish(kv []boxKV, workers int, scratch []boxKV) []boxKV {
+// their first pair), on the workers of the budget (par): the pairs are
+// grouped by shard (a stable counting sort into scratch, which it returns
+// for reuse) and each worker fills whole shards, in kv order.
+func (t *boxTable) publish(kv []boxKV, scratch []boxKV) []boxKV {
 	var off [boxShards + 1]int
 	sh := make([]uint8, len(kv))
 	for i, p := range kv {
@@ -221,27 +175,19 @@ func (t *boxTable) publish(kv []boxKV, workers int, scratch []boxKV) []boxKV {
 		scratch[pos[sh[i]]] = p
 		pos[sh[i]]++
 	}
-	fill := func(part, parts int) {
-		for c := part; c < boxShards; c += parts {
-			s := &t.shards[c]
-			for _, p := range scratch[off[c]:off[c+1]] {
-				s.putIfAbsent(p.key, boxHash(p.key), p.id)
-			}
+	fill := func(c int) {
+		s := &t.shards[c]
+		for _, p := range scratch[off[c]:off[c+1]] {
+			s.putIfAbsent(p.key, boxHash(p.key), p.id)
 		}
 	}
-	if workers <= 1 || len(kv) < 4096 {
-		fill(0, 1)
+	if len(kv) < 4096 {
+		for c := 0; c < boxShards; c++ {
+			fill(c)
+		}
 		return scratch
 	}
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			fill(w, workers)
-		}(w)
-	}
-	wg.Wait()
+	par.For(boxShards, func(_, c int) { fill(c) })
 	return scratch
 }
 
@@ -285,31 +231,33 @@ func (s *boxShard) insert(k, h uint64, v int32) bool {
 
 // shiftReuse is Grid's path-assisted mode search (Carreira-Perpiñán's
 // acceleration of Gaussian mean shift): every position a search visits is
-// remembered, in a hash of boxes of side opt.Reuse bandwidths, together with
-// the mode that search finally reached; a later search stops as soon as its
-// position falls in a remembered box and takes that box's mode. Searches run
-// in rounds (in a fixed pseudo-random order of the seeds, so that the first
-// rounds spread paths over the whole data; rounds double in size); within a
-// round the hash is read-only and the workers share it (they run the
-// round's searches sorted by the grid cell of their seed, for cache
-// locality; the order inside a round does not affect the result), and
-// between rounds the round's paths are added as if in seed order (boxTable
-// publish, all cores), so the result does not depend on the number of
-// workers. It returns the largest number of steps any search took.
-func (g *gridIndex) shiftReuse(modes []float32, opt Options, workers int, ri reuseIndex) int {
+// remembered, in a hash of boxes of side opt.Reuse bandwidths (qt), together
+// with the mode that search finally reached; a later search stops as soon
+// as its position falls in a remembered box and takes that box's mode.
+// Searches run in rounds (cells.Rounds, in the fixed pseudo-random order
+// cells.SeedOrder, so that the first rounds spread paths over the whole
+// data; rounds double in size); within a round the hash is read-only and
+// the workers share it (they run the round's searches sorted by the grid
+// cell of their seed, for cache locality; the order inside a round does
+// not affect the result), and between rounds the round's paths are added as
+// if in seed order (boxTable publish, all workers), so the result does not
+// depend on the number of workers. It returns the largest number of steps
+// any search took.
+func (g *gridIndex) shiftReuse(modes []float32, opt Options, qt cells.Quant) int {
 	dim := g.dim
 	m := len(modes) / dim
 	tol2 := opt.Tol * opt.Tol
-	order := rand.New(rand.NewSource(1)).Perm(m)
-	visited := newReuseTable(2*m, &ri) // ~2–4 remembered boxes per search
+	order := cells.SeedOrder(m)
+	visited := newReuseTable(2*m, &qt) // ~2–4 remembered boxes per search
 	var modePos []float32
 	found := make([]int32, 0, m)
 	type span struct{ w, b, e int32 }
 	spans := make([]span, 0, m)
 	var pend []boxKV // the keys and mode ids a round publishes
 	var scratch []boxKV
+	workers := par.Limit()
 	arenas := make([][]uint64, workers)
-	var maxIter int64
+	maxIter := make([]int, workers)
 	// Within a round the hash is read-only, so the searches may run in any
 	// order without changing the result: they run sorted by the grid cell
 	// of their seed (a counting sort), so that consecutive searches read the
@@ -317,8 +265,8 @@ func (g *gridIndex) shiftReuse(modes []float32, opt Options, workers int, ri reu
 	cellCount := make([]int32, len(g.start))
 	seedCell := make([]int32, 0, m)
 	proc := make([]int32, 0, m)
-	for s, size := 0, 64; s < m; s, size = s+size, max(64, s+size) {
-		round := order[s:min(s+size, m)]
+	for _, rr := range cells.Rounds(m) {
+		round := order[rr[0]:rr[1]]
 		found = found[:len(round)]
 		spans = spans[:len(round)]
 		seedCell = seedCell[:len(round)]
@@ -336,58 +284,46 @@ func (g *gridIndex) shiftReuse(modes []float32, opt Options, workers int, ri reu
 			proc[cellCount[c]] = int32(r)
 			cellCount[c]++
 		}
-		var next int64
+		for w := range arenas {
+			arenas[w] = arenas[w][:0]
+		}
 		const chunk = 64
-		var wg sync.WaitGroup
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func(w int) {
-				defer wg.Done()
-				num := make([]float64, dim)
-				y := make([]float32, dim)
-				arena := arenas[w][:0]
-				localMax := 0
+		par.For((len(round)+chunk-1)/chunk, func(w, c int) {
+			num := make([]float64, dim)
+			y := make([]float32, dim)
+			arena := arenas[w]
+			for _, r := range proc[c*chunk : min((c+1)*chunk, len(round))] {
+				q := round[r]
+				copy(y, modes[q*dim:(q+1)*dim])
+				st := len(arena)
+				id := int32(-1)
+				it := 0
+				done := false
 				for {
-					cs := int(atomic.AddInt64(&next, chunk)) - chunk
-					if cs >= len(round) {
+					k := qt.Key(y)
+					if v, ok := visited.get(k); ok {
+						id = v
 						break
 					}
-					for _, r := range proc[cs:min(cs+chunk, len(round))] {
-						q := round[r]
-						copy(y, modes[q*dim:(q+1)*dim])
-						st := len(arena)
-						id := int32(-1)
-						it := 0
-						done := false
-						for {
-							k := ri.key(y)
-							if v, ok := visited.get(k); ok {
-								id = v
-								break
-							}
-							if len(arena) == st || arena[len(arena)-1] != k {
-								arena = append(arena, k)
-							}
-							if done || it >= opt.MaxIter {
-								break
-							}
-							it++
-							step2, ok := g.step(y, num)
-							done = !ok || step2 < tol2
-						}
-						if id < 0 {
-							copy(modes[q*dim:(q+1)*dim], y)
-						}
-						found[r] = id
-						spans[r] = span{int32(w), int32(st), int32(len(arena))}
-						localMax = max(localMax, it)
+					if len(arena) == st || arena[len(arena)-1] != k {
+						arena = append(arena, k)
 					}
+					if done || it >= opt.MaxIter {
+						break
+					}
+					it++
+					step2, ok := g.step(y, num)
+					done = !ok || step2 < tol2
 				}
-				arenas[w] = arena
-				atomicMax(&maxIter, localMax)
-			}(w)
-		}
-		wg.Wait()
+				if id < 0 {
+					copy(modes[q*dim:(q+1)*dim], y)
+				}
+				found[r] = id
+				spans[r] = span{int32(w), int32(st), int32(len(arena))}
+				maxIter[w] = max(maxIter[w], it)
+			}
+			arenas[w] = arena
+		})
 		// Publish the round's paths, in seed order (the table's shards are
 		// filled in parallel, each in that order).
 		total := 0
@@ -411,7 +347,7 @@ func (g *gridIndex) shiftReuse(modes []float32, opt Options, workers int, ri reu
 				pend = append(pend, boxKV{k, id})
 			}
 		}
-		scratch = visited.publish(pend, workers, scratch)
+		scratch = visited.publish(pend, scratch)
 	}
-	return int(maxIter)
+	return slicesMax(maxIter)
 }

@@ -79,13 +79,13 @@ func (ws *Workspace) candidates(hu *volume.Volume[int16], inLung func(i, j, k in
 			// (a vessel bundle, say) must not swallow a small nodule
 			// beside it.
 			if dist3(ca, b.centre()) < ra+rb && math.Min(ra, rb) >= 0.3*math.Max(ra, rb) {
-				uf.Union(big[x], big[y])
+				uf.Union(int32(big[x]), int32(big[y]))
 			}
 		}
 	}
 	merged := map[int]*clusterStats{}
 	for c := range st {
-		r := uf.Find(c)
+		r := int(uf.Find(int32(c)))
 		m := merged[r]
 		if m == nil {
 			m = &clusterStats{}

@@ -1,47 +1,57 @@
-// Package unionfind is a tiny disjoint-set forest over the integers 0…n−1
-// (union by size, path halving), shared by the packages that merge
-// clusters, modes and components.
+// Package unionfind is a disjoint-set forest over the integers 0…n−1 with
+// path halving, where a union makes the smaller root the parent of the
+// larger: the root of a set is always its smallest member, so results
+// depend only on which pairs were united, not on the order of the unions.
 package unionfind
 
-// UF is a disjoint-set forest; the zero value is empty (use New).
+// UF is a disjoint-set forest. The zero value holds no elements; use New or
+// Reset.
 type UF struct {
 	parent []int32
-	size   []int32
 }
 
-// New returns n singleton sets {0}, {1}, …, {n−1}.
+// New returns n singleton sets {0}, …, {n−1}.
 func New(n int) *UF {
-	u := &UF{parent: make([]int32, n), size: make([]int32, n)}
-	for i := range u.parent {
-		u.parent[i] = int32(i)
-		u.size[i] = 1
-	}
+	u := &UF{}
+	u.Reset(n)
 	return u
 }
 
-// Find returns the representative of x's set.
-func (u *UF) Find(x int) int {
-	p := u.parent
-	for int(p[x]) != x {
-		p[x] = p[p[x]]
-		x = int(p[x])
+// Reset makes u hold n singleton sets again, reusing its memory when it
+// has room.
+func (u *UF) Reset(n int) {
+	if cap(u.parent) < n {
+		u.parent = make([]int32, n)
 	}
-	return x
-}
-
-// Union merges the sets of a and b and reports whether they were distinct.
-func (u *UF) Union(a, b int) bool {
-	ra, rb := u.Find(a), u.Find(b)
-	if ra == rb {
-		return false
+	u.parent = u.parent[:n]
+	for i := range u.parent {
+		u.parent[i] = int32(i)
 	}
-	if u.size[ra] < u.size[rb] {
-		ra, rb = rb, ra
-	}
-	u.parent[rb] = int32(ra)
-	u.size[ra] += u.size[rb]
-	return true
 }
 
 // Len is the number of elements.
 func (u *UF) Len() int { return len(u.parent) }
+
+// Find returns the root (smallest member) of x's set.
+func (u *UF) Find(x int32) int32 {
+	p := u.parent
+	for p[x] != x {
+		p[x] = p[p[x]]
+		x = p[x]
+	}
+	return x
+}
+
+// Union merges the sets of a and b and reports whether they were apart.
+func (u *UF) Union(a, b int32) bool {
+	ra, rb := u.Find(a), u.Find(b)
+	if ra == rb {
+		return false
+	}
+	if ra < rb {
+		u.parent[rb] = ra
+	} else {
+		u.parent[ra] = rb
+	}
+	return true
+}

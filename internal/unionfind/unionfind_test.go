@@ -1,41 +1,43 @@
 package unionfind
 
 import (
-	"math/rand/v2"
+	"math/rand"
 	"testing"
 )
 
-// TestAgainstLabels checks Find/Union against a naive relabelling.
+// TestAgainstLabels unites random pairs and checks Find against a naive
+// relabelling (every member of a merged set takes the smaller label), and
+// that the root of every set is its smallest member.
 func TestAgainstLabels(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
+	rng := rand.New(rand.NewSource(1))
 	const n = 300
 	u := New(n)
-	lab := make([]int, n)
+	lab := make([]int32, n)
 	for i := range lab {
-		lab[i] = i
+		lab[i] = int32(i)
 	}
-	for step := 0; step < 400; step++ {
-		a, b := r.IntN(n), r.IntN(n)
-		distinct := lab[a] != lab[b]
-		if got := u.Union(a, b); got != distinct {
-			t.Fatalf("step %d: Union(%d,%d) = %v, want %v", step, a, b, got, distinct)
+	for k := 0; k < 250; k++ {
+		a, b := int32(rng.Intn(n)), int32(rng.Intn(n))
+		apart := lab[a] != lab[b]
+		if got := u.Union(a, b); got != apart {
+			t.Fatalf("union %d %d: %v, want %v", a, b, got, apart)
 		}
-		if distinct {
-			old := lab[b]
+		if apart {
+			lo, hi := min(lab[a], lab[b]), max(lab[a], lab[b])
 			for i := range lab {
-				if lab[i] == old {
-					lab[i] = lab[a]
+				if lab[i] == hi {
+					lab[i] = lo
 				}
 			}
 		}
-		for i := 0; i < n; i++ {
-			j := r.IntN(n)
-			if (u.Find(i) == u.Find(j)) != (lab[i] == lab[j]) {
-				t.Fatalf("step %d: %d and %d disagree", step, i, j)
-			}
+	}
+	for i := int32(0); i < n; i++ {
+		if r := u.Find(i); r != lab[i] {
+			t.Fatalf("Find(%d) = %d, want %d (the smallest member)", i, r, lab[i])
 		}
 	}
-	if u.Len() != n {
-		t.Fatal("Len")
+	u.Reset(5)
+	if u.Len() != 5 || u.Find(4) != 4 || !u.Union(4, 2) || u.Find(4) != 2 || u.Union(2, 4) {
+		t.Fatal("Reset did not give fresh singletons")
 	}
 }

@@ -1,6 +1,6 @@
 //go:build lungcuda
 
-package cluster
+package cuda
 
 // gorgonia.org/cu calls cuInit from its package init and exits the process
 // when the driver reports an error (no GPU, driver/library mismatch). A
@@ -8,7 +8,7 @@ package cluster
 // file defines cuInit in the executable itself: the static linker binds cu's
 // call to this definition rather than to libcuda's, which it reaches through
 // dlsym(RTLD_NEXT). It records the driver's answer and reports success to
-// cu; openCUDA then returns the recorded error, and SelectBackend("auto")
+// cu; openCUDA then returns the recorded error, and cluster.SelectBackend("auto")
 // falls back to the CPU. (libcuda.so.1 itself must still be present for the
 // binary to start: the dynamic loader needs it.)
 

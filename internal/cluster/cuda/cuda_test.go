@@ -1,6 +1,6 @@
 //go:build lungcuda
 
-package cluster
+package cuda
 
 import (
 	"errors"
@@ -8,6 +8,30 @@ import (
 	"math"
 	"math/rand"
 	"testing"
+
+	"github.com/lungctl/lungctl/internal/cluster"
+	"github.com/lungctl/lungctl/internal/cluster/clustertest"
+)
+
+// The CPU side and the shared test data.
+type (
+	Options    = cluster.Options
+	Backend    = cluster.Backend
+	Grid       = cluster.Grid
+	BruteForce = cluster.BruteForce
+)
+
+var (
+	MeanShift     = cluster.MeanShift
+	MergeModes    = cluster.MergeModes
+	AdjustedRand  = cluster.AdjustedRand
+	SelectBackend = cluster.SelectBackend
+	ErrInput      = cluster.ErrInput
+	blobs         = clustertest.Blobs
+	lungLike      = clustertest.LungLike
+	toInt         = clustertest.ToInt
+	scaleBy       = clustertest.ScaleBy
+	uniformPoints = clustertest.Uniform
 )
 
 // cudaOrSkip returns the grid or brute CUDA backend, or skips the test when
@@ -22,41 +46,19 @@ func cudaOrSkip(tb testing.TB, grid bool) *CUDA {
 	return c
 }
 
-// cudaVariants returns the four CUDA backends: tiled brute and grid (the
-// defaults), then the v1 kernels; it skips the test without a device.
+// cudaVariants returns the two CUDA backends, brute and grid; it skips the
+// test without a device.
 func cudaVariants(tb testing.TB) []*CUDA {
 	tb.Helper()
 	var out []*CUDA
-	for _, v1 := range []bool{false, true} {
-		for _, grid := range []bool{false, true} {
-			c, err := NewCUDAVariant(grid, v1)
-			if err != nil {
-				tb.Skipf("no usable CUDA device: %v", err)
-			}
-			out = append(out, c)
+	for _, grid := range []bool{false, true} {
+		c, err := NewCUDA(grid)
+		if err != nil {
+			tb.Skipf("no usable CUDA device: %v", err)
 		}
+		out = append(out, c)
 	}
 	return out
-}
-
-// scaleBy divides row-major points by the per-axis bandwidth bw (what
-// MeanShift hands the backends).
-func scaleBy(points []float32, bw []float64) []float32 {
-	dim := len(bw)
-	out := make([]float32, len(points))
-	for i := range points {
-		out[i] = float32(float64(points[i]) / bw[i%dim])
-	}
-	return out
-}
-
-// uniformPoints returns n points uniform in [0, side)^dim (scaled units).
-func uniformPoints(rng *rand.Rand, n, dim int, side float64) []float32 {
-	p := make([]float32, n*dim)
-	for i := range p {
-		p[i] = float32(rng.Float64() * side)
-	}
-	return p
 }
 
 // compareModes checks GPU modes against reference modes (both scaled units,
@@ -115,7 +117,7 @@ func TestCUDAShiftMatchesGrid(t *testing.T) {
 	}
 	for _, c := range cudaVariants(t) {
 		for _, s := range sets {
-			opt := Options{Tol: 1e-4, Reuse: -1}.withDefaults()
+			opt := Options{Tol: 1e-4, Reuse: -1}.WithDefaults()
 			ref := append([]float32(nil), s.pts...)
 			if _, err := (Grid{}).Shift(s.pts, s.dim, ref, opt); err != nil {
 				t.Fatal(err)
@@ -148,7 +150,7 @@ func TestCUDAWeightsAndDims(t *testing.T) {
 			for i := range w {
 				w[i] = float32(0.2 + rng.Float64())
 			}
-			opt := Options{Tol: 1e-5, Truncate: 2.5, Weights: w, Reuse: -1}.withDefaults()
+			opt := Options{Tol: 1e-5, Truncate: 2.5, Weights: w, Reuse: -1}.WithDefaults()
 			ref := append([]float32(nil), pts...)
 			if _, err := (BruteForce{}).Shift(pts, dim, ref, opt); err != nil {
 				t.Fatal(err)
@@ -158,7 +160,7 @@ func TestCUDAWeightsAndDims(t *testing.T) {
 				t.Fatalf("%s dim %d: %v", c.Name(), dim, err)
 			}
 			compareModes(t, fmt.Sprintf("%s dim=%d weighted", c.Name(), dim), got, ref, dim, 0.01)
-			if !c.grid || c.v1 {
+			if !c.grid {
 				continue
 			}
 			// The path-assisted search (the grid default) with weights:
@@ -257,7 +259,7 @@ func TestCUDAMeanShift(t *testing.T) {
 func TestCUDADeterministicAndFewModes(t *testing.T) {
 	bw := []float64{3, 3, 3, 150, 0.15}
 	pts := scaleBy(lungLike(20000, 4), bw)
-	opt := Options{Tol: 1e-4, Reuse: -1}.withDefaults()
+	opt := Options{Tol: 1e-4, Reuse: -1}.WithDefaults()
 	for _, c := range cudaVariants(t)[:2] {
 		a := append([]float32(nil), pts...)
 		b := append([]float32(nil), pts...)
@@ -303,7 +305,7 @@ func TestCUDAReuse(t *testing.T) {
 		n = 6000
 	}
 	pts := scaleBy(lungLike(n, 6), bw)
-	def := Options{}.withDefaults()
+	def := Options{}.WithDefaults()
 	exact := def
 	exact.Reuse = -1
 	run := func(be Backend, opt Options) ([]float32, int) {
@@ -335,7 +337,7 @@ func TestCUDAReuse(t *testing.T) {
 // TestCUDAArgs checks the argument errors and the empty cases.
 func TestCUDAArgs(t *testing.T) {
 	c := cudaOrSkip(t, true)
-	opt := Options{}.withDefaults()
+	opt := Options{}.WithDefaults()
 	if _, err := c.Shift(make([]float32, 18), 9, make([]float32, 9), opt); !errors.Is(err, ErrInput) {
 		t.Errorf("dim 9: %v, want ErrInput", err)
 	}
@@ -372,26 +374,18 @@ func TestCUDASelectBackend(t *testing.T) {
 	}
 }
 
-// flopsPerPair is the floating-point work a brute kernel executes for
+// flopsPerPair is the floating-point work the brute kernel executes for
 // every (mode, point) pair whatever the distance, for dim D: the tiled
-// kernel (expanded form) does D fused multiply-adds = 2·D flops; the v1
-// kernel D subtractions and D fused multiply-adds = 3·D flops (the usual
-// count for a direct squared distance). Pairs inside the truncation radius
-// do more (exp, weight, D+1 sums), not counted: the GFLOP/s reported is a
-// lower bound of the work done.
-func flopsPerPair(c *CUDA, dim int) float64 {
-	if c.v1 {
-		return float64(3 * dim)
-	}
-	return float64(2 * dim)
-}
+// kernel (expanded form) does D fused multiply-adds = 2·D flops. Pairs
+// inside the truncation radius do more (exp, weight, D+1 sums), not
+// counted: the GFLOP/s reported is a lower bound of the work done.
+func flopsPerPair(dim int) float64 { return float64(2 * dim) }
 
 // BenchmarkCUDAShift times the mode search (Backend.Shift, one search per
 // point, no bin seeding) on lung-like 5-D data scaled by bandwidths
 // (3, 3, 3 mm, 150 HU, 0.15) for the CPU Grid backend (default options,
 // path reuse on), the CPU Grid exact search (reuse off), and the CUDA
-// variants (tiled and v1; the tiled grid variant both path-assisted, its
-// default, and exact). At N = 1e6 the brute variants run 3 steps only
+// variants (the grid variant both path-assisted, its default, and exact). At N = 1e6 the brute variants run 3 steps only
 // (maxiter=3 in the name; a full search would take minutes) and are there
 // for GFLOP/s. Reported metrics: maxiters, and for the brute variants
 // pairs/s, GFLOP/s (flopsPerPair) and %peak (of PeakFLOPS).
@@ -402,7 +396,7 @@ func BenchmarkCUDAShift(b *testing.B) {
 		label := fmt.Sprintf("N=1e%d", int(math.Round(math.Log10(float64(n)))))
 		run := func(name string, be Backend, opt Options) {
 			b.Run(name+"/"+label, func(b *testing.B) {
-				opt = opt.withDefaults()
+				opt = opt.WithDefaults()
 				modes := make([]float32, len(pts))
 				var it int
 				var pairs int64
@@ -422,7 +416,7 @@ func BenchmarkCUDAShift(b *testing.B) {
 				b.ReportMetric(float64(it), "maxiters")
 				if c, ok := be.(*CUDA); ok && pairs > 0 {
 					sec := b.Elapsed().Seconds()
-					flops := float64(pairs) * flopsPerPair(c, 5) / sec
+					flops := float64(pairs) * flopsPerPair(5) / sec
 					b.ReportMetric(float64(pairs)/sec, "pairs/s")
 					b.ReportMetric(flops/1e9, "GFLOP/s")
 					b.ReportMetric(100*flops/c.PeakFLOPS(), "%peak")
@@ -443,94 +437,31 @@ func BenchmarkCUDAShift(b *testing.B) {
 				// the whole search (its tail has few moving modes).
 				run(c.Name()+"-maxiter=3", c, Options{MaxIter: 3})
 				run(c.Name(), c, Options{})
-			case c.grid && !c.v1:
+			default:
 				run(c.Name(), c, Options{}) // path-assisted, like cpu-grid
 				run(c.Name()+"-exact", c, Options{Reuse: -1})
-			default:
-				run(c.Name(), c, Options{})
 			}
 		}
 	}
 }
 
-// TestCUDACellLayout checks the host side of the grid variant (no GPU
-// work): cells of side Truncate on the three spatial axes, points sorted by
-// cell with consistent start offsets, and every point within the truncation
-// radius of a mode inside the 3×3×3 cells around the mode's cell.
-func TestCUDACellLayout(t *testing.T) {
-	pts := scaleBy(lungLike(5000, 2), []float64{3, 3, 3, 150, 0.15})
-	const R = 3.0
-	L := newCellLayout(pts, 5, R)
-	if L.sd != 3 || L.cell != R || L.nc[0] < 3 || L.nc[1] < 3 || L.nc[2] < 3 {
-		t.Fatalf("layout %+v", L)
-	}
-	perm, start := L.sortByCell(pts, 5)
-	ncell := L.nc[0] * L.nc[1] * L.nc[2]
-	if len(start) != ncell+1 || start[0] != 0 || int(start[ncell]) != len(perm) {
-		t.Fatalf("start: %d values, ends %d..%d for %d points", len(start), start[0], start[ncell], len(perm))
-	}
-	seen := make([]bool, len(perm))
-	for c := 0; c < ncell; c++ {
-		for k := start[c]; k < start[c+1]; k++ {
-			i := perm[k]
-			if seen[i] {
-				t.Fatalf("point %d twice", i)
-			}
-			seen[i] = true
-			if id := L.cellID(pts[int(i)*5 : int(i)*5+5]); id != c {
-				t.Fatalf("point %d sorted into cell %d, belongs to %d", i, c, id)
-			}
+// TestCUDARefusesScale checks (no GPU needed) that both variants refuse
+// per-point scales with a *cluster.UnsupportedError, that all-ones scales
+// are accepted, and that cluster.Auto then runs the CPU Grid with a note.
+func TestCUDARefusesScale(t *testing.T) {
+	scale := []float32{1, 2, 1}
+	for _, c := range []*CUDA{{grid: true}, {grid: false}} {
+		var ue *cluster.UnsupportedError
+		err := c.CheckOptions(Options{Scale: scale})
+		if !errors.As(err, &ue) || !errors.Is(err, cluster.ErrUnsupported) || ue.Backend != c.Name() {
+			t.Errorf("%s: %v, want an *UnsupportedError", c.Name(), err)
 		}
-	}
-	// Neighbourhood completeness for 200 modes.
-	for q := 0; q < 200; q++ {
-		y := pts[q*25 : q*25+5]
-		var yc [3]int
-		for a := 0; a < 3; a++ {
-			yc[a] = max(0, min(int(math.Floor((float64(y[a])-L.lo[a])/L.cell)), L.nc[a]-1))
+		if err := c.CheckOptions(Options{Scale: []float32{1, 1}}); err != nil {
+			t.Errorf("%s: all-ones scales refused: %v", c.Name(), err)
 		}
-		for i := 0; i < len(pts)/5; i++ {
-			var s float64
-			for a := 0; a < 3; a++ {
-				d := float64(pts[i*5+a] - y[a])
-				s += d * d
-			}
-			if s >= R*R {
-				continue
-			}
-			id := L.cellID(pts[i*5 : i*5+5])
-			c := [3]int{id % L.nc[0], id / L.nc[0] % L.nc[1], id / (L.nc[0] * L.nc[1])}
-			for a := 0; a < 3; a++ {
-				if c[a] < yc[a]-1 || c[a] > yc[a]+1 {
-					t.Fatalf("point %d within R of mode %d lies outside the 27 cells", i, q)
-				}
-			}
+		b, note := cluster.Auto{Preferred: c}.Resolve(Options{Scale: scale})
+		if b.Name() != "grid" || note == "" {
+			t.Errorf("%s: Auto picked %s, note %q", c.Name(), b.Name(), note)
 		}
-	}
-}
-
-// BenchmarkCUDAHostPrep times the host-side preparation of the grid
-// variants at N = 1e6 (no GPU needed): the points' range, the cell layout,
-// the sort by cell and the seed order (the struct-of-arrays copy is a
-// gather on the device).
-func BenchmarkCUDAHostPrep(b *testing.B) {
-	pts := scaleBy(lungLike(1000000, 1), []float64{3, 3, 3, 150, 0.15})
-	for _, step := range []string{"range", "layout", "sort", "perm"} {
-		b.Run(step, func(b *testing.B) {
-			L := newCellLayout(pts, 5, 3*grid2Cell)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				switch step {
-				case "layout":
-					newCellLayout(pts, 5, 3*grid2Cell)
-				case "sort":
-					L.sortByCell(pts, 5)
-				case "range":
-					axisRange(pts, 5)
-				case "perm":
-					rand.New(rand.NewSource(1)).Perm(1000000)
-				}
-			}
-		})
 	}
 }

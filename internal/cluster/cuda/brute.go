@@ -1,0 +1,101 @@
+//go:build lungcuda
+
+package cuda
+
+// The brute-force variant: every mode against every point, tiled.
+
+import (
+	"fmt"
+
+	"gorgonia.org/cu"
+
+	"github.com/lungctl/lungctl/internal/cluster"
+	"github.com/lungctl/lungctl/internal/cluster/cells"
+)
+
+// brute2Split chooses how many chunks of the points ms_brute2 splits over
+// (the grid's second dimension) for nact moving modes: enough blocks for
+// brute2Waves full waves, at most one chunk per tile. It returns the split
+// count and the chunk length in points (a multiple of tilePoints).
+func (d *cudaDevice) brute2Split(nact, n int) (nsplit, chunk int) {
+	modeBlocks := (nact + tileBlock*modesPerThr - 1) / (tileBlock * modesPerThr)
+	want := brute2Waves * d.sms * d.brute2Blocks
+	ntile := (n + tilePoints - 1) / tilePoints
+	nsplit = max(1, min(ntile, (want+modeBlocks-1)/modeBlocks))
+	chunk = (ntile + nsplit - 1) / nsplit * tilePoints
+	nsplit = (n + chunk - 1) / chunk
+	return nsplit, chunk
+}
+
+func (c *CUDA) shiftBrute2(mem *devMem, points []float32, dim int, modes []float32, opt cluster.Options) (int, error) {
+	n := len(points) / dim
+	m := len(modes) / dim
+	lo, hi := cells.Range(points, dim)
+	L := newLayout(lo, hi, n, dim, opt.Truncate)
+	perm, _ := L.Sort(points, dim)
+	rel, pn, tc := cells.TileCentred(points, dim, perm, tilePoints)
+	dRel, err := upload(mem, rel, "points")
+	if err != nil {
+		return 0, err
+	}
+	dPn, err := upload(mem, pn, "point norms")
+	if err != nil {
+		return 0, err
+	}
+	dTc, err := upload(mem, tc, "tile centres")
+	if err != nil {
+		return 0, err
+	}
+	var dWt cu.DevicePtr
+	if opt.Weights != nil {
+		if dWt, err = c.uploadSorted(mem, opt.Weights, 1, perm, "weights"); err != nil {
+			return 0, err
+		}
+	}
+	dModes, dAct, dNext, dCount, err := uploadModes(mem, modes, dim, true)
+	if err != nil {
+		return 0, err
+	}
+	// The partial sums of the largest step: nsplit·nact·(dim+1) floats.
+	// brute2Split gives nsplit ≤ ⌈want/modeBlocks⌉ with nact ≤
+	// modeBlocks·tileBlock·modesPerThr, so nsplit·nact ≤ want·tileBlock·
+	// modesPerThr + nact; and nsplit ≤ the tile count.
+	want := brute2Waves * c.d.sms * c.d.brute2Blocks
+	maxPart := min((n+tilePoints-1)/tilePoints*m, want*tileBlock*modesPerThr+m)
+	dPart, err := mem.alloc(int64(maxPart)*int64(dim+1)*4, "partial sums")
+	if err != nil {
+		return 0, err
+	}
+	r2 := opt.Truncate * opt.Truncate
+	tol2 := opt.Tol * opt.Tol
+	fb, ff := c.d.brute2[dim], c.d.fin2[dim]
+	nb, nf := fmt.Sprintf("ms_brute2_%d", dim), fmt.Sprintf("ms_fin2_%d", dim)
+	nact, it := m, 0
+	for it < opt.MaxIter && nact > 0 {
+		it++
+		nsplit, chunk := c.d.brute2Split(nact, n)
+		if nsplit*nact > maxPart {
+			return 0, fmt.Errorf("cuda-brute: internal error: %d partial sums for a buffer of %d", nsplit*nact, maxPart)
+		}
+		modeBlocks := (nact + tileBlock*modesPerThr - 1) / (tileBlock * modesPerThr)
+		if err := launch2(fb, nb, modeBlocks, nsplit, tileBlock,
+			argPtr(dRel), argPtr(dPn), argPtr(dTc), argPtr(dWt), argI32(n), argI32(chunk),
+			argPtr(dModes), argPtr(dAct), argI32(nact), argPtr(dPart), argF32(r2)); err != nil {
+			return 0, err
+		}
+		if err := cu.MemsetD32(dCount, 0, 1); err != nil {
+			return 0, fmt.Errorf("cuMemsetD32 count: %w", err)
+		}
+		if err := launch(ff, nf, (nact+finBlock-1)/finBlock, finBlock,
+			argPtr(dPart), argI32(nsplit), argI32(nact), argPtr(dModes), argPtr(dAct),
+			argPtr(dNext), argPtr(dCount), argF32(tol2)); err != nil {
+			return 0, err
+		}
+		c.pairs += int64(nact) * int64(n)
+		if nact, err = readCount(dCount); err != nil {
+			return 0, err
+		}
+		dAct, dNext = dNext, dAct
+	}
+	return it, downloadModes(modes, dModes)
+}
