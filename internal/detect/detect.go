@@ -167,6 +167,9 @@ type Result struct {
 	Nodules []*nodule.Result
 	// Features[i] is what the second stage scored Candidates[i] on.
 	Features []Features
+	// Note says when the mean-shift backend fell back (e.g. a GPU backend
+	// that cannot run per-point bandwidths ran on the CPU instead).
+	Note string
 }
 
 // Run detects nodule candidates in a 1 mm HU volume hu (any grid works; the
@@ -199,11 +202,11 @@ func Run(hu *volume.Volume[int16], lung *volume.Volume[uint8], opt Options) (*Re
 	if ps.n() == 0 {
 		return res, nil
 	}
-	labels, k, err := clusterPoints(ps, opt)
+	labels, k, note, err := clusterPoints(ps, opt)
 	if err != nil {
 		return nil, fmt.Errorf("detect: %w", err)
 	}
-	res.Labels, res.Clusters = labels, k
+	res.Labels, res.Clusters, res.Note = labels, k, note
 	cs, st := ws.candidates(hu, inLung, ps, labels, k, opt)
 	cs, meas, feats := ws.refine(hu, lung, cs, st, opt)
 	if opt.MaxCandidates > 0 && len(cs) > opt.MaxCandidates {
@@ -268,47 +271,21 @@ func (ws *Workspace) cropToMask(hu *volume.Volume[int16], lung *volume.Volume[ui
 	return lo, true
 }
 
-// clusterPoints runs the mean-shift over the points and returns per-point
-// labels and the number of clusters.
-func clusterPoints(ps *pointSet, opt Options) ([]int32, int, error) {
-	// Interim: one fixed-bandwidth mean-shift per pyramid level (bandwidth
-	// scaled by 2^L on the spatial axes), labels offset per level.
-	n := ps.n()
-	labels := make([]int32, n)
-	var k int
-	maxL := 0
-	for _, l := range ps.level {
-		maxL = max(maxL, int(l))
+// clusterPoints runs one scale-adaptive mean-shift over all the points:
+// each point's spatial bandwidth is 2^level times the base (Scale), its
+// weight the voxels it stands for. It returns per-point labels, the number
+// of clusters and the backend's note (e.g. why a GPU backend fell back).
+func clusterPoints(ps *pointSet, opt Options) ([]int32, int, string, error) {
+	copt := opt.Cluster
+	copt.Bandwidth = opt.Bandwidth[:]
+	copt.Weights = ps.weight
+	copt.Scale = ps.scale
+	copt.ScaledAxes = 3
+	cr, err := cluster.MeanShift(ps.pts, 5, copt)
+	if err != nil {
+		return nil, 0, "", err
 	}
-	for L := 0; L <= maxL; L++ {
-		var idx []int
-		var pts, wt []float32
-		for q := 0; q < n; q++ {
-			if int(ps.level[q]) == L {
-				idx = append(idx, q)
-				pts = append(pts, ps.pts[5*q:5*q+5]...)
-				wt = append(wt, ps.weight[q])
-			}
-		}
-		if len(idx) == 0 {
-			continue
-		}
-		copt := opt.Cluster
-		bw := opt.Bandwidth
-		f := float64(int(1) << L)
-		bw[0], bw[1], bw[2] = bw[0]*f, bw[1]*f, bw[2]*f
-		copt.Bandwidth = bw[:]
-		copt.Weights = wt
-		cr, err := cluster.MeanShift(pts, 5, copt)
-		if err != nil {
-			return nil, 0, err
-		}
-		for i, q := range idx {
-			labels[q] = cr.Labels[i] + int32(k)
-		}
-		k += cr.K()
-	}
-	return labels, k, nil
+	return cr.Labels, cr.K(), cr.Note, nil
 }
 
 // maskBox returns the inclusive voxel bounding box of the non-zero voxels.
