@@ -44,10 +44,10 @@ import (
 	"os"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/csvio"
 )
 
 // OperatingPoints are the average false-positive rates per scan at which
@@ -424,47 +424,29 @@ func ReadAnnotations(path string) ([]Annotation, error) {
 
 // ReadAnnotationsFrom is ReadAnnotations on a reader; name is used in errors.
 func ReadAnnotationsFrom(r io.Reader, name string) ([]Annotation, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	head, err := cr.Read()
+	cr, err := csvio.NewReader(r, name)
 	if err != nil {
-		return nil, fmt.Errorf("eval: %s: read header: %w", name, err)
+		return nil, fmt.Errorf("eval: %w", err)
 	}
-	col := map[string]int{}
-	for i, h := range head {
-		col[strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))] = i
-	}
-	req := []string{"seriesuid", "coordX", "coordY", "coordZ", "diameter_mm"}
-	for _, k := range req {
-		if _, ok := col[k]; !ok {
-			return nil, fmt.Errorf("eval: %s: missing column %q (have %v)", name, k, head)
-		}
+	if err := cr.Require("seriesuid", "coordX", "coordY", "coordZ", "diameter_mm"); err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
 	}
 	var out []Annotation
-	for line := 2; ; line++ {
-		rec, err := cr.Read()
+	for {
+		row, err := cr.Next()
 		if err == io.EOF {
 			return out, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("eval: %s: line %d: %w", name, line, err)
-		}
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue
+			return nil, fmt.Errorf("eval: %w", err)
 		}
 		var vals [4]float64
-		for i, k := range req[1:] {
-			c := col[k]
-			if c >= len(rec) {
-				return nil, fmt.Errorf("eval: %s: line %d: missing %s", name, line, k)
+		for i, k := range []string{"coordX", "coordY", "coordZ", "diameter_mm"} {
+			if vals[i], err = row.Finite(k); err != nil {
+				return nil, fmt.Errorf("eval: %w", err)
 			}
-			v, err := strconv.ParseFloat(strings.TrimSpace(rec[c]), 64)
-			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("eval: %s: line %d: column %s: bad number %q", name, line, k, rec[c])
-			}
-			vals[i] = v
 		}
-		out = append(out, Annotation{SeriesUID: strings.TrimSpace(rec[col["seriesuid"]]),
+		out = append(out, Annotation{SeriesUID: row.Get("seriesuid"),
 			World: [3]float64{vals[0], vals[1], vals[2]}, DiameterMM: vals[3]})
 	}
 }
@@ -490,7 +472,7 @@ func ReadSeriesUIDs(path string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("eval: %s: line %d: %w", path, line, err)
 		}
-		id := strings.TrimSpace(strings.TrimPrefix(rec[0], "\ufeff"))
+		id := csvio.Unescape(strings.TrimSpace(strings.TrimPrefix(rec[0], "\ufeff")))
 		if id == "" || (line == 1 && strings.EqualFold(id, "seriesuid")) || seen[id] {
 			continue
 		}
