@@ -41,7 +41,8 @@ func buildAndRun(m *testing.M) int {
 		}
 	}
 	lungctlBin = filepath.Join(dir, "lungctl")
-	build := exec.Command(goTool, "build", "-o", lungctlBin, ".")
+	// The test hooks (testhooks_on.go) let tests make a scan crash.
+	build := exec.Command(goTool, "build", "-tags", "lungctl_testhooks", "-o", lungctlBin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "lungctl test: go build failed: %v\n%s", err, out)
 		return 1

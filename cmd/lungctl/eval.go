@@ -39,6 +39,13 @@ all files together are plotted in <out>/froc.png.`,
 			if annotations == "" {
 				return usagef("eval: --annotations is required")
 			}
+			if maxMarks < 0 {
+				maxMarks = -1
+			}
+			if err := firstErr(folderOut("eval", "-o", out), checkInt("bootstrap", bootstrap, 0, 100000),
+				checkInt("max-marks", maxMarks, -1, 1000000)); err != nil {
+				return err
+			}
 			if err := mkdirOut(out); err != nil {
 				return err
 			}
@@ -72,9 +79,9 @@ all files together are plotted in <out>/froc.png.`,
 	f.StringVar(&excluded, "excluded", "", "excluded-findings CSV (same columns); hits on them are ignored")
 	f.StringVar(&seriesuids, "seriesuids", "", "list of evaluated scan ids (default: the ids in the candidates file; a scan with no candidates then needs this list)")
 	f.StringVarP(&out, "out", "o", ".", "folder for the JSON summaries and froc.png")
-	f.IntVar(&bootstrap, "bootstrap", 0, "bootstrap resamplings of the scans for confidence bands (the official script uses 1000)")
+	f.IntVar(&bootstrap, "bootstrap", 0, "bootstrap resamplings of the scans for confidence bands, 0-100000 (the official script uses 1000)")
 	f.Int64Var(&seed, "seed", 1, "bootstrap seed")
-	f.IntVar(&maxMarks, "max-marks", 0, "marks kept per scan (0 = LUNA16's 100, negative = no cap)")
+	f.IntVar(&maxMarks, "max-marks", 0, "marks kept per scan, up to 1000000 (0 = LUNA16's 100, negative = no cap)")
 	return cmd
 }
 
