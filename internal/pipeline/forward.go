@@ -14,7 +14,7 @@ import (
 
 // maxRawLines is how many of a scan process's non-JSON stderr lines (a Go
 // crash's trace) are forwarded as warnings; the rest go to debug.
-const maxRawLines = 20
+const maxRawLines = 10
 
 // forwarder re-logs a scan process's stderr lines with the scan's id.
 type forwarder struct {

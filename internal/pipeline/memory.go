@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/lungctl/lungctl/internal/par"
 )
 
 // MaxMemoryEnv is the environment variable that carries one scan's memory
@@ -29,10 +30,11 @@ const MinScanMemory = 256 << 20
 // address space it does not use, which the resident budget must not pay for.
 const addressSlack = 2 << 30
 
-// DefaultWorkers is the default worker count: half the cores (each stage is
-// itself parallel), at least 1, and at most one per 2 GiB of memory.
+// DefaultWorkers is the default worker count: half of par's worker budget
+// (the cores, or --threads; each stage is itself parallel), at least 1, and
+// at most one per 2 GiB of memory.
 func DefaultWorkers() int {
-	n := runtime.NumCPU() / 2
+	n := par.Limit() / 2
 	if n < 1 {
 		n = 1
 	}
