@@ -245,6 +245,7 @@ func Evaluate(annotations, excluded []Annotation, scans []string, cands []candid
 	}
 
 	lesions := make([]int, len(scans)) // included nodules per scan
+	var order []int                    // annotation index of each PerNodule entry
 	var entries []entry
 	probs := []float64{}
 	for s := range scans {
@@ -295,6 +296,7 @@ func Evaluate(annotations, excluded []Annotation, scans []string, cands []candid
 				entries = append(entries, entry{prob: best, tp: true, scan: int32(s)})
 			}
 			res.PerNodule = append(res.PerNodule, nr)
+			order = append(order, n)
 		}
 		for k, m := range marks {
 			if used[k] {
@@ -316,6 +318,7 @@ func Evaluate(annotations, excluded []Annotation, scans []string, cands []candid
 			entries = append(entries, entry{prob: cands[m].Probability, scan: int32(s)})
 		}
 	}
+	sortByAnnotation(res.PerNodule, order)
 	if res.Nodules == 0 {
 		return res, ErrNoNodules
 	}
@@ -328,6 +331,21 @@ func Evaluate(annotations, excluded []Annotation, scans []string, cands []candid
 		res.Bootstrap = bootstrap(entries, lesions, opt)
 	}
 	return res, nil
+}
+
+// sortByAnnotation puts the per-nodule results (gathered scan by scan) in
+// annotation order; order[i] is result i's annotation index.
+func sortByAnnotation(rs []NoduleResult, order []int) {
+	idx := make([]int, len(rs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return order[idx[a]] < order[idx[b]] })
+	sorted := make([]NoduleResult, len(rs))
+	for i, k := range idx {
+		sorted[i] = rs[k]
+	}
+	copy(rs, sorted)
 }
 
 func radius2(diameter float64) float64 {

@@ -493,3 +493,29 @@ func BenchmarkEvaluateLUNA16(b *testing.B) {
 		})
 	}
 }
+
+// TestPerNoduleInAnnotationOrder: PerNodule follows the annotations' order,
+// not the (sorted) order of the scans, so callers can pair it with their
+// truth rows (the demo's table did, and printed one scan's hits against the
+// other scan's nodules).
+func TestPerNoduleInAnnotationOrder(t *testing.T) {
+	ann := []Annotation{
+		{SeriesUID: "b", World: [3]float64{0, 0, 0}, DiameterMM: 10},
+		{SeriesUID: "a", World: [3]float64{50, 0, 0}, DiameterMM: 10},
+		{SeriesUID: "b", World: [3]float64{100, 0, 0}, DiameterMM: 10},
+	}
+	cs := []candidate.Candidate{{SeriesUID: "a", World: [3]float64{50, 0, 1}, Probability: 0.9},
+		{SeriesUID: "b", World: [3]float64{100, 0, 2}, Probability: 0.8}}
+	r, err := Evaluate(ann, nil, nil, cs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, nr := range r.PerNodule {
+		if nr.SeriesUID != ann[i].SeriesUID || nr.World != ann[i].World {
+			t.Fatalf("PerNodule[%d] = %s %v, want annotation %d (%s %v)", i, nr.SeriesUID, nr.World, i, ann[i].SeriesUID, ann[i].World)
+		}
+	}
+	if r.PerNodule[0].Detected || r.PerNodule[1].Candidate != 0 || r.PerNodule[2].Candidate != 1 {
+		t.Errorf("hits %+v", r.PerNodule)
+	}
+}
