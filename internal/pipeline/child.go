@@ -86,7 +86,7 @@ func (b *batch) spawn(ctx context.Context, i int) scanResult {
 	cmd.Env = append(append(os.Environ(), b.cfg.Child.Env...), b.env...)
 	cmd.ExtraFiles = []*os.File{repW}
 	cmd.Stderr = errW
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = scanProcAttr()
 	err = cmd.Start()
 	repW.Close()
 	errW.Close()
