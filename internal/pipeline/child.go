@@ -117,13 +117,33 @@ func (b *batch) spawn(ctx context.Context, i int) scanResult {
 		}
 		return scanResult{rec: rec, cands: cs}
 	}
-	return scanResult{err: fmt.Errorf("%s: %w: %s", input, ErrCrashed, b.crashReason(cmd.ProcessState, werr, fw.crash))}
+	err = fmt.Errorf("%s: %w: %s", input, ErrCrashed, b.crashReason(cmd.ProcessState, werr, fw.crash))
+	// SIGINT, SIGTERM or SIGHUP means someone stopped the scan (Ctrl-C
+	// reaches the scan processes with the terminal's process group, maybe
+	// before run sees it): no outcome, so no fallback row is written.
+	return scanResult{err: err, interrupted: stoppedBySignal(cmd.ProcessState)}
+}
+
+func stoppedBySignal(ps *os.ProcessState) bool {
+	if ps == nil {
+		return false
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() {
+		return false
+	}
+	s := ws.Signal()
+	return s == syscall.SIGINT || s == syscall.SIGTERM || s == syscall.SIGHUP
 }
 
 // crashReason describes how a scan process ended without a report.
 func (b *batch) crashReason(ps *os.ProcessState, werr error, crash string) string {
 	var s string
-	ws, ok := ps.Sys().(syscall.WaitStatus)
+	var ws syscall.WaitStatus
+	ok := false
+	if ps != nil {
+		ws, ok = ps.Sys().(syscall.WaitStatus)
+	}
 	switch {
 	case ps == nil:
 		s = fmt.Sprintf("wait: %v", werr)

@@ -68,6 +68,9 @@ func testChild(args []string) int {
 			}
 		case strings.HasPrefix(id, "slow"):
 			time.Sleep(time.Minute)
+		case strings.HasPrefix(id, "sigint"):
+			syscall.Kill(os.Getpid(), syscall.SIGINT)
+			time.Sleep(time.Minute)
 		}
 		return ScanRecord{}, nil, errors.New("unknown test scan " + id)
 	}
@@ -180,6 +183,24 @@ func TestIsolatedInterrupt(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "submission.csv")); err == nil {
 		t.Error("interrupted run wrote submission.csv")
+	}
+}
+
+// TestIsolatedCtrlCReachingTheScanFirst: Ctrl-C goes to the terminal's
+// whole process group, so a scan process may die of SIGINT before run's own
+// handler cancels the batch; that scan has no outcome (not a failure with
+// the fallback), so no aggregate is written even when it was the last one.
+func TestIsolatedCtrlCReachingTheScanFirst(t *testing.T) {
+	in := fakeScans(t, "ok1", "sigint1")
+	out := t.TempDir()
+	var logs bytes.Buffer
+	cfg := isolatedConfig(t, in, out, &logs)
+	cfg.Workers = 1
+	if _, err := Run(context.Background(), cfg); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("got %v, want ErrInterrupted", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "submission.csv")); err == nil {
+		t.Error("submission.csv written with a scan stopped by SIGINT")
 	}
 }
 
