@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/eval"
 	"github.com/spf13/cobra"
 )
@@ -55,8 +54,8 @@ all files together are plotted in <out>/froc.png.`,
 				if len(args) > 1 {
 					name = filepath.Base(filepath.Dir(c)) + "_" + name
 				}
-				r, err := evaluate(annotations, excluded, seriesuids, nil, c,
-					eval.Options{Name: name, Bootstrap: bootstrap, Seed: seed, MaxMarksPerScan: maxMarks})
+				r, err := eval.EvaluateFiles(eval.Files{Annotations: annotations, Excluded: excluded, SeriesUIDs: seriesuids,
+					Candidates: c}, eval.Options{Name: name, Bootstrap: bootstrap, Seed: seed, MaxMarksPerScan: maxMarks})
 				if err != nil {
 					return err
 				}
@@ -83,39 +82,4 @@ all files together are plotted in <out>/froc.png.`,
 	f.Int64Var(&seed, "seed", 1, "bootstrap seed")
 	f.IntVar(&maxMarks, "max-marks", 0, "marks kept per scan, up to 1000000 (0 = LUNA16's 100, negative = no cap)")
 	return cmd
-}
-
-// evaluate runs the LUNA16 evaluation of one candidates file over the scans
-// listed in the seriesuids file, or else the scans given, or else those
-// named in the candidates file, so that evaluating a subset against the full
-// LUNA16 annotations does not count the other 800 scans as missed.
-func evaluate(annotations, excluded, seriesuids string, scans []string, cands string, opt eval.Options) (*eval.Result, error) {
-	ann, err := eval.ReadAnnotations(annotations)
-	if err != nil {
-		return nil, err
-	}
-	var exc []eval.Annotation
-	if excluded != "" {
-		if exc, err = eval.ReadAnnotations(excluded); err != nil {
-			return nil, err
-		}
-	}
-	cs, err := candidate.ReadFile(cands)
-	if err != nil {
-		return nil, err
-	}
-	if seriesuids != "" {
-		if scans, err = eval.ReadSeriesUIDs(seriesuids); err != nil {
-			return nil, err
-		}
-	} else if scans == nil {
-		seen := map[string]bool{}
-		for _, c := range cs {
-			if !seen[c.SeriesUID] {
-				seen[c.SeriesUID] = true
-				scans = append(scans, c.SeriesUID)
-			}
-		}
-	}
-	return eval.Evaluate(ann, exc, scans, cs, opt)
 }

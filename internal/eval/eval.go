@@ -509,14 +509,18 @@ type Files struct {
 	Annotations string
 	// Excluded is annotations_excluded.csv ("" for none).
 	Excluded string
-	// SeriesUIDs is the scan list ("" to use the union of the series in the
-	// candidates and annotations).
+	// SeriesUIDs is the scan list ("" to evaluate the scans named in the
+	// candidates file).
 	SeriesUIDs string
 	// Candidates is the candidates or submission CSV (required).
 	Candidates string
 }
 
-// EvaluateFiles reads the files named in f and runs Evaluate.
+// EvaluateFiles reads the files named in f and runs Evaluate over the scans
+// of the SeriesUIDs list, or else those named in the candidates file, so
+// that evaluating a subset against the full LUNA16 annotations does not
+// count the other scans' nodules as missed. (A candidates file with no rows
+// and no list falls back to Evaluate's union of series.)
 func EvaluateFiles(f Files, opt Options) (*Result, error) {
 	ann, err := ReadAnnotations(f.Annotations)
 	if err != nil {
@@ -528,15 +532,23 @@ func EvaluateFiles(f Files, opt Options) (*Result, error) {
 			return nil, err
 		}
 	}
+	cands, err := candidate.ReadFile(f.Candidates)
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
 	var scans []string
 	if f.SeriesUIDs != "" {
 		if scans, err = ReadSeriesUIDs(f.SeriesUIDs); err != nil {
 			return nil, err
 		}
-	}
-	cands, err := candidate.ReadFile(f.Candidates)
-	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
+	} else {
+		seen := map[string]bool{}
+		for _, c := range cands {
+			if !seen[c.SeriesUID] {
+				seen[c.SeriesUID] = true
+				scans = append(scans, c.SeriesUID)
+			}
+		}
 	}
 	return Evaluate(ann, exc, scans, cands, opt)
 }

@@ -519,3 +519,23 @@ func TestPerNoduleInAnnotationOrder(t *testing.T) {
 		t.Errorf("hits %+v", r.PerNodule)
 	}
 }
+
+// TestEvaluateFilesScansOfTheCandidates: without a scan list only the scans
+// named in the candidates file are evaluated (a subset against the full
+// annotations does not count the other scans' nodules as missed).
+func TestEvaluateFilesScansOfTheCandidates(t *testing.T) {
+	dir := t.TempDir()
+	ann := filepath.Join(dir, "ann.csv")
+	cands := filepath.Join(dir, "c.csv")
+	os.WriteFile(ann, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\na,0,0,0,10\nb,0,0,0,10\n"), 0o644)
+	os.WriteFile(cands, []byte("seriesuid,coordX,coordY,coordZ,probability\na,1,0,0,0.9\n"), 0o644)
+	r, err := EvaluateFiles(Files{Annotations: ann, Candidates: cands}, Options{})
+	if err != nil || r.Scans != 1 || r.Nodules != 1 || r.Sensitivity != 1 {
+		t.Fatalf("%+v %v: want 1 scan, 1 nodule found", r, err)
+	}
+	list := filepath.Join(dir, "uids.csv")
+	os.WriteFile(list, []byte("seriesuid\na\nb\n"), 0o644)
+	if r, err = EvaluateFiles(Files{Annotations: ann, Candidates: cands, SeriesUIDs: list}, Options{}); err != nil || r.Nodules != 2 {
+		t.Fatalf("with the list: %+v %v", r, err)
+	}
+}
