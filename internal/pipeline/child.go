@@ -150,7 +150,7 @@ func (b *batch) crashReason(ps *os.ProcessState, werr error, crash string) strin
 	case ok && ws.Signaled():
 		s = "killed by " + signalName(ws.Signal())
 		if ws.Signal() == syscall.SIGKILL {
-			s += fmt.Sprintf(" (the kernel's out-of-memory killer sends SIGKILL: the scan may need more than its budget of %s; raise --max-memory or lower -j)", FormatSize(b.perScan))
+			s += fmt.Sprintf(" (the kernel's out-of-memory killer sends SIGKILL: the scan may need more than its budget of %s; raise run's --max-memory or lower -j)", FormatSize(b.perScan))
 		}
 	default:
 		s = fmt.Sprintf("exited with status %d without a result", ps.ExitCode())
@@ -158,7 +158,7 @@ func (b *batch) crashReason(ps *os.ProcessState, werr error, crash string) strin
 	if crash != "" {
 		s += ": " + crash
 		if strings.Contains(crash, "out of memory") {
-			s += fmt.Sprintf(" (its budget is %s; raise --max-memory or lower -j)", FormatSize(b.perScan))
+			s += fmt.Sprintf(" (its budget is %s; raise run's --max-memory or lower -j)", FormatSize(b.perScan))
 		}
 	}
 	return s
