@@ -111,6 +111,9 @@ func (f *runFlags) config(in string, sf *scanFlags) (pipeline.Config, error) {
 		return cfg, err
 	}
 	cfg.Scan = opt
+	// The CUDA driver reserves tens of GiB of address space: cap scans
+	// with GOMEMLIMIT and the readers' budget only.
+	cfg.NoAddressLimit = strings.HasPrefix(opt.Detect.Cluster.Backend.Name(), "cuda")
 	cfg.NewScan = func() pipeline.ScanFunc {
 		w := &pipeline.Worker{Opt: opt}
 		return hooked(w.Process)

@@ -44,8 +44,10 @@ func testChild(args []string) int {
 		id := ScanID(in)
 		switch {
 		case strings.HasPrefix(id, "ok"):
+			var as syscall.Rlimit
+			syscall.Getrlimit(syscall.RLIMIT_AS, &as)
 			slog.New(slog.NewJSONHandler(os.Stderr, nil)).Info("hello from the scan", "n", 3,
-				"mem", os.Getenv(MaxMemoryEnv), "procs", runtime.GOMAXPROCS(0))
+				"mem", os.Getenv(MaxMemoryEnv), "procs", runtime.GOMAXPROCS(0), "as", fmt.Sprint(as.Cur))
 			fmt.Fprintln(os.Stderr, "a plain line\x1b[31m")
 			return ScanRecord{Cancer: 0.4}, []candidate.Candidate{{SeriesUID: id, Probability: 0.7}}, nil
 		case strings.HasPrefix(id, "err"):
@@ -152,7 +154,8 @@ func TestIsolatedCrashesAreFailures(t *testing.T) {
 		if json.Unmarshal([]byte(line), &m) != nil {
 			continue
 		}
-		if m["msg"] == "hello from the scan" && m["scan"] == "ok1" && m["n"] == 3.0 && m["mem"] == "268435456" && m["procs"] != nil {
+		if m["msg"] == "hello from the scan" && m["scan"] == "ok1" && m["n"] == 3.0 && m["mem"] == "268435456" &&
+			m["procs"] != nil && m["as"] == fmt.Sprint(uint64(268435456+addressSlack)) {
 			found = true
 		}
 		if m["msg"] == "scan process output" && m["scan"] == "ok2" && m["line"] == "a plain line\x1b[31m" {
@@ -161,6 +164,23 @@ func TestIsolatedCrashesAreFailures(t *testing.T) {
 	}
 	if !found || !plain {
 		t.Errorf("scan process lines not forwarded with the scan id (json %v, plain %v):\n%s", found, plain, logs.String())
+	}
+}
+
+// TestIsolatedNoAddressLimit: Config.NoAddressLimit leaves the scan
+// process's address space as it was (for GPU drivers), the budget still set.
+func TestIsolatedNoAddressLimit(t *testing.T) {
+	in := fakeScans(t, "ok1")
+	var logs bytes.Buffer
+	cfg := isolatedConfig(t, in, t.TempDir(), &logs)
+	cfg.NoAddressLimit = true
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	var parent syscall.Rlimit
+	syscall.Getrlimit(syscall.RLIMIT_AS, &parent)
+	if !strings.Contains(logs.String(), `"as":"`+fmt.Sprint(parent.Cur)+`"`) || !strings.Contains(logs.String(), `"mem":"`) {
+		t.Errorf("address space capped despite NoAddressLimit:\n%s", logs.String())
 	}
 }
 

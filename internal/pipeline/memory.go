@@ -17,6 +17,10 @@ import (
 // against it. It is the one value; nothing else restates the budget.
 const MaxMemoryEnv = "LUNGCTL_MAX_MEMORY"
 
+// noAddressLimitEnv, set to 1, tells a scan process not to cap its address
+// space (Config.NoAddressLimit).
+const noAddressLimitEnv = "LUNGCTL_NO_ADDRESS_LIMIT"
+
 // DefaultMemoryFraction is the share of the machine's memory (or of the
 // cgroup's limit, when lower) that a batch run's scans may use together by
 // default.

@@ -12,8 +12,9 @@ import (
 // scan) before the kernel's out-of-memory killer picks a process. It also
 // turns core dumps off: a crashed scan is reported, not dumped.
 func limitAddressSpace() {
+	syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{})
 	v, err := strconv.ParseInt(os.Getenv(MaxMemoryEnv), 10, 64)
-	if err != nil || v <= 0 {
+	if err != nil || v <= 0 || os.Getenv(noAddressLimitEnv) == "1" {
 		return
 	}
 	lim := uint64(v) + addressSlack
@@ -22,5 +23,4 @@ func limitAddressSpace() {
 		lim = cur.Max
 	}
 	syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: lim, Max: lim})
-	syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{})
 }

@@ -68,6 +68,10 @@ type Config struct {
 	// share reaches it through MaxMemoryEnv and GOMEMLIMIT, and a scan
 	// process's address space is capped at its share plus 2 GiB.
 	MaxMemory int64
+	// NoAddressLimit leaves a scan process's address space uncapped (its
+	// budget then reaches it through GOMEMLIMIT and MaxMemoryEnv only): a
+	// GPU driver reserves far more address space than it uses.
+	NoAddressLimit bool
 	// Log receives the run's messages (nil = none).
 	Log *slog.Logger
 	// Progress, when set, is called after each scan's outcome (done
@@ -326,6 +330,9 @@ func (b *batch) memory(sum *Summary) error {
 	if b.cfg.Isolate {
 		threads := max(1, par.Limit()/int(conc))
 		b.env = append(scanMemoryEnv(b.perScan), "GOMAXPROCS="+strconv.Itoa(threads))
+		if b.cfg.NoAddressLimit {
+			b.env = append(b.env, noAddressLimitEnv+"=1")
+		}
 		return nil
 	}
 	if b.perScan > 0 {
