@@ -165,16 +165,25 @@ func TestRunSecondRunOnSameOut(t *testing.T) {
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for !fileExists(filepath.Join(out, ".lungctl.lock")) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	exited := make(chan error, 1)
+	go func() { exited <- first.Wait() }()
+	deadline := time.After(time.Minute)
+	for !fileExists(filepath.Join(out, ".lungctl.lock")) {
+		select {
+		case err := <-exited:
+			t.Fatalf("first run ended (%v) before taking its lock:\n%s", err, se.String())
+		case <-deadline:
+			first.Process.Kill()
+			t.Fatal("first run took no lock in a minute")
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 	r := lungctl(t, runCmd(in, out)...)
 	if r.code != exitFailure || !strings.Contains(r.stderr, "in use by another lungctl run") ||
-		!strings.Contains(r.stderr, "pid "+itoa(first.Process.Pid)) {
+		!strings.Contains(r.stderr, "pid "+strconv.Itoa(first.Process.Pid)) {
 		t.Errorf("second run: exit %d, want 1 naming pid %d:\n%s", r.code, first.Process.Pid, r.stderr)
 	}
-	if err := first.Wait(); err != nil {
+	if err := <-exited; err != nil {
 		t.Errorf("first run: %v\n%s", err, se.String())
 	}
 }
@@ -218,5 +227,3 @@ func TestRunInterruptKeepsSubmission(t *testing.T) {
 	// The next run completes the batch.
 	checkExit(t, lungctl(t, runCmd(in, out)...), exitOK, "resumed run")
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

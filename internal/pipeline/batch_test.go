@@ -9,9 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/par"
 )
 
 func TestShardCoversInputsOnce(t *testing.T) {
@@ -290,5 +293,30 @@ func TestRunRefusesOutIsIn(t *testing.T) {
 	var mu sync.Mutex
 	if _, err := Run(context.Background(), fakeConfig(in, in, fakeScan(map[string]int{}, &mu))); !errors.Is(err, ErrUsage) {
 		t.Errorf("-o equal to the input: %v, want ErrUsage", err)
+	}
+}
+
+// TestRunWorkersShareTheBudget: -j 4 on a budget of 2 runs two scans at a
+// time (each running scan holds one of par's slots), and no more.
+func TestRunWorkersShareTheBudget(t *testing.T) {
+	old := par.Limit()
+	par.SetLimit(2)
+	defer par.SetLimit(old)
+	in := fakeScans(t, "a", "b", "c", "d", "e", "f")
+	var now, peak atomic.Int32
+	cfg := fakeConfig(in, t.TempDir(), func(context.Context, string, string) (ScanRecord, []candidate.Candidate, error) {
+		n := now.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(20 * time.Millisecond)
+		now.Add(-1)
+		return ScanRecord{}, nil, nil
+	})
+	cfg.Workers = 4
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if p := peak.Load(); p != 2 {
+		t.Errorf("peak %d scans at once with -j 4 on a budget of 2, want 2", p)
 	}
 }
