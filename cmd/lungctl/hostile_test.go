@@ -125,7 +125,7 @@ func TestRunCrashIsolation(t *testing.T) {
 	}
 	hook := "LUNGCTL_TEST_CRASH=" + strings.Join(env, ",")
 	out := filepath.Join(t.TempDir(), "out")
-	r := lungctlEnv(t, []string{hook}, runCmd(in, out, "-j", "2", "--max-memory", "512MiB")...)
+	r := lungctlEnv(t, []string{hook}, runCmd(in, out, "-j", "2", "--threads", "2", "--max-memory", "512MiB")...)
 	checkExit(t, r, exitPartial, "run with crashing scans")
 	frecs := readCSV(t, filepath.Join(out, "failures.csv"))
 	if len(frecs) != 1+len(crashes) {
