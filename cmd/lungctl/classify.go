@@ -2,11 +2,7 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"os"
-	"strconv"
 
-	"github.com/lungctl/lungctl/internal/atomicfile"
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/classify"
 	"github.com/lungctl/lungctl/internal/pipeline"
@@ -93,7 +89,7 @@ The embedded default model was trained on synthetic phantom nodules only (see
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s\t%.6f\n", p.ID, prob)
 			if submission != "" {
-				if err := appendSubmission(submission, p.ID, prob); err != nil {
+				if err := pipeline.AppendSubmission(submission, p.ID, prob); err != nil {
 					return err
 				}
 			}
@@ -108,41 +104,4 @@ The embedded default model was trained on synthetic phantom nodules only (see
 	cmd.Flags().StringVarP(&out, "out", "o", "", "scored candidates CSV to write")
 	cmd.Flags().StringVar(&submission, "submission", "", "append an id,cancer row (Kaggle DSB 2017) to this CSV, creating it with a header")
 	return cmd
-}
-
-// appendSubmission adds one id,cancer row to a Kaggle submission file,
-// replacing an existing row for the same id; the file is rewritten
-// atomically so a crash never leaves half a row.
-func appendSubmission(path, id string, p float64) error {
-	rows := [][2]string{}
-	if b, err := os.ReadFile(path); err == nil {
-		r, err := readSubmission(b)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		rows = r
-	} else if !os.IsNotExist(err) {
-		return err
-	}
-	found := false
-	val := strconv.FormatFloat(p, 'f', 6, 64)
-	for i := range rows {
-		if rows[i][0] == id {
-			rows[i][1], found = val, true
-		}
-	}
-	if !found {
-		rows = append(rows, [2]string{id, val})
-	}
-	return atomicfile.Write(path, func(w io.Writer) error {
-		if _, err := io.WriteString(w, "id,cancer\n"); err != nil {
-			return err
-		}
-		for _, r := range rows {
-			if _, err := fmt.Fprintf(w, "%s,%s\n", r[0], r[1]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }

@@ -23,6 +23,13 @@ import (
 // lungctlBin is the path of the binary built by TestMain.
 var lungctlBin string
 
+// testVersion is the version the test binary is built with, which every
+// provenance file must record.
+const testVersion = "test-1.2.3"
+
+// testTmp is TestMain's scratch folder (shared fixtures), removed at exit.
+var testTmp string
+
 func TestMain(m *testing.M) {
 	os.Exit(buildAndRun(m))
 }
@@ -40,8 +47,11 @@ func buildAndRun(m *testing.M) int {
 			goTool = p
 		}
 	}
+	testTmp = dir
 	lungctlBin = filepath.Join(dir, "lungctl")
-	build := exec.Command(goTool, "build", "-o", lungctlBin, ".")
+	// The test hooks (testhooks_on.go) let tests make a scan crash.
+	build := exec.Command(goTool, "build", "-tags", "lungctl_testhooks", "-ldflags", "-X main.version="+testVersion,
+		"-o", lungctlBin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "lungctl test: go build failed: %v\n%s", err, out)
 		return 1

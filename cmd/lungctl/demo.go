@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -45,8 +43,9 @@ has cancer when any nodule is malignant). Everything lands in DIR.`,
 			} else if size != "full" {
 				return usagef("--size must be small or full")
 			}
-			if count < 1 {
-				return usagef("--count must be at least 1")
+			if err := firstErr(folderOut("demo", "-o", out), checkInt("count", count, 1, 100),
+				checkInt("snapshots", snaps, 0, 100)); err != nil {
+				return err
 			}
 			scans := filepath.Join(out, "phantoms")
 			res := filepath.Join(out, "results")
@@ -55,14 +54,12 @@ has cancer when any nodule is malignant). Everything lands in DIR.`,
 			}
 			var truth []phantom.TruthRow
 			chests := map[string]*phantom.Chest{}
-			var inputs []string
 			for i := 0; i < count; i++ {
-				c, dir, err := writePhantom(scans, phantom.Options{Seed: seed + int64(i), Size: sz})
+				c, _, err := writePhantom(scans, phantom.Options{Seed: seed + int64(i), Size: sz})
 				if err != nil {
 					return err
 				}
 				chests[c.SeriesUID] = c
-				inputs = append(inputs, dir)
 				for _, n := range c.Nodules {
 					truth = append(truth, phantom.TruthRow{SeriesUID: c.SeriesUID, Nodule: n})
 				}
@@ -74,25 +71,11 @@ has cancer when any nodule is malignant). Everything lands in DIR.`,
 				return err
 			}
 			logger.Info("wrote phantoms", "dir", scans, "patients", count, "nodules", len(truth))
-
-			m, err := (&classifyFlags{}).load()
+			sum, err := demoRun(cmd, scans, res, snaps)
 			if err != nil {
 				return err
 			}
-			var df detectFlags
-			dopt, err := df.defaults()
-			if err != nil {
-				return err
-			}
-			w := &pipeline.Worker{Opt: pipeline.ScanOptions{Detect: dopt, Model: m, Snapshots: snaps,
-				NoisyORK: 5, NoisyORLeak: 0.02}}
-			pr := newProgress(cmd.ErrOrStderr())
-			sum, err := pipeline.RunBatch(context.Background(), inputs, res, w.Process,
-				pipeline.BatchOptions{Workers: 1, Force: true, Progress: pr.update, FallbackCancer: pipeline.DefaultFallbackCancer})
-			if err != nil {
-				return err
-			}
-			cs, err := candidate.ReadFile(filepath.Join(res, "candidates.csv"))
+			cs, err := candidate.ReadFile(sum.Files.Candidates)
 			if err != nil {
 				return err
 			}
@@ -100,47 +83,37 @@ has cancer when any nodule is malignant). Everything lands in DIR.`,
 		},
 	}
 	cmd.Flags().StringVarP(&out, "out", "o", "lungctl-demo", "folder for the phantoms and results")
-	cmd.Flags().IntVar(&count, "count", 3, "number of synthetic patients")
+	cmd.Flags().IntVar(&count, "count", 3, "number of synthetic patients, 1-100")
 	cmd.Flags().Int64Var(&seed, "seed", 1, "seed of the first patient")
 	cmd.Flags().StringVar(&size, "size", "full", "phantom size: full (512x512, 0.70 mm) or small (128x128, 2.5 mm)")
-	cmd.Flags().IntVar(&snaps, "snapshots", 3, "PNGs of the top N candidates per patient (0 = none)")
+	cmd.Flags().IntVar(&snaps, "snapshots", 3, "PNGs of the top N candidates per patient, 0-100 (0 = none)")
 	return cmd
 }
 
-func demoReport(cmd *cobra.Command, sum *pipeline.BatchSummary, cs []candidate.Candidate, truth []phantom.TruthRow,
+// demoRun runs the phantoms exactly as 'lungctl run' would: one scan
+// process per patient, default settings, every scan redone.
+func demoRun(cmd *cobra.Command, scans, res string, snaps int) (*pipeline.Summary, error) {
+	sf := defaultScanFlags()
+	sf.snaps = snaps
+	rf := runFlags{out: res, workers: 1, force: true, isolate: true, fallback: pipeline.DefaultFallbackCancer}
+	cfg, err := rf.config(scans, &sf)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Progress = newProgress(cmd.ErrOrStderr()).update
+	sum, err := pipeline.Run(cmd.Context(), cfg)
+	if err == nil && sum.Failed > 0 {
+		err = fmt.Errorf("demo: %d of %d phantoms failed: %s", sum.Failed, sum.Scans, sum.Failures[0].Error)
+	}
+	return sum, err
+}
+
+// demoReport prints each true nodule with whether it was found, by the
+// LUNA16 hit rule of internal/eval (the candidate nearest in rank within the
+// nodule's radius), the FROC/CPM and each patient's probability.
+func demoReport(cmd *cobra.Command, sum *pipeline.Summary, cs []candidate.Candidate, truth []phantom.TruthRow,
 	chests map[string]*phantom.Chest, res string) error {
 	o := cmd.OutOrStdout()
-	tw := tabwriter.NewWriter(o, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "patient\tnodule\tkind\tdiam_mm\tmalignant\tfound\trank\tdist_mm\tdetect\tmalignancy")
-	byScan := map[string][]candidate.Candidate{}
-	for _, c := range cs {
-		byScan[c.SeriesUID] = append(byScan[c.SeriesUID], c)
-	}
-	for uid := range byScan {
-		candidate.SortByProbability(byScan[uid])
-	}
-	found := 0
-	for i, t := range truth {
-		rank, dist := -1, math.Inf(1)
-		var hit candidate.Candidate
-		for r, c := range byScan[t.SeriesUID] {
-			d := math.Sqrt(sq(c.World[0]-t.World[0]) + sq(c.World[1]-t.World[1]) + sq(c.World[2]-t.World[2]))
-			if d < t.DiameterMM/2 && rank < 0 {
-				rank, dist, hit = r+1, d, c
-			}
-		}
-		pid := chests[t.SeriesUID].PatientID
-		if rank < 0 {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%v\tno\t-\t-\t-\t-\n", pid, i+1, t.Kind, t.DiameterMM, t.Malignant)
-			continue
-		}
-		found++
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%v\tyes\t%d\t%.1f\t%.2f\t%.2f\n", pid, i+1, t.Kind, t.DiameterMM, t.Malignant,
-			rank, dist, hit.DetectScore, hit.Malignancy)
-	}
-	tw.Flush()
-	fmt.Fprintf(o, "\nfound %d of %d nodules; %d candidates in all\n\n", found, len(truth), len(cs))
-
 	var ann []eval.Annotation
 	for _, t := range truth {
 		ann = append(ann, eval.Annotation{SeriesUID: t.SeriesUID, World: t.World, DiameterMM: t.DiameterMM})
@@ -154,6 +127,22 @@ func demoReport(cmd *cobra.Command, sum *pipeline.BatchSummary, cs []candidate.C
 	if err != nil {
 		return err
 	}
+	rank := candidateRanks(cs)
+	tw := tabwriter.NewWriter(o, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "patient\tnodule\tkind\tdiam_mm\tmalignant\tfound\trank\tdist_mm\tdetect\tmalignancy")
+	for i, t := range truth {
+		pid := chests[t.SeriesUID].PatientID
+		nr := r.PerNodule[i]
+		if !nr.Detected {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%v\tno\t-\t-\t-\t-\n", pid, i+1, t.Kind, t.DiameterMM, t.Malignant)
+			continue
+		}
+		hit := cs[nr.Candidate]
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%v\tyes\t%d\t%.1f\t%.2f\t%.2f\n", pid, i+1, t.Kind, t.DiameterMM, t.Malignant,
+			rank[nr.Candidate], nr.DistanceMM, hit.DetectScore, hit.Malignancy)
+	}
+	tw.Flush()
+	fmt.Fprintf(o, "\nfound %d of %d nodules; %d candidates in all\n\n", r.Detected, r.Nodules, len(cs))
 	fmt.Fprint(o, r.Summary())
 	if err := eval.PlotFROC(filepath.Join(res, "froc.png"), r); err != nil {
 		return err
@@ -174,4 +163,19 @@ func demoReport(cmd *cobra.Command, sum *pipeline.BatchSummary, cs []candidate.C
 	return nil
 }
 
-func sq(x float64) float64 { return x * x }
+// candidateRanks gives each candidate its 1-based rank by probability
+// within its scan.
+func candidateRanks(cs []candidate.Candidate) []int {
+	idx := make([]int, len(cs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return cs[idx[a]].Probability > cs[idx[b]].Probability })
+	rank := make([]int, len(cs))
+	seen := map[string]int{}
+	for _, i := range idx {
+		seen[cs[i].SeriesUID]++
+		rank[i] = seen[cs[i].SeriesUID]
+	}
+	return rank
+}

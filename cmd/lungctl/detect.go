@@ -1,13 +1,13 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
+	"io"
+	"math"
 
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/cluster"
 	"github.com/lungctl/lungctl/internal/detect"
+	"github.com/lungctl/lungctl/internal/npy"
 	"github.com/lungctl/lungctl/internal/pipeline"
 	"github.com/spf13/cobra"
 )
@@ -25,16 +25,31 @@ type detectFlags struct {
 func (f *detectFlags) add(cmd *cobra.Command) {
 	d := detect.Defaults
 	fl := cmd.Flags()
-	fl.Float64Var(&f.huMin, "hu-min", d.HUMin, "lung voxels above this HU become points")
-	fl.Float64Var(&f.siMin, "si-min", d.SIMin, "points need a shape index at least this (1 = spherical cap, 0.75 = vessel, 0.5 = wall); negative keeps all")
-	fl.Float64Var(&f.sigma, "sigma", d.SigmaMM, "Gaussian smoothing (mm) before curvature")
-	fl.Float64Var(&f.bwSpatial, "bandwidth-mm", d.Bandwidth[0], "mean-shift bandwidth along x, y, z (mm)")
-	fl.Float64Var(&f.bwHU, "bandwidth-hu", d.Bandwidth[3], "mean-shift bandwidth along HU")
-	fl.Float64Var(&f.bwSI, "bandwidth-si", d.Bandwidth[4], "mean-shift bandwidth along shape index")
-	fl.Float64Var(&f.minD, "min-diameter", d.MinDiameterMM, "smallest candidate diameter kept (mm)")
-	fl.Float64Var(&f.maxD, "max-diameter", d.MaxDiameterMM, "largest candidate diameter kept (mm)")
-	fl.IntVar(&f.max, "max-candidates", d.MaxCandidates, "candidates kept per scan, best first (negative = all)")
+	fl.Float64Var(&f.huMin, "hu-min", d.HUMin, "lung voxels above this HU become points, -1024 to 3071")
+	fl.Float64Var(&f.siMin, "si-min", d.SIMin, "points need a shape index at least this (1 = spherical cap, 0.75 = vessel, 0.5 = wall), -1 to 1; negative keeps all")
+	fl.Float64Var(&f.sigma, "sigma", d.SigmaMM, "Gaussian smoothing before curvature, mm, 0.25 to 10")
+	fl.Float64Var(&f.bwSpatial, "bandwidth-mm", d.Bandwidth[0], "mean-shift bandwidth along x, y, z, mm, 0.5 to 50")
+	fl.Float64Var(&f.bwHU, "bandwidth-hu", d.Bandwidth[3], "mean-shift bandwidth along HU, 1 to 4000")
+	fl.Float64Var(&f.bwSI, "bandwidth-si", d.Bandwidth[4], "mean-shift bandwidth along shape index, 0.01 to 1")
+	fl.Float64Var(&f.minD, "min-diameter", d.MinDiameterMM, "smallest candidate diameter kept, mm, 0 to 100")
+	fl.Float64Var(&f.maxD, "max-diameter", d.MaxDiameterMM, "largest candidate diameter kept, mm, above --min-diameter, up to 200")
+	fl.IntVar(&f.max, "max-candidates", d.MaxCandidates, "candidates kept per scan, best first, 1 to 100000 (negative = all)")
 	fl.StringVar(&f.device, "device", "auto", "mean-shift backend: auto, cpu, cuda (= cuda-grid) or cuda-brute; CUDA needs a -tags lungcuda build (make build-cuda) and a GPU")
+}
+
+// check refuses values outside the documented ranges (a zero or negative
+// bandwidth or --sigma used to be replaced by the default silently; a tiny
+// bandwidth panicked and a huge --sigma hung).
+func (f *detectFlags) check() error {
+	maxC := f.max
+	if maxC < 0 {
+		maxC = 1 // negative: all
+	}
+	return firstErr(checkFloat("hu-min", f.huMin, -1024, 3071), checkFloat("si-min", f.siMin, -1, 1),
+		checkFloat("sigma", f.sigma, 0.25, 10), checkFloat("bandwidth-mm", f.bwSpatial, 0.5, 50),
+		checkFloat("bandwidth-hu", f.bwHU, 1, 4000), checkFloat("bandwidth-si", f.bwSI, 0.01, 1),
+		checkFloat("min-diameter", f.minD, 0, 100), checkFloat("max-diameter", f.maxD, math.Max(f.minD, 1), 200),
+		checkInt("max-candidates", maxC, 1, 100000))
 }
 
 // defaults returns the detection options with every flag at its default.
@@ -47,6 +62,9 @@ func (f *detectFlags) defaults() (detect.Options, error) {
 
 func (f *detectFlags) options() (detect.Options, error) {
 	o := detect.Defaults
+	if err := f.check(); err != nil {
+		return o, err
+	}
 	o.HUMin, o.SIMin, o.SigmaMM = f.huMin, f.siMin, f.sigma
 	o.Bandwidth = [5]float64{f.bwSpatial, f.bwSpatial, f.bwSpatial, f.bwHU, f.bwSI}
 	o.MinDiameterMM, o.MaxDiameterMM, o.MaxCandidates = f.minD, f.maxD, f.max
@@ -57,6 +75,7 @@ func (f *detectFlags) options() (detect.Options, error) {
 	if note != "" {
 		logger.Info(note)
 	}
+	logger.Debug("mean-shift backend", "device", f.device, "backend", b.Name())
 	o.Cluster.Backend = b
 	return o, nil
 }
@@ -80,7 +99,7 @@ IN is a preprocess output (.nii.gz; its _lung.nii.gz is found beside it or given
 with --mask), an .mhd or a DICOM folder (preprocessed in memory). The CSV has the
 LUNA16 columns seriesuid,coordX,coordY,coordZ,probability first (probability =
 detection score), then diameter_mm,voxels,mean_hu,mean_si,compactness,
-detect_score,malignancy.`,
+detect_score,malignancy,patient_id. -o - writes the CSV to standard output.`,
 		Example: `  lungctl detect out/lidc-idri-0001.nii.gz -o out/candidates.csv
   lungctl detect ../shared/data/lidc-idri-0001 -o cands.csv --export-points pts.npy
   /usr/bin/python3 ../shared/peers/meanshift_sklearn.py --points pts.npy   # same points, sklearn`,
@@ -88,6 +107,9 @@ detect_score,malignancy.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return usagef("detect: -o candidates.csv is required")
+			}
+			if out == stdoutPath && points == stdoutPath {
+				return usagef("detect: -o and --export-points cannot both be - (standard output)")
 			}
 			popt, err := pf.options()
 			if err != nil {
@@ -105,12 +127,7 @@ detect_score,malignancy.`,
 			if err != nil {
 				return err
 			}
-			if dir := filepath.Dir(out); dir != "" {
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					return err
-				}
-			}
-			if err := candidate.WriteFile(out, cs); err != nil {
+			if err := writeOut(cmd, out, func(w io.Writer) error { return candidate.Write(w, cs) }); err != nil {
 				return err
 			}
 			if points != "" {
@@ -118,21 +135,22 @@ detect_score,malignancy.`,
 				// one, in mm) equals our per-axis bandwidths: what
 				// single-bandwidth tools such as scikit-learn expect.
 				scaled := cluster.EqualScale(r.Points, 5, r.Bandwidth, r.Bandwidth[0])
-				if err := cluster.WritePointsNPY(points, scaled, 5); err != nil {
+				err := writeOut(cmd, points, func(w io.Writer) error { return npy.Write(w, scaled, []int{len(scaled) / 5, 5}) })
+				if err != nil {
 					return err
 				}
 				logger.Info("exported points", "path", points, "n", len(r.Points)/5,
 					"bandwidth", r.Bandwidth[0], "note", "HU and SI scaled so that one bandwidth fits all axes")
 			}
 			logger.Info("detected", "id", p.ID, "candidates", len(cs), "points", len(r.Points)/5,
-				"clusters", r.Clusters, "out", out, "seconds", fmt.Sprint(p.Seconds))
+				"clusters", r.Clusters, "out", out, "seconds", pipeline.Timings(p.Seconds))
 			return nil
 		},
 	}
 	pf.add(cmd)
 	df.add(cmd)
 	cmd.Flags().StringVar(&mask, "mask", "", "lung mask NIfTI (default: <id>_lung.nii.gz beside IN, else computed)")
-	cmd.Flags().StringVarP(&out, "out", "o", "", "candidates CSV to write")
-	cmd.Flags().StringVar(&points, "export-points", "", "also write the clustered N×5 points as float32 .npy: x,y,z mm, then HU and SI scaled so that --bandwidth-mm is the one bandwidth of every axis")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "candidates CSV to write (- = standard output)")
+	cmd.Flags().StringVar(&points, "export-points", "", "also write the clustered N×5 points as float32 .npy: x,y,z mm, then HU and SI scaled so that --bandwidth-mm is the one bandwidth of every axis (- = standard output)")
 	return cmd
 }

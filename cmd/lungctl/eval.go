@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/eval"
 	"github.com/spf13/cobra"
 )
@@ -39,6 +38,13 @@ all files together are plotted in <out>/froc.png.`,
 			if annotations == "" {
 				return usagef("eval: --annotations is required")
 			}
+			if maxMarks < 0 {
+				maxMarks = -1
+			}
+			if err := firstErr(folderOut("eval", "-o", out), checkInt("bootstrap", bootstrap, 0, 100000),
+				checkInt("max-marks", maxMarks, -1, 1000000)); err != nil {
+				return err
+			}
 			if err := mkdirOut(out); err != nil {
 				return err
 			}
@@ -48,8 +54,8 @@ all files together are plotted in <out>/froc.png.`,
 				if len(args) > 1 {
 					name = filepath.Base(filepath.Dir(c)) + "_" + name
 				}
-				r, err := evaluate(annotations, excluded, seriesuids, nil, c,
-					eval.Options{Name: name, Bootstrap: bootstrap, Seed: seed, MaxMarksPerScan: maxMarks})
+				r, err := eval.EvaluateFiles(eval.Files{Annotations: annotations, Excluded: excluded, SeriesUIDs: seriesuids,
+					Candidates: c}, eval.Options{Name: name, Bootstrap: bootstrap, Seed: seed, MaxMarksPerScan: maxMarks})
 				if err != nil {
 					return err
 				}
@@ -72,43 +78,8 @@ all files together are plotted in <out>/froc.png.`,
 	f.StringVar(&excluded, "excluded", "", "excluded-findings CSV (same columns); hits on them are ignored")
 	f.StringVar(&seriesuids, "seriesuids", "", "list of evaluated scan ids (default: the ids in the candidates file; a scan with no candidates then needs this list)")
 	f.StringVarP(&out, "out", "o", ".", "folder for the JSON summaries and froc.png")
-	f.IntVar(&bootstrap, "bootstrap", 0, "bootstrap resamplings of the scans for confidence bands (the official script uses 1000)")
+	f.IntVar(&bootstrap, "bootstrap", 0, "bootstrap resamplings of the scans for confidence bands, 0-100000 (the official script uses 1000)")
 	f.Int64Var(&seed, "seed", 1, "bootstrap seed")
-	f.IntVar(&maxMarks, "max-marks", 0, "marks kept per scan (0 = LUNA16's 100, negative = no cap)")
+	f.IntVar(&maxMarks, "max-marks", 0, "marks kept per scan, up to 1000000 (0 = LUNA16's 100, negative = no cap)")
 	return cmd
-}
-
-// evaluate runs the LUNA16 evaluation of one candidates file over the scans
-// listed in the seriesuids file, or else the scans given, or else those
-// named in the candidates file, so that evaluating a subset against the full
-// LUNA16 annotations does not count the other 800 scans as missed.
-func evaluate(annotations, excluded, seriesuids string, scans []string, cands string, opt eval.Options) (*eval.Result, error) {
-	ann, err := eval.ReadAnnotations(annotations)
-	if err != nil {
-		return nil, err
-	}
-	var exc []eval.Annotation
-	if excluded != "" {
-		if exc, err = eval.ReadAnnotations(excluded); err != nil {
-			return nil, err
-		}
-	}
-	cs, err := candidate.ReadFile(cands)
-	if err != nil {
-		return nil, err
-	}
-	if seriesuids != "" {
-		if scans, err = eval.ReadSeriesUIDs(seriesuids); err != nil {
-			return nil, err
-		}
-	} else if scans == nil {
-		seen := map[string]bool{}
-		for _, c := range cs {
-			if !seen[c.SeriesUID] {
-				seen[c.SeriesUID] = true
-				scans = append(scans, c.SeriesUID)
-			}
-		}
-	}
-	return eval.Evaluate(ann, exc, scans, cs, opt)
 }

@@ -8,8 +8,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
+	"syscall"
 
+	"github.com/lungctl/lungctl/internal/par"
+	"github.com/lungctl/lungctl/internal/pipeline"
+	"github.com/lungctl/lungctl/internal/textsafe"
+	"github.com/lungctl/lungctl/internal/volio"
 	"github.com/spf13/cobra"
 )
 
@@ -32,23 +39,28 @@ func (u usageError) Unwrap() error { return u.err }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
-// partialError reports a batch run in which some scans failed.
-type partialError struct{ failed, total int }
+// partialError reports a batch run in which some scans failed; file is the
+// failures file to look at.
+type partialError struct {
+	failed, total int
+	file          string
+}
 
 func (p partialError) Error() string {
-	return fmt.Sprintf("%d of %d scans failed (see failures.csv)", p.failed, p.total)
+	return fmt.Sprintf("%d of %d scans failed (see %s)", p.failed, p.total, p.file)
 }
 
 type globalFlags struct {
 	logFormat string
 	quiet     bool
 	verbose   bool
+	threads   int
 }
 
 var gf globalFlags
 
 // logger is the process-wide logger configured from the global flags.
-var logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+var logger = slog.New(newHumanHandler(os.Stderr, &slog.HandlerOptions{}))
 
 func setupLogging(w io.Writer) error {
 	level := slog.LevelInfo
@@ -70,6 +82,20 @@ func setupLogging(w io.Writer) error {
 	return nil
 }
 
+// setupThreads applies --threads: the worker budget of every parallel loop
+// (internal/par) and GOMAXPROCS; 0 keeps the default, GOMAXPROCS (all cores,
+// or what the GOMAXPROCS variable or the container's CPU quota says).
+func setupThreads() error {
+	if err := checkInt("threads", gf.threads, 0, 4096); err != nil {
+		return err
+	}
+	if gf.threads > 0 {
+		runtime.GOMAXPROCS(gf.threads)
+		par.SetLimit(gf.threads)
+	}
+	return nil
+}
+
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "lungctl",
@@ -80,23 +106,30 @@ candidates with malignancy scores, one stage per subcommand:
   preprocess  DICOM/.mhd -> 1 mm HU volume + lung mask (NIfTI) + provenance JSON
   detect      5-D mean-shift over (x, y, z, HU, shape index) -> candidates.csv
   classify    3-D CNN malignancy per candidate, patient probability
-  run         all stages over a folder of scans, resumable
+  run         all stages over a folder of scans, resumable, one process per scan
   eval        LUNA16 FROC/CPM of candidates against annotations
 
-World coordinates are DICOM/LUNA16 LPS millimetres everywhere (CSV and logs).`,
+World coordinates are DICOM/LUNA16 LPS millimetres everywhere (CSV and logs).
+Exit codes: 0 success, 1 failure, 2 usage error, 3 some scans of a batch failed.`,
 		Example: `  lungctl demo                       # synthetic patients, whole pipeline, no downloads
   lungctl run stage1/ -o out/ -j 2    # a Kaggle DSB 2017 folder`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return setupLogging(cmd.ErrOrStderr())
+			if err := setupLogging(cmd.ErrOrStderr()); err != nil {
+				return err
+			}
+			return setupThreads()
 		},
 	}
-	root.PersistentFlags().StringVar(&gf.logFormat, "log-format", "text", "log format: text (for people) or json (one object per line, for scripts)")
-	root.PersistentFlags().BoolVarP(&gf.quiet, "quiet", "q", false, "only warnings and errors")
-	root.PersistentFlags().BoolVarP(&gf.verbose, "verbose", "v", false, "debug logging")
+	pf := root.PersistentFlags()
+	pf.StringVar(&gf.logFormat, "log-format", "text", "log format: text (for people) or json (one object per line, for scripts)")
+	pf.BoolVarP(&gf.quiet, "quiet", "q", false, "only warnings and errors")
+	pf.BoolVarP(&gf.verbose, "verbose", "v", false, "debug logging: stage timings, counts, backend choices")
+	pf.IntVar(&gf.threads, "threads", 0, "CPU threads all work may use at once, 0-4096 (0 = every core)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.CompletionOptions.DisableDefaultCmd = true
 	for _, add := range subcommands {
 		root.AddCommand(add())
 	}
@@ -114,25 +147,88 @@ func exitCode(err error) int {
 	var u usageError
 	var p partialError
 	switch {
-	case errors.As(err, &u):
+	case errors.As(err, &u), errors.Is(err, pipeline.ErrUsage):
 		return exitUsage
 	case errors.As(err, &p):
 		return exitPartial
 	case strings.HasPrefix(err.Error(), "unknown command"), strings.HasPrefix(err.Error(), "accepts "),
-		strings.HasPrefix(err.Error(), "requires "):
+		strings.HasPrefix(err.Error(), "requires "), strings.HasPrefix(err.Error(), "invalid argument"):
 		return exitUsage
 	}
 	return exitFailure
 }
 
+// crashNotTwo makes a Go runtime fatal error or an unrecovered panic end the
+// process with SIGABRT (shell status 134) instead of the runtime's exit
+// status 2, which means "usage error" here; core dumps stay off. A
+// GOTRACEBACK set by the user wins.
+func crashNotTwo() {
+	if os.Getenv("GOTRACEBACK") != "" {
+		return
+	}
+	debug.SetTraceback("crash")
+	syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{})
+}
+
 func main() {
+	volio.ToolVersion = version
+	if len(os.Args) < 2 || os.Args[1] != scanChildName {
+		crashNotTwo()
+	}
+	os.Exit(execute(os.Args[1:]))
+}
+
+// execute runs the command line and prints its error: a text line, or a
+// JSON object under --log-format json, like every other line.
+func execute(args []string) (code int) {
+	defer func() {
+		if p := recover(); p != nil {
+			code = exitFailure
+			reportError(fmt.Errorf("internal error: %v", p), code)
+		}
+	}()
 	root := newRoot()
+	root.SetArgs(args)
 	err := root.Execute()
+	code = exitCode(err)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "lungctl: %v\n", err)
-		if exitCode(err) == exitUsage {
-			fmt.Fprintln(os.Stderr, "Run 'lungctl --help' for usage.")
+		reportError(err, code)
+	}
+	return code
+}
+
+func reportError(err error, code int) {
+	if gf.logFormat != "json" && logFormatFromArgs(os.Args[1:]) == "json" {
+		gf.logFormat = "json" // flag parsing stopped before --log-format
+	}
+	if gf.logFormat == "json" {
+		l := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+		attrs := []any{"error", err.Error(), "exit_code", code}
+		if code == exitUsage {
+			attrs = append(attrs, "hint", "run 'lungctl --help' for usage")
+		}
+		l.Error("lungctl failed", attrs...)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "lungctl: %s\n", textsafe.Escape(err.Error()))
+	if code == exitUsage {
+		fmt.Fprintln(os.Stderr, "Run 'lungctl --help' for usage.")
+	}
+}
+
+// logFormatFromArgs finds --log-format's value on a command line cobra
+// could not parse.
+func logFormatFromArgs(args []string) string {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, "--log-format="); ok {
+			return v
+		}
+		if a == "--log-format" && i+1 < len(args) {
+			return args[i+1]
 		}
 	}
-	os.Exit(exitCode(err))
+	return ""
 }

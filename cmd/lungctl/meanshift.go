@@ -4,13 +4,11 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/lungctl/lungctl/internal/atomicfile"
 	"github.com/lungctl/lungctl/internal/cluster"
 	"github.com/lungctl/lungctl/internal/detect"
 	"github.com/spf13/cobra"
@@ -63,14 +61,14 @@ writes the cluster centres: columns x0..x<D-1>,size, row k = cluster k.`,
 			if out == "" {
 				return usagef("meanshift: -o labels.csv is required")
 			}
-			if !(bandwidth > 0) || math.IsInf(bandwidth, 0) {
-				return usagef("meanshift: --bandwidth %g: want a number > 0", bandwidth)
+			if !(bandwidth > 0) || bandwidth > 1e12 {
+				return usagef("meanshift: --bandwidth %g: want a number above 0, up to 1e12", bandwidth)
 			}
-			if minBinFreq < 1 {
-				return usagef("meanshift: --min-bin-freq %d: want at least 1", minBinFreq)
+			if out == stdoutPath && centers == stdoutPath {
+				return usagef("meanshift: -o and --centers cannot both be - (standard output)")
 			}
-			if maxIter < 1 {
-				return usagef("meanshift: --max-iter %d: want at least 1", maxIter)
+			if err := firstErr(checkInt("min-bin-freq", minBinFreq, 1, 1<<30), checkInt("max-iter", maxIter, 1, 1000000)); err != nil {
+				return err
 			}
 			kernel = strings.ToLower(strings.TrimSpace(kernel))
 			switch kernel {
@@ -112,17 +110,11 @@ writes the cluster centres: columns x0..x<D-1>,size, row k = cluster k.`,
 				return fmt.Errorf("meanshift: %s: %w", in, err)
 			}
 			secs := time.Since(start).Seconds()
-			if err := mkdirOut(filepath.Dir(out)); err != nil {
-				return err
-			}
-			if err := writeLabels(out, r.Labels); err != nil {
+			if err := writeLabels(cmd, out, r.Labels); err != nil {
 				return err
 			}
 			if centers != "" {
-				if err := mkdirOut(filepath.Dir(centers)); err != nil {
-					return err
-				}
-				if err := writeCenters(centers, r, dim); err != nil {
+				if err := writeCenters(cmd, centers, r, dim); err != nil {
 					return err
 				}
 			}
@@ -138,14 +130,14 @@ writes the cluster centres: columns x0..x<D-1>,size, row k = cluster k.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&out, "out", "o", "", "labels CSV to write (header label, one row per point)")
-	f.StringVar(&centers, "centers", "", "also write the cluster centres as CSV (x0..x<D-1>,size; row k = cluster k)")
+	f.StringVarP(&out, "out", "o", "", "labels CSV to write (header label, one row per point; - = standard output)")
+	f.StringVar(&centers, "centers", "", "also write the cluster centres as CSV (x0..x<D-1>,size; row k = cluster k; - = standard output)")
 	f.StringVar(&kernel, "kernel", "flat", "flat (scikit-learn's MeanShift) or gaussian (lungctl detect's)")
-	f.Float64Var(&bandwidth, "bandwidth", detect.Defaults.Bandwidth[0], "one bandwidth for every axis, in the points' units: the flat kernel's radius, the Gaussian's standard deviation")
+	f.Float64Var(&bandwidth, "bandwidth", detect.Defaults.Bandwidth[0], "one bandwidth for every axis, in the points' units, above 0 up to 1e12: the flat kernel's radius, the Gaussian's standard deviation")
 	f.BoolVar(&binSeeding, "bin-seeding", false, "seed from bins of side B (flat, as scikit-learn) or 0.5B (gaussian) instead of every point")
-	f.IntVar(&minBinFreq, "min-bin-freq", 1, "flat: least points in a bin for it to seed")
+	f.IntVar(&minBinFreq, "min-bin-freq", 1, "flat: least points in a bin for it to seed, at least 1")
 	f.BoolVar(&all, "cluster-all", false, "flat: label every point with its nearest centre (else -1 beyond the bandwidth)")
-	f.IntVar(&maxIter, "max-iter", 300, "most mean-shift steps per seed (gaussian: 200 unless given)")
+	f.IntVar(&maxIter, "max-iter", 300, "most mean-shift steps per seed, 1-1000000 (gaussian: 200 unless given)")
 	return cmd
 }
 
@@ -158,8 +150,8 @@ func readPoints(path string) ([]float32, int, error) {
 }
 
 // writeLabels writes one label per line under the header "label".
-func writeLabels(path string, labels []int32) error {
-	err := atomicfile.Write(path, func(w io.Writer) error {
+func writeLabels(cmd *cobra.Command, path string, labels []int32) error {
+	err := writeOut(cmd, path, func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 1<<16)
 		bw.WriteString("label\n")
 		buf := make([]byte, 0, 16)
@@ -177,8 +169,8 @@ func writeLabels(path string, labels []int32) error {
 }
 
 // writeCenters writes the K×dim centres with their sizes, row k = cluster k.
-func writeCenters(path string, r *cluster.Result, dim int) error {
-	err := atomicfile.Write(path, func(w io.Writer) error {
+func writeCenters(cmd *cobra.Command, path string, r *cluster.Result, dim int) error {
+	err := writeOut(cmd, path, func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 1<<16)
 		for a := 0; a < dim; a++ {
 			fmt.Fprintf(bw, "x%d,", a)

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/lungctl/lungctl/internal/dicomio"
 	"github.com/lungctl/lungctl/internal/pipeline"
+	"github.com/lungctl/lungctl/internal/segment"
+	"github.com/lungctl/lungctl/internal/textsafe"
 	"github.com/lungctl/lungctl/internal/volio"
 	"github.com/lungctl/lungctl/internal/volume"
 	"github.com/spf13/cobra"
@@ -86,11 +89,19 @@ Every file is written under a temporary name and renamed when complete.`,
 			if err != nil {
 				return err
 			}
-			if out == "" {
-				return usagef("preprocess: -o OUTDIR is required")
+			if err := folderOut("preprocess", "-o", out); err != nil {
+				return err
+			}
+			if !plain {
+				if err := checkInt("gzip-level", gz, 1, 9); err != nil {
+					return err
+				}
 			}
 			opt.NoMask = pf.noMask
 			p, err := pipeline.Preprocess(args[0], opt, nil)
+			if errors.Is(err, segment.ErrNoLungs) {
+				return fmt.Errorf("%w; --no-mask writes the volume alone", err)
+			}
 			if err != nil {
 				return err
 			}
@@ -103,14 +114,14 @@ Every file is written under a temporary name and renamed when complete.`,
 				return err
 			}
 			logger.Info("preprocessed", "id", p.ID, "dims", fmt.Sprint(p.HU.Dims), "hu", ps.HU, "lung", ps.Lung,
-				"lung_ml", p.Sidecar.Extra["lung_volume_ml"], "seconds", fmt.Sprint(p.Seconds))
+				"lung_ml", p.Sidecar.Extra["lung_volume_ml"], "seconds", pipeline.Timings(p.Seconds))
 			return nil
 		},
 	}
 	pf.add(cmd)
 	cmd.Flags().BoolVar(&pf.noMask, "no-mask", false, "skip lung segmentation (non-chest scans); no _lung.nii.gz is written")
 	cmd.Flags().StringVarP(&out, "out", "o", "", "output folder (required)")
-	cmd.Flags().IntVar(&gz, "gzip-level", volio.DefaultGzipLevel, "gzip level 1-9 for .nii.gz (1 is 2x faster than 6 for 2% larger files)")
+	cmd.Flags().IntVar(&gz, "gzip-level", volio.DefaultGzipLevel, "gzip level for .nii.gz, 1 to 9 (1 is 2x faster than 6 for 2% larger files)")
 	cmd.Flags().BoolVar(&plain, "nii", false, "write uncompressed .nii instead of .nii.gz (faster to write and read, about 2x larger)")
 	return cmd
 }
@@ -122,7 +133,8 @@ func newSeriesCmd() *cobra.Command {
 		Long: `series reads only the headers of every file under DIR and prints one line per
 series: SeriesInstanceUID, modality, orientation, number of slices, matrix size,
 transfer syntax and description. The series preprocess picks by default is the
-axial CT series with most slices; pass another UID with --series.`,
+axial CT series with most slices; pass another UID with --series. Control
+characters in header values are printed escaped (\t, \x1b).`,
 		Example: `  lungctl series stage1/0015ceb851d7251b8f399e39779d1e7d`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -132,9 +144,13 @@ axial CT series with most slices; pass another UID with --series.`,
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintln(w, "series_uid\tmodality\torientation\tslices\tmatrix\ttransfer_syntax\tdescription")
+			// Header values are the file's, not ours: escaped so that tabs,
+			// newlines or escape sequences in them cannot break the table or
+			// drive the terminal.
+			e := textsafe.Escape
 			for _, s := range ss {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%dx%d\t%s\t%s\n", s.UID, s.Modality, s.Orientation, s.NumSlices,
-					s.Cols, s.Rows, dicomio.TransferSyntaxName(s.TransferSyntax), s.Description)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%dx%d\t%s\t%s\n", e(s.UID), e(s.Modality), e(s.Orientation), s.NumSlices,
+					s.Cols, s.Rows, e(dicomio.TransferSyntaxName(s.TransferSyntax)), e(s.Description))
 			}
 			return nil
 		},

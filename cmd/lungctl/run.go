@@ -2,24 +2,25 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/lungctl/lungctl/internal/eval"
 	"github.com/lungctl/lungctl/internal/pipeline"
 	"github.com/spf13/cobra"
 )
 
 func init() { subcommands = append(subcommands, newRunCmd) }
 
-// progress draws a bar with ETA on a terminal and plain lines otherwise.
+// progress draws a bar with ETA on a terminal (text logs only) and log
+// lines otherwise.
 type progress struct {
 	mu       sync.Mutex
 	w        io.Writer
@@ -37,7 +38,7 @@ func isTerminal(f *os.File) bool {
 func newProgress(w io.Writer) *progress {
 	p := &progress{w: w, start: time.Now()}
 	if f, ok := w.(*os.File); ok {
-		p.tty = isTerminal(f)
+		p.tty = isTerminal(f) && gf.logFormat != "json"
 	}
 	return p
 }
@@ -76,41 +77,97 @@ func (p *progress) update(done, total int, id string, err error) {
 	}
 }
 
+// runFlags are run's own flags (the scan flags aside).
+type runFlags struct {
+	out, labels, annotations, excluded, shard, maxMemory string
+	workers                                              int
+	force, isolate                                       bool
+	fallback                                             float64
+}
+
+// config checks every flag and builds the run's configuration; nothing is
+// read or written yet.
+func (f *runFlags) config(in string, sf *scanFlags) (pipeline.Config, error) {
+	cfg := pipeline.Config{In: in, Out: f.out, Workers: f.workers, Force: f.force, FallbackCancer: f.fallback,
+		Labels: f.labels, Annotations: f.annotations, Excluded: f.excluded, Isolate: f.isolate, Log: logger}
+	if err := firstErr(folderOut("run", "-o", f.out), checkInt("jobs", f.workers, 0, 1024),
+		checkFloat("fallback", f.fallback, 0, 1)); err != nil {
+		return cfg, err
+	}
+	if f.excluded != "" && f.annotations == "" {
+		return cfg, usagef("run: --excluded needs --annotations")
+	}
+	var err error
+	if cfg.Shard, cfg.Shards, err = parseShard(f.shard); err != nil {
+		return cfg, err
+	}
+	if f.maxMemory != "" {
+		if cfg.MaxMemory, err = pipeline.ParseSize(f.maxMemory); err != nil || cfg.MaxMemory < pipeline.MinScanMemory {
+			return cfg, usagef("--max-memory %q: want a size of at least 256MiB, e.g. 8GiB", f.maxMemory)
+		}
+	}
+	opt, err := sf.options()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Scan = opt
+	// The CUDA driver reserves tens of GiB of address space: cap scans
+	// with GOMEMLIMIT and the readers' budget only.
+	cfg.NoAddressLimit = strings.HasPrefix(opt.Detect.Cluster.Backend.Name(), "cuda")
+	cfg.NewScan = func() pipeline.ScanFunc {
+		w := &pipeline.Worker{Opt: opt}
+		return hooked(w.Process)
+	}
+	if f.isolate {
+		exe, err := os.Executable()
+		if err != nil {
+			return cfg, fmt.Errorf("run: cannot find lungctl's own executable for the scan processes (--isolate=false runs in-process): %w", err)
+		}
+		cfg.Child = pipeline.Child{Path: exe, Args: sf.childArgs()}
+	}
+	return cfg, nil
+}
+
 func newRunCmd() *cobra.Command {
-	var pf preprocessFlags
-	var df detectFlags
-	var cf classifyFlags
-	var (
-		out, labels, annotations, excluded string
-		workers, snaps                     int
-		force, volumes, noClassify         bool
-		shard                              string
-		fallback                           float64
-	)
+	var sf scanFlags
+	var rf runFlags
 	cmd := &cobra.Command{
 		Use:   "run IN -o OUT",
-		Short: "preprocess -> detect -> classify over a folder of scans (resumable)",
+		Short: "preprocess -> detect -> classify over a folder of scans (resumable, one process per scan)",
 		Long: `run processes every scan under IN: a folder of patient folders (Kaggle
 stage1/<patient>/*.dcm), a folder of .mhd files (LUNA16 subsetN/), a folder of
-.nii.gz files, or one scan. Scans run in a pool of -j workers; each writes to
-OUT/<id>/ (candidates.csv with malignancy, done.json; with --volumes the 1 mm
-NIfTI volumes; with --snapshots PNGs). Then:
+.nii.gz files, or one scan. Symbolic links are followed (a link that loops
+back is skipped); FIFOs, sockets and devices are skipped with a warning; OUT,
+when inside IN, is not a scan. -j scans run at once; each writes to OUT/<id>/
+(candidates.csv with malignancy, done.json; with --volumes the 1 mm NIfTI
+volumes; with --snapshots PNGs). <id> is the folder or file name made safe
+(control characters and separators become _, leading dots _). Then:
 
-  OUT/candidates.csv  every scan's candidates (LUNA16 columns first)
+  OUT/candidates.csv  every scan's candidates (LUNA16 columns first, patient_id last)
   OUT/submission.csv  id,cancer for every input scan (Kaggle DSB 2017); a failed
                       scan gets --fallback (0.26, the stage 1 prevalence)
   OUT/failures.csv    id,input,error of each failed scan
   OUT/summary.json    counts, seconds per stage, failures, log loss/FROC if asked
 
+Each scan runs in its own lungctl process, so whatever kills it (a crash, a Go
+runtime fatal error, running out of memory) fails that scan alone: one
+failures.csv row, and the batch goes on. A scan may use --max-memory divided
+by the scans running at once (default: 75% of the machine's memory, or of its
+container's limit); above that it fails as "out of memory". --isolate=false
+runs scans inside run's own process, for debugging.
+
 A scan whose done.json is complete is skipped on the next run (--force redoes
 it), so an interrupted run resumes where it stopped; files are only ever
-renamed into place complete.
+renamed into place complete. An interrupted run (Ctrl-C) leaves the previous
+aggregate files as they were. Two runs cannot write the same OUT at once (the
+second exits 1 naming the first); a lock left by a killed run is taken over.
 
 To spread a run over machines, give each --shard i/n (every n-th scan from the
 i-th) and the same OUT on shared storage: per-scan folders do not collide and
 the aggregate files get a .shardIofN suffix. A final run without --shard skips
-every finished scan and writes the combined aggregates. Exit code 0: all scans done; 3: some failed
-(listed in failures.csv); 1: the run itself failed.`,
+every finished scan and writes the combined aggregates. Exit code 0: all scans
+done; 3: some failed (listed in failures.csv); 1: the run itself failed or was
+interrupted; 2: a bad flag or argument.`,
 		Example: `  lungctl run stage1/ -o out/ -j 2
   lungctl run stage1/ -o out/ --labels stage1_labels.csv
   lungctl run subset0/ -o out/ --annotations annotations.csv --excluded annotations_excluded.csv
@@ -118,134 +175,55 @@ every finished scan and writes the combined aggregates. Exit code 0: all scans d
   lungctl run stage1/ -o /shared/out --shard $SLURM_ARRAY_TASK_ID/16   # one shard per array job`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if out == "" {
-				return usagef("run: -o OUT is required")
-			}
-			popt, err := pf.options()
+			cfg, err := rf.config(args[0], &sf)
 			if err != nil {
 				return err
-			}
-			dopt, err := df.options()
-			if err != nil {
-				return err
-			}
-			var opt pipeline.ScanOptions
-			opt.Preprocess, opt.Detect = popt, dopt
-			opt.NoisyORK, opt.NoisyORLeak = cf.k, cf.leak
-			opt.WriteVolumes, opt.Snapshots = volumes, snaps
-			if !noClassify {
-				if opt.Model, err = cf.load(); err != nil {
-					return err
-				}
-			}
-			var lab map[string]float64
-			if labels != "" {
-				if lab, err = pipeline.ReadLabels(labels); err != nil {
-					return err
-				}
-			}
-			inputs, err := pipeline.ListScans(args[0])
-			if err != nil {
-				return err
-			}
-			suffix := ""
-			if shard != "" {
-				var i, n int
-				if _, err := fmt.Sscanf(shard, "%d/%d", &i, &n); err != nil {
-					return usagef("--shard wants i/n, e.g. 2/8, not %q", shard)
-				}
-				if inputs, err = pipeline.Shard(inputs, i, n); err != nil {
-					return usageError{err}
-				}
-				suffix = fmt.Sprintf(".shard%dof%d", i, n)
-			}
-			if workers <= 0 {
-				workers = pipeline.DefaultWorkers()
-			}
-			logger.Info("run", "scans", len(inputs), "workers", workers, "out", out)
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			// One Worker (with its reusable volume buffers) per pool slot.
-			free := make(chan *pipeline.Worker, workers)
-			for i := 0; i < workers; i++ {
-				free <- &pipeline.Worker{Opt: opt}
-			}
-			fn := func(ctx context.Context, in, dir string) (pipeline.ScanRecord, []candidateT, error) {
-				w := <-free
-				defer func() { free <- w }()
-				return w.Process(ctx, in, dir)
 			}
 			pr := newProgress(cmd.ErrOrStderr())
-			sum, err := pipeline.RunBatch(ctx, inputs, out, fn, pipeline.BatchOptions{Workers: workers, Force: force,
-				FallbackCancer: fallback, Progress: pr.update, AggregateSuffix: suffix})
-			if err != nil {
-				return err
-			}
-			if lab != nil {
-				pred := map[string]float64{}
-				for _, r := range sum.Records {
-					pred[r.ID] = r.Cancer
-				}
-				for _, f := range sum.Failures {
-					pred[f.ID] = fallback
-				}
-				ll, n := pipeline.LogLoss(pred, lab)
-				sum.LogLoss, sum.Labelled = &ll, n
-				logger.Info("log loss", "value", fmt.Sprintf("%.5f", ll), "labelled_scans", n)
-			}
-			if annotations != "" {
-				var scans []string
-				for _, r := range sum.Records {
-					scans = append(scans, r.SeriesUID)
-				}
-				r, err := evaluate(annotations, excluded, "", scans, filepath.Join(out, "candidates"+suffix+".csv"),
-					eval.Options{Name: "lungctl run"})
-				if err != nil {
-					return err
-				}
-				fmt.Fprint(cmd.OutOrStdout(), r.Summary())
-				if err := eval.WriteJSON(filepath.Join(out, "froc"+suffix+".json"), r); err != nil {
-					return err
-				}
-				if err := eval.PlotFROC(filepath.Join(out, "froc"+suffix+".png"), r); err != nil {
-					return err
-				}
-				sum.Eval = map[string]any{"cpm": r.CPM, "sensitivity": r.Sensitivity, "fp_per_scan": r.FPPerScan,
-					"sensitivity_at": r.SensitivityAt}
-			}
-			if lab != nil || annotations != "" {
-				if err := pipeline.WriteJSON(filepath.Join(out, "summary"+suffix+".json"), sum); err != nil {
-					return err
-				}
-			}
-			logger.Info("run finished", "scans", sum.Scans, "done", sum.Succeeded, "skipped_complete", sum.Skipped,
-				"failed", sum.Failed, "wall_s", fmt.Sprintf("%.1f", sum.WallSec))
-			for _, f := range sum.Failures {
-				logger.Warn("scan failed", "id", f.ID, "error", f.Error)
-			}
-			if ctx.Err() != nil {
-				return fmt.Errorf("interrupted: rerun the same command to resume")
-			}
-			if sum.Failed > 0 {
-				return partialError{failed: sum.Failed, total: sum.Scans}
-			}
-			return nil
+			cfg.Progress = pr.update
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			context.AfterFunc(ctx, stop) // a second Ctrl-C kills at once
+			sum, err := pipeline.Run(ctx, cfg)
+			return reportRun(cmd, sum, err)
 		},
 	}
-	pf.add(cmd)
-	df.add(cmd)
-	cf.add(cmd)
+	sf.add(cmd)
 	f := cmd.Flags()
-	f.StringVarP(&out, "out", "o", "", "output folder")
-	f.IntVarP(&workers, "jobs", "j", 0, "scans processed at once (0 = half the cores, at most one per 2 GiB of memory)")
-	f.BoolVar(&force, "force", false, "redo scans whose outputs are already complete")
-	f.BoolVar(&volumes, "volumes", false, "also keep each scan's 1 mm HU volume, lung mask and provenance JSON")
-	f.IntVar(&snaps, "snapshots", 0, "PNGs of the top N candidates of each scan and an overview (0 = none)")
-	f.BoolVar(&noClassify, "no-classify", false, "skip the CNN (malignancy empty, cancer = --leak)")
-	f.Float64Var(&fallback, "fallback", pipeline.DefaultFallbackCancer, "cancer probability written for a scan that failed")
-	f.StringVar(&shard, "shard", "", "process only shard i/n of the scans (e.g. 2/8) for multi-machine runs")
-	f.StringVar(&labels, "labels", "", "Kaggle labels CSV (id,cancer): report log loss")
-	f.StringVar(&annotations, "annotations", "", "LUNA16 annotations CSV: run the FROC/CPM evaluation")
-	f.StringVar(&excluded, "excluded", "", "LUNA16 excluded-findings CSV for --annotations")
+	f.StringVarP(&rf.out, "out", "o", "", "output folder (required)")
+	f.IntVarP(&rf.workers, "jobs", "j", 0, "scans processed at once, 0-1024 (0 = half the cores, at most one per 2 GiB of memory); never more than --threads run at once")
+	f.BoolVar(&rf.force, "force", false, "redo scans whose outputs are already complete")
+	f.Float64Var(&rf.fallback, "fallback", pipeline.DefaultFallbackCancer, "cancer probability written for a scan that failed, 0 to 1")
+	f.StringVar(&rf.shard, "shard", "", "process only shard i/n of the scans (e.g. 2/8, 1 <= i <= n) for multi-machine runs")
+	f.StringVar(&rf.labels, "labels", "", "Kaggle labels CSV (id,cancer): report log loss")
+	f.StringVar(&rf.annotations, "annotations", "", "LUNA16 annotations CSV: run the FROC/CPM evaluation")
+	f.StringVar(&rf.excluded, "excluded", "", "LUNA16 excluded-findings CSV for --annotations")
+	f.BoolVar(&rf.isolate, "isolate", true, "run each scan in its own process (false: in run's process, for debugging; a crash then ends the run)")
+	f.StringVar(&rf.maxMemory, "max-memory", "", "memory for the scans running at once, split equally, at least 256MiB (e.g. 8GiB; default 75% of the machine's or container's memory)")
 	return cmd
+}
+
+// reportRun prints the outcome of a run and picks its exit status.
+func reportRun(cmd *cobra.Command, sum *pipeline.Summary, err error) error {
+	if errors.Is(err, pipeline.ErrUsage) {
+		return usageError{err}
+	}
+	if sum == nil {
+		return err
+	}
+	if sum.EvalResult != nil {
+		fmt.Fprint(cmd.OutOrStdout(), sum.EvalResult.Summary())
+	}
+	logger.Info("run finished", "scans", sum.Scans, "done", sum.Succeeded, "skipped_complete", sum.Skipped,
+		"failed", sum.Failed, "wall_s", math.Round(sum.WallSec*10)/10, "seconds_total", sum.Seconds)
+	for _, f := range sum.Failures {
+		logger.Warn("scan failed", "id", f.ID, "error", f.Error)
+	}
+	if err != nil {
+		return err
+	}
+	if sum.Failed > 0 {
+		return partialError{failed: sum.Failed, total: sum.Scans, file: sum.Files.Failures}
+	}
+	return nil
 }

@@ -28,8 +28,11 @@ found beside it), an .mhd or a DICOM folder (preprocessed in memory).`,
 		Example: `  lungctl snapshot out/lidc-idri-0001.nii.gz --candidates out/candidates.csv -o pics/ --top 5`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if cands == "" || out == "" {
-				return usagef("snapshot: --candidates and -o are required")
+			if cands == "" {
+				return usagef("snapshot: --candidates is required")
+			}
+			if err := firstErr(folderOut("snapshot", "-o", out), checkInt("top", top, 0, 1000)); err != nil {
+				return err
 			}
 			opt, err := pf.options()
 			if err != nil {
@@ -62,6 +65,6 @@ found beside it), an .mhd or a DICOM folder (preprocessed in memory).`,
 	cmd.Flags().StringVar(&cands, "candidates", "", "candidates CSV (detect, classify or run output)")
 	cmd.Flags().StringVar(&mask, "mask", "", "lung mask NIfTI (default: <id>_lung.nii.gz beside IN)")
 	cmd.Flags().StringVarP(&out, "out", "o", "", "output folder")
-	cmd.Flags().IntVar(&top, "top", 10, "pictures for the top N candidates (0 = all)")
+	cmd.Flags().IntVar(&top, "top", 10, "pictures for the top N candidates, 0-1000 (0 = all)")
 	return cmd
 }

@@ -1,14 +1,96 @@
 package main
 
 import (
-	"bytes"
-	"encoding/csv"
+	"bufio"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
-	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/atomicfile"
+	"github.com/spf13/cobra"
 )
+
+// Every numeric flag has a documented valid range (in its help text); a
+// value outside it, NaN included, is a usage error (exit 2) before any work.
+
+// checkFloat refuses v outside [lo, hi] (and NaN).
+func checkFloat(name string, v, lo, hi float64) error {
+	if !(v >= lo && v <= hi) {
+		return usagef("--%s %v: want a number from %g to %g", name, v, lo, hi)
+	}
+	return nil
+}
+
+// checkInt refuses v outside [lo, hi].
+func checkInt(name string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return usagef("--%s %d: want an integer from %d to %d", name, v, lo, hi)
+	}
+	return nil
+}
+
+// firstErr returns the first non-nil error.
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+var shardRE = regexp.MustCompile(`^([0-9]{1,6})/([0-9]{1,6})$`)
+
+// parseShard reads --shard i/n (1 <= i <= n); "" means no sharding.
+func parseShard(s string) (i, n int, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	m := shardRE.FindStringSubmatch(s)
+	if m != nil {
+		i, _ = strconv.Atoi(m[1])
+		n, _ = strconv.Atoi(m[2])
+	}
+	if m == nil || i < 1 || i > n {
+		return 0, 0, usagef("--shard wants i/n with 1 <= i <= n, e.g. 2/8, not %q", s)
+	}
+	return i, n, nil
+}
+
+// stdoutPath is the -o value that means standard output.
+const stdoutPath = "-"
+
+// folderOut refuses "-" (and an empty value) for a flag that names a
+// folder.
+func folderOut(cmdName, flag, path string) error {
+	switch path {
+	case "":
+		return usagef("%s: %s OUTDIR is required", cmdName, flag)
+	case stdoutPath:
+		return usagef("%s: %s - (standard output) is for single files; %s writes a folder", cmdName, flag, cmdName)
+	}
+	return nil
+}
+
+// writeOut writes one output file: to standard output when path is "-",
+// else atomically (see atomicfile), creating its folder.
+func writeOut(cmd *cobra.Command, path string, write func(io.Writer) error) error {
+	if path == stdoutPath {
+		bw := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<16)
+		if err := write(bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
+	if err := mkdirOut(filepath.Dir(path)); err != nil {
+		return err
+	}
+	return atomicfile.Write(path, write)
+}
 
 func mkdirOut(dir string) error {
 	if dir == "" {
@@ -19,26 +101,6 @@ func mkdirOut(dir string) error {
 	}
 	return nil
 }
-
-func readSubmission(b []byte) ([][2]string, error) {
-	r := csv.NewReader(bytes.NewReader(b))
-	recs, err := r.ReadAll()
-	if err != nil {
-		return nil, err
-	}
-	if len(recs) == 0 || len(recs[0]) != 2 || recs[0][0] != "id" || recs[0][1] != "cancer" {
-		return nil, fmt.Errorf("not a submission file (want header id,cancer)")
-	}
-	out := make([][2]string, 0, len(recs)-1)
-	for _, rec := range recs[1:] {
-		out = append(out, [2]string{rec[0], rec[1]})
-	}
-	return out, nil
-}
-
-type candidateT = candidate.Candidate
-
-func readCandidates(path string) ([]candidate.Candidate, error) { return candidate.ReadFile(path) }
 
 // logWarnings logs a scan's loader warnings, folding the routine "skipped
 // non-DICOM file" ones (CSV, XML, notes beside the images) into one line; the

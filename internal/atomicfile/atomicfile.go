@@ -1,20 +1,100 @@
 // Package atomicfile writes output files so that a final name only ever holds
 // a complete file: data goes to a temporary file in the same folder, is
 // synced, and is renamed over the final name when the writer succeeds.
+//
+// Paths that are not plain files are never renamed over:
+//
+//   - A character device or a FIFO (-o /dev/stdout on a terminal or a pipe,
+//     /dev/null, a named pipe), reached directly or through symbolic links,
+//     is written straight into: it cannot be replaced atomically, and
+//     replacing it would break it (as root, renaming over /dev/stdout
+//     replaced the system's symbolic link with a regular file). Such a write
+//     is not atomic; a FIFO blocks until it has a reader.
+//   - A symbolic link to a regular file is followed: the file it points to
+//     is replaced atomically in its own folder and the link stays a link.
+//   - A directory, a socket, a block device or a dangling symbolic link is
+//     refused with an error wrapping ErrSpecial.
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
 
-// Write creates path atomically: write receives a buffered temporary file in
-// the same folder; when it returns nil the file is synced and renamed to
-// path, otherwise it is removed and path is left as it was.
-func Write(path string, write func(w io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
+// ErrSpecial reports an output path that is neither a regular file (or
+// absent), nor a character device or FIFO to write through.
+var ErrSpecial = errors.New("not a regular file, character device or FIFO")
+
+// Write creates path atomically: write receives the temporary file in the
+// same folder; when it returns nil the file is synced and renamed to path,
+// otherwise it is removed and path is left as it was. See the package
+// comment for paths that are devices, FIFOs or symbolic links.
+func Write(path string, write func(w io.Writer) error) error {
+	target, through, err := resolve(path)
+	if err != nil {
+		return err
+	}
+	if through {
+		return writeThrough(path, write)
+	}
+	return writeAtomic(path, target, write)
+}
+
+// resolve says where the atomic write goes (path itself, or the regular
+// file a symbolic link points to) or that path is to be written through.
+func resolve(path string) (target string, through bool, err error) {
+	lst, lerr := os.Lstat(path)
+	if errors.Is(lerr, fs.ErrNotExist) {
+		return path, false, nil
+	}
+	if lerr != nil {
+		return "", false, fmt.Errorf("%s: %w", path, lerr)
+	}
+	if lst.Mode().IsRegular() {
+		return path, false, nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", false, fmt.Errorf("%s: %w (%w)", path, ErrSpecial, err)
+	}
+	switch m := st.Mode(); {
+	case m&fs.ModeCharDevice != 0 || m&fs.ModeNamedPipe != 0:
+		return path, true, nil
+	case m.IsRegular():
+		t, err := filepath.EvalSymlinks(path)
+		if err != nil {
+			return "", false, fmt.Errorf("%s: resolve symbolic link: %w", path, err)
+		}
+		return t, false, nil
+	default:
+		return "", false, fmt.Errorf("%s: %w (%s)", path, ErrSpecial, m.Type())
+	}
+}
+
+// writeThrough writes into an existing character device or FIFO.
+func writeThrough(path string, write func(w io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeAtomic writes target through a temporary file beside it; path names
+// the output in errors.
+func writeAtomic(path, target string, write func(w io.Writer) error) (err error) {
+	dir, base := filepath.Split(target)
 	if dir == "" {
 		dir = "."
 	}
@@ -41,7 +121,7 @@ func Write(path string, write func(w io.Writer) error) (err error) {
 	if err = os.Chmod(tmp, 0o644); err != nil {
 		return fmt.Errorf("chmod %s: %w", path, err)
 	}
-	if err = os.Rename(tmp, path); err != nil {
+	if err = os.Rename(tmp, target); err != nil {
 		return fmt.Errorf("rename %s: %w", path, err)
 	}
 	return nil

@@ -3,8 +3,10 @@ package atomicfile
 import (
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -29,5 +31,76 @@ func TestWriteSuccessAndFailure(t *testing.T) {
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 1 {
 		t.Fatalf("temporary files left behind: %v", ents)
+	}
+}
+
+// TestSpecialFiles: devices and FIFOs are written through (never renamed
+// over), a symbolic link to a regular file keeps being a link, and
+// directories, sockets and dangling links are refused.
+func TestSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	// /dev/null: written through, still a character device afterwards.
+	if err := WriteBytes(os.DevNull, []byte("x")); err != nil {
+		t.Fatalf("write %s: %v", os.DevNull, err)
+	}
+	if st, err := os.Lstat(os.DevNull); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		t.Fatalf("%s is no longer a character device: %v %v", os.DevNull, st.Mode(), err)
+	}
+	// A FIFO, reached through a symbolic link like /dev/stdout.
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "stdout")
+	if err := os.Symlink(fifo, link); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		b, _ := os.ReadFile(fifo)
+		got <- string(b)
+	}()
+	if err := WriteBytes(link, []byte("through the pipe\n")); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-got; s != "through the pipe\n" {
+		t.Errorf("FIFO reader got %q", s)
+	}
+	if st, _ := os.Lstat(link); st.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("link to the FIFO was replaced: %v", st.Mode())
+	}
+	// A link to a regular file: the file is replaced, the link stays.
+	real := filepath.Join(dir, "real.csv")
+	os.WriteFile(real, []byte("old"), 0o644)
+	ln := filepath.Join(dir, "ln.csv")
+	os.Symlink(real, ln)
+	if err := WriteBytes(ln, []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(real); string(b) != "new" {
+		t.Errorf("target holds %q", b)
+	}
+	if st, _ := os.Lstat(ln); st.Mode()&os.ModeSymlink == 0 {
+		t.Error("symbolic link replaced by a regular file")
+	}
+	// Refused: a directory, a dangling link, a socket.
+	dangling := filepath.Join(dir, "dangling")
+	os.Symlink(filepath.Join(dir, "nowhere"), dangling)
+	sock := filepath.Join(dir, "sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, p := range []string{dir, sock} {
+		if err := WriteBytes(p, []byte("x")); !errors.Is(err, ErrSpecial) {
+			t.Errorf("%s: got %v, want ErrSpecial", p, err)
+		}
+	}
+	if err := WriteBytes(dangling, []byte("x")); err == nil {
+		t.Error("dangling symbolic link accepted")
+	}
+	if st, _ := os.Lstat(dangling); st.Mode()&os.ModeSymlink == 0 {
+		t.Error("dangling link replaced")
 	}
 }

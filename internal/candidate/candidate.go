@@ -4,16 +4,15 @@
 package candidate
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/lungctl/lungctl/internal/atomicfile"
+	"github.com/lungctl/lungctl/internal/csvio"
 )
 
 // Candidate is one detected nodule candidate.
@@ -43,11 +42,19 @@ type Candidate struct {
 	// Malignancy is the classifier's probability in [0,1]; NaN until
 	// classify has run.
 	Malignancy float64
+	// PatientID is the scan's output id (the Kaggle patient folder name or
+	// the file stem, as in submission.csv), so rows of several scans stay
+	// attributable; empty when unknown.
+	PatientID string
 }
 
 // Header is the CSV header: the LUNA16 submission columns first, then ours.
 var Header = []string{"seriesuid", "coordX", "coordY", "coordZ", "probability",
-	"diameter_mm", "voxels", "mean_hu", "mean_si", "compactness", "detect_score", "malignancy"}
+	"diameter_mm", "voxels", "mean_hu", "mean_si", "compactness", "detect_score", "malignancy", "patient_id"}
+
+// numeric are the columns of Header that hold numbers (the others are text,
+// which csvio keeps from starting a spreadsheet formula).
+var numeric = Header[1 : len(Header)-1]
 
 func f(x float64, prec int) string {
 	if math.IsNaN(x) {
@@ -56,22 +63,21 @@ func f(x float64, prec int) string {
 	return strconv.FormatFloat(x, 'f', prec, 64)
 }
 
-// Write writes cs as CSV with Header to w.
+// Write writes cs as CSV with Header to w (positions in mm to 0.001 mm).
 func Write(w io.Writer, cs []Candidate) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(Header); err != nil {
+	cw, err := csvio.NewWriter(w, Header, numeric...)
+	if err != nil {
 		return err
 	}
 	for _, c := range cs {
-		rec := []string{c.SeriesUID, f(c.World[0], 3), f(c.World[1], 3), f(c.World[2], 3), f(c.Probability, 6),
+		err := cw.Write(c.SeriesUID, f(c.World[0], 3), f(c.World[1], 3), f(c.World[2], 3), f(c.Probability, 6),
 			f(c.DiameterMM, 2), strconv.Itoa(c.Voxels), f(c.MeanHU, 1), f(c.MeanSI, 4), f(c.Compactness, 4),
-			f(c.DetectScore, 6), f(c.Malignancy, 6)}
-		if err := cw.Write(rec); err != nil {
+			f(c.DetectScore, 6), f(c.Malignancy, 6), c.PatientID)
+		if err != nil {
 			return err
 		}
 	}
-	cw.Flush()
-	return cw.Error()
+	return cw.Flush()
 }
 
 // WriteFile writes cs to path atomically.
@@ -81,84 +87,71 @@ func WriteFile(path string, cs []Candidate) error {
 
 // Read parses a candidates CSV. Only seriesuid, coordX, coordY, coordZ are
 // required (any LUNA16 candidates or submission file is accepted: a missing
-// probability reads as 0, other missing columns as zero or NaN); columns are
-// found by name, in any order. name is used in error messages.
+// probability reads as 0, other missing columns as zero, NaN or empty);
+// columns are found by name, in any order. name is used in error messages.
 func Read(r io.Reader, name string) ([]Candidate, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	head, err := cr.Read()
+	cr, err := csvio.NewReader(r, name)
 	if err != nil {
-		return nil, fmt.Errorf("%s: read header: %w", name, err)
+		return nil, err
 	}
-	col := map[string]int{}
-	for i, h := range head {
-		col[strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))] = i
-	}
-	for _, req := range []string{"seriesuid", "coordX", "coordY", "coordZ"} {
-		if _, ok := col[req]; !ok {
-			return nil, fmt.Errorf("%s: missing column %q (have %v)", name, req, head)
-		}
+	if err := cr.Require("seriesuid", "coordX", "coordY", "coordZ"); err != nil {
+		return nil, err
 	}
 	var out []Candidate
-	line := 1
 	for {
-		rec, err := cr.Read()
+		row, err := cr.Next()
 		if err == io.EOF {
-			break
+			return out, nil
 		}
-		line++
-		if err != nil {
-			return nil, fmt.Errorf("%s: line %d: %w", name, line, err)
-		}
-		get := func(k string, def float64) (float64, error) {
-			i, ok := col[k]
-			if !ok || i >= len(rec) || strings.TrimSpace(rec[i]) == "" {
-				return def, nil
-			}
-			v, err := strconv.ParseFloat(strings.TrimSpace(rec[i]), 64)
-			if err != nil {
-				return 0, fmt.Errorf("%s: line %d: column %s: %w", name, line, k, err)
-			}
-			return v, nil
-		}
-		var c Candidate
-		c.SeriesUID = strings.TrimSpace(rec[col["seriesuid"]])
-		vals := []struct {
-			k   string
-			def float64
-			dst *float64
-		}{{"coordX", 0, &c.World[0]}, {"coordY", 0, &c.World[1]}, {"coordZ", 0, &c.World[2]},
-			{"probability", 0, &c.Probability}, {"diameter_mm", math.NaN(), &c.DiameterMM},
-			{"mean_hu", math.NaN(), &c.MeanHU}, {"mean_si", math.NaN(), &c.MeanSI},
-			{"compactness", math.NaN(), &c.Compactness}, {"detect_score", math.NaN(), &c.DetectScore},
-			{"malignancy", math.NaN(), &c.Malignancy}}
-		for _, v := range vals {
-			x, err := get(v.k, v.def)
-			if err != nil {
-				return nil, err
-			}
-			*v.dst = x
-		}
-		nv, err := get("voxels", 0)
 		if err != nil {
 			return nil, err
 		}
-		c.Voxels = int(nv)
-		for a := 0; a < 3; a++ {
-			if math.IsNaN(c.World[a]) || math.IsInf(c.World[a], 0) {
-				return nil, fmt.Errorf("%s: line %d: non-finite coordinate", name, line)
-			}
+		c, err := parseRow(row)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, c)
 	}
-	return out, nil
+}
+
+// parseRow reads one candidate from a row; coordinates must be finite.
+func parseRow(row csvio.Row) (Candidate, error) {
+	c := Candidate{SeriesUID: row.Get("seriesuid"), PatientID: row.Get("patient_id")}
+	var err error
+	for a, k := range []string{"coordX", "coordY", "coordZ"} {
+		if c.World[a], err = row.Finite(k); err != nil {
+			return c, err
+		}
+	}
+	vals := []struct {
+		k   string
+		def float64
+		dst *float64
+	}{{"probability", 0, &c.Probability}, {"diameter_mm", math.NaN(), &c.DiameterMM},
+		{"mean_hu", math.NaN(), &c.MeanHU}, {"mean_si", math.NaN(), &c.MeanSI},
+		{"compactness", math.NaN(), &c.Compactness}, {"detect_score", math.NaN(), &c.DetectScore},
+		{"malignancy", math.NaN(), &c.Malignancy}}
+	for _, v := range vals {
+		if *v.dst, err = row.Float(v.k, v.def); err != nil {
+			return c, err
+		}
+	}
+	nv, err := row.Float("voxels", 0)
+	if err != nil {
+		return c, err
+	}
+	if !(nv >= 0 && nv <= math.MaxInt32) {
+		return c, row.Errorf("column voxels: %v is not a voxel count", nv)
+	}
+	c.Voxels = int(nv)
+	return c, nil
 }
 
 // ReadFile reads a candidates CSV from path.
 func ReadFile(path string) ([]Candidate, error) {
 	fh, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("candidates: %w", err)
 	}
 	defer fh.Close()
 	return Read(fh, path)

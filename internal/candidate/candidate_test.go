@@ -43,3 +43,29 @@ func TestReadLUNA16AndErrors(t *testing.T) {
 		t.Fatalf("want line error, got %v", err)
 	}
 }
+
+// Text columns cannot start a spreadsheet formula; numbers stay numbers; the
+// ids read back as they were.
+func TestHostileIDsRoundTrip(t *testing.T) {
+	in := []Candidate{{SeriesUID: "=HYPERLINK(\"x\")", PatientID: "-patient,1", World: [3]float64{-12.5, 0, 1},
+		Probability: 0.5, Malignancy: math.NaN(), DiameterMM: math.NaN(), MeanHU: math.NaN(), MeanSI: math.NaN(),
+		Compactness: math.NaN(), DetectScore: math.NaN()}}
+	var b bytes.Buffer
+	if err := Write(&b, in); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	if !strings.HasSuffix(lines[0], ",patient_id") {
+		t.Errorf("header %q has no patient_id column last", lines[0])
+	}
+	if !strings.HasPrefix(lines[1], `"'=HYPERLINK(""x"")",-12.500,`) || !strings.HasSuffix(lines[1], `,"'-patient,1"`) {
+		t.Errorf("row %q: formula not neutralised or number escaped", lines[1])
+	}
+	out, err := Read(&b, "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out[0].SeriesUID != in[0].SeriesUID || out[0].PatientID != in[0].PatientID || out[0].World[0] != -12.5 {
+		t.Errorf("read back %+v", out[0])
+	}
+}

@@ -3,9 +3,9 @@ package eval
 import (
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"sort"
-	"sync"
+
+	"github.com/lungctl/lungctl/internal/par"
 )
 
 // BootstrapResult holds bootstrap confidence bands of the FROC curve: the
@@ -48,7 +48,7 @@ func LogGrid() []float64 {
 // bootstrap resamples the scans. entries are sorted by descending
 // probability; lesions[s] is the number of included nodules of scan s.
 // Sample i draws from its own PCG stream (Seed, i), so the result does not
-// depend on the number of workers.
+// depend on the number of workers (par's budget).
 func bootstrap(entries []entry, lesions []int, opt Options) *BootstrapResult {
 	conf := opt.Confidence
 	if conf <= 0 || conf >= 1 {
@@ -61,44 +61,35 @@ func bootstrap(entries []entry, lesions []int, opt Options) *BootstrapResult {
 	width := len(grid) + 8
 	rows := make([]float64, n*width)
 	valid := make([]bool, n)
-	workers := min(runtime.GOMAXPROCS(0), n)
-	var wg sync.WaitGroup
-	next := make(chan int, n)
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			weight := make([]int32, nScans)
-			var curve []Point
-			for i := range next {
-				rng := rand.New(rand.NewPCG(uint64(opt.Seed), uint64(i)))
-				clear(weight)
-				total := 0
-				for k := 0; k < nScans; k++ {
-					s := rng.IntN(nScans)
-					weight[s]++
-					total += lesions[s]
-				}
-				if total == 0 {
-					continue
-				}
-				valid[i] = true
-				curve = froc(entries, weight, float64(total), float64(nScans), curve)
-				row := rows[i*width : (i+1)*width]
-				for g, x := range grid {
-					row[g] = Interp(curve, x)
-				}
-				at, c := cpm(curve)
-				copy(row[len(grid):], at[:])
-				row[width-1] = c
-			}
-		}()
-	}
-	wg.Wait()
+	// Per-worker scratch, indexed by par's worker number.
+	weights := make([][]int32, par.Limit())
+	curves := make([][]Point, par.Limit())
+	par.For(n, func(w, i int) {
+		if weights[w] == nil {
+			weights[w] = make([]int32, nScans)
+		}
+		weight := weights[w]
+		rng := rand.New(rand.NewPCG(uint64(opt.Seed), uint64(i)))
+		clear(weight)
+		total := 0
+		for k := 0; k < nScans; k++ {
+			s := rng.IntN(nScans)
+			weight[s]++
+			total += lesions[s]
+		}
+		if total == 0 {
+			return
+		}
+		valid[i] = true
+		curves[w] = froc(entries, weight, float64(total), float64(nScans), curves[w])
+		row := rows[i*width : (i+1)*width]
+		for g, x := range grid {
+			row[g] = Interp(curves[w], x)
+		}
+		at, c := cpm(curves[w])
+		copy(row[len(grid):], at[:])
+		row[width-1] = c
+	})
 
 	var ok []int
 	for i, v := range valid {

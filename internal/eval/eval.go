@@ -44,10 +44,10 @@ import (
 	"os"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/csvio"
 )
 
 // OperatingPoints are the average false-positive rates per scan at which
@@ -245,6 +245,7 @@ func Evaluate(annotations, excluded []Annotation, scans []string, cands []candid
 	}
 
 	lesions := make([]int, len(scans)) // included nodules per scan
+	var order []int                    // annotation index of each PerNodule entry
 	var entries []entry
 	probs := []float64{}
 	for s := range scans {
@@ -295,6 +296,7 @@ func Evaluate(annotations, excluded []Annotation, scans []string, cands []candid
 				entries = append(entries, entry{prob: best, tp: true, scan: int32(s)})
 			}
 			res.PerNodule = append(res.PerNodule, nr)
+			order = append(order, n)
 		}
 		for k, m := range marks {
 			if used[k] {
@@ -316,6 +318,7 @@ func Evaluate(annotations, excluded []Annotation, scans []string, cands []candid
 			entries = append(entries, entry{prob: cands[m].Probability, scan: int32(s)})
 		}
 	}
+	sortByAnnotation(res.PerNodule, order)
 	if res.Nodules == 0 {
 		return res, ErrNoNodules
 	}
@@ -328,6 +331,21 @@ func Evaluate(annotations, excluded []Annotation, scans []string, cands []candid
 		res.Bootstrap = bootstrap(entries, lesions, opt)
 	}
 	return res, nil
+}
+
+// sortByAnnotation puts the per-nodule results (gathered scan by scan) in
+// annotation order; order[i] is result i's annotation index.
+func sortByAnnotation(rs []NoduleResult, order []int) {
+	idx := make([]int, len(rs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return order[idx[a]] < order[idx[b]] })
+	sorted := make([]NoduleResult, len(rs))
+	for i, k := range idx {
+		sorted[i] = rs[k]
+	}
+	copy(rs, sorted)
 }
 
 func radius2(diameter float64) float64 {
@@ -424,47 +442,29 @@ func ReadAnnotations(path string) ([]Annotation, error) {
 
 // ReadAnnotationsFrom is ReadAnnotations on a reader; name is used in errors.
 func ReadAnnotationsFrom(r io.Reader, name string) ([]Annotation, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	head, err := cr.Read()
+	cr, err := csvio.NewReader(r, name)
 	if err != nil {
-		return nil, fmt.Errorf("eval: %s: read header: %w", name, err)
+		return nil, fmt.Errorf("eval: %w", err)
 	}
-	col := map[string]int{}
-	for i, h := range head {
-		col[strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))] = i
-	}
-	req := []string{"seriesuid", "coordX", "coordY", "coordZ", "diameter_mm"}
-	for _, k := range req {
-		if _, ok := col[k]; !ok {
-			return nil, fmt.Errorf("eval: %s: missing column %q (have %v)", name, k, head)
-		}
+	if err := cr.Require("seriesuid", "coordX", "coordY", "coordZ", "diameter_mm"); err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
 	}
 	var out []Annotation
-	for line := 2; ; line++ {
-		rec, err := cr.Read()
+	for {
+		row, err := cr.Next()
 		if err == io.EOF {
 			return out, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("eval: %s: line %d: %w", name, line, err)
-		}
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue
+			return nil, fmt.Errorf("eval: %w", err)
 		}
 		var vals [4]float64
-		for i, k := range req[1:] {
-			c := col[k]
-			if c >= len(rec) {
-				return nil, fmt.Errorf("eval: %s: line %d: missing %s", name, line, k)
+		for i, k := range []string{"coordX", "coordY", "coordZ", "diameter_mm"} {
+			if vals[i], err = row.Finite(k); err != nil {
+				return nil, fmt.Errorf("eval: %w", err)
 			}
-			v, err := strconv.ParseFloat(strings.TrimSpace(rec[c]), 64)
-			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("eval: %s: line %d: column %s: bad number %q", name, line, k, rec[c])
-			}
-			vals[i] = v
 		}
-		out = append(out, Annotation{SeriesUID: strings.TrimSpace(rec[col["seriesuid"]]),
+		out = append(out, Annotation{SeriesUID: row.Get("seriesuid"),
 			World: [3]float64{vals[0], vals[1], vals[2]}, DiameterMM: vals[3]})
 	}
 }
@@ -490,7 +490,7 @@ func ReadSeriesUIDs(path string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("eval: %s: line %d: %w", path, line, err)
 		}
-		id := strings.TrimSpace(strings.TrimPrefix(rec[0], "\ufeff"))
+		id := csvio.Unescape(strings.TrimSpace(strings.TrimPrefix(rec[0], "\ufeff")))
 		if id == "" || (line == 1 && strings.EqualFold(id, "seriesuid")) || seen[id] {
 			continue
 		}
@@ -509,14 +509,18 @@ type Files struct {
 	Annotations string
 	// Excluded is annotations_excluded.csv ("" for none).
 	Excluded string
-	// SeriesUIDs is the scan list ("" to use the union of the series in the
-	// candidates and annotations).
+	// SeriesUIDs is the scan list ("" to evaluate the scans named in the
+	// candidates file).
 	SeriesUIDs string
 	// Candidates is the candidates or submission CSV (required).
 	Candidates string
 }
 
-// EvaluateFiles reads the files named in f and runs Evaluate.
+// EvaluateFiles reads the files named in f and runs Evaluate over the scans
+// of the SeriesUIDs list, or else those named in the candidates file, so
+// that evaluating a subset against the full LUNA16 annotations does not
+// count the other scans' nodules as missed. (A candidates file with no rows
+// and no list falls back to Evaluate's union of series.)
 func EvaluateFiles(f Files, opt Options) (*Result, error) {
 	ann, err := ReadAnnotations(f.Annotations)
 	if err != nil {
@@ -528,15 +532,23 @@ func EvaluateFiles(f Files, opt Options) (*Result, error) {
 			return nil, err
 		}
 	}
+	cands, err := candidate.ReadFile(f.Candidates)
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
 	var scans []string
 	if f.SeriesUIDs != "" {
 		if scans, err = ReadSeriesUIDs(f.SeriesUIDs); err != nil {
 			return nil, err
 		}
-	}
-	cands, err := candidate.ReadFile(f.Candidates)
-	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
+	} else {
+		seen := map[string]bool{}
+		for _, c := range cands {
+			if !seen[c.SeriesUID] {
+				seen[c.SeriesUID] = true
+				scans = append(scans, c.SeriesUID)
+			}
+		}
 	}
 	return Evaluate(ann, exc, scans, cands, opt)
 }

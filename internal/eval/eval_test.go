@@ -493,3 +493,49 @@ func BenchmarkEvaluateLUNA16(b *testing.B) {
 		})
 	}
 }
+
+// TestPerNoduleInAnnotationOrder: PerNodule follows the annotations' order,
+// not the (sorted) order of the scans, so callers can pair it with their
+// truth rows (the demo's table did, and printed one scan's hits against the
+// other scan's nodules).
+func TestPerNoduleInAnnotationOrder(t *testing.T) {
+	ann := []Annotation{
+		{SeriesUID: "b", World: [3]float64{0, 0, 0}, DiameterMM: 10},
+		{SeriesUID: "a", World: [3]float64{50, 0, 0}, DiameterMM: 10},
+		{SeriesUID: "b", World: [3]float64{100, 0, 0}, DiameterMM: 10},
+	}
+	cs := []candidate.Candidate{{SeriesUID: "a", World: [3]float64{50, 0, 1}, Probability: 0.9},
+		{SeriesUID: "b", World: [3]float64{100, 0, 2}, Probability: 0.8}}
+	r, err := Evaluate(ann, nil, nil, cs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, nr := range r.PerNodule {
+		if nr.SeriesUID != ann[i].SeriesUID || nr.World != ann[i].World {
+			t.Fatalf("PerNodule[%d] = %s %v, want annotation %d (%s %v)", i, nr.SeriesUID, nr.World, i, ann[i].SeriesUID, ann[i].World)
+		}
+	}
+	if r.PerNodule[0].Detected || r.PerNodule[1].Candidate != 0 || r.PerNodule[2].Candidate != 1 {
+		t.Errorf("hits %+v", r.PerNodule)
+	}
+}
+
+// TestEvaluateFilesScansOfTheCandidates: without a scan list only the scans
+// named in the candidates file are evaluated (a subset against the full
+// annotations does not count the other scans' nodules as missed).
+func TestEvaluateFilesScansOfTheCandidates(t *testing.T) {
+	dir := t.TempDir()
+	ann := filepath.Join(dir, "ann.csv")
+	cands := filepath.Join(dir, "c.csv")
+	os.WriteFile(ann, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\na,0,0,0,10\nb,0,0,0,10\n"), 0o644)
+	os.WriteFile(cands, []byte("seriesuid,coordX,coordY,coordZ,probability\na,1,0,0,0.9\n"), 0o644)
+	r, err := EvaluateFiles(Files{Annotations: ann, Candidates: cands}, Options{})
+	if err != nil || r.Scans != 1 || r.Nodules != 1 || r.Sensitivity != 1 {
+		t.Fatalf("%+v %v: want 1 scan, 1 nodule found", r, err)
+	}
+	list := filepath.Join(dir, "uids.csv")
+	os.WriteFile(list, []byte("seriesuid\na\nb\n"), 0o644)
+	if r, err = EvaluateFiles(Files{Annotations: ann, Candidates: cands, SeriesUIDs: list}, Options{}); err != nil || r.Nodules != 2 {
+		t.Fatalf("with the list: %+v %v", r, err)
+	}
+}

@@ -73,21 +73,11 @@ func Parse(b []byte) ([]float32, []int, error) {
 	if sm == nil {
 		return nil, nil, fmt.Errorf("%w: no shape", ErrFormat)
 	}
-	var shape []int
-	n := 1
-	for _, f := range strings.Split(sm[1], ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		k, err := strconv.Atoi(f)
-		if err != nil || k < 0 {
-			return nil, nil, fmt.Errorf("%w: shape %q", ErrFormat, sm[1])
-		}
-		shape = append(shape, k)
-		n *= k
-	}
 	data := b[off+hl:]
+	shape, n, err := parseShape(sm[1], len(data)/4)
+	if err != nil {
+		return nil, nil, err
+	}
 	if len(data) != 4*n {
 		return nil, nil, fmt.Errorf("%w: %d data bytes for %d values", ErrFormat, len(data), n)
 	}
@@ -96,6 +86,37 @@ func Parse(b []byte) ([]float32, []int, error) {
 		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
 	}
 	return v, shape, nil
+}
+
+// maxDims bounds the number of axes of a shape (NumPy's own limit is 64).
+const maxDims = 64
+
+// parseShape reads the shape tuple's text and returns the axes and their
+// product, refusing a product above limit (the values the data holds)
+// before it is computed, so that no shape can overflow or ask for more
+// memory than the file provides.
+func parseShape(tuple string, limit int) ([]int, int, error) {
+	var shape []int
+	n := 1
+	for _, f := range strings.Split(tuple, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		k, err := strconv.Atoi(f)
+		if err != nil || k < 0 {
+			return nil, 0, fmt.Errorf("%w: shape %q", ErrFormat, tuple)
+		}
+		if len(shape) == maxDims {
+			return nil, 0, fmt.Errorf("%w: shape %q has more than %d axes", ErrFormat, tuple, maxDims)
+		}
+		shape = append(shape, k)
+		if k > 0 && n > limit/k {
+			return nil, 0, fmt.Errorf("%w: shape %q holds more values than the file's %d", ErrFormat, tuple, limit)
+		}
+		n *= k
+	}
+	return shape, n, nil
 }
 
 // Write writes data (C order, the product of shape values) as a .npy file

@@ -78,3 +78,35 @@ func TestWriteRead(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// TestParseBoundsShape feeds shapes whose product overflows int or exceeds
+// the data: each must be refused with ErrFormat, never panic or allocate.
+func TestParseBoundsShape(t *testing.T) {
+	mk := func(shape string, data int) []byte {
+		hdr := "{'descr': '<f4', 'fortran_order': False, 'shape': (" + shape + "), }"
+		b := append([]byte("\x93NUMPY\x01\x00"), byte(len(hdr)), byte(len(hdr)>>8))
+		b = append(b, hdr...)
+		return append(b, make([]byte, data)...)
+	}
+	for _, tc := range []struct {
+		shape string
+		data  int
+	}{
+		{"4611686018427387904, 4", 0}, // 2^62·4 wraps to 0 values, matching 0 bytes
+		{"4611686018427387904,", 0},   // 4·2^62 bytes wraps to 0
+		{"3074457345618258603, 3", 4}, // product wraps to 1
+		{"9223372036854775807, 2", 8}, // wraps to -2
+		{"99999999999999999999,", 4},  // not an int
+		{"1000000, 1000000", 16},      // honest but far larger than the data
+		{strings.Repeat("1,", 65), 4}, // too many axes
+	} {
+		v, s, err := Parse(mk(tc.shape, tc.data))
+		if !errors.Is(err, ErrFormat) {
+			t.Errorf("shape (%s) with %d bytes: got %d values %v, err %v; want ErrFormat", tc.shape, tc.data, len(v), s, err)
+		}
+	}
+	// A zero axis is a valid empty array whatever the other axes say.
+	if v, s, err := Parse(mk("0, 4611686018427387904", 0)); err != nil || len(v) != 0 || len(s) != 2 {
+		t.Errorf("empty array: %v %v %v", v, s, err)
+	}
+}

@@ -2,72 +2,28 @@ package pipeline
 
 import (
 	"context"
-	"encoding/csv"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
-	"math"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
-	"time"
 
-	"github.com/lungctl/lungctl/internal/atomicfile"
 	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/csvio"
+	"github.com/lungctl/lungctl/internal/par"
+	"github.com/lungctl/lungctl/internal/volio"
 )
-
-// DoneFile is the name of the per-scan completion record, written last and
-// atomically: a scan folder holding a valid DoneFile is complete.
-const DoneFile = "done.json"
-
-// ScanRecord is what a finished scan leaves in OUT/<id>/done.json and what the
-// batch summary is built from.
-type ScanRecord struct {
-	// ID is the scan's output id (patient folder name or file stem).
-	ID string `json:"id"`
-	// Input is the path the scan was read from.
-	Input string `json:"input"`
-	// SeriesUID is the DICOM SeriesInstanceUID or, for files, the stem.
-	SeriesUID string `json:"series_uid"`
-	// Cancer is the patient-level cancer probability in [0,1].
-	Cancer float64 `json:"cancer"`
-	// Candidates is the number of candidates written.
-	Candidates int `json:"candidates"`
-	// Seconds holds wall time per stage in seconds.
-	Seconds map[string]float64 `json:"seconds"`
-	// Files lists the output files relative to OUT/<id>/.
-	Files []string `json:"files"`
-	// Warnings carries the loader's geometry warnings.
-	Warnings []string `json:"warnings,omitempty"`
-}
 
 // ScanFunc processes one scan: it reads input, writes its outputs into
 // scanDir (creating only complete files, atomically) and returns the record
 // and the scored candidates.
 type ScanFunc func(ctx context.Context, input, scanDir string) (ScanRecord, []candidate.Candidate, error)
 
-// BatchOptions configures RunBatch.
-type BatchOptions struct {
-	// Workers is how many scans run at once; 0 means DefaultWorkers().
-	Workers int
-	// Force redoes scans whose outputs are already complete.
-	Force bool
-	// FallbackCancer is the probability written to submission.csv for a
-	// patient whose scan failed; callers normally pass
-	// DefaultFallbackCancer (the zero value really means 0).
-	FallbackCancer float64
-	// Progress, when set, is called after each scan finishes (done counts
-	// skipped, succeeded and failed scans).
-	Progress func(done, total int, id string, err error)
-	// AggregateSuffix is inserted before the extension of the aggregate
-	// files (candidates.csv → candidates<suffix>.csv, ...), so that shards
-	// of one run writing into the same folder do not overwrite each other.
-	AggregateSuffix string
-}
+// DefaultFallbackCancer is the DSB 2017 stage 1 training prevalence
+// (362/1397 ≈ 0.26), the constant prediction with the best expected log loss
+// for a patient whose scan could not be processed.
+const DefaultFallbackCancer = 0.26
 
 // Shard returns the scans of shard i of n (1-based): every n-th input
 // starting at the i-th, so shards are balanced and disjoint and together
@@ -88,247 +44,131 @@ func suffixed(name, suffix string) string {
 	return strings.TrimSuffix(name, ext) + suffix + ext
 }
 
-// DefaultFallbackCancer is the DSB 2017 stage 1 training prevalence
-// (362/1397 ≈ 0.26), the constant prediction with the best expected log loss
-// for a patient whose scan could not be processed.
-const DefaultFallbackCancer = 0.26
-
-// Failure is one failed scan, as written to failures.csv and to the
-// failures list of summary.json (keys id, input, error, like the CSV
-// header).
-type Failure struct {
-	ID    string `json:"id"`
-	Input string `json:"input"`
-	Error string `json:"error"`
+// scanResult is one input's outcome in a batch.
+type scanResult struct {
+	rec         ScanRecord
+	cands       []candidate.Candidate
+	err         error
+	skipped     bool // complete from an earlier run
+	interrupted bool // stopped by the run's cancellation: no outcome
 }
 
-// BatchSummary is written to OUT/summary.json.
-type BatchSummary struct {
-	Scans     int       `json:"scans"`
-	Succeeded int       `json:"succeeded"`
-	Skipped   int       `json:"skipped_complete"`
-	Failed    int       `json:"failed"`
-	Failures  []Failure `json:"failures"`
-	// Seconds sums each stage's wall seconds over all scans, including
-	// those completed by an earlier run of the same batch.
-	Seconds  map[string]float64 `json:"seconds_total_per_stage"`
-	WallSec  float64            `json:"wall_seconds"`
-	Workers  int                `json:"workers"`
-	Records  []ScanRecord       `json:"-"`
-	LogLoss  *float64           `json:"log_loss,omitempty"`
-	Labelled int                `json:"labelled,omitempty"`
-	Eval     any                `json:"eval,omitempty"`
+// batch is the state of one Run's scans.
+type batch struct {
+	cfg     *Config
+	inputs  []string
+	ids     []string
+	dirs    []string
+	dirErr  []error // a scan folder that cannot be used
+	results []scanResult
+	env     []string // added to each scan process's environment
+	perScan int64    // memory budget of one scan, bytes
+
+	mu   sync.Mutex
+	done int
 }
 
-// DefaultWorkers is the default worker count: half the cores (each stage is
-// itself parallel), at least 1, and at most one per 2 GiB of memory.
-func DefaultWorkers() int {
-	n := runtime.NumCPU() / 2
-	if n < 1 {
-		n = 1
-	}
-	if mem := totalMemory(); mem > 0 {
-		if m := int(mem / (2 << 30)); m < n {
-			n = max(1, m)
-		}
-	}
-	return n
-}
-
-func totalMemory() uint64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "MemTotal:") {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				kb, _ := strconv.ParseUint(f[1], 10, 64)
-				return kb << 10
-			}
-		}
-	}
-	return 0
-}
-
-// ReadDone returns the record of a complete scan folder, or an error when
-// the folder is missing or incomplete (no valid done.json, or a file it
-// lists is gone).
-func ReadDone(scanDir string) (ScanRecord, error) {
-	var r ScanRecord
-	b, err := os.ReadFile(filepath.Join(scanDir, DoneFile))
-	if err != nil {
-		return r, err
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return r, fmt.Errorf("%s: %w", filepath.Join(scanDir, DoneFile), err)
-	}
-	for _, f := range r.Files {
-		if _, err := os.Stat(filepath.Join(scanDir, f)); err != nil {
-			return r, fmt.Errorf("%s: listed output missing: %w", scanDir, err)
-		}
-	}
-	return r, nil
-}
-
-// removeStaleTemps deletes temporary files a killed run left (atomicfile's
-// ".<name>.tmp-*"); they never carry a final name, but they waste space.
-func removeStaleTemps(dir string) {
-	ents, _ := os.ReadDir(dir)
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), ".") && strings.Contains(e.Name(), ".tmp-") {
-			os.Remove(filepath.Join(dir, e.Name()))
-		}
-	}
-}
-
-// RunBatch processes inputs (see ListScans) into outDir/<id>/ with a worker
-// pool, skipping complete scans unless Force, recording failures and going
-// on. It then writes outDir/candidates.csv, outDir/submission.csv,
-// outDir/failures.csv and outDir/summary.json. The returned summary counts
-// failures; the error is non-nil only when the batch itself could not run
-// or its aggregate files could not be written.
-func RunBatch(ctx context.Context, inputs []string, outDir string, fn ScanFunc, opt BatchOptions) (*BatchSummary, error) {
-	if opt.Workers <= 0 {
-		opt.Workers = DefaultWorkers()
-	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return nil, err
-	}
-	removeStaleTemps(outDir)
-	ids := make([]string, len(inputs))
-	seen := map[string]string{}
-	for i, in := range inputs {
-		ids[i] = ScanID(in)
-		if prev, ok := seen[ids[i]]; ok {
-			return nil, fmt.Errorf("two inputs share the output id %q: %s and %s", ids[i], prev, in)
-		}
-		seen[ids[i]] = in
-	}
-	start := time.Now()
-	results := make([]scanResult, len(inputs))
+// run processes every input with cfg.Workers workers, each holding one of
+// par's slots while it processes a scan.
+func (b *batch) run(ctx context.Context) {
 	jobs := make(chan int)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	done := 0
-	for w := 0; w < opt.Workers; w++ {
+	for w := 0; w < b.cfg.Workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var fn ScanFunc
+			if !b.cfg.Isolate {
+				fn = b.cfg.newScan()
+			}
 			for i := range jobs {
-				dir := filepath.Join(outDir, ids[i])
-				var r scanResult
-				rec, err := ReadDone(dir)
-				var cs []candidate.Candidate
-				if err == nil && !opt.Force {
-					// A done scan whose candidates no longer parse is
-					// incomplete: redo it rather than fail it.
-					cs, err = candidate.ReadFile(filepath.Join(dir, "candidates.csv"))
-				}
-				if err == nil && !opt.Force {
-					r = scanResult{rec: rec, cands: cs, skipped: true}
-				} else if ctx.Err() != nil {
-					r.err = ctx.Err()
-				} else {
-					r = runOne(ctx, fn, inputs[i], dir)
-				}
-				results[i] = r
-				mu.Lock()
-				done++
-				d := done
-				mu.Unlock()
-				if opt.Progress != nil {
-					opt.Progress(d, len(inputs), ids[i], r.err)
-				}
+				b.results[i] = b.one(ctx, i, fn)
+				b.progress(i)
 			}
 		}()
 	}
-	for i := range inputs {
+	for i := range b.inputs {
 		jobs <- i
 	}
 	close(jobs)
 	wg.Wait()
-
-	sum := &BatchSummary{Scans: len(inputs), Seconds: map[string]float64{}, Workers: opt.Workers}
-	var all []candidate.Candidate
-	var sub [][2]string
-	for i, r := range results {
-		if r.err != nil {
-			sum.Failed++
-			sum.Failures = append(sum.Failures, Failure{ID: ids[i], Input: inputs[i], Error: r.err.Error()})
-			sub = append(sub, [2]string{ids[i], strconv.FormatFloat(opt.FallbackCancer, 'f', 6, 64)})
-			continue
-		}
-		if r.skipped {
-			sum.Skipped++
-		} else {
-			sum.Succeeded++
-		}
-		for k, v := range r.rec.Seconds {
-			sum.Seconds[k] += v
-		}
-		sum.Records = append(sum.Records, r.rec)
-		all = append(all, r.cands...)
-		sub = append(sub, [2]string{ids[i], strconv.FormatFloat(r.rec.Cancer, 'f', 6, 64)})
-	}
-	sum.WallSec = time.Since(start).Seconds()
-	if sum.Failures == nil {
-		sum.Failures = []Failure{}
-	}
-	if err := candidate.WriteFile(filepath.Join(outDir, suffixed("candidates.csv", opt.AggregateSuffix)), all); err != nil {
-		return sum, err
-	}
-	if err := writeCSV(filepath.Join(outDir, suffixed("submission.csv", opt.AggregateSuffix)), []string{"id", "cancer"}, sub); err != nil {
-		return sum, err
-	}
-	if err := writeFailures(filepath.Join(outDir, suffixed("failures.csv", opt.AggregateSuffix)), sum.Failures); err != nil {
-		return sum, err
-	}
-	if err := WriteJSON(filepath.Join(outDir, suffixed("summary.json", opt.AggregateSuffix)), sum); err != nil {
-		return sum, err
-	}
-	return sum, nil
 }
 
-// scanResult is one input's outcome in a batch.
-type scanResult struct {
-	rec     ScanRecord
-	cands   []candidate.Candidate
-	err     error
-	skipped bool // complete from an earlier run
+// one skips, runs or spawns scan i.
+func (b *batch) one(ctx context.Context, i int, fn ScanFunc) scanResult {
+	if b.dirErr[i] != nil {
+		return scanResult{err: b.dirErr[i]}
+	}
+	if !b.cfg.Force {
+		if rec, cs, err := readComplete(b.dirs[i], b.ids[i]); err == nil {
+			return scanResult{rec: rec, cands: cs, skipped: true}
+		}
+	}
+	release, err := par.Acquire(ctx)
+	if err != nil {
+		return scanResult{err: err, interrupted: true}
+	}
+	defer release()
+	var r scanResult
+	if b.cfg.Isolate {
+		r = b.spawn(ctx, i)
+	} else {
+		r = runOne(ctx, fn, b.inputs[i], b.dirs[i], b.ids[i])
+	}
+	if r.err != nil && ctx.Err() != nil {
+		r.interrupted = true
+	}
+	if r.err == nil {
+		b.cfg.Log.Debug("scan done", "scan", b.ids[i], "candidates", r.rec.Candidates, "cancer", r.rec.Cancer,
+			"seconds", r.rec.Seconds)
+	}
+	return r
 }
 
-// runOne processes one scan into dir, turning a panic into an error that
-// names the input, and writes done.json last.
-func runOne(ctx context.Context, fn ScanFunc, input, dir string) (r scanResult) {
+func (b *batch) progress(i int) {
+	r := b.results[i]
+	if r.interrupted || b.cfg.Progress == nil {
+		return
+	}
+	b.mu.Lock()
+	b.done++
+	d := b.done
+	b.mu.Unlock()
+	b.cfg.Progress(d, len(b.inputs), b.ids[i], r.err)
+}
+
+// runOne processes one scan into dir with fn, turning a panic into an error
+// that names the input, and writes candidates.csv and then done.json last.
+// It is the whole of a scan both in-process and inside a scan process.
+func runOne(ctx context.Context, fn ScanFunc, input, dir, id string) (r scanResult) {
 	defer func() {
 		if p := recover(); p != nil {
-			r.err = fmt.Errorf("%s: internal error: %v", input, p)
+			r = scanResult{err: fmt.Errorf("%s: internal error: %v", input, p)}
 		}
 	}()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		r.err = err
-		return
+		return scanResult{err: err}
 	}
 	removeStaleTemps(dir)
-	os.Remove(filepath.Join(dir, DoneFile))
+	if err := os.Remove(filepath.Join(dir, DoneFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return scanResult{err: err}
+	}
 	rec, cs, err := fn(ctx, input, dir)
 	if err != nil {
-		r.err = err
-		return
+		return scanResult{err: err}
 	}
-	if err := candidate.WriteFile(filepath.Join(dir, "candidates.csv"), cs); err != nil {
-		r.err = err
-		return
+	for i := range cs {
+		cs[i].PatientID = id
 	}
-	rec.Files = appendUnique(rec.Files, "candidates.csv")
+	if err := candidate.WriteFile(filepath.Join(dir, CandidatesFile), cs); err != nil {
+		return scanResult{err: err}
+	}
+	rec.ID, rec.Input, rec.Candidates, rec.ToolVersion = id, input, len(cs), volio.ToolVersion
+	rec.Files = appendUnique(rec.Files, CandidatesFile)
 	if err := WriteJSON(filepath.Join(dir, DoneFile), rec); err != nil {
-		r.err = err
-		return
+		return scanResult{err: err}
 	}
-	r.rec, r.cands = rec, cs
-	return
+	return scanResult{rec: rec, cands: cs}
 }
 
 func appendUnique(s []string, x string) []string {
@@ -340,87 +180,48 @@ func appendUnique(s []string, x string) []string {
 	return append(s, x)
 }
 
-// WriteJSON writes v as indented JSON to path atomically.
-func WriteJSON(path string, v any) error {
-	return atomicfile.Write(path, func(w io.Writer) error {
-		e := json.NewEncoder(w)
-		e.SetIndent("", "  ")
-		return e.Encode(v)
-	})
-}
-
-func writeCSV(path string, header []string, rows [][2]string) error {
-	return atomicfile.Write(path, func(w io.Writer) error {
-		cw := csv.NewWriter(w)
-		cw.Write(header)
-		for _, r := range rows {
-			cw.Write(r[:])
-		}
-		cw.Flush()
-		return cw.Error()
-	})
-}
-
-func writeFailures(path string, fs []Failure) error {
-	return atomicfile.Write(path, func(w io.Writer) error {
-		cw := csv.NewWriter(w)
-		cw.Write([]string{"id", "input", "error"})
-		for _, f := range fs {
-			cw.Write([]string{f.ID, f.Input, f.Error})
-		}
-		cw.Flush()
-		return cw.Error()
-	})
-}
-
-// ReadLabels reads a Kaggle labels CSV (id,cancer) into a map.
-func ReadLabels(path string) (map[string]float64, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	rs, err := csv.NewReader(fh).ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(rs) == 0 || len(rs[0]) < 2 || rs[0][0] != "id" || rs[0][1] != "cancer" {
-		return nil, fmt.Errorf("%s: want header id,cancer", path)
-	}
-	m := map[string]float64{}
-	for i, r := range rs[1:] {
-		if len(r) < 2 {
-			return nil, fmt.Errorf("%s: line %d: want 2 columns", path, i+2)
-		}
-		v, err := strconv.ParseFloat(r[1], 64)
-		if err != nil || (v != 0 && v != 1) {
-			return nil, fmt.Errorf("%s: line %d: cancer must be 0 or 1, got %q", path, i+2, r[1])
-		}
-		m[r[0]] = v
-	}
-	return m, nil
-}
-
-// LogLoss is the Kaggle DSB 2017 metric: mean binary cross-entropy of the
-// predictions against labels, with predictions clipped to [1e-15, 1−1e-15].
-// Only ids present in both are scored; n is how many.
-func LogLoss(pred map[string]float64, labels map[string]float64) (loss float64, n int) {
-	keys := make([]string, 0, len(pred))
-	for k := range pred {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		y, ok := labels[k]
-		if !ok {
+// summarise counts the results into sum and returns the combined
+// candidates and submission rows, in input order.
+func (b *batch) summarise(sum *Summary) ([]candidate.Candidate, []Prediction) {
+	var all []candidate.Candidate
+	var sub []Prediction
+	for i, r := range b.results {
+		switch {
+		case r.interrupted:
+			sum.Interrupted++
 			continue
+		case r.err != nil:
+			sum.Failed++
+			sum.Failures = append(sum.Failures, Failure{ID: b.ids[i], Input: b.inputs[i], Error: r.err.Error()})
+			sub = append(sub, Prediction{ID: b.ids[i], Cancer: FormatCancer(b.cfg.FallbackCancer)})
+			continue
+		case r.skipped:
+			sum.Skipped++
+		default:
+			sum.Succeeded++
 		}
-		p := math.Min(math.Max(pred[k], 1e-15), 1-1e-15)
-		loss -= y*math.Log(p) + (1-y)*math.Log(1-p)
-		n++
+		for k, v := range r.rec.Seconds {
+			sum.Seconds[k] += v
+		}
+		sum.Records = append(sum.Records, r.rec)
+		all = append(all, r.cands...)
+		sub = append(sub, Prediction{ID: b.ids[i], Cancer: FormatCancer(r.rec.Cancer)})
 	}
-	if n == 0 {
-		return math.NaN(), 0
+	return all, sub
+}
+
+// writeAggregates writes the combined candidates, the submission and the
+// failures; summary.json comes later, last.
+func (b *batch) writeAggregates(sum *Summary, all []candidate.Candidate, sub []Prediction) error {
+	if err := candidate.WriteFile(sum.Files.Candidates, all); err != nil {
+		return err
 	}
-	return loss / float64(n), n
+	if err := WriteSubmission(sum.Files.Submission, sub); err != nil {
+		return err
+	}
+	rows := make([][]string, len(sum.Failures))
+	for i, f := range sum.Failures {
+		rows[i] = []string{f.ID, f.Input, f.Error}
+	}
+	return csvio.WriteFile(sum.Files.Failures, []string{"id", "input", "error"}, nil, rows)
 }

@@ -100,7 +100,7 @@ func Preprocess(in string, opt PreprocessOptions, ws *Workspace) (*Preprocessed,
 	var positions []volume.Vec3
 	switch kind {
 	case DICOMDir:
-		s, err := dicomio.Load(in, dicomio.Options{SeriesUID: opt.SeriesUID, Reuse: ws.raw})
+		s, err := loadDICOM(in, dicomio.Options{SeriesUID: opt.SeriesUID, Reuse: ws.raw})
 		if err != nil {
 			return nil, err
 		}
@@ -151,7 +151,7 @@ func Preprocess(in string, opt PreprocessOptions, ws *Workspace) (*Preprocessed,
 		t = time.Now()
 		m, st, err := ws.seg.Lungs(p.HU, opt.Segment, ws.mask)
 		if errors.Is(err, segment.ErrNoLungs) {
-			return nil, fmt.Errorf("lung mask %s: %w (not a chest CT? --no-mask writes the volume alone)", in, err)
+			return nil, fmt.Errorf("lung mask %s: %w (not a chest CT?)", in, err)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("lung mask %s: %w", in, err)

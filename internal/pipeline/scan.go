@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"path/filepath"
 	"time"
 
@@ -28,6 +30,9 @@ type ScanOptions struct {
 	// Snapshots writes PNGs of the top Snapshots candidates and an
 	// overview (0 = none).
 	Snapshots int
+	// Log receives per-scan debug messages (stage timings, counts, the
+	// mean-shift backend); nil means none.
+	Log *slog.Logger
 }
 
 // Detect runs detection on a preprocessed scan and returns its candidates
@@ -44,6 +49,9 @@ func Detect(p *Preprocessed, opt detect.Options, dws *detect.Workspace) ([]candi
 	r, err := detect.Run(p.HU, p.Lung, opt)
 	if err != nil {
 		return nil, nil, fmt.Errorf("detect %s: %w", p.ID, err)
+	}
+	for i := range r.Candidates {
+		r.Candidates[i].PatientID = p.ID
 	}
 	p.Seconds["detect"] = sinceSec(t)
 	return r.Candidates, r, nil
@@ -81,15 +89,26 @@ func (w *Worker) Process(ctx context.Context, input, scanDir string) (ScanRecord
 	if err != nil {
 		return rec, nil, err
 	}
+	p.ID = rec.ID // a linked input keeps the link's name
 	rec.SeriesUID = p.SeriesUID
 	rec.Warnings = p.Sidecar.Warnings
 	if err := ctx.Err(); err != nil {
 		return rec, nil, err
 	}
-	cs, _, err := Detect(p, w.Opt.Detect, &w.det)
+	cs, dr, err := Detect(p, w.Opt.Detect, &w.det)
 	if err != nil {
 		return rec, nil, err
 	}
+	log := w.Opt.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	backend := "default"
+	if b := w.Opt.Detect.Cluster.Backend; b != nil {
+		backend = b.Name()
+	}
+	log.Debug("detected", "scan", rec.ID, "dims", fmt.Sprint(p.HU.Dims), "points", len(dr.Points)/5,
+		"clusters", dr.Clusters, "candidates", len(cs), "backend", backend)
 	// Without a model detect's NaN malignancies stand and the patient
 	// probability is the leak.
 	rec.Cancer = w.Opt.NoisyORLeak
@@ -125,5 +144,6 @@ func (w *Worker) Process(ctx context.Context, input, scanDir string) (ScanRecord
 	rec.Candidates = len(cs)
 	p.Seconds["total"] = sinceSec(start)
 	rec.Seconds = p.Seconds
+	log.Debug("scan stages", "scan", rec.ID, "seconds", rec.Seconds, "cancer", rec.Cancer)
 	return rec, cs, nil
 }

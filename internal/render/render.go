@@ -122,7 +122,7 @@ func newSampler(v *volume.Volume[int16]) (*sampler, error) {
 		if v == nil {
 			return nil, ErrEmpty
 		}
-		return nil, fmt.Errorf("%w: %v", ErrEmpty, v.Check())
+		return nil, fmt.Errorf("%w: %w", ErrEmpty, v.Check())
 	}
 	s := &sampler{v: v}
 	m := volume.Inverse3(v.Direction)

@@ -5,10 +5,9 @@ import (
 	"image"
 	"image/color"
 	"math"
-	"runtime"
-	"sync"
 
 	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/par"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -155,31 +154,14 @@ func slicePanel(img *image.RGBA, s *sampler, p Panel, w Window) {
 	})
 }
 
-// parallelRows runs f(y) for y in [0, rows) on GOMAXPROCS goroutines.
+// parallelRows runs f(y) for y in [0, rows) in contiguous chunks under
+// par's worker budget.
 func parallelRows(rows int, f func(y int)) {
-	workers := min(runtime.GOMAXPROCS(0), rows)
-	if workers <= 1 {
-		for y := 0; y < rows; y++ {
+	par.Chunks(rows, 8, func(_, lo, hi int) {
+		for y := lo; y < hi; y++ {
 			f(y)
 		}
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (rows + workers - 1) / workers
-	for w := 0; w < workers; w++ {
-		lo, hi := w*chunk, min(rows, (w+1)*chunk)
-		if lo >= hi {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for y := lo; y < hi; y++ {
-				f(y)
-			}
-		}()
-	}
-	wg.Wait()
+	})
 }
 
 // Snapshot writes SnapshotImage's picture of candidate c to path as PNG

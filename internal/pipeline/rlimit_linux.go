@@ -1,0 +1,26 @@
+package pipeline
+
+import (
+	"os"
+	"strconv"
+	"syscall"
+)
+
+// limitAddressSpace caps this process's address space (RLIMIT_AS) at the
+// budget in MaxMemoryEnv plus addressSlack, so that a scan that outgrows its
+// budget fails with Go's "fatal error: runtime: out of memory" (one failed
+// scan) before the kernel's out-of-memory killer picks a process. It also
+// turns core dumps off: a crashed scan is reported, not dumped.
+func limitAddressSpace() {
+	syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{})
+	v, err := strconv.ParseInt(os.Getenv(MaxMemoryEnv), 10, 64)
+	if err != nil || v <= 0 || os.Getenv(noAddressLimitEnv) == "1" {
+		return
+	}
+	lim := uint64(v) + addressSlack
+	var cur syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_AS, &cur) == nil && cur.Max < lim {
+		lim = cur.Max
+	}
+	syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: lim, Max: lim})
+}
