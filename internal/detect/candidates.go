@@ -5,7 +5,6 @@ import (
 	"sort"
 
 	"github.com/lungctl/lungctl/internal/candidate"
-	"github.com/lungctl/lungctl/internal/unionfind"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -50,52 +49,20 @@ func (a *clusterStats) centre() [3]float64 {
 
 // candidates turns the k mean-shift clusters of ps into first-stage
 // candidates, best first-stage score first, at most Stage1 of them, with
-// their cluster statistics: clusters of similar size (the smaller radius at
-// least 0.3 of the larger) whose equivalent spheres (radius from the voxel
-// count), enlarged by MergeGrow, overlap are united first, because a
-// mean-shift basin can split a lesion into touching fragments.
+// their cluster statistics. Clusters are not merged here: with points at
+// their own scale a lesion is one basin, and fragments that remain are
+// reported once by the second stage, which segments them to the same
+// lesion.
 func (ws *Workspace) candidates(hu *volume.Volume[int16], inLung func(i, j, k int) bool, ps *pointSet, labels []int32, k int, opt Options) ([]candidate.Candidate, []clusterStats) {
 	st := make([]clusterStats, k)
 	for q, l := range labels {
 		st[l].add(ps.pts[5*q:5*q+5], float64(ps.weight[q]), float64(ps.raw[q]), float64(ps.resp[q]), int(ps.level[q]))
 	}
 	vox := hu.Spacing[0] * hu.Spacing[1] * hu.Spacing[2]
-	uf := unionfind.New(k)
-	// Only clusters big enough to matter take part (tiny ones are noise).
-	var big []int
-	for c := range st {
-		if st[c].n >= 8 {
-			big = append(big, c)
-		}
-	}
-	radius := func(a *clusterStats) float64 { return math.Cbrt(3*a.n*vox/(4*math.Pi)) * opt.MergeGrow }
-	for x := 0; x < len(big); x++ {
-		a := &st[big[x]]
-		ra, ca := radius(a), a.centre()
-		for y := x + 1; y < len(big); y++ {
-			b := &st[big[y]]
-			rb := radius(b)
-			// Only fragments of similar size merge: a coarse cluster
-			// (a vessel bundle, say) must not swallow a small nodule
-			// beside it.
-			if dist3(ca, b.centre()) < ra+rb && math.Min(ra, rb) >= 0.3*math.Max(ra, rb) {
-				uf.Union(int32(big[x]), int32(big[y]))
-			}
-		}
-	}
-	merged := map[int]*clusterStats{}
-	for c := range st {
-		r := int(uf.Find(int32(c)))
-		m := merged[r]
-		if m == nil {
-			m = &clusterStats{}
-			merged[r] = m
-		}
-		m.merge(&st[c])
-	}
 	var out []candidate.Candidate
 	var outSt []clusterStats
-	for _, m := range merged {
+	for c := range st {
+		m := &st[c]
 		if m.n == 0 {
 			continue
 		}

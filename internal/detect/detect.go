@@ -63,10 +63,6 @@ type Options struct {
 	MaxCandidates int
 	// MinScore drops candidates with a lower score. Default 0.
 	MinScore float64
-	// MergeGrow: after mean-shift, clusters whose equivalent spheres (radius
-	// from the voxel count) overlap once their radii are multiplied by
-	// MergeGrow are merged into one candidate. Default 1.3.
-	MergeGrow float64
 	// Stage1 is how many first-stage candidates (best first-stage scores)
 	// are segmented and re-scored by the second stage. Default 30.
 	Stage1 int
@@ -84,7 +80,7 @@ type Options struct {
 // cuts the points of a chest CT about five-fold; the cluster search stops at
 // steps below 0.01 bandwidth and seeds from half-bandwidth bins.
 var Defaults = Options{HUMin: -750, Levels: 5, MinResponse: 20, SIMin: 0.8, SigmaMM: 1.5,
-	Bandwidth: [5]float64{4, 4, 4, 200, 0.2}, MinDiameterMM: 3, MaxDiameterMM: 100, MaxCandidates: 10, Stage1: 30, MergeGrow: 1.3}
+	Bandwidth: [5]float64{4, 4, 4, 200, 0.2}, MinDiameterMM: 3, MaxDiameterMM: 100, MaxCandidates: 10, Stage1: 30}
 
 func (o Options) withDefaults() Options {
 	d := Defaults
@@ -119,9 +115,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxDiameterMM <= 0 {
 		o.MaxDiameterMM = d.MaxDiameterMM
-	}
-	if o.MergeGrow <= 0 {
-		o.MergeGrow = d.MergeGrow
 	}
 	if o.MaxCandidates == 0 {
 		o.MaxCandidates = d.MaxCandidates
@@ -192,7 +185,10 @@ func Run(hu *volume.Volume[int16], lung *volume.Volume[uint8], opt Options) (*Re
 	if !ok {
 		return res, nil
 	}
-	if err := features.BuildPyramid(&ws.pyr, ws.crop, opt.SigmaMM, opt.Levels); err != nil {
+	// Derivatives need at least a voxel of smoothing: on a coarse grid
+	// (e.g. --spacing 2) level 0 starts at one voxel.
+	sigma0 := math.Max(opt.SigmaMM, math.Max(hu.Spacing[0], math.Max(hu.Spacing[1], hu.Spacing[2])))
+	if err := features.BuildPyramid(&ws.pyr, ws.crop, sigma0, opt.Levels); err != nil {
 		return nil, fmt.Errorf("detect: %w", err)
 	}
 	inLung := func(i, j, k int) bool { return lung.At(lo[0]+i, lo[1]+j, lo[2]+k) != 0 }
