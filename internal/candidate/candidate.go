@@ -39,22 +39,55 @@ type Candidate struct {
 	Compactness float64
 	// DetectScore is the detector's own score in [0,1].
 	DetectScore float64
-	// Malignancy is the classifier's probability in [0,1]; NaN until
-	// classify has run.
+	// Malignancy is the per-candidate probability of malignancy in [0,1]
+	// from the chosen scorer (Brock by default, the CNN, or both fused);
+	// NaN until scored.
 	Malignancy float64
 	// PatientID is the scan's output id (the Kaggle patient folder name or
 	// the file stem, as in submission.csv), so rows of several scans stay
 	// attributable; empty when unknown.
 	PatientID string
+
+	// The measurements of the lesion segmented at the candidate
+	// (internal/nodule); Type is "" and the numbers NaN when none could be
+	// segmented there.
+
+	// Type is the density class: solid, part-solid, non-solid or calcified.
+	Type string
+	// LongAxisMM and ShortAxisMM are the Lung-RADS axial diameters (mm):
+	// the longest in-plane diameter on the slice where it is longest and
+	// the longest perpendicular to it; MeanDiameterMM is their mean.
+	LongAxisMM, ShortAxisMM, MeanDiameterMM float64
+	// VolumeMM3 is the segmented lesion's volume in mm³.
+	VolumeMM3 float64
+	// SolidDiameterMM is the mean diameter (mm) of the largest solid
+	// component (denser than −300 HU); 0 when there is none.
+	SolidDiameterMM float64
+	// Spiculation in [0,1] grows with the thin strands leaving the lesion.
+	Spiculation float64
+	// UpperZone is true in the upper third of that lung's height (the
+	// proxy for the Brock model's upper lobe; see nodule.Zones).
+	UpperZone bool
+	// Brock is the Brock (PanCan) full-model probability of malignancy in
+	// [0,1]; NaN for calcified lesions and when not computed.
+	Brock float64
+	// CNN is the 3-D CNN's malignancy probability in [0,1]; NaN when not
+	// run.
+	CNN float64
+	// LungRADS is the Lung-RADS v2022 baseline category ("2", "3", "4A",
+	// "4B", "4X"; "1" for calcified), "" when not measured.
+	LungRADS string
 }
 
 // Header is the CSV header: the LUNA16 submission columns first, then ours.
 var Header = []string{"seriesuid", "coordX", "coordY", "coordZ", "probability",
-	"diameter_mm", "voxels", "mean_hu", "mean_si", "compactness", "detect_score", "malignancy", "patient_id"}
+	"diameter_mm", "voxels", "mean_hu", "mean_si", "compactness", "detect_score", "malignancy", "patient_id",
+	"type", "long_axis_mm", "short_axis_mm", "mean_diameter_mm", "volume_mm3", "solid_diameter_mm",
+	"spiculation", "upper_zone", "brock", "cnn", "lung_rads"}
 
 // numeric are the columns of Header that hold numbers (the others are text,
 // which csvio keeps from starting a spreadsheet formula).
-var numeric = Header[1 : len(Header)-1]
+var numeric = append(append([]string(nil), Header[1:12]...), Header[14:23]...)
 
 func f(x float64, prec int) string {
 	if math.IsNaN(x) {
@@ -72,12 +105,34 @@ func Write(w io.Writer, cs []Candidate) error {
 	for _, c := range cs {
 		err := cw.Write(c.SeriesUID, f(c.World[0], 3), f(c.World[1], 3), f(c.World[2], 3), f(c.Probability, 6),
 			f(c.DiameterMM, 2), strconv.Itoa(c.Voxels), f(c.MeanHU, 1), f(c.MeanSI, 4), f(c.Compactness, 4),
-			f(c.DetectScore, 6), f(c.Malignancy, 6), c.PatientID)
+			f(c.DetectScore, 6), f(c.Malignancy, 6), c.PatientID,
+			c.Type, m(c, c.LongAxisMM, 1), m(c, c.ShortAxisMM, 1), m(c, c.MeanDiameterMM, 1), m(c, c.VolumeMM3, 0),
+			m(c, c.SolidDiameterMM, 1), m(c, c.Spiculation, 3), zone(c), f(c.Brock, 6), f(c.CNN, 6), c.LungRADS)
 		if err != nil {
 			return err
 		}
 	}
 	return cw.Flush()
+}
+
+// m writes a measurement, empty when the candidate was not measured.
+func m(c Candidate, x float64, prec int) string {
+	if c.Type == "" {
+		return ""
+	}
+	return f(x, prec)
+}
+
+// zone writes UpperZone as 0/1, empty when the candidate was not measured.
+func zone(c Candidate) string {
+	switch {
+	case c.Type == "":
+		return ""
+	case c.UpperZone:
+		return "1"
+	default:
+		return "0"
+	}
 }
 
 // WriteFile writes cs to path atomically.
@@ -116,7 +171,8 @@ func Read(r io.Reader, name string) ([]Candidate, error) {
 
 // parseRow reads one candidate from a row; coordinates must be finite.
 func parseRow(row csvio.Row) (Candidate, error) {
-	c := Candidate{SeriesUID: row.Get("seriesuid"), PatientID: row.Get("patient_id")}
+	c := Candidate{SeriesUID: row.Get("seriesuid"), PatientID: row.Get("patient_id"),
+		Type: row.Get("type"), LungRADS: row.Get("lung_rads"), UpperZone: row.Get("upper_zone") == "1"}
 	var err error
 	for a, k := range []string{"coordX", "coordY", "coordZ"} {
 		if c.World[a], err = row.Finite(k); err != nil {
@@ -130,7 +186,10 @@ func parseRow(row csvio.Row) (Candidate, error) {
 	}{{"probability", 0, &c.Probability}, {"diameter_mm", math.NaN(), &c.DiameterMM},
 		{"mean_hu", math.NaN(), &c.MeanHU}, {"mean_si", math.NaN(), &c.MeanSI},
 		{"compactness", math.NaN(), &c.Compactness}, {"detect_score", math.NaN(), &c.DetectScore},
-		{"malignancy", math.NaN(), &c.Malignancy}}
+		{"malignancy", math.NaN(), &c.Malignancy}, {"long_axis_mm", math.NaN(), &c.LongAxisMM},
+		{"short_axis_mm", math.NaN(), &c.ShortAxisMM}, {"mean_diameter_mm", math.NaN(), &c.MeanDiameterMM},
+		{"volume_mm3", math.NaN(), &c.VolumeMM3}, {"solid_diameter_mm", math.NaN(), &c.SolidDiameterMM},
+		{"spiculation", math.NaN(), &c.Spiculation}, {"brock", math.NaN(), &c.Brock}, {"cnn", math.NaN(), &c.CNN}}
 	for _, v := range vals {
 		if *v.dst, err = row.Float(v.k, v.def); err != nil {
 			return c, err

@@ -28,6 +28,42 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// The characterisation columns round-trip, and an unmeasured candidate
+// leaves them empty rather than writing zeros.
+func TestMeasurementColumns(t *testing.T) {
+	in := []Candidate{
+		{SeriesUID: "s", World: [3]float64{1, 2, 3}, Malignancy: 0.3, Type: "part-solid", LongAxisMM: 14.2,
+			ShortAxisMM: 10.1, MeanDiameterMM: 12.15, VolumeMM3: 905, SolidDiameterMM: 5.5, Spiculation: 0.25,
+			UpperZone: true, Brock: 0.123456, CNN: math.NaN(), LungRADS: "4A"},
+		{SeriesUID: "s", World: [3]float64{4, 5, 6}, Malignancy: math.NaN(), Brock: math.NaN(), CNN: math.NaN()},
+	}
+	var b bytes.Buffer
+	if err := Write(&b, in); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if !strings.HasSuffix(lines[0], ",type,long_axis_mm,short_axis_mm,mean_diameter_mm,volume_mm3,solid_diameter_mm,spiculation,upper_zone,brock,cnn,lung_rads") {
+		t.Errorf("header %q", lines[0])
+	}
+	if !strings.HasSuffix(lines[1], ",part-solid,14.2,10.1,12.2,905,5.5,0.250,1,0.123456,,4A") {
+		t.Errorf("measured row %q", lines[1])
+	}
+	if !strings.HasSuffix(lines[2], ",,,,,,,,,,,") {
+		t.Errorf("unmeasured row %q has values in the measurement columns", lines[2])
+	}
+	out, err := Read(&b, "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := out[0]
+	if o.Type != "part-solid" || o.LongAxisMM != 14.2 || !o.UpperZone || o.Brock != 0.123456 || !math.IsNaN(o.CNN) || o.LungRADS != "4A" {
+		t.Errorf("read back %+v", o)
+	}
+	if out[1].Type != "" || out[1].UpperZone || !math.IsNaN(out[1].LongAxisMM) {
+		t.Errorf("unmeasured read back %+v", out[1])
+	}
+}
+
 func TestReadLUNA16AndErrors(t *testing.T) {
 	luna := "seriesuid,coordX,coordY,coordZ,class\n1.3.6,-56.08,-67.85,-311.92,0\n"
 	cs, err := Read(strings.NewReader(luna), "candidates.csv")
@@ -55,10 +91,10 @@ func TestHostileIDsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(b.String(), "\n")
-	if !strings.HasSuffix(lines[0], ",patient_id") {
-		t.Errorf("header %q has no patient_id column last", lines[0])
+	if !strings.Contains(lines[0], ",malignancy,patient_id,") {
+		t.Errorf("header %q has no patient_id column after malignancy", lines[0])
 	}
-	if !strings.HasPrefix(lines[1], `"'=HYPERLINK(""x"")",-12.500,`) || !strings.HasSuffix(lines[1], `,"'-patient,1"`) {
+	if !strings.HasPrefix(lines[1], `"'=HYPERLINK(""x"")",-12.500,`) || !strings.Contains(lines[1], `,"'-patient,1",`) {
 		t.Errorf("row %q: formula not neutralised or number escaped", lines[1])
 	}
 	out, err := Read(&b, "mem")

@@ -80,6 +80,8 @@ func (ws *Workspace) candidates(hu *volume.Volume[int16], inLung func(i, j, k in
 			MeanSI:      m.si / m.n,
 			Compactness: fill(ws.pyr.Levels[0], inLung, cen, diam/2, opt.HUMin),
 			Malignancy:  math.NaN(),
+			Brock:       math.NaN(),
+			CNN:         math.NaN(),
 		}
 		cand.DetectScore = Score(cand, opt.MinDiameterMM, opt.MaxDiameterMM)
 		cand.Probability = cand.DetectScore

@@ -76,7 +76,7 @@ func (ws *Workspace) refine(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 		cs[i].DetectScore = FinalScore(feats[i])
 		cs[i].Probability = cs[i].DetectScore
 		if m := meas[i]; m != nil {
-			cs[i].World = m.Centre
+			Measured(&cs[i], m)
 		}
 	}
 	idx := make([]int, n)
@@ -94,6 +94,18 @@ func (ws *Workspace) refine(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 		outC, outM, outF = append(outC, cs[i]), append(outM, meas[i]), append(outF, feats[i])
 	}
 	return outC, outM, outF
+}
+
+// Measured copies the lesion measured at a candidate into its fields: the
+// centre moves to the lesion's centroid, and the type, axes, volume, solid
+// part and spiculation are filled in.
+func Measured(c *candidate.Candidate, m *nodule.Result) {
+	c.World = m.Centre
+	c.Type = string(m.Type)
+	c.LongAxisMM, c.ShortAxisMM, c.MeanDiameterMM = m.LongAxisMM, m.ShortAxisMM, m.MeanDiameterMM
+	c.VolumeMM3 = m.VolumeMM3
+	c.SolidDiameterMM = m.SolidDiameterMM
+	c.Spiculation = m.Spiculation
 }
 
 // duplicate reports whether the LPS point w (a candidate's segmented

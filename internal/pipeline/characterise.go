@@ -1,0 +1,181 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/nodule"
+	"github.com/lungctl/lungctl/internal/risk"
+)
+
+// ReportThreshold is the detection score at or above which a candidate
+// counts as a reported nodule: for the Brock model's nodule count and for
+// the patient's Lung-RADS category (candidates below it keep their own
+// category in candidates.csv, but a probable vessel must not make the
+// patient 4B). 0.5 is the detector's operating point on the tuning
+// phantoms (see internal/detect).
+const ReportThreshold = 0.5
+
+// Scorer names the per-candidate malignancy model.
+type Scorer string
+
+// The scorers: Brock (PanCan, the default: validated on screening
+// populations, uses only measurements and covariates), the CNN (as good as
+// its training data; the embedded one knows only phantoms), and fused (the
+// mean of the two where the CNN's card says it was trained on patients,
+// else Brock).
+const (
+	ScorerBrock Scorer = "brock"
+	ScorerCNN   Scorer = "cnn"
+	ScorerFused Scorer = "fused"
+)
+
+// ParseScorer reads a --scorer value.
+func ParseScorer(s string) (Scorer, error) {
+	switch Scorer(s) {
+	case ScorerBrock, ScorerCNN, ScorerFused:
+		return Scorer(s), nil
+	}
+	return "", fmt.Errorf("%w: --scorer %q: want brock, cnn or fused", ErrUsage, s)
+}
+
+// PatientRisk is a scan's patient-level characterisation.
+type PatientRisk struct {
+	// EmphysemaPct is the % of lung voxels at or below −950 HU (LAA-950).
+	EmphysemaPct float64
+	// LungRADS is the most suspicious category among the reported nodules
+	// ("1" when none is reported: a negative screen).
+	LungRADS string
+	// Reported is the number of candidates at or above ReportThreshold.
+	Reported int
+	// Clinical are the covariates the Brock model used, and Defaulted the
+	// ones it had to default (from the first scored nodule).
+	Clinical  risk.Clinical
+	Defaulted []string
+}
+
+// Characterise fills each measured candidate's UpperZone, Brock and
+// LungRADS from its measurements, the lung mask and the patient's
+// covariates, and measures the patient: emphysema, Lung-RADS, nodule count.
+// An unknown emphysema covariate is taken from the measured LAA-950
+// (risk.EmphysemaPresent), the way PanCan's radiologists judged it on the
+// CT. Brock's size is the candidate's long axis (the maximum diameter the
+// model was fitted on), its count the number of reported candidates.
+func Characterise(p *Preprocessed, cs []candidate.Candidate, clin risk.Clinical) (PatientRisk, error) {
+	var pr PatientRisk
+	if p.Lung == nil {
+		return pr, fmt.Errorf("characterise %s: no lung mask", p.ID)
+	}
+	laa, err := risk.LAA950(p.HU, p.Lung)
+	if err != nil {
+		return pr, fmt.Errorf("characterise %s: %w", p.ID, err)
+	}
+	pr.EmphysemaPct = laa
+	if clin.Emphysema == risk.Unknown {
+		yes, err := risk.EmphysemaPresent(laa)
+		if err == nil {
+			clin.Emphysema = risk.TriOf(yes)
+		}
+	}
+	pr.Clinical = clin
+	zones := nodule.LungZones(p.Lung)
+	for _, c := range cs {
+		if c.DetectScore >= ReportThreshold {
+			pr.Reported++
+		}
+	}
+	count := max(pr.Reported, 1)
+	var cats []risk.Category
+	for i := range cs {
+		c := &cs[i]
+		c.Brock = math.NaN()
+		if c.Type == "" {
+			continue
+		}
+		c.UpperZone = zones.Upper(c.World)
+		typ, err := risk.ParseNoduleType(c.Type)
+		if err != nil {
+			return pr, fmt.Errorf("characterise %s: %w", p.ID, err)
+		}
+		spic := c.Spiculation >= SpiculatedAt
+		cat, err := risk.LungRADS(risk.LungRADSNodule{Type: typ, MeanDiameterMM: c.MeanDiameterMM,
+			SolidMeanDiameterMM: c.SolidDiameterMM, Suspicious: spic})
+		if err != nil {
+			return pr, fmt.Errorf("characterise %s: candidate %d: %w", p.ID, i+1, err)
+		}
+		c.LungRADS = string(cat)
+		if c.DetectScore >= ReportThreshold {
+			cats = append(cats, cat)
+		}
+		b, err := risk.Brock(risk.BrockInput{Clinical: clin, SizeMM: c.LongAxisMM, Type: typ,
+			UpperLobe: c.UpperZone, Spiculated: spic, NoduleCount: count})
+		switch {
+		case errors.Is(err, risk.ErrCalcified):
+		case err != nil:
+			return pr, fmt.Errorf("characterise %s: candidate %d: %w", p.ID, i+1, err)
+		default:
+			c.Brock = b.Probability
+			if pr.Defaulted == nil {
+				pr.Defaulted = append([]string{}, b.Defaulted...)
+			}
+		}
+	}
+	pr.LungRADS = string(risk.Cat1)
+	if len(cats) > 0 {
+		best, err := risk.MostSuspicious(cats)
+		if err != nil {
+			return pr, fmt.Errorf("characterise %s: %w", p.ID, err)
+		}
+		pr.LungRADS = string(best)
+	}
+	return pr, nil
+}
+
+// SpiculatedAt is the spiculation score (internal/nodule: 1 − exp(−N/3)
+// for N strands) from which a lesion counts as spiculated for Brock and as
+// suspicious for Lung-RADS: three or more strands.
+const SpiculatedAt = 0.5
+
+// Malignancy sets each candidate's Malignancy from the scorer and returns
+// the patient's cancer probability: a noisy-OR over the k candidates with
+// the highest detection-weighted malignancy, P = 1 − (1 − leak)·Π(1 − dᵢ·mᵢ),
+// where dᵢ is the detection score (how likely the candidate is a lesion at
+// all: a vessel's Brock probability must not count fully) and mᵢ the
+// scorer's malignancy. cnnPatients says whether the CNN was trained on
+// patients (its model card); fused uses the CNN only then.
+func Malignancy(cs []candidate.Candidate, s Scorer, cnnPatients bool, k int, leak float64) (float64, error) {
+	var ps []float64
+	for i := range cs {
+		c := &cs[i]
+		switch s {
+		case ScorerBrock:
+			c.Malignancy = c.Brock
+		case ScorerCNN:
+			c.Malignancy = c.CNN
+		case ScorerFused:
+			c.Malignancy = c.Brock
+			if cnnPatients && !math.IsNaN(c.CNN) {
+				if math.IsNaN(c.Brock) {
+					c.Malignancy = c.CNN
+				} else {
+					c.Malignancy = (c.Brock + c.CNN) / 2
+				}
+			}
+		default:
+			return 0, fmt.Errorf("%w: scorer %q", ErrUsage, s)
+		}
+		if !math.IsNaN(c.Malignancy) {
+			ps = append(ps, clamp01(c.DetectScore)*c.Malignancy)
+		}
+	}
+	return risk.NoisyOR(ps, k, leak)
+}
+
+func clamp01(x float64) float64 {
+	if !(x > 0) {
+		return 0
+	}
+	return math.Min(x, 1)
+}
