@@ -44,8 +44,8 @@ const (
 	// soft margin; the truth's solid_diameter_mm is the core's.
 	PartSolid Kind = "partsolid"
 	// Mass is a lesion of 30–80 mm: lobulated (4–8 lobes of 10–30 %) and/or
-	// spiculated (10–24 spicules of radius 0.8–1.8 mm tapering to 0.3–0.5
-	// mm, reaching 0.15–0.5 radii, at most 25 mm, beyond the surface),
+	// spiculated (12–28 spicules of radius 0.6–1.4 mm tapering to 0.25–0.4
+	// mm, reaching 0.3–0.8 radii, at most 25 mm, beyond the surface),
 	// soft tissue of +15…+45 HU with a 3–6 mm texture of ±12…22 HU (values
 	// kept within −100…+60 HU), with a necrotic centre (−30…+10 HU, 25–45
 	// % of the radius) in 40 % and an air bronchogram (a branching air

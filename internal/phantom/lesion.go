@@ -181,7 +181,8 @@ func (l *lesion) solidCore(rng *rand.Rand, d float64) {
 	l.coreTex = 8
 }
 
-// mass makes a 30–80 mm mass: lobulated and/or spiculated, soft tissue
+// mass makes a 30–80 mm mass: lobulated and/or spiculated (12–28
+// spicules), soft tissue
 // +15…+45 HU with ±12…22 HU heterogeneity (clamped to −100…+60), sometimes
 // a necrotic centre (−30…+10 HU) and an air bronchogram.
 func (l *lesion) mass(rng *rand.Rand, d float64) {
@@ -195,7 +196,7 @@ func (l *lesion) mass(rng *rand.Rand, d float64) {
 		l.spec.width = u(0.25, 0.35)
 		l.spec.randomLobes(rng, 4+rng.IntN(5), 0.10, 0.30)
 	}
-	l.spec.rough, l.spec.roughFreq, l.spec.roughSeed = u(0.02, 0.05), u(3, 5), rng.Uint64()
+	l.spec.rough, l.spec.roughFreq, l.spec.roughSeed = u(0.01, 0.025), u(3, 5), rng.Uint64()
 	l.normalise(d)
 	R := d / 2
 	l.hu, l.edgeDrop, l.texAmp = u(15, 45), 0, u(12, 22)
@@ -203,12 +204,12 @@ func (l *lesion) mass(rng *rand.Rand, d float64) {
 	l.spikeHU = l.hu - 10
 	l.tex = texture{seed: rng.Uint64(), scale: u(3, 6)}
 	if l.spiculated {
-		ns := 10 + rng.IntN(15)
+		ns := 12 + rng.IntN(17)
 		for i := 0; i < ns; i++ {
 			v := randomUnit(rng)
 			rs := l.body.at(v)
-			length := min(25, R*u(0.15, 0.5))
-			l.spikes = append(l.spikes, spikeSpec{a: scale(v, 0.8*rs), b: scale(v, rs+length), ra: u(0.8, 1.8), rb: u(0.3, 0.5)})
+			length := min(25, R*u(0.3, 0.8))
+			l.spikes = append(l.spikes, spikeSpec{a: scale(v, 0.8*rs), b: scale(v, rs+length), ra: u(0.6, 1.4), rb: u(0.25, 0.4)})
 		}
 	}
 	if rng.Float64() < 0.4 {

@@ -14,8 +14,9 @@ import (
 //   - masses: against the chest wall (lateral, anterior or posterior
 //     pleura), against the mediastinum (medial pleura) or, when they fit,
 //     in the parenchyma at least 3 mm from the pleura; a touching mass's
-//     centre lies 0.55–0.85 of its radius towards the wall inside the
-//     pleura, so it meets the wall over a broad base;
+//     centre lies inside the pleura at 0.55–0.85 of the body's smallest
+//     radius within 30° of the wall's normal, so it meets the wall over a
+//     broad base;
 //   - every other kind: in the parenchyma at least 3 mm clear of the pleura
 //     (spicules may reach it).
 //
@@ -106,8 +107,10 @@ func (a *anatomy) atPleura(s int, p vec, depth float64, want func(n, q vec) bool
 
 // massAtWall places mass l against the chest wall (mode juxtapleural) or
 // the mediastinum (mode mediastinal) of lung s near p: it finds the pleura
-// there and puts the centre 0.55–0.85 of the body's radius towards the
-// wall inside it.
+// there and puts the centre inside it at 0.55–0.85 of the body's smallest
+// radius within 30° of the wall's normal, so the mass meets the wall over
+// a broad base; away from that base (more than 73° from the normal) the
+// body must stay in the lung.
 func (a *anatomy) massAtWall(s int, p vec, l *lesion, mode Location, rng *rand.Rand) (vec, bool) {
 	lu := &a.lungs[s]
 	med := math.Copysign(1, a.cx-lu.lx) // towards the midline along x
@@ -121,12 +124,37 @@ func (a *anatomy) massAtWall(s int, p vec, l *lesion, mode Location, rng *rand.R
 		return p, false
 	}
 	n := a.lungNormal(s, w)
-	h := l.body.at(n) * (0.55 + 0.3*rng.Float64())
+	// the body's smallest radius within 30° of the normal, so that the
+	// whole cone, not one lobe, reaches the wall: a broad base
+	rc := l.body.at(n)
+	e1 := perpendicularTo(n)
+	e2 := cross(n, e1)
+	for i := 1; i <= 3; i++ {
+		th := float64(i) * math.Pi / 18
+		for j := 0; j < 12; j++ {
+			ph := float64(j) * math.Pi / 6
+			u := add(scale(n, math.Cos(th)), scale(add(scale(e1, math.Cos(ph)), scale(e2, math.Sin(ph))), math.Sin(th)))
+			rc = min(rc, l.body.at(u))
+		}
+	}
+	h := rc * (0.55 + 0.3*rng.Float64())
 	c := sub(w, scale(n, h))
-	if a.lungDist(c) > -0.5*h {
+	if a.lungDist(c) > -0.5*h || !a.insideGrid(c, 0) {
 		return c, false
 	}
-	return c, a.insideGrid(c, 0)
+	// Away from the contact the body must lie in the lung: a mass that the
+	// clip would cut on other sides too (wedged into the apex or a recess)
+	// fills its part of the lung instead of looking like a mass on the
+	// wall.
+	const m = 300
+	out := 0
+	for i := 0; i < m; i++ {
+		u := fibonacci(i, m)
+		if dot(u, n) < 0.3 && a.lungDist(add(c, scale(u, l.body.at(u)))) > -1 {
+			out++
+		}
+	}
+	return c, out <= m/50
 }
 
 // insideGrid reports whether the ball (p, r) lies inside the scanned volume.
