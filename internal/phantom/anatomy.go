@@ -145,11 +145,11 @@ func (a *anatomy) growVessels(rng *rand.Rand, s int, h vec) {
 	l := a.lungs[s]
 	lat := math.Copysign(1, l.lx-a.cx)
 	dirs := []vec{{0.3 * lat, 0, 1}, {0.3 * lat, 0.1, -1}, {lat, -0.8, -0.2}, {lat, 0.7, -0.2}, {lat, 0, 0.5}, {0.5 * lat, 0.3, -0.7}}
-	const maxSeg = 1500
+	const maxSeg = 3000
 	count := 0
 	var grow func(p, d vec, r float64, depth int)
 	grow = func(p, d vec, r float64, depth int) {
-		if count >= maxSeg || r < 0.5 || depth > 12 {
+		if count >= maxSeg || r < 0.5 || depth > 14 {
 			return
 		}
 		length := 5*r + 8 + 8*rng.Float64()
@@ -169,7 +169,7 @@ func (a *anatomy) growVessels(rng *rand.Rand, s int, h vec) {
 		if !ok {
 			return
 		}
-		rb := r * 0.9
+		rb := r * 0.93
 		a.vessels = append(a.vessels, newTube(p, e, r, rb))
 		count++
 		ax := perpendicular(rng, d)
@@ -185,8 +185,8 @@ func (a *anatomy) growVessels(rng *rand.Rand, s int, h vec) {
 				a.bronchi = append(a.bronchi, newTube(p2, e2, lr, 0.9*lr))
 			}
 		}
-		r1 := rb * (0.72 + 0.12*rng.Float64())
-		r2 := rb * (0.62 + 0.14*rng.Float64())
+		r1 := rb * (0.78 + 0.12*rng.Float64())
+		r2 := rb * (0.64 + 0.14*rng.Float64())
 		d1 := unit(rotate(d, ax, (18+20*rng.Float64())*math.Pi/180))
 		d2 := unit(rotate(d, ax, -(25+25*rng.Float64())*math.Pi/180))
 		grow(e, d1, r1, depth+1)

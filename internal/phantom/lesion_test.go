@@ -233,6 +233,10 @@ func TestMassesTouchThePleura(t *testing.T) {
 		g := cropAround(l.c, l.bodyReach+6, p.g.Spacing)
 		hu, lung := volume.New[int16](g), volume.New[uint8](g)
 		renderScan(hu, lung, p.a.scene(p.les), p.o.acquisition(g))
+		side := 0
+		if l.clip == &p.a.lungs[1] {
+			side = 1
+		}
 		var contact, medial int
 		for k := 0; k < g.Dims[2]; k++ {
 			for j := 0; j < g.Dims[1]; j++ {
@@ -251,7 +255,9 @@ func TestMassesTouchThePleura(t *testing.T) {
 							continue
 						}
 						contact++
-						if (w[0]-l.c[0])*(p.a.cx-l.c[0]) > 0 && math.Abs(w[0]-l.c[0]) > 0.5*math.Abs(w[1]-l.c[1]) {
+						// the pleura's normal there: towards the midline on
+						// the mediastinal surface
+						if nrm := p.a.lungNormal(side, w); nrm[0]*math.Copysign(1, p.a.cx-l.c[0]) > 0.5 {
 							medial++
 						}
 						break
@@ -259,16 +265,16 @@ func TestMassesTouchThePleura(t *testing.T) {
 				}
 			}
 		}
-		t.Logf("seed %d: %s mass %.1f mm (%.1f × %.1f mm): %d solid voxels next to the wall, %d of them medially",
+		t.Logf("seed %d: %s mass %.1f mm (%.1f × %.1f mm): %d solid voxels next to the wall, %d of them on the mediastinal pleura",
 			seed, n.Location, n.DiameterMM, n.LongAxisMM, n.ShortAxisMM, contact, medial)
 		if contact < 20 {
 			t.Errorf("seed %d: %s mass touches the wall at only %d voxels", seed, n.Location, contact)
 		}
 		if n.Location == LocationMediastinal && medial < contact/2 {
-			t.Errorf("seed %d: mediastinal mass: only %d of %d contact voxels face the midline", seed, medial, contact)
+			t.Errorf("seed %d: mediastinal mass: only %d of %d contact voxels on the mediastinal pleura", seed, medial, contact)
 		}
 		if n.Location == LocationJuxtapleural && medial > contact/2 {
-			t.Errorf("seed %d: chest-wall mass: %d of %d contact voxels face the midline", seed, medial, contact)
+			t.Errorf("seed %d: chest-wall mass: %d of %d contact voxels on the mediastinal pleura", seed, medial, contact)
 		}
 	}
 	if seen[LocationJuxtapleural] < 2 || seen[LocationMediastinal] < 2 {
