@@ -49,9 +49,10 @@ const (
 	// soft tissue of +15…+45 HU with a 3–6 mm texture of ±12…22 HU (values
 	// kept within −100…+60 HU), with a necrotic centre (−30…+10 HU, 25–45
 	// % of the radius) in 40 % and an air bronchogram (a branching air
-	// tube of 1–1.6 mm radius) in 35 % of masses. 45 % touch the chest
-	// wall and 30 % the mediastinum (broad-based, clipped to the lung);
-	// the rest lie in the parenchyma when they fit.
+	// tube of 1–1.6 mm radius) in 35 % of masses. Each mass is drawn to
+	// touch the chest wall (45 %) or the mediastinum (30 %), broad-based
+	// and clipped to the lung, or to lie in the parenchyma (25 %; against
+	// the chest wall when it does not fit there).
 	Mass Kind = "mass"
 )
 

@@ -47,9 +47,9 @@ type Options struct {
 	Nodules int
 	// Kinds, when not empty, fixes the kinds: lesion n has Kinds[n %
 	// len(Kinds)]. When empty, the default mix: at most one mass (see
-	// MassProbability), the others drawn with weights round 0.22,
-	// lobulated 0.12, spiculated 0.10, juxtapleural 0.12, calcified 0.10,
-	// ground glass 0.20, part-solid 0.14.
+	// MassProbability), the others drawn with weights round 0.20,
+	// lobulated 0.11, spiculated 0.10, juxtapleural 0.11, calcified 0.10,
+	// ground glass 0.20, part-solid 0.18.
 	Kinds []Kind
 	// MinDiameterMM and MaxDiameterMM bound the nominal diameters of
 	// nodules (every kind but Mass) in mm: default 3 and 30, at most 60;
@@ -259,9 +259,17 @@ func newPlan(opt Options) (*plan, error) {
 	if !o.NoConfounders {
 		a.addConfounders(newRand(o.Seed, 2))
 	}
+	// The mix (kinds and drawn diameters) has its own stream, so that it
+	// does not change when the anatomy draws more or fewer numbers.
+	mixRng := newRand(o.Seed, 4)
+	kinds := o.mix(mixRng)
+	diams := make([]float64, len(kinds))
+	for n, k := range kinds {
+		diams[n] = o.diameter(mixRng, k)
+	}
 	var les []*lesion
-	for n, k := range o.mix(rng) {
-		d := o.diameter(rng, k)
+	for n, k := range kinds {
+		d := diams[n]
 		floor := o.MinDiameterMM
 		switch k {
 		case GroundGlass:
@@ -365,17 +373,17 @@ func (o Options) diameter(rng *rand.Rand, k Kind) float64 {
 func randomKind(rng *rand.Rand) Kind {
 	x := rng.Float64()
 	switch {
-	case x < 0.22:
+	case x < 0.20:
 		return Round
-	case x < 0.34:
+	case x < 0.31:
 		return Lobulated
-	case x < 0.44:
+	case x < 0.41:
 		return Spiculated
-	case x < 0.56:
+	case x < 0.52:
 		return Juxtapleural
-	case x < 0.66:
+	case x < 0.62:
 		return Calcified
-	case x < 0.86:
+	case x < 0.82:
 		return GroundGlass
 	default:
 		return PartSolid

@@ -181,16 +181,31 @@ func TestAnatomy(t *testing.T) {
 	if fat == 0 || soft == 0 || bone == 0 || table == 0 || air == 0 {
 		t.Errorf("missing tissue class: air %d fat %d soft %d bone %d table %d", air, fat, soft, bone, table)
 	}
-	// Lung voxels are mostly parenchyma (−850 HU, up to −650 in the
-	// dependent lung).
-	var paren int
+	// Lung voxels away from the lesions are mostly parenchyma (−850 HU,
+	// up to −650 in the dependent lung; vessels take the rest: 7 % at Full
+	// size, about 30 % here, where the PSF is 3.75 mm wide).
+	var paren, away int
 	for i, m := range c.Lung.Data {
-		if m == 1 && c.HU.Data[i] > -900 && c.HU.Data[i] < -640 {
+		if m == 0 {
+			continue
+		}
+		k := i / (nx * ny)
+		p := g.IndexToWorld(vec{float64(i % nx), float64(i / nx % ny), float64(k)})
+		near := false
+		for _, n := range c.Nodules {
+			near = near || norm(sub(p, n.World)) < max(n.LongAxisMM, n.DiameterMM)+5
+		}
+		if near {
+			continue
+		}
+		away++
+		if c.HU.Data[i] > -900 && c.HU.Data[i] < -640 {
 			paren++
 		}
 	}
-	if float64(paren) < 0.7*float64(lung) {
-		t.Errorf("only %d of %d lung voxels are parenchyma", paren, lung)
+	t.Logf("%d of %d lung voxels away from lesions are parenchyma", paren, away)
+	if float64(paren) < 0.65*float64(away) {
+		t.Errorf("only %d of %d lung voxels away from lesions are parenchyma", paren, away)
 	}
 	// The trachea is air, outside the mask, at the top slice near the centre.
 	a := newAnatomy(g, newRand(21, 1))
