@@ -54,8 +54,9 @@ type Options struct {
 	// MinDiameterMM and MaxDiameterMM bound the nominal diameters of
 	// nodules (every kind but Mass) in mm: default 3 and 30, at most 60;
 	// diameters are drawn log-uniformly. Calcified nodules are capped at
-	// 10 mm; lobulated and spiculated ones raised to at least 6 mm, ground
-	// glass to 5 mm, part-solid to 8 mm. A lesion with no room at its drawn
+	// 10 mm; lobulated and spiculated ones raised to at least 6 mm; ground
+	// glass is drawn from 5 mm up and part-solid from 8 mm up (raised to
+	// that when MaxDiameterMM is smaller). A lesion with no room at its drawn
 	// size is shrunk by 20 % steps (not below the minimum, nor below 5 mm
 	// for ground glass and 8 mm for part-solid) before Generate gives up.
 	MinDiameterMM, MaxDiameterMM float64
@@ -352,8 +353,13 @@ func (o Options) mix(rng *rand.Rand) []Kind {
 // kind k (see Options).
 func (o Options) diameter(rng *rand.Rand, k Kind) float64 {
 	lo, hi := o.MinDiameterMM, o.MaxDiameterMM
-	if k == Mass {
+	switch k {
+	case Mass:
 		lo, hi = o.MassMinDiameterMM, o.MassMaxDiameterMM
+	case GroundGlass:
+		lo = min(max(lo, 5), hi)
+	case PartSolid:
+		lo = min(max(lo, 8), hi)
 	}
 	d := math.Exp(math.Log(lo) + rng.Float64()*(math.Log(hi)-math.Log(lo)))
 	switch k {
