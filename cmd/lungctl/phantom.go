@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/lungctl/lungctl/internal/phantom"
 	"github.com/spf13/cobra"
@@ -12,7 +15,7 @@ import (
 func init() { subcommands = append(subcommands, newPhantomCmd) }
 
 // writePhantom generates one phantom patient as a DICOM series in
-// dir/<patient>/ plus dir/<patient>_truth.csv and returns the chest.
+// dir/<patient>/ and returns the chest and the series folder.
 func writePhantom(dir string, opt phantom.Options) (*phantom.Chest, string, error) {
 	c, err := phantom.Generate(opt)
 	if err != nil {
@@ -28,35 +31,87 @@ func writePhantom(dir string, opt phantom.Options) (*phantom.Chest, string, erro
 	return c, series, nil
 }
 
+// parseKinds turns --kinds into Options.Kinds: "" or "default" is the
+// default mix (nil), "all" every kind once per cycle, otherwise a
+// comma-separated list of kind names.
+func parseKinds(s string) ([]phantom.Kind, error) {
+	switch strings.TrimSpace(s) {
+	case "", "default":
+		return nil, nil
+	case "all":
+		return phantom.AllKinds, nil
+	}
+	var ks []phantom.Kind
+	for _, f := range strings.Split(s, ",") {
+		k := phantom.Kind(strings.TrimSpace(f))
+		if !k.Valid() {
+			var names []string
+			for _, x := range phantom.AllKinds {
+				names = append(names, string(x))
+			}
+			return nil, usagef("--kinds: unknown kind %q (kinds: %s, or all, or default)", f, strings.Join(names, ", "))
+		}
+		ks = append(ks, k)
+	}
+	return ks, nil
+}
+
 func newPhantomCmd() *cobra.Command {
 	var (
-		out     string
-		seed    int64
-		count   int
-		size    string
-		nodules int
-		noise   float64
-		minD    float64
-		maxD    float64
+		out          string
+		seed         int64
+		count        int
+		size         string
+		nodules      int
+		kinds        string
+		noise        float64
+		minD, maxD   float64
+		massMin      float64
+		massMax      float64
+		massProb     float64
+		psf          float64
+		sliceFWHM    float64
+		noConfounder bool
 	)
 	cmd := &cobra.Command{
-		Use:   "phantom -o DIR [--seed N] [--count K]",
-		Short: "Write synthetic chest CT patients with known nodules as DICOM series",
+		Use:   "phantom -o DIR [--seed N] [--count K] [--kinds LIST]",
+		Short: "Write synthetic chest CT patients with known lesions as DICOM series",
 		Long: `phantom writes synthetic chest CT scans as real DICOM series (Explicit VR Little
 Endian, signed 16-bit, intercept -1024, padding outside the scan circle like
-LIDC-IDRI): body, fat, ribs, spine, table, two lungs (-850 HU with noise), trachea
-and bronchi, branching vessel trees, and nodules of known position, diameter and
-shape (round, lobulated, spiculated, juxtapleural, calcified).
+LIDC-IDRI): body, fat, ribs, spine, table, two lungs (-850 HU, denser in the
+dependent dorsal lung), trachea and bronchi, branching vessel trees, scars, and
+lesions of known position, size and type:
+
+  round, lobulated, spiculated, juxtapleural, calcified  solid nodules, 3-30 mm
+  groundglass   non-solid, 5-30 mm, -750...-450 HU, soft irregular margin
+  partsolid     ground glass 8-30 mm with a 2-15 mm solid core
+  mass          30-80 mm, lobulated and/or spiculated, on the chest wall,
+                the mediastinum or in the lung
+
+By default each patient gets 4-7 lesions of every kind (a mass in 40 % of
+patients); --kinds fixes them (lesion n gets the n-th kind of the list,
+cycling). The scan is rendered like a scanner's: partial volume, a Gaussian
+point-spread function (--psf-fwhm pixels), a Gaussian slice profile
+(--slice-fwhm mm) and noise filtered like a reconstruction kernel (--noise HU,
+its standard deviation).
 
 Each patient goes to DIR/<patient>/ (files named out of z order on purpose);
-the ground truth goes to DIR/truth.csv in LUNA16 annotation columns plus
-malignancy (1-5) and kind: seriesuid,coordX,coordY,coordZ,diameter_mm,malignancy,kind
-(LPS world mm). The same seed always gives the same bytes. --size full is a
-512x512 scan at 0.70 mm pixels and 2.5 mm slices; small is 128x128 at 2.5 mm.`,
+the ground truth goes to DIR/truth.csv: LUNA16's annotation columns (LPS world
+mm), then malignancy (1-5), kind, type (solid, part-solid, non-solid,
+calcified), solid_diameter_mm, long_axis_mm and short_axis_mm (Lung-RADS axial
+diameters), volume_mm3, spiculated (0/1) and location (parenchyma,
+juxtapleural, mediastinal). The same options and seed always give the same
+bytes. --size full is a 512x512 scan at 0.70 mm pixels and 2.5 mm slices;
+small is 128x128 at 2.5 mm.`,
 		Example: `  lungctl phantom -o phantoms/ --seed 1 --count 5
+  lungctl phantom -o gg/ --kinds groundglass,partsolid --nodules 4 --noise 25
+  lungctl phantom -o masses/ --kinds mass --nodules 1 --mass-max-diameter 50
   lungctl run phantoms/ -o out/ && lungctl eval --annotations phantoms/truth.csv out/candidates.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return usagef("phantom: -o DIR is required")
+			}
 			var sz phantom.Size
 			switch size {
 			case "small":
@@ -66,23 +121,48 @@ malignancy (1-5) and kind: seriesuid,coordX,coordY,coordZ,diameter_mm,malignancy
 			default:
 				return usagef("--size must be small or full, not %q", size)
 			}
-			if count < 1 {
-				return usagef("--count must be at least 1")
+			if count < 1 || count > 100000 {
+				return usagef("--count must be between 1 and 100000, not %d", count)
+			}
+			if nodules > 100 {
+				return usagef("--nodules must be at most 100, not %d", nodules)
+			}
+			for _, fl := range []struct {
+				name string
+				v    float64
+			}{{"noise", noise}, {"min-diameter", minD}, {"max-diameter", maxD}, {"mass-min-diameter", massMin},
+				{"mass-max-diameter", massMax}, {"mass-probability", massProb}, {"psf-fwhm", psf}, {"slice-fwhm", sliceFWHM}} {
+				if math.IsNaN(fl.v) || math.IsInf(fl.v, 0) {
+					return usagef("--%s: %v is not a number", fl.name, fl.v)
+				}
+			}
+			ks, err := parseKinds(kinds)
+			if err != nil {
+				return err
+			}
+			opt := phantom.Options{Size: sz, Nodules: nodules, Kinds: ks, NoiseHU: noise,
+				MinDiameterMM: minD, MaxDiameterMM: maxD, MassMinDiameterMM: massMin, MassMaxDiameterMM: massMax,
+				MassProbability: massProb, PSFFWHMPixels: psf, SliceProfileFWHMMM: sliceFWHM, NoConfounders: noConfounder}
+			if err := opt.Validate(); err != nil {
+				return usagef("phantom: %s (see lungctl phantom --help for each flag's range)", strings.TrimPrefix(err.Error(), "phantom: "))
 			}
 			if err := mkdirOut(out); err != nil {
 				return err
 			}
 			var rows []phantom.TruthRow
 			for i := 0; i < count; i++ {
-				c, dir, err := writePhantom(out, phantom.Options{Seed: seed + int64(i), Size: sz, Nodules: nodules,
-					NoiseHU: noise, MinDiameterMM: minD, MaxDiameterMM: maxD})
+				opt.Seed = seed + int64(i)
+				c, dir, err := writePhantom(out, opt)
 				if err != nil {
-					return fmt.Errorf("phantom seed %d: %w", seed+int64(i), err)
+					if errors.Is(err, phantom.ErrNoRoom) {
+						return fmt.Errorf("phantom seed %d: %w (fewer or smaller lesions will fit)", opt.Seed, err)
+					}
+					return fmt.Errorf("phantom seed %d: %w", opt.Seed, err)
 				}
 				for _, n := range c.Nodules {
 					rows = append(rows, phantom.TruthRow{SeriesUID: c.SeriesUID, Nodule: n})
 				}
-				logger.Info("wrote phantom", "dir", dir, "slices", c.HU.Dims[2], "nodules", len(c.Nodules))
+				logger.Info("wrote phantom", "dir", dir, "slices", c.HU.Dims[2], "lesions", len(c.Nodules))
 			}
 			return phantom.WriteTruthRows(filepath.Join(out, "truth.csv"), rows)
 		},
@@ -92,10 +172,16 @@ malignancy (1-5) and kind: seriesuid,coordX,coordY,coordZ,diameter_mm,malignancy
 	f.Int64Var(&seed, "seed", 1, "seed of the first patient; patient i uses seed+i")
 	f.IntVar(&count, "count", 1, "number of patients")
 	f.StringVar(&size, "size", "full", "scan size: full (512x512, 0.70 mm) or small (128x128, 2.5 mm)")
-	f.IntVar(&nodules, "nodules", 0, "nodules per patient (0 = random 3-6, negative = none)")
-	f.Float64Var(&noise, "noise", 0, "noise sigma in HU (0 = 20, negative = none)")
+	f.IntVar(&nodules, "nodules", 0, "lesions per patient (0 = random 4-7, negative = none)")
+	f.StringVar(&kinds, "kinds", "default", "lesion kinds: default (the mix), all, or a comma-separated list of round, lobulated, spiculated, juxtapleural, calcified, groundglass, partsolid, mass")
+	f.Float64Var(&noise, "noise", 0, "noise standard deviation in HU after filtering, at most 500 (0 = 20, negative = none)")
 	f.Float64Var(&minD, "min-diameter", 0, "smallest nodule diameter in mm (0 = 3)")
-	f.Float64Var(&maxD, "max-diameter", 0, "largest nodule diameter in mm (0 = 30)")
-	cmd.MarkFlagRequired("out")
+	f.Float64Var(&maxD, "max-diameter", 0, "largest nodule diameter in mm, at most 60 (0 = 30)")
+	f.Float64Var(&massMin, "mass-min-diameter", 0, "smallest mass diameter in mm, at least 20 (0 = 30)")
+	f.Float64Var(&massMax, "mass-max-diameter", 0, "largest mass diameter in mm, at most 100 (0 = 80)")
+	f.Float64Var(&massProb, "mass-probability", 0, "chance that a patient of the default mix has a mass, at most 1 (0 = 0.4, negative = never)")
+	f.Float64Var(&psf, "psf-fwhm", 0, "in-plane point-spread function FWHM in pixels, at most 10 (0 = 1.5, negative = none)")
+	f.Float64Var(&sliceFWHM, "slice-fwhm", 0, "slice sensitivity profile FWHM in mm, at most 20 (0 = the slice spacing, negative = a box)")
+	f.BoolVar(&noConfounder, "no-confounders", false, "leave out the dependent lung density and the scars")
 	return cmd
 }

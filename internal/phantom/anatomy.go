@@ -1,7 +1,6 @@
 package phantom
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 
@@ -23,6 +22,10 @@ type anatomy struct {
 	vessels            []*tube
 	// segmental bronchi beside the thicker arteries: walls and lumens
 	bronchiWalls, bronchi []*tube
+	// confounders: linear scars / plate atelectasis, gravity-dependent
+	// density (nil when off)
+	scars []scar
+	dep   *dependent
 }
 
 // newAnatomy draws a patient that fits grid g.
@@ -115,7 +118,7 @@ func (a *anatomy) lungDist(p vec) float64 {
 		if gn := math.Sqrt(gx*gx + gy*gy + gz*gz); gn > 1e-6 {
 			d /= gn
 		}
-		best = math.Min(best, d)
+		best = min(best, d)
 	}
 	return best
 }
@@ -142,11 +145,11 @@ func (a *anatomy) growVessels(rng *rand.Rand, s int, h vec) {
 	l := a.lungs[s]
 	lat := math.Copysign(1, l.lx-a.cx)
 	dirs := []vec{{0.3 * lat, 0, 1}, {0.3 * lat, 0.1, -1}, {lat, -0.8, -0.2}, {lat, 0.7, -0.2}, {lat, 0, 0.5}, {0.5 * lat, 0.3, -0.7}}
-	const maxSeg = 1500
+	const maxSeg = 3000
 	count := 0
 	var grow func(p, d vec, r float64, depth int)
 	grow = func(p, d vec, r float64, depth int) {
-		if count >= maxSeg || r < 0.5 || depth > 12 {
+		if count >= maxSeg || r < 0.5 || depth > 14 {
 			return
 		}
 		length := 5*r + 8 + 8*rng.Float64()
@@ -160,13 +163,13 @@ func (a *anatomy) growVessels(rng *rand.Rand, s int, h vec) {
 			}
 			// bend away from the pleura and shorten
 			n := a.lungNormal(s, e)
-			d = unit(sub(d, scale(n, math.Max(dot(d, n), 0)+0.4)))
+			d = unit(sub(d, scale(n, max(dot(d, n), 0)+0.4)))
 			length *= 0.75
 		}
 		if !ok {
 			return
 		}
-		rb := r * 0.9
+		rb := r * 0.93
 		a.vessels = append(a.vessels, newTube(p, e, r, rb))
 		count++
 		ax := perpendicular(rng, d)
@@ -182,8 +185,8 @@ func (a *anatomy) growVessels(rng *rand.Rand, s int, h vec) {
 				a.bronchi = append(a.bronchi, newTube(p2, e2, lr, 0.9*lr))
 			}
 		}
-		r1 := rb * (0.72 + 0.12*rng.Float64())
-		r2 := rb * (0.62 + 0.14*rng.Float64())
+		r1 := rb * (0.78 + 0.12*rng.Float64())
+		r2 := rb * (0.64 + 0.14*rng.Float64())
 		d1 := unit(rotate(d, ax, (18+20*rng.Float64())*math.Pi/180))
 		d2 := unit(rotate(d, ax, -(25+25*rng.Float64())*math.Pi/180))
 		grow(e, d1, r1, depth+1)
@@ -193,158 +196,4 @@ func (a *anatomy) growVessels(rng *rand.Rand, s int, h vec) {
 		d = unit(add(unit(d), scale(randomUnit(rng), 0.25)))
 		grow(h, d, 4+1.2*rng.Float64(), 0)
 	}
-}
-
-// placeNodule finds a place for a nodule of kind k and diameter d (mm): inside
-// a lung at least 3 mm clear of the pleura (spicules may reach it; juxtapleural: centre a quarter radius
-// inside the lateral or posterior pleura), clear of thick vessels, airways,
-// spine and the other nodules.
-func (a *anatomy) placeNodule(rng *rand.Rand, k Kind, d float64, others []nodule) (nodule, error) {
-	r := d / 2
-	reach := r
-	if k == Spiculated {
-		reach = 2.2 * r
-	}
-	const tries = 4000
-	for try := 0; try < tries; try++ {
-		s := rng.IntN(2)
-		l := a.lungs[s]
-		lo, hi := l.box()
-		var p vec
-		for i := 0; i < 3; i++ {
-			p[i] = lo[i] + (hi[i]-lo[i])*rng.Float64()
-		}
-		if a.lungDist(p) >= 0 {
-			continue
-		}
-		if k == Juxtapleural {
-			// Walk to depth r/4 below the pleura along the normal.
-			for it := 0; it < 6; it++ {
-				dd := a.lungDist(p)
-				p = sub(p, scale(a.lungNormal(s, p), dd+r/4))
-			}
-			if math.Abs(a.lungDist(p)+r/4) > 0.3 {
-				continue
-			}
-			n := a.lungNormal(s, p)
-			if math.Abs(n[2]) > 0.4 { // not on the diaphragm or apex
-				continue
-			}
-			lat := (p[0] - l.lx) * (l.lx - a.cx)
-			if lat <= 0 && p[1] < l.ly { // lateral or posterior wall only
-				continue
-			}
-			if !a.insideGrid(p, r+2) {
-				continue
-			}
-		} else if a.lungDist(p) > -(r + 3) {
-			continue
-		}
-		if !a.clear(p, k, r, reach, others) {
-			continue
-		}
-		return newNodule(rng, p, k, d), nil
-	}
-	return nodule{}, fmt.Errorf("%w after %d tries", ErrNoRoom, tries)
-}
-
-// insideGrid reports whether the ball (p, r) lies inside the scanned volume.
-func (a *anatomy) insideGrid(p vec, r float64) bool {
-	idx := a.g.WorldToIndex(p)
-	for i := 0; i < 3; i++ {
-		m := r / a.g.Spacing[i]
-		if idx[i]-m < 0 || idx[i]+m > float64(a.g.Dims[i]-1) {
-			return false
-		}
-	}
-	return true
-}
-
-// clear checks a candidate nodule centre against airways, spine, ribs, vessels and
-// other nodules. Vessels thinner than 1.5 mm may run into a nodule (they do
-// in real lungs); thicker ones must stay a millimetre clear.
-func (a *anatomy) clear(p vec, k Kind, r, reach float64, others []nodule) bool {
-	for _, t := range a.airWalls {
-		if t.sdf(p[0], p[1], p[2]) < reach+3 {
-			return false
-		}
-	}
-	if a.spine.sdf(p[0], p[1], p[2]) < r+3 || a.ribs.sdf(p[0], p[1], p[2]) < r+1 {
-		return false
-	}
-	for _, t := range a.vessels {
-		d, s := t.dist(p[0], p[1], p[2])
-		vr := t.ra + s*(t.rb-t.ra)
-		if vr >= 1.5 && d < r+1 {
-			return false
-		}
-		if d < 0.6*r+0.5 {
-			return false
-		}
-	}
-	for _, t := range a.bronchiWalls {
-		if t.sdf(p[0], p[1], p[2]) < r+1 {
-			return false
-		}
-	}
-	for i := range others {
-		o := &others[i]
-		if norm(sub(p, o.c)) < reach+o.reach+5 {
-			return false
-		}
-	}
-	return true
-}
-
-// layers lists the solids in painting order (later ones cover earlier ones).
-func (a *anatomy) layers(nods []nodule) []layer {
-	var ls []layer
-	ls = append(ls,
-		newLayer(a.table, 200, lungNone),
-		newLayer(a.body, 40, lungNone),
-		newLayer(a.fat, -100, lungNone),
-		newLayer(a.muscle, 40, lungNone),
-	)
-	for s := range a.lungs {
-		l := newLayer(a.lungs[s], -850, lungSet)
-		l.lip = 4 // the diaphragm dome steepens the field along x
-		ls = append(ls, l)
-	}
-	for _, t := range a.vessels {
-		ls = append(ls, newLayer(t, 40, lungNone))
-	}
-	// segmental bronchi stay part of the lung mask
-	for _, t := range a.bronchiWalls {
-		ls = append(ls, newLayer(t, 40, lungNone))
-	}
-	for _, t := range a.bronchi {
-		ls = append(ls, newLayer(t, -1000, lungNone))
-	}
-	ls = append(ls, newLayer(a.ribs, 700, lungErase))
-	sp := newLayer(a.spine, 350, lungErase)
-	z0, pitch := a.spineZ0, a.discPitch
-	sp.huFn = func(x, y, z float64) float32 {
-		m := math.Mod(z-z0, pitch)
-		if m < 0 {
-			m += pitch
-		}
-		if m < 6 {
-			return 80
-		}
-		return 350
-	}
-	ls = append(ls, sp)
-	for _, t := range a.airWalls {
-		ls = append(ls, newLayer(t, 40, lungErase))
-	}
-	for _, t := range a.airways {
-		ls = append(ls, newLayer(t, -1000, lungErase))
-	}
-	for i := range nods {
-		n := &nods[i]
-		l := newLayer(n, 0, lungMax)
-		l.huFn = n.hu
-		ls = append(ls, l)
-	}
-	return ls
 }

@@ -9,7 +9,6 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/suyashkumar/dicom/pkg/tag"
 
 	"github.com/lungctl/lungctl/internal/atomicfile"
+	"github.com/lungctl/lungctl/internal/par"
 )
 
 // DICOM constants of the series WriteDICOM writes.
@@ -100,7 +100,7 @@ func FileOrder(seed int64, nz int) (names []string, descending bool) {
 // HU + 1024 (RescaleIntercept −1024, slope 1), PaddingStored outside the scan
 // circle, axial orientation 1\0\0\0\1\0, and file names and instance
 // numbers as FileOrder says. Each file is written atomically; slices are
-// written in parallel.
+// written in parallel under par's worker budget.
 func WriteDICOM(dir string, c *Chest) error {
 	if c == nil || c.HU == nil {
 		return fmt.Errorf("phantom: %s: %w", dir, ErrNoScan)
@@ -113,37 +113,26 @@ func WriteDICOM(dir string, c *Chest) error {
 	}
 	nz := c.HU.Dims[2]
 	names, desc := FileOrder(c.Seed, nz)
-	jobs := make(chan int, nz)
-	for k := 0; k < nz; k++ {
-		jobs <- k
-	}
-	close(jobs)
-	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var first error
-	for w := 0; w < min(runtime.GOMAXPROCS(0), nz); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pix := make([]byte, 2*c.HU.Dims[0]*c.HU.Dims[1])
-			for k := range jobs {
-				inst := k + 1
-				if desc {
-					inst = nz - k
-				}
-				path := filepath.Join(dir, names[k])
-				err := writeSlice(path, c, k, inst, pix)
-				if err != nil {
-					mu.Lock()
-					if first == nil {
-						first = fmt.Errorf("phantom: %s: %w", path, err)
-					}
-					mu.Unlock()
-				}
+	pix := make([][]byte, par.Limit())
+	par.For(nz, func(w, k int) {
+		if pix[w] == nil {
+			pix[w] = make([]byte, 2*c.HU.Dims[0]*c.HU.Dims[1])
+		}
+		inst := k + 1
+		if desc {
+			inst = nz - k
+		}
+		path := filepath.Join(dir, names[k])
+		if err := writeSlice(path, c, k, inst, pix[w]); err != nil {
+			mu.Lock()
+			if first == nil {
+				first = fmt.Errorf("phantom: %s: %w", path, err)
 			}
-		}()
-	}
-	wg.Wait()
+			mu.Unlock()
+		}
+	})
 	return first
 }
 

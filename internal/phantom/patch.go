@@ -20,11 +20,14 @@ func PatchGrid(size int) volume.Grid {
 }
 
 // Patch renders a size³ patch of lung parenchyma on PatchGrid(size) (HU):
-// −850 with 20 HU noise, zero to three random vessels (+40 HU tubes of
+// −850 with 20 HU white noise, zero to three random vessels (+40 HU tubes of
 // radius 0.5–3 mm) and sometimes a pleural wall (+40 HU half-space); when
-// nodule is true, one nodule of the given kind and diameter (mm) centred
-// within ±1 mm of the patch centre (a juxtapleural one always has a wall a
-// quarter radius beyond it). Deterministic per seed. Patch runs on one
+// nodule is true, one lesion of the given kind (any of AllKinds) and
+// diameter (mm) with its centre within ±1 mm of the patch centre (a
+// juxtapleural one always has a wall a quarter radius beyond it). The
+// lesion is drawn as Generate draws it (supersampled partial volume) but
+// neither clipped to a lung nor blurred: patches keep the original simple
+// acquisition model (1 mm box voxels, white noise). Deterministic per seed. Patch runs on one
 // goroutine and is safe for concurrent use: call it from several goroutines
 // to use all cores. It returns nil when
 // size < 1; an unknown kind renders as Round; diameterMM ≤ 0 means no
@@ -95,15 +98,15 @@ func PatchInto(dst *volume.Volume[int16], seed int64, kind Kind, diameterMM floa
 		l := 2 * float64(size)
 		ls = append(ls, newLayer(newTube(sub(p, scale(d, l)), add(p, scale(d, l)), vr, vr*(0.7+0.3*rng.Float64())), 40, lungNone))
 	}
-	if hasNod {
-		nd := newNodule(rng, c, kind, diameterMM)
-		l := newLayer(&nd, 0, lungNone)
-		l.huFn = nd.hu
-		ls = append(ls, l)
-	}
 	for i := range ls {
 		ls[i].lo = vec{math.Max(ls[i].lo[0], lo[0]), math.Max(ls[i].lo[1], lo[1]), math.Max(ls[i].lo[2], lo[2])}
 		ls[i].hi = vec{math.Min(ls[i].hi[0], hi[0]), math.Min(ls[i].hi[1], hi[1]), math.Min(ls[i].hi[2], hi[2])}
 	}
-	renderVolume(dst, nil, -850, ls, 20, seed, false, 1)
+	var les []*lesion
+	if hasNod {
+		l := newLesion(rng, kind, diameterMM)
+		l.moveTo(c, nil)
+		les = append(les, l)
+	}
+	renderVolume(dst, nil, -850, ls, les, 20, seed, false, false)
 }

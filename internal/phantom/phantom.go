@@ -1,27 +1,3 @@
-// Package phantom generates synthetic chest CT scans with known nodules: a
-// volume in Hounsfield units on a realistic acquisition grid (LPS world mm),
-// the nodule truth (LPS centre, diameter, shape, malignancy), a DICOM writer
-// that produces a real CT series from it, a LUNA16-style truth CSV, and small
-// 1 mm patches for CNN training.
-//
-// Everything is deterministic per seed: the same Options give the same
-// voxels, the same UIDs and the same DICOM bytes.
-//
-// Anatomy (HU before noise): air −1000 outside the body; a curved table plate
-// (+200) under the patient, separated from the body by an air gap; the body
-// (skin and muscle +40, a subcutaneous fat layer −100); ribs (+700 bony tubes,
-// intermittent along z); a vertebral column (+350 with +80 discs); two lungs
-// (−850, left smaller, rounded apex, domed diaphragm); a trachea (air, −1000,
-// with a +40 wall) entering from the top and splitting into two main bronchi,
-// and thinner segmental bronchi (air with a soft-tissue wall) beside the
-// larger arteries inside the lungs;
-// pulmonary vessels as trees of tapering tubes (+40, radius ≈5 mm at the hila
-// down to < 1 mm); nodules; Gaussian noise (σ = Options.NoiseHU, default 20).
-// Edges are partial-volume anti-aliased: each voxel takes the fraction of
-// its box an object covers, estimated from the object's signed distance and
-// the voxel's extent along the surface normal. Outside the scanner's circular
-// field of view the volume holds −1000 (what a loader produces from the
-// padding value that WriteDICOM stores there).
 package phantom
 
 import (
@@ -29,110 +5,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
 
+	"github.com/lungctl/lungctl/internal/par"
 	"github.com/lungctl/lungctl/internal/volume"
 )
-
-// Kind is the shape class of a synthetic nodule.
-type Kind string
-
-// The nodule kinds Generate and Patch can render.
-const (
-	// Round is a smooth sphere of soft tissue (+40 HU at the centre, +20 at
-	// the edge).
-	Round Kind = "round"
-	// Lobulated is a soft-tissue nodule whose radius varies smoothly with
-	// direction (a few broad bumps); its volume equals that of a sphere of
-	// the nominal diameter.
-	Lobulated Kind = "lobulated"
-	// Spiculated is a soft-tissue sphere of the nominal diameter with thin
-	// tapering spikes (radius ≈1 mm to 0.3 mm) radiating up to ≈2 radii.
-	Spiculated Kind = "spiculated"
-	// Juxtapleural is a smooth soft-tissue nodule whose centre lies inside the
-	// lung at a quarter of its radius from the pleura, so it merges with the
-	// chest wall.
-	Juxtapleural Kind = "juxtapleural"
-	// Calcified is a small dense sphere (+300…+800 HU), always benign.
-	Calcified Kind = "calcified"
-)
-
-// Kinds lists every Kind in a fixed order.
-var Kinds = []Kind{Round, Lobulated, Spiculated, Juxtapleural, Calcified}
-
-// Valid reports whether k is one of the kinds in Kinds.
-func (k Kind) Valid() bool {
-	for _, x := range Kinds {
-		if k == x {
-			return true
-		}
-	}
-	return false
-}
-
-// Nodule is one synthetic nodule's truth.
-type Nodule struct {
-	// World is the nodule centre in LPS world mm.
-	World volume.Vec3
-	// DiameterMM is the nominal diameter in mm: the sphere diameter for round,
-	// juxtapleural, calcified and the core of spiculated nodules, the
-	// volume-equivalent sphere diameter for lobulated ones.
-	DiameterMM float64
-	// Kind is the shape class.
-	Kind Kind
-	// Malignancy is an LIDC-style rating 1..5 from MalignancyOf.
-	Malignancy int
-	// Malignant is Malignancy ≥ 4 (see MalignancyOf for the rule).
-	Malignant bool
-}
-
-// MalignancyOf returns the LIDC-style malignancy rating (1..5) and the
-// malignant label for a nodule of the given kind and diameter (mm). The rule:
-//
-//   - calcified: 1, benign, whatever the size;
-//   - smooth (round, juxtapleural): < 4 mm → 1, < 8 mm → 2, < 15 mm → 3,
-//     < 22 mm → 4, else 5;
-//   - lobulated: < 8 mm → 3, < 15 mm → 4, else 5;
-//   - spiculated: < 8 mm → 3, else 5.
-//
-// Malignant is rating ≥ 4, which is the same as: diameter ≥ 8 mm and
-// lobulated or spiculated, or diameter ≥ 15 mm and not calcified.
-func MalignancyOf(k Kind, diameterMM float64) (rating int, malignant bool) {
-	d := diameterMM
-	switch k {
-	case Calcified:
-		rating = 1
-	case Lobulated:
-		switch {
-		case d < 8:
-			rating = 3
-		case d < 15:
-			rating = 4
-		default:
-			rating = 5
-		}
-	case Spiculated:
-		if d < 8 {
-			rating = 3
-		} else {
-			rating = 5
-		}
-	default:
-		switch {
-		case d < 4:
-			rating = 1
-		case d < 8:
-			rating = 2
-		case d < 15:
-			rating = 3
-		case d < 22:
-			rating = 4
-		default:
-			rating = 5
-		}
-	}
-	return rating, rating >= 4
-}
 
 // Size selects the acquisition grid of a generated scan.
 type Size int
@@ -158,27 +34,120 @@ func (s Size) String() string {
 }
 
 // Options controls Generate. The zero value is a valid Small phantom with
-// seed 0, 3–6 nodules of random kinds, 3–30 mm, and 20 HU noise.
+// seed 0 and the default mix: 4–7 lesions of every kind, each scan with a
+// mass at probability 0.4, the realistic acquisition model and the
+// confounders. Lengths are mm, densities HU.
 type Options struct {
 	// Seed makes the phantom: same options and seed, same scan.
 	Seed int64
 	// Size is the grid preset (Small or Full).
 	Size Size
-	// Nodules is how many nodules to place: 0 means a random 3–6, a negative
-	// value means none.
+	// Nodules is how many lesions (nodules and masses) to place: 0 means
+	// a random 4–7, a negative value means none.
 	Nodules int
-	// Kinds, when not empty, fixes the kinds: nodule n has Kinds[n %
-	// len(Kinds)]. When empty, kinds are drawn at random (round most often).
+	// Kinds, when not empty, fixes the kinds: lesion n has Kinds[n %
+	// len(Kinds)]. When empty, the default mix: at most one mass (see
+	// MassProbability), the others drawn with weights round 0.20,
+	// lobulated 0.11, spiculated 0.10, juxtapleural 0.11, calcified 0.10,
+	// ground glass 0.20, part-solid 0.18.
 	Kinds []Kind
-	// MinDiameterMM and MaxDiameterMM bound the nominal diameters in mm
-	// (default 3 and 30); diameters are drawn log-uniformly. Calcified
-	// nodules are capped at 10 mm, lobulated and spiculated ones raised to
-	// at least 6 mm; a nodule with no room at its drawn size is shrunk by
-	// 20 % steps (not below the minimum) before Generate gives up.
+	// MinDiameterMM and MaxDiameterMM bound the nominal diameters of
+	// nodules (every kind but Mass) in mm: default 3 and 30, at most 60;
+	// diameters are drawn log-uniformly. Calcified nodules are capped at
+	// 10 mm; lobulated and spiculated ones raised to at least 6 mm; ground
+	// glass is drawn from 5 mm up and part-solid from 8 mm up (raised to
+	// that when MaxDiameterMM is smaller). A lesion with no room at its drawn
+	// size is shrunk by 20 % steps (not below the minimum, nor below 5 mm
+	// for ground glass and 8 mm for part-solid) before Generate gives up.
 	MinDiameterMM, MaxDiameterMM float64
-	// NoiseHU is the standard deviation of the Gaussian noise in HU: 0
-	// means the default 20, a negative value means no noise.
+	// MassMinDiameterMM and MassMaxDiameterMM bound the diameters of
+	// masses in mm: default 30 and 80, 20 ≤ min ≤ max ≤ 100.
+	MassMinDiameterMM, MassMaxDiameterMM float64
+	// MassProbability is, in the default mix, the probability that a scan
+	// has one mass: 0 means 0.4, a negative value means never; at most 1.
+	MassProbability float64
+	// NoiseHU is the standard deviation in HU of the image noise after
+	// filtering (as measured in a uniform region): 0 means the default
+	// 20, a negative value means no noise; at most 500. The noise is white
+	// Gaussian noise minus its 7×7-pixel mean (no power at zero frequency,
+	// like filtered back-projection), then blurred by the PSF with the
+	// image, so it is spatially correlated like a reconstruction kernel's;
+	// with the PSF off it is white.
 	NoiseHU float64
+	// PSFFWHMPixels is the full width at half maximum, in pixels, of the
+	// Gaussian in-plane point-spread function applied after each pixel
+	// has averaged the object over its area: 0 means the default 1.5, a
+	// negative value means none; at most 10.
+	PSFFWHMPixels float64
+	// SliceProfileFWHMMM is the full width at half maximum, in mm, of the
+	// Gaussian slice sensitivity profile of fine structures (vessels,
+	// bronchi, scars, lesions), which are rendered on sub-slices no
+	// thicker than a pixel (nor 1 mm) and combined with it: 0 means the
+	// slice spacing (2.5 mm for both presets), a negative value means a
+	// box as thick as the slice spacing; at most 20. Larger solids (lungs,
+	// ribs, spine, body, airways) always get the box.
+	SliceProfileFWHMMM float64
+	// NoConfounders leaves out the gravity-dependent density and the scars
+	// (see the package comment).
+	NoConfounders bool
+}
+
+// defaults returns o with every zero value replaced by its default, or an
+// error wrapping ErrOptions.
+func (o Options) defaults() (Options, error) {
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"min diameter", o.MinDiameterMM}, {"max diameter", o.MaxDiameterMM},
+		{"mass min diameter", o.MassMinDiameterMM}, {"mass max diameter", o.MassMaxDiameterMM},
+		{"mass probability", o.MassProbability}, {"noise", o.NoiseHU},
+		{"PSF FWHM", o.PSFFWHMPixels}, {"slice profile FWHM", o.SliceProfileFWHMMM}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			return o, fmt.Errorf("%w: %s is %v", ErrOptions, f.name, f.v)
+		}
+	}
+	if o.Size != Small && o.Size != Full {
+		return o, fmt.Errorf("%w: size %d", ErrOptions, int(o.Size))
+	}
+	for _, k := range o.Kinds {
+		if !k.Valid() {
+			return o, fmt.Errorf("%w: unknown nodule kind %q", ErrOptions, k)
+		}
+	}
+	def := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&o.MinDiameterMM, 3)
+	def(&o.MaxDiameterMM, 30)
+	def(&o.MassMinDiameterMM, 30)
+	def(&o.MassMaxDiameterMM, 80)
+	def(&o.MassProbability, 0.4)
+	def(&o.NoiseHU, 20)
+	def(&o.PSFFWHMPixels, 1.5)
+	if !(o.MinDiameterMM > 0) || !(o.MaxDiameterMM >= o.MinDiameterMM) || o.MaxDiameterMM > 60 {
+		return o, fmt.Errorf("%w: diameter range %g–%g mm", ErrOptions, o.MinDiameterMM, o.MaxDiameterMM)
+	}
+	if !(o.MassMinDiameterMM >= 20) || !(o.MassMaxDiameterMM >= o.MassMinDiameterMM) || o.MassMaxDiameterMM > 100 {
+		return o, fmt.Errorf("%w: mass diameter range %g–%g mm", ErrOptions, o.MassMinDiameterMM, o.MassMaxDiameterMM)
+	}
+	if o.MassProbability > 1 {
+		return o, fmt.Errorf("%w: mass probability %g > 1", ErrOptions, o.MassProbability)
+	}
+	if o.NoiseHU > 500 || o.PSFFWHMPixels > 10 || o.SliceProfileFWHMMM > 20 {
+		return o, fmt.Errorf("%w: noise %g HU, PSF %g pixels or slice profile %g mm too large", ErrOptions,
+			o.NoiseHU, o.PSFFWHMPixels, o.SliceProfileFWHMMM)
+	}
+	return o, nil
+}
+
+// Validate reports whether Generate accepts o (an error wrapping
+// ErrOptions if not), without generating anything: callers such as the CLI
+// check their flags with it before any work.
+func (o Options) Validate() error {
+	_, err := o.defaults()
+	return err
 }
 
 // Chest is a generated scan and its truth.
@@ -189,9 +158,10 @@ type Chest struct {
 	// Voxels outside the scanner's circular field of view are −1000.
 	HU *volume.Volume[int16]
 	// Lung is the true lung mask on the same grid: 1 where lung parenchyma
-	// (with the vessels and segmental bronchi inside it) or a nodule covers
-	// at least half the voxel; trachea, main bronchi, chest wall and
-	// everything else 0.
+	// (with the vessels, segmental bronchi, scars and lesions inside it)
+	// covers at least half the voxel; trachea, main bronchi, chest wall and
+	// everything else 0. Lesions are clipped to the lung, so a mass
+	// against the chest wall is inside the mask.
 	Lung *volume.Volume[uint8]
 	// Nodules is the truth, in placement order.
 	Nodules []Nodule
@@ -203,12 +173,12 @@ type Chest struct {
 }
 
 // ErrOptions reports Options that cannot make a phantom (unknown size or
-// kind, impossible diameter range).
+// kind, impossible diameter range, a value out of range or not a number).
 var ErrOptions = errors.New("phantom: invalid options")
 
-// ErrNoRoom reports that a nodule could not be placed in the lungs without
-// overlapping vessels, airways or other nodules (too many or too large
-// nodules for the grid).
+// ErrNoRoom reports that a lesion could not be placed in the lungs without
+// overlapping vessels, airways or other lesions (too many or too large
+// lesions for the grid).
 var ErrNoRoom = errors.New("phantom: no room for nodule")
 
 // grid returns the acquisition grid for a preset; rng draws the slice count
@@ -245,98 +215,210 @@ func newRand(seed int64, stream uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(uint64(seed), stream^0x9e3779b97f4a7c15))
 }
 
-// Generate builds a synthetic chest CT with nodules. It returns ErrOptions
-// for invalid options and ErrNoRoom when the nodules do not fit.
+// Generate builds a synthetic chest CT with lesions. It returns ErrOptions
+// for invalid options and ErrNoRoom when the lesions do not fit.
 func Generate(opt Options) (*Chest, error) {
-	minD, maxD := opt.MinDiameterMM, opt.MaxDiameterMM
-	if minD == 0 {
-		minD = 3
+	p, err := newPlan(opt)
+	if err != nil {
+		return nil, err
 	}
-	if maxD == 0 {
-		maxD = 30
+	g := p.g
+	c := &Chest{
+		HU:                  volume.New[int16](g),
+		Lung:                volume.New[uint8](g),
+		Seed:                p.o.Seed,
+		PatientID:           fmt.Sprintf("PHANTOM-%d", p.o.Seed),
+		StudyUID:            makeUID(p.o.Seed, "study", 0),
+		SeriesUID:           makeUID(p.o.Seed, "series", 0),
+		FrameOfReferenceUID: makeUID(p.o.Seed, "frame", 0),
+		Nodules:             p.truth(),
 	}
-	if !(minD > 0) || !(maxD >= minD) || maxD > 60 {
-		return nil, fmt.Errorf("%w: diameter range %g–%g mm", ErrOptions, minD, maxD)
+	renderScan(c.HU, c.Lung, p.a.scene(p.les), p.o.acquisition(g))
+	return c, nil
+}
+
+// plan is a patient with its lesions placed, not yet rendered.
+type plan struct {
+	o   Options // with defaults
+	g   volume.Grid
+	a   *anatomy
+	les []*lesion
+}
+
+// newPlan draws the grid, the anatomy, the confounders and the lesions.
+func newPlan(opt Options) (*plan, error) {
+	o, err := opt.defaults()
+	if err != nil {
+		return nil, err
 	}
-	for _, k := range opt.Kinds {
-		if !k.Valid() {
-			return nil, fmt.Errorf("%w: unknown nodule kind %q", ErrOptions, k)
-		}
-	}
-	noise := opt.NoiseHU
-	if noise == 0 {
-		noise = 20
-	} else if noise < 0 {
-		noise = 0
-	}
-	rng := newRand(opt.Seed, 1)
-	g, err := gridFor(opt.Size, rng)
+	rng := newRand(o.Seed, 1)
+	g, err := gridFor(o.Size, rng)
 	if err != nil {
 		return nil, err
 	}
 	a := newAnatomy(g, rng)
-	count := opt.Nodules
-	if count == 0 {
-		count = 3 + rng.IntN(4)
+	if !o.NoConfounders {
+		a.addConfounders(newRand(o.Seed, 2))
 	}
-	var nods []nodule
-	for n := 0; n < count; n++ {
-		var k Kind
-		if len(opt.Kinds) > 0 {
-			k = opt.Kinds[n%len(opt.Kinds)]
-		} else {
-			k = randomKind(rng)
-		}
-		d := math.Exp(math.Log(minD) + rng.Float64()*(math.Log(maxD)-math.Log(minD)))
+	// The mix (kinds and drawn diameters) has its own stream, so that it
+	// does not change when the anatomy draws more or fewer numbers.
+	mixRng := newRand(o.Seed, 4)
+	kinds := o.mix(mixRng)
+	diams := make([]float64, len(kinds))
+	for n, k := range kinds {
+		diams[n] = o.diameter(mixRng, k)
+	}
+	var les []*lesion
+	for n, k := range kinds {
+		d := diams[n]
+		floor := o.MinDiameterMM
 		switch k {
-		case Calcified:
-			d = math.Min(d, 10)
-		case Lobulated, Spiculated:
-			d = math.Max(d, 6)
+		case GroundGlass:
+			floor = max(floor, 5)
+		case PartSolid:
+			floor = max(floor, 8)
+		case Mass:
+			floor = o.MassMinDiameterMM
 		}
-		d = math.Round(d*100) / 100
-		nd, err := a.placeNodule(rng, k, d, nods)
-		// A nodule that does not fit is shrunk (by 20 % at a time, not
-		// below the minimum diameter) before giving up.
-		for err != nil && d*0.8 >= minD {
+		l, err := a.placeLesion(rng, k, d, les)
+		// A lesion that does not fit is shrunk (by 20 % at a time, not
+		// below its minimum diameter) before giving up.
+		for err != nil && d*0.8 >= floor {
 			d = math.Round(d*80) / 100
-			nd, err = a.placeNodule(rng, k, d, nods)
+			l, err = a.placeLesion(rng, k, d, les)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("nodule %d (%s, %.1f mm): %w", n, k, d, err)
+			return nil, fmt.Errorf("lesion %d (%s, %.1f mm): %w", n, k, d, err)
 		}
-		nods = append(nods, nd)
+		les = append(les, l)
 	}
-	c := &Chest{
-		HU:                  volume.New[int16](g),
-		Lung:                volume.New[uint8](g),
-		Seed:                opt.Seed,
-		PatientID:           fmt.Sprintf("PHANTOM-%d", opt.Seed),
-		StudyUID:            makeUID(opt.Seed, "study", 0),
-		SeriesUID:           makeUID(opt.Seed, "series", 0),
-		FrameOfReferenceUID: makeUID(opt.Seed, "frame", 0),
-	}
-	layers := a.layers(nods)
-	renderVolume(c.HU, c.Lung, -1000, layers, noise, opt.Seed, true, runtime.GOMAXPROCS(0))
-	for _, nd := range nods {
-		r, m := MalignancyOf(nd.kind, nd.diam)
-		c.Nodules = append(c.Nodules, Nodule{World: nd.c, DiameterMM: nd.diam, Kind: nd.kind, Malignancy: r, Malignant: m})
-	}
-	return c, nil
+	return &plan{o: o, g: g, a: a, les: les}, nil
 }
 
+// truth measures every lesion (in parallel) and returns the truth in
+// placement order.
+func (p *plan) truth() []Nodule {
+	ns := make([]Nodule, len(p.les))
+	par.For(len(ns), func(_, i int) { ns[i] = p.les[i].truth() })
+	return ns
+}
+
+// fwhmToSigma converts a Gaussian's full width at half maximum to σ.
+const fwhmToSigma = 1 / 2.3548200450309493
+
+// acquisition returns the scanner model of (defaulted) options o on grid g.
+func (o Options) acquisition(g volume.Grid) acquisition {
+	aq := acquisition{seed: o.Seed, circle: true}
+	if o.NoiseHU > 0 {
+		aq.noiseHU = o.NoiseHU
+	}
+	if o.PSFFWHMPixels > 0 {
+		aq.psfSigma = o.PSFFWHMPixels * fwhmToSigma
+	}
+	switch ssp := o.SliceProfileFWHMMM; {
+	case ssp == 0:
+		aq.sspSigma = g.Spacing[2] * fwhmToSigma
+	case ssp > 0:
+		aq.sspSigma = ssp * fwhmToSigma
+	}
+	return aq
+}
+
+// mix returns the kinds of the lesions to place, in placement order.
+func (o Options) mix(rng *rand.Rand) []Kind {
+	count := o.Nodules
+	if count == 0 {
+		count = 4 + rng.IntN(4)
+	}
+	if count < 0 {
+		return nil
+	}
+	ks := make([]Kind, 0, count)
+	if len(o.Kinds) > 0 {
+		for n := 0; n < count; n++ {
+			ks = append(ks, o.Kinds[n%len(o.Kinds)])
+		}
+		return ks
+	}
+	if o.MassProbability > 0 && rng.Float64() < o.MassProbability {
+		ks = append(ks, Mass)
+	}
+	for len(ks) < count {
+		ks = append(ks, randomKind(rng))
+	}
+	return ks
+}
+
+// diameter draws the nominal diameter (mm, rounded to 0.01) of a lesion of
+// kind k (see Options).
+func (o Options) diameter(rng *rand.Rand, k Kind) float64 {
+	lo, hi := o.MinDiameterMM, o.MaxDiameterMM
+	switch k {
+	case Mass:
+		lo, hi = o.MassMinDiameterMM, o.MassMaxDiameterMM
+	case GroundGlass:
+		lo = min(max(lo, 5), hi)
+	case PartSolid:
+		lo = min(max(lo, 8), hi)
+	}
+	d := math.Exp(math.Log(lo) + rng.Float64()*(math.Log(hi)-math.Log(lo)))
+	switch k {
+	case Calcified:
+		d = math.Min(d, 10)
+	case Lobulated, Spiculated:
+		d = math.Max(d, 6)
+	case GroundGlass:
+		d = math.Max(d, 5)
+	case PartSolid:
+		d = math.Max(d, 8)
+	}
+	return math.Round(d*100) / 100
+}
+
+// randomKind draws a kind of the default mix other than Mass.
 func randomKind(rng *rand.Rand) Kind {
 	x := rng.Float64()
 	switch {
-	case x < 0.35:
+	case x < 0.20:
 		return Round
-	case x < 0.55:
+	case x < 0.31:
 		return Lobulated
-	case x < 0.70:
+	case x < 0.41:
 		return Spiculated
-	case x < 0.85:
+	case x < 0.52:
 		return Juxtapleural
-	default:
+	case x < 0.62:
 		return Calcified
+	case x < 0.82:
+		return GroundGlass
+	default:
+		return PartSolid
 	}
+}
+
+// truth measures a placed lesion and returns its Nodule (lengths rounded
+// to 0.1 µm and volumes to 0.001 mm³, so the truth CSV holds them exactly).
+func (l *lesion) truth() Nodule {
+	tr := l.measure()
+	r4 := func(x float64) float64 { return math.Round(x*1e4) / 1e4 }
+	n := Nodule{
+		World:       vec{r4(tr.centroid[0]), r4(tr.centroid[1]), r4(tr.centroid[2])},
+		DiameterMM:  l.diam,
+		Kind:        l.kind,
+		Type:        TypeOf(l.kind),
+		LongAxisMM:  r4(tr.long),
+		ShortAxisMM: r4(tr.short),
+		VolumeMM3:   math.Round(tr.volume*1e3) / 1e3,
+		Spiculated:  l.spiculated,
+		Location:    l.location,
+	}
+	switch n.Type {
+	case TypeNonSolid:
+	case TypePartSolid:
+		n.SolidDiameterMM = r4(math.Cbrt(6 * tr.solidVolume / math.Pi))
+	default:
+		n.SolidDiameterMM = n.DiameterMM
+	}
+	n.Malignancy, n.Malignant = MalignancyOfSolid(n.Kind, n.DiameterMM, n.SolidDiameterMM)
+	return n
 }

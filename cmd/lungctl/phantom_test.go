@@ -1,0 +1,60 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPhantomUsage checks that bad phantom flags are usage errors (exit 2)
+// reported before anything is written.
+func TestPhantomUsage(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"phantom"},
+		{"phantom", "--seed", "3"},
+		{"phantom", "-o", filepath.Join(dir, "a"), "--noise", "NaN"},
+		{"phantom", "-o", filepath.Join(dir, "b"), "--psf-fwhm", "11"},
+		{"phantom", "-o", filepath.Join(dir, "c"), "--slice-fwhm", "nan"},
+		{"phantom", "-o", filepath.Join(dir, "d"), "--kinds", "round,blob"},
+		{"phantom", "-o", filepath.Join(dir, "e"), "--count", "0"},
+		{"phantom", "-o", filepath.Join(dir, "f"), "--mass-probability", "2"},
+		{"phantom", "-o", filepath.Join(dir, "g"), "--max-diameter", "70"},
+		{"phantom", "-o", filepath.Join(dir, "h"), "--mass-min-diameter", "Inf"},
+		{"phantom", "-o", filepath.Join(dir, "i"), "--size", "huge"},
+	} {
+		r := lungctl(t, args...)
+		if r.code != exitUsage {
+			t.Errorf("%v: exit %d, want %d\n%s", args, r.code, exitUsage, r.stderr)
+		}
+		if len(args) > 2 {
+			if _, err := os.Stat(args[2]); err == nil {
+				t.Errorf("%v: wrote %s before failing", args, args[2])
+			}
+		}
+	}
+}
+
+// TestPhantomKinds writes a small patient with chosen kinds and checks the
+// truth file's header and rows.
+func TestPhantomKinds(t *testing.T) {
+	dir := t.TempDir()
+	r := lungctl(t, "phantom", "-o", dir, "--size", "small", "--seed", "4", "--kinds", "mass,groundglass,partsolid", "--nodules", "3", "-q")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	recs := readCSV(t, filepath.Join(dir, "truth.csv"))
+	want := "seriesuid,coordX,coordY,coordZ,diameter_mm,malignancy,kind,type,solid_diameter_mm,long_axis_mm,short_axis_mm,volume_mm3,spiculated,location"
+	if strings.Join(recs[0], ",") != want || len(recs) != 4 {
+		t.Fatalf("truth.csv: %v", recs)
+	}
+	for i, kind := range []string{"mass", "groundglass", "partsolid"} {
+		if recs[i+1][6] != kind {
+			t.Errorf("row %d kind %q, want %q", i+1, recs[i+1][6], kind)
+		}
+	}
+	if recs[2][7] != "non-solid" || recs[2][8] != "0" || recs[3][7] != "part-solid" {
+		t.Errorf("types: %v / %v", recs[2], recs[3])
+	}
+}
