@@ -180,7 +180,7 @@ func Score(c candidate.Candidate, minD, maxD float64) float64 {
 	default:
 		size = 1
 	}
-	dens := smoothstep(-800, -550, c.MeanHU) * (1 - 0.5*smoothstep(150, 400, c.MeanHU))
+	dens := smoothstep(-820, -700, c.MeanHU) * (1 - 0.5*smoothstep(150, 400, c.MeanHU))
 	return clamp01(blob * clamp01(size) * dens * math.Sqrt(clamp01(c.Compactness)))
 }
 

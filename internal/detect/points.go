@@ -30,10 +30,10 @@ func (p *pointSet) reset() {
 	p.pts, p.weight, p.scale, p.level, p.raw, p.resp = p.pts[:0], p.weight[:0], p.scale[:0], p.level[:0], p.raw[:0], p.resp[:0]
 }
 
-func (p *pointSet) add(x volume.Vec3, hu, si, w, raw, resp float32, level int) {
+func (p *pointSet) add(x volume.Vec3, hu, si, w, raw, resp, scale float32, level int) {
 	p.pts = append(p.pts, float32(x[0]), float32(x[1]), float32(x[2]), hu, si)
 	p.weight = append(p.weight, w)
-	p.scale = append(p.scale, float32(int(1)<<level))
+	p.scale = append(p.scale, scale)
 	p.level = append(p.level, uint8(level))
 	p.raw = append(p.raw, raw)
 	p.resp = append(p.resp, resp)
@@ -118,7 +118,7 @@ func (ws *Workspace) selectPoints(lungCrop func(i, j, k int) bool, opt Options) 
 						continue
 					}
 					w := crop.IndexToWorld(volume.Vec3{float64(i), float64(j), float64(k)})
-					sl.fine.add(w, s0.Data[p], float32(c.SI), 1, float32(crop.Data[p]), float32(best), 0)
+					sl.fine.add(w, s0.Data[p], float32(c.SI), 1, float32(crop.Data[p]), float32(best), 1, 0)
 					continue
 				}
 				lv := pyr.Levels[bestL]
@@ -195,18 +195,21 @@ func (ws *Workspace) selectPoints(lungCrop func(i, j, k int) bool, opt Options) 
 			f := float64(c.n)
 			w := crop.IndexToWorld(volume.Vec3{c.sx / f, c.sy / f, c.sz / f})
 			resp := ws.resp[L].Data[key]
-			ps.add(w, float32(c.sm/f), float32(cv.SI), float32(c.n), float32(c.raw/f), resp, L)
+			ps.add(w, float32(c.sm/f), float32(cv.SI), float32(c.n), float32(c.raw/f), resp, float32(levelScale(pyr.Sigma, L, opt)), L)
 		}
 	}
 }
 
-// levelsFor returns how many pyramid levels cover lesions up to maxD mm
-// with base smoothing sigma0 mm: the coarsest level's σ reaches maxD/(2√3),
-// the scale at which a ball of that diameter answers most.
-func levelsFor(sigma0, maxD float64) int {
-	n := 1
-	for s := sigma0; s*2*math.Sqrt(3) < maxD; s *= 2 {
-		n++
-	}
-	return n
+// levelScale is the spatial bandwidth multiplier of a level-L point: the
+// bandwidth grows with the level's σ as BandwidthPerSigma·σ_L, never below
+// the base bandwidth. A blob selected at σ has a radius of about √3·σ, so
+// its points lie within about 1.7 σ of its centre: a bandwidth of 1.2 σ
+// gathers them into one mode, while a wider one would let a big coarse
+// structure (the diaphragm's dome, a hilum) draw in a nodule beside it.
+func levelScale(sigma []float64, L int, opt Options) float64 {
+	return math.Max(1, BandwidthPerSigma*sigma[L]/opt.Bandwidth[0])
 }
+
+// BandwidthPerSigma relates a coarse point's spatial bandwidth to its
+// level's smoothing σ (see levelScale).
+const BandwidthPerSigma = 1.2
