@@ -121,8 +121,9 @@ type Result struct {
 	// threshold and the densities it came from; GroundGlassHU is the level
 	// of ground glass found around a denser core (0 when none).
 	ThresholdHU, BackgroundHU, CoreHU, GroundGlassHU float64
-	// OpeningMM is the opening radius used to cut off vessels.
-	OpeningMM float64
+	// OpeningMM is the opening radius used to cut off vessels; CapMM how far
+	// from the seed the region could reach (see Segment).
+	OpeningMM, CapMM float64
 	// Box is the analysis box's grid (a sub-grid of the HU volume) and Mask
 	// the lesion with its margin on it (1 = lesion, 0 = not): the
 	// segmentation to export.
@@ -181,26 +182,52 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 	if ws == nil {
 		ws = &Workspace{}
 	}
-	b, ok := ws.extract(hu, lung, seed, hintMM, opt)
-	if !ok {
-		return nil, fmt.Errorf("%w: seed %.1f,%.1f,%.1f mm lies outside the volume", ErrInput, seed[0], seed[1], seed[2])
+	// A lesion is compact: the region may not reach further from the seed
+	// than a cap sized from the hint. When the region fills much of the
+	// cap's surface and of its volume, the lesion is larger than the hint
+	// said, and the segmentation is redone with a larger hint (twice at
+	// most); a vessel tree crossing the cap touches its surface in many
+	// places but fills little of its volume.
+	var b *boxInfo
+	var res *Result
+	var seedIdx int
+	for try := 0; ; try++ {
+		var ok bool
+		b, ok = ws.extract(hu, lung, seed, hintMM, opt)
+		if !ok {
+			return nil, fmt.Errorf("%w: seed %.1f,%.1f,%.1f mm lies outside the volume", ErrInput, seed[0], seed[1], seed[2])
+		}
+		res = &Result{Box: b.grid, BoxOrigin: b.lo}
+		if err := ws.threshold(b, hintMM, res); err != nil {
+			return nil, err
+		}
+		seedIdx, ok = ws.seedVoxel(b, hintMM)
+		if !ok {
+			return nil, fmt.Errorf("%w: nothing above %.0f HU within %.1f mm of %.1f,%.1f,%.1f", ErrNoLesion,
+				res.ThresholdHU, math.Max(2, hintMM/2), seed[0], seed[1], seed[2])
+		}
+		b.cap = capMM(hintMM)
+		surf, vol := ws.region(b, seedIdx)
+		if surf < CapFilled || vol < CapFilled || try == 2 || 2*b.cap >= opt.MaxBoxMM {
+			break
+		}
+		hintMM *= 1.8
 	}
-	res := &Result{Box: b.grid, BoxOrigin: b.lo}
-	if err := ws.threshold(b, hintMM, res); err != nil {
-		return nil, err
-	}
-	seedIdx, ok := ws.seedVoxel(b, hintMM)
-	if !ok {
-		return nil, fmt.Errorf("%w: nothing above %.0f HU within %.1f mm of %.1f,%.1f,%.1f", ErrNoLesion,
-			res.ThresholdHU, math.Max(2, hintMM/2), seed[0], seed[1], seed[2])
-	}
-	ws.region(b, seedIdx)
+	res.CapMM = b.cap
 	if err := ws.open(b, seedIdx, hintMM, res); err != nil {
 		return nil, err
 	}
 	ws.measure(b, hu, res, opt)
 	return res, nil
 }
+
+// capMM is the region's reach (mm from the seed) for a size hint.
+func capMM(hint float64) float64 { return math.Max(10, 0.75*hint+6) }
+
+// CapFilled is the fraction of the cap's surface shell, and of its volume,
+// that the region must fill for the lesion to count as larger than its
+// hint.
+const CapFilled = 0.3
 
 // boxInfo is the analysis box.
 type boxInfo struct {
@@ -209,6 +236,7 @@ type boxInfo struct {
 	n      [3]int
 	seed   volume.Vec3 // continuous box index of the seed
 	thresh float32
+	cap    float64 // the region's reach from the seed, mm
 }
 
 func (b *boxInfo) len() int { return b.n[0] * b.n[1] * b.n[2] }
@@ -412,9 +440,11 @@ func (ws *Workspace) seedVoxel(b *boxInfo, hint float64) (int, bool) {
 	return best, best >= 0
 }
 
-// region labels lC the 6-connected voxels above the threshold and inside
-// the lung that are connected to seed.
-func (ws *Workspace) region(b *boxInfo, seed int) {
+// region labels lC the 6-connected voxels above the threshold, inside the
+// lung and within b.cap mm of the seed that are connected to seed, and
+// returns the fractions of the cap's outermost millimetre and of its whole
+// ball (lung voxels there) that the region reached.
+func (ws *Workspace) region(b *boxInfo, seed int) (surface, volume float64) {
 	clear(ws.lab)
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	q := append(ws.queue[:0], int32(seed))
@@ -422,30 +452,56 @@ func (ws *Workspace) region(b *boxInfo, seed int) {
 	for h := 0; h < len(q); h++ {
 		p := int(q[h])
 		i, j, k := p%nx, (p/nx)%ny, p/(nx*ny)
-		try := func(np int) {
-			if ws.lab[np] == lOut && ws.lung[np] != 0 && ws.sm.Data[np] > b.thresh {
+		try := func(np, a, c, e int) {
+			if ws.lab[np] == lOut && ws.lung[np] != 0 && ws.sm.Data[np] > b.thresh && b.distMM(a, c, e) <= b.cap {
 				ws.lab[np] = lC
 				q = append(q, int32(np))
 			}
 		}
 		if i > 0 {
-			try(p - 1)
+			try(p-1, i-1, j, k)
 		}
 		if i < nx-1 {
-			try(p + 1)
+			try(p+1, i+1, j, k)
 		}
 		if j > 0 {
-			try(p - nx)
+			try(p-nx, i, j-1, k)
 		}
 		if j < ny-1 {
-			try(p + nx)
+			try(p+nx, i, j+1, k)
 		}
 		if k > 0 {
-			try(p - nx*ny)
+			try(p-nx*ny, i, j, k-1)
 		}
 		if k < nz-1 {
-			try(p + nx*ny)
+			try(p+nx*ny, i, j, k+1)
 		}
 	}
 	ws.queue = q
+	var shell, filled, ball, in int
+	for k := 0; k < nz; k++ {
+		for j := 0; j < ny; j++ {
+			for i := 0; i < nx; i++ {
+				p := i + nx*(j+ny*k)
+				d := b.distMM(i, j, k)
+				if d > b.cap || ws.lung[p] == 0 {
+					continue
+				}
+				ball++
+				if ws.lab[p] == lC {
+					in++
+				}
+				if d > b.cap-1 {
+					shell++
+					if ws.lab[p] == lC {
+						filled++
+					}
+				}
+			}
+		}
+	}
+	if shell == 0 || ball == 0 {
+		return 0, 0
+	}
+	return float64(filled) / float64(shell), float64(in) / float64(ball)
 }
