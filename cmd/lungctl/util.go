@@ -5,9 +5,9 @@ import (
 	"encoding/csv"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/warn"
 )
 
 func mkdirOut(dir string) error {
@@ -40,17 +40,17 @@ type candidateT = candidate.Candidate
 
 func readCandidates(path string) ([]candidate.Candidate, error) { return candidate.ReadFile(path) }
 
-// logWarnings logs a scan's loader warnings, folding the routine "skipped
-// non-DICOM file" ones (CSV, XML, notes beside the images) into one line; the
-// full list stays in the provenance JSON.
-func logWarnings(input string, ws []string) {
+// logWarnings logs a scan's loader warnings, folding the routine skipped
+// non-DICOM files (CSV, XML, notes beside the images; warn.SkippedNotDICOM)
+// into one line; the full list stays in the provenance JSON.
+func logWarnings(input string, ws []warn.Warning) {
 	var skipped []string
 	for _, w := range ws {
-		if strings.HasPrefix(w, "skipped non-DICOM file") {
-			skipped = append(skipped, strings.TrimSpace(strings.TrimPrefix(w, "skipped non-DICOM file")))
+		if w.Code == warn.SkippedNotDICOM {
+			skipped = append(skipped, w.File)
 			continue
 		}
-		logger.Warn(w, "input", input)
+		logger.Warn(w.String(), "input", input, "code", string(w.Code))
 	}
 	if len(skipped) > 0 {
 		logger.Info("skipped non-DICOM files", "input", input, "count", len(skipped), "first", skipped[0])

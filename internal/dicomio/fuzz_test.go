@@ -52,9 +52,10 @@ func parseOne(data []byte) (recovered bool) {
 		return false // valid but too big to decode quickly here
 	}
 	buf := make([]int32, h.rows*h.cols)
-	var scratch []byte
+	var fr frameReader
+	defer fr.close()
 	for i := 0; i < min(h.numFrames, 3); i++ {
-		if err := safeDecode(sliceRef{h: h, frame: i}, buf, &scratch); err != nil && strings.Contains(err.Error(), "decoder failure") {
+		if err := safeDecode(sliceRef{h: h, frame: i}, &fr, buf); err != nil && strings.Contains(err.Error(), "decoder failure") {
 			recovered = true
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/hounsfield"
 	"github.com/lungctl/lungctl/internal/shareddata"
 	"github.com/lungctl/lungctl/internal/volume"
 )
@@ -129,6 +130,7 @@ func TestLoadLIDCSubset(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := sc.HU
+	hounsfield.Normalize(v.Data) // step 2 of the rule, as preprocess applies it
 	if v.Dims != [3]int{512, 512, 16} {
 		t.Fatalf("dims %v", v.Dims)
 	}

@@ -201,9 +201,10 @@ func checkStored(t *testing.T, r, p string, py pyFile) {
 		return
 	}
 	buf := make([]int32, h.rows*h.cols)
-	var scratch []byte
+	var fr frameReader
+	defer fr.close()
 	for i, f := range py.Frames {
-		if err := h.decodeFrame(i, buf, &scratch); err != nil {
+		if err := h.decodeFrame(&fr, i, buf); err != nil {
 			t.Errorf("%s frame %d: %v", r, i, err)
 			continue
 		}
@@ -227,7 +228,9 @@ func TestTransferSyntaxOracle(t *testing.T) {
 			return nil, err
 		}
 		buf := make([]int32, h.rows*h.cols)
-		return buf, h.decodeFrame(0, buf, new([]byte))
+		var fr frameReader
+		defer fr.close()
+		return buf, h.decodeFrame(&fr, 0, buf)
 	}
 	ref, err := decode("1.dcm")
 	if err != nil {

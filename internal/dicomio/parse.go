@@ -2,17 +2,18 @@ package dicomio
 
 import (
 	"bytes"
-	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/lungctl/lungctl/internal/hounsfield"
+	"github.com/lungctl/lungctl/internal/membudget"
+	"github.com/lungctl/lungctl/internal/safefile"
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
 )
@@ -28,6 +29,11 @@ type frameGeom struct {
 	slope      float64
 	intercept  float64
 	hasRescale bool
+	// bad names the first geometry or rescale attribute that is present
+	// but unusable (NaN, non-orthogonal orientation, non-positive
+	// spacing, ...), "" when all are usable; the loader refuses the slice
+	// with it instead of treating the attribute as absent.
+	bad string
 }
 
 // header is what one file's parse yields: identification, pixel format,
@@ -55,6 +61,16 @@ type header struct {
 	pixOff, pixVL, size int64
 	data                []byte
 	bigEndian           bool
+	// deflated: the data set (pixel data included) is a DEFLATE stream
+	// starting at byte deflateStart of the file (or of data); pixOff and
+	// pixVL then count bytes of the inflated stream, and the pixel data
+	// are inflated again when decoded (nothing inflated is kept).
+	deflated     bool
+	deflateStart int64
+	// frags caches the encapsulated fragment table (see fragments).
+	fragsOnce sync.Once
+	frags     []fragRef
+	fragsErr  error
 }
 
 // isLocalizer reports whether ImageType marks the image as a scout/localizer.
@@ -71,16 +87,27 @@ func (h *header) isLocalizer() bool {
 // slice nearly always ends well before it.
 const headerPrefix = 32 << 10
 
+// MaxHeaderBytes bounds the data elements read before the pixel data (or,
+// for a file without pixel data, the whole data set), inflated or not.
+// Real headers are kilobytes; a larger one is refused as ErrCorrupt (and
+// checked against the memory budget before it is read).
+const MaxHeaderBytes = 64 << 20
+
 // errNeedMore means the header did not end inside the bytes given.
 var errNeedMore = errors.New("header continues past the prefix")
 
 // readHeaderFile parses one file's header. It reads a prefix into *scratch
-// (reused between calls) and the whole file only when the header is longer
-// or the data set is deflated. The pixel data are not read: the header
-// records their offset for readFrame.
+// (reused between calls) and more, growing eightfold up to MaxHeaderBytes,
+// only when the header is longer. A deflated data set is inflated as a
+// stream until its pixel data start. The pixel data are not read: the
+// header records their offset for the frame reader. A FIFO, device or
+// socket is refused without being read (safefile.Open).
 func readHeaderFile(path string, scratch *[]byte) (*header, error) {
-	f, err := os.Open(path)
+	f, err := safefile.Open(path)
 	if err != nil {
+		if errors.Is(err, safefile.ErrNotRegular) {
+			return nil, fmt.Errorf("dicomio: %w: %w", err, ErrNotDICOM)
+		}
 		return nil, fmt.Errorf("dicomio: %s: %w", path, err)
 	}
 	defer f.Close()
@@ -92,32 +119,39 @@ func readHeaderFile(path string, scratch *[]byte) (*header, error) {
 	n := min(size, headerPrefix)
 	for {
 		if int64(cap(*scratch)) < n {
+			if err := membudget.Check("dicomio: "+path+": header", uint64(n)); err != nil {
+				return nil, err
+			}
 			*scratch = make([]byte, n)
 		}
 		buf := (*scratch)[:n]
 		if _, err := f.ReadAt(buf, 0); err != nil && !(errors.Is(err, io.EOF)) {
 			return nil, fmt.Errorf("dicomio: %s: %w", path, err)
 		}
-		h, err := parseHeader(path, buf, size, false)
+		h, err := parseHeader(path, buf, size, false, f)
 		if errors.Is(err, errNeedMore) && n < size {
-			n = size
+			if n >= MaxHeaderBytes {
+				return nil, fmt.Errorf("dicomio: %s: %w: header (the elements before the pixel data) longer than %d MiB", path, ErrCorrupt, MaxHeaderBytes>>20)
+			}
+			n = min(size, 8*n, MaxHeaderBytes)
 			continue
+		}
+		if errors.Is(err, errNeedMore) {
+			return nil, fmt.Errorf("dicomio: %s: %w: file ends inside the header", path, ErrCorrupt)
 		}
 		return h, err
 	}
 }
 
 // parseBytes parses a whole DICOM file held in memory and keeps a reference
-// to data so readFrame needs no file (used by the fuzz target and tests).
+// to data so the frame reader needs no file (used for .zip entries, the
+// fuzz target and tests).
 func parseBytes(path string, data []byte) (*header, error) {
-	return parseHeader(path, data, int64(len(data)), true)
+	return parseHeader(path, data, int64(len(data)), true, nil)
 }
 
 // maxFrames bounds NumberOfFrames (larger values are treated as corrupt).
 const maxFrames = 1 << 16
-
-// maxInflated bounds the size of a deflated data set after inflation.
-const maxInflated = 256 << 20
 
 // parseHeader parses the header of one DICOM file from data, the file's
 // first len(data) of size bytes. It returns errNeedMore when data is a
@@ -130,7 +164,7 @@ const maxInflated = 256 << 20
 // elements before it are decoded by the dicom library, with the transfer
 // syntax set explicitly (so files without meta header or without a
 // transfer syntax parse too). A deflated data set is inflated first.
-func parseHeader(path string, data []byte, size int64, keep bool) (h *header, err error) {
+func parseHeader(path string, data []byte, size int64, keep bool, src io.ReaderAt) (h *header, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			h = nil
@@ -156,18 +190,22 @@ func parseHeader(path string, data []byte, size int64, keep bool) (h *header, er
 		if !whole {
 			return nil, errNeedMore
 		}
-		return nil, fmt.Errorf("dicomio: %s: %w: file meta information: %v", path, ErrCorrupt, err)
+		return nil, fmt.Errorf("dicomio: %s: %w: file meta information: %w", path, ErrCorrupt, err)
 	}
 	ds, base := data[start:], int64(start)
 	if ts == tsDeflateLE {
-		if !whole {
-			return nil, errNeedMore
+		r := src
+		if whole || r == nil {
+			r = bytes.NewReader(data)
 		}
-		inflated, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(ds)), maxInflated))
+		h, err := parseDeflated(path, r, int64(start), size)
 		if err != nil {
-			return nil, fmt.Errorf("dicomio: %s: %w: inflating deflated data set: %v", path, ErrCorrupt, err)
+			return nil, err
 		}
-		ds, base, data, size, keep = inflated, 0, inflated, int64(len(inflated)), true
+		if keep {
+			h.data = data
+		}
+		return h, nil
 	}
 	implicit, bo := ts == tsImplicitLE, binary.ByteOrder(binary.LittleEndian)
 	if ts == tsExplicitBE {
@@ -196,6 +234,9 @@ func parseHeader(path string, data []byte, size int64, keep bool) (h *header, er
 		return nil, errNeedMore
 	}
 	if werr == nil && found {
+		if err := checkNesting(ds[:off], implicit, bo); err != nil {
+			return nil, fmt.Errorf("dicomio: %s: %w", path, err)
+		}
 		h, err = libParse(path, ds[:off], implicit, bo)
 		if err != nil {
 			return nil, err
@@ -210,7 +251,10 @@ func parseHeader(path string, data []byte, size int64, keep bool) (h *header, er
 		// file; without pixel data the (validated) elements are parsed
 		// for the header alone.
 		if werr != nil {
-			return nil, fmt.Errorf("dicomio: %s: %w: %v", path, ErrCorrupt, werr)
+			return nil, fmt.Errorf("dicomio: %s: %w: %w", path, ErrCorrupt, werr)
+		}
+		if err := checkNesting(ds, implicit, bo); err != nil {
+			return nil, fmt.Errorf("dicomio: %s: %w", path, err)
 		}
 		h, err = libParse(path, ds, implicit, bo)
 		if err != nil {
@@ -248,7 +292,7 @@ func libParse(path string, ds []byte, implicit bool, bo binary.ByteOrder) (*head
 	h := &header{path: path, numFrames: 1, samplesPerPixel: 1}
 	p, err := dicom.NewParser(in, int64(len(meta)+len(ds)), nil, opts...)
 	if err != nil || p == nil {
-		return nil, fmt.Errorf("dicomio: %s: %w: cannot start parser: %v", path, ErrCorrupt, err)
+		return nil, fmt.Errorf("dicomio: %s: %w: cannot start parser: %w", path, ErrCorrupt, err)
 	}
 	var elems []*dicom.Element
 	var perr error
@@ -264,7 +308,7 @@ func libParse(path string, ds []byte, implicit bool, bo binary.ByteOrder) (*head
 	}
 	h.fill(elems)
 	if perr != nil {
-		return nil, fmt.Errorf("dicomio: %s: %w: %v", path, ErrCorrupt, perr)
+		return nil, fmt.Errorf("dicomio: %s: %w: %w", path, ErrCorrupt, perr)
 	}
 	return h, nil
 }
@@ -484,38 +528,132 @@ func (h *header) fill(elems []*dicom.Element) {
 	}
 }
 
-// apply records a top-level geometry or rescale attribute.
+// apply records a top-level geometry or rescale attribute. A value that is
+// present but unusable is recorded in g.bad (the first one) instead of
+// being treated as absent.
 func (g *frameGeom) apply(e *dicom.Element) {
+	markBad := func(format string, args ...any) {
+		if g.bad == "" {
+			g.bad = fmt.Sprintf(format, args...)
+		}
+	}
 	switch e.Tag {
 	case tag.ImagePositionPatient:
+		if empty(e) {
+			return
+		}
 		if v, ok := floats(e, 3); ok {
 			copy(g.ipp[:], v)
 			g.hasIPP = true
+		} else {
+			markBad("ImagePositionPatient %q is not three finite numbers (mm)", rawValue(e))
 		}
 	case tag.ImageOrientationPatient:
-		if v, ok := floats(e, 6); ok {
-			copy(g.iop[:], v)
-			g.hasIOP = true
+		if empty(e) {
+			return
+		}
+		v, ok := floats(e, 6)
+		if !ok {
+			markBad("ImageOrientationPatient %q is not six finite numbers", rawValue(e))
+			return
+		}
+		copy(g.iop[:], v)
+		g.hasIOP = true
+		r := [3]float64{v[0], v[1], v[2]}
+		c := [3]float64{v[3], v[4], v[5]}
+		lr, lc, d := math.Sqrt(dot3(r, r)), math.Sqrt(dot3(c, c)), dot3(r, c)
+		if math.Abs(lr-1) > iopTolerance || math.Abs(lc-1) > iopTolerance || math.Abs(d) > iopTolerance {
+			markBad("ImageOrientationPatient %q is not two orthogonal unit vectors (row length %.4f, column length %.4f, their dot product %.4f)", rawValue(e), lr, lc, d)
 		}
 	case tag.PixelSpacing:
-		if v, ok := floats(e, 2); ok {
-			copy(g.spacing[:], v)
-			g.hasSpacing = true
+		if empty(e) {
+			return
+		}
+		v, ok := floats(e, 2)
+		if !ok {
+			markBad("PixelSpacing %q is not two finite numbers (mm)", rawValue(e))
+			return
+		}
+		copy(g.spacing[:], v)
+		g.hasSpacing = true
+		if !(v[0] > 0 && v[1] > 0) {
+			markBad("PixelSpacing %q mm is not positive", rawValue(e))
 		}
 	case tag.RescaleSlope:
-		if v, ok := floatAt(e, 0); ok {
-			g.slope = v
-			g.hasRescale = true
+		if empty(e) {
+			return
 		}
+		g.slope = rawFloat(e)
+		g.hasRescale = true
 	case tag.RescaleIntercept:
-		if v, ok := floatAt(e, 0); ok {
-			g.intercept = v
-			if !g.hasRescale {
-				g.slope = 1
+		if empty(e) {
+			return
+		}
+		g.intercept = rawFloat(e)
+		if !g.hasRescale {
+			g.slope = 1
+		}
+		g.hasRescale = true
+	}
+}
+
+// iopTolerance is how far ImageOrientationPatient's row and column may be
+// from unit length and from orthogonal (0.01 ≈ 0.6°); the six values are
+// often written rounded, never this far off.
+const iopTolerance = 0.01
+
+// empty reports an element whose value is absent (zero length or only
+// blanks), which DICOM allows for optional attributes.
+func empty(e *dicom.Element) bool {
+	switch v := e.Value.GetValue().(type) {
+	case []string:
+		for _, x := range v {
+			if strings.Trim(x, " \x00") != "" {
+				return false
 			}
-			g.hasRescale = true
+		}
+		return true
+	case []float64:
+		return len(v) == 0
+	case []int:
+		return len(v) == 0
+	}
+	return false
+}
+
+// rawValue is an element's value as text, for messages.
+func rawValue(e *dicom.Element) string {
+	switch v := e.Value.GetValue().(type) {
+	case []string:
+		return strings.Trim(strings.Join(v, `\`), " \x00")
+	case []float64:
+		return strings.Trim(fmt.Sprint(v), "[]")
+	case []int:
+		return strings.Trim(fmt.Sprint(v), "[]")
+	}
+	return "?"
+}
+
+// rawFloat parses value 0 of a DS/FL/FD element without filtering: NaN,
+// ±Inf and unparsable text (as NaN) come back so the caller can refuse them.
+func rawFloat(e *dicom.Element) float64 {
+	switch v := e.Value.GetValue().(type) {
+	case []string:
+		if len(v) > 0 {
+			if f, err := strconv.ParseFloat(strings.Trim(v[0], " \x00"), 64); err == nil {
+				return f
+			}
+		}
+	case []float64:
+		if len(v) > 0 {
+			return v[0]
+		}
+	case []int:
+		if len(v) > 0 {
+			return float64(v[0])
 		}
 	}
+	return math.NaN()
 }
 
 // applyGroup applies one functional-group macro sequence (plane position,
