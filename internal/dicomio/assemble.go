@@ -189,6 +189,12 @@ func (s *series) assemble(where string, reuse *volume.Volume[int16]) (*Scan, err
 		}
 	}
 	sort.SliceStable(sl, func(i, j int) bool { return sl[i].pos < sl[j].pos })
+	// What the slices claim, before any of it is read or allocated.
+	what := fmt.Sprintf("dicomio: %s: series %s (%d files, first %s): %d slices of %d×%d pixels",
+		where, s.info.UID, len(s.headers), first.h.path, len(sl), first.h.cols, first.h.rows)
+	if err := membudget.Check(what, membudget.Mul(int64(first.h.cols), int64(first.h.rows), int64(len(sl)), 2)); err != nil {
+		return nil, err
+	}
 
 	// Duplicates.
 	var fr frameReader
@@ -197,10 +203,16 @@ func (s *series) assemble(where string, reuse *volume.Volume[int16]) (*Scan, err
 	for _, r := range sl[1:] {
 		prev := uniq[len(uniq)-1]
 		if math.Abs(r.pos-prev.pos) < 0.01 {
-			a, errA := fr.frame(prev.h, prev.frame)
+			a, err := fr.frame(prev.h, prev.frame)
+			if err != nil {
+				return nil, err
+			}
 			a = bytes.Clone(a)
-			b, errB := fr.frame(r.h, r.frame)
-			if errA == nil && errB == nil && bytes.Equal(a, b) && prev.g.slope == r.g.slope && prev.g.intercept == r.g.intercept {
+			b, err := fr.frame(r.h, r.frame)
+			if err != nil {
+				return nil, err
+			}
+			if bytes.Equal(a, b) && prev.g.slope == r.g.slope && prev.g.intercept == r.g.intercept {
 				warns = append(warns, warn.New(warn.DuplicateSlice, r.h.path, fmt.Sprintf("duplicate slice at %.3f mm: %s is identical to %s, kept one", r.pos, r.h.path, prev.h.path)))
 				continue
 			}
@@ -232,11 +244,6 @@ func (s *series) assemble(where string, reuse *volume.Volume[int16]) (*Scan, err
 		vol = reuse
 		vol.Grid, vol.Data = g, vol.Data[:g.Len()]
 	} else {
-		what := fmt.Sprintf("dicomio: %s: series %s (%d files, first %s): %d slices of %d×%d pixels",
-			where, s.info.UID, len(s.headers), first.h.path, n, g.Dims[0], g.Dims[1])
-		if err := membudget.Check(what, membudget.Mul(int64(g.Dims[0]), int64(g.Dims[1]), int64(n), 2)); err != nil {
-			return nil, err
-		}
 		vol = &volume.Volume[int16]{Grid: g, Data: make([]int16, g.Len())}
 		adviseHuge(vol.Data)
 	}

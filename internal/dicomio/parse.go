@@ -89,9 +89,10 @@ const headerPrefix = 32 << 10
 
 // MaxHeaderBytes bounds the data elements read before the pixel data (or,
 // for a file without pixel data, the whole data set), inflated or not.
-// Real headers are kilobytes; a larger one is refused as ErrCorrupt (and
-// checked against the memory budget before it is read).
-const MaxHeaderBytes = 64 << 20
+// Real headers are kilobytes (vendor private blocks a few megabytes at
+// most); a larger one is refused as ErrCorrupt (and checked against the
+// memory budget before it is read).
+const MaxHeaderBytes = 16 << 20
 
 // errNeedMore means the header did not end inside the bytes given.
 var errNeedMore = errors.New("header continues past the prefix")
@@ -546,7 +547,7 @@ func (g *frameGeom) apply(e *dicom.Element) {
 			copy(g.ipp[:], v)
 			g.hasIPP = true
 		} else {
-			markBad("ImagePositionPatient %q is not three finite numbers (mm)", rawValue(e))
+			markBad("ImagePositionPatient [%s] is not three finite numbers (mm)", rawValue(e))
 		}
 	case tag.ImageOrientationPatient:
 		if empty(e) {
@@ -554,7 +555,7 @@ func (g *frameGeom) apply(e *dicom.Element) {
 		}
 		v, ok := floats(e, 6)
 		if !ok {
-			markBad("ImageOrientationPatient %q is not six finite numbers", rawValue(e))
+			markBad("ImageOrientationPatient [%s] is not six finite numbers", rawValue(e))
 			return
 		}
 		copy(g.iop[:], v)
@@ -563,7 +564,7 @@ func (g *frameGeom) apply(e *dicom.Element) {
 		c := [3]float64{v[3], v[4], v[5]}
 		lr, lc, d := math.Sqrt(dot3(r, r)), math.Sqrt(dot3(c, c)), dot3(r, c)
 		if math.Abs(lr-1) > iopTolerance || math.Abs(lc-1) > iopTolerance || math.Abs(d) > iopTolerance {
-			markBad("ImageOrientationPatient %q is not two orthogonal unit vectors (row length %.4f, column length %.4f, their dot product %.4f)", rawValue(e), lr, lc, d)
+			markBad("ImageOrientationPatient [%s] is not two orthogonal unit vectors (row length %.4f, column length %.4f, their dot product %.4f)", rawValue(e), lr, lc, d)
 		}
 	case tag.PixelSpacing:
 		if empty(e) {
@@ -571,13 +572,13 @@ func (g *frameGeom) apply(e *dicom.Element) {
 		}
 		v, ok := floats(e, 2)
 		if !ok {
-			markBad("PixelSpacing %q is not two finite numbers (mm)", rawValue(e))
+			markBad("PixelSpacing [%s] is not two finite numbers (mm)", rawValue(e))
 			return
 		}
 		copy(g.spacing[:], v)
 		g.hasSpacing = true
 		if !(v[0] > 0 && v[1] > 0) {
-			markBad("PixelSpacing %q mm is not positive", rawValue(e))
+			markBad("PixelSpacing [%s] mm is not positive", rawValue(e))
 		}
 	case tag.RescaleSlope:
 		if empty(e) {
