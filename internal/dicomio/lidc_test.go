@@ -93,8 +93,15 @@ func TestLoadLIDC(t *testing.T) {
 			}
 		}
 	}
-	// Padding (stored -1024 → -2048 HU outside the circle) became air:
+	// Padding (stored -1024 → -2048 HU outside the circle) is kept by
+	// Load (step 1 of the hounsfield rule) and becomes air in step 2:
 	// nothing below -1024 HU remains, the corner voxel is -1000.
+	if c := v.At(0, 0, 60); c != -2048 {
+		t.Errorf("corner voxel %d HU before the normalisation, want -2048", c)
+	}
+	if n := hounsfield.Normalize(v.Data); n < len(v.Data)/10 {
+		t.Errorf("normalisation replaced %d voxels, want the scan circle's outside", n)
+	}
 	mn := int16(math.MaxInt16)
 	for _, x := range v.Data {
 		mn = min(mn, x)
