@@ -230,7 +230,7 @@ func readMHDFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) error
 		// device, which would hang or never end).
 		df, err = safefile.OpenBeside(path, h.dataFile)
 		if err != nil {
-			return fmt.Errorf("ElementDataFile %q: %w", h.dataFile, err)
+			return fmt.Errorf("ElementDataFile: %w", err)
 		}
 		defer df.Close()
 	}
@@ -243,13 +243,22 @@ func readMHDFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) error
 		avail -= h.dataOffset
 	}
 	nbytes := int64(h.grid.Len()) * int64(dtSize(h.datatype))
+	// The voxels are budget-checked before anything is skipped or read.
+	if err := checkAlloc[T](h.grid); err != nil {
+		return err
+	}
 	var src io.Reader = bufio.NewReaderSize(df, 1<<16)
 	switch {
 	case h.compressed:
 		if h.headerSize > 0 {
-			if _, err := io.CopyN(io.Discard, src, h.headerSize); err != nil {
-				return fmt.Errorf("%w: data file %s: HeaderSize %d: %w", ErrTruncated, df.Name(), h.headerSize, err)
+			if h.headerSize > avail {
+				return fmt.Errorf("%w: data file %s: HeaderSize %d of %d bytes", ErrTruncated, df.Name(), h.headerSize, avail)
 			}
+			if _, err := df.Seek(h.headerSize, io.SeekCurrent); err != nil {
+				return err
+			}
+			avail -= h.headerSize
+			src = bufio.NewReaderSize(df, 1<<16)
 		}
 		if nbytes > avail*maxDeflateRatio+1024 {
 			return fmt.Errorf("%w: %d bytes of voxel data cannot come from %d compressed bytes in %s",
@@ -271,9 +280,11 @@ func readMHDFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) error
 				ErrTruncated, df.Name(), avail, nbytes, max(skip, 0))
 		}
 		if skip > 0 {
-			if _, err := io.CopyN(io.Discard, src, skip); err != nil {
+			// Seek, not read: the file may be a huge sparse one.
+			if _, err := df.Seek(skip, io.SeekCurrent); err != nil {
 				return err
 			}
+			src = bufio.NewReaderSize(df, 1<<16)
 		}
 	}
 	dst, err := allocChecked(h.grid, alloc)

@@ -159,12 +159,17 @@ func decodeNIfTI[T volume.Voxel](r io.Reader, size int64, alloc func(volume.Grid
 // allocChecked allocates the voxels of grid g through alloc after checking
 // their size against the memory budget.
 func allocChecked[T volume.Voxel](g volume.Grid, alloc func(volume.Grid) []T) ([]T, error) {
-	var z T
-	what := fmt.Sprintf("%d×%d×%d voxels of %T", g.Dims[0], g.Dims[1], g.Dims[2], z)
-	if err := membudget.Check(what, membudget.Mul(int64(g.Dims[0]), int64(g.Dims[1]), int64(g.Dims[2]), int64(sizeOf[T]()))); err != nil {
+	if err := checkAlloc[T](g); err != nil {
 		return nil, err
 	}
 	return alloc(g), nil
+}
+
+// checkAlloc checks the voxels of grid g, as T, against the memory budget.
+func checkAlloc[T volume.Voxel](g volume.Grid) error {
+	var z T
+	what := fmt.Sprintf("%d×%d×%d voxels of %T", g.Dims[0], g.Dims[1], g.Dims[2], z)
+	return membudget.Check(what, membudget.Mul(int64(g.Dims[0]), int64(g.Dims[1]), int64(g.Dims[2]), int64(sizeOf[T]())))
 }
 
 // ErrNonFinite reports a volume read as Hounsfield units that holds NaN or
