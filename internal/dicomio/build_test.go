@@ -8,8 +8,8 @@ import (
 	"runtime"
 	"sort"
 	"sync/atomic"
-	"time"
 	"testing"
+	"time"
 )
 
 // This file writes small DICOM files for the tests: Explicit VR Little

@@ -16,7 +16,10 @@ import (
 // intercept are refused naming the file and the value (they used to become
 // slope 1 and intercept 0 silently).
 func TestBadRescaleRefused(t *testing.T) {
-	for _, c := range []struct{ tag uint16; val, why string }{
+	for _, c := range []struct {
+		tag      uint16
+		val, why string
+	}{
 		{0x1053, "NaN", "RescaleSlope is NaN"},
 		{0x1053, "inf", "RescaleSlope is +Inf"},
 		{0x1053, "0", "RescaleSlope is 0"},
