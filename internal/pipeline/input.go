@@ -39,9 +39,9 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
-// ErrUnknownInput reports a path that is neither a folder, an .mhd nor a
-// NIfTI file.
-var ErrUnknownInput = errors.New("not a DICOM folder, .mhd or .nii/.nii.gz file")
+// ErrUnknownInput reports a path that is neither a folder, a .zip, an
+// .mhd/.mha nor a NIfTI file.
+var ErrUnknownInput = errors.New("not a DICOM folder or .zip, .mhd/.mha or .nii/.nii.gz file")
 
 // KindOf classifies path by what it is on disk.
 func KindOf(path string) (Kind, error) {
@@ -54,10 +54,12 @@ func KindOf(path string) (Kind, error) {
 	}
 	l := strings.ToLower(path)
 	switch {
-	case strings.HasSuffix(l, ".mhd"):
+	case strings.HasSuffix(l, ".mhd"), strings.HasSuffix(l, ".mha"):
 		return MetaImage, nil
 	case strings.HasSuffix(l, ".nii"), strings.HasSuffix(l, ".nii.gz"):
 		return NIfTI, nil
+	case strings.HasSuffix(l, ".zip"):
+		return DICOMDir, nil // a .zip of DICOM files reads like their folder
 	}
 	return 0, fmt.Errorf("%s: %w", path, ErrUnknownInput)
 }
@@ -67,7 +69,7 @@ func KindOf(path string) (Kind, error) {
 // (the LUNA16 seriesuid for an .mhd).
 func ScanID(path string) string {
 	base := filepath.Base(filepath.Clean(path))
-	for _, ext := range []string{".nii.gz", ".nii", ".mhd"} {
+	for _, ext := range []string{".nii.gz", ".nii", ".mhd", ".mha", ".zip"} {
 		if strings.HasSuffix(strings.ToLower(base), ext) {
 			return base[:len(base)-len(ext)]
 		}
@@ -106,7 +108,7 @@ func ListScans(in string) ([]string, error) {
 			dirs = append(dirs, p)
 			continue
 		}
-		if k, err := KindOf(p); err == nil && (k == MetaImage || k == NIfTI) {
+		if k, err := KindOf(p); err == nil && (k == MetaImage || k == NIfTI || k == DICOMDir) {
 			if n := strings.ToLower(e.Name()); k == NIfTI && (strings.HasSuffix(n, "_lung.nii.gz") || strings.HasSuffix(n, "_lung.nii")) {
 				continue // a preprocess mask, not a scan
 			}
