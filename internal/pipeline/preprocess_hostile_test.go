@@ -51,4 +51,3 @@ func TestKindOfArchivesAndMHA(t *testing.T) {
 		}
 	}
 }
-
