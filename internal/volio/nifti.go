@@ -80,8 +80,8 @@ type NIfTIOptions struct {
 	// GzipLevel is the DEFLATE level 1 (fastest) … 9 (smallest) for .nii.gz;
 	// 0 means DefaultGzipLevel; -2 is Huffman-only. Ignored for .nii.
 	GzipLevel int
-	// Workers is the number of goroutines compressing .nii.gz blocks;
-	// 0 means runtime.GOMAXPROCS(0).
+	// Workers caps the blocks compressed at once for .nii.gz; 0 means as
+	// many as internal/par's worker budget allows.
 	Workers int
 }
 
