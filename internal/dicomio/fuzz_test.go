@@ -137,7 +137,9 @@ func hostileSeeds() [][]byte {
 func FuzzZip(f *testing.F) {
 	var b bytes.Buffer
 	zw := zip.NewWriter(&b)
-	for i, d := range hostileSeeds()[:2] {
+	// Small, fast entries (the frame claims of hostileSeeds take tens of
+	// milliseconds each, which starves the fuzzer).
+	for i, d := range hostileSeeds()[2:] {
 		w, _ := zw.Create(fmt.Sprintf("a/%d.dcm", i))
 		w.Write(d)
 	}
