@@ -10,31 +10,44 @@ import (
 
 // closer holds one worker's 2-D buffers for close.
 type closer struct {
-	f, g, fb []float32
-	m        []uint8
+	f, g, cf []float32
+	m, cn    []uint8
 	v        []int32
 	z        []float32
 	res      []uint8
 	stack    []int32
 }
 
+// massCoarse is the in-plane downsampling factor of the mass closing
+// (step 6): a 30 mm disk is still 10 pixels of 3 mm, and the closing costs
+// a ninth of a full-resolution one. Only the closing's far edge (the cut
+// through the mediastinum) is 3 mm coarse; the side against the lung is the
+// base mask's, at full resolution.
+const massCoarse = 3
+
 // close replaces each lung label in dst, slice by slice, by its disk
 // closing of radius Options.ClosingRadiusMM with holes filled, limited to
 // the body and outside the airway; dst ends as a 0/1 mask. It returns the
 // number of mask voxels. With a mass closing radius R > 0 it also closes
-// each lung with radius R (from the same dilation distances) and marks what
-// that larger closing adds, inside the body, as cCand in s.cls for
-// keepMasses.
+// each lung with radius R on a massCoarse-times coarser grid and marks what
+// that closing adds, inside the body, as cCand in s.cls for keepMasses
+// (s.cand[k] lists them per slice).
 func (s *Segmenter) close(hu *volume.Volume[int16], opt Options, dst *volume.Volume[uint8]) int {
 	var count atomic.Int64
 	nx, ny, nz := hu.Dims[0], hu.Dims[1], hu.Dims[2]
 	nxy := nx * ny
 	sx, sy := float32(hu.Spacing[0]), float32(hu.Spacing[1])
 	r := opt.ClosingRadiusMM
+	r2 := float32(r * r)
 	big := opt.MassClosingRadiusMM
-	reach := max(r, big)
-	mx := int(math.Ceil(reach/hu.Spacing[0])) + 2
-	my := int(math.Ceil(reach/hu.Spacing[1])) + 2
+	mx := int(math.Ceil(r/hu.Spacing[0])) + 2
+	my := int(math.Ceil(r/hu.Spacing[1])) + 2
+	bx := int(math.Ceil(big/hu.Spacing[0])) + 2*massCoarse
+	by := int(math.Ceil(big/hu.Spacing[1])) + 2*massCoarse
+	if cap(s.cand) < nz {
+		s.cand = make([][]int32, nz)
+	}
+	s.cand = s.cand[:nz]
 	workers := make([]*closer, par.Limit())
 	par.For(nz, func(wk, k int) {
 		cl := workers[wk]
@@ -48,20 +61,15 @@ func (s *Segmenter) close(hu *volume.Volume[int16], opt Options, dst *volume.Vol
 		clear(res)
 		found := false
 		for label := uint8(1); label <= 2; label++ {
-			i0, i1, j0, j1 := nx, -1, ny, -1
-			for j := 0; j < ny; j++ {
-				row := d[j*nx : (j+1)*nx]
-				for i, v := range row {
-					if v == label {
-						i0, i1 = min(i0, i), max(i1, i)
-						j0, j1 = min(j0, j), max(j1, j)
-					}
-				}
-			}
+			b := s.boxes[k][label-1]
+			i0, i1, j0, j1 := b.i0, b.i1, b.j0, b.j1
 			if i1 < 0 {
 				continue
 			}
 			found = true
+			if big > 0 {
+				cl.coarseClose(d, res, nx, ny, label, max(0, i0-bx), min(nx-1, i1+bx), max(0, j0-by), min(ny-1, j1+by), sx, sy, float32(big*big))
+			}
 			i0, i1 = max(0, i0-mx), min(nx-1, i1+mx)
 			j0, j1 = max(0, j0-my), min(ny-1, j1+my)
 			w, h := i1-i0+1, j1-j0+1
@@ -78,20 +86,7 @@ func (s *Segmenter) close(hu *volume.Volume[int16], opt Options, dst *volume.Vol
 				}
 			}
 			cl.edt(f, w, h, sx, sy)
-			if big > 0 {
-				fb := cl.fb[:w*h]
-				copy(fb, f)
-				cl.closeFrom(fb, w, h, sx, sy, float32(big*big))
-				m := cl.m[:w*h]
-				for j := 0; j < h; j++ {
-					for i := 0; i < w; i++ {
-						if m[j*w+i] != 2 {
-							res[(j+j0)*nx+i+i0] |= 2
-						}
-					}
-				}
-			}
-			cl.closeFrom(f, w, h, sx, sy, float32(r*r))
+			cl.closeFrom(f, w, h, sx, sy, r2)
 			m := cl.m[:w*h]
 			for j := 0; j < h; j++ {
 				for i := 0; i < w; i++ {
@@ -101,8 +96,10 @@ func (s *Segmenter) close(hu *volume.Volume[int16], opt Options, dst *volume.Vol
 				}
 			}
 		}
+		cand := s.cand[k][:0]
 		if !found {
 			clear(d)
+			s.cand[k] = cand
 			return
 		}
 		n := 0
@@ -115,13 +112,93 @@ func (s *Segmenter) close(hu *volume.Volume[int16], opt Options, dst *volume.Vol
 			case res[p] == 2 && in:
 				d[p] = 0
 				c[p] = cCand
+				cand = append(cand, int32(k*nxy+p))
 			default:
 				d[p] = 0
 			}
 		}
+		s.cand[k] = cand
 		count.Add(int64(n))
 	})
 	return int(count.Load())
+}
+
+// coarseClose closes lung label of slice d (nx wide) within the box
+// [i0,i1]×[j0,j1] with a disk of radius √r2 mm on a grid massCoarse times
+// coarser (a coarse pixel is lung when any of its pixels is) and fills its
+// holes. It then sets bit 2 of res on the pixels the closing added: every
+// pixel of a closed coarse pixel that holds no lung, and the non-lung
+// pixels of a closed coarse pixel that holds some lung when it touches
+// (8-neighbour) one of the former — so the thin rim that coarse pixels
+// leave along the whole lung boundary is not proposed, but the edge of a
+// filled bay is, up to the lung at full resolution.
+func (cl *closer) coarseClose(d, res []uint8, nx, ny int, label uint8, i0, i1, j0, j1 int, sx, sy, r2 float32) {
+	const f = massCoarse
+	w, h := (i1-i0)/f+1, (j1-j0)/f+1
+	cl.ensureCoarse(w, h)
+	g, cnt := cl.cf[:w*h], cl.cn[:w*h]
+	for p := range g {
+		g[p] = inf
+		cnt[p] = 0
+	}
+	for j := j0; j <= j1; j++ {
+		row := d[j*nx : (j+1)*nx]
+		cj := (j - j0) / f * w
+		for i := i0; i <= i1; i++ {
+			if row[i] == label {
+				q := cj + (i-i0)/f
+				g[q] = 0
+				cnt[q]++
+			}
+		}
+	}
+	csx, csy := sx*f, sy*f
+	cl.edt(g, w, h, csx, csy)
+	cl.closeFrom(g, w, h, csx, csy, r2)
+	m := cl.m[:w*h]
+	// Classify coarse pixels: 0 not closed, 1 added (closed, no lung),
+	// 2 closed with lung next to an added one, 3 other closed.
+	for q := range m {
+		switch {
+		case m[q] == 2:
+			m[q] = 0
+		case cnt[q] == 0:
+			m[q] = 1
+		default:
+			m[q] = 3
+		}
+	}
+	for cj := 0; cj < h; cj++ {
+		for ci := 0; ci < w; ci++ {
+			q := cj*w + ci
+			if m[q] != 3 {
+				continue
+			}
+			for dj := -1; dj <= 1 && m[q] == 3; dj++ {
+				for di := -1; di <= 1; di++ {
+					a, b := ci+di, cj+dj
+					if a >= 0 && b >= 0 && a < w && b < h && m[b*w+a] == 1 {
+						m[q] = 2
+						break
+					}
+				}
+			}
+		}
+	}
+	for cj := 0; cj < h; cj++ {
+		for ci := 0; ci < w; ci++ {
+			if v := m[cj*w+ci]; v != 1 && v != 2 {
+				continue
+			}
+			for j := j0 + cj*f; j < min(j0+cj*f+f, j1+1); j++ {
+				for i := i0 + ci*f; i < min(i0+ci*f+f, i1+1); i++ {
+					if p := j*nx + i; d[p] != label {
+						res[p] |= 2
+					}
+				}
+			}
+		}
+	}
 }
 
 // closeFrom finishes a disk closing of radius √r2 (mm) from f, the squared
@@ -151,10 +228,19 @@ func (cl *closer) closeFrom(f []float32, w, h int, sx, sy, r2 float32) {
 
 const inf = float32(1e20)
 
+// ensureCoarse sizes the buffers of a coarse w×h closing (it shares g, m,
+// v and z with the fine one, which runs after it).
+func (cl *closer) ensureCoarse(w, h int) {
+	if len(cl.cf) < w*h {
+		cl.cf = make([]float32, w*h)
+		cl.cn = make([]uint8, w*h)
+	}
+	cl.ensure(w, h)
+}
+
 func (cl *closer) ensure(w, h int) {
 	if len(cl.f) < w*h {
 		cl.f = make([]float32, w*h)
-		cl.fb = make([]float32, w*h)
 		cl.g = make([]float32, w*h)
 		cl.m = make([]uint8, w*h)
 	}

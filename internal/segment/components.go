@@ -163,9 +163,15 @@ func (s *Segmenter) components(hu *volume.Volume[int16], opt Options, dst *volum
 	if !single {
 		r2 = keep[1].root
 	}
+	if cap(s.boxes) < nz {
+		s.boxes = make([][2]labelBox, nz)
+	}
+	s.boxes = s.boxes[:nz]
 	par.For(nz, func(_, k int) {
 		d := dst.Data[k*nxy : (k+1)*nxy]
 		cx := s.cx[k]
+		bx := &s.boxes[k]
+		*bx = [2]labelBox{emptyBox(nx, ny), emptyBox(nx, ny)}
 		for x, r := range s.runs[k] {
 			root := parent[base[k]+int32(x)] // fully compressed above
 			var l uint8
@@ -186,8 +192,20 @@ func (s *Segmenter) components(hu *volume.Volume[int16], opt Options, dst *volum
 					li = 2
 				}
 				row[i] = li
+				bx[li-1].add(int(i), int(r.j))
 			}
 		}
 	})
 	return nil
+}
+
+// labelBox is the bounding box of one lung label in one slice (i1 < 0:
+// empty).
+type labelBox struct{ i0, i1, j0, j1 int }
+
+func emptyBox(nx, ny int) labelBox { return labelBox{nx, -1, ny, -1} }
+
+func (b *labelBox) add(i, j int) {
+	b.i0, b.i1 = min(b.i0, i), max(b.i1, i)
+	b.j0, b.j1 = min(b.j0, j), max(b.j1, j)
 }
