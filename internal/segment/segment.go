@@ -181,7 +181,7 @@ type Segmenter struct {
 	runs     [][]airRun
 	rowStart [][]int32
 	parent   []int32
-	cx       []float64 // per-slice body centroid (voxel i)
+	cx       []float64     // per-slice body centroid (voxel i)
 	boxes    [][2]labelBox // per slice: bounding box of lung labels 1 and 2
 	cand     [][]int32     // per slice: voxels the mass closing proposed
 	nbody    []int
