@@ -19,11 +19,11 @@ type closer struct {
 }
 
 // massCoarse is the in-plane downsampling factor of the mass closing
-// (step 6): a 30 mm disk is still 10 pixels of 3 mm, and the closing costs
-// a ninth of a full-resolution one. Only the closing's far edge (the cut
-// through the mediastinum) is 3 mm coarse; the side against the lung is the
-// base mask's, at full resolution.
-const massCoarse = 3
+// (step 6): a 30 mm disk is still 7.5 pixels of 4 mm, and the closing costs
+// a sixteenth of a full-resolution one. Only the closing's far edge (the
+// cut through the mediastinum) is 4 mm coarse; the side against the lung is
+// the base mask's, at full resolution.
+const massCoarse = 4
 
 // close replaces each lung label in dst, slice by slice, by its disk
 // closing of radius Options.ClosingRadiusMM with holes filled, limited to

@@ -2,6 +2,7 @@ package segment
 
 import (
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/lungctl/lungctl/internal/par"
@@ -192,7 +193,25 @@ func (s *Segmenter) components(hu *volume.Volume[int16], opt Options, dst *volum
 					li = 2
 				}
 				row[i] = li
-				bx[li-1].add(int(i), int(r.j))
+			}
+			j := int(r.j)
+			if !single {
+				bx[l-1].add(int(r.i0), j)
+				bx[l-1].add(int(r.i1)-1, j)
+				continue
+			}
+			for _, i := range [2]int32{r.i0, r.i1 - 1} {
+				li := 1
+				if float64(i) > cx {
+					li = 2
+				}
+				bx[li-1].add(int(i), j)
+			}
+			// A run across the midline has both labels at its inner ends.
+			if float64(r.i0) <= cx && float64(r.i1-1) > cx {
+				m := int(math.Floor(cx))
+				bx[0].add(m, j)
+				bx[1].add(m+1, j)
 			}
 		}
 	})

@@ -35,16 +35,16 @@
 //  6. Masses against the mediastinum or chest wall (keepMasses): a tumour
 //     that has grown into the lung from the mediastinum leaves a bay wider
 //     than step 5 bridges. Each lung is therefore also closed with a disk
-//     of radius Options.MassClosingRadiusMM (30 mm), on a 3 mm in-plane grid
-//     (a ninth of the cost; only the closing's far edge, the cut through
-//     the mediastinum, is that coarse), and what that closing adds is split
+//     of radius Options.MassClosingRadiusMM (30 mm), on a 4 mm in-plane grid
+//     (a sixteenth of the cost; only the closing's far edge, the cut
+//     through the mediastinum, is that coarse), and what that closing adds is split
 //     into 3-D connected pieces. A piece joins the mask only when it looks
 //     like a mass rather than a mediastinal organ: at least half of it soft
 //     tissue (≥ −50 HU; fat pads are not) and at least 53 % of its surface
 //     against the lung rather than the body (a mass bulging into the lung
 //     faces mostly lung; the aorta, the heart and the great vessels sit in
 //     the mediastinum and face it on more of their surface: measured
-//     45–49 % for every such piece of LIDC-IDRI-0001 and Lung-PET-CT-Dx
+//     41–48 % for every such piece of LIDC-IDRI-0001 and Lung-PET-CT-Dx
 //     A0002, 57 % for A0002's adenocarcinoma), and at most Options.MaxMassML
 //     (250 mL). The thresholds come from these two scans only.
 //
