@@ -97,12 +97,17 @@ func FuzzJPEGLS(f *testing.F) {
 	f.Add([]byte{0xFF, 0xD8, 0xFF, 0xF7, 0, 11, 8, 0, 2, 0, 2, 1, 1, 0x11, 0, 0xFF, 0xF8, 0, 13, 1, 0, 255, 0, 3, 0, 7, 0, 21, 0, 64,
 		0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0, 0, 0xFF, 0xD9})
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		out, r, c, n, p, err := DecodeJPEGLS(frame)
+		// A small bound keeps each run fast: run mode codes a huge
+		// uniform frame in a few bytes (callers check FrameSize first).
+		out, r, c, n, p, err := decodeJPEGLS(nil, frame, 1<<20)
 		if err != nil {
 			return
 		}
 		if len(out) != r*c*n || n != 1 || p < 2 || p > 16 {
 			t.Fatalf("%d samples for %d×%d×%d precision %d", len(out), r, c, n, p)
+		}
+		if rr, cc, nn, err := FrameSize(frame); err != nil || rr != r || cc != c || nn != n {
+			t.Fatalf("FrameSize %d×%d×%d (%v), decoded %d×%d×%d", rr, cc, nn, err, r, c, n)
 		}
 		if uint64(len(out)) > uint64(len(frame))<<18 {
 			t.Fatalf("%d samples from %d bytes", len(out), len(frame))

@@ -40,6 +40,7 @@ type lsDecoder struct {
 	t3, reset int32
 	preset    bool // LSE type 1 seen
 	restart   int
+	maxN      int // most samples the frame may have (MaxSamples)
 	dst, out  []uint16
 
 	// Scan state.
@@ -64,7 +65,13 @@ func DecodeJPEGLS(frame []byte) (samples []uint16, rows, cols, components, preci
 
 // DecodeJPEGLSInto is DecodeJPEGLS writing into dst when cap(dst) suffices.
 func DecodeJPEGLSInto(dst []uint16, frame []byte) (samples []uint16, rows, cols, components, precision int, err error) {
-	d := &lsDecoder{data: frame, dst: dst}
+	return decodeJPEGLS(dst, frame, MaxSamples)
+}
+
+// decodeJPEGLS decodes with a bound of limit samples (the fuzz target
+// uses a small one).
+func decodeJPEGLS(dst []uint16, frame []byte, limit int) (samples []uint16, rows, cols, components, precision int, err error) {
+	d := &lsDecoder{data: frame, dst: dst, maxN: limit}
 	if err := d.decode(); err != nil {
 		return nil, 0, 0, 0, 0, fmt.Errorf("codec: jpeg-ls: %w", err)
 	}
@@ -166,8 +173,8 @@ func (d *lsDecoder) parseSOF(seg []byte) error {
 	// Run mode codes at most 2^15 samples per bit, so a stream of len(data)
 	// bytes cannot hold more than 8·2^15·len(data) samples; MaxSamples bounds
 	// the allocation.
-	if n > MaxSamples || uint64(n) > uint64(len(d.data))<<18 {
-		return fmt.Errorf("%w: %d×%d samples cannot come from %d bytes (or exceed %d)", ErrCorrupt, y, x, len(d.data), MaxSamples)
+	if n > d.maxN || uint64(n) > uint64(len(d.data))<<18 {
+		return fmt.Errorf("%w: %d×%d samples cannot come from %d bytes (or exceed %d)", ErrCorrupt, y, x, len(d.data), d.maxN)
 	}
 	d.precision, d.rows, d.cols, d.comps = p, y, x, nf
 	if cap(d.dst) >= n {

@@ -13,6 +13,17 @@ import (
 func (h *header) decodeEncapsulated(frame []byte, dst []int32) error {
 	var samples []uint16
 	var err error
+	if h.tsUID != tsRLE {
+		// The stream's own frame size must be the header's before the
+		// decoder allocates for it.
+		r, c, n, err := codec.FrameSize(frame)
+		if err != nil {
+			return fmt.Errorf("dicomio: %s: %w: %s: %w", h.path, ErrCorrupt, TransferSyntaxName(h.tsUID), err)
+		}
+		if r != h.rows || c != h.cols || n != 1 {
+			return fmt.Errorf("dicomio: %s: %w: %s frame is %d×%d×%d, header says %d×%d×1", h.path, ErrCorrupt, TransferSyntaxName(h.tsUID), c, r, n, h.cols, h.rows)
+		}
+	}
 	switch h.tsUID {
 	case tsRLE:
 		if h.bitsAllocated > 16 {

@@ -213,3 +213,47 @@ func TestHugeHeader(t *testing.T) {
 		t.Errorf("allocated %d MB for the header of a sparse file", alloc>>20)
 	}
 }
+
+// TestStreamSizeClaim: a 4×4 slice whose JPEG-LS stream claims a
+// 65535×4000 frame (a few bytes of run mode can code it) is refused from
+// the stream's frame header, before the decoder allocates 500 MB.
+func TestStreamSizeClaim(t *testing.T) {
+	sof := []byte{0xFF, 0xD8, 0xFF, 0xF7, 0, 11, 16, 0x0F, 0xA0, 0xFF, 0xFF, 1, 1, 0x11, 0,
+		0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xD9}
+	p := filepath.Join(t.TempDir(), "claim.dcm")
+	os.WriteFile(p, dcmBytes(tsJPEGLS, ctSlice("P", "1.9.8", 4, 4, 0), nil, [][]byte{sof}), 0o644)
+	var err error
+	alloc := allocDuring(func() { _, err = LoadFiles([]string{p}, Options{}) })
+	wantErr(t, err, ErrCorrupt, p)
+	if !strings.Contains(err.Error(), "header says 4×4") {
+		t.Errorf("error does not say why: %v", err)
+	}
+	if alloc > 16<<20 {
+		t.Errorf("allocated %d MB", alloc>>20)
+	}
+}
+
+// TestInnerLengthClaim: inside a small defined-length sequence, an element
+// claiming 4 GB (the dicom library allocates a value's length before
+// reading it) is refused before the library sees it.
+func TestInnerLengthClaim(t *testing.T) {
+	le := binary.LittleEndian
+	var inner []byte
+	inner = le.AppendUint16(le.AppendUint16(inner, 0x0009), 0x1010)
+	inner = append(inner, "OB"...)
+	inner = le.AppendUint32(le.AppendUint16(inner, 0), 0xF0000000)
+	inner = append(inner, make([]byte, 16)...)
+	item := le.AppendUint32(le.AppendUint16(le.AppendUint16(nil, 0xFFFE), 0xE000), uint32(len(inner)))
+	item = append(item, inner...)
+	file := dcmBytes(tsExplicitLE, ctSlice("P", "1.9.9", 2, 2, 0), nil, nil)
+	file = appendElem(file, elem{0x0008, 0x1140, "SQ", item}, false)
+	file = appendElem(file, elem{0x7FE0, 0x0010, "OW", make([]byte, 8)}, false)
+	p := filepath.Join(t.TempDir(), "inner.dcm")
+	os.WriteFile(p, file, 0o644)
+	var err error
+	alloc := allocDuring(func() { _, err = LoadFiles([]string{p}, Options{}) })
+	wantErr(t, err, ErrCorrupt, p)
+	if alloc > 16<<20 {
+		t.Errorf("allocated %d MB for a 4 GB claim inside an item", alloc>>20)
+	}
+}

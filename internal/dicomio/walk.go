@@ -177,14 +177,15 @@ const MaxSequenceDepth = 64
 // checkNesting walks the data-set elements of ds (encoded per implicit/bo)
 // the way the dicom library will parse them, with an explicit stack instead
 // of recursion, and returns an error wrapping ErrCorrupt when sequences and
-// items nest deeper than MaxSequenceDepth. Elements the library descends
+// items nest deeper than MaxSequenceDepth, or when an element's value
+// length runs past the sequence or item that holds it (the library
+// allocates a value's length before reading it, so a 4 GB length inside a
+// small item would be a 4 GB allocation). Elements the library descends
 // into: items (any length), SQ values (from the explicit VR, or the data
-// dictionary when implicit) and undefined-length UN values. Malformed
-// lengths end the scan without error: the walker and the library report
-// those.
+// dictionary when implicit) and undefined-length UN values.
 func checkNesting(ds []byte, implicit bool, bo binary.ByteOrder) error {
 	type level struct {
-		end       int // defined length: where the container ends
+		end       int // where the innermost defined-length container ends
 		undefined bool
 	}
 	stack := make([]level, 1, 16)
@@ -197,12 +198,12 @@ func checkNesting(ds []byte, implicit bool, bo binary.ByteOrder) error {
 			stack = stack[:len(stack)-1]
 			continue
 		}
-		if p >= len(ds) {
-			return nil
+		if p >= top.end {
+			return nil // an undefined-length value ran to its bound
 		}
 		tg, vr, vl, hdr, err := w.elem(p)
 		if err != nil {
-			return nil
+			return nil // the walker and the library report truncation
 		}
 		p += hdr
 		if tg == tagItemDelim || tg == tagSeqDelim {
@@ -222,10 +223,10 @@ func checkNesting(ds []byte, implicit bool, bo binary.ByteOrder) error {
 		if !container && vl == undefinedLen {
 			container = true // encapsulated OB/OW: items follow
 		}
+		if vl != undefinedLen && int64(p)+int64(vl) > int64(top.end) {
+			return fmt.Errorf("%w: element (%04X,%04X) of %d bytes runs past the item or data set holding it", ErrCorrupt, tg>>16, tg&0xFFFF, vl)
+		}
 		if !container {
-			if int64(p)+int64(vl) > int64(len(ds)) {
-				return nil
-			}
 			p += int(vl)
 			continue
 		}
@@ -233,11 +234,8 @@ func checkNesting(ds []byte, implicit bool, bo binary.ByteOrder) error {
 			return fmt.Errorf("%w: sequences and items nested deeper than %d levels", ErrCorrupt, MaxSequenceDepth)
 		}
 		if vl == undefinedLen {
-			stack = append(stack, level{undefined: true})
+			stack = append(stack, level{end: top.end, undefined: true})
 			continue
-		}
-		if int64(p)+int64(vl) > int64(len(ds)) {
-			return nil
 		}
 		stack = append(stack, level{end: p + int(vl)})
 	}
