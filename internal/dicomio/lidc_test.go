@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/hounsfield"
 	"github.com/lungctl/lungctl/internal/shareddata"
 	"github.com/lungctl/lungctl/internal/volume"
 )
@@ -92,8 +93,15 @@ func TestLoadLIDC(t *testing.T) {
 			}
 		}
 	}
-	// Padding (stored -1024 → -2048 HU outside the circle) became air:
+	// Padding (stored -1024 → -2048 HU outside the circle) is kept by
+	// Load (step 1 of the hounsfield rule) and becomes air in step 2:
 	// nothing below -1024 HU remains, the corner voxel is -1000.
+	if c := v.At(0, 0, 60); c != -2048 {
+		t.Errorf("corner voxel %d HU before the normalisation, want -2048", c)
+	}
+	if n := hounsfield.Normalize(v.Data); n < len(v.Data)/10 {
+		t.Errorf("normalisation replaced %d voxels, want the scan circle's outside", n)
+	}
 	mn := int16(math.MaxInt16)
 	for _, x := range v.Data {
 		mn = min(mn, x)
@@ -129,6 +137,7 @@ func TestLoadLIDCSubset(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := sc.HU
+	hounsfield.Normalize(v.Data) // step 2 of the rule, as preprocess applies it
 	if v.Dims != [3]int{512, 512, 16} {
 		t.Fatalf("dims %v", v.Dims)
 	}

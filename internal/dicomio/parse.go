@@ -2,19 +2,16 @@ package dicomio
 
 import (
 	"bytes"
-	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"os"
-	"strconv"
 	"strings"
+	"sync"
 
-	"github.com/lungctl/lungctl/internal/hounsfield"
+	"github.com/lungctl/lungctl/internal/membudget"
+	"github.com/lungctl/lungctl/internal/safefile"
 	"github.com/suyashkumar/dicom"
-	"github.com/suyashkumar/dicom/pkg/tag"
 )
 
 // frameGeom is the geometry and rescale of one frame (one slice) of a file.
@@ -28,6 +25,11 @@ type frameGeom struct {
 	slope      float64
 	intercept  float64
 	hasRescale bool
+	// bad names the first geometry or rescale attribute that is present
+	// but unusable (NaN, non-orthogonal orientation, non-positive
+	// spacing, ...), "" when all are usable; the loader refuses the slice
+	// with it instead of treating the attribute as absent.
+	bad string
 }
 
 // header is what one file's parse yields: identification, pixel format,
@@ -55,6 +57,16 @@ type header struct {
 	pixOff, pixVL, size int64
 	data                []byte
 	bigEndian           bool
+	// deflated: the data set (pixel data included) is a DEFLATE stream
+	// starting at byte deflateStart of the file (or of data); pixOff and
+	// pixVL then count bytes of the inflated stream, and the pixel data
+	// are inflated again when decoded (nothing inflated is kept).
+	deflated     bool
+	deflateStart int64
+	// frags caches the encapsulated fragment table (see fragments).
+	fragsOnce sync.Once
+	frags     []fragRef
+	fragsErr  error
 }
 
 // isLocalizer reports whether ImageType marks the image as a scout/localizer.
@@ -71,16 +83,28 @@ func (h *header) isLocalizer() bool {
 // slice nearly always ends well before it.
 const headerPrefix = 32 << 10
 
+// MaxHeaderBytes bounds the data elements read before the pixel data (or,
+// for a file without pixel data, the whole data set), inflated or not.
+// Real headers are kilobytes (vendor private blocks a few megabytes at
+// most); a larger one is refused as ErrCorrupt (and checked against the
+// memory budget before it is read).
+const MaxHeaderBytes = 16 << 20
+
 // errNeedMore means the header did not end inside the bytes given.
 var errNeedMore = errors.New("header continues past the prefix")
 
 // readHeaderFile parses one file's header. It reads a prefix into *scratch
-// (reused between calls) and the whole file only when the header is longer
-// or the data set is deflated. The pixel data are not read: the header
-// records their offset for readFrame.
+// (reused between calls) and more, growing eightfold up to MaxHeaderBytes,
+// only when the header is longer. A deflated data set is inflated as a
+// stream until its pixel data start. The pixel data are not read: the
+// header records their offset for the frame reader. A FIFO, device or
+// socket is refused without being read (safefile.Open).
 func readHeaderFile(path string, scratch *[]byte) (*header, error) {
-	f, err := os.Open(path)
+	f, err := safefile.Open(path)
 	if err != nil {
+		if errors.Is(err, safefile.ErrNotRegular) {
+			return nil, fmt.Errorf("dicomio: %w: %w", err, ErrNotDICOM)
+		}
 		return nil, fmt.Errorf("dicomio: %s: %w", path, err)
 	}
 	defer f.Close()
@@ -92,32 +116,39 @@ func readHeaderFile(path string, scratch *[]byte) (*header, error) {
 	n := min(size, headerPrefix)
 	for {
 		if int64(cap(*scratch)) < n {
+			if err := membudget.Check("dicomio: "+path+": header", uint64(n)); err != nil {
+				return nil, err
+			}
 			*scratch = make([]byte, n)
 		}
 		buf := (*scratch)[:n]
 		if _, err := f.ReadAt(buf, 0); err != nil && !(errors.Is(err, io.EOF)) {
 			return nil, fmt.Errorf("dicomio: %s: %w", path, err)
 		}
-		h, err := parseHeader(path, buf, size, false)
+		h, err := parseHeader(path, buf, size, false, f)
 		if errors.Is(err, errNeedMore) && n < size {
-			n = size
+			if n >= MaxHeaderBytes {
+				return nil, fmt.Errorf("dicomio: %s: %w: header (the elements before the pixel data) longer than %d MiB", path, ErrCorrupt, MaxHeaderBytes>>20)
+			}
+			n = min(size, 8*n, MaxHeaderBytes)
 			continue
+		}
+		if errors.Is(err, errNeedMore) {
+			return nil, fmt.Errorf("dicomio: %s: %w: file ends inside the header", path, ErrCorrupt)
 		}
 		return h, err
 	}
 }
 
 // parseBytes parses a whole DICOM file held in memory and keeps a reference
-// to data so readFrame needs no file (used by the fuzz target and tests).
+// to data so the frame reader needs no file (used for .zip entries, the
+// fuzz target and tests).
 func parseBytes(path string, data []byte) (*header, error) {
-	return parseHeader(path, data, int64(len(data)), true)
+	return parseHeader(path, data, int64(len(data)), true, nil)
 }
 
 // maxFrames bounds NumberOfFrames (larger values are treated as corrupt).
 const maxFrames = 1 << 16
-
-// maxInflated bounds the size of a deflated data set after inflation.
-const maxInflated = 256 << 20
 
 // parseHeader parses the header of one DICOM file from data, the file's
 // first len(data) of size bytes. It returns errNeedMore when data is a
@@ -130,7 +161,7 @@ const maxInflated = 256 << 20
 // elements before it are decoded by the dicom library, with the transfer
 // syntax set explicitly (so files without meta header or without a
 // transfer syntax parse too). A deflated data set is inflated first.
-func parseHeader(path string, data []byte, size int64, keep bool) (h *header, err error) {
+func parseHeader(path string, data []byte, size int64, keep bool, src io.ReaderAt) (h *header, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			h = nil
@@ -156,18 +187,22 @@ func parseHeader(path string, data []byte, size int64, keep bool) (h *header, er
 		if !whole {
 			return nil, errNeedMore
 		}
-		return nil, fmt.Errorf("dicomio: %s: %w: file meta information: %v", path, ErrCorrupt, err)
+		return nil, fmt.Errorf("dicomio: %s: %w: file meta information: %w", path, ErrCorrupt, err)
 	}
 	ds, base := data[start:], int64(start)
 	if ts == tsDeflateLE {
-		if !whole {
-			return nil, errNeedMore
+		r := src
+		if whole || r == nil {
+			r = bytes.NewReader(data)
 		}
-		inflated, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(ds)), maxInflated))
+		h, err := parseDeflated(path, r, int64(start), size)
 		if err != nil {
-			return nil, fmt.Errorf("dicomio: %s: %w: inflating deflated data set: %v", path, ErrCorrupt, err)
+			return nil, err
 		}
-		ds, base, data, size, keep = inflated, 0, inflated, int64(len(inflated)), true
+		if keep {
+			h.data = data
+		}
+		return h, nil
 	}
 	implicit, bo := ts == tsImplicitLE, binary.ByteOrder(binary.LittleEndian)
 	if ts == tsExplicitBE {
@@ -196,6 +231,9 @@ func parseHeader(path string, data []byte, size int64, keep bool) (h *header, er
 		return nil, errNeedMore
 	}
 	if werr == nil && found {
+		if err := checkNesting(ds[:off], implicit, bo); err != nil {
+			return nil, fmt.Errorf("dicomio: %s: %w", path, err)
+		}
 		h, err = libParse(path, ds[:off], implicit, bo)
 		if err != nil {
 			return nil, err
@@ -210,7 +248,10 @@ func parseHeader(path string, data []byte, size int64, keep bool) (h *header, er
 		// file; without pixel data the (validated) elements are parsed
 		// for the header alone.
 		if werr != nil {
-			return nil, fmt.Errorf("dicomio: %s: %w: %v", path, ErrCorrupt, werr)
+			return nil, fmt.Errorf("dicomio: %s: %w: %w", path, ErrCorrupt, werr)
+		}
+		if err := checkNesting(ds, implicit, bo); err != nil {
+			return nil, fmt.Errorf("dicomio: %s: %w", path, err)
 		}
 		h, err = libParse(path, ds, implicit, bo)
 		if err != nil {
@@ -248,7 +289,7 @@ func libParse(path string, ds []byte, implicit bool, bo binary.ByteOrder) (*head
 	h := &header{path: path, numFrames: 1, samplesPerPixel: 1}
 	p, err := dicom.NewParser(in, int64(len(meta)+len(ds)), nil, opts...)
 	if err != nil || p == nil {
-		return nil, fmt.Errorf("dicomio: %s: %w: cannot start parser: %v", path, ErrCorrupt, err)
+		return nil, fmt.Errorf("dicomio: %s: %w: cannot start parser: %w", path, ErrCorrupt, err)
 	}
 	var elems []*dicom.Element
 	var perr error
@@ -264,7 +305,7 @@ func libParse(path string, ds []byte, implicit bool, bo binary.ByteOrder) (*head
 	}
 	h.fill(elems)
 	if perr != nil {
-		return nil, fmt.Errorf("dicomio: %s: %w: %v", path, ErrCorrupt, perr)
+		return nil, fmt.Errorf("dicomio: %s: %w: %w", path, ErrCorrupt, perr)
 	}
 	return h, nil
 }
@@ -356,275 +397,4 @@ func looksImplicit(data []byte) bool {
 	}
 	a, b := data[4], data[5]
 	return !(a >= 'A' && a <= 'Z' && b >= 'A' && b <= 'Z')
-}
-
-// fill extracts the attributes the loader needs from the top-level elements.
-func (h *header) fill(elems []*dicom.Element) {
-	var top frameGeom
-	var shared []*dicom.Element
-	var perFrameItems [][]*dicom.Element
-	var gridOffsets []float64
-	for _, e := range elems {
-		if e == nil || e.Value == nil {
-			continue
-		}
-		switch e.Tag {
-		case tag.TransferSyntaxUID:
-			h.tsUID = str(e)
-		case tag.SOPClassUID:
-			h.sopClass = str(e)
-		case tag.MediaStorageSOPClassUID:
-			if h.sopClass == "" {
-				h.sopClass = str(e)
-			}
-		case tag.SOPInstanceUID:
-			h.sopInstance = str(e)
-		case tag.SeriesInstanceUID:
-			h.seriesUID = str(e)
-		case tag.StudyInstanceUID:
-			h.studyUID = str(e)
-		case tag.PatientID:
-			h.patientID = str(e)
-		case tag.Modality:
-			h.modality = strings.ToUpper(str(e))
-		case tag.SeriesDescription:
-			h.description = str(e)
-		case tag.Manufacturer:
-			h.manufacturer = str(e)
-		case tag.ImageType:
-			h.imageType = strs(e)
-		case tag.Rows:
-			h.rows = intv(e, 0)
-		case tag.Columns:
-			h.cols = intv(e, 0)
-		case tag.BitsAllocated:
-			h.bitsAllocated = intv(e, 0)
-		case tag.BitsStored:
-			h.bitsStored = intv(e, 0)
-		case tag.HighBit:
-			h.highBit = intv(e, -1)
-		case tag.PixelRepresentation:
-			h.pixelRep = intv(e, 0)
-		case tag.SamplesPerPixel:
-			h.samplesPerPixel = intv(e, 1)
-		case tag.NumberOfFrames:
-			if n, ok := floatAt(e, 0); ok && n >= 1 {
-				if n > maxFrames {
-					h.badFrames = true
-				} else {
-					h.numFrames = int(n)
-				}
-			}
-		case tag.PhotometricInterpretation:
-			h.photometric = strings.ToUpper(str(e))
-		case tag.GantryDetectorTilt:
-			h.gantryTilt, _ = floatAt(e, 0)
-		case tag.SliceThickness:
-			h.sliceThickness, _ = floatAt(e, 0)
-		case tag.PixelPaddingValue:
-			if v, ok := intOK(e); ok {
-				h.padding = &v
-			}
-		case tag.PixelPaddingRangeLimit:
-			if v, ok := intOK(e); ok {
-				h.paddingLimit = &v
-			}
-		case tag.SharedFunctionalGroupsSequence:
-			if items := seqItems(e); len(items) > 0 {
-				shared = items[0]
-			}
-		case tag.PerFrameFunctionalGroupsSequence:
-			perFrameItems = seqItems(e)
-		case tag.Tag{Group: 0x3004, Element: 0x000C}: // GridFrameOffsetVector (RT dose)
-			for i := 0; ; i++ {
-				f, ok := floatAt(e, i)
-				if !ok {
-					break
-				}
-				gridOffsets = append(gridOffsets, f)
-			}
-		default:
-			top.apply(e)
-		}
-	}
-	// Sign-interpret padding values stored through an unsigned VR.
-	fix := func(p *int32) {
-		if p != nil && h.pixelRep == 1 && h.bitsAllocated == 16 && *p >= 32768 && *p < 65536 {
-			*p -= 65536
-		}
-	}
-	fix(h.padding)
-	fix(h.paddingLimit)
-	if h.bitsStored == 0 {
-		h.bitsStored = h.bitsAllocated
-	}
-	if h.highBit < 0 || h.highBit == 0 && h.bitsStored > 1 {
-		h.highBit = h.bitsStored - 1
-	}
-	// Functional groups (Enhanced CT/MR): shared first, then per frame.
-	base := top
-	for _, e := range shared {
-		base.applyGroup(e)
-	}
-	h.frames = make([]frameGeom, h.numFrames)
-	for i := range h.frames {
-		h.frames[i] = base
-		if i < len(perFrameItems) {
-			for _, e := range perFrameItems[i] {
-				h.frames[i].applyGroup(e)
-			}
-		} else if len(gridOffsets) == h.numFrames && base.hasIPP && base.hasIOP {
-			// RT dose style: frame i lies GridFrameOffsetVector[i] mm
-			// along the normal from ImagePositionPatient.
-			n := cross3(base.iop)
-			for a := 0; a < 3; a++ {
-				h.frames[i].ipp[a] += gridOffsets[i] * n[a]
-			}
-		}
-	}
-}
-
-// apply records a top-level geometry or rescale attribute.
-func (g *frameGeom) apply(e *dicom.Element) {
-	switch e.Tag {
-	case tag.ImagePositionPatient:
-		if v, ok := floats(e, 3); ok {
-			copy(g.ipp[:], v)
-			g.hasIPP = true
-		}
-	case tag.ImageOrientationPatient:
-		if v, ok := floats(e, 6); ok {
-			copy(g.iop[:], v)
-			g.hasIOP = true
-		}
-	case tag.PixelSpacing:
-		if v, ok := floats(e, 2); ok {
-			copy(g.spacing[:], v)
-			g.hasSpacing = true
-		}
-	case tag.RescaleSlope:
-		if v, ok := floatAt(e, 0); ok {
-			g.slope = v
-			g.hasRescale = true
-		}
-	case tag.RescaleIntercept:
-		if v, ok := floatAt(e, 0); ok {
-			g.intercept = v
-			if !g.hasRescale {
-				g.slope = 1
-			}
-			g.hasRescale = true
-		}
-	}
-}
-
-// applyGroup applies one functional-group macro sequence (plane position,
-// orientation, pixel measures, pixel value transformation).
-func (g *frameGeom) applyGroup(e *dicom.Element) {
-	switch e.Tag {
-	case tag.PlanePositionSequence, tag.PlaneOrientationSequence, tag.PixelMeasuresSequence, tag.PixelValueTransformationSequence:
-		for _, item := range seqItems(e) {
-			for _, s := range item {
-				if s != nil && s.Value != nil {
-					g.apply(s)
-				}
-			}
-		}
-	}
-}
-
-func seqItems(e *dicom.Element) [][]*dicom.Element {
-	items, ok := e.Value.GetValue().([]*dicom.SequenceItemValue)
-	if !ok {
-		return nil
-	}
-	out := make([][]*dicom.Element, 0, len(items))
-	for _, it := range items {
-		if it == nil {
-			continue
-		}
-		if els, ok := it.GetValue().([]*dicom.Element); ok {
-			out = append(out, els)
-		}
-	}
-	return out
-}
-
-func strs(e *dicom.Element) []string {
-	if v, ok := e.Value.GetValue().([]string); ok {
-		return v
-	}
-	return nil
-}
-
-func str(e *dicom.Element) string {
-	v := strs(e)
-	if len(v) == 0 {
-		return ""
-	}
-	return strings.TrimRight(strings.TrimSpace(strings.Join(v, `\`)), "\x00")
-}
-
-// floatAt returns value i of a DS/IS/FL/FD/int element as float64.
-func floatAt(e *dicom.Element, i int) (float64, bool) {
-	switch v := e.Value.GetValue().(type) {
-	case []string:
-		if i >= len(v) {
-			return 0, false
-		}
-		f, err := strconv.ParseFloat(strings.Trim(v[i], " \x00"), 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return 0, false
-		}
-		return f, true
-	case []float64:
-		if i >= len(v) || math.IsNaN(v[i]) || math.IsInf(v[i], 0) {
-			return 0, false
-		}
-		return v[i], true
-	case []int:
-		if i >= len(v) {
-			return 0, false
-		}
-		return float64(v[i]), true
-	}
-	return 0, false
-}
-
-func floats(e *dicom.Element, n int) ([]float64, bool) {
-	out := make([]float64, n)
-	for i := range out {
-		f, ok := floatAt(e, i)
-		if !ok {
-			return nil, false
-		}
-		out[i] = f
-	}
-	return out, true
-}
-
-func intv(e *dicom.Element, def int) int {
-	f, ok := floatAt(e, 0)
-	if !ok || f < -1<<30 || f > 1<<30 {
-		return def
-	}
-	return int(f)
-}
-
-func intOK(e *dicom.Element) (int32, bool) {
-	f, ok := floatAt(e, 0)
-	if !ok || f < math.MinInt32 || f > math.MaxInt32 {
-		return 0, false
-	}
-	return int32(f), true
-}
-
-// rescale returns frame i's Rescale with the file's padding values.
-func (h *header) rescale(i int) (hounsfield.Rescale, bool) {
-	g := h.frames[i]
-	r := hounsfield.Rescale{Slope: 1, Padding: h.padding, PaddingRangeLimit: h.paddingLimit}
-	if g.hasRescale {
-		r.Slope, r.Intercept = g.slope, g.intercept
-	}
-	return r, g.hasRescale
 }

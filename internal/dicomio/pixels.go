@@ -6,12 +6,33 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"os"
+
+	"github.com/lungctl/lungctl/internal/membudget"
+	"github.com/lungctl/lungctl/internal/safefile"
 )
 
+// frameBytes is the size in bytes of one native (uncompressed) frame.
+func (h *header) frameBytes() int { return h.rows * h.cols * (h.bitsAllocated / 8) }
+
+// minEncodedBytes is the fewest bytes one compressed frame of npix samples
+// can take, for the transfer syntaxes whose encoders cannot do better:
+// RLE (each segment's PackBits runs expand at most 64-fold, plus the 64-byte
+// header) and JPEG Lossless process 14 (at least one bit per sample).
+// JPEG-LS run mode can code a uniform frame in a few bytes: 0 (no bound).
+func (h *header) minEncodedBytes(npix int64) int64 {
+	switch h.tsUID {
+	case tsRLE:
+		return 64 + int64(h.bitsAllocated/8)*(npix/64)
+	case tsJPEGLL57, tsJPEGLLSV1:
+		return npix / 8
+	}
+	return 0
+}
+
 // checkPixelFormat reports whether the file's pixel module describes data
-// this package can turn into one scalar sample per pixel.
+// this package can turn into one scalar sample per pixel, and whether the
+// file is long enough to hold what it claims (before anything is
+// allocated from the claim).
 func (h *header) checkPixelFormat() error {
 	if !h.hasPixelData {
 		return fmt.Errorf("dicomio: %s: %w: no pixel data", h.path, ErrUnsupportedPixelFormat)
@@ -34,22 +55,36 @@ func (h *header) checkPixelFormat() error {
 		return fmt.Errorf("dicomio: %s: %w: BitsStored %d HighBit %d BitsAllocated %d", h.path, ErrCorrupt, h.bitsStored, h.highBit, h.bitsAllocated)
 	}
 	if !decodable(h.tsUID) {
-		return fmt.Errorf("dicomio: %s: %w: %s (%s)", h.path, ErrUnsupportedTransferSyntax, h.tsUID, TransferSyntaxName(h.tsUID))
+		return fmt.Errorf("dicomio: %s: %w: %s (%s)%s", h.path, ErrUnsupportedTransferSyntax, h.tsUID, TransferSyntaxName(h.tsUID), decompressHint(h.tsUID))
 	}
 	if h.pixOff <= 0 {
 		return fmt.Errorf("dicomio: %s: %w: no pixel data", h.path, ErrCorrupt)
 	}
-	need := int64(h.rows) * int64(h.cols) * int64(h.bitsAllocated/8) * int64(h.numFrames)
+	npix := int64(h.rows) * int64(h.cols)
+	need := npix * int64(h.bitsAllocated/8) * int64(h.numFrames)
 	encapsulated := h.pixVL < 0
-	have := min(h.pixVL, h.size-h.pixOff)
 	if encapsulated && (h.tsUID == tsImplicitLE || h.tsUID == tsExplicitLE || h.tsUID == tsExplicitBE || h.tsUID == tsDeflateLE) {
 		return fmt.Errorf("dicomio: %s: %w: encapsulated pixel data under %s", h.path, ErrCorrupt, TransferSyntaxName(h.tsUID))
 	}
-	if !encapsulated && (h.tsUID == tsRLE || h.tsUID == tsJPEGLL57 || h.tsUID == tsJPEGLLSV1) {
+	if !encapsulated && isEncapsulatedSyntax(h.tsUID) {
 		return fmt.Errorf("dicomio: %s: %w: native pixel data under %s", h.path, ErrCorrupt, TransferSyntaxName(h.tsUID))
 	}
-	if !encapsulated && have < need {
-		return fmt.Errorf("dicomio: %s: %w: pixel data has %d bytes, %d frame(s) of %d×%d×%d bits need %d (truncated?)", h.path, ErrCorrupt, have, h.numFrames, h.cols, h.rows, h.bitsAllocated, need)
+	if h.deflated {
+		// The inflated length is known only once inflated (inflatePixels
+		// checks it); the claim is checked against the budget there.
+		return nil
+	}
+	have := h.size - h.pixOff
+	if !encapsulated {
+		have = min(h.pixVL, have)
+		if have < need {
+			return fmt.Errorf("dicomio: %s: %w: pixel data has %d bytes, %d frame(s) of %d×%d×%d bits need %d (truncated?)", h.path, ErrCorrupt, have, h.numFrames, h.cols, h.rows, h.bitsAllocated, need)
+		}
+		return nil
+	}
+	if m := h.minEncodedBytes(npix); m > 0 && have/m < int64(h.numFrames) {
+		return fmt.Errorf("dicomio: %s: %w: %d bytes of %s data cannot hold %d frame(s) of %d×%d pixels (each needs at least %d bytes)",
+			h.path, ErrCorrupt, have, TransferSyntaxName(h.tsUID), h.numFrames, h.cols, h.rows, m)
 	}
 	return nil
 }
@@ -57,56 +92,161 @@ func (h *header) checkPixelFormat() error {
 // encapsulated reports whether the pixel data are encapsulated (compressed).
 func (h *header) encapsulated() bool { return h.pixVL < 0 }
 
-// readFrame returns the encoded bytes of frame i: native samples or the
-// frame's encapsulated fragments joined. Bytes read from the file go into
-// *scratch (reused; the result may alias it).
-func (h *header) readFrame(i int, scratch *[]byte) ([]byte, error) {
-	frameSize := h.rows * h.cols * (h.bitsAllocated / 8)
-	var b []byte
+// frameReader reads frames' encoded bytes for one goroutine: file reads go
+// into its scratch buffer (reused; a result may alias it), and it keeps the
+// inflated pixel data of the last deflated file it was asked for. Call
+// close when done.
+type frameReader struct {
+	scratch  []byte
+	inflH    *header
+	infl     []byte
+	inflFree func()
+}
+
+func (fr *frameReader) close() {
+	if fr.inflFree != nil {
+		fr.inflFree()
+	}
+	fr.inflH, fr.infl, fr.inflFree = nil, nil, nil
+}
+
+// frame returns the encoded bytes of frame i of h: native samples or the
+// frame's encapsulated fragments joined.
+func (fr *frameReader) frame(h *header, i int) ([]byte, error) {
+	if i < 0 || i >= h.numFrames {
+		return nil, fmt.Errorf("dicomio: %s: %w: frame %d of %d", h.path, ErrCorrupt, i, h.numFrames)
+	}
+	frameSize := int64(h.frameBytes())
+	lo := int64(i) * frameSize
 	switch {
+	case h.deflated:
+		if fr.inflH != h {
+			fr.close()
+			data, free, err := h.inflatePixels()
+			if err != nil {
+				return nil, err
+			}
+			fr.inflH, fr.infl, fr.inflFree = h, data, free
+		}
+		return fr.infl[lo : lo+frameSize], nil
 	case h.pixVL >= 0 && h.data != nil:
-		lo := h.pixOff + int64(i)*int64(frameSize)
-		if lo+int64(frameSize) > int64(len(h.data)) {
+		lo += h.pixOff
+		if lo+frameSize > int64(len(h.data)) {
 			return nil, fmt.Errorf("dicomio: %s: %w: frame %d beyond the end of the file", h.path, ErrCorrupt, i)
 		}
-		return h.data[lo : lo+int64(frameSize)], nil
+		return h.data[lo : lo+frameSize], nil
 	case h.pixVL >= 0:
-		b = grow(scratch, frameSize)
-		if err := readAt(h.path, b, h.pixOff+int64(i)*int64(frameSize)); err != nil {
+		b := grow(&fr.scratch, int(frameSize))
+		if err := readAt(h.path, b, h.pixOff+lo); err != nil {
 			return nil, err
 		}
 		return b, nil
-	case h.data != nil:
-		if h.pixOff > int64(len(h.data)) {
-			return nil, fmt.Errorf("dicomio: %s: %w: pixel data beyond the end of the file", h.path, ErrCorrupt)
-		}
-		b = h.data[h.pixOff:]
-	default:
-		b = grow(scratch, int(h.size-h.pixOff))
-		if err := readAt(h.path, b, h.pixOff); err != nil {
+	}
+	refs, err := h.fragments()
+	if err != nil {
+		return nil, err
+	}
+	pick, err := h.pickFrame(refs, i)
+	if err != nil {
+		return nil, err
+	}
+	var total int64
+	for _, r := range pick {
+		total += r.n
+	}
+	// A compressed frame far larger than the frame it decodes to is not
+	// data any encoder writes: refuse it before reading it.
+	if limit := 16*frameSize + 1<<20; total > limit {
+		return nil, fmt.Errorf("dicomio: %s: %w: frame %d has %d bytes of %s data for a %d-byte frame", h.path, ErrCorrupt, i, total, TransferSyntaxName(h.tsUID), frameSize)
+	}
+	if h.data != nil && len(pick) == 1 {
+		return h.data[pick[0].off : pick[0].off+pick[0].n], nil
+	}
+	if err := membudget.Check(fmt.Sprintf("dicomio: %s: compressed frame %d", h.path, i), uint64(total)); err != nil {
+		return nil, err
+	}
+	b := grow(&fr.scratch, int(total))
+	p := 0
+	for _, r := range pick {
+		dst := b[p : p+int(r.n)]
+		if h.data != nil {
+			copy(dst, h.data[r.off:r.off+r.n])
+		} else if err := readAt(h.path, dst, r.off); err != nil {
 			return nil, err
 		}
+		p += int(r.n)
 	}
-	frags, err := splitFragments(b, binary.LittleEndian)
-	if err != nil {
-		return nil, fmt.Errorf("dicomio: %s: %w", h.path, err)
-	}
-	return h.pickFrame(frags, i)
+	return b, nil
 }
 
-// pickFrame returns frame i's bytes from encapsulated fragments: all of them
-// for a single-frame image, one per frame when the counts match.
-func (h *header) pickFrame(frags [][]byte, i int) ([]byte, error) {
+// fragRef is one encapsulated fragment: its offset in the file (or data)
+// and its length in bytes.
+type fragRef struct{ off, n int64 }
+
+// maxFragments bounds how many fragments one file's pixel data may hold.
+const maxFragments = 1 << 20
+
+// fragments returns the file's encapsulated fragments (Basic Offset Table
+// excluded), reading only the 8-byte item headers, once per file.
+func (h *header) fragments() ([]fragRef, error) {
+	h.fragsOnce.Do(func() { h.frags, h.fragsErr = h.readFragments() })
+	return h.frags, h.fragsErr
+}
+
+func (h *header) readFragments() ([]fragRef, error) {
+	var rd io.ReaderAt
+	end := h.size
+	if h.data != nil {
+		rd, end = bytes.NewReader(h.data), int64(len(h.data))
+	} else {
+		f, err := safefile.Open(h.path)
+		if err != nil {
+			return nil, fmt.Errorf("dicomio: %s: %w", h.path, err)
+		}
+		defer f.Close()
+		rd = f
+	}
+	var out []fragRef
+	var ih [8]byte
+	p, first := h.pixOff, true
+	for p+8 <= end {
+		if _, err := rd.ReadAt(ih[:], p); err != nil {
+			return nil, fmt.Errorf("dicomio: %s: %w: reading encapsulated pixel data: %w", h.path, ErrCorrupt, err)
+		}
+		tg := uint32(binary.LittleEndian.Uint16(ih[0:]))<<16 | uint32(binary.LittleEndian.Uint16(ih[2:]))
+		vl := binary.LittleEndian.Uint32(ih[4:])
+		if tg == tagSeqDelim {
+			break
+		}
+		if tg != tagItem || vl == undefinedLen {
+			return nil, fmt.Errorf("dicomio: %s: %w: tag %08X in encapsulated pixel data", h.path, ErrCorrupt, tg)
+		}
+		p += 8
+		if p+int64(vl) > end {
+			return nil, fmt.Errorf("dicomio: %s: %w: fragment of %d bytes runs past the end of the file", h.path, ErrCorrupt, vl)
+		}
+		if !first {
+			if len(out) >= maxFragments {
+				return nil, fmt.Errorf("dicomio: %s: %w: more than %d fragments", h.path, ErrCorrupt, maxFragments)
+			}
+			out = append(out, fragRef{p, int64(vl)})
+		}
+		first = false
+		p += int64(vl)
+	}
+	return out, nil
+}
+
+// pickFrame returns frame i's fragments: all of them for a single-frame
+// image, one per frame when the counts match.
+func (h *header) pickFrame(frags []fragRef, i int) ([]fragRef, error) {
 	switch {
 	case len(frags) == 0:
 		return nil, fmt.Errorf("dicomio: %s: %w: no pixel data fragments", h.path, ErrCorrupt)
 	case h.numFrames == 1:
-		if len(frags) == 1 {
-			return frags[0], nil
-		}
-		return bytes.Join(frags, nil), nil
+		return frags, nil
 	case len(frags) == h.numFrames:
-		return frags[i], nil
+		return frags[i : i+1], nil
 	}
 	return nil, fmt.Errorf("dicomio: %s: %w: %d fragments for %d frames", h.path, ErrUnsupportedPixelFormat, len(frags), h.numFrames)
 }
@@ -119,7 +259,7 @@ func grow(scratch *[]byte, n int) []byte {
 }
 
 func readAt(path string, b []byte, off int64) error {
-	f, err := os.Open(path)
+	f, err := safefile.Open(path)
 	if err != nil {
 		return fmt.Errorf("dicomio: %s: %w", path, err)
 	}
@@ -133,16 +273,24 @@ func readAt(path string, b []byte, off int64) error {
 	return nil
 }
 
+// unsigned32 reports whether samples are unsigned 32-bit words, whose
+// values of 2³¹ and more do not fit int32: decodeFrame's output is then to
+// be read as []uint32.
+func (h *header) unsigned32() bool {
+	return h.bitsAllocated == 32 && h.bitsStored == 32 && h.pixelRep == 0
+}
+
 // decodeFrame decodes frame i into dst (len rows*cols) as sign-interpreted
 // stored values: BitsStored bits at HighBit, sign-extended when
-// PixelRepresentation is 1.
-func (h *header) decodeFrame(i int, dst []int32, scratch *[]byte) error {
+// PixelRepresentation is 1. For unsigned 32-bit samples (unsigned32) dst
+// holds the uint32 bit patterns.
+func (h *header) decodeFrame(fr *frameReader, i int, dst []int32) error {
 	n := h.rows * h.cols
 	if len(dst) < n {
 		return fmt.Errorf("dicomio: %s: buffer of %d for %d pixels", h.path, len(dst), n)
 	}
 	dst = dst[:n]
-	b, err := h.readFrame(i, scratch)
+	b, err := fr.frame(h, i)
 	if err != nil {
 		return err
 	}
@@ -156,14 +304,7 @@ func (h *header) decodeFrame(i int, dst []int32, scratch *[]byte) error {
 	}
 	if !h.encapsulated() {
 		unpackNative(dst, b, h.bitsAllocated, h.bigEndian)
-		if h.bitsAllocated == 32 && h.bitsStored == 32 && h.pixelRep == 0 {
-			// Unsigned 32-bit (RT dose and the like): values past int32
-			// saturate.
-			for i, x := range dst {
-				if x < 0 {
-					dst[i] = math.MaxInt32
-				}
-			}
+		if h.unsigned32() {
 			return nil
 		}
 	} else {
@@ -210,7 +351,7 @@ func unpackNative(dst []int32, b []byte, bitsAllocated int, bigEndian bool) {
 // top stored bit, keep BitsStored bits, sign-extend when signed.
 func fixBits(v []int32, bitsAllocated, bitsStored, highBit int, signed bool) {
 	if bitsStored == 32 {
-		return // full 32-bit signed words (unsigned 32 is refused)
+		return // full 32-bit words (unsigned ones are read as uint32)
 	}
 	shift := uint(highBit + 1 - bitsStored)
 	if !signed && shift == 0 && bitsStored == bitsAllocated {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 
+	"github.com/lungctl/lungctl/internal/warn"
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
 
@@ -74,14 +75,15 @@ type SeriesRefs struct {
 // ErrSeriesNotFound, ErrInconsistentGeometry or ErrCorrupt and name the file
 // or folder.
 func ReadRefs(dir string, opt Options) (*SeriesRefs, error) {
-	files, err := listFiles(dir)
+	in, warns, release, err := inputs(dir)
 	if err != nil {
 		return nil, err
 	}
-	if len(files) == 0 {
+	defer release()
+	if len(in) == 0 {
 		return nil, fmt.Errorf("dicomio: %s: %w: folder has no files", dir, ErrNoCTSeries)
 	}
-	return readRefs(dir, files, opt)
+	return readRefs(dir, in, warns, opt)
 }
 
 // ReadRefsFiles is ReadRefs over an explicit list of files.
@@ -89,20 +91,21 @@ func ReadRefsFiles(files []string, opt Options) (*SeriesRefs, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("dicomio: %w: no files given", ErrNoCTSeries)
 	}
-	return readRefs(files[0], files, opt)
+	in := make([]inputFile, len(files))
+	for i, f := range files {
+		in[i] = inputFile{path: f}
+	}
+	return readRefs(files[0], in, nil, opt)
 }
 
-func readRefs(where string, files []string, opt Options) (*SeriesRefs, error) {
-	hs, errs := parseAll(files)
-	m, skipped, bad, notDICOM := group(files, hs, errs)
+func readRefs(where string, in []inputFile, listed []warn.Warning, opt Options) (*SeriesRefs, error) {
+	hs, errs := parseAll(in)
+	m, skipped, bad, notDICOM := group(in, hs, errs)
 	s, err := choose(where, m, bad, notDICOM, opt)
 	if err != nil {
 		return nil, err
 	}
-	sl, warns, err := s.stackable()
-	if err != nil {
-		return nil, err
-	}
+	sl, warns := s.stackable()
 	if len(sl) == 0 {
 		return nil, fmt.Errorf("dicomio: series %s: %w: only localizers", s.info.UID, ErrNoCTSeries)
 	}
@@ -135,7 +138,7 @@ func readRefs(where string, files []string, opt Options) (*SeriesRefs, error) {
 		Orientation:       first.g.iop,
 		SliceThickness:    first.h.sliceThickness,
 	}
-	refs.Warnings = append(append(refs.Warnings, skipped...), warns...)
+	refs.Warnings = append(refs.Warnings, warn.Strings(append(append(listed, skipped...), warns...))...)
 	lastPos := math.Inf(-1)
 	for _, r := range sl {
 		if r.pos-lastPos < 0.01 {
@@ -261,7 +264,7 @@ func headerDataset(path string, data []byte, whole bool) (ds []byte, implicit bo
 		if !whole {
 			return nil, false, nil, errNeedMore
 		}
-		ds, err = io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(ds)), maxInflated))
+		ds, err = io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(ds)), MaxHeaderBytes))
 		if err != nil {
 			return nil, false, nil, fmt.Errorf("dicomio: %s: %w: inflating deflated data set: %v", path, ErrCorrupt, err)
 		}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lungctl/lungctl/internal/warn"
 )
 
 // copySubset copies the named LIDC subset files into a fresh temp folder
@@ -55,9 +57,9 @@ func edit(t *testing.T, p string, old, new string) {
 // Five consecutive subset slices: z -132.5, -130, -127.5, -125, -122.5.
 var five = []string{"000053", "000058", "000082", "000071", "000123"}
 
-func hasWarning(ws []string, sub string) bool {
+func hasWarning(ws []warn.Warning, sub string) bool {
 	for _, w := range ws {
-		if strings.Contains(w, sub) {
+		if strings.Contains(w.String(), sub) {
 			return true
 		}
 	}

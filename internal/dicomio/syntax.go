@@ -1,5 +1,7 @@
 package dicomio
 
+import "strings"
+
 // Transfer syntax UIDs this package decodes.
 const (
 	tsImplicitLE = "1.2.840.10008.1.2"
@@ -8,6 +10,8 @@ const (
 	tsExplicitBE = "1.2.840.10008.1.2.2"
 	tsJPEGLL57   = "1.2.840.10008.1.2.4.57"
 	tsJPEGLLSV1  = "1.2.840.10008.1.2.4.70"
+	tsJPEGLS     = "1.2.840.10008.1.2.4.80"
+	tsJPEGLSNear = "1.2.840.10008.1.2.4.81"
 	tsRLE        = "1.2.840.10008.1.2.5"
 )
 
@@ -28,8 +32,8 @@ var transferSyntaxNames = map[string]string{
 	tsJPEGLL57:                  "JPEG Lossless, Non-Hierarchical (Process 14)",
 	"1.2.840.10008.1.2.4.58":    "JPEG Lossless, Non-Hierarchical (Process 15) (retired)",
 	tsJPEGLLSV1:                 "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 [Selection Value 1])",
-	"1.2.840.10008.1.2.4.80":    "JPEG-LS Lossless Image Compression",
-	"1.2.840.10008.1.2.4.81":    "JPEG-LS Lossy (Near-Lossless) Image Compression",
+	tsJPEGLS:                    "JPEG-LS Lossless Image Compression",
+	tsJPEGLSNear:                "JPEG-LS Lossy (Near-Lossless) Image Compression",
 	"1.2.840.10008.1.2.4.90":    "JPEG 2000 Image Compression (Lossless Only)",
 	"1.2.840.10008.1.2.4.91":    "JPEG 2000 Image Compression",
 	"1.2.840.10008.1.2.4.92":    "JPEG 2000 Part 2 Multi-component Image Compression (Lossless Only)",
@@ -73,8 +77,35 @@ func TransferSyntaxName(uid string) string {
 // transfer syntax uid.
 func decodable(uid string) bool {
 	switch uid {
-	case tsImplicitLE, tsExplicitLE, tsDeflateLE, tsExplicitBE, tsJPEGLL57, tsJPEGLLSV1, tsRLE:
+	case tsImplicitLE, tsExplicitLE, tsDeflateLE, tsExplicitBE, tsJPEGLL57, tsJPEGLLSV1, tsJPEGLS, tsJPEGLSNear, tsRLE:
 		return true
 	}
 	return false
+}
+
+// isEncapsulatedSyntax reports whether uid stores pixel data encapsulated
+// (compressed fragments); the decodable native ones do not.
+func isEncapsulatedSyntax(uid string) bool {
+	switch uid {
+	case tsImplicitLE, tsExplicitLE, tsDeflateLE, tsExplicitBE:
+		return false
+	}
+	return true
+}
+
+// decompressHint tells the user how to get an undecodable file read: every
+// compressed syntax lungctl lacks can be decompressed to Explicit VR Little
+// Endian with GDCM (any syntax) or DCMTK (the JPEG family).
+func decompressHint(uid string) string {
+	if !isEncapsulatedSyntax(uid) || !isKnownSyntax(uid) {
+		return ""
+	}
+	tool := "gdcmconv --raw IN OUT (GDCM)"
+	switch {
+	case strings.HasPrefix(uid, "1.2.840.10008.1.2.4.9") || strings.HasPrefix(uid, "1.2.840.10008.1.2.4.20"):
+		tool += " or dcmdjp2k IN OUT (DCMTK 3.6.8+)"
+	case strings.HasPrefix(uid, "1.2.840.10008.1.2.4.5"):
+		tool += " or dcmdjpeg IN OUT (DCMTK)"
+	}
+	return "; decompress the files first, e.g. " + tool
 }

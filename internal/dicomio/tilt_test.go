@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/hounsfield"
 	"github.com/lungctl/lungctl/internal/pyref"
 	"github.com/lungctl/lungctl/internal/volume"
+	"github.com/lungctl/lungctl/internal/warn"
 )
 
 // tiltScript: pydicom computes, for every file of a folder, the world
@@ -48,6 +50,7 @@ func TestGantryTiltGeometry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hounsfield.Normalize(sc.HU.Data) // step 2 of the rule, as preprocess applies it
 	v := sc.HU
 	if v.Dims != [3]int{512, 512, 28} {
 		t.Fatalf("dims %v", v.Dims)
@@ -55,7 +58,7 @@ func TestGantryTiltGeometry(t *testing.T) {
 	// A tilt warning naming 18.5°.
 	tiltWarned := false
 	for _, w := range sc.Warnings {
-		if strings.Contains(w, "gantry tilt") && strings.Contains(w, "18.5") {
+		if w.Code == warn.GantryTilt && strings.Contains(w.Message, "18.5") {
 			tiltWarned = true
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/suyashkumar/dicom/pkg/tag"
 )
 
 // The walker finds the top-level PixelData element without decoding
@@ -164,34 +166,78 @@ func findPixelData(b []byte, start int, implicit bool, bo binary.ByteOrder) (off
 	return off, hdr, vl, true, nil
 }
 
-// splitFragments splits encapsulated pixel data (starting at the Basic
-// Offset Table item) into its fragments, stopping at the sequence
-// delimitation or at the end of b.
-func splitFragments(b []byte, bo binary.ByteOrder) ([][]byte, error) {
-	w := walker{b: b, implicit: true, bo: bo}
-	var out [][]byte
+// MaxSequenceDepth is the deepest nesting of sequences and items (each
+// counts one level) a file may have before its header is handed to the
+// dicom library, which parses nested values recursively: 12 MB of nested
+// defined-length sequences would overflow the goroutine stack, a fatal
+// error no recover can catch. Real files nest a few levels (an Enhanced CT
+// frame's functional groups: 4); deeper files are refused as ErrCorrupt.
+const MaxSequenceDepth = 64
+
+// checkNesting walks the data-set elements of ds (encoded per implicit/bo)
+// the way the dicom library will parse them, with an explicit stack instead
+// of recursion, and returns an error wrapping ErrCorrupt when sequences and
+// items nest deeper than MaxSequenceDepth, or when an element's value
+// length runs past the sequence or item that holds it (the library
+// allocates a value's length before reading it, so a 4 GB length inside a
+// small item would be a 4 GB allocation). Elements the library descends
+// into: items (any length), SQ values (from the explicit VR, or the data
+// dictionary when implicit) and undefined-length UN values.
+func checkNesting(ds []byte, implicit bool, bo binary.ByteOrder) error {
+	type level struct {
+		end       int // where the innermost defined-length container ends
+		undefined bool
+	}
+	stack := make([]level, 1, 16)
+	stack[0] = level{end: len(ds)}
+	w := walker{b: ds, implicit: implicit, bo: bo}
 	p := 0
-	first := true
-	for p+8 <= len(b) {
-		tg, _, vl, hdr, err := w.elem(p)
+	for len(stack) > 0 {
+		top := stack[len(stack)-1]
+		if !top.undefined && p >= top.end {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if p >= top.end {
+			return nil // an undefined-length value ran to its bound
+		}
+		tg, vr, vl, hdr, err := w.elem(p)
 		if err != nil {
-			return nil, err
-		}
-		if tg == tagSeqDelim {
-			break
-		}
-		if tg != tagItem || vl == undefinedLen {
-			return nil, fmt.Errorf("%w: tag %08X in encapsulated pixel data", ErrCorrupt, tg)
+			return nil // the walker and the library report truncation
 		}
 		p += hdr
-		if int64(p)+int64(vl) > int64(len(b)) {
-			return nil, fmt.Errorf("%w: fragment of %d bytes runs past the end of the file", ErrCorrupt, vl)
+		if tg == tagItemDelim || tg == tagSeqDelim {
+			if top.undefined {
+				stack = stack[:len(stack)-1]
+			}
+			continue
 		}
-		if !first {
-			out = append(out, b[p:p+int(vl)])
+		container := tg == tagItem || vr == "SQ" || vr == "UN" && vl == undefinedLen
+		if implicit && tg != tagItem {
+			if info, err := tag.Find(tag.Tag{Group: uint16(tg >> 16), Element: uint16(tg)}); err == nil {
+				container = len(info.VRs) > 0 && info.VRs[0] == "SQ"
+			} else {
+				container = vl == undefinedLen // unknown tag: read as UN
+			}
 		}
-		first = false
-		p += int(vl)
+		if !container && vl == undefinedLen {
+			container = true // encapsulated OB/OW: items follow
+		}
+		if vl != undefinedLen && int64(p)+int64(vl) > int64(top.end) {
+			return fmt.Errorf("%w: element (%04X,%04X) of %d bytes runs past the item or data set holding it", ErrCorrupt, tg>>16, tg&0xFFFF, vl)
+		}
+		if !container {
+			p += int(vl)
+			continue
+		}
+		if len(stack) > MaxSequenceDepth {
+			return fmt.Errorf("%w: sequences and items nested deeper than %d levels", ErrCorrupt, MaxSequenceDepth)
+		}
+		if vl == undefinedLen {
+			stack = append(stack, level{end: top.end, undefined: true})
+			continue
+		}
+		stack = append(stack, level{end: p + int(vl)})
 	}
-	return out, nil
+	return nil
 }

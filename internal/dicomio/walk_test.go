@@ -1,6 +1,7 @@
 package dicomio
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"testing"
@@ -58,16 +59,18 @@ func TestSplitFragments(t *testing.T) {
 		le16(0xFFFE), le16(0xE000), le32(3), []byte{7, 6, 5},
 		le16(0xFFFE), le16(0xE0DD), le32(0),
 	)
-	fr, err := splitFragments(b, binary.LittleEndian)
-	if err != nil || len(fr) != 2 || len(fr[0]) != 2 || fr[1][2] != 5 {
-		t.Fatalf("%v %v", fr, err)
+	h := &header{path: "x", numFrames: 1, data: b, pixOff: 0, pixVL: -1, size: int64(len(b)), rows: 1, cols: 5, bitsAllocated: 8}
+	frags, err := h.fragments()
+	if err != nil || len(frags) != 2 || frags[0].n != 2 || frags[1].n != 3 {
+		t.Fatalf("%v %v", frags, err)
 	}
-	h := &header{path: "x", numFrames: 1}
-	one, err := h.pickFrame(fr, 0)
-	if err != nil || len(one) != 5 {
+	var fr frameReader
+	one, err := fr.frame(h, 0)
+	if err != nil || !bytes.Equal(one, []byte{9, 8, 7, 6, 5}) {
 		t.Fatalf("joined frame %v %v", one, err)
 	}
-	if _, err := splitFragments(b[:20], binary.LittleEndian); !errors.Is(err, ErrCorrupt) {
+	short := &header{path: "x", numFrames: 1, data: b[:20], pixVL: -1, size: 20}
+	if _, err := short.fragments(); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("truncated fragment: %v", err)
 	}
 }

@@ -1,22 +1,37 @@
 // Package hounsfield converts stored CT pixel values to Hounsfield units (HU)
-// and replaces padding and out-of-scan-circle values with air.
+// and replaces padding and out-of-scan-circle values with air, the same way
+// for every input kind (DICOM, MetaImage, NIfTI).
 //
-// The exact rule applied by ToHU to every stored value s (a raw sample, already
-// sign-extended according to PixelRepresentation/BitsStored) is:
+// The rule, in two steps:
 //
-//  1. If the series declares PixelPaddingValue p (and optionally
-//     PixelPaddingRangeLimit l), s is padding when s == p, or, with l
-//     present, when min(p,l) <= s <= max(p,l). Padding becomes AirHU.
-//  2. Otherwise hu = s*Slope + Intercept, rounded to the nearest integer.
-//  3. If hu < OutsideBelowHU (−1100 HU) the voxel is treated as the
-//     scanner's out-of-field fill (GE/LIDC −2048, Toshiba −2048, −2000,
-//     Siemens/Philips −3024, head scanners −1500) and becomes AirHU. Real
-//     tissue and air never lie below about −1024 HU, so nothing measured is
-//     lost.
-//  4. The result is clamped to the int16 range [−32768, 32767].
+//  1. ToHU (readers that hold stored values, DICOM): a stored value s (a raw
+//     sample, sign-extended according to PixelRepresentation/BitsStored) is
+//     padding when the series declares PixelPaddingValue p and s == p, or,
+//     with PixelPaddingRangeLimit l, min(p,l) <= s <= max(p,l); padding is
+//     written as PaddingHU. Otherwise hu = s*Slope + Intercept, rounded to
+//     the nearest integer (half away from zero) and clamped to the int16
+//     range. A slope that is 0, NaN or infinite, or an intercept that is NaN
+//     or infinite, is refused (ErrBadRescale), never replaced.
+//  2. Normalize (every input kind, once, in the preprocess path, before
+//     resampling): every value below OutsideBelowHU (−1100 HU) becomes
+//     AirHU (−1000). This takes the scanners' out-of-field fill (GE/LIDC
+//     −2048, Toshiba −2048, −2000, Siemens/Philips −3024, head scanners
+//     −1500, a plastimatch or ITK export's −2048 padding) and the
+//     PaddingHU marks of step 1. Real tissue and air never lie below about
+//     −1024 HU, so nothing measured is lost.
+//
+// Readers of files that already hold HU (NIfTI, MetaImage) only round and
+// clamp to int16; Normalize then treats their padding like DICOM's.
 package hounsfield
 
-import "math"
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync/atomic"
+
+	"github.com/lungctl/lungctl/internal/par"
+)
 
 // AirHU is the value, in HU, written for padding and out-of-field voxels.
 const AirHU = -1000
@@ -24,6 +39,18 @@ const AirHU = -1000
 // OutsideBelowHU is the threshold, in HU after rescale: values strictly below
 // it are out-of-scan-circle fill and become AirHU.
 const OutsideBelowHU = -1100
+
+// PaddingHU is what ToHU writes for a padding value: −3024 HU, the value
+// Siemens and Philips scanners themselves write outside the scan circle, so a
+// volume that has not been through Normalize looks like such a scan (and
+// Normalize turns it into AirHU, as it is below OutsideBelowHU). A volume that has
+// not been through Normalize may hold it.
+const PaddingHU = -3024
+
+// ErrBadRescale reports a RescaleSlope that is 0, NaN or infinite, or a
+// RescaleIntercept that is NaN or infinite: the stored values cannot be
+// turned into HU.
+var ErrBadRescale = errors.New("unusable rescale slope or intercept")
 
 // Rescale describes how one slice's stored values map to HU:
 // HU = stored*Slope + Intercept (DICOM RescaleSlope/RescaleIntercept), plus
@@ -45,15 +72,30 @@ type Rescale struct {
 // no padding value).
 var Identity = Rescale{Slope: 1}
 
+// Validate returns an error wrapping ErrBadRescale, saying which value is
+// wrong, when the slope is 0, NaN or infinite or the intercept NaN or
+// infinite.
+func (r Rescale) Validate() error {
+	switch {
+	case math.IsNaN(r.Slope) || math.IsInf(r.Slope, 0):
+		return fmt.Errorf("%w: RescaleSlope is %v", ErrBadRescale, r.Slope)
+	case r.Slope == 0:
+		return fmt.Errorf("%w: RescaleSlope is 0 (every voxel would be the intercept)", ErrBadRescale)
+	case math.IsNaN(r.Intercept) || math.IsInf(r.Intercept, 0):
+		return fmt.Errorf("%w: RescaleIntercept is %v", ErrBadRescale, r.Intercept)
+	}
+	return nil
+}
+
 // padRange returns the inclusive stored-value range that is padding, and
 // whether there is one.
-func (r Rescale) padRange() (lo, hi int32, ok bool) {
+func (r Rescale) padRange() (lo, hi int64, ok bool) {
 	if r.Padding == nil {
 		return 0, 0, false
 	}
-	lo, hi = *r.Padding, *r.Padding
+	lo, hi = int64(*r.Padding), int64(*r.Padding)
 	if r.PaddingRangeLimit != nil {
-		l := *r.PaddingRangeLimit
+		l := int64(*r.PaddingRangeLimit)
 		if l < lo {
 			lo = l
 		} else {
@@ -63,83 +105,98 @@ func (r Rescale) padRange() (lo, hi int32, ok bool) {
 	return lo, hi, true
 }
 
-// ToHU converts stored values to HU following the package rule, writing
-// dst[i] for stored[i]; it converts min(len(dst), len(stored)) values.
-// A Slope of 0 or NaN is treated as 1 (a broken header must not zero a scan).
-func ToHU(dst []int16, stored []int32, r Rescale) {
+// Stored is the type of stored sample values: int32 for signed and up to
+// 31-bit unsigned samples, uint32 for unsigned 32-bit ones (so values of
+// 2³¹ and more keep their value).
+type Stored interface{ ~int32 | ~uint32 }
+
+// ToHU applies step 1 of the package rule, writing dst[i] for stored[i]; it
+// converts min(len(dst), len(stored)) values. It returns r.Validate()'s
+// error, writing nothing, when the rescale is unusable.
+func ToHU[S Stored](dst []int16, stored []S, r Rescale) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
 	n := min(len(dst), len(stored))
 	dst, stored = dst[:n], stored[:n]
-	slope := r.Slope
-	if slope == 0 || math.IsNaN(slope) || math.IsInf(slope, 0) {
-		slope = 1
-	}
-	icpt := r.Intercept
-	if math.IsNaN(icpt) || math.IsInf(icpt, 0) {
-		icpt = 0
-	}
 	lo, hi, pad := r.padRange()
 	if !pad {
-		// An empty range no int32 can fall into.
-		lo, hi = 1, 0
+		lo, hi = 1, 0 // an empty range
 	}
+	slope, icpt := r.Slope, r.Intercept
 	// Integer fast path: slope 1 and an integral intercept (nearly all CT).
-	if slope == 1 && icpt == math.Trunc(icpt) && math.Abs(icpt) < 1<<30 {
+	if slope == 1 && icpt == math.Trunc(icpt) && math.Abs(icpt) < 1<<40 {
 		ic := int64(icpt)
 		if !pad {
 			for i, s := range stored {
-				h := int64(s) + ic
-				if h < OutsideBelowHU {
-					h = AirHU
-				}
-				if h > math.MaxInt16 {
-					h = math.MaxInt16
-				}
-				dst[i] = int16(h)
+				dst[i] = clamp16(int64(s) + ic)
 			}
-			return
+			return nil
 		}
-		span := uint32(hi - lo)
+		span := uint64(hi - lo)
 		for i, s := range stored {
-			h := int64(s) + ic
-			if h < OutsideBelowHU || uint32(s-lo) <= span {
-				h = AirHU
+			if uint64(int64(s)-lo) <= span {
+				dst[i] = PaddingHU
+				continue
 			}
-			if h > math.MaxInt16 {
-				h = math.MaxInt16
-			}
-			dst[i] = int16(h)
+			dst[i] = clamp16(int64(s) + ic)
 		}
-		return
+		return nil
 	}
 	for i, s := range stored {
-		if s >= lo && s <= hi {
-			dst[i] = AirHU
+		if v := int64(s); v >= lo && v <= hi {
+			dst[i] = PaddingHU
 			continue
 		}
 		h := math.Round(float64(s)*slope + icpt)
-		if h < math.MinInt32 {
-			h = math.MinInt32
-		} else if h > math.MaxInt32 {
-			h = math.MaxInt32
+		switch {
+		case h <= math.MinInt16:
+			dst[i] = math.MinInt16
+		case h >= math.MaxInt16:
+			dst[i] = math.MaxInt16
+		default:
+			dst[i] = int16(h)
 		}
-		dst[i] = clampHU(int64(h))
 	}
+	return nil
 }
 
-// clampHU applies steps 3 and 4 of the package rule to one rescaled value.
-func clampHU(h int64) int16 {
-	if h < OutsideBelowHU {
-		return AirHU
-	}
+func clamp16(h int64) int16 {
 	if h > math.MaxInt16 {
 		return math.MaxInt16
+	}
+	if h < math.MinInt16 {
+		return math.MinInt16
 	}
 	return int16(h)
 }
 
-// Value converts one stored value to HU with the same rule as ToHU.
-func Value(stored int32, r Rescale) int16 {
+// Normalize applies step 2 of the package rule to a volume's HU voxels in
+// place (in parallel under internal/par's budget) and returns how many
+// voxels became AirHU.
+func Normalize(hu []int16) int {
+	var count atomic.Int64
+	par.Chunks(len(hu), 1<<18, func(_, lo, hi int) {
+		n := 0
+		d := hu[lo:hi]
+		for i, v := range d {
+			if v < OutsideBelowHU {
+				d[i] = AirHU
+				n++
+			}
+		}
+		count.Add(int64(n))
+	})
+	return int(count.Load())
+}
+
+// Value converts one stored value to HU with the whole rule (ToHU, then
+// Normalize); an unusable rescale gives AirHU and the error.
+func Value(stored int32, r Rescale) (int16, error) {
 	var d [1]int16
-	ToHU(d[:], []int32{stored}, r)
-	return d[0]
+	if err := ToHU(d[:], []int32{stored}, r); err != nil {
+		return AirHU, err
+	}
+	Normalize(d[:])
+	return d[0], nil
 }

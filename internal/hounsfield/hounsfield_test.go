@@ -1,6 +1,7 @@
 package hounsfield
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -8,7 +9,7 @@ import (
 
 func p32(v int32) *int32 { return &v }
 
-func TestToHUTable(t *testing.T) {
+func TestValueTable(t *testing.T) {
 	cases := []struct {
 		name   string
 		stored int32
@@ -34,13 +35,48 @@ func TestToHUTable(t *testing.T) {
 		{"fractional intercept", 1000, Rescale{Slope: 1, Intercept: -1024.4}, -24},
 		{"clamp high", 40000, Identity, math.MaxInt16},
 		{"clamp high float path", 40000, Rescale{Slope: 1.5}, math.MaxInt16},
-		{"slope 0 treated as 1", 100, Rescale{Slope: 0, Intercept: -1024}, -924},
-		{"NaN slope treated as 1", 100, Rescale{Slope: math.NaN(), Intercept: -24}, 76},
 	}
 	for _, c := range cases {
-		want := c.want
-		if got := Value(c.stored, c.r); got != want {
-			t.Errorf("%s: Value(%d) = %d, want %d", c.name, c.stored, got, want)
+		got, err := Value(c.stored, c.r)
+		if err != nil || got != c.want {
+			t.Errorf("%s: Value(%d) = %d, %v; want %d", c.name, c.stored, got, err, c.want)
+		}
+	}
+}
+
+// TestBadRescaleRefused: a slope of 0, NaN or ±Inf and a NaN or infinite
+// intercept are refused, never replaced by 1 or 0.
+func TestBadRescaleRefused(t *testing.T) {
+	for _, r := range []Rescale{
+		{Slope: 0, Intercept: -1024},
+		{Slope: math.NaN(), Intercept: -24},
+		{Slope: math.Inf(1)},
+		{Slope: math.Inf(-1)},
+		{Slope: 1, Intercept: math.NaN()},
+		{Slope: 1, Intercept: math.Inf(-1)},
+	} {
+		dst := []int16{7}
+		err := ToHU(dst, []int32{100}, r)
+		if !errors.Is(err, ErrBadRescale) {
+			t.Errorf("%+v: err %v, want ErrBadRescale", r, err)
+		}
+		if dst[0] != 7 {
+			t.Errorf("%+v: wrote %d despite the error", r, dst[0])
+		}
+	}
+}
+
+// TestUnsigned32 keeps stored values of 2³¹ and more (they were clipped).
+func TestUnsigned32(t *testing.T) {
+	dst := make([]int16, 3)
+	stored := []uint32{1 << 31, 3_000_000_000, 4_294_967_295}
+	if err := ToHU(dst, stored, Rescale{Slope: 1e-6, Intercept: -2000}); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range stored {
+		want := int16(math.Round(float64(s)*1e-6 - 2000))
+		if dst[i] != want {
+			t.Errorf("stored %d → %d, want %d", s, dst[i], want)
 		}
 	}
 }
@@ -61,12 +97,15 @@ func TestToHUMatchesFloatReference(t *testing.T) {
 			stored[i] = rng.Int32N(70000) - 35000
 		}
 		dst := make([]int16, len(stored))
-		ToHU(dst, stored, r)
+		if err := ToHU(dst, stored, r); err != nil {
+			t.Fatal(err)
+		}
+		Normalize(dst)
 		for i, s := range stored {
 			var want float64
 			lo, hi, pad := r.padRange()
 			switch {
-			case pad && s >= lo && s <= hi:
+			case pad && int64(s) >= lo && int64(s) <= hi:
 				want = AirHU
 			default:
 				want = math.Round(float64(s)*r.Slope + r.Intercept)
@@ -82,9 +121,36 @@ func TestToHUMatchesFloatReference(t *testing.T) {
 	}
 }
 
+// TestNormalizeCounts: Normalize replaces exactly the values below −1100
+// HU (PaddingHU included) and says how many.
+func TestNormalizeCounts(t *testing.T) {
+	v := make([]int16, 1<<20)
+	want := 0
+	for i := range v {
+		v[i] = int16(i%3000 - 2048)
+		if v[i] < OutsideBelowHU {
+			want++
+		}
+	}
+	v[5] = PaddingHU
+	if v5 := int16(5%3000 - 2048); v5 >= OutsideBelowHU {
+		want++
+	}
+	if got := Normalize(v); got != want {
+		t.Fatalf("Normalize replaced %d, want %d", got, want)
+	}
+	for i, x := range v {
+		if x < OutsideBelowHU {
+			t.Fatalf("voxel %d still %d", i, x)
+		}
+	}
+}
+
 func TestToHUShortDst(t *testing.T) {
 	dst := make([]int16, 2)
-	ToHU(dst, []int32{1, 2, 3}, Identity) // must not panic, converts 2
+	if err := ToHU(dst, []int32{1, 2, 3}, Identity); err != nil { // must not panic, converts 2
+		t.Fatal(err)
+	}
 	if dst[0] != 1 || dst[1] != 2 {
 		t.Fatalf("%v", dst)
 	}
@@ -103,8 +169,19 @@ func BenchmarkToHU(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(stored) * 4))
 			for b.Loop() {
-				ToHU(dst, stored, bc.r)
+				_ = ToHU(dst, stored, bc.r)
 			}
 		})
+	}
+}
+
+func BenchmarkNormalize(b *testing.B) {
+	v := make([]int16, 362*362*331)
+	for i := range v {
+		v[i] = int16(i%4096) - 2048
+	}
+	b.SetBytes(int64(len(v) * 2))
+	for b.Loop() {
+		Normalize(v)
 	}
 }

@@ -147,11 +147,11 @@ func TestListScansFollowsLinksSkipsSpecials(t *testing.T) {
 }
 
 // TestLoadDICOMFollowsLinks: a patient folder that is a link, and one that
-// holds links to the slices, load like the real folder (dicomio's own walk
-// skips both); a link back up is skipped as a loop.
+// holds links to the slices, load like the real folder (dicomio's walk
+// follows both); a link back up is skipped as a loop.
 func TestLoadDICOMFollowsLinks(t *testing.T) {
 	real := phantomSeries(t)
-	ref, err := loadDICOM(real, dicomioOptions())
+	ref, err := dicomio.Load(real, dicomioOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestLoadDICOMFollowsLinks(t *testing.T) {
 	}
 	os.Symlink(root, filepath.Join(files, "up"))
 	for _, dir := range []string{linkedDir, files} {
-		s, err := loadDICOM(dir, dicomioOptions())
+		s, err := dicomio.Load(dir, dicomioOptions())
 		if err != nil {
 			t.Errorf("%s: %v", dir, err)
 			continue

@@ -48,9 +48,9 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
-// ErrUnknownInput reports a path that is neither a folder, an .mhd nor a
-// NIfTI file.
-var ErrUnknownInput = errors.New("not a DICOM folder, .mhd or .nii/.nii.gz file")
+// ErrUnknownInput reports a path that is neither a folder, a .zip, an
+// .mhd/.mha nor a NIfTI file.
+var ErrUnknownInput = errors.New("not a DICOM folder or .zip, .mhd/.mha or .nii/.nii.gz file")
 
 // KindOf classifies path by what it is on disk (symbolic links followed).
 // A FIFO, socket or device is never a scan, whatever its name.
@@ -67,10 +67,12 @@ func KindOf(path string) (Kind, error) {
 	}
 	l := strings.ToLower(path)
 	switch {
-	case strings.HasSuffix(l, ".mhd"):
+	case strings.HasSuffix(l, ".mhd"), strings.HasSuffix(l, ".mha"):
 		return MetaImage, nil
 	case strings.HasSuffix(l, ".nii"), strings.HasSuffix(l, ".nii.gz"):
 		return NIfTI, nil
+	case strings.HasSuffix(l, ".zip"):
+		return DICOMDir, nil // a .zip of DICOM files reads like their folder
 	}
 	return 0, fmt.Errorf("%s: %w", textsafe.Escape(path), ErrUnknownInput)
 }
@@ -106,7 +108,7 @@ const MaxIDBytes = 200
 // distinct long names stay distinct.
 func ScanID(path string) string {
 	base := filepath.Base(filepath.Clean(path))
-	for _, ext := range []string{".nii.gz", ".nii", ".mhd"} {
+	for _, ext := range []string{".nii.gz", ".nii", ".mhd", ".mha", ".zip"} {
 		if strings.HasSuffix(strings.ToLower(base), ext) {
 			base = base[:len(base)-len(ext)]
 			break
@@ -235,7 +237,7 @@ func (l *lister) add(e fs.DirEntry) {
 		l.warn("skipped %s: a %s, not a scan", p, kindName(st.Mode()))
 		return
 	}
-	if k, err := KindOf(p); err == nil && (k == MetaImage || k == NIfTI) {
+	if k, err := KindOf(p); err == nil && (k == MetaImage || k == NIfTI || k == DICOMDir) { // DICOMDir: a .zip
 		if n := strings.ToLower(name); k == NIfTI && (strings.HasSuffix(n, "_lung.nii.gz") || strings.HasSuffix(n, "_lung.nii")) {
 			return // a preprocess mask, not a scan
 		}

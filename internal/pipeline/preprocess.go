@@ -11,6 +11,8 @@ import (
 
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/dicomio"
+	"github.com/lungctl/lungctl/internal/hounsfield"
+	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/resample"
 	"github.com/lungctl/lungctl/internal/segment"
 	"github.com/lungctl/lungctl/internal/volio"
@@ -58,28 +60,20 @@ type Workspace struct {
 
 func sinceSec(t time.Time) float64 { return math.Round(time.Since(t).Seconds()*1000) / 1000 }
 
-// isOnSpacing reports whether g already has spacing sp (within 1e-3 mm) on
-// orthogonal axes, so that resampling would only copy.
-func isOnSpacing(g volume.Grid, sp volume.Vec3) bool {
-	for a := 0; a < 3; a++ {
-		if math.Abs(g.Spacing[a]-sp[a]) > 1e-3 {
-			return false
-		}
-		for b := a + 1; b < 3; b++ {
-			var d float64
-			for r := 0; r < 3; r++ {
-				d += g.Direction[r][a] * g.Direction[r][b]
-			}
-			if math.Abs(d) > 1e-6 {
-				return false
-			}
-		}
-	}
-	return true
-}
+// bytesPerOutputVoxel is what preprocessing holds per voxel of the output
+// grid at its peak: the int16 HU volume (2), the uint8 mask (1), the
+// segmenter's class map (1) and its run and distance scratch (about 2). It
+// sizes the memory-budget check made before the grid is allocated.
+const bytesPerOutputVoxel = 6
 
-// Preprocess reads a scan (DICOM folder, .mhd or NIfTI), converts it to HU,
-// resamples it to opt.Spacing and segments the lungs. ws may be nil.
+// Preprocess reads a scan (DICOM folder or .zip, .mhd/.mha or NIfTI),
+// converts it to HU, applies the one HU normalisation
+// (hounsfield.Normalize: padding and anything below −1100 HU become
+// −1000) to every input kind, resamples it onto the world-aligned grid of
+// opt.Spacing (resample.OutputGrid: LPS axes, origin on whole multiples of
+// the spacing) and segments the lungs. Sizes from the input are checked
+// against the memory budget (internal/membudget) before they are
+// allocated. ws may be nil.
 func Preprocess(in string, opt PreprocessOptions, ws *Workspace) (*Preprocessed, error) {
 	oneShot := ws == nil
 	if oneShot {
@@ -100,7 +94,7 @@ func Preprocess(in string, opt PreprocessOptions, ws *Workspace) (*Preprocessed,
 	var positions []volume.Vec3
 	switch kind {
 	case DICOMDir:
-		s, err := loadDICOM(in, dicomio.Options{SeriesUID: opt.SeriesUID, Reuse: ws.raw})
+		s, err := dicomio.Load(in, dicomio.Options{SeriesUID: opt.SeriesUID, Reuse: ws.raw})
 		if err != nil {
 			return nil, err
 		}
@@ -125,11 +119,27 @@ func Preprocess(in string, opt PreprocessOptions, ws *Workspace) (*Preprocessed,
 		}
 	}
 	sc.SetOriginal(src.Grid)
+	// The one HU normalisation, for every input kind, before resampling
+	// (so padding does not blend into the scan's edge).
+	if n := hounsfield.Normalize(src.Data); n > 0 {
+		if sc.Extra == nil {
+			sc.Extra = map[string]string{}
+		}
+		sc.Extra["padding_voxels_set_to_air"] = fmt.Sprintf("%d of %d (%.1f%%)", n, len(src.Data), 100*float64(n)/float64(len(src.Data)))
+	}
 	p.Seconds["load"] = sinceSec(t)
 
 	t = time.Now()
-	if positions == nil && isOnSpacing(src.Grid, opt.Spacing) {
-		p.HU = src
+	og, err := resample.OutputGrid(src.Grid, positions, opt.Spacing)
+	if err != nil {
+		return nil, fmt.Errorf("resample %s: %w", in, err)
+	}
+	what := fmt.Sprintf("preprocess %s: %d×%d×%d grid at %v mm", in, og.Dims[0], og.Dims[1], og.Dims[2], opt.Spacing)
+	if err := membudget.Check(what, membudget.Mul(int64(og.Len()), bytesPerOutputVoxel)); err != nil {
+		return nil, err
+	}
+	if positions == nil && og == src.Grid {
+		p.HU = src   // already on the grid: resampling would only copy
 		ws.raw = nil // handed out: do not reuse it under the caller
 	} else {
 		hu, err := resample.Stack(src, positions, opt.Spacing, ws.hu)

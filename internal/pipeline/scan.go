@@ -11,6 +11,7 @@ import (
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/classify"
 	"github.com/lungctl/lungctl/internal/detect"
+	"github.com/lungctl/lungctl/internal/warn"
 )
 
 // ScanOptions configures ProcessScan: the options of each stage.
@@ -91,7 +92,7 @@ func (w *Worker) Process(ctx context.Context, input, scanDir string) (ScanRecord
 	}
 	p.ID = rec.ID // a linked input keeps the link's name
 	rec.SeriesUID = p.SeriesUID
-	rec.Warnings = p.Sidecar.Warnings
+	rec.Warnings = warn.Strings(p.Sidecar.Warnings)
 	if err := ctx.Err(); err != nil {
 		return rec, nil, err
 	}

@@ -174,15 +174,8 @@ func TestLinearTilted(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkLinear(t, "float32 tilted", outF, g, pos, lin, 2e-3)
-	// The output frame is (u, v', u×v'): for this tilt v is already ⟂ u.
-	th := 18.5 * math.Pi / 180
-	want := [3][3]float64{{1, 0, 0}, {0, math.Cos(th), -math.Sin(th)}, {0, math.Sin(th), math.Cos(th)}}
-	for r := 0; r < 3; r++ {
-		for c := 0; c < 3; c++ {
-			if math.Abs(out.Direction[r][c]-want[r][c]) > 1e-12 {
-				t.Fatalf("direction = %v, want %v", out.Direction, want)
-			}
-		}
+	if out.Direction != volume.Identity || outF.Direction != volume.Identity {
+		t.Fatalf("directions %v, %v, want the LPS axes", out.Direction, outF.Direction)
 	}
 }
 
@@ -202,73 +195,6 @@ func TestLinearSkewed(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkLinear(t, "float32 skewed", outF, g, pos, lin, 2e-3)
-}
-
-func TestGridRules(t *testing.T) {
-	g := volume.Grid{Dims: [3]int{10, 12, 5}, Spacing: volume.Vec3{0.7, 0.7, 2.5}, Origin: volume.Vec3{-100.25, 50.5, -300}, Direction: volume.Identity}
-	out, err := OutputGrid(g, nil, volume.Vec3{1, 1, 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out.Origin != g.Origin {
-		t.Errorf("origin %v, want source voxel (0,0,0) centre %v exactly", out.Origin, g.Origin)
-	}
-	if out.Direction != volume.Identity {
-		t.Errorf("direction %v, want identity", out.Direction)
-	}
-	// extents 6.3, 7.7, 10 mm → floor(e/1 + 1e-6) + 1
-	if want := [3]int{7, 8, 11}; out.Dims != want {
-		t.Errorf("dims %v, want %v", out.Dims, want)
-	}
-	// An extent that is an exact multiple of the spacing despite rounding.
-	g2 := volume.Grid{Dims: [3]int{11, 11, 11}, Spacing: volume.Vec3{0.1, 0.3, 0.7}, Direction: volume.Identity}
-	out2, err := OutputGrid(g2, nil, volume.Vec3{0.5, 1, 1.4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := [3]int{3, 4, 6}; out2.Dims != want {
-		t.Errorf("dims %v, want %v (extents 1, 3, 7 mm)", out2.Dims, want)
-	}
-	// Uneven positions: extent along z is last − first.
-	ga, pos := unevenAxial()
-	outA, err := OutputGrid(ga, pos, volume.Vec3{1, 1, 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if outA.Origin != pos[0] || outA.Dims[2] != 18 { // 17.5 mm → 18 slices
-		t.Errorf("uneven: origin %v dims %v, want %v and 18 slices", outA.Origin, outA.Dims, pos[0])
-	}
-	// Sheared: the bounding box of all voxel centres in the output frame.
-	gt, post := tilted(18.5)
-	outT, err := OutputGrid(gt, post, volume.Vec3{1, 1, 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lo, hi [3]float64
-	for a := range lo {
-		lo[a], hi[a] = math.Inf(1), math.Inf(-1)
-	}
-	for _, p := range post {
-		for j := 0; j < gt.Dims[1]; j++ {
-			for i := 0; i < gt.Dims[0]; i++ {
-				w := sliceWorld(gt, p, i, j)
-				for a := 0; a < 3; a++ {
-					ax := volume.Vec3{outT.Direction[0][a], outT.Direction[1][a], outT.Direction[2][a]}
-					x := dot(ax, w)
-					lo[a], hi[a] = math.Min(lo[a], x), math.Max(hi[a], x)
-				}
-			}
-		}
-	}
-	for a := 0; a < 3; a++ {
-		ax := volume.Vec3{outT.Direction[0][a], outT.Direction[1][a], outT.Direction[2][a]}
-		if math.Abs(dot(ax, outT.Origin)-lo[a]) > 1e-9 {
-			t.Errorf("sheared: origin along axis %d = %v, want %v", a, dot(ax, outT.Origin), lo[a])
-		}
-		if want := int(math.Floor((hi[a]-lo[a])+1e-6)) + 1; outT.Dims[a] != want {
-			t.Errorf("sheared: dims[%d] = %d, want %d", a, outT.Dims[a], want)
-		}
-	}
 }
 
 func TestWorldPreservedOnSampleCentres(t *testing.T) {
@@ -349,13 +275,38 @@ func TestConstantAndOutside(t *testing.T) {
 	if in == 0 || outside == 0 {
 		t.Fatalf("interior %d, outside %d: geometry does not test both", in, outside)
 	}
-	// A slice beyond the stack along the normal is entirely air.
+	// An axial stack: inside the source voxels' extent (half a voxel
+	// beyond the outermost centres) every voxel is the constant, outside
+	// it air.
 	gA, posA := unevenAxial()
 	outA, _ := Stack(fillInt16(gA, posA, func(volume.Vec3) float64 { return 5 }), posA, volume.Vec3{1, 1, 1}, nil)
-	for _, v := range outA.Data {
-		if v != 5 {
-			t.Fatalf("axial constant volume: got %d, want 5 everywhere", v)
+	lo, hi := centreBox(gA, posA)
+	half := volume.Vec3{gA.Spacing[0] / 2, gA.Spacing[1] / 2, (posA[1][2] - posA[0][2]) / 2}
+	halfHi := volume.Vec3{half[0], half[1], (posA[len(posA)-1][2] - posA[len(posA)-2][2]) / 2}
+	var n5, nAir int
+	for k := 0; k < outA.Dims[2]; k++ {
+		for j := 0; j < outA.Dims[1]; j++ {
+			for i := 0; i < outA.Dims[0]; i++ {
+				q := outA.IndexToWorld(volume.Vec3{float64(i), float64(j), float64(k)})
+				in := true
+				for a := 0; a < 3; a++ {
+					in = in && q[a] >= lo[a]-half[a]-1e-6 && q[a] <= hi[a]+halfHi[a]+1e-6
+				}
+				want := int16(AirHU)
+				if in {
+					want = 5
+					n5++
+				} else {
+					nAir++
+				}
+				if v := outA.At(i, j, k); v != want {
+					t.Fatalf("axial constant volume: voxel (%d,%d,%d) at %v = %d, want %d", i, j, k, q, v, want)
+				}
+			}
 		}
+	}
+	if n5 == 0 || nAir == 0 {
+		t.Fatalf("%d inside, %d outside: test has no power", n5, nAir)
 	}
 }
 
@@ -420,16 +371,24 @@ func TestMaskNearest(t *testing.T) {
 				idx := g.WorldToIndex(out.IndexToWorld(volume.Vec3{float64(i), float64(j), float64(k)}))
 				tie := false
 				var n [3]int
+				inside := true
 				for a := 0; a < 3; a++ {
 					if f := idx[a] - math.Floor(idx[a]); math.Abs(f-0.5) < 1e-6 {
 						tie = true
 					}
 					n[a] = int(math.Round(idx[a]))
+					inside = inside && n[a] >= 0 && n[a] < g.Dims[a]
 				}
 				if tie {
 					continue
 				}
 				checked++
+				if !inside {
+					if got := out.At(i, j, k); got != 0 {
+						t.Fatalf("(%d,%d,%d) outside the source: %d, want 0", i, j, k, got)
+					}
+					continue
+				}
 				if got, want := out.At(i, j, k), src.At(n[0], n[1], n[2]); got != want {
 					t.Fatalf("(%d,%d,%d): %d, want nearest %v = %d", i, j, k, got, n, want)
 				}

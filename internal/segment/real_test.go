@@ -5,8 +5,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/lungctl/lungctl/internal/dicomio"
-	"github.com/lungctl/lungctl/internal/resample"
 	"github.com/lungctl/lungctl/internal/shareddata"
 	"github.com/lungctl/lungctl/internal/volume"
 )
@@ -28,12 +26,7 @@ func lidc1mm(t testing.TB) *volume.Volume[int16] {
 	t.Helper()
 	dir := dataDir(t, "lidc-idri-0001")
 	lidcOnce.Do(func() {
-		sc, err := dicomio.Load(dir, dicomio.Options{})
-		if err != nil {
-			lidcErr = err
-			return
-		}
-		lidcHU, lidcErr = resample.Stack(sc.HU, sc.Positions, volume.Vec3{1, 1, 1}, nil)
+		lidcHU, lidcErr = load1mm(dir)
 	})
 	if lidcErr != nil {
 		t.Fatal(lidcErr)
@@ -183,14 +176,7 @@ func TestSiemens(t *testing.T) {
 	if testing.Short() {
 		t.Skip("Siemens segmentation skipped in -short mode")
 	}
-	sc, err := dicomio.Load(dataDir(t, "lung-pet-ct-dx-a0002-siemens"), dicomio.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hu, err := resample.Stack(sc.HU, sc.Positions, volume.Vec3{1, 1, 1}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hu := a0002(t)
 	m, st, err := new(Segmenter).Lungs(hu, Options{}, nil)
 	if err != nil {
 		t.Fatal(err)

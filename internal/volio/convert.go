@@ -78,22 +78,31 @@ func nativeDatatype(dst any) int16 {
 // readSamples fills dst with len(dst) samples of datatype dt in byte order
 // order read from r, applying value = raw*slope + inter when scaled, and
 // converting to dst's element type (integers rounded half away from zero and
-// clamped to the type's range; NaN → −1000 for int16 HU, 0 for uint8).
-func readSamples[T volume.Voxel](r io.Reader, dst []T, dt int16, order binary.ByteOrder, slope, inter float64, scaled bool) error {
+// clamped to the type's range). It returns how many values were NaN or
+// infinite: int16 stores them as −1000 and uint8 as 0 (the caller refuses a
+// HU volume that has any), float32 keeps them.
+func readSamples[T volume.Voxel](r io.Reader, dst []T, dt int16, order binary.ByteOrder, slope, inter float64, scaled bool) (nonFinite int, err error) {
 	es := dtSize(dt)
 	if es == 0 {
-		return fmt.Errorf("%w: datatype %d", ErrUnsupported, dt)
+		return 0, fmt.Errorf("%w: datatype %d", ErrUnsupported, dt)
 	}
 	if !scaled && nativeDatatype(any(dst)) == dt {
 		b := byteView(dst)
 		if n, err := io.ReadFull(r, b); err != nil {
-			return fmt.Errorf("%w: voxel data: read %d of %d bytes: %v", ErrTruncated, n, len(b), err)
+			return 0, fmt.Errorf("%w: voxel data: read %d of %d bytes: %w", ErrTruncated, n, len(b), err)
 		}
 		fileLittle := order == binary.LittleEndian
 		if es > 1 && fileLittle != hostLittle {
 			swapInPlace(b, es)
 		}
-		return nil
+		if dt == dtFloat32 {
+			for _, x := range any(dst).([]float32) {
+				if x != x || math.IsInf(float64(x), 0) {
+					nonFinite++
+				}
+			}
+		}
+		return nonFinite, nil
 	}
 	if !scaled {
 		slope, inter = 1, 0
@@ -106,7 +115,7 @@ func readSamples[T volume.Voxel](r io.Reader, dst []T, dt int16, order binary.By
 	for off := 0; off < len(dst); off += chunk {
 		n := min(chunk, len(dst)-off)
 		if m, err := io.ReadFull(r, raw[:n*es]); err != nil {
-			return fmt.Errorf("%w: voxel data: read %d of %d bytes: %v", ErrTruncated, done+m, total, err)
+			return nonFinite, fmt.Errorf("%w: voxel data: read %d of %d bytes: %w", ErrTruncated, done+m, total, err)
 		}
 		done += n * es
 		decodeRaw(vals[:n], raw[:n*es], dt, order)
@@ -115,9 +124,14 @@ func readSamples[T volume.Voxel](r io.Reader, dst []T, dt int16, order binary.By
 				vals[i] = vals[i]*slope + inter
 			}
 		}
+		for _, x := range vals[:n] {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				nonFinite++
+			}
+		}
 		storeValues(dst[off:off+n], vals[:n])
 	}
-	return nil
+	return nonFinite, nil
 }
 
 func dtSize(dt int16) int {

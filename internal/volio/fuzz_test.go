@@ -4,8 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/membudget"
+	"github.com/lungctl/lungctl/internal/safefile"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -29,13 +34,27 @@ func FuzzReadNIfTI(f *testing.F) {
 	noS := bytes.Clone(sc)
 	binary.LittleEndian.PutUint16(noS[254:], 0) // qform only
 	f.Add(noS)
+	// A gzip bomb's header: dims claiming 1 GB of voxels.
+	big := bytes.Clone(sc)
+	binary.LittleEndian.PutUint16(big[42:], 1024)
+	binary.LittleEndian.PutUint16(big[44:], 1024)
+	binary.LittleEndian.PutUint16(big[46:], 512)
+	f.Add(gzipStd(f, big))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Whatever the header claims, nothing over the budget is
+		// allocated: set a small one and check every allocation against it.
+		old := membudget.Limit()
+		membudget.Set(64 << 20)
+		defer membudget.Set(old)
 		for _, kind := range []int{0, 1} {
 			var n, want int
 			var err error
 			if kind == 0 {
 				var v *volume.Volume[int16]
 				err = decodeNIfTI(bytes.NewReader(b), int64(len(b)), func(gg volume.Grid) []int16 {
+					if 2*gg.Len() > 64<<20 {
+						t.Fatalf("allocating %v voxels over the budget", gg.Dims)
+					}
 					v = volume.New[int16](gg)
 					return v.Data
 				})
@@ -48,6 +67,9 @@ func FuzzReadNIfTI(f *testing.F) {
 			} else {
 				var v *volume.Volume[float32]
 				err = decodeNIfTI(bytes.NewReader(b), int64(len(b)), func(gg volume.Grid) []float32 {
+					if 4*gg.Len() > 64<<20 {
+						t.Fatalf("allocating %v voxels over the budget", gg.Dims)
+					}
 					v = volume.New[float32](gg)
 					return v.Data
 				})
@@ -67,6 +89,13 @@ func FuzzReadNIfTI(f *testing.F) {
 func FuzzParseMHDHeader(f *testing.F) {
 	f.Add([]byte("ObjectType = Image\nNDims = 3\nDimSize = 4 3 2\nElementSpacing = 1 1 1\nTransformMatrix = 1 0 0 0 1 0 0 0 1\nOffset = 1 2 3\nElementType = MET_SHORT\nElementDataFile = d.raw\n"))
 	f.Add([]byte("NDims = 3\nDimSize = 1 1 1\nCompressedData = True\nElementType = MET_FLOAT\nElementDataFile = LOCAL\n\x00\x00\x00\x00"))
+	f.Add([]byte("NDims = 3\nDimSize = 1 1 1\nElementType = MET_UCHAR\nElementDataFile = ../../etc/passwd\n"))
+	f.Add([]byte("NDims = 3\nDimSize = 1 1 1\nElementType = MET_UCHAR\nElementDataFile = /etc/passwd\n"))
+	root := f.TempDir()
+	hdr := filepath.Join(root, "sub", "x.mhd")
+	os.MkdirAll(filepath.Dir(hdr), 0o755)
+	os.WriteFile(filepath.Join(root, "outside.raw"), []byte{1}, 0o644)
+	os.WriteFile(filepath.Join(root, "sub", "d.raw"), []byte{1}, 0o644)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := parseMHDHeader(bufio.NewReader(bytes.NewReader(b)))
 		if err == nil {
@@ -75,6 +104,17 @@ func FuzzParseMHDHeader(f *testing.F) {
 			}
 			if h.grid.Len() > maxVoxels || dtSize(h.datatype) == 0 {
 				t.Fatalf("accepted %v type %d", h.grid.Dims, h.datatype)
+			}
+			// Whatever ElementDataFile says, only files beside the header
+			// open.
+			if !strings.EqualFold(h.dataFile, "LOCAL") {
+				if df, err := safefile.OpenBeside(hdr, h.dataFile); err == nil {
+					name := df.Name()
+					df.Close()
+					if rel, err := filepath.Rel(filepath.Dir(hdr), filepath.Join(filepath.Dir(hdr), name)); err != nil || strings.HasPrefix(rel, "..") {
+						t.Fatalf("ElementDataFile %q opened %s outside the header's folder", h.dataFile, name)
+					}
+				}
 			}
 		}
 	})

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"runtime"
-	"sync"
 
 	"github.com/klauspost/compress/flate"
+
+	"github.com/lungctl/lungctl/internal/par"
 )
 
 // gzBlock is the size in bytes of the input blocks compressed in parallel.
@@ -23,12 +23,12 @@ const gzBlock = 1 << 20
 
 // writeGzipParallel writes the concatenation of parts to w as a single-member
 // gzip stream compressed at DEFLATE level (klauspost/compress/flate levels:
-// -2 Huffman only, 1 fastest … 9 smallest) by workers goroutines (0 =
-// GOMAXPROCS). Memory beyond the input is bounded by about 2×workers blocks.
+// -2 Huffman only, 1 fastest … 9 smallest), in parallel under internal/par's
+// worker budget (workers > 0 caps the goroutines further). Blocks are
+// compressed in rounds of a few per worker, the round's CRC-32 alongside,
+// and written in order, so the output does not depend on scheduling and
+// memory beyond the input is bounded by one round of compressed blocks.
 func writeGzipParallel(w io.Writer, parts [][]byte, level, workers int) error {
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
 	if level < -2 || level > 9 {
 		return fmt.Errorf("gzip level %d outside -2…9", level)
 	}
@@ -70,78 +70,59 @@ func writeGzipParallel(w io.Writer, parts [][]byte, level, workers int) error {
 		return err
 	}
 
-	type result struct {
-		buf *bytes.Buffer
-		err error
+	round := 4 * par.Limit()
+	if workers > 0 {
+		round = workers // at most workers blocks (+ the CRC) at once
 	}
-	results := make([]chan result, len(blocks))
-	for i := range results {
-		results[i] = make(chan result, 1)
+	writers := make([]*flate.Writer, par.Limit())
+	bufs := make([]*bytes.Buffer, round)
+	for i := range bufs {
+		bufs[i] = new(bytes.Buffer)
 	}
-	bufPool := sync.Pool{New: func() any { return new(bytes.Buffer) }}
-	jobs := make(chan int)
-	sem := make(chan struct{}, 2*workers) // blocks compressed but not yet written
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	defer wg.Wait()   // runs second: workers exit once jobs is closed
-	defer close(done) // runs first: stops the feeder, which closes jobs
-	for range min(workers, len(blocks)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var fw *flate.Writer
-			for i := range jobs {
-				b := blocks[i]
-				buf := bufPool.Get().(*bytes.Buffer)
-				buf.Reset()
-				var err error
-				if fw == nil {
-					fw, err = flate.NewWriter(buf, level)
-				}
-				if err == nil {
-					fw.ResetDict(buf, b.dict)
-					if _, err = fw.Write(b.in); err == nil {
-						if b.last {
-							err = fw.Close()
-						} else {
-							err = fw.Flush()
-						}
-					}
-				}
-				results[i] <- result{buf, err}
-			}
-		}()
-	}
-	go func() {
-		defer close(jobs)
-		for i := range blocks {
-			select {
-			case sem <- struct{}{}:
-			case <-done:
-				return
-			}
-			select {
-			case jobs <- i:
-			case <-done:
-				return
-			}
-		}
-	}()
+	errs := make([]error, round)
 	crc := crc32.NewIEEE()
 	var total uint32
-	for i := range blocks {
-		// CRC of the input overlaps with the workers' compression.
-		crc.Write(blocks[i].in)
-		total += uint32(len(blocks[i].in))
-		r := <-results[i]
-		<-sem
-		if r.err != nil {
-			return fmt.Errorf("deflate: %w", r.err)
+	for r0 := 0; r0 < len(blocks); r0 += round {
+		rb := blocks[r0:min(r0+round, len(blocks))]
+		// Items 0..len(rb)-1 compress one block each; item len(rb) runs
+		// the round's CRC-32 alongside them.
+		par.For(len(rb)+1, func(wk, i int) {
+			if i == len(rb) {
+				for _, b := range rb {
+					crc.Write(b.in)
+					total += uint32(len(b.in))
+				}
+				return
+			}
+			b, buf := rb[i], bufs[i]
+			buf.Reset()
+			fw := writers[wk]
+			var err error
+			if fw == nil {
+				if fw, err = flate.NewWriter(buf, level); err != nil {
+					errs[i] = err
+					return
+				}
+				writers[wk] = fw
+			}
+			fw.ResetDict(buf, b.dict)
+			if _, err = fw.Write(b.in); err == nil {
+				if b.last {
+					err = fw.Close()
+				} else {
+					err = fw.Flush()
+				}
+			}
+			errs[i] = err
+		})
+		for i := range rb {
+			if errs[i] != nil {
+				return fmt.Errorf("deflate: %w", errs[i])
+			}
+			if _, err := w.Write(bufs[i].Bytes()); err != nil {
+				return err
+			}
 		}
-		if _, err := w.Write(r.buf.Bytes()); err != nil {
-			return err
-		}
-		bufPool.Put(r.buf)
 	}
 	var tr [8]byte
 	binary.LittleEndian.PutUint32(tr[0:], crc.Sum32())

@@ -16,6 +16,7 @@ import (
 	"github.com/klauspost/compress/zlib"
 
 	"github.com/lungctl/lungctl/internal/atomicfile"
+	"github.com/lungctl/lungctl/internal/safefile"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -190,7 +191,7 @@ func parseMHDHeader(r *bufio.Reader) (mhdHeader, error) {
 			}
 			h.grid.Dims = h.dims
 			if err := h.grid.Validate(); err != nil {
-				return h, fmt.Errorf("%w: %v", ErrFormat, err)
+				return h, fmt.Errorf("%w: %w", ErrFormat, err)
 			}
 			return h, nil
 		}
@@ -198,7 +199,7 @@ func parseMHDHeader(r *bufio.Reader) (mhdHeader, error) {
 			if isSentinel(perr) {
 				return h, perr
 			}
-			return h, fmt.Errorf("%w: %v", ErrFormat, perr)
+			return h, fmt.Errorf("%w: %w", ErrFormat, perr)
 		}
 	}
 }
@@ -208,7 +209,7 @@ func isSentinel(err error) bool {
 }
 
 func readMHDFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) error {
-	f, err := os.Open(path)
+	f, err := safefile.Open(path)
 	if err != nil {
 		return err
 	}
@@ -224,13 +225,12 @@ func readMHDFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) error
 			return err
 		}
 	} else {
-		name := h.dataFile
-		if !filepath.IsAbs(name) {
-			name = filepath.Join(filepath.Dir(path), name)
-		}
-		df, err = os.Open(name)
+		// The data file must lie beside the header: no absolute path, no
+		// "..", no link leading out, and a regular file (not a FIFO or a
+		// device, which would hang or never end).
+		df, err = safefile.OpenBeside(path, h.dataFile)
 		if err != nil {
-			return fmt.Errorf("data file: %w", err)
+			return fmt.Errorf("ElementDataFile: %w", err)
 		}
 		defer df.Close()
 	}
@@ -243,13 +243,22 @@ func readMHDFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) error
 		avail -= h.dataOffset
 	}
 	nbytes := int64(h.grid.Len()) * int64(dtSize(h.datatype))
+	// The voxels are budget-checked before anything is skipped or read.
+	if err := checkAlloc[T](h.grid); err != nil {
+		return err
+	}
 	var src io.Reader = bufio.NewReaderSize(df, 1<<16)
 	switch {
 	case h.compressed:
 		if h.headerSize > 0 {
-			if _, err := io.CopyN(io.Discard, src, h.headerSize); err != nil {
-				return fmt.Errorf("%w: data file %s: HeaderSize %d: %v", ErrTruncated, df.Name(), h.headerSize, err)
+			if h.headerSize > avail {
+				return fmt.Errorf("%w: data file %s: HeaderSize %d of %d bytes", ErrTruncated, df.Name(), h.headerSize, avail)
 			}
+			if _, err := df.Seek(h.headerSize, io.SeekCurrent); err != nil {
+				return err
+			}
+			avail -= h.headerSize
+			src = bufio.NewReaderSize(df, 1<<16)
 		}
 		if nbytes > avail*maxDeflateRatio+1024 {
 			return fmt.Errorf("%w: %d bytes of voxel data cannot come from %d compressed bytes in %s",
@@ -257,7 +266,7 @@ func readMHDFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) error
 		}
 		zr, err := zlib.NewReader(src)
 		if err != nil {
-			return fmt.Errorf("%w: data file %s: zlib: %v", ErrFormat, df.Name(), err)
+			return fmt.Errorf("%w: data file %s: zlib: %w", ErrFormat, df.Name(), err)
 		}
 		defer zr.Close()
 		src = zr
@@ -271,16 +280,22 @@ func readMHDFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) error
 				ErrTruncated, df.Name(), avail, nbytes, max(skip, 0))
 		}
 		if skip > 0 {
-			if _, err := io.CopyN(io.Discard, src, skip); err != nil {
+			// Seek, not read: the file may be a huge sparse one.
+			if _, err := df.Seek(skip, io.SeekCurrent); err != nil {
 				return err
 			}
+			src = bufio.NewReaderSize(df, 1<<16)
 		}
 	}
-	dst := alloc(h.grid)
-	if err := readSamples(src, dst, h.datatype, h.order, 1, 0, false); err != nil {
+	dst, err := allocChecked(h.grid, alloc)
+	if err != nil {
+		return err
+	}
+	bad, err := readSamples(src, dst, h.datatype, h.order, 1, 0, false)
+	if err != nil {
 		return fmt.Errorf("data file %s: %w", df.Name(), err)
 	}
-	return nil
+	return nonFiniteErr[T](bad, len(dst))
 }
 
 // MHDOptions tunes WriteMHD.

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/volume"
+	"github.com/lungctl/lungctl/internal/warn"
 )
 
 func TestMHDRoundTrip(t *testing.T) {
@@ -191,7 +192,7 @@ func TestMHDBadFiles(t *testing.T) {
 func TestSidecarRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.json")
 	s := Sidecar{Tool: "lungctl", Input: "/data/scan 1", SeriesUID: "1.2.3", PatientID: "P1", StudyUID: "1.2",
-		Modality: "CT", Manufacturer: "GE", Warnings: []string{"uneven slice gaps"}}
+		Modality: "CT", Manufacturer: "GE", Warnings: []warn.Warning{warn.New(warn.UnevenSpacing, "", "uneven slice gaps")}}
 	s.SetOriginal(obliqueGrid([3]int{512, 512, 133}))
 	s.SetOutput(volume.Grid{Dims: [3]int{360, 360, 331}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity})
 	if err := WriteSidecar(path, s); err != nil {
@@ -210,8 +211,20 @@ func TestSidecarRoundTrip(t *testing.T) {
 		t.Errorf("round trip: got %+v, want %+v", got, s)
 	}
 	raw, _ := os.ReadFile(path)
-	if !bytes.Contains(raw, []byte(`"time": "20`)) || !bytes.Contains(raw, []byte(`"series_uid": "1.2.3"`)) {
+	if !bytes.Contains(raw, []byte(`"time": "20`)) || !bytes.Contains(raw, []byte(`"series_uid": "1.2.3"`)) || !bytes.Contains(raw, []byte(`"code": "uneven_spacing"`)) {
 		t.Errorf("JSON layout: %s", raw)
+	}
+	// A sidecar written before warnings had codes still reads.
+	old := bytes.Replace(raw, []byte(`{
+      "code": "uneven_spacing",
+      "message": "uneven slice gaps"
+    }`), []byte(`"uneven slice gaps"`), 1)
+	if bytes.Equal(old, raw) {
+		t.Fatalf("could not rewrite the warning as a plain string: %s", raw)
+	}
+	os.WriteFile(path, old, 0o644)
+	if back, err := ReadSidecar(path); err != nil || len(back.Warnings) != 1 || back.Warnings[0].Message != "uneven slice gaps" {
+		t.Errorf("old-format sidecar: %+v %v", back.Warnings, err)
 	}
 	os.WriteFile(path, []byte("{not json"), 0o644)
 	if _, err := ReadSidecar(path); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), path) {

@@ -12,16 +12,12 @@
 package volio
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
-
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/lungctl/lungctl/internal/atomicfile"
 	"github.com/lungctl/lungctl/internal/volume"
@@ -84,8 +80,8 @@ type NIfTIOptions struct {
 	// GzipLevel is the DEFLATE level 1 (fastest) … 9 (smallest) for .nii.gz;
 	// 0 means DefaultGzipLevel; -2 is Huffman-only. Ignored for .nii.
 	GzipLevel int
-	// Workers is the number of goroutines compressing .nii.gz blocks;
-	// 0 means runtime.GOMAXPROCS(0).
+	// Workers caps the blocks compressed at once for .nii.gz; 0 means as
+	// many as internal/par's worker budget allows.
 	Workers int
 }
 
@@ -266,7 +262,7 @@ func rasToGrid(ras [3][4]float64, dims [3]int) (volume.Grid, error) {
 		}
 	}
 	if err := g.Validate(); err != nil {
-		return g, fmt.Errorf("%w: %v", ErrFormat, err)
+		return g, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
 	return g, nil
 }
@@ -496,178 +492,4 @@ func WriteNIfTI[T volume.Voxel](path string, v *volume.Volume[T], opt NIfTIOptio
 		return fmt.Errorf("volio: %w", err)
 	}
 	return nil
-}
-
-// ReadHU reads a CT volume in Hounsfield units from .nii, .nii.gz, .mhd or
-// .mha: any stored datatype is scaled (NIfTI scl_slope/scl_inter when slope
-// is non-zero), rounded to the nearest integer and clamped to int16; NaN
-// becomes −1000 HU (air). The grid is in LPS mm.
-func ReadHU(path string) (*volume.Volume[int16], error) {
-	var v *volume.Volume[int16]
-	err := readAny(path, func(g volume.Grid) []int16 {
-		v = volume.New[int16](g)
-		return v.Data
-	})
-	return v, err
-}
-
-// ReadMask reads a label volume (mask: 0 outside, non-zero inside) from
-// .nii, .nii.gz, .mhd or .mha; values are rounded and clamped to 0…255, NaN
-// becomes 0. The grid is in LPS mm.
-func ReadMask(path string) (*volume.Volume[uint8], error) {
-	var v *volume.Volume[uint8]
-	err := readAny(path, func(g volume.Grid) []uint8 {
-		v = volume.New[uint8](g)
-		return v.Data
-	})
-	return v, err
-}
-
-// ReadFloat32 reads a volume as float32 (scaled by scl_slope/scl_inter when
-// present) from .nii, .nii.gz, .mhd or .mha. The grid is in LPS mm.
-func ReadFloat32(path string) (*volume.Volume[float32], error) {
-	var v *volume.Volume[float32]
-	err := readAny(path, func(g volume.Grid) []float32 {
-		v = volume.New[float32](g)
-		return v.Data
-	})
-	return v, err
-}
-
-// ReadHUInto is ReadHU that reuses dst's voxel buffer when its capacity is
-// large enough (dst may be nil); the returned volume aliases dst then.
-func ReadHUInto(path string, dst *volume.Volume[int16]) (*volume.Volume[int16], error) {
-	v := dst
-	err := readAny(path, func(g volume.Grid) []int16 {
-		if v != nil && cap(v.Data) >= g.Len() {
-			v.Grid = g
-			v.Data = v.Data[:g.Len()]
-			return v.Data
-		}
-		v = volume.New[int16](g)
-		return v.Data
-	})
-	return v, err
-}
-
-// readAny dispatches by file extension.
-func readAny[T volume.Voxel](path string, alloc func(volume.Grid) []T) error {
-	l := strings.ToLower(path)
-	var err error
-	switch {
-	case strings.HasSuffix(l, ".nii"), strings.HasSuffix(l, ".nii.gz"):
-		err = readNIfTIFile(path, alloc)
-	case strings.HasSuffix(l, ".mhd"), strings.HasSuffix(l, ".mha"):
-		err = readMHDFile(path, alloc)
-	default:
-		err = fmt.Errorf("%w: unknown extension (want .nii, .nii.gz, .mhd or .mha)", ErrUnsupported)
-	}
-	if err != nil {
-		return fmt.Errorf("volio: %s: %w", path, err)
-	}
-	return nil
-}
-
-func readNIfTIFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	return decodeNIfTI(f, st.Size(), alloc)
-}
-
-// decodeNIfTI reads a NIfTI-1 file of size bytes (plain or gzip, detected by
-// its magic bytes) from r. Before any volume-sized allocation the announced
-// data size is checked against size (×maxDeflateRatio when compressed).
-func decodeNIfTI[T volume.Voxel](r io.Reader, size int64, alloc func(volume.Grid) []T) error {
-	br := bufio.NewReaderSize(r, 1<<16)
-	magic, _ := br.Peek(2)
-	var src io.Reader = br
-	limit := size
-	gz := len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b
-	if gz {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("%w: gzip: %v", ErrFormat, err)
-		}
-		defer zr.Close()
-		src = zr
-		limit = size*maxDeflateRatio + 1024
-	}
-	hb := make([]byte, niiVoxOffset)
-	if n, err := io.ReadFull(src, hb[:niiHeaderSize]); err != nil {
-		return fmt.Errorf("%w: header: read %d of %d bytes: %v", ErrTruncated, n, niiHeaderSize, err)
-	}
-	h, err := parseNIfTIHeader(hb)
-	if err != nil {
-		return err
-	}
-	need := h.voxOffset + h.dataBytes()
-	if need > limit {
-		return fmt.Errorf("%w: header announces %d bytes of voxel data at offset %d but the file holds %d bytes",
-			ErrTruncated, h.dataBytes(), h.voxOffset, size)
-	}
-	if _, err := io.CopyN(io.Discard, src, h.voxOffset-niiHeaderSize); err != nil {
-		return fmt.Errorf("%w: before vox_offset %d: %v", ErrTruncated, h.voxOffset, err)
-	}
-	dst := alloc(h.grid)
-	if err := readSamples(src, dst, h.datatype, h.order, h.slope, h.inter, h.scaled()); err != nil {
-		return err
-	}
-	if gz {
-		// Read to the end of the stream so that the gzip CRC-32 and length
-		// are verified (a corrupt file must not load silently).
-		if _, err := io.Copy(io.Discard, src); err != nil {
-			return fmt.Errorf("%w: gzip: %v", ErrFormat, err)
-		}
-	}
-	return nil
-}
-
-// ReadGrid reads only the header of a .nii, .nii.gz, .mhd or .mha file and
-// returns its grid (LPS mm), without reading the voxels.
-func ReadGrid(path string) (volume.Grid, error) {
-	g, err := readGrid(path)
-	if err != nil {
-		return g, fmt.Errorf("volio: %s: %w", path, err)
-	}
-	return g, nil
-}
-
-func readGrid(path string) (volume.Grid, error) {
-	l := strings.ToLower(path)
-	isNii := strings.HasSuffix(l, ".nii") || strings.HasSuffix(l, ".nii.gz")
-	if !isNii && !strings.HasSuffix(l, ".mhd") && !strings.HasSuffix(l, ".mha") {
-		return volume.Grid{}, fmt.Errorf("%w: unknown extension (want .nii, .nii.gz, .mhd or .mha)", ErrUnsupported)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return volume.Grid{}, err
-	}
-	defer f.Close()
-	br := bufio.NewReaderSize(f, 4096)
-	if !isNii {
-		h, err := parseMHDHeader(br)
-		return h.grid, err
-	}
-	var src io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return volume.Grid{}, fmt.Errorf("%w: gzip: %v", ErrFormat, err)
-		}
-		defer zr.Close()
-		src = zr
-	}
-	hb := make([]byte, niiHeaderSize)
-	if n, err := io.ReadFull(src, hb); err != nil {
-		return volume.Grid{}, fmt.Errorf("%w: header: read %d of %d bytes: %v", ErrTruncated, n, niiHeaderSize, err)
-	}
-	h, err := parseNIfTIHeader(hb)
-	return h.grid, err
 }

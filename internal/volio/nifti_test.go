@@ -293,16 +293,21 @@ func TestNIfTIMaskAndFloat(t *testing.T) {
 			t.Fatalf("float voxel %d = %v, want %v", i, gf.Data[i], f.Data[i])
 		}
 	}
-	// float → HU: rounding, clamping, NaN → −1000.
+	// float → HU with a NaN: refused, naming the count (never air).
+	if _, err := ReadHU(filepath.Join(dir, "f.nii")); !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "1 of 60 voxels") || !strings.Contains(err.Error(), "f.nii") {
+		t.Fatalf("NaN voxel read as HU: %v", err)
+	}
+	// float → HU: rounding, clamping.
+	f.Data[7] = 1.5
+	if err := WriteNIfTI(filepath.Join(dir, "f.nii"), f, NIfTIOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	h, err := ReadHU(filepath.Join(dir, "f.nii"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, x := range f.Data {
 		want := int16(math.Round(float64(x)))
-		if i == 7 {
-			want = -1000
-		}
 		if h.Data[i] != want {
 			t.Fatalf("HU voxel %d = %d, want %d (from %v)", i, h.Data[i], want, x)
 		}

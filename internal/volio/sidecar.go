@@ -8,6 +8,7 @@ import (
 
 	"github.com/lungctl/lungctl/internal/atomicfile"
 	"github.com/lungctl/lungctl/internal/volume"
+	"github.com/lungctl/lungctl/internal/warn"
 )
 
 // ToolVersion is the version string WriteSidecar records when
@@ -45,8 +46,10 @@ type Sidecar struct {
 	OutputSpacing   volume.Vec3   `json:"output_spacing_mm"`
 	OutputOrigin    volume.Vec3   `json:"output_origin_lps_mm"`
 	OutputDirection [3][3]float64 `json:"output_direction"`
-	// Warnings lists every geometry or decoding warning raised on the way.
-	Warnings []string `json:"warnings"`
+	// Warnings lists every geometry or decoding warning raised on the way,
+	// each with a stable code (internal/warn). Sidecars written before
+	// warnings had codes (plain strings) read as warnings without a code.
+	Warnings []warn.Warning `json:"warnings"`
 	// Time is when the volume was written (RFC 3339, UTC; set by
 	// WriteSidecar when zero).
 	Time time.Time `json:"time"`
@@ -74,7 +77,7 @@ func WriteSidecar(path string, s Sidecar) error {
 		s.Time = time.Now().UTC().Truncate(time.Second)
 	}
 	if s.Warnings == nil {
-		s.Warnings = []string{}
+		s.Warnings = []warn.Warning{}
 	}
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
@@ -95,7 +98,7 @@ func ReadSidecar(path string) (Sidecar, error) {
 		return s, fmt.Errorf("volio: %w", err)
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
-		return s, fmt.Errorf("volio: %s: %w: %v", path, ErrFormat, err)
+		return s, fmt.Errorf("volio: %s: %w: %w", path, ErrFormat, err)
 	}
 	return s, nil
 }

@@ -1,0 +1,173 @@
+//go:build unix
+
+package volio
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/lungctl/lungctl/internal/membudget"
+	"github.com/lungctl/lungctl/internal/safefile"
+	"github.com/lungctl/lungctl/internal/volume"
+)
+
+func withBudget(t *testing.T, b uint64) {
+	t.Helper()
+	old := membudget.Limit()
+	membudget.Set(b)
+	t.Cleanup(func() { membudget.Set(old) })
+}
+
+func allocDuring(f func()) uint64 {
+	var a, b runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&a)
+	f()
+	runtime.ReadMemStats(&b)
+	return b.TotalAlloc - a.TotalAlloc
+}
+
+func mhdText(dims, eltype, data string) string {
+	return "ObjectType = Image\nNDims = 3\nDimSize = " + dims + "\nElementSpacing = 1 1 1\nElementType = " + eltype + "\nElementDataFile = " + data + "\n"
+}
+
+// TestNIfTIGzipBomb: a small .nii.gz that inflates 1000-fold to a volume
+// over the budget is refused before the voxels are allocated, naming the
+// file and the size.
+func TestNIfTIGzipBomb(t *testing.T) {
+	withBudget(t, 64<<20)
+	g := volume.Grid{Dims: [3]int{512, 512, 400}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity}
+	hdr := encodeNIfTIHeader(g, dtInt16, 16, "bomb")
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	zw.Write(hdr)
+	zw.Write(make([]byte, 2*g.Len())) // 200 MB of zeros
+	zw.Close()
+	p := filepath.Join(t.TempDir(), "bomb.nii.gz")
+	os.WriteFile(p, b.Bytes(), 0o644)
+	t.Logf("%d KB file, %d MB of voxels", b.Len()>>10, 2*g.Len()>>20)
+	var err error
+	alloc := allocDuring(func() { _, err = ReadHU(p) })
+	if !errors.Is(err, membudget.ErrTooBig) || !strings.Contains(err.Error(), p) {
+		t.Fatalf("gzip bomb: %v", err)
+	}
+	t.Logf("refused as wanted: %v", err)
+	if alloc > 16<<20 {
+		t.Errorf("allocated %d MB", alloc>>20)
+	}
+	// Dims alone over the budget, whatever the file holds.
+	g.Dims = [3]int{4096, 4096, 4096}
+	p2 := filepath.Join(t.TempDir(), "dims.nii")
+	os.WriteFile(p2, append(encodeNIfTIHeader(g, dtUint8, 8, "x"), make([]byte, 1000)...), 0o644)
+	if _, err := ReadHU(p2); err == nil || !strings.Contains(err.Error(), p2) {
+		t.Errorf("huge dims: %v", err)
+	}
+}
+
+// TestMHDSparseData: an .mhd over a 64 GB sparse .raw (its header takes
+// the last 16 GB, 2³¹ doubles) is refused by the budget, not read.
+func TestMHDSparseData(t *testing.T) {
+	withBudget(t, 1<<30)
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "big.raw")
+	f, _ := os.Create(raw)
+	if err := f.Truncate(64 << 30); err != nil {
+		t.Skipf("no sparse files here: %v", err)
+	}
+	f.Close()
+	p := filepath.Join(dir, "big.mhd")
+	os.WriteFile(p, []byte(strings.Replace(mhdText("2048 2048 512", "MET_DOUBLE", "big.raw"), "NDims = 3\n", "NDims = 3\nHeaderSize = -1\n", 1)), 0o644)
+	var err error
+	alloc := allocDuring(func() { _, err = ReadHU(p) })
+	if !errors.Is(err, membudget.ErrTooBig) || !strings.Contains(err.Error(), p) {
+		t.Fatalf("64 GB sparse raw: %v", err)
+	}
+	t.Logf("refused as wanted: %v", err)
+	if alloc > 16<<20 {
+		t.Errorf("allocated %d MB", alloc>>20)
+	}
+}
+
+// TestMHDDataFileContained: ElementDataFile must lie beside its header:
+// /etc/passwd, ../x and a link leading out are refused, and a FIFO or a
+// device is refused without blocking.
+func TestMHDDataFileContained(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "a", "b")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(root, "secret.raw"), make([]byte, 8), 0o644)
+	os.Symlink(filepath.Join(root, "secret.raw"), filepath.Join(dir, "link.raw"))
+	for _, name := range []string{"/etc/passwd", "../../secret.raw", "../b/../../secret.raw", "link.raw", "/dev/zero"} {
+		p := filepath.Join(dir, "x.mhd")
+		os.WriteFile(p, []byte(mhdText("2 2 2", "MET_UCHAR", name)), 0o644)
+		_, err := ReadHU(p)
+		if !errors.Is(err, safefile.ErrOutside) || !strings.Contains(err.Error(), p) {
+			t.Errorf("ElementDataFile %s: %v", name, err)
+		} else {
+			t.Logf("refused as wanted: %v", err)
+		}
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "pipe.raw"), 0o644); err == nil {
+		p := filepath.Join(dir, "fifo.mhd")
+		os.WriteFile(p, []byte(mhdText("2 2 2", "MET_UCHAR", "pipe.raw")), 0o644)
+		done := make(chan error, 1)
+		go func() { _, err := ReadHU(p); done <- err }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, safefile.ErrNotRegular) {
+				t.Errorf("FIFO data file: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("reading a FIFO data file blocked")
+		}
+	}
+	// The .nii itself as a FIFO.
+	fifo := filepath.Join(dir, "p.nii")
+	if syscall.Mkfifo(fifo, 0o644) == nil {
+		done := make(chan error, 1)
+		go func() { _, err := ReadHU(fifo); done <- err }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, safefile.ErrNotRegular) {
+				t.Errorf("FIFO .nii: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("reading a FIFO .nii blocked")
+		}
+	}
+}
+
+// TestNaNBlockRefused: a float NIfTI with a block of NaN is refused as HU
+// (it used to become −1000 HU, growing the lung mask) and read as is as
+// float32.
+func TestNaNBlockRefused(t *testing.T) {
+	g := volume.Grid{Dims: [3]int{20, 20, 10}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity}
+	vals := make([]float64, g.Len())
+	for i := range vals {
+		vals[i] = 40
+		if i%400 < 100 && i/400 < 5 {
+			vals[i] = math.NaN()
+		}
+	}
+	p := filepath.Join(t.TempDir(), "nan.nii")
+	os.WriteFile(p, buildNIfTI(g, dtFloat32, vals, binary.LittleEndian, 0, 0), 0o644)
+	_, err := ReadHU(p)
+	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "500 of 4000 voxels") {
+		t.Fatalf("NaN block: %v", err)
+	}
+	t.Logf("refused as wanted: %v", err)
+	if f, err := ReadFloat32(p); err != nil || !math.IsNaN(float64(f.Data[0])) {
+		t.Errorf("float32 read: %v", err)
+	}
+}
