@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/dicomio"
 	"github.com/lungctl/lungctl/internal/textsafe"
 )
 
