@@ -59,13 +59,14 @@ type coarseCell struct {
 //     of a 60 mm mass selects a coarse level while a vessel or a 4 mm
 //     nodule beside it selects a fine one); a voxel whose best response is
 //     below MinResponse HU is dropped;
-//   - voxels that select level 0 become one point each if their shape index
-//     at level 0 is at least SIMin (blob-like);
+//   - voxels that select level 0 become one point each if they look like
+//     part of a blob at level 0 (blobShape: shape index at least SIMin, or
+//     a blob's top);
 //   - voxels that select level L ≥ 1 are pooled per level-L voxel; the pool
 //     becomes one point at the mean position of its voxels, weighted by
-//     their number, if the shape index at that level-L voxel is at least
-//     SIMin. A 60 mm mass thus gives a few hundred points on the 4–8 mm
-//     grid instead of 10⁵ 1 mm points.
+//     their number, if that level-L voxel looks like part of a blob. A 60
+//     mm mass thus gives a few hundred points on the 4–8 mm grid instead
+//     of 10⁵ 1 mm points.
 //
 // A point's HU coordinate is the mean level-0 smoothed HU of its voxels, its
 // spatial bandwidth is 2^L times the base one.
@@ -113,12 +114,12 @@ func (ws *Workspace) selectPoints(lungCrop func(i, j, k int) bool, opt Options) 
 					continue
 				}
 				if bestL == 0 {
-					c := features.At(s0, i, j, k)
-					if c.SI < opt.SIMin {
+					si, ok := blobShape(s0, i, j, k, opt.SIMin)
+					if !ok {
 						continue
 					}
 					w := crop.IndexToWorld(volume.Vec3{float64(i), float64(j), float64(k)})
-					sl.fine.add(w, s0.Data[p], float32(c.SI), 1, float32(crop.Data[p]), float32(best), 1, 0)
+					sl.fine.add(w, s0.Data[p], float32(si), 1, float32(crop.Data[p]), float32(best), 1, 0)
 					continue
 				}
 				lv := pyr.Levels[bestL]
@@ -188,17 +189,40 @@ func (ws *Workspace) selectPoints(lungCrop func(i, j, k int) bool, opt Options) 
 			ci := int(key) % lv.Dims[0]
 			cj := (int(key) / lv.Dims[0]) % lv.Dims[1]
 			ck := int(key) / (lv.Dims[0] * lv.Dims[1])
-			cv := features.At(lv, ci, cj, ck)
-			if cv.SI < opt.SIMin {
+			si, ok := blobShape(lv, ci, cj, ck, opt.SIMin)
+			if !ok {
 				continue
 			}
 			f := float64(c.n)
 			w := crop.IndexToWorld(volume.Vec3{c.sx / f, c.sy / f, c.sz / f})
 			resp := ws.resp[L].Data[key]
-			ps.add(w, float32(c.sm/f), float32(cv.SI), float32(c.n), float32(c.raw/f), resp, float32(levelScale(pyr.Sigma, L, opt)), L)
+			ps.add(w, float32(c.sm/f), float32(si), float32(c.n), float32(c.raw/f), resp, float32(levelScale(pyr.Sigma, L, opt)), L)
 		}
 	}
 }
+
+// blobShape decides whether voxel (i, j, k) of a smoothed level looks like
+// part of a bright blob and returns its shape index: the iso-surface's
+// shape index when that is at least siMin; otherwise, where the gradient
+// (and so the shape index) fades — the top of a blob at its own scale — a
+// Hessian that is negative definite with comparable curvatures
+// (features.BrightBlob, weakest ≥ BlobRatio of the strongest) counts as a
+// cap, shape index 1.
+func blobShape(s *volume.Volume[float32], i, j, k int, siMin float64) (float64, bool) {
+	g, h := features.Derivatives(s, i, j, k)
+	c := features.FromDerivatives(g, h[0], h[1], h[2], h[3], h[4], h[5])
+	if c.SI >= siMin {
+		return c.SI, true
+	}
+	if features.BrightBlob(h, BlobRatio) {
+		return 1, true
+	}
+	return c.SI, false
+}
+
+// BlobRatio is the least ratio of the weakest to the strongest Hessian
+// curvature for a blob top (a tube's is near 0, a ball's 1).
+const BlobRatio = 0.25
 
 // levelScale is the spatial bandwidth multiplier of a level-L point: the
 // bandwidth grows with the level's σ as BandwidthPerSigma·σ_L, never below

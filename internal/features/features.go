@@ -380,3 +380,60 @@ func ShapeIndexAt(s *volume.Volume[float32], idx []int32, si, curv []float32) er
 	})
 	return nil
 }
+
+// Eigen3 returns the eigenvalues, ascending, of the symmetric 3×3 matrix
+// given as (xx, yy, zz, xy, xz, yz) (Smith's closed form).
+func Eigen3(h [6]float64) [3]float64 {
+	a, b, c, d, e, f := h[0], h[1], h[2], h[3], h[4], h[5]
+	p1 := d*d + e*e + f*f
+	if p1 == 0 {
+		ev := [3]float64{a, b, c}
+		sortThree(&ev)
+		return ev
+	}
+	q := (a + b + c) / 3
+	p2 := (a-q)*(a-q) + (b-q)*(b-q) + (c-q)*(c-q) + 2*p1
+	p := math.Sqrt(p2 / 6)
+	// B = (A − qI)/p; r = det(B)/2
+	ba, bb, bc := (a-q)/p, (b-q)/p, (c-q)/p
+	bd, be, bf := d/p, e/p, f/p
+	r := (ba*(bb*bc-bf*bf) - bd*(bd*bc-bf*be) + be*(bd*bf-bb*be)) / 2
+	var phi float64
+	switch {
+	case r <= -1:
+		phi = math.Pi / 3
+	case r >= 1:
+		phi = 0
+	default:
+		phi = math.Acos(r) / 3
+	}
+	e1 := q + 2*p*math.Cos(phi)
+	e3 := q + 2*p*math.Cos(phi+2*math.Pi/3)
+	e2 := 3*q - e1 - e3
+	ev := [3]float64{e1, e2, e3}
+	sortThree(&ev)
+	return ev
+}
+
+func sortThree(v *[3]float64) {
+	if v[0] > v[1] {
+		v[0], v[1] = v[1], v[0]
+	}
+	if v[1] > v[2] {
+		v[1], v[2] = v[2], v[1]
+	}
+	if v[0] > v[1] {
+		v[0], v[1] = v[1], v[0]
+	}
+}
+
+// BrightBlob reports whether the Hessian h (HU/mm², as Derivatives gives
+// it) is that of a bright blob's top: negative definite, with the weakest
+// curvature at least ratio times the strongest (a tube's axis has about
+// none, a ball's three are equal). It is the blob test where the gradient,
+// and so the shape index, vanishes: at the centre of a lesion at its own
+// scale.
+func BrightBlob(h [6]float64, ratio float64) bool {
+	ev := Eigen3(h)
+	return ev[2] < 0 && ev[2] <= ratio*ev[0]
+}

@@ -235,3 +235,32 @@ func BenchmarkFeatures(b *testing.B) {
 		}
 	}
 }
+
+func TestEigen3AndBrightBlob(t *testing.T) {
+	for _, c := range []struct {
+		h    [6]float64
+		want [3]float64
+	}{
+		{[6]float64{2, 3, 5, 0, 0, 0}, [3]float64{2, 3, 5}},
+		{[6]float64{2, 2, 3, 1, 0, 0}, [3]float64{1, 3, 3}},          // [[2,1,0],[1,2,0],[0,0,3]]
+		{[6]float64{4, 4, 4, 1, 1, 1}, [3]float64{3, 3, 6}},          // 3I + ones
+		{[6]float64{-1, -2, 0, 0.5, 0, 0}, [3]float64{-2.2071, -0.7929, 0}}, // rounded below
+	} {
+		got := Eigen3(c.h)
+		for i := range got {
+			if math.Abs(got[i]-c.want[i]) > 1e-3 {
+				t.Errorf("Eigen3(%v) = %v, want %v", c.h, got, c.want)
+				break
+			}
+		}
+	}
+	if !BrightBlob([6]float64{-3, -2.5, -2, 0, 0, 0}, 0.25) {
+		t.Error("ball-like Hessian not a blob")
+	}
+	if BrightBlob([6]float64{-3, -3, -0.1, 0, 0, 0}, 0.25) {
+		t.Error("tube-like Hessian called a blob")
+	}
+	if BrightBlob([6]float64{-3, -3, 0.5, 0, 0, 0}, 0.25) {
+		t.Error("saddle called a blob")
+	}
+}

@@ -19,7 +19,7 @@ type closer struct {
 }
 
 // massCoarse is the in-plane downsampling factor of the mass closing
-// (step 6): a 30 mm disk is still 7.5 pixels of 4 mm, and the closing costs
+// (step 6): a 50 mm disk is still 12.5 pixels of 4 mm, and the closing costs
 // a sixteenth of a full-resolution one. Only the closing's far edge (the
 // cut through the mediastinum) is 4 mm coarse; the side against the lung is
 // the base mask's, at full resolution.

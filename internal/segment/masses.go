@@ -12,11 +12,12 @@ const (
 	massSoftHU = -50
 	// massSoftFraction: at least this share of a piece must be soft tissue.
 	massSoftFraction = 0.5
-	// massLungContact: at least this share of a piece's surface (voxel
-	// faces) must touch the lung mask rather than the body (see the
-	// package comment for the measurements it separates).
-	massLungContact = 0.53
 )
+
+// massLungContact: at least this share of a piece's surface (voxel faces)
+// must touch the lung mask rather than the body (see the package comment
+// for the cases it was chosen on). A variable for tuning experiments.
+var massLungContact = 0.45
 
 // keepMasses judges the pieces the mass closing proposed (cls == cCand):
 // 6-connected 3-D components, each added to dst when it is soft tissue

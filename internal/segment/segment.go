@@ -35,18 +35,21 @@
 //  6. Masses against the mediastinum or chest wall (keepMasses): a tumour
 //     that has grown into the lung from the mediastinum leaves a bay wider
 //     than step 5 bridges. Each lung is therefore also closed with a disk
-//     of radius Options.MassClosingRadiusMM (30 mm), on a 4 mm in-plane grid
+//     of radius Options.MassClosingRadiusMM (50 mm), on a 4 mm in-plane grid
 //     (a sixteenth of the cost; only the closing's far edge, the cut
 //     through the mediastinum, is that coarse), and what that closing adds is split
 //     into 3-D connected pieces. A piece joins the mask only when it looks
 //     like a mass rather than a mediastinal organ: at least half of it soft
-//     tissue (≥ −50 HU; fat pads are not) and at least 53 % of its surface
+//     tissue (≥ −50 HU; fat pads are not) and at least 45 % of its surface
 //     against the lung rather than the body (a mass bulging into the lung
 //     faces mostly lung; the aorta, the heart and the great vessels sit in
-//     the mediastinum and face it on more of their surface: measured
-//     41–48 % for every such piece of LIDC-IDRI-0001 and Lung-PET-CT-Dx
-//     A0002, 57 % for A0002's adenocarcinoma), and at most Options.MaxMassML
-//     (250 mL). The thresholds come from these two scans only.
+//     the mediastinum and face it on more of their surface), and at most
+//     Options.MaxMassML (250 mL). Radius and contact were chosen on
+//     LIDC-IDRI-0001 (nothing added), Lung-PET-CT-Dx A0002 (its
+//     adenocarcinoma's centre fully inside) and the phantom masses of seeds
+//     8, 10, 16, 18 and 20 (45–77 mm against the chest wall or the
+//     mediastinum: 60–95 % of a ball of 0.3 diameters at their centre
+//     inside; with 30 mm and 53 %, 0–79 %).
 //
 // Known limits: the closings are 2-D (axial), so a nodule sitting on the
 // diaphragm dome, below the lung rather than beside it, may be only partly
@@ -95,7 +98,7 @@ type Options struct {
 // DefaultOptions returns the documented defaults.
 func DefaultOptions() Options {
 	return Options{AirHU: -400, AirwayHU: -900, ClosingRadiusMM: 15, MinLungML: 50, BronchusDepthMM: 30, AirwayMarginMM: 2,
-		MassClosingRadiusMM: 30, MaxMassML: 250}
+		MassClosingRadiusMM: 50, MaxMassML: 250}
 }
 
 func (o Options) withDefaults() Options {
