@@ -3,10 +3,10 @@ package gorgop
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
+	"syscall"
 	"testing"
-
-	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
+	"time"
 
 	"github.com/lungctl/lungctl/internal/classify/nn"
 )
@@ -19,150 +19,60 @@ func randVec(r *rand.Rand, n int) []float32 {
 	return v
 }
 
-// fdCheck builds L = Σ r ⊙ f(x, w) for a graph f, takes gorgonia's symbolic
-// gradients and compares them with central finite differences of L.
-func fdCheck(t *testing.T, name string, xs, ws tensor.Shape, f func(x, w *G.Node) (*G.Node, error)) {
-	t.Helper()
-	r := rand.New(rand.NewPCG(11, uint64(len(name))))
-	xd := randVec(r, xs.TotalSize())
-	var wd []float32
-	if ws != nil {
-		wd = randVec(r, ws.TotalSize())
+func testNet(t testing.TB, a nn.Arch, seed uint64) *nn.Net {
+	net, err := nn.New(a)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var rd []float32
-	eval := func(wantGrad bool) (float64, [][]float32) {
-		g := G.NewGraph()
-		x := G.NodeFromAny(g, tensor.New(tensor.WithShape(xs...), tensor.WithBacking(append([]float32(nil), xd...))), G.WithName("x"))
-		wrt := G.Nodes{x}
-		var w *G.Node
-		if ws != nil {
-			w = G.NodeFromAny(g, tensor.New(tensor.WithShape(ws...), tensor.WithBacking(append([]float32(nil), wd...))), G.WithName("w"))
-			wrt = append(wrt, w)
-		}
-		y, err := f(x, w)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rd == nil {
-			rd = randVec(r, y.Shape().TotalSize())
-		}
-		rn := G.NodeFromAny(g, tensor.New(tensor.WithShape(y.Shape()...), tensor.WithBacking(rd)), G.WithName("r"))
-		p, err := G.HadamardProd(y, rn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := G.Sum(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var grads G.Nodes
-		if wantGrad {
-			if grads, err = G.Grad(l, wrt...); err != nil {
-				t.Fatal(err)
+	net.Init(seed)
+	r := rand.New(rand.NewPCG(seed, 2))
+	for _, p := range net.Params() { // non-zero biases so their gradients are exercised
+		if len(p.Shape) == 1 {
+			for i := range p.Data {
+				p.Data[i] = float32(0.05 * r.NormFloat64())
 			}
 		}
-		m := G.NewTapeMachine(g)
-		defer m.Close()
-		if err := m.RunAll(); err != nil {
-			t.Fatal(err)
-		}
-		var out [][]float32
-		for _, gn := range grads {
-			out = append(out, append([]float32(nil), gn.Value().Data().([]float32)...))
-		}
-		return float64(l.Value().Data().(float32)), out
 	}
-	_, grads := eval(true)
-	const h = 1e-2
-	for gi, data := range [][]float32{xd, wd} {
-		if data == nil {
-			continue
-		}
-		var worst float64
-		idx := []int{0, len(data) / 3, len(data) / 2, len(data) - 1}
-		for k := 0; k < 16; k++ {
-			idx = append(idx, r.IntN(len(data)))
-		}
-		for _, i := range idx {
-			v0 := data[i]
-			data[i] = v0 + h
-			lp, _ := eval(false)
-			data[i] = v0 - h
-			lm, _ := eval(false)
-			data[i] = v0
-			num := (lp - lm) / (2 * h)
-			ana := float64(grads[gi][i])
-			if math.Abs(num-ana) > 2e-2+1e-2*math.Abs(num) {
-				t.Errorf("%s: ∂L/∂input%d[%d] = %g, finite difference %g", name, gi, i, ana, num)
-			}
-			worst = max(worst, math.Abs(num))
-		}
-		if worst == 0 {
-			t.Errorf("%s: all sampled gradients of input %d are zero", name, gi)
-		}
-	}
+	return net
 }
 
-func TestConv3dGradient(t *testing.T) {
-	for _, c := range []struct {
-		k, s, p int
-	}{{3, 1, 1}, {3, 2, 1}, {2, 2, 0}} {
-		fdCheck(t, "conv3d", tensor.Shape{2, 2, 5, 4, 6}, tensor.Shape{3, 2 * c.k * c.k * c.k}, func(x, w *G.Node) (*G.Node, error) {
-			return Conv3d(x, w, nil, c.k, c.s, c.p)
-		})
-	}
-}
-
-func TestMaxPool3dGradient(t *testing.T) {
-	fdCheck(t, "maxpool3d", tensor.Shape{2, 3, 4, 5, 6}, nil, func(x, _ *G.Node) (*G.Node, error) {
-		return MaxPool3d(x, 2, 2)
-	})
-}
-
-// TestGraphMatchesNN checks that the gorgonia graph and package nn's float32
-// path (itself checked against PyTorch) give the same logits, loss and
-// gradients from the same weights.
+// TestGraphMatchesNN checks that the gorgonia graph and package nn's
+// Forward/Backward (checked against PyTorch) give the same logits, loss and
+// gradients from the same weights, with and without a hidden layer, and
+// that the inference graph gives the training graph's logits.
 func TestGraphMatchesNN(t *testing.T) {
 	for _, a := range []nn.Arch{{Size: 8, Channels: []int{3, 4}, Hidden: 5}, {Size: 16, Channels: []int{4, 8, 8}}} {
-		net, err := nn.New(a)
+		net := testNet(t, a, 3)
+		const nb = 11
+		gr, err := Build(net, nb, true, 1e-3)
 		if err != nil {
 			t.Fatal(err)
 		}
-		net.Init(3)
-		r := rand.New(rand.NewPCG(1, 2))
-		for _, p := range net.Params() {
-			if len(p.Shape) == 1 {
-				for i := range p.Data {
-					p.Data[i] = float32(0.05 * r.NormFloat64())
-				}
-			}
-		}
-		const nb = 3
-		gr, err := Build(net, nb)
-		if err != nil {
-			t.Fatal(err)
-		}
+		defer gr.Close()
 		for i, p := range net.Params() {
 			if d := gr.Params[i].Value().Data().([]float32); &d[0] != &p.Data[0] {
 				t.Fatalf("graph parameter %s does not share memory with the nn.Net", p.Name)
 			}
 		}
+		r := rand.New(rand.NewPCG(1, 2))
 		x := randVec(r, nb*net.InputLen())
-		y := []float32{1, 0, 1}
-		logits, loss, grads, err := gr.Run(x, y)
+		y := make([]float32, nb)
+		for i := range y {
+			y[i] = float32(i % 2)
+		}
+		logits, loss, grads, err := gr.Grads(x, y)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ws := net.NewWorkspace(nb)
-		z := make([]float32, nb)
-		dz := make([]float32, nb)
+		z, dz := make([]float32, nb), make([]float32, nb)
 		if err := net.Forward(ws, x, nb, z); err != nil {
 			t.Fatal(err)
 		}
 		want := nn.BCEWithLogits(z, y, dz)
 		for i := range z {
-			if math.Abs(float64(logits[i]-z[i])) > 1e-4*(1+math.Abs(float64(z[i]))) {
-				t.Fatalf("%v: gorgonia logit %d = %g, nn %g", a, i, logits[i], z[i])
+			if logits[i] != z[i] {
+				t.Fatalf("%v: gorgonia logit %d = %g, nn %g (the same kernels in the same order)", a, i, logits[i], z[i])
 			}
 		}
 		if math.Abs(float64(loss)-want) > 1e-5 {
@@ -177,70 +87,226 @@ func TestGraphMatchesNN(t *testing.T) {
 			for _, v := range p.Grad {
 				scale = max(scale, math.Abs(float64(v)))
 			}
+			if scale == 0 {
+				t.Fatalf("%v: %s has an all-zero gradient; the check proves nothing", a, p.Name)
+			}
 			for i := range p.Grad {
-				if math.Abs(float64(grads[pi][i]-p.Grad[i])) > 1e-4*scale+1e-7 {
+				if math.Abs(float64(grads[pi][i]-p.Grad[i])) > 1e-5*scale+1e-8 {
 					t.Fatalf("%v: %s grad[%d]: gorgonia %g, nn %g", a, p.Name, i, grads[pi][i], p.Grad[i])
 				}
 			}
 		}
-	}
-}
-
-// TestStepMatchesNN checks one Adam step through the graph against the
-// same step through nn's own backward pass.
-func TestStepMatchesNN(t *testing.T) {
-	a := nn.Arch{Size: 8, Channels: []int{2, 3}}
-	n1, _ := nn.New(a)
-	n2, _ := nn.New(a)
-	n1.Init(4)
-	n2.Init(4)
-	const nb = 2
-	gr, err := Build(n1, nb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := randVec(rand.New(rand.NewPCG(3, 3)), nb*n1.InputLen())
-	y := []float32{0, 1}
-	if _, err := gr.Step(n1, nn.NewAdam(1e-2), x, y); err != nil {
-		t.Fatal(err)
-	}
-	ws := n2.NewWorkspace(nb)
-	z, dz := make([]float32, nb), make([]float32, nb)
-	_ = n2.Forward(ws, x, nb, z)
-	nn.BCEWithLogits(z, y, dz)
-	n2.ZeroGrad()
-	_ = n2.Backward(ws, dz)
-	nn.NewAdam(1e-2).Step(n2)
-	for i, p := range n1.Params() {
-		q := n2.Params()[i]
-		for j := range p.Data {
-			if math.Abs(float64(p.Data[j]-q.Data[j])) > 1e-5 {
-				t.Fatalf("%s[%d] after a step: graph %g, nn %g", p.Name, j, p.Data[j], q.Data[j])
+		inf, err := Build(net, nb, false, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer inf.Close()
+		zi := make([]float32, nb)
+		if err := inf.Forward(x, zi); err != nil {
+			t.Fatal(err)
+		}
+		for i := range z {
+			if zi[i] != z[i] {
+				t.Fatalf("%v: inference graph logit %d = %g, nn %g", a, i, zi[i], z[i])
 			}
 		}
 	}
 }
 
-// BenchmarkGraphTrainStep is one Adam step through the gorgonia graph for
-// the peer architecture (conv 16-32-64 on 32³) at batch 16 (the graph's
-// vol2col of layer 1 alone is 27 × 16·32768 floats); ns/patch is reported
-// for comparison with nn's BenchmarkTrainStep in package classify.
+// TestStepMatchesNN checks steps of gorgonia's Adam solver through the graph
+// against nn's Adam on nn's own gradients.
+func TestStepMatchesNN(t *testing.T) {
+	a := nn.Arch{Size: 8, Channels: []int{2, 3}}
+	n1, n2 := testNet(t, a, 4), testNet(t, a, 4)
+	const nb = 5
+	gr, err := Build(n1, nb, true, 1e-2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gr.Close()
+	r := rand.New(rand.NewPCG(3, 3))
+	ws := n2.NewWorkspace(nb)
+	adam := nn.NewAdam(1e-2)
+	y := []float32{0, 1, 1, 0, 1}
+	for step := 0; step < 3; step++ {
+		x := randVec(r, nb*n1.InputLen())
+		if _, err := gr.Step(x, y); err != nil {
+			t.Fatal(err)
+		}
+		z, dz := make([]float32, nb), make([]float32, nb)
+		if err := n2.Forward(ws, x, nb, z); err != nil {
+			t.Fatal(err)
+		}
+		nn.BCEWithLogits(z, y, dz)
+		n2.ZeroGrad()
+		if err := n2.Backward(ws, dz); err != nil {
+			t.Fatal(err)
+		}
+		adam.Step(n2)
+	}
+	for i, p := range n1.Params() {
+		q := n2.Params()[i]
+		for j := range p.Data {
+			if math.Abs(float64(p.Data[j]-q.Data[j])) > 1e-5 {
+				t.Fatalf("%s[%d] after 3 steps: graph %g, nn %g", p.Name, j, p.Data[j], q.Data[j])
+			}
+		}
+	}
+}
+
+// peerArch is classify's benchmark architecture (the PyTorch peer's
+// defaults): conv 16-32-64 with pooling on 32³, one logit.
+var peerArch = nn.Arch{Size: 32, Channels: []int{16, 32, 64}}
+
+// BenchmarkGraphTrainStep is classify's BenchmarkTrainStep through the
+// gorgonia graph: one Adam step (forward, BCE, symbolic gradients, gorgonia's
+// Adam) on a batch of 64 32³ patches of the peer architecture.
 func BenchmarkGraphTrainStep(b *testing.B) {
-	net, _ := nn.New(nn.Arch{Size: 32, Channels: []int{16, 32, 64}})
-	net.Init(1)
-	const nb = 16
-	gr, err := Build(net, nb)
+	net := testNet(b, peerArch, 1)
+	const nb = 64
+	gr, err := Build(net, nb, true, 1e-3)
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer gr.Close()
 	x := randVec(rand.New(rand.NewPCG(1, 1)), nb*net.InputLen())
 	y := make([]float32, nb)
-	opt := nn.NewAdam(1e-3)
+	for i := range y {
+		y[i] = float32(i % 2)
+	}
+	if _, err := gr.Step(x, y); err != nil {
+		b.Fatal(err)
+	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := gr.Step(net, opt, x, y); err != nil {
+		if _, err := gr.Step(x, y); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*nb), "ns/patch")
+}
+
+// BenchmarkGraphInference is classify's BenchmarkInference through the
+// gorgonia inference graph: logits of a batch of 64 32³ patches.
+func BenchmarkGraphInference(b *testing.B) {
+	net := testNet(b, peerArch, 1)
+	const nb = 64
+	gr, err := Build(net, nb, false, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer gr.Close()
+	x := randVec(rand.New(rand.NewPCG(1, 1)), nb*net.InputLen())
+	z := make([]float32, nb)
+	if err := gr.Forward(x, z); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := gr.Forward(x, z); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*nb), "ns/patch")
+}
+
+// BenchmarkPaired runs package nn's step and the gorgonia graph's step
+// alternately on the same batch (the order swapping every iteration), so
+// that both see the same load on a shared machine, and reports each
+// engine's median time per step and the median of the per-pair ratios
+// gorgonia/nn. TrainStep is a full Adam step of each engine on its own copy
+// of the weights; Inference one forward pass.
+func BenchmarkPaired(b *testing.B) {
+	const nb = 64
+	x := randVec(rand.New(rand.NewPCG(1, 1)), nb*peerArch.Size*peerArch.Size*peerArch.Size)
+	y := make([]float32, nb)
+	for i := range y {
+		y[i] = float32(i % 2)
+	}
+	run := func(b *testing.B, train bool) {
+		n1, n2 := testNet(b, peerArch, 1), testNet(b, peerArch, 1)
+		gr, err := Build(n2, nb, train, 1e-3)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer gr.Close()
+		ws := n1.NewWorkspace(nb)
+		ws.Inference = !train
+		adam := nn.NewAdam(1e-3)
+		z, dz := make([]float32, nb), make([]float32, nb)
+		nnStep := func() {
+			if err := n1.Forward(ws, x, nb, z); err != nil {
+				b.Fatal(err)
+			}
+			if train {
+				nn.BCEWithLogits(z, y, dz)
+				n1.ZeroGrad()
+				if err := n1.Backward(ws, dz); err != nil {
+					b.Fatal(err)
+				}
+				adam.Step(n1)
+			}
+		}
+		gStep := func() {
+			var err error
+			if train {
+				_, err = gr.Step(x, y)
+			} else {
+				err = gr.Forward(x, z)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		nnStep()
+		gStep()
+		var tn, tg, ratio, cn, cg, cratio []float64
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			first, second := nnStep, gStep
+			if i%2 == 1 {
+				first, second = gStep, nnStep
+			}
+			c0, t0 := cpuSeconds(b), time.Now()
+			first()
+			c1, t1 := cpuSeconds(b), time.Now()
+			second()
+			d1, d2 := t1.Sub(t0).Seconds(), time.Since(t1).Seconds()
+			e1, e2 := c1-c0, cpuSeconds(b)-c1
+			if i%2 == 1 {
+				d1, d2, e1, e2 = d2, d1, e2, e1
+			}
+			tn, tg, ratio = append(tn, d1), append(tg, d2), append(ratio, d2/d1)
+			cn, cg, cratio = append(cn, e1), append(cg, e2), append(cratio, e2/e1)
+		}
+		b.ReportMetric(median(tn)*1e3, "nn-ms/step")
+		b.ReportMetric(median(tg)*1e3, "gorgonia-ms/step")
+		b.ReportMetric(median(ratio), "gorgonia/nn")
+		b.ReportMetric(median(cn)*1e3, "nn-cpu-ms/step")
+		b.ReportMetric(median(cg)*1e3, "gorgonia-cpu-ms/step")
+		b.ReportMetric(median(cratio), "cpu-gorgonia/nn")
+	}
+	b.Run("TrainStep", func(b *testing.B) { run(b, true) })
+	b.Run("Inference", func(b *testing.B) { run(b, false) })
+}
+
+// cpuSeconds is the process's user + system CPU time so far.
+func cpuSeconds(b *testing.B) float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return math.NaN()
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
