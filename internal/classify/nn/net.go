@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
-	"sync"
+
+	"github.com/lungctl/lungctl/internal/par"
 )
 
 // Arch is the network architecture, the same as the PyTorch reference
@@ -175,34 +175,54 @@ func (n *Net) ZeroGrad() {
 	}
 }
 
+// DefaultGradParts is the number of partial gradient sums Backward uses
+// when Workspace.GradParts is 0.
+const DefaultGradParts = 8
+
 // Workspace holds the reusable buffers of Forward/Backward for batches of up
 // to Cap samples: per-sample pooled activations and argmax indices (kept for
-// Backward) and per-worker im2col scratch and gradient accumulators.
+// Backward), per-worker im2col scratch and per-part gradient sums.
 type Workspace struct {
 	Cap int
 	// Inference skips what only Backward needs (pooling argmax indices);
 	// Backward refuses a batch computed with it set.
 	Inference bool
+	// GradParts is the number of fixed partial sums Backward splits the
+	// batch's gradient into (0 means DefaultGradParts): sample s is added
+	// to part s mod GradParts, each part in sample order, and the parts are
+	// added in order, so the gradient, and so training, is bit-identical for
+	// a given GradParts on any number of cores. At most GradParts workers
+	// run Backward.
+	GradParts int
 	infer     bool // Inference as of the last Forward
 	input     []float32
 	pooled    [][]float32 // per conv layer, Cap × C·(S/2)³
 	arg       [][]int32
 	hidden    [][]float32 // per linear layer except the last: Cap × out
-	workers   []*worker
+	sizes     scratchSizes
+	workers   []*worker // per par worker
+	parts     []*part   // per gradient part
 }
 
+type scratchSizes struct{ col, out, in, lin int }
+
+// worker is one goroutine's scratch memory.
 type worker struct {
 	col, out, dout, dcol, dx, dp []float32
 	hbuf                         []float32
-	grads                        [][]float32 // per param
+}
+
+// part is one partial gradient sum.
+type part struct {
+	grads [][]float32 // per param
 	// gradT holds each conv layer's weight gradient transposed,
 	// [Cin·27, Cout]: computing it as col·doutᵀ transposes the small dout
 	// instead of the large col.
 	gradT [][]float32
 }
 
-// NewWorkspace allocates buffers for batches of up to capacity samples,
-// using runtime.GOMAXPROCS workers.
+// NewWorkspace allocates buffers for batches of up to capacity samples;
+// per-worker scratch follows the par worker budget.
 func (n *Net) NewWorkspace(capacity int) *Workspace {
 	ws := &Workspace{Cap: capacity}
 	for _, l := range n.convs {
@@ -213,61 +233,70 @@ func (n *Net) NewWorkspace(capacity int) *Workspace {
 	for _, l := range n.lins[:len(n.lins)-1] {
 		ws.hidden = append(ws.hidden, make([]float32, capacity*l.out))
 	}
-	nw := max(1, min(runtime.GOMAXPROCS(0), capacity))
-	var maxCol, maxOut, maxIn, maxLin int
 	for _, l := range n.convs {
 		P := l.g.Out().Len()
-		maxCol = max(maxCol, l.g.Rows()*P)
-		maxOut = max(maxOut, l.cout*P)
-		maxIn = max(maxIn, l.g.Cin*l.g.In.Len())
+		ws.sizes.col = max(ws.sizes.col, l.g.Rows()*P)
+		ws.sizes.out = max(ws.sizes.out, l.cout*P)
+		ws.sizes.in = max(ws.sizes.in, l.g.Cin*l.g.In.Len(), l.cout*l.pg.Out().Len())
 	}
 	for _, l := range n.lins {
-		maxLin = max(maxLin, l.in, l.out)
-	}
-	for i := 0; i < nw; i++ {
-		w := &worker{col: make([]float32, maxCol), out: make([]float32, maxOut)}
-		w.hbuf = make([]float32, 2*maxLin)
-		ws.workers = append(ws.workers, w)
+		ws.sizes.lin = max(ws.sizes.lin, l.in, l.out)
 	}
 	return ws
 }
 
-func (w *worker) ensureTrain(n *Net) {
-	if w.grads != nil {
+// ensureWorkers allocates forward scratch for every par worker (and
+// backward scratch too when train is set) before a parallel loop uses it.
+func (ws *Workspace) ensureWorkers(train bool) {
+	for len(ws.workers) < par.Limit() {
+		ws.workers = append(ws.workers, &worker{col: make([]float32, ws.sizes.col),
+			out: make([]float32, ws.sizes.out), hbuf: make([]float32, 2*ws.sizes.lin)})
+	}
+	if !train {
 		return
 	}
-	w.dout = make([]float32, len(w.out))
-	w.dcol = make([]float32, len(w.col))
-	var maxIn int
-	for _, l := range n.convs {
-		maxIn = max(maxIn, l.g.Cin*l.g.In.Len(), l.cout*l.pg.Out().Len())
-	}
-	w.dx = make([]float32, maxIn)
-	w.dp = make([]float32, maxIn)
-	for _, p := range n.params {
-		w.grads = append(w.grads, make([]float32, len(p.Data)))
-	}
-	for _, l := range n.convs {
-		w.gradT = append(w.gradT, make([]float32, len(l.w.Data)))
+	for _, w := range ws.workers {
+		if w.dout == nil {
+			w.dout = make([]float32, ws.sizes.out)
+			w.dcol = make([]float32, ws.sizes.col)
+			w.dx = make([]float32, ws.sizes.in)
+			w.dp = make([]float32, ws.sizes.in)
+		}
 	}
 }
 
-// parallel runs f(worker, sample) for samples 0..nb-1 over the workers;
-// worker w takes samples w, w+W, w+2W, … so that per-worker gradient sums,
-// and hence training, are deterministic.
-func (ws *Workspace) parallel(nb int, f func(w *worker, s int)) {
-	nw := min(len(ws.workers), nb)
-	var wg sync.WaitGroup
-	for wi, w := range ws.workers[:nw] {
-		wg.Add(1)
-		go func(wi int, w *worker) {
-			defer wg.Done()
-			for s := wi; s < nb; s += nw {
-				f(w, s)
-			}
-		}(wi, w)
+func (ws *Workspace) gradParts() int {
+	if ws.GradParts > 0 {
+		return ws.GradParts
 	}
-	wg.Wait()
+	return DefaultGradParts
+}
+
+// ensureParts allocates and clears the partial gradient sums.
+func (ws *Workspace) ensureParts(n *Net) {
+	np := ws.gradParts()
+	if len(ws.parts) != np {
+		ws.parts = nil
+		for i := 0; i < np; i++ {
+			pt := &part{}
+			for _, p := range n.params {
+				pt.grads = append(pt.grads, make([]float32, len(p.Data)))
+			}
+			for _, l := range n.convs {
+				pt.gradT = append(pt.gradT, make([]float32, len(l.w.Data)))
+			}
+			ws.parts = append(ws.parts, pt)
+		}
+		return
+	}
+	for _, pt := range ws.parts {
+		for _, g := range pt.grads {
+			clear(g)
+		}
+		for _, g := range pt.gradT {
+			clear(g)
+		}
+	}
 }
 
 // Forward computes the logits of nb input patches x (nb × Size³, each [D, H,
@@ -278,7 +307,9 @@ func (n *Net) Forward(ws *Workspace, x []float32, nb int, logits []float32) erro
 	}
 	ws.input = x[:nb*n.InputLen()]
 	ws.infer = ws.Inference
-	ws.parallel(nb, func(w *worker, s int) {
+	ws.ensureWorkers(false)
+	par.For(nb, func(wi, s int) {
+		w := ws.workers[wi]
 		in := x[s*n.InputLen() : (s+1)*n.InputLen()]
 		for li, l := range n.convs {
 			P := l.g.Out().Len()
@@ -332,109 +363,21 @@ func (n *Net) Backward(ws *Workspace, dlogits []float32) error {
 	if len(dlogits) < nb {
 		return fmt.Errorf("nn: backward: %d gradients for a batch of %d", len(dlogits), nb)
 	}
-	for _, w := range ws.workers {
-		w.ensureTrain(n)
-		for _, g := range w.grads {
-			clear(g)
-		}
-		for _, g := range w.gradT {
-			clear(g)
-		}
-	}
+	ws.ensureWorkers(true)
+	ws.ensureParts(n)
 	pidx := map[*Param]int{}
 	for i, p := range n.params {
 		pidx[p] = i
 	}
-	ws.parallel(nb, func(w *worker, s int) {
-		// dense head, last layer first
-		dy := w.hbuf[:1]
-		dy[0] = dlogits[s]
-		for li := len(n.lins) - 1; li >= 0; li-- {
-			l := n.lins[li]
-			var x []float32
-			if li > 0 {
-				x = ws.hidden[li-1][s*n.lins[li-1].out : (s+1)*n.lins[li-1].out]
-			} else {
-				lc := n.convs[len(n.convs)-1]
-				sz := lc.cout * lc.pg.Out().Len()
-				x = ws.pooled[len(n.convs)-1][s*sz : (s+1)*sz]
-			}
-			gw, gb := w.grads[pidx[l.w]], w.grads[pidx[l.b]]
-			var dx []float32
-			if li > 0 {
-				dx = w.hbuf[len(w.hbuf)/2 : len(w.hbuf)/2+l.in]
-			} else {
-				dx = w.dp[:l.in]
-			}
-			clear(dx)
-			for o := 0; o < l.out; o++ {
-				d := dy[o]
-				if l.relu && ws.hidden[li][s*l.out+o] <= 0 {
-					d = 0
-				}
-				if d == 0 {
-					continue
-				}
-				gb[o] += d
-				row := l.w.Data[o*l.in : (o+1)*l.in]
-				grow := gw[o*l.in : (o+1)*l.in]
-				for i, v := range x {
-					grow[i] += d * v
-					dx[i] += d * row[i]
-				}
-			}
-			if li > 0 {
-				copy(w.hbuf[:l.in], dx)
-				dy = w.hbuf[:l.in]
-			}
-		}
-		// conv blocks; w.dp holds d(pooled output of the current layer)
-		for li := len(n.convs) - 1; li >= 0; li-- {
-			l := n.convs[li]
-			P := l.g.Out().Len()
-			Kr := l.g.Rows()
-			sz := l.cout * l.pg.Out().Len()
-			pooled := ws.pooled[li][s*sz : (s+1)*sz]
-			arg := ws.arg[li][s*sz : (s+1)*sz]
-			dout := w.dout[:l.cout*P]
-			clear(dout)
-			po := l.pg.Out().Len()
-			gb := w.grads[pidx[l.b]]
-			for c := 0; c < l.cout; c++ {
-				var sb float32
-				for i := c * po; i < (c+1)*po; i++ {
-					if pooled[i] > 0 { // ReLU passes the gradient only where its output was positive
-						dout[c*P+int(arg[i])] += w.dp[i]
-						sb += w.dp[i]
-					}
-				}
-				gb[c] += sb
-			}
-			var in []float32
-			if li == 0 {
-				in = ws.input[s*n.InputLen() : (s+1)*n.InputLen()]
-			} else {
-				lp := n.convs[li-1]
-				psz := lp.cout * lp.pg.Out().Len()
-				in = ws.pooled[li-1][s*psz : (s+1)*psz]
-			}
-			col := w.col[:Kr*P]
-			Im2Col(l.g, in, col)
-			Gemm(false, true, Kr, l.cout, P, col, P, dout, P, 1, w.gradT[li], l.cout)
-			if li == 0 {
-				break
-			}
-			dcol := w.dcol[:Kr*P]
-			Gemm(true, false, Kr, P, l.cout, l.w.Data, Kr, dout, P, 0, dcol, P)
-			dx := w.dx[:l.g.Cin*l.g.In.Len()]
-			clear(dx)
-			Col2Im(l.g, dcol, dx)
-			copy(w.dp, dx)
+	np := len(ws.parts)
+	par.For(min(np, nb), func(wi, pi int) {
+		for s := pi; s < nb; s += np {
+			n.backwardSample(ws, ws.workers[wi], ws.parts[pi], pidx, dlogits, s)
 		}
 	})
-	for _, w := range ws.workers {
+	for _, pt := range ws.parts {
 		for li, l := range n.convs {
-			g, gt := w.grads[pidx[l.w]], w.gradT[li]
+			g, gt := pt.grads[pidx[l.w]], pt.gradT[li]
 			Kr := l.g.Rows()
 			for k := 0; k < Kr; k++ {
 				for o := 0; o < l.cout; o++ {
@@ -444,14 +387,103 @@ func (n *Net) Backward(ws *Workspace, dlogits []float32) error {
 		}
 	}
 	for i, p := range n.params {
-		for _, w := range ws.workers {
-			g := w.grads[i]
+		for _, pt := range ws.parts {
+			g := pt.grads[i]
 			for j := range p.Grad {
 				p.Grad[j] += g[j]
 			}
 		}
 	}
 	return nil
+}
+
+// backwardSample adds sample s's gradient into part pt, using w's scratch.
+func (n *Net) backwardSample(ws *Workspace, w *worker, pt *part, pidx map[*Param]int, dlogits []float32, s int) {
+	// dense head, last layer first
+	dy := w.hbuf[:1]
+	dy[0] = dlogits[s]
+	for li := len(n.lins) - 1; li >= 0; li-- {
+		l := n.lins[li]
+		var x []float32
+		if li > 0 {
+			x = ws.hidden[li-1][s*n.lins[li-1].out : (s+1)*n.lins[li-1].out]
+		} else {
+			lc := n.convs[len(n.convs)-1]
+			sz := lc.cout * lc.pg.Out().Len()
+			x = ws.pooled[len(n.convs)-1][s*sz : (s+1)*sz]
+		}
+		gw, gb := pt.grads[pidx[l.w]], pt.grads[pidx[l.b]]
+		var dx []float32
+		if li > 0 {
+			dx = w.hbuf[len(w.hbuf)/2 : len(w.hbuf)/2+l.in]
+		} else {
+			dx = w.dp[:l.in]
+		}
+		clear(dx)
+		for o := 0; o < l.out; o++ {
+			d := dy[o]
+			if l.relu && ws.hidden[li][s*l.out+o] <= 0 {
+				d = 0
+			}
+			if d == 0 {
+				continue
+			}
+			gb[o] += d
+			row := l.w.Data[o*l.in : (o+1)*l.in]
+			grow := gw[o*l.in : (o+1)*l.in]
+			for i, v := range x {
+				grow[i] += d * v
+				dx[i] += d * row[i]
+			}
+		}
+		if li > 0 {
+			copy(w.hbuf[:l.in], dx)
+			dy = w.hbuf[:l.in]
+		}
+	}
+	// conv blocks; w.dp holds d(pooled output of the current layer)
+	for li := len(n.convs) - 1; li >= 0; li-- {
+		l := n.convs[li]
+		P := l.g.Out().Len()
+		Kr := l.g.Rows()
+		sz := l.cout * l.pg.Out().Len()
+		pooled := ws.pooled[li][s*sz : (s+1)*sz]
+		arg := ws.arg[li][s*sz : (s+1)*sz]
+		dout := w.dout[:l.cout*P]
+		clear(dout)
+		po := l.pg.Out().Len()
+		gb := pt.grads[pidx[l.b]]
+		for c := 0; c < l.cout; c++ {
+			var sb float32
+			for i := c * po; i < (c+1)*po; i++ {
+				if pooled[i] > 0 { // ReLU passes the gradient only where its output was positive
+					dout[c*P+int(arg[i])] += w.dp[i]
+					sb += w.dp[i]
+				}
+			}
+			gb[c] += sb
+		}
+		var in []float32
+		if li == 0 {
+			in = ws.input[s*n.InputLen() : (s+1)*n.InputLen()]
+		} else {
+			lp := n.convs[li-1]
+			psz := lp.cout * lp.pg.Out().Len()
+			in = ws.pooled[li-1][s*psz : (s+1)*psz]
+		}
+		col := w.col[:Kr*P]
+		Im2Col(l.g, in, col)
+		Gemm(false, true, Kr, l.cout, P, col, P, dout, P, 1, pt.gradT[li], l.cout)
+		if li == 0 {
+			break
+		}
+		dcol := w.dcol[:Kr*P]
+		Gemm(true, false, Kr, P, l.cout, l.w.Data, Kr, dout, P, 0, dcol, P)
+		dx := w.dx[:l.g.Cin*l.g.In.Len()]
+		clear(dx)
+		Col2Im(l.g, dcol, dx)
+		copy(w.dp, dx)
+	}
 }
 
 // BCEWithLogits returns the mean binary cross-entropy of logits z against
