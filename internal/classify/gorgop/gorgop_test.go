@@ -1,14 +1,22 @@
 package gorgop
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
-	"syscall"
+	"strconv"
 	"testing"
-	"time"
+
+	G "gorgonia.org/gorgonia"
 
 	"github.com/lungctl/lungctl/internal/classify/nn"
+	"github.com/lungctl/lungctl/internal/npy"
+	"github.com/lungctl/lungctl/internal/par"
+	"github.com/lungctl/lungctl/internal/pyref"
 )
 
 func randVec(r *rand.Rand, n int) []float32 {
@@ -19,6 +27,8 @@ func randVec(r *rand.Rand, n int) []float32 {
 	return v
 }
 
+// testNet is a He-initialised net with small non-zero biases (so that
+// their gradients are exercised).
 func testNet(t testing.TB, a nn.Arch, seed uint64) *nn.Net {
 	net, err := nn.New(a)
 	if err != nil {
@@ -26,7 +36,7 @@ func testNet(t testing.TB, a nn.Arch, seed uint64) *nn.Net {
 	}
 	net.Init(seed)
 	r := rand.New(rand.NewPCG(seed, 2))
-	for _, p := range net.Params() { // non-zero biases so their gradients are exercised
+	for _, p := range net.Params() {
 		if len(p.Shape) == 1 {
 			for i := range p.Data {
 				p.Data[i] = float32(0.05 * r.NormFloat64())
@@ -36,277 +46,289 @@ func testNet(t testing.TB, a nn.Arch, seed uint64) *nn.Net {
 	return net
 }
 
-// TestGraphMatchesNN checks that the gorgonia graph and package nn's
-// Forward/Backward (checked against PyTorch) give the same logits, loss and
-// gradients from the same weights, with and without a hidden layer, and
-// that the inference graph gives the training graph's logits.
-func TestGraphMatchesNN(t *testing.T) {
-	for _, a := range []nn.Arch{{Size: 8, Channels: []int{3, 4}, Hidden: 5}, {Size: 16, Channels: []int{4, 8, 8}}} {
-		net := testNet(t, a, 3)
-		const nb = 11
-		gr, err := Build(net, nb, true, 1e-3)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer gr.Close()
-		for i, p := range net.Params() {
-			if d := gr.Params[i].Value().Data().([]float32); &d[0] != &p.Data[0] {
-				t.Fatalf("graph parameter %s does not share memory with the nn.Net", p.Name)
-			}
-		}
-		r := rand.New(rand.NewPCG(1, 2))
-		x := randVec(r, nb*net.InputLen())
-		y := make([]float32, nb)
-		for i := range y {
-			y[i] = float32(i % 2)
-		}
-		logits, loss, grads, err := gr.Grads(x, y)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ws := net.NewWorkspace(nb)
-		z, dz := make([]float32, nb), make([]float32, nb)
-		if err := net.Forward(ws, x, nb, z); err != nil {
-			t.Fatal(err)
-		}
-		want := nn.BCEWithLogits(z, y, dz)
-		for i := range z {
-			if logits[i] != z[i] {
-				t.Fatalf("%v: gorgonia logit %d = %g, nn %g (the same kernels in the same order)", a, i, logits[i], z[i])
-			}
-		}
-		if math.Abs(float64(loss)-want) > 1e-5 {
-			t.Fatalf("%v: gorgonia loss %g, nn %g", a, loss, want)
-		}
-		net.ZeroGrad()
-		if err := net.Backward(ws, dz); err != nil {
-			t.Fatal(err)
-		}
-		for pi, p := range net.Params() {
-			var scale float64
-			for _, v := range p.Grad {
-				scale = max(scale, math.Abs(float64(v)))
-			}
-			if scale == 0 {
-				t.Fatalf("%v: %s has an all-zero gradient; the check proves nothing", a, p.Name)
-			}
-			for i := range p.Grad {
-				if math.Abs(float64(grads[pi][i]-p.Grad[i])) > 1e-5*scale+1e-8 {
-					t.Fatalf("%v: %s grad[%d]: gorgonia %g, nn %g", a, p.Name, i, grads[pi][i], p.Grad[i])
-				}
-			}
-		}
-		inf, err := Build(net, nb, false, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer inf.Close()
-		zi := make([]float32, nb)
-		if err := inf.Forward(x, zi); err != nil {
-			t.Fatal(err)
-		}
-		for i := range z {
-			if zi[i] != z[i] {
-				t.Fatalf("%v: inference graph logit %d = %g, nn %g", a, i, zi[i], z[i])
-			}
-		}
-	}
-}
-
-// TestStepMatchesNN checks steps of gorgonia's Adam solver through the graph
-// against nn's Adam on nn's own gradients.
-func TestStepMatchesNN(t *testing.T) {
-	a := nn.Arch{Size: 8, Channels: []int{2, 3}}
-	n1, n2 := testNet(t, a, 4), testNet(t, a, 4)
-	const nb = 5
-	gr, err := Build(n1, nb, true, 1e-2)
+func build(t testing.TB, net *nn.Net, batch int, opt Options) *Graph {
+	t.Helper()
+	g, err := Build(net, batch, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer gr.Close()
-	r := rand.New(rand.NewPCG(3, 3))
-	ws := n2.NewWorkspace(nb)
-	adam := nn.NewAdam(1e-2)
-	y := []float32{0, 1, 1, 0, 1}
-	for step := 0; step < 3; step++ {
-		x := randVec(r, nb*n1.InputLen())
-		if _, err := gr.Step(x, y); err != nil {
-			t.Fatal(err)
-		}
-		z, dz := make([]float32, nb), make([]float32, nb)
-		if err := n2.Forward(ws, x, nb, z); err != nil {
-			t.Fatal(err)
-		}
-		nn.BCEWithLogits(z, y, dz)
-		n2.ZeroGrad()
-		if err := n2.Backward(ws, dz); err != nil {
-			t.Fatal(err)
-		}
-		adam.Step(n2)
-	}
-	for i, p := range n1.Params() {
-		q := n2.Params()[i]
-		for j := range p.Data {
-			if math.Abs(float64(p.Data[j]-q.Data[j])) > 1e-5 {
-				t.Fatalf("%s[%d] after 3 steps: graph %g, nn %g", p.Name, j, p.Data[j], q.Data[j])
-			}
-		}
-	}
+	t.Cleanup(func() { g.Close() })
+	return g
 }
 
-// peerArch is classify's benchmark architecture (the PyTorch peer's
-// defaults): conv 16-32-64 with pooling on 32³, one logit.
-var peerArch = nn.Arch{Size: 32, Channels: []int{16, 32, 64}}
-
-// BenchmarkGraphTrainStep is classify's BenchmarkTrainStep through the
-// gorgonia graph: one Adam step (forward, BCE, symbolic gradients, gorgonia's
-// Adam) on a batch of 64 32³ patches of the peer architecture.
-func BenchmarkGraphTrainStep(b *testing.B) {
-	net := testNet(b, peerArch, 1)
-	const nb = 64
-	gr, err := Build(net, nb, true, 1e-3)
-	if err != nil {
-		b.Fatal(err)
+// bceF64 is the mean BCE of logits z against labels y in float64.
+func bceF64(z, y []float32) float64 {
+	var l float64
+	for i := range z {
+		zi := float64(z[i])
+		l += math.Max(zi, 0) - zi*float64(y[i]) + math.Log1p(math.Exp(-math.Abs(zi)))
 	}
-	defer gr.Close()
-	x := randVec(rand.New(rand.NewPCG(1, 1)), nb*net.InputLen())
-	y := make([]float32, nb)
-	for i := range y {
-		y[i] = float32(i % 2)
-	}
-	if _, err := gr.Step(x, y); err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := gr.Step(x, y); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*nb), "ns/patch")
+	return l / float64(len(z))
 }
 
-// BenchmarkGraphInference is classify's BenchmarkInference through the
-// gorgonia inference graph: logits of a batch of 64 32³ patches.
-func BenchmarkGraphInference(b *testing.B) {
-	net := testNet(b, peerArch, 1)
-	const nb = 64
-	gr, err := Build(net, nb, false, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer gr.Close()
-	x := randVec(rand.New(rand.NewPCG(1, 1)), nb*net.InputLen())
-	z := make([]float32, nb)
-	if err := gr.Forward(x, z); err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if err := gr.Forward(x, z); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*nb), "ns/patch")
-}
-
-// BenchmarkPaired runs package nn's step and the gorgonia graph's step
-// alternately on the same batch (the order swapping every iteration), so
-// that both see the same load on a shared machine, and reports each
-// engine's median time per step and the median of the per-pair ratios
-// gorgonia/nn. TrainStep is a full Adam step of each engine on its own copy
-// of the weights; Inference one forward pass.
-func BenchmarkPaired(b *testing.B) {
-	const nb = 64
-	x := randVec(rand.New(rand.NewPCG(1, 1)), nb*peerArch.Size*peerArch.Size*peerArch.Size)
-	y := make([]float32, nb)
-	for i := range y {
-		y[i] = float32(i % 2)
-	}
-	run := func(b *testing.B, train bool) {
-		n1, n2 := testNet(b, peerArch, 1), testNet(b, peerArch, 1)
-		gr, err := Build(n2, nb, train, 1e-3)
+// TestGradientFiniteDifference checks every parameter tensor's gradient
+// from the graph against central finite differences of the loss, with and
+// without a hidden layer and with a batch that is not a multiple of the
+// gradient parts.
+func TestGradientFiniteDifference(t *testing.T) {
+	for _, a := range []nn.Arch{{Size: 8, Channels: []int{3, 4}}, {Size: 6, Channels: []int{2, 3}, Hidden: 5}} {
+		net := testNet(t, a, 7)
+		const nb = 5
+		r := rand.New(rand.NewPCG(5, 6))
+		x := randVec(r, nb*net.InputLen())
+		y := []float32{1, 0, 1, 1, 0}
+		tr := build(t, net, nb, Options{Train: true, GradParts: 3})
+		inf := build(t, net, nb, Options{})
+		loss, grads, err := tr.Grads(x, y)
 		if err != nil {
-			b.Fatal(err)
+			t.Fatal(err)
 		}
-		defer gr.Close()
-		ws := n1.NewWorkspace(nb)
-		ws.Inference = !train
-		adam := nn.NewAdam(1e-3)
-		z, dz := make([]float32, nb), make([]float32, nb)
-		nnStep := func() {
-			if err := n1.Forward(ws, x, nb, z); err != nil {
-				b.Fatal(err)
+		z := make([]float32, nb)
+		lossAt := func() float64 {
+			if err := inf.Forward(x, z); err != nil {
+				t.Fatal(err)
 			}
-			if train {
-				nn.BCEWithLogits(z, y, dz)
-				n1.ZeroGrad()
-				if err := n1.Backward(ws, dz); err != nil {
-					b.Fatal(err)
+			return bceF64(z, y)
+		}
+		if l := lossAt(); math.Abs(l-float64(loss)) > 1e-6 {
+			t.Fatalf("%v: graph loss %g, recomputed %g", a, loss, l)
+		}
+		const h = 1e-3
+		for pi, p := range net.Params() {
+			idx := []int{0, len(p.Data) / 2, len(p.Data) - 1}
+			for k := 0; k < 4; k++ {
+				idx = append(idx, r.IntN(len(p.Data)))
+			}
+			var worst float64
+			for _, i := range idx {
+				p0 := p.Data[i]
+				p.Data[i] = p0 + h
+				lp := lossAt()
+				p.Data[i] = p0 - h
+				lm := lossAt()
+				p.Data[i] = p0
+				num := (lp - lm) / (2 * h)
+				if ana := float64(grads[pi][i]); math.Abs(num-ana) > 2e-3+3e-2*math.Abs(num) {
+					t.Errorf("%v %s[%d]: graph %g, finite difference %g", a, p.Name, i, ana, num)
 				}
-				adam.Step(n1)
+				worst = max(worst, math.Abs(num))
+			}
+			if worst == 0 {
+				t.Errorf("%v %s: all sampled gradients are zero; the check proves nothing", a, p.Name)
 			}
 		}
-		gStep := func() {
-			var err error
-			if train {
-				_, err = gr.Step(x, y)
-			} else {
-				err = gr.Forward(x, z)
+	}
+}
+
+// TestGradientIndependentOfWorkers checks that for fixed GradParts the
+// gradient is the same bit for bit on worker budgets of 1, 2 and 5 (what
+// makes training reproducible on any machine), that GradParts changes the
+// rounding (so the check would notice parts that followed the workers),
+// and that the inference graph gives the training graph's logits.
+func TestGradientIndependentOfWorkers(t *testing.T) {
+	net := testNet(t, nn.Arch{Size: 8, Channels: []int{3, 4}, Hidden: 5}, 11)
+	const nb = 13
+	r := rand.New(rand.NewPCG(2, 3))
+	x := randVec(r, nb*net.InputLen())
+	y := make([]float32, nb)
+	for i := range y {
+		y[i] = float32(i % 2)
+	}
+	grads := func(limit, parts int) ([][]float32, []float32) {
+		old := par.Limit()
+		par.SetLimit(limit)
+		defer par.SetLimit(old)
+		g := build(t, net, nb, Options{Train: true, GradParts: parts})
+		_, gs, err := g.Grads(x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return gs, slices.Clone(g.Logits())
+	}
+	same := func(a, b [][]float32) bool {
+		for i := range a {
+			for j := range a[i] {
+				if math.Float32bits(a[i][j]) != math.Float32bits(b[i][j]) {
+					return false
+				}
 			}
+		}
+		return true
+	}
+	ref, z := grads(1, 3)
+	for _, lim := range []int{2, 5} {
+		if g, _ := grads(lim, 3); !same(ref, g) {
+			t.Fatalf("GradParts 3: gradient on %d workers differs from 1 worker", lim)
+		}
+	}
+	if g, _ := grads(1, 1); same(ref, g) {
+		t.Fatal("GradParts 1 and 3 gave bit-identical gradients; the check cannot tell partitions apart")
+	}
+	zi := make([]float32, nb)
+	if err := build(t, net, nb, Options{}).Forward(x, zi); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(z, zi) {
+		t.Fatalf("inference logits %v, training graph %v", zi, z)
+	}
+}
+
+// TestAdamStep checks gorgonia's Adam on the graph's gradients against
+// Adam computed by hand in float64 for two steps (PyTorch's formula,
+// weight decay added to the gradient).
+func TestAdamStep(t *testing.T) {
+	net := testNet(t, nn.Arch{Size: 8, Channels: []int{2, 3}}, 4)
+	const nb, lr, wd = 4, 1e-2, 1e-3
+	g := build(t, net, nb, Options{Train: true})
+	s := NewAdam(lr, wd)
+	r := rand.New(rand.NewPCG(3, 3))
+	y := []float32{0, 1, 1, 0}
+	type state struct{ m, v []float64 }
+	st := map[int]*state{}
+	for step := 1; step <= 2; step++ {
+		x := randVec(r, nb*net.InputLen())
+		_, grads, err := g.Grads(x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([][]float64, len(grads))
+		for pi, p := range net.Params() {
+			if st[pi] == nil {
+				st[pi] = &state{make([]float64, len(p.Data)), make([]float64, len(p.Data))}
+			}
+			want[pi] = make([]float64, len(p.Data))
+			for j, gj := range grads[pi] {
+				gg := float64(gj) + wd*float64(p.Data[j])
+				m := 0.9*st[pi].m[j] + 0.1*gg
+				v := 0.999*st[pi].v[j] + 0.001*gg*gg
+				st[pi].m[j], st[pi].v[j] = m, v
+				mh, vh := m/(1-math.Pow(0.9, float64(step))), v/(1-math.Pow(0.999, float64(step)))
+				want[pi][j] = float64(p.Data[j]) - lr*mh/(math.Sqrt(vh)+1e-8)
+			}
+		}
+		if err := g.Step(x, y, s); err != nil {
+			t.Fatal(err)
+		}
+		for pi, p := range net.Params() {
+			for j, v := range p.Data {
+				if math.Abs(float64(v)-want[pi][j]) > 1e-6+1e-5*math.Abs(want[pi][j]) {
+					t.Fatalf("step %d: %s[%d] = %g, Adam by hand %g", step, p.Name, j, v, want[pi][j])
+				}
+			}
+		}
+	}
+}
+
+// torchExport runs the PyTorch peer's --export into a temporary folder, or
+// skips when /usr/bin/python3 with torch or the peer script is missing.
+func torchExport(t testing.TB, hidden int) string {
+	t.Helper()
+	script := filepath.Join("..", "..", "..", "..", "shared", "peers", "cnn3d_torch.py")
+	if _, err := os.Stat(script); err != nil {
+		t.Skipf("PyTorch peer script not found (%v)", err)
+	}
+	py := pyref.Python(t, "torch", "numpy")
+	dir := t.TempDir()
+	args := []string{script, "--export", dir, "--no-train", "--batch", "1", "--warmup", "0", "--repeat", "1", "--threads", "1"}
+	if hidden > 0 {
+		args = append(args, "--hidden", strconv.Itoa(hidden))
+	}
+	if out, err := exec.Command(py, args...).CombinedOutput(); err != nil {
+		t.Fatalf("cnn3d_torch.py --export: %v\n%s", err, out)
+	}
+	return dir
+}
+
+func loadNPY(t testing.TB, dir, name string) []float32 {
+	t.Helper()
+	v, _, err := npy.Read(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestMatchesPyTorch loads the PyTorch peer's exported weights and checks
+// the engine's logits (training and inference graphs), loss, every
+// gradient and the SGD-stepped weights (gorgonia's vanilla solver) number by
+// number.
+func TestMatchesPyTorch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs PyTorch (a few seconds); skipped in -short")
+	}
+	for _, hidden := range []int{0, 16} {
+		dir := torchExport(t, hidden)
+		net, err := nn.New(nn.Arch{Size: 32, Channels: []int{16, 32, 64}, Hidden: hidden})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range net.Params() {
+			v, shape, err := npy.Read(filepath.Join(dir, p.Name+".npy"))
 			if err != nil {
-				b.Fatal(err)
+				t.Fatal(err)
+			}
+			if len(v) != len(p.Data) || len(shape) != len(p.Shape) {
+				t.Fatalf("%s: shape %v, want %v", p.Name, shape, p.Shape)
+			}
+			copy(p.Data, v)
+		}
+		x := loadNPY(t, dir, "input.npy")
+		y := loadNPY(t, dir, "labels.npy")
+		want := loadNPY(t, dir, "logits.npy")
+		nb := len(want)
+		g := build(t, net, nb, Options{Train: true})
+		loss, grads, err := g.Grads(x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		z := slices.Clone(g.Logits())
+		for i := range want {
+			if d := math.Abs(float64(z[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
+				t.Errorf("hidden %d: logit %d = %.6g, PyTorch %.6g", hidden, i, z[i], want[i])
 			}
 		}
-		nnStep()
-		gStep()
-		var tn, tg, ratio, cn, cg, cratio []float64
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			first, second := nnStep, gStep
-			if i%2 == 1 {
-				first, second = gStep, nnStep
-			}
-			c0, t0 := cpuSeconds(b), time.Now()
-			first()
-			c1, t1 := cpuSeconds(b), time.Now()
-			second()
-			d1, d2 := t1.Sub(t0).Seconds(), time.Since(t1).Seconds()
-			e1, e2 := c1-c0, cpuSeconds(b)-c1
-			if i%2 == 1 {
-				d1, d2, e1, e2 = d2, d1, e2, e1
-			}
-			tn, tg, ratio = append(tn, d1), append(tg, d2), append(ratio, d2/d1)
-			cn, cg, cratio = append(cn, e1), append(cg, e2), append(cratio, e2/e1)
+		zi := make([]float32, nb)
+		if err := build(t, net, nb, Options{}).Forward(x, zi); err != nil {
+			t.Fatal(err)
 		}
-		b.ReportMetric(median(tn)*1e3, "nn-ms/step")
-		b.ReportMetric(median(tg)*1e3, "gorgonia-ms/step")
-		b.ReportMetric(median(ratio), "gorgonia/nn")
-		b.ReportMetric(median(cn)*1e3, "nn-cpu-ms/step")
-		b.ReportMetric(median(cg)*1e3, "gorgonia-cpu-ms/step")
-		b.ReportMetric(median(cratio), "cpu-gorgonia/nn")
+		if !slices.Equal(z, zi) {
+			t.Fatalf("inference logits %v, training graph %v", zi, z)
+		}
+		var lj struct {
+			Loss float64 `json:"loss_bce_mean"`
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "loss.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &lj); err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(float64(loss)-lj.Loss) > 1e-5 {
+			t.Errorf("loss %.7g, PyTorch %.7g", loss, lj.Loss)
+		}
+		for pi, p := range net.Params() {
+			gt := loadNPY(t, dir, "grad_"+p.Name+".npy")
+			var scale float64
+			for _, v := range gt {
+				scale = max(scale, math.Abs(float64(v)))
+			}
+			for i := range gt {
+				if d := math.Abs(float64(grads[pi][i] - gt[i])); d > 1e-3*scale+1e-7 {
+					t.Fatalf("hidden %d: grad %s[%d] = %g, PyTorch %g (max |g| %g)", hidden, p.Name, i, grads[pi][i], gt[i], scale)
+				}
+			}
+		}
+		if err := g.Step(x, y, G.NewVanillaSolver(G.WithLearnRate(0.01))); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range net.Params() {
+			s := loadNPY(t, dir, "stepped_"+p.Name+".npy")
+			for i := range s {
+				if d := math.Abs(float64(p.Data[i] - s[i])); d > 1e-6+1e-5*math.Abs(float64(s[i])) {
+					t.Fatalf("stepped %s[%d] = %g, PyTorch %g", p.Name, i, p.Data[i], s[i])
+				}
+			}
+		}
 	}
-	b.Run("TrainStep", func(b *testing.B) { run(b, true) })
-	b.Run("Inference", func(b *testing.B) { run(b, false) })
-}
-
-// cpuSeconds is the process's user + system CPU time so far.
-func cpuSeconds(b *testing.B) float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return math.NaN()
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -1,15 +1,12 @@
-// Package gorgop expresses lungctl's CNN (nn.Arch) as a gorgonia expression
-// graph whose operations call package nn's fast float32 kernels: im2col +
-// the AVX2/FMA GEMM for 3-D convolution and its two gradients, the fused
-// bias + ReLU + 2×2×2 max pooling with its argmax gradient, and a linear
-// layer on nn.Gemm. Gorgonia provides the graph, the symbolic
-// differentiation (each op's SymDiff wires in its gradient ops), the tape
-// machine and the Adam solver.
-//
-// It exists to measure the gorgonia engine against package nn's own
-// Forward/Backward (BenchmarkGraphTrainStep, BenchmarkGraphInference against
-// classify's BenchmarkTrainStep, BenchmarkInference) on the same
-// architecture, batch and kernels.
+// Package gorgop is lungctl's CNN engine: the network of an nn.Net as a
+// gorgonia expression graph whose operations call package nn's fast float32
+// kernels — im2col + the AVX2/FMA GEMM for 3-D convolution and its two
+// gradients, the fused bias + ReLU + 2×2×2 max pooling with its argmax
+// gradient, a linear layer and a numerically stable binary cross-entropy.
+// Gorgonia provides the graph, the symbolic differentiation (each op's
+// SymDiff wires in its gradient ops), the tape machine and the Adam solver.
+// Training (classify/train) and inference (classify.Score) both run here;
+// the graph is checked number by number against PyTorch.
 //
 // Activations are batch-major [N, C, D, H, W] (W fastest), PyTorch's NCDHW:
 // sample s of a tensor is one contiguous nn activation, so every op runs nn's
@@ -25,7 +22,6 @@ import (
 	"hash/fnv"
 
 	"github.com/chewxy/hm"
-	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
@@ -33,10 +29,9 @@ import (
 	"github.com/lungctl/lungctl/internal/par"
 )
 
-// gradParts is the fixed number of partial sums a weight gradient is split
-// into (sample s goes to part s mod gradParts); the parts are added in
-// order, so gradients do not depend on the number of workers.
-const gradParts = 8
+// DefaultGradParts is the number of partial sums a weight gradient is split
+// into when Options.GradParts is 0.
+const DefaultGradParts = 8
 
 // base gives every op its name, identity and the Op methods that are the
 // same for all of them.
@@ -56,33 +51,45 @@ func (b base) Hashcode() uint32 {
 }
 func (b base) String() string { return fmt.Sprintf("%s#%d", b.name, b.id) }
 
-// scratch is per-worker memory shared by every op of one graph (ops run
-// one at a time on a tape machine).
+// scratch is memory shared by every op of one graph (ops run one at a time
+// on a tape machine): per-worker im2col buffers, sized before each parallel
+// loop, and the partial weight gradients.
 type scratch struct {
+	nparts    int // fixed partial gradient sums: sample s goes to part s mod nparts
 	col, dcol [][]float32
-	parts     [][]float32 // gradParts partial weight gradients
+	parts     [][]float32
 }
 
-func (s *scratch) worker(w, n int) (col, dcol []float32) {
-	for len(s.col) <= w {
-		s.col = append(s.col, nil)
-		s.dcol = append(s.dcol, nil)
+// cols returns one buffer of n values per par worker (dcol: the second set).
+func (s *scratch) cols(n int, dcol bool) [][]float32 {
+	bufs := &s.col
+	if dcol {
+		bufs = &s.dcol
 	}
-	if len(s.col[w]) < n {
-		s.col[w] = make([]float32, n)
-		s.dcol[w] = make([]float32, n)
+	for len(*bufs) < par.Limit() {
+		*bufs = append(*bufs, nil)
 	}
-	return s.col[w][:n], s.dcol[w][:n]
+	for i, b := range *bufs {
+		if len(b) < n {
+			(*bufs)[i] = make([]float32, n)
+		}
+	}
+	out := make([][]float32, len(*bufs))
+	for i, b := range *bufs {
+		out[i] = b[:n]
+	}
+	return out
 }
 
+// part returns the nparts partial sums of n values each, cleared.
 func (s *scratch) part(n int) [][]float32 {
-	if len(s.parts) != gradParts || len(s.parts[0]) < n {
-		s.parts = make([][]float32, gradParts)
+	if len(s.parts) != s.nparts || len(s.parts[0]) < n {
+		s.parts = make([][]float32, s.nparts)
 		for i := range s.parts {
 			s.parts[i] = make([]float32, n)
 		}
 	}
-	out := make([][]float32, gradParts)
+	out := make([][]float32, s.nparts)
 	for i := range out {
 		out[i] = s.parts[i][:n]
 		clear(out[i])
@@ -108,14 +115,14 @@ func (o *out) tensor(shape ...int) (*tensor.Dense, []float32) {
 func f32(v G.Value) ([]float32, error) {
 	t, ok := v.(*tensor.Dense)
 	if !ok || t.Dtype() != tensor.Float32 {
-		return nil, errors.Errorf("gorgop: want a float32 *tensor.Dense, got %T", v)
+		return nil, fmt.Errorf("gorgop: want a float32 *tensor.Dense, got %T", v)
 	}
 	return t.Float32s(), nil
 }
 
 func args(n int, vs []G.Value) ([][]float32, error) {
 	if len(vs) != n {
-		return nil, errors.Errorf("gorgop: %d inputs, want %d", len(vs), n)
+		return nil, fmt.Errorf("gorgop: %d inputs, want %d", len(vs), n)
 	}
 	a := make([][]float32, n)
 	for i, v := range vs {
@@ -163,8 +170,9 @@ func (op conv) Do(vs ...G.Value) (G.Value, error) {
 	x, w := a[0], a[1]
 	P, Kr, in := op.g.Out().Len(), op.g.Rows(), op.g.Cin*op.g.In.Len()
 	t, y := op.o.tensor(op.outShape()...)
+	cols := op.sc.cols(Kr*P, false)
 	par.For(op.n, func(wk, s int) {
-		col, _ := op.sc.worker(wk, Kr*P)
+		col := cols[wk]
 		nn.Im2Col(op.g, x[s*in:(s+1)*in], col)
 		nn.Gemm(false, false, op.cout, P, Kr, w, Kr, col, P, 0, y[s*op.cout*P:(s+1)*op.cout*P], P)
 	})
@@ -207,9 +215,11 @@ func (op convGradW) Do(vs ...G.Value) (G.Value, error) {
 	g, cout, n := op.c.g, op.c.cout, op.c.n
 	P, Kr, in := g.Out().Len(), g.Rows(), g.Cin*g.In.Len()
 	parts := op.c.sc.part(Kr * cout)
-	par.For(gradParts, func(wk, p int) {
-		col, _ := op.c.sc.worker(wk, Kr*P)
-		for s := p; s < n; s += gradParts {
+	np := len(parts)
+	cols := op.c.sc.cols(Kr*P, false)
+	par.For(min(np, n), func(wk, p int) {
+		col := cols[wk]
+		for s := p; s < n; s += np {
 			nn.Im2Col(g, x[s*in:(s+1)*in], col)
 			nn.Gemm(false, true, Kr, cout, P, col, P, dy[s*cout*P:(s+1)*cout*P], P, 1, parts[p], cout)
 		}
@@ -248,8 +258,9 @@ func (op convGradX) Do(vs ...G.Value) (G.Value, error) {
 	g, cout := op.c.g, op.c.cout
 	P, Kr, in := g.Out().Len(), g.Rows(), g.Cin*g.In.Len()
 	t, dx := op.o.tensor(op.c.n, g.Cin, g.In[0], g.In[1], g.In[2])
+	dcols := op.c.sc.cols(Kr*P, true)
 	par.For(op.c.n, func(wk, s int) {
-		_, dcol := op.c.sc.worker(wk, Kr*P)
+		dcol := dcols[wk]
 		nn.Gemm(true, false, Kr, P, cout, w, Kr, dy[s*cout*P:(s+1)*cout*P], P, 0, dcol, P)
 		d := dx[s*in : (s+1)*in]
 		clear(d)

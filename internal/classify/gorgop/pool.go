@@ -19,6 +19,7 @@ type pool struct {
 	g     nn.PoolGeom // one sample: C channels of In
 	n     int
 	infer bool // no argmax (inference graph)
+	parts int  // the graph's fixed partial sums, for the bias gradient
 	arg   *[]int32
 	o     *out
 }
@@ -56,7 +57,7 @@ func (op pool) SymDiff(_ G.Nodes, p, dp *G.Node) (G.Nodes, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := G.ApplyOp(poolGradB{base{"pool_db", op.id}, op, &out{}}, p, dp)
+	db, err := G.ApplyOp(poolGradB{base{"pool_db", op.id}, op, &out{}, op.parts}, p, dp)
 	if err != nil {
 		return nil, err
 	}
@@ -104,11 +105,12 @@ func (op poolGradY) Do(vs ...G.Value) (G.Value, error) {
 }
 
 // poolGradB is the bias gradient: Σ over samples and pooled positions with
-// a positive output, in fixed parts.
+// a positive output, in the graph's fixed parts.
 type poolGradB struct {
 	base
-	p pool
-	o *out
+	p     pool
+	o     *out
+	parts int
 }
 
 func (op poolGradB) Arity() int    { return 2 }
@@ -124,10 +126,10 @@ func (op poolGradB) Do(vs ...G.Value) (G.Value, error) {
 	p, dp := a[0], a[1]
 	C, po := op.p.g.C, op.p.g.Out().Len()
 	sz := C * po
-	var parts [gradParts][]float32
-	par.For(gradParts, func(_, k int) {
+	parts := make([][]float32, op.parts)
+	par.For(op.parts, func(_, k int) {
 		acc := make([]float32, C)
-		for s := k; s < op.p.n; s += gradParts {
+		for s := k; s < op.p.n; s += op.parts {
 			for c := 0; c < C; c++ {
 				var sb float32
 				for i := s*sz + c*po; i < s*sz+(c+1)*po; i++ {
