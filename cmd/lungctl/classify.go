@@ -59,8 +59,8 @@ The embedded default model was trained on synthetic phantom nodules only (its
 model card says domain "phantom"; see 'lungctl model info', 'lungctl train' and
 the README): it knows size and outline, not real pathology.
 
-Numeric flags: --top-k 0 to 1000 (0 = every candidate), --leak 0 <= x < 1;
-a value outside its range exits 2 before any work.`,
+Numeric flags: --top-k 0 to 1000 (0 = every candidate), --leak 0 <= x < 1,
+--spacing 0.1 to 20 mm; a value outside its range exits 2 before any work.`,
 		Example: `  lungctl classify out/lidc-idri-0001.nii.gz --candidates cands.csv -o scored.csv
   lungctl classify scan/ --candidates cands.csv --submission submission.csv`,
 		Args: cobra.ExactArgs(1),
@@ -68,11 +68,11 @@ a value outside its range exits 2 before any work.`,
 			if cands == "" {
 				return usagef("classify: --candidates is required")
 			}
-			m, err := cf.load()
+			popt, err := pf.options() // --spacing: a usage error before any work
 			if err != nil {
 				return err
 			}
-			popt, err := pf.options()
+			m, err := cf.load()
 			if err != nil {
 				return err
 			}

@@ -82,6 +82,8 @@ func TestNumericFlagRanges(t *testing.T) {
 		{"classify", "scan.nii.gz", "--candidates", "c.csv", "--top-k", "1001"},
 		{"classify", "scan.nii.gz", "--candidates", "c.csv", "--leak", "1"},
 		{"classify", "scan.nii.gz", "--candidates", "c.csv", "--leak", "NaN"},
+		{"classify", "scan.nii.gz", "--candidates", "c.csv", "--spacing", "0"},
+		{"classify", "scan.nii.gz", "--candidates", "c.csv", "--spacing", "NaN"},
 		{"run", "in", "-o", dir, "--leak", "-0.5"},
 	} {
 		r := lungctl(t, args...)

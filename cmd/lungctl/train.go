@@ -159,7 +159,7 @@ before any work.`,
 	floatFlag(f, &cfg.MaxShiftMM, "max-shift", 2, 0, 16, true, false, "largest random shift of a patch centre, mm")
 	f.BoolVar(&cfg.NoAugment, "no-augment", false, "no flips, rotations or shifts")
 	intFlag(f, &cfg.GradParts, "grad-parts", gorgop.DefaultGradParts, 1, 64,
-		"fixed partial gradient sums: the same seed and value give the same weights on any machine; at most this many cores run the backward pass")
+		"fixed partial sums of the weight gradients: the same seed and value give the same weights on any machine; at most this many cores sum them")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed for data, split, initialisation, batch order and augmentation (any 64-bit unsigned integer)")
 	f.StringVar(&note, "note", "", "free text stored in the model card")
 	return cmd

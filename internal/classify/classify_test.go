@@ -285,3 +285,26 @@ func TestScoreMatchesSinglePatchForward(t *testing.T) {
 		t.Fatal("accepted a nil model")
 	}
 }
+
+// TestSHA256FollowsTheFile checks that an unsaved model's SHA256 is that of
+// what Save would write (so it changes with the card) and a saved one's is
+// the written file's.
+func TestSHA256FollowsTheFile(t *testing.T) {
+	m := smallModel(t)
+	before := m.SHA256()
+	m.Header.Card.Note = "changed"
+	if m.SHA256() == before || len(before) != 64 {
+		t.Fatalf("SHA256 %q did not follow a card change", before)
+	}
+	path := filepath.Join(t.TempDir(), "m.lcnn")
+	if err := m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(b); m.SHA256() != hex.EncodeToString(sum[:]) {
+		t.Fatalf("after Save: SHA256 %s, file %x", m.SHA256(), sum)
+	}
+}

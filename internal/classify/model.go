@@ -95,8 +95,8 @@ type Model struct {
 	// Header is the header read from (or to be written to) the file;
 	// Encode refreshes its architecture, patch and parameter fields.
 	Header Header
-	// sha is the hex SHA-256 of the bytes the model was decoded from or
-	// last encoded to ("" before either).
+	// sha is the hex SHA-256 of the file the model was decoded from or
+	// last saved to ("" before either).
 	sha string
 }
 
@@ -109,15 +109,17 @@ func (m *Model) Card() Card {
 }
 
 // SHA256 is the hex SHA-256 of the model file: of the bytes it was decoded
-// from, or of Encode's output for a model built in memory (what Save
-// writes). It is "" only when the model cannot be encoded.
+// from or last saved to, or, for a model never read or written, of what
+// Save would write now. It is "" only when the model cannot be encoded.
 func (m *Model) SHA256() string {
-	if m.sha == "" {
-		if _, err := m.Encode(); err != nil {
-			return ""
-		}
+	if m.sha != "" {
+		return m.sha
 	}
-	return m.sha
+	b, err := m.Encode()
+	if err != nil {
+		return ""
+	}
+	return hexSHA256(b)
 }
 
 func hexSHA256(b []byte) string {
@@ -171,7 +173,6 @@ func (m *Model) Encode() ([]byte, error) {
 	}
 	binary.LittleEndian.PutUint32(u[:], crc32.ChecksumIEEE(buf.Bytes()))
 	buf.Write(u[:])
-	m.sha = hexSHA256(buf.Bytes())
 	return buf.Bytes(), nil
 }
 
@@ -184,6 +185,7 @@ func (m *Model) Save(path string) error {
 	if err := atomicfile.WriteBytes(path, b); err != nil {
 		return fmt.Errorf("classify: %s: %w", path, err)
 	}
+	m.sha = hexSHA256(b)
 	return nil
 }
 
