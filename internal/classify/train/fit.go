@@ -303,6 +303,9 @@ func fit(ctx context.Context, train, val []example, cfg *Config) (*classify.Mode
 			break
 		}
 	}
+	if best.Epoch == 0 {
+		return nil, res, fmt.Errorf("train: no epoch had a finite held-out loss (training diverged; try a smaller learning rate): %+v", res.stats)
+	}
 	for i, p := range net.Params() {
 		copy(p.Data, bestW[i])
 	}
