@@ -1,5 +1,6 @@
 // Package classify scores nodule candidates for malignancy with a small 3-D
-// CNN (package nn): versioned model files with their model cards and an
+// CNN (parameters in package nn, run as the gorgonia graph of package
+// gorgop): versioned model files with their model cards and an
 // embedded default model, patch extraction around candidates, batch
 // inference (Score) and the patient-level noisy-OR. Training and its data
 // (phantom patches, LUNA16 tables) live in package classify/train.

@@ -200,7 +200,7 @@ func loadLUNA(ctx context.Context, opt LUNAOptions) (lunaData, error) {
 		}
 		d.scans++
 		for _, p := range byUID[uid] {
-			c, err := Crop(v, p.world, opt.CropMM)
+			c, err := crop(v, p.world, opt.CropMM)
 			if err != nil {
 				return d, fmt.Errorf("train: %s: %w", path, err)
 			}
@@ -230,9 +230,9 @@ func loadLUNA(ctx context.Context, opt LUNAOptions) (lunaData, error) {
 // candidateInfo marks points from the candidates table.
 const candidateInfo = "candidate class 0"
 
-// Crop copies the voxels of v within halfMM (mm, along each axis) of world
+// crop copies the voxels of v within halfMM (mm, along each axis) of world
 // into a new volume on the same grid geometry (voxels outside v are −1000 HU).
-func Crop(v *volume.Volume[int16], world volume.Vec3, halfMM float64) (*volume.Volume[int16], error) {
+func crop(v *volume.Volume[int16], world volume.Vec3, halfMM float64) (*volume.Volume[int16], error) {
 	c := v.WorldToIndex(world)
 	var lo [3]int
 	var g volume.Grid = v.Grid

@@ -1,5 +1,6 @@
-// Package train fits lungctl's 3-D CNN malignancy model (package
-// classify/nn) and writes it with its model card: one entry point, Run,
+// Package train fits lungctl's 3-D CNN malignancy model (on the gorgonia
+// graph of package classify/gorgop) and writes it with its model card: one
+// entry point, Run,
 // serves both `lungctl train` and `make model`. It owns the training data:
 // synthetic phantom patches (internal/phantom, or this package's own
 // generator) and LUNA16/LIDC tables with their CT volumes.
