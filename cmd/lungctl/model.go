@@ -77,6 +77,7 @@ it describes the embedded default model.`,
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
+				enc.SetEscapeHTML(false)
 				return enc.Encode(info)
 			}
 			return printModelInfo(cmd.OutOrStdout(), info)
