@@ -53,8 +53,13 @@ FUZZTIME ?= 3m
 fuzz:
 	bash scripts/fuzz.sh $(FUZZTIME)
 
+# the embedded default's recipe, through the same entry point as lungctl train
+# (classify/train.Run); the card records this version and the settings
 model:
-	$(GO) run ./internal/classify/cmd/trainmodel -out internal/classify/model/default.lcnn
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/lungctl train -o internal/classify/model/default.lcnn \
+		--source phantom --n 1200 --neg 0.2 --val 0.2 --seed 1 --channels 8,16,32 \
+		--epochs 10 --batch 32 --lr 0.002 --patience 3 --grad-parts 8 \
+		--note "regenerate with: make model"
 
 ptx:
 	nvcc -ptx -arch=compute_70 -O3 -o internal/cluster/cuda/kernels/meanshift.ptx internal/cluster/cuda/kernels/meanshift.cu

@@ -17,16 +17,20 @@ type classifyFlags struct {
 	leak  float64
 }
 
+// Ranges of the classify flags (also used by run).
+const maxTopK = 1000
+
 func (f *classifyFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.model, "model", "", "model file from 'lungctl train' (default: the embedded phantom-trained model)")
-	cmd.Flags().IntVar(&f.k, "top-k", classify.DefaultNoisyORK, "patient probability uses the k most malignant candidates")
-	cmd.Flags().Float64Var(&f.leak, "leak", classify.DefaultNoisyORLeak, "noisy-OR leak: the probability of cancer with no suspicious candidate")
+	cmd.Flags().StringVar(&f.model, "model", "", "model file from 'lungctl train' (default: the embedded phantom-trained model; see 'lungctl model info')")
+	intFlag(cmd.Flags(), &f.k, "top-k", classify.DefaultNoisyORK, 0, maxTopK,
+		"patient probability uses the k most malignant candidates; 0 = all")
+	floatFlag(cmd.Flags(), &f.leak, "leak", classify.DefaultNoisyORLeak, 0, 1, false, true,
+		"noisy-OR leak: the probability of cancer with no suspicious candidate")
 }
 
+// load returns the model named by --model, or the embedded default. The
+// numeric flags were range-checked when parsed.
 func (f *classifyFlags) load() (*classify.Model, error) {
-	if f.leak < 0 || f.leak >= 1 {
-		return nil, usagef("--leak must be in [0,1)")
-	}
 	if f.model == "" {
 		return classify.Default()
 	}
@@ -47,8 +51,12 @@ patient's cancer probability is a leaky noisy-OR over the k most malignant
 candidates: P = 1 - (1 - leak) * prod(1 - p_i), as the DSB 2017 winners did.
 It is printed, and appended as an id,cancer row to --submission when given.
 
-The embedded default model was trained on synthetic phantom nodules only (see
-'lungctl train' and the README): it knows size and outline, not real pathology.`,
+The embedded default model was trained on synthetic phantom nodules only (its
+model card says domain "phantom"; see 'lungctl model info', 'lungctl train' and
+the README): it knows size and outline, not real pathology.
+
+Numeric flags: --top-k 0 to 1000 (0 = every candidate), --leak 0 <= x < 1,
+--spacing 0.1 to 20 mm; a value outside its range exits 2 before any work.`,
 		Example: `  lungctl classify out/lidc-idri-0001.nii.gz --candidates cands.csv -o scored.csv
   lungctl classify scan/ --candidates cands.csv --submission submission.csv`,
 		Args: cobra.ExactArgs(1),
@@ -56,11 +64,11 @@ The embedded default model was trained on synthetic phantom nodules only (see
 			if cands == "" {
 				return usagef("classify: --candidates is required")
 			}
-			m, err := cf.load()
+			popt, err := pf.options() // --spacing: a usage error before any work
 			if err != nil {
 				return err
 			}
-			popt, err := pf.options()
+			m, err := cf.load()
 			if err != nil {
 				return err
 			}

@@ -47,7 +47,7 @@ type preprocessFlags struct {
 }
 
 func (f *preprocessFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.spacing, "spacing", "1", "output voxel size in mm: one number, or x,y,z")
+	cmd.Flags().StringVar(&f.spacing, "spacing", "1", "output voxel size in mm: one number, or x,y,z (each 0.1 to 20)")
 	cmd.Flags().StringVar(&f.series, "series", "", "SeriesInstanceUID to load from a DICOM folder (default: the axial CT series with most slices; see 'lungctl series')")
 }
 

@@ -2,20 +2,22 @@ package classify
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"hash/crc32"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/classify/gorgop"
 	"github.com/lungctl/lungctl/internal/classify/nn"
-	"github.com/lungctl/lungctl/internal/shareddata"
-	"github.com/lungctl/lungctl/internal/volio"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -146,30 +148,19 @@ func TestNoisyOR(t *testing.T) {
 	}
 }
 
-func TestAUC(t *testing.T) {
-	// pairs (pos, neg): (0.35 vs 0.1 ✓, vs 0.4 ✗), (0.8 ✓ ✓) → 3/4
-	if got := AUC([]float64{0.1, 0.4, 0.35, 0.8}, []bool{false, false, true, true}); math.Abs(got-0.75) > 1e-12 {
-		t.Fatalf("AUC = %g, want 0.75", got)
-	}
-	if got := AUC([]float64{0.9, 0.1, 0.8}, []bool{true, false, true}); got != 1 {
-		t.Fatalf("AUC = %g, want 1", got)
-	}
-	// ties count one half: pos 0.5 vs neg 0.5
-	if got := AUC([]float64{0.5, 0.5}, []bool{true, false}); math.Abs(got-0.5) > 1e-12 {
-		t.Fatalf("AUC with a tie = %g, want 0.5", got)
-	}
-	if !math.IsNaN(AUC([]float64{1, 2}, []bool{true, true})) {
-		t.Fatal("AUC of one class should be NaN")
-	}
-}
-
 func smallModel(t *testing.T) *Model {
 	t.Helper()
 	m, err := NewModel(nn.Arch{Size: 8, Channels: []int{2, 3}, Hidden: 4}, PatchSpec{Size: 8, SpacingMM: 1.25, Norm: DefaultNorm}, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.Header.Training = Provenance{DataSource: "test", Seed: 3, Epochs: 2, ValAUC: 0.5}
+	m.Header.Card = &Card{Domain: DomainPatients, Date: "2026-01-02T03:04:05Z",
+		Data: TrainingData{Source: SourceLUNA16, Description: "test", Scans: 2,
+			Tables: []Table{{Role: "annotations", File: "a.csv", SHA256: "00ff", Rows: 3}},
+			Train:  ClassCounts{Malignant: 4, Benign: 9}, HeldOut: ClassCounts{Malignant: 1, Benign: 2}},
+		Metrics:      Metrics{HeldOutAUC: 0.5, HeldOutLoss: 0.69, TrainLoss: 0.7, BestEpoch: 1, Epochs: 2},
+		Architecture: DescribeArch(m.Net.Arch), LungctlVersion: "test",
+		Training: Hyper{Seed: 3, BatchSize: 4, LR: 0.01, GradParts: 8, Augment: "none", ValFrac: 0.2}}
 	return m
 }
 
@@ -184,8 +175,12 @@ func TestModelRoundTripAndCorruption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Patch != m.Patch || got.Header.Training != m.Header.Training || got.Net.Arch.Hidden != 4 {
+	if got.Patch != m.Patch || !reflect.DeepEqual(got.Card(), m.Card()) || got.Net.Arch.Hidden != 4 {
 		t.Fatalf("header changed: %+v vs %+v", got.Header, m.Header)
+	}
+	b, _ := os.ReadFile(path)
+	if sum := sha256.Sum256(b); got.SHA256() != hex.EncodeToString(sum[:]) || m.SHA256() != got.SHA256() {
+		t.Fatalf("SHA256 %s (saved model %s), file %x", got.SHA256(), m.SHA256(), sum)
 	}
 	for i, p := range m.Net.Params() {
 		q := got.Net.Params()[i]
@@ -193,7 +188,6 @@ func TestModelRoundTripAndCorruption(t *testing.T) {
 			t.Fatalf("parameter %s changed", p.Name)
 		}
 	}
-	b, _ := os.ReadFile(path)
 	check := func(name string, data []byte, want error) {
 		t.Helper()
 		p := filepath.Join(dir, name)
@@ -243,31 +237,41 @@ func equalF32(a, b []float32) bool {
 	return true
 }
 
-// TestScoreMatchesEvaluate checks that Score on candidates in a volume gives
-// the same probabilities as the training-time evaluation of the same
-// patches, and rejects bad input.
-func TestScoreMatchesEvaluate(t *testing.T) {
+// TestScoreMatchesSinglePatchForward checks that Score on candidates in a
+// volume (batched, parallel extraction) gives exactly the sigmoid of the
+// network's logit for each patch extracted and evaluated on its own, and
+// rejects bad input.
+func TestScoreMatchesSinglePatchForward(t *testing.T) {
 	m := smallModel(t)
-	v := SynthPatch(5, Spiculated, 12, 30, true)
+	g := volume.Grid{Dims: [3]int{30, 30, 30}, Spacing: volume.Vec3{1, 1, 1}, Origin: volume.Vec3{-15, -15, -15}, Direction: volume.Identity}
+	v := volume.New[int16](g)
+	r := rand.New(rand.NewPCG(5, 5))
+	for i := range v.Data {
+		v.Data[i] = int16(r.IntN(1400) - 1000)
+	}
 	var cs []candidate.Candidate
-	var ex []Example
 	for i := 0; i < 70; i++ { // more than one batch
-		w := volume.Vec3{float64(i%7) - 3, float64(i%5) - 2, float64(i%3) - 1.5}
-		cs = append(cs, candidate.Candidate{World: w})
-		ex = append(ex, Example{Vol: v, World: w, Label: i%2 == 0})
+		cs = append(cs, candidate.Candidate{World: [3]float64{float64(i%7) - 3, float64(i%5) - 2, float64(i%3) - 1.5}})
 	}
 	ps, err := Score(v, cs, m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, want, err := Evaluate(m, ex)
+	eng, err := gorgop.Build(m.Net, 1, gorgop.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer eng.Close()
+	x := make([]float32, m.Net.InputLen())
+	z := make([]float32, 1)
 	distinct := map[float64]bool{}
-	for i := range ps {
-		if ps[i] != want[i] || ps[i] < 0 || ps[i] > 1 {
-			t.Fatalf("candidate %d: Score %g, Evaluate %g", i, ps[i], want[i])
+	for i, c := range cs {
+		ExtractPatch(v, volume.Vec3(c.World), m.Patch, nil, x)
+		if err := eng.Forward(x, z); err != nil {
+			t.Fatal(err)
+		}
+		if want := nn.Sigmoid(float64(z[0])); ps[i] != want {
+			t.Fatalf("candidate %d: Score %g, single-patch forward %g", i, ps[i], want)
 		}
 		distinct[ps[i]] = true
 	}
@@ -282,231 +286,25 @@ func TestScoreMatchesEvaluate(t *testing.T) {
 	}
 }
 
-// heldOutNodules renders n clearly labelled nodules with gen from seeds
-// never used in training: clearly malignant (≥ 10 mm lobulated/spiculated,
-// or ≥ 18 mm round) and clearly benign (≤ 6 mm round or juxtapleural, or
-// calcified), alternating.
-func heldOutNodules(t *testing.T, gen PatchFunc, n, size int) []Example {
-	r := rand.New(rand.NewPCG(4242, 7))
-	var ex []Example
-	for i := 0; i < n; i++ {
-		var kind Kind
-		var d float64
-		mal := i%2 == 0
-		if mal {
-			kind = []Kind{Lobulated, Spiculated, Round}[r.IntN(3)]
-			d = 10 + 12*r.Float64()
-			if kind == Round {
-				d = 18 + 6*r.Float64()
-			}
-		} else {
-			kind = []Kind{Round, Juxtapleural, Calcified}[r.IntN(3)]
-			d = 3 + 3*r.Float64()
-			if kind == Calcified {
-				d = 3 + 7*r.Float64()
-			}
-		}
-		if Malignant(kind, d) != mal {
-			t.Fatalf("test set label rule broken for %s %.1f", kind, d)
-		}
-		v := gen(9_000_000+int64(i), kind, d, size, true)
-		ex = append(ex, Example{Vol: v, World: volume.Vec3{}, Label: mal, Info: string(kind)})
+// TestSHA256FollowsTheFile checks that an unsaved model's SHA256 is that of
+// what Save would write (so it changes with the card) and a saved one's is
+// the written file's.
+func TestSHA256FollowsTheFile(t *testing.T) {
+	m := smallModel(t)
+	before := m.SHA256()
+	m.Header.Card.Note = "changed"
+	if m.SHA256() == before || len(before) != 64 {
+		t.Fatalf("SHA256 %q did not follow a card change", before)
 	}
-	return ex
-}
-
-// TestDefaultModelSeparatesPhantoms scores held-out nodules from the
-// generator the embedded default model was trained on (internal/phantom's
-// Patch, seeds never used in training): AUC ≥ 0.95 is required. The same
-// on this package's independent SynthPatch generator (different shapes and
-// vessels) is logged as a generalisation check with a looser bound.
-func TestDefaultModelSeparatesPhantoms(t *testing.T) {
-	m, err := Default()
+	path := filepath.Join(t.TempDir(), "m.lcnn")
+	if err := m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Header.Training.DataSource == "" || m.Header.Training.ValAUC < 0.9 {
-		t.Fatalf("default model provenance %+v", m.Header.Training)
-	}
-	n := 80
-	if testing.Short() {
-		n = 30
-	}
-	for _, c := range []struct {
-		name string
-		gen  PatchFunc
-		min  float64
-	}{{"phantom.Patch", PhantomPatch, 0.95}, {"SynthPatch", SynthPatch, 0.85}} {
-		ex := heldOutNodules(t, c.gen, n, m.Patch.Size+2)
-		_, auc, _, err := Evaluate(m, ex)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("default model: held-out %s AUC %.4f on %d nodules", c.name, auc, n)
-		if !(auc >= c.min) {
-			t.Errorf("held-out %s AUC %.4f < %.2f", c.name, auc, c.min)
-		}
-	}
-}
-
-// TestTrainDeterministicAndLearns trains a tiny network twice with the same
-// seed (identical weights required) on synthetic patches of a trivially
-// separable task and checks it beats chance clearly on held-out data.
-func TestTrainDeterministicAndLearns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains a small network (~10 s)")
-	}
-	ex := PhantomExamples(SynthPatch, 160, 77, 20, 0.2)
-	tr, va := Split(ex, 0.25, 77)
-	opt := TrainOptions{Arch: nn.Arch{Size: 16, Channels: []int{4, 8}}, Seed: 5, Epochs: 3, BatchSize: 16, LR: 3e-3, DataSource: "test"}
-	var calls int
-	opt.Progress = func(Progress) { calls++ }
-	m1, st, err := Train(tr, va, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.Progress = nil
-	m2, _, err := Train(tr, va, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, p := range m1.Net.Params() {
-		if !equalF32(p.Data, m2.Net.Params()[i].Data) {
-			t.Fatalf("training is not deterministic: %s differs", p.Name)
-		}
-	}
-	if calls == 0 || len(st) == 0 {
-		t.Fatal("no progress reported")
-	}
-	t.Logf("epochs: %+v", st)
-	if m1.Header.Training.ValAUC < 0.75 {
-		t.Fatalf("held-out AUC %.3f after training", m1.Header.Training.ValAUC)
-	}
-	if _, _, err := Train(tr[:1], va, opt); !errors.Is(err, ErrNoData) {
-		t.Fatalf("one-class training set: %v", err)
-	}
-}
-
-func TestSplitStratified(t *testing.T) {
-	var ex []Example
-	for i := 0; i < 50; i++ {
-		ex = append(ex, Example{Label: i < 10, Info: string(rune('a' + i%26))})
-	}
-	tr, va := Split(ex, 0.2, 1)
-	var vp int
-	for _, e := range va {
-		if e.Label {
-			vp++
-		}
-	}
-	if len(tr)+len(va) != 50 || len(va) != 10 || vp != 2 {
-		t.Fatalf("split %d/%d with %d positives held out", len(tr), len(va), vp)
-	}
-}
-
-func TestLoadLUNA(t *testing.T) {
-	dir := t.TempDir()
-	g := volume.Grid{Dims: [3]int{40, 40, 20}, Spacing: volume.Vec3{0.8, 0.8, 2}, Origin: volume.Vec3{-16, -16, -20}, Direction: volume.Identity}
-	v := linearVolume(g, [4]float64{1, 2, 3, -500})
-	uid := "1.2.3"
-	if err := os.WriteFile(filepath.Join(dir, uid+".mhd"), []byte("stub; read by the test's ReadHU"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ann := "seriesuid,coordX,coordY,coordZ,diameter_mm,mal_bool,mal_details\n" +
-		uid + ",1,2,-3,10,True,\"[4, 2, 4, 2]\"\n" +
-		uid + ",-5,0,0,5,False,\"[3, 2, 3]\"\n"
-	cands := "seriesuid,coordX,coordY,coordZ,class\n" +
-		uid + ",0,0,0,0\n" + uid + ",1,2,-3,1\n" + uid + ",3,3,3,0\n" + uid + ",4,4,4,0\n"
-	os.WriteFile(filepath.Join(dir, "ann.csv"), []byte(ann), 0o644)
-	os.WriteFile(filepath.Join(dir, "cand.csv"), []byte(cands), 0o644)
-	reads := 0
-	read := func(p string) (*volume.Volume[int16], error) {
-		reads++
-		if filepath.Base(p) != uid+".mhd" {
-			t.Fatalf("read %s", p)
-		}
-		return v, nil
-	}
-	ex, err := LoadLUNA(LUNAOptions{Annotations: filepath.Join(dir, "ann.csv"), Candidates: filepath.Join(dir, "cand.csv"),
-		VolumeDir: dir, ReadHU: read, NegativesPerScan: 2, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if reads != 1 || len(ex) != 4 {
-		t.Fatalf("%d reads, %d examples", reads, len(ex))
-	}
-	// mean ratings 3.0 → malignant, 2.67 → benign; negatives benign
-	if !ex[0].Label || ex[1].Label || ex[2].Label || ex[3].Label {
-		t.Fatalf("labels %v %v %v %v", ex[0].Label, ex[1].Label, ex[2].Label, ex[3].Label)
-	}
-	// the crop must give the same patch as the full volume
-	spec := PatchSpec{Size: 16, SpacingMM: 1, Norm: Norm{MinHU: -1000, MaxHU: 1000, OutsideHU: -1000}}
-	a, b := make([]float32, 4096), make([]float32, 4096)
-	for _, e := range ex {
-		ExtractPatch(v, e.World, spec, nil, a)
-		ExtractPatch(e.Vol, e.World, spec, nil, b)
-		if !equalF32(a, b) {
-			t.Fatalf("%s: cropped patch differs from the full-volume patch", e.Info)
-		}
-	}
-	// a boolean column by name, threshold unused
-	ex, err = LoadLUNA(LUNAOptions{Annotations: filepath.Join(dir, "ann.csv"), MalignancyColumn: "mal_bool", VolumeDir: dir, ReadHU: read})
-	if err != nil || len(ex) != 2 || !ex[0].Label || ex[1].Label {
-		t.Fatalf("mal_bool: %v, %d examples", err, len(ex))
-	}
-	_, err = LoadLUNA(LUNAOptions{Annotations: filepath.Join(dir, "ann.csv"), VolumeDir: t.TempDir(), ReadHU: read})
-	if !errors.Is(err, ErrNoVolume) {
-		t.Fatalf("missing volume: %v", err)
-	}
-}
-
-// TestLoadLUNAWithVolio writes a small LPS volume as .nii.gz with volio and
-// loads examples through the default reader: patches from the crops must
-// equal patches from the in-memory volume.
-func TestLoadLUNAWithVolio(t *testing.T) {
-	dir := t.TempDir()
-	g := volume.Grid{Dims: [3]int{30, 28, 12}, Spacing: volume.Vec3{0.9, 0.9, 2.5}, Origin: volume.Vec3{-10, 5, -30}, Direction: volume.Identity}
-	v := linearVolume(g, [4]float64{2, -1, 3, -400})
-	uid := "1.3.6.1.4.1.99"
-	if err := volio.WriteNIfTI(filepath.Join(dir, uid+".nii.gz"), v, volio.NIfTIOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	ann := "seriesuid,coordX,coordY,coordZ,diameter_mm,malignancy\n" + uid + ",3,16,-18,12,4\n" + uid + ",0,12,-20,4,1.5\n"
-	if err := os.WriteFile(filepath.Join(dir, "a.csv"), []byte(ann), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ex, err := LoadLUNA(LUNAOptions{Annotations: filepath.Join(dir, "a.csv"), VolumeDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ex) != 2 || !ex[0].Label || ex[1].Label {
-		t.Fatalf("examples %+v", ex)
-	}
-	spec := PatchSpec{Size: 16, SpacingMM: 1, Norm: Norm{MinHU: -1000, MaxHU: 1000, OutsideHU: -1000}}
-	a, b := make([]float32, 4096), make([]float32, 4096)
-	for _, e := range ex {
-		ExtractPatch(v, e.World, spec, nil, a)
-		ExtractPatch(e.Vol, e.World, spec, nil, b)
-		for i := range a {
-			if math.Abs(float64(a[i]-b[i])) > 1e-6 {
-				t.Fatalf("%s: sample %d: %g from the NIfTI crop, %g in memory", e.Info, i, b[i], a[i])
-			}
-		}
-	}
-}
-
-// TestLUNAAnnotationsReal parses the official LUNA16 table with malignancy
-// (no volumes needed: every series is missing, which must be reported).
-func TestLUNAAnnotationsReal(t *testing.T) {
-	p := shareddata.Path("lidc-idri-0001", "truth_luna16_annotations_with_malignancy.csv")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared data not found: %v", err)
-	}
-	pts, err := readAnnotations(LUNAOptions{Annotations: p, MalignantMin: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(pts) != 1 || !pts[0].label || math.Abs(pts[0].world[2]-(-115.8675792)) > 1e-6 {
-		t.Fatalf("LIDC-IDRI-0001 nodule (ratings 5/5/5/4) read as %+v", pts)
+	if sum := sha256.Sum256(b); m.SHA256() != hex.EncodeToString(sum[:]) {
+		t.Fatalf("after Save: SHA256 %s, file %x", m.SHA256(), sum)
 	}
 }

@@ -2,8 +2,10 @@ package classify
 
 import (
 	"bytes"
+	"crypto/sha256"
 	_ "embed"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,7 +24,7 @@ import (
 //	offset 8   uint32   format version (FormatVersion)
 //	offset 12  uint32   header length H in bytes
 //	offset 16  H bytes  JSON Header (architecture, patch spec, parameter
-//	                    names and shapes, training provenance)
+//	                    names and shapes, model card)
 //	then       float32  every parameter, in Header.Params order, C order
 //	last 4     uint32   CRC-32 (IEEE) of every byte before it
 const (
@@ -47,7 +49,9 @@ type ParamInfo struct {
 	Shape []int  `json:"shape"`
 }
 
-// Provenance records how a model was trained.
+// Provenance is how files written before model cards recorded their
+// training; it is read (and shown by lungctl model info) but no longer
+// written: the Card replaces it.
 type Provenance struct {
 	// DataSource describes the training data, e.g. "phantom patches (seed 1, 1600 samples)".
 	DataSource string `json:"data_source"`
@@ -70,16 +74,19 @@ type Provenance struct {
 
 // Header is the JSON header of a model file: format version, network
 // architecture, patch sampling and HU normalisation, the stored parameter
-// tensors (names and shapes, in storage order) and training provenance.
+// tensors (names and shapes, in storage order) and the model card. The
+// card is optional so that files written before it existed still load.
 type Header struct {
 	FormatVersion int         `json:"format_version"`
 	Arch          nn.Arch     `json:"arch"`
 	Patch         PatchSpec   `json:"patch"`
 	Params        []ParamInfo `json:"params"`
-	Training      Provenance  `json:"training"`
+	Card          *Card       `json:"card,omitempty"`
+	// Training is the provenance of files written before cards existed.
+	Training *Provenance `json:"training,omitempty"`
 }
 
-// Model is a trained network with its patch sampling and provenance.
+// Model is a trained network with its patch sampling and card.
 type Model struct {
 	// Net holds the weights.
 	Net *nn.Net
@@ -88,6 +95,36 @@ type Model struct {
 	// Header is the header read from (or to be written to) the file;
 	// Encode refreshes its architecture, patch and parameter fields.
 	Header Header
+	// sha is the hex SHA-256 of the file the model was decoded from or
+	// last saved to ("" before either).
+	sha string
+}
+
+// Card returns the model card, or UnknownCard for a file without one.
+func (m *Model) Card() Card {
+	if m.Header.Card == nil {
+		return UnknownCard()
+	}
+	return *m.Header.Card
+}
+
+// SHA256 is the hex SHA-256 of the model file: of the bytes it was decoded
+// from or last saved to, or, for a model never read or written, of what
+// Save would write now. It is "" only when the model cannot be encoded.
+func (m *Model) SHA256() string {
+	if m.sha != "" {
+		return m.sha
+	}
+	b, err := m.Encode()
+	if err != nil {
+		return ""
+	}
+	return hexSHA256(b)
+}
+
+func hexSHA256(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }
 
 // NewModel returns an untrained model (He-initialised from seed).
@@ -118,7 +155,7 @@ func (m *Model) Encode() ([]byte, error) {
 	}
 	js, err := json.Marshal(h)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("classify: encode header: %w", err)
 	}
 	var buf bytes.Buffer
 	buf.WriteString(Magic)
@@ -148,6 +185,7 @@ func (m *Model) Save(path string) error {
 	if err := atomicfile.WriteBytes(path, b); err != nil {
 		return fmt.Errorf("classify: %s: %w", path, err)
 	}
+	m.sha = hexSHA256(b)
 	return nil
 }
 
@@ -183,13 +221,13 @@ func Decode(b []byte) (*Model, error) {
 	var h Header
 	dec := json.NewDecoder(bytes.NewReader(b[16 : 16+hl]))
 	if err := dec.Decode(&h); err != nil {
-		return nil, fmt.Errorf("%w: header: %v", ErrModelFormat, err)
+		return nil, fmt.Errorf("%w: header: %w", ErrModelFormat, err)
 	}
 	if h.FormatVersion != FormatVersion {
 		return nil, fmt.Errorf("%w: header says version %d", ErrModelVersion, h.FormatVersion)
 	}
 	if err := h.Arch.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrModelFormat, err)
+		return nil, fmt.Errorf("%w: %w", ErrModelFormat, err)
 	}
 	// check sizes before allocating anything a corrupt header could inflate
 	if want, have := h.Arch.NumParams(), (len(body)-16-hl)/4; want != have || (len(body)-16-hl)%4 != 0 {
@@ -197,7 +235,7 @@ func Decode(b []byte) (*Model, error) {
 	}
 	n, err := nn.New(h.Arch)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrModelFormat, err)
+		return nil, fmt.Errorf("%w: %w", ErrModelFormat, err)
 	}
 	if h.Patch.Size != h.Arch.Size || !(h.Patch.SpacingMM > 0) || !(h.Patch.Norm.MaxHU > h.Patch.Norm.MinHU) {
 		return nil, fmt.Errorf("%w: patch spec %+v for input size %d", ErrModelFormat, h.Patch, h.Arch.Size)
@@ -227,7 +265,7 @@ func Decode(b []byte) (*Model, error) {
 	if off != len(body) {
 		return nil, fmt.Errorf("%w: %d trailing bytes", ErrModelFormat, len(body)-off)
 	}
-	return &Model{Net: n, Patch: h.Patch, Header: h}, nil
+	return &Model{Net: n, Patch: h.Patch, Header: h, sha: hexSHA256(b)}, nil
 }
 
 //go:embed model/default.lcnn
@@ -238,7 +276,8 @@ var defaultModel []byte
 const DefaultModelName = "default.lcnn"
 
 // Default returns a fresh copy of the embedded default model, trained on
-// synthetic phantom patches by cmd/trainmodel (see its Header.Training).
+// synthetic phantom patches only (its card's domain is DomainPhantom; make
+// model retrains it).
 func Default() (*Model, error) {
 	m, err := Decode(defaultModel)
 	if err != nil {

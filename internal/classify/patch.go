@@ -1,12 +1,13 @@
 // Package classify scores nodule candidates for malignancy with a small 3-D
-// CNN (package nn): patch extraction around candidates, augmentation, the
-// training loop, versioned model files with an embedded default model, batch
-// inference (Score) and the patient-level noisy-OR.
+// CNN (parameters in package nn, run as the gorgonia graph of package
+// gorgop): versioned model files with their model cards and an
+// embedded default model, patch extraction around candidates, batch
+// inference (Score) and the patient-level noisy-OR. Training and its data
+// (phantom patches, LUNA16 tables) live in package classify/train.
 package classify
 
 import (
-	"math/rand/v2"
-
+	"github.com/lungctl/lungctl/internal/par"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -35,7 +36,7 @@ type PatchSpec struct {
 // DefaultPatchSpec is 32³ samples 1 mm apart (a 32 mm cube) with DefaultNorm.
 var DefaultPatchSpec = PatchSpec{Size: 32, SpacingMM: 1, Norm: DefaultNorm}
 
-// Augment is one random rigid transform of a patch's sampling grid, used in
+// Augment is one rigid transform of a patch's sampling grid, used in
 // training: flips of each patch axis, a rotation by Rot90·90° in the axial
 // (i, j) plane and a shift of the centre in mm along the patch axes.
 type Augment struct {
@@ -44,16 +45,24 @@ type Augment struct {
 	ShiftMM [3]float64
 }
 
-// RandomAugment draws an Augment from r: each flip with probability ½, a
-// uniform rotation of 0…3 quarter turns and shifts uniform in ±maxShiftMM.
-func RandomAugment(r *rand.Rand, maxShiftMM float64) Augment {
-	var a Augment
-	for i := range a.Flip {
-		a.Flip[i] = r.IntN(2) == 1
-		a.ShiftMM[i] = (2*r.Float64() - 1) * maxShiftMM
-	}
-	a.Rot90 = r.IntN(4)
-	return a
+// Site is one place to cut a patch: an HU volume (any spacing; often a
+// small crop) and the LPS world point (mm) the patch is centred on.
+type Site struct {
+	Vol   *volume.Volume[int16]
+	World volume.Vec3
+}
+
+// ExtractPatches fills dst (len(sites)·Size³ values) with the patches of
+// sites, augmented by augs[i] when augs is non-nil, on the par worker budget.
+func ExtractPatches(sites []Site, spec PatchSpec, augs []Augment, dst []float32) {
+	n := spec.Size * spec.Size * spec.Size
+	par.For(len(sites), func(_, i int) {
+		var a *Augment
+		if augs != nil {
+			a = &augs[i]
+		}
+		ExtractPatch(sites[i].Vol, sites[i].World, spec, a, dst[i*n:(i+1)*n])
+	})
 }
 
 // ExtractPatch samples the patch around world (LPS mm) from hu by trilinear

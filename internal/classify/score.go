@@ -7,74 +7,105 @@ import (
 	"sync"
 
 	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/classify/gorgop"
 	"github.com/lungctl/lungctl/internal/classify/nn"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
-// ScoreBatch is the number of patches Score pushes through the network at once.
+// ScoreBatch is the largest number of patches Score pushes through the
+// network at once.
 const ScoreBatch = 64
 
-// scorer holds reusable inference buffers (touching fresh pages is slow).
+// scorer is an inference graph of one net for one batch size, with its
+// input buffer; graphs are kept for reuse (touching fresh pages is slow).
 type scorer struct {
-	ws *nn.Workspace
-	x  []float32
-	z  []float32
+	g    *gorgop.Graph
+	x, z []float32
 }
 
-var scorers sync.Map // *nn.Net → *sync.Pool of *scorer
+type scorerKey struct {
+	net   *nn.Net
+	batch int
+}
 
-func getScorer(n *nn.Net) (*scorer, *sync.Pool) {
-	pi, _ := scorers.LoadOrStore(n, &sync.Pool{})
+var scorers sync.Map // scorerKey → *sync.Pool of *scorer
+
+// graphBatch is the graph size used for nb patches: the next power of two
+// (1 … ScoreBatch), so that few graphs exist and padding costs at most 2×.
+func graphBatch(nb int) int {
+	b := 1
+	for b < nb {
+		b *= 2
+	}
+	return b
+}
+
+func getScorer(n *nn.Net, batch int) (*scorer, *sync.Pool, error) {
+	pi, _ := scorers.LoadOrStore(scorerKey{n, batch}, &sync.Pool{})
 	p := pi.(*sync.Pool)
 	if s, ok := p.Get().(*scorer); ok {
-		return s, p
+		return s, p, nil
 	}
-	ws := n.NewWorkspace(ScoreBatch)
-	ws.Inference = true
-	return &scorer{ws: ws, x: make([]float32, ScoreBatch*n.InputLen()), z: make([]float32, ScoreBatch)}, p
+	g, err := gorgop.Build(n, batch, gorgop.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return &scorer{g: g, x: make([]float32, batch*n.InputLen()), z: make([]float32, batch)}, p, nil
 }
 
 // Score returns, for each candidate, the model's malignancy probability in
 // [0, 1] (sigmoid of the logit) for the patch centred on its World (LPS mm)
 // position in hu (any spacing; patches are resampled to the model's patch
-// spec). Patches are evaluated ScoreBatch at a time on all cores.
+// spec). Patches are evaluated ScoreBatch at a time on the par worker budget.
 func Score(hu *volume.Volume[int16], cs []candidate.Candidate, m *Model) ([]float64, error) {
-	if m == nil || m.Net == nil {
-		return nil, fmt.Errorf("classify: score: no model")
-	}
 	if err := hu.Check(); err != nil {
 		return nil, fmt.Errorf("classify: score: %w", err)
 	}
-	out := make([]float64, len(cs))
-	if len(cs) == 0 {
-		return out, nil
-	}
+	sites := make([]Site, len(cs))
 	for i, c := range cs {
 		for a := 0; a < 3; a++ {
 			if math.IsNaN(c.World[a]) || math.IsInf(c.World[a], 0) {
 				return nil, fmt.Errorf("classify: score: candidate %d has a non-finite position", i)
 			}
 		}
+		sites[i] = Site{Vol: hu, World: volume.Vec3(c.World)}
 	}
-	s, pool := getScorer(m.Net)
-	defer pool.Put(s)
-	ex := make([]Example, len(cs))
-	for i, c := range cs {
-		ex[i] = Example{Vol: hu, World: volume.Vec3(c.World)}
+	z, err := Logits(sites, m)
+	if err != nil {
+		return nil, err
 	}
-	idx := make([]int, 0, ScoreBatch)
-	for st := 0; st < len(cs); st += ScoreBatch {
-		nb := min(ScoreBatch, len(cs)-st)
-		idx = idx[:0]
-		for i := 0; i < nb; i++ {
-			idx = append(idx, st+i)
-		}
-		extractBatch(ex, idx, m.Patch, nil, s.x)
-		if err := m.Net.Forward(s.ws, s.x, nb, s.z); err != nil {
+	out := make([]float64, len(z))
+	for i, v := range z {
+		out[i] = nn.Sigmoid(float64(v))
+	}
+	return out, nil
+}
+
+// Logits returns the model's logit (log-odds of malignancy) for the patch
+// at each site, without augmentation, up to ScoreBatch patches at a time
+// through the gorgonia inference graph (package gorgop).
+func Logits(sites []Site, m *Model) ([]float32, error) {
+	if m == nil || m.Net == nil {
+		return nil, fmt.Errorf("classify: score: no model")
+	}
+	out := make([]float32, len(sites))
+	if len(sites) == 0 {
+		return out, nil
+	}
+	L := m.Net.InputLen()
+	for st := 0; st < len(sites); st += ScoreBatch {
+		nb := min(ScoreBatch, len(sites)-st)
+		s, pool, err := getScorer(m.Net, graphBatch(nb))
+		if err != nil {
 			return nil, fmt.Errorf("classify: score: %w", err)
 		}
-		for i := 0; i < nb; i++ {
-			out[st+i] = nn.Sigmoid(float64(s.z[i]))
+		ExtractPatches(sites[st:st+nb], m.Patch, nil, s.x)
+		clear(s.x[nb*L:]) // padding up to the graph's batch
+		err = s.g.Forward(s.x, s.z)
+		copy(out[st:st+nb], s.z)
+		pool.Put(s)
+		if err != nil {
+			return nil, fmt.Errorf("classify: score: %w", err)
 		}
 	}
 	return out, nil

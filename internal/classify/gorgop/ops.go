@@ -1,13 +1,19 @@
-// Package gorgop provides the 3-D operations gorgonia lacks — vol2col (3-D
-// im2col) with its adjoint col2vol, and 3-D max pooling with an argmax
-// gradient — and builds lungctl's CNN (nn.Arch) as a gorgonia expression
-// graph whose weight tensors share memory with an nn.Net. It is the
-// reference/training-graph form of the network; package nn's hand-written
-// float32 path is the fast one, and the tests check the two agree.
+// Package gorgop is lungctl's CNN engine: the network of an nn.Net as a
+// gorgonia expression graph whose operations call package nn's fast float32
+// kernels — im2col + the AVX2/FMA GEMM for 3-D convolution and its two
+// gradients, the fused bias + ReLU + 2×2×2 max pooling with its argmax
+// gradient, a linear layer and a numerically stable binary cross-entropy.
+// Gorgonia provides the graph, the symbolic differentiation (each op's
+// SymDiff wires in its gradient ops), the tape machine and the Adam solver.
+// Training (classify/train) and inference (classify.Score) both run here;
+// the graph is checked number by number against PyTorch.
 //
-// Graph activations use a channel-major layout [C, N, D, H, W] (W fastest)
-// so that a convolution is one matrix product W[Cout, Cin·k³] ·
-// col[Cin·k³, N·Do·Ho·Wo] whose result is already [Cout, N, Do, Ho, Wo].
+// Activations are batch-major [N, C, D, H, W] (W fastest), PyTorch's NCDHW:
+// sample s of a tensor is one contiguous nn activation, so every op runs nn's
+// per-sample kernels over the batch with par.For. Ops keep their outputs in
+// buffers of their own, reused from one run to the next (the tape machine
+// would otherwise allocate, and the runtime zero, every activation on every
+// step).
 package gorgop
 
 import (
@@ -16,264 +22,249 @@ import (
 	"hash/fnv"
 
 	"github.com/chewxy/hm"
-	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/lungctl/lungctl/internal/classify/nn"
+	"github.com/lungctl/lungctl/internal/par"
 )
 
-func hashOf(s fmt.Stringer) uint32 {
+// DefaultGradParts is the number of partial sums a weight gradient is split
+// into when Options.GradParts is 0.
+const DefaultGradParts = 8
+
+// base gives every op its name, identity and the Op methods that are the
+// same for all of them.
+type base struct {
+	name string
+	id   int
+}
+
+func (b base) ReturnsPtr() bool      { return false }
+func (b base) CallsExtern() bool     { return false }
+func (b base) OverwritesInput() int  { return -1 }
+func (b base) WriteHash(h hash.Hash) { fmt.Fprintf(h, "%s#%d", b.name, b.id) }
+func (b base) Hashcode() uint32 {
 	h := fnv.New32a()
-	fmt.Fprint(h, s.String())
+	b.WriteHash(h)
 	return h.Sum32()
+}
+func (b base) String() string { return fmt.Sprintf("%s#%d", b.name, b.id) }
+
+// scratch is memory shared by every op of one graph (ops run one at a time
+// on a tape machine): per-worker im2col buffers, sized before each parallel
+// loop, and the partial weight gradients.
+type scratch struct {
+	nparts    int // fixed partial gradient sums: sample s goes to part s mod nparts
+	col, dcol [][]float32
+	parts     [][]float32
+}
+
+// cols returns one buffer of n values per par worker (dcol: the second set).
+func (s *scratch) cols(n int, dcol bool) [][]float32 {
+	bufs := &s.col
+	if dcol {
+		bufs = &s.dcol
+	}
+	for len(*bufs) < par.Limit() {
+		*bufs = append(*bufs, nil)
+	}
+	for i, b := range *bufs {
+		if len(b) < n {
+			(*bufs)[i] = make([]float32, n)
+		}
+	}
+	out := make([][]float32, len(*bufs))
+	for i, b := range *bufs {
+		out[i] = b[:n]
+	}
+	return out
+}
+
+// part returns the nparts partial sums of n values each, cleared.
+func (s *scratch) part(n int) [][]float32 {
+	if len(s.parts) != s.nparts || len(s.parts[0]) < n {
+		s.parts = make([][]float32, s.nparts)
+		for i := range s.parts {
+			s.parts[i] = make([]float32, n)
+		}
+	}
+	out := make([][]float32, s.nparts)
+	for i := range out {
+		out[i] = s.parts[i][:n]
+		clear(out[i])
+	}
+	return out
+}
+
+// out is an op's own output buffer.
+type out struct{ data []float32 }
+
+func (o *out) tensor(shape ...int) (*tensor.Dense, []float32) {
+	n := 1
+	for _, s := range shape {
+		n *= s
+	}
+	if cap(o.data) < n {
+		o.data = make([]float32, n)
+	}
+	d := o.data[:n]
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(d)), d
 }
 
 func f32(v G.Value) ([]float32, error) {
 	t, ok := v.(*tensor.Dense)
 	if !ok || t.Dtype() != tensor.Float32 {
-		return nil, errors.Errorf("gorgop: want a float32 *tensor.Dense, got %T", v)
+		return nil, fmt.Errorf("gorgop: want a float32 *tensor.Dense, got %T", v)
 	}
 	return t.Float32s(), nil
 }
 
-// vol2colOp unfolds [C, N, D, H, W] into [C·k³, N·Do·Ho·Wo]: row (c, kd,
-// kh, kw), column (n, od, oh, ow).
-type vol2colOp struct {
-	c, n  int
-	in    nn.Shape3
-	k, s  int
-	pad   int
-	geomC nn.ConvGeom // geometry of one sample, one channel at a time
-}
-
-func newVol2Col(c, n int, in nn.Shape3, k, stride, pad int) vol2colOp {
-	return vol2colOp{c: c, n: n, in: in, k: k, s: stride, pad: pad,
-		geomC: nn.ConvGeom{Cin: 1, In: in, K: k, Stride: stride, Pad: pad}}
-}
-
-func (op vol2colOp) out() nn.Shape3 { return op.geomC.Out() }
-
-func (op vol2colOp) Arity() int { return 1 }
-func (op vol2colOp) Type() hm.Type {
-	return hm.NewFnType(G.TensorType{Dims: 5, Of: hm.TypeVariable('a')}, G.TensorType{Dims: 2, Of: hm.TypeVariable('a')})
-}
-func (op vol2colOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape{op.c * op.k * op.k * op.k, op.n * op.out().Len()}, nil
-}
-func (op vol2colOp) Do(vs ...G.Value) (G.Value, error) {
-	x, err := f32(vs[0])
-	if err != nil {
-		return nil, err
+func args(n int, vs []G.Value) ([][]float32, error) {
+	if len(vs) != n {
+		return nil, fmt.Errorf("gorgop: %d inputs, want %d", len(vs), n)
 	}
-	if len(x) != op.c*op.n*op.in.Len() {
-		return nil, errors.Errorf("%v: input has %d values", op, len(x))
-	}
-	P := op.out().Len()
-	k3 := op.k * op.k * op.k
-	NP := op.n * P
-	out := make([]float32, op.c*k3*NP)
-	tmp := make([]float32, k3*P)
-	for c := 0; c < op.c; c++ {
-		for s := 0; s < op.n; s++ {
-			nn.Im2Col(op.geomC, x[(c*op.n+s)*op.in.Len():(c*op.n+s+1)*op.in.Len()], tmp)
-			for r := 0; r < k3; r++ {
-				copy(out[(c*k3+r)*NP+s*P:(c*k3+r)*NP+(s+1)*P], tmp[r*P:(r+1)*P])
-			}
-		}
-	}
-	return tensor.New(tensor.WithShape(op.c*k3, NP), tensor.WithBacking(out)), nil
-}
-func (op vol2colOp) ReturnsPtr() bool      { return false }
-func (op vol2colOp) CallsExtern() bool     { return false }
-func (op vol2colOp) OverwritesInput() int  { return -1 }
-func (op vol2colOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
-func (op vol2colOp) Hashcode() uint32      { return hashOf(op) }
-func (op vol2colOp) String() string {
-	return fmt.Sprintf("vol2col<c%d n%d in%v k%d s%d p%d>", op.c, op.n, op.in, op.k, op.s, op.pad)
-}
-func (op vol2colOp) DiffWRT(int) []bool { return []bool{true} }
-func (op vol2colOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	r, err := G.ApplyOp(col2volOp{op}, grad)
-	if err != nil {
-		return nil, err
-	}
-	return G.Nodes{r}, nil
-}
-
-// col2volOp is the adjoint of vol2colOp: it sums columns back onto the
-// voxels they came from, [C·k³, N·P] → [C, N, D, H, W].
-type col2volOp struct{ v vol2colOp }
-
-func (op col2volOp) Arity() int { return 1 }
-func (op col2volOp) Type() hm.Type {
-	return hm.NewFnType(G.TensorType{Dims: 2, Of: hm.TypeVariable('a')}, G.TensorType{Dims: 5, Of: hm.TypeVariable('a')})
-}
-func (op col2volOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape{op.v.c, op.v.n, op.v.in[0], op.v.in[1], op.v.in[2]}, nil
-}
-func (op col2volOp) Do(vs ...G.Value) (G.Value, error) {
-	col, err := f32(vs[0])
-	if err != nil {
-		return nil, err
-	}
-	v := op.v
-	P := v.out().Len()
-	k3 := v.k * v.k * v.k
-	NP := v.n * P
-	if len(col) != v.c*k3*NP {
-		return nil, errors.Errorf("%v: input has %d values", op, len(col))
-	}
-	out := make([]float32, v.c*v.n*v.in.Len())
-	tmp := make([]float32, k3*P)
-	for c := 0; c < v.c; c++ {
-		for s := 0; s < v.n; s++ {
-			for r := 0; r < k3; r++ {
-				copy(tmp[r*P:(r+1)*P], col[(c*k3+r)*NP+s*P:(c*k3+r)*NP+(s+1)*P])
-			}
-			nn.Col2Im(v.geomC, tmp, out[(c*v.n+s)*v.in.Len():(c*v.n+s+1)*v.in.Len()])
-		}
-	}
-	return tensor.New(tensor.WithShape(v.c, v.n, v.in[0], v.in[1], v.in[2]), tensor.WithBacking(out)), nil
-}
-func (op col2volOp) ReturnsPtr() bool      { return false }
-func (op col2volOp) CallsExtern() bool     { return false }
-func (op col2volOp) OverwritesInput() int  { return -1 }
-func (op col2volOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
-func (op col2volOp) Hashcode() uint32      { return hashOf(op) }
-func (op col2volOp) String() string        { return "col2vol" + op.v.String()[7:] }
-func (op col2volOp) DiffWRT(int) []bool    { return []bool{true} }
-func (op col2volOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	r, err := G.ApplyOp(op.v, grad) // the adjoint of the adjoint
-	if err != nil {
-		return nil, err
-	}
-	return G.Nodes{r}, nil
-}
-
-// maxPoolOp is a K³ max pooling with stride S over [C, N, D, H, W].
-type maxPoolOp struct {
-	c, n int
-	in   nn.Shape3
-	k, s int
-}
-
-func (op maxPoolOp) geom() nn.PoolGeom {
-	return nn.PoolGeom{C: op.c * op.n, In: op.in, K: op.k, S: op.s}
-}
-func (op maxPoolOp) Arity() int { return 1 }
-func (op maxPoolOp) Type() hm.Type {
-	t := G.TensorType{Dims: 5, Of: hm.TypeVariable('a')}
-	return hm.NewFnType(t, t)
-}
-func (op maxPoolOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	o := op.geom().Out()
-	return tensor.Shape{op.c, op.n, o[0], o[1], o[2]}, nil
-}
-func (op maxPoolOp) Do(vs ...G.Value) (G.Value, error) {
-	x, err := f32(vs[0])
-	if err != nil {
-		return nil, err
-	}
-	g := op.geom()
-	if len(x) != g.C*g.In.Len() {
-		return nil, errors.Errorf("%v: input has %d values", op, len(x))
-	}
-	o := g.Out()
-	y := make([]float32, g.C*o.Len())
-	arg := make([]int32, len(y))
-	nn.MaxPool(g, x, y, arg)
-	return tensor.New(tensor.WithShape(op.c, op.n, o[0], o[1], o[2]), tensor.WithBacking(y)), nil
-}
-func (op maxPoolOp) ReturnsPtr() bool      { return false }
-func (op maxPoolOp) CallsExtern() bool     { return false }
-func (op maxPoolOp) OverwritesInput() int  { return -1 }
-func (op maxPoolOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
-func (op maxPoolOp) Hashcode() uint32      { return hashOf(op) }
-func (op maxPoolOp) String() string {
-	return fmt.Sprintf("maxpool3d<c%d n%d in%v k%d s%d>", op.c, op.n, op.in, op.k, op.s)
-}
-func (op maxPoolOp) DiffWRT(int) []bool { return []bool{true} }
-func (op maxPoolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	r, err := G.ApplyOp(maxPoolGradOp{op}, inputs[0], grad)
-	if err != nil {
-		return nil, err
-	}
-	return G.Nodes{r}, nil
-}
-
-// maxPoolGradOp routes the output gradient to each window's first maximal
-// input (recomputed from x with the same tie rule as the forward pass).
-type maxPoolGradOp struct{ p maxPoolOp }
-
-func (op maxPoolGradOp) Arity() int { return 2 }
-func (op maxPoolGradOp) Type() hm.Type {
-	t := G.TensorType{Dims: 5, Of: hm.TypeVariable('a')}
-	return hm.NewFnType(t, t, t)
-}
-func (op maxPoolGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape{op.p.c, op.p.n, op.p.in[0], op.p.in[1], op.p.in[2]}, nil
-}
-func (op maxPoolGradOp) Do(vs ...G.Value) (G.Value, error) {
-	x, err := f32(vs[0])
-	if err != nil {
-		return nil, err
-	}
-	dy, err := f32(vs[1])
-	if err != nil {
-		return nil, err
-	}
-	g := op.p.geom()
-	o := g.Out()
-	if len(x) != g.C*g.In.Len() || len(dy) != g.C*o.Len() {
-		return nil, errors.Errorf("%v: inputs have %d and %d values", op, len(x), len(dy))
-	}
-	y := make([]float32, len(dy))
-	arg := make([]int32, len(dy))
-	nn.MaxPool(g, x, y, arg)
-	dx := make([]float32, len(x))
-	nn.MaxPoolBackward(g, dy, arg, dx)
-	return tensor.New(tensor.WithShape(op.p.c, op.p.n, g.In[0], g.In[1], g.In[2]), tensor.WithBacking(dx)), nil
-}
-func (op maxPoolGradOp) ReturnsPtr() bool      { return false }
-func (op maxPoolGradOp) CallsExtern() bool     { return false }
-func (op maxPoolGradOp) OverwritesInput() int  { return -1 }
-func (op maxPoolGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
-func (op maxPoolGradOp) Hashcode() uint32      { return hashOf(op) }
-func (op maxPoolGradOp) String() string        { return "maxpool3dgrad" + op.p.String()[9:] }
-
-// Conv3d applies a 3-D convolution (cross-correlation, as PyTorch) with a
-// cubic kernel of side k, stride and zero padding (voxels) to x [Cin, N, D,
-// H, W], weights w [Cout, Cin·k³] (PyTorch's [out, in, kd, kh, kw] flattened)
-// and bias b [Cout, 1], returning [Cout, N, Do, Ho, Wo].
-func Conv3d(x, w, b *G.Node, k, stride, pad int) (*G.Node, error) {
-	s := x.Shape()
-	if len(s) != 5 {
-		return nil, errors.Errorf("gorgop: Conv3d input shape %v, want [C, N, D, H, W]", s)
-	}
-	op := newVol2Col(s[0], s[1], nn.Shape3{s[2], s[3], s[4]}, k, stride, pad)
-	col, err := G.ApplyOp(op, x)
-	if err != nil {
-		return nil, err
-	}
-	y, err := G.Mul(w, col)
-	if err != nil {
-		return nil, err
-	}
-	if b != nil {
-		if y, err = G.BroadcastAdd(y, b, nil, []byte{1}); err != nil {
+	a := make([][]float32, n)
+	for i, v := range vs {
+		var err error
+		if a[i], err = f32(v); err != nil {
 			return nil, err
 		}
 	}
-	o := op.out()
-	return G.Reshape(y, tensor.Shape{w.Shape()[0], s[1], o[0], o[1], o[2]})
+	return a, nil
 }
 
-// MaxPool3d applies a k³ max pooling with the given stride to x [C, N, D, H, W].
-func MaxPool3d(x *G.Node, k, stride int) (*G.Node, error) {
-	s := x.Shape()
-	if len(s) != 5 {
-		return nil, errors.Errorf("gorgop: MaxPool3d input shape %v, want [C, N, D, H, W]", s)
+func fnType(in []int, outDims int) hm.Type {
+	a := hm.TypeVariable('a')
+	ts := make([]hm.Type, 0, len(in)+1)
+	for _, d := range in {
+		ts = append(ts, G.TensorType{Dims: d, Of: a})
 	}
-	return G.ApplyOp(maxPoolOp{c: s[0], n: s[1], in: nn.Shape3{s[2], s[3], s[4]}, k: k, s: stride}, x)
+	ts = append(ts, G.TensorType{Dims: outDims, Of: a})
+	return hm.NewFnType(ts...)
+}
+
+// conv is a 3-D convolution without bias, x [N, Cin, D, H, W] · w [Cout,
+// Cin·K³] → [N, Cout, Do, Ho, Wo]: per sample nn.Im2Col and nn.Gemm.
+type conv struct {
+	base
+	g       nn.ConvGeom
+	cout, n int
+	needDX  bool // false for the first layer: the input needs no gradient
+	sc      *scratch
+	o       *out
+}
+
+func (op conv) Arity() int    { return 2 }
+func (op conv) Type() hm.Type { return fnType([]int{5, 2}, 5) }
+func (op conv) outShape() tensor.Shape {
+	o := op.g.Out()
+	return tensor.Shape{op.n, op.cout, o[0], o[1], o[2]}
+}
+func (op conv) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.outShape(), nil }
+func (op conv) Do(vs ...G.Value) (G.Value, error) {
+	a, err := args(2, vs)
+	if err != nil {
+		return nil, err
+	}
+	x, w := a[0], a[1]
+	P, Kr, in := op.g.Out().Len(), op.g.Rows(), op.g.Cin*op.g.In.Len()
+	t, y := op.o.tensor(op.outShape()...)
+	cols := op.sc.cols(Kr*P, false)
+	par.For(op.n, func(wk, s int) {
+		col := cols[wk]
+		nn.Im2Col(op.g, x[s*in:(s+1)*in], col)
+		nn.Gemm(false, false, op.cout, P, Kr, w, Kr, col, P, 0, y[s*op.cout*P:(s+1)*op.cout*P], P)
+	})
+	return t, nil
+}
+func (op conv) DiffWRT(int) []bool { return []bool{op.needDX, true} }
+func (op conv) SymDiff(in G.Nodes, _, dy *G.Node) (G.Nodes, error) {
+	dw, err := G.ApplyOp(convGradW{base{"conv3d_dw", op.id}, op, &out{}}, in[0], dy)
+	if err != nil {
+		return nil, err
+	}
+	var dx *G.Node
+	if op.needDX {
+		if dx, err = G.ApplyOp(convGradX{base{"conv3d_dx", op.id}, op, &out{}}, in[1], dy); err != nil {
+			return nil, err
+		}
+	}
+	return G.Nodes{dx, dw}, nil
+}
+
+// convGradW is ∂/∂w of conv: Σ_s dy_s · im2col(x_s)ᵀ, computed transposed
+// (col · dy_sᵀ, [Cin·K³, Cout]) per part as nn.Net.Backward does.
+type convGradW struct {
+	base
+	c conv
+	o *out
+}
+
+func (op convGradW) Arity() int    { return 2 }
+func (op convGradW) Type() hm.Type { return fnType([]int{5, 5}, 2) }
+func (op convGradW) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.c.cout, op.c.g.Rows()}, nil
+}
+func (op convGradW) Do(vs ...G.Value) (G.Value, error) {
+	a, err := args(2, vs)
+	if err != nil {
+		return nil, err
+	}
+	x, dy := a[0], a[1]
+	g, cout, n := op.c.g, op.c.cout, op.c.n
+	P, Kr, in := g.Out().Len(), g.Rows(), g.Cin*g.In.Len()
+	parts := op.c.sc.part(Kr * cout)
+	np := len(parts)
+	cols := op.c.sc.cols(Kr*P, false)
+	par.For(min(np, n), func(wk, p int) {
+		col := cols[wk]
+		for s := p; s < n; s += np {
+			nn.Im2Col(g, x[s*in:(s+1)*in], col)
+			nn.Gemm(false, true, Kr, cout, P, col, P, dy[s*cout*P:(s+1)*cout*P], P, 1, parts[p], cout)
+		}
+	})
+	t, dw := op.o.tensor(cout, Kr)
+	clear(dw)
+	for _, gt := range parts {
+		for k := 0; k < Kr; k++ {
+			for o := 0; o < cout; o++ {
+				dw[o*Kr+k] += gt[k*cout+o]
+			}
+		}
+	}
+	return t, nil
+}
+
+// convGradX is ∂/∂x of conv: col2im(wᵀ · dy_s) per sample.
+type convGradX struct {
+	base
+	c conv
+	o *out
+}
+
+func (op convGradX) Arity() int    { return 2 }
+func (op convGradX) Type() hm.Type { return fnType([]int{2, 5}, 5) }
+func (op convGradX) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	g := op.c.g
+	return tensor.Shape{op.c.n, g.Cin, g.In[0], g.In[1], g.In[2]}, nil
+}
+func (op convGradX) Do(vs ...G.Value) (G.Value, error) {
+	a, err := args(2, vs)
+	if err != nil {
+		return nil, err
+	}
+	w, dy := a[0], a[1]
+	g, cout := op.c.g, op.c.cout
+	P, Kr, in := g.Out().Len(), g.Rows(), g.Cin*g.In.Len()
+	t, dx := op.o.tensor(op.c.n, g.Cin, g.In[0], g.In[1], g.In[2])
+	dcols := op.c.sc.cols(Kr*P, true)
+	par.For(op.c.n, func(wk, s int) {
+		dcol := dcols[wk]
+		nn.Gemm(true, false, Kr, P, cout, w, Kr, dy[s*cout*P:(s+1)*cout*P], P, 0, dcol, P)
+		d := dx[s*in : (s+1)*in]
+		clear(d)
+		nn.Col2Im(g, dcol, d)
+	})
+	return t, nil
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
-	"sync"
 )
 
 // Arch is the network architecture, the same as the PyTorch reference
@@ -62,37 +60,22 @@ func (a Arch) NumParams() int {
 	return t + flat + 1
 }
 
-// Param is one learnable tensor with its gradient, named as PyTorch names the
-// same parameter of Net3D (features.0.weight, head.bias, …).
+// Param is one learnable tensor, named as PyTorch names the same parameter
+// of Net3D (features.0.weight, head.bias, …).
 type Param struct {
 	// Name is PyTorch's parameter name.
 	Name string
 	// Shape is PyTorch's shape (conv [out, in, 3, 3, 3], linear [out, in], bias [out]).
 	Shape []int
-	// Data holds the values in C order; Grad the accumulated gradient.
+	// Data holds the values in C order.
 	Data []float32
-	Grad []float32
 }
 
-type convLayer struct {
-	g    ConvGeom
-	cout int
-	pg   PoolGeom
-	w, b *Param
-}
-
-type linLayer struct {
-	in, out int
-	w, b    *Param
-	relu    bool
-}
-
-// Net is the CNN with its parameters. Forward and Backward are safe for one
-// goroutine at a time (they parallelise internally over the batch).
+// Net is the CNN's parameters for an Arch, in PyTorch's order. It holds no
+// computation: package classify/gorgop builds the network's graph over
+// these parameters (sharing their memory) and runs it.
 type Net struct {
 	Arch   Arch
-	convs  []convLayer
-	lins   []linLayer
 	params []*Param
 }
 
@@ -102,37 +85,34 @@ func New(a Arch) (*Net, error) {
 		return nil, err
 	}
 	n := &Net{Arch: a}
-	newP := func(name string, shape ...int) *Param {
+	newP := func(name string, shape ...int) {
 		l := 1
 		for _, s := range shape {
 			l *= s
 		}
-		p := &Param{Name: name, Shape: shape, Data: make([]float32, l), Grad: make([]float32, l)}
-		n.params = append(n.params, p)
-		return p
+		n.params = append(n.params, &Param{Name: name, Shape: shape, Data: make([]float32, l)})
 	}
 	cin, s := 1, a.Size
 	for i, c := range a.Channels {
-		g := ConvGeom{Cin: cin, In: Shape3{s, s, s}, K: 3, Stride: 1, Pad: 1}
-		l := convLayer{g: g, cout: c, pg: PoolGeom{C: c, In: g.Out(), K: 2, S: 2}}
-		l.w = newP(fmt.Sprintf("features.%d.weight", 3*i), c, cin, 3, 3, 3)
-		l.b = newP(fmt.Sprintf("features.%d.bias", 3*i), c)
-		n.convs = append(n.convs, l)
-		cin, s = c, l.pg.Out()[0]
+		newP(fmt.Sprintf("features.%d.weight", 3*i), c, cin, 3, 3, 3)
+		newP(fmt.Sprintf("features.%d.bias", 3*i), c)
+		cin, s = c, s/2
 	}
 	flat := cin * s * s * s
 	if a.Hidden > 0 {
-		n.lins = append(n.lins, linLayer{in: flat, out: a.Hidden, relu: true,
-			w: newP("head.0.weight", a.Hidden, flat), b: newP("head.0.bias", a.Hidden)})
-		n.lins = append(n.lins, linLayer{in: a.Hidden, out: 1,
-			w: newP("head.2.weight", 1, a.Hidden), b: newP("head.2.bias", 1)})
+		newP("head.0.weight", a.Hidden, flat)
+		newP("head.0.bias", a.Hidden)
+		newP("head.2.weight", 1, a.Hidden)
+		newP("head.2.bias", 1)
 	} else {
-		n.lins = append(n.lins, linLayer{in: flat, out: 1, w: newP("head.weight", 1, flat), b: newP("head.bias", 1)})
+		newP("head.weight", 1, flat)
+		newP("head.bias", 1)
 	}
 	return n, nil
 }
 
-// Params returns the parameters in PyTorch's named_parameters order.
+// Params returns the parameters in PyTorch's named_parameters order: each
+// conv block's weight and bias, then each linear layer's.
 func (n *Net) Params() []*Param { return n.params }
 
 // NumParams is the total number of learnable scalars.
@@ -152,6 +132,7 @@ func (n *Net) InputLen() int { return n.Arch.Size * n.Arch.Size * n.Arch.Size }
 // generator seeded with seed, so equal seeds give equal networks.
 func (n *Net) Init(seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 0x6c756e67))
+	last := n.params[len(n.params)-2] // the logit layer's weight
 	for _, p := range n.params {
 		if len(p.Shape) == 1 {
 			clear(p.Data)
@@ -159,299 +140,13 @@ func (n *Net) Init(seed uint64) {
 		}
 		fanIn := len(p.Data) / p.Shape[0]
 		std := math.Sqrt(2 / float64(fanIn))
-		if p == n.lins[len(n.lins)-1].w {
+		if p == last {
 			std = math.Sqrt(1 / float64(fanIn))
 		}
 		for i := range p.Data {
 			p.Data[i] = float32(r.NormFloat64() * std)
 		}
 	}
-}
-
-// ZeroGrad clears every parameter gradient.
-func (n *Net) ZeroGrad() {
-	for _, p := range n.params {
-		clear(p.Grad)
-	}
-}
-
-// Workspace holds the reusable buffers of Forward/Backward for batches of up
-// to Cap samples: per-sample pooled activations and argmax indices (kept for
-// Backward) and per-worker im2col scratch and gradient accumulators.
-type Workspace struct {
-	Cap int
-	// Inference skips what only Backward needs (pooling argmax indices);
-	// Backward refuses a batch computed with it set.
-	Inference bool
-	infer     bool // Inference as of the last Forward
-	input     []float32
-	pooled    [][]float32 // per conv layer, Cap × C·(S/2)³
-	arg       [][]int32
-	hidden    [][]float32 // per linear layer except the last: Cap × out
-	workers   []*worker
-}
-
-type worker struct {
-	col, out, dout, dcol, dx, dp []float32
-	hbuf                         []float32
-	grads                        [][]float32 // per param
-	// gradT holds each conv layer's weight gradient transposed,
-	// [Cin·27, Cout]: computing it as col·doutᵀ transposes the small dout
-	// instead of the large col.
-	gradT [][]float32
-}
-
-// NewWorkspace allocates buffers for batches of up to capacity samples,
-// using runtime.GOMAXPROCS workers.
-func (n *Net) NewWorkspace(capacity int) *Workspace {
-	ws := &Workspace{Cap: capacity}
-	for _, l := range n.convs {
-		sz := l.cout * l.pg.Out().Len()
-		ws.pooled = append(ws.pooled, make([]float32, capacity*sz))
-		ws.arg = append(ws.arg, make([]int32, capacity*sz))
-	}
-	for _, l := range n.lins[:len(n.lins)-1] {
-		ws.hidden = append(ws.hidden, make([]float32, capacity*l.out))
-	}
-	nw := max(1, min(runtime.GOMAXPROCS(0), capacity))
-	var maxCol, maxOut, maxIn, maxLin int
-	for _, l := range n.convs {
-		P := l.g.Out().Len()
-		maxCol = max(maxCol, l.g.Rows()*P)
-		maxOut = max(maxOut, l.cout*P)
-		maxIn = max(maxIn, l.g.Cin*l.g.In.Len())
-	}
-	for _, l := range n.lins {
-		maxLin = max(maxLin, l.in, l.out)
-	}
-	for i := 0; i < nw; i++ {
-		w := &worker{col: make([]float32, maxCol), out: make([]float32, maxOut)}
-		w.hbuf = make([]float32, 2*maxLin)
-		ws.workers = append(ws.workers, w)
-	}
-	return ws
-}
-
-func (w *worker) ensureTrain(n *Net) {
-	if w.grads != nil {
-		return
-	}
-	w.dout = make([]float32, len(w.out))
-	w.dcol = make([]float32, len(w.col))
-	var maxIn int
-	for _, l := range n.convs {
-		maxIn = max(maxIn, l.g.Cin*l.g.In.Len(), l.cout*l.pg.Out().Len())
-	}
-	w.dx = make([]float32, maxIn)
-	w.dp = make([]float32, maxIn)
-	for _, p := range n.params {
-		w.grads = append(w.grads, make([]float32, len(p.Data)))
-	}
-	for _, l := range n.convs {
-		w.gradT = append(w.gradT, make([]float32, len(l.w.Data)))
-	}
-}
-
-// parallel runs f(worker, sample) for samples 0..nb-1 over the workers;
-// worker w takes samples w, w+W, w+2W, … so that per-worker gradient sums,
-// and hence training, are deterministic.
-func (ws *Workspace) parallel(nb int, f func(w *worker, s int)) {
-	nw := min(len(ws.workers), nb)
-	var wg sync.WaitGroup
-	for wi, w := range ws.workers[:nw] {
-		wg.Add(1)
-		go func(wi int, w *worker) {
-			defer wg.Done()
-			for s := wi; s < nb; s += nw {
-				f(w, s)
-			}
-		}(wi, w)
-	}
-	wg.Wait()
-}
-
-// Forward computes the logits of nb input patches x (nb × Size³, each [D, H,
-// W] with W fastest) into logits[:nb]. It keeps what Backward needs in ws.
-func (n *Net) Forward(ws *Workspace, x []float32, nb int, logits []float32) error {
-	if nb > ws.Cap || len(x) < nb*n.InputLen() || len(logits) < nb {
-		return fmt.Errorf("nn: forward: batch %d, capacity %d, %d inputs, %d logits", nb, ws.Cap, len(x), len(logits))
-	}
-	ws.input = x[:nb*n.InputLen()]
-	ws.infer = ws.Inference
-	ws.parallel(nb, func(w *worker, s int) {
-		in := x[s*n.InputLen() : (s+1)*n.InputLen()]
-		for li, l := range n.convs {
-			P := l.g.Out().Len()
-			Kr := l.g.Rows()
-			col, out := w.col[:Kr*P], w.out[:l.cout*P]
-			Im2Col(l.g, in, col)
-			Gemm(false, false, l.cout, P, Kr, l.w.Data, Kr, col, P, 0, out, P)
-			sz := l.cout * l.pg.Out().Len()
-			pooled := ws.pooled[li][s*sz : (s+1)*sz]
-			// bias and ReLU commute with the max, so they run on the pooled values
-			if ws.Inference && l.pg.K == 2 && l.pg.S == 2 {
-				maxPool2NoArg(l.pg, out, l.b.Data, pooled)
-			} else {
-				MaxPoolBiasReLU(l.pg, out, l.b.Data, pooled, ws.arg[li][s*sz:(s+1)*sz])
-			}
-			in = pooled
-		}
-		for li, l := range n.lins {
-			var y []float32
-			if l.relu {
-				y = ws.hidden[li][s*l.out : (s+1)*l.out]
-			} else {
-				y = w.hbuf[:l.out]
-			}
-			for o := 0; o < l.out; o++ {
-				row := l.w.Data[o*l.in : (o+1)*l.in]
-				var acc float32
-				for i, v := range row {
-					acc += v * in[i]
-				}
-				acc += l.b.Data[o]
-				if l.relu && acc < 0 {
-					acc = 0
-				}
-				y[o] = acc
-			}
-			in = y
-		}
-		logits[s] = in[0]
-	})
-	return nil
-}
-
-// Backward accumulates into every Param.Grad the gradient of Σ_s
-// dlogits[s]·logit_s for the batch of the last Forward call on ws.
-func (n *Net) Backward(ws *Workspace, dlogits []float32) error {
-	nb := len(ws.input) / n.InputLen()
-	if ws.infer {
-		return fmt.Errorf("nn: backward after an inference-only forward pass")
-	}
-	if len(dlogits) < nb {
-		return fmt.Errorf("nn: backward: %d gradients for a batch of %d", len(dlogits), nb)
-	}
-	for _, w := range ws.workers {
-		w.ensureTrain(n)
-		for _, g := range w.grads {
-			clear(g)
-		}
-		for _, g := range w.gradT {
-			clear(g)
-		}
-	}
-	pidx := map[*Param]int{}
-	for i, p := range n.params {
-		pidx[p] = i
-	}
-	ws.parallel(nb, func(w *worker, s int) {
-		// dense head, last layer first
-		dy := w.hbuf[:1]
-		dy[0] = dlogits[s]
-		for li := len(n.lins) - 1; li >= 0; li-- {
-			l := n.lins[li]
-			var x []float32
-			if li > 0 {
-				x = ws.hidden[li-1][s*n.lins[li-1].out : (s+1)*n.lins[li-1].out]
-			} else {
-				lc := n.convs[len(n.convs)-1]
-				sz := lc.cout * lc.pg.Out().Len()
-				x = ws.pooled[len(n.convs)-1][s*sz : (s+1)*sz]
-			}
-			gw, gb := w.grads[pidx[l.w]], w.grads[pidx[l.b]]
-			var dx []float32
-			if li > 0 {
-				dx = w.hbuf[len(w.hbuf)/2 : len(w.hbuf)/2+l.in]
-			} else {
-				dx = w.dp[:l.in]
-			}
-			clear(dx)
-			for o := 0; o < l.out; o++ {
-				d := dy[o]
-				if l.relu && ws.hidden[li][s*l.out+o] <= 0 {
-					d = 0
-				}
-				if d == 0 {
-					continue
-				}
-				gb[o] += d
-				row := l.w.Data[o*l.in : (o+1)*l.in]
-				grow := gw[o*l.in : (o+1)*l.in]
-				for i, v := range x {
-					grow[i] += d * v
-					dx[i] += d * row[i]
-				}
-			}
-			if li > 0 {
-				copy(w.hbuf[:l.in], dx)
-				dy = w.hbuf[:l.in]
-			}
-		}
-		// conv blocks; w.dp holds d(pooled output of the current layer)
-		for li := len(n.convs) - 1; li >= 0; li-- {
-			l := n.convs[li]
-			P := l.g.Out().Len()
-			Kr := l.g.Rows()
-			sz := l.cout * l.pg.Out().Len()
-			pooled := ws.pooled[li][s*sz : (s+1)*sz]
-			arg := ws.arg[li][s*sz : (s+1)*sz]
-			dout := w.dout[:l.cout*P]
-			clear(dout)
-			po := l.pg.Out().Len()
-			gb := w.grads[pidx[l.b]]
-			for c := 0; c < l.cout; c++ {
-				var sb float32
-				for i := c * po; i < (c+1)*po; i++ {
-					if pooled[i] > 0 { // ReLU passes the gradient only where its output was positive
-						dout[c*P+int(arg[i])] += w.dp[i]
-						sb += w.dp[i]
-					}
-				}
-				gb[c] += sb
-			}
-			var in []float32
-			if li == 0 {
-				in = ws.input[s*n.InputLen() : (s+1)*n.InputLen()]
-			} else {
-				lp := n.convs[li-1]
-				psz := lp.cout * lp.pg.Out().Len()
-				in = ws.pooled[li-1][s*psz : (s+1)*psz]
-			}
-			col := w.col[:Kr*P]
-			Im2Col(l.g, in, col)
-			Gemm(false, true, Kr, l.cout, P, col, P, dout, P, 1, w.gradT[li], l.cout)
-			if li == 0 {
-				break
-			}
-			dcol := w.dcol[:Kr*P]
-			Gemm(true, false, Kr, P, l.cout, l.w.Data, Kr, dout, P, 0, dcol, P)
-			dx := w.dx[:l.g.Cin*l.g.In.Len()]
-			clear(dx)
-			Col2Im(l.g, dcol, dx)
-			copy(w.dp, dx)
-		}
-	})
-	for _, w := range ws.workers {
-		for li, l := range n.convs {
-			g, gt := w.grads[pidx[l.w]], w.gradT[li]
-			Kr := l.g.Rows()
-			for k := 0; k < Kr; k++ {
-				for o := 0; o < l.cout; o++ {
-					g[o*Kr+k] += gt[k*l.cout+o]
-				}
-			}
-		}
-	}
-	for i, p := range n.params {
-		for _, w := range ws.workers {
-			g := w.grads[i]
-			for j := range p.Grad {
-				p.Grad[j] += g[j]
-			}
-		}
-	}
-	return nil
 }
 
 // BCEWithLogits returns the mean binary cross-entropy of logits z against
@@ -475,56 +170,4 @@ func Sigmoid(x float64) float64 {
 	}
 	e := math.Exp(x)
 	return e / (1 + e)
-}
-
-// Adam is the Adam optimiser (Kingma & Ba) with PyTorch's defaults and bias
-// correction; state is per parameter, in Net.Params order.
-type Adam struct {
-	// LR is the learning rate, Beta1/Beta2 the moment decay rates, Eps the
-	// denominator guard.
-	LR, Beta1, Beta2, Eps float64
-	// WeightDecay is an L2 coefficient added to the gradient (PyTorch Adam's
-	// weight_decay); 0 disables it.
-	WeightDecay float64
-	t           int
-	m, v        [][]float32
-}
-
-// NewAdam returns Adam with learning rate lr, β = (0.9, 0.999), ε = 1e-8.
-func NewAdam(lr float64) *Adam { return &Adam{LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8} }
-
-// Step updates every parameter of n from its Grad.
-func (a *Adam) Step(n *Net) {
-	if a.m == nil {
-		for _, p := range n.params {
-			a.m = append(a.m, make([]float32, len(p.Data)))
-			a.v = append(a.v, make([]float32, len(p.Data)))
-		}
-	}
-	a.t++
-	b1, b2 := float32(a.Beta1), float32(a.Beta2)
-	c1 := 1 - math.Pow(a.Beta1, float64(a.t))
-	c2 := 1 - math.Pow(a.Beta2, float64(a.t))
-	step := float32(a.LR / c1)
-	sc2 := float32(1 / math.Sqrt(c2))
-	eps, wd := float32(a.Eps), float32(a.WeightDecay)
-	for i, p := range n.params {
-		m, v := a.m[i], a.v[i]
-		for j, g := range p.Grad {
-			g += wd * p.Data[j]
-			m[j] = b1*m[j] + (1-b1)*g
-			v[j] = b2*v[j] + (1-b2)*g*g
-			p.Data[j] -= step * m[j] / (float32(math.Sqrt(float64(v[j])))*sc2 + eps)
-		}
-	}
-}
-
-// SGD applies p -= lr·grad to every parameter (used to compare with
-// PyTorch's exported plain-SGD step).
-func SGD(n *Net, lr float32) {
-	for _, p := range n.params {
-		for j, g := range p.Grad {
-			p.Data[j] -= lr * g
-		}
-	}
 }

@@ -482,3 +482,14 @@ func MaxPoolBackward(g PoolGeom, dy []float32, arg []int32, dx []float32) {
 		}
 	}
 }
+
+// MaxPoolBiasReLUNoArg is MaxPoolBiasReLU without the argmax (inference):
+// for 2×2×2 windows with stride 2 it is branch-free; other windows fall back
+// to MaxPoolBiasReLU with a scratch argmax.
+func MaxPoolBiasReLUNoArg(g PoolGeom, x, bias, y []float32) {
+	if g.K == 2 && g.S == 2 {
+		maxPool2NoArg(g, x, bias, y)
+		return
+	}
+	MaxPoolBiasReLU(g, x, bias, y, make([]int32, len(y)))
+}

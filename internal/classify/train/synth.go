@@ -1,45 +1,38 @@
-package classify
+package train
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 
+	"github.com/lungctl/lungctl/internal/classify"
+	"github.com/lungctl/lungctl/internal/par"
 	"github.com/lungctl/lungctl/internal/phantom"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
-// Kind is a synthetic nodule shape class: internal/phantom's, so the two
-// patch generators and the label rule are one.
-type Kind = phantom.Kind
-
-// The nodule kinds of the synthetic training data.
-const (
-	Round        = phantom.Round
-	Lobulated    = phantom.Lobulated
-	Spiculated   = phantom.Spiculated
-	Juxtapleural = phantom.Juxtapleural
-	Calcified    = phantom.Calcified
-)
-
-// Kinds lists every Kind in a fixed order.
-var Kinds = phantom.Kinds
-
-// Malignant is the synthetic label rule, phantom.MalignancyOf's: diameter
+// malignant is the synthetic label rule, phantom.MalignancyOf's: diameter
 // ≥ 8 mm and lobulated or spiculated, or diameter ≥ 15 mm and not
 // calcified.
-func Malignant(k Kind, diameterMM float64) bool {
+func malignant(k phantom.Kind, diameterMM float64) bool {
 	_, m := phantom.MalignancyOf(k, diameterMM)
 	return m
 }
 
-// PatchFunc renders a size³ patch of 1 mm voxels (HU) of lung parenchyma
+// phantomPatch is internal/phantom.Patch as a patchFunc: the project's
+// phantom generator, nodule within ±1 mm of world (0, 0, 0), on
+// phantom.PatchGrid (size³ voxels centred on world 0).
+func phantomPatch(seed int64, kind phantom.Kind, diameterMM float64, size int, nodule bool) *volume.Volume[int16] {
+	return phantom.Patch(seed, kind, diameterMM, size, nodule)
+}
+
+// patchFunc renders a size³ patch of 1 mm voxels (HU) of lung parenchyma
 // with vessels and, when nodule is true, one nodule of the given kind and
 // diameter (mm) centred on (or within ~1 mm of) world (0, 0, 0) mm; equal
-// arguments give equal patches. SynthPatch is one; internal/phantom.Patch
-// (adapted to Kind, see PhantomPatch) is another.
-type PatchFunc func(seed int64, kind Kind, diameterMM float64, size int, nodule bool) *volume.Volume[int16]
+// arguments give equal patches. synthPatch and phantomPatch are two.
+type patchFunc func(seed int64, kind phantom.Kind, diameterMM float64, size int, nodule bool) *volume.Volume[int16]
 
-// SynthPatch is this package's own PatchFunc, used by the tests and as the
+// synthPatch is this package's own PatchFunc, used by the tests and as the
 // fallback training source: parenchyma at −850 ± 20 HU, two to five vessels
 // (+30 HU tubes of 0.6–2.2 mm radius, one through the centre in half of the
 // nodule-free patches), a chest wall (+30 HU half-space) for juxtapleural
@@ -49,7 +42,7 @@ type PatchFunc func(seed int64, kind Kind, diameterMM float64, size int, nodule 
 // (spiculated) or a +300…+800 HU sphere (calcified). Edges are partial-volume
 // blended over 1 mm; Gaussian noise σ 15 HU is added. The grid is 1 mm,
 // axis-aligned, with the centre voxel at world (0, 0, 0).
-func SynthPatch(seed int64, kind Kind, diameterMM float64, size int, nodule bool) *volume.Volume[int16] {
+func synthPatch(seed int64, kind phantom.Kind, diameterMM float64, size int, nodule bool) *volume.Volume[int16] {
 	r := rand.New(rand.NewPCG(uint64(seed), 0x73796e7468))
 	h := float64(size / 2)
 	g := volume.Grid{Dims: [3]int{size, size, size}, Spacing: volume.Vec3{1, 1, 1},
@@ -86,12 +79,12 @@ func SynthPatch(seed int64, kind Kind, diameterMM float64, size int, nodule bool
 		rad = 0
 	}
 	// chest wall
-	wall := kind == Juxtapleural && nodule || r.Float64() < 0.25
+	wall := kind == phantom.Juxtapleural && nodule || r.Float64() < 0.25
 	wn := unit()
 	wd := 0.0
 	if wall {
 		switch {
-		case kind == Juxtapleural && nodule:
+		case kind == phantom.Juxtapleural && nodule:
 			wd = 0.75 * rad
 		case nodule:
 			wd = rad + 2 + 8*r.Float64()
@@ -135,7 +128,7 @@ func SynthPatch(seed int64, kind Kind, diameterMM float64, size int, nodule bool
 		spikes = append(spikes, spike{d: unit(), length: rad * (0.5 + 0.5*r.Float64())})
 	}
 	nodHU := 20 + 30*r.Float64()
-	if kind == Calcified {
+	if kind == phantom.Calcified {
 		nodHU = 300 + 500*r.Float64()
 	}
 	for k := 0; k < size; k++ {
@@ -158,7 +151,7 @@ func SynthPatch(seed int64, kind Kind, diameterMM float64, size int, nodule bool
 				dist := math.Sqrt(dot(p, p))
 				sdf := dist - rad
 				switch kind {
-				case Lobulated:
+				case phantom.Lobulated:
 					if dist > 0 {
 						u := [3]float64{p[0] / dist, p[1] / dist, p[2] / dist}
 						m := 0.0
@@ -167,7 +160,7 @@ func SynthPatch(seed int64, kind Kind, diameterMM float64, size int, nodule bool
 						}
 						sdf = dist - rad*(0.8+m)
 					}
-				case Spiculated:
+				case phantom.Spiculated:
 					for _, s := range spikes {
 						t := dot(p, s.d)
 						if t <= 0 || t > rad+s.length {
@@ -190,4 +183,30 @@ func SynthPatch(seed int64, kind Kind, diameterMM float64, size int, nodule bool
 		v.Data[i] = int16(math.Max(-1024, math.Min(3000, x)))
 	}
 	return v
+}
+
+// phantomExamples renders n synthetic examples with gen on size³ 1 mm
+// patches: a fraction negFrac without a nodule (label benign), the rest
+// with a nodule of a uniformly drawn kind and a diameter log-uniform in
+// [3, 30] mm (calcified ones at most 12 mm) labelled by malignant.
+// Everything derives from seed; rendering runs on the par worker budget.
+func phantomExamples(gen patchFunc, n int, seed int64, size int, negFrac float64) []example {
+	ex := make([]example, n)
+	par.For(n, func(_, i int) {
+		r := rand.New(rand.NewPCG(uint64(seed), uint64(i)))
+		nod := r.Float64() >= negFrac
+		kind := phantom.Kinds[r.IntN(len(phantom.Kinds))]
+		d := 3 * math.Pow(10, r.Float64())
+		if kind == phantom.Calcified {
+			d = math.Min(d, 12)
+		}
+		v := gen(seed*1_000_003+int64(i), kind, d, size, nod)
+		e := example{Site: classify.Site{Vol: v}, info: "no nodule"} // patchFunc contract: nodule at world (0, 0, 0)
+		if nod {
+			e.info = fmt.Sprintf("%s %.1f mm", kind, d)
+			e.label = malignant(kind, d)
+		}
+		ex[i] = e
+	})
+	return ex
 }
