@@ -291,6 +291,9 @@ func EvaluateLIDC(s *LIDCSeries, cands []candidate.Candidate, labels *volume.Vol
 				}
 			}
 			if labels != nil {
+				if ln.Rank > 255 {
+					res.Notes = append(res.Notes, fmt.Sprintf("nodule %d: its hit has rank %d; a uint8 label map holds ranks 1–255 only (Dice 0)", ln.Index, ln.Rank))
+				}
 				diceOf(&ln, nd, s.Geometry, labels)
 				dice = append(dice, float64(ln.Dice))
 			}
