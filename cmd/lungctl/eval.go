@@ -14,13 +14,16 @@ func init() { subcommands = append(subcommands, newEvalCmd) }
 func newEvalCmd() *cobra.Command {
 	var (
 		annotations, excluded, seriesuids, out string
+		lidcDir, labels                        string
+		by                                     []string
 		bootstrap                              int
 		seed                                   int64
 		maxMarks                               int
+		minDiameter, malignantFrom             float64
 	)
 	cmd := &cobra.Command{
-		Use:   "eval --annotations annotations.csv [--excluded annotations_excluded.csv] candidates.csv...",
-		Short: "LUNA16 FROC and CPM of candidate files against annotations",
+		Use:   "eval (--annotations annotations.csv [--excluded annotations_excluded.csv] candidates.csv... | --lidc SERIES_DIR [--labels LABELS.nii.gz] candidates.csv)",
+		Short: "LUNA16 FROC and CPM of candidate files against annotations, phantom truth or LIDC readers",
 		Long: `eval scores candidate files exactly as the official LUNA16 evaluation does: a
 mark hits a nodule when its distance to the centre is below the radius; several
 hits on one nodule count once; marks on excluded findings are ignored (unknown
@@ -29,24 +32,64 @@ dropped); CPM is the mean sensitivity at 1/8, 1/4, 1/2, 1, 2, 4 and 8 false
 positives per scan. Coordinates are LPS world mm (LUNA16's coordX/Y/Z).
 
 For each candidates file it prints a summary and writes <out>/<name>_froc.json;
-all files together are plotted in <out>/froc.png.`,
+all files together are plotted in <out>/froc.png.
+
+Phantom truth (lungctl phantom's truth.csv, which has a kind column) is an
+annotations file too. Its nodules under --min-diameter (default 3 mm, LUNA16's
+rule; the detect package's phantom test uses 4) become excluded findings, and
+the summary says so. --min-diameter applies to a plain annotations file only
+when given. --by kind and --by size add the FROC per lesion kind and per
+diameter band (3-4, 4-6, 6-10, 10-30, 30+ mm; under 3 mm too when such nodules
+count): sensitivity over that group's nodules, false positives of all scans.
+When the truth has the measurement columns and the candidates have
+measurements, the summary and JSON compare them for each detected nodule's
+best-scoring hit: mean diameter and volume error (median, 90th percentile),
+type accuracy and confusion, the spiculation AUC, the malignancy AUCs and the
+Lung-RADS counts.
+
+--lidc SERIES_DIR scores one candidates file against the LIDC-IDRI readers'
+XML beside a DICOM series: per physical nodule >= 3 mm (50 % consensus) whether
+a candidate hits it (LUNA16 rule at the consensus centroid and equivalent
+diameter), the hit's diameter error (against the equivalent diameter and the
+readers' mean diameter), volume error, type against the readers' texture, with
+--labels the Dice of the hit's label (value = its rank by probability) with the
+consensus, and the malignancy AUC (readers' median >= --malignant-from,
+default 3). It writes <out>/<name>_lidc.json.`,
 		Example: `  lungctl eval --annotations ../shared/data/luna16-csv/annotations.csv \
     --excluded ../shared/data/luna16-csv/annotations_excluded.csv \
-    --seriesuids ../shared/data/luna16-csv/seriesuids.csv out/candidates.csv -o out/eval`,
+    --seriesuids ../shared/data/luna16-csv/seriesuids.csv out/candidates.csv -o out/eval
+
+  # phantoms: per kind and per size, the detect test's 4 mm rule
+  lungctl phantom -o ph --seed 7 && lungctl run ph -o ph-out
+  lungctl eval --annotations ph/truth.csv --by kind,size --min-diameter 4 ph-out/candidates.csv -o ph-eval
+
+  # LIDC readers' truth, with the Dice of a label map on the 1 mm grid
+  lungctl eval --lidc ../shared/data/lidc-idri-0001 --labels out/labels.nii.gz out/candidates.csv -o out/eval`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if annotations == "" {
-				return usagef("eval: --annotations is required")
-			}
+			fl := cmd.Flags()
 			if maxMarks < 0 {
 				maxMarks = -1
 			}
-			if err := firstErr(folderOut("eval", "-o", out), checkInt("bootstrap", bootstrap, 0, 100000),
-				checkInt("max-marks", maxMarks, -1, 1000000)); err != nil {
+			if err := firstErr(evalModeErr(fl.Changed, annotations, lidcDir, len(args)), checkBy(by),
+				folderOut("eval", "-o", out), checkInt("bootstrap", bootstrap, 0, 100000),
+				checkInt("max-marks", maxMarks, -1, 1000000), checkFloat("min-diameter", minDiameter, 0, 100),
+				checkFloat("malignant-from", malignantFrom, 1, 5)); err != nil {
 				return err
 			}
 			if err := mkdirOut(out); err != nil {
 				return err
+			}
+			if lidcDir != "" {
+				return evalLIDC(cmd, lidcDir, labels, args[0], out, eval.LIDCOptions{MalignantFrom: malignantFrom, MaxMarksPerScan: maxMarks})
+			}
+			opt := eval.Options{Bootstrap: bootstrap, Seed: seed, MaxMarksPerScan: maxMarks}
+			if fl.Changed("min-diameter") {
+				opt.MinDiameterMM = &minDiameter
+			}
+			for _, b := range by {
+				opt.ByKind = opt.ByKind || b == "kind"
+				opt.BySize = opt.BySize || b == "size"
 			}
 			var results []*eval.Result
 			for _, c := range args {
@@ -54,8 +97,9 @@ all files together are plotted in <out>/froc.png.`,
 				if len(args) > 1 {
 					name = filepath.Base(filepath.Dir(c)) + "_" + name
 				}
+				opt.Name = name
 				r, err := eval.EvaluateFiles(eval.Files{Annotations: annotations, Excluded: excluded, SeriesUIDs: seriesuids,
-					Candidates: c}, eval.Options{Name: name, Bootstrap: bootstrap, Seed: seed, MaxMarksPerScan: maxMarks})
+					Candidates: c}, opt)
 				if err != nil {
 					return err
 				}
@@ -74,12 +118,75 @@ all files together are plotted in <out>/froc.png.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&annotations, "annotations", "", "annotations CSV (seriesuid,coordX,coordY,coordZ,diameter_mm)")
+	f.StringVar(&annotations, "annotations", "", "annotations CSV (seriesuid,coordX,coordY,coordZ,diameter_mm), or a phantom truth.csv")
 	f.StringVar(&excluded, "excluded", "", "excluded-findings CSV (same columns); hits on them are ignored")
 	f.StringVar(&seriesuids, "seriesuids", "", "list of evaluated scan ids (default: the ids in the candidates file; a scan with no candidates then needs this list)")
 	f.StringVarP(&out, "out", "o", ".", "folder for the JSON summaries and froc.png")
 	f.IntVar(&bootstrap, "bootstrap", 0, "bootstrap resamplings of the scans for confidence bands, 0-100000 (the official script uses 1000)")
 	f.Int64Var(&seed, "seed", 1, "bootstrap seed")
 	f.IntVar(&maxMarks, "max-marks", 0, "marks kept per scan, up to 1000000 (0 = LUNA16's 100, negative = no cap)")
+	f.StringSliceVar(&by, "by", nil, "also report the FROC per group: kind (needs a phantom truth's kind column), size (diameter bands); comma-separated")
+	f.Float64Var(&minDiameter, "min-diameter", eval.DefaultMinDiameterMM, "annotations under this diameter (mm, 0-100) are excluded findings; default LUNA16's 3 for phantom truth, applied to other annotation files only when given; 0 keeps all")
+	f.StringVar(&lidcDir, "lidc", "", "score against the LIDC-IDRI readers' XML beside this DICOM series (instead of --annotations)")
+	f.StringVar(&labels, "labels", "", "with --lidc: label map (NIfTI/MetaImage, uint8, value = candidate rank by probability) for the Dice with the readers' consensus")
+	f.Float64Var(&malignantFrom, "malignant-from", 3, "with --lidc: readers' median malignancy rating (1-5) from which a nodule counts as malignant for the AUC")
 	return cmd
+}
+
+// evalModeErr checks that the flags fit one mode: --annotations (LUNA16 or
+// phantom truth) or --lidc (one candidates file), never both.
+func evalModeErr(changed func(string) bool, annotations, lidcDir string, nArgs int) error {
+	switch {
+	case annotations != "" && lidcDir != "":
+		return usagef("eval: --annotations and --lidc are two ways to score; give one")
+	case annotations == "" && lidcDir == "":
+		return usagef("eval: --annotations (or --lidc SERIES_DIR) is required")
+	}
+	if lidcDir != "" {
+		for _, f := range []string{"excluded", "seriesuids", "by", "bootstrap", "min-diameter"} {
+			if changed(f) {
+				return usagef("eval: --%s does not apply with --lidc", f)
+			}
+		}
+		if nArgs != 1 {
+			return usagef("eval: --lidc scores one candidates file, got %d", nArgs)
+		}
+		return nil
+	}
+	for _, f := range []string{"labels", "malignant-from"} {
+		if changed(f) {
+			return usagef("eval: --%s applies only with --lidc", f)
+		}
+	}
+	return nil
+}
+
+// checkBy refuses --by values other than kind and size.
+func checkBy(by []string) error {
+	for i, b := range by {
+		b = strings.TrimSpace(b)
+		by[i] = b
+		if b != "kind" && b != "size" {
+			return usagef("--by %q: want kind or size (comma-separated for both)", b)
+		}
+	}
+	return nil
+}
+
+// evalLIDC scores one candidates file against the readers' truth of the
+// series in dir and writes <out>/<name>_lidc.json.
+func evalLIDC(cmd *cobra.Command, dir, labels, cands, out string, opt eval.LIDCOptions) error {
+	opt.Name = strings.TrimSuffix(filepath.Base(cands), filepath.Ext(cands))
+	r, err := eval.EvaluateLIDCFiles(dir, cands, labels, opt)
+	if err != nil {
+		return err
+	}
+	logWarnings(dir, r.Warnings)
+	fmt.Fprint(cmd.OutOrStdout(), r.Summary())
+	p := filepath.Join(out, opt.Name+"_lidc.json")
+	if err := eval.WriteLIDCJSON(p, r); err != nil {
+		return err
+	}
+	logger.Info("wrote LIDC evaluation", "path", p)
+	return nil
 }

@@ -36,18 +36,13 @@ package eval
 
 import (
 	"cmp"
-	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/lungctl/lungctl/internal/candidate"
-	"github.com/lungctl/lungctl/internal/csvio"
 )
 
 // OperatingPoints are the average false-positive rates per scan at which
@@ -96,7 +91,24 @@ type Options struct {
 	Confidence float64
 	// Seed makes the bootstrap reproducible.
 	Seed int64
+
+	// The fields below are read by EvaluateFiles only.
+
+	// MinDiameterMM is the size rule: annotations whose diameter_mm is
+	// below it (mm) count as excluded findings (marks on them are neither
+	// hits nor false positives). nil means the default: LUNA16's 3 mm
+	// (DefaultMinDiameterMM) for a phantom truth table (one with a kind
+	// column), no rule for other tables (LUNA16's annotations.csv holds
+	// only nodules ≥ 3 mm already). A value ≤ 0 means no rule.
+	MinDiameterMM *float64
+	// ByKind and BySize add the per-kind FROC (the table needs a kind
+	// column: ErrNoKind otherwise) and the per-size-band FROC.
+	ByKind, BySize bool
 }
+
+// ErrNoKind is returned when a per-kind analysis is asked of an annotations
+// table without a kind column.
+var ErrNoKind = errors.New("eval: the annotations have no kind column (a phantom truth.csv has one)")
 
 // Point is one vertex of the FROC curve.
 type Point struct {
@@ -172,6 +184,30 @@ type Result struct {
 	PerNodule []NoduleResult `json:"per_nodule"`
 	// Bootstrap holds the confidence bands when Options.Bootstrap > 0.
 	Bootstrap *BootstrapResult `json:"bootstrap,omitempty"`
+
+	// The sections below are filled by EvaluateFiles on request (see
+	// Options) and are absent from the JSON otherwise, so LUNA16 results
+	// read as before.
+
+	// AnnotationRule states which annotations counted, when a size rule
+	// was applied (phantom truth tables, or Options.MinDiameterMM set).
+	AnnotationRule string `json:"annotation_rule,omitempty"`
+	// MinDiameterMM is that rule's threshold (mm): annotations smaller
+	// than it were excluded findings; ExcludedBelowMin counts them.
+	MinDiameterMM    float64 `json:"min_diameter_mm,omitempty"`
+	ExcludedBelowMin int     `json:"excluded_below_min,omitempty"`
+	// ByKind and BySize are the per-kind and per-size-band FROC (see
+	// Result.Subgroup for the rule).
+	ByKind []Group `json:"by_kind,omitempty"`
+	BySize []Group `json:"by_size,omitempty"`
+	// Measurement compares the detected nodules' measurements with the
+	// phantom truth (see Agreement).
+	Measurement *Agreement `json:"measurement,omitempty"`
+	// Notes says what was asked for but could not be done, and why.
+	Notes []string `json:"notes,omitempty"`
+
+	entries []entry // the FROC samples, by descending probability
+	fpMarks []int   // candidate index of each false-positive mark
 }
 
 // entry is one sample of the FROC analysis: a detected nodule (tp, with its
@@ -315,6 +351,7 @@ func Evaluate(annotations, excluded []Annotation, scans []string, cands []candid
 				continue
 			}
 			res.FalsePositives++
+			res.fpMarks = append(res.fpMarks, m)
 			entries = append(entries, entry{prob: cands[m].Probability, scan: int32(s)})
 		}
 	}
@@ -325,6 +362,7 @@ func Evaluate(annotations, excluded []Annotation, scans []string, cands []candid
 	res.Sensitivity = float64(res.Detected) / float64(res.Nodules)
 	res.FPPerScan = float64(res.FalsePositives) / float64(res.Scans)
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].prob > entries[j].prob })
+	res.entries = entries
 	res.Curve = froc(entries, nil, float64(res.Nodules), float64(res.Scans), nil)
 	res.SensitivityAt, res.CPM = cpm(res.Curve)
 	if opt.Bootstrap > 0 {
@@ -425,130 +463,4 @@ func cpm(curve []Point) (at [7]float64, mean float64) {
 		mean += at[i]
 	}
 	return at, mean / 7
-}
-
-// ReadAnnotations reads an annotations CSV (annotations.csv,
-// annotations_excluded.csv or annotations_with_malignancy.csv): columns
-// seriesuid, coordX, coordY, coordZ (LPS mm) and diameter_mm, found by name;
-// other columns are ignored.
-func ReadAnnotations(path string) ([]Annotation, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
-	}
-	defer f.Close()
-	return ReadAnnotationsFrom(f, path)
-}
-
-// ReadAnnotationsFrom is ReadAnnotations on a reader; name is used in errors.
-func ReadAnnotationsFrom(r io.Reader, name string) ([]Annotation, error) {
-	cr, err := csvio.NewReader(r, name)
-	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
-	}
-	if err := cr.Require("seriesuid", "coordX", "coordY", "coordZ", "diameter_mm"); err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
-	}
-	var out []Annotation
-	for {
-		row, err := cr.Next()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("eval: %w", err)
-		}
-		var vals [4]float64
-		for i, k := range []string{"coordX", "coordY", "coordZ", "diameter_mm"} {
-			if vals[i], err = row.Finite(k); err != nil {
-				return nil, fmt.Errorf("eval: %w", err)
-			}
-		}
-		out = append(out, Annotation{SeriesUID: row.Get("seriesuid"),
-			World: [3]float64{vals[0], vals[1], vals[2]}, DiameterMM: vals[3]})
-	}
-}
-
-// ReadSeriesUIDs reads a scan list such as LUNA16's seriesuids.csv: the
-// first field of each non-empty line (a "seriesuid" header line is
-// skipped); repeated ids are kept once.
-func ReadSeriesUIDs(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
-	}
-	defer f.Close()
-	cr := csv.NewReader(f)
-	cr.FieldsPerRecord = -1
-	seen := map[string]bool{}
-	var out []string
-	for line := 1; ; line++ {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("eval: %s: line %d: %w", path, line, err)
-		}
-		id := csvio.Unescape(strings.TrimSpace(strings.TrimPrefix(rec[0], "\ufeff")))
-		if id == "" || (line == 1 && strings.EqualFold(id, "seriesuid")) || seen[id] {
-			continue
-		}
-		seen[id] = true
-		out = append(out, id)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("eval: %s: %w", path, ErrNoScans)
-	}
-	return out, nil
-}
-
-// Files names the inputs of EvaluateFiles.
-type Files struct {
-	// Annotations is annotations.csv (required).
-	Annotations string
-	// Excluded is annotations_excluded.csv ("" for none).
-	Excluded string
-	// SeriesUIDs is the scan list ("" to evaluate the scans named in the
-	// candidates file).
-	SeriesUIDs string
-	// Candidates is the candidates or submission CSV (required).
-	Candidates string
-}
-
-// EvaluateFiles reads the files named in f and runs Evaluate over the scans
-// of the SeriesUIDs list, or else those named in the candidates file, so
-// that evaluating a subset against the full LUNA16 annotations does not
-// count the other scans' nodules as missed. (A candidates file with no rows
-// and no list falls back to Evaluate's union of series.)
-func EvaluateFiles(f Files, opt Options) (*Result, error) {
-	ann, err := ReadAnnotations(f.Annotations)
-	if err != nil {
-		return nil, err
-	}
-	var exc []Annotation
-	if f.Excluded != "" {
-		if exc, err = ReadAnnotations(f.Excluded); err != nil {
-			return nil, err
-		}
-	}
-	cands, err := candidate.ReadFile(f.Candidates)
-	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
-	}
-	var scans []string
-	if f.SeriesUIDs != "" {
-		if scans, err = ReadSeriesUIDs(f.SeriesUIDs); err != nil {
-			return nil, err
-		}
-	} else {
-		seen := map[string]bool{}
-		for _, c := range cands {
-			if !seen[c.SeriesUID] {
-				seen[c.SeriesUID] = true
-				scans = append(scans, c.SeriesUID)
-			}
-		}
-	}
-	return Evaluate(ann, exc, scans, cands, opt)
 }

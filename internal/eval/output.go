@@ -54,6 +54,32 @@ func (r *Result) Summary() string {
 			100*bs.Confidence, bs.CPMLower, bs.CPMUpper)
 	}
 	b.WriteString("\n")
+	b.WriteString(r.extraText())
+	return b.String()
+}
+
+// extraText is the summary of the sections EvaluateFiles adds on request
+// ("" when there are none, so LUNA16 summaries read as before).
+func (r *Result) extraText() string {
+	var b strings.Builder
+	if r.AnnotationRule != "" {
+		b.WriteString(r.AnnotationRule + "\n")
+	}
+	if len(r.ByKind) > 0 || len(r.BySize) > 0 {
+		b.WriteString("subgroup FROC: sensitivity over the subgroup's nodules, false positives of all scans (FP/scan as above)\n")
+	}
+	if len(r.ByKind) > 0 {
+		b.WriteString(groupTable("kind", r.ByKind))
+	}
+	if len(r.BySize) > 0 {
+		b.WriteString(groupTable("diameter", r.BySize))
+	}
+	if r.Measurement != nil {
+		b.WriteString(r.Measurement.text())
+	}
+	for _, n := range r.Notes {
+		b.WriteString(n + "\n")
+	}
 	return b.String()
 }
 
