@@ -181,7 +181,9 @@ func evalLIDC(cmd *cobra.Command, dir, labels, cands, out string, opt eval.LIDCO
 	if err != nil {
 		return err
 	}
-	logWarnings(dir, r.Warnings)
+	for _, w := range r.Warnings {
+		logger.Warn(w, "input", dir)
+	}
 	fmt.Fprint(cmd.OutOrStdout(), r.Summary())
 	p := filepath.Join(out, opt.Name+"_lidc.json")
 	if err := eval.WriteLIDCJSON(p, r); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/lungctl/lungctl/internal/dicomio"
 	"github.com/lungctl/lungctl/internal/lidc"
 	"github.com/lungctl/lungctl/internal/volume"
+	"github.com/lungctl/lungctl/internal/warn"
 )
 
 // LIDC reader truth. EvaluateLIDC scores one scan's candidates against the
@@ -73,7 +74,7 @@ func LoadLIDC(dir string) (*LIDCSeries, error) {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
 	s := &LIDCSeries{Dir: dir, UID: sc.Info.UID, Geometry: lidc.Geometry{Grid: sc.HU.Grid, Positions: sc.Positions}}
-	s.Warnings = append(s.Warnings, sc.Warnings...)
+	s.Warnings = append(s.Warnings, warn.Strings(sc.Warnings)...)
 	s.XML, err = lidc.FindXML(dir, sc.Info.UID)
 	if errors.Is(err, lidc.ErrNoXML) && len(sc.Info.Files) > 0 {
 		if d := filepath.Dir(sc.Info.Files[0]); filepath.Clean(d) != filepath.Clean(dir) {
