@@ -64,7 +64,7 @@ type Options struct {
 	// MinScore drops candidates with a lower score. Default 0.
 	MinScore float64
 	// Stage1 is how many first-stage candidates (best first-stage scores)
-	// are segmented and re-scored by the second stage. Default 30.
+	// are segmented and re-scored by the second stage. Default 40.
 	Stage1 int
 	// Nodule passes options to the per-candidate segmentation.
 	Nodule nodule.Options
@@ -80,7 +80,7 @@ type Options struct {
 // cuts the points of a chest CT about five-fold; the cluster search stops at
 // steps below 0.01 bandwidth and seeds from half-bandwidth bins.
 var Defaults = Options{HUMin: -750, Levels: 5, MinResponse: 20, SIMin: 0.8, SigmaMM: 1.5,
-	Bandwidth: [5]float64{4, 4, 4, 200, 0.2}, MinDiameterMM: 3, MaxDiameterMM: 100, MaxCandidates: 10, Stage1: 30}
+	Bandwidth: [5]float64{4, 4, 4, 200, 0.2}, MinDiameterMM: 3, MaxDiameterMM: 100, MaxCandidates: 10, Stage1: 40}
 
 func (o Options) withDefaults() Options {
 	d := Defaults

@@ -37,6 +37,12 @@ type Features struct {
 	// Offset is the distance (mm) from the cluster centre to the segmented
 	// body's centroid, relative to the body's radius.
 	Offset float64
+	// WallContact is the share of the body's surface facing the chest wall,
+	// mediastinum or diaphragm (outside the lung mask).
+	WallContact float64
+	// CapCut is the share of the body's surface cut by the segmentation's
+	// reach (see nodule.Result.CapCut).
+	CapCut float64
 }
 
 // refine segments the first-stage candidates (in parallel under the
@@ -54,7 +60,7 @@ func (ws *Workspace) refine(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 		c := cs[i]
 		f := Features{Stage1: c.DetectScore, MeanSI: c.MeanSI, ClusterDiamMM: c.DiameterMM, ClusterHU: c.MeanHU,
 			Fill: c.Compactness, Response: st[i].resp, Level: st[i].level}
-		r, err := nodule.Segment(hu, lung, c.World, c.DiameterMM, opt.Nodule, ws.nws[w])
+		r, err := nodule.Segment(hu, lung, c.World, sizeHint(c.DiameterMM, st[i].level, ws.pyr.Sigma), opt.Nodule, ws.nws[w])
 		if err == nil {
 			meas[i] = r
 			f.Segmented = true
@@ -69,6 +75,8 @@ func (ws *Workspace) refine(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 				f.SolidFraction = r.SolidVolumeMM3 / r.VolumeMM3
 			}
 			f.Offset = dist3(c.World, r.Centre) / math.Max(f.SegDiamMM/2, 1)
+			f.WallContact = r.WallContact
+			f.CapCut = r.CapCut
 		}
 		feats[i] = f
 	})
@@ -94,6 +102,20 @@ func (ws *Workspace) refine(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 		outC, outM, outF = append(outC, cs[i]), append(outM, meas[i]), append(outF, feats[i])
 	}
 	return outC, outM, outF
+}
+
+// sizeHint is the diameter (mm) the segmentation starts from: the cluster's
+// equivalent diameter, or, for a cluster with points from level 3 or
+// coarser (σ ≥ 12 mm at the defaults), what that scale says: a ball answers
+// most at σ = r/√3, so its diameter is about 2√3·σ; 0.8 of that, since the
+// coarsest level also answers to somewhat smaller masses. A mass's points
+// are few and weighted, and its cluster's voxel count says little of its
+// size.
+func sizeHint(clusterMM float64, level int, sigma []float64) float64 {
+	if level < 3 || level >= len(sigma) {
+		return clusterMM
+	}
+	return math.Max(clusterMM, 0.8*2*math.Sqrt(3)*sigma[level])
 }
 
 // Measured copies the lesion measured at a candidate into its fields: the

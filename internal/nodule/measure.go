@@ -71,6 +71,8 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	}
 	res.VolumeWithMarginMM3 = float64(nAll) * vox
 	res.PleuraDistanceMM, res.PleuraBeyond = ws.pleura(b)
+	res.WallContact = ws.wallContact(b)
+	res.CapCut = ws.capCut(b)
 	res.Mask = make([]uint8, b.len())
 	for p, l := range ws.lab {
 		if l == lBody || l == lMarg {
@@ -288,6 +290,69 @@ func (ws *Workspace) sphericity(b *boxInfo, vol float64) float64 {
 		return 0
 	}
 	return math.Min(1, math.Cbrt(math.Pi)*math.Pow(6*vol, 2.0/3)/(area/1.5))
+}
+
+// wallContact is the share of the body's surface (voxel faces) that faces
+// voxels outside the lung mask rather than lung: 0 for a nodule surrounded by
+// lung, about a third for one sitting on the pleura, a half and more for a
+// piece of the mediastinum or diaphragm that the mask's closing took in.
+func (ws *Workspace) wallContact(b *boxInfo) float64 {
+	nx, ny, nz := b.n[0], b.n[1], b.n[2]
+	var wall, all int
+	for p, l := range ws.lab {
+		if l != lBody {
+			continue
+		}
+		for _, np := range neighbours6(p, nx, ny, nz) {
+			switch {
+			case np < 0:
+				all++ // the box's edge: not evidence either way
+			case ws.lab[np] == lBody:
+			case ws.lung[np] == 0:
+				wall++
+				all++
+			default:
+				all++
+			}
+		}
+	}
+	if all == 0 {
+		return 0
+	}
+	return float64(wall) / float64(all)
+}
+
+// capCut is the share of the body's surface (voxel faces) where the region
+// was cut by its cap: the neighbour lies beyond the cap's reach yet is dense
+// enough and in the lung, so the region would have grown on. A lesion lies
+// inside its cap (about 0); a vessel tree or a hilum that the cap truncated
+// shows a large cut however round the truncated piece looks.
+func (ws *Workspace) capCut(b *boxInfo) float64 {
+	nx, ny, nz := b.n[0], b.n[1], b.n[2]
+	var cut, all int
+	for p, l := range ws.lab {
+		if l != lBody {
+			continue
+		}
+		for _, np := range neighbours6(p, nx, ny, nz) {
+			if np >= 0 && ws.lab[np] == lBody {
+				continue
+			}
+			all++
+			if np < 0 {
+				cut++ // the box's edge cut it too
+				continue
+			}
+			i, j, k := np%nx, (np/nx)%ny, np/(nx*ny)
+			if ws.lung[np] != 0 && ws.sm.Data[np] > b.thresh && b.distMM(i, j, k) > b.cap {
+				cut++
+			}
+		}
+	}
+	if all == 0 {
+		return 0
+	}
+	return float64(cut) / float64(all)
 }
 
 // pleura returns the distance (mm) from the body to the nearest box voxel

@@ -117,6 +117,13 @@ type Result struct {
 	PleuraDistanceMM float64
 	// PleuraBeyond is true when PleuraDistanceMM is only a lower bound.
 	PleuraBeyond bool
+	// WallContact is the share of the body's surface facing voxels outside
+	// the lung mask (chest wall, mediastinum, diaphragm), 0–1.
+	WallContact float64
+	// CapCut is the share of the body's surface where the region reached
+	// its cap and would have grown on (0 for a lesion, large for a vessel
+	// tree or a hilum), 0–1.
+	CapCut float64
 	// ThresholdHU, BackgroundHU and CoreHU are the segmentation's
 	// threshold and the densities it came from; GroundGlassHU is the level
 	// of ground glass found around a denser core (0 when none).

@@ -51,6 +51,13 @@
 //     mediastinum: 60–95 % of a ball of 0.3 diameters at their centre
 //     inside; with 30 mm and 53 %, 0–79 %).
 //
+//  7. The diaphragm's dome (removeDomes): an axial slice through the top
+//     of the liver or spleen shows a disc surrounded by lung, and steps 5–6
+//     fill it. Dense pieces of the mask whose bottom faces mostly meet dense
+//     tissue outside the mask (the dome going on downwards) are removed;
+//     nodules and vessels sit on lung, and a mass resting on the diaphragm
+//     meets it along part of its bottom only.
+//
 // Known limits: the closings are 2-D (axial), so a nodule sitting on the
 // diaphragm dome, below the lung rather than beside it, may be only partly
 // included; a mass facing the lung on under 60 % of its surface (one that
@@ -150,6 +157,9 @@ type Stats struct {
 	// MassesML lists the pieces (mL) step 6 added as masses against the
 	// mediastinum or chest wall, largest first.
 	MassesML []float64
+	// DomeML is the volume (mL) step 7 removed as the top of the
+	// diaphragm's dome.
+	DomeML float64
 }
 
 // ErrNoLungs reports a volume with no air component large enough to be a
@@ -238,6 +248,11 @@ func (s *Segmenter) Lungs(hu *volume.Volume[int16], opt Options, dst *volume.Vol
 	st.LungVoxels = s.close(hu, opt, dst)
 	if opt.MassClosingRadiusMM > 0 {
 		st.LungVoxels += s.keepMasses(hu, opt, dst, &st)
+	}
+	if hu.Direction[2][2] > 0 { // k towards the head, as on lungctl's grids
+		n := s.removeDomes(hu, dst)
+		st.LungVoxels -= n
+		st.DomeML = float64(n) * hu.Spacing[0] * hu.Spacing[1] * hu.Spacing[2] / 1000
 	}
 	vox := hu.Spacing[0] * hu.Spacing[1] * hu.Spacing[2] / 1000
 	st.VolumeML = float64(st.LungVoxels) * vox
