@@ -31,7 +31,7 @@ func TestDev(t *testing.T) {
 		}
 		var c [3]float64
 		fmt.Sscanf(f[2], "%g,%g,%g", &c[0], &c[1], &c[2])
-		opt := Options{MaxCandidates: 20}
+		opt := Options{MaxCandidates: 40}
 		t0 := time.Now()
 		res, err := Run(hu, m, opt)
 		if err != nil {
@@ -45,8 +45,13 @@ func TestDev(t *testing.T) {
 		nws := &nodule.Workspace{}
 		t1 := time.Now()
 		for i, cd := range res.Candidates {
-			t.Logf("%2d score %.3f d=%5.1f mm from truth; (%.0f %.0f %.0f) diam %.1f HU %.0f SI %.3f fill %.2f",
-				i+1, cd.DetectScore, dist(cd.World, c), cd.World[0], cd.World[1], cd.World[2], cd.DiameterMM, cd.MeanHU, cd.MeanSI, cd.Compactness)
+			ft := res.Features[i]
+			t.Logf("%2d score %.3f d=%5.1f mm from truth; (%.0f %.0f %.0f) diam %.1f HU %.0f SI %.3f fill %.2f | s1 %.2f br %.2f sph %.2f el %.2f wall %.2f cap %.2f segd %.1f",
+				i+1, cd.DetectScore, dist(cd.World, c), cd.World[0], cd.World[1], cd.World[2], cd.DiameterMM, cd.MeanHU, cd.MeanSI, cd.Compactness,
+				ft.Stage1, ft.BlobRatio, ft.Sphericity, ft.Elongation, ft.WallContact, ft.CapCut, ft.SegDiamMM)
+			if os.Getenv("LUNGCTL_DEV_SEG") == "" {
+				continue
+			}
 			r, err := nodule.Segment(hu, m, cd.World, cd.DiameterMM, nodule.Options{}, nws)
 			if err != nil {
 				t.Logf("     %v", err)
@@ -75,7 +80,7 @@ func TestDumpFeatures(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	fmt.Fprintln(f, "scan,rank,hit,kind,truth_d,stage1,si,cdiam,chu,fill,resp,level,seg,sph,lob,spic,segd,meand,elong,contrast,solidfrac,offset,final,seg_type,wall,capcut")
+	fmt.Fprintln(f, "scan,rank,hit,kind,truth_d,stage1,si,cdiam,chu,fill,resp,level,seg,sph,lob,spic,segd,meand,elong,contrast,solidfrac,offset,final,seg_type,wall,capcut,bratio")
 	for seed := a; seed <= b; seed++ {
 		p := preparePhantom(t, seed)
 		res, err := Run(p.HU, p.Lung, Options{MaxCandidates: -1, Stage1: 40})
@@ -98,9 +103,9 @@ func TestDumpFeatures(t *testing.T) {
 			if ft.Segmented {
 				seg = 1
 			}
-			fmt.Fprintf(f, "%d,%d,%d,%s,%.2f,%.4f,%.4f,%.2f,%.1f,%.3f,%.1f,%d,%d,%.3f,%.3f,%.3f,%.2f,%.2f,%.2f,%.1f,%.3f,%.3f,%.4f,%s,%.3f,%.3f\n",
+			fmt.Fprintf(f, "%d,%d,%d,%s,%.2f,%.4f,%.4f,%.2f,%.1f,%.3f,%.1f,%d,%d,%.3f,%.3f,%.3f,%.2f,%.2f,%.2f,%.1f,%.3f,%.3f,%.4f,%s,%.3f,%.3f,%.3f\n",
 				seed, r+1, hit, kind, td, ft.Stage1, ft.MeanSI, ft.ClusterDiamMM, ft.ClusterHU, ft.Fill, ft.Response, ft.Level, seg,
-				ft.Sphericity, ft.Lobulation, ft.Spiculation, ft.SegDiamMM, ft.MeanDiamMM, ft.Elongation, ft.Contrast, ft.SolidFraction, ft.Offset, c.DetectScore, typ, ft.WallContact, ft.CapCut)
+				ft.Sphericity, ft.Lobulation, ft.Spiculation, ft.SegDiamMM, ft.MeanDiamMM, ft.Elongation, ft.Contrast, ft.SolidFraction, ft.Offset, c.DetectScore, typ, ft.WallContact, ft.CapCut, ft.BlobRatio)
 		}
 		// Misses: truth nodules with no candidate at all.
 		for _, nd := range p.Nodules {
@@ -111,7 +116,7 @@ func TestDumpFeatures(t *testing.T) {
 				}
 			}
 			if !found {
-				fmt.Fprintf(f, "%d,0,-1,%s,%.2f,,,,,,,,,,,,,,,,,,,,,\n", seed, nd.Kind, nd.DiameterMM)
+				fmt.Fprintf(f, "%d,0,-1,%s,%.2f,,,,,,,,,,,,,,,,,,,,,,\n", seed, nd.Kind, nd.DiameterMM)
 			}
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"math"
 	"sort"
 
+	"github.com/lungctl/lungctl/internal/features"
+
 	"github.com/lungctl/lungctl/internal/edt"
 	"github.com/lungctl/lungctl/internal/volume"
 )
@@ -72,6 +74,7 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	res.VolumeWithMarginMM3 = float64(nAll) * vox
 	res.PleuraDistanceMM, res.PleuraBeyond = ws.pleura(b)
 	res.WallContact = ws.wallContact(b)
+	res.BlobRatio = ws.blobRatio(b, cen, math.Cbrt(3*res.VolumeMM3/(4*math.Pi))/math.Sqrt(3), res.BackgroundHU)
 	res.CapCut = ws.capCut(b)
 	res.Mask = make([]uint8, b.len())
 	for p, l := range ws.lab {
@@ -290,6 +293,59 @@ func (ws *Workspace) sphericity(b *boxInfo, vol float64) float64 {
 		return 0
 	}
 	return math.Min(1, math.Cbrt(math.Pi)*math.Pow(6*vol, 2.0/3)/(area/1.5))
+}
+
+// blobRatio is how round the intensity is at the box index cen at the
+// lesion's own scale σ (mm; r/√3 for a ball of radius r, at least 1 mm):
+// the weakest over the strongest curvature of the Gaussian-smoothed
+// intensity's Hessian there, 0 when it is not a bright top (a tube scores
+// near 0, a vessel's bend or fork 0.2–0.5, a ball 1). Voxels outside the
+// lung mask count as surrounding lung (bg HU), so a mass against the
+// mediastinum is judged on its own shape, not on the organ beside it. The
+// Hessian is the convolution with the Gaussian's second derivatives
+// evaluated at the one point, over the voxels within 3σ.
+func (ws *Workspace) blobRatio(b *boxInfo, cen volume.Vec3, sigma, bg float64) float64 {
+	sigma = math.Max(sigma, 1)
+	nx, ny := b.n[0], b.n[1]
+	sp := b.grid.Spacing
+	var lo, hi [3]int
+	for a := 0; a < 3; a++ {
+		r := 3 * sigma / sp[a]
+		lo[a] = max(0, int(math.Floor(cen[a]-r)))
+		hi[a] = min(b.n[a]-1, int(math.Ceil(cen[a]+r)))
+	}
+	s2 := sigma * sigma
+	var h [6]float64 // xx yy zz xy xz yz
+	for k := lo[2]; k <= hi[2]; k++ {
+		dz := (float64(k) - cen[2]) * sp[2]
+		for j := lo[1]; j <= hi[1]; j++ {
+			dy := (float64(j) - cen[1]) * sp[1]
+			for i := lo[0]; i <= hi[0]; i++ {
+				dx := (float64(i) - cen[0]) * sp[0]
+				r2 := dx*dx + dy*dy + dz*dz
+				if r2 > 9*s2 {
+					continue
+				}
+				p := i + nx*(j+ny*k)
+				v := 0.0
+				if ws.lung[p] != 0 {
+					v = float64(ws.raw[p]) - bg
+				}
+				g := v * math.Exp(-r2/(2*s2)) / (s2 * s2)
+				h[0] += g * (dx*dx - s2)
+				h[1] += g * (dy*dy - s2)
+				h[2] += g * (dz*dz - s2)
+				h[3] += g * dx * dy
+				h[4] += g * dx * dz
+				h[5] += g * dy * dz
+			}
+		}
+	}
+	ev := features.Eigen3(h)
+	if ev[2] >= 0 {
+		return 0
+	}
+	return ev[2] / ev[0]
 }
 
 // wallContact is the share of the body's surface (voxel faces) that faces

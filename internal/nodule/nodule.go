@@ -120,6 +120,11 @@ type Result struct {
 	// WallContact is the share of the body's surface facing voxels outside
 	// the lung mask (chest wall, mediastinum, diaphragm), 0–1.
 	WallContact float64
+	// BlobRatio is how round the intensity is at the centroid at the
+	// lesion's own scale, counting the lung only: the weakest over the
+	// strongest Hessian curvature, 0 (a tube, or no bright top) to 1 (a
+	// ball); see blobRatio.
+	BlobRatio float64
 	// CapCut is the share of the body's surface where the region reached
 	// its cap and would have grown on (0 for a lesion, large for a vessel
 	// tree or a hilum), 0–1.
