@@ -5,10 +5,12 @@
 // Method (each step chosen for robustness on real scanner data and speed):
 //
 //  1. Air: voxels below Options.AirHU (−400 HU) are air candidates.
+//
 //  2. Outside air: in every axial slice, air connected (4-neighbour) to the
 //     slice border is outside the body (room air, the padding outside the
 //     scan circle, air under the table) and removed. Working per slice keeps
 //     a trachea that leaves the top of the volume from joining outside air.
+//
 //  3. Trachea and main bronchi: the trachea is seeded in the most superior
 //     slices as a compact pure-air (< Options.AirwayHU, −900 HU) region near
 //     the body's left-right centre, then followed slice by slice downwards
@@ -18,11 +20,13 @@
 //     lumen splits). The lumen, widened by Options.AirwayMarginMM to take
 //     the partial-volume wall, is removed from the air candidates; this
 //     disconnects the lungs from each other and from the trachea.
+//
 //  4. Lungs: 6-connected 3-D components of the remaining air; the largest is
 //     a lung (or both), and the next largest that holds at least
 //     Options.MinLungML and 5% of the largest and whose mean is above −960 HU
 //     (parenchyma, not the pure air of bowel gas or a hollow table) is the
 //     other lung. Everything else is dropped.
+//
 //  5. Vessels, nodules and juxtapleural nodules: each lung separately (the
 //     two components, or the halves either side of the body's midline when
 //     the lungs touch), slice by slice, is closed with a disk of radius
@@ -32,6 +36,7 @@
 //     closing bridges it, so nodules up to about 2×radius across stay inside.
 //     Closing each lung on its own keeps the mediastinum and heart out; the
 //     result is limited to the body and the airway stays excluded.
+//
 //  6. Masses against the mediastinum or chest wall (keepMasses): a tumour
 //     that has grown into the lung from the mediastinum leaves a bay wider
 //     than step 5 bridges. Each lung is therefore also closed with a disk
