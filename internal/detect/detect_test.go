@@ -135,6 +135,9 @@ func TestRunErrorsAndEmpty(t *testing.T) {
 	}
 }
 
+// TestScore pins the first-stage score's documented shape: recall over
+// precision (the second stage decides), so ground glass keeps full density
+// credit and only parenchyma-level or tube-like clusters fall to 0.
 func TestScore(t *testing.T) {
 	base := Defaults
 	c := func(si, d, hu, fill float64) float64 {
@@ -152,14 +155,56 @@ func TestScore(t *testing.T) {
 	if a, b := c(0.95, 3.5, 0, 1), c(0.95, 10, 0, 1); !(a < b) || math.Abs(a/b-2.0/3) > 1e-9 {
 		t.Errorf("3.5 mm (%g) should score 2/3 of 10 mm (%g)", a, b)
 	}
-	if s := c(0.88, 10, 0, 1); s != 0 || c(0.88, 20, 0, 1) <= 0 {
-		t.Errorf("SI 0.88: 10 mm score %g want 0, 20 mm must score > 0", s)
+	if s := c(0.82, 10, 0, 1); s != 0 || c(0.82, 20, 0, 1) <= 0 {
+		t.Errorf("SI 0.82: 10 mm score %g want 0, 20 mm (flattened surface allowed) must score > 0", s)
 	}
 	if a, b := c(0.95, 10, 0, 0.25), c(0.95, 10, 0, 1); math.Abs(a/b-0.5) > 1e-9 {
 		t.Errorf("fill 0.25 should halve the score: %g vs %g", a, b)
 	}
-	if s := c(0.95, 12, -750, 1); s != 0 {
-		t.Errorf("parenchyma-like −750 HU score %g want 0", s)
+	if s := c(0.95, 12, -830, 1); s != 0 {
+		t.Errorf("parenchyma-like −830 HU score %g want 0", s)
+	}
+	if a, b := c(0.95, 12, -650, 1), c(0.95, 12, 0, 1); a != b {
+		t.Errorf("ground glass (−650 HU) %g should keep full density credit (%g)", a, b)
+	}
+	if s := c(0.95, 60, 0, 1); s != c(0.95, 12, 0, 1) {
+		t.Errorf("a 60 mm mass scores %g, a 12 mm nodule %g: no size penalty below MaxDiameterMM", s, c(0.95, 12, 0, 1))
+	}
+}
+
+// TestFinalScore pins the second stage's factors.
+func TestFinalScore(t *testing.T) {
+	round := Features{Stage1: 1, Segmented: true, BlobRatio: 0.9, Sphericity: 0.95, Elongation: 1.1, MeanDiamMM: 8}
+	if s := FinalScore(round); math.Abs(s-1) > 1e-12 {
+		t.Errorf("round lesion %g want 1", s)
+	}
+	tube := round
+	tube.BlobRatio = 0.15
+	if s := FinalScore(tube); s != 0 {
+		t.Errorf("tube-like centre (BlobRatio 0.15) %g want 0", s)
+	}
+	tree := round
+	tree.Sphericity = 0.3
+	if s := FinalScore(tree); s != 0 {
+		t.Errorf("sphericity 0.3 (a vessel tree) %g want 0", s)
+	}
+	long := round
+	long.Elongation = 4
+	if s := FinalScore(long); s != 0 {
+		t.Errorf("elongation 4 %g want 0", s)
+	}
+	tiny := round
+	tiny.MeanDiamMM = 2
+	if s := FinalScore(tiny); math.Abs(s-0.3) > 1e-12 {
+		t.Errorf("a 2 mm lesion %g want 0.3 of a full score", s)
+	}
+	weak := round
+	weak.Stage1 = 0
+	if s := FinalScore(weak); math.Abs(s-0.5) > 1e-12 {
+		t.Errorf("first-stage 0 %g want half", s)
+	}
+	if s := FinalScore(Features{Stage1: 0.8}); math.Abs(s-0.08) > 1e-12 {
+		t.Errorf("unsegmented %g want a tenth of the first stage", s)
 	}
 }
 

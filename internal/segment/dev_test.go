@@ -46,3 +46,23 @@ func TestDevMasses(t *testing.T) {
 		}
 	}
 }
+
+// TestDevPoint is a tuning aid: LUNGCTL_PTDEV="seed;x,y,z" prints the mask
+// around an LPS point with and without step 7.
+func TestDevPoint(t *testing.T) {
+	spec := os.Getenv("LUNGCTL_PTDEV")
+	if spec == "" {
+		t.Skip("tuning aid")
+	}
+	var seed int64
+	var x, y, z float64
+	fmt.Sscanf(spec, "%d;%g,%g,%g", &seed, &x, &y, &z)
+	c, _ := phantom.Generate(phantom.Options{Seed: seed, Size: phantom.Full})
+	hu, _ := resample.Stack(c.HU, nil, volume.Vec3{1, 1, 1}, nil)
+	for _, on := range []bool{false, true} {
+		domesOn = on
+		m, st, _ := new(Segmenter).Lungs(hu, Options{}, nil)
+		fr, _ := ballFraction(m, volume.Vec3{x, y, z}, 2)
+		t.Logf("domes %v: 2 mm ball in mask %.2f (dome removed %.1f mL)", on, fr, st.DomeML)
+	}
+}
