@@ -39,8 +39,7 @@ type lsDecoder struct {
 	t1, t2    int32
 	t3, reset int32
 	preset    bool // LSE type 1 seen
-	restart   int
-	maxN      int // most samples the frame may have (MaxSamples)
+	maxN      int  // most samples the frame may have (MaxSamples)
 	dst, out  []uint16
 
 	// Scan state.

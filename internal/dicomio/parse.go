@@ -173,12 +173,7 @@ func parseHeader(path string, data []byte, size int64, keep bool, src io.ReaderA
 	if !hasMagic && !looksLikeRawDataset(data) {
 		return nil, fmt.Errorf("dicomio: %s: %w: no DICM magic and no recognisable data set", path, ErrNotDICOM)
 	}
-	ts := ""
-	if hasMagic {
-		ts = peekTransferSyntax(data, 132)
-	} else {
-		ts = peekTransferSyntax(data, 0)
-	}
+	ts := fileSyntax(data, hasMagic)
 	if ts != "" && !isKnownSyntax(ts) {
 		return nil, fmt.Errorf("dicomio: %s: %w: %s (%s)", path, ErrUnsupportedTransferSyntax, ts, TransferSyntaxName(ts))
 	}
@@ -331,6 +326,15 @@ func makeMeta(uid string) []byte {
 	out = append(out, "DICM"...)
 	out = append(out, gl...)
 	return append(out, ts...)
+}
+
+// fileSyntax returns the transfer syntax UID that data's file meta group
+// names, after the 128-byte preamble and magic when hasMagic; "" when none.
+func fileSyntax(data []byte, hasMagic bool) string {
+	if hasMagic {
+		return peekTransferSyntax(data, 132)
+	}
+	return peekTransferSyntax(data, 0)
 }
 
 // peekTransferSyntax finds (0002,0010) in the explicit-VR-LE meta group that

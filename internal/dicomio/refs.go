@@ -246,18 +246,13 @@ func headerElements(path string) (elems []*dicom.Element, err error) {
 // encoding; errNeedMore when data ends first.
 func headerDataset(path string, data []byte, whole bool) (ds []byte, implicit bool, bo binary.ByteOrder, err error) {
 	hasMagic := len(data) >= 132 && string(data[128:132]) == "DICM"
-	ts := ""
-	if hasMagic {
-		ts = peekTransferSyntax(data, 132)
-	} else {
-		ts = peekTransferSyntax(data, 0)
-	}
+	ts := fileSyntax(data, hasMagic)
 	start, err := metaEnd(data, hasMagic)
 	if err != nil {
 		if !whole {
 			return nil, false, nil, errNeedMore
 		}
-		return nil, false, nil, fmt.Errorf("dicomio: %s: %w: file meta information: %v", path, ErrCorrupt, err)
+		return nil, false, nil, fmt.Errorf("dicomio: %s: %w: file meta information: %w", path, ErrCorrupt, err)
 	}
 	ds = data[start:]
 	if ts == tsDeflateLE {
@@ -266,14 +261,14 @@ func headerDataset(path string, data []byte, whole bool) (ds []byte, implicit bo
 		}
 		ds, err = io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(ds)), MaxHeaderBytes))
 		if err != nil {
-			return nil, false, nil, fmt.Errorf("dicomio: %s: %w: inflating deflated data set: %v", path, ErrCorrupt, err)
+			return nil, false, nil, fmt.Errorf("dicomio: %s: %w: inflating deflated data set: %w", path, ErrCorrupt, err)
 		}
 	}
 	implicit, bo = ts == tsImplicitLE, binary.ByteOrder(binary.LittleEndian)
-	switch {
-	case ts == tsExplicitBE:
+	switch ts {
+	case tsExplicitBE:
 		bo = binary.BigEndian
-	case ts == "":
+	case "":
 		implicit = looksImplicit(ds)
 		if !implicit && len(ds) >= 2 && ds[0] == 0 && ds[1] != 0 {
 			bo = binary.BigEndian
@@ -284,7 +279,7 @@ func headerDataset(path string, data []byte, whole bool) (ds []byte, implicit bo
 	case werr != nil && !whole, werr == nil && !found && !whole:
 		return nil, false, nil, errNeedMore
 	case werr != nil:
-		return nil, false, nil, fmt.Errorf("dicomio: %s: %w: %v", path, ErrCorrupt, werr)
+		return nil, false, nil, fmt.Errorf("dicomio: %s: %w: %w", path, ErrCorrupt, werr)
 	case found:
 		ds = ds[:off]
 	}
@@ -303,8 +298,11 @@ func parseElements(path string, ds []byte, implicit bool, bo binary.ByteOrder) (
 	}
 	in := io.MultiReader(bytes.NewReader(meta), bytes.NewReader(ds))
 	p, err := dicom.NewParser(in, int64(len(meta)+len(ds)), nil, dicom.AllowUnknownSpecificCharacterSet(), dicom.SkipPixelData())
-	if err != nil || p == nil {
-		return nil, fmt.Errorf("dicomio: %s: %w: cannot start parser: %v", path, ErrCorrupt, err)
+	if err != nil {
+		return nil, fmt.Errorf("dicomio: %s: %w: cannot start parser: %w", path, ErrCorrupt, err)
+	}
+	if p == nil {
+		return nil, fmt.Errorf("dicomio: %s: %w: cannot start parser", path, ErrCorrupt)
 	}
 	var elems []*dicom.Element
 	for {
@@ -313,7 +311,7 @@ func parseElements(path string, ds []byte, implicit bool, bo binary.ByteOrder) (
 			if errors.Is(err, dicom.ErrorEndOfDICOM) || errors.Is(err, io.EOF) {
 				return elems, nil
 			}
-			return nil, fmt.Errorf("dicomio: %s: %w: %v", path, ErrCorrupt, err)
+			return nil, fmt.Errorf("dicomio: %s: %w: %w", path, ErrCorrupt, err)
 		}
 		elems = append(elems, e)
 	}

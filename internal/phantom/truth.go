@@ -105,7 +105,7 @@ func ReadTruth(path string) ([]TruthRow, error) {
 	defer f.Close()
 	recs, err := csv.NewReader(f).ReadAll()
 	if err != nil {
-		return nil, fmt.Errorf("phantom: %s: %w: %v", path, ErrTruthFormat, err)
+		return nil, fmt.Errorf("phantom: %s: %w: %w", path, ErrTruthFormat, err)
 	}
 	if len(recs) == 0 {
 		return nil, fmt.Errorf("phantom: %s: %w: empty", path, ErrTruthFormat)

@@ -235,7 +235,7 @@ const candidateInfo = "candidate class 0"
 func crop(v *volume.Volume[int16], world volume.Vec3, halfMM float64) (*volume.Volume[int16], error) {
 	c := v.WorldToIndex(world)
 	var lo [3]int
-	var g volume.Grid = v.Grid
+	g := v.Grid
 	for a := 0; a < 3; a++ {
 		h := int(math.Ceil(halfMM/v.Spacing[a])) + 1
 		if math.IsNaN(c[a]) || math.Abs(c[a]) > 1e7 {

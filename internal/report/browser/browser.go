@@ -180,7 +180,7 @@ func (b *Browser) read() {
 		b.mu.Unlock()
 	}
 	b.mu.Lock()
-	b.readErr = fmt.Errorf("%w: %v", ErrClosed, err)
+	b.readErr = fmt.Errorf("%w: %w", ErrClosed, err)
 	for id, ch := range b.pending {
 		close(ch)
 		delete(b.pending, id)
