@@ -94,13 +94,15 @@ var oddWant = map[string]error{
 func oddFiles(t *testing.T) (string, []string) {
 	root := dataDir(t, "odd")
 	var rel []string
-	filepath.WalkDir(root, func(p string, e os.DirEntry, err error) error {
+	if err := filepath.WalkDir(root, func(p string, e os.DirEntry, err error) error {
 		if err == nil && !e.IsDir() {
 			r, _ := filepath.Rel(root, p)
 			rel = append(rel, filepath.ToSlash(r))
 		}
 		return nil
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	return root, rel
 }
 

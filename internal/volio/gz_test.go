@@ -188,7 +188,9 @@ func gzCases() []gzCase {
 		cs = append(cs, gzCase{fmt.Sprintf("klauspost-L%d", l), func(w io.Writer, parts [][]byte) error {
 			zw, _ := kgzip.NewWriterLevel(w, l)
 			for _, p := range parts {
-				zw.Write(p)
+				if _, err := zw.Write(p); err != nil {
+					return err
+				}
 			}
 			return zw.Close()
 		}})

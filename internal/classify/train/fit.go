@@ -202,7 +202,7 @@ func fit(ctx context.Context, train, val []example, cfg *Config) (*classify.Mode
 	graphs := map[int]*gorgop.Graph{}
 	defer func() {
 		for _, g := range graphs {
-			g.Close()
+			_ = g.Close() // releases memory only; a training result or error is already decided
 		}
 	}()
 	graphFor := func(nb int) (*gorgop.Graph, error) {
