@@ -3,6 +3,7 @@ package codec
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/lungctl/lungctl/internal/volume"
 )
 
 // JPEG marker codes (T.81 Table B.1) used by the lossless decoder.
@@ -175,7 +176,7 @@ func DecodeJPEGLossless(frame []byte) (samples []uint16, rows, cols, components,
 }
 
 // DecodeJPEGLosslessInto is DecodeJPEGLossless writing the samples into dst
-// when cap(dst) is large enough (allocating otherwise), so a caller decoding
+// by the buffer-reuse rule (package volume), so a caller decoding
 // many slices can reuse one warm buffer; dst's old contents are irrelevant.
 func DecodeJPEGLosslessInto(dst []uint16, frame []byte) (samples []uint16, rows, cols, components, precision int, err error) {
 	d := &llDecoder{data: frame, dst: dst}
@@ -318,11 +319,7 @@ func (d *llDecoder) parseSOF(seg []byte) error {
 	d.precision, d.rows, d.cols = p, y, x
 	// Every sample is written exactly once by its scan, so a reused buffer
 	// needs no clearing.
-	if cap(d.dst) >= n {
-		d.out = d.dst[:n]
-	} else {
-		d.out = make([]uint16, n)
-	}
+	d.out = volume.Resize(d.dst, n)
 	d.sof = true
 	return nil
 }

@@ -3,6 +3,7 @@ package codec
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/lungctl/lungctl/internal/volume"
 	"math/bits"
 )
 
@@ -62,7 +63,8 @@ func DecodeJPEGLS(frame []byte) (samples []uint16, rows, cols, components, preci
 	return DecodeJPEGLSInto(nil, frame)
 }
 
-// DecodeJPEGLSInto is DecodeJPEGLS writing into dst when cap(dst) suffices.
+// DecodeJPEGLSInto is DecodeJPEGLS writing into dst by the buffer-reuse
+// rule (package volume); dst's old contents are irrelevant.
 func DecodeJPEGLSInto(dst []uint16, frame []byte) (samples []uint16, rows, cols, components, precision int, err error) {
 	return decodeJPEGLS(dst, frame, MaxSamples)
 }
@@ -176,11 +178,7 @@ func (d *lsDecoder) parseSOF(seg []byte) error {
 		return fmt.Errorf("%w: %d×%d samples cannot come from %d bytes (or exceed %d)", ErrCorrupt, y, x, len(d.data), d.maxN)
 	}
 	d.precision, d.rows, d.cols, d.comps = p, y, x, nf
-	if cap(d.dst) >= n {
-		d.out = d.dst[:n]
-	} else {
-		d.out = make([]uint16, n)
-	}
+	d.out = volume.Resize(d.dst, n)
 	d.sof = true
 	return nil
 }

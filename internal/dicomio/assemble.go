@@ -239,11 +239,8 @@ func (s *series) assemble(where string, reuse *volume.Volume[int16]) (*Scan, err
 		warns = append(warns, warn.New(warn.Assumed, "", fmt.Sprintf("%d of %d slices have no RescaleSlope/RescaleIntercept: assumed slope 1, intercept 0", noRescale, n)))
 	}
 
-	var vol *volume.Volume[int16]
-	if reuse != nil && cap(reuse.Data) >= g.Len() {
-		vol = reuse
-		vol.Grid, vol.Data = g, vol.Data[:g.Len()]
-	} else {
+	vol, ok := volume.Reuse(reuse, g)
+	if !ok {
 		vol = &volume.Volume[int16]{Grid: g, Data: make([]int16, g.Len())}
 		adviseHuge(vol.Data)
 	}

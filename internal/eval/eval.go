@@ -400,7 +400,8 @@ func dist2(a, b [3]float64) float64 {
 
 // froc builds the FROC curve from entries sorted by descending probability.
 // weight[scan] multiplies each entry of that scan (nil: all 1, used by the
-// bootstrap). totalLesions and nScans are the denominators. dst is reused.
+// bootstrap). totalLesions and nScans are the denominators. dst follows the
+// buffer-reuse rule (package volume).
 func froc(entries []entry, weight []int32, totalLesions, nScans float64, dst []Point) []Point {
 	top := 1.0
 	if len(entries) > 0 {

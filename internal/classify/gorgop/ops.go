@@ -18,6 +18,7 @@ package gorgop
 
 import (
 	"fmt"
+	"github.com/lungctl/lungctl/internal/volume"
 	"hash"
 	"hash/fnv"
 
@@ -105,10 +106,8 @@ func (o *out) tensor(shape ...int) (*tensor.Dense, []float32) {
 	for _, s := range shape {
 		n *= s
 	}
-	if cap(o.data) < n {
-		o.data = make([]float32, n)
-	}
-	d := o.data[:n]
+	o.data = volume.Resize(o.data, n) // the buffer-reuse rule (package volume)
+	d := o.data
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(d)), d
 }
 
