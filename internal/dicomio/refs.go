@@ -161,9 +161,18 @@ func readRefs(where string, in []inputFile, listed []warn.Warning, opt Options) 
 	if refs.StudyInstanceUID == "" || refs.SeriesInstanceUID == "" {
 		return nil, fmt.Errorf("dicomio: %s: %w: no StudyInstanceUID or SeriesInstanceUID", first.h.path, ErrCorrupt)
 	}
-	elems, err := headerElements(first.h.path)
-	if err != nil {
+	if err := refs.fillStudy(first.h.path); err != nil {
 		return nil, err
+	}
+	return refs, nil
+}
+
+// fillStudy copies the patient and study attributes the derived objects
+// repeat from path's header; a missing FrameOfReferenceUID is an error.
+func (refs *SeriesRefs) fillStudy(path string) error {
+	elems, err := headerElements(path)
+	if err != nil {
+		return err
 	}
 	for _, e := range elems {
 		if e == nil || e.Value == nil {
@@ -199,9 +208,9 @@ func readRefs(where string, in []inputFile, listed []warn.Warning, opt Options) 
 		}
 	}
 	if refs.FrameOfReferenceUID == "" {
-		return nil, fmt.Errorf("dicomio: %s: %w: no FrameOfReferenceUID: positions cannot be referenced", first.h.path, ErrInconsistentGeometry)
+		return fmt.Errorf("dicomio: %s: %w: no FrameOfReferenceUID: positions cannot be referenced", path, ErrInconsistentGeometry)
 	}
-	return refs, nil
+	return nil
 }
 
 // headerElements returns the top-level elements of path that precede its
@@ -264,16 +273,7 @@ func headerDataset(path string, data []byte, whole bool) (ds []byte, implicit bo
 			return nil, false, nil, fmt.Errorf("dicomio: %s: %w: inflating deflated data set: %w", path, ErrCorrupt, err)
 		}
 	}
-	implicit, bo = ts == tsImplicitLE, binary.ByteOrder(binary.LittleEndian)
-	switch ts {
-	case tsExplicitBE:
-		bo = binary.BigEndian
-	case "":
-		implicit = looksImplicit(ds)
-		if !implicit && len(ds) >= 2 && ds[0] == 0 && ds[1] != 0 {
-			bo = binary.BigEndian
-		}
-	}
+	_, implicit, bo = datasetEncoding(ts, ds)
 	off, _, _, found, werr := findPixelData(ds, 0, implicit, bo)
 	switch {
 	case werr != nil && !whole, werr == nil && !found && !whole:
