@@ -271,22 +271,34 @@ loop:
 	return nil
 }
 
+// parseFrameHeader reads the fields JPEG's frame headers share (SOF3 of
+// ITU T.81, SOF55 of JPEG-LS): sample precision (2…16 bits), lines, columns
+// and the component count, which must match the segment's length. name is
+// the marker, for errors.
+func parseFrameHeader(seg []byte, name string) (p, y, x, nf int, err error) {
+	if len(seg) < 6 {
+		return 0, 0, 0, 0, fmt.Errorf("%w: %s of %d bytes", ErrCorrupt, name, len(seg))
+	}
+	p = int(seg[0])
+	y = int(binary.BigEndian.Uint16(seg[1:]))
+	x = int(binary.BigEndian.Uint16(seg[3:]))
+	nf = int(seg[5])
+	if len(seg) != 6+3*nf {
+		return 0, 0, 0, 0, fmt.Errorf("%w: %s of %d bytes for %d components", ErrCorrupt, name, len(seg), nf)
+	}
+	if p < 2 || p > 16 {
+		return 0, 0, 0, 0, fmt.Errorf("%w: sample precision %d (want 2..16)", ErrCorrupt, p)
+	}
+	return p, y, x, nf, nil
+}
+
 func (d *llDecoder) parseSOF(seg []byte) error {
 	if d.sof {
 		return fmt.Errorf("%w: second SOF marker", ErrCorrupt)
 	}
-	if len(seg) < 6 {
-		return fmt.Errorf("%w: SOF3 of %d bytes", ErrCorrupt, len(seg))
-	}
-	p := int(seg[0])
-	y := int(binary.BigEndian.Uint16(seg[1:]))
-	x := int(binary.BigEndian.Uint16(seg[3:]))
-	nf := int(seg[5])
-	if len(seg) != 6+3*nf {
-		return fmt.Errorf("%w: SOF3 of %d bytes for %d components", ErrCorrupt, len(seg), nf)
-	}
-	if p < 2 || p > 16 {
-		return fmt.Errorf("%w: sample precision %d (want 2..16)", ErrCorrupt, p)
+	p, y, x, nf, err := parseFrameHeader(seg, "SOF3")
+	if err != nil {
+		return err
 	}
 	if y == 0 {
 		return fmt.Errorf("%w: zero lines in SOF3 (line count by DNL)", ErrUnsupported)

@@ -3,8 +3,9 @@ package codec
 import (
 	"encoding/binary"
 	"fmt"
-	"github.com/lungctl/lungctl/internal/volume"
 	"math/bits"
+
+	"github.com/lungctl/lungctl/internal/volume"
 )
 
 // JPEG-LS (ITU-T T.87, LOCO-I) markers.
@@ -151,18 +152,9 @@ func (d *lsDecoder) parseSOF(seg []byte) error {
 	if d.sof {
 		return fmt.Errorf("%w: second SOF55 marker", ErrCorrupt)
 	}
-	if len(seg) < 6 {
-		return fmt.Errorf("%w: SOF55 of %d bytes", ErrCorrupt, len(seg))
-	}
-	p := int(seg[0])
-	y := int(binary.BigEndian.Uint16(seg[1:]))
-	x := int(binary.BigEndian.Uint16(seg[3:]))
-	nf := int(seg[5])
-	if len(seg) != 6+3*nf {
-		return fmt.Errorf("%w: SOF55 of %d bytes for %d components", ErrCorrupt, len(seg), nf)
-	}
-	if p < 2 || p > 16 {
-		return fmt.Errorf("%w: sample precision %d (want 2..16)", ErrCorrupt, p)
+	p, y, x, nf, err := parseFrameHeader(seg, "SOF55")
+	if err != nil {
+		return err
 	}
 	if nf != 1 {
 		return fmt.Errorf("%w: %d components (grey-scale, 1 component, only)", ErrUnsupported, nf)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 
+	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/warn"
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
@@ -235,6 +236,9 @@ func headerElements(path string) (elems []*dicom.Element, err error) {
 	}
 	size := st.Size()
 	for n := min(size, 2*headerPrefix); ; n = size {
+		if err := membudget.Check("dicomio: "+path+": header", uint64(n)); err != nil {
+			return nil, err
+		}
 		data := make([]byte, n)
 		if _, err := f.ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("dicomio: %s: %w", path, err)
