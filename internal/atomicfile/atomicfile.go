@@ -82,7 +82,7 @@ func writeThrough(path string, write func(w io.Writer) error) error {
 		return fmt.Errorf("open %s: %w", path, err)
 	}
 	if err := write(f); err != nil {
-		f.Close()
+		_ = f.Close() // the write error is the one to report
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
@@ -104,9 +104,9 @@ func writeAtomic(path, target string, write func(w io.Writer) error) (err error)
 	}
 	tmp := f.Name()
 	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
+		if err != nil { // cleanup after the error being returned; theirs add nothing
+			_ = f.Close()
+			_ = os.Remove(tmp)
 		}
 	}()
 	if err = write(f); err != nil {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 func TestWriteSuccessAndFailure(t *testing.T) {
@@ -18,7 +20,9 @@ func TestWriteSuccessAndFailure(t *testing.T) {
 	}
 	boom := errors.New("boom")
 	err := Write(p, func(w io.Writer) error {
-		w.Write([]byte("half"))
+		if _, err := w.Write([]byte("half")); err != nil {
+			return err
+		}
 		return boom
 	})
 	if !errors.Is(err, boom) {
@@ -71,9 +75,9 @@ func TestSpecialFiles(t *testing.T) {
 	}
 	// A link to a regular file: the file is replaced, the link stays.
 	real := filepath.Join(dir, "real.csv")
-	os.WriteFile(real, []byte("old"), 0o644)
+	testfs.WriteFile(t, real, []byte("old"))
 	ln := filepath.Join(dir, "ln.csv")
-	os.Symlink(real, ln)
+	testfs.Symlink(t, real, ln)
 	if err := WriteBytes(ln, []byte("new")); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +89,7 @@ func TestSpecialFiles(t *testing.T) {
 	}
 	// Refused: a directory, a dangling link, a socket.
 	dangling := filepath.Join(dir, "dangling")
-	os.Symlink(filepath.Join(dir, "nowhere"), dangling)
+	testfs.Symlink(t, filepath.Join(dir, "nowhere"), dangling)
 	sock := filepath.Join(dir, "sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {

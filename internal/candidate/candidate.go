@@ -4,6 +4,7 @@
 package candidate
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -155,7 +156,7 @@ func Read(r io.Reader, name string) ([]Candidate, error) {
 	var out []Candidate
 	for {
 		row, err := cr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {

@@ -286,7 +286,7 @@ func directFlat(pts []float32, dim int, opt FlatOptions) (*flatDirectResult, err
 	var modes []mode
 	res := &flatDirectResult{}
 	for _, m := range seeds {
-		it, cnt := 0, 0
+		var it, cnt int
 		for {
 			var in []int
 			for i := 0; i < n; i++ {

@@ -130,8 +130,7 @@ func mergeModesRef(modes []float32, dim int, radius float64) (labels []int32, ce
 	for i := range parent {
 		parent[i] = int32(i)
 	}
-	var find func(x int32) int32
-	find = func(x int32) int32 {
+	find := func(x int32) int32 {
 		for parent[x] != x {
 			parent[x] = parent[parent[x]]
 			x = parent[x]

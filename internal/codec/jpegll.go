@@ -3,6 +3,7 @@ package codec
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/lungctl/lungctl/internal/volume"
 )
 
 // JPEG marker codes (T.81 Table B.1) used by the lossless decoder.
@@ -175,7 +176,7 @@ func DecodeJPEGLossless(frame []byte) (samples []uint16, rows, cols, components,
 }
 
 // DecodeJPEGLosslessInto is DecodeJPEGLossless writing the samples into dst
-// when cap(dst) is large enough (allocating otherwise), so a caller decoding
+// by the buffer-reuse rule (package volume), so a caller decoding
 // many slices can reuse one warm buffer; dst's old contents are irrelevant.
 func DecodeJPEGLosslessInto(dst []uint16, frame []byte) (samples []uint16, rows, cols, components, precision int, err error) {
 	d := &llDecoder{data: frame, dst: dst}
@@ -270,22 +271,34 @@ loop:
 	return nil
 }
 
+// parseFrameHeader reads the fields JPEG's frame headers share (SOF3 of
+// ITU T.81, SOF55 of JPEG-LS): sample precision (2…16 bits), lines, columns
+// and the component count, which must match the segment's length. name is
+// the marker, for errors.
+func parseFrameHeader(seg []byte, name string) (p, y, x, nf int, err error) {
+	if len(seg) < 6 {
+		return 0, 0, 0, 0, fmt.Errorf("%w: %s of %d bytes", ErrCorrupt, name, len(seg))
+	}
+	p = int(seg[0])
+	y = int(binary.BigEndian.Uint16(seg[1:]))
+	x = int(binary.BigEndian.Uint16(seg[3:]))
+	nf = int(seg[5])
+	if len(seg) != 6+3*nf {
+		return 0, 0, 0, 0, fmt.Errorf("%w: %s of %d bytes for %d components", ErrCorrupt, name, len(seg), nf)
+	}
+	if p < 2 || p > 16 {
+		return 0, 0, 0, 0, fmt.Errorf("%w: sample precision %d (want 2..16)", ErrCorrupt, p)
+	}
+	return p, y, x, nf, nil
+}
+
 func (d *llDecoder) parseSOF(seg []byte) error {
 	if d.sof {
 		return fmt.Errorf("%w: second SOF marker", ErrCorrupt)
 	}
-	if len(seg) < 6 {
-		return fmt.Errorf("%w: SOF3 of %d bytes", ErrCorrupt, len(seg))
-	}
-	p := int(seg[0])
-	y := int(binary.BigEndian.Uint16(seg[1:]))
-	x := int(binary.BigEndian.Uint16(seg[3:]))
-	nf := int(seg[5])
-	if len(seg) != 6+3*nf {
-		return fmt.Errorf("%w: SOF3 of %d bytes for %d components", ErrCorrupt, len(seg), nf)
-	}
-	if p < 2 || p > 16 {
-		return fmt.Errorf("%w: sample precision %d (want 2..16)", ErrCorrupt, p)
+	p, y, x, nf, err := parseFrameHeader(seg, "SOF3")
+	if err != nil {
+		return err
 	}
 	if y == 0 {
 		return fmt.Errorf("%w: zero lines in SOF3 (line count by DNL)", ErrUnsupported)
@@ -318,11 +331,7 @@ func (d *llDecoder) parseSOF(seg []byte) error {
 	d.precision, d.rows, d.cols = p, y, x
 	// Every sample is written exactly once by its scan, so a reused buffer
 	// needs no clearing.
-	if cap(d.dst) >= n {
-		d.out = d.dst[:n]
-	} else {
-		d.out = make([]uint16, n)
-	}
+	d.out = volume.Resize(d.dst, n)
 	d.sof = true
 	return nil
 }

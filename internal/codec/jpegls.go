@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+
+	"github.com/lungctl/lungctl/internal/volume"
 )
 
 // JPEG-LS (ITU-T T.87, LOCO-I) markers.
@@ -39,8 +41,7 @@ type lsDecoder struct {
 	t1, t2    int32
 	t3, reset int32
 	preset    bool // LSE type 1 seen
-	restart   int
-	maxN      int // most samples the frame may have (MaxSamples)
+	maxN      int  // most samples the frame may have (MaxSamples)
 	dst, out  []uint16
 
 	// Scan state.
@@ -63,7 +64,8 @@ func DecodeJPEGLS(frame []byte) (samples []uint16, rows, cols, components, preci
 	return DecodeJPEGLSInto(nil, frame)
 }
 
-// DecodeJPEGLSInto is DecodeJPEGLS writing into dst when cap(dst) suffices.
+// DecodeJPEGLSInto is DecodeJPEGLS writing into dst by the buffer-reuse
+// rule (package volume); dst's old contents are irrelevant.
 func DecodeJPEGLSInto(dst []uint16, frame []byte) (samples []uint16, rows, cols, components, precision int, err error) {
 	return decodeJPEGLS(dst, frame, MaxSamples)
 }
@@ -150,18 +152,9 @@ func (d *lsDecoder) parseSOF(seg []byte) error {
 	if d.sof {
 		return fmt.Errorf("%w: second SOF55 marker", ErrCorrupt)
 	}
-	if len(seg) < 6 {
-		return fmt.Errorf("%w: SOF55 of %d bytes", ErrCorrupt, len(seg))
-	}
-	p := int(seg[0])
-	y := int(binary.BigEndian.Uint16(seg[1:]))
-	x := int(binary.BigEndian.Uint16(seg[3:]))
-	nf := int(seg[5])
-	if len(seg) != 6+3*nf {
-		return fmt.Errorf("%w: SOF55 of %d bytes for %d components", ErrCorrupt, len(seg), nf)
-	}
-	if p < 2 || p > 16 {
-		return fmt.Errorf("%w: sample precision %d (want 2..16)", ErrCorrupt, p)
+	p, y, x, nf, err := parseFrameHeader(seg, "SOF55")
+	if err != nil {
+		return err
 	}
 	if nf != 1 {
 		return fmt.Errorf("%w: %d components (grey-scale, 1 component, only)", ErrUnsupported, nf)
@@ -177,11 +170,7 @@ func (d *lsDecoder) parseSOF(seg []byte) error {
 		return fmt.Errorf("%w: %d×%d samples cannot come from %d bytes (or exceed %d)", ErrCorrupt, y, x, len(d.data), d.maxN)
 	}
 	d.precision, d.rows, d.cols, d.comps = p, y, x, nf
-	if cap(d.dst) >= n {
-		d.out = d.dst[:n]
-	} else {
-		d.out = make([]uint16, n)
-	}
+	d.out = volume.Resize(d.dst, n)
 	d.sof = true
 	return nil
 }

@@ -66,7 +66,9 @@ func readDCMPath(t testing.TB, path string) *dcmFile {
 	f.planarCf = getInt(tag.PlanarConfiguration)
 	if e, err := ds.FindElementByTag(tag.NumberOfFrames); err == nil {
 		var n int
-		fmt.Sscan(strings.TrimSpace(dicom.MustGetStrings(e.Value)[0]), &n)
+		if _, err := fmt.Sscan(strings.TrimSpace(dicom.MustGetStrings(e.Value)[0]), &n); err != nil {
+			t.Fatalf("%s: NumberOfFrames: %v", path, err)
+		}
 		if n > 0 {
 			f.numberOfFrames = n
 		}

@@ -3,6 +3,7 @@ package codec
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/lungctl/lungctl/internal/volume"
 )
 
 // rleHeaderSize is the size in bytes of the RLE header: the segment count
@@ -20,9 +21,9 @@ func DecodeRLE(frame []byte, rows, cols, bitsAllocated, samplesPerPixel int) ([]
 	return DecodeRLEInto(nil, frame, rows, cols, bitsAllocated, samplesPerPixel)
 }
 
-// DecodeRLEInto is DecodeRLE writing into dst when cap(dst) is large enough
-// (allocating otherwise), so a caller decoding many slices can reuse one
-// warm buffer. It returns the filled slice of rows*cols*samplesPerPixel
+// DecodeRLEInto is DecodeRLE writing into dst by the buffer-reuse rule
+// (package volume), so a caller decoding many slices can reuse one warm
+// buffer. It returns the filled slice of rows*cols*samplesPerPixel
 // samples; dst's old contents are irrelevant.
 func DecodeRLEInto(dst []uint16, frame []byte, rows, cols, bitsAllocated, samplesPerPixel int) ([]uint16, error) {
 	if rows <= 0 || cols <= 0 {
@@ -71,13 +72,8 @@ func DecodeRLEInto(dst []uint16, frame []byte, rows, cols, bitsAllocated, sample
 			return nil, fmt.Errorf("codec: rle: %w: segment %d has %d bytes, too few for %d pixels", ErrCorrupt, i, n, npix)
 		}
 	}
-	var out []uint16
-	if cap(dst) >= npix*samplesPerPixel {
-		out = dst[:npix*samplesPerPixel]
-		clear(out) // planes are ORed in
-	} else {
-		out = make([]uint16, npix*samplesPerPixel)
-	}
+	out := volume.Resize(dst, npix*samplesPerPixel)
+	clear(out) // planes are ORed in
 	for s := 0; s < samplesPerPixel; s++ {
 		for b := 0; b < bytesPerSample; b++ {
 			seg := s*bytesPerSample + b

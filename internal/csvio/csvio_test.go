@@ -61,7 +61,7 @@ func TestWriterNumericAndText(t *testing.T) {
 	var ids []string
 	for {
 		row, err := r.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -93,7 +93,7 @@ func TestReaderByHeader(t *testing.T) {
 	var lines []int
 	for {
 		row, err := r.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

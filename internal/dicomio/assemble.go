@@ -139,54 +139,16 @@ func (s *series) assemble(where string, reuse *volume.Volume[int16]) (*Scan, err
 	if err := s.checkOneSource(where); err != nil {
 		return nil, err
 	}
-	// Attributes that are present but unusable are refused with their
-	// value, before grouping by plane would misread them.
-	for _, h := range s.headers {
-		for f, g := range h.frames {
-			if g.bad == "" {
-				continue
-			}
-			fr := ""
-			if h.numFrames > 1 {
-				fr = fmt.Sprintf(" frame %d", f)
-			}
-			return nil, fmt.Errorf("dicomio: %s%s: %w: %s", h.path, fr, ErrInconsistentGeometry, g.bad)
-		}
+	if err := s.checkAttributes(); err != nil {
+		return nil, err
 	}
 	sl, warns := s.stackable()
 	if len(sl) == 0 {
 		return nil, fmt.Errorf("dicomio: series %s: %w: only localizers", s.info.UID, ErrNoCTSeries)
 	}
 	first := sl[0]
-	for _, r := range sl {
-		if err := r.h.checkPixelFormat(); err != nil {
-			return nil, err
-		}
-		if resc, _ := r.h.rescale(r.frame); resc.Validate() != nil {
-			fr := ""
-			if r.h.numFrames > 1 {
-				fr = fmt.Sprintf(" frame %d", r.frame)
-			}
-			return nil, fmt.Errorf("dicomio: %s%s: %w", r.h.path, fr, resc.Validate())
-		}
-	}
-	// Consistency: matrix, spacing, orientation, positions.
-	for _, r := range sl {
-		h := r.h
-		if h.rows != first.h.rows || h.cols != first.h.cols {
-			return nil, fmt.Errorf("dicomio: %s: %w: %d×%d pixels, %s has %d×%d", h.path, ErrInconsistentGeometry, h.cols, h.rows, first.h.path, first.h.cols, first.h.rows)
-		}
-		if r.g.hasSpacing != first.g.hasSpacing || math.Abs(r.g.spacing[0]-first.g.spacing[0]) > 1e-4 || math.Abs(r.g.spacing[1]-first.g.spacing[1]) > 1e-4 {
-			return nil, fmt.Errorf("dicomio: %s: %w: pixel spacing %v mm, %s has %v mm", h.path, ErrInconsistentGeometry, r.g.spacing, first.h.path, first.g.spacing)
-		}
-		for c := 0; c < 6; c++ {
-			if math.Abs(r.g.iop[c]-first.g.iop[c]) > 1e-3 {
-				return nil, fmt.Errorf("dicomio: %s: %w: ImageOrientationPatient %v, %s has %v", h.path, ErrInconsistentGeometry, r.g.iop, first.h.path, first.g.iop)
-			}
-		}
-		if len(sl) > 1 && !r.g.hasIPP {
-			return nil, fmt.Errorf("dicomio: %s: %w: no ImagePositionPatient, cannot order %d slices", h.path, ErrInconsistentGeometry, len(sl))
-		}
+	if err := checkSlices(sl); err != nil {
+		return nil, err
 	}
 	sort.SliceStable(sl, func(i, j int) bool { return sl[i].pos < sl[j].pos })
 	// What the slices claim, before any of it is read or allocated.
@@ -196,32 +158,10 @@ func (s *series) assemble(where string, reuse *volume.Volume[int16]) (*Scan, err
 		return nil, err
 	}
 
-	// Duplicates.
-	var fr frameReader
-	defer fr.close()
-	uniq := sl[:1]
-	for _, r := range sl[1:] {
-		prev := uniq[len(uniq)-1]
-		if math.Abs(r.pos-prev.pos) < 0.01 {
-			a, err := fr.frame(prev.h, prev.frame)
-			if err != nil {
-				return nil, err
-			}
-			a = bytes.Clone(a)
-			b, err := fr.frame(r.h, r.frame)
-			if err != nil {
-				return nil, err
-			}
-			if bytes.Equal(a, b) && prev.g.slope == r.g.slope && prev.g.intercept == r.g.intercept {
-				warns = append(warns, warn.New(warn.DuplicateSlice, r.h.path, fmt.Sprintf("duplicate slice at %.3f mm: %s is identical to %s, kept one", r.pos, r.h.path, prev.h.path)))
-				continue
-			}
-			return nil, fmt.Errorf("dicomio: %s: %w: %s is at the same position %.3f mm", r.h.path, ErrDuplicateSlice, prev.h.path, r.pos)
-		}
-		uniq = append(uniq, r)
+	sl, warns, err := dropDuplicates(sl, warns)
+	if err != nil {
+		return nil, err
 	}
-	fr.close()
-	sl = uniq
 	n := len(sl)
 
 	g, positions, normal, gw, err := geometry(sl)
@@ -239,11 +179,8 @@ func (s *series) assemble(where string, reuse *volume.Volume[int16]) (*Scan, err
 		warns = append(warns, warn.New(warn.Assumed, "", fmt.Sprintf("%d of %d slices have no RescaleSlope/RescaleIntercept: assumed slope 1, intercept 0", noRescale, n)))
 	}
 
-	var vol *volume.Volume[int16]
-	if reuse != nil && cap(reuse.Data) >= g.Len() {
-		vol = reuse
-		vol.Grid, vol.Data = g, vol.Data[:g.Len()]
-	} else {
+	vol, ok := volume.Reuse(reuse, g)
+	if !ok {
 		vol = &volume.Volume[int16]{Grid: g, Data: make([]int16, g.Len())}
 		adviseHuge(vol.Data)
 	}
@@ -254,6 +191,91 @@ func (s *series) assemble(where string, reuse *volume.Volume[int16]) (*Scan, err
 	info.NumSlices = n
 	info.Orientation = orientationName(normal)
 	return &Scan{HU: vol, Positions: positions, Info: info, Warnings: warns}, nil
+}
+
+// checkAttributes refuses attributes that are present but unusable, with
+// their value, before grouping by plane would misread them.
+func (s *series) checkAttributes() error {
+	for _, h := range s.headers {
+		for f, g := range h.frames {
+			if g.bad == "" {
+				continue
+			}
+			fr := ""
+			if h.numFrames > 1 {
+				fr = fmt.Sprintf(" frame %d", f)
+			}
+			return fmt.Errorf("dicomio: %s%s: %w: %s", h.path, fr, ErrInconsistentGeometry, g.bad)
+		}
+	}
+	return nil
+}
+
+// checkSlices checks every stackable slice's pixel format and rescale, and
+// that matrix, spacing, orientation and positions agree with the first.
+func checkSlices(sl []sliceRef) error {
+	first := sl[0]
+	for _, r := range sl {
+		if err := r.h.checkPixelFormat(); err != nil {
+			return err
+		}
+		if resc, _ := r.h.rescale(r.frame); resc.Validate() != nil {
+			fr := ""
+			if r.h.numFrames > 1 {
+				fr = fmt.Sprintf(" frame %d", r.frame)
+			}
+			return fmt.Errorf("dicomio: %s%s: %w", r.h.path, fr, resc.Validate())
+		}
+	}
+	// Consistency: matrix, spacing, orientation, positions.
+	for _, r := range sl {
+		h := r.h
+		if h.rows != first.h.rows || h.cols != first.h.cols {
+			return fmt.Errorf("dicomio: %s: %w: %d×%d pixels, %s has %d×%d", h.path, ErrInconsistentGeometry, h.cols, h.rows, first.h.path, first.h.cols, first.h.rows)
+		}
+		if r.g.hasSpacing != first.g.hasSpacing || math.Abs(r.g.spacing[0]-first.g.spacing[0]) > 1e-4 || math.Abs(r.g.spacing[1]-first.g.spacing[1]) > 1e-4 {
+			return fmt.Errorf("dicomio: %s: %w: pixel spacing %v mm, %s has %v mm", h.path, ErrInconsistentGeometry, r.g.spacing, first.h.path, first.g.spacing)
+		}
+		for c := 0; c < 6; c++ {
+			if math.Abs(r.g.iop[c]-first.g.iop[c]) > 1e-3 {
+				return fmt.Errorf("dicomio: %s: %w: ImageOrientationPatient %v, %s has %v", h.path, ErrInconsistentGeometry, r.g.iop, first.h.path, first.g.iop)
+			}
+		}
+		if len(sl) > 1 && !r.g.hasIPP {
+			return fmt.Errorf("dicomio: %s: %w: no ImagePositionPatient, cannot order %d slices", h.path, ErrInconsistentGeometry, len(sl))
+		}
+	}
+	return nil
+}
+
+// dropDuplicates keeps one of each run of slices at the same position
+// (sorted sl) when their pixels and rescale are identical, with a warning;
+// different slices at one position are an error.
+func dropDuplicates(sl []sliceRef, warns []warn.Warning) ([]sliceRef, []warn.Warning, error) {
+	var fr frameReader
+	defer fr.close()
+	uniq := sl[:1]
+	for _, r := range sl[1:] {
+		prev := uniq[len(uniq)-1]
+		if math.Abs(r.pos-prev.pos) < 0.01 {
+			a, err := fr.frame(prev.h, prev.frame)
+			if err != nil {
+				return nil, nil, err
+			}
+			a = bytes.Clone(a)
+			b, err := fr.frame(r.h, r.frame)
+			if err != nil {
+				return nil, nil, err
+			}
+			if bytes.Equal(a, b) && prev.g.slope == r.g.slope && prev.g.intercept == r.g.intercept {
+				warns = append(warns, warn.New(warn.DuplicateSlice, r.h.path, fmt.Sprintf("duplicate slice at %.3f mm: %s is identical to %s, kept one", r.pos, r.h.path, prev.h.path)))
+				continue
+			}
+			return nil, nil, fmt.Errorf("dicomio: %s: %w: %s is at the same position %.3f mm", r.h.path, ErrDuplicateSlice, prev.h.path, r.pos)
+		}
+		uniq = append(uniq, r)
+	}
+	return uniq, warns, nil
 }
 
 // geometry builds the stack's grid and positions from the sorted slices,

@@ -23,70 +23,10 @@ func (h *header) fill(elems []*dicom.Element) {
 	var perFrameItems [][]*dicom.Element
 	var gridOffsets []float64
 	for _, e := range elems {
-		if e == nil || e.Value == nil {
+		if e == nil || e.Value == nil || h.applyAttr(e) {
 			continue
 		}
 		switch e.Tag {
-		case tag.TransferSyntaxUID:
-			h.tsUID = str(e)
-		case tag.SOPClassUID:
-			h.sopClass = str(e)
-		case tag.MediaStorageSOPClassUID:
-			if h.sopClass == "" {
-				h.sopClass = str(e)
-			}
-		case tag.SOPInstanceUID:
-			h.sopInstance = str(e)
-		case tag.SeriesInstanceUID:
-			h.seriesUID = str(e)
-		case tag.StudyInstanceUID:
-			h.studyUID = str(e)
-		case tag.PatientID:
-			h.patientID = str(e)
-		case tag.Modality:
-			h.modality = strings.ToUpper(str(e))
-		case tag.SeriesDescription:
-			h.description = str(e)
-		case tag.Manufacturer:
-			h.manufacturer = str(e)
-		case tag.ImageType:
-			h.imageType = strs(e)
-		case tag.Rows:
-			h.rows = intv(e, 0)
-		case tag.Columns:
-			h.cols = intv(e, 0)
-		case tag.BitsAllocated:
-			h.bitsAllocated = intv(e, 0)
-		case tag.BitsStored:
-			h.bitsStored = intv(e, 0)
-		case tag.HighBit:
-			h.highBit = intv(e, -1)
-		case tag.PixelRepresentation:
-			h.pixelRep = intv(e, 0)
-		case tag.SamplesPerPixel:
-			h.samplesPerPixel = intv(e, 1)
-		case tag.NumberOfFrames:
-			if n, ok := floatAt(e, 0); ok && n >= 1 {
-				if n > maxFrames {
-					h.badFrames = true
-				} else {
-					h.numFrames = int(n)
-				}
-			}
-		case tag.PhotometricInterpretation:
-			h.photometric = strings.ToUpper(str(e))
-		case tag.GantryDetectorTilt:
-			h.gantryTilt, _ = floatAt(e, 0)
-		case tag.SliceThickness:
-			h.sliceThickness, _ = floatAt(e, 0)
-		case tag.PixelPaddingValue:
-			if v, ok := intOK(e); ok {
-				h.padding = &v
-			}
-		case tag.PixelPaddingRangeLimit:
-			if v, ok := intOK(e); ok {
-				h.paddingLimit = &v
-			}
 		case tag.SharedFunctionalGroupsSequence:
 			if items := seqItems(e); len(items) > 0 {
 				shared = items[0]
@@ -105,7 +45,83 @@ func (h *header) fill(elems []*dicom.Element) {
 			top.apply(e)
 		}
 	}
-	// Sign-interpret padding values stored through an unsigned VR.
+	h.normalizePixelModule()
+	h.buildFrames(top, shared, perFrameItems, gridOffsets)
+}
+
+// applyAttr records an identification or pixel-module attribute; false
+// when e is none of them.
+func (h *header) applyAttr(e *dicom.Element) bool {
+	switch e.Tag {
+	case tag.TransferSyntaxUID:
+		h.tsUID = str(e)
+	case tag.SOPClassUID:
+		h.sopClass = str(e)
+	case tag.MediaStorageSOPClassUID:
+		if h.sopClass == "" {
+			h.sopClass = str(e)
+		}
+	case tag.SOPInstanceUID:
+		h.sopInstance = str(e)
+	case tag.SeriesInstanceUID:
+		h.seriesUID = str(e)
+	case tag.StudyInstanceUID:
+		h.studyUID = str(e)
+	case tag.PatientID:
+		h.patientID = str(e)
+	case tag.Modality:
+		h.modality = strings.ToUpper(str(e))
+	case tag.SeriesDescription:
+		h.description = str(e)
+	case tag.Manufacturer:
+		h.manufacturer = str(e)
+	case tag.ImageType:
+		h.imageType = strs(e)
+	case tag.Rows:
+		h.rows = intv(e, 0)
+	case tag.Columns:
+		h.cols = intv(e, 0)
+	case tag.BitsAllocated:
+		h.bitsAllocated = intv(e, 0)
+	case tag.BitsStored:
+		h.bitsStored = intv(e, 0)
+	case tag.HighBit:
+		h.highBit = intv(e, -1)
+	case tag.PixelRepresentation:
+		h.pixelRep = intv(e, 0)
+	case tag.SamplesPerPixel:
+		h.samplesPerPixel = intv(e, 1)
+	case tag.NumberOfFrames:
+		if n, ok := floatAt(e, 0); ok && n >= 1 {
+			if n > maxFrames {
+				h.badFrames = true
+			} else {
+				h.numFrames = int(n)
+			}
+		}
+	case tag.PhotometricInterpretation:
+		h.photometric = strings.ToUpper(str(e))
+	case tag.GantryDetectorTilt:
+		h.gantryTilt, _ = floatAt(e, 0)
+	case tag.SliceThickness:
+		h.sliceThickness, _ = floatAt(e, 0)
+	case tag.PixelPaddingValue:
+		if v, ok := intOK(e); ok {
+			h.padding = &v
+		}
+	case tag.PixelPaddingRangeLimit:
+		if v, ok := intOK(e); ok {
+			h.paddingLimit = &v
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// normalizePixelModule sign-interprets padding values stored through an
+// unsigned VR and defaults BitsStored and HighBit.
+func (h *header) normalizePixelModule() {
 	fix := func(p *int32) {
 		if p != nil && h.pixelRep == 1 && h.bitsAllocated == 16 && *p >= 32768 && *p < 65536 {
 			*p -= 65536
@@ -119,7 +135,11 @@ func (h *header) fill(elems []*dicom.Element) {
 	if h.highBit < 0 || h.highBit == 0 && h.bitsStored > 1 {
 		h.highBit = h.bitsStored - 1
 	}
-	// Functional groups (Enhanced CT/MR): shared first, then per frame.
+}
+
+// buildFrames sets each frame's geometry (Enhanced CT/MR functional groups:
+// shared first, then per frame; RT dose: GridFrameOffsetVector).
+func (h *header) buildFrames(top frameGeom, shared []*dicom.Element, perFrameItems [][]*dicom.Element, gridOffsets []float64) {
 	base := top
 	for _, e := range shared {
 		base.applyGroup(e)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/warn"
+
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 // TestSymlinkFarm: a folder of symbolic links to files (and a link to a
@@ -24,15 +26,15 @@ func TestSymlinkFarm(t *testing.T) {
 	files := writeSeries(t, real, "s", "P", "1.7.1", 4, 4, 4, nil)
 	farm := t.TempDir()
 	for _, f := range files[:2] {
-		os.Symlink(f, filepath.Join(farm, filepath.Base(f)))
+		testfs.Symlink(t, f, filepath.Join(farm, filepath.Base(f)))
 	}
 	sub := t.TempDir()
 	for _, f := range files[2:] {
-		os.Symlink(f, filepath.Join(sub, filepath.Base(f)))
+		testfs.Symlink(t, f, filepath.Join(sub, filepath.Base(f)))
 	}
-	os.Symlink(sub, filepath.Join(farm, "more"))
-	os.Symlink(farm, filepath.Join(sub, "loop")) // more/loop → farm
-	os.Symlink("/nonexistent/x", filepath.Join(farm, "broken"))
+	testfs.Symlink(t, sub, filepath.Join(farm, "more"))
+	testfs.Symlink(t, farm, filepath.Join(sub, "loop")) // more/loop → farm
+	testfs.Symlink(t, "/nonexistent/x", filepath.Join(farm, "broken"))
 	done := make(chan struct{})
 	var sc *Scan
 	var err error
@@ -66,7 +68,7 @@ func TestFIFOInFolder(t *testing.T) {
 	if err := syscall.Mkfifo(filepath.Join(dir, "pipe"), 0o644); err != nil {
 		t.Skipf("no FIFOs: %v", err)
 	}
-	os.Symlink(filepath.Join(dir, "pipe"), filepath.Join(dir, "link-to-pipe"))
+	testfs.Symlink(t, filepath.Join(dir, "pipe"), filepath.Join(dir, "link-to-pipe"))
 	done := make(chan struct{})
 	var sc *Scan
 	var err error
@@ -104,10 +106,12 @@ func zipOf(t *testing.T, path string, entries [][2]string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w.Write([]byte(e[1]))
+		if _, err := w.Write([]byte(e[1])); err != nil {
+			t.Fatal(err)
+		}
 	}
-	zw.Close()
-	os.WriteFile(path, b.Bytes(), 0o644)
+	testfs.Must(t, zw.Close())
+	testfs.WriteFile(t, path, b.Bytes())
 }
 
 // TestZip: a .zip of a series loads like the folder; a name climbing out
@@ -165,11 +169,13 @@ func TestZipTooManyEntries(t *testing.T) {
 	var b bytes.Buffer
 	zw := zip.NewWriter(&b)
 	for i := 0; i <= MaxZipEntries; i++ {
-		zw.CreateHeader(&zip.FileHeader{Name: "e", Method: zip.Store})
+		if _, err := zw.CreateHeader(&zip.FileHeader{Name: "e", Method: zip.Store}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	zw.Close()
+	testfs.Must(t, zw.Close())
 	p := filepath.Join(t.TempDir(), "many.zip")
-	os.WriteFile(p, b.Bytes(), 0o644)
+	testfs.WriteFile(t, p, b.Bytes())
 	_, err := Load(p, Options{})
 	wantErr(t, err, ErrUnsafeZip, p)
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/shareddata"
+
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 // fuzzSeeds are small (< 40 KB) files of shared/data/odd used as the seed
@@ -122,7 +124,7 @@ func hostileSeeds() [][]byte {
 	}
 	inner = appendElem(inner, elem{0x7FE0, 0x0010, "OW", make([]byte, 8)}, false)
 	w.Write(inner)
-	w.Close()
+	_ = w.Close() // in memory: cannot fail
 	return [][]byte{
 		dcmBytes(tsRLE, claim, nil, [][]byte{rle}),
 		dcmBytes(tsJPEGLS, claim, nil, [][]byte{{0xFF, 0xD8, 0xFF, 0xD9}}),
@@ -140,12 +142,18 @@ func FuzzZip(f *testing.F) {
 	// Small, fast entries (the frame claims of hostileSeeds take tens of
 	// milliseconds each, which starves the fuzzer).
 	for i, d := range hostileSeeds()[2:] {
-		w, _ := zw.Create(fmt.Sprintf("a/%d.dcm", i))
-		w.Write(d)
+		w, err := zw.Create(fmt.Sprintf("a/%d.dcm", i))
+		if err == nil {
+			_, err = w.Write(d)
+		}
+		testfs.Must(f, err)
 	}
-	w, _ := zw.Create("../evil")
-	w.Write([]byte("x"))
-	zw.Close()
+	w, err := zw.Create("../evil")
+	if err == nil {
+		_, err = w.Write([]byte("x"))
+	}
+	testfs.Must(f, err)
+	testfs.Must(f, zw.Close())
 	f.Add(b.Bytes())
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -4,12 +4,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/hounsfield"
+
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 // TestBadRescaleRefused: a NaN, infinite or zero RescaleSlope and a NaN
@@ -96,7 +97,7 @@ func TestUnsigned32KeepsHighValues(t *testing.T) {
 		pix = binary.LittleEndian.AppendUint32(pix, v)
 	}
 	p := filepath.Join(dir, "u32.dcm")
-	os.WriteFile(p, dcmBytes(tsExplicitLE, es, pix, nil), 0o644)
+	testfs.WriteFile(t, p, dcmBytes(tsExplicitLE, es, pix, nil))
 	sc, err := LoadFiles([]string{p}, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +127,7 @@ func TestNonCTSaysWhatToDo(t *testing.T) {
 func TestJPEG2000SaysHowToDecompress(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "j2k.dcm")
-	os.WriteFile(p, dcmBytes("1.2.840.10008.1.2.4.90", ctSlice("P", "1.8.6", 4, 4, 0), nil, [][]byte{make([]byte, 40)}), 0o644)
+	testfs.WriteFile(t, p, dcmBytes("1.2.840.10008.1.2.4.90", ctSlice("P", "1.8.6", 4, 4, 0), nil, [][]byte{make([]byte, 40)}))
 	_, err := LoadFiles([]string{p}, Options{})
 	wantErr(t, err, ErrUnsupportedTransferSyntax, p)
 	if !strings.Contains(err.Error(), "gdcmconv --raw") || !strings.Contains(err.Error(), "dcmdjp2k") {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/par"
+
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 // withBudget runs the test with the memory budget set to b bytes.
@@ -53,14 +55,14 @@ func TestHugeFrameClaim(t *testing.T) {
 	dir := t.TempDir()
 	es := ctSlice("P", "1.9.1", 8192, 8192, 0, text(0x0028, 0x0008, "IS", "10000"))
 	p := filepath.Join(dir, "bomb.dcm")
-	os.WriteFile(p, dcmBytes(tsRLE, es, nil, [][]byte{rleStub(25000)}), 0o644)
+	testfs.WriteFile(t, p, dcmBytes(tsRLE, es, nil, [][]byte{rleStub(25000)}))
 	var err error
 	alloc := allocDuring(func() { _, err = Load(dir, Options{}) })
 	wantErr(t, err, ErrCorrupt, p)
 	if alloc > 64<<20 {
 		t.Errorf("allocated %d MB refusing a 50 KB file", alloc>>20)
 	}
-	os.WriteFile(p, dcmBytes(tsJPEGLS, es, nil, [][]byte{make([]byte, 50000)}), 0o644)
+	testfs.WriteFile(t, p, dcmBytes(tsJPEGLS, es, nil, [][]byte{make([]byte, 50000)}))
 	alloc = allocDuring(func() { _, err = Load(dir, Options{}) })
 	wantErr(t, err, membudget.ErrTooBig, p)
 	if alloc > 64<<20 {
@@ -75,7 +77,7 @@ func TestManySmallClaims(t *testing.T) {
 	dir := t.TempDir()
 	for k := 0; k < 200; k++ {
 		es := ctSlice("P", "1.9.2", 8192, 8192, float64(k))
-		os.WriteFile(filepath.Join(dir, fmt.Sprintf("%03d.dcm", k)), dcmBytes(tsJPEGLS, es, nil, [][]byte{make([]byte, 3000)}), 0o644)
+		testfs.WriteFile(t, filepath.Join(dir, fmt.Sprintf("%03d.dcm", k)), dcmBytes(tsJPEGLS, es, nil, [][]byte{make([]byte, 3000)}))
 	}
 	var err error
 	alloc := allocDuring(func() { _, err = Load(dir, Options{}) })
@@ -87,7 +89,7 @@ func TestManySmallClaims(t *testing.T) {
 	dir2 := t.TempDir()
 	for k := 0; k < 5; k++ {
 		es := ctSlice("P", "1.9.3", 8192, 8192, float64(k))
-		os.WriteFile(filepath.Join(dir2, fmt.Sprintf("%03d.dcm", k)), dcmBytes(tsRLE, es, nil, [][]byte{rleStub(2000)}), 0o644)
+		testfs.WriteFile(t, filepath.Join(dir2, fmt.Sprintf("%03d.dcm", k)), dcmBytes(tsRLE, es, nil, [][]byte{rleStub(2000)}))
 	}
 	_, err = Load(dir2, Options{})
 	wantErr(t, err, ErrCorrupt, "000.dcm")
@@ -107,7 +109,7 @@ func deflatedFile(t *testing.T, zeros int, es []elem, pixels []byte) []byte {
 	var z bytes.Buffer
 	w, _ := flate.NewWriter(&z, flate.BestSpeed)
 	w.Write(ds)
-	w.Close()
+	testfs.Must(t, w.Close())
 	head := dcmBytes(tsDeflateLE, nil, nil, nil)
 	return append(head, z.Bytes()...)
 }
@@ -123,7 +125,7 @@ func TestDeflateBombs(t *testing.T) {
 	dir := t.TempDir()
 	bomb := deflatedFile(t, 256<<20, ctSlice("P", "1.9.4", 2, 2, 0), make([]byte, 8))
 	for k := 0; k < 12; k++ {
-		os.WriteFile(filepath.Join(dir, fmt.Sprintf("bomb%02d.dcm", k)), bomb, 0o644)
+		testfs.WriteFile(t, filepath.Join(dir, fmt.Sprintf("bomb%02d.dcm", k)), bomb)
 	}
 	t.Logf("each bomb: %d KB on disk, 256 MB inflated", len(bomb)>>10)
 	var err error
@@ -152,7 +154,7 @@ func TestDeflateBombs(t *testing.T) {
 		for i := range pix {
 			pix[i] = byte(k + i)
 		}
-		os.WriteFile(filepath.Join(ok, fmt.Sprintf("%d.dcm", k)), deflatedFile(t, 1000, ctSlice("P", "1.9.5", 4, 4, float64(k)), pix), 0o644)
+		testfs.WriteFile(t, filepath.Join(ok, fmt.Sprintf("%d.dcm", k)), deflatedFile(t, 1000, ctSlice("P", "1.9.5", 4, 4, float64(k)), pix))
 	}
 	sc, err := Load(ok, Options{})
 	if err != nil || sc.HU.Dims != [3]int{4, 4, 3} {
@@ -180,7 +182,7 @@ func TestDeepSequences(t *testing.T) {
 	file = appendElem(file, elem{0x7FE0, 0x0010, "OW", make([]byte, 8)}, false)
 	dir := t.TempDir()
 	p := filepath.Join(dir, "deep.dcm")
-	os.WriteFile(p, file, 0o644)
+	testfs.WriteFile(t, p, file)
 	_, err := LoadFiles([]string{p}, Options{})
 	wantErr(t, err, ErrCorrupt, p)
 	if !strings.Contains(err.Error(), "nested deeper") {
@@ -200,13 +202,15 @@ func TestHugeHeader(t *testing.T) {
 	head := dcmBytes(tsExplicitLE, ctSlice("P", "1.9.7", 2, 2, 0), nil, nil)
 	head = appendElem(head, elem{0x0009, 0x1010, "OB", nil}, false)
 	binary.LittleEndian.PutUint32(head[len(head)-4:], 0xFFFFFFF0) // a 4 GB value
-	f, _ := os.Create(p)
-	f.Write(head)
+	f, err := os.Create(p)
+	if err == nil {
+		_, err = f.Write(head)
+	}
+	testfs.Must(t, err)
 	if err := f.Truncate(8 << 30); err != nil {
 		t.Skipf("no sparse files here: %v", err)
 	}
-	f.Close()
-	var err error
+	testfs.Must(t, f.Close())
 	alloc := allocDuring(func() { _, err = LoadFiles([]string{p}, Options{}) })
 	wantErr(t, err, ErrCorrupt, p)
 	if alloc > 2*MaxHeaderBytes {
@@ -221,7 +225,7 @@ func TestStreamSizeClaim(t *testing.T) {
 	sof := []byte{0xFF, 0xD8, 0xFF, 0xF7, 0, 11, 16, 0x0F, 0xA0, 0xFF, 0xFF, 1, 1, 0x11, 0,
 		0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xD9}
 	p := filepath.Join(t.TempDir(), "claim.dcm")
-	os.WriteFile(p, dcmBytes(tsJPEGLS, ctSlice("P", "1.9.8", 4, 4, 0), nil, [][]byte{sof}), 0o644)
+	testfs.WriteFile(t, p, dcmBytes(tsJPEGLS, ctSlice("P", "1.9.8", 4, 4, 0), nil, [][]byte{sof}))
 	var err error
 	alloc := allocDuring(func() { _, err = LoadFiles([]string{p}, Options{}) })
 	wantErr(t, err, ErrCorrupt, p)
@@ -249,7 +253,7 @@ func TestInnerLengthClaim(t *testing.T) {
 	file = appendElem(file, elem{0x0008, 0x1140, "SQ", item}, false)
 	file = appendElem(file, elem{0x7FE0, 0x0010, "OW", make([]byte, 8)}, false)
 	p := filepath.Join(t.TempDir(), "inner.dcm")
-	os.WriteFile(p, file, 0o644)
+	testfs.WriteFile(t, p, file)
 	var err error
 	alloc := allocDuring(func() { _, err = LoadFiles([]string{p}, Options{}) })
 	wantErr(t, err, ErrCorrupt, p)

@@ -23,12 +23,14 @@ func dataDir(t testing.TB, sub ...string) string {
 func lidcSeriesDir(t testing.TB) string {
 	d := dataDir(t, "lidc-idri-0001")
 	var found string
-	filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+	if err := filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
 		if err == nil && !e.IsDir() && strings.HasSuffix(p, "000001.dcm") {
 			found = filepath.Dir(p)
 		}
 		return nil
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if found == "" {
 		t.Fatalf("no LIDC slices under %s", d)
 	}
@@ -218,12 +220,14 @@ func TestLoadSiemensPositiveZ(t *testing.T) {
 		f := strings.Split(line, ",")
 		var z, want float64
 		var x0, y0, x1, y1 int
-		fmt.Sscan(f[3], &z)
-		fmt.Sscan(f[4], &x0)
-		fmt.Sscan(f[5], &y0)
-		fmt.Sscan(f[6], &x1)
-		fmt.Sscan(f[7], &y1)
-		fmt.Sscan(f[12], &want)
+		for _, c := range []struct {
+			s string
+			v any
+		}{{f[3], &z}, {f[4], &x0}, {f[5], &y0}, {f[6], &x1}, {f[7], &y1}, {f[12], &want}} {
+			if _, err := fmt.Sscan(c.s, c.v); err != nil {
+				t.Fatalf("truth row %q: %v", line, err)
+			}
+		}
 		k := int(math.Round((z - sc.Positions[0][2]) / 8))
 		if k < 0 || k >= 30 || math.Abs(sc.Positions[k][2]-z) > 1e-3 {
 			t.Fatalf("no slice at z %v", z)

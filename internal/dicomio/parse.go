@@ -173,12 +173,7 @@ func parseHeader(path string, data []byte, size int64, keep bool, src io.ReaderA
 	if !hasMagic && !looksLikeRawDataset(data) {
 		return nil, fmt.Errorf("dicomio: %s: %w: no DICM magic and no recognisable data set", path, ErrNotDICOM)
 	}
-	ts := ""
-	if hasMagic {
-		ts = peekTransferSyntax(data, 132)
-	} else {
-		ts = peekTransferSyntax(data, 0)
-	}
+	ts := fileSyntax(data, hasMagic)
 	if ts != "" && !isKnownSyntax(ts) {
 		return nil, fmt.Errorf("dicomio: %s: %w: %s (%s)", path, ErrUnsupportedTransferSyntax, ts, TransferSyntaxName(ts))
 	}
@@ -204,12 +199,32 @@ func parseHeader(path string, data []byte, size int64, keep bool, src io.ReaderA
 		}
 		return h, nil
 	}
+	ts, implicit, bo := datasetEncoding(ts, ds)
+	h, err = parseDataset(path, ds, base, whole, implicit, bo)
+	if err != nil {
+		return nil, err
+	}
+	h.tsUID = ts
+	h.size = size
+	h.bigEndian = bo == binary.BigEndian
+	if keep {
+		h.data = data
+	}
+	if !hasMagic && h.sopClass == "" && h.rows == 0 && h.seriesUID == "" {
+		return nil, fmt.Errorf("dicomio: %s: %w: no DICOM attributes found", path, ErrNotDICOM)
+	}
+	return h, nil
+}
+
+// datasetEncoding returns the data set's encoding for transfer syntax ts;
+// with none recorded (ts "") it is inferred from the first element, and the
+// inferred syntax is returned.
+func datasetEncoding(ts string, ds []byte) (string, bool, binary.ByteOrder) {
 	implicit, bo := ts == tsImplicitLE, binary.ByteOrder(binary.LittleEndian)
 	if ts == tsExplicitBE {
 		bo = binary.BigEndian
 	}
 	if ts == "" {
-		// No transfer syntax recorded: infer it from the first element.
 		implicit = looksImplicit(ds)
 		if !implicit && len(ds) >= 2 && ds[0] == 0 && ds[1] != 0 {
 			bo = binary.BigEndian
@@ -223,6 +238,15 @@ func parseHeader(path string, data []byte, size int64, keep bool, src io.ReaderA
 			ts = tsExplicitLE
 		}
 	}
+	return ts, implicit, bo
+}
+
+// parseDataset walks ds (at file offset base) to the top-level pixel data
+// and parses the elements before it; errNeedMore when ds is a prefix (not
+// whole) that ends first.
+func parseDataset(path string, ds []byte, base int64, whole, implicit bool, bo binary.ByteOrder) (*header, error) {
+	var h *header
+	var err error
 	off, hdr, vl, found, werr := findPixelData(ds, 0, implicit, bo)
 	if werr != nil && !whole {
 		return nil, errNeedMore
@@ -257,15 +281,6 @@ func parseHeader(path string, data []byte, size int64, keep bool, src io.ReaderA
 		if err != nil {
 			return nil, err
 		}
-	}
-	h.tsUID = ts
-	h.size = size
-	h.bigEndian = bo == binary.BigEndian
-	if keep {
-		h.data = data
-	}
-	if !hasMagic && h.sopClass == "" && h.rows == 0 && h.seriesUID == "" {
-		return nil, fmt.Errorf("dicomio: %s: %w: no DICOM attributes found", path, ErrNotDICOM)
 	}
 	return h, nil
 }
@@ -331,6 +346,15 @@ func makeMeta(uid string) []byte {
 	out = append(out, "DICM"...)
 	out = append(out, gl...)
 	return append(out, ts...)
+}
+
+// fileSyntax returns the transfer syntax UID that data's file meta group
+// names, after the 128-byte preamble and magic when hasMagic; "" when none.
+func fileSyntax(data []byte, hasMagic bool) string {
+	if hasMagic {
+		return peekTransferSyntax(data, 132)
+	}
+	return peekTransferSyntax(data, 0)
 }
 
 // peekTransferSyntax finds (0002,0010) in the explicit-VR-LE meta group that

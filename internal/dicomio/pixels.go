@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/lungctl/lungctl/internal/volume"
 	"io"
 
 	"github.com/lungctl/lungctl/internal/membudget"
@@ -251,11 +252,10 @@ func (h *header) pickFrame(frags []fragRef, i int) ([]fragRef, error) {
 	return nil, fmt.Errorf("dicomio: %s: %w: %d fragments for %d frames", h.path, ErrUnsupportedPixelFormat, len(frags), h.numFrames)
 }
 
+// grow applies the buffer-reuse rule (package volume) to *scratch.
 func grow(scratch *[]byte, n int) []byte {
-	if cap(*scratch) < n {
-		*scratch = make([]byte, n)
-	}
-	return (*scratch)[:n]
+	*scratch = volume.Resize(*scratch, n)
+	return *scratch
 }
 
 func readAt(path string, b []byte, off int64) error {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 
+	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/warn"
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
@@ -161,9 +162,18 @@ func readRefs(where string, in []inputFile, listed []warn.Warning, opt Options) 
 	if refs.StudyInstanceUID == "" || refs.SeriesInstanceUID == "" {
 		return nil, fmt.Errorf("dicomio: %s: %w: no StudyInstanceUID or SeriesInstanceUID", first.h.path, ErrCorrupt)
 	}
-	elems, err := headerElements(first.h.path)
-	if err != nil {
+	if err := refs.fillStudy(first.h.path); err != nil {
 		return nil, err
+	}
+	return refs, nil
+}
+
+// fillStudy copies the patient and study attributes the derived objects
+// repeat from path's header; a missing FrameOfReferenceUID is an error.
+func (refs *SeriesRefs) fillStudy(path string) error {
+	elems, err := headerElements(path)
+	if err != nil {
+		return err
 	}
 	for _, e := range elems {
 		if e == nil || e.Value == nil {
@@ -199,9 +209,9 @@ func readRefs(where string, in []inputFile, listed []warn.Warning, opt Options) 
 		}
 	}
 	if refs.FrameOfReferenceUID == "" {
-		return nil, fmt.Errorf("dicomio: %s: %w: no FrameOfReferenceUID: positions cannot be referenced", first.h.path, ErrInconsistentGeometry)
+		return fmt.Errorf("dicomio: %s: %w: no FrameOfReferenceUID: positions cannot be referenced", path, ErrInconsistentGeometry)
 	}
-	return refs, nil
+	return nil
 }
 
 // headerElements returns the top-level elements of path that precede its
@@ -226,6 +236,9 @@ func headerElements(path string) (elems []*dicom.Element, err error) {
 	}
 	size := st.Size()
 	for n := min(size, 2*headerPrefix); ; n = size {
+		if err := membudget.Check("dicomio: "+path+": header", uint64(n)); err != nil {
+			return nil, err
+		}
 		data := make([]byte, n)
 		if _, err := f.ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("dicomio: %s: %w", path, err)
@@ -246,18 +259,13 @@ func headerElements(path string) (elems []*dicom.Element, err error) {
 // encoding; errNeedMore when data ends first.
 func headerDataset(path string, data []byte, whole bool) (ds []byte, implicit bool, bo binary.ByteOrder, err error) {
 	hasMagic := len(data) >= 132 && string(data[128:132]) == "DICM"
-	ts := ""
-	if hasMagic {
-		ts = peekTransferSyntax(data, 132)
-	} else {
-		ts = peekTransferSyntax(data, 0)
-	}
+	ts := fileSyntax(data, hasMagic)
 	start, err := metaEnd(data, hasMagic)
 	if err != nil {
 		if !whole {
 			return nil, false, nil, errNeedMore
 		}
-		return nil, false, nil, fmt.Errorf("dicomio: %s: %w: file meta information: %v", path, ErrCorrupt, err)
+		return nil, false, nil, fmt.Errorf("dicomio: %s: %w: file meta information: %w", path, ErrCorrupt, err)
 	}
 	ds = data[start:]
 	if ts == tsDeflateLE {
@@ -266,25 +274,16 @@ func headerDataset(path string, data []byte, whole bool) (ds []byte, implicit bo
 		}
 		ds, err = io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(ds)), MaxHeaderBytes))
 		if err != nil {
-			return nil, false, nil, fmt.Errorf("dicomio: %s: %w: inflating deflated data set: %v", path, ErrCorrupt, err)
+			return nil, false, nil, fmt.Errorf("dicomio: %s: %w: inflating deflated data set: %w", path, ErrCorrupt, err)
 		}
 	}
-	implicit, bo = ts == tsImplicitLE, binary.ByteOrder(binary.LittleEndian)
-	switch {
-	case ts == tsExplicitBE:
-		bo = binary.BigEndian
-	case ts == "":
-		implicit = looksImplicit(ds)
-		if !implicit && len(ds) >= 2 && ds[0] == 0 && ds[1] != 0 {
-			bo = binary.BigEndian
-		}
-	}
+	_, implicit, bo = datasetEncoding(ts, ds)
 	off, _, _, found, werr := findPixelData(ds, 0, implicit, bo)
 	switch {
 	case werr != nil && !whole, werr == nil && !found && !whole:
 		return nil, false, nil, errNeedMore
 	case werr != nil:
-		return nil, false, nil, fmt.Errorf("dicomio: %s: %w: %v", path, ErrCorrupt, werr)
+		return nil, false, nil, fmt.Errorf("dicomio: %s: %w: %w", path, ErrCorrupt, werr)
 	case found:
 		ds = ds[:off]
 	}
@@ -303,8 +302,11 @@ func parseElements(path string, ds []byte, implicit bool, bo binary.ByteOrder) (
 	}
 	in := io.MultiReader(bytes.NewReader(meta), bytes.NewReader(ds))
 	p, err := dicom.NewParser(in, int64(len(meta)+len(ds)), nil, dicom.AllowUnknownSpecificCharacterSet(), dicom.SkipPixelData())
-	if err != nil || p == nil {
-		return nil, fmt.Errorf("dicomio: %s: %w: cannot start parser: %v", path, ErrCorrupt, err)
+	if err != nil {
+		return nil, fmt.Errorf("dicomio: %s: %w: cannot start parser: %w", path, ErrCorrupt, err)
+	}
+	if p == nil {
+		return nil, fmt.Errorf("dicomio: %s: %w: cannot start parser", path, ErrCorrupt)
 	}
 	var elems []*dicom.Element
 	for {
@@ -313,7 +315,7 @@ func parseElements(path string, ds []byte, implicit bool, bo binary.ByteOrder) (
 			if errors.Is(err, dicom.ErrorEndOfDICOM) || errors.Is(err, io.EOF) {
 				return elems, nil
 			}
-			return nil, fmt.Errorf("dicomio: %s: %w: %v", path, ErrCorrupt, err)
+			return nil, fmt.Errorf("dicomio: %s: %w: %w", path, ErrCorrupt, err)
 		}
 		elems = append(elems, e)
 	}

@@ -203,7 +203,9 @@ func checkNesting(ds []byte, implicit bool, bo binary.ByteOrder) error {
 		}
 		tg, vr, vl, hdr, err := w.elem(p)
 		if err != nil {
-			return nil // the walker and the library report truncation
+			// Truncation is not a nesting error: the walker and the
+			// library report it.
+			return nil //nolint:nilerr // see above
 		}
 		p += hdr
 		if tg == tagItemDelim || tg == tagSeqDelim {

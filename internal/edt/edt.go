@@ -8,7 +8,9 @@ import "math"
 // Inf marks a non-feature voxel in the input of Transform3.
 const Inf = float32(1e20)
 
-// Workspace holds the scratch lines of Transform3; reuse one per goroutine.
+// Workspace holds the scratch lines of Transform3; it follows the
+// buffer-reuse rule (package volume): its zero value is ready, it grows as
+// needed, one per goroutine.
 type Workspace struct {
 	v    []int32
 	z    []float32

@@ -223,6 +223,52 @@ type entry struct {
 // the series in cands and annotations). Candidate positions and
 // probabilities are read from World and Probability.
 func Evaluate(annotations, excluded []Annotation, scans []string, cands []candidate.Candidate, opt Options) (*Result, error) {
+	scans, scanIdx := scanList(scans, annotations, cands)
+	if len(scans) == 0 {
+		return nil, ErrNoScans
+	}
+	maxMarks := opt.MaxMarksPerScan
+	if maxMarks == 0 {
+		maxMarks = DefaultMaxMarksPerScan
+	}
+	sc := &scoring{
+		annotations: annotations, excluded: excluded, cands: cands,
+		res:     &Result{Name: opt.Name, Scans: len(scans), OperatingPoints: OperatingPoints},
+		lesions: make([]int, len(scans)),
+	}
+	marksBy, nodBy, exclBy, err := sc.groupByScan(scanIdx)
+	if err != nil {
+		return nil, err
+	}
+	var probs []float64
+	for s := range scans {
+		var marks []int
+		marks, probs = sc.capMarks(marksBy[s], maxMarks, probs)
+		used := sc.matchNodules(s, marks, nodBy[s])
+		sc.countFalsePositives(s, marks, used, exclBy[s])
+	}
+	res := sc.res
+	sortByAnnotation(res.PerNodule, sc.order)
+	if res.Nodules == 0 {
+		return res, ErrNoNodules
+	}
+	res.Sensitivity = float64(res.Detected) / float64(res.Nodules)
+	res.FPPerScan = float64(res.FalsePositives) / float64(res.Scans)
+	entries := sc.entries
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].prob > entries[j].prob })
+	res.entries = entries
+	res.Curve = froc(entries, nil, float64(res.Nodules), float64(res.Scans), nil)
+	res.SensitivityAt, res.CPM = cpm(res.Curve)
+	if opt.Bootstrap > 0 {
+		res.Bootstrap = bootstrap(entries, sc.lesions, opt)
+	}
+	return res, nil
+}
+
+// scanList returns the scans to score, first occurrence kept, and each
+// one's index; with none given, the sorted union of the series in cands
+// and annotations.
+func scanList(scans []string, annotations []Annotation, cands []candidate.Candidate) ([]string, map[string]int) {
 	if len(scans) == 0 {
 		seen := map[string]bool{}
 		for _, c := range cands {
@@ -244,131 +290,136 @@ func Evaluate(annotations, excluded []Annotation, scans []string, cands []candid
 			uniq = append(uniq, s)
 		}
 	}
-	scans = uniq
-	if len(scans) == 0 {
-		return nil, ErrNoScans
-	}
-	maxMarks := opt.MaxMarksPerScan
-	if maxMarks == 0 {
-		maxMarks = DefaultMaxMarksPerScan
-	}
-	res := &Result{Name: opt.Name, Scans: len(scans), OperatingPoints: OperatingPoints}
+	return uniq, scanIdx
+}
 
-	// Group marks, nodules and excluded findings by scan.
-	marksBy := make([][]int, len(scans))
-	for i, c := range cands {
+// scoring is Evaluate's state while it walks the scans.
+type scoring struct {
+	annotations, excluded []Annotation
+	cands                 []candidate.Candidate
+	res                   *Result
+	lesions               []int   // included nodules per scan
+	order                 []int   // annotation index of each PerNodule entry
+	entries               []entry // FROC entries: hit nodules and false positives
+}
+
+// groupByScan lists, per scan, the indices of its marks, included nodules
+// and excluded findings; marks of other scans are only counted. A
+// non-finite probability is an error.
+func (sc *scoring) groupByScan(scanIdx map[string]int) (marksBy, nodBy, exclBy [][]int, err error) {
+	n := len(scanIdx)
+	marksBy = make([][]int, n)
+	for i, c := range sc.cands {
 		if math.IsNaN(c.Probability) || math.IsInf(c.Probability, 0) {
-			return nil, fmt.Errorf("eval: candidate %d (%s): probability %v is not finite", i, c.SeriesUID, c.Probability)
+			return nil, nil, nil, fmt.Errorf("eval: candidate %d (%s): probability %v is not finite", i, c.SeriesUID, c.Probability)
 		}
 		s, ok := scanIdx[c.SeriesUID]
 		if !ok {
-			res.MarksOtherScans++
+			sc.res.MarksOtherScans++
 			continue
 		}
 		marksBy[s] = append(marksBy[s], i)
 	}
-	nodBy := make([][]int, len(scans))
-	for i, a := range annotations {
+	nodBy = make([][]int, n)
+	for i, a := range sc.annotations {
 		if s, ok := scanIdx[a.SeriesUID]; ok {
 			nodBy[s] = append(nodBy[s], i)
 		}
 	}
-	exclBy := make([][]int, len(scans))
-	for i, a := range excluded {
+	exclBy = make([][]int, n)
+	for i, a := range sc.excluded {
 		if s, ok := scanIdx[a.SeriesUID]; ok {
 			exclBy[s] = append(exclBy[s], i)
 		}
 	}
+	return marksBy, nodBy, exclBy, nil
+}
 
-	lesions := make([]int, len(scans)) // included nodules per scan
-	var order []int                    // annotation index of each PerNodule entry
-	var entries []entry
-	probs := []float64{}
-	for s := range scans {
-		marks := marksBy[s]
-		// Per-scan cap, the official way: keep p > the (max+1)-th highest p.
-		if maxMarks > 0 && len(marks) > maxMarks {
-			probs = probs[:0]
-			for _, m := range marks {
-				probs = append(probs, cands[m].Probability)
-			}
-			slices.SortFunc(probs, func(a, b float64) int { return cmp.Compare(b, a) })
-			thr := probs[maxMarks]
-			kept := marks[:0:0]
-			for _, m := range marks {
-				if cands[m].Probability > thr {
-					kept = append(kept, m)
-				}
-			}
-			res.MarksCapped += len(marks) - len(kept)
-			marks = kept
+// capMarks applies the per-scan cap the official way: keep p > the
+// (max+1)-th highest p. probs is scratch, returned for reuse.
+func (sc *scoring) capMarks(marks []int, maxMarks int, probs []float64) (kept []int, _ []float64) {
+	if maxMarks > 0 && len(marks) > maxMarks {
+		probs = probs[:0]
+		for _, m := range marks {
+			probs = append(probs, sc.cands[m].Probability)
 		}
-		res.Marks += len(marks)
-		used := make([]bool, len(marks)) // hit an included nodule
-		for _, n := range nodBy[s] {
-			a := annotations[n]
-			r2 := radius2(a.DiameterMM)
-			nr := NoduleResult{SeriesUID: a.SeriesUID, World: a.World, DiameterMM: a.DiameterMM, Candidate: -1}
-			best := math.Inf(-1)
-			for k, m := range marks {
-				d2 := dist2(a.World, cands[m].World)
-				if d2 < r2 {
-					used[k] = true
-					nr.Hits++
-					if p := cands[m].Probability; p > best {
-						best = p
-						nr.Candidate = m
-						nr.DistanceMM = math.Sqrt(d2)
-					}
-				}
+		slices.SortFunc(probs, func(a, b float64) int { return cmp.Compare(b, a) })
+		thr := probs[maxMarks]
+		kept = marks[:0:0]
+		for _, m := range marks {
+			if sc.cands[m].Probability > thr {
+				kept = append(kept, m)
 			}
-			lesions[s]++
-			res.Nodules++
-			if nr.Hits > 0 {
-				nr.Detected = true
-				nr.Probability = best
-				res.Detected++
-				res.DuplicateHits += nr.Hits - 1
-				entries = append(entries, entry{prob: best, tp: true, scan: int32(s)})
-			}
-			res.PerNodule = append(res.PerNodule, nr)
-			order = append(order, n)
 		}
+		sc.res.MarksCapped += len(marks) - len(kept)
+		marks = kept
+	}
+	sc.res.Marks += len(marks)
+	return marks, probs
+}
+
+// matchNodules scores scan s's included nodules against its marks: a
+// nodule is hit by the marks inside its radius, the most probable one
+// counts. It returns which marks hit a nodule.
+func (sc *scoring) matchNodules(s int, marks, nodules []int) (used []bool) {
+	res := sc.res
+	used = make([]bool, len(marks))
+	for _, n := range nodules {
+		a := sc.annotations[n]
+		r2 := radius2(a.DiameterMM)
+		nr := NoduleResult{SeriesUID: a.SeriesUID, World: a.World, DiameterMM: a.DiameterMM, Candidate: -1}
+		best := math.Inf(-1)
 		for k, m := range marks {
-			if used[k] {
-				res.TruePositiveMarks++
-				continue
-			}
-			ignored := false
-			for _, e := range exclBy[s] {
-				if dist2(excluded[e].World, cands[m].World) < radius2(excluded[e].DiameterMM) {
-					ignored = true
-					break
+			d2 := dist2(a.World, sc.cands[m].World)
+			if d2 < r2 {
+				used[k] = true
+				nr.Hits++
+				if p := sc.cands[m].Probability; p > best {
+					best = p
+					nr.Candidate = m
+					nr.DistanceMM = math.Sqrt(d2)
 				}
 			}
-			if ignored {
-				res.IgnoredMarks++
-				continue
-			}
-			res.FalsePositives++
-			res.fpMarks = append(res.fpMarks, m)
-			entries = append(entries, entry{prob: cands[m].Probability, scan: int32(s)})
 		}
+		sc.lesions[s]++
+		res.Nodules++
+		if nr.Hits > 0 {
+			nr.Detected = true
+			nr.Probability = best
+			res.Detected++
+			res.DuplicateHits += nr.Hits - 1
+			sc.entries = append(sc.entries, entry{prob: best, tp: true, scan: int32(s)})
+		}
+		res.PerNodule = append(res.PerNodule, nr)
+		sc.order = append(sc.order, n)
 	}
-	sortByAnnotation(res.PerNodule, order)
-	if res.Nodules == 0 {
-		return res, ErrNoNodules
+	return used
+}
+
+// countFalsePositives sorts scan s's marks that hit no included nodule into
+// ignored (inside an excluded finding) and false positives.
+func (sc *scoring) countFalsePositives(s int, marks []int, used []bool, excl []int) {
+	res := sc.res
+	for k, m := range marks {
+		if used[k] {
+			res.TruePositiveMarks++
+			continue
+		}
+		ignored := false
+		for _, e := range excl {
+			if dist2(sc.excluded[e].World, sc.cands[m].World) < radius2(sc.excluded[e].DiameterMM) {
+				ignored = true
+				break
+			}
+		}
+		if ignored {
+			res.IgnoredMarks++
+			continue
+		}
+		res.FalsePositives++
+		res.fpMarks = append(res.fpMarks, m)
+		sc.entries = append(sc.entries, entry{prob: sc.cands[m].Probability, scan: int32(s)})
 	}
-	res.Sensitivity = float64(res.Detected) / float64(res.Nodules)
-	res.FPPerScan = float64(res.FalsePositives) / float64(res.Scans)
-	sort.SliceStable(entries, func(i, j int) bool { return entries[i].prob > entries[j].prob })
-	res.entries = entries
-	res.Curve = froc(entries, nil, float64(res.Nodules), float64(res.Scans), nil)
-	res.SensitivityAt, res.CPM = cpm(res.Curve)
-	if opt.Bootstrap > 0 {
-		res.Bootstrap = bootstrap(entries, lesions, opt)
-	}
-	return res, nil
 }
 
 // sortByAnnotation puts the per-nodule results (gathered scan by scan) in
@@ -400,7 +451,8 @@ func dist2(a, b [3]float64) float64 {
 
 // froc builds the FROC curve from entries sorted by descending probability.
 // weight[scan] multiplies each entry of that scan (nil: all 1, used by the
-// bootstrap). totalLesions and nScans are the denominators. dst is reused.
+// bootstrap). totalLesions and nScans are the denominators. dst follows the
+// buffer-reuse rule (package volume).
 func froc(entries []entry, weight []int32, totalLesions, nScans float64, dst []Point) []Point {
 	top := 1.0
 	if len(entries) > 0 {

@@ -15,6 +15,8 @@ import (
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/pyref"
 	"github.com/lungctl/lungctl/internal/shareddata"
+
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 func cand(s string, x, y, z, p float64) candidate.Candidate {
@@ -210,11 +212,11 @@ func TestErrors(t *testing.T) {
 	}
 	dir := t.TempDir()
 	p := filepath.Join(dir, "bad.csv")
-	os.WriteFile(p, []byte("seriesuid,coordX,coordY,coordZ\nA,1,2,3\n"), 0o644)
+	testfs.WriteFile(t, p, []byte("seriesuid,coordX,coordY,coordZ\nA,1,2,3\n"))
 	if _, err := ReadAnnotations(p); err == nil || !contains(err.Error(), "bad.csv") || !contains(err.Error(), "diameter_mm") {
 		t.Errorf("want error naming file and column, got %v", err)
 	}
-	os.WriteFile(p, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\nA,1,x,3,4\n"), 0o644)
+	testfs.WriteFile(t, p, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\nA,1,x,3,4\n"))
 	if _, err := ReadAnnotations(p); err == nil || !contains(err.Error(), "line 2") {
 		t.Errorf("want line error, got %v", err)
 	}
@@ -527,14 +529,14 @@ func TestEvaluateFilesScansOfTheCandidates(t *testing.T) {
 	dir := t.TempDir()
 	ann := filepath.Join(dir, "ann.csv")
 	cands := filepath.Join(dir, "c.csv")
-	os.WriteFile(ann, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\na,0,0,0,10\nb,0,0,0,10\n"), 0o644)
-	os.WriteFile(cands, []byte("seriesuid,coordX,coordY,coordZ,probability\na,1,0,0,0.9\n"), 0o644)
+	testfs.WriteFile(t, ann, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\na,0,0,0,10\nb,0,0,0,10\n"))
+	testfs.WriteFile(t, cands, []byte("seriesuid,coordX,coordY,coordZ,probability\na,1,0,0,0.9\n"))
 	r, err := EvaluateFiles(Files{Annotations: ann, Candidates: cands}, Options{})
 	if err != nil || r.Scans != 1 || r.Nodules != 1 || r.Sensitivity != 1 {
 		t.Fatalf("%+v %v: want 1 scan, 1 nodule found", r, err)
 	}
 	list := filepath.Join(dir, "uids.csv")
-	os.WriteFile(list, []byte("seriesuid\na\nb\n"), 0o644)
+	testfs.WriteFile(t, list, []byte("seriesuid\na\nb\n"))
 	if r, err = EvaluateFiles(Files{Annotations: ann, Candidates: cands, SeriesUIDs: list}, Options{}); err != nil || r.Nodules != 2 {
 		t.Fatalf("with the list: %+v %v", r, err)
 	}

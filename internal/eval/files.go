@@ -2,6 +2,7 @@ package eval
 
 import (
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -36,7 +37,7 @@ func ReadAnnotationsFrom(r io.Reader, name string) ([]Annotation, error) {
 	var out []Annotation
 	for {
 		row, err := cr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {
@@ -68,7 +69,7 @@ func ReadSeriesUIDs(path string) ([]string, error) {
 	var out []string
 	for line := 1; ; line++ {
 		rec, err := cr.Read()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -14,6 +14,8 @@ import (
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/phantom"
 	"github.com/lungctl/lungctl/internal/pyref"
+
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 // truthCSV is a hand-built phantom truth (internal/phantom's TruthHeader):
@@ -208,8 +210,8 @@ func TestByKindAndSizeHand(t *testing.T) {
 func TestByKindNeedsKind(t *testing.T) {
 	dir := t.TempDir()
 	ann, cands := filepath.Join(dir, "a.csv"), filepath.Join(dir, "c.csv")
-	os.WriteFile(ann, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm,malignancy\nA,0,0,0,2.5,3.5\nA,50,0,0,5,x\n"), 0o644)
-	os.WriteFile(cands, []byte("seriesuid,coordX,coordY,coordZ,probability\nA,0,0,0,0.9\n"), 0o644)
+	testfs.WriteFile(t, ann, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm,malignancy\nA,0,0,0,2.5,3.5\nA,50,0,0,5,x\n"))
+	testfs.WriteFile(t, cands, []byte("seriesuid,coordX,coordY,coordZ,probability\nA,0,0,0,0.9\n"))
 	if _, err := EvaluateFiles(Files{Annotations: ann, Candidates: cands}, Options{ByKind: true}); err == nil ||
 		!strings.Contains(err.Error(), "a.csv") || !strings.Contains(err.Error(), "kind") {
 		t.Errorf("want ErrNoKind naming the file, got %v", err)
@@ -296,7 +298,7 @@ func TestMeasurementHand(t *testing.T) {
 	// Candidates without measurements: the section is skipped with a note.
 	dir := t.TempDir()
 	plain := filepath.Join(dir, "plain.csv")
-	os.WriteFile(plain, []byte("seriesuid,coordX,coordY,coordZ,probability\nS1,0,0,0,0.9\n"), 0o644)
+	testfs.WriteFile(t, plain, []byte("seriesuid,coordX,coordY,coordZ,probability\nS1,0,0,0,0.9\n"))
 	r, err = EvaluateFiles(Files{Annotations: truth, Candidates: plain}, Options{})
 	if err != nil || r.Measurement != nil || len(r.Notes) != 1 || !strings.Contains(r.Summary(), "measurement agreement: skipped") {
 		t.Errorf("unmeasured candidates: %v %+v", err, r)
@@ -339,7 +341,7 @@ func TestReadTruthMatchesPhantom(t *testing.T) {
 		}
 	}
 	bad := filepath.Join(t.TempDir(), "bad.csv")
-	os.WriteFile(bad, []byte(strings.Replace(truthCSV, "S1,0,0,0,10,2,round,solid,10,10,10,523.6,0", "S1,0,0,0,10,2,round,solid,10,10,10,523.6,yes", 1)), 0o644)
+	testfs.WriteFile(t, bad, []byte(strings.Replace(truthCSV, "S1,0,0,0,10,2,round,solid,10,10,10,523.6,0", "S1,0,0,0,10,2,round,solid,10,10,10,523.6,yes", 1)))
 	if _, err := ReadTruth(bad); err == nil || !strings.Contains(err.Error(), "bad.csv") || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("bad spiculated cell: %v", err)
 	}

@@ -108,6 +108,26 @@ func frocPlot(results []*Result) (io.WriterTo, error) {
 	if len(results) == 0 {
 		return nil, errors.New("no results to plot")
 	}
+	p := frocAxes(results)
+	xs := LogGrid()
+	for i, r := range results {
+		if r == nil {
+			return nil, fmt.Errorf("result %d is nil", i)
+		}
+		col := plotColors[i%len(plotColors)]
+		if err := addBootstrapBand(p, r, i, col); err != nil {
+			return nil, err
+		}
+		if err := addCurve(p, r, i, col, xs); err != nil {
+			return nil, err
+		}
+	}
+	return p.WriterTo(7*vg.Inch, 5*vg.Inch, "png")
+}
+
+// frocAxes is the empty FROC plot: title, log FP axis with the operating
+// points as ticks, grid and legend placement.
+func frocAxes(results []*Result) *plot.Plot {
 	p := plot.New()
 	if len(results) == 1 {
 		n := results[0].Name
@@ -148,66 +168,68 @@ func frocPlot(results []*Result) (io.WriterTo, error) {
 	p.Legend.Left = true
 	p.Legend.XOffs = vg.Points(8)
 	p.Legend.YOffs = -vg.Points(6)
+	return p
+}
 
-	xs := LogGrid()
-	for i, r := range results {
-		if r == nil {
-			return nil, fmt.Errorf("result %d is nil", i)
+// addBootstrapBand draws r's bootstrap band and mean curve, when it has them.
+func addBootstrapBand(p *plot.Plot, r *Result, i int, col color.RGBA) error {
+	if bs := r.Bootstrap; bs != nil && len(bs.FPPerScan) > 0 {
+		band := make(plotter.XYs, 0, 2*len(bs.FPPerScan))
+		for k, x := range bs.FPPerScan {
+			band = append(band, plotter.XY{X: x, Y: bs.Upper[k]})
 		}
-		col := plotColors[i%len(plotColors)]
-		if bs := r.Bootstrap; bs != nil && len(bs.FPPerScan) > 0 {
-			band := make(plotter.XYs, 0, 2*len(bs.FPPerScan))
-			for k, x := range bs.FPPerScan {
-				band = append(band, plotter.XY{X: x, Y: bs.Upper[k]})
-			}
-			for k := len(bs.FPPerScan) - 1; k >= 0; k-- {
-				band = append(band, plotter.XY{X: bs.FPPerScan[k], Y: bs.Lower[k]})
-			}
-			poly, err := plotter.NewPolygon(band)
-			if err != nil {
-				return nil, err
-			}
-			poly.Color = color.NRGBA{col.R, col.G, col.B, 50}
-			poly.LineStyle.Width = 0
-			p.Add(poly)
-			mean := make(plotter.XYs, len(bs.FPPerScan))
-			for k, x := range bs.FPPerScan {
-				mean[k] = plotter.XY{X: x, Y: bs.Mean[k]}
-			}
-			ml, err := plotter.NewLine(mean)
-			if err != nil {
-				return nil, err
-			}
-			ml.Color = col
-			ml.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-			p.Add(ml)
-			p.Legend.Add(fmt.Sprintf("%s bootstrap mean, %g%% band (CPM %.3f–%.3f)", systemName(r, i), 100*bs.Confidence, bs.CPMLower, bs.CPMUpper), ml)
+		for k := len(bs.FPPerScan) - 1; k >= 0; k-- {
+			band = append(band, plotter.XY{X: bs.FPPerScan[k], Y: bs.Lower[k]})
 		}
-		pts := make(plotter.XYs, len(xs))
-		for k, x := range xs {
-			pts[k] = plotter.XY{X: x, Y: Interp(r.Curve, x)}
-		}
-		line, err := plotter.NewLine(pts)
+		poly, err := plotter.NewPolygon(band)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		line.Color = col
-		line.Width = vg.Points(2)
-		ops := make(plotter.XYs, 7)
-		for k, x := range OperatingPoints {
-			ops[k] = plotter.XY{X: x, Y: r.SensitivityAt[k]}
+		poly.Color = color.NRGBA{col.R, col.G, col.B, 50}
+		poly.LineStyle.Width = 0
+		p.Add(poly)
+		mean := make(plotter.XYs, len(bs.FPPerScan))
+		for k, x := range bs.FPPerScan {
+			mean[k] = plotter.XY{X: x, Y: bs.Mean[k]}
 		}
-		sc, err := plotter.NewScatter(ops)
+		ml, err := plotter.NewLine(mean)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		sc.GlyphStyle.Color = col
-		sc.GlyphStyle.Radius = vg.Points(3.5)
-		sc.GlyphStyle.Shape = draw.CircleGlyph{}
-		p.Add(line, sc)
-		p.Legend.Add(fmt.Sprintf("%s (CPM %.3f)", systemName(r, i), r.CPM), line, sc)
+		ml.Color = col
+		ml.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		p.Add(ml)
+		p.Legend.Add(fmt.Sprintf("%s bootstrap mean, %g%% band (CPM %.3f–%.3f)", systemName(r, i), 100*bs.Confidence, bs.CPMLower, bs.CPMUpper), ml)
 	}
-	return p.WriterTo(7*vg.Inch, 5*vg.Inch, "png")
+	return nil
+}
+
+// addCurve draws r's FROC curve and its sensitivities at the operating points.
+func addCurve(p *plot.Plot, r *Result, i int, col color.RGBA, xs []float64) error {
+	pts := make(plotter.XYs, len(xs))
+	for k, x := range xs {
+		pts[k] = plotter.XY{X: x, Y: Interp(r.Curve, x)}
+	}
+	line, err := plotter.NewLine(pts)
+	if err != nil {
+		return err
+	}
+	line.Color = col
+	line.Width = vg.Points(2)
+	ops := make(plotter.XYs, 7)
+	for k, x := range OperatingPoints {
+		ops[k] = plotter.XY{X: x, Y: r.SensitivityAt[k]}
+	}
+	sc, err := plotter.NewScatter(ops)
+	if err != nil {
+		return err
+	}
+	sc.GlyphStyle.Color = col
+	sc.GlyphStyle.Radius = vg.Points(3.5)
+	sc.GlyphStyle.Shape = draw.CircleGlyph{}
+	p.Add(line, sc)
+	p.Legend.Add(fmt.Sprintf("%s (CPM %.3f)", systemName(r, i), r.CPM), line, sc)
+	return nil
 }
 
 func systemName(r *Result, i int) string {

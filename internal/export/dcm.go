@@ -218,23 +218,6 @@ func clip(s string, n int) string {
 	return strings.TrimSpace(sb.String())
 }
 
-// csValue returns s as a Code String: upper case, A-Z 0-9 space and
-// underscore only, at most 16 characters.
-func csValue(s string) string {
-	var sb strings.Builder
-	for _, r := range strings.ToUpper(s) {
-		if sb.Len() == 16 {
-			break
-		}
-		if r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == ' ' || r == '_' {
-			sb.WriteRune(r)
-		} else {
-			sb.WriteByte('_')
-		}
-	}
-	return sb.String()
-}
-
 // nonASCII reports whether any string value in es (sequences included) has
 // a byte outside 7-bit ASCII.
 func nonASCII(es []*dicom.Element) bool {

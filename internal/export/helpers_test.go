@@ -1,6 +1,7 @@
 package export
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -119,7 +120,9 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if cacheDir != "" {
-		os.RemoveAll(cacheDir)
+		if err := os.RemoveAll(cacheDir); err != nil {
+			fmt.Fprintln(os.Stderr, "export tests: removing the cache:", err)
+		}
 	}
 	os.Exit(code)
 }

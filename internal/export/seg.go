@@ -233,82 +233,15 @@ func packFrames(frames []*segFrame, pixels int) []byte {
 func segDataset(src *dicomio.SeriesRefs, findings []Finding, frames []*segFrame, inst *Instance, now time.Time) ([]*dicom.Element, error) {
 	var b builder
 	es := b.commonModules(src, inst.SOPClassUID, inst.SOPInstanceUID, now)
-	// Slice positions used by frames, ascending along the normal: the
-	// second dimension's index values.
-	posIndex := map[int]int{}
-	for _, f := range frames {
-		posIndex[f.slice] = 0
-	}
-	used := make([]int, 0, len(posIndex))
-	for s := range posIndex {
-		used = append(used, s)
-	}
-	sort.Ints(used)
-	for n, s := range used {
-		posIndex[s] = n + 1
-	}
+	posIndex := slicePositionIndex(frames)
 	thickness := src.SliceThickness
 	if !(thickness > 0) {
 		thickness = sliceStep(src)
 	}
 	dimOrg := newUID()
-	sorted := append([]Finding(nil), findings...)
-	sort.Slice(sorted, func(a, c int) bool { return sorted[a].Rank < sorted[c].Rank })
-	segments := make([][]*dicom.Element, 0, len(sorted))
-	for _, f := range sorted {
-		segments = append(segments, []*dicom.Element{
-			b.i(tag.SegmentNumber, f.Rank),
-			b.s(tag.SegmentLabel, clip(f.label(), 64)),
-			b.s(tag.SegmentDescription, clip(f.summary(false), 1024)),
-			b.s(tag.SegmentAlgorithmType, "AUTOMATIC"),
-			b.s(tag.SegmentAlgorithmName, manufacturer),
-			b.seq(tag.SegmentationAlgorithmIdentificationSequence, []*dicom.Element{
-				b.code(tag.AlgorithmFamilyCodeSequence, AlgorithmFamily),
-				b.s(tag.AlgorithmName, manufacturer),
-				b.s(tag.AlgorithmVersion, clip(version(), 64)),
-				b.s(tag.AlgorithmSource, manufacturer),
-			}),
-			b.code(tag.SegmentedPropertyCategoryCodeSequence, codeMorphAbnormal),
-			b.code(tag.SegmentedPropertyTypeCodeSequence, codeNodule),
-			b.code(tag.AnatomicRegionSequence, codeLung),
-			b.s(tag.TrackingID, clip(f.label(), 64)),
-			b.s(tag.TrackingUID, inst.TrackingUIDs[f.Rank]),
-			b.i(tag.RecommendedDisplayCIELabValue, cieLab(f.Rank)...),
-		})
-	}
-	perFrame := make([][]*dicom.Element, 0, len(frames))
-	for _, f := range frames {
-		sl := src.Slices[f.slice]
-		source := []*dicom.Element{
-			b.s(tag.ReferencedSOPClassUID, sl.SOPClassUID),
-			b.s(tag.ReferencedSOPInstanceUID, sl.SOPInstanceUID),
-			b.code(tag.PurposeOfReferenceCodeSequence, codeSourceForImgPro),
-		}
-		if sl.Frame > 0 {
-			source = append(source, b.s(tag.ReferencedFrameNumber, fmt.Sprint(sl.Frame)))
-		}
-		perFrame = append(perFrame, []*dicom.Element{
-			b.seq(tag.DerivationImageSequence, []*dicom.Element{
-				b.code(tag.DerivationCodeSequence, codeSegmentation),
-				b.seq(tag.SourceImageSequence, source),
-			}),
-			b.seq(tag.FrameContentSequence, []*dicom.Element{b.i(tag.DimensionIndexValues, f.segment, posIndex[f.slice])}),
-			b.seq(tag.PlanePositionSequence, []*dicom.Element{b.s(tag.ImagePositionPatient, dsVec(sl.Position[:])...)}),
-			b.seq(tag.SegmentIdentificationSequence, []*dicom.Element{b.i(tag.ReferencedSegmentNumber, f.segment)}),
-		})
-	}
-	refInstances := make([][]*dicom.Element, 0, len(src.Slices))
-	seen := map[string]bool{}
-	for _, sl := range src.Slices {
-		if seen[sl.SOPInstanceUID] {
-			continue // a multi-frame instance is referenced once
-		}
-		seen[sl.SOPInstanceUID] = true
-		refInstances = append(refInstances, []*dicom.Element{
-			b.s(tag.ReferencedSOPClassUID, sl.SOPClassUID),
-			b.s(tag.ReferencedSOPInstanceUID, sl.SOPInstanceUID),
-		})
-	}
+	segments := b.segmentItems(findings, inst)
+	perFrame := b.perFrameItems(src, frames, posIndex)
+	refInstances := b.referencedInstances(src)
 	pixData := b.el(tag.PixelData, dicom.PixelDataInfo{IntentionallyUnprocessed: true, UnprocessedValueData: packFrames(frames, src.Rows*src.Columns)})
 	if pixData != nil {
 		pixData.RawValueRepresentation = "OB"
@@ -371,6 +304,99 @@ func segDataset(src *dicomio.SeriesRefs, findings []Finding, frames []*segFrame,
 		pixData,
 	)
 	return es, b.err
+}
+
+// slicePositionIndex numbers the source slices that frames use, ascending
+// along the normal from 1: the second dimension's index values.
+func slicePositionIndex(frames []*segFrame) map[int]int {
+	posIndex := map[int]int{}
+	for _, f := range frames {
+		posIndex[f.slice] = 0
+	}
+	used := make([]int, 0, len(posIndex))
+	for s := range posIndex {
+		used = append(used, s)
+	}
+	sort.Ints(used)
+	for n, s := range used {
+		posIndex[s] = n + 1
+	}
+	return posIndex
+}
+
+// segmentItems are the Segment Sequence's items, one per finding in rank
+// order.
+func (b *builder) segmentItems(findings []Finding, inst *Instance) [][]*dicom.Element {
+	sorted := append([]Finding(nil), findings...)
+	sort.Slice(sorted, func(a, c int) bool { return sorted[a].Rank < sorted[c].Rank })
+	segments := make([][]*dicom.Element, 0, len(sorted))
+	for _, f := range sorted {
+		segments = append(segments, []*dicom.Element{
+			b.i(tag.SegmentNumber, f.Rank),
+			b.s(tag.SegmentLabel, clip(f.label(), 64)),
+			b.s(tag.SegmentDescription, clip(f.summary(false), 1024)),
+			b.s(tag.SegmentAlgorithmType, "AUTOMATIC"),
+			b.s(tag.SegmentAlgorithmName, manufacturer),
+			b.seq(tag.SegmentationAlgorithmIdentificationSequence, []*dicom.Element{
+				b.code(tag.AlgorithmFamilyCodeSequence, AlgorithmFamily),
+				b.s(tag.AlgorithmName, manufacturer),
+				b.s(tag.AlgorithmVersion, clip(version(), 64)),
+				b.s(tag.AlgorithmSource, manufacturer),
+			}),
+			b.code(tag.SegmentedPropertyCategoryCodeSequence, codeMorphAbnormal),
+			b.code(tag.SegmentedPropertyTypeCodeSequence, codeNodule),
+			b.code(tag.AnatomicRegionSequence, codeLung),
+			b.s(tag.TrackingID, clip(f.label(), 64)),
+			b.s(tag.TrackingUID, inst.TrackingUIDs[f.Rank]),
+			b.i(tag.RecommendedDisplayCIELabValue, cieLab(f.Rank)...),
+		})
+	}
+	return segments
+}
+
+// perFrameItems are the Per-Frame Functional Groups: each frame's source
+// slice, dimension index values, position and segment.
+func (b *builder) perFrameItems(src *dicomio.SeriesRefs, frames []*segFrame, posIndex map[int]int) [][]*dicom.Element {
+	perFrame := make([][]*dicom.Element, 0, len(frames))
+	for _, f := range frames {
+		sl := src.Slices[f.slice]
+		source := []*dicom.Element{
+			b.s(tag.ReferencedSOPClassUID, sl.SOPClassUID),
+			b.s(tag.ReferencedSOPInstanceUID, sl.SOPInstanceUID),
+			b.code(tag.PurposeOfReferenceCodeSequence, codeSourceForImgPro),
+		}
+		if sl.Frame > 0 {
+			source = append(source, b.s(tag.ReferencedFrameNumber, fmt.Sprint(sl.Frame)))
+		}
+		perFrame = append(perFrame, []*dicom.Element{
+			b.seq(tag.DerivationImageSequence, []*dicom.Element{
+				b.code(tag.DerivationCodeSequence, codeSegmentation),
+				b.seq(tag.SourceImageSequence, source),
+			}),
+			b.seq(tag.FrameContentSequence, []*dicom.Element{b.i(tag.DimensionIndexValues, f.segment, posIndex[f.slice])}),
+			b.seq(tag.PlanePositionSequence, []*dicom.Element{b.s(tag.ImagePositionPatient, dsVec(sl.Position[:])...)}),
+			b.seq(tag.SegmentIdentificationSequence, []*dicom.Element{b.i(tag.ReferencedSegmentNumber, f.segment)}),
+		})
+	}
+	return perFrame
+}
+
+// referencedInstances are the Common Instance Reference module's items;
+// a multi-frame instance is referenced once.
+func (b *builder) referencedInstances(src *dicomio.SeriesRefs) [][]*dicom.Element {
+	refInstances := make([][]*dicom.Element, 0, len(src.Slices))
+	seen := map[string]bool{}
+	for _, sl := range src.Slices {
+		if seen[sl.SOPInstanceUID] {
+			continue // a multi-frame instance is referenced once
+		}
+		seen[sl.SOPInstanceUID] = true
+		refInstances = append(refInstances, []*dicom.Element{
+			b.s(tag.ReferencedSOPClassUID, sl.SOPClassUID),
+			b.s(tag.ReferencedSOPInstanceUID, sl.SOPInstanceUID),
+		})
+	}
+	return refInstances
 }
 
 // dsVec formats values as decimal strings.

@@ -3,6 +3,7 @@ package lidc
 import (
 	"bytes"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -58,7 +59,7 @@ func Parse(r io.Reader, name string) (*Message, error) {
 		if lr.N <= 0 {
 			return nil, fmt.Errorf("lidc: %s: %w: over %d bytes", name, ErrTooLarge, MaxFileBytes)
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -125,7 +125,7 @@ func machineMemory() uint64 {
 				break
 			}
 		}
-		f.Close()
+		_ = f.Close() // read-only
 	}
 	if b, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
 		if v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && v > 0 && (total == 0 || v < total) {

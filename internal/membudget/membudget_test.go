@@ -2,6 +2,7 @@ package membudget
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -67,10 +68,10 @@ func TestCheckAndReserve(t *testing.T) {
 func TestDefaultAndEnv(t *testing.T) {
 	if os.Getenv("MEMBUDGET_CHILD") == "1" {
 		if err := EnvError(); err != nil {
-			os.Stdout.WriteString("ERR " + err.Error())
+			fmt.Print("ERR " + err.Error()) // the parent reads it; a lost write fails its check
 			return
 		}
-		os.Stdout.WriteString(Format(Limit()))
+		fmt.Print(Format(Limit()))
 		return
 	}
 	if d := Default(); d < 64<<20 {

@@ -41,7 +41,8 @@ func Patch(seed int64, kind Kind, diameterMM float64, size int, nodule bool) *vo
 	return v
 }
 
-// PatchInto renders the same patch as Patch into dst, reusing its memory;
+// PatchInto renders the same patch as Patch into dst, reusing its memory by
+// the buffer-reuse rule (package volume);
 // dst's grid must be a cube (its size is Dims[0]) and is reset to
 // PatchGrid. Nothing happens when dst is nil or smaller than 1 voxel.
 func PatchInto(dst *volume.Volume[int16], seed int64, kind Kind, diameterMM float64, nodule bool) {
@@ -50,10 +51,7 @@ func PatchInto(dst *volume.Volume[int16], seed int64, kind Kind, diameterMM floa
 	}
 	size := dst.Dims[0]
 	dst.Grid = PatchGrid(size)
-	if cap(dst.Data) < dst.Len() {
-		dst.Data = make([]int16, dst.Len())
-	}
-	dst.Data = dst.Data[:dst.Len()]
+	dst.Data = volume.Resize(dst.Data, dst.Len())
 	if !kind.Valid() {
 		kind = Round
 	}

@@ -72,10 +72,10 @@ func (a *anatomy) placeLesion(rng *rand.Rand, k Kind, d float64, others []*lesio
 			clip = nil // the lung boundary is out of reach
 		}
 		l.moveTo(p, clip)
-		switch {
-		case k == Juxtapleural:
+		switch k {
+		case Juxtapleural:
 			l.location = LocationJuxtapleural
-		case k == Mass:
+		case Mass:
 			l.location = mode
 		}
 		return l, nil

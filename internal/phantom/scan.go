@@ -156,128 +156,183 @@ type accum struct{ p, q []float32 }
 // result does not depend on how many there are.
 func renderScan(hu *volume.Volume[int16], lung *volume.Volume[uint8], sc *scene, aq acquisition) {
 	g := hu.Grid
-	nx, ny, nz := g.Dims[0], g.Dims[1], g.Dims[2]
+	nx, ny := g.Dims[0], g.Dims[1]
 	n := nx * ny
-	dz := g.Spacing[2]
-	m := subSlices(g.Spacing)
-	dzs := dz / float64(m)
-	sub := vec{g.Spacing[0], g.Spacing[1], dzs}
-	w, M := sspWeights(dz, m, aq.sspSigma)
-	K := (m-1+2*M)/m + 1
-	base := make([]float32, n)
-	for i := range base {
-		base[i] = sc.background
+	r := &scanRender{hu: hu, lung: lung, sc: sc, aq: aq, g: g, nx: nx, ny: ny, n: n, dz: g.Spacing[2]}
+	r.m = subSlices(g.Spacing)
+	r.dzs = r.dz / float64(r.m)
+	r.sub = vec{g.Spacing[0], g.Spacing[1], r.dzs}
+	r.w, r.M = sspWeights(r.dz, r.m, aq.sspSigma)
+	r.K = (r.m-1+2*r.M)/r.m + 1
+	r.base = make([]float32, n)
+	for i := range r.base {
+		r.base[i] = sc.background
 	}
-	renderLayers(g, g.Origin[2], g.Spacing, sc.base, &sliceBuf{nx: nx, ny: ny, hu: base, lcov: make([]float32, n)})
-	psf := gaussKernel(aq.psfSigma)
-	noiseScale := aq.noiseHU / noiseGain(psf)
-	cx, cy := float64(nx-1)/2, float64(ny-1)/2
-	r2 := float64(nx) * float64(nx) / 4
-
-	finalize := func(st *scanWorker, k int) {
-		z := g.Origin[2] + float64(k)*dz
-		c := st.coarse
-		copy(c.hu, base)
-		clear(c.lcov)
-		renderLayers(g, z, g.Spacing, sc.lungs, c)
-		if sc.dep != nil {
-			sc.dep.apply(g, z, c)
-		}
-		renderLayers(g, z, g.Spacing, sc.coarse, c)
-		a := &st.acc[k%K]
-		img := st.img
-		for i := range img {
-			img[i] = c.hu[i]*(1+a.p[i]) + a.q[i]
-		}
-		clear(a.p)
-		clear(a.q)
-		if aq.noiseHU > 0 {
-			rng := newRand(aq.seed, 1<<32+uint64(k))
-			for i := range st.white {
-				st.white[i] = float32(rng.NormFloat64())
-			}
-			if psf != nil {
-				boxMean(st.white, st.hp, st.tmp, nx, ny, noiseBox)
-				s := float32(noiseScale)
-				for i := range img {
-					img[i] += s * (st.white[i] - st.hp[i])
-				}
-			} else {
-				s := float32(aq.noiseHU)
-				for i := range img {
-					img[i] += s * st.white[i]
-				}
-			}
-		}
-		if psf != nil {
-			gaussBlur(img, st.tmp, nx, ny, psf)
-		}
-		out := hu.Data[k*n : (k+1)*n]
-		mout := lung.Data[k*n : (k+1)*n]
-		for j := 0; j < ny; j++ {
-			dy := float64(j) - cy
-			for i := 0; i < nx; i++ {
-				o := j*nx + i
-				if aq.circle {
-					dx := float64(i) - cx
-					if dx*dx+dy*dy > r2 {
-						out[o], mout[o] = -1000, 0
-						continue
-					}
-				}
-				out[o] = clampHU(float64(img[o]))
-				mout[o] = 0
-				if c.lcov[o] >= 0.5 {
-					mout[o] = 1
-				}
-			}
-		}
-	}
+	renderLayers(g, g.Origin[2], g.Spacing, sc.base, &sliceBuf{nx: nx, ny: ny, hu: r.base, lcov: make([]float32, n)})
+	r.psf = gaussKernel(aq.psfSigma)
+	r.noiseScale = aq.noiseHU / noiseGain(r.psf)
+	r.cx, r.cy = float64(nx-1)/2, float64(ny-1)/2
+	r.r2 = float64(nx) * float64(nx) / 4
 
 	workers := make([]*scanWorker, par.Limit())
-	par.Chunks(nz, 4, func(wk, k0, k1 int) {
-		st := workers[wk]
-		if st == nil {
-			st = &scanWorker{
-				fine:   newAffineBuf(nx, ny),
-				coarse: &sliceBuf{nx: nx, ny: ny, hu: make([]float32, n), lcov: make([]float32, n)},
-				acc:    make([]accum, K),
-				img:    make([]float32, n),
-				tmp:    make([]float32, n),
-				white:  make([]float32, n),
-				hp:     make([]float32, n),
-			}
-			for i := range st.acc {
-				st.acc[i] = accum{p: make([]float32, n), q: make([]float32, n)}
-			}
-			workers[wk] = st
+	par.Chunks(g.Dims[2], 4, func(wk, k0, k1 int) {
+		if workers[wk] == nil {
+			workers[wk] = r.newWorker()
 		}
-		last := m - 1 + M // offset of a slice's last sub-slice
-		for s := k0*m - M; s <= (k1-1)*m+last; s++ {
-			z := g.Origin[2] - dz/2 + (float64(s)+0.5)*dzs
-			renderLayers(g, z, sub, sc.fine, st.fine)
-			for _, l := range sc.lesions {
-				renderLesion(g, z, sub, l, st.fine)
-			}
-			kLo := max(k0, floorDiv(s-last+m-1, m))
-			kHi := min(k1-1, floorDiv(s+M, m))
-			for k := kLo; k <= kHi; k++ {
-				a := &st.acc[k%K]
-				wj := float32(w[s-k*m+M])
-				t, q := st.fine.t, st.fine.a
-				st.fine.forTiles(func(o, n int) {
-					for i := o; i < o+n; i++ {
-						a.p[i] += wj * (t[i] - 1)
-						a.q[i] += wj * q[i]
-					}
-				})
-			}
-			st.fine.reset()
-			if k := s - last; k >= 0 && k%m == 0 && k/m >= k0 && k/m < k1 {
-				finalize(st, k/m)
-			}
-		}
+		r.renderSlices(workers[wk], k0, k1)
 	})
+}
+
+// scanRender is renderScan's shared, read-only state: the scan, the scene,
+// the acquisition and what is derived from them.
+type scanRender struct {
+	hu     *volume.Volume[int16]
+	lung   *volume.Volume[uint8]
+	sc     *scene
+	aq     acquisition
+	g      volume.Grid
+	nx, ny int
+	n      int     // voxels per slice
+	dz     float64 // slice spacing (mm)
+	m      int     // sub-slices per slice
+	dzs    float64 // sub-slice spacing (mm)
+	sub    vec     // sub-slice voxel size
+	w      []float64
+	M      int // sub-slices of the profile beyond a slice's own on each side
+	K      int // slices whose accumulators are live at once
+	base   []float32
+	psf    []float32
+	// noiseScale scales high-passed white noise to aq.noiseHU after the PSF.
+	noiseScale float64
+	cx, cy, r2 float64 // the field-of-view circle
+}
+
+func (r *scanRender) newWorker() *scanWorker {
+	n := r.n
+	st := &scanWorker{
+		fine:   newAffineBuf(r.nx, r.ny),
+		coarse: &sliceBuf{nx: r.nx, ny: r.ny, hu: make([]float32, n), lcov: make([]float32, n)},
+		acc:    make([]accum, r.K),
+		img:    make([]float32, n),
+		tmp:    make([]float32, n),
+		white:  make([]float32, n),
+		hp:     make([]float32, n),
+	}
+	for i := range st.acc {
+		st.acc[i] = accum{p: make([]float32, n), q: make([]float32, n)}
+	}
+	return st
+}
+
+// renderSlices renders slices k0…k1−1: every sub-slice that their profiles
+// reach, accumulated per slice, each slice finalized once its last
+// sub-slice is in.
+func (r *scanRender) renderSlices(st *scanWorker, k0, k1 int) {
+	g, m, M, sc := r.g, r.m, r.M, r.sc
+	last := m - 1 + M // offset of a slice's last sub-slice
+	for s := k0*m - M; s <= (k1-1)*m+last; s++ {
+		z := g.Origin[2] - r.dz/2 + (float64(s)+0.5)*r.dzs
+		renderLayers(g, z, r.sub, sc.fine, st.fine)
+		for _, l := range sc.lesions {
+			renderLesion(g, z, r.sub, l, st.fine)
+		}
+		kLo := max(k0, floorDiv(s-last+m-1, m))
+		kHi := min(k1-1, floorDiv(s+M, m))
+		for k := kLo; k <= kHi; k++ {
+			a := &st.acc[k%r.K]
+			wj := float32(r.w[s-k*m+M])
+			t, q := st.fine.t, st.fine.a
+			st.fine.forTiles(func(o, n int) {
+				for i := o; i < o+n; i++ {
+					a.p[i] += wj * (t[i] - 1)
+					a.q[i] += wj * q[i]
+				}
+			})
+		}
+		st.fine.reset()
+		if k := s - last; k >= 0 && k%m == 0 && k/m >= k0 && k/m < k1 {
+			r.finalize(st, k/m)
+		}
+	}
+}
+
+// finalize combines slice k's coarse solids with its accumulated fine
+// layers, adds noise, applies the PSF and writes the slice and its mask.
+func (r *scanRender) finalize(st *scanWorker, k int) {
+	g, sc := r.g, r.sc
+	z := g.Origin[2] + float64(k)*r.dz
+	c := st.coarse
+	copy(c.hu, r.base)
+	clear(c.lcov)
+	renderLayers(g, z, g.Spacing, sc.lungs, c)
+	if sc.dep != nil {
+		sc.dep.apply(g, z, c)
+	}
+	renderLayers(g, z, g.Spacing, sc.coarse, c)
+	a := &st.acc[k%r.K]
+	img := st.img
+	for i := range img {
+		img[i] = c.hu[i]*(1+a.p[i]) + a.q[i]
+	}
+	clear(a.p)
+	clear(a.q)
+	r.addNoise(st, k)
+	if r.psf != nil {
+		gaussBlur(img, st.tmp, r.nx, r.ny, r.psf)
+	}
+	r.writeSlice(st, k)
+}
+
+// addNoise adds slice k's seeded noise to st.img: high-passed and scaled
+// when a PSF follows, white otherwise.
+func (r *scanRender) addNoise(st *scanWorker, k int) {
+	aq, img := r.aq, st.img
+	if aq.noiseHU <= 0 {
+		return
+	}
+	rng := newRand(aq.seed, 1<<32+uint64(k))
+	for i := range st.white {
+		st.white[i] = float32(rng.NormFloat64())
+	}
+	if r.psf != nil {
+		boxMean(st.white, st.hp, st.tmp, r.nx, r.ny, noiseBox)
+		s := float32(r.noiseScale)
+		for i := range img {
+			img[i] += s * (st.white[i] - st.hp[i])
+		}
+		return
+	}
+	s := float32(aq.noiseHU)
+	for i := range img {
+		img[i] += s * st.white[i]
+	}
+}
+
+// writeSlice rounds and clamps st.img into slice k of the scan (air outside
+// a circular field of view) and writes the lung mask (coverage ≥ ½).
+func (r *scanRender) writeSlice(st *scanWorker, k int) {
+	nx, ny, n := r.nx, r.ny, r.n
+	img, c := st.img, st.coarse
+	out := r.hu.Data[k*n : (k+1)*n]
+	mout := r.lung.Data[k*n : (k+1)*n]
+	for j := 0; j < ny; j++ {
+		dy := float64(j) - r.cy
+		for i := 0; i < nx; i++ {
+			o := j*nx + i
+			if r.aq.circle {
+				dx := float64(i) - r.cx
+				if dx*dx+dy*dy > r.r2 {
+					out[o], mout[o] = -1000, 0
+					continue
+				}
+			}
+			out[o] = clampHU(float64(img[o]))
+			mout[o] = 0
+			if c.lcov[o] >= 0.5 {
+				mout[o] = 1
+			}
+		}
+	}
 }
 
 // floorDiv is ⌊a/b⌋ for b > 0.

@@ -1,16 +1,14 @@
 package phantom
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"strconv"
 	"strings"
 
-	"github.com/lungctl/lungctl/internal/atomicfile"
+	"github.com/lungctl/lungctl/internal/csvio"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -63,34 +61,29 @@ func fnum(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
 // WriteTruthRows writes nodules of several series as one truth CSV, in the
 // same format as WriteTruth, atomically.
 func WriteTruthRows(path string, rows []TruthRow) error {
-	err := atomicfile.Write(path, func(w io.Writer) error {
-		cw := csv.NewWriter(w)
-		if err := cw.Write(TruthHeader); err != nil {
-			return err
+	recs := make([][]string, len(rows))
+	for i, r := range rows {
+		n := r.Nodule
+		sp := "0"
+		if n.Spiculated {
+			sp = "1"
 		}
-		for _, r := range rows {
-			n := r.Nodule
-			sp := "0"
-			if n.Spiculated {
-				sp = "1"
-			}
-			rec := []string{
-				r.SeriesUID, fnum(n.World[0]), fnum(n.World[1]), fnum(n.World[2]), fnum(n.DiameterMM),
-				strconv.Itoa(n.Malignancy), string(n.Kind), string(n.Type), fnum(n.SolidDiameterMM),
-				fnum(n.LongAxisMM), fnum(n.ShortAxisMM), fnum(n.VolumeMM3), sp, string(n.Location),
-			}
-			if err := cw.Write(rec); err != nil {
-				return err
-			}
+		recs[i] = []string{
+			r.SeriesUID, fnum(n.World[0]), fnum(n.World[1]), fnum(n.World[2]), fnum(n.DiameterMM),
+			strconv.Itoa(n.Malignancy), string(n.Kind), string(n.Type), fnum(n.SolidDiameterMM),
+			fnum(n.LongAxisMM), fnum(n.ShortAxisMM), fnum(n.VolumeMM3), sp, string(n.Location),
 		}
-		cw.Flush()
-		return cw.Error()
-	})
-	if err != nil {
+	}
+	if err := csvio.WriteFile(path, TruthHeader, truthNumeric, recs); err != nil {
 		return fmt.Errorf("phantom: %w", err)
 	}
 	return nil
 }
+
+// truthNumeric are TruthHeader's numeric columns (csvio writes them as
+// numbers, every other cell as spreadsheet-safe text).
+var truthNumeric = []string{"coordX", "coordY", "coordZ", "diameter_mm", "malignancy", "solid_diameter_mm",
+	"long_axis_mm", "short_axis_mm", "volume_mm3", "spiculated"}
 
 // ReadTruth parses a truth CSV written by WriteTruth, or by its earlier
 // version with only the first seven columns (then Type, Spiculated and
@@ -103,79 +96,91 @@ func ReadTruth(path string) ([]TruthRow, error) {
 		return nil, fmt.Errorf("phantom: %w", err)
 	}
 	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
+	cr, err := csvio.NewReader(f, path)
 	if err != nil {
-		return nil, fmt.Errorf("phantom: %s: %w: %v", path, ErrTruthFormat, err)
+		return nil, fmt.Errorf("%w: %w", ErrTruthFormat, err)
 	}
-	if len(recs) == 0 {
-		return nil, fmt.Errorf("phantom: %s: %w: empty", path, ErrTruthFormat)
-	}
-	head := strings.Join(recs[0], ",")
+	head := strings.Join(cr.Header(), ",")
 	v1 := head == strings.Join(truthHeaderV1, ",")
 	if !v1 && head != strings.Join(TruthHeader, ",") {
 		return nil, fmt.Errorf("phantom: %s: %w: header is not %s", path, ErrTruthFormat, strings.Join(TruthHeader, ","))
 	}
 	var out []TruthRow
-	for i, r := range recs[1:] {
-		bad := func(format string, a ...any) error {
-			return fmt.Errorf("phantom: %s: row %d: %w: %s", path, i+2, ErrTruthFormat, fmt.Sprintf(format, a...))
+	for {
+		row, err := cr.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
 		}
-		float := func(c int) (float64, error) {
-			x, err := strconv.ParseFloat(r[c], 64)
-			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
-				return 0, bad("column %s: %q is not a number", recs[0][c], r[c])
-			}
-			return x, nil
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrTruthFormat, err)
 		}
-		var v [4]float64
-		for c := 0; c < 4; c++ {
-			if v[c], err = float(c + 1); err != nil {
-				return nil, err
-			}
+		n, err := truthNodule(row, v1)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrTruthFormat, err)
 		}
-		m, err := strconv.Atoi(r[5])
-		if err != nil || m < 1 || m > 5 || !Kind(r[6]).Valid() {
-			return nil, bad("malignancy %q kind %q", r[5], r[6])
-		}
-		k := Kind(r[6])
-		n := Nodule{World: volume.Vec3{v[0], v[1], v[2]}, DiameterMM: v[3], Kind: k, Malignancy: m, Malignant: m >= 4}
-		if v1 {
-			n.Type = TypeOf(k)
-			n.Spiculated = k == Spiculated
-			n.Location = LocationParenchyma
-			if k == Juxtapleural {
-				n.Location = LocationJuxtapleural
-			}
-			switch n.Type {
-			case TypeSolid, TypeCalcified:
-				n.SolidDiameterMM = n.DiameterMM
-			case TypePartSolid:
-				n.SolidDiameterMM = n.DiameterMM / 2
-			}
-			out = append(out, TruthRow{SeriesUID: r[0], Nodule: n})
-			continue
-		}
-		n.Type, n.Location = NoduleType(r[7]), Location(r[13])
-		switch n.Type {
-		case TypeSolid, TypePartSolid, TypeNonSolid, TypeCalcified:
-		default:
-			return nil, bad("type %q", r[7])
-		}
-		switch n.Location {
-		case LocationParenchyma, LocationJuxtapleural, LocationMediastinal:
-		default:
-			return nil, bad("location %q", r[13])
-		}
-		if r[12] != "0" && r[12] != "1" {
-			return nil, bad("spiculated %q", r[12])
-		}
-		n.Spiculated = r[12] == "1"
-		for c, dst := range []*float64{&n.SolidDiameterMM, &n.LongAxisMM, &n.ShortAxisMM, &n.VolumeMM3} {
-			if *dst, err = float(8 + c); err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, TruthRow{SeriesUID: r[0], Nodule: n})
+		out = append(out, TruthRow{SeriesUID: row.Get("seriesuid"), Nodule: n})
 	}
-	return out, nil
+}
+
+// truthNodule parses one truth row; v1 rows (the first seven columns only)
+// get the measurements that follow from their kind.
+func truthNodule(row csvio.Row, v1 bool) (Nodule, error) {
+	var v [4]float64
+	for c, col := range []string{"coordX", "coordY", "coordZ", "diameter_mm"} {
+		x, err := row.Finite(col)
+		if err != nil {
+			return Nodule{}, err
+		}
+		v[c] = x
+	}
+	k := Kind(row.Get("kind"))
+	m, err := strconv.Atoi(row.Get("malignancy"))
+	if err != nil || m < 1 || m > 5 || !k.Valid() {
+		return Nodule{}, row.Errorf("malignancy %q kind %q", row.Get("malignancy"), k)
+	}
+	n := Nodule{World: volume.Vec3{v[0], v[1], v[2]}, DiameterMM: v[3], Kind: k, Malignancy: m, Malignant: m >= 4}
+	if v1 {
+		n.Type = TypeOf(k)
+		n.Spiculated = k == Spiculated
+		n.Location = LocationParenchyma
+		if k == Juxtapleural {
+			n.Location = LocationJuxtapleural
+		}
+		switch n.Type {
+		case TypeSolid, TypeCalcified:
+			n.SolidDiameterMM = n.DiameterMM
+		case TypePartSolid:
+			n.SolidDiameterMM = n.DiameterMM / 2
+		}
+		return n, nil
+	}
+	n.Type, n.Location = NoduleType(row.Get("type")), Location(row.Get("location"))
+	switch n.Type {
+	case TypeSolid, TypePartSolid, TypeNonSolid, TypeCalcified:
+	default:
+		return n, row.Errorf("type %q", n.Type)
+	}
+	switch n.Location {
+	case LocationParenchyma, LocationJuxtapleural, LocationMediastinal:
+	default:
+		return n, row.Errorf("location %q", n.Location)
+	}
+	switch row.Get("spiculated") {
+	case "0":
+	case "1":
+		n.Spiculated = true
+	default:
+		return n, row.Errorf("spiculated %q", row.Get("spiculated"))
+	}
+	for _, c := range []struct {
+		col string
+		dst *float64
+	}{{"solid_diameter_mm", &n.SolidDiameterMM}, {"long_axis_mm", &n.LongAxisMM}, {"short_axis_mm", &n.ShortAxisMM}, {"volume_mm3", &n.VolumeMM3}} {
+		x, err := row.Finite(c.col)
+		if err != nil {
+			return n, err
+		}
+		*c.dst = x
+	}
+	return n, nil
 }

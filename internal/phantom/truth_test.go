@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 func TestTruthCSV(t *testing.T) {
@@ -48,8 +50,8 @@ func TestTruthCSV(t *testing.T) {
 func TestTruthCSVOldHeader(t *testing.T) {
 	dir := t.TempDir()
 	old := filepath.Join(dir, "old.csv")
-	os.WriteFile(old, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm,malignancy,kind\n"+
-		"1.2,-10.5,20.25,-300.125,12.34,5,spiculated\n1.2,1,2,3,4.5,1,juxtapleural\n"), 0o644)
+	testfs.WriteFile(t, old, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm,malignancy,kind\n"+
+		"1.2,-10.5,20.25,-300.125,12.34,5,spiculated\n1.2,1,2,3,4.5,1,juxtapleural\n"))
 	rows, err := ReadTruth(old)
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +77,7 @@ func TestTruthCSVOldHeader(t *testing.T) {
 		"bad kind":     strings.Join(TruthHeader, ",") + "\n1,0,0,0,5,2,blob,solid,5,5,5,65,0,parenchyma\n",
 	} {
 		p := filepath.Join(dir, "bad.csv")
-		os.WriteFile(p, []byte(body), 0o644)
+		testfs.WriteFile(t, p, []byte(body))
 		if _, err := ReadTruth(p); !errors.Is(err, ErrTruthFormat) {
 			t.Errorf("%s: %v, want ErrTruthFormat", name, err)
 		}

@@ -186,7 +186,7 @@ func TestReportInBrowser(t *testing.T) {
 		t.Errorf("printed PDF: %d bytes", len(pdf))
 	}
 	noProblems(t, "report (printed)", p)
-	p.Close(ctx)
+	closePage(ctx, t, p)
 	if out := os.Getenv("LUNGCTL_REPORT_SCREENSHOT"); out != "" {
 		saveScreenshot(ctx, t, b, dir, out)
 	}
@@ -224,7 +224,7 @@ func TestReportInBrowser(t *testing.T) {
 		t.Errorf("after sorting by findings: %q (%d buttons), want %q", idx.Sorted, idx.Buttons, want)
 	}
 	checkNotBlank(t, "index", mustShot(ctx, t, p), 1280, 800)
-	p.Close(ctx)
+	closePage(ctx, t, p)
 	if idx.Link != "file://"+filepath.ToSlash(reportPath) {
 		t.Fatalf("index links the report as %q, want file://%s", idx.Link, reportPath)
 	}
@@ -236,7 +236,7 @@ func TestReportInBrowser(t *testing.T) {
 	if err := p.EvalInto(ctx, `document.querySelectorAll("[data-finding]").length`, &n); err != nil || n != 3 {
 		t.Errorf("following the index link: %d findings, %v", n, err)
 	}
-	p.Close(ctx)
+	closePage(ctx, t, p)
 }
 
 func mustShot(ctx context.Context, t *testing.T, p *browser.Page) []byte {
@@ -263,7 +263,7 @@ func saveScreenshot(ctx context.Context, t *testing.T, b *browser.Browser, dir, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close(ctx)
+	defer closePage(ctx, t, p)
 	shot, err := p.Screenshot(ctx, true, 2000)
 	if err != nil {
 		t.Fatal(err)
@@ -273,4 +273,12 @@ func saveScreenshot(ctx context.Context, t *testing.T, b *browser.Browser, dir, 
 		t.Fatal(err)
 	}
 	t.Logf("report screenshot: %s", out)
+}
+
+// closePage closes p, failing the test when the browser does not.
+func closePage(ctx context.Context, t *testing.T, p *browser.Page) {
+	t.Helper()
+	if err := p.Close(ctx); err != nil {
+		t.Error(err)
+	}
 }

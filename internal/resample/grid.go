@@ -91,7 +91,9 @@ func worldGrid(lo, hi [3]float64, spacing volume.Vec3) (volume.Grid, error) {
 	return g, nil
 }
 
-func newPlan(src volume.Grid, positions []volume.Vec3, spacing volume.Vec3) (*plan, error) {
+// planInput checks newPlan's arguments and returns the slice positions,
+// the regular ones of src when positions is nil.
+func planInput(src volume.Grid, positions []volume.Vec3, spacing volume.Vec3) ([]volume.Vec3, error) {
 	if err := src.Validate(); err != nil {
 		return nil, fmt.Errorf("resample: source: %w", err)
 	}
@@ -115,6 +117,32 @@ func newPlan(src volume.Grid, positions []volume.Vec3, spacing volume.Vec3) (*pl
 			return nil, fmt.Errorf("%w: slice %d position %v", ErrPositions, k, q)
 		}
 	}
+	return positions, nil
+}
+
+// cornerBounds is the LPS bounding box of the slices' corner voxel centres
+// (slice origin q, q+wi, q+wj, q+wi+wj).
+func cornerBounds(positions []volume.Vec3, wi, wj volume.Vec3) (lo, hi [3]float64) {
+	for a := 0; a < 3; a++ {
+		lo[a], hi[a] = math.Inf(1), math.Inf(-1)
+	}
+	for _, q := range positions {
+		for _, corner := range [4]volume.Vec3{q, add(q, wi), add(q, wj), add(add(q, wi), wj)} {
+			for a := 0; a < 3; a++ {
+				lo[a] = math.Min(lo[a], corner[a])
+				hi[a] = math.Max(hi[a], corner[a])
+			}
+		}
+	}
+	return lo, hi
+}
+
+func newPlan(src volume.Grid, positions []volume.Vec3, spacing volume.Vec3) (*plan, error) {
+	positions, err := planInput(src, positions, spacing)
+	if err != nil {
+		return nil, err
+	}
+	nz := src.Dims[2]
 	u := volume.Vec3{src.Direction[0][0], src.Direction[1][0], src.Direction[2][0]}
 	v := volume.Vec3{src.Direction[0][1], src.Direction[1][1], src.Direction[2][1]}
 	u, ok1 := unit(u)
@@ -162,18 +190,7 @@ func newPlan(src volume.Grid, positions []volume.Vec3, spacing volume.Vec3) (*pl
 	// Bounding box of all source voxel centres in LPS.
 	wi := scale(u, float64(p.nx-1)*s0)
 	wj := scale(v, float64(p.ny-1)*s1)
-	var lo, hi [3]float64
-	for a := 0; a < 3; a++ {
-		lo[a], hi[a] = math.Inf(1), math.Inf(-1)
-	}
-	for _, q := range positions {
-		for _, corner := range [4]volume.Vec3{q, add(q, wi), add(q, wj), add(add(q, wi), wj)} {
-			for a := 0; a < 3; a++ {
-				lo[a] = math.Min(lo[a], corner[a])
-				hi[a] = math.Max(hi[a], corner[a])
-			}
-		}
-	}
+	lo, hi := cornerBounds(positions, wi, wj)
 	g, err := worldGrid(lo, hi, spacing)
 	if err != nil {
 		return nil, err

@@ -57,7 +57,7 @@ func TestAgainstScipyLIDC(t *testing.T) {
 	py := pyref.Python(t, "pydicom", "scipy", "numpy")
 	names := strings.Fields("000053 000058 000082 000071 000123 000080 000061 000041 000003 000104 000030 000025 000077 000096 000111 000046")
 	var files []string
-	filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+	if err := filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
 		if err == nil && !e.IsDir() {
 			for _, n := range names {
 				if filepath.Base(p) == n+".dcm" {
@@ -66,7 +66,9 @@ func TestAgainstScipyLIDC(t *testing.T) {
 			}
 		}
 		return nil
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if len(files) != len(names) {
 		t.Fatalf("found %d of %d subset files under %s", len(files), len(names), d)
 	}

@@ -91,10 +91,8 @@ func prepare[T volume.Voxel](src *volume.Volume[T], positions []volume.Vec3, spa
 		return nil, nil, err
 	}
 	n := p.out.Len()
-	if dst != nil && cap(dst.Data) >= n {
-		dst.Data = dst.Data[:n]
-		dst.Grid = p.out
-		return p, dst, nil
+	if v, ok := volume.Reuse(dst, p.out); ok {
+		return p, v, nil
 	}
 	var z T
 	what := fmt.Sprintf("resample: output grid %d×%d×%d at %v mm", p.out.Dims[0], p.out.Dims[1], p.out.Dims[2], spacing)
@@ -119,8 +117,8 @@ func sizeOf(z any) int {
 // spacing) (spacing in mm along LPS x, y, z; see the package comment).
 // positions[k] is slice k's ImagePositionPatient in LPS mm (nil = the regular
 // grid of src). Output voxels outside the stack are AirHU; values round to
-// the nearest integer. dst is reused when its capacity suffices (it may be
-// nil); otherwise the new volume is checked against the memory budget. The
+// the nearest integer. dst follows the buffer-reuse rule (package volume;
+// it may be nil); a new volume is checked against the memory budget. The
 // result is returned. Runs in parallel under internal/par's budget.
 func Stack(src *volume.Volume[int16], positions []volume.Vec3, spacing volume.Vec3, dst *volume.Volume[int16]) (*volume.Volume[int16], error) {
 	p, dst, err := prepare(src, positions, spacing, dst)
@@ -145,7 +143,7 @@ func StackFloat32(src *volume.Volume[float32], positions []volume.Vec3, spacing 
 // Mask resamples a uint8 label volume (a mask) by nearest neighbour onto the
 // same grid Stack would produce for these arguments: the nearest slice along
 // the normal, then the nearest voxel in that slice's plane. Outside the stack
-// the output is 0. dst is reused when its capacity suffices.
+// the output is 0. dst follows the buffer-reuse rule (package volume).
 func Mask(src *volume.Volume[uint8], positions []volume.Vec3, spacing volume.Vec3, dst *volume.Volume[uint8]) (*volume.Volume[uint8], error) {
 	p, dst, err := prepare(src, positions, spacing, dst)
 	if err != nil {

@@ -189,7 +189,7 @@ func TestBrockMonotone(t *testing.T) {
 	p := func(in BrockInput) float64 { return mustBrock(t, in).Probability }
 	p0 := p(base)
 
-	prev := 0.0
+	var prev float64
 	for _, typ := range []NoduleType{Solid, PartSolid, NonSolid} {
 		prev = 0
 		for s := 0.5; s <= 40; s += 0.5 {

@@ -2,6 +2,7 @@ package risk
 
 import (
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -41,7 +42,7 @@ func ParseClinicalCSV(r io.Reader, name string) (map[string]Clinical, error) {
 	cr.FieldsPerRecord = -1 // ragged rows are reported below, by line
 	cr.TrimLeadingSpace = true
 	head, err := cr.Read()
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("clinical: %s: empty file (want a header: %s)", name, strings.Join(clinicalColumns, ","))
 	}
 	if err != nil {
@@ -65,7 +66,7 @@ func ParseClinicalCSV(r io.Reader, name string) (map[string]Clinical, error) {
 	seen := map[string]int{}
 	for {
 		rec, err := cr.Read()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil { // a *csv.ParseError, whose message names the line

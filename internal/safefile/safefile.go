@@ -30,7 +30,7 @@ func Open(path string) (*os.File, error) {
 		return nil, err
 	}
 	if err := checkRegular(f, path); err != nil {
-		f.Close()
+		_ = f.Close() // read-only; the check's error is the one to report
 		return nil, err
 	}
 	return f, nil
@@ -62,7 +62,7 @@ func OpenBeside(header, name string) (*os.File, error) {
 		return nil, err
 	}
 	if err := checkRegular(f, name); err != nil {
-		f.Close()
+		_ = f.Close() // read-only; the check's error is the one to report
 		return nil, err
 	}
 	return f, nil

@@ -4,11 +4,12 @@ package safefile
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 // TestFIFONoHang: opening a FIFO that no one writes to returns at once
@@ -23,7 +24,7 @@ func TestFIFONoHang(t *testing.T) {
 	go func() {
 		f, err := Open(fifo)
 		if f != nil {
-			f.Close()
+			testfs.Must(t, f.Close())
 		}
 		done <- err
 	}()
@@ -46,25 +47,25 @@ func TestFIFONoHang(t *testing.T) {
 func TestOpenBeside(t *testing.T) {
 	dir := t.TempDir()
 	hdr := filepath.Join(dir, "sub", "x.mhd")
-	os.MkdirAll(filepath.Dir(hdr), 0o755)
-	os.WriteFile(filepath.Join(dir, "sub", "x.raw"), []byte("data"), 0o644)
-	os.WriteFile(filepath.Join(dir, "secret"), []byte("secret"), 0o644)
-	os.Symlink(filepath.Join(dir, "secret"), filepath.Join(dir, "sub", "link.raw"))
-	os.Symlink("x.raw", filepath.Join(dir, "sub", "inner.raw"))
+	testfs.MkdirAll(t, filepath.Dir(hdr))
+	testfs.WriteFile(t, filepath.Join(dir, "sub", "x.raw"), []byte("data"))
+	testfs.WriteFile(t, filepath.Join(dir, "secret"), []byte("secret"))
+	testfs.Symlink(t, filepath.Join(dir, "secret"), filepath.Join(dir, "sub", "link.raw"))
+	testfs.Symlink(t, "x.raw", filepath.Join(dir, "sub", "inner.raw"))
 	f, err := OpenBeside(hdr, "x.raw")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
+	testfs.Must(t, f.Close())
 	if f, err := OpenBeside(hdr, "inner.raw"); err != nil {
 		t.Errorf("link inside the folder: %v", err)
 	} else {
-		f.Close()
+		testfs.Must(t, f.Close())
 	}
 	for _, name := range []string{"/etc/passwd", "../secret", "a/../../secret", `..\secret`, "link.raw", ""} {
 		if f, err := OpenBeside(hdr, name); !errors.Is(err, ErrOutside) {
 			if f != nil {
-				f.Close()
+				testfs.Must(t, f.Close())
 			}
 			t.Errorf("%q: %v, want ErrOutside", name, err)
 		}

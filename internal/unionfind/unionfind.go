@@ -4,6 +4,8 @@
 // depend only on which pairs were united, not on the order of the unions.
 package unionfind
 
+import "github.com/lungctl/lungctl/internal/volume"
+
 // UF is a disjoint-set forest. The zero value holds no elements; use New or
 // Reset.
 type UF struct {
@@ -17,13 +19,10 @@ func New(n int) *UF {
 	return u
 }
 
-// Reset makes u hold n singleton sets again, reusing its memory when it
-// has room.
+// Reset makes u hold n singleton sets again, reusing its memory by the
+// buffer-reuse rule (package volume).
 func (u *UF) Reset(n int) {
-	if cap(u.parent) < n {
-		u.parent = make([]int32, n)
-	}
-	u.parent = u.parent[:n]
+	u.parent = volume.Resize(u.parent, n)
 	for i := range u.parent {
 		u.parent[i] = int32(i)
 	}

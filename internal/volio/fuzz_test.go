@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +11,8 @@ import (
 	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/safefile"
 	"github.com/lungctl/lungctl/internal/volume"
+
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 // FuzzReadNIfTI feeds arbitrary bytes (plain or gzip NIfTI) to the decoder:
@@ -93,9 +94,9 @@ func FuzzParseMHDHeader(f *testing.F) {
 	f.Add([]byte("NDims = 3\nDimSize = 1 1 1\nElementType = MET_UCHAR\nElementDataFile = /etc/passwd\n"))
 	root := f.TempDir()
 	hdr := filepath.Join(root, "sub", "x.mhd")
-	os.MkdirAll(filepath.Dir(hdr), 0o755)
-	os.WriteFile(filepath.Join(root, "outside.raw"), []byte{1}, 0o644)
-	os.WriteFile(filepath.Join(root, "sub", "d.raw"), []byte{1}, 0o644)
+	testfs.MkdirAll(f, filepath.Dir(hdr))
+	testfs.WriteFile(f, filepath.Join(root, "outside.raw"), []byte{1})
+	testfs.WriteFile(f, filepath.Join(root, "sub", "d.raw"), []byte{1})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := parseMHDHeader(bufio.NewReader(bytes.NewReader(b)))
 		if err == nil {
@@ -110,7 +111,7 @@ func FuzzParseMHDHeader(f *testing.F) {
 			if !strings.EqualFold(h.dataFile, "LOCAL") {
 				if df, err := safefile.OpenBeside(hdr, h.dataFile); err == nil {
 					name := df.Name()
-					df.Close()
+					testfs.Must(t, df.Close())
 					if rel, err := filepath.Rel(filepath.Dir(hdr), filepath.Join(filepath.Dir(hdr), name)); err != nil || strings.HasPrefix(rel, "..") {
 						t.Fatalf("ElementDataFile %q opened %s outside the header's folder", h.dataFile, name)
 					}

@@ -3,6 +3,7 @@ package volio
 import (
 	"bytes"
 	stdgzip "compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -41,7 +42,7 @@ func gunzipStd(t testing.TB, b []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := zr.Read(make([]byte, 1)); err != io.EOF {
+	if _, err := zr.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		t.Fatalf("data after the first gzip member: %v", err)
 	}
 	return out
@@ -175,7 +176,6 @@ type gzCase struct {
 func gzCases() []gzCase {
 	var cs []gzCase
 	for _, l := range []int{1, 6} {
-		l := l
 		cs = append(cs, gzCase{fmt.Sprintf("stdlib-L%d", l), func(w io.Writer, parts [][]byte) error {
 			zw, _ := stdgzip.NewWriterLevel(w, l)
 			for _, p := range parts {
@@ -185,17 +185,17 @@ func gzCases() []gzCase {
 		}})
 	}
 	for _, l := range []int{1, 6} {
-		l := l
 		cs = append(cs, gzCase{fmt.Sprintf("klauspost-L%d", l), func(w io.Writer, parts [][]byte) error {
 			zw, _ := kgzip.NewWriterLevel(w, l)
 			for _, p := range parts {
-				zw.Write(p)
+				if _, err := zw.Write(p); err != nil {
+					return err
+				}
 			}
 			return zw.Close()
 		}})
 	}
 	for _, l := range []int{-2, 1, 2, 3, 6, 9} {
-		l := l
 		cs = append(cs, gzCase{fmt.Sprintf("parallel-klauspost-L%d", l), func(w io.Writer, parts [][]byte) error {
 			return writeGzipParallel(w, parts, l, 0)
 		}})

@@ -20,6 +20,8 @@ import (
 	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/safefile"
 	"github.com/lungctl/lungctl/internal/volume"
+
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 func withBudget(t *testing.T, b uint64) {
@@ -51,13 +53,15 @@ func TestNIfTIGzipBomb(t *testing.T) {
 	hdr := encodeNIfTIHeader(g, dtInt16, 16, "bomb")
 	var b bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
-	zw.Write(hdr)
-	zw.Write(make([]byte, 2*g.Len())) // 200 MB of zeros
-	zw.Close()
+	_, err := zw.Write(hdr)
+	if err == nil {
+		_, err = zw.Write(make([]byte, 2*g.Len())) // 200 MB of zeros
+	}
+	testfs.Must(t, err)
+	testfs.Must(t, zw.Close())
 	p := filepath.Join(t.TempDir(), "bomb.nii.gz")
-	os.WriteFile(p, b.Bytes(), 0o644)
+	testfs.WriteFile(t, p, b.Bytes())
 	t.Logf("%d KB file, %d MB of voxels", b.Len()>>10, 2*g.Len()>>20)
-	var err error
 	alloc := allocDuring(func() { _, err = ReadHU(p) })
 	if !errors.Is(err, membudget.ErrTooBig) || !strings.Contains(err.Error(), p) {
 		t.Fatalf("gzip bomb: %v", err)
@@ -69,7 +73,7 @@ func TestNIfTIGzipBomb(t *testing.T) {
 	// Dims alone over the budget, whatever the file holds.
 	g.Dims = [3]int{4096, 4096, 4096}
 	p2 := filepath.Join(t.TempDir(), "dims.nii")
-	os.WriteFile(p2, append(encodeNIfTIHeader(g, dtUint8, 8, "x"), make([]byte, 1000)...), 0o644)
+	testfs.WriteFile(t, p2, append(encodeNIfTIHeader(g, dtUint8, 8, "x"), make([]byte, 1000)...))
 	if _, err := ReadHU(p2); err == nil || !strings.Contains(err.Error(), p2) {
 		t.Errorf("huge dims: %v", err)
 	}
@@ -85,9 +89,9 @@ func TestMHDSparseData(t *testing.T) {
 	if err := f.Truncate(64 << 30); err != nil {
 		t.Skipf("no sparse files here: %v", err)
 	}
-	f.Close()
+	testfs.Must(t, f.Close())
 	p := filepath.Join(dir, "big.mhd")
-	os.WriteFile(p, []byte(strings.Replace(mhdText("2048 2048 512", "MET_DOUBLE", "big.raw"), "NDims = 3\n", "NDims = 3\nHeaderSize = -1\n", 1)), 0o644)
+	testfs.WriteFile(t, p, []byte(strings.Replace(mhdText("2048 2048 512", "MET_DOUBLE", "big.raw"), "NDims = 3\n", "NDims = 3\nHeaderSize = -1\n", 1)))
 	var err error
 	alloc := allocDuring(func() { _, err = ReadHU(p) })
 	if !errors.Is(err, membudget.ErrTooBig) || !strings.Contains(err.Error(), p) {
@@ -105,12 +109,12 @@ func TestMHDSparseData(t *testing.T) {
 func TestMHDDataFileContained(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "a", "b")
-	os.MkdirAll(dir, 0o755)
-	os.WriteFile(filepath.Join(root, "secret.raw"), make([]byte, 8), 0o644)
-	os.Symlink(filepath.Join(root, "secret.raw"), filepath.Join(dir, "link.raw"))
+	testfs.MkdirAll(t, dir)
+	testfs.WriteFile(t, filepath.Join(root, "secret.raw"), make([]byte, 8))
+	testfs.Symlink(t, filepath.Join(root, "secret.raw"), filepath.Join(dir, "link.raw"))
 	for _, name := range []string{"/etc/passwd", "../../secret.raw", "../b/../../secret.raw", "link.raw", "/dev/zero"} {
 		p := filepath.Join(dir, "x.mhd")
-		os.WriteFile(p, []byte(mhdText("2 2 2", "MET_UCHAR", name)), 0o644)
+		testfs.WriteFile(t, p, []byte(mhdText("2 2 2", "MET_UCHAR", name)))
 		_, err := ReadHU(p)
 		if !errors.Is(err, safefile.ErrOutside) || !strings.Contains(err.Error(), p) {
 			t.Errorf("ElementDataFile %s: %v", name, err)
@@ -120,7 +124,7 @@ func TestMHDDataFileContained(t *testing.T) {
 	}
 	if err := syscall.Mkfifo(filepath.Join(dir, "pipe.raw"), 0o644); err == nil {
 		p := filepath.Join(dir, "fifo.mhd")
-		os.WriteFile(p, []byte(mhdText("2 2 2", "MET_UCHAR", "pipe.raw")), 0o644)
+		testfs.WriteFile(t, p, []byte(mhdText("2 2 2", "MET_UCHAR", "pipe.raw")))
 		done := make(chan error, 1)
 		go func() { _, err := ReadHU(p); done <- err }()
 		select {
@@ -161,7 +165,7 @@ func TestNaNBlockRefused(t *testing.T) {
 		}
 	}
 	p := filepath.Join(t.TempDir(), "nan.nii")
-	os.WriteFile(p, buildNIfTI(g, dtFloat32, vals, binary.LittleEndian, 0, 0), 0o644)
+	testfs.WriteFile(t, p, buildNIfTI(g, dtFloat32, vals, binary.LittleEndian, 0, 0))
 	_, err := ReadHU(p)
 	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "500 of 4000 voxels") {
 		t.Fatalf("NaN block: %v", err)

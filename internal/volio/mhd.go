@@ -101,107 +101,121 @@ func parseMHDHeader(r *bufio.Reader) (mhdHeader, error) {
 		key = strings.ToLower(strings.TrimSpace(key))
 		val = strings.TrimSpace(val)
 		seen[key] = true
-		var perr error
-		switch key {
-		case "objecttype":
-			if !strings.EqualFold(val, "Image") {
-				perr = fmt.Errorf("%w: ObjectType %q, want Image", ErrUnsupported, val)
-			}
-		case "ndims":
-			if val != "3" {
-				perr = fmt.Errorf("%w: NDims %s; only 3-D images are read", ErrUnsupported, val)
-			}
-		case "dimsize":
-			var d []float64
-			if d, perr = parseFloats(val, 3); perr == nil {
-				n := int64(1)
-				for a := 0; a < 3; a++ {
-					if d[a] < 1 || d[a] > 1<<20 || d[a] != math.Trunc(d[a]) {
-						perr = fmt.Errorf("DimSize %q", val)
-						break
-					}
-					h.dims[a] = int(d[a])
-					n *= int64(d[a])
-				}
-				if perr == nil && n > maxVoxels {
-					perr = fmt.Errorf("%w: %d voxels exceeds the %d-voxel limit", ErrUnsupported, n, int64(maxVoxels))
-				}
-			}
-		case "elementspacing", "elementsize":
-			if key == "elementsize" && seen["elementspacing"] {
-				break
-			}
-			var s []float64
-			if s, perr = parseFloats(val, 3); perr == nil {
-				copy(h.grid.Spacing[:], s)
-			}
-		case "offset", "position", "origin":
-			var s []float64
-			if s, perr = parseFloats(val, 3); perr == nil {
-				copy(h.grid.Origin[:], s)
-			}
-		case "transformmatrix", "orientation", "rotation":
-			var s []float64
-			if s, perr = parseFloats(val, 9); perr == nil {
-				for c := 0; c < 3; c++ {
-					for rr := 0; rr < 3; rr++ {
-						h.grid.Direction[rr][c] = s[3*c+rr]
-					}
-				}
-			}
-		case "elementtype":
-			dt, ok := metTypes[strings.ToUpper(val)]
-			if !ok {
-				perr = fmt.Errorf("%w: ElementType %q", ErrUnsupported, val)
-			}
-			h.datatype = dt
-		case "elementbyteordermsb", "binarydatabyteordermsb":
-			if parseBool(val) {
-				h.order = binary.BigEndian
-			} else {
-				h.order = binary.LittleEndian
-			}
-		case "compresseddata":
-			h.compressed = parseBool(val)
-		case "binarydata":
-			if !parseBool(val) {
-				perr = fmt.Errorf("%w: BinaryData = False (ASCII voxel data)", ErrUnsupported)
-			}
-		case "elementnumberofchannels":
-			if val != "1" {
-				perr = fmt.Errorf("%w: ElementNumberOfChannels %s", ErrUnsupported, val)
-			}
-		case "headersize":
-			x, err := strconv.ParseInt(val, 10, 64)
-			if err != nil || x < -1 {
-				perr = fmt.Errorf("HeaderSize %q", val)
-			}
-			h.headerSize = x
-		case "elementdatafile":
-			if val == "" || strings.EqualFold(val, "LIST") || strings.ContainsAny(val, " %") {
-				return h, fmt.Errorf("%w: ElementDataFile %q (only LOCAL or one file is read)", ErrUnsupported, val)
-			}
-			h.dataFile = val
-			h.dataOffset = read
-			if h.datatype < 0 {
-				return h, fmt.Errorf("%w: no ElementType", ErrFormat)
-			}
-			if h.dims[0] == 0 {
-				return h, fmt.Errorf("%w: no DimSize", ErrFormat)
-			}
-			h.grid.Dims = h.dims
-			if err := h.grid.Validate(); err != nil {
-				return h, fmt.Errorf("%w: %w", ErrFormat, err)
-			}
-			return h, nil
+		if key == "elementdatafile" {
+			return h, h.dataFileAt(val, read)
 		}
-		if perr != nil {
+		if perr := h.set(key, val, seen); perr != nil {
 			if isSentinel(perr) {
 				return h, perr
 			}
 			return h, fmt.Errorf("%w: %w", ErrFormat, perr)
 		}
 	}
+}
+
+// set records one header field other than ElementDataFile; seen holds the
+// keys read so far (ElementSpacing wins over ElementSize). Its error is
+// wrapped in ErrFormat unless it is a sentinel already.
+func (h *mhdHeader) set(key, val string, seen map[string]bool) error {
+	var perr error
+	switch key {
+	case "objecttype":
+		if !strings.EqualFold(val, "Image") {
+			perr = fmt.Errorf("%w: ObjectType %q, want Image", ErrUnsupported, val)
+		}
+	case "ndims":
+		if val != "3" {
+			perr = fmt.Errorf("%w: NDims %s; only 3-D images are read", ErrUnsupported, val)
+		}
+	case "dimsize":
+		var d []float64
+		if d, perr = parseFloats(val, 3); perr == nil {
+			n := int64(1)
+			for a := 0; a < 3; a++ {
+				if d[a] < 1 || d[a] > 1<<20 || d[a] != math.Trunc(d[a]) {
+					perr = fmt.Errorf("DimSize %q", val)
+					break
+				}
+				h.dims[a] = int(d[a])
+				n *= int64(d[a])
+			}
+			if perr == nil && n > maxVoxels {
+				perr = fmt.Errorf("%w: %d voxels exceeds the %d-voxel limit", ErrUnsupported, n, int64(maxVoxels))
+			}
+		}
+	case "elementspacing", "elementsize":
+		if key == "elementsize" && seen["elementspacing"] {
+			break
+		}
+		var s []float64
+		if s, perr = parseFloats(val, 3); perr == nil {
+			copy(h.grid.Spacing[:], s)
+		}
+	case "offset", "position", "origin":
+		var s []float64
+		if s, perr = parseFloats(val, 3); perr == nil {
+			copy(h.grid.Origin[:], s)
+		}
+	case "transformmatrix", "orientation", "rotation":
+		var s []float64
+		if s, perr = parseFloats(val, 9); perr == nil {
+			for c := 0; c < 3; c++ {
+				for rr := 0; rr < 3; rr++ {
+					h.grid.Direction[rr][c] = s[3*c+rr]
+				}
+			}
+		}
+	case "elementtype":
+		dt, ok := metTypes[strings.ToUpper(val)]
+		if !ok {
+			perr = fmt.Errorf("%w: ElementType %q", ErrUnsupported, val)
+		}
+		h.datatype = dt
+	case "elementbyteordermsb", "binarydatabyteordermsb":
+		if parseBool(val) {
+			h.order = binary.BigEndian
+		} else {
+			h.order = binary.LittleEndian
+		}
+	case "compresseddata":
+		h.compressed = parseBool(val)
+	case "binarydata":
+		if !parseBool(val) {
+			perr = fmt.Errorf("%w: BinaryData = False (ASCII voxel data)", ErrUnsupported)
+		}
+	case "elementnumberofchannels":
+		if val != "1" {
+			perr = fmt.Errorf("%w: ElementNumberOfChannels %s", ErrUnsupported, val)
+		}
+	case "headersize":
+		x, err := strconv.ParseInt(val, 10, 64)
+		if err != nil || x < -1 {
+			perr = fmt.Errorf("HeaderSize %q", val)
+		}
+		h.headerSize = x
+	}
+	return perr
+}
+
+// dataFileAt records ElementDataFile (the last field; the data starts at
+// offset read for LOCAL) and checks that the header is complete.
+func (h *mhdHeader) dataFileAt(val string, read int64) error {
+	if val == "" || strings.EqualFold(val, "LIST") || strings.ContainsAny(val, " %") {
+		return fmt.Errorf("%w: ElementDataFile %q (only LOCAL or one file is read)", ErrUnsupported, val)
+	}
+	h.dataFile = val
+	h.dataOffset = read
+	if h.datatype < 0 {
+		return fmt.Errorf("%w: no ElementType", ErrFormat)
+	}
+	if h.dims[0] == 0 {
+		return fmt.Errorf("%w: no DimSize", ErrFormat)
+	}
+	h.grid.Dims = h.dims
+	if err := h.grid.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrFormat, err)
+	}
+	return nil
 }
 
 func isSentinel(err error) bool {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/lungctl/lungctl/internal/volume"
 	"github.com/lungctl/lungctl/internal/warn"
+
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 func TestMHDRoundTrip(t *testing.T) {
@@ -67,19 +69,19 @@ func TestMHDLUNA16Header(t *testing.T) {
 	var raw bytes.Buffer
 	for i := range vals {
 		vals[i] = int16(-1000 + 100*i)
-		binary.Write(&raw, binary.LittleEndian, vals[i])
+		raw.Write(binary.LittleEndian.AppendUint16(nil, uint16(vals[i])))
 	}
 	var z bytes.Buffer
 	zw := zlib.NewWriter(&z)
 	zw.Write(raw.Bytes())
-	zw.Close()
-	os.WriteFile(filepath.Join(dir, "scan.zraw"), z.Bytes(), 0o644)
+	testfs.Must(t, zw.Close())
+	testfs.WriteFile(t, filepath.Join(dir, "scan.zraw"), z.Bytes())
 	hdr := "ObjectType = Image\nNDims = 3\nBinaryData = True\nBinaryDataByteOrderMSB = False\n" +
 		"CompressedData = True\nCompressedDataSize = 40\nTransformMatrix = 1 0 0 0 1 0 0 0 1\n" +
 		"Offset = -198.100006 -195 -335.209991\nCenterOfRotation = 0 0 0\nAnatomicalOrientation = RAI\n" +
 		"ElementSpacing = 0.7 0.7 2.5\nDimSize = 4 3 2\nElementType = MET_SHORT\nElementDataFile = scan.zraw\n"
 	path := filepath.Join(dir, "scan.mhd")
-	os.WriteFile(path, []byte(hdr), 0o644)
+	testfs.WriteFile(t, path, []byte(hdr))
 	v, err := ReadHU(path)
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +102,7 @@ func TestMHDLUNA16Header(t *testing.T) {
 
 	// TransformMatrix lists axis by axis (ITK): axis 0 = +y, axis 1 = −x.
 	hdr2 := strings.Replace(hdr, "1 0 0 0 1 0 0 0 1", "0 1 0 -1 0 0 0 0 1", 1)
-	os.WriteFile(path, []byte(hdr2), 0o644)
+	testfs.WriteFile(t, path, []byte(hdr2))
 	v, err = ReadHU(path)
 	if err != nil {
 		t.Fatal(err)
@@ -113,12 +115,12 @@ func TestMHDLUNA16Header(t *testing.T) {
 	// Big endian unsigned, raw, via MSB flag and ElementSpacing.
 	var be bytes.Buffer
 	for i := range vals {
-		binary.Write(&be, binary.BigEndian, uint16(i*1000))
+		be.Write(binary.BigEndian.AppendUint16(nil, uint16(i*1000)))
 	}
-	os.WriteFile(filepath.Join(dir, "be.raw"), be.Bytes(), 0o644)
+	testfs.WriteFile(t, filepath.Join(dir, "be.raw"), be.Bytes())
 	hdr3 := "ObjectType = Image\nNDims = 3\nElementByteOrderMSB = True\nDimSize = 4 3 2\n" +
 		"ElementSpacing = 1 1 1\nElementType = MET_USHORT\nElementDataFile = be.raw\n"
-	os.WriteFile(filepath.Join(dir, "be.mhd"), []byte(hdr3), 0o644)
+	testfs.WriteFile(t, filepath.Join(dir, "be.mhd"), []byte(hdr3))
 	f, err := ReadFloat32(filepath.Join(dir, "be.mhd"))
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +133,7 @@ func TestMHDLUNA16Header(t *testing.T) {
 	// LOCAL data in an .mha.
 	mha := []byte(strings.Replace(hdr3, "be.raw", "LOCAL", 1))
 	mha = append(mha, be.Bytes()...)
-	os.WriteFile(filepath.Join(dir, "local.mha"), mha, 0o644)
+	testfs.WriteFile(t, filepath.Join(dir, "local.mha"), mha)
 	f, err = ReadFloat32(filepath.Join(dir, "local.mha"))
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +145,7 @@ func TestMHDLUNA16Header(t *testing.T) {
 
 func TestMHDBadFiles(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "d.raw"), make([]byte, 48), 0o644)
+	testfs.WriteFile(t, filepath.Join(dir, "d.raw"), make([]byte, 48))
 	base := "ObjectType = Image\nNDims = 3\nDimSize = 4 3 2\nElementSpacing = 1 1 1\nElementType = MET_SHORT\nElementDataFile = d.raw\n"
 	cases := map[string]struct {
 		hdr  string
@@ -167,7 +169,7 @@ func TestMHDBadFiles(t *testing.T) {
 	}
 	for name, tc := range cases {
 		path := filepath.Join(dir, name+".mhd")
-		os.WriteFile(path, []byte(tc.hdr), 0o644)
+		testfs.WriteFile(t, path, []byte(tc.hdr))
 		_, err := ReadHU(path)
 		if err == nil {
 			t.Errorf("%s: no error", name)
@@ -181,9 +183,9 @@ func TestMHDBadFiles(t *testing.T) {
 		}
 	}
 	// Truncated raw file: error names the data file too.
-	os.WriteFile(filepath.Join(dir, "short.raw"), make([]byte, 47), 0o644)
+	testfs.WriteFile(t, filepath.Join(dir, "short.raw"), make([]byte, 47))
 	path := filepath.Join(dir, "short.mhd")
-	os.WriteFile(path, []byte(strings.Replace(base, "d.raw", "short.raw", 1)), 0o644)
+	testfs.WriteFile(t, path, []byte(strings.Replace(base, "d.raw", "short.raw", 1)))
 	if _, err := ReadHU(path); !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), "short.raw") {
 		t.Errorf("short raw: %v", err)
 	}
@@ -222,11 +224,11 @@ func TestSidecarRoundTrip(t *testing.T) {
 	if bytes.Equal(old, raw) {
 		t.Fatalf("could not rewrite the warning as a plain string: %s", raw)
 	}
-	os.WriteFile(path, old, 0o644)
+	testfs.WriteFile(t, path, old)
 	if back, err := ReadSidecar(path); err != nil || len(back.Warnings) != 1 || back.Warnings[0].Message != "uneven slice gaps" {
 		t.Errorf("old-format sidecar: %+v %v", back.Warnings, err)
 	}
-	os.WriteFile(path, []byte("{not json"), 0o644)
+	testfs.WriteFile(t, path, []byte("{not json"))
 	if _, err := ReadSidecar(path); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), path) {
 		t.Errorf("bad JSON: %v", err)
 	}

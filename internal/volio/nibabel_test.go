@@ -2,6 +2,7 @@ package volio
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +23,8 @@ func runPy(t *testing.T, py, script string, args ...string) []byte {
 	t.Helper()
 	out, err := exec.Command(py, append([]string{"-c", script}, args...)...).Output()
 	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
 			t.Fatalf("python: %v\n%s", err, ee.Stderr)
 		}
 		t.Fatalf("python: %v", err)

@@ -196,13 +196,26 @@ func parseNIfTIHeader(b []byte) (niiHeader, error) {
 		h.inter = 0
 	}
 
+	ras := niiAffine(b, o)
+	g, err := rasToGrid(ras, h.dims)
+	if err != nil {
+		return h, err
+	}
+	h.grid = g
+	return h, nil
+}
+
+// niiAffine is the header's voxel (i,j,k) → RAS mm affine, by NIfTI's
+// precedence: sform, then qform, then pixdim alone.
+func niiAffine(b []byte, o binary.ByteOrder) [3][4]float64 {
+	i16 := func(off int) int16 { return int16(o.Uint16(b[off:])) }
+	f32 := func(off int) float64 { return float64(math.Float32frombits(o.Uint32(b[off:]))) }
 	var pixdim [8]float64
 	for i := range pixdim {
 		pixdim[i] = f32(76 + 4*i)
 	}
 	qcode, scode := i16(252), i16(254)
 
-	// RAS affine: voxel (i,j,k) → RAS mm.
 	var ras [3][4]float64
 	switch {
 	case scode > 0:
@@ -229,12 +242,7 @@ func parseNIfTIHeader(b []byte) (niiHeader, error) {
 			ras[a][a] = pixdim[a+1]
 		}
 	}
-	g, err := rasToGrid(ras, h.dims)
-	if err != nil {
-		return h, err
-	}
-	h.grid = g
-	return h, nil
+	return ras
 }
 
 // rasToGrid turns a NIfTI voxel→RAS affine into an LPS Grid: the x and y rows

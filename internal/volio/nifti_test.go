@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/volume"
+
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 // rotation returns the rotation matrix about unit axis u by angle th (rad).
@@ -521,7 +523,7 @@ func TestNIfTIBadFiles(t *testing.T) {
 	// A truncated gzip stream (cut mid-data).
 	full := gzipStd(t, good)
 	path := filepath.Join(dir, "cut.nii.gz")
-	os.WriteFile(path, full[:len(full)/2], 0o644)
+	testfs.WriteFile(t, path, full[:len(full)/2])
 	if _, err := ReadHU(path); err == nil || !strings.Contains(err.Error(), path) {
 		t.Errorf("cut gzip: error %v", err)
 	}
@@ -529,7 +531,7 @@ func TestNIfTIBadFiles(t *testing.T) {
 	bad := bytes.Clone(full)
 	bad[len(bad)-8] ^= 0xff
 	path = filepath.Join(dir, "crc.nii.gz")
-	os.WriteFile(path, bad, 0o644)
+	testfs.WriteFile(t, path, bad)
 	if _, err := ReadHU(path); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), path) {
 		t.Errorf("bad CRC: error %v", err)
 	}

@@ -53,15 +53,13 @@ func ReadFloat32(path string) (*volume.Volume[float32], error) {
 	return v, err
 }
 
-// ReadHUInto is ReadHU that reuses dst's voxel buffer when its capacity is
-// large enough (dst may be nil); the returned volume aliases dst then.
+// ReadHUInto is ReadHU that follows the buffer-reuse rule (package volume)
+// for dst, which may be nil; the returned volume aliases dst when reused.
 func ReadHUInto(path string, dst *volume.Volume[int16]) (*volume.Volume[int16], error) {
 	v := dst
 	err := readAny(path, func(g volume.Grid) []int16 {
-		if v != nil && cap(v.Data) >= g.Len() {
-			v.Grid = g
-			v.Data = v.Data[:g.Len()]
-			return v.Data
+		if r, ok := volume.Reuse(v, g); ok {
+			return r.Data
 		}
 		v = volume.New[int16](g)
 		return v.Data

@@ -9,6 +9,19 @@
 //     are voxel centres, so voxel (0,0,0)'s centre is exactly Origin.
 //   - Voxels are stored x (i) fastest, then y (j), then z (k):
 //     Data[i + Nx*(j + Ny*k)], as NIfTI stores them.
+//
+// # Buffer reuse
+//
+// The one rule for every package ("the buffer-reuse rule" in their docs): a
+// function or method that takes a dst (an output volume or slice) or a
+// workspace reuses its memory when the capacity suffices and allocates anew
+// otherwise. A nil dst or a zero workspace is valid and only allocates. The
+// result is returned and may alias dst; dst's old contents are irrelevant
+// unless the function says otherwise. A dst or workspace belongs to one
+// goroutine at a time: run parallel work with one workspace per goroutine.
+// Resize and Reuse implement the rule; an allocation that depends on the
+// input is checked against the memory budget (internal/membudget) by the
+// caller before it is made.
 package volume
 
 import (

@@ -110,3 +110,29 @@ func TestTrilinearLinearFieldAndEdges(t *testing.T) {
 		}
 	}
 }
+
+func TestResizeAndReuse(t *testing.T) {
+	buf := make([]int16, 3, 10)
+	buf[0] = 7
+	if r := Resize(buf, 8); len(r) != 8 || &r[0] != &buf[0] || r[0] != 7 {
+		t.Errorf("Resize within capacity: len %d, reused %v", len(r), &r[0] == &buf[0])
+	}
+	if r := Resize(buf, 11); len(r) != 11 || &r[0] == &buf[0] || r[0] != 0 {
+		t.Errorf("Resize beyond capacity: len %d, reused %v", len(r), &r[0] == &buf[0])
+	}
+	if r := Resize[int16](nil, 2); len(r) != 2 {
+		t.Errorf("Resize(nil, 2): len %d", len(r))
+	}
+	g := Grid{Dims: [3]int{2, 2, 2}, Spacing: Vec3{1, 1, 1}, Direction: Identity}
+	if v, ok := Reuse[int16](nil, g); ok || v != nil {
+		t.Error("Reuse(nil) reused")
+	}
+	small := New[int16](Grid{Dims: [3]int{1, 1, 1}, Spacing: Vec3{1, 1, 1}, Direction: Identity})
+	if v, ok := Reuse(small, g); ok || v != nil || small.Dims != [3]int{1, 1, 1} {
+		t.Error("Reuse of a too small volume reused or changed it")
+	}
+	big := &Volume[int16]{Grid: g, Data: make([]int16, 1, 20)}
+	if v, ok := Reuse(big, g); !ok || v != big || len(v.Data) != 8 || v.Grid != g {
+		t.Errorf("Reuse of a large enough volume: ok %v, len %d", ok, len(big.Data))
+	}
+}

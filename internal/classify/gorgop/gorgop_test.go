@@ -52,7 +52,11 @@ func build(t testing.TB, net *nn.Net, batch int, opt Options) *Graph {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { g.Close() })
+	t.Cleanup(func() {
+		if err := g.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return g
 }
 

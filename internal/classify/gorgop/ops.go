@@ -18,6 +18,7 @@ package gorgop
 
 import (
 	"fmt"
+	"github.com/lungctl/lungctl/internal/volume"
 	"hash"
 	"hash/fnv"
 
@@ -43,7 +44,7 @@ type base struct {
 func (b base) ReturnsPtr() bool      { return false }
 func (b base) CallsExtern() bool     { return false }
 func (b base) OverwritesInput() int  { return -1 }
-func (b base) WriteHash(h hash.Hash) { fmt.Fprintf(h, "%s#%d", b.name, b.id) }
+func (b base) WriteHash(h hash.Hash) { _, _ = fmt.Fprintf(h, "%s#%d", b.name, b.id) } // a hash.Hash never fails a Write
 func (b base) Hashcode() uint32 {
 	h := fnv.New32a()
 	b.WriteHash(h)
@@ -105,10 +106,8 @@ func (o *out) tensor(shape ...int) (*tensor.Dense, []float32) {
 	for _, s := range shape {
 		n *= s
 	}
-	if cap(o.data) < n {
-		o.data = make([]float32, n)
-	}
-	d := o.data[:n]
+	o.data = volume.Resize(o.data, n) // the buffer-reuse rule (package volume)
+	d := o.data
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(d)), d
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"gonum.org/v1/gonum/integrate"
 	"gonum.org/v1/gonum/stat"
+	G "gorgonia.org/gorgonia"
 
 	"github.com/lungctl/lungctl/internal/classify"
 	"github.com/lungctl/lungctl/internal/classify/gorgop"
@@ -191,99 +192,25 @@ func fit(ctx context.Context, train, val []example, cfg *Config) (*classify.Mode
 	if len(val) == 0 {
 		return nil, res, fmt.Errorf("%w: the held-out set is empty", ErrNoData)
 	}
-	m, err := classify.NewModel(cfg.Arch, cfg.Patch, cfg.Seed)
+	tr, err := newTrainer(train, cfg)
 	if err != nil {
 		return nil, res, err
 	}
-	net := m.Net
-	solver := gorgop.NewAdam(cfg.LR, cfg.WeightDecay)
-	bs := cfg.BatchSize
-	// one training graph for full batches and one for the last, shorter one
-	graphs := map[int]*gorgop.Graph{}
-	defer func() {
-		for _, g := range graphs {
-			g.Close()
-		}
-	}()
-	graphFor := func(nb int) (*gorgop.Graph, error) {
-		if g, ok := graphs[nb]; ok {
-			return g, nil
-		}
-		g, err := gorgop.Build(net, nb, gorgop.Options{Train: true, GradParts: cfg.GradParts})
-		if err != nil {
-			return nil, fmt.Errorf("train: %w", err)
-		}
-		graphs[nb] = g
-		return g, nil
-	}
-	L := net.InputLen()
-	x := make([]float32, bs*L)
-	y, dz := make([]float32, bs), make([]float32, bs)
-	augs := make([]classify.Augment, bs)
-	sites := make([]classify.Site, 0, bs)
-	order := make([]int, len(train))
-	for i := range order {
-		order[i] = i
-	}
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0x747261696e))
+	defer tr.close()
+	m, net := tr.m, tr.m.Net
 	best := EpochStats{ValAUC: -1, ValLoss: math.Inf(1)}
 	bestW := make([][]float32, len(net.Params()))
-	start := time.Now()
-	batches := (len(train) + bs - 1) / bs
 	since := 0
 	for ep := 1; ep <= cfg.Epochs; ep++ {
-		rng.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
-		var lossSum float64
-		var seen int
-		tScores := make([]float64, 0, len(train))
-		tLabels := make([]bool, 0, len(train))
-		for b := 0; b < batches; b++ {
-			if err := ctx.Err(); err != nil {
-				return nil, res, fmt.Errorf("train: epoch %d: %w", ep, err)
-			}
-			idx := order[b*bs : min((b+1)*bs, len(order))]
-			nb := len(idx)
-			var ap []classify.Augment
-			if !cfg.NoAugment {
-				for i := 0; i < nb; i++ {
-					augs[i] = randomAugment(rng, cfg.MaxShiftMM)
-				}
-				ap = augs[:nb]
-			}
-			sites = sites[:0]
-			for i, k := range idx {
-				sites = append(sites, train[k].Site)
-				y[i] = 0
-				if train[k].label {
-					y[i] = 1
-				}
-			}
-			classify.ExtractPatches(sites, m.Patch, ap, x)
-			g, err := graphFor(nb)
-			if err != nil {
-				return nil, res, err
-			}
-			if err := g.Step(x[:nb*L], y[:nb], solver); err != nil {
-				return nil, res, fmt.Errorf("train: epoch %d: %w", ep, err)
-			}
-			z := g.Logits()
-			l := nn.BCEWithLogits(z, y[:nb], dz[:nb])
-			lossSum += l * float64(nb)
-			seen += nb
-			for i, k := range idx {
-				tScores = append(tScores, float64(z[i]))
-				tLabels = append(tLabels, train[k].label)
-			}
-			if cfg.Progress != nil {
-				cfg.Progress(Progress{Epoch: ep, Epochs: cfg.Epochs, Batch: b + 1, Batches: batches,
-					Loss: lossSum / float64(seen), Elapsed: time.Since(start)})
-			}
+		trainLoss, trainAUC, err := tr.epoch(ctx, ep)
+		if err != nil {
+			return nil, res, err
 		}
 		vl, va, _, err := evaluate(m, val)
 		if err != nil {
 			return nil, res, err
 		}
-		st := EpochStats{Epoch: ep, TrainLoss: lossSum / float64(seen), TrainAUC: auc(tScores, tLabels), ValLoss: vl, ValAUC: va}
+		st := EpochStats{Epoch: ep, TrainLoss: trainLoss, TrainAUC: trainAUC, ValLoss: vl, ValAUC: va}
 		res.stats = append(res.stats, st)
 		// a held-out set of one class has no AUC: the loss decides
 		if va > best.ValAUC || (va == best.ValAUC && vl < best.ValLoss) || (math.IsNaN(va) && vl < best.ValLoss) {
@@ -296,8 +223,8 @@ func fit(ctx context.Context, train, val []example, cfg *Config) (*classify.Mode
 		}
 		stop := since >= cfg.Patience && ep < cfg.Epochs
 		if cfg.Progress != nil {
-			cfg.Progress(Progress{Epoch: ep, Epochs: cfg.Epochs, Batch: batches, Batches: batches,
-				Loss: st.TrainLoss, EpochDone: true, Stats: st, StoppedEarly: stop, Elapsed: time.Since(start)})
+			cfg.Progress(Progress{Epoch: ep, Epochs: cfg.Epochs, Batch: tr.batches, Batches: tr.batches,
+				Loss: st.TrainLoss, EpochDone: true, Stats: st, StoppedEarly: stop, Elapsed: time.Since(tr.start)})
 		}
 		if stop {
 			break
@@ -311,4 +238,132 @@ func fit(ctx context.Context, train, val []example, cfg *Config) (*classify.Mode
 	}
 	res.best = best
 	return m, res, nil
+}
+
+// trainer is fit's training state: the model, its solver, one training
+// graph per batch size (full batches and the last, shorter one), the batch
+// buffers and the seeded batch order.
+type trainer struct {
+	cfg     *Config
+	m       *classify.Model
+	train   []example
+	solver  G.Solver
+	graphs  map[int]*gorgop.Graph
+	x, y    []float32
+	dz      []float32
+	augs    []classify.Augment
+	sites   []classify.Site
+	order   []int
+	rng     *rand.Rand
+	start   time.Time
+	batches int
+}
+
+func newTrainer(train []example, cfg *Config) (*trainer, error) {
+	m, err := classify.NewModel(cfg.Arch, cfg.Patch, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	bs := cfg.BatchSize
+	tr := &trainer{
+		cfg: cfg, m: m, train: train,
+		solver:  gorgop.NewAdam(cfg.LR, cfg.WeightDecay),
+		graphs:  map[int]*gorgop.Graph{},
+		x:       make([]float32, bs*m.Net.InputLen()),
+		y:       make([]float32, bs),
+		dz:      make([]float32, bs),
+		augs:    make([]classify.Augment, bs),
+		sites:   make([]classify.Site, 0, bs),
+		order:   make([]int, len(train)),
+		rng:     rand.New(rand.NewPCG(cfg.Seed, 0x747261696e)),
+		start:   time.Now(),
+		batches: (len(train) + bs - 1) / bs,
+	}
+	for i := range tr.order {
+		tr.order[i] = i
+	}
+	return tr, nil
+}
+
+// close releases the graphs' memory; a training result or error is already
+// decided, so their Close errors add nothing.
+func (tr *trainer) close() {
+	for _, g := range tr.graphs {
+		_ = g.Close()
+	}
+}
+
+func (tr *trainer) graphFor(nb int) (*gorgop.Graph, error) {
+	if g, ok := tr.graphs[nb]; ok {
+		return g, nil
+	}
+	g, err := gorgop.Build(tr.m.Net, nb, gorgop.Options{Train: true, GradParts: tr.cfg.GradParts})
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	tr.graphs[nb] = g
+	return g, nil
+}
+
+// epoch runs one pass over the shuffled training set and returns its mean
+// loss and AUC.
+func (tr *trainer) epoch(ctx context.Context, ep int) (loss, auroc float64, err error) {
+	cfg, bs := tr.cfg, tr.cfg.BatchSize
+	tr.rng.Shuffle(len(tr.order), func(a, b int) { tr.order[a], tr.order[b] = tr.order[b], tr.order[a] })
+	var lossSum float64
+	var seen int
+	tScores := make([]float64, 0, len(tr.train))
+	tLabels := make([]bool, 0, len(tr.train))
+	for b := 0; b < tr.batches; b++ {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, fmt.Errorf("train: epoch %d: %w", ep, err)
+		}
+		idx := tr.order[b*bs : min((b+1)*bs, len(tr.order))]
+		z, err := tr.step(ep, idx)
+		if err != nil {
+			return 0, 0, err
+		}
+		nb := len(idx)
+		lossSum += nn.BCEWithLogits(z, tr.y[:nb], tr.dz[:nb]) * float64(nb)
+		seen += nb
+		for i, k := range idx {
+			tScores = append(tScores, float64(z[i]))
+			tLabels = append(tLabels, tr.train[k].label)
+		}
+		if cfg.Progress != nil {
+			cfg.Progress(Progress{Epoch: ep, Epochs: cfg.Epochs, Batch: b + 1, Batches: tr.batches,
+				Loss: lossSum / float64(seen), Elapsed: time.Since(tr.start)})
+		}
+	}
+	return lossSum / float64(seen), auc(tScores, tLabels), nil
+}
+
+// step trains on the examples idx (augmented unless cfg.NoAugment) and
+// returns their logits; tr.y holds their labels.
+func (tr *trainer) step(ep int, idx []int) ([]float32, error) {
+	nb := len(idx)
+	var ap []classify.Augment
+	if !tr.cfg.NoAugment {
+		for i := 0; i < nb; i++ {
+			tr.augs[i] = randomAugment(tr.rng, tr.cfg.MaxShiftMM)
+		}
+		ap = tr.augs[:nb]
+	}
+	tr.sites = tr.sites[:0]
+	for i, k := range idx {
+		tr.sites = append(tr.sites, tr.train[k].Site)
+		tr.y[i] = 0
+		if tr.train[k].label {
+			tr.y[i] = 1
+		}
+	}
+	classify.ExtractPatches(tr.sites, tr.m.Patch, ap, tr.x)
+	g, err := tr.graphFor(nb)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.Step(tr.x[:nb*tr.m.Net.InputLen()], tr.y[:nb], tr.solver); err != nil {
+		return nil, fmt.Errorf("train: epoch %d: %w", ep, err)
+	}
+	return g.Logits(), nil
 }

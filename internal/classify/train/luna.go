@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/lungctl/lungctl/internal/classify"
+	"github.com/lungctl/lungctl/internal/csvio"
 	"github.com/lungctl/lungctl/internal/volio"
 	"github.com/lungctl/lungctl/internal/volume"
 )
@@ -235,7 +235,7 @@ const candidateInfo = "candidate class 0"
 func crop(v *volume.Volume[int16], world volume.Vec3, halfMM float64) (*volume.Volume[int16], error) {
 	c := v.WorldToIndex(world)
 	var lo [3]int
-	var g volume.Grid = v.Grid
+	g := v.Grid
 	for a := 0; a < 3; a++ {
 		h := int(math.Ceil(halfMM/v.Spacing[a])) + 1
 		if math.IsNaN(c[a]) || math.Abs(c[a]) > 1e7 {
@@ -263,69 +263,33 @@ func crop(v *volume.Volume[int16], world volume.Vec3, halfMM float64) (*volume.V
 	return out, nil
 }
 
-// readCSV reads a CSV table: its header (trimmed, BOM removed), its rows
-// and the hex SHA-256 of the file.
-func readCSV(path string) ([]string, [][]string, string, error) {
+// readCSV opens a header-keyed CSV table (csvio's reader, so a header
+// and cells are read as the candidate and annotation tables of the rest of
+// lungctl are) and returns the hex SHA-256 of the file.
+func readCSV(path string) (*csvio.Reader, string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("train: %w", err)
+		return nil, "", fmt.Errorf("train: %w", err)
 	}
 	sum := sha256.Sum256(b)
-	r := csv.NewReader(bytes.NewReader(b))
-	r.FieldsPerRecord = -1
-	head, err := r.Read()
+	cr, err := csvio.NewReader(bytes.NewReader(b), path)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("train: %s: header: %w", path, err)
+		return nil, "", fmt.Errorf("train: %w", err)
 	}
-	for i := range head {
-		head[i] = strings.TrimSpace(strings.TrimPrefix(head[i], "\ufeff"))
-	}
-	var rows [][]string
-	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, nil, "", fmt.Errorf("train: %s: %w", path, err)
-		}
-		rows = append(rows, rec)
-	}
-	return head, rows, hex.EncodeToString(sum[:]), nil
+	return cr, hex.EncodeToString(sum[:]), nil
 }
 
-func colIndex(head []string, path string, names ...string) ([]int, error) {
-	var idx []int
-	for _, n := range names {
-		found := -1
-		for i, h := range head {
-			if h == n {
-				found = i
-			}
-		}
-		if found < 0 {
-			return nil, fmt.Errorf("train: %s: missing column %q (have %v)", path, n, head)
-		}
-		idx = append(idx, found)
-	}
-	return idx, nil
-}
-
-func parseWorld(rec []string, ci []int, path string, line int) (string, volume.Vec3, error) {
+// parseWorld reads a row's seriesuid and its finite LPS coordinates (mm).
+func parseWorld(row csvio.Row) (string, volume.Vec3, error) {
 	var w volume.Vec3
-	for _, i := range ci {
-		if i >= len(rec) {
-			return "", w, fmt.Errorf("train: %s: line %d: too few fields", path, line)
-		}
-	}
-	for a := 0; a < 3; a++ {
-		x, err := strconv.ParseFloat(strings.TrimSpace(rec[ci[a+1]]), 64)
-		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
-			return "", w, fmt.Errorf("train: %s: line %d: bad coordinate %q", path, line, rec[ci[a+1]])
+	for a, col := range []string{"coordX", "coordY", "coordZ"} {
+		x, err := row.Finite(col)
+		if err != nil {
+			return "", w, fmt.Errorf("train: %w", err)
 		}
 		w[a] = x
 	}
-	return strings.TrimSpace(rec[ci[0]]), w, nil
+	return row.Get("seriesuid"), w, nil
 }
 
 // parseMalignancy turns one malignancy cell into a rating (lists → mean)
@@ -363,46 +327,49 @@ func parseMalignancy(s string, min float64) (bool, string, error) {
 
 func readAnnotations(opt LUNAOptions, d *lunaData) ([]point, classify.Table, error) {
 	tab := classify.Table{Role: "annotations", File: filepath.Base(opt.Annotations)}
-	head, rows, sum, err := readCSV(opt.Annotations)
+	cr, sum, err := readCSV(opt.Annotations)
 	if err != nil {
 		return nil, tab, err
 	}
 	tab.SHA256 = sum
-	ci, err := colIndex(head, opt.Annotations, "seriesuid", "coordX", "coordY", "coordZ")
-	if err != nil {
-		return nil, tab, err
+	if err := cr.Require("seriesuid", "coordX", "coordY", "coordZ"); err != nil {
+		return nil, tab, fmt.Errorf("train: %w", err)
 	}
 	names := []string{"malignancy", "mal_details", "mal_bool"}
 	if opt.MalignancyColumn != "" {
 		names = []string{opt.MalignancyColumn}
 	}
-	mc := -1
 	for _, n := range names {
-		if i, err := colIndex(head, opt.Annotations, n); err == nil {
-			mc, d.column = i[0], n
+		if cr.Has(n) {
+			d.column = n
 			break
 		}
 	}
-	if mc < 0 {
-		return nil, tab, fmt.Errorf("train: %s: no malignancy column (looked for %v, have %v)", opt.Annotations, names, head)
+	if d.column == "" {
+		return nil, tab, fmt.Errorf("train: %s: no malignancy column (looked for %v, have %v)", opt.Annotations, names, cr.Header())
 	}
 	var pts []point
 	unrated := 0
-	for li, rec := range rows {
-		uid, w, err := parseWorld(rec, ci, opt.Annotations, li+2)
+	for {
+		row, err := cr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, tab, fmt.Errorf("train: %w", err)
+		}
+		uid, w, err := parseWorld(row)
 		if err != nil {
 			return nil, tab, err
 		}
-		if mc >= len(rec) {
-			return nil, tab, fmt.Errorf("train: %s: line %d: no malignancy value", opt.Annotations, li+2)
-		}
-		if strings.TrimSpace(rec[mc]) == "" {
+		m := row.Get(d.column)
+		if m == "" {
 			unrated++
 			continue
 		}
-		lab, info, err := parseMalignancy(rec[mc], opt.MalignantMin)
+		lab, info, err := parseMalignancy(m, opt.MalignantMin)
 		if err != nil {
-			return nil, tab, fmt.Errorf("train: %s: line %d: malignancy %q: %w", opt.Annotations, li+2, rec[mc], err)
+			return nil, tab, fmt.Errorf("train: %w", row.Errorf("malignancy %q: %w", m, err))
 		}
 		pts = append(pts, point{uid: uid, world: w, label: lab, info: "nodule, " + info})
 	}
@@ -414,26 +381,33 @@ func readAnnotations(opt LUNAOptions, d *lunaData) ([]point, classify.Table, err
 
 func readNegatives(opt LUNAOptions) ([]point, classify.Table, error) {
 	tab := classify.Table{Role: "candidates", File: filepath.Base(opt.Candidates)}
-	head, rows, sum, err := readCSV(opt.Candidates)
+	cr, sum, err := readCSV(opt.Candidates)
 	if err != nil {
 		return nil, tab, err
 	}
 	tab.SHA256 = sum
-	ci, err := colIndex(head, opt.Candidates, "seriesuid", "coordX", "coordY", "coordZ", "class")
-	if err != nil {
-		return nil, tab, err
+	if err := cr.Require("seriesuid", "coordX", "coordY", "coordZ", "class"); err != nil {
+		return nil, tab, fmt.Errorf("train: %w", err)
 	}
 	per := map[string][]point{}
 	var uids []string
-	for li, rec := range rows {
-		uid, w, err := parseWorld(rec, ci, opt.Candidates, li+2)
+	for {
+		row, err := cr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, tab, fmt.Errorf("train: %w", err)
+		}
+		uid, w, err := parseWorld(row)
 		if err != nil {
 			return nil, tab, err
 		}
-		if ci[4] >= len(rec) {
-			return nil, tab, fmt.Errorf("train: %s: line %d: no class", opt.Candidates, li+2)
-		}
-		if strings.TrimSpace(rec[ci[4]]) != "0" {
+		switch row.Get("class") {
+		case "":
+			return nil, tab, fmt.Errorf("train: %w", row.Errorf("no class"))
+		case "0":
+		default:
 			continue
 		}
 		if _, ok := per[uid]; !ok {

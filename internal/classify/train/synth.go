@@ -53,16 +53,7 @@ func synthPatch(seed int64, kind phantom.Kind, diameterMM float64, size int, nod
 	for i := range f {
 		f[i] = float32(bg)
 	}
-	unit := func() [3]float64 {
-		for {
-			u := [3]float64{r.NormFloat64(), r.NormFloat64(), r.NormFloat64()}
-			n := math.Sqrt(u[0]*u[0] + u[1]*u[1] + u[2]*u[2])
-			if n > 1e-6 {
-				return [3]float64{u[0] / n, u[1] / n, u[2] / n}
-			}
-		}
-	}
-	dot := func(a, b [3]float64) float64 { return a[0]*b[0] + a[1]*b[1] + a[2]*b[2] }
+	sc := drawSynthScene(r, kind, diameterMM, h, nodule)
 	// blend paints value val with coverage clamp(0.5 − sdf, 0, 1) (sdf in mm).
 	blend := func(idx int, sdf, val float64) {
 		c := 0.5 - sdf
@@ -74,107 +65,23 @@ func synthPatch(seed int64, kind phantom.Kind, diameterMM float64, size int, nod
 		}
 		f[idx] += (float32(val) - f[idx]) * float32(c)
 	}
-	rad := diameterMM / 2
-	if !nodule {
-		rad = 0
-	}
-	// chest wall
-	wall := kind == phantom.Juxtapleural && nodule || r.Float64() < 0.25
-	wn := unit()
-	wd := 0.0
-	if wall {
-		switch {
-		case kind == phantom.Juxtapleural && nodule:
-			wd = 0.75 * rad
-		case nodule:
-			wd = rad + 2 + 8*r.Float64()
-		default:
-			wd = 3 + 10*r.Float64()
-		}
-	}
-	type tube struct {
-		p, d [3]float64
-		r    float64
-	}
-	var tubes []tube
-	nv := 2 + r.IntN(4)
-	for t := 0; t < nv; t++ {
-		var p [3]float64
-		for a := range p {
-			p[a] = (2*r.Float64() - 1) * h * 0.8
-		}
-		tubes = append(tubes, tube{p: p, d: unit(), r: 0.6 + 1.6*r.Float64()})
-	}
-	if !nodule && r.Float64() < 0.5 {
-		tubes = append(tubes, tube{d: unit(), r: 1 + 2*r.Float64()})
-	}
-	// nodule shape parameters
-	type lobe struct {
-		d [3]float64
-		w float64
-	}
-	var lobes []lobe
-	nl := 4 + r.IntN(3)
-	for l := 0; l < nl; l++ {
-		lobes = append(lobes, lobe{d: unit(), w: 0.25 + 0.2*r.Float64()})
-	}
-	type spike struct {
-		d      [3]float64
-		length float64
-	}
-	var spikes []spike
-	ns := 8 + r.IntN(7)
-	for s := 0; s < ns; s++ {
-		spikes = append(spikes, spike{d: unit(), length: rad * (0.5 + 0.5*r.Float64())})
-	}
-	nodHU := 20 + 30*r.Float64()
-	if kind == phantom.Calcified {
-		nodHU = 300 + 500*r.Float64()
-	}
 	for k := 0; k < size; k++ {
 		for j := 0; j < size; j++ {
 			for i := 0; i < size; i++ {
 				idx := g.Index(i, j, k)
 				p := [3]float64{float64(i) - h, float64(j) - h, float64(k) - h}
-				for _, t := range tubes {
+				for _, t := range sc.tubes {
 					q := [3]float64{p[0] - t.p[0], p[1] - t.p[1], p[2] - t.p[2]}
-					s := dot(q, t.d)
-					d2 := dot(q, q) - s*s
+					s := dot3(q, t.d)
+					d2 := dot3(q, q) - s*s
 					blend(idx, math.Sqrt(math.Max(d2, 0))-t.r, 30)
 				}
-				if wall {
-					blend(idx, wd-dot(p, wn), 30)
+				if sc.wall {
+					blend(idx, sc.wd-dot3(p, sc.wn), 30)
 				}
-				if rad == 0 {
-					continue
+				if sc.rad > 0 {
+					blend(idx, sc.noduleSDF(p), sc.nodHU)
 				}
-				dist := math.Sqrt(dot(p, p))
-				sdf := dist - rad
-				switch kind {
-				case phantom.Lobulated:
-					if dist > 0 {
-						u := [3]float64{p[0] / dist, p[1] / dist, p[2] / dist}
-						m := 0.0
-						for _, l := range lobes {
-							m = math.Max(m, l.w*math.Exp(-4*(1-dot(u, l.d))))
-						}
-						sdf = dist - rad*(0.8+m)
-					}
-				case phantom.Spiculated:
-					for _, s := range spikes {
-						t := dot(p, s.d)
-						if t <= 0 || t > rad+s.length {
-							continue
-						}
-						d2 := dot(p, p) - t*t
-						sr := 1.0
-						if t > rad {
-							sr = 1 - 0.7*(t-rad)/s.length
-						}
-						sdf = math.Min(sdf, math.Sqrt(math.Max(d2, 0))-sr)
-					}
-				}
-				blend(idx, sdf, nodHU)
 			}
 		}
 	}
@@ -184,6 +91,125 @@ func synthPatch(seed int64, kind phantom.Kind, diameterMM float64, size int, nod
 	}
 	return v
 }
+
+// synthScene is what synthPatch paints: vessels, the chest wall and the
+// nodule's shape.
+type synthScene struct {
+	kind   phantom.Kind
+	rad    float64 // nodule radius (mm); 0 without a nodule
+	wall   bool
+	wn     [3]float64 // wall normal
+	wd     float64    // wall distance from the centre (mm)
+	tubes  []synthTube
+	lobes  []synthLobe
+	spikes []synthSpike
+	nodHU  float64
+}
+
+type synthTube struct {
+	p, d [3]float64
+	r    float64
+}
+
+type synthLobe struct {
+	d [3]float64
+	w float64
+}
+
+type synthSpike struct {
+	d      [3]float64
+	length float64
+}
+
+// drawSynthScene draws the scene from r. The order of the draws is part of
+// the training data's reproducibility: keep it.
+func drawSynthScene(r *rand.Rand, kind phantom.Kind, diameterMM, h float64, nodule bool) *synthScene {
+	unit := func() [3]float64 {
+		for {
+			u := [3]float64{r.NormFloat64(), r.NormFloat64(), r.NormFloat64()}
+			n := math.Sqrt(u[0]*u[0] + u[1]*u[1] + u[2]*u[2])
+			if n > 1e-6 {
+				return [3]float64{u[0] / n, u[1] / n, u[2] / n}
+			}
+		}
+	}
+	sc := &synthScene{kind: kind}
+	if nodule {
+		sc.rad = diameterMM / 2
+	}
+	// chest wall
+	sc.wall = kind == phantom.Juxtapleural && nodule || r.Float64() < 0.25
+	sc.wn = unit()
+	if sc.wall {
+		switch {
+		case kind == phantom.Juxtapleural && nodule:
+			sc.wd = 0.75 * sc.rad
+		case nodule:
+			sc.wd = sc.rad + 2 + 8*r.Float64()
+		default:
+			sc.wd = 3 + 10*r.Float64()
+		}
+	}
+	nv := 2 + r.IntN(4)
+	for t := 0; t < nv; t++ {
+		var p [3]float64
+		for a := range p {
+			p[a] = (2*r.Float64() - 1) * h * 0.8
+		}
+		sc.tubes = append(sc.tubes, synthTube{p: p, d: unit(), r: 0.6 + 1.6*r.Float64()})
+	}
+	if !nodule && r.Float64() < 0.5 {
+		sc.tubes = append(sc.tubes, synthTube{d: unit(), r: 1 + 2*r.Float64()})
+	}
+	// nodule shape parameters
+	nl := 4 + r.IntN(3)
+	for l := 0; l < nl; l++ {
+		sc.lobes = append(sc.lobes, synthLobe{d: unit(), w: 0.25 + 0.2*r.Float64()})
+	}
+	ns := 8 + r.IntN(7)
+	for s := 0; s < ns; s++ {
+		sc.spikes = append(sc.spikes, synthSpike{d: unit(), length: sc.rad * (0.5 + 0.5*r.Float64())})
+	}
+	sc.nodHU = 20 + 30*r.Float64()
+	if kind == phantom.Calcified {
+		sc.nodHU = 300 + 500*r.Float64()
+	}
+	return sc
+}
+
+// noduleSDF is the signed distance (mm) from p to the nodule's surface.
+func (sc *synthScene) noduleSDF(p [3]float64) float64 {
+	rad := sc.rad
+	dist := math.Sqrt(dot3(p, p))
+	sdf := dist - rad
+	switch sc.kind {
+	case phantom.Lobulated:
+		if dist > 0 {
+			u := [3]float64{p[0] / dist, p[1] / dist, p[2] / dist}
+			m := 0.0
+			for _, l := range sc.lobes {
+				m = math.Max(m, l.w*math.Exp(-4*(1-dot3(u, l.d))))
+			}
+			sdf = dist - rad*(0.8+m)
+		}
+	case phantom.Spiculated:
+		for _, s := range sc.spikes {
+			t := dot3(p, s.d)
+			if t <= 0 || t > rad+s.length {
+				continue
+			}
+			d2 := dot3(p, p) - t*t
+			sr := 1.0
+			if t > rad {
+				sr = 1 - 0.7*(t-rad)/s.length
+			}
+			sdf = math.Min(sdf, math.Sqrt(math.Max(d2, 0))-sr)
+		}
+	}
+	return sdf
+}
+
+func dot3(a, b [3]float64) float64 { return a[0]*b[0] + a[1]*b[1] + a[2]*b[2] }
 
 // phantomExamples renders n synthetic examples with gen on size³ 1 mm
 // patches: a fraction negFrac without a nodule (label benign), the rest

@@ -116,14 +116,13 @@ func Start(ctx context.Context, exe string) (*Browser, error) {
 	// Pipes: the browser reads fd 3 (cmdR) and writes fd 4 (evW).
 	cmdR, cmdW, err := os.Pipe()
 	if err != nil {
-		os.RemoveAll(profile)
+		_ = os.RemoveAll(profile) // cleanup; the pipe error is the one to report
 		return nil, fmt.Errorf("browser: pipe: %w", err)
 	}
 	evR, evW, err := os.Pipe()
 	if err != nil {
-		cmdR.Close()
-		cmdW.Close()
-		os.RemoveAll(profile)
+		closeAll(cmdR, cmdW)
+		_ = os.RemoveAll(profile)
 		return nil, fmt.Errorf("browser: pipe: %w", err)
 	}
 	b := &Browser{toB: cmdW, fromB: evR, profile: profile, stderr: &tailBuffer{max: 16 << 10},
@@ -134,20 +133,19 @@ func Start(ctx context.Context, exe string) (*Browser, error) {
 	b.cmd.Stderr = b.stderr
 	setProcessGroup(b.cmd)
 	if err := b.cmd.Start(); err != nil {
-		cmdR.Close()
-		cmdW.Close()
-		evR.Close()
-		evW.Close()
-		os.RemoveAll(profile)
+		closeAll(cmdR, cmdW, evR, evW)
+		_ = os.RemoveAll(profile)
 		return nil, fmt.Errorf("browser: start %s: %w", exe, err)
 	}
-	cmdR.Close() // the browser's ends
-	evW.Close()
-	go func() { b.cmd.Wait(); close(b.exited) }()
+	closeAll(cmdR, evW) // the browser's ends
+	go func() {
+		_ = b.cmd.Wait() // how it ended shows in its output (b.stderr) and in b.call's errors
+		close(b.exited)
+	}()
 	go b.read()
 	// The browser answers once it is up.
 	if _, err := b.call(ctx, "", "Browser.getVersion", nil); err != nil {
-		b.Close()
+		_ = b.Close() // the silence is the error to report
 		return nil, fmt.Errorf("browser: %s did not answer: %w; its output: %s", exe, err, b.stderr.String())
 	}
 	return b, nil
@@ -180,7 +178,7 @@ func (b *Browser) read() {
 		b.mu.Unlock()
 	}
 	b.mu.Lock()
-	b.readErr = fmt.Errorf("%w: %v", ErrClosed, err)
+	b.readErr = fmt.Errorf("%w: %w", ErrClosed, err)
 	for id, ch := range b.pending {
 		close(ch)
 		delete(b.pending, id)
@@ -240,7 +238,7 @@ func (b *Browser) call(ctx context.Context, session, method string, params any) 
 // its helper processes) if it has not, and removes the profile folder.
 func (b *Browser) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	b.call(ctx, "", "Browser.close", nil)
+	_, _ = b.call(ctx, "", "Browser.close", nil) // a browser that does not answer is killed below
 	cancel()
 	select {
 	case <-b.exited:
@@ -248,8 +246,7 @@ func (b *Browser) Close() error {
 		killProcessGroup(b.cmd)
 		<-b.exited
 	}
-	b.toB.Close()
-	b.fromB.Close()
+	closeAll(b.toB, b.fromB)
 	<-b.done
 	return os.RemoveAll(b.profile)
 }
@@ -281,3 +278,11 @@ func (t *tailBuffer) String() string {
 }
 
 var _ io.Writer = (*tailBuffer)(nil)
+
+// closeAll closes pipe ends on a cleanup or shutdown path, where a Close
+// error (the other end already gone) changes nothing.
+func closeAll(fs ...*os.File) {
+	for _, f := range fs {
+		_ = f.Close()
+	}
+}

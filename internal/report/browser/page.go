@@ -109,7 +109,9 @@ func (p *Page) event(method string, params json.RawMessage) {
 				Description string `json:"description"`
 			} `json:"args"`
 		}
-		json.Unmarshal(params, &e)
+		if !p.decode(method, params, &e) {
+			return
+		}
 		var parts []string
 		for _, a := range e.Args {
 			if a.Value != nil {
@@ -136,7 +138,9 @@ func (p *Page) event(method string, params json.RawMessage) {
 				} `json:"exception"`
 			} `json:"exceptionDetails"`
 		}
-		json.Unmarshal(params, &e)
+		if !p.decode(method, params, &e) {
+			return
+		}
 		p.problems = append(p.problems, fmt.Sprintf("uncaught exception (line %d): %s %s", e.Details.Line+1, e.Details.Text, e.Details.Exception.Description))
 	case "Log.entryAdded":
 		var e struct {
@@ -144,7 +148,9 @@ func (p *Page) event(method string, params json.RawMessage) {
 				Source, Level, Text, URL string
 			} `json:"entry"`
 		}
-		json.Unmarshal(params, &e)
+		if !p.decode(method, params, &e) {
+			return
+		}
 		msg := "log." + e.Entry.Level + " (" + e.Entry.Source + "): " + e.Entry.Text
 		if e.Entry.URL != "" {
 			msg += " [" + e.Entry.URL + "]"
@@ -162,16 +168,30 @@ func (p *Page) event(method string, params json.RawMessage) {
 				URL string `json:"url"`
 			} `json:"request"`
 		}
-		json.Unmarshal(params, &e)
+		if !p.decode(method, params, &e) {
+			return
+		}
 		p.requests = append(p.requests, e.Request.URL)
 	case "Network.loadingFailed":
 		var e struct {
 			ErrorText     string `json:"errorText"`
 			BlockedReason string `json:"blockedReason"`
 		}
-		json.Unmarshal(params, &e)
+		if !p.decode(method, params, &e) {
+			return
+		}
 		p.problems = append(p.problems, "network: loading failed: "+e.ErrorText+" "+e.BlockedReason)
 	}
+}
+
+// decode unmarshals an event's params into e; an event that does not decode
+// is recorded as a problem (the page's report would otherwise miss it).
+func (p *Page) decode(method string, params json.RawMessage, e any) bool {
+	if err := json.Unmarshal(params, e); err != nil {
+		p.problems = append(p.problems, fmt.Sprintf("devtools: %s: undecodable event: %v", method, err))
+		return false
+	}
+	return true
 }
 
 // Problems are the console errors and failed assertions, uncaught

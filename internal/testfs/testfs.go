@@ -1,0 +1,45 @@
+// Package testfs lays out test fixtures on disk: each helper fails the test
+// at once when the file system refuses, so a fixture that was not written
+// cannot make a later check pass (or fail) for the wrong reason. Only tests
+// import it.
+package testfs
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// WriteFile writes data to path (mode 0644), creating its folder.
+func WriteFile(t testing.TB, path string, data []byte) {
+	t.Helper()
+	MkdirAll(t, filepath.Dir(path))
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Symlink makes newname a symbolic link to oldname.
+func Symlink(t testing.TB, oldname, newname string) {
+	t.Helper()
+	if err := os.Symlink(oldname, newname); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// MkdirAll makes dir and its parents (mode 0755).
+func MkdirAll(t testing.TB, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Must fails the test when err is not nil: for a fixture step (closing an
+// in-memory archive writer, say) whose failure means the fixture is wrong.
+func Must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
