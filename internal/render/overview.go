@@ -115,8 +115,14 @@ func OverviewImage(hu *volume.Volume[int16], mask *volume.Volume[uint8], cs []ca
 	if !axisAligned(hu.Direction) {
 		step /= 2
 	}
-	mipPanel(img, s, msk, cor, volume.Vec3{0, 1, 0}, lo[1], hi[1], step, opt.Window)
-	mipPanel(img, s, msk, ax, volume.Vec3{0, 0, 1}, lo[2], hi[2], step, opt.Window)
+	if hu.Direction == volume.Identity && !slowMIP {
+		pc, pa := axisMIPs(hu, msk)
+		projPanel(img, s, pc, cor, 0, 2, opt.Window)
+		projPanel(img, s, pa, ax, 0, 1, opt.Window)
+	} else {
+		mipPanel(img, s, msk, cor, volume.Vec3{0, 1, 0}, lo[1], hi[1], step, opt.Window)
+		mipPanel(img, s, msk, ax, volume.Vec3{0, 0, 1}, lo[2], hi[2], step, opt.Window)
+	}
 
 	marks := overviewMarks{top: top, opt: opt, sopt: sopt}
 	for _, p := range []Panel{cor, ax} {
@@ -126,6 +132,10 @@ func OverviewImage(hu *volume.Volume[int16], mask *volume.Volume[uint8], cs []ca
 	marks.list(img, header+max(ny, nz)+gap)
 	return img, []Panel{cor, ax}, nil
 }
+
+// slowMIP forces the ray-by-ray projection (for the tests that compare the
+// two).
+var slowMIP = false
 
 // overviewMarks draws the overview's candidates: circles and numbers on
 // each projection, and the list under them.
