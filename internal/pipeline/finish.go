@@ -22,6 +22,9 @@ func (b *batch) finish(sum *Summary, ref references, wall time.Duration) (*Summa
 	if err := b.writeAggregates(sum, all, sub); err != nil {
 		return sum, err
 	}
+	for _, r := range sum.Records {
+		sum.Patients = append(sum.Patients, patientSummary(r))
+	}
 	if ref.labels != nil {
 		b.logLoss(sum, sub, ref.labels)
 	}
