@@ -136,7 +136,7 @@ func newRunCmd() *cobra.Command {
 		Long:  runLong,
 		Example: `  lungctl run stage1/ -o out/ -j 2
   lungctl run stage1/ -o out/ --labels stage1_labels.csv --clinical clinical.csv
-  lungctl run ../shared/data/lidc-idri-0001 -o out/ --snapshots 5
+  lungctl run ../shared/data/lidc-idri-0001 -o out/ --report --export --snapshots 5
   lungctl run subset0/ -o out/ --annotations annotations.csv --excluded annotations_excluded.csv
   lungctl run subset9/ -o out/ --model luna.lcnn --scorer fused
   lungctl run stage1/ -o /shared/out --shard $SLURM_ARRAY_TASK_ID/16   # one shard per array job`,
@@ -239,6 +239,10 @@ runs only when the scorer needs it or --cnn asks for its column.
                              files, warnings, seconds; written last
   --volumes    <id>.nii.gz, <id>_lung.nii.gz, <id>.json (1 mm volumes)
   --snapshots  <id>_candNN.png by malignancy, <id>_overview.png
+  --export     <id>_findings.mrk.json (3D Slicer), <id>_labels.nii.gz (label map,
+               value = candidate rank) and, for DICOM inputs, <id>_seg.dcm (DICOM
+               SEG) and <id>_sr.dcm (TID 1500 SR) in the source study
+  --report     <id>_report.html (self-contained) and OUT/index.html
 
 Then:
 
@@ -256,9 +260,10 @@ $LUNGCTL_MAX_MEMORY) divided by the scans running at once (default: 75% of the
 machine's memory, or of its container's limit); above that it fails as "out of
 memory". --isolate=false runs scans inside run's own process, for debugging.
 
-A scan whose done.json is complete is skipped on the next run (--force redoes
-it), so an interrupted run resumes where it stopped; files are only ever
-renamed into place complete. An interrupted run (Ctrl-C)
+A scan whose done.json is complete, with every output the flags ask for, is
+skipped on the next run (--force redoes it), so an interrupted run resumes
+where it stopped and a rerun with --report or --export adds what is missing;
+files are only ever renamed into place complete. An interrupted run (Ctrl-C)
 leaves the previous aggregate files as they were. Two runs cannot write the
 same OUT at once (the second exits 1 naming the first); a lock left by a
 killed run is taken over.

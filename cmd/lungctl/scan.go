@@ -23,6 +23,8 @@ type scanFlags struct {
 	volumes    bool
 	snaps      int
 	noClassify bool
+	export     bool
+	report     bool
 	// child is set in a scan process: warnings that the parent already
 	// logged once are not logged again per scan.
 	child bool
@@ -36,6 +38,8 @@ func (f *scanFlags) add(cmd *cobra.Command) {
 	fl.BoolVar(&f.volumes, "volumes", false, "also keep each scan's 1 mm HU volume, lung mask and provenance JSON")
 	fl.IntVar(&f.snaps, "snapshots", 0, "PNGs of the N most malignant candidates of each scan (source resolution) and an overview, 0-1000 (0 = none)")
 	fl.BoolVar(&f.noClassify, "no-classify", false, "no malignancy scorer: malignancy empty, cancer = --leak (measurements, brock and lung_rads columns still filled)")
+	fl.BoolVar(&f.export, "export", false, "also write each scan's findings for other tools: <id>_findings.mrk.json (3D Slicer), <id>_labels.nii.gz (label map), and for DICOM inputs <id>_seg.dcm (DICOM SEG) and <id>_sr.dcm (TID 1500 SR)")
+	fl.BoolVar(&f.report, "report", false, "also write each scan's self-contained HTML report <id>_report.html and OUT/index.html")
 }
 
 // defaultScanFlags returns every scan flag at its default.
@@ -61,7 +65,7 @@ func (f *scanFlags) options() (pipeline.ScanOptions, error) {
 		return opt, err
 	}
 	opt.Preprocess, opt.Detect = popt, dopt
-	opt.WriteVolumes, opt.Snapshots = f.volumes, f.snaps
+	opt.WriteVolumes, opt.Snapshots, opt.Export, opt.Report = f.volumes, f.snaps, f.export, f.report
 	opt.Log = logger
 	opt.Score, err = f.cf.scoreOptions(f.noClassify, f.child)
 	return opt, err
@@ -87,7 +91,8 @@ func (f *scanFlags) childArgs() []string {
 		"--model="+f.cf.model, "--top-k="+strconv.Itoa(f.cf.k), "--leak="+g(f.cf.leak),
 		"--scorer="+f.cf.scorer, "--cnn="+strconv.FormatBool(f.cf.cnn), "--clinical="+f.cf.clinical,
 		"--snapshots="+strconv.Itoa(f.snaps), "--volumes="+strconv.FormatBool(f.volumes),
-		"--no-classify="+strconv.FormatBool(f.noClassify))
+		"--no-classify="+strconv.FormatBool(f.noClassify), "--export="+strconv.FormatBool(f.export),
+		"--report="+strconv.FormatBool(f.report))
 	return a
 }
 

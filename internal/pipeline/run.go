@@ -172,6 +172,8 @@ type EvalSummary struct {
 // shard suffix when sharded).
 type AggregateFiles struct {
 	Candidates, Submission, Failures, Summary, FROCJSON, FROCPNG string
+	// Index is the batch report index (written with reports only).
+	Index string
 }
 
 // Run processes every scan of cfg.In into cfg.Out/<id>/ (see ListScans and
@@ -322,7 +324,7 @@ func prepare(cfg *Config) (*batch, *Summary, error) {
 		name string
 	}{{&sum.Files.Candidates, CandidatesFile}, {&sum.Files.Submission, "submission.csv"},
 		{&sum.Files.Failures, "failures.csv"}, {&sum.Files.Summary, "summary.json"},
-		{&sum.Files.FROCJSON, "froc.json"}, {&sum.Files.FROCPNG, "froc.png"}} {
+		{&sum.Files.FROCJSON, "froc.json"}, {&sum.Files.FROCPNG, "froc.png"}, {&sum.Files.Index, IndexFile}} {
 		if *f.dst, err = outPath(cfg.Out, suffixed(f.name, s)); err != nil {
 			return nil, nil, err
 		}
@@ -336,7 +338,7 @@ func prepare(cfg *Config) (*batch, *Summary, error) {
 func (b *batch) cleanTemps() {
 	if s := b.cfg.suffix(); s != "" {
 		var own []string
-		for _, n := range []string{CandidatesFile, "submission.csv", "failures.csv", "summary.json", "froc.json", "froc.png"} {
+		for _, n := range []string{CandidatesFile, "submission.csv", "failures.csv", "summary.json", "froc.json", "froc.png", IndexFile} {
 			own = append(own, suffixed(n, s))
 		}
 		removeStaleTemps(b.cfg.Out, own...)

@@ -29,9 +29,35 @@ type ScanOptions struct {
 	// lung window).
 	Snapshots      int
 	SnapshotWindow render.Window
-	// Log receives per-scan debug messages (stage timings, counts, the
-	// mean-shift backend); nil means none.
+	// Export writes the findings for other tools (WriteExports): Slicer
+	// markups, the label map and, for DICOM inputs, DICOM SEG and SR.
+	Export bool
+	// Report writes the scan's HTML report (<id>_report.html, see
+	// BuildReport).
+	Report bool
+	// Log receives per-scan messages (debug: stage timings, counts, the
+	// mean-shift backend; warnings: what the exports could not do); nil
+	// means none.
 	Log *slog.Logger
+}
+
+// Outputs lists the files (relative to the scan folder) a complete scan
+// must have for these options beyond candidates.csv and done.json: a run
+// that asks for volumes, exports or a report redoes a scan an earlier run
+// completed without them.
+func (o ScanOptions) Outputs(id string) []string {
+	var fs []string
+	if o.WriteVolumes {
+		fs = append(fs, id+".json")
+	}
+	if o.Export {
+		mrk, lab, _, _ := ExportNames(id)
+		fs = append(fs, mrk, lab)
+	}
+	if o.Report {
+		fs = append(fs, ReportName(id))
+	}
+	return fs
 }
 
 // Detect runs detection on a preprocessed scan and returns its candidates
@@ -78,7 +104,7 @@ func (w *Worker) Process(ctx context.Context, input, scanDir string) (ScanRecord
 	start := time.Now()
 	rec := ScanRecord{ID: ScanID(input), Input: input}
 	popt := w.Opt.Preprocess
-	popt.KeepSource = w.Opt.Snapshots > 0
+	popt.KeepSource = w.Opt.Report || w.Opt.Snapshots > 0
 	p, err := Preprocess(input, popt, &w.pre)
 	if err != nil {
 		return rec, nil, err
@@ -105,7 +131,7 @@ func (w *Worker) Process(ctx context.Context, input, scanDir string) (ScanRecord
 		return rec, nil, err
 	}
 	rec.setScored(sc)
-	if err := w.outputs(p, cs, &rec, scanDir); err != nil {
+	if err := w.outputs(p, cs, dr, &rec, scanDir); err != nil {
 		return rec, nil, err
 	}
 	rec.Candidates = len(cs)
@@ -127,9 +153,10 @@ func (r *ScanRecord) setScored(s *Scored) {
 	r.Warnings = append(r.Warnings, s.Warnings...)
 }
 
-// outputs writes the optional files into dir (volumes, pictures), adding
-// their names to rec.
-func (w *Worker) outputs(p *Preprocessed, cs []candidate.Candidate, rec *ScanRecord, dir string) error {
+// outputs writes the optional files into dir, in this order: volumes,
+// pictures, exports, then the report (which shows every warning before
+// it), adding their names and warnings to rec.
+func (w *Worker) outputs(p *Preprocessed, cs []candidate.Candidate, dr *detect.Result, rec *ScanRecord, dir string) error {
 	if w.Opt.WriteVolumes {
 		ps, err := p.Write(dir, 0)
 		if err != nil {
@@ -149,6 +176,29 @@ func (w *Worker) outputs(p *Preprocessed, cs []candidate.Candidate, rec *ScanRec
 		}
 		rec.Files = append(rec.Files, names...)
 		p.Seconds["snapshots"] = sinceSec(t)
+	}
+	if w.Opt.Export {
+		t := time.Now()
+		ex, err := WriteExports(p, cs, dr.Nodules, dir)
+		if err != nil {
+			return err
+		}
+		for _, m := range ex.Warnings {
+			w.log().Warn(m, "scan", rec.ID)
+		}
+		rec.Files = append(rec.Files, ex.Files...)
+		rec.Warnings = append(rec.Warnings, ex.Warnings...)
+		p.Seconds["export"] = sinceSec(t)
+	}
+	if w.Opt.Report {
+		t := time.Now()
+		name := ReportName(rec.ID)
+		in := ReportInput{Rec: *rec, Cands: cs, HU: p.HU, Lung: p.Lung, Source: p.Source}
+		if err := WriteReport(filepath.Join(dir, name), in); err != nil {
+			return err
+		}
+		rec.Files = append(rec.Files, name)
+		p.Seconds["report"] = sinceSec(t)
 	}
 	return nil
 }
