@@ -113,7 +113,7 @@ func newClassifyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			so, err := cf.scoreOptions(false, false)
+			so, err := cf.scoreOptions(false, true) // its warnings are logged with the scan's below
 			if err != nil {
 				return err
 			}

@@ -94,7 +94,7 @@ func Characterise(p *Preprocessed, cs []candidate.Candidate, clin risk.Clinical)
 	pr.Clinical, pr.Defaulted = clin, defaulted(clin)
 	zones := nodule.LungZones(p.Lung)
 	for _, c := range cs {
-		if c.DetectScore >= ReportThreshold {
+		if detection(c) >= ReportThreshold {
 			pr.Reported++
 		}
 	}
@@ -125,7 +125,7 @@ func characteriseOne(c *candidate.Candidate, rank int, zones nodule.Zones, clin 
 		return "", false
 	}
 	c.UpperZone = zones.Upper(c.World)
-	isReported := c.DetectScore >= ReportThreshold
+	isReported := detection(*c) >= ReportThreshold
 	typ, err := risk.ParseNoduleType(c.Type)
 	if err != nil {
 		*notes = append(*notes, fmt.Sprintf("candidate %d: %v", rank, err))
@@ -163,7 +163,8 @@ const SpiculatedAt = 0.5
 // the patient's cancer probability: a noisy-OR over the k candidates with
 // the highest detection-weighted malignancy, P = 1 − (1 − leak)·Π(1 − dᵢ·mᵢ),
 // where dᵢ is the detection score (how likely the candidate is a lesion at
-// all: a vessel's Brock probability must not count fully) and mᵢ the
+// all: a vessel's Brock probability must not count fully; the probability
+// column when a candidates file has no detect_score) and mᵢ the
 // scorer's malignancy. cnnPatients says whether the CNN was trained on
 // patients (its model card); fused uses the CNN only then.
 func Malignancy(cs []candidate.Candidate, s Scorer, cnnPatients bool, k int, leak float64) (float64, error) {
@@ -188,10 +189,20 @@ func Malignancy(cs []candidate.Candidate, s Scorer, cnnPatients bool, k int, lea
 			return 0, fmt.Errorf("%w: scorer %q", ErrUsage, s)
 		}
 		if !math.IsNaN(c.Malignancy) {
-			ps = append(ps, clamp01(c.DetectScore)*c.Malignancy)
+			ps = append(ps, clamp01(detection(*c))*c.Malignancy)
 		}
 	}
 	return risk.NoisyOR(ps, k, leak)
+}
+
+// detection is a candidate's detection score: DetectScore, or, in a
+// candidates file without that column (a plain LUNA16 file), the
+// probability column, which holds the detection score there.
+func detection(c candidate.Candidate) float64 {
+	if math.IsNaN(c.DetectScore) {
+		return c.Probability
+	}
+	return c.DetectScore
 }
 
 func clamp01(x float64) float64 {

@@ -196,3 +196,20 @@ func TestReadDoneLegacy(t *testing.T) {
 		t.Errorf("legacy done.json: %v %v", r.Cancer, err)
 	}
 }
+
+// TestMalignancyDetectionWeight: the patient probability weighs each
+// malignancy by the detection score, the probability column standing in
+// for a candidates file without detect_score (a plain LUNA16 file).
+func TestMalignancyDetectionWeight(t *testing.T) {
+	cs := []candidate.Candidate{
+		{DetectScore: 0.5, Probability: 0.9, Brock: 0.4},
+		{DetectScore: math.NaN(), Probability: 0.8, Brock: 0.5},
+	}
+	p, err := Malignancy(cs, ScorerBrock, false, 5, 0.02)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 1 - 0.98*(1-0.5*0.4)*(1-0.8*0.5); math.Abs(p-want) > 1e-12 {
+		t.Errorf("patient probability %v, want %v", p, want)
+	}
+}
