@@ -139,6 +139,23 @@ func TestRunReportExport(t *testing.T) {
 	if !fileExists(filepath.Join(rep, pipeline.IndexFile)) {
 		t.Error("report OUT wrote no index.html")
 	}
+	// A scan whose input is gone (and no volumes kept) fails alone.
+	gone := filepath.Join(t.TempDir(), "gone")
+	if err := os.CopyFS(gone, os.DirFS(out)); err != nil {
+		t.Fatal(err)
+	}
+	done := filepath.Join(gone, "PHANTOM-2", pipeline.DoneFile)
+	b, _ := os.ReadFile(done)
+	if err := os.WriteFile(done, bytes.Replace(b, []byte(filepath.Join(in, "PHANTOM-2")), []byte(filepath.Join(in, "nowhere")), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep2 := filepath.Join(t.TempDir(), "reports2")
+	r = lungctl(t, "report", gone, "-o", rep2, "--spacing", "2")
+	checkExit(t, r, exitPartial, "report over a run whose input is gone")
+	index, _ = os.ReadFile(filepath.Join(rep2, pipeline.IndexFile))
+	if !fileExists(filepath.Join(rep2, "PHANTOM-1", pipeline.ReportName("PHANTOM-1"))) || !bytes.Contains(index, []byte("nowhere")) {
+		t.Errorf("report over a run whose input is gone: PHANTOM-1's page and PHANTOM-2's failure expected\n%s", r.stderr)
+	}
 }
 
 // checkForcedRerun reruns with --force into a copy and compares every

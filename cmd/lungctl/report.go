@@ -106,5 +106,6 @@ every complete scan gets DIR/<id>/<id>_report.html from its done.json and
 candidates.csv (its pictures from the volumes --volumes kept, else from the
 input done.json names, read again), and DIR/index.html lists every scan,
 failed ones included, sortable by probability and Lung-RADS. 'lungctl run
---report' writes the same files as part of a run. The pages are research
-output, not a diagnosis, and say so.`
+--report' writes the same files as part of a run; a scan whose pictures
+cannot be made fails alone (listed in the index, exit 3). The pages are
+research output, not a diagnosis, and say so.`
