@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -28,11 +29,13 @@ func newDemoCmd() *cobra.Command {
 		Use:   "demo [-o DIR]",
 		Short: "Synthetic patients through the whole pipeline, scored against their truth (no downloads)",
 		Long: `demo writes --count synthetic chest CT patients as DICOM series (see 'lungctl
-phantom'), runs preprocess -> detect -> classify on each exactly as 'lungctl run'
-does, and prints every true nodule with whether it was found (LUNA16 rule:
-within its radius), its rank and scores, the false positives, the LUNA16
-FROC/CPM and each patient's cancer probability against the truth (a patient
-has cancer when any nodule is malignant). Everything lands in DIR.`,
+phantom'), runs preprocess -> detect -> characterise and score on each exactly
+as 'lungctl run' does (Brock, the default scorer, with the phantom-trained CNN's
+column beside it: phantoms are its domain), and prints every true nodule with
+whether it was found (LUNA16 rule: within its radius), its rank, detection
+score, Brock and CNN probabilities, the LUNA16 FROC/CPM and each patient's
+cancer probability against the truth (a patient has cancer when any nodule is
+malignant). Everything lands in DIR.`,
 		Example: `  lungctl demo                 # 3 patients into ./lungctl-demo
   lungctl demo -o /tmp/d --count 5 --seed 42 --snapshots 3`,
 		Args: cobra.NoArgs,
@@ -95,6 +98,7 @@ has cancer when any nodule is malignant). Everything lands in DIR.`,
 func demoRun(cmd *cobra.Command, scans, res string, snaps int) (*pipeline.Summary, error) {
 	sf := defaultScanFlags()
 	sf.snaps = snaps
+	sf.cf.cnn = true // phantoms are the embedded CNN's own domain: show its column beside Brock's
 	rf := runFlags{out: res, workers: 1, force: true, isolate: true, fallback: pipeline.DefaultFallbackCancer}
 	cfg, err := rf.config(scans, &sf)
 	if err != nil {
@@ -129,17 +133,17 @@ func demoReport(cmd *cobra.Command, sum *pipeline.Summary, cs []candidate.Candid
 	}
 	rank := candidateRanks(cs)
 	tw := tabwriter.NewWriter(o, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "patient\tnodule\tkind\tdiam_mm\tmalignant\tfound\trank\tdist_mm\tdetect\tmalignancy")
+	fmt.Fprintln(tw, "patient\tnodule\tkind\tdiam_mm\tmalignant\tfound\trank\tdist_mm\tdetect\tbrock\tcnn")
 	for i, t := range truth {
 		pid := chests[t.SeriesUID].PatientID
 		nr := r.PerNodule[i]
 		if !nr.Detected {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%v\tno\t-\t-\t-\t-\n", pid, i+1, t.Kind, t.DiameterMM, t.Malignant)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%v\tno\t-\t-\t-\t-\t-\n", pid, i+1, t.Kind, t.DiameterMM, t.Malignant)
 			continue
 		}
 		hit := cs[nr.Candidate]
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%v\tyes\t%d\t%.1f\t%.2f\t%.2f\n", pid, i+1, t.Kind, t.DiameterMM, t.Malignant,
-			rank[nr.Candidate], nr.DistanceMM, hit.DetectScore, hit.Malignancy)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%v\tyes\t%d\t%.1f\t%.2f\t%s\t%s\n", pid, i+1, t.Kind, t.DiameterMM, t.Malignant,
+			rank[nr.Candidate], nr.DistanceMM, hit.DetectScore, orDash(hit.Brock), orDash(hit.CNN))
 	}
 	tw.Flush()
 	fmt.Fprintf(o, "\nfound %d of %d nodules; %d candidates in all\n\n", r.Detected, r.Nodules, len(cs))
@@ -149,7 +153,7 @@ func demoReport(cmd *cobra.Command, sum *pipeline.Summary, cs []candidate.Candid
 	}
 	fmt.Fprintln(o)
 	tw = tabwriter.NewWriter(o, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "patient\tcancer (truth)\tcancer probability")
+	fmt.Fprintln(tw, "patient\tcancer (truth)\tcancer probability (brock)")
 	for _, rec := range sum.Records {
 		c := chests[rec.SeriesUID]
 		has := false
@@ -161,6 +165,14 @@ func demoReport(cmd *cobra.Command, sum *pipeline.Summary, cs []candidate.Candid
 	tw.Flush()
 	fmt.Fprintf(o, "\nresults: %s (candidates.csv, submission.csv, froc.png, per-patient PNGs)\n", res)
 	return nil
+}
+
+// orDash prints a probability with two decimals, "-" when not computed.
+func orDash(p float64) string {
+	if math.IsNaN(p) {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", p)
 }
 
 // candidateRanks gives each candidate its 1-based rank by probability

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"math"
 
@@ -83,23 +84,11 @@ func (f *detectFlags) options() (detect.Options, error) {
 func newDetectCmd() *cobra.Command {
 	var pf preprocessFlags
 	var df detectFlags
-	var mask, out, points string
+	var mask, out, points, clinical string
 	cmd := &cobra.Command{
 		Use:   "detect IN [--mask lung.nii.gz] -o candidates.csv",
 		Short: "5-D mean-shift nodule candidates (x, y, z, HU, shape index) in world mm",
-		Long: `detect finds nodule candidates: lung voxels denser than --hu-min whose volumetric
-shape index (from the Gaussian and mean curvature of the iso-surface, after
---sigma mm smoothing) says "blob" are clustered by Gaussian mean-shift over
-(x, y, z mm, HU, shape index), one bandwidth per axis; each cluster becomes a
-candidate with its centroid in LPS world mm (LUNA16's frame), equivalent
-diameter, mean HU, mean shape index, compactness and a score in [0,1]
-(blobness x size plausibility x density x compactness).
-
-IN is a preprocess output (.nii.gz; its _lung.nii.gz is found beside it or given
-with --mask), an .mhd or a DICOM folder (preprocessed in memory). The CSV has the
-LUNA16 columns seriesuid,coordX,coordY,coordZ,probability first (probability =
-detection score), then diameter_mm,voxels,mean_hu,mean_si,compactness,
-detect_score,malignancy,patient_id. -o - writes the CSV to standard output.`,
+		Long:  detectLong,
 		Example: `  lungctl detect out/lidc-idri-0001.nii.gz -o out/candidates.csv
   lungctl detect ../shared/data/lidc-idri-0001 -o cands.csv --export-points pts.npy
   /usr/bin/python3 ../shared/peers/meanshift_sklearn.py --points pts.npy   # same points, sklearn`,
@@ -119,6 +108,10 @@ detect_score,malignancy,patient_id. -o - writes the CSV to standard output.`,
 			if err != nil {
 				return err
 			}
+			clin, err := readClinical(clinical)
+			if err != nil {
+				return err
+			}
 			p, err := pipeline.LoadVolumes(args[0], mask, popt, nil)
 			if err != nil {
 				return err
@@ -126,6 +119,13 @@ detect_score,malignancy,patient_id. -o - writes the CSV to standard output.`,
 			cs, r, err := pipeline.Detect(p, dopt, nil)
 			if err != nil {
 				return err
+			}
+			sc, err := pipeline.Score(p, cs, pipeline.ScoreOptions{Clinical: clin, NoScore: true})
+			if err != nil {
+				return err
+			}
+			for _, w := range sc.Warnings {
+				logger.Warn(w, "id", p.ID)
 			}
 			if err := writeOut(cmd, out, func(w io.Writer) error { return candidate.Write(w, cs) }); err != nil {
 				return err
@@ -143,7 +143,8 @@ detect_score,malignancy,patient_id. -o - writes the CSV to standard output.`,
 					"bandwidth", r.Bandwidth[0], "note", "HU and SI scaled so that one bandwidth fits all axes")
 			}
 			logger.Info("detected", "id", p.ID, "candidates", len(cs), "points", len(r.Points)/5,
-				"clusters", r.Clusters, "out", out, "seconds", pipeline.Timings(p.Seconds))
+				"clusters", r.Clusters, "lung_rads", sc.Risk.LungRADS, "emphysema_pct", fmt.Sprintf("%.1f", sc.Risk.EmphysemaPct),
+				"out", out, "seconds", pipeline.Timings(p.Seconds))
 			return nil
 		},
 	}
@@ -151,6 +152,28 @@ detect_score,malignancy,patient_id. -o - writes the CSV to standard output.`,
 	df.add(cmd)
 	cmd.Flags().StringVar(&mask, "mask", "", "lung mask NIfTI (default: <id>_lung.nii.gz beside IN, else computed)")
 	cmd.Flags().StringVarP(&out, "out", "o", "", "candidates CSV to write (- = standard output)")
+	cmd.Flags().StringVar(&clinical, "clinical", "", "patient covariates CSV for the brock column: id,age,sex,family_history,emphysema (see classify)")
 	cmd.Flags().StringVar(&points, "export-points", "", "also write the clustered N×5 points as float32 .npy: x,y,z mm, then HU and SI scaled so that --bandwidth-mm is the one bandwidth of every axis (- = standard output)")
 	return cmd
 }
+
+// detectLong is the command's --help text.
+const detectLong = `detect finds nodule candidates: lung voxels denser than --hu-min whose volumetric
+shape index (from the Gaussian and mean curvature of the iso-surface, after
+--sigma mm smoothing) says "blob" are clustered by Gaussian mean-shift over
+(x, y, z mm, HU, shape index), one bandwidth per axis; each cluster becomes a
+candidate with its centroid in LPS world mm (LUNA16's frame), equivalent
+diameter, mean HU, mean shape index, compactness and a score in [0,1]. Each
+candidate's lesion is then segmented and measured (type, long and short axis,
+mean diameter, volume, solid part, spiculation) and characterised: upper zone,
+Lung-RADS v2022 category and Brock (PanCan) probability, with the covariates
+from the DICOM header (PatientAge, PatientSex) and --clinical (see classify).
+The malignancy column stays empty: 'lungctl classify' (or run) picks a scorer.
+
+IN is a preprocess output (.nii.gz; its _lung.nii.gz is found beside it or given
+with --mask), an .mhd or a DICOM folder (preprocessed in memory). The CSV has the
+LUNA16 columns seriesuid,coordX,coordY,coordZ,probability first (probability =
+detection score), then diameter_mm,voxels,mean_hu,mean_si,compactness,
+detect_score,malignancy,patient_id,type,long_axis_mm,short_axis_mm,
+mean_diameter_mm,volume_mm3,solid_diameter_mm,spiculation,upper_zone,brock,cnn,
+lung_rads. -o - writes the CSV to standard output.`

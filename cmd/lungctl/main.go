@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/par"
 	"github.com/lungctl/lungctl/internal/pipeline"
 	"github.com/lungctl/lungctl/internal/textsafe"
@@ -55,6 +56,7 @@ type globalFlags struct {
 	quiet     bool
 	verbose   bool
 	threads   int
+	maxMemory string
 }
 
 var gf globalFlags
@@ -78,6 +80,25 @@ func setupLogging(w io.Writer) error {
 		logger = slog.New(slog.NewJSONHandler(w, opts))
 	default:
 		return usagef("--log-format must be text or json, not %q", gf.logFormat)
+	}
+	return nil
+}
+
+// setupMemory applies --max-memory, or checks $LUNGCTL_MAX_MEMORY: the
+// memory budget every reader checks input-sized allocations against
+// (internal/membudget). A value that does not parse is a usage error,
+// from the flag or the environment alike.
+func setupMemory() error {
+	if gf.maxMemory != "" {
+		n, err := membudget.Parse(gf.maxMemory)
+		if err != nil {
+			return usagef("--max-memory: %v", err)
+		}
+		membudget.Set(n)
+		return nil
+	}
+	if err := membudget.EnvError(); err != nil {
+		return usageError{err}
 	}
 	return nil
 }
@@ -120,6 +141,9 @@ Exit codes: 0 success, 1 failure, 2 usage error, 3 some scans of a batch failed.
 			if err := setupLogging(cmd.ErrOrStderr()); err != nil {
 				return err
 			}
+			if err := setupMemory(); err != nil {
+				return err
+			}
 			return setupThreads()
 		},
 	}
@@ -128,6 +152,9 @@ Exit codes: 0 success, 1 failure, 2 usage error, 3 some scans of a batch failed.
 	pf.BoolVarP(&gf.quiet, "quiet", "q", false, "only warnings and errors")
 	pf.BoolVarP(&gf.verbose, "verbose", "v", false, "debug logging: stage timings, counts, backend choices")
 	pf.IntVar(&gf.threads, "threads", 0, "CPU threads all work may use at once, 0-4096 (0 = every core)")
+	pf.StringVar(&gf.maxMemory, "max-memory", "", "memory budget, bytes or with K, M, G, T (e.g. 8G): what input-sized allocations may take "+
+		"(default: $"+membudget.EnvVar+", else half the machine's or container's memory); for run, the budget of the scans running at once, "+
+		"split equally, at least 256MiB (default there: 75%)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.CompletionOptions.DisableDefaultCmd = true
 	for _, add := range subcommands {

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/pipeline"
 	"github.com/spf13/cobra"
 )
@@ -79,10 +80,10 @@ func (p *progress) update(done, total int, id string, err error) {
 
 // runFlags are run's own flags (the scan flags aside).
 type runFlags struct {
-	out, labels, annotations, excluded, shard, maxMemory string
-	workers                                              int
-	force, isolate                                       bool
-	fallback                                             float64
+	out, labels, annotations, excluded, shard string
+	workers                                   int
+	force, isolate                            bool
+	fallback                                  float64
 }
 
 // config checks every flag and builds the run's configuration; nothing is
@@ -101,10 +102,8 @@ func (f *runFlags) config(in string, sf *scanFlags) (pipeline.Config, error) {
 	if cfg.Shard, cfg.Shards, err = parseShard(f.shard); err != nil {
 		return cfg, err
 	}
-	if f.maxMemory != "" {
-		if cfg.MaxMemory, err = pipeline.ParseSize(f.maxMemory); err != nil || cfg.MaxMemory < pipeline.MinScanMemory {
-			return cfg, usagef("--max-memory %q: want a size of at least 256MiB, e.g. 8GiB", f.maxMemory)
-		}
+	if cfg.MaxMemory, err = runMemory(); err != nil {
+		return cfg, err
 	}
 	opt, err := sf.options()
 	if err != nil {
@@ -133,45 +132,13 @@ func newRunCmd() *cobra.Command {
 	var rf runFlags
 	cmd := &cobra.Command{
 		Use:   "run IN -o OUT",
-		Short: "preprocess -> detect -> classify over a folder of scans (resumable, one process per scan)",
-		Long: `run processes every scan under IN: a folder of patient folders (Kaggle
-stage1/<patient>/*.dcm), a folder of .mhd files (LUNA16 subsetN/), a folder of
-.nii.gz files, or one scan. Symbolic links are followed (a link that loops
-back is skipped); FIFOs, sockets and devices are skipped with a warning; OUT,
-when inside IN, is not a scan. -j scans run at once; each writes to OUT/<id>/
-(candidates.csv with malignancy, done.json; with --volumes the 1 mm NIfTI
-volumes; with --snapshots PNGs). <id> is the folder or file name made safe
-(control characters and separators become _, leading dots _). Then:
-
-  OUT/candidates.csv  every scan's candidates (LUNA16 columns first, patient_id last)
-  OUT/submission.csv  id,cancer for every input scan (Kaggle DSB 2017); a failed
-                      scan gets --fallback (0.26, the stage 1 prevalence)
-  OUT/failures.csv    id,input,error of each failed scan
-  OUT/summary.json    counts, seconds per stage, failures, log loss/FROC if asked
-
-Each scan runs in its own lungctl process, so whatever kills it (a crash, a Go
-runtime fatal error, running out of memory) fails that scan alone: one
-failures.csv row, and the batch goes on. A scan may use --max-memory divided
-by the scans running at once (default: 75% of the machine's memory, or of its
-container's limit); above that it fails as "out of memory". --isolate=false
-runs scans inside run's own process, for debugging.
-
-A scan whose done.json is complete is skipped on the next run (--force redoes
-it), so an interrupted run resumes where it stopped; files are only ever
-renamed into place complete. An interrupted run (Ctrl-C) leaves the previous
-aggregate files as they were. Two runs cannot write the same OUT at once (the
-second exits 1 naming the first); a lock left by a killed run is taken over.
-
-To spread a run over machines, give each --shard i/n (every n-th scan from the
-i-th) and the same OUT on shared storage: per-scan folders do not collide and
-the aggregate files get a .shardIofN suffix. A final run without --shard skips
-every finished scan and writes the combined aggregates. Exit code 0: all scans
-done; 3: some failed (listed in failures.csv); 1: the run itself failed or was
-interrupted; 2: a bad flag or argument.`,
+		Short: "preprocess -> detect -> characterise and score over a folder of scans (resumable, one process per scan)",
+		Long:  runLong,
 		Example: `  lungctl run stage1/ -o out/ -j 2
-  lungctl run stage1/ -o out/ --labels stage1_labels.csv
+  lungctl run stage1/ -o out/ --labels stage1_labels.csv --clinical clinical.csv
+  lungctl run ../shared/data/lidc-idri-0001 -o out/ --report --export --snapshots 5
   lungctl run subset0/ -o out/ --annotations annotations.csv --excluded annotations_excluded.csv
-  lungctl run ../shared/data/lidc-idri-0001 -o out/ --snapshots 5
+  lungctl run subset9/ -o out/ --model luna.lcnn --scorer fused
   lungctl run stage1/ -o /shared/out --shard $SLURM_ARRAY_TASK_ID/16   # one shard per array job`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -199,8 +166,26 @@ interrupted; 2: a bad flag or argument.`,
 	f.StringVar(&rf.annotations, "annotations", "", "LUNA16 annotations CSV: run the FROC/CPM evaluation")
 	f.StringVar(&rf.excluded, "excluded", "", "LUNA16 excluded-findings CSV for --annotations")
 	f.BoolVar(&rf.isolate, "isolate", true, "run each scan in its own process (false: in run's process, for debugging; a crash then ends the run)")
-	f.StringVar(&rf.maxMemory, "max-memory", "", "memory for the scans running at once, split equally, at least 256MiB (e.g. 8GiB; default 75% of the machine's or container's memory)")
 	return cmd
+}
+
+// runMemory is run's budget for the scans running at once, in bytes: the
+// global --max-memory, else $LUNGCTL_MAX_MEMORY (the same syntax, so the
+// flag and the variable agree), else 0 (pipeline.DefaultMaxMemory). Below
+// pipeline.MinScanMemory is a usage error.
+func runMemory() (int64, error) {
+	v, what := gf.maxMemory, "--max-memory"
+	if v == "" {
+		v, what = strings.TrimSpace(os.Getenv(membudget.EnvVar)), "$"+membudget.EnvVar
+	}
+	if v == "" {
+		return 0, nil
+	}
+	n, err := membudget.Parse(v)
+	if err != nil || n < pipeline.MinScanMemory || n > math.MaxInt64 {
+		return 0, usagef("%s %q: want a size of at least 256MiB, e.g. 8GiB", what, v)
+	}
+	return int64(n), nil
 }
 
 // reportRun prints the outcome of a run and picks its exit status.
@@ -227,3 +212,65 @@ func reportRun(cmd *cobra.Command, sum *pipeline.Summary, err error) error {
 	}
 	return nil
 }
+
+// runLong is the command's --help text.
+const runLong = `run processes every scan under IN: a folder of patient folders (Kaggle
+stage1/<patient>/*.dcm), a folder of .mhd files (LUNA16 subsetN/), a folder of
+.nii.gz files, or one scan. Symbolic links are followed (a link that loops
+back is skipped); FIFOs, sockets and devices are skipped with a warning; OUT,
+when inside IN, is not a scan. -j scans run at once; each writes to OUT/<id>/.
+<id> is the folder or file name made safe (control characters and separators
+become _, leading dots _).
+
+Each scan is preprocessed, its candidates detected and measured, and
+characterised (upper zone, Lung-RADS per nodule and per patient, emphysema as
+LAA-950) and scored with --scorer: brock (default: the Brock/PanCan model on
+the measurements and the patient's age, sex, family history and emphysema),
+cnn (the 3-D CNN; the embedded model knows phantoms only, and run warns) or
+fused (their mean when the model's card says it was trained on patients, else
+Brock). Covariates come from the DICOM header (PatientAge, PatientSex) and
+--clinical (id,age,sex,family_history,emphysema; it overrides the header);
+unknown ones get the model's documented defaults, listed in done.json. The CNN
+runs only when the scorer needs it or --cnn asks for its column.
+
+  OUT/<id>/candidates.csv    the scan's candidates, measurements and scores
+  OUT/<id>/done.json         cancer_probability, scorer, lung_rads, emphysema_pct,
+                             clinical (values, sources, defaulted), model_sha256,
+                             files, warnings, seconds; written last
+  --volumes    <id>.nii.gz, <id>_lung.nii.gz, <id>.json (1 mm volumes)
+  --snapshots  <id>_candNN.png by malignancy, <id>_overview.png
+  --export     <id>_findings.mrk.json (3D Slicer), <id>_labels.nii.gz (label map,
+               value = candidate rank) and, for DICOM inputs, <id>_seg.dcm (DICOM
+               SEG) and <id>_sr.dcm (TID 1500 SR) in the source study
+  --report     <id>_report.html (self-contained) and OUT/index.html
+
+Then:
+
+  OUT/candidates.csv  every scan's candidates (LUNA16 columns first, patient_id after)
+  OUT/submission.csv  id,cancer for every input scan (Kaggle DSB 2017); a failed
+                      scan gets --fallback (0.26, the stage 1 prevalence)
+  OUT/failures.csv    id,input,error of each failed scan
+  OUT/summary.json    counts, seconds per stage, failures, each patient's results,
+                      log loss/FROC if asked
+
+Each scan runs in its own lungctl process, so whatever kills it (a crash, a Go
+runtime fatal error, running out of memory) fails that scan alone: one
+failures.csv row, and the batch goes on. A scan may use --max-memory (or
+$LUNGCTL_MAX_MEMORY) divided by the scans running at once (default: 75% of the
+machine's memory, or of its container's limit); above that it fails as "out of
+memory". --isolate=false runs scans inside run's own process, for debugging.
+
+A scan whose done.json is complete, with every output the flags ask for, is
+skipped on the next run (--force redoes it), so an interrupted run resumes
+where it stopped and a rerun with --report or --export adds what is missing;
+files are only ever renamed into place complete. An interrupted run (Ctrl-C)
+leaves the previous aggregate files as they were. Two runs cannot write the
+same OUT at once (the second exits 1 naming the first); a lock left by a
+killed run is taken over.
+
+To spread a run over machines, give each --shard i/n (every n-th scan from the
+i-th) and the same OUT on shared storage: per-scan folders do not collide and
+the aggregate files get a .shardIofN suffix. A final run without --shard skips
+every finished scan and writes the combined aggregates. Exit code 0: all scans
+done; 3: some failed (listed in failures.csv); 1: the run itself failed or was
+interrupted; 2: a bad flag or argument.`

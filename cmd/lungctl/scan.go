@@ -23,6 +23,11 @@ type scanFlags struct {
 	volumes    bool
 	snaps      int
 	noClassify bool
+	export     bool
+	report     bool
+	// child is set in a scan process: warnings that the parent already
+	// logged once are not logged again per scan.
+	child bool
 }
 
 func (f *scanFlags) add(cmd *cobra.Command) {
@@ -31,8 +36,10 @@ func (f *scanFlags) add(cmd *cobra.Command) {
 	f.cf.add(cmd)
 	fl := cmd.Flags()
 	fl.BoolVar(&f.volumes, "volumes", false, "also keep each scan's 1 mm HU volume, lung mask and provenance JSON")
-	fl.IntVar(&f.snaps, "snapshots", 0, "PNGs of the top N candidates of each scan and an overview, 0-1000 (0 = none)")
-	fl.BoolVar(&f.noClassify, "no-classify", false, "skip the CNN (malignancy empty, cancer = --leak)")
+	fl.IntVar(&f.snaps, "snapshots", 0, "PNGs of the N most malignant candidates of each scan (source resolution) and an overview, 0-1000 (0 = none)")
+	fl.BoolVar(&f.noClassify, "no-classify", false, "no malignancy scorer: malignancy empty, cancer = --leak (measurements, brock and lung_rads columns still filled)")
+	fl.BoolVar(&f.export, "export", false, "also write each scan's findings for other tools: <id>_findings.mrk.json (3D Slicer), <id>_labels.nii.gz (label map), and for DICOM inputs <id>_seg.dcm (DICOM SEG) and <id>_sr.dcm (TID 1500 SR)")
+	fl.BoolVar(&f.report, "report", false, "also write each scan's self-contained HTML report <id>_report.html and OUT/index.html")
 }
 
 // defaultScanFlags returns every scan flag at its default.
@@ -58,16 +65,9 @@ func (f *scanFlags) options() (pipeline.ScanOptions, error) {
 		return opt, err
 	}
 	opt.Preprocess, opt.Detect = popt, dopt
-	opt.NoisyORK, opt.NoisyORLeak = f.cf.k, f.cf.leak
-	opt.WriteVolumes, opt.Snapshots = f.volumes, f.snaps
+	opt.WriteVolumes, opt.Snapshots, opt.Export, opt.Report = f.volumes, f.snaps, f.export, f.report
 	opt.Log = logger
-	if f.noClassify {
-		if f.cf.leak < 0 || f.cf.leak >= 1 {
-			return opt, usagef("--leak must be in [0,1)")
-		}
-		return opt, nil
-	}
-	opt.Model, err = f.cf.load()
+	opt.Score, err = f.cf.scoreOptions(f.noClassify, f.child)
 	return opt, err
 }
 
@@ -89,8 +89,10 @@ func (f *scanFlags) childArgs() []string {
 		"--bandwidth-hu="+g(d.bwHU), "--bandwidth-si="+g(d.bwSI), "--min-diameter="+g(d.minD),
 		"--max-diameter="+g(d.maxD), "--max-candidates="+strconv.Itoa(d.max), "--device="+d.device,
 		"--model="+f.cf.model, "--top-k="+strconv.Itoa(f.cf.k), "--leak="+g(f.cf.leak),
+		"--scorer="+f.cf.scorer, "--cnn="+strconv.FormatBool(f.cf.cnn), "--clinical="+f.cf.clinical,
 		"--snapshots="+strconv.Itoa(f.snaps), "--volumes="+strconv.FormatBool(f.volumes),
-		"--no-classify="+strconv.FormatBool(f.noClassify))
+		"--no-classify="+strconv.FormatBool(f.noClassify), "--export="+strconv.FormatBool(f.export),
+		"--report="+strconv.FormatBool(f.report))
 	return a
 }
 
@@ -117,6 +119,7 @@ func newScanChildCmd() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			sf.child = true
 			opt, err := sf.options()
 			if err != nil {
 				return err

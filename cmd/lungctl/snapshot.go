@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/pipeline"
+	"github.com/lungctl/lungctl/internal/render"
 	"github.com/spf13/cobra"
 )
 
@@ -10,23 +11,16 @@ func init() { subcommands = append(subcommands, newSnapshotCmd) }
 
 func newSnapshotCmd() *cobra.Command {
 	var pf preprocessFlags
-	var cands, out, mask string
+	var cands, out, mask, order, window string
 	var top int
 	cmd := &cobra.Command{
 		Use:   "snapshot IN --candidates candidates.csv -o DIR",
 		Short: "PNG pictures of candidates: three slices each, and a per-scan MIP overview",
-		Long: `snapshot draws each of the top candidates as one PNG with the axial, coronal
-and sagittal slices through it (80 mm field of view, lung window W1500/L-600,
-the candidate circled, its score, diameter and LPS position written), and one
-overview per scan: coronal and axial maximum-intensity projections inside the
-lung mask with the candidates circled and numbered by rank.
-
-Orientation is radiological: patient's right on the image left, anterior up
-(axial), head up (coronal, sagittal); each view carries R/L, A/P, S/I letters
-and a 10 mm scale bar. IN is a preprocess output (.nii.gz, its _lung mask is
-found beside it), an .mhd or a DICOM folder (preprocessed in memory).`,
-		Example: `  lungctl snapshot out/lidc-idri-0001.nii.gz --candidates out/candidates.csv -o pics/ --top 5`,
-		Args:    cobra.ExactArgs(1),
+		Long:  snapshotLong,
+		Example: `  lungctl snapshot ../shared/data/lidc-idri-0001 --candidates out/LIDC-IDRI-0001/candidates.csv -o pics/ --top 5
+  lungctl snapshot out/lidc-idri-0001.nii.gz --candidates scored.csv -o pics/ --order detection --window mediastinum
+  lungctl snapshot scan/ --candidates scored.csv -o pics/ --window 400,40`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cands == "" {
 				return usagef("snapshot: --candidates is required")
@@ -34,10 +28,19 @@ found beside it), an .mhd or a DICOM folder (preprocessed in memory).`,
 			if err := firstErr(folderOut("snapshot", "-o", out), checkInt("top", top, 0, 1000)); err != nil {
 				return err
 			}
+			sopt := pipeline.SnapshotOptions{Top: top}
+			var err error
+			if sopt.Order, err = pipeline.ParseOrder(order); err != nil {
+				return usageError{err}
+			}
+			if sopt.Window, err = render.ParseWindow(window); err != nil {
+				return usagef("--window: %v", err)
+			}
 			opt, err := pf.options()
 			if err != nil {
 				return err
 			}
+			opt.KeepSource = true
 			cs, err := candidate.ReadFile(cands)
 			if err != nil {
 				return err
@@ -46,6 +49,11 @@ found beside it), an .mhd or a DICOM folder (preprocessed in memory).`,
 			if err != nil {
 				return err
 			}
+			if note, err := pipeline.AttachSource(p, args[0]); err != nil {
+				return err
+			} else if note != "" {
+				logger.Info(note)
+			}
 			mine := p.CandidatesFor(cs) // only this scan's rows of a multi-scan CSV
 			if len(mine) == 0 {
 				logger.Warn("no candidate rows for this scan", "series_uid", p.SeriesUID, "id", p.ID, "csv", cands)
@@ -53,18 +61,41 @@ found beside it), an .mhd or a DICOM folder (preprocessed in memory).`,
 			if err := mkdirOut(out); err != nil {
 				return err
 			}
-			names, err := pipeline.WriteSnapshots(p, mine, out, top)
+			names, err := pipeline.WriteSnapshots(p, mine, out, sopt)
 			if err != nil {
 				return err
 			}
-			logger.Info("wrote pictures", "dir", out, "files", len(names))
+			logger.Info("wrote pictures", "dir", out, "files", len(names), "order", sopt.Order, "window", sopt.Window.Flag())
 			return nil
 		},
 	}
 	pf.add(cmd)
-	cmd.Flags().StringVar(&cands, "candidates", "", "candidates CSV (detect, classify or run output)")
-	cmd.Flags().StringVar(&mask, "mask", "", "lung mask NIfTI (default: <id>_lung.nii.gz beside IN)")
-	cmd.Flags().StringVarP(&out, "out", "o", "", "output folder")
-	cmd.Flags().IntVar(&top, "top", 10, "pictures for the top N candidates, 0-1000 (0 = all)")
+	fl := cmd.Flags()
+	fl.StringVar(&cands, "candidates", "", "candidates CSV (detect, classify or run output)")
+	fl.StringVar(&mask, "mask", "", "lung mask NIfTI (default: <id>_lung.nii.gz beside IN)")
+	fl.StringVarP(&out, "out", "o", "", "output folder")
+	fl.IntVar(&top, "top", 10, "pictures for the first N candidates in --order, 0-1000 (0 = all)")
+	fl.StringVar(&order, "order", string(pipeline.OrderMalignancy), "rank candidates by malignancy (ties by detection score) or by detection")
+	fl.StringVar(&window, "window", "lung", "display window: lung (W 1500 L -600 HU), mediastinum (W 350 L 40) or W,L in HU, e.g. 400,40")
 	return cmd
 }
+
+// snapshotLong is the command's --help text.
+const snapshotLong = `snapshot draws each of the top candidates as one PNG with the axial, coronal
+and sagittal slices through it (80 mm field of view, --window, the candidate
+circled, its scores, measurements and LPS position written), and one overview
+per scan: coronal and axial maximum-intensity projections inside the lung mask
+with the same candidates circled and numbered.
+
+--order malignancy (default) ranks the candidates by the malignancy column
+(the scorer's; candidates without one last), ties by detection score;
+--order detection by detection score (the probability column) alone.
+<id>_candNN.png is the candidate of rank NN in that order.
+
+The slices are drawn from the scan at its source resolution: a DICOM folder's
+own slices, an .mhd's or NIfTI's own grid, or, for a preprocess output
+(<id>.nii.gz), the original scan its <id>.json names when it is still there
+(else the 1 mm volume, with a note). Orientation is radiological: patient's
+right on the image left, anterior up (axial), head up (coronal, sagittal); each
+view carries R/L, A/P, S/I letters and a 10 mm scale bar. --window is lung
+(W 1500 L -600 HU, default), mediastinum (W 350 L 40) or W,L in HU.`

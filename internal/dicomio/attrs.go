@@ -69,6 +69,10 @@ func (h *header) applyAttr(e *dicom.Element) bool {
 		h.studyUID = str(e)
 	case tag.PatientID:
 		h.patientID = str(e)
+	case tag.PatientAge:
+		h.patientAge = str(e)
+	case tag.PatientSex:
+		h.patientSex = str(e)
 	case tag.Modality:
 		h.modality = strings.ToUpper(str(e))
 	case tag.SeriesDescription:

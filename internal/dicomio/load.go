@@ -87,6 +87,11 @@ type SeriesInfo struct {
 	Modality     string // e.g. CT
 	Description  string // SeriesDescription
 	Manufacturer string
+	// PatientAge (0010,1010) and PatientSex (0010,0040) as the first file
+	// of the series records them (DICOM AS, e.g. "062Y", and CS "M", "F",
+	// "O"); empty when absent. Parse them with risk.ParsePatientAge and
+	// risk.ParsePatientSex.
+	PatientAge, PatientSex string
 	// NumSlices is the number of image slices (frames) that would be
 	// stacked: localizers and off-plane images excluded.
 	NumSlices int
@@ -254,7 +259,7 @@ func group(in []inputFile, hs []*header, errs []error) (m map[string]*series, sk
 		if s == nil {
 			s = &series{info: SeriesInfo{UID: h.seriesUID, PatientID: h.patientID, StudyUID: h.studyUID,
 				Modality: h.modality, Description: h.description, Manufacturer: h.manufacturer,
-				Rows: h.rows, Cols: h.cols, TransferSyntax: h.tsUID}}
+				PatientAge: h.patientAge, PatientSex: h.patientSex, Rows: h.rows, Cols: h.cols, TransferSyntax: h.tsUID}}
 			m[h.seriesUID] = s
 		}
 		s.headers = append(s.headers, h)

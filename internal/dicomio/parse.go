@@ -40,6 +40,7 @@ type header struct {
 	sopClass, sopInstance                string
 	seriesUID, studyUID, patientID       string
 	modality, description, manufacturer  string
+	patientAge, patientSex               string
 	imageType                            []string
 	rows, cols                           int
 	bitsAllocated, bitsStored, highBit   int

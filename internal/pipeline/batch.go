@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -100,7 +101,8 @@ func (b *batch) one(ctx context.Context, i int, fn ScanFunc) scanResult {
 		return scanResult{err: b.dirErr[i]}
 	}
 	if !b.cfg.Force {
-		if rec, cs, err := readComplete(b.dirs[i], b.ids[i]); err == nil {
+		rec, cs, err := readComplete(b.dirs[i], b.ids[i])
+		if err == nil && hasAll(rec.Files, b.cfg.Scan.Outputs(b.ids[i])) {
 			return scanResult{rec: rec, cands: cs, skipped: true}
 		}
 	}
@@ -169,6 +171,16 @@ func runOne(ctx context.Context, fn ScanFunc, input, dir, id string) (r scanResu
 		return scanResult{err: err}
 	}
 	return scanResult{rec: rec, cands: cs}
+}
+
+// hasAll reports whether files holds every name of want.
+func hasAll(files, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(files, w) {
+			return false
+		}
+	}
+	return true
 }
 
 func appendUnique(s []string, x string) []string {

@@ -50,10 +50,15 @@ type PatientRisk struct {
 	LungRADS string
 	// Reported is the number of candidates at or above ReportThreshold.
 	Reported int
-	// Clinical are the covariates the Brock model used, and Defaulted the
-	// ones it had to default (from the first scored nodule).
+	// Clinical are the covariates the Brock model used (emphysema filled
+	// in from EmphysemaPct when it was unknown), and Defaulted the ones it
+	// had to default (see defaulted), whether or not a nodule was scored.
 	Clinical  risk.Clinical
 	Defaulted []string
+	// Notes say why a measured candidate got no Lung-RADS category or no
+	// Brock probability (measurements the models cannot use, such as a
+	// part-solid lesion without a measurable solid part).
+	Notes []string
 }
 
 // Characterise fills each measured candidate's UpperZone, Brock and
@@ -62,11 +67,19 @@ type PatientRisk struct {
 // An unknown emphysema covariate is taken from the measured LAA-950
 // (risk.EmphysemaPresent), the way PanCan's radiologists judged it on the
 // CT. Brock's size is the candidate's long axis (the maximum diameter the
-// model was fitted on), its count the number of reported candidates.
+// model was fitted on); its nodule count is the number of reported
+// candidates, plus one for a candidate below the report threshold (the
+// count includes the nodule scored). A candidate whose measurements a model
+// cannot use keeps an empty category or a NaN probability and gets a note;
+// it does not fail the scan. Unmeasured candidates (Type "") are left
+// alone.
 func Characterise(p *Preprocessed, cs []candidate.Candidate, clin risk.Clinical) (PatientRisk, error) {
 	var pr PatientRisk
 	if p.Lung == nil {
 		return pr, fmt.Errorf("characterise %s: no lung mask", p.ID)
+	}
+	if err := clin.Validate(); err != nil {
+		return pr, fmt.Errorf("characterise %s: %w", p.ID, err)
 	}
 	laa, err := risk.LAA950(p.HU, p.Lung)
 	if err != nil {
@@ -74,52 +87,22 @@ func Characterise(p *Preprocessed, cs []candidate.Candidate, clin risk.Clinical)
 	}
 	pr.EmphysemaPct = laa
 	if clin.Emphysema == risk.Unknown {
-		yes, err := risk.EmphysemaPresent(laa)
-		if err == nil {
+		if yes, err := risk.EmphysemaPresent(laa); err == nil {
 			clin.Emphysema = risk.TriOf(yes)
 		}
 	}
-	pr.Clinical = clin
+	pr.Clinical, pr.Defaulted = clin, defaulted(clin)
 	zones := nodule.LungZones(p.Lung)
 	for _, c := range cs {
-		if c.DetectScore >= ReportThreshold {
+		if detection(c) >= ReportThreshold {
 			pr.Reported++
 		}
 	}
-	count := max(pr.Reported, 1)
 	var cats []risk.Category
 	for i := range cs {
-		c := &cs[i]
-		c.Brock = math.NaN()
-		if c.Type == "" {
-			continue
-		}
-		c.UpperZone = zones.Upper(c.World)
-		typ, err := risk.ParseNoduleType(c.Type)
-		if err != nil {
-			return pr, fmt.Errorf("characterise %s: %w", p.ID, err)
-		}
-		spic := c.Spiculation >= SpiculatedAt
-		cat, err := risk.LungRADS(risk.LungRADSNodule{Type: typ, MeanDiameterMM: c.MeanDiameterMM,
-			SolidMeanDiameterMM: c.SolidDiameterMM, Suspicious: spic})
-		if err != nil {
-			return pr, fmt.Errorf("characterise %s: candidate %d: %w", p.ID, i+1, err)
-		}
-		c.LungRADS = string(cat)
-		if c.DetectScore >= ReportThreshold {
+		cat, reported := characteriseOne(&cs[i], i+1, zones, clin, pr.Reported, &pr.Notes)
+		if reported && cat != "" {
 			cats = append(cats, cat)
-		}
-		b, err := risk.Brock(risk.BrockInput{Clinical: clin, SizeMM: c.LongAxisMM, Type: typ,
-			UpperLobe: c.UpperZone, Spiculated: spic, NoduleCount: count})
-		switch {
-		case errors.Is(err, risk.ErrCalcified):
-		case err != nil:
-			return pr, fmt.Errorf("characterise %s: candidate %d: %w", p.ID, i+1, err)
-		default:
-			c.Brock = b.Probability
-			if pr.Defaulted == nil {
-				pr.Defaulted = append([]string{}, b.Defaulted...)
-			}
 		}
 	}
 	pr.LungRADS = string(risk.Cat1)
@@ -133,6 +116,44 @@ func Characterise(p *Preprocessed, cs []candidate.Candidate, clin risk.Clinical)
 	return pr, nil
 }
 
+// characteriseOne fills candidate c (1-based rank) and returns its
+// category ("" when none) and whether it is reported; problems go to notes.
+func characteriseOne(c *candidate.Candidate, rank int, zones nodule.Zones, clin risk.Clinical, reported int, notes *[]string) (risk.Category, bool) {
+	c.Brock = math.NaN()
+	c.LungRADS = ""
+	if c.Type == "" {
+		return "", false
+	}
+	c.UpperZone = zones.Upper(c.World)
+	isReported := detection(*c) >= ReportThreshold
+	typ, err := risk.ParseNoduleType(c.Type)
+	if err != nil {
+		*notes = append(*notes, fmt.Sprintf("candidate %d: %v", rank, err))
+		return "", isReported
+	}
+	spic := c.Spiculation >= SpiculatedAt
+	cat, err := risk.LungRADS(risk.LungRADSNodule{Type: typ, MeanDiameterMM: c.MeanDiameterMM,
+		SolidMeanDiameterMM: c.SolidDiameterMM, Suspicious: spic})
+	if err != nil {
+		*notes = append(*notes, fmt.Sprintf("candidate %d: no Lung-RADS category: %v", rank, err))
+	}
+	c.LungRADS = string(cat)
+	count := reported
+	if !isReported {
+		count++
+	}
+	b, err := risk.Brock(risk.BrockInput{Clinical: clin, SizeMM: c.LongAxisMM, Type: typ,
+		UpperLobe: c.UpperZone, Spiculated: spic, NoduleCount: max(count, 1)})
+	switch {
+	case errors.Is(err, risk.ErrCalcified):
+	case err != nil:
+		*notes = append(*notes, fmt.Sprintf("candidate %d: no Brock probability: %v", rank, err))
+	default:
+		c.Brock = b.Probability
+	}
+	return cat, isReported
+}
+
 // SpiculatedAt is the spiculation score (internal/nodule: 1 − exp(−N/3)
 // for N strands) from which a lesion counts as spiculated for Brock and as
 // suspicious for Lung-RADS: three or more strands.
@@ -142,7 +163,8 @@ const SpiculatedAt = 0.5
 // the patient's cancer probability: a noisy-OR over the k candidates with
 // the highest detection-weighted malignancy, P = 1 − (1 − leak)·Π(1 − dᵢ·mᵢ),
 // where dᵢ is the detection score (how likely the candidate is a lesion at
-// all: a vessel's Brock probability must not count fully) and mᵢ the
+// all: a vessel's Brock probability must not count fully; the probability
+// column when a candidates file has no detect_score) and mᵢ the
 // scorer's malignancy. cnnPatients says whether the CNN was trained on
 // patients (its model card); fused uses the CNN only then.
 func Malignancy(cs []candidate.Candidate, s Scorer, cnnPatients bool, k int, leak float64) (float64, error) {
@@ -167,10 +189,20 @@ func Malignancy(cs []candidate.Candidate, s Scorer, cnnPatients bool, k int, lea
 			return 0, fmt.Errorf("%w: scorer %q", ErrUsage, s)
 		}
 		if !math.IsNaN(c.Malignancy) {
-			ps = append(ps, clamp01(c.DetectScore)*c.Malignancy)
+			ps = append(ps, clamp01(detection(*c))*c.Malignancy)
 		}
 	}
 	return risk.NoisyOR(ps, k, leak)
+}
+
+// detection is a candidate's detection score: DetectScore, or, in a
+// candidates file without that column (a plain LUNA16 file), the
+// probability column, which holds the detection score there.
+func detection(c candidate.Candidate) float64 {
+	if math.IsNaN(c.DetectScore) {
+		return c.Probability
+	}
+	return c.DetectScore
 }
 
 func clamp01(x float64) float64 {

@@ -22,6 +22,14 @@ func (b *batch) finish(sum *Summary, ref references, wall time.Duration) (*Summa
 	if err := b.writeAggregates(sum, all, sub); err != nil {
 		return sum, err
 	}
+	for _, r := range sum.Records {
+		sum.Patients = append(sum.Patients, patientSummary(r))
+	}
+	if b.cfg.Scan.Report {
+		if err := WriteIndex(sum.Files.Index, sum.Records, sum.Failures); err != nil {
+			return sum, err
+		}
+	}
 	if ref.labels != nil {
 		b.logLoss(sum, sub, ref.labels)
 	}

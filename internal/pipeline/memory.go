@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -88,35 +87,6 @@ func meminfoTotal() uint64 {
 		}
 	}
 	return 0
-}
-
-// ParseSize reads a memory size: a number of bytes, or a number with a unit
-// K, M, G, T (powers of 1024, also written KiB, MiB, GiB, TiB or KB, MB,
-// GB, TB; case-insensitive), e.g. "8GiB", "512M", "1.5g".
-func ParseSize(s string) (int64, error) {
-	t := strings.ToLower(strings.TrimSpace(s))
-	mult := 1.0
-	for _, u := range []struct {
-		suffix []string
-		m      float64
-	}{{[]string{"tib", "tb", "t"}, 1 << 40}, {[]string{"gib", "gb", "g"}, 1 << 30},
-		{[]string{"mib", "mb", "m"}, 1 << 20}, {[]string{"kib", "kb", "k"}, 1 << 10}, {[]string{"b"}, 1}} {
-		done := false
-		for _, suf := range u.suffix {
-			if strings.HasSuffix(t, suf) {
-				t, mult, done = strings.TrimSpace(strings.TrimSuffix(t, suf)), u.m, true
-				break
-			}
-		}
-		if done {
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || !(v >= 0) || v*mult >= math.MaxInt64 {
-		return 0, fmt.Errorf("%q is not a memory size (bytes, or a number with K, M, G or T)", s)
-	}
-	return int64(v * mult), nil
 }
 
 // FormatSize writes a byte count with a binary unit, e.g. "2.0 GiB".

@@ -30,6 +30,11 @@ type PreprocessOptions struct {
 	Segment segment.Options
 	// NoMask skips lung segmentation.
 	NoMask bool
+	// KeepSource keeps the acquisition-grid volume (Preprocessed.Source)
+	// in a one-shot call (ws == nil), for pictures at source resolution;
+	// otherwise it is released before the lung mask to lower peak memory.
+	// A Workspace keeps it for reuse anyway, so with one it is always set.
+	KeepSource bool
 }
 
 // Preprocessed is one scan at the output spacing, in memory.
@@ -42,6 +47,17 @@ type Preprocessed struct {
 	HU *volume.Volume[int16]
 	// Lung is the lung mask on HU's grid (nil with NoMask).
 	Lung *volume.Volume[uint8]
+	// Source is the scan on its acquisition grid in HU, after the one HU
+	// normalisation: the DICOM slice stack (its grid spans the slices;
+	// uneven gaps are averaged, tilt is a shear) or the input file's own
+	// grid. It is HU itself when the input was already on the output grid,
+	// and nil when a one-shot Preprocess released it (see KeepSource).
+	// With a Workspace it is reused by the next scan.
+	Source *volume.Volume[int16]
+	// PatientAge and PatientSex are the DICOM series' values (AS and CS
+	// strings, e.g. "062Y" and "F"; empty when absent or not DICOM), or
+	// those a preprocess output's sidecar recorded.
+	PatientAge, PatientSex string
 	// Sidecar is the provenance record.
 	Sidecar volio.Sidecar
 	// Seconds holds wall time per step: load, resample, mask.
@@ -90,33 +106,9 @@ func Preprocess(in string, opt PreprocessOptions, ws *Workspace) (*Preprocessed,
 	sc := &p.Sidecar
 	sc.Tool, sc.Input = "lungctl", in
 	t := time.Now()
-	var src *volume.Volume[int16]
-	var positions []volume.Vec3
-	switch kind {
-	case DICOMDir:
-		s, err := dicomio.Load(in, dicomio.Options{SeriesUID: opt.SeriesUID, Reuse: ws.raw})
-		if err != nil {
-			return nil, err
-		}
-		src, positions = s.HU, s.Positions
-		ws.raw = s.HU
-		sc.SeriesUID, sc.StudyUID, sc.PatientID = s.Info.UID, s.Info.StudyUID, s.Info.PatientID
-		sc.Modality, sc.Manufacturer, sc.Description = s.Info.Modality, s.Info.Manufacturer, s.Info.Description
-		sc.Warnings = append(sc.Warnings, s.Warnings...)
-		p.SeriesUID = s.Info.UID
-	default:
-		v, err := volio.ReadHUInto(in, ws.raw)
-		if err != nil {
-			return nil, err
-		}
-		src, ws.raw = v, v
-		p.SeriesUID = p.ID
-		sc.SeriesUID = p.ID
-		// A preprocess output carries its provenance next to it.
-		if side, err := volio.ReadSidecar(sidecarPath(in)); err == nil && side.SeriesUID != "" {
-			p.SeriesUID, sc.SeriesUID = side.SeriesUID, side.SeriesUID
-			sc.PatientID, sc.StudyUID = side.PatientID, side.StudyUID
-		}
+	src, positions, err := p.load(in, kind, opt, ws)
+	if err != nil {
+		return nil, err
 	}
 	sc.SetOriginal(src.Grid)
 	// The one HU normalisation, for every input kind, before resampling
@@ -150,30 +142,90 @@ func Preprocess(in string, opt PreprocessOptions, ws *Workspace) (*Preprocessed,
 	}
 	sc.SetOutput(p.HU.Grid)
 	p.Seconds["resample"] = sinceSec(t)
-	if oneShot && p.HU != src {
+	p.Source = src
+	if oneShot && p.HU != src && !opt.KeepSource {
 		// Nobody reuses the acquisition-grid stack: let the collector
 		// hand its pages to the mask's buffers (peak memory ~1 copy less).
-		src, ws.raw, positions = nil, nil, nil
+		src, ws.raw, positions, p.Source = nil, nil, nil, nil
 		runtime.GC()
 	}
 
 	if !opt.NoMask {
-		t = time.Now()
-		m, st, err := ws.seg.Lungs(p.HU, opt.Segment, ws.mask)
-		if errors.Is(err, segment.ErrNoLungs) {
-			return nil, fmt.Errorf("lung mask %s: %w (not a chest CT?)", in, err)
+		if err := p.segment(in, opt, ws); err != nil {
+			return nil, err
 		}
-		if err != nil {
-			return nil, fmt.Errorf("lung mask %s: %w", in, err)
-		}
-		p.Lung, ws.mask = m, m
-		if sc.Extra == nil {
-			sc.Extra = map[string]string{}
-		}
-		sc.Extra["lung_volume_ml"] = fmt.Sprintf("%.0f", st.VolumeML)
-		p.Seconds["mask"] = sinceSec(t)
 	}
 	return p, nil
+}
+
+// Sidecar Extra keys that carry the DICOM covariates to later stages.
+const (
+	sidecarAge = "dicom_patient_age"
+	sidecarSex = "dicom_patient_sex"
+)
+
+// setExtra records a non-empty value under key in the sidecar's Extra.
+func setExtra(sc *volio.Sidecar, key, v string) {
+	if v == "" {
+		return
+	}
+	if sc.Extra == nil {
+		sc.Extra = map[string]string{}
+	}
+	sc.Extra[key] = v
+}
+
+// load reads the scan on its acquisition grid into the workspace's buffer
+// and records its provenance; positions are the DICOM slices' own (nil for
+// files).
+func (p *Preprocessed) load(in string, kind Kind, opt PreprocessOptions, ws *Workspace) (*volume.Volume[int16], []volume.Vec3, error) {
+	sc := &p.Sidecar
+	if kind == DICOMDir {
+		s, err := dicomio.Load(in, dicomio.Options{SeriesUID: opt.SeriesUID, Reuse: ws.raw})
+		if err != nil {
+			return nil, nil, err
+		}
+		ws.raw = s.HU
+		sc.SeriesUID, sc.StudyUID, sc.PatientID = s.Info.UID, s.Info.StudyUID, s.Info.PatientID
+		sc.Modality, sc.Manufacturer, sc.Description = s.Info.Modality, s.Info.Manufacturer, s.Info.Description
+		sc.Warnings = append(sc.Warnings, s.Warnings...)
+		p.SeriesUID = s.Info.UID
+		p.PatientAge, p.PatientSex = s.Info.PatientAge, s.Info.PatientSex
+		setExtra(sc, sidecarAge, p.PatientAge)
+		setExtra(sc, sidecarSex, p.PatientSex)
+		return s.HU, s.Positions, nil
+	}
+	v, err := volio.ReadHUInto(in, ws.raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	ws.raw = v
+	p.SeriesUID, sc.SeriesUID = p.ID, p.ID
+	// A preprocess output carries its provenance next to it.
+	if side, err := volio.ReadSidecar(sidecarPath(in)); err == nil && side.SeriesUID != "" {
+		p.SeriesUID, sc.SeriesUID = side.SeriesUID, side.SeriesUID
+		sc.PatientID, sc.StudyUID = side.PatientID, side.StudyUID
+		p.PatientAge, p.PatientSex = side.Extra[sidecarAge], side.Extra[sidecarSex]
+		setExtra(sc, sidecarAge, p.PatientAge)
+		setExtra(sc, sidecarSex, p.PatientSex)
+	}
+	return v, nil, nil
+}
+
+// segment computes the lung mask of p.HU into the workspace's buffer.
+func (p *Preprocessed) segment(in string, opt PreprocessOptions, ws *Workspace) error {
+	t := time.Now()
+	m, st, err := ws.seg.Lungs(p.HU, opt.Segment, ws.mask)
+	if errors.Is(err, segment.ErrNoLungs) {
+		return fmt.Errorf("lung mask %s: %w (not a chest CT?)", in, err)
+	}
+	if err != nil {
+		return fmt.Errorf("lung mask %s: %w", in, err)
+	}
+	p.Lung, ws.mask = m, m
+	setExtra(&p.Sidecar, "lung_volume_ml", fmt.Sprintf("%.0f", st.VolumeML))
+	p.Seconds["mask"] = sinceSec(t)
+	return nil
 }
 
 func sidecarPath(volumePath string) string {

@@ -30,8 +30,28 @@ type ScanRecord struct {
 	Input string `json:"input"`
 	// SeriesUID is the DICOM SeriesInstanceUID or, for files, the stem.
 	SeriesUID string `json:"series_uid"`
-	// Cancer is the patient-level cancer probability in [0,1].
-	Cancer float64 `json:"cancer"`
+	// Cancer is the patient-level cancer probability in [0,1] (records
+	// written before lungctl called it cancer_probability said "cancer";
+	// ReadDone reads both).
+	Cancer float64 `json:"cancer_probability"`
+	// Scorer names the per-candidate malignancy model: brock, cnn or fused.
+	Scorer string `json:"scorer,omitempty"`
+	// ModelSHA256 and ModelDomain identify the CNN model when it ran (its
+	// file's sha256 and its card's domain: phantom, patients, unknown).
+	ModelSHA256 string `json:"model_sha256,omitempty"`
+	ModelDomain string `json:"model_domain,omitempty"`
+	// LungRADS is the patient's Lung-RADS v2022 category: the most
+	// suspicious reported nodule's ("1" when none is reported).
+	LungRADS string `json:"lung_rads,omitempty"`
+	// EmphysemaPct is the % (0–100) of lung voxels at or below −950 HU
+	// (LAA-950); absent without a lung mask.
+	EmphysemaPct *float64 `json:"emphysema_pct,omitempty"`
+	// Reported is the number of candidates at or above the report
+	// threshold (ReportThreshold), the Brock model's nodule count.
+	Reported int `json:"reported_nodules"`
+	// Clinical are the patient covariates Brock used, their sources and
+	// which were defaulted.
+	Clinical *ClinicalRecord `json:"clinical,omitempty"`
 	// Candidates is the number of candidates written.
 	Candidates int `json:"candidates"`
 	// Seconds holds wall time per stage in seconds.
@@ -80,8 +100,15 @@ func ReadDone(scanDir string) (ScanRecord, error) {
 	if err != nil {
 		return r, err
 	}
+	var legacy struct {
+		Cancer *float64 `json:"cancer"`
+		Prob   *float64 `json:"cancer_probability"`
+	}
 	if err := json.Unmarshal(b, &r); err != nil {
 		return r, fmt.Errorf("%s: %w", filepath.Join(scanDir, DoneFile), err)
+	}
+	if json.Unmarshal(b, &legacy) == nil && legacy.Prob == nil && legacy.Cancer != nil {
+		r.Cancer = *legacy.Cancer
 	}
 	for _, f := range r.Files {
 		if !filepath.IsLocal(f) {

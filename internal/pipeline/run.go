@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lungctl/lungctl/internal/eval"
+	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/par"
 	"github.com/lungctl/lungctl/internal/textsafe"
 	"github.com/lungctl/lungctl/internal/volio"
@@ -113,6 +114,9 @@ type Summary struct {
 	Eval *EvalSummary `json:"eval,omitempty"`
 	// Notes explains metrics that could not be computed.
 	Notes []string `json:"notes,omitempty"`
+	// Patients are the complete scans' patient-level results, in input
+	// order (failed scans are in Failures).
+	Patients []PatientSummary `json:"patients"`
 
 	// Records are the complete scans' records, in input order.
 	Records []ScanRecord `json:"-"`
@@ -127,6 +131,35 @@ type Summary struct {
 	ListWarnings []string `json:"-"`
 }
 
+// PatientSummary is one complete scan's patient-level result in
+// summary.json: what its done.json says about the patient.
+type PatientSummary struct {
+	ID        string `json:"id"`
+	SeriesUID string `json:"series_uid"`
+	// CancerProbability in [0,1] (as in submission.csv), by Scorer.
+	CancerProbability float64 `json:"cancer_probability"`
+	Scorer            string  `json:"scorer,omitempty"`
+	// LungRADS is the patient's category; EmphysemaPct the LAA-950 in %.
+	LungRADS     string   `json:"lung_rads,omitempty"`
+	EmphysemaPct *float64 `json:"emphysema_pct,omitempty"`
+	// Candidates and Reported count the scan's candidates and those at or
+	// above ReportThreshold.
+	Candidates int `json:"candidates"`
+	Reported   int `json:"reported_nodules"`
+	// ModelSHA256 is the CNN's sha256 when it ran; ToolVersion the lungctl
+	// that processed the scan.
+	ModelSHA256 string          `json:"model_sha256,omitempty"`
+	ToolVersion string          `json:"tool_version"`
+	Clinical    *ClinicalRecord `json:"clinical,omitempty"`
+}
+
+// patientSummary is r's entry in summary.json.
+func patientSummary(r ScanRecord) PatientSummary {
+	return PatientSummary{ID: r.ID, SeriesUID: r.SeriesUID, CancerProbability: r.Cancer, Scorer: r.Scorer,
+		LungRADS: r.LungRADS, EmphysemaPct: r.EmphysemaPct, Candidates: r.Candidates, Reported: r.Reported,
+		ModelSHA256: r.ModelSHA256, ToolVersion: r.ToolVersion, Clinical: r.Clinical}
+}
+
 // EvalSummary is the part of an evaluation summary.json carries.
 type EvalSummary struct {
 	CPM           float64    `json:"cpm"`
@@ -139,6 +172,8 @@ type EvalSummary struct {
 // shard suffix when sharded).
 type AggregateFiles struct {
 	Candidates, Submission, Failures, Summary, FROCJSON, FROCPNG string
+	// Index is the batch report index (written with reports only).
+	Index string
 }
 
 // Run processes every scan of cfg.In into cfg.Out/<id>/ (see ListScans and
@@ -282,14 +317,14 @@ func prepare(cfg *Config) (*batch, *Summary, error) {
 		b.dirs[i], b.dirErr[i] = scanDir(cfg.Out, b.ids[i])
 	}
 	sum := &Summary{ToolVersion: volio.ToolVersion, Scans: len(inputs), Seconds: Timings{}, Workers: cfg.Workers,
-		Isolated: cfg.Isolate, Failures: []Failure{}, ListWarnings: warns}
+		Isolated: cfg.Isolate, Failures: []Failure{}, Patients: []PatientSummary{}, ListWarnings: warns}
 	s := cfg.suffix()
 	for _, f := range []struct {
 		dst  *string
 		name string
 	}{{&sum.Files.Candidates, CandidatesFile}, {&sum.Files.Submission, "submission.csv"},
 		{&sum.Files.Failures, "failures.csv"}, {&sum.Files.Summary, "summary.json"},
-		{&sum.Files.FROCJSON, "froc.json"}, {&sum.Files.FROCPNG, "froc.png"}} {
+		{&sum.Files.FROCJSON, "froc.json"}, {&sum.Files.FROCPNG, "froc.png"}, {&sum.Files.Index, IndexFile}} {
 		if *f.dst, err = outPath(cfg.Out, suffixed(f.name, s)); err != nil {
 			return nil, nil, err
 		}
@@ -303,7 +338,7 @@ func prepare(cfg *Config) (*batch, *Summary, error) {
 func (b *batch) cleanTemps() {
 	if s := b.cfg.suffix(); s != "" {
 		var own []string
-		for _, n := range []string{CandidatesFile, "submission.csv", "failures.csv", "summary.json", "froc.json", "froc.png"} {
+		for _, n := range []string{CandidatesFile, "submission.csv", "failures.csv", "summary.json", "froc.json", "froc.png", IndexFile} {
 			own = append(own, suffixed(n, s))
 		}
 		removeStaleTemps(b.cfg.Out, own...)
@@ -336,7 +371,10 @@ func (b *batch) memory(sum *Summary) error {
 		return nil
 	}
 	if b.perScan > 0 {
+		// In one process the scans' readers share the whole budget (the
+		// environment variable is for code that reads it later).
 		os.Setenv(MaxMemoryEnv, strconv.FormatInt(b.perScan, 10))
+		membudget.Set(uint64(b.cfg.MaxMemory))
 		debug.SetMemoryLimit(b.cfg.MaxMemory)
 	}
 	return nil

@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"time"
 
 	"github.com/lungctl/lungctl/internal/candidate"
-	"github.com/lungctl/lungctl/internal/classify"
 	"github.com/lungctl/lungctl/internal/detect"
+	"github.com/lungctl/lungctl/internal/render"
 	"github.com/lungctl/lungctl/internal/warn"
 )
 
@@ -18,22 +19,45 @@ import (
 type ScanOptions struct {
 	Preprocess PreprocessOptions
 	Detect     detect.Options
-	// Model scores candidates; nil skips classification (Malignancy stays
-	// NaN and the patient probability is NoisyOR's leak).
-	Model *classify.Model
-	// NoisyORK and NoisyORLeak combine candidate malignancies into the
-	// patient probability (see classify.NoisyOR).
-	NoisyORK    int
-	NoisyORLeak float64
+	// Score picks the scorer, the model and the covariates (see Score).
+	Score ScoreOptions
 	// WriteVolumes also writes <id>.nii.gz, <id>_lung.nii.gz and <id>.json
 	// into the scan folder.
 	WriteVolumes bool
-	// Snapshots writes PNGs of the top Snapshots candidates and an
-	// overview (0 = none).
-	Snapshots int
-	// Log receives per-scan debug messages (stage timings, counts, the
-	// mean-shift backend); nil means none.
+	// Snapshots writes PNGs of the first Snapshots candidates by
+	// malignancy and an overview (0 = none), in SnapshotWindow (zero: the
+	// lung window).
+	Snapshots      int
+	SnapshotWindow render.Window
+	// Export writes the findings for other tools (WriteExports): Slicer
+	// markups, the label map and, for DICOM inputs, DICOM SEG and SR.
+	Export bool
+	// Report writes the scan's HTML report (<id>_report.html, see
+	// BuildReport).
+	Report bool
+	// Log receives per-scan messages (debug: stage timings, counts, the
+	// mean-shift backend; warnings: what the exports could not do); nil
+	// means none.
 	Log *slog.Logger
+}
+
+// Outputs lists the files (relative to the scan folder) a complete scan
+// must have for these options beyond candidates.csv and done.json: a run
+// that asks for volumes, exports or a report redoes a scan an earlier run
+// completed without them.
+func (o ScanOptions) Outputs(id string) []string {
+	var fs []string
+	if o.WriteVolumes {
+		fs = append(fs, id+".json")
+	}
+	if o.Export {
+		mrk, lab, _, _ := ExportNames(id)
+		fs = append(fs, mrk, lab)
+	}
+	if o.Report {
+		fs = append(fs, ReportName(id))
+	}
+	return fs
 }
 
 // Detect runs detection on a preprocessed scan and returns its candidates
@@ -58,21 +82,6 @@ func Detect(p *Preprocessed, opt detect.Options, dws *detect.Workspace) ([]candi
 	return r.Candidates, r, nil
 }
 
-// Classify fills each candidate's Malignancy with the model's probability
-// and returns the patient-level probability (noisy-OR over the top k).
-func Classify(p *Preprocessed, cs []candidate.Candidate, m *classify.Model, k int, leak float64) (float64, error) {
-	t := time.Now()
-	ps, err := classify.Score(p.HU, cs, m)
-	if err != nil {
-		return 0, fmt.Errorf("classify %s: %w", p.ID, err)
-	}
-	for i := range cs {
-		cs[i].Malignancy = ps[i]
-	}
-	p.Seconds["classify"] = sinceSec(t)
-	return classify.NoisyOR(ps, k, leak), nil
-}
-
 // Worker processes scans one at a time with reusable buffers; give each
 // concurrent worker its own.
 type Worker struct {
@@ -81,12 +90,22 @@ type Worker struct {
 	det detect.Workspace
 }
 
-// Process is a ScanFunc: preprocess → detect → classify for one input,
-// writing optional volumes and pictures into scanDir.
+func (w *Worker) log() *slog.Logger {
+	if w.Opt.Log == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return w.Opt.Log
+}
+
+// Process is a ScanFunc: preprocess → detect → characterise and score
+// (Score) for one input, writing the optional volumes, pictures, exports
+// and report into scanDir.
 func (w *Worker) Process(ctx context.Context, input, scanDir string) (ScanRecord, []candidate.Candidate, error) {
 	start := time.Now()
 	rec := ScanRecord{ID: ScanID(input), Input: input}
-	p, err := Preprocess(input, w.Opt.Preprocess, &w.pre)
+	popt := w.Opt.Preprocess
+	popt.KeepSource = w.Opt.Report || w.Opt.Snapshots > 0
+	p, err := Preprocess(input, popt, &w.pre)
 	if err != nil {
 		return rec, nil, err
 	}
@@ -100,51 +119,86 @@ func (w *Worker) Process(ctx context.Context, input, scanDir string) (ScanRecord
 	if err != nil {
 		return rec, nil, err
 	}
-	log := w.Opt.Log
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
+	log := w.log()
 	backend := "default"
 	if b := w.Opt.Detect.Cluster.Backend; b != nil {
 		backend = b.Name()
 	}
 	log.Debug("detected", "scan", rec.ID, "dims", fmt.Sprint(p.HU.Dims), "points", len(dr.Points)/5,
 		"clusters", dr.Clusters, "candidates", len(cs), "backend", backend)
-	// Without a model detect's NaN malignancies stand and the patient
-	// probability is the leak.
-	rec.Cancer = w.Opt.NoisyORLeak
-	if w.Opt.Model != nil {
-		if rec.Cancer, err = Classify(p, cs, w.Opt.Model, w.Opt.NoisyORK, w.Opt.NoisyORLeak); err != nil {
-			return rec, nil, err
-		}
+	sc, err := Score(p, cs, w.Opt.Score)
+	if err != nil {
+		return rec, nil, err
 	}
-	if w.Opt.WriteVolumes {
-		ps, err := p.Write(scanDir, 0)
-		if err != nil {
-			return rec, nil, err
-		}
-		for _, f := range []string{ps.HU, ps.Lung, ps.Sidecar} {
-			if f != "" {
-				rel, err := filepath.Rel(scanDir, f)
-				if err != nil {
-					return rec, nil, err
-				}
-				rec.Files = append(rec.Files, rel)
-			}
-		}
-	}
-	if w.Opt.Snapshots > 0 {
-		t := time.Now()
-		names, err := WriteSnapshots(p, cs, scanDir, w.Opt.Snapshots)
-		if err != nil {
-			return rec, nil, err
-		}
-		rec.Files = append(rec.Files, names...)
-		p.Seconds["snapshots"] = sinceSec(t)
+	rec.setScored(sc)
+	if err := w.outputs(p, cs, dr, &rec, scanDir); err != nil {
+		return rec, nil, err
 	}
 	rec.Candidates = len(cs)
 	p.Seconds["total"] = sinceSec(start)
 	rec.Seconds = p.Seconds
 	log.Debug("scan stages", "scan", rec.ID, "seconds", rec.Seconds, "cancer", rec.Cancer)
 	return rec, cs, nil
+}
+
+// setScored copies the scoring's patient-level results into the record.
+func (r *ScanRecord) setScored(s *Scored) {
+	r.Cancer, r.Scorer = s.Cancer, string(s.Scorer)
+	r.ModelSHA256, r.ModelDomain = s.ModelSHA256, s.ModelDomain
+	r.Clinical = s.Clinical
+	if s.Masked {
+		e := math.Round(s.Risk.EmphysemaPct*1000) / 1000
+		r.EmphysemaPct, r.LungRADS, r.Reported = &e, s.Risk.LungRADS, s.Risk.Reported
+	}
+	r.Warnings = append(r.Warnings, s.Warnings...)
+}
+
+// outputs writes the optional files into dir, in this order: volumes,
+// pictures, exports, then the report (which shows every warning before
+// it), adding their names and warnings to rec.
+func (w *Worker) outputs(p *Preprocessed, cs []candidate.Candidate, dr *detect.Result, rec *ScanRecord, dir string) error {
+	if w.Opt.WriteVolumes {
+		ps, err := p.Write(dir, 0)
+		if err != nil {
+			return err
+		}
+		for _, f := range []string{ps.HU, ps.Lung, ps.Sidecar} {
+			if f != "" {
+				rec.Files = append(rec.Files, filepath.Base(f))
+			}
+		}
+	}
+	if w.Opt.Snapshots > 0 {
+		t := time.Now()
+		names, err := WriteSnapshots(p, cs, dir, SnapshotOptions{Top: w.Opt.Snapshots, Window: w.Opt.SnapshotWindow})
+		if err != nil {
+			return err
+		}
+		rec.Files = append(rec.Files, names...)
+		p.Seconds["snapshots"] = sinceSec(t)
+	}
+	if w.Opt.Export {
+		t := time.Now()
+		ex, err := WriteExports(p, cs, dr.Nodules, dir)
+		if err != nil {
+			return err
+		}
+		for _, m := range ex.Warnings {
+			w.log().Warn(m, "scan", rec.ID)
+		}
+		rec.Files = append(rec.Files, ex.Files...)
+		rec.Warnings = append(rec.Warnings, ex.Warnings...)
+		p.Seconds["export"] = sinceSec(t)
+	}
+	if w.Opt.Report {
+		t := time.Now()
+		name := ReportName(rec.ID)
+		in := ReportInput{Rec: *rec, Cands: cs, HU: p.HU, Lung: p.Lung, Source: p.Source}
+		if err := WriteReport(filepath.Join(dir, name), in); err != nil {
+			return err
+		}
+		rec.Files = append(rec.Files, name)
+		p.Seconds["report"] = sinceSec(t)
+	}
+	return nil
 }

@@ -1,35 +1,116 @@
 package pipeline
 
 import (
+	"cmp"
 	"fmt"
+	"math"
 	"path/filepath"
+	"slices"
 
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/render"
 )
 
-// WriteSnapshots draws, for the top k candidates of cs (by Probability; all
-// when k ≤ 0), one PNG each with axial, coronal and sagittal slices through
-// the candidate (lung window, candidate circled), plus a per-scan overview
-// (lung MIP with the candidates marked), into dir. It returns the file names
-// relative to dir.
-func WriteSnapshots(p *Preprocessed, cs []candidate.Candidate, dir string, k int) ([]string, error) {
-	sorted := append([]candidate.Candidate(nil), cs...)
-	candidate.SortByProbability(sorted)
-	if k > 0 && len(sorted) > k {
-		sorted = sorted[:k]
+// Order is how pictures and reports rank a scan's candidates.
+type Order string
+
+// The orders: by malignancy (the scorer's; not scored last, ties by
+// detection), or by detection score (the candidates file's probability).
+const (
+	OrderMalignancy Order = "malignancy"
+	OrderDetection  Order = "detection"
+)
+
+// ParseOrder reads an --order value.
+func ParseOrder(s string) (Order, error) {
+	switch Order(s) {
+	case OrderMalignancy, OrderDetection:
+		return Order(s), nil
+	}
+	return "", fmt.Errorf("%w: --order %q: want malignancy or detection", ErrUsage, s)
+}
+
+// Ordered returns the indices of cs in order o: by Malignancy (highest
+// first, NaN last), ties by Probability (the detection score), then by
+// position in cs (the detection rank in lungctl's files); or by
+// Probability alone, ties by position.
+func Ordered(cs []candidate.Candidate, o Order) []int {
+	idx := make([]int, len(cs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		if o == OrderMalignancy {
+			if c := descNaNLast(cs[a].Malignancy, cs[b].Malignancy); c != 0 {
+				return c
+			}
+		}
+		return descNaNLast(cs[a].Probability, cs[b].Probability)
+	})
+	return idx
+}
+
+// descNaNLast compares for a descending order with NaN after every number.
+func descNaNLast(a, b float64) int {
+	an, bn := math.IsNaN(a), math.IsNaN(b)
+	switch {
+	case an && bn:
+		return 0
+	case an:
+		return 1
+	case bn:
+		return -1
+	}
+	return cmp.Compare(b, a)
+}
+
+// SnapshotOptions configures WriteSnapshots.
+type SnapshotOptions struct {
+	// Top is how many candidates get a picture (≤ 0: all).
+	Top int
+	// Order ranks the candidates ("" means OrderMalignancy).
+	Order Order
+	// Window maps HU to grey in the candidates' pictures (zero: the lung
+	// window W 1500 L −600 HU).
+	Window render.Window
+}
+
+// WriteSnapshots draws, for the first Top candidates of cs in opt.Order,
+// one PNG each with axial, coronal and sagittal slices through the
+// candidate (in opt.Window, the candidate circled), named
+// <id>_candNN.png by that rank, plus a per-scan overview (lung MIP with
+// the same candidates marked and numbered alike), into dir. The slices
+// come from p.Source, the acquisition grid, when it is there (pixels at
+// the source's resolution), else from the 1 mm volume; the overview from
+// the 1 mm volume and its mask. It returns the file names relative to dir.
+func WriteSnapshots(p *Preprocessed, cs []candidate.Candidate, dir string, opt SnapshotOptions) ([]string, error) {
+	if opt.Order == "" {
+		opt.Order = OrderMalignancy
+	}
+	idx := Ordered(cs, opt.Order)
+	if opt.Top > 0 && len(idx) > opt.Top {
+		idx = idx[:opt.Top]
+	}
+	sorted := make([]candidate.Candidate, len(idx))
+	for r, i := range idx {
+		sorted[r] = cs[i]
 	}
 	var names []string
 	ov := p.ID + "_overview.png"
-	if err := render.Overview(p.HU, p.Lung, cs, filepath.Join(dir, ov),
-		render.OverviewOptions{TopK: len(sorted), Title: p.ID}); err != nil {
+	title := fmt.Sprintf("%s  (numbered by %s)", p.ID, opt.Order)
+	if err := render.Overview(p.HU, p.Lung, sorted, filepath.Join(dir, ov),
+		render.OverviewOptions{TopK: -1, Ordered: true, Title: title}); err != nil {
 		return nil, err
 	}
 	names = append(names, ov)
+	src := p.Source
+	if src == nil {
+		src = p.HU
+	}
 	for r, c := range sorted {
 		name := fmt.Sprintf("%s_cand%02d.png", p.ID, r+1)
-		title := fmt.Sprintf("%s rank %d/%d", p.ID, r+1, len(cs))
-		if err := render.Snapshot(p.HU, c, filepath.Join(dir, name), render.SnapshotOptions{Title: title}); err != nil {
+		title := fmt.Sprintf("%s rank %d/%d by %s (detection rank %d)", p.ID, r+1, len(cs), opt.Order, idx[r]+1)
+		if err := render.Snapshot(src, c, filepath.Join(dir, name), render.SnapshotOptions{Title: title, Window: opt.Window}); err != nil {
 			return names, err
 		}
 		names = append(names, name)

@@ -16,9 +16,17 @@ type OverviewOptions struct {
 	PixelMM float64
 	// Window maps HU to grey (default LungWindow).
 	Window Window
-	// TopK is how many candidates (highest Probability first) are marked
-	// and listed (default 10; negative: all).
+	// TopK is how many candidates (highest Probability first, or the
+	// first ones when Ordered) are marked and listed (default 10;
+	// negative: all).
 	TopK int
+	// Ordered takes the candidates in the order given (e.g. by
+	// malignancy) instead of sorting them by Probability.
+	Ordered bool
+	// Numbers, when set with Ordered, is the number drawn beside and
+	// listed for each candidate (e.g. its detection rank, the label other
+	// files give it); default: its position, 1 first.
+	Numbers []int
 	// MarginMM and DefaultDiameterMM size the circles as in
 	// SnapshotOptions (defaults 3 mm and 10 mm).
 	MarginMM          float64
@@ -57,7 +65,9 @@ func OverviewImage(hu *volume.Volume[int16], mask *volume.Volume[uint8], cs []ca
 		opt.TopK = 10
 	}
 	top := append([]candidate.Candidate(nil), cs...)
-	candidate.SortByProbability(top)
+	if !opt.Ordered {
+		candidate.SortByProbability(top)
+	}
 	if opt.TopK > 0 && len(top) > opt.TopK {
 		top = top[:opt.TopK]
 	}
@@ -105,31 +115,72 @@ func OverviewImage(hu *volume.Volume[int16], mask *volume.Volume[uint8], cs []ca
 	if !axisAligned(hu.Direction) {
 		step /= 2
 	}
-	mipPanel(img, s, msk, cor, volume.Vec3{0, 1, 0}, lo[1], hi[1], step, opt.Window)
-	mipPanel(img, s, msk, ax, volume.Vec3{0, 0, 1}, lo[2], hi[2], step, opt.Window)
+	if hu.Direction == volume.Identity && !slowMIP {
+		pc, pa := axisMIPs(hu, msk)
+		projPanel(img, s, pc, cor, 0, 2, opt.Window)
+		projPanel(img, s, pa, ax, 0, 1, opt.Window)
+	} else {
+		mipPanel(img, s, msk, cor, volume.Vec3{0, 1, 0}, lo[1], hi[1], step, opt.Window)
+		mipPanel(img, s, msk, ax, volume.Vec3{0, 0, 1}, lo[2], hi[2], step, opt.Window)
+	}
 
+	marks := overviewMarks{top: top, opt: opt, sopt: sopt}
 	for _, p := range []Panel{cor, ax} {
 		decorate(img, p)
-		for rank, c := range top {
-			x, y := p.Pixel(c.World)
-			r := (diameter(c, sopt.DefaultDiameterMM)/2 + sopt.MarginMM) / pix
-			circle(img, p.Rect, x, y, r, CircleColor)
-			lx, ly := int(math.Round(x+0.72*r+2)), int(math.Round(y-0.72*r))
-			if (image.Point{lx, ly}).In(p.Rect) {
-				text(img, lx, ly, fmt.Sprint(rank+1), TextColor)
-			}
+		marks.draw(img, p)
+	}
+	marks.list(img, header+max(ny, nz)+gap)
+	return img, []Panel{cor, ax}, nil
+}
+
+// slowMIP forces the ray-by-ray projection (for the tests that compare the
+// two).
+var slowMIP = false
+
+// overviewMarks draws the overview's candidates: circles and numbers on
+// each projection, and the list under them.
+type overviewMarks struct {
+	top  []candidate.Candidate
+	opt  OverviewOptions
+	sopt SnapshotOptions
+}
+
+// num is the number shown for the candidate at position rank.
+func (m overviewMarks) num(rank int) int {
+	if m.opt.Ordered && rank < len(m.opt.Numbers) {
+		return m.opt.Numbers[rank]
+	}
+	return rank + 1
+}
+
+// draw circles and numbers the candidates on panel p.
+func (m overviewMarks) draw(img *image.RGBA, p Panel) {
+	for rank, c := range m.top {
+		x, y := p.Pixel(c.World)
+		r := (diameter(c, m.sopt.DefaultDiameterMM)/2 + m.sopt.MarginMM) / p.PixelMM
+		circle(img, p.Rect, x, y, r, CircleColor)
+		lx, ly := int(math.Round(x+0.72*r+2)), int(math.Round(y-0.72*r))
+		if (image.Point{lx, ly}).In(p.Rect) {
+			text(img, lx, ly, fmt.Sprint(m.num(rank)), TextColor)
 		}
 	}
-	y0 := header + max(ny, nz) + gap
-	for rank, c := range top {
+}
+
+// list writes one line per candidate from pixel row y0 down: number,
+// detection score, diameter (mm), LPS position (mm), malignancy.
+func (m overviewMarks) list(img *image.RGBA, y0 int) {
+	for rank, c := range m.top {
 		d := "?"
 		if c.DiameterMM > 0 {
 			d = fmt.Sprintf("%.1f", c.DiameterMM)
 		}
-		text(img, gap, y0+13+lineHeight*rank, fmt.Sprintf("%2d  score %.4f  diameter %s mm  LPS (%.1f, %.1f, %.1f)",
-			rank+1, c.Probability, d, c.World[0], c.World[1], c.World[2]), TextColor)
+		l := fmt.Sprintf("%2d  score %.4f  diameter %s mm  LPS (%.1f, %.1f, %.1f)",
+			m.num(rank), c.Probability, d, c.World[0], c.World[1], c.World[2])
+		if !math.IsNaN(c.Malignancy) {
+			l += fmt.Sprintf("  malignancy %.3f", c.Malignancy)
+		}
+		text(img, gap, y0+13+lineHeight*rank, l, TextColor)
 	}
-	return img, []Panel{cor, ax}, nil
 }
 
 // mipPanel fills p.Rect with the maximum along world direction dir (unit,

@@ -15,8 +15,10 @@ import (
 type SnapshotOptions struct {
 	// FOVMM is the side in mm of each square view (default 80).
 	FOVMM float64
-	// PixelMM is the display pixel size in mm (default 0.25, i.e. 321 px
-	// per 80 mm view).
+	// PixelMM is the display pixel size in mm. 0 (the default) follows the
+	// volume's grid as PlaneOptions does, aiming at 320 pixels per view:
+	// 0.25 mm (321 px per 80 mm view) on a 1 mm grid, 0.7/3 ≈ 0.23 mm on a
+	// 0.7 mm DICOM stack, so a source-grid volume shows its own detail.
 	PixelMM float64
 	// Window maps HU to grey (default LungWindow, W 1500 L −600).
 	Window Window
@@ -33,9 +35,6 @@ type SnapshotOptions struct {
 func (o SnapshotOptions) withDefaults() SnapshotOptions {
 	if !(o.FOVMM > 0) {
 		o.FOVMM = 80
-	}
-	if !(o.PixelMM > 0) {
-		o.PixelMM = 0.25
 	}
 	o.Window = o.Window.orDefault()
 	switch {
@@ -70,10 +69,17 @@ const (
 	lineHeight = 16 // text line height in pixels
 )
 
+// snapshotMinPixels is the view side the automatic snapshot pixel size aims
+// for (see SnapshotOptions.PixelMM).
+const snapshotMinPixels = 320
+
 // SnapshotImage renders the axial, coronal and sagittal slices through the
 // candidate centre c.World (LPS mm), side by side, each FOVMM wide around
-// it, with the candidate circled and text lines (title, score, diameter,
-// world position) above. It returns the image and the three panels.
+// it, sampled trilinearly from hu's own grid (the acquisition grid or the
+// 1 mm resample, whichever is given), with the candidate circled and text
+// lines (title, score, diameter, world position, and the measurements and
+// risk scores when the candidate has them) above. It returns the image and
+// the three panels.
 func SnapshotImage(hu *volume.Volume[int16], c candidate.Candidate, opt SnapshotOptions) (*image.RGBA, []Panel, error) {
 	s, err := newSampler(hu)
 	if err != nil {
@@ -85,6 +91,9 @@ func SnapshotImage(hu *volume.Volume[int16], c candidate.Candidate, opt Snapshot
 		}
 	}
 	opt = opt.withDefaults()
+	if !(opt.PixelMM > 0) {
+		opt.PixelMM = planePixelMM(hu.Grid, PlaneOptions{FOVMM: opt.FOVMM, MinPixels: snapshotMinPixels})
+	}
 	half := int(math.Round(opt.FOVMM / opt.PixelMM / 2))
 	if half < 8 || half > 4096 {
 		return nil, nil, fmt.Errorf("render: view of %g mm at %g mm/pixel is %d pixels wide (want 17 … 8193)", opt.FOVMM, opt.PixelMM, 2*half+1)
@@ -105,6 +114,9 @@ func SnapshotImage(hu *volume.Volume[int16], c candidate.Candidate, opt Snapshot
 	lines = append(lines, fmt.Sprintf("score %.4f  %s  LPS (%.1f, %.1f, %.1f) mm", c.Probability, dtxt, c.World[0], c.World[1], c.World[2]))
 	if !math.IsNaN(c.Malignancy) && c.Malignancy != 0 {
 		lines[len(lines)-1] += fmt.Sprintf("  malignancy %.3f", c.Malignancy)
+	}
+	if m := measuredLine(c); m != "" {
+		lines = append(lines, m)
 	}
 	header := lineHeight*(len(lines)+1) + 4 // + the views' names
 	W := 3*n + 4*gap
@@ -133,6 +145,25 @@ func SnapshotImage(hu *volume.Volume[int16], c candidate.Candidate, opt Snapshot
 		panels = append(panels, p)
 	}
 	return img, panels, nil
+}
+
+// measuredLine describes a measured candidate: type, axes (mm), Lung-RADS
+// and the Brock and CNN probabilities; "" when it was not measured.
+func measuredLine(c candidate.Candidate) string {
+	if c.Type == "" {
+		return ""
+	}
+	s := fmt.Sprintf("%s  %.1f x %.1f mm", c.Type, c.LongAxisMM, c.ShortAxisMM)
+	if c.LungRADS != "" {
+		s += "  Lung-RADS " + c.LungRADS
+	}
+	if !math.IsNaN(c.Brock) {
+		s += fmt.Sprintf("  Brock %.3f", c.Brock)
+	}
+	if !math.IsNaN(c.CNN) {
+		s += fmt.Sprintf("  CNN %.3f", c.CNN)
+	}
+	return s
 }
 
 // slicePanel fills p.Rect with the planar slice of s through p (trilinear,
