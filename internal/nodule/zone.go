@@ -61,17 +61,26 @@ func LungZones(lung *volume.Volume[uint8]) Zones {
 	z.MidlineX = lung.IndexToWorld(volume.Vec3{float64(mid) + 0.5, 0, 0})[0]
 	z.ZMin = [2]float64{math.Inf(1), math.Inf(1)}
 	z.ZMax = [2]float64{math.Inf(-1), math.Inf(-1)}
+	// Per row: the world position of voxel i is the row start plus i steps
+	// along the grid's first axis (no per-voxel conversion).
+	step := lung.IndexToWorld(volume.Vec3{1, 0, 0})
+	o := lung.IndexToWorld(volume.Vec3{0, 0, 0})
+	for a := range step {
+		step[a] -= o[a]
+	}
 	for k := 0; k < nz; k++ {
 		for j := 0; j < ny; j++ {
 			row := lung.Data[(k*ny+j)*nx : (k*ny+j+1)*nx]
+			w0 := lung.IndexToWorld(volume.Vec3{0, float64(j), float64(k)})
 			for i, v := range row {
 				if v == 0 {
 					continue
 				}
-				w := lung.IndexToWorld(volume.Vec3{float64(i), float64(j), float64(k)})
-				s := side(w[0], z.MidlineX)
-				z.ZMin[s] = math.Min(z.ZMin[s], w[2])
-				z.ZMax[s] = math.Max(z.ZMax[s], w[2])
+				x := w0[0] + float64(i)*step[0]
+				zz := w0[2] + float64(i)*step[2]
+				s := side(x, z.MidlineX)
+				z.ZMin[s] = math.Min(z.ZMin[s], zz)
+				z.ZMax[s] = math.Max(z.ZMax[s], zz)
 			}
 		}
 	}

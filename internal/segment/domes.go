@@ -81,6 +81,3 @@ func (s *Segmenter) removeDomes(hu *volume.Volume[int16], dst *volume.Volume[uin
 	}
 	return removed
 }
-
-// domesOn switches step 7 (a variable for tuning experiments).
-var domesOn = true

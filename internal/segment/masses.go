@@ -16,8 +16,8 @@ const (
 
 // massLungContact: at least this share of a piece's surface (voxel faces)
 // must touch the lung mask rather than the body (see the package comment
-// for the cases it was chosen on). A variable for tuning experiments.
-var massLungContact = 0.45
+// for the cases it was chosen on).
+const massLungContact = 0.45
 
 // keepMasses judges the pieces the mass closing proposed (cls == cCand):
 // 6-connected 3-D components, each added to dst when it is soft tissue

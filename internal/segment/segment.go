@@ -254,7 +254,7 @@ func (s *Segmenter) Lungs(hu *volume.Volume[int16], opt Options, dst *volume.Vol
 	if opt.MassClosingRadiusMM > 0 {
 		st.LungVoxels += s.keepMasses(hu, opt, dst, &st)
 	}
-	if domesOn && hu.Direction[2][2] > 0 { // k towards the head, as on lungctl's grids
+	if hu.Direction[2][2] > 0 { // k towards the head, as on lungctl's grids
 		n := s.removeDomes(hu, dst)
 		st.LungVoxels -= n
 		st.DomeML = float64(n) * hu.Spacing[0] * hu.Spacing[1] * hu.Spacing[2] / 1000

@@ -1,0 +1,70 @@
+package detect
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"testing"
+
+	"github.com/lungctl/lungctl/internal/features"
+)
+
+// TestDumpStage1 is a tuning aid: every first-stage cluster's features and
+// whether it hits a truth nodule (LUNGCTL_STAGE1=out.csv,
+// LUNGCTL_PHANTOM_SEEDS=A-B).
+func TestDumpStage1(t *testing.T) {
+	out := os.Getenv("LUNGCTL_STAGE1")
+	if out == "" {
+		t.Skip("tuning aid")
+	}
+	var a, b int64
+	fmt.Sscanf(os.Getenv("LUNGCTL_PHANTOM_SEEDS"), "%d-%d", &a, &b)
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fmt.Fprintln(f, "scan,hit,kind,truth_d,stage1,si,cdiam,chu,fill,resp,level,n,pts")
+	for seed := a; seed <= b; seed++ {
+		p := preparePhantom(t, seed)
+		opt := Options{MaxCandidates: -1, Stage1: 100000}.withDefaults()
+		ws := &Workspace{}
+		lo, _ := ws.cropToMask(p.HU, p.Lung, opt)
+		if err := featuresBuild(ws, max(opt.SigmaMM, p.HU.Spacing[0]), opt.Levels); err != nil {
+			t.Fatal(err)
+		}
+		inLung := func(i, j, k int) bool { return p.Lung.At(lo[0]+i, lo[1]+j, lo[2]+k) != 0 }
+		ws.selectPoints(inLung, opt)
+		ps := &ws.points
+		labels, k, _, err := clusterPoints(ps, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, st := ws.candidates(p.HU, inLung, ps, labels, k, opt)
+		found := map[int]bool{}
+		for i, c := range cs {
+			hit, kind, td := 0, "", 0.0
+			for ni, nd := range p.Nodules {
+				r := math.Max(nd.DiameterMM/2, 2)
+				if os.Getenv("LUNGCTL_STAGE1_REACH") != "" {
+					r = math.Max(nd.DiameterMM/2+4, 6)
+				}
+				if dist(c.World, [3]float64(nd.World)) < r {
+					hit, kind, td = 1, string(nd.Kind), nd.DiameterMM
+					found[ni] = true
+				}
+			}
+			fmt.Fprintf(f, "%d,%d,%s,%.2f,%.4f,%.4f,%.2f,%.1f,%.3f,%.1f,%d,%.0f,%d\n", seed, hit, kind, td, c.DetectScore, c.MeanSI,
+				c.DiameterMM, c.MeanHU, c.Compactness, st[i].resp, st[i].level, st[i].n, st[i].pts)
+		}
+		for ni, nd := range p.Nodules {
+			if !found[ni] {
+				fmt.Fprintf(f, "%d,-1,%s,%.2f,,,,,,,,,\n", seed, nd.Kind, nd.DiameterMM)
+			}
+		}
+	}
+}
+
+func featuresBuild(ws *Workspace, sigma0 float64, levels int) error {
+	return features.BuildPyramid(&ws.pyr, ws.crop, sigma0, levels)
+}
