@@ -49,8 +49,9 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	p75 := float64(quantile(vals, 0.75))
 
 	// Solid component: the largest 6-connected set of body voxels whose
-	// smoothed HU exceeds SolidHU.
-	solid := ws.largestSolid(b, float32(opt.SolidHU))
+	// smoothed HU exceeds the solid threshold (solidThreshold).
+	res.SolidThresholdHU = ws.solidThreshold(b, opt.SolidHU)
+	solid := ws.largestSolid(b, float32(res.SolidThresholdHU))
 	if solid > 0 {
 		res.SolidVolumeMM3 = float64(solid) * vox
 		res.SolidLongAxisMM, res.SolidShortAxisMM = ws.axes(b, func(p int) bool { return ws.lab[p] == lSolid })
@@ -82,6 +83,32 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 			res.Mask[p] = 1
 		}
 	}
+}
+
+// solidThreshold is the HU above which the body is solid: SolidHU (−300),
+// unless the body is a ground-glass plateau with a denser core, where a small
+// core, blurred by the scanner, never reaches −300 HU: when the body's
+// smoothed peak (99th percentile) stands at least 200 HU above its median
+// (the plateau) and above −500 HU, the core's edge is the half-maximum
+// between plateau and peak, if that is below SolidHU. A solid nodule's peak
+// and median are close, so it keeps SolidHU.
+func (ws *Workspace) solidThreshold(b *boxInfo, solidHU float64) float64 {
+	vals := ws.vals[:0]
+	for p, l := range ws.lab {
+		if l == lBody {
+			vals = append(vals, ws.sm.Data[p])
+		}
+	}
+	ws.vals = vals
+	if len(vals) < 8 {
+		return solidHU
+	}
+	med := float64(quantile(vals, 0.5))
+	peak := float64(quantile(vals, 0.99))
+	if peak-med < 200 || peak < -500 {
+		return solidHU
+	}
+	return math.Min(solidHU, (med+peak)/2)
 }
 
 // lSolid marks body voxels of the solid component while measuring it.

@@ -11,16 +11,20 @@
 //     surrounding parenchyma (bg + ½(min(core, CoreCapHU) − bg)): about
 //     −420 HU for a solid nodule in −860 HU lung and −730 HU for a −600 HU
 //     ground-glass lesion — the half-maximum edge, which is where a blurred
-//     boundary really lies. Voxels above it inside the lung mask, connected
-//     (6-neighbours) to the seed, form the region C.
+//     boundary really lies. A ground-glass plateau around a denser core
+//     moves the threshold down to the ground glass. Voxels above it inside
+//     the lung mask, connected (6-neighbours) to the seed and within a reach
+//     sized from the hint (redone larger when the lesion fills it), form
+//     the region C.
 //  3. Vessels and pleural tags are cut off by a morphological opening whose
 //     radius adapts to the lesion (a quarter of its inscribed radius, 1–4
 //     mm): the eroded core's component at the lesion, dilated back and
 //     intersected with C, is the lesion body O. Measurements of size and
 //     type use O.
-//  4. The lesion with its margin, S, is C within a further margin of the
-//     body (spicules, lobulated bumps, attached strands); what S adds to O
-//     feeds the spiculation score. S is the segmentation that is exported.
+//  4. Spicules: thin strands that leave the body and end within a shell
+//     around it (a vessel passing by runs on out of it) are counted for the
+//     spiculation score; the body with its spicules, S, is the segmentation
+//     that is exported.
 package nodule
 
 import (
@@ -93,8 +97,10 @@ type Result struct {
 	// SolidLongAxisMM, SolidShortAxisMM and SolidDiameterMM measure the
 	// largest solid component (> SolidHU) the same way; 0 when none.
 	SolidLongAxisMM, SolidShortAxisMM, SolidDiameterMM float64
-	// SolidVolumeMM3 is the solid component's volume in mm³.
-	SolidVolumeMM3 float64
+	// SolidVolumeMM3 is the solid component's volume in mm³, and
+	// SolidThresholdHU the HU above which it was counted (see
+	// solidThreshold).
+	SolidVolumeMM3, SolidThresholdHU float64
 	// MeanHU is the body's mean HU (unsmoothed).
 	MeanHU float64
 	// Type is the density class (see classify).

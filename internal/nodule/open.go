@@ -7,11 +7,12 @@ import (
 	"github.com/lungctl/lungctl/internal/edt"
 )
 
-// Shell analysis limits (mm): strands are looked for up to ShellMM beyond
-// the body (at least 3 mm, at most 10 mm: 0.6 of the inscribed radius).
+// Shell analysis limits (mm): strands are looked for up to 1.2 inscribed
+// radii beyond the body (at least 5 mm, at most 15 mm), far enough that a
+// spicule ends inside the shell while a vessel passing by runs on out of it.
 const (
-	minShellMM = 3
-	maxShellMM = 10
+	minShellMM = 5
+	maxShellMM = 15
 )
 
 // open cuts C into the lesion body O (label lBody) and its margin S \ O
@@ -102,7 +103,7 @@ func (ws *Workspace) open(b *boxInfo, seed int, hint float64, res *Result) error
 	if body == 0 {
 		return fmt.Errorf("%w: empty body after opening", ErrNoLesion)
 	}
-	res.shell = math.Min(math.Max(0.6*rin, minShellMM), maxShellMM)
+	res.shell = math.Min(math.Max(1.2*rin, minShellMM), maxShellMM)
 	res.bodyR = ro + half
 	return nil
 }

@@ -103,11 +103,12 @@ var strandLevels = [...]float64{0.12, 0.25, 0.4}
 // spiculation looks for strands leaving the body: in the shell up to
 // res.shell mm beyond it (after the 1.5 mm blurred rim), the lung voxels
 // brighter than a threshold form 26-connected strands; a strand reaching
-// back to the rim, reaching at least 2.5 mm out, and thin (mean
+// back to the rim, reaching at least 2.5 mm out but ending inside the shell
+// (a vessel that only passes the lesion runs on out of it), and thin (mean
 // cross-section ≤ 4π mm², a tube of radius ≤ 2 mm) is a spicule. This is
 // done at each of strandLevels (each at least 60 HU above the lung) and
-// the level with the most spicules counts; its attached strands, thin or
-// not, become the lesion's margin (label lMarg). Radiologists call a
+// the level with the most spicules counts; its spicules become the
+// lesion's margin (label lMarg), part of the exported mask. Radiologists call a
 // nodule spiculated when several strands radiate from it; the score is
 // 1 − exp(−N/3) for N spicules (vessels that enter a lesion count too:
 // vessel convergence is itself a sign of malignancy).
@@ -136,7 +137,7 @@ func (ws *Workspace) spiculation(b *boxInfo, res *Result) (int, float64) {
 }
 
 // strands counts the spicules at threshold fraction f (see spiculation);
-// with mark, it labels the attached strands lMarg.
+// with mark, it labels the spicules lMarg.
 func (ws *Workspace) strands(b *boxInfo, res *Result, f float64, mark bool) int {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	n := b.len()
@@ -188,14 +189,16 @@ func (ws *Workspace) strands(b *boxInfo, res *Result, f float64, mark bool) int 
 		if !attached {
 			continue
 		}
+		ext := math.Sqrt(float64(reach)) - rimMM
+		ends := ext < res.shell-1 // a spicule ends; a passing vessel runs out of the shell
+		if !ends || ext < 2.5 || float64(len(q))*vox/ext > 4*math.Pi {
+			continue
+		}
+		count++
 		if mark {
 			for _, p := range q {
 				ws.lab[p] = lMarg
 			}
-		}
-		ext := math.Sqrt(float64(reach)) - rimMM
-		if ext >= 2.5 && float64(len(q))*vox/ext <= 4*math.Pi {
-			count++
 		}
 	}
 	ws.queue = q
