@@ -124,6 +124,7 @@ func newScanChildCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			opt.Preprocess.OneScan = true // this process serves one scan
 			w := &pipeline.Worker{Opt: opt}
 			return pipeline.ServeChild(cmd.Context(), hooked(w.Process), args[0], args[1])
 		},

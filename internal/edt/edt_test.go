@@ -51,3 +51,51 @@ func TestAgainstBruteForce(t *testing.T) {
 		}
 	}
 }
+
+// TestBoxMatchesWholeWithinBox: on a sub-block holding every feature, the
+// block's distances equal the whole transform's, and nothing outside moves.
+func TestBoxMatchesWholeWithinBox(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	nx, ny, nz := 12, 9, 7
+	sp := [3]float64{0.8, 1, 1.7}
+	whole := make([]float32, nx*ny*nz)
+	for p := range whole {
+		whole[p] = Inf
+	}
+	lo, hi := [3]int{2, 1, 1}, [3]int{9, 7, 5}
+	for n := 0; n < 6; n++ {
+		i, j, k := lo[0]+r.IntN(hi[0]-lo[0]+1), lo[1]+r.IntN(hi[1]-lo[1]+1), lo[2]+r.IntN(hi[2]-lo[2]+1)
+		whole[i+nx*(j+ny*k)] = 0
+	}
+	box := append([]float32(nil), whole...)
+	for p := range box {
+		if box[p] != 0 {
+			box[p] = 42 // outside the block it must stay as it was
+		}
+	}
+	for k := lo[2]; k <= hi[2]; k++ {
+		for j := lo[1]; j <= hi[1]; j++ {
+			for i := lo[0]; i <= hi[0]; i++ {
+				if p := i + nx*(j+ny*k); box[p] != 0 {
+					box[p] = Inf
+				}
+			}
+		}
+	}
+	Transform3(whole, nx, ny, nz, sp, nil)
+	Transform3Box(box, nx, ny, nz, lo, hi, sp, nil)
+	for k := 0; k < nz; k++ {
+		for j := 0; j < ny; j++ {
+			for i := 0; i < nx; i++ {
+				p := i + nx*(j+ny*k)
+				in := i >= lo[0] && i <= hi[0] && j >= lo[1] && j <= hi[1] && k >= lo[2] && k <= hi[2]
+				switch {
+				case in && math.Abs(float64(box[p]-whole[p])) > 1e-3*(1+float64(whole[p])):
+					t.Fatalf("(%d,%d,%d): box %g whole %g", i, j, k, box[p], whole[p])
+				case !in && whole[p] != 0 && box[p] != 42:
+					t.Fatalf("(%d,%d,%d) outside the block changed to %g", i, j, k, box[p])
+				}
+			}
+		}
+	}
+}

@@ -118,8 +118,8 @@ type Result struct {
 	Protrusions int
 	// PleuraDistanceMM is the distance from the body to the nearest voxel
 	// outside the lung mask (chest wall, mediastinum, diaphragm): 0 when it
-	// touches; when nothing outside the mask lies in the box it is the
-	// lower bound PleuraBeyond reports.
+	// touches; when nothing outside the mask lies within PleuraReachMM
+	// (15 mm) of the body it is that bound and PleuraBeyond is set.
 	PleuraDistanceMM float64
 	// PleuraBeyond is true when PleuraDistanceMM is only a lower bound.
 	PleuraBeyond bool
@@ -175,6 +175,7 @@ type Workspace struct {
 	queue []int32
 	edt   edt.Workspace
 	vals  []float32
+	near  [2][3]int // the body's box plus the spicule shell (voxels)
 }
 
 // box voxel labels

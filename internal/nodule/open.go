@@ -30,7 +30,8 @@ func (ws *Workspace) open(b *boxInfo, seed int, hint float64, res *Result) error
 			ws.dist[p] = 0
 		}
 	}
-	edt.Transform3(ws.dist, nx, ny, nz, sp, &ws.edt)
+	clo, chi := ws.bbox(b, lC, 1)
+	edt.Transform3Box(ws.dist, nx, ny, nz, clo, chi, sp, &ws.edt)
 	// The lesion's inscribed radius: the deepest voxel of C near the seed.
 	reach := math.Max(3, hint/2)
 	deep, deepD := seed, float32(0)
@@ -85,7 +86,7 @@ func (ws *Workspace) open(b *boxInfo, seed int, hint float64, res *Result) error
 	ws.queue = q
 	// Distance from every voxel to the core; the body O is C within ro
 	// (plus half a voxel) of it.
-	edt.Transform3(core, nx, ny, nz, sp, &ws.edt)
+	edt.Transform3Box(core, nx, ny, nz, clo, chi, sp, &ws.edt)
 	half := 0.5 * math.Min(sp[0], math.Min(sp[1], sp[2]))
 	bodyR := float32((ro + half) * (ro + half))
 	var body int

@@ -124,7 +124,11 @@ func (ws *Workspace) spiculation(b *boxInfo, res *Result) (int, float64) {
 			ws.dist[p] = edt.Inf
 		}
 	}
-	edt.Transform3(ws.dist, b.n[0], b.n[1], b.n[2], [3]float64(sp), &ws.edt)
+	// Distances matter only within the spicule shell of the body, and for
+	// the pleura within PleuraReachMM; nowhere else in the box.
+	margin := int(math.Ceil(math.Max(rimMM+res.shell, PleuraReachMM)/math.Min(sp[0], math.Min(sp[1], sp[2])))) + 1
+	ws.near[0], ws.near[1] = ws.bbox(b, lBody, margin)
+	edt.Transform3Box(ws.dist, b.n[0], b.n[1], b.n[2], ws.near[0], ws.near[1], [3]float64(sp), &ws.edt)
 	best, bestLevel := -1, 0.0
 	for _, f := range strandLevels {
 		c := ws.strands(b, res, f, false)
@@ -136,27 +140,38 @@ func (ws *Workspace) spiculation(b *boxInfo, res *Result) (int, float64) {
 	return best, 1 - math.Exp(-float64(best)/3)
 }
 
+// rimMM is the blurred rim beyond the body where strands are not looked for.
+const rimMM = 1.5
+
 // strands counts the spicules at threshold fraction f (see spiculation);
 // with mark, it labels the spicules lMarg.
 func (ws *Workspace) strands(b *boxInfo, res *Result, f float64, mark bool) int {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
-	n := b.len()
 	sp := b.grid.Spacing
 	vox := sp[0] * sp[1] * sp[2]
 	low := float32(res.BackgroundHU + math.Max(60, f*(math.Min(res.CoreHU, CoreCapHU)-res.BackgroundHU)))
-	const rimMM = 1.5
 	rim2 := float32(rimMM * rimMM)
 	touch2 := float32((rimMM + 0.9) * (rimMM + 0.9))
 	shell2 := float32((rimMM + res.shell) * (rimMM + res.shell))
 	const cand, seen = 6, 7
-	for p := 0; p < n; p++ {
-		if ws.lab[p] == lOut && ws.dist[p] > rim2 && ws.dist[p] <= shell2 && ws.sm.Data[p] > low && ws.lung[p] != 0 {
-			ws.lab[p] = cand
+	// Only the body's box plus the shell holds distances (ws.near).
+	var idx []int32
+	lo, hi := ws.near[0], ws.near[1]
+	for k := lo[2]; k <= hi[2]; k++ {
+		for j := lo[1]; j <= hi[1]; j++ {
+			for i := lo[0]; i <= hi[0]; i++ {
+				p := i + nx*(j+ny*k)
+				if ws.lab[p] == lOut && ws.dist[p] > rim2 && ws.dist[p] <= shell2 && ws.sm.Data[p] > low && ws.lung[p] != 0 {
+					ws.lab[p] = cand
+					idx = append(idx, int32(p))
+				}
+			}
 		}
 	}
 	count := 0
 	q := ws.queue[:0]
-	for s := 0; s < n; s++ {
+	for _, s32 := range idx {
+		s := int(s32)
 		if ws.lab[s] != cand {
 			continue
 		}
@@ -202,7 +217,7 @@ func (ws *Workspace) strands(b *boxInfo, res *Result, f float64, mark bool) int 
 		}
 	}
 	ws.queue = q
-	for p := 0; p < n; p++ {
+	for _, p := range idx {
 		if ws.lab[p] == seen || ws.lab[p] == cand {
 			ws.lab[p] = lOut
 		}
