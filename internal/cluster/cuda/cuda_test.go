@@ -445,23 +445,25 @@ func BenchmarkCUDAShift(b *testing.B) {
 	}
 }
 
-// TestCUDARefusesScale checks (no GPU needed) that both variants refuse
-// per-point scales with a *cluster.UnsupportedError, that all-ones scales
-// are accepted, and that cluster.Auto then runs the CPU Grid with a note.
-func TestCUDARefusesScale(t *testing.T) {
+// TestCUDAAcceptsScale checks (no GPU needed) that both variants accept
+// per-point scales (CheckOptions), so that cluster.Auto keeps the GPU
+// backend for them, and that Shift refuses bad scales with ErrInput before
+// touching the device.
+func TestCUDAAcceptsScale(t *testing.T) {
 	scale := []float32{1, 2, 1}
 	for _, c := range []*CUDA{{grid: true}, {grid: false}} {
-		var ue *cluster.UnsupportedError
-		err := c.CheckOptions(Options{Scale: scale})
-		if !errors.As(err, &ue) || !errors.Is(err, cluster.ErrUnsupported) || ue.Backend != c.Name() {
-			t.Errorf("%s: %v, want an *UnsupportedError", c.Name(), err)
-		}
-		if err := c.CheckOptions(Options{Scale: []float32{1, 1}}); err != nil {
-			t.Errorf("%s: all-ones scales refused: %v", c.Name(), err)
+		if err := c.CheckOptions(Options{Scale: scale}); err != nil {
+			t.Errorf("%s: per-point scales refused: %v", c.Name(), err)
 		}
 		b, note := cluster.Auto{Preferred: c}.Resolve(Options{Scale: scale})
-		if b.Name() != "grid" || note == "" {
+		if b != Backend(c) || note != "" {
 			t.Errorf("%s: Auto picked %s, note %q", c.Name(), b.Name(), note)
+		}
+		pts := make([]float32, 15)
+		for _, o := range []Options{{Scale: []float32{1, 2}}, {Scale: []float32{1, 0, 2}}, {Scale: scale, ScaledAxes: 6}} {
+			if _, err := c.Shift(pts, 5, make([]float32, 5), o.WithDefaults()); !errors.Is(err, ErrInput) {
+				t.Errorf("%s: scales %v axes %d: %v, want ErrInput", c.Name(), o.Scale, o.ScaledAxes, err)
+			}
 		}
 	}
 }
