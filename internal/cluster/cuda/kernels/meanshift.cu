@@ -435,11 +435,6 @@ extern "C" __global__ void ms_scan2(const int *__restrict__ hist, int ncell, int
     }
 }
 
-// accumRange adds to pa (D numerator values relative to y, then the
-// denominator) the kernel-weighted points [b, e) that lane `lane` owns
-// (b+lane, b+lane+32, …), direct |x−y|²; four points per lane are loaded
-// before any is used, so that one warp alone keeps several loads in flight.
-
 // accumRange adds to pa (D numerator values relative to y, the denominator,
 // the scaled denominator) the kernel-weighted points [b, e) that thread tl
 // of the LS threads sharing the work owns (b+tl, b+tl+LS, …), direct
