@@ -63,9 +63,13 @@ type cudaDevice struct {
 	// kernels per dim (index = dim) and the dimension-free ones
 	brute2, brute2s, fin2, key2, grid2, search, searchb [maxCUDADim + 1]cu.Function
 	scatter2, scan2, ins1, ins2, ids, resolve, gather   cu.Function
-	// sms is the multiprocessor count; brute2Blocks the resident
-	// ms_brute2_5 blocks per multiprocessor (launch sizing).
-	sms, brute2Blocks int
+	// brute2x8 is ms_brute2x8_5, the benchmark's 8-modes-per-thread
+	// experiment (CUDA.mpt8).
+	brute2x8 cu.Function
+	// sms is the multiprocessor count; brute2Blocks (brute2x8Blocks) the
+	// resident ms_brute2_5 (ms_brute2x8_5) blocks per multiprocessor
+	// (launch sizing).
+	sms, brute2Blocks, brute2x8Blocks int
 	// peakFLOPS is the FP32 peak: sms × 128 lanes × 2 flops (FMA) × clock.
 	peakFLOPS float64
 }
@@ -142,7 +146,7 @@ func initCUDA() (*cudaDevice, error) {
 	}{
 		{&d.scatter2, "ms_scatter2"}, {&d.scan2, "ms_scan2"}, {&d.ins1, "ms_ins1"},
 		{&d.ins2, "ms_ins2"}, {&d.ids, "ms_ids"}, {&d.resolve, "ms_resolve"},
-		{&d.gather, "ms_gather"},
+		{&d.gather, "ms_gather"}, {&d.brute2x8, "ms_brute2x8_5"},
 	} {
 		if *k.f, err = fn(k.name); err != nil {
 			return nil, err
@@ -160,6 +164,10 @@ func initCUDA() (*cudaDevice, error) {
 		return nil, fmt.Errorf("cuOccupancyMaxActiveBlocksPerMultiprocessor ms_brute2_5: %w", err)
 	}
 	d.brute2Blocks = max(d.brute2Blocks, 1)
+	if d.brute2x8Blocks, err = d.brute2x8.MaxActiveBlocksPerMultiProcessor(tileBlock, 0); err != nil {
+		return nil, fmt.Errorf("cuOccupancyMaxActiveBlocksPerMultiprocessor ms_brute2x8_5: %w", err)
+	}
+	d.brute2x8Blocks = max(d.brute2x8Blocks, 1)
 	return d, nil
 }
 
@@ -208,6 +216,9 @@ func initCUDA() (*cudaDevice, error) {
 type CUDA struct {
 	d    *cudaDevice
 	grid bool
+	// mpt8 runs the brute variant's experiment kernel (8 modes per thread)
+	// for dim 5 without scales; benchmarks set it (Name "cuda-brute-mpt8").
+	mpt8 bool
 	// pairs is the number of (mode, point) pairs the brute kernel evaluated
 	// in the last Shift (for GFLOP/s in benchmarks); guarded by d.mu.
 	pairs int64
@@ -228,6 +239,9 @@ func NewCUDA(grid bool) (*CUDA, error) {
 func (c *CUDA) Name() string {
 	if c.grid {
 		return "cuda-grid"
+	}
+	if c.mpt8 {
+		return "cuda-brute-mpt8"
 	}
 	return "cuda-brute"
 }
@@ -455,16 +469,20 @@ func (c *CUDA) uploadGrid(mem *devMem, points []float32, dim int, ls *levelSetup
 	return g, err
 }
 
-// uploadModes uploads the modes and the active list 0..m-1, and allocates
-// the next step's active list (when withNext) and the moving-mode count.
-func uploadModes(mem *devMem, modes []float32, dim int, withNext bool) (dModes, dAct, dNext, dCount cu.DevicePtr, err error) {
+// uploadModes uploads the modes and the active list (order, or 0..m-1
+// when nil), and allocates the next step's active list (when withNext) and
+// the moving-mode count.
+func uploadModes(mem *devMem, modes []float32, dim int, order []int32, withNext bool) (dModes, dAct, dNext, dCount cu.DevicePtr, err error) {
 	m := len(modes) / dim
 	if dModes, err = upload(mem, modes, "modes"); err != nil {
 		return
 	}
-	act := make([]int32, m)
-	for i := range act {
-		act[i] = int32(i)
+	act := order
+	if act == nil {
+		act = make([]int32, m)
+		for i := range act {
+			act[i] = int32(i)
+		}
 	}
 	if dAct, err = upload(mem, act, "active list"); err != nil {
 		return
@@ -490,7 +508,7 @@ func (c *CUDA) shiftGrid2(mem *devMem, points []float32, dim int, modes []float3
 	ncell := g.gs.keyL.Count()
 	// The grid kernel reads the sorted list and appends the modes that keep
 	// moving to dAct, the next step's active list.
-	dModes, dAct, _, dCount, err := uploadModes(mem, modes, dim, false)
+	dModes, dAct, _, dCount, err := uploadModes(mem, modes, dim, nil, false)
 	if err != nil {
 		return 0, err
 	}

@@ -385,7 +385,9 @@ func flopsPerPair(dim int) float64 { return float64(2 * dim) }
 // point, no bin seeding) on lung-like 5-D data scaled by bandwidths
 // (3, 3, 3 mm, 150 HU, 0.15) for the CPU Grid backend (default options,
 // path reuse on), the CPU Grid exact search (reuse off), and the CUDA
-// variants (the grid variant both path-assisted, its default, and exact). At N = 1e6 the brute variants run 3 steps only
+// variants (the grid variant both path-assisted, its default, and exact;
+// at N ≥ 1e5 also the brute variant's 8-modes-per-thread experiment,
+// cuda-brute-mpt8). At N = 1e6 the brute variants run 3 steps only
 // (maxiter=3 in the name; a full search would take minutes) and are there
 // for GFLOP/s. Reported metrics: maxiters, and for the brute variants
 // pairs/s, GFLOP/s (flopsPerPair) and %peak (of PeakFLOPS).
@@ -431,18 +433,43 @@ func BenchmarkCUDAShift(b *testing.B) {
 		for _, c := range vs {
 			switch {
 			case !c.grid && n >= 1000000:
+				x8 := &CUDA{d: c.d, mpt8: true}
 				run(c.Name()+"-maxiter=3", c, Options{MaxIter: 3})
+				run(x8.Name()+"-maxiter=3", x8, Options{MaxIter: 3})
 			case !c.grid && n == 100000:
 				// 3 steps with every mode moving (the kernel's rate), and
-				// the whole search (its tail has few moving modes).
+				// the whole search (its tail has few moving modes); the
+				// same for the 8-modes-per-thread experiment.
+				x8 := &CUDA{d: c.d, mpt8: true}
 				run(c.Name()+"-maxiter=3", c, Options{MaxIter: 3})
 				run(c.Name(), c, Options{})
+				run(x8.Name()+"-maxiter=3", x8, Options{MaxIter: 3})
+				run(x8.Name(), x8, Options{})
 			default:
 				run(c.Name(), c, Options{}) // path-assisted, like cpu-grid
 				run(c.Name()+"-exact", c, Options{Reuse: -1})
 			}
 		}
 	}
+}
+
+// TestCUDABruteMPT8 checks the benchmark's experiment kernel
+// (ms_brute2x8_5, 8 modes per thread; GPU only) against the brute variant:
+// modes within 0.01 bandwidths, the same merged partition.
+func TestCUDABruteMPT8(t *testing.T) {
+	c := cudaOrSkip(t, false)
+	x8 := &CUDA{d: c.d, mpt8: true}
+	pts := scaleBy(lungLike(12000, 8), []float64{3, 3, 3, 150, 0.15})
+	opt := Options{Tol: 1e-4, Reuse: -1}.WithDefaults()
+	ref := append([]float32(nil), pts...)
+	if _, err := c.Shift(pts, 5, ref, opt); err != nil {
+		t.Fatal(err)
+	}
+	got := append([]float32(nil), pts...)
+	if _, err := x8.Shift(pts, 5, got, opt); err != nil {
+		t.Fatal(err)
+	}
+	compareModes(t, x8.Name(), got, ref, 5, 0.01)
 }
 
 // TestCUDAAcceptsScale checks (no GPU needed) that both variants accept

@@ -100,12 +100,18 @@ template <int D> struct Pad {
 // the scaled denominator) go to part[(split·nact + t)·(D+2)], summed in
 // split order by ms_fin2_* (deterministic).
 //
-// Instructions per pair (sm_90 SASS of ms_brute2_5 from this source, nvcc
-// 11.8 -O3; see the README's GPU section): per point, 2 LDS.128 (shared by
-// the MPT = 4 modes); per mode 5 FFMA (the distance) and 1 FSETP (with the
-// predicate OR folded in), and per point one branch on the OR; the loop
-// counter and address arithmetic are amortised over the 2-point unroll.
-template <int D, bool S>
+// Instructions per pair, counted in the sm_90 SASS of ms_brute2_5 (ptxas
+// 11.8 -O3 on this PTX) along the path taken when no mode of the thread has
+// the point inside its radius (the common case), 4-point unrolled loop: per
+// point 2 LDS.128 (shared by the MPT = 4 modes), per mode 5 FFMA (the
+// distance) and 1 FSETP (the OR chained in: the hit branch re-tests with
+// s − thr < 0, so no per-mode predicate stays live through the loop), the
+// BSSY/BRA/BSYNC of the rare-hit branch, and the loop's uniform
+// bookkeeping: 128 instructions per 16 pairs = 8.0 per pair, 5 of them FFMA,
+// an issue-bound ceiling of 62.5 % of FP32 peak at 10 flops per pair
+// (before: unroll 2 and 7 FSETP per point, 69 per 8 pairs = 8.6, 58 %).
+// ms_brute2s_5: 7.75 per pair; the ms_brute2x8_5 experiment: 6.8.
+template <int D, bool S, int MP>
 __device__ void brute2(const float *__restrict__ ptsRel, const float *__restrict__ pn,
                        const float *__restrict__ tc, const float *__restrict__ tinv,
                        const float *__restrict__ wt, int n, int chunk, const float *__restrict__ modes,
@@ -113,15 +119,15 @@ __device__ void brute2(const float *__restrict__ ptsRel, const float *__restrict
 {
     const int DP = Pad<D>::DP;
     __shared__ __align__(16) float sp[PT * DP];
-    __shared__ float sy[MPT * D][BT]; // the modes (kept out of registers)
+    __shared__ float sy[MP * D][BT]; // the modes (kept out of registers)
     int split = blockIdx.y;
     int p0 = split * chunk;
     int p1 = min(n, p0 + chunk);
-    int slot0 = blockIdx.x * (BT * MPT) + threadIdx.x;
-    float m2[MPT][D], acc[MPT][D], den[MPT], denS[MPT], thr[MPT], yn[MPT];
-    bool live[MPT];
+    int slot0 = blockIdx.x * (BT * MP) + threadIdx.x;
+    float m2[MP][D], acc[MP][D], den[MP], denS[MP], thr[MP], yn[MP];
+    bool live[MP];
 #pragma unroll
-    for (int k = 0; k < MPT; k++) {
+    for (int k = 0; k < MP; k++) {
         int t = slot0 + k * BT;
         live[k] = t < nact;
         int q = live[k] ? active[t] : 0;
@@ -156,7 +162,7 @@ __device__ void brute2(const float *__restrict__ ptsRel, const float *__restrict
         const float *c = &tc[(size_t)(base / PT) * D];
         const float inv = S && tinv ? tinv[base / PT] : 1.f;
 #pragma unroll
-        for (int k = 0; k < MPT; k++) {
+        for (int k = 0; k < MP; k++) {
             float s = 0.f;
 #pragma unroll
             for (int a = 0; a < D; a++) {
@@ -170,8 +176,8 @@ __device__ void brute2(const float *__restrict__ ptsRel, const float *__restrict
             yn[k] = s;
             thr[k] = live[k] ? r2 - s : -1e30f;
         }
-        int cnt = (min(PT, p1 - base) + 1) & ~1; // padded tiles: whole pairs
-#pragma unroll 2
+        int cnt = (min(PT, p1 - base) + 3) & ~3; // padded tiles: whole groups of 4
+#pragma unroll 4
         for (int j = 0; j < cnt; j++) {
             float v[DP];
             const float4 *src = reinterpret_cast<const float4 *>(&sp[j * DP]);
@@ -183,12 +189,12 @@ __device__ void brute2(const float *__restrict__ ptsRel, const float *__restrict
                 v[4 * u + 2] = f.z;
                 v[4 * u + 3] = f.w;
             }
-            // All MPT distances first, then one branch for the rare case
+            // All MP distances first, then one branch for the rare case
             // that any of them is inside the radius.
-            float s[MPT];
+            float s[MP];
             bool any = false;
 #pragma unroll
-            for (int k = 0; k < MPT; k++) {
+            for (int k = 0; k < MP; k++) {
                 s[k] = v[D];
 #pragma unroll
                 for (int a = 0; a < D; a++)
@@ -197,8 +203,12 @@ __device__ void brute2(const float *__restrict__ ptsRel, const float *__restrict
             }
             if (any) {
 #pragma unroll
-                for (int k = 0; k < MPT; k++) {
-                    if (s[k] < thr[k]) {
+                for (int k = 0; k < MP; k++) {
+                    // s − thr < 0 ⇔ s < thr (IEEE subtraction is zero only
+                    // for equal operands; +inf padding and the dead modes'
+                    // −1e30 stay out), written so that the compiler does
+                    // not keep MP predicates alive through the hot loop.
+                    if (s[k] - thr[k] < 0.f) {
                         float w = __expf(-0.5f * (s[k] + yn[k])) * v[D + 1];
                         den[k] += w;
                         if (S) {
@@ -218,7 +228,7 @@ __device__ void brute2(const float *__restrict__ ptsRel, const float *__restrict
         }
     }
 #pragma unroll
-    for (int k = 0; k < MPT; k++) {
+    for (int k = 0; k < MP; k++) {
         int t = slot0 + k * BT;
         if (live[k]) {
             float *o = &part[((size_t)split * nact + t) * (D + 2)];
@@ -1077,14 +1087,14 @@ extern "C" __global__ void ms_gather(const float *__restrict__ rows, const int *
                       const float *wt, int n, int chunk, const float *modes, const int *active,         \
                       int nact, float *part, float r2, int m)                                           \
     {                                                                                                   \
-        brute2<D, false>(ptsRel, pn, tc, tinv, wt, n, chunk, modes, active, nact, part, r2, m);         \
+        brute2<D, false, MPT>(ptsRel, pn, tc, tinv, wt, n, chunk, modes, active, nact, part, r2, m);    \
     }                                                                                                   \
     extern "C" __global__ void __launch_bounds__(BT)                                                   \
         ms_brute2s_##D(const float *ptsRel, const float *pn, const float *tc, const float *tinv,       \
                        const float *wt, int n, int chunk, const float *modes, const int *active,        \
                        int nact, float *part, float r2, int m)                                          \
     {                                                                                                   \
-        brute2<D, true>(ptsRel, pn, tc, tinv, wt, n, chunk, modes, active, nact, part, r2, m);          \
+        brute2<D, true, MPT>(ptsRel, pn, tc, tinv, wt, n, chunk, modes, active, nact, part, r2, m);     \
     }                                                                                                   \
     extern "C" __global__ void ms_fin2_##D(const float *part, int nsplit, int nact, float *modes,       \
                                            const int *active, int *next, int *count, float tol2, int m) \
@@ -1134,3 +1144,17 @@ MS_KERNELS2(5)
 MS_KERNELS2(6)
 MS_KERNELS2(7)
 MS_KERNELS2(8)
+
+// An experiment for the benchmark only (cuda-brute-mpt8, D = 5, fixed
+// bandwidth): 8 modes per thread instead of 4, so that the two shared loads,
+// the branch and the loop counter of every point are shared by 8 pairs
+// (219 instructions per 32 pairs = 6.8 in sm_90 SASS instead of 8.0, 73 %
+// FFMA; but 128 registers instead of 71, so 3 resident blocks per
+// multiprocessor instead of 7). The backends do not use it unless a
+// measurement says it is faster.
+extern "C" __global__ void __launch_bounds__(BT)
+    ms_brute2x8_5(const float *ptsRel, const float *pn, const float *tc, const float *tinv, const float *wt, int n,
+                  int chunk, const float *modes, const int *active, int nact, float *part, float r2, int m)
+{
+    brute2<5, false, 8>(ptsRel, pn, tc, tinv, wt, n, chunk, modes, active, nact, part, r2, m);
+}
