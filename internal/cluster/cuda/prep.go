@@ -226,3 +226,53 @@ func insertBlocks(nround, acap, sms int) int {
 	most := min(acap, nround*pathCap)
 	return max(1, min((most+finBlock-1)/finBlock, 8*max(sms, 1)))
 }
+
+// roundDevice is what runRounds drives: the device side of the
+// path-assisted search (search.go's launches) or a test's model of it.
+type roundDevice interface {
+	// enqueue launches round r's kernels (search, ins1, ids, ins2,
+	// resolve) with an arena of acap entries, without waiting. On the
+	// device a set flag makes every kernel return at once; an arena
+	// overflow sets flag 1 and cnt[4] = r, a full table flag 2.
+	enqueue(r, acap int) error
+	// counters waits for the device and returns cnt.
+	counters() ([reuseCounters]int32, error)
+	// restart gives the arena room for acap entries and clears the
+	// round's entry count and the flags.
+	restart(acap int) error
+}
+
+// runRounds runs rounds 0..nr−1 of the path-assisted search on dev with an
+// arena of acap entries: it enqueues them all and reads the counters once.
+// When a round overflowed the arena (nothing of it was published, nor of
+// any later round), it restarts with a larger arena (twice the old one, at
+// least what the round asked for, cnt[0]) from that round, and so on. It
+// returns the last counters, and tableFull when the box table filled up
+// (the caller then runs the exact search).
+func runRounds(dev roundDevice, nr, acap int) (cnt [reuseCounters]int32, tableFull bool, err error) {
+	for first := 0; ; {
+		for r := first; r < nr; r++ {
+			if err := dev.enqueue(r, acap); err != nil {
+				return cnt, false, err
+			}
+		}
+		if cnt, err = dev.counters(); err != nil {
+			return cnt, false, err
+		}
+		switch {
+		case cnt[1] == 0:
+			return cnt, false, nil
+		case cnt[1]&2 != 0:
+			return cnt, true, nil
+		}
+		r := int(cnt[4])
+		if r < first || r >= nr {
+			return cnt, false, fmt.Errorf("path-assisted search: arena overflow reported for round %d, rounds %d..%d ran", r, first, nr-1)
+		}
+		first = r
+		acap = max(2*acap, int(cnt[0]))
+		if err := dev.restart(acap); err != nil {
+			return cnt, false, err
+		}
+	}
+}

@@ -13,6 +13,7 @@ package cuda
 import (
 	"errors"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/cluster"
@@ -501,5 +502,79 @@ func TestSearchGeometry(t *testing.T) {
 	}
 	if b := insertBlocks(1, 0, 0); b != 1 {
 		t.Errorf("insertBlocks empty: %d", b)
+	}
+}
+
+// fakeRounds models the device side of the path-assisted search for
+// runRounds as meanshift.cu implements it: each round asks for need[r]
+// arena entries; with a flag set every kernel returns at once; an overflow
+// sets flag 1 and cnt[4] = r and publishes nothing; ms_resolve publishes
+// the round and clears the entry count; round full fills the box table
+// (flag 2, from ms_ins1).
+type fakeRounds struct {
+	need      []int
+	full      int // round whose insertion fills the table; −1: none
+	acap      int
+	cnt       [reuseCounters]int32
+	published []int
+	restarts  []int
+}
+
+func (f *fakeRounds) enqueue(r, acap int) error {
+	if acap != f.acap {
+		return errors.New("enqueued with an arena of the wrong size")
+	}
+	if f.cnt[1] != 0 {
+		return nil
+	}
+	f.cnt[0] += int32(f.need[r])
+	if int(f.cnt[0]) > acap {
+		f.cnt[1] |= 1
+		f.cnt[4] = int32(r)
+		return nil
+	}
+	if r == f.full {
+		f.cnt[1] |= 2
+		return nil
+	}
+	f.published = append(f.published, r)
+	f.cnt[0] = 0
+	return nil
+}
+
+func (f *fakeRounds) counters() ([reuseCounters]int32, error) { return f.cnt, nil }
+
+func (f *fakeRounds) restart(acap int) error {
+	f.acap = acap
+	f.cnt[0], f.cnt[1] = 0, 0
+	f.restarts = append(f.restarts, acap)
+	return nil
+}
+
+// TestRunRounds checks the host's side of the path-assisted search without
+// per-round synchronisation: every round is published exactly once and in
+// order, overflowing rounds are redone with arenas that grow to what they
+// asked for, a full table is reported, and an overflow report for a round
+// that did not run is an error.
+func TestRunRounds(t *testing.T) {
+	f := &fakeRounds{need: []int{10, 50, 20, 300, 40, 1000, 5}, full: -1, acap: 64}
+	_, full, err := runRounds(f, len(f.need), 64)
+	if err != nil || full {
+		t.Fatalf("runRounds: full %v, %v", full, err)
+	}
+	if want := []int{0, 1, 2, 3, 4, 5, 6}; !slices.Equal(f.published, want) {
+		t.Errorf("published %v, want %v", f.published, want)
+	}
+	if want := []int{300, 1000}; !slices.Equal(f.restarts, want) {
+		t.Errorf("arenas %v, want %v", f.restarts, want)
+	}
+	g := &fakeRounds{need: []int{1, 1, 1}, full: 1, acap: 8}
+	if _, full, err := runRounds(g, 3, 8); err != nil || !full || !slices.Equal(g.published, []int{0}) {
+		t.Errorf("full table: full %v, published %v, %v", full, g.published, err)
+	}
+	h := &fakeRounds{need: []int{1, 100}, full: -1, acap: 8}
+	h.cnt[1], h.cnt[4] = 1, 7 // a stale report
+	if _, _, err := runRounds(h, 2, 8); err == nil {
+		t.Error("overflow of a round that did not run: no error")
 	}
 }

@@ -116,80 +116,93 @@ func (c *CUDA) shiftReuse(mem *devMem, points []float32, dim int, modes []float3
 	mask := uint32(slots - 1)
 	r2 := R * R
 	tol2 := opt.Tol * opt.Tol
-	sms := c.d.sms
 	rounds := cells.Rounds(m)
-	enqueue := func(r int) error {
-		s, nround := rounds[r][0], rounds[r][1]-rounds[r][0]
-		dRound := dOrder + cu.DevicePtr(4*s)
-		fs, ns := c.d.search[dim], fmt.Sprintf("ms_search_%d", dim)
-		blocks, threads := (nround*32+tileBlock-1)/tileBlock, tileBlock
-		if searchThreads(nround, sms) == searchBlock {
-			fs, ns = c.d.searchb[dim], fmt.Sprintf("ms_searchb_%d", dim)
-			blocks, threads = nround, searchBlock
-		}
-		if err := launch(fs, ns, blocks, threads,
-			argPtr(g.dPts), argPtr(g.dWt), argI32(g.npos), argPtr(g.dStart), argPtr(g.dLev),
-			argI32(g.nlev), argI32(g.m), argPtr(dModes), argPtr(dRound), argI32(nround), argI32(r),
-			argPtr(dTKey), argPtr(dTVal), uint64(mask), argPtr(dQuant), argPtr(dFound), argPtr(dYPos),
-			argPtr(dAKey), argPtr(dAOwn), argI32(acap), argPtr(dCnt),
-			argF32(r2), argF32(tol2), argI32(opt.MaxIter)); err != nil {
-			return err
-		}
-		ib := insertBlocks(nround, acap, sms)
-		if err := launch(c.d.ins1, "ms_ins1", ib, finBlock,
-			argPtr(dAKey), argPtr(dAOwn), argPtr(dCnt), argPtr(dTKey), argPtr(dTOwn), uint64(mask)); err != nil {
-			return err
-		}
-		if err := launch(c.d.ids, "ms_ids", 1, scanThreads,
-			argPtr(dFound), argI32(nround), argPtr(dNewID), argPtr(dCnt), argPtr(dYPos),
-			argPtr(dModePos), argI32(dim)); err != nil {
-			return err
-		}
-		if err := launch(c.d.ins2, "ms_ins2", ib, finBlock,
-			argPtr(dAKey), argPtr(dAOwn), argPtr(dCnt), argPtr(dTKey), argPtr(dTOwn), argPtr(dTVal),
-			uint64(mask), argPtr(dNewID)); err != nil {
-			return err
-		}
-		return launch(c.d.resolve, "ms_resolve", (nround*dim+finBlock-1)/finBlock, finBlock,
-			argPtr(dRound), argI32(nround), argPtr(dNewID), argPtr(dModePos), argPtr(dModes),
-			argI32(dim), argPtr(dCnt))
+	dev := &reuseLaunches{c: c, g: &g, dim: dim, rounds: rounds, sms: c.d.sms,
+		dModes: dModes, dOrder: dOrder, dQuant: dQuant, dTKey: dTKey, dTOwn: dTOwn, dTVal: dTVal,
+		dAKey: dAKey, dAOwn: dAOwn, dFound: dFound, dNewID: dNewID, dYPos: dYPos, dModePos: dModePos,
+		dCnt: dCnt, mem: mem, mask: mask, r2: r2, tol2: tol2, maxIter: opt.MaxIter}
+	cnt, full, err := runRounds(dev, len(rounds), acap)
+	if err != nil {
+		return 0, fmt.Errorf("cuda-grid: %w", err)
 	}
-	var cnt [reuseCounters]int32
-	for first := 0; ; {
-		for r := first; r < len(rounds); r++ {
-			if err := enqueue(r); err != nil {
-				return 0, err
-			}
-		}
-		// The one synchronisation of the search: it also reports the
-		// kernels' execution errors.
-		if err := cu.MemcpyDtoH(unsafe.Pointer(&cnt[0]), dCnt, 4*reuseCounters); err != nil {
-			return 0, fmt.Errorf("cuMemcpyDtoH counters (path-assisted search execution): %w", err)
-		}
-		if cnt[1] == 0 {
-			break
-		}
-		if cnt[1]&2 != 0 {
-			// Table full (far more boxes than expected): exact search.
-			return c.shiftGrid2(mem, points, dim, modes, opt, ls)
-		}
-		// Round cnt[4]'s paths did not fit (nothing of it was published):
-		// a larger arena, and that round and the later ones again.
-		r := int(cnt[4])
-		if r < first || r >= len(rounds) {
-			return 0, fmt.Errorf("cuda-grid: internal error: arena overflow reported for round %d of %d..%d", r, first, len(rounds)-1)
-		}
-		first = r
-		acap = max(2*acap, int(cnt[0]))
-		if dAKey, err = mem.alloc(int64(8*acap), "path boxes"); err != nil {
-			return 0, err
-		}
-		if dAOwn, err = mem.alloc(int64(4*acap), "path owners"); err != nil {
-			return 0, err
-		}
-		if err := cu.MemsetD32(dCnt, 0, 2); err != nil {
-			return 0, fmt.Errorf("cuMemsetD32 counters: %w", err)
-		}
+	if full {
+		// Table full (far more boxes than expected): exact search.
+		return c.shiftGrid2(mem, points, dim, modes, opt, ls)
 	}
 	return int(cnt[3]), downloadModes(modes, dModes)
+}
+
+// reuseLaunches is the device side of runRounds for shiftReuse: the
+// kernels of one round, the counters, a larger arena.
+type reuseLaunches struct {
+	c                                    *CUDA
+	g                                    *gridPoints
+	mem                                  *devMem
+	dim, sms, maxIter                    int
+	rounds                               [][2]int
+	dModes, dOrder, dQuant, dTKey, dTOwn cu.DevicePtr
+	dTVal, dAKey, dAOwn, dFound, dNewID  cu.DevicePtr
+	dYPos, dModePos, dCnt                cu.DevicePtr
+	mask                                 uint32
+	r2, tol2                             float64
+}
+
+func (d *reuseLaunches) enqueue(r, acap int) error {
+	c, g, dim := d.c, d.g, d.dim
+	s, nround := d.rounds[r][0], d.rounds[r][1]-d.rounds[r][0]
+	dRound := d.dOrder + cu.DevicePtr(4*s)
+	fs, ns := c.d.search[dim], fmt.Sprintf("ms_search_%d", dim)
+	blocks, threads := (nround*32+tileBlock-1)/tileBlock, tileBlock
+	if searchThreads(nround, d.sms) == searchBlock {
+		fs, ns = c.d.searchb[dim], fmt.Sprintf("ms_searchb_%d", dim)
+		blocks, threads = nround, searchBlock
+	}
+	if err := launch(fs, ns, blocks, threads,
+		argPtr(g.dPts), argPtr(g.dWt), argI32(g.npos), argPtr(g.dStart), argPtr(g.dLev),
+		argI32(g.nlev), argI32(g.m), argPtr(d.dModes), argPtr(dRound), argI32(nround), argI32(r),
+		argPtr(d.dTKey), argPtr(d.dTVal), uint64(d.mask), argPtr(d.dQuant), argPtr(d.dFound), argPtr(d.dYPos),
+		argPtr(d.dAKey), argPtr(d.dAOwn), argI32(acap), argPtr(d.dCnt),
+		argF32(d.r2), argF32(d.tol2), argI32(d.maxIter)); err != nil {
+		return err
+	}
+	ib := insertBlocks(nround, acap, d.sms)
+	if err := launch(c.d.ins1, "ms_ins1", ib, finBlock,
+		argPtr(d.dAKey), argPtr(d.dAOwn), argPtr(d.dCnt), argPtr(d.dTKey), argPtr(d.dTOwn), uint64(d.mask)); err != nil {
+		return err
+	}
+	if err := launch(c.d.ids, "ms_ids", 1, scanThreads,
+		argPtr(d.dFound), argI32(nround), argPtr(d.dNewID), argPtr(d.dCnt), argPtr(d.dYPos),
+		argPtr(d.dModePos), argI32(dim)); err != nil {
+		return err
+	}
+	if err := launch(c.d.ins2, "ms_ins2", ib, finBlock,
+		argPtr(d.dAKey), argPtr(d.dAOwn), argPtr(d.dCnt), argPtr(d.dTKey), argPtr(d.dTOwn), argPtr(d.dTVal),
+		uint64(d.mask), argPtr(d.dNewID)); err != nil {
+		return err
+	}
+	return launch(c.d.resolve, "ms_resolve", (nround*dim+finBlock-1)/finBlock, finBlock,
+		argPtr(dRound), argI32(nround), argPtr(d.dNewID), argPtr(d.dModePos), argPtr(d.dModes),
+		argI32(dim), argPtr(d.dCnt))
+}
+
+// counters is the one synchronisation of the search: the copy also
+// reports the kernels' execution errors.
+func (d *reuseLaunches) counters() (cnt [reuseCounters]int32, err error) {
+	if err := cu.MemcpyDtoH(unsafe.Pointer(&cnt[0]), d.dCnt, 4*reuseCounters); err != nil {
+		return cnt, fmt.Errorf("cuMemcpyDtoH counters (path-assisted search execution): %w", err)
+	}
+	return cnt, nil
+}
+
+func (d *reuseLaunches) restart(acap int) (err error) {
+	if d.dAKey, err = d.mem.alloc(int64(8*acap), "path boxes"); err != nil {
+		return err
+	}
+	if d.dAOwn, err = d.mem.alloc(int64(4*acap), "path owners"); err != nil {
+		return err
+	}
+	if err := cu.MemsetD32(d.dCnt, 0, 2); err != nil {
+		return fmt.Errorf("cuMemsetD32 counters: %w", err)
+	}
+	return nil
 }
