@@ -68,8 +68,10 @@ type cudaDevice struct {
 	brute2x8 cu.Function
 	// sms is the multiprocessor count; brute2Blocks (brute2x8Blocks) the
 	// resident ms_brute2_5 (ms_brute2x8_5) blocks per multiprocessor
-	// (launch sizing).
+	// (launch sizing); searchbWave[dim] the ms_searchb_<dim> blocks
+	// resident on the whole GPU (one wave).
 	sms, brute2Blocks, brute2x8Blocks int
+	searchbWave                       [maxCUDADim + 1]int
 	// peakFLOPS is the FP32 peak: sms × 128 lanes × 2 flops (FMA) × clock.
 	peakFLOPS float64
 }
@@ -168,6 +170,13 @@ func initCUDA() (*cudaDevice, error) {
 		return nil, fmt.Errorf("cuOccupancyMaxActiveBlocksPerMultiprocessor ms_brute2x8_5: %w", err)
 	}
 	d.brute2x8Blocks = max(d.brute2x8Blocks, 1)
+	for dim := 1; dim <= maxCUDADim; dim++ {
+		b, err := d.searchb[dim].MaxActiveBlocksPerMultiProcessor(searchBlock, 0)
+		if err != nil {
+			return nil, fmt.Errorf("cuOccupancyMaxActiveBlocksPerMultiprocessor ms_searchb_%d: %w", dim, err)
+		}
+		d.searchbWave[dim] = b * d.sms
+	}
 	return d, nil
 }
 

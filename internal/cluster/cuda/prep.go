@@ -205,14 +205,15 @@ const (
 )
 
 // searchThreads returns how many threads run each search of a round of
-// nround searches on a GPU of sms multiprocessors: a block of searchBlock
-// (8 warps share every step's points) when the round, one search per block,
-// fits in one wave of 8 such blocks per multiprocessor — the small early
-// rounds, whose time is that of their longest search — and a warp (32)
-// otherwise. The choice depends only on nround and sms, so results are
+// nround searches on a GPU where wave blocks of ms_searchb (searchBlock
+// threads, one search each) are resident at once (multiprocessors × the
+// occupancy the driver reports): a block, whose 8 warps share every step's
+// points, when the round fits in one such wave — the small early rounds,
+// whose time is that of their longest search — and a warp (32) otherwise.
+// The choice depends only on nround and the GPU, so results are
 // deterministic on a given GPU.
-func searchThreads(nround, sms int) int {
-	if nround <= 8*sms {
+func searchThreads(nround, wave int) int {
+	if nround <= wave {
 		return searchBlock
 	}
 	return 32

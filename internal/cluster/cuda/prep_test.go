@@ -115,9 +115,11 @@ func emulBrute(bt *bruteTiles, dim, m int, modes []float32, r2, tol2 float32, ma
 	n := bt.npos
 	for q := 0; q < len(modes)/dim; q++ {
 		y := modes[q*dim : (q+1)*dim]
+		s := make([]float32, dim+2)
+		m2 := make([]float32, dim)
+		d := make([]float32, dim)
 		for it := 0; it < maxIter; it++ {
-			s := make([]float32, dim+2)
-			m2 := make([]float32, dim)
+			clear(s)
 			for base := 0; base < n; base += tilePoints {
 				t := base / tilePoints
 				c := bt.tc[t*dim : (t+1)*dim]
@@ -148,7 +150,6 @@ func emulBrute(bt *bruteTiles, dim, m int, modes []float32, r2, tol2 float32, ma
 					if bt.wt != nil {
 						w *= bt.wt[k]
 					}
-					d := make([]float32, dim)
 					for a := range d {
 						d[a] = bt.rel[a*n+k] + 0.5*m2[a]
 					}
@@ -200,6 +201,7 @@ func newGridData(points []float32, dim int, ls *levelSetup, cell float64) *gridD
 func (gd *gridData) sumsDirect(y []float32, m int, r2, rm float32) []float32 {
 	dim := len(y)
 	s := make([]float32, dim+2)
+	d := make([]float32, dim)
 	for _, L := range gd.levels {
 		yl := preScaleY(y, L.inv, m)
 		c0, c1, ok := L.levelRange(yl, rm)
@@ -210,7 +212,6 @@ func (gd *gridData) sumsDirect(y []float32, m int, r2, rm float32) []float32 {
 			for yy := c0[1]; yy <= c1[1]; yy++ {
 				row := L.cellBase + L.nc[0]*(yy+L.nc[1]*zz)
 				for i := gd.gs.g.Start[row+c0[0]]; i < gd.gs.g.Start[row+c1[0]+1]; i++ {
-					d := make([]float32, dim)
 					var d2 float32
 					for a := range d {
 						d[a] = gd.pts[a*gd.npos+int(i)] - yl[a]
@@ -236,6 +237,8 @@ func (gd *gridData) sumsDirect(y []float32, m int, r2, rm float32) []float32 {
 // relative to it.
 func (gd *gridData) sumsDense(y []float32, m int, r2, rm float32) []float32 {
 	dim := len(y)
+	v := make([]float32, dim)
+	d := make([]float32, dim)
 	K := gd.key
 	ky := preScaleY(y, K.inv, m)
 	var kc [3]int
@@ -268,7 +271,6 @@ func (gd *gridData) sumsDense(y []float32, m int, r2, rm float32) []float32 {
 			for yy := c0[1]; yy <= c1[1]; yy++ {
 				row := L.cellBase + L.nc[0]*(yy+L.nc[1]*zz)
 				for i := gd.gs.g.Start[row+c0[0]]; i < gd.gs.g.Start[row+c1[0]+1]; i++ {
-					v := make([]float32, dim)
 					var pn float32
 					for a := range v {
 						v[a] = gd.pts[a*gd.npos+int(i)] - cl[a]
@@ -285,7 +287,6 @@ func (gd *gridData) sumsDense(y []float32, m int, r2, rm float32) []float32 {
 					if gd.wt != nil {
 						w *= gd.wt[i]
 					}
-					d := make([]float32, dim)
 					for a := range d {
 						d[a] = v[a] + 0.5*m2[a]
 					}
@@ -488,10 +489,11 @@ func TestLevelSetup(t *testing.T) {
 }
 
 // TestSearchGeometry checks the launch choices of the path-assisted search:
-// blocks of 8 warps per search exactly for rounds that fit one wave, and
+// blocks of 8 warps per search exactly for rounds that fit one wave of
+// resident blocks, and
 // insertion grids that cover the round's arena bound.
 func TestSearchGeometry(t *testing.T) {
-	if searchThreads(64, 132) != searchBlock || searchThreads(1056, 132) != searchBlock || searchThreads(1057, 132) != 32 {
+	if searchThreads(64, 264) != searchBlock || searchThreads(264, 264) != searchBlock || searchThreads(265, 264) != 32 || searchThreads(64, 0) != 32 {
 		t.Error("searchThreads")
 	}
 	if b := insertBlocks(64, 1<<20, 132); b != 64*pathCap/finBlock {

@@ -153,7 +153,7 @@ func (d *reuseLaunches) enqueue(r, acap int) error {
 	dRound := d.dOrder + cu.DevicePtr(4*s)
 	fs, ns := c.d.search[dim], fmt.Sprintf("ms_search_%d", dim)
 	blocks, threads := (nround*32+tileBlock-1)/tileBlock, tileBlock
-	if searchThreads(nround, d.sms) == searchBlock {
+	if searchThreads(nround, c.d.searchbWave[dim]) == searchBlock {
 		fs, ns = c.d.searchb[dim], fmt.Sprintf("ms_searchb_%d", dim)
 		blocks, threads = nround, searchBlock
 	}
