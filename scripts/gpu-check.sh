@@ -13,6 +13,11 @@
 #       lidc-idri-0001.tar.xz (~27 MB; all three ~48 MB, under a 64 MiB
 #       transfer limit together with the tracked tree).
 #
+#   bash scripts/gpu-check.sh --sass
+#       On the build machine: the brute kernels' pair loop counted in
+#       instructions per pair in the sm_90 SASS of the committed PTX (the
+#       figure meanshift.cu and the README quote).
+#
 #   OUT=DIR bash scripts/gpu-check.sh
 #       On the GPU machine, from the repository root (out/gpu-carry beside
 #       it, or Go there: it then runs make gpu-test build-cuda itself). In
@@ -63,6 +68,49 @@ if [[ ${1:-} == --pack ]]; then
 		echo "gpu-check --pack: no $LIDC/LIDC-IDRI-0001: the LIDC check will be skipped" >&2
 	fi
 	du -b "$CARRY"/* | awk -v c="$CARRY" '{s += $1; print} END {printf "total %.1f MB in %s (carry it: out/gpu-carry)\n", s / 1e6, c}'
+	exit 0
+fi
+
+if [[ ${1:-} == --sass ]]; then
+	# The brute kernels' pair loop counted in instructions per pair: the
+	# committed PTX assembled for sm_90 (ptxas, cuobjdump: nvidia-cuda-
+	# toolkit), the loop's path when no pair of a point is in the radius
+	# followed through the SASS (every two-predicate branch, the "any pair
+	# in radius" test, taken; everything else falls through).
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	ptxas -arch=sm_90 -O3 internal/cluster/cuda/kernels/meanshift.ptx -o "$tmp/ms.cubin" || exit 1
+	for km in ms_brute2_5:4 ms_brute2s_5:4 ms_brute2x8_5:8; do
+		k=${km%:*} mpt=${km#*:}
+		cuobjdump -sass -fun "$k" "$tmp/ms.cubin" | grep -E '^\s+/\*[0-9a-f]{4}\*/' |
+			sed -E 's#^\s+/\*([0-9a-f]+)\*/\s+(.*);.*#\1 \2#' >"$tmp/$k.sass"
+		python3 - "$tmp/$k.sass" "$k" "$mpt" <<'PY'
+import collections, re, sys
+lines = [l.split(None, 1) for l in open(sys.argv[1]) if l.strip()]
+addr = [int(a, 16) for a, _ in lines]
+idx = {a: i for i, a in enumerate(addr)}
+ops = [l[1].strip() for l in lines]
+first = next(i for i, o in enumerate(ops) if o.startswith('LDS.128'))
+lastsync = max(i for i, o in enumerate(ops) if o.startswith('BSYNC B0'))
+back = next(i for i in range(lastsync, len(ops)) if ' BRA ' in ' ' + ops[i] + ' ')
+target = int(re.search(r'0x([0-9a-f]+)', ops[back]).group(1), 16)
+i, cnt = idx[target], collections.Counter()
+while True:
+    o = ops[i]
+    op = o.split()[1] if o.startswith('@') else o.split()[0]
+    cnt[op.split('.')[0]] += 1
+    if i == back:
+        break
+    m = re.match(r'@!?U?P\d+ BRA !?U?P\d+, 0x([0-9a-f]+)', o)
+    i = idx[int(m.group(1), 16)] if m else i + 1
+points = cnt['LDS'] // 2
+pairs = points * int(sys.argv[3])
+tot = sum(cnt.values())
+print(f"{sys.argv[2]}: {tot} instructions per loop trip of {points} points x {sys.argv[3]} modes = "
+      f"{tot / pairs:.2f} per pair, {cnt['FFMA'] / pairs:.2f} FFMA ({100 * cnt['FFMA'] / tot:.0f} %); "
+      + ', '.join(f'{k} {v}' for k, v in cnt.most_common()))
+PY
+	done
 	exit 0
 fi
 
