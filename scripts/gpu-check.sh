@@ -31,9 +31,8 @@
 #       4, 8 as detect emits them); lungctl detect --device cpu vs cuda on a
 #       full-size phantom (lungctl phantom --size full) and on LIDC-IDRI-0001,
 #       timed, the candidates files compared with cmp; compute-sanitizer
-#       memcheck and racecheck on the small (-test.short) multi-scale test,
-#       exact and path-assisted kernels, when the tool is there and time is
-#       left. Everything goes to stdout and to $OUT (default
+#       memcheck and racecheck on TestCUDASmallAllKernels (every kernel path
+#       on ~1,500 points), when the tool is there and time is left. Everything goes to stdout and to $OUT (default
 #       out/gpu-check): summary.md (the tables), tests.log, bench.log,
 #       e2e.log, candidates.txt, sanitizer.log (and build.log when it built).
 #
@@ -277,15 +276,16 @@ grep -h 'seconds\.' "$e2e" | sed 's/^/  /' >>"$sum"
 # 4. compute-sanitizer on small GPU tests, with what is left of the budget.
 cd "$root/internal/cluster/cuda"
 : >"$OUT/sanitizer.log"
-if command -v compute-sanitizer >/dev/null; then
+san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer /usr/local/cuda*/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
+if [[ -n $san ]]; then
 	for tool in memcheck racecheck; do
 		ls=$(limit 60 0)
 		if ((ls < 20)); then
 			say "compute-sanitizer $tool: skipped (budget spent)"
 			continue
 		fi
-		timeout -k 5 "$ls" compute-sanitizer --tool "$tool" --error-exitcode 9 "$TEST" -test.short -test.count 1 \
-			-test.run 'CUDAScaleMatchesGrid|CUDAArgs' >>"$OUT/sanitizer.log" 2>&1
+		timeout -k 5 "$ls" "$san" --tool "$tool" --error-exitcode 9 "$TEST" -test.short -test.count 1 \
+			-test.run 'CUDASmallAllKernels|CUDAArgs' >>"$OUT/sanitizer.log" 2>&1
 		rc=$?
 		say "compute-sanitizer $tool: exit $rc$( ((rc == 0)) && echo ' (clean)')$( ((rc == 9)) && echo ' (ERRORS: see sanitizer.log)')$( ((rc == 124)) && echo ' (timed out)')"
 	done

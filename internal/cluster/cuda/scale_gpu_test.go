@@ -114,8 +114,8 @@ func TestCUDAScaleMatchesGrid(t *testing.T) {
 func TestCUDAScaleDims(t *testing.T) {
 	rng := rand.New(rand.NewSource(21))
 	for _, tc := range []struct{ dim, m int }{{2, 1}, {3, 2}, {8, 8}, {8, 3}} {
-		n := 1200
-		pts := uniformPoints(rng, n, tc.dim, 7)
+		n := 900
+		pts := uniformPoints(rng, n, tc.dim, 6.4)
 		scale := make([]float32, n)
 		w := make([]float32, n)
 		for i := range scale {
@@ -172,6 +172,47 @@ func TestCUDAScaleMeanShift(t *testing.T) {
 			if ari < 0.99 {
 				t.Errorf("%s reuse %g: ARI vs CPU %.5f < 0.99", be.Name(), reuse, ari)
 			}
+		}
+	}
+}
+
+// TestCUDASmallAllKernels runs every kernel path once on little data, for
+// scripts/gpu-check.sh's compute-sanitizer pass (memcheck, racecheck): the
+// brute kernels with and without scales and the 8-modes-per-thread
+// experiment, ms_grid2 (warp and point-parallel paths) and the
+// path-assisted search (ms_searchb in the small rounds, ms_search after
+// them) with scales, each against the CPU Grid (ARI ≥ 0.99).
+func TestCUDASmallAllKernels(t *testing.T) {
+	pts, scale, wt := multiScaleLabelled(1200, 1, 5)
+	const dim = 5
+	vs := cudaVariants(t)
+	part := func(m []float32) []int { l, _, _ := MergeModes(m, dim, 0.5); return toInt(l) }
+	for _, tc := range []struct {
+		name  string
+		be    Backend
+		scale []float32
+		reuse float64
+	}{
+		{"brute", vs[0], nil, -1},
+		{"brute-mpt8", &CUDA{d: vs[0].d, mpt8: true}, nil, -1},
+		{"brute scaled", vs[0], scale, -1},
+		{"grid exact scaled", vs[1], scale, -1},
+		{"grid path-assisted scaled", vs[1], scale, 0.1},
+		{"grid path-assisted", vs[1], nil, 0.1},
+	} {
+		opt := Options{Tol: 1e-4, Reuse: tc.reuse, Scale: tc.scale, Weights: wt}.WithDefaults()
+		ref := append([]float32(nil), pts...)
+		if _, err := (Grid{}).Shift(pts, dim, ref, opt); err != nil {
+			t.Fatal(err)
+		}
+		got := append([]float32(nil), pts...)
+		if _, err := tc.be.Shift(pts, dim, got, opt); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		ari := AdjustedRand(part(got), part(ref))
+		t.Logf("%s: ARI vs CPU %.6f", tc.name, ari)
+		if ari < 0.99 {
+			t.Errorf("%s: ARI vs CPU %.5f < 0.99", tc.name, ari)
 		}
 	}
 }
