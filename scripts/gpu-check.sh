@@ -22,7 +22,7 @@
 #       On the GPU machine, from the repository root (out/gpu-carry beside
 #       it, or Go there: it then runs make gpu-test build-cuda itself). In
 #       this order, each stage cut to what is left of BUDGET seconds
-#       (default 400; the whole run stays within about BUDGET + 30 s): nvidia-smi (card, driver); the tagged CUDA tests
+#       (default 360; the whole run stays within about BUDGET + 30 s): nvidia-smi (card, driver); the tagged CUDA tests
 #       (GPU vs CPU Grid and BruteForce, single- and multi-scale: exact
 #       searches the same partition with modes within 0.01 bandwidths,
 #       path-assisted ARI ≥ 0.99, bit-identical repeats); the benchmark sweep
@@ -43,7 +43,7 @@
 # lower bound. %peak is over the FP32 peak (multiprocessors × 128 lanes × 2
 # × clock).
 #
-# Environment: OUT, BUDGET (seconds, default 400), CARRY (default
+# Environment: OUT, BUDGET (seconds, default 360), CARRY (default
 # out/gpu-carry), LIDC (LIDC-IDRI-0001's parent folder), TESTS (-test.run
 # regexp, default CUDA), NS (powers of ten to benchmark, default "4 5 6").
 # Exit status: that of the tests (2 when nothing could run).
@@ -116,7 +116,7 @@ fi
 OUT=${OUT:-out/gpu-check}
 mkdir -p "$OUT"
 case $OUT in /*) ;; *) OUT=$root/$OUT ;; esac
-BUDGET=${BUDGET:-400}
+BUDGET=${BUDGET:-360}
 TESTS=${TESTS:-CUDA}
 NS=${NS:-4 5 6}
 t0=$SECONDS
