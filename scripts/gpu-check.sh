@@ -23,9 +23,10 @@
 #       it, or Go there: it then runs make gpu-test build-cuda itself). In
 #       this order, each stage cut to what is left of BUDGET seconds
 #       (default 360; the whole run stays within about BUDGET + 30 s):
-#       nvidia-smi (card, driver); the tagged CUDA tests (GPU vs CPU Grid and BruteForce, single- and multi-scale: exact
-#       searches the same partition with modes within 0.01 bandwidths,
-#       path-assisted ARI ≥ 0.99, bit-identical repeats); the benchmark sweep
+#       nvidia-smi (card, driver); the tagged CUDA tests (GPU vs CPU Grid
+#       and BruteForce, single- and multi-scale: exact searches the same
+#       partition with modes within 0.01 bandwidths, path-assisted ARI ≥
+#       0.99, bit-identical repeats); the benchmark sweep
 #       N = 1e4, 1e5, 1e6 of the mode search, CPU (all cores) vs GPU, on
 #       single-scale lung-like points and on multi-scale points (scales 1, 2,
 #       4, 8 as detect emits them); lungctl detect --device cpu vs cuda on a
