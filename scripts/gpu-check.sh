@@ -26,14 +26,15 @@
 #       nvidia-smi (card, driver); the tagged CUDA tests (GPU vs CPU Grid
 #       and BruteForce, single- and multi-scale: exact searches the same
 #       partition with modes within 0.01 bandwidths, path-assisted ARI ≥
-#       0.99, bit-identical repeats); the benchmark sweep
-#       N = 1e4, 1e5, 1e6 of the mode search, CPU (all cores) vs GPU, on
-#       single-scale lung-like points and on multi-scale points (scales 1, 2,
-#       4, 8 as detect emits them); lungctl detect --device cpu vs cuda on a
-#       full-size phantom (lungctl phantom --size full) and on LIDC-IDRI-0001,
-#       timed, the candidates files compared with cmp; compute-sanitizer
-#       memcheck and racecheck on TestCUDASmallAllKernels (every kernel path
-#       on ~1,500 points), when the tool is there and time is left. Everything goes to stdout and to $OUT (default
+#       0.99, bit-identical repeats); the benchmark sweep N = 1e4, 1e5, 1e6
+#       of the mode search, CPU (all cores) vs GPU, on single-scale
+#       lung-like points and on multi-scale points (scales 1, 2, 4, 8 as
+#       detect emits them); lungctl detect --device cpu vs cuda on a
+#       full-size phantom (lungctl phantom --size full) and on
+#       LIDC-IDRI-0001, timed, the candidates files compared with cmp;
+#       compute-sanitizer memcheck and racecheck on TestCUDASmallAllKernels
+#       (every kernel path on ~1,500 points), when the tool is there and
+#       time is left. Everything goes to stdout and to $OUT (default
 #       out/gpu-check): summary.md (the tables), tests.log, bench.log,
 #       e2e.log, candidates.txt, sanitizer.log (and build.log when it built).
 #
