@@ -13,6 +13,11 @@
 #       lidc-idri-0001.tar.xz (~27 MB; all three ~48 MB, under a 64 MiB
 #       transfer limit together with the tracked tree).
 #
+#   bash scripts/gpu-check.sh --emulate
+#       On the build machine, no GPU: the lungcuda tests against the kernels
+#       compiled for the CPU behind a fake libcuda (internal/cluster/cuda/
+#       emu; logic, barriers and warp collectives, not speed or races).
+#
 #   bash scripts/gpu-check.sh --sass
 #       On the build machine: the brute kernels' pair loop counted in
 #       instructions per pair in the sm_90 SASS of the committed PTX (the
@@ -70,6 +75,25 @@ if [[ ${1:-} == --pack ]]; then
 	fi
 	du -b "$CARRY"/* | awk -v c="$CARRY" '{s += $1; print} END {printf "total %.1f MB in %s (carry it: out/gpu-carry)\n", s / 1e6, c}'
 	exit 0
+fi
+
+if [[ ${1:-} == --emulate ]]; then
+	# No GPU needed: the kernels' source compiled as C++ by g++ behind a fake
+	# libcuda.so.1 (internal/cluster/cuda/emu: every CUDA thread a fiber,
+	# warp collectives and barriers checked for divergence and deadlock,
+	# device memory filled with garbage), and the lungcuda tests (the real
+	# host code) run against it with -test.short. It checks the kernels'
+	# logic and their interface with the host code; not speed, not races,
+	# not the PTX (a GPU run does). EMU_TESTS picks the tests (a -test.run
+	# regexp); the default ones take ~10 minutes on 2 cores.
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	g++ -std=c++17 -O2 -fPIC -shared -fno-strict-aliasing -w -o "$tmp/libcuda.so.1" internal/cluster/cuda/emu/cuemu.cpp || exit 1
+	CGO_ENABLED=1 go test -c -tags lungcuda -o "$tmp/cluster-cuda.test" ./internal/cluster/cuda/ || exit 1
+	cd internal/cluster/cuda
+	LD_LIBRARY_PATH=$tmp "$tmp/cluster-cuda.test" -test.short -test.v -test.timeout 60m \
+		-test.run "${EMU_TESTS:-^Test(CUDAArgs|CUDASelectBackend|CUDAAcceptsScale|CUDASmallAllKernels|CUDAScaleDims|CUDAWeightsAndDims|CUDAShiftMatchesGrid|CUDAMeanShift)\$}"
+	exit $?
 fi
 
 if [[ ${1:-} == --sass ]]; then
