@@ -293,10 +293,12 @@ func TestCUDADeterministicAndFewModes(t *testing.T) {
 
 // TestCUDAReuse checks the path-assisted search of the grid variant (the
 // default, Options.Reuse = 0.1): on lung-like points its merged partition
-// matches the GPU exact search and the CPU Grid's path-assisted search
-// (adjusted Rand ≥ 0.99), and a repeated run gives bit-identical modes. (The
-// largest step count is logged, not checked: on lung-like data both searches
-// have modes that run to MaxIter.)
+// matches the CPU Grid's path-assisted search, the GPU exact search matches
+// the CPU's exact one (adjusted Rand ≥ 0.99 each), at full size the
+// path-assisted partition also matches the exact one (≥ 0.99; with -short's
+// 6,000 points the CPU's own searches agree only at 0.86), and a repeated
+// run gives bit-identical modes. (The largest step count is logged, not
+// checked: on lung-like data both searches have modes that run to MaxIter.)
 func TestCUDAReuse(t *testing.T) {
 	c := cudaOrSkip(t, true)
 	bw := []float64{3, 3, 3, 150, 0.15}
@@ -325,12 +327,16 @@ func TestCUDAReuse(t *testing.T) {
 	}
 	ge, itE := run(c, exact)
 	cr, _ := run(Grid{}, def)
+	ce, _ := run(Grid{}, exact)
 	part := func(m []float32) []int { l, _, _ := MergeModes(m, 5, 0.5); return toInt(l) }
-	pr, pe, pc := part(gr), part(ge), part(cr)
-	aE, aC := AdjustedRand(pr, pe), AdjustedRand(pr, pc)
-	t.Logf("%d points: GPU path-assisted vs GPU exact ARI %.5f, vs CPU path-assisted %.5f; max steps %d vs exact %d", n, aE, aC, itR, itE)
-	if aE < 0.99 || aC < 0.99 {
-		t.Errorf("path-assisted partition: ARI %.5f vs exact, %.5f vs CPU; want ≥ 0.99", aE, aC)
+	pr, pe, pc, pce := part(gr), part(ge), part(cr), part(ce)
+	aE, aC, aX := AdjustedRand(pr, pe), AdjustedRand(pr, pc), AdjustedRand(pe, pce)
+	t.Logf("%d points: GPU path-assisted vs CPU path-assisted ARI %.5f, GPU exact vs CPU exact %.5f, GPU path-assisted vs GPU exact %.5f; max steps %d vs exact %d", n, aC, aX, aE, itR, itE)
+	if aC < 0.99 || aX < 0.99 {
+		t.Errorf("GPU vs CPU: ARI %.5f path-assisted, %.5f exact; want ≥ 0.99", aC, aX)
+	}
+	if !testing.Short() && aE < 0.99 {
+		t.Errorf("path-assisted vs exact partition: ARI %.5f; want ≥ 0.99", aE)
 	}
 }
 
