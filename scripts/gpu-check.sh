@@ -85,7 +85,8 @@ if [[ ${1:-} == --emulate ]]; then
 	# host code) run against it with -test.short. It checks the kernels'
 	# logic and their interface with the host code; not speed, not races,
 	# not the PTX (a GPU run does). EMU_TESTS picks the tests (a -test.run
-	# regexp); the default ones take ~10 minutes on 2 cores.
+	# regexp); the default ones take ~10 minutes on 2 cores. EMU_E2E=1 also
+	# compares lungctl detect --device cuda (emulated) with --device cpu.
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
 	# EMU_ASAN=1: the emulator built with AddressSanitizer (out-of-bounds
@@ -101,7 +102,23 @@ if [[ ${1:-} == --emulate ]]; then
 	cd internal/cluster/cuda
 	LD_PRELOAD=$pre LD_LIBRARY_PATH=$tmp "$tmp/cluster-cuda.test" -test.short -test.v -test.timeout 60m \
 		-test.run "${EMU_TESTS:-^Test(CUDAArgs|CUDASelectBackend|CUDAAcceptsScale|CUDASmallAllKernels|CUDAScaleDims|CUDAWeightsAndDims|CUDAShiftMatchesGrid|CUDAMeanShift)\$}"
-	exit $?
+	rc=$?
+	if [[ -n ${EMU_E2E:-} ]]; then
+		# lungctl detect --device cuda (emulated) vs cpu on a small phantom
+		# (~55,000 points; ~2 minutes).
+		cd "$root" && make build-cuda >/dev/null || exit 1
+		bin/lungctl-cuda phantom -o "$tmp/ph" --seed 3 --size small -q || exit 1
+		scan=$(ls -d "$tmp"/ph/*/ | head -1)
+		bin/lungctl-cuda detect "$scan" --device cpu -q -o "$tmp/cpu.csv" || exit 1
+		LD_PRELOAD=$pre LD_LIBRARY_PATH=$tmp bin/lungctl-cuda detect "$scan" --device cuda -o "$tmp/cuda.csv" || exit 1
+		if cmp "$tmp/cpu.csv" "$tmp/cuda.csv"; then
+			echo "gpu-check --emulate: detect --device cuda (emulated) and cpu: identical candidates files"
+		else
+			echo "gpu-check --emulate: detect --device cuda (emulated) and cpu: candidates differ" >&2
+			rc=1
+		fi
+	fi
+	exit $rc
 fi
 
 if [[ ${1:-} == --sass ]]; then
