@@ -19,6 +19,7 @@ type (
 	Backend    = cluster.Backend
 	Grid       = cluster.Grid
 	BruteForce = cluster.BruteForce
+	Result     = cluster.Result
 )
 
 var (

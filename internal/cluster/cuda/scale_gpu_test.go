@@ -140,34 +140,43 @@ func TestCUDAScaleDims(t *testing.T) {
 // TestCUDAScaleMeanShift runs the whole MeanShift with scales through the
 // CUDA backends, "auto" included (it must keep the GPU now, with no note),
 // on the detector's setting (bandwidth 4 mm, 200 HU, 0.2; scales 1…8): the
-// labels match the CPU's (exact searches: identical partition; the default
-// path-assisted search: ARI ≥ 0.99).
+// labels match the CPU's run of the same search — exact searches (Reuse
+// < 0, and cuda-brute always) the CPU exact partition identically, the
+// grid variant's default path-assisted search the CPU's path-assisted one
+// with ARI ≥ 0.99.
 func TestCUDAScaleMeanShift(t *testing.T) {
 	raw, scale := clustertest.MultiScale(8000, 3, 9)
+	cpu := map[bool]*Result{} // by exact
+	for _, exact := range []bool{true, false} {
+		reuse := 0.0
+		if exact {
+			reuse = -1
+		}
+		r, err := MeanShift(raw, 5, Options{Bandwidth: detectBW, Scale: scale, Reuse: reuse})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cpu[exact] = r
+	}
+	auto, _, err := SelectBackend("auto")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, reuse := range []float64{-1, 0} {
-		opt := Options{Bandwidth: detectBW, Scale: scale, Reuse: reuse}
-		cpu, err := MeanShift(raw, 5, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		auto, note, err := SelectBackend("auto")
-		if err != nil {
-			t.Fatal(err)
-		}
 		for _, be := range append([]Backend{auto}, asBackends(cudaVariants(t))...) {
-			o := opt
-			o.Backend = be
-			gpu, err := MeanShift(raw, 5, o)
+			gpu, err := MeanShift(raw, 5, Options{Bandwidth: detectBW, Scale: scale, Reuse: reuse, Backend: be})
 			if err != nil {
 				t.Fatalf("%s: %v", be.Name(), err)
 			}
-			ari := AdjustedRand(toInt(cpu.Labels), toInt(gpu.Labels))
-			t.Logf("%s reuse %g: K cpu %d gpu %d, ARI %.6f, backend %s, note %q %q", be.Name(), reuse, cpu.K(), gpu.K(), ari, gpu.Backend, gpu.Note, note)
+			exact := reuse < 0 || gpu.Backend == "cuda-brute"
+			ref := cpu[exact]
+			ari := AdjustedRand(toInt(ref.Labels), toInt(gpu.Labels))
+			t.Logf("%s reuse %g (exact %v): K cpu %d gpu %d, ARI %.6f, backend %s, note %q", be.Name(), reuse, exact, ref.K(), gpu.K(), ari, gpu.Backend, gpu.Note)
 			if gpu.Backend == "grid" || gpu.Note != "" {
 				t.Errorf("%s: ran %s (note %q): the GPU backend must keep per-point scales", be.Name(), gpu.Backend, gpu.Note)
 			}
-			if reuse < 0 && (ari != 1 || gpu.K() != cpu.K()) {
-				t.Errorf("%s exact: K %d vs %d, ARI %.6f; want the CPU's partition", be.Name(), gpu.K(), cpu.K(), ari)
+			if exact && (ari != 1 || gpu.K() != ref.K()) {
+				t.Errorf("%s exact: K %d vs %d, ARI %.6f; want the CPU's partition", be.Name(), gpu.K(), ref.K(), ari)
 			}
 			if ari < 0.99 {
 				t.Errorf("%s reuse %g: ARI vs CPU %.5f < 0.99", be.Name(), reuse, ari)
