@@ -10,8 +10,9 @@
 # Download ~1.6 GB, ~4-5 GB on disk; measured on the project's 2-core build
 # machine (2026-12): 99 s for nvidia-cuda-dev + libcuda1 (1,490 MB), 21 s
 # more for nvidia-cuda-toolkit (132 MB). --no-nvcc skips the toolkit: enough
-# for `make vet-cuda` and `make build-cuda`, not for `make ptx`. Idempotent:
-# re-running is harmless.
+# for `make vet-cuda`, `make build-cuda` and `scripts/gpu-check.sh --pack`,
+# not for `make ptx` nor `scripts/gpu-check.sh --sass` (ptxas, cuobjdump).
+# Idempotent: re-running is harmless.
 set -euo pipefail
 nvcc=1
 case ${1:-} in
@@ -68,12 +69,14 @@ if ! ls /usr/lib/x86_64-linux-gnu/libcuda.so >/dev/null 2>&1; then
 	ok=0
 fi
 if [[ $nvcc == 1 ]]; then
-	command -v nvcc >/dev/null || { echo "install-cuda-build-deps: nvcc not on PATH" >&2; ok=0; }
+	for tool in nvcc ptxas cuobjdump; do
+		command -v $tool >/dev/null || { echo "install-cuda-build-deps: $tool not on PATH" >&2; ok=0; }
+	done
 fi
 [[ $ok == 1 ]] || exit 1
 if [[ $nvcc == 1 ]]; then
 	nvcc --version | tail -2
-	echo "install-cuda-build-deps: done (cuda.h, libcuda.so, nvcc present)"
+	echo "install-cuda-build-deps: done (cuda.h, libcuda.so, nvcc, ptxas, cuobjdump present)"
 else
 	echo "install-cuda-build-deps: done (cuda.h, libcuda.so present; no nvcc)"
 fi

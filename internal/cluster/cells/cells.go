@@ -169,33 +169,49 @@ func (L *Layout) Sort(s []float32, dim int) (perm, start []int32) {
 }
 
 // TileCentred returns the points (row-major N×dim) in the order perm as
-// struct-of-arrays (axis a of position k at rel[a*N+k]) relative to the
-// centre of their tile of tile consecutive positions (the midpoint of the
-// tile's bounding box, ntile×dim values in tc), and |x'|² per position in
-// pn. Relative coordinates keep the expanded form |x'|² − 2x'·y' + |y'|²
-// of the GPU brute-force kernel accurate (the cancellation error scales
-// with the tile's extent, not with |x|).
+// struct-of-arrays (axis a of position k at rel[a*N+k], N = len(perm))
+// relative to the centre of their tile of tile consecutive positions (the
+// midpoint of the tile's bounding box, ntile×dim values in tc), and |x'|²
+// per position in pn. Relative coordinates keep the expanded form
+// |x'|² − 2x'·y' + |y'|² of the GPU brute-force kernel accurate (the
+// cancellation error scales with the tile's extent, not with |x|). A
+// position whose perm entry is −1 is padding (LevelGrid): rel 0, pn +Inf
+// (never within a truncation radius), left out of its tile's box; a tile of
+// padding only has centre 0.
 func TileCentred(points []float32, dim int, perm []int32, tile int) (rel, pn, tc []float32) {
 	n := len(perm)
 	ntile := (n + tile - 1) / tile
 	rel = make([]float32, n*dim)
 	pn = make([]float32, n)
 	tc = make([]float32, ntile*dim)
+	inf := float32(math.Inf(1))
 	par.For(ntile, func(_, t int) {
 		b, e := t*tile, min(n, (t+1)*tile)
 		for a := 0; a < dim; a++ {
 			lo, hi := math.Inf(1), math.Inf(-1)
 			for k := b; k < e; k++ {
+				if perm[k] < 0 {
+					continue
+				}
 				v := float64(points[int(perm[k])*dim+a])
 				lo, hi = math.Min(lo, v), math.Max(hi, v)
 			}
-			c := float32((lo + hi) / 2)
+			c := float32(0)
+			if lo <= hi {
+				c = float32((lo + hi) / 2)
+			}
 			tc[t*dim+a] = c
 			for k := b; k < e; k++ {
-				rel[a*n+k] = points[int(perm[k])*dim+a] - c
+				if perm[k] >= 0 {
+					rel[a*n+k] = points[int(perm[k])*dim+a] - c
+				}
 			}
 		}
 		for k := b; k < e; k++ {
+			if perm[k] < 0 {
+				pn[k] = inf
+				continue
+			}
 			var s float32
 			for a := 0; a < dim; a++ {
 				v := rel[a*n+k]

@@ -27,7 +27,6 @@ import (
 	"gorgonia.org/cu"
 
 	"github.com/lungctl/lungctl/internal/cluster"
-	"github.com/lungctl/lungctl/internal/cluster/cells"
 )
 
 //go:embed kernels/meanshift.ptx
@@ -35,18 +34,6 @@ var meanshiftPTX string
 
 // maxCUDADim is the largest dimension the kernels are instantiated for.
 const maxCUDADim = 8
-
-// Launch geometry of the kernels (meanshift.cu): BT threads per block,
-// MPT modes per thread in ms_brute2_*, PT points per tile.
-const (
-	tileBlock   = 128
-	modesPerThr = 4
-	tilePoints  = 256
-	scanThreads = 1024
-	finBlock    = 256
-	grid2Cell   = 1.001 // cell side of the tiled grid variant, in truncation radii
-	brute2Waves = 4     // ms_brute2 launches ≈ this many full waves of blocks
-)
 
 func init() {
 	cluster.Register("cuda", func() (cluster.Backend, error) {
@@ -74,11 +61,17 @@ type cudaDevice struct {
 	ctx  cu.CUContext
 	mod  cu.Module
 	// kernels per dim (index = dim) and the dimension-free ones
-	brute2, fin2, key2, grid2, search                 [maxCUDADim + 1]cu.Function
-	scatter2, scan2, ins1, ins2, ids, resolve, gather cu.Function
-	// sms is the multiprocessor count; brute2Blocks the resident
-	// ms_brute2_5 blocks per multiprocessor (launch sizing).
-	sms, brute2Blocks int
+	brute2, brute2s, fin2, key2, grid2, search, searchb [maxCUDADim + 1]cu.Function
+	scatter2, scan2, ins1, ins2, ids, resolve, gather   cu.Function
+	// brute2x8 is ms_brute2x8_5, the benchmark's 8-modes-per-thread
+	// experiment (CUDA.mpt8).
+	brute2x8 cu.Function
+	// sms is the multiprocessor count; brute2Blocks (brute2x8Blocks) the
+	// resident ms_brute2_5 (ms_brute2x8_5) blocks per multiprocessor
+	// (launch sizing); searchbWave[dim] the ms_searchb_<dim> blocks
+	// resident on the whole GPU (one wave).
+	sms, brute2Blocks, brute2x8Blocks int
+	searchbWave                       [maxCUDADim + 1]int
 	// peakFLOPS is the FP32 peak: sms × 128 lanes × 2 flops (FMA) × clock.
 	peakFLOPS float64
 }
@@ -139,9 +132,10 @@ func initCUDA() (*cudaDevice, error) {
 			f    *cu.Function
 			name string
 		}{
-			{&d.brute2[dim], "ms_brute2_%d"}, {&d.fin2[dim], "ms_fin2_%d"},
-			{&d.key2[dim], "ms_key2_%d"}, {&d.grid2[dim], "ms_grid2_%d"},
-			{&d.search[dim], "ms_search_%d"},
+			{&d.brute2[dim], "ms_brute2_%d"}, {&d.brute2s[dim], "ms_brute2s_%d"},
+			{&d.fin2[dim], "ms_fin2_%d"}, {&d.key2[dim], "ms_key2_%d"},
+			{&d.grid2[dim], "ms_grid2_%d"}, {&d.search[dim], "ms_search_%d"},
+			{&d.searchb[dim], "ms_searchb_%d"},
 		} {
 			if *k.f, err = fn(fmt.Sprintf(k.name, dim)); err != nil {
 				return nil, err
@@ -154,7 +148,7 @@ func initCUDA() (*cudaDevice, error) {
 	}{
 		{&d.scatter2, "ms_scatter2"}, {&d.scan2, "ms_scan2"}, {&d.ins1, "ms_ins1"},
 		{&d.ins2, "ms_ins2"}, {&d.ids, "ms_ids"}, {&d.resolve, "ms_resolve"},
-		{&d.gather, "ms_gather"},
+		{&d.gather, "ms_gather"}, {&d.brute2x8, "ms_brute2x8_5"},
 	} {
 		if *k.f, err = fn(k.name); err != nil {
 			return nil, err
@@ -172,6 +166,17 @@ func initCUDA() (*cudaDevice, error) {
 		return nil, fmt.Errorf("cuOccupancyMaxActiveBlocksPerMultiprocessor ms_brute2_5: %w", err)
 	}
 	d.brute2Blocks = max(d.brute2Blocks, 1)
+	if d.brute2x8Blocks, err = d.brute2x8.MaxActiveBlocksPerMultiProcessor(tileBlock, 0); err != nil {
+		return nil, fmt.Errorf("cuOccupancyMaxActiveBlocksPerMultiprocessor ms_brute2x8_5: %w", err)
+	}
+	d.brute2x8Blocks = max(d.brute2x8Blocks, 1)
+	for dim := 1; dim <= maxCUDADim; dim++ {
+		b, err := d.searchb[dim].MaxActiveBlocksPerMultiProcessor(searchBlock, 0)
+		if err != nil {
+			return nil, fmt.Errorf("cuOccupancyMaxActiveBlocksPerMultiprocessor ms_searchb_%d: %w", dim, err)
+		}
+		d.searchbWave[dim] = b * d.sms
+	}
 	return d, nil
 }
 
@@ -181,22 +186,30 @@ func initCUDA() (*cudaDevice, error) {
 // back only the number of modes still moving (convergence is decided on the
 // device: step < Options.Tol bandwidths, or no point within the truncation
 // radius). Same model as the CPU backends: scaled points, kernel
-// exp(−|d|²/2) truncated at |d| ≥ Options.Truncate, optional point weights.
-// Two variants (the first, untiled kernels, "-v1", were dropped; git
-// history has them):
+// exp(−|d|²/2) truncated at |d| ≥ Options.Truncate, optional point weights,
+// and per-point bandwidth scales (Options.Scale, the sample-point estimator
+// with the EM update, truncation in each point's own scaled distance; Tol,
+// Reuse and MergeFrac in base-bandwidth units). With scales the points are
+// grouped by scale ("levels", at most cluster.MaxScaleLevels), their first
+// Options.ScaledAxes axes divided by their scale on the host, and every
+// kernel keeps a second, scaled denominator (see meanshift.cu). Two
+// variants:
 //
-//   - grid (Name "cuda-grid", what SelectBackend("cuda") returns): the host
-//     sorts the points into a uniform cell grid of side ≈ Truncate on the
-//     first min(dim,3) axes. Every step the device sorts the moving modes by
-//     cell (counting sort: histogram, prefix sum, scatter) and gives each
-//     warp up to 32 modes of one cell; the warp stages the points of the
-//     3×3×3 cells around it in shared memory, 32 at a time, and each lane
-//     tests its mode against them;
+//   - grid (Name "cuda-grid", what SelectBackend("cuda") returns): one cell
+//     list per level (cells of side ≈ Truncate in the level's pre-scaled
+//     units on the first min(dim,3) axes, like the CPU Grid's one list per
+//     level: a single list sized for the coarsest level's cut-off would make
+//     the fine points, the great majority in detect, scan up to (s_max)³
+//     times the volume). Every step the device sorts the moving modes by
+//     cell of a key layout (counting sort: histogram, prefix sum, scatter)
+//     and gives each warp up to 32 modes of one cell; for every level the
+//     warp stages the points of the cells its modes can reach in shared
+//     memory, 32 at a time, and each lane tests its mode against them;
 //   - brute (Name "cuda-brute"): every mode visits every point, in tiles of
-//     256 points staged in shared memory, 4 modes per thread, the points
-//     split over the grid's second dimension so that few moving modes still
-//     fill the GPU; partial sums are added in a fixed order by a second
-//     kernel. O(N·M) per step, the reference.
+//     256 positions staged in shared memory (each tile of one level), 4
+//     modes per thread, the points split over the grid's second dimension so
+//     that few moving modes still fill the GPU; partial sums are added in a
+//     fixed order by a second kernel. O(N·M) per step, the reference.
 //
 // The tiled kernels compute |x−y|² in expanded form (D fused multiply-adds
 // per pair) on coordinates relative to a local centre (tile or cell), which
@@ -206,15 +219,15 @@ func initCUDA() (*cudaDevice, error) {
 //
 // The grid variant runs the path-assisted search when Options.Reuse > 0
 // (the default; see shiftReuse), the brute variant always the exact one.
-// Options.Scale (per-point bandwidth scales) is not supported: CheckOptions
-// and Shift refuse it with a *cluster.UnsupportedError, which
-// cluster.Auto (SelectBackend("auto")) turns into a CPU fallback.
 // Sums are float32 and the kernel uses the GPU's fast exp; modes agree with
 // the CPU backends to ~1e-4 bandwidths at Tol = 1e-4. dim must be 1..8. The
 // zero value is not usable: call NewCUDA.
 type CUDA struct {
 	d    *cudaDevice
 	grid bool
+	// mpt8 runs the brute variant's experiment kernel (8 modes per thread)
+	// for dim 5 without scales; benchmarks set it (Name "cuda-brute-mpt8").
+	mpt8 bool
 	// pairs is the number of (mode, point) pairs the brute kernel evaluated
 	// in the last Shift (for GFLOP/s in benchmarks); guarded by d.mu.
 	pairs int64
@@ -236,19 +249,17 @@ func (c *CUDA) Name() string {
 	if c.grid {
 		return "cuda-grid"
 	}
+	if c.mpt8 {
+		return "cuda-brute-mpt8"
+	}
 	return "cuda-brute"
 }
 
-// CheckOptions implements cluster.OptionChecker: per-point scales
-// (Options.Scale other than all 1) are refused with a
-// *cluster.UnsupportedError (the kernels have one bandwidth per axis for
-// all points).
-func (c *CUDA) CheckOptions(opt cluster.Options) error {
-	if !opt.SingleScale() {
-		return &cluster.UnsupportedError{Backend: c.Name(), Option: "Options.Scale (per-point bandwidth scales)"}
-	}
-	return nil
-}
+// CheckOptions implements cluster.OptionChecker. Both variants honour every
+// option a backend receives (weights, per-point scales, Reuse), so it
+// returns nil; bad values (a wrong scale count, ScaledAxes out of range)
+// are cluster.ErrInput errors from Shift, not refusals.
+func (c *CUDA) CheckOptions(opt cluster.Options) error { return nil }
 
 // PeakFLOPS is the GPU's FP32 peak in flop/s: multiprocessors × 128 FP32
 // lanes × 2 (a fused multiply-add) × the clock rate the driver reports.
@@ -288,9 +299,9 @@ func (m *devMem) free() error {
 	return errors.Join(errs...)
 }
 
-// upload allocates device memory for s (float32 or int32 elements) and
-// copies s there.
-func upload[T float32 | int32](m *devMem, s []T, what string) (cu.DevicePtr, error) {
+// upload allocates device memory for s (4-byte elements) and copies s
+// there.
+func upload[T float32 | int32 | uint32](m *devMem, s []T, what string) (cu.DevicePtr, error) {
 	p, err := m.alloc(int64(len(s))*4, what)
 	if err != nil || len(s) == 0 {
 		return p, err
@@ -299,6 +310,15 @@ func upload[T float32 | int32](m *devMem, s []T, what string) (cu.DevicePtr, err
 		return 0, fmt.Errorf("cuMemcpyHtoD %s: %w", what, err)
 	}
 	return p, nil
+}
+
+// uploadLevels uploads level tables (struct Level of meanshift.cu).
+func uploadLevels(m *devMem, lv []deviceLevel, what string) (cu.DevicePtr, error) {
+	words := make([]uint32, 0, len(lv)*len(deviceLevel{}))
+	for _, l := range lv {
+		words = append(words, l[:]...)
+	}
+	return upload(m, words, what)
 }
 
 // Kernel arguments: gorgonia.org/cu's Launch copies 8 bytes from every
@@ -350,18 +370,20 @@ func (c *CUDA) Shift(points []float32, dim int, modes []float32, opt cluster.Opt
 	if dim > maxCUDADim {
 		return 0, fmt.Errorf("%w: the CUDA backend supports dim ≤ %d, got %d", cluster.ErrInput, maxCUDADim, dim)
 	}
-	if err := c.CheckOptions(opt); err != nil {
-		return 0, err
-	}
 	n := len(points) / dim
 	m := len(modes) / dim
 	if opt.Weights != nil && len(opt.Weights) != n {
 		return 0, fmt.Errorf("%w: %d weights for %d points", cluster.ErrInput, len(opt.Weights), n)
 	}
+	ls, err := newLevelSetup(points, dim, opt)
+	if err != nil {
+		return 0, err
+	}
 	if n == 0 || m == 0 {
 		return 0, nil
 	}
-	if int64(n)*int64(dim) > math.MaxInt32 || int64(m)*int64(dim) > math.MaxInt32 {
+	// Positions: the brute variant pads each level to a whole tile.
+	if int64(n+len(ls.lv.Vals)*tilePoints)*int64(dim) > math.MaxInt32 || int64(m)*int64(dim) > math.MaxInt32 {
 		return 0, fmt.Errorf("%w: %d points / %d modes exceed the CUDA backend's 32-bit indexing", cluster.ErrInput, n, m)
 	}
 	d := c.d
@@ -382,11 +404,11 @@ func (c *CUDA) Shift(points []float32, dim int, modes []float32, opt cluster.Opt
 	c.pairs = 0
 	switch {
 	case c.grid && opt.Reuse > 0:
-		iters, err = c.shiftReuse(&mem, points, dim, modes, opt)
+		iters, err = c.shiftReuse(&mem, points, dim, modes, opt, &ls)
 	case c.grid:
-		iters, err = c.shiftGrid2(&mem, points, dim, modes, opt)
+		iters, err = c.shiftGrid2(&mem, points, dim, modes, opt, &ls)
 	default:
-		iters, err = c.shiftBrute2(&mem, points, dim, modes, opt)
+		iters, err = c.shiftBrute2(&mem, n, dim, modes, opt, &ls)
 	}
 	return iters, err
 }
@@ -417,44 +439,59 @@ func (c *CUDA) uploadSorted(mem *devMem, rows []float32, dim int, perm []int32, 
 	return out, nil
 }
 
-// gridPoints is the device copy of the points sorted by cell of L
-// (struct-of-arrays), their weights in the same order (0 when unweighted)
-// and the cell start offsets.
+// gridPoints is the device copy of the grid variant's setup: the
+// pre-scaled points sorted by level and cell (struct-of-arrays, npos =
+// N positions), their weights·s^−m in the same order (0 when unweighted
+// fixed-bandwidth), the concatenated cell starts, the level table, the key
+// layout and the non-cell axes' centres.
 type gridPoints struct {
-	L                 cells.Layout
-	lo, hi            []float64 // the points' range per axis
-	dPts, dWt, dStart cu.DevicePtr
+	gs                      gridSetup
+	npos                    int
+	dPts, dWt, dStart, dLev cu.DevicePtr
+	dKey, dCmid             cu.DevicePtr
+	nlev, m                 int
 }
 
-// uploadGrid sorts the points into cells of side cell (or larger, see
-// newLayout) and uploads them, gathered on the device.
-func (c *CUDA) uploadGrid(mem *devMem, points []float32, dim int, weights []float32, cell float64) (g gridPoints, err error) {
-	n := len(points) / dim
-	g.lo, g.hi = cells.Range(points, dim)
-	g.L = newLayout(g.lo, g.hi, n, dim, cell)
-	perm, start := g.L.Sort(points, dim)
-	if g.dPts, err = c.uploadSorted(mem, points, dim, perm, "points"); err != nil {
+// uploadGrid builds the grid variant's setup for ls (cells of side cell,
+// pre-scaled units) and uploads it, points gathered on the device.
+func (c *CUDA) uploadGrid(mem *devMem, points []float32, dim int, ls *levelSetup, cell float64) (g gridPoints, err error) {
+	g.gs = prepGrid(points, dim, ls, cell)
+	g.npos, g.nlev, g.m = len(g.gs.g.Perm), len(g.gs.levels), ls.m
+	if g.dPts, err = c.uploadSorted(mem, ls.pre, dim, g.gs.g.Perm, "points"); err != nil {
 		return g, err
 	}
-	if weights != nil {
-		if g.dWt, err = c.uploadSorted(mem, weights, 1, perm, "weights"); err != nil {
+	if ls.wt != nil {
+		if g.dWt, err = c.uploadSorted(mem, ls.wt, 1, g.gs.g.Perm, "weights"); err != nil {
 			return g, err
 		}
 	}
-	g.dStart, err = upload(mem, start, "cell starts")
+	if g.dStart, err = upload(mem, g.gs.g.Start, "cell starts"); err != nil {
+		return g, err
+	}
+	if g.dLev, err = uploadLevels(mem, g.gs.levels, "scale levels"); err != nil {
+		return g, err
+	}
+	if g.dKey, err = uploadLevels(mem, []deviceLevel{g.gs.key}, "key layout"); err != nil {
+		return g, err
+	}
+	g.dCmid, err = upload(mem, g.gs.cmid, "axis centres")
 	return g, err
 }
 
-// uploadModes uploads the modes and the active list 0..m-1, and allocates
-// the next step's active list (when withNext) and the moving-mode count.
-func uploadModes(mem *devMem, modes []float32, dim int, withNext bool) (dModes, dAct, dNext, dCount cu.DevicePtr, err error) {
+// uploadModes uploads the modes and the active list (order, or 0..m-1
+// when nil), and allocates the next step's active list (when withNext) and
+// the moving-mode count.
+func uploadModes(mem *devMem, modes []float32, dim int, order []int32, withNext bool) (dModes, dAct, dNext, dCount cu.DevicePtr, err error) {
 	m := len(modes) / dim
 	if dModes, err = upload(mem, modes, "modes"); err != nil {
 		return
 	}
-	act := make([]int32, m)
-	for i := range act {
-		act[i] = int32(i)
+	act := order
+	if act == nil {
+		act = make([]int32, m)
+		for i := range act {
+			act[i] = int32(i)
+		}
 	}
 	if dAct, err = upload(mem, act, "active list"); err != nil {
 		return
@@ -468,46 +505,29 @@ func uploadModes(mem *devMem, modes []float32, dim int, withNext bool) (dModes, 
 	return
 }
 
-// newLayout is the cell grid of the grid variants: cells of side cell
-// (≥ the truncation radius, so that the 3×3×3 cells around a mode's cell
-// hold every point within the radius) on the first min(dim, 3) axes, all
-// larger when there would be more than 4·N + 4096 cells.
-func newLayout(lo, hi []float64, n, dim int, cell float64) cells.Layout {
-	return cells.NewLayout(lo, hi, dim, [3]float64{cell, cell, cell}, 4*float64(n)+4096)
-}
-
-func (c *CUDA) shiftGrid2(mem *devMem, points []float32, dim int, modes []float32, opt cluster.Options) (int, error) {
-	n := len(points) / dim
+// shiftGrid2 is the grid variant's exact search: every step sorts the
+// moving modes by key cell on the device and runs ms_grid2.
+func (c *CUDA) shiftGrid2(mem *devMem, points []float32, dim int, modes []float32, opt cluster.Options, ls *levelSetup) (int, error) {
 	m := len(modes) / dim
 	R := opt.Truncate
-	g, err := c.uploadGrid(mem, points, dim, opt.Weights, R*grid2Cell)
+	g, err := c.uploadGrid(mem, points, dim, ls, R*grid2Cell)
 	if err != nil {
 		return 0, err
 	}
-	L, lo, hi, dPts, dWt, dStart := g.L, g.lo, g.hi, g.dPts, g.dWt, g.dStart
-	ncell := L.Count()
-	// Centre of the non-spatial axes: the middle of the points' range.
-	cmid := make([]float32, dim)
-	for a := L.SD; a < dim; a++ {
-		cmid[a] = float32((lo[a] + hi[a]) / 2)
-	}
-	dCmid, err := upload(mem, cmid, "axis centres")
-	if err != nil {
-		return 0, err
-	}
+	ncell := g.gs.keyL.Count()
 	// The grid kernel reads the sorted list and appends the modes that keep
 	// moving to dAct, the next step's active list.
-	dModes, dAct, _, dCount, err := uploadModes(mem, modes, dim, false)
+	dModes, dAct, _, dCount, err := uploadModes(mem, modes, dim, nil, false)
 	if err != nil {
 		return 0, err
 	}
-	var dKey, dRank, dSorted, dHist, dCellStart, dChunkStart cu.DevicePtr
+	var dKeyOut, dRank, dSorted, dHist, dCellStart, dChunkStart cu.DevicePtr
 	for _, b := range []struct {
 		p     *cu.DevicePtr
 		count int
 		what  string
 	}{
-		{&dKey, m, "mode cells"}, {&dRank, m, "mode ranks"},
+		{&dKeyOut, m, "mode cells"}, {&dRank, m, "mode ranks"},
 		{&dSorted, m, "sorted modes"}, {&dHist, ncell, "cell histogram"},
 		{&dCellStart, ncell + 1, "cell starts of modes"}, {&dChunkStart, ncell + 1, "chunk starts"},
 	} {
@@ -517,7 +537,6 @@ func (c *CUDA) shiftGrid2(mem *devMem, points []float32, dim int, modes []float3
 	}
 	r2 := R * R
 	tol2 := opt.Tol * opt.Tol
-	inv := L.Inv[0]
 	fk, fg := c.d.key2[dim], c.d.grid2[dim]
 	nk, ng := fmt.Sprintf("ms_key2_%d", dim), fmt.Sprintf("ms_grid2_%d", dim)
 	nact, it := m, 0
@@ -527,9 +546,8 @@ func (c *CUDA) shiftGrid2(mem *devMem, points []float32, dim int, modes []float3
 			return 0, fmt.Errorf("cuMemsetD32 cell histogram: %w", err)
 		}
 		if err := launch(fk, nk, (nact+finBlock-1)/finBlock, finBlock,
-			argPtr(dModes), argPtr(dAct), argI32(nact), argI32(L.NC[0]), argI32(L.NC[1]), argI32(L.NC[2]),
-			argF32(L.Lo[0]), argF32(L.Lo[1]), argF32(L.Lo[2]), argF32(inv),
-			argPtr(dKey), argPtr(dRank), argPtr(dHist)); err != nil {
+			argPtr(dModes), argPtr(dAct), argI32(nact), argPtr(g.dKey), argI32(g.m),
+			argPtr(dKeyOut), argPtr(dRank), argPtr(dHist)); err != nil {
 			return 0, err
 		}
 		if err := launch(c.d.scan2, "ms_scan2", 1, scanThreads,
@@ -537,7 +555,7 @@ func (c *CUDA) shiftGrid2(mem *devMem, points []float32, dim int, modes []float3
 			return 0, err
 		}
 		if err := launch(c.d.scatter2, "ms_scatter2", (nact+finBlock-1)/finBlock, finBlock,
-			argPtr(dAct), argI32(nact), argPtr(dKey), argPtr(dRank), argPtr(dCellStart),
+			argPtr(dAct), argI32(nact), argPtr(dKeyOut), argPtr(dRank), argPtr(dCellStart),
 			argPtr(dSorted)); err != nil {
 			return 0, err
 		}
@@ -547,9 +565,8 @@ func (c *CUDA) shiftGrid2(mem *devMem, points []float32, dim int, modes []float3
 		// At most one partial chunk per occupied cell beyond nact/32.
 		warps := (nact+31)/32 + min(nact, ncell)
 		if err := launch(fg, ng, (warps*32+tileBlock-1)/tileBlock, tileBlock,
-			argPtr(dPts), argPtr(dWt), argI32(n), argPtr(dStart),
-			argI32(L.NC[0]), argI32(L.NC[1]), argI32(L.NC[2]),
-			argF32(L.Lo[0]), argF32(L.Lo[1]), argF32(L.Lo[2]), argF32(L.Cell[0]), argPtr(dCmid),
+			argPtr(g.dPts), argPtr(g.dWt), argI32(g.npos), argPtr(g.dStart), argPtr(g.dKey),
+			argPtr(g.dLev), argI32(g.nlev), argI32(g.m), argPtr(g.dCmid),
 			argPtr(dSorted), argPtr(dCellStart), argPtr(dChunkStart), argI32(ncell),
 			argPtr(dModes), argPtr(dAct), argPtr(dCount), argF32(r2), argF32(tol2)); err != nil {
 			return 0, err

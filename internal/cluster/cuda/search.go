@@ -35,33 +35,43 @@ func deviceQuant(q cells.Quant) reuseQuant {
 // shiftReuse is the path-assisted search of the grid variant
 // (Options.Reuse > 0, the default), the GPU form of the CPU Grid's:
 // searches in rounds (the CPU's seed order and round sizes), one warp per
-// search, boxes of side Reuse remembered in a device hash table with the
-// mode their search reached, a search entering a remembered box taking that
-// mode; the round's boxes are published between rounds, the first search in
-// seed order winning a box. If the table fills up it falls back to the
-// exact search (shiftGrid2).
-func (c *CUDA) shiftReuse(mem *devMem, points []float32, dim int, modes []float32, opt cluster.Options) (int, error) {
-	n := len(points) / dim
+// search (one block of searchBlock threads in the small early rounds, see
+// searchThreads), boxes of side Reuse (base-bandwidth units, whatever the
+// scales) remembered in a device hash table with the mode their search
+// reached, a search entering a remembered box taking that mode; the round's
+// boxes are published between rounds, the first search in seed order
+// winning a box. The host enqueues every round without waiting (no
+// per-round copies or synchronisation: the kernels keep the counts and
+// flags on the device) and reads the flags once at the end: a round whose
+// paths overflowed the arena is redone, with the rounds after it, with a
+// larger arena; a full table falls back to the exact search (shiftGrid2).
+func (c *CUDA) shiftReuse(mem *devMem, points []float32, dim int, modes []float32, opt cluster.Options, ls *levelSetup) (int, error) {
 	m := len(modes) / dim
 	lo, hi := cells.Range(points, dim)
 	q, ok := cells.NewQuant(lo, hi, dim, opt.Reuse)
 	if !ok {
-		return c.shiftGrid2(mem, points, dim, modes, opt)
+		return c.shiftGrid2(mem, points, dim, modes, opt, ls)
 	}
 	qt := deviceQuant(q)
 	R := opt.Truncate
-	g, err := c.uploadGrid(mem, points, dim, opt.Weights, R*grid2Cell)
+	// The seed order (the CPU's, a serial shuffle: ~6 ms at 10⁶ searches)
+	// is drawn while the points are sorted and uploaded.
+	orderc := make(chan []int32, 1)
+	go func() {
+		o := make([]int32, m)
+		for i, q := range cells.SeedOrder(m) {
+			o[i] = int32(q)
+		}
+		orderc <- o
+	}()
+	g, err := c.uploadGrid(mem, points, dim, ls, R*grid2Cell)
+	order32 := <-orderc
 	if err != nil {
 		return 0, err
 	}
-	L, dPts, dWt, dStart := g.L, g.dPts, g.dWt, g.dStart
 	dModes, err := upload(mem, modes, "modes")
 	if err != nil {
 		return 0, err
-	}
-	order32 := make([]int32, m)
-	for i, q := range cells.SeedOrder(m) {
-		order32[i] = int32(q)
 	}
 	dOrder, err := upload(mem, order32, "seed order")
 	if err != nil {
@@ -82,7 +92,7 @@ func (c *CUDA) shiftReuse(mem *devMem, points []float32, dim int, modes []float3
 	}
 	maxRound := max(64, (m+1)/2)
 	acap := 16 * maxRound
-	var dTKey, dTOwn, dTVal, dAKey, dAOwn, dFound, dNewID, dYPos, dModePos, dCounters cu.DevicePtr
+	var dTKey, dTOwn, dTVal, dAKey, dAOwn, dFound, dNewID, dYPos, dModePos, dCnt cu.DevicePtr
 	for _, b := range []struct {
 		p     *cu.DevicePtr
 		bytes int
@@ -92,7 +102,7 @@ func (c *CUDA) shiftReuse(mem *devMem, points []float32, dim int, modes []float3
 		{&dTVal, 4 * slots, "box table modes"}, {&dAKey, 8 * acap, "path boxes"},
 		{&dAOwn, 4 * acap, "path owners"}, {&dFound, 4 * maxRound, "found modes"},
 		{&dNewID, 4 * maxRound, "mode ids"}, {&dYPos, 4 * dim * maxRound, "search ends"},
-		{&dModePos, 4 * dim * m, "mode positions"}, {&dCounters, 4 * 4, "counters"},
+		{&dModePos, 4 * dim * m, "mode positions"}, {&dCnt, 4 * reuseCounters, "counters"},
 	} {
 		if *b.p, err = mem.alloc(int64(b.bytes), b.what); err != nil {
 			return 0, err
@@ -104,89 +114,102 @@ func (c *CUDA) shiftReuse(mem *devMem, points []float32, dim int, modes []float3
 	if err := cu.MemsetD32(dTOwn, 0x7fffffff, int64(slots)); err != nil {
 		return 0, fmt.Errorf("cuMemsetD32 box owners: %w", err)
 	}
-	// counters: [0] arena entries, [1] flags (1 arena full, 2 table full),
-	// [2] modes so far, [3] largest step count.
-	if err := cu.MemsetD32(dCounters, 0, 4); err != nil {
+	// counters (meanshift.cu's cnt): [0] arena entries of the round, [1]
+	// flags (1 arena full, 2 table full), [2] modes so far, [3] largest
+	// step count, [4] the round that overflowed the arena.
+	if err := cu.MemsetD32(dCnt, 0, reuseCounters); err != nil {
 		return 0, fmt.Errorf("cuMemsetD32 counters: %w", err)
 	}
-	dArenaN, dFlag, dNModes, dMaxIt := dCounters, dCounters+4, dCounters+8, dCounters+12
 	mask := uint32(slots - 1)
 	r2 := R * R
 	tol2 := opt.Tol * opt.Tol
-	inv := L.Inv[0]
-	fs := c.d.search[dim]
-	ns := fmt.Sprintf("ms_search_%d", dim)
-	var cnt [2]int32
-	for _, rr := range cells.Rounds(m) {
-		s, nround := rr[0], rr[1]-rr[0]
-		dRound := dOrder + cu.DevicePtr(4*s)
-		for {
-			if err := cu.MemsetD32(dArenaN, 0, 2); err != nil {
-				return 0, fmt.Errorf("cuMemsetD32 counters: %w", err)
-			}
-			if err := launch(fs, ns, (nround*32+tileBlock-1)/tileBlock, tileBlock,
-				argPtr(dPts), argPtr(dWt), argI32(n), argPtr(dStart),
-				argI32(L.NC[0]), argI32(L.NC[1]), argI32(L.NC[2]),
-				argF32(L.Lo[0]), argF32(L.Lo[1]), argF32(L.Lo[2]), argF32(inv),
-				argPtr(dModes), argPtr(dRound), argI32(nround), argPtr(dTKey), argPtr(dTVal),
-				uint64(mask), argPtr(dQuant), argPtr(dFound), argPtr(dYPos), argPtr(dMaxIt),
-				argPtr(dAKey), argPtr(dAOwn), argI32(acap), argPtr(dArenaN), argPtr(dFlag),
-				argF32(r2), argF32(tol2), argI32(opt.MaxIter)); err != nil {
-				return 0, err
-			}
-			if err := cu.MemcpyDtoH(unsafe.Pointer(&cnt[0]), dArenaN, 8); err != nil {
-				return 0, fmt.Errorf("cuMemcpyDtoH counters (%s execution): %w", ns, err)
-			}
-			if cnt[1]&1 == 0 {
-				break
-			}
-			// The round's paths did not fit: a larger arena, same round
-			// again (nothing was published yet).
-			acap = max(2*acap, int(cnt[0]))
-			if dAKey, err = mem.alloc(int64(8*acap), "path boxes"); err != nil {
-				return 0, err
-			}
-			if dAOwn, err = mem.alloc(int64(4*acap), "path owners"); err != nil {
-				return 0, err
-			}
-		}
-		na := int(cnt[0])
-		if na > 0 {
-			if err := launch(c.d.ins1, "ms_ins1", (na+finBlock-1)/finBlock, finBlock,
-				argPtr(dAKey), argPtr(dAOwn), argI32(na), argPtr(dTKey), argPtr(dTOwn),
-				uint64(mask), argPtr(dFlag)); err != nil {
-				return 0, err
-			}
-			var flag int32
-			if err := cu.MemcpyDtoH(unsafe.Pointer(&flag), dFlag, 4); err != nil {
-				return 0, fmt.Errorf("cuMemcpyDtoH flags (ms_ins1 execution): %w", err)
-			}
-			if flag&2 != 0 {
-				// Table full (far more boxes than expected): exact search.
-				return c.shiftGrid2(mem, points, dim, modes, opt)
-			}
-		}
-		if err := launch(c.d.ids, "ms_ids", 1, scanThreads,
-			argPtr(dFound), argI32(nround), argPtr(dNewID), argPtr(dNModes), argPtr(dYPos),
-			argPtr(dModePos), argI32(dim)); err != nil {
-			return 0, err
-		}
-		if na > 0 {
-			if err := launch(c.d.ins2, "ms_ins2", (na+finBlock-1)/finBlock, finBlock,
-				argPtr(dAKey), argPtr(dAOwn), argI32(na), argPtr(dTKey), argPtr(dTOwn), argPtr(dTVal),
-				uint64(mask), argPtr(dNewID)); err != nil {
-				return 0, err
-			}
-		}
-		if err := launch(c.d.resolve, "ms_resolve", (nround*dim+finBlock-1)/finBlock, finBlock,
-			argPtr(dRound), argI32(nround), argPtr(dNewID), argPtr(dModePos), argPtr(dModes),
-			argI32(dim)); err != nil {
-			return 0, err
-		}
+	rounds := cells.Rounds(m)
+	dev := &reuseLaunches{c: c, g: &g, dim: dim, rounds: rounds, sms: c.d.sms,
+		dModes: dModes, dOrder: dOrder, dQuant: dQuant, dTKey: dTKey, dTOwn: dTOwn, dTVal: dTVal,
+		dAKey: dAKey, dAOwn: dAOwn, dFound: dFound, dNewID: dNewID, dYPos: dYPos, dModePos: dModePos,
+		dCnt: dCnt, mem: mem, mask: mask, r2: r2, tol2: tol2, maxIter: opt.MaxIter}
+	cnt, full, err := runRounds(dev, len(rounds), acap)
+	if err != nil {
+		return 0, fmt.Errorf("cuda-grid: %w", err)
 	}
-	var maxIt int32
-	if err := cu.MemcpyDtoH(unsafe.Pointer(&maxIt), dMaxIt, 4); err != nil {
-		return 0, fmt.Errorf("cuMemcpyDtoH step count: %w", err)
+	if full {
+		// Table full (far more boxes than expected): exact search.
+		return c.shiftGrid2(mem, points, dim, modes, opt, ls)
 	}
-	return int(maxIt), downloadModes(modes, dModes)
+	return int(cnt[3]), downloadModes(modes, dModes)
+}
+
+// reuseLaunches is the device side of runRounds for shiftReuse: the
+// kernels of one round, the counters, a larger arena.
+type reuseLaunches struct {
+	c                                    *CUDA
+	g                                    *gridPoints
+	mem                                  *devMem
+	dim, sms, maxIter                    int
+	rounds                               [][2]int
+	dModes, dOrder, dQuant, dTKey, dTOwn cu.DevicePtr
+	dTVal, dAKey, dAOwn, dFound, dNewID  cu.DevicePtr
+	dYPos, dModePos, dCnt                cu.DevicePtr
+	mask                                 uint32
+	r2, tol2                             float64
+}
+
+func (d *reuseLaunches) enqueue(r, acap int) error {
+	c, g, dim := d.c, d.g, d.dim
+	s, nround := d.rounds[r][0], d.rounds[r][1]-d.rounds[r][0]
+	dRound := d.dOrder + cu.DevicePtr(4*s)
+	fs, ns := c.d.search[dim], fmt.Sprintf("ms_search_%d", dim)
+	blocks, threads := (nround*32+tileBlock-1)/tileBlock, tileBlock
+	if searchThreads(nround, c.d.searchbWave[dim]) == searchBlock {
+		fs, ns = c.d.searchb[dim], fmt.Sprintf("ms_searchb_%d", dim)
+		blocks, threads = nround, searchBlock
+	}
+	if err := launch(fs, ns, blocks, threads,
+		argPtr(g.dPts), argPtr(g.dWt), argI32(g.npos), argPtr(g.dStart), argPtr(g.dLev),
+		argI32(g.nlev), argI32(g.m), argPtr(d.dModes), argPtr(dRound), argI32(nround), argI32(r),
+		argPtr(d.dTKey), argPtr(d.dTVal), uint64(d.mask), argPtr(d.dQuant), argPtr(d.dFound), argPtr(d.dYPos),
+		argPtr(d.dAKey), argPtr(d.dAOwn), argI32(acap), argPtr(d.dCnt),
+		argF32(d.r2), argF32(d.tol2), argI32(d.maxIter)); err != nil {
+		return err
+	}
+	ib := insertBlocks(nround, acap, d.sms)
+	if err := launch(c.d.ins1, "ms_ins1", ib, finBlock,
+		argPtr(d.dAKey), argPtr(d.dAOwn), argPtr(d.dCnt), argPtr(d.dTKey), argPtr(d.dTOwn), uint64(d.mask)); err != nil {
+		return err
+	}
+	if err := launch(c.d.ids, "ms_ids", 1, scanThreads,
+		argPtr(d.dFound), argI32(nround), argPtr(d.dNewID), argPtr(d.dCnt), argPtr(d.dYPos),
+		argPtr(d.dModePos), argI32(dim)); err != nil {
+		return err
+	}
+	if err := launch(c.d.ins2, "ms_ins2", ib, finBlock,
+		argPtr(d.dAKey), argPtr(d.dAOwn), argPtr(d.dCnt), argPtr(d.dTKey), argPtr(d.dTOwn), argPtr(d.dTVal),
+		uint64(d.mask), argPtr(d.dNewID)); err != nil {
+		return err
+	}
+	return launch(c.d.resolve, "ms_resolve", (nround*dim+finBlock-1)/finBlock, finBlock,
+		argPtr(dRound), argI32(nround), argPtr(d.dNewID), argPtr(d.dModePos), argPtr(d.dModes),
+		argI32(dim), argPtr(d.dCnt))
+}
+
+// counters is the one synchronisation of the search: the copy also
+// reports the kernels' execution errors.
+func (d *reuseLaunches) counters() (cnt [reuseCounters]int32, err error) {
+	if err := cu.MemcpyDtoH(unsafe.Pointer(&cnt[0]), d.dCnt, 4*reuseCounters); err != nil {
+		return cnt, fmt.Errorf("cuMemcpyDtoH counters (path-assisted search execution): %w", err)
+	}
+	return cnt, nil
+}
+
+func (d *reuseLaunches) restart(acap int) (err error) {
+	if d.dAKey, err = d.mem.alloc(int64(8*acap), "path boxes"); err != nil {
+		return err
+	}
+	if d.dAOwn, err = d.mem.alloc(int64(4*acap), "path owners"); err != nil {
+		return err
+	}
+	if err := cu.MemsetD32(d.dCnt, 0, 2); err != nil {
+		return fmt.Errorf("cuMemsetD32 counters: %w", err)
+	}
+	return nil
 }
