@@ -53,7 +53,8 @@
 // lungcuda: tiled brute force, and a cell grid that also runs the
 // path-assisted search on the GPU) registers "cuda" and "cuda-brute", and
 // SelectBackend ("auto", "cpu", "cuda", "cuda-brute") finds them. A backend
-// that cannot honour an option (the CUDA ones refuse Scale) says so with an
+// that cannot honour an option (today none: the CUDA ones implement every
+// option, per-point scales included) says so with an
 // *UnsupportedError; Auto, what "auto" returns, then runs Grid instead.
 //
 // FlatMeanShift (flat.go) is a second algorithm: scikit-learn's flat-kernel

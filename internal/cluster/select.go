@@ -95,7 +95,7 @@ func SelectBackend(device string) (b Backend, note string, err error) {
 }
 
 // ErrUnsupported reports that a backend cannot honour one of the options it
-// was given (for example per-point scales, Options.Scale, on the GPU).
+// was given (a backend written for one option set meeting another).
 // Backends return it as an *UnsupportedError.
 var ErrUnsupported = errors.New("cluster: option not supported by the backend")
 
