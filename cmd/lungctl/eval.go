@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -103,7 +102,11 @@ default 3). It writes <out>/<name>_lidc.json.`,
 				if err != nil {
 					return err
 				}
-				fmt.Fprint(cmd.OutOrStdout(), r.Summary())
+				pr := newPrinter(cmd.OutOrStdout())
+				pr.Print(r.Summary())
+				if err := pr.Err(); err != nil {
+					return err
+				}
 				if err := eval.WriteJSON(filepath.Join(out, name+"_froc.json"), r); err != nil {
 					return err
 				}
@@ -184,7 +187,11 @@ func evalLIDC(cmd *cobra.Command, dir, labels, cands, out string, opt eval.LIDCO
 	for _, w := range r.Warnings {
 		logger.Warn(w, "input", dir)
 	}
-	fmt.Fprint(cmd.OutOrStdout(), r.Summary())
+	pr := newPrinter(cmd.OutOrStdout())
+	pr.Print(r.Summary())
+	if err := pr.Err(); err != nil {
+		return err
+	}
 	p := filepath.Join(out, opt.Name+"_lidc.json")
 	if err := eval.WriteLIDCJSON(p, r); err != nil {
 		return err

@@ -173,7 +173,7 @@ func writeCenters(cmd *cobra.Command, path string, r *cluster.Result, dim int) e
 	err := writeOut(cmd, path, func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 1<<16)
 		for a := 0; a < dim; a++ {
-			fmt.Fprintf(bw, "x%d,", a)
+			bw.WriteString("x" + strconv.Itoa(a) + ",")
 		}
 		bw.WriteString("size\n")
 		buf := make([]byte, 0, 32)

@@ -109,7 +109,7 @@ before any work.`,
 				if p.EpochDone {
 					s := p.Stats
 					if pr.tty {
-						fmt.Fprintln(pr.w)
+						pr.draw("\n")
 					}
 					logger.Info("epoch", "epoch", s.Epoch, "of", p.Epochs, "train_loss", fmt.Sprintf("%.4f", s.TrainLoss),
 						"train_auc", fmt.Sprintf("%.4f", s.TrainAUC), "held_out_loss", fmt.Sprintf("%.4f", s.ValLoss),
@@ -119,7 +119,7 @@ before any work.`,
 				if pr.tty && !gf.quiet {
 					const width = 30
 					k := width * p.Batch / max(p.Batches, 1)
-					fmt.Fprintf(pr.w, "\repoch %d/%d %s batch %d/%d loss %.4f  ", p.Epoch, p.Epochs,
+					pr.draw("\repoch %d/%d %s batch %d/%d loss %.4f  ", p.Epoch, p.Epochs,
 						strings.Repeat("█", k)+strings.Repeat("░", width-k), p.Batch, p.Batches, p.Loss)
 				}
 			}
