@@ -69,6 +69,8 @@ func removeStaleTemps(dir string, only ...string) {
 				continue
 			}
 		}
-		os.Remove(filepath.Join(dir, n))
+		// Best effort: a temporary that stays is only space, tried again
+		// by the next run.
+		_ = os.Remove(filepath.Join(dir, n))
 	}
 }
