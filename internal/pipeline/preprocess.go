@@ -146,7 +146,7 @@ func Preprocess(in string, opt PreprocessOptions, ws *Workspace) (*Preprocessed,
 	if oneShot && p.HU != src && !opt.KeepSource {
 		// Nobody reuses the acquisition-grid stack: let the collector
 		// hand its pages to the mask's buffers (peak memory ~1 copy less).
-		src, ws.raw, positions, p.Source = nil, nil, nil, nil
+		src, ws.raw, p.Source = nil, nil, nil
 		runtime.GC()
 	}
 
