@@ -145,7 +145,11 @@ func newClassifyCmd() *cobra.Command {
 					return err
 				}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s\t%.6f\n", p.ID, sc.Cancer)
+			pr := newPrinter(cmd.OutOrStdout())
+			pr.Printf("%s\t%.6f\n", p.ID, sc.Cancer)
+			if err := pr.Err(); err != nil {
+				return err
+			}
 			if submission != "" {
 				if err := pipeline.AppendSubmission(submission, p.ID, sc.Cancer); err != nil {
 					return err

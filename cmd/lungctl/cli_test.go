@@ -40,7 +40,11 @@ func buildAndRun(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "lungctl test: temp dir:", err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
+	defer func() {
+		if err := os.RemoveAll(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "lungctl test: remove temp dir:", err)
+		}
+	}()
 	goTool := "go"
 	if root := os.Getenv("GOROOT"); root != "" {
 		if p := filepath.Join(root, "bin", "go"); fileExists(p) {

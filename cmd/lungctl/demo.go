@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -131,40 +132,63 @@ func demoReport(cmd *cobra.Command, sum *pipeline.Summary, cs []candidate.Candid
 	if err != nil {
 		return err
 	}
-	rank := candidateRanks(cs)
+	rank := eval.Ranks(cs)
+	if err := demoNoduleTable(o, truth, chests, r, cs, rank); err != nil {
+		return err
+	}
+	p := newPrinter(o)
+	p.Printf("\nfound %d of %d nodules; %d candidates in all\n\n", r.Detected, r.Nodules, len(cs))
+	p.Print(r.Summary())
+	if err := eval.PlotFROC(filepath.Join(res, "froc.png"), r); err != nil {
+		return err
+	}
+	p.Println()
+	if err := p.Err(); err != nil {
+		return err
+	}
+	if err := demoPatientTable(o, sum, chests); err != nil {
+		return err
+	}
+	p.Printf("\nresults: %s (candidates.csv, submission.csv, froc.png, per-patient PNGs)\n", res)
+	return p.Err()
+}
+
+// demoNoduleTable prints one row per true nodule: found or not, and for a
+// found one its hit's rank, distance and scores.
+func demoNoduleTable(o io.Writer, truth []phantom.TruthRow, chests map[string]*phantom.Chest, r *eval.Result,
+	cs []candidate.Candidate, rank []int) error {
 	tw := tabwriter.NewWriter(o, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "patient\tnodule\tkind\tdiam_mm\tmalignant\tfound\trank\tdist_mm\tdetect\tbrock\tcnn")
+	p := newPrinter(tw)
+	p.Println("patient\tnodule\tkind\tdiam_mm\tmalignant\tfound\trank\tdist_mm\tdetect\tbrock\tcnn")
 	for i, t := range truth {
 		pid := chests[t.SeriesUID].PatientID
 		nr := r.PerNodule[i]
 		if !nr.Detected {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%v\tno\t-\t-\t-\t-\t-\n", pid, i+1, t.Kind, t.DiameterMM, t.Malignant)
+			p.Printf("%s\t%d\t%s\t%.1f\t%v\tno\t-\t-\t-\t-\t-\n", pid, i+1, t.Kind, t.DiameterMM, t.Malignant)
 			continue
 		}
 		hit := cs[nr.Candidate]
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%v\tyes\t%d\t%.1f\t%.2f\t%s\t%s\n", pid, i+1, t.Kind, t.DiameterMM, t.Malignant,
+		p.Printf("%s\t%d\t%s\t%.1f\t%v\tyes\t%d\t%.1f\t%.2f\t%s\t%s\n", pid, i+1, t.Kind, t.DiameterMM, t.Malignant,
 			rank[nr.Candidate], nr.DistanceMM, hit.DetectScore, orDash(hit.Brock), orDash(hit.CNN))
 	}
-	tw.Flush()
-	fmt.Fprintf(o, "\nfound %d of %d nodules; %d candidates in all\n\n", r.Detected, r.Nodules, len(cs))
-	fmt.Fprint(o, r.Summary())
-	if err := eval.PlotFROC(filepath.Join(res, "froc.png"), r); err != nil {
-		return err
-	}
-	fmt.Fprintln(o)
-	tw = tabwriter.NewWriter(o, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "patient\tcancer (truth)\tcancer probability (brock)")
+	return firstErr(p.Err(), tw.Flush())
+}
+
+// demoPatientTable prints each patient's truth (cancer when any nodule is
+// malignant) beside its cancer probability.
+func demoPatientTable(o io.Writer, sum *pipeline.Summary, chests map[string]*phantom.Chest) error {
+	tw := tabwriter.NewWriter(o, 2, 4, 2, ' ', 0)
+	p := newPrinter(tw)
+	p.Println("patient\tcancer (truth)\tcancer probability (brock)")
 	for _, rec := range sum.Records {
 		c := chests[rec.SeriesUID]
 		has := false
 		for _, n := range c.Nodules {
 			has = has || n.Malignant
 		}
-		fmt.Fprintf(tw, "%s\t%v\t%.3f\n", c.PatientID, has, rec.Cancer)
+		p.Printf("%s\t%v\t%.3f\n", c.PatientID, has, rec.Cancer)
 	}
-	tw.Flush()
-	fmt.Fprintf(o, "\nresults: %s (candidates.csv, submission.csv, froc.png, per-patient PNGs)\n", res)
-	return nil
+	return firstErr(p.Err(), tw.Flush())
 }
 
 // orDash prints a probability with two decimals, "-" when not computed.
@@ -173,21 +197,4 @@ func orDash(p float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2f", p)
-}
-
-// candidateRanks gives each candidate its 1-based rank by probability
-// within its scan.
-func candidateRanks(cs []candidate.Candidate) []int {
-	idx := make([]int, len(cs))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return cs[idx[a]].Probability > cs[idx[b]].Probability })
-	rank := make([]int, len(cs))
-	seen := map[string]int{}
-	for _, i := range idx {
-		seen[cs[i].SeriesUID]++
-		rank[i] = seen[cs[i].SeriesUID]
-	}
-	return rank
 }

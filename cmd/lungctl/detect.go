@@ -53,14 +53,6 @@ func (f *detectFlags) check() error {
 		checkInt("max-candidates", maxC, 1, 100000))
 }
 
-// defaults returns the detection options with every flag at its default.
-func (f *detectFlags) defaults() (detect.Options, error) {
-	d := detect.Defaults
-	*f = detectFlags{huMin: d.HUMin, siMin: d.SIMin, sigma: d.SigmaMM, bwSpatial: d.Bandwidth[0], bwHU: d.Bandwidth[3],
-		bwSI: d.Bandwidth[4], minD: d.MinDiameterMM, maxD: d.MaxDiameterMM, max: d.MaxCandidates, device: "auto"}
-	return f.options()
-}
-
 func (f *detectFlags) options() (detect.Options, error) {
 	o := detect.Defaults
 	if err := f.check(); err != nil {

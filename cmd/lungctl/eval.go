@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -24,37 +23,7 @@ func newEvalCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "eval (--annotations annotations.csv [--excluded annotations_excluded.csv] candidates.csv... | --lidc SERIES_DIR [--labels LABELS.nii.gz] candidates.csv)",
 		Short: "LUNA16 FROC and CPM of candidate files against annotations, phantom truth or LIDC readers",
-		Long: `eval scores candidate files exactly as the official LUNA16 evaluation does: a
-mark hits a nodule when its distance to the centre is below the radius; several
-hits on one nodule count once; marks on excluded findings are ignored (unknown
-diameters count as 10 mm); at most 100 marks per scan (ties at the cut are
-dropped); CPM is the mean sensitivity at 1/8, 1/4, 1/2, 1, 2, 4 and 8 false
-positives per scan. Coordinates are LPS world mm (LUNA16's coordX/Y/Z).
-
-For each candidates file it prints a summary and writes <out>/<name>_froc.json;
-all files together are plotted in <out>/froc.png.
-
-Phantom truth (lungctl phantom's truth.csv, which has a kind column) is an
-annotations file too. Its nodules under --min-diameter (default 3 mm, LUNA16's
-rule; the detect package's phantom test uses 4) become excluded findings, and
-the summary says so. --min-diameter applies to a plain annotations file only
-when given. --by kind and --by size add the FROC per lesion kind and per
-diameter band (3-4, 4-6, 6-10, 10-30, 30+ mm; under 3 mm too when such nodules
-count): sensitivity over that group's nodules, false positives of all scans.
-When the truth has the measurement columns and the candidates have
-measurements, the summary and JSON compare them for each detected nodule's
-best-scoring hit: mean diameter and volume error (median, 90th percentile),
-type accuracy and confusion, the spiculation AUC, the malignancy AUCs and the
-Lung-RADS counts.
-
---lidc SERIES_DIR scores one candidates file against the LIDC-IDRI readers'
-XML beside a DICOM series: per physical nodule >= 3 mm (50 % consensus) whether
-a candidate hits it (LUNA16 rule at the consensus centroid and equivalent
-diameter), the hit's diameter error (against the equivalent diameter and the
-readers' mean diameter), volume error, type against the readers' texture, with
---labels the Dice of the hit's label (value = its rank by probability) with the
-consensus, and the malignancy AUC (readers' median >= --malignant-from,
-default 3). It writes <out>/<name>_lidc.json.`,
+		Long:  evalLong,
 		Example: `  lungctl eval --annotations ../shared/data/luna16-csv/annotations.csv \
     --excluded ../shared/data/luna16-csv/annotations_excluded.csv \
     --seriesuids ../shared/data/luna16-csv/seriesuids.csv out/candidates.csv -o out/eval
@@ -91,30 +60,7 @@ default 3). It writes <out>/<name>_lidc.json.`,
 				opt.ByKind = opt.ByKind || b == "kind"
 				opt.BySize = opt.BySize || b == "size"
 			}
-			var results []*eval.Result
-			for _, c := range args {
-				name := strings.TrimSuffix(filepath.Base(c), filepath.Ext(c))
-				if len(args) > 1 {
-					name = filepath.Base(filepath.Dir(c)) + "_" + name
-				}
-				opt.Name = name
-				r, err := eval.EvaluateFiles(eval.Files{Annotations: annotations, Excluded: excluded, SeriesUIDs: seriesuids,
-					Candidates: c}, opt)
-				if err != nil {
-					return err
-				}
-				fmt.Fprint(cmd.OutOrStdout(), r.Summary())
-				if err := eval.WriteJSON(filepath.Join(out, name+"_froc.json"), r); err != nil {
-					return err
-				}
-				results = append(results, r)
-			}
-			png := filepath.Join(out, "froc.png")
-			if err := eval.PlotFROC(png, results...); err != nil {
-				return err
-			}
-			logger.Info("wrote FROC plot", "path", png)
-			return nil
+			return evalLUNA(cmd, eval.Files{Annotations: annotations, Excluded: excluded, SeriesUIDs: seriesuids}, args, out, opt)
 		},
 	}
 	f := cmd.Flags()
@@ -131,6 +77,41 @@ default 3). It writes <out>/<name>_lidc.json.`,
 	f.StringVar(&labels, "labels", "", "with --lidc: label map (NIfTI/MetaImage, uint8, value = candidate rank by probability) for the Dice with the readers' consensus")
 	f.Float64Var(&malignantFrom, "malignant-from", 3, "with --lidc: readers' median malignancy rating (1-5) from which a nodule counts as malignant for the AUC")
 	return cmd
+}
+
+// evalLUNA scores each candidates file against the annotations (LUNA16 or
+// phantom truth) in files: a summary on stdout and <out>/<name>_froc.json
+// each, all of them in <out>/froc.png. name is the file's base name, with
+// its folder's in front when there are several files.
+func evalLUNA(cmd *cobra.Command, files eval.Files, cands []string, out string, opt eval.Options) error {
+	var results []*eval.Result
+	for _, c := range cands {
+		name := strings.TrimSuffix(filepath.Base(c), filepath.Ext(c))
+		if len(cands) > 1 {
+			name = filepath.Base(filepath.Dir(c)) + "_" + name
+		}
+		opt.Name = name
+		files.Candidates = c
+		r, err := eval.EvaluateFiles(files, opt)
+		if err != nil {
+			return err
+		}
+		pr := newPrinter(cmd.OutOrStdout())
+		pr.Print(r.Summary())
+		if err := pr.Err(); err != nil {
+			return err
+		}
+		if err := eval.WriteJSON(filepath.Join(out, name+"_froc.json"), r); err != nil {
+			return err
+		}
+		results = append(results, r)
+	}
+	png := filepath.Join(out, "froc.png")
+	if err := eval.PlotFROC(png, results...); err != nil {
+		return err
+	}
+	logger.Info("wrote FROC plot", "path", png)
+	return nil
 }
 
 // evalModeErr checks that the flags fit one mode: --annotations (LUNA16 or
@@ -184,7 +165,11 @@ func evalLIDC(cmd *cobra.Command, dir, labels, cands, out string, opt eval.LIDCO
 	for _, w := range r.Warnings {
 		logger.Warn(w, "input", dir)
 	}
-	fmt.Fprint(cmd.OutOrStdout(), r.Summary())
+	pr := newPrinter(cmd.OutOrStdout())
+	pr.Print(r.Summary())
+	if err := pr.Err(); err != nil {
+		return err
+	}
 	p := filepath.Join(out, opt.Name+"_lidc.json")
 	if err := eval.WriteLIDCJSON(p, r); err != nil {
 		return err
@@ -192,3 +177,36 @@ func evalLIDC(cmd *cobra.Command, dir, labels, cands, out string, opt eval.LIDCO
 	logger.Info("wrote LIDC evaluation", "path", p)
 	return nil
 }
+
+// evalLong is the command's --help text.
+const evalLong = `eval scores candidate files exactly as the official LUNA16 evaluation does: a
+mark hits a nodule when its distance to the centre is below the radius; several
+hits on one nodule count once; marks on excluded findings are ignored (unknown
+diameters count as 10 mm); at most 100 marks per scan (ties at the cut are
+dropped); CPM is the mean sensitivity at 1/8, 1/4, 1/2, 1, 2, 4 and 8 false
+positives per scan. Coordinates are LPS world mm (LUNA16's coordX/Y/Z).
+
+For each candidates file it prints a summary and writes <out>/<name>_froc.json;
+all files together are plotted in <out>/froc.png.
+
+Phantom truth (lungctl phantom's truth.csv, which has a kind column) is an
+annotations file too. Its nodules under --min-diameter (default 3 mm, LUNA16's
+rule; the detect package's phantom test uses 4) become excluded findings, and
+the summary says so. --min-diameter applies to a plain annotations file only
+when given. --by kind and --by size add the FROC per lesion kind and per
+diameter band (3-4, 4-6, 6-10, 10-30, 30+ mm; under 3 mm too when such nodules
+count): sensitivity over that group's nodules, false positives of all scans.
+When the truth has the measurement columns and the candidates have
+measurements, the summary and JSON compare them for each detected nodule's
+best-scoring hit: mean diameter and volume error (median, 90th percentile),
+type accuracy and confusion, the spiculation AUC, the malignancy AUCs and the
+Lung-RADS counts.
+
+--lidc SERIES_DIR scores one candidates file against the LIDC-IDRI readers'
+XML beside a DICOM series: per physical nodule >= 3 mm (50 % consensus) whether
+a candidate hits it (LUNA16 rule at the consensus centroid and equivalent
+diameter), the hit's diameter error (against the equivalent diameter and the
+readers' mean diameter), volume error, type against the readers' texture, with
+--labels the Dice of the hit's label (value = its rank by probability) with the
+consensus, and the malignancy AUC (readers' median >= --malignant-from,
+default 3). It writes <out>/<name>_lidc.json.`

@@ -12,6 +12,7 @@ import (
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/eval"
 	"github.com/lungctl/lungctl/internal/shareddata"
+	"github.com/lungctl/lungctl/internal/testfs"
 	"github.com/lungctl/lungctl/internal/volio"
 	"github.com/lungctl/lungctl/internal/volume"
 )
@@ -71,8 +72,8 @@ S1,50,50,50.5,0.95,solid,2,2,4,0,2
 func TestEvalPhantomByKind(t *testing.T) {
 	dir := t.TempDir()
 	truth, cands := filepath.Join(dir, "truth.csv"), filepath.Join(dir, "c.csv")
-	os.WriteFile(truth, []byte(evalTruth), 0o644)
-	os.WriteFile(cands, []byte(evalCands), 0o644)
+	testfs.WriteFile(t, truth, []byte(evalTruth))
+	testfs.WriteFile(t, cands, []byte(evalCands))
 	out := filepath.Join(dir, "out")
 	r := lungctl(t, "eval", "--annotations", truth, "--by", "kind,size", cands, "-o", out)
 	checkExit(t, r, exitOK, "eval --by kind,size")
@@ -103,7 +104,7 @@ func TestEvalPhantomByKind(t *testing.T) {
 	}
 	// A LUNA16 table has no kind: --by kind is a failure naming the file.
 	plain := filepath.Join(dir, "plain.csv")
-	os.WriteFile(plain, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\nS1,0,0,0,10\n"), 0o644)
+	testfs.WriteFile(t, plain, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\nS1,0,0,0,10\n"))
 	r = lungctl(t, "eval", "--annotations", plain, "--by", "kind", cands, "-o", out)
 	if r.code != exitFailure || !strings.Contains(r.stderr, "plain.csv") || !strings.Contains(r.stderr, "kind") {
 		t.Errorf("--by kind on a plain table: exit %d\n%s", r.code, r.stderr)
@@ -116,8 +117,8 @@ func TestEvalPhantomByKind(t *testing.T) {
 func TestEvalLUNA16JSONUnchanged(t *testing.T) {
 	dir := t.TempDir()
 	ann, cands := filepath.Join(dir, "a.csv"), filepath.Join(dir, "c.csv")
-	os.WriteFile(ann, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\nS1,0,0,0,10\nS1,40,0,0,2.5\n"), 0o644)
-	os.WriteFile(cands, []byte(evalCands), 0o644)
+	testfs.WriteFile(t, ann, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\nS1,0,0,0,10\nS1,40,0,0,2.5\n"))
+	testfs.WriteFile(t, cands, []byte(evalCands))
 	out := filepath.Join(dir, "out")
 	r := lungctl(t, "eval", "--annotations", ann, cands, "-o", out)
 	checkExit(t, r, exitOK, "eval")

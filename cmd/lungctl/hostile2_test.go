@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 // TestRunSymlinkFarmAndSpecialFiles: linked patient folders, a folder of
@@ -20,17 +22,17 @@ func TestRunSymlinkFarmAndSpecialFiles(t *testing.T) {
 	fx := phantomFixture(t)
 	in := linkPatients(t, "PHANTOM-1", "PHANTOM-2")
 	slices := filepath.Join(in, "PHANTOM-3")
-	os.MkdirAll(slices, 0o755)
+	testfs.MkdirAll(t, slices)
 	ents, _ := os.ReadDir(filepath.Join(fx, "PHANTOM-1"))
 	for _, e := range ents {
-		os.Symlink(filepath.Join(fx, "PHANTOM-1", e.Name()), filepath.Join(slices, e.Name()))
+		testfs.Symlink(t, filepath.Join(fx, "PHANTOM-1", e.Name()), filepath.Join(slices, e.Name()))
 	}
 	if err := syscall.Mkfifo(filepath.Join(in, "pipe"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	os.Symlink(in, filepath.Join(in, "loop"))
+	testfs.Symlink(t, in, filepath.Join(in, "loop"))
 	link := filepath.Join(t.TempDir(), "linked-in")
-	os.Symlink(in, link)
+	testfs.Symlink(t, in, link)
 	out := filepath.Join(in, "out")
 	for pass := 0; pass < 2; pass++ {
 		r := lungctlEnv(t, nil, runCmd(link, out)...)
@@ -60,9 +62,9 @@ func TestRunDotDotSingleInput(t *testing.T) {
 	checkExit(t, lungctl(t, "preprocess", filepath.Join(fx, "PHANTOM-1"), "-o", pre, "--spacing", "2"), exitOK, "preprocess")
 	vol, _ := os.ReadFile(filepath.Join(pre, "PHANTOM-1.nii.gz"))
 	in := filepath.Join(t.TempDir(), "in")
-	os.MkdirAll(in, 0o755)
+	testfs.MkdirAll(t, in)
 	scan := filepath.Join(in, "...nii.gz")
-	os.WriteFile(scan, vol, 0o644)
+	testfs.WriteFile(t, scan, vol)
 	out := filepath.Join(in, "out")
 	r := lungctl(t, runCmd(scan, out, "--volumes")...)
 	checkExit(t, r, exitOK, "run ...nii.gz --volumes")
@@ -225,12 +227,12 @@ func TestLogsSafeAndMachineReadable(t *testing.T) {
 func TestSeriesEscapesHeaderText(t *testing.T) {
 	fx := phantomFixture(t)
 	dir := filepath.Join(t.TempDir(), "p")
-	os.MkdirAll(dir, 0o755)
+	testfs.MkdirAll(t, dir)
 	ents, _ := os.ReadDir(filepath.Join(fx, "PHANTOM-1"))
 	evil := []byte("\x1b[31mchest\x1b[0m CT ") // as long as "synthetic chest CT"
 	for _, e := range ents {
 		b, _ := os.ReadFile(filepath.Join(fx, "PHANTOM-1", e.Name()))
-		os.WriteFile(filepath.Join(dir, e.Name()), bytes.ReplaceAll(b, []byte("synthetic chest CT"), evil), 0o644)
+		testfs.WriteFile(t, filepath.Join(dir, e.Name()), bytes.ReplaceAll(b, []byte("synthetic chest CT"), evil))
 	}
 	r := lungctl(t, "series", dir)
 	checkExit(t, r, exitOK, "series")
@@ -245,7 +247,7 @@ func TestRunLabelsMatchingNothing(t *testing.T) {
 	in := linkPatients(t, "PHANTOM-1")
 	out := filepath.Join(t.TempDir(), "out")
 	labels := filepath.Join(t.TempDir(), "labels.csv")
-	os.WriteFile(labels, []byte("id,cancer\nsomeone-else,1\n"), 0o644)
+	testfs.WriteFile(t, labels, []byte("id,cancer\nsomeone-else,1\n"))
 	r := lungctl(t, runCmd(in, out, "--labels", labels)...)
 	checkExit(t, r, exitOK, "run --labels")
 	b, _ := os.ReadFile(filepath.Join(out, "summary.json"))

@@ -81,9 +81,7 @@ func lungctlEnv(t *testing.T, env []string, args ...string) result {
 	select {
 	case err = <-done:
 	case <-time.After(3 * time.Minute):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("lungctl %s: still running after 3 minutes\n%s", strings.Join(args, " "), se.String())
+		t.Fatalf("lungctl %s: still running after 3 minutes (%s)\n%s", strings.Join(args, " "), killAndWait(cmd, done), se.String())
 	}
 	r := result{stdout: so.String(), stderr: se.String(), elapsed: time.Since(start)}
 	var ee *exec.ExitError
@@ -173,8 +171,7 @@ func TestRunSecondRunOnSameOut(t *testing.T) {
 		case err := <-exited:
 			t.Fatalf("first run ended (%v) before taking its lock:\n%s", err, se.String())
 		case <-deadline:
-			first.Process.Kill()
-			t.Fatal("first run took no lock in a minute")
+			t.Fatalf("first run took no lock in a minute (%s)", killAndWait(first, exited))
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -213,7 +210,9 @@ func TestRunInterruptKeepsSubmission(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
 	err := cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure || !strings.Contains(se.String(), "interrupted") {

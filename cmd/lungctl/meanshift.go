@@ -26,30 +26,7 @@ func newMeanShiftCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "meanshift POINTS.npy|POINTS.csv -o labels.csv [--kernel flat|gaussian] [--bandwidth B]",
 		Short: "mean-shift clustering of N×D points: scikit-learn's flat kernel natively, or lungctl's Gaussian",
-		Long: `meanshift clusters the N×D points of a float32 .npy (as written by
-'lungctl detect --export-points') or a CSV (one point per line, an optional
-header line) with one bandwidth --bandwidth on every axis, in the points' units
-(scale the axes first; detect's export already does).
-
---kernel flat (default) is scikit-learn's MeanShift (sklearn.cluster.MeanShift,
-version 1.2) step for step: seeds are the points, or with --bin-seeding the
-grid points round(x/B)*B of bins holding at least --min-bin-freq points; each
-seed moves to the mean of the points within distance <= B until a step is
-shorter than 0.001*B (at most --max-iter steps); modes are sorted by the number
-of points around them and a mode within B of a denser one is dropped; every
-point gets its nearest centre, or -1 when that is farther than B unless
---cluster-all. On the same points it gives scikit-learn's clusters (adjusted
-Rand index 1.0 on LIDC-IDRI-0001's 47,639 points) in a fraction of the time.
-Note scikit-learn's own default is cluster_all=True; here, as in
-meanshift_sklearn.py, --cluster-all must be given.
-
---kernel gaussian runs lungctl's detector clustering (Gaussian kernel of
-standard deviation B, truncated at 3B, modes within 0.5B merged); --bin-seeding
-then seeds from bins of 0.5B. --min-bin-freq and --cluster-all are flat-only.
-
-Writes labels.csv: header "label", then one row per point in input order: the
-cluster index (clusters numbered by size, largest first) or -1. --centers
-writes the cluster centres: columns x0..x<D-1>,size, row k = cluster k.`,
+		Long:  meanShiftLong,
 		Example: `  lungctl detect ../shared/data/lidc-idri-0001 -o cands.csv --export-points pts.npy
   lungctl meanshift pts.npy --bandwidth 4 --bin-seeding -o labels.csv --centers centers.csv
   # the same run in scikit-learn, for comparison:
@@ -88,24 +65,8 @@ writes the cluster centres: columns x0..x<D-1>,size, row k = cluster k.`,
 				return err
 			}
 			start := time.Now()
-			var r *cluster.Result
-			if kernel == "flat" {
-				r, err = cluster.FlatMeanShift(pts, dim, cluster.FlatOptions{Bandwidth: bandwidth, BinSeeding: binSeeding,
-					MinBinFreq: minBinFreq, ClusterAll: all, MaxIter: maxIter})
-			} else {
-				bw := make([]float64, dim)
-				for a := range bw {
-					bw[a] = bandwidth
-				}
-				opt := cluster.Options{Bandwidth: bw} // MaxIter: its own default (200) unless given
-				if cmd.Flags().Changed("max-iter") {
-					opt.MaxIter = maxIter
-				}
-				if binSeeding {
-					opt.BinSize = 0.5
-				}
-				r, err = cluster.MeanShift(pts, dim, opt)
-			}
+			r, err := meanShift(kernel, pts, dim, cluster.FlatOptions{Bandwidth: bandwidth, BinSeeding: binSeeding,
+				MinBinFreq: minBinFreq, ClusterAll: all, MaxIter: maxIter}, cmd.Flags().Changed("max-iter"))
 			if err != nil {
 				return fmt.Errorf("meanshift: %s: %w", in, err)
 			}
@@ -141,6 +102,28 @@ writes the cluster centres: columns x0..x<D-1>,size, row k = cluster k.`,
 	return cmd
 }
 
+// meanShift clusters the N×dim points with kernel flat (scikit-learn's,
+// with fo) or gaussian (detect's: fo's bandwidth on every axis, bins of half
+// of it with BinSeeding, and fo.MaxIter only when maxIterGiven, else its own
+// default of 200).
+func meanShift(kernel string, pts []float32, dim int, fo cluster.FlatOptions, maxIterGiven bool) (*cluster.Result, error) {
+	if kernel == "flat" {
+		return cluster.FlatMeanShift(pts, dim, fo)
+	}
+	bw := make([]float64, dim)
+	for a := range bw {
+		bw[a] = fo.Bandwidth
+	}
+	opt := cluster.Options{Bandwidth: bw}
+	if maxIterGiven {
+		opt.MaxIter = fo.MaxIter
+	}
+	if fo.BinSeeding {
+		opt.BinSize = 0.5
+	}
+	return cluster.MeanShift(pts, dim, opt)
+}
+
 // readPoints reads N×D points from .npy (float32) or CSV, by extension.
 func readPoints(path string) ([]float32, int, error) {
 	if strings.EqualFold(filepath.Ext(path), ".npy") {
@@ -173,7 +156,7 @@ func writeCenters(cmd *cobra.Command, path string, r *cluster.Result, dim int) e
 	err := writeOut(cmd, path, func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 1<<16)
 		for a := 0; a < dim; a++ {
-			fmt.Fprintf(bw, "x%d,", a)
+			bw.WriteString("x" + strconv.Itoa(a) + ",")
 		}
 		bw.WriteString("size\n")
 		buf := make([]byte, 0, 32)
@@ -194,3 +177,29 @@ func writeCenters(cmd *cobra.Command, path string, r *cluster.Result, dim int) e
 	}
 	return nil
 }
+
+// meanShiftLong is the command's --help text.
+const meanShiftLong = `meanshift clusters the N×D points of a float32 .npy (as written by
+'lungctl detect --export-points') or a CSV (one point per line, an optional
+header line) with one bandwidth --bandwidth on every axis, in the points' units
+(scale the axes first; detect's export already does).
+
+--kernel flat (default) is scikit-learn's MeanShift (sklearn.cluster.MeanShift,
+version 1.2) step for step: seeds are the points, or with --bin-seeding the
+grid points round(x/B)*B of bins holding at least --min-bin-freq points; each
+seed moves to the mean of the points within distance <= B until a step is
+shorter than 0.001*B (at most --max-iter steps); modes are sorted by the number
+of points around them and a mode within B of a denser one is dropped; every
+point gets its nearest centre, or -1 when that is farther than B unless
+--cluster-all. On the same points it gives scikit-learn's clusters (adjusted
+Rand index 1.0 on LIDC-IDRI-0001's 47,639 points) in a fraction of the time.
+Note scikit-learn's own default is cluster_all=True; here, as in
+meanshift_sklearn.py, --cluster-all must be given.
+
+--kernel gaussian runs lungctl's detector clustering (Gaussian kernel of
+standard deviation B, truncated at 3B, modes within 0.5B merged); --bin-seeding
+then seeds from bins of 0.5B. --min-bin-freq and --cluster-all are flat-only.
+
+Writes labels.csv: header "label", then one row per point in input order: the
+cluster index (clusters numbered by size, largest first) or -1. --centers
+writes the cluster centres: columns x0..x<D-1>,size, row k = cluster k.`

@@ -90,7 +90,8 @@ it describes the embedded default model.`,
 func printModelInfo(w io.Writer, in modelInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	c := in.Card
-	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, a...)) }
+	pr := newPrinter(tw)
+	row := func(k, format string, a ...any) { pr.Printf("%s\t%s\n", k, fmt.Sprintf(format, a...)) }
 	row("file:", "%s", in.File)
 	row("sha256:", "%s", in.SHA256)
 	domain := c.Domain
@@ -146,5 +147,5 @@ func printModelInfo(w io.Writer, in modelInfo) error {
 			l.DataSource, l.Seed, l.BestEpoch, l.Epochs, l.ValAUC, l.ValLoss, l.TrainSamples, l.ValSamples, l.Date)
 	}
 	row("format version:", "%d", in.FormatVersion)
-	return tw.Flush()
+	return firstErr(pr.Err(), tw.Flush())
 }

@@ -76,33 +76,7 @@ func newPhantomCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "phantom -o DIR [--seed N] [--count K] [--kinds LIST]",
 		Short: "Write synthetic chest CT patients with known lesions as DICOM series",
-		Long: `phantom writes synthetic chest CT scans as real DICOM series (Explicit VR Little
-Endian, signed 16-bit, intercept -1024, padding outside the scan circle like
-LIDC-IDRI): body, fat, ribs, spine, table, two lungs (-850 HU, denser in the
-dependent dorsal lung), trachea and bronchi, branching vessel trees, scars, and
-lesions of known position, size and type:
-
-  round, lobulated, spiculated, juxtapleural, calcified  solid nodules, 3-30 mm
-  groundglass   non-solid, 5-30 mm, -750...-450 HU, soft irregular margin
-  partsolid     ground glass 8-30 mm with a 2-15 mm solid core
-  mass          30-80 mm, lobulated and/or spiculated, on the chest wall,
-                the mediastinum or in the lung
-
-By default each patient gets 4-7 lesions of every kind (a mass in 40 % of
-patients); --kinds fixes them (lesion n gets the n-th kind of the list,
-cycling). The scan is rendered like a scanner's: partial volume, a Gaussian
-point-spread function (--psf-fwhm pixels), a Gaussian slice profile
-(--slice-fwhm mm) and noise filtered like a reconstruction kernel (--noise HU,
-its standard deviation).
-
-Each patient goes to DIR/<patient>/ (files named out of z order on purpose);
-the ground truth goes to DIR/truth.csv: LUNA16's annotation columns (LPS world
-mm), then malignancy (1-5), kind, type (solid, part-solid, non-solid,
-calcified), solid_diameter_mm, long_axis_mm and short_axis_mm (Lung-RADS axial
-diameters), volume_mm3, spiculated (0/1) and location (parenchyma,
-juxtapleural, mediastinal). The same options and seed always give the same
-bytes. --size full is a 512x512 scan at 0.70 mm pixels and 2.5 mm slices;
-small is 128x128 at 2.5 mm.`,
+		Long:  phantomLong,
 		Example: `  lungctl phantom -o phantoms/ --seed 1 --count 5
   lungctl phantom -o gg/ --kinds groundglass,partsolid --nodules 4 --noise 25
   lungctl phantom -o masses/ --kinds mass --nodules 1 --mass-max-diameter 50
@@ -146,25 +120,7 @@ small is 128x128 at 2.5 mm.`,
 			if err := opt.Validate(); err != nil {
 				return usagef("phantom: %s (see lungctl phantom --help for each flag's range)", strings.TrimPrefix(err.Error(), "phantom: "))
 			}
-			if err := mkdirOut(out); err != nil {
-				return err
-			}
-			var rows []phantom.TruthRow
-			for i := 0; i < count; i++ {
-				opt.Seed = seed + int64(i)
-				c, dir, err := writePhantom(out, opt)
-				if err != nil {
-					if errors.Is(err, phantom.ErrNoRoom) {
-						return fmt.Errorf("phantom seed %d: %w (fewer or smaller lesions will fit)", opt.Seed, err)
-					}
-					return fmt.Errorf("phantom seed %d: %w", opt.Seed, err)
-				}
-				for _, n := range c.Nodules {
-					rows = append(rows, phantom.TruthRow{SeriesUID: c.SeriesUID, Nodule: n})
-				}
-				logger.Info("wrote phantom", "dir", dir, "slices", c.HU.Dims[2], "lesions", len(c.Nodules))
-			}
-			return phantom.WriteTruthRows(filepath.Join(out, "truth.csv"), rows)
+			return writePhantoms(out, opt, seed, count)
 		},
 	}
 	f := cmd.Flags()
@@ -185,3 +141,56 @@ small is 128x128 at 2.5 mm.`,
 	f.BoolVar(&noConfounder, "no-confounders", false, "leave out the dependent lung density and the scars")
 	return cmd
 }
+
+// writePhantoms writes count patients, seeds seed, seed+1, ..., into out
+// and their lesions into out/truth.csv.
+func writePhantoms(out string, opt phantom.Options, seed int64, count int) error {
+	if err := mkdirOut(out); err != nil {
+		return err
+	}
+	var rows []phantom.TruthRow
+	for i := 0; i < count; i++ {
+		opt.Seed = seed + int64(i)
+		c, dir, err := writePhantom(out, opt)
+		if err != nil {
+			if errors.Is(err, phantom.ErrNoRoom) {
+				return fmt.Errorf("phantom seed %d: %w (fewer or smaller lesions will fit)", opt.Seed, err)
+			}
+			return fmt.Errorf("phantom seed %d: %w", opt.Seed, err)
+		}
+		for _, n := range c.Nodules {
+			rows = append(rows, phantom.TruthRow{SeriesUID: c.SeriesUID, Nodule: n})
+		}
+		logger.Info("wrote phantom", "dir", dir, "slices", c.HU.Dims[2], "lesions", len(c.Nodules))
+	}
+	return phantom.WriteTruthRows(filepath.Join(out, "truth.csv"), rows)
+}
+
+// phantomLong is the command's --help text.
+const phantomLong = `phantom writes synthetic chest CT scans as real DICOM series (Explicit VR Little
+Endian, signed 16-bit, intercept -1024, padding outside the scan circle like
+LIDC-IDRI): body, fat, ribs, spine, table, two lungs (-850 HU, denser in the
+dependent dorsal lung), trachea and bronchi, branching vessel trees, scars, and
+lesions of known position, size and type:
+
+  round, lobulated, spiculated, juxtapleural, calcified  solid nodules, 3-30 mm
+  groundglass   non-solid, 5-30 mm, -750...-450 HU, soft irregular margin
+  partsolid     ground glass 8-30 mm with a 2-15 mm solid core
+  mass          30-80 mm, lobulated and/or spiculated, on the chest wall,
+                the mediastinum or in the lung
+
+By default each patient gets 4-7 lesions of every kind (a mass in 40 % of
+patients); --kinds fixes them (lesion n gets the n-th kind of the list,
+cycling). The scan is rendered like a scanner's: partial volume, a Gaussian
+point-spread function (--psf-fwhm pixels), a Gaussian slice profile
+(--slice-fwhm mm) and noise filtered like a reconstruction kernel (--noise HU,
+its standard deviation).
+
+Each patient goes to DIR/<patient>/ (files named out of z order on purpose);
+the ground truth goes to DIR/truth.csv: LUNA16's annotation columns (LPS world
+mm), then malignancy (1-5), kind, type (solid, part-solid, non-solid,
+calcified), solid_diameter_mm, long_axis_mm and short_axis_mm (Lung-RADS axial
+diameters), volume_mm3, spiculated (0/1) and location (parenchyma,
+juxtapleural, mediastinal). The same options and seed always give the same
+bytes. --size full is a 512x512 scan at 0.70 mm pixels and 2.5 mm slices;
+small is 128x128 at 2.5 mm.`

@@ -142,17 +142,17 @@ characters in header values are printed escaped (\t, \x1b).`,
 			if err != nil {
 				return err
 			}
-			w := cmd.OutOrStdout()
-			fmt.Fprintln(w, "series_uid\tmodality\torientation\tslices\tmatrix\ttransfer_syntax\tdescription")
+			pr := newPrinter(cmd.OutOrStdout())
+			pr.Println("series_uid\tmodality\torientation\tslices\tmatrix\ttransfer_syntax\tdescription")
 			// Header values are the file's, not ours: escaped so that tabs,
 			// newlines or escape sequences in them cannot break the table or
 			// drive the terminal.
 			e := textsafe.Escape
 			for _, s := range ss {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%dx%d\t%s\t%s\n", e(s.UID), e(s.Modality), e(s.Orientation), s.NumSlices,
+				pr.Printf("%s\t%s\t%s\t%d\t%dx%d\t%s\t%s\n", e(s.UID), e(s.Modality), e(s.Orientation), s.NumSlices,
 					s.Cols, s.Rows, e(dicomio.TransferSyntaxName(s.TransferSyntax)), e(s.Description))
 			}
-			return nil
+			return pr.Err()
 		},
 	}
 }

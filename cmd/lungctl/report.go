@@ -48,7 +48,11 @@ func newReportCmd() *cobra.Command {
 				return err
 			}
 			path := filepath.Join(out, pipeline.ReportName(rec.ID))
-			fmt.Fprintln(cmd.OutOrStdout(), path)
+			pr := newPrinter(cmd.OutOrStdout())
+			pr.Println(path)
+			if err := pr.Err(); err != nil {
+				return err
+			}
 			logger.Info("report", "id", rec.ID, "path", path, "cancer", fmt.Sprintf("%.4f", rec.Cancer),
 				"scorer", rec.Scorer, "lung_rads", rec.LungRADS, "candidates", rec.Candidates)
 			return nil
@@ -72,7 +76,11 @@ func reportRunFolder(cmd *cobra.Command, in, out string, popt pipeline.Preproces
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(cmd.OutOrStdout(), rr.Index)
+	pr := newPrinter(cmd.OutOrStdout())
+	pr.Println(rr.Index)
+	if err := pr.Err(); err != nil {
+		return err
+	}
 	logger.Info("reports", "written", len(rr.Written), "failed", len(rr.Failed), "index", rr.Index)
 	if len(rr.Failed) > 0 {
 		return partialError{failed: len(rr.Failed), total: len(rr.Written) + len(rr.Failed), file: rr.Index}

@@ -44,6 +44,13 @@ func newProgress(w io.Writer) *progress {
 	return p
 }
 
+// draw writes to the terminal's progress line. The bar is a courtesy: a
+// failed write (the terminal went away) must not fail the work it shows, so
+// the error is ignored; the log lines and the exit status carry the outcome.
+func (p *progress) draw(format string, a ...any) {
+	_, _ = fmt.Fprintf(p.w, format, a...)
+}
+
 func (p *progress) update(done, total int, id string, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -59,10 +66,10 @@ func (p *progress) update(done, total int, id string, err error) {
 		const width = 30
 		n := width * done / max(total, 1)
 		bar := strings.Repeat("█", n) + strings.Repeat("░", width-n)
-		fmt.Fprintf(p.w, "\r%s %d/%d scans, %d failed, elapsed %s, ETA %s  ", bar, done, total, p.failures,
+		p.draw("\r%s %d/%d scans, %d failed, elapsed %s, ETA %s  ", bar, done, total, p.failures,
 			el.Round(time.Second), eta.Round(time.Second))
 		if done == total {
-			fmt.Fprintln(p.w)
+			p.draw("\n")
 		}
 		return
 	}
@@ -197,7 +204,11 @@ func reportRun(cmd *cobra.Command, sum *pipeline.Summary, err error) error {
 		return err
 	}
 	if sum.EvalResult != nil {
-		fmt.Fprint(cmd.OutOrStdout(), sum.EvalResult.Summary())
+		pr := newPrinter(cmd.OutOrStdout())
+		pr.Print(sum.EvalResult.Summary())
+		if perr := pr.Err(); perr != nil && err == nil {
+			err = perr
+		}
 	}
 	logger.Info("run finished", "scans", sum.Scans, "done", sum.Succeeded, "skipped_complete", sum.Skipped,
 		"failed", sum.Failed, "wall_s", math.Round(sum.WallSec*10)/10, "seconds_total", sum.Seconds)

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand"
 	"os"
@@ -399,12 +400,27 @@ func checkBatchOutputs(t *testing.T, k *kaggleFolder, out string, classified boo
 // noTemps fails when any temporary file is left under dir.
 func noTemps(t *testing.T, dir string) {
 	t.Helper()
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && strings.Contains(d.Name(), ".tmp-") {
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if strings.Contains(d.Name(), ".tmp-") {
 			t.Errorf("temporary file left after a finished run: %s", p)
 		}
 		return nil
 	})
+	if err != nil {
+		t.Errorf("looking for temporary files: %v", err)
+	}
+}
+
+// killAndWait kills a test's lungctl process, the test failing anyway, and
+// waits for the goroutine that reaps it; it says how that went, for the
+// failure message.
+func killAndWait(cmd *exec.Cmd, exited <-chan error) string {
+	kerr := cmd.Process.Kill()
+	werr := <-exited
+	return fmt.Sprintf("kill: %v; wait: %v", kerr, werr)
 }
 
 func checkExit(t *testing.T, r result, want int, what string) {
@@ -479,7 +495,7 @@ func TestRunKaggleFolder(t *testing.T) {
 		t.Logf("killed with %v complete", doneAtKill)
 
 		// Nothing under a final name is partial.
-		filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		err := filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
 				return err
 			}
@@ -505,6 +521,9 @@ func TestRunKaggleFolder(t *testing.T) {
 			}
 			return nil
 		})
+		if err != nil {
+			t.Fatalf("walk the killed run's folder: %v", err)
+		}
 
 		// Resume: complete scans are skipped, the rest redone; everything
 		// ends byte-identical to the uninterrupted run.
@@ -595,15 +614,11 @@ poll:
 			t.Fatalf("run ended (%v) before it could be killed with %d of %d scans complete; make the fixture larger\n%s",
 				err, complete(), len(k.good), se.String())
 		case <-deadline:
-			cmd.Process.Kill()
-			<-exited
-			t.Fatalf("no scan completed in 5 minutes\n%s", se.String())
+			t.Fatalf("no scan completed in 5 minutes (%s)\n%s", killAndWait(cmd, exited), se.String())
 		case <-time.After(5 * time.Millisecond):
 			if n := complete(); n >= 1 {
 				if n == len(k.good) {
-					cmd.Process.Kill()
-					<-exited
-					t.Fatalf("all scans completed before the kill; make the fixture larger")
+					t.Fatalf("all scans completed before the kill (%s); make the fixture larger", killAndWait(cmd, exited))
 				}
 				break poll
 			}
@@ -612,7 +627,7 @@ poll:
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	<-exited
+	t.Logf("killed run: %v", <-exited)
 	if fileExists(filepath.Join(out, "summary.json")) || fileExists(filepath.Join(out, "submission.csv")) {
 		t.Errorf("killed run wrote its aggregate files")
 	}

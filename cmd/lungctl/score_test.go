@@ -16,6 +16,7 @@ import (
 
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/pipeline"
+	"github.com/lungctl/lungctl/internal/testfs"
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
 )
@@ -29,7 +30,7 @@ func twoPatients(t *testing.T) (in, clinical string) {
 	if r := lungctl(t, "phantom", "-o", in, "--count", "2", "--size", "small", "--seed", "1"); r.code != 0 {
 		t.Fatalf("phantom: %s", r.stderr)
 	}
-	os.Remove(filepath.Join(in, "truth.csv"))
+	testfs.Must(t, os.Remove(filepath.Join(in, "truth.csv")))
 	addPatientTags(t, filepath.Join(in, "PHANTOM-1"), "055Y", "F")
 	addPatientTags(t, filepath.Join(in, "PHANTOM-2"), "048Y", "M")
 	clinical = filepath.Join(t.TempDir(), "clinical.csv")

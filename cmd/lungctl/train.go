@@ -40,35 +40,7 @@ func newTrainCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "train -o model.lcnn [--source phantom|synth | --annotations a.csv --volumes DIR]",
 		Short: "Train the 3-D CNN malignancy model (phantoms, or LUNA16/LIDC volumes)",
-		Long: `train fits the 3-D CNN that classify uses, with Adam on binary cross-entropy,
-augmentation (flips, 90-degree axial rotations, shifts up to --max-shift mm), a
-stratified held-out split with early stopping on its AUC (--patience), and
-prints loss and AUC per epoch. The model file carries a model card (training
-data and counts per class, held-out AUC and loss, the domain it is valid for,
-architecture, lungctl version): see 'lungctl model info'. Everything follows
---seed and --grad-parts: the same command gives the same weights on any
-machine. 'make model' runs this command to rebuild the embedded default.
-
-Data, one of:
-  --source phantom   synthetic nodule patches rendered on the fly by
-                     internal/phantom (5 kinds, 3-30 mm; malignant =
-                     lobulated/spiculated >= 8 mm, or any non-calcified >= 15
-                     mm). The card says domain "phantom": such a model knows
-                     the phantoms' label rule, not real pathology.
-  --source synth     the same with train's own, independent nodule generator.
-  --annotations A.csv --volumes DIR [--candidates C.csv]
-                     LUNA16/LIDC: DIR is searched at any depth for
-                     <seriesuid>.mhd/.mha/.nii.gz/.nii; A.csv has
-                     seriesuid,coordX,coordY,coordZ (LPS mm) and a malignancy
-                     column (a mean rating, a list like "[4, 2, 4]", or
-                     True/False); a nodule is malignant when its rating is at
-                     least --malignant-min. Class-0 rows of C.csv (LUNA16
-                     candidates.csv) are added as benign examples. Series
-                     without a volume and rows without a rating are skipped
-                     and reported. The card says domain "patients".
-
-Every numeric flag states its valid range; a value outside it (or NaN) exits 2
-before any work.`,
+		Long:  trainLong,
 		Example: `  lungctl train -o phantom.lcnn --source phantom --n 2000 --epochs 10
   lungctl train -o luna.lcnn --annotations annotations_with_malignancy.csv \
       --candidates candidates.csv --volumes luna16/ --channels 16,32,64
@@ -84,45 +56,14 @@ before any work.`,
 				return err
 			}
 			cfg.Arch = nn.Arch{Size: classify.DefaultPatchSpec.Size, Channels: ch}
-			switch {
-			case cfg.LUNA.Annotations != "":
-				if cmd.Flags().Changed("source") && source != classify.SourceLUNA16 {
-					return usagef("train: --annotations trains on LUNA16 data; drop --source %s", source)
-				}
-				if cfg.LUNA.VolumeDir == "" {
-					return usagef("train: --annotations needs --volumes DIR")
-				}
-				cfg.Source = classify.SourceLUNA16
-			case source == train.GeneratorPhantom || source == train.GeneratorSynth:
-				cfg.Source, cfg.Phantom.Generator = classify.SourcePhantom, source
-			case source == classify.SourceLUNA16:
-				return usagef("train: --source luna16 needs --annotations A.csv and --volumes DIR")
-			default:
-				return usagef("train: --source %q: want phantom or synth (or give --annotations)", source)
+			if err := trainSource(&cfg, source, cmd.Flags().Changed("source")); err != nil {
+				return err
 			}
 			cfg.Version, cfg.Note = version, note
 			if err := cfg.Validate(); err != nil {
 				return usageError{err}
 			}
-			pr := newProgress(cmd.ErrOrStderr())
-			cfg.Progress = func(p train.Progress) {
-				if p.EpochDone {
-					s := p.Stats
-					if pr.tty {
-						fmt.Fprintln(pr.w)
-					}
-					logger.Info("epoch", "epoch", s.Epoch, "of", p.Epochs, "train_loss", fmt.Sprintf("%.4f", s.TrainLoss),
-						"train_auc", fmt.Sprintf("%.4f", s.TrainAUC), "held_out_loss", fmt.Sprintf("%.4f", s.ValLoss),
-						"held_out_auc", fmt.Sprintf("%.4f", s.ValAUC), "elapsed", p.Elapsed.Round(time.Second))
-					return
-				}
-				if pr.tty && !gf.quiet {
-					const width = 30
-					k := width * p.Batch / max(p.Batches, 1)
-					fmt.Fprintf(pr.w, "\repoch %d/%d %s batch %d/%d loss %.4f  ", p.Epoch, p.Epochs,
-						strings.Repeat("█", k)+strings.Repeat("░", width-k), p.Batch, p.Batches, p.Loss)
-				}
-			}
+			cfg.Progress = trainProgress(newProgress(cmd.ErrOrStderr()))
 			res, err := train.Run(context.Background(), cfg)
 			if err != nil {
 				return err
@@ -164,3 +105,80 @@ before any work.`,
 	f.StringVar(&note, "note", "", "free text stored in the model card")
 	return cmd
 }
+
+// trainSource sets cfg's data source from --source (sourceGiven: set on
+// the command line) and the LUNA16 flags, refusing combinations that do not
+// name one source.
+func trainSource(cfg *train.Config, source string, sourceGiven bool) error {
+	switch {
+	case cfg.LUNA.Annotations != "":
+		if sourceGiven && source != classify.SourceLUNA16 {
+			return usagef("train: --annotations trains on LUNA16 data; drop --source %s", source)
+		}
+		if cfg.LUNA.VolumeDir == "" {
+			return usagef("train: --annotations needs --volumes DIR")
+		}
+		cfg.Source = classify.SourceLUNA16
+	case source == train.GeneratorPhantom || source == train.GeneratorSynth:
+		cfg.Source, cfg.Phantom.Generator = classify.SourcePhantom, source
+	case source == classify.SourceLUNA16:
+		return usagef("train: --source luna16 needs --annotations A.csv and --volumes DIR")
+	default:
+		return usagef("train: --source %q: want phantom or synth (or give --annotations)", source)
+	}
+	return nil
+}
+
+// trainProgress reports training: a log line per epoch, and on a terminal
+// a bar over the epoch's batches.
+func trainProgress(pr *progress) func(train.Progress) {
+	return func(p train.Progress) {
+		if p.EpochDone {
+			s := p.Stats
+			if pr.tty {
+				pr.draw("\n")
+			}
+			logger.Info("epoch", "epoch", s.Epoch, "of", p.Epochs, "train_loss", fmt.Sprintf("%.4f", s.TrainLoss),
+				"train_auc", fmt.Sprintf("%.4f", s.TrainAUC), "held_out_loss", fmt.Sprintf("%.4f", s.ValLoss),
+				"held_out_auc", fmt.Sprintf("%.4f", s.ValAUC), "elapsed", p.Elapsed.Round(time.Second))
+			return
+		}
+		if pr.tty && !gf.quiet {
+			const width = 30
+			k := width * p.Batch / max(p.Batches, 1)
+			pr.draw("\repoch %d/%d %s batch %d/%d loss %.4f  ", p.Epoch, p.Epochs,
+				strings.Repeat("█", k)+strings.Repeat("░", width-k), p.Batch, p.Batches, p.Loss)
+		}
+	}
+}
+
+// trainLong is the command's --help text.
+const trainLong = `train fits the 3-D CNN that classify uses, with Adam on binary cross-entropy,
+augmentation (flips, 90-degree axial rotations, shifts up to --max-shift mm), a
+stratified held-out split with early stopping on its AUC (--patience), and
+prints loss and AUC per epoch. The model file carries a model card (training
+data and counts per class, held-out AUC and loss, the domain it is valid for,
+architecture, lungctl version): see 'lungctl model info'. Everything follows
+--seed and --grad-parts: the same command gives the same weights on any
+machine. 'make model' runs this command to rebuild the embedded default.
+
+Data, one of:
+  --source phantom   synthetic nodule patches rendered on the fly by
+                     internal/phantom (5 kinds, 3-30 mm; malignant =
+                     lobulated/spiculated >= 8 mm, or any non-calcified >= 15
+                     mm). The card says domain "phantom": such a model knows
+                     the phantoms' label rule, not real pathology.
+  --source synth     the same with train's own, independent nodule generator.
+  --annotations A.csv --volumes DIR [--candidates C.csv]
+                     LUNA16/LIDC: DIR is searched at any depth for
+                     <seriesuid>.mhd/.mha/.nii.gz/.nii; A.csv has
+                     seriesuid,coordX,coordY,coordZ (LPS mm) and a malignancy
+                     column (a mean rating, a list like "[4, 2, 4]", or
+                     True/False); a nodule is malignant when its rating is at
+                     least --malignant-min. Class-0 rows of C.csv (LUNA16
+                     candidates.csv) are added as benign examples. Series
+                     without a volume and rows without a rating are skipped
+                     and reported. The card says domain "patients".
+
+Every numeric flag states its valid range; a value outside it (or NaN) exits 2
+before any work.`

@@ -30,18 +30,6 @@ func (a *clusterStats) add(p []float32, w, rawHU, resp float64, level int) {
 	a.pts++
 }
 
-func (a *clusterStats) merge(b *clusterStats) {
-	a.n += b.n
-	a.sx += b.sx
-	a.sy += b.sy
-	a.sz += b.sz
-	a.hu += b.hu
-	a.si += b.si
-	a.resp = math.Max(a.resp, b.resp)
-	a.level = max(a.level, b.level)
-	a.pts += b.pts
-}
-
 func (a *clusterStats) centre() [3]float64 {
 	f := math.Max(a.n, 1e-9)
 	return [3]float64{a.sx / f, a.sy / f, a.sz / f}

@@ -39,7 +39,7 @@ func preparePhantom(t testing.TB, seed int64) *preparedPhantom {
 		if f, err := os.Open(file); err == nil {
 			var p preparedPhantom
 			err = gob.NewDecoder(f).Decode(&p)
-			f.Close()
+			_ = f.Close() // read only
 			if err == nil {
 				return &p
 			}
@@ -59,17 +59,33 @@ func preparePhantom(t testing.TB, seed int64) *preparedPhantom {
 	}
 	p := &preparedPhantom{HU: hu, Lung: m, Nodules: c.Nodules, UID: "phantom-" + strconv.FormatInt(seed, 10)}
 	if file != "" {
-		if err := os.MkdirAll(cache, 0o755); err == nil {
-			if f, err := os.Create(file + ".tmp"); err == nil {
-				if gob.NewEncoder(f).Encode(p) == nil && f.Close() == nil {
-					os.Rename(file+".tmp", file)
-				} else {
-					f.Close()
-				}
-			}
+		// The cache only saves time: a failed write is logged, not fatal.
+		if err := cachePhantom(file, p); err != nil {
+			t.Logf("phantom cache: %v", err)
 		}
 	}
 	return p
+}
+
+// cachePhantom writes p to file (through a temporary, renamed when whole).
+func cachePhantom(file string, p *preparedPhantom) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
+	tmp := file + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	err = gob.NewEncoder(f).Encode(p)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(tmp) // partial: not a cache entry
+		return err
+	}
+	return os.Rename(tmp, file)
 }
 
 // phantomScore is the outcome of evalPhantoms.

@@ -71,81 +71,104 @@ type coarseCell struct {
 // A point's HU coordinate is the mean level-0 smoothed HU of its voxels, its
 // spatial bandwidth is 2^L times the base one.
 func (ws *Workspace) selectPoints(lungCrop func(i, j, k int) bool, opt Options) {
-	crop := ws.crop
+	ws.coarseResponses()
+	// Per z-slab results, merged in order so the point order does not
+	// depend on the worker count.
+	slabs := make([]pointSlab, ws.crop.Dims[2])
+	par.For(len(slabs), func(_, k int) {
+		ws.selectSlab(&slabs[k], k, lungCrop, opt)
+	})
+	ps := &ws.points
+	ps.reset()
+	cells := mergeSlabs(ps, slabs, len(ws.pyr.Levels))
+	ws.addCoarsePoints(cells, opt)
+}
+
+// coarseResponses computes the blob-response maps of the coarse pyramid
+// levels (small) into ws.resp, sampled trilinearly at the level-0 voxels by
+// selectSlab.
+func (ws *Workspace) coarseResponses() {
 	pyr := &ws.pyr
 	nl := len(pyr.Levels)
-	// Blob-response maps of the coarse levels (small), sampled
-	// trilinearly at the level-0 voxels.
 	for len(ws.resp) < nl {
 		ws.resp = append(ws.resp, nil)
 	}
 	for L := 1; L < nl; L++ {
 		ws.resp[L] = features.BlobMap(ws.resp[L], pyr.Levels[L], pyr.Sigma[L])
 	}
-	s0 := pyr.Levels[0]
-	nx, ny, nz := crop.Dims[0], crop.Dims[1], crop.Dims[2]
-	huMin := float32(opt.HUMin)
+}
 
-	// Per z-slab results, merged in order so the point order does not
-	// depend on the worker count.
-	type slab struct {
-		fine  pointSet
-		cells []map[int32]*coarseCell
-	}
-	slabs := make([]slab, nz)
-	par.For(nz, func(_, k int) {
-		sl := &slabs[k]
-		sl.cells = make([]map[int32]*coarseCell, nl)
-		for j := 0; j < ny; j++ {
-			for i := 0; i < nx; i++ {
-				p := i + nx*(j+ny*k)
-				if s0.Data[p] <= huMin || !lungCrop(i, j, k) {
-					continue
-				}
-				best, bestL := features.BlobResponse(s0, pyr.Sigma[0], i, j, k), 0
-				for L := 1; L < nl; L++ {
-					f := float64(int(1) << L)
-					idx := volume.Vec3{(float64(i) - (f-1)/2) / f, (float64(j) - (f-1)/2) / f, (float64(k) - (f-1)/2) / f}
-					if r := ws.resp[L].Trilinear(idx, 0); r > best {
-						best, bestL = r, L
-					}
-				}
-				if best < opt.MinResponse {
-					continue
-				}
-				if bestL == 0 {
-					si, ok := blobShape(s0, i, j, k, opt.SIMin)
-					if !ok {
-						continue
-					}
-					w := crop.IndexToWorld(volume.Vec3{float64(i), float64(j), float64(k)})
-					sl.fine.add(w, s0.Data[p], float32(si), 1, float32(crop.Data[p]), float32(best), 1, 0)
-					continue
-				}
-				lv := pyr.Levels[bestL]
-				ci, cj, ck := i>>bestL, j>>bestL, k>>bestL
-				key := int32(ci + lv.Dims[0]*(cj+lv.Dims[1]*ck))
-				m := sl.cells[bestL]
-				if m == nil {
-					m = map[int32]*coarseCell{}
-					sl.cells[bestL] = m
-				}
-				cc := m[key]
-				if cc == nil {
-					cc = &coarseCell{}
-					m[key] = cc
-				}
-				cc.n++
-				cc.sx += float64(i)
-				cc.sy += float64(j)
-				cc.sz += float64(k)
-				cc.sm += float64(s0.Data[p])
-				cc.raw += float64(crop.Data[p])
+// pointSlab is what selectSlab finds in one z-slice of the crop: its
+// level-0 points, and per coarse level the pooled voxels by level-L voxel.
+type pointSlab struct {
+	fine  pointSet
+	cells []map[int32]*coarseCell
+}
+
+// selectSlab selects the points of z-slice k of the crop into sl (see
+// selectPoints): each voxel's best level, level-0 points directly, coarser
+// voxels pooled per level-L voxel.
+func (ws *Workspace) selectSlab(sl *pointSlab, k int, lungCrop func(i, j, k int) bool, opt Options) {
+	crop := ws.crop
+	pyr := &ws.pyr
+	nl := len(pyr.Levels)
+	s0 := pyr.Levels[0]
+	nx, ny := crop.Dims[0], crop.Dims[1]
+	huMin := float32(opt.HUMin)
+	sl.cells = make([]map[int32]*coarseCell, nl)
+	for j := 0; j < ny; j++ {
+		for i := 0; i < nx; i++ {
+			p := i + nx*(j+ny*k)
+			if s0.Data[p] <= huMin || !lungCrop(i, j, k) {
+				continue
 			}
+			best, bestL := features.BlobResponse(s0, pyr.Sigma[0], i, j, k), 0
+			for L := 1; L < nl; L++ {
+				f := float64(int(1) << L)
+				idx := volume.Vec3{(float64(i) - (f-1)/2) / f, (float64(j) - (f-1)/2) / f, (float64(k) - (f-1)/2) / f}
+				if r := ws.resp[L].Trilinear(idx, 0); r > best {
+					best, bestL = r, L
+				}
+			}
+			if best < opt.MinResponse {
+				continue
+			}
+			if bestL == 0 {
+				si, ok := blobShape(s0, i, j, k, opt.SIMin)
+				if !ok {
+					continue
+				}
+				w := crop.IndexToWorld(volume.Vec3{float64(i), float64(j), float64(k)})
+				sl.fine.add(w, s0.Data[p], float32(si), 1, float32(crop.Data[p]), float32(best), 1, 0)
+				continue
+			}
+			lv := pyr.Levels[bestL]
+			ci, cj, ck := i>>bestL, j>>bestL, k>>bestL
+			key := int32(ci + lv.Dims[0]*(cj+lv.Dims[1]*ck))
+			m := sl.cells[bestL]
+			if m == nil {
+				m = map[int32]*coarseCell{}
+				sl.cells[bestL] = m
+			}
+			cc := m[key]
+			if cc == nil {
+				cc = &coarseCell{}
+				m[key] = cc
+			}
+			cc.n++
+			cc.sx += float64(i)
+			cc.sy += float64(j)
+			cc.sz += float64(k)
+			cc.sm += float64(s0.Data[p])
+			cc.raw += float64(crop.Data[p])
 		}
-	})
-	ps := &ws.points
-	ps.reset()
+	}
+}
+
+// mergeSlabs appends the slabs' level-0 points to ps in slab order and
+// returns their pooled coarse voxels merged per level (sums added in slab
+// order, so the result does not depend on the worker count).
+func mergeSlabs(ps *pointSet, slabs []pointSlab, nl int) []map[int32]*coarseCell {
 	cells := make([]map[int32]*coarseCell, nl)
 	for k := range slabs {
 		f := &slabs[k].fine
@@ -177,7 +200,17 @@ func (ws *Workspace) selectPoints(lungCrop func(i, j, k int) bool, opt Options) 
 			}
 		}
 	}
-	for L := 1; L < nl; L++ {
+	return cells
+}
+
+// addCoarsePoints appends one point per pooled level-L voxel that looks
+// like part of a blob at level L, in level and voxel order: at the mean
+// position of its voxels, weighted by their number.
+func (ws *Workspace) addCoarsePoints(cells []map[int32]*coarseCell, opt Options) {
+	crop := ws.crop
+	pyr := &ws.pyr
+	ps := &ws.points
+	for L := 1; L < len(pyr.Levels); L++ {
 		lv := pyr.Levels[L]
 		keys := make([]int32, 0, len(cells[L]))
 		for key := range cells[L] {

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"os"
@@ -17,14 +18,9 @@ func TestDumpStage1(t *testing.T) {
 	if out == "" {
 		t.Skip("tuning aid")
 	}
-	var a, b int64
-	fmt.Sscanf(os.Getenv("LUNGCTL_PHANTOM_SEEDS"), "%d-%d", &a, &b)
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fmt.Fprintln(f, "scan,hit,kind,truth_d,stage1,si,cdiam,chu,fill,resp,level,n,pts")
+	a, b := phantomSeeds(t)
+	var f bytes.Buffer
+	fmt.Fprintln(&f, "scan,hit,kind,truth_d,stage1,si,cdiam,chu,fill,resp,level,n,pts")
 	for seed := a; seed <= b; seed++ {
 		p := preparePhantom(t, seed)
 		opt := Options{MaxCandidates: -1, Stage1: 100000}.withDefaults()
@@ -54,14 +50,17 @@ func TestDumpStage1(t *testing.T) {
 					found[ni] = true
 				}
 			}
-			fmt.Fprintf(f, "%d,%d,%s,%.2f,%.4f,%.4f,%.2f,%.1f,%.3f,%.1f,%d,%.0f,%d\n", seed, hit, kind, td, c.DetectScore, c.MeanSI,
+			fmt.Fprintf(&f, "%d,%d,%s,%.2f,%.4f,%.4f,%.2f,%.1f,%.3f,%.1f,%d,%.0f,%d\n", seed, hit, kind, td, c.DetectScore, c.MeanSI,
 				c.DiameterMM, c.MeanHU, c.Compactness, st[i].resp, st[i].level, st[i].n, st[i].pts)
 		}
 		for ni, nd := range p.Nodules {
 			if !found[ni] {
-				fmt.Fprintf(f, "%d,-1,%s,%.2f,,,,,,,,,\n", seed, nd.Kind, nd.DiameterMM)
+				fmt.Fprintf(&f, "%d,-1,%s,%.2f,,,,,,,,,\n", seed, nd.Kind, nd.DiameterMM)
 			}
 		}
+	}
+	if err := os.WriteFile(out, f.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

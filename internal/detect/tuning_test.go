@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"os"
@@ -29,8 +30,13 @@ func TestDev(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if len(f) != 3 {
+			t.Fatalf("LUNGCTL_DEV %q: want hu.nii.gz:mask.nii.gz:x,y,z", one)
+		}
 		var c [3]float64
-		fmt.Sscanf(f[2], "%g,%g,%g", &c[0], &c[1], &c[2])
+		if _, err := fmt.Sscanf(f[2], "%g,%g,%g", &c[0], &c[1], &c[2]); err != nil {
+			t.Fatalf("LUNGCTL_DEV %q: the truth point: %v", one, err)
+		}
 		opt := Options{MaxCandidates: 40}
 		t0 := time.Now()
 		res, err := Run(hu, m, opt)
@@ -73,14 +79,9 @@ func TestDumpFeatures(t *testing.T) {
 	if out == "" {
 		t.Skip("tuning aid")
 	}
-	var a, b int64
-	fmt.Sscanf(os.Getenv("LUNGCTL_PHANTOM_SEEDS"), "%d-%d", &a, &b)
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fmt.Fprintln(f, "scan,rank,hit,kind,truth_d,stage1,si,cdiam,chu,fill,resp,level,seg,sph,lob,spic,segd,meand,elong,contrast,solidfrac,offset,final,seg_type,wall,capcut,bratio")
+	a, b := phantomSeeds(t)
+	var f bytes.Buffer
+	fmt.Fprintln(&f, "scan,rank,hit,kind,truth_d,stage1,si,cdiam,chu,fill,resp,level,seg,sph,lob,spic,segd,meand,elong,contrast,solidfrac,offset,final,seg_type,wall,capcut,bratio")
 	for seed := a; seed <= b; seed++ {
 		p := preparePhantom(t, seed)
 		res, err := Run(p.HU, p.Lung, Options{MaxCandidates: -1, Stage1: 40})
@@ -103,7 +104,7 @@ func TestDumpFeatures(t *testing.T) {
 			if ft.Segmented {
 				seg = 1
 			}
-			fmt.Fprintf(f, "%d,%d,%d,%s,%.2f,%.4f,%.4f,%.2f,%.1f,%.3f,%.1f,%d,%d,%.3f,%.3f,%.3f,%.2f,%.2f,%.2f,%.1f,%.3f,%.3f,%.4f,%s,%.3f,%.3f,%.3f\n",
+			fmt.Fprintf(&f, "%d,%d,%d,%s,%.2f,%.4f,%.4f,%.2f,%.1f,%.3f,%.1f,%d,%d,%.3f,%.3f,%.3f,%.2f,%.2f,%.2f,%.1f,%.3f,%.3f,%.4f,%s,%.3f,%.3f,%.3f\n",
 				seed, r+1, hit, kind, td, ft.Stage1, ft.MeanSI, ft.ClusterDiamMM, ft.ClusterHU, ft.Fill, ft.Response, ft.Level, seg,
 				ft.Sphericity, ft.Lobulation, ft.Spiculation, ft.SegDiamMM, ft.MeanDiamMM, ft.Elongation, ft.Contrast, ft.SolidFraction, ft.Offset, c.DetectScore, typ, ft.WallContact, ft.CapCut, ft.BlobRatio)
 		}
@@ -116,8 +117,25 @@ func TestDumpFeatures(t *testing.T) {
 				}
 			}
 			if !found {
-				fmt.Fprintf(f, "%d,0,-1,%s,%.2f,,,,,,,,,,,,,,,,,,,,,,\n", seed, nd.Kind, nd.DiameterMM)
+				fmt.Fprintf(&f, "%d,0,-1,%s,%.2f,,,,,,,,,,,,,,,,,,,,,,\n", seed, nd.Kind, nd.DiameterMM)
 			}
 		}
 	}
+	if err := os.WriteFile(out, f.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// phantomSeeds reads the tuning aids' LUNGCTL_PHANTOM_SEEDS=A-B (unset:
+// seed 0 alone).
+func phantomSeeds(t *testing.T) (a, b int64) {
+	t.Helper()
+	s := os.Getenv("LUNGCTL_PHANTOM_SEEDS")
+	if s == "" {
+		return 0, 0
+	}
+	if _, err := fmt.Sscanf(s, "%d-%d", &a, &b); err != nil {
+		t.Fatalf("LUNGCTL_PHANTOM_SEEDS=%q: want A-B: %v", s, err)
+	}
+	return a, b
 }

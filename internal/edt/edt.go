@@ -55,6 +55,16 @@ func Transform3(f []float32, nx, ny, nz int, sp [3]float64, ws *Workspace) {
 	}
 }
 
+// Line replaces row (finite at feature samples, Inf elsewhere) by its 1-D
+// transform with sample spacing s (mm): row[q] becomes the minimum over p
+// of s²(q−p)² + row[p]. A line with no finite value stays as it is.
+// Transform3 runs it along each axis in turn; a caller with a faster first
+// pass of its own (a binary one, say) runs it for the others.
+func (ws *Workspace) Line(row []float32, s float32) {
+	ws.ensure(len(row))
+	ws.line1(row, len(row), s)
+}
+
 func (ws *Workspace) strided(f []float32, start, stride, n int, s float32) {
 	l := ws.line[:n]
 	for q := 0; q < n; q++ {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/par"
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 func TestShardCoversInputsOnce(t *testing.T) {
@@ -93,7 +94,7 @@ func TestListScansLayouts(t *testing.T) {
 	if _, _, err := ListScans(filepath.Join(root, "nope")); err == nil {
 		t.Fatal("missing folder accepted")
 	}
-	os.MkdirAll(filepath.Join(root, "empty"), 0o755)
+	testfs.MkdirAll(t, filepath.Join(root, "empty"))
 	if _, _, err := ListScans(filepath.Join(root, "empty")); err == nil {
 		t.Fatal("empty folder accepted")
 	}

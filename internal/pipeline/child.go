@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,7 +47,13 @@ const reportFD = 3
 // and reports the outcome on file descriptor 3. A failed scan is a report,
 // not an error: the error is non-nil only when there is nowhere to report.
 func ServeChild(ctx context.Context, fn ScanFunc, input, dir string) error {
-	limitAddressSpace()
+	if err := limitAddressSpace(); err != nil {
+		// The scan can still fit its budget (GOMEMLIMIT holds it too); if
+		// not, the kernel's out-of-memory killer ends it and crashReason
+		// says so. A JSON line on stderr reaches the parent's log at its
+		// level, with the scan's id (see forwarder).
+		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Warn("scan process: memory limit not set", "error", err.Error())
+	}
 	report := os.NewFile(reportFD, "report")
 	if _, err := report.Stat(); err != nil {
 		return fmt.Errorf("scan process: no report pipe on fd %d (this command is started by 'lungctl run'): %w", reportFD, err)
@@ -79,7 +86,7 @@ func (b *batch) spawn(ctx context.Context, i int) scanResult {
 	defer repR.Close()
 	errR, errW, err := os.Pipe()
 	if err != nil {
-		repW.Close()
+		_ = repW.Close() // unused pipe: nothing was written to it
 		return scanResult{err: err}
 	}
 	cmd := exec.Command(b.cfg.Child.Path, append(append([]string{}, b.cfg.Child.Args...), "--", input, dir)...)
@@ -88,19 +95,23 @@ func (b *batch) spawn(ctx context.Context, i int) scanResult {
 	cmd.Stderr = errW
 	cmd.SysProcAttr = scanProcAttr()
 	err = cmd.Start()
-	repW.Close()
-	errW.Close()
+	// The parent's copies of the write ends: the scan process holds its own,
+	// and the parent never writes, so closing them cannot lose data (it
+	// only lets the reads below see EOF when the process ends).
+	_ = repW.Close()
+	_ = errW.Close()
 	if err != nil {
-		errR.Close()
+		_ = errR.Close() // read end, nothing read yet
 		return scanResult{err: fmt.Errorf("%s: start scan process: %w", input, err)}
 	}
-	stop := context.AfterFunc(ctx, func() { cmd.Process.Signal(syscall.SIGTERM) })
+	// A failed SIGTERM means the process has already exited: Wait reports it.
+	stop := context.AfterFunc(ctx, func() { _ = cmd.Process.Signal(syscall.SIGTERM) })
 	defer stop()
 	fw := &forwarder{log: b.cfg.Log, id: id}
 	logged := make(chan struct{})
 	go func() {
 		fw.copy(errR)
-		errR.Close()
+		_ = errR.Close() // read end, read to EOF
 		close(logged)
 	}()
 	raw, _ := io.ReadAll(io.LimitReader(repR, 1<<20))

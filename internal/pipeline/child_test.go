@@ -18,6 +18,7 @@ import (
 
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/par"
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 // childEnv makes this test binary act as a scan process (see TestMain).
@@ -46,7 +47,9 @@ func testChild(args []string) int {
 		switch {
 		case strings.HasPrefix(id, "ok"):
 			var as syscall.Rlimit
-			syscall.Getrlimit(syscall.RLIMIT_AS, &as)
+			if err := syscall.Getrlimit(syscall.RLIMIT_AS, &as); err != nil {
+				return ScanRecord{}, nil, err
+			}
 			slog.New(slog.NewJSONHandler(os.Stderr, nil)).Info("hello from the scan", "n", 3,
 				"mem", os.Getenv(MaxMemoryEnv), "procs", runtime.GOMAXPROCS(0), "as", fmt.Sprint(as.Cur))
 			fmt.Fprintln(os.Stderr, "a plain line\x1b[31m")
@@ -59,7 +62,9 @@ func testChild(args []string) int {
 		case strings.HasPrefix(id, "exit2"):
 			os.Exit(2)
 		case strings.HasPrefix(id, "kill"):
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			if err := syscall.Kill(os.Getpid(), syscall.SIGKILL); err != nil {
+				return ScanRecord{}, nil, err
+			}
 			time.Sleep(time.Minute)
 		case strings.HasPrefix(id, "panic"):
 			go func() { panic("boom in a goroutine") }()
@@ -67,12 +72,17 @@ func testChild(args []string) int {
 		case strings.HasPrefix(id, "oom"):
 			var keep [][]byte
 			for {
-				keep = append(keep, make([]byte, 256<<20))
+				// Deliberate: hold every block until the address-space
+				// limit makes the runtime fail with "out of memory".
+				//lint:ignore SA4010 the appends keep the blocks reachable until the process runs out of memory
+				keep = append(keep, make([]byte, 256<<20)) //nolint:staticcheck // SA4010: deliberate, the test's out-of-memory scan
 			}
 		case strings.HasPrefix(id, "slow"):
 			time.Sleep(time.Minute)
 		case strings.HasPrefix(id, "sigint"):
-			syscall.Kill(os.Getpid(), syscall.SIGINT)
+			if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+				return ScanRecord{}, nil, err
+			}
 			time.Sleep(time.Minute)
 		}
 		return ScanRecord{}, nil, errors.New("unknown test scan " + id)
@@ -84,11 +94,14 @@ func testChild(args []string) int {
 	return 0
 }
 
+// recurse never returns: the "fatal" test scan's stack overflow.
+//
 //go:noinline
 func recurse(n int) int {
 	var pad [256]byte
 	pad[n%256] = byte(n)
-	return recurse(n+1) + int(pad[0])
+	//lint:ignore SA5007 deliberate infinite recursion: the test's stack overflow
+	return recurse(n+1) + int(pad[0]) //nolint:staticcheck // SA5007: deliberate infinite recursion, the test's stack overflow
 }
 
 func isolatedConfig(t testing.TB, in, out string, logs *bytes.Buffer) Config {
@@ -184,7 +197,9 @@ func TestIsolatedNoAddressLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	var parent syscall.Rlimit
-	syscall.Getrlimit(syscall.RLIMIT_AS, &parent)
+	if err := syscall.Getrlimit(syscall.RLIMIT_AS, &parent); err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(logs.String(), `"as":"`+fmt.Sprint(parent.Cur)+`"`) || !strings.Contains(logs.String(), `"mem":"`) {
 		t.Errorf("address space capped despite NoAddressLimit:\n%s", logs.String())
 	}
@@ -243,8 +258,8 @@ func BenchmarkScanOverhead(b *testing.B) {
 		b.Run(fmt.Sprintf("isolate=%v", isolate), func(b *testing.B) {
 			in := filepath.Join(b.TempDir(), "in")
 			for _, id := range ids {
-				os.MkdirAll(in, 0o755)
-				os.WriteFile(filepath.Join(in, id+".nii.gz"), []byte("x"), 0o644)
+				testfs.MkdirAll(b, in)
+				testfs.WriteFile(b, filepath.Join(in, id+".nii.gz"), []byte("x"))
 			}
 			var logs bytes.Buffer
 			cfg := isolatedConfig(b, in, b.TempDir(), &logs)

@@ -36,6 +36,10 @@ type Exported struct {
 // NoDICOMExport is the warning for a scan that did not come from DICOM.
 const NoDICOMExport = "DICOM SEG and SR not written: DICOM export needs a DICOM source series, and this scan was read from a %s file (the markups and the label map were written)"
 
+// NoDICOMSource is the warning for a scan whose source cannot be examined
+// (gone since it was read, say) to see whether it is a DICOM series.
+const NoDICOMSource = "DICOM SEG and SR not written: DICOM export needs a DICOM source series, and this scan's source cannot be examined: %v (the markups and the label map were written)"
+
 // WriteExports writes a scan's findings for radiologists' tools into dir:
 //
 //   - <id>_findings.mrk.json: a 3D Slicer markups point list, one point per
@@ -75,8 +79,15 @@ func WriteExports(p *Preprocessed, cs []candidate.Candidate, nodules []*nodule.R
 		return ex, err
 	}
 	ex.Files = append(ex.Files, mrk, lab)
+	// Without a DICOM source series the SEG and SR cannot be made; the
+	// markups and the label map are written, so that is a warning, not a
+	// failed export.
 	kind, err := KindOf(p.Sidecar.Input)
-	if err != nil || kind != DICOMDir {
+	switch {
+	case err != nil:
+		ex.Warnings = append(ex.Warnings, fmt.Sprintf(NoDICOMSource, err))
+		return ex, nil
+	case kind != DICOMDir:
 		ex.Warnings = append(ex.Warnings, fmt.Sprintf(NoDICOMExport, kindWord(p.Sidecar.Input)))
 		return ex, nil
 	}

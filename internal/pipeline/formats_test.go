@@ -15,12 +15,18 @@ func lidcSeriesFolder(t *testing.T) string {
 	t.Helper()
 	root := needShared(t, "lidc-idri-0001")
 	var dir string
-	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && filepath.Ext(p) == ".dcm" && dir == "" {
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && filepath.Ext(p) == ".dcm" && dir == "" {
 			dir = filepath.Dir(p)
 		}
 		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if dir == "" {
 		t.Skipf("no .dcm files under %s", root)
 	}

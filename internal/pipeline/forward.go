@@ -31,7 +31,9 @@ func (f *forwarder) copy(r io.Reader) {
 	for sc.Scan() {
 		f.line(sc.Text())
 	}
-	io.Copy(io.Discard, r) // after an over-long line: drain, never block the process
+	// After an over-long line: drain, never block the process. A read error
+	// here ends the draining; the process's exit status tells the rest.
+	_, _ = io.Copy(io.Discard, r)
 	if f.crash == "" {
 		f.crash = f.panic
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/dicomio"
+	"github.com/lungctl/lungctl/internal/testfs"
 	"github.com/lungctl/lungctl/internal/textsafe"
 )
 
@@ -91,7 +92,7 @@ func TestListScansFollowsLinksSkipsSpecials(t *testing.T) {
 	mkfile(t, filepath.Join(real, "pB", "1"), fakeDICOM)
 	mkfile(t, filepath.Join(real, "s.mhd"), []byte("NDims = 3\n"))
 	in := filepath.Join(root, "stage1")
-	os.MkdirAll(filepath.Join(in, "pC"), 0o755)
+	testfs.MkdirAll(t, filepath.Join(in, "pC"))
 	mkfile(t, filepath.Join(in, "pC", "1.dcm"), fakeDICOM)
 	must := func(err error) {
 		t.Helper()
@@ -158,14 +159,14 @@ func TestLoadDICOMFollowsLinks(t *testing.T) {
 	}
 	root := t.TempDir()
 	linkedDir := filepath.Join(root, "linked")
-	os.Symlink(real, linkedDir)
+	testfs.Symlink(t, real, linkedDir)
 	files := filepath.Join(root, "files")
-	os.MkdirAll(files, 0o755)
+	testfs.MkdirAll(t, files)
 	ents, _ := os.ReadDir(real)
 	for _, e := range ents {
-		os.Symlink(filepath.Join(real, e.Name()), filepath.Join(files, e.Name()))
+		testfs.Symlink(t, filepath.Join(real, e.Name()), filepath.Join(files, e.Name()))
 	}
-	os.Symlink(root, filepath.Join(files, "up"))
+	testfs.Symlink(t, root, filepath.Join(files, "up"))
 	for _, dir := range []string{linkedDir, files} {
 		s, err := dicomio.Load(dir, dicomioOptions())
 		if err != nil {
@@ -184,7 +185,7 @@ func TestRunRefusesLinkedScanFolder(t *testing.T) {
 	in := fakeScans(t, "p1", "p2")
 	out := t.TempDir()
 	elsewhere := t.TempDir()
-	os.Symlink(elsewhere, filepath.Join(out, "p1"))
+	testfs.Symlink(t, elsewhere, filepath.Join(out, "p1"))
 	var mu sync.Mutex
 	sum, err := Run(context.Background(), fakeConfig(in, out, fakeScan(map[string]int{}, &mu)))
 	if err != nil || sum.Failed != 1 || sum.Failures[0].ID != "p1" || !strings.Contains(sum.Failures[0].Error, "symbolic link") {

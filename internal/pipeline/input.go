@@ -20,6 +20,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/lungctl/lungctl/internal/safefile"
 	"github.com/lungctl/lungctl/internal/textsafe"
 )
 
@@ -63,7 +64,7 @@ func KindOf(path string) (Kind, error) {
 		return DICOMDir, nil
 	}
 	if !st.Mode().IsRegular() {
-		return 0, fmt.Errorf("%s: %w (a %s)", textsafe.Escape(path), ErrUnknownInput, kindName(st.Mode()))
+		return 0, fmt.Errorf("%s: %w (a %s)", textsafe.Escape(path), ErrUnknownInput, safefile.Kind(st.Mode()))
 	}
 	l := strings.ToLower(path)
 	switch {
@@ -75,23 +76,6 @@ func KindOf(path string) (Kind, error) {
 		return DICOMDir, nil // a .zip of DICOM files reads like their folder
 	}
 	return 0, fmt.Errorf("%s: %w", textsafe.Escape(path), ErrUnknownInput)
-}
-
-// kindName names a file mode's type for messages.
-func kindName(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "FIFO"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeDevice != 0:
-		return "device"
-	case m&fs.ModeSymlink != 0:
-		return "symbolic link"
-	case m.IsDir():
-		return "folder"
-	}
-	return "special file"
 }
 
 // MaxIDBytes bounds a scan id's length in bytes, so that the longest output
@@ -234,7 +218,7 @@ func (l *lister) add(e fs.DirEntry) {
 		return
 	}
 	if !st.Mode().IsRegular() {
-		l.warn("skipped %s: a %s, not a scan", p, kindName(st.Mode()))
+		l.warn("skipped %s: a %s, not a scan", p, safefile.Kind(st.Mode()))
 		return
 	}
 	if k, err := KindOf(p); err == nil && (k == MetaImage || k == NIfTI || k == DICOMDir) { // DICOMDir: a .zip

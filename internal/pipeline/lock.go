@@ -64,7 +64,10 @@ func lockOut(out, shard string) (*outLock, error) {
 	l.files = append(l.files, f)
 	if shard == "" {
 		l.remove = append(l.remove, main)
-		l.claim(f, prev)
+		if err := l.claim(f, prev); err != nil {
+			l.release()
+			return nil, fmt.Errorf("lock %s: %w", main, err)
+		}
 		return l, nil
 	}
 	sp := filepath.Join(out, ".lungctl"+shard+".lock")
@@ -75,28 +78,40 @@ func lockOut(out, shard string) (*outLock, error) {
 	}
 	l.files = append(l.files, g)
 	l.remove = append(l.remove, sp)
-	l.claim(g, prev)
+	if err := l.claim(g, prev); err != nil {
+		l.release()
+		return nil, fmt.Errorf("lock %s: %w", sp, err)
+	}
 	return l, nil
 }
 
 // claim writes our info into an exclusively held lock file, noting the
-// previous holder when its info was left behind.
-func (l *outLock) claim(f *os.File, prev lockInfo) {
+// previous holder when its info was left behind. Where the filesystem has no
+// flock that record is the lock itself, so failing to write it is an error.
+func (l *outLock) claim(f *os.File, prev lockInfo) error {
 	if prev.PID != 0 && prev.PID != os.Getpid() {
 		l.Note = fmt.Sprintf("took over the lock of a run that is gone (%s)", prev)
 	}
 	b, _ := json.Marshal(currentLockInfo())
-	f.Truncate(0)
-	f.WriteAt(append(b, '\n'), 0)
+	if err := f.Truncate(0); err != nil {
+		return fmt.Errorf("record the holder: %w", err)
+	}
+	if _, err := f.WriteAt(append(b, '\n'), 0); err != nil {
+		return fmt.Errorf("record the holder: %w", err)
+	}
+	return nil
 }
 
-// release deletes the exclusively held lock files, then unlocks.
+// release deletes the exclusively held lock files, then unlocks. Its errors
+// are ignored: what a lock file holds matters only while it is held, and a
+// file left behind (a failed Remove) is taken over by the next run, which
+// finds it unlocked (see lockOut).
 func (l *outLock) release() {
 	for _, p := range l.remove {
-		os.Remove(p)
+		_ = os.Remove(p)
 	}
 	for _, f := range l.files {
-		f.Close()
+		_ = f.Close()
 	}
 }
 
@@ -114,13 +129,13 @@ func flockFile(path string, how int) (*os.File, lockInfo, error) {
 		if errors.Is(err, syscall.ENOLCK) || errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.EINVAL) {
 			// No flock here (some network filesystems): trust the record.
 			if how == syscall.LOCK_EX && prev.running() {
-				f.Close()
+				_ = f.Close() // not locked, nothing written: only read
 				return nil, prev, syscall.EWOULDBLOCK
 			}
 			err = nil
 		}
 		if err != nil {
-			f.Close()
+			_ = f.Close() // not locked, nothing written: only read
 			return nil, prev, err
 		}
 		fst, err1 := f.Stat()
@@ -128,7 +143,7 @@ func flockFile(path string, how int) (*os.File, lockInfo, error) {
 		if err1 == nil && err2 == nil && os.SameFile(fst, pst) {
 			return f, prev, nil
 		}
-		f.Close()
+		_ = f.Close() // a replaced file, nothing written: only read
 	}
 	return nil, lockInfo{}, fmt.Errorf("%s: keeps being replaced", path)
 }
@@ -144,7 +159,7 @@ func busyError(out, path string, whole bool, err error) error {
 		if i := readLockInfo(f); i.PID != 0 {
 			holders = append(holders, i.String())
 		}
-		f.Close()
+		_ = f.Close() // opened for reading
 	}
 	if whole {
 		shards, _ := filepath.Glob(filepath.Join(out, ".lungctl.shard*.lock"))
@@ -153,18 +168,22 @@ func busyError(out, path string, whole bool, err error) error {
 				if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
 					holders = append(holders, filepath.Base(s)+": "+readLockInfo(f).String())
 				}
-				f.Close()
+				_ = f.Close() // only read (and maybe flocked, which Close ends)
 			}
 		}
 	}
 	return fmt.Errorf("%s: %w (%s): wait for it to finish or use another -o", out, ErrBusy, strings.Join(holders, "; "))
 }
 
+// readLockInfo reads the holder recorded in a lock file; an empty, partial
+// or foreign record is an unknown holder (PID 0).
 func readLockInfo(f *os.File) lockInfo {
 	var i lockInfo
 	b := make([]byte, 4096)
 	n, _ := f.ReadAt(b, 0)
-	json.Unmarshal(b[:n], &i)
+	if json.Unmarshal(b[:n], &i) != nil {
+		return lockInfo{}
+	}
 	return i
 }
 

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/lungctl/lungctl/internal/safefile"
 )
 
 // ErrOutside reports an output path that would not lie under the output
@@ -38,7 +40,7 @@ func scanDir(out, id string) (string, error) {
 		return "", err
 	}
 	if st, err := os.Lstat(p); err == nil && !st.IsDir() {
-		return "", fmt.Errorf("%s exists and is a %s, not a scan folder: move it away", p, kindName(st.Mode()))
+		return "", fmt.Errorf("%s exists and is a %s, not a scan folder: move it away", p, safefile.Kind(st.Mode()))
 	}
 	return p, nil
 }
@@ -69,6 +71,8 @@ func removeStaleTemps(dir string, only ...string) {
 				continue
 			}
 		}
-		os.Remove(filepath.Join(dir, n))
+		// Best effort: a temporary that stays is only space, tried again
+		// by the next run.
+		_ = os.Remove(filepath.Join(dir, n))
 	}
 }

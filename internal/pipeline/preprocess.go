@@ -151,7 +151,9 @@ func Preprocess(in string, opt PreprocessOptions, ws *Workspace) (*Preprocessed,
 	if (oneShot || opt.OneScan) && p.HU != src && !opt.KeepSource {
 		// Nobody reuses the acquisition-grid stack: let the collector
 		// hand its pages to the mask's buffers (peak memory ~1 copy less).
-		src, ws.raw, positions, p.Source = nil, nil, nil, nil
+		// The locals src and positions are not read again, so they hold
+		// nothing alive; the workspace and p would.
+		ws.raw, p.Source = nil, nil
 		runtime.GC()
 	}
 

@@ -160,7 +160,7 @@ func readFailures(path string) ([]Failure, error) {
 	var out []Failure
 	for {
 		row, err := r.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {

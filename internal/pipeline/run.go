@@ -373,7 +373,9 @@ func (b *batch) memory(sum *Summary) error {
 	if b.perScan > 0 {
 		// In one process the scans' readers share the whole budget (the
 		// environment variable is for code that reads it later).
-		os.Setenv(MaxMemoryEnv, strconv.FormatInt(b.perScan, 10))
+		if err := os.Setenv(MaxMemoryEnv, strconv.FormatInt(b.perScan, 10)); err != nil {
+			return fmt.Errorf("pipeline: set %s: %w", MaxMemoryEnv, err)
+		}
 		membudget.Set(uint64(b.cfg.MaxMemory))
 		debug.SetMemoryLimit(b.cfg.MaxMemory)
 	}

@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"github.com/lungctl/lungctl/internal/dicomio"
@@ -21,13 +23,21 @@ func AttachSource(p *Preprocessed, in string) (note string, err error) {
 	if p.Source != nil && p.Source != p.HU {
 		return "", nil // already the acquisition grid
 	}
+	// What cannot be found out below only costs the pictures their source
+	// resolution: a note, not an error.
 	kind, err := KindOf(in)
-	if err != nil || kind != NIfTI {
+	if err != nil {
+		return fmt.Sprintf("pictures from the volume as loaded: %v", err), nil
+	}
+	if kind != NIfTI {
 		return "", nil // a DICOM series or a MetaImage: p.Source is its own grid
 	}
 	side, err := volio.ReadSidecar(sidecarPath(in))
-	if err != nil || side.Input == "" {
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || (err == nil && side.Input == ""):
 		return "pictures from the 1 mm volume: no sidecar naming the original scan beside " + in, nil
+	case err != nil:
+		return fmt.Sprintf("pictures from the 1 mm volume: the sidecar naming the original scan cannot be read: %v", err), nil
 	}
 	if _, err := os.Stat(side.Input); err != nil {
 		return fmt.Sprintf("pictures from the 1 mm volume: the original scan %s is not there (%v)", side.Input, err), nil

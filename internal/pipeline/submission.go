@@ -31,33 +31,51 @@ func FormatCancer(p float64) string { return strconv.FormatFloat(p, 'f', 6, 64) 
 // ReadSubmission reads an id,cancer file (columns found by name; others
 // ignored). Every id must be non-empty and every cancer a number in [0,1].
 func ReadSubmission(path string) ([]Prediction, error) {
+	var out []Prediction
+	err := readIDCancer(path, "submission", func(row csvio.Row, id, cancer string) error {
+		v, err := strconv.ParseFloat(cancer, 64)
+		if id == "" || err != nil || !(v >= 0 && v <= 1) {
+			return row.Errorf("want a non-empty id and a cancer probability in [0,1], got %q,%q", id, cancer)
+		}
+		out = append(out, Prediction{ID: id, Cancer: cancer})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// readIDCancer reads a CSV with the id and cancer columns (found by name;
+// others ignored; what names the kind of file in the error when one is
+// missing) and calls each with every non-blank row's cells, stopping at its
+// first error. Every error starts with "pipeline:" and names the file.
+func readIDCancer(path, what string, each func(row csvio.Row, id, cancer string) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("pipeline: %w", err) // *fs.PathError: names the file
 	}
 	defer f.Close()
+	// From here every error names the file: csvio's carry the name it is
+	// given, and each's row.Errorf the name and line.
 	cr, err := csvio.NewReader(f, path)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("pipeline: %w", err)
 	}
 	if err := cr.Require(SubmissionHeader...); err != nil {
-		return nil, fmt.Errorf("not a submission file: %w", err)
+		return fmt.Errorf("pipeline: not a %s file: %w", what, err)
 	}
-	var out []Prediction
 	for {
 		row, err := cr.Next()
-		if err == io.EOF {
-			return out, nil
+		if errors.Is(err, io.EOF) {
+			return nil
 		}
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("pipeline: %w", err)
 		}
-		p := Prediction{ID: row.Get("id"), Cancer: row.Get("cancer")}
-		v, err := strconv.ParseFloat(p.Cancer, 64)
-		if p.ID == "" || err != nil || !(v >= 0 && v <= 1) {
-			return nil, row.Errorf("want a non-empty id and a cancer probability in [0,1], got %q,%q", p.ID, p.Cancer)
+		if err := each(row, row.Get("id"), row.Get("cancer")); err != nil {
+			return fmt.Errorf("pipeline: %w", err)
 		}
-		out = append(out, p)
 	}
 }
 
@@ -88,7 +106,7 @@ func AppendSubmission(path, id string, p float64) error {
 	var rows []Prediction
 	if st, err := os.Stat(path); err == nil && st.Size() > 0 {
 		if rows, err = ReadSubmission(path); err != nil {
-			return fmt.Errorf("submission: %w", err)
+			return err // names the file, says what is wrong with it
 		}
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("submission: %w", err)
@@ -115,43 +133,31 @@ func lockFolder(dir string) func() {
 	if err != nil {
 		return func() {}
 	}
+	// A folder opened for reading: its Close can lose nothing (and ends
+	// the flock).
 	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX) != nil {
-		f.Close()
+		_ = f.Close()
 		return func() {}
 	}
-	return func() { f.Close() }
+	return func() { _ = f.Close() }
 }
 
 // ReadLabels reads a Kaggle labels CSV (id,cancer, columns found by name)
 // into a map; every label must be 0 or 1.
 func ReadLabels(path string) (map[string]float64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	cr, err := csvio.NewReader(f, path)
-	if err != nil {
-		return nil, err
-	}
-	if err := cr.Require(SubmissionHeader...); err != nil {
-		return nil, fmt.Errorf("labels: %w", err)
-	}
 	m := map[string]float64{}
-	for {
-		row, err := cr.Next()
-		if err == io.EOF {
-			return m, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		v, err := strconv.ParseFloat(row.Get("cancer"), 64)
+	err := readIDCancer(path, "labels", func(row csvio.Row, id, cancer string) error {
+		v, err := strconv.ParseFloat(cancer, 64)
 		if err != nil || (v != 0 && v != 1) {
-			return nil, row.Errorf("cancer must be 0 or 1, got %q", row.Get("cancer"))
+			return row.Errorf("cancer must be 0 or 1, got %q", cancer)
 		}
-		m[row.Get("id")] = v
+		m[id] = v
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return m, nil
 }
 
 // LogLoss is the Kaggle DSB 2017 metric: mean binary cross-entropy of the

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 // TestAppendSubmissionHostileIDs: ids with commas, quotes, line breaks or a
@@ -56,7 +58,7 @@ func TestAppendSubmissionHostileIDs(t *testing.T) {
 	}
 	// A file that is not a submission is refused, not overwritten.
 	other := filepath.Join(t.TempDir(), "other.csv")
-	os.WriteFile(other, []byte("a,b\n1,2\n"), 0o644)
+	testfs.WriteFile(t, other, []byte("a,b\n1,2\n"))
 	if err := AppendSubmission(other, "x", 0.5); err == nil {
 		t.Error("appended to a file without id,cancer columns")
 	}

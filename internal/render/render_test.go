@@ -162,7 +162,7 @@ func TestSnapshotErrorsAndFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	im, err := png.Decode(f)
-	f.Close()
+	_ = f.Close() // read only
 	if err != nil || im.Bounds().Dx() != 3*321+4*gap {
 		t.Fatalf("decode: %v %v", err, im.Bounds())
 	}

@@ -55,26 +55,43 @@ func describe(pix []int32, nx int, pixArea float64) blob {
 // airway finds and removes the trachea and main bronchi (see the package
 // comment), marking them cAirway.
 func (s *Segmenter) airway(hu *volume.Volume[int16], opt Options, st *Stats) {
+	down := -1 // k step towards the feet
+	if hu.Direction[2][2] < 0 {
+		down = 1
+	}
+	seedK, seed := s.tracheaSeed(hu, opt, down)
+	if seedK < 0 {
+		return
+	}
+	st.TracheaFound = true
+	st.TracheaSeedSlice = seedK
+	lumen := s.followAirway(hu, opt, st, seedK, seed, down)
+	removed := s.widenAirway(hu, opt, lumen)
+	pixArea := hu.Spacing[0] * hu.Spacing[1]
+	st.AirwayML = float64(removed) * pixArea * hu.Spacing[2] / 1000
+}
+
+// tracheaSeed looks for the trachea in the top 40 % of the slices, from
+// the head down (down is the k step towards the feet): the first slice with
+// body holding a roundish air region of trachea size near the body's
+// midline. It returns that slice and the region's offsets in it, or -1.
+func (s *Segmenter) tracheaSeed(hu *volume.Volume[int16], opt Options, down int) (int, []int32) {
 	nx, ny, nz := hu.Dims[0], hu.Dims[1], hu.Dims[2]
 	nxy := nx * ny
-	sx, sy, sz := hu.Spacing[0], hu.Spacing[1], hu.Spacing[2]
+	sx, sy := hu.Spacing[0], hu.Spacing[1]
 	pixArea := sx * sy
-	down := -1 // k step towards the feet
 	top := nz - 1
-	if hu.Direction[2][2] < 0 {
-		down, top = 1, 0
+	if down == 1 {
+		top = 0
 	}
 	const (
 		minSeedMM2 = 40.0
 		maxSeedMM2 = 800.0
 		maxBoxMM   = 40.0
 		midlineMM  = 30.0
-		maxBlobMM2 = 700.0
 	)
 	searchSlices := max(1, int(0.4*float64(nz)))
-	seedK := -1
-	var seed []int32
-	for n := 0; n < searchSlices && seedK < 0; n++ {
+	for n := 0; n < searchSlices; n++ {
 		k := top + n*down
 		if s.nbody[k] < 1000 {
 			continue
@@ -107,14 +124,24 @@ func (s *Segmenter) airway(hu *volume.Volume[int16], opt Options, st *Stats) {
 			}
 		}
 		if best != nil {
-			seedK, seed = k, best.pix
+			return k, best.pix
 		}
 	}
-	if seedK < 0 {
-		return
-	}
-	st.TracheaFound = true
-	st.TracheaSeedSlice = seedK
+	return -1, nil
+}
+
+// followAirway marks the seed region cAirway and follows the lumen from it
+// slice by slice: towards the feet (down) to BronchusDepthMM below the
+// carina (where it splits; st.CarinaSlice), towards the head to its end. A
+// region that grows too much from one slice to the next is a leak into the
+// lung and is not followed. It returns the lumen's offsets (global index)
+// per slice.
+func (s *Segmenter) followAirway(hu *volume.Volume[int16], opt Options, st *Stats, seedK int, seed []int32, down int) [][]int32 {
+	nx, ny, nz := hu.Dims[0], hu.Dims[1], hu.Dims[2]
+	nxy := nx * ny
+	pixArea := hu.Spacing[0] * hu.Spacing[1]
+	sz := hu.Spacing[2]
+	const maxBlobMM2 = 700.0
 	var lumen [][]int32 // per slice offsets (global index) of lumen pixels
 	mark := func(k int, pix []int32) {
 		c := s.cls[k*nxy : (k+1)*nxy]
@@ -177,7 +204,16 @@ func (s *Segmenter) airway(hu *volume.Volume[int16], opt Options, st *Stats) {
 	}
 	follow(seed, down, true)
 	follow(seed, -down, false)
-	// Widen the lumen by the margin within air candidates, slice by slice.
+	return lumen
+}
+
+// widenAirway widens the lumen by AirwayMarginMM within the air
+// candidates, slice by slice, marking the margin cAirway too; it returns
+// how many voxels the airway took in all (lumen and margin).
+func (s *Segmenter) widenAirway(hu *volume.Volume[int16], opt Options, lumen [][]int32) int {
+	nx, ny := hu.Dims[0], hu.Dims[1]
+	nxy := nx * ny
+	sx, sy := hu.Spacing[0], hu.Spacing[1]
 	rx := int(math.Round(opt.AirwayMarginMM / sx))
 	ry := int(math.Round(opt.AirwayMarginMM / sy))
 	var offs [][2]int
@@ -208,7 +244,7 @@ func (s *Segmenter) airway(hu *volume.Volume[int16], opt Options, st *Stats) {
 			}
 		}
 	}
-	st.AirwayML = float64(removed) * pixArea * sz / 1000
+	return removed
 }
 
 func abs(x int) int {

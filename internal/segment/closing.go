@@ -4,18 +4,18 @@ import (
 	"math"
 	"sync/atomic"
 
+	"github.com/lungctl/lungctl/internal/edt"
 	"github.com/lungctl/lungctl/internal/par"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
 // closer holds one worker's 2-D buffers for close.
 type closer struct {
-	f, g, cf []float32
-	m, cn    []uint8
-	v        []int32
-	z        []float32
-	res      []uint8
-	stack    []int32
+	f, cf []float32
+	m, cn []uint8
+	ew    edt.Workspace // the row pass of edt
+	res   []uint8
+	stack []int32
 }
 
 // massCoarse is the in-plane downsampling factor of the mass closing
@@ -226,10 +226,10 @@ func (cl *closer) closeFrom(f []float32, w, h int, sx, sy, r2 float32) {
 	cl.stack = borderFill(m, w, h, 0, 2, cl.stack)
 }
 
-const inf = float32(1e20)
+const inf = edt.Inf
 
-// ensureCoarse sizes the buffers of a coarse w×h closing (it shares g, m,
-// v and z with the fine one, which runs after it).
+// ensureCoarse sizes the buffers of a coarse w×h closing (it shares m and
+// the edt workspace with the fine one, which runs after it).
 func (cl *closer) ensureCoarse(w, h int) {
 	if len(cl.cf) < w*h {
 		cl.cf = make([]float32, w*h)
@@ -241,18 +241,14 @@ func (cl *closer) ensureCoarse(w, h int) {
 func (cl *closer) ensure(w, h int) {
 	if len(cl.f) < w*h {
 		cl.f = make([]float32, w*h)
-		cl.g = make([]float32, w*h)
 		cl.m = make([]uint8, w*h)
-	}
-	if n := max(w, h); len(cl.v) < n+1 {
-		cl.v = make([]int32, n+1)
-		cl.z = make([]float32, n+1)
 	}
 }
 
 // edt replaces f (0 at feature pixels, inf elsewhere; w×h, row-major) by the
 // squared Euclidean distance in mm² to the nearest feature pixel, with pixel
-// spacing sx, sy mm (separable lower-envelope algorithm).
+// spacing sx, sy mm: separable, the binary column pass by two sweeps, the row
+// pass by package edt's lower envelope of parabolas.
 func (cl *closer) edt(f []float32, w, h int, sx, sy float32) {
 	// Columns: 1-D distance along y by two sweeps.
 	for i := 0; i < w; i++ {
@@ -279,49 +275,7 @@ func (cl *closer) edt(f []float32, w, h int, sx, sy float32) {
 		}
 	}
 	// Rows: lower envelope of parabolas sx²(i−q)² + f[q].
-	v, z := cl.v, cl.z
-	g := cl.g
-	s2 := sx * sx
 	for j := 0; j < h; j++ {
-		row := f[j*w : (j+1)*w]
-		out := g[:w]
-		kk := -1
-		for q := 0; q < w; q++ {
-			if row[q] >= inf {
-				continue
-			}
-			fq := row[q] + s2*float32(q*q)
-			for kk >= 0 {
-				p := int(v[kk])
-				sIsect := (fq - (row[p] + s2*float32(p*p))) / (2 * s2 * float32(q-p))
-				if sIsect <= z[kk] {
-					kk--
-					continue
-				}
-				kk++
-				v[kk] = int32(q)
-				z[kk] = sIsect
-				break
-			}
-			if kk < 0 {
-				kk = 0
-				v[0] = int32(q)
-				z[0] = float32(math.Inf(-1))
-			}
-		}
-		if kk < 0 {
-			continue // no feature in this row: stays inf
-		}
-		z[kk+1] = float32(math.Inf(1))
-		t := 0
-		for q := 0; q < w; q++ {
-			for z[t+1] < float32(q) {
-				t++
-			}
-			p := int(v[t])
-			dq := float32(q-p) * sx
-			out[q] = dq*dq + row[p]
-		}
-		copy(row, out)
+		cl.ew.Line(f[j*w:(j+1)*w], sx)
 	}
 }

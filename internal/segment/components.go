@@ -20,6 +20,25 @@ type airRun struct {
 // runs along i: runs are extracted per slice in parallel, then joined with a
 // union-find across rows and slices.
 func (s *Segmenter) components(hu *volume.Volume[int16], opt Options, dst *volume.Volume[uint8], st *Stats) error {
+	s.extractRuns(hu)
+	base, uf := s.joinRuns(hu.Dims[1], hu.Dims[2])
+	comps := s.airComponents(base, uf)
+	vox := hu.Spacing[0] * hu.Spacing[1] * hu.Spacing[2] / 1000
+	clear(dst.Data)
+	keep, err := pickLungs(comps, vox, opt)
+	if err != nil {
+		return err
+	}
+	for _, cp := range keep {
+		st.ComponentsML = append(st.ComponentsML, float64(cp.size)*vox)
+	}
+	s.paintLungs(dst, keep, base, uf)
+	return nil
+}
+
+// extractRuns fills s.runs[k] with slice k's runs of air voxels, row by
+// row, and s.rowStart[k][j] with the index of row j's first run.
+func (s *Segmenter) extractRuns(hu *volume.Volume[int16]) {
 	nx, ny, nz := hu.Dims[0], hu.Dims[1], hu.Dims[2]
 	nxy := nx * ny
 	if len(s.runs) < nz {
@@ -55,8 +74,51 @@ func (s *Segmenter) components(hu *volume.Volume[int16], opt Options, dst *volum
 		rs[ny] = int32(len(runs))
 		s.runs[k] = runs
 	})
-	// Global run numbering and union-find.
-	base := make([]int32, nz+1)
+}
+
+// unionFind is a union-find over run numbers: each run's parent, a root
+// its own; the smaller root wins a union.
+type unionFind []int32
+
+func (u unionFind) find(x int32) int32 {
+	for u[x] != x {
+		u[x] = u[u[x]]
+		x = u[x]
+	}
+	return x
+}
+
+func (u unionFind) union(a, b int32) {
+	ra, rb := u.find(a), u.find(b)
+	if ra != rb {
+		if ra < rb {
+			u[rb] = ra
+		} else {
+			u[ra] = rb
+		}
+	}
+}
+
+// join unions overlapping runs of two sorted run lists, numbered from oa
+// and ob.
+func (u unionFind) join(ra []airRun, oa int32, rb []airRun, ob int32) {
+	x, y := 0, 0
+	for x < len(ra) && y < len(rb) {
+		if ra[x].i0 < rb[y].i1 && rb[y].i0 < ra[x].i1 {
+			u.union(oa+int32(x), ob+int32(y))
+		}
+		if ra[x].i1 < rb[y].i1 {
+			x++
+		} else {
+			y++
+		}
+	}
+}
+
+// joinRuns numbers the runs of all slices globally (slice k's from
+// base[k]) and unions the runs that touch along j and along k, in s.parent.
+func (s *Segmenter) joinRuns(ny, nz int) (base []int32, uf unionFind) {
+	base = make([]int32, nz+1)
 	for k := 0; k < nz; k++ {
 		base[k+1] = base[k] + int32(len(s.runs[k]))
 	}
@@ -64,68 +126,45 @@ func (s *Segmenter) components(hu *volume.Volume[int16], opt Options, dst *volum
 	if cap(s.parent) < total {
 		s.parent = make([]int32, total)
 	}
-	parent := s.parent[:total]
-	for r := range parent {
-		parent[r] = int32(r)
-	}
-	find := func(x int32) int32 {
-		for parent[x] != x {
-			parent[x] = parent[parent[x]]
-			x = parent[x]
-		}
-		return x
-	}
-	union := func(a, b int32) {
-		ra, rb := find(a), find(b)
-		if ra != rb {
-			if ra < rb {
-				parent[rb] = ra
-			} else {
-				parent[ra] = rb
-			}
-		}
-	}
-	// join unions overlapping runs of two sorted run lists.
-	join := func(ra []airRun, oa int32, rb []airRun, ob int32) {
-		x, y := 0, 0
-		for x < len(ra) && y < len(rb) {
-			if ra[x].i0 < rb[y].i1 && rb[y].i0 < ra[x].i1 {
-				union(oa+int32(x), ob+int32(y))
-			}
-			if ra[x].i1 < rb[y].i1 {
-				x++
-			} else {
-				y++
-			}
-		}
+	uf = unionFind(s.parent[:total])
+	for r := range uf {
+		uf[r] = int32(r)
 	}
 	for k := 0; k < nz; k++ {
 		runs, rs := s.runs[k], s.rowStart[k]
 		for j := 1; j < ny; j++ {
-			join(runs[rs[j]:rs[j+1]], base[k]+rs[j], runs[rs[j-1]:rs[j]], base[k]+rs[j-1])
+			uf.join(runs[rs[j]:rs[j+1]], base[k]+rs[j], runs[rs[j-1]:rs[j]], base[k]+rs[j-1])
 		}
 		if k > 0 {
 			prev, ps := s.runs[k-1], s.rowStart[k-1]
 			for j := 0; j < ny; j++ {
-				join(runs[rs[j]:rs[j+1]], base[k]+rs[j], prev[ps[j]:ps[j+1]], base[k-1]+ps[j])
+				uf.join(runs[rs[j]:rs[j+1]], base[k]+rs[j], prev[ps[j]:ps[j+1]], base[k-1]+ps[j])
 			}
 		}
 	}
-	type comp struct {
-		root int32
-		size int
-		sum  float64 // sum of HU
-	}
-	byRoot := map[int32]*comp{}
-	var comps []*comp
-	for k := 0; k < nz; k++ {
+	return base, uf
+}
+
+// airComp is one air component: its union-find root, voxels and HU sum.
+type airComp struct {
+	root int32
+	size int
+	sum  float64 // sum of HU
+}
+
+// airComponents gathers the components, largest first, and compresses
+// every run's path so that uf holds its root.
+func (s *Segmenter) airComponents(base []int32, uf unionFind) []*airComp {
+	byRoot := map[int32]*airComp{}
+	var comps []*airComp
+	for k := range len(base) - 1 {
 		for x, r := range s.runs[k] {
 			g := base[k] + int32(x)
-			root := find(g)
-			parent[g] = root
+			root := uf.find(g)
+			uf[g] = root
 			cp := byRoot[root]
 			if cp == nil {
-				cp = &comp{root: root}
+				cp = &airComp{root: root}
 				byRoot[root] = cp
 				comps = append(comps, cp)
 			}
@@ -134,17 +173,21 @@ func (s *Segmenter) components(hu *volume.Volume[int16], opt Options, dst *volum
 		}
 	}
 	sort.Slice(comps, func(a, b int) bool { return comps[a].size > comps[b].size })
-	vox := hu.Spacing[0] * hu.Spacing[1] * hu.Spacing[2] / 1000
-	clear(dst.Data)
+	return comps
+}
+
+// pickLungs keeps the largest component (at least MinLungML, else
+// ErrNoLungs) and a second lung: the next largest component that is big
+// enough and is parenchyma, not pure air (bowel gas, air inside the table).
+// vox is a voxel's volume in mL.
+func pickLungs(comps []*airComp, vox float64, opt Options) ([]*airComp, error) {
 	if len(comps) == 0 || float64(comps[0].size)*vox < opt.MinLungML {
 		largest := 0.0
 		if len(comps) > 0 {
 			largest = float64(comps[0].size) * vox
 		}
-		return fmt.Errorf("%w: largest air component %.1f mL", ErrNoLungs, largest)
+		return nil, fmt.Errorf("%w: largest air component %.1f mL", ErrNoLungs, largest)
 	}
-	// The second lung: the next largest component that is big enough and
-	// is parenchyma, not pure air (bowel gas, air inside the table).
 	keep := comps[:1]
 	for _, cp := range comps[1:] {
 		if float64(cp.size)*vox < opt.MinLungML || cp.size*20 < comps[0].size {
@@ -155,9 +198,15 @@ func (s *Segmenter) components(hu *volume.Volume[int16], opt Options, dst *volum
 			break
 		}
 	}
-	for _, cp := range keep {
-		st.ComponentsML = append(st.ComponentsML, float64(cp.size)*vox)
-	}
+	return keep, nil
+}
+
+// paintLungs writes the kept components into dst as labels 1 and 2 (one
+// component: split at the body midline) and their per-slice bounding boxes
+// into s.boxes. uf must hold every run's root (see airComponents).
+func (s *Segmenter) paintLungs(dst *volume.Volume[uint8], keep []*airComp, base []int32, uf unionFind) {
+	nx, ny, nz := dst.Dims[0], dst.Dims[1], dst.Dims[2]
+	nxy := nx * ny
 	single := len(keep) == 1
 	r1 := keep[0].root
 	r2 := int32(-1)
@@ -174,7 +223,7 @@ func (s *Segmenter) components(hu *volume.Volume[int16], opt Options, dst *volum
 		bx := &s.boxes[k]
 		*bx = [2]labelBox{emptyBox(nx, ny), emptyBox(nx, ny)}
 		for x, r := range s.runs[k] {
-			root := parent[base[k]+int32(x)] // fully compressed above
+			root := uf[base[k]+int32(x)] // fully compressed by airComponents
 			var l uint8
 			switch root {
 			case r1:
@@ -215,7 +264,6 @@ func (s *Segmenter) components(hu *volume.Volume[int16], opt Options, dst *volum
 			}
 		}
 	})
-	return nil
 }
 
 // labelBox is the bounding box of one lung label in one slice (i1 < 0:

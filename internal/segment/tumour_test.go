@@ -198,7 +198,7 @@ func writeOutline(path string, hu *volume.Volume[int16], m *volume.Volume[uint8]
 		return err
 	}
 	if err := png.Encode(f, img); err != nil {
-		f.Close()
+		_ = f.Close() // the encode error is the one to report
 		return err
 	}
 	return f.Close()
