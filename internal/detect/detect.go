@@ -56,7 +56,7 @@ type Options struct {
 	// (path-assisted search, boxes of 0.1 bandwidth; −1 for the exact one).
 	Cluster cluster.Options
 	// MinDiameterMM and MaxDiameterMM bound the equivalent-sphere diameter
-	// (mm) of a cluster kept as a candidate. Defaults 3 and 40 mm.
+	// (mm) of a cluster kept as a candidate. Defaults 3 and 100 mm.
 	MinDiameterMM, MaxDiameterMM float64
 	// MaxCandidates caps the number of candidates returned (highest scores
 	// first). Default 10; negative means no cap.
