@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lungctl/lungctl/internal/classify"
 	"github.com/lungctl/lungctl/internal/report/browser"
 )
 
@@ -29,7 +30,10 @@ func TestReportLIDCInBrowser(t *testing.T) {
 	dir := needShared(t, "lidc-idri-0001")
 	exe := browser.Require(t)
 	out := t.TempDir()
-	w := &Worker{Opt: ScanOptions{Report: true}}
+	// The patient probability as the CLI's defaults give it (--top-k,
+	// --leak), so that the screenshot shows what a user sees.
+	w := &Worker{Opt: ScanOptions{Report: true,
+		Score: ScoreOptions{NoisyORK: classify.DefaultNoisyORK, NoisyORLeak: classify.DefaultNoisyORLeak}}}
 	rec, cs, err := w.Process(context.Background(), dir, out)
 	if err != nil {
 		t.Fatal(err)
