@@ -44,6 +44,15 @@ func parallelFor(n int, f func(lo, hi int)) {
 	par.Chunks(n, 1, func(_, lo, hi int) { f(lo, hi) })
 }
 
+// reuseOrNew returns dst resized to grid g by the buffer-reuse rule
+// (volume.Reuse), or a new volume on g when dst has no room.
+func reuseOrNew(dst *volume.Volume[float32], g volume.Grid) *volume.Volume[float32] {
+	if v, ok := volume.Reuse(dst, g); ok {
+		return v
+	}
+	return volume.New[float32](g)
+}
+
 // gaussKernel returns normalised Gaussian weights w[0..r] (w[d] for offset
 // ±d) for a sigma of s voxels, truncated at ceil(3.5 s).
 func gaussKernel(s float64) []float32 {
@@ -111,18 +120,14 @@ func smooth[T int16 | float32](dst *volume.Volume[float32], src *volume.Volume[T
 			return nil, fmt.Errorf("%w (got %g)", ErrBadSigma, sg)
 		}
 	}
-	n := src.Len()
-	if dst == nil || cap(dst.Data) < n {
-		dst = &volume.Volume[float32]{Data: make([]float32, n)}
-	}
-	dst.Grid = src.Grid
-	dst.Data = dst.Data[:n]
+	dst = reuseOrNew(dst, src.Grid)
 	nx, ny, nz := src.Dims[0], src.Dims[1], src.Dims[2]
 	kx := gaussKernel(sigma[0] / src.Spacing[0])
 	ky := gaussKernel(sigma[1] / src.Spacing[1])
 	kz := gaussKernel(sigma[2] / src.Spacing[2])
 
-	// Pass 1: x, from int16 source into dst, row by row.
+	// Pass 1: x, from the source into dst, row by row (through a float32
+	// line, so dst may be src).
 	parallelFor(ny*nz, func(lo, hi int) {
 		line := make([]float32, nx)
 		r := len(kx) - 1

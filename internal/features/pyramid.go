@@ -89,12 +89,7 @@ func down2(dst, v *volume.Volume[float32], d [3]int) *volume.Volume[float32] {
 	for a := 0; a < 3; a++ {
 		g.Spacing[a] *= 2
 	}
-	n := g.Len()
-	if dst == nil || cap(dst.Data) < n {
-		dst = &volume.Volume[float32]{Data: make([]float32, n)}
-	}
-	dst.Grid = g
-	dst.Data = dst.Data[:n]
+	dst = reuseOrNew(dst, g)
 	nx, ny, nz := v.Dims[0], v.Dims[1], v.Dims[2]
 	parallelFor(d[2], func(lo, hi int) {
 		for k := lo; k < hi; k++ {
@@ -128,12 +123,7 @@ func BlobResponse(s *volume.Volume[float32], sigma float64, i, j, k int) float64
 // BlobMap fills dst (reused when it has room) with BlobResponse at every
 // voxel of the level s smoothed with sigma mm.
 func BlobMap(dst *volume.Volume[float32], s *volume.Volume[float32], sigma float64) *volume.Volume[float32] {
-	n := s.Len()
-	if dst == nil || cap(dst.Data) < n {
-		dst = &volume.Volume[float32]{Data: make([]float32, n)}
-	}
-	dst.Grid = s.Grid
-	dst.Data = dst.Data[:n]
+	dst = reuseOrNew(dst, s.Grid)
 	nx, ny := s.Dims[0], s.Dims[1]
 	parallelFor(s.Dims[2], func(lo, hi int) {
 		for k := lo; k < hi; k++ {
