@@ -237,33 +237,3 @@ func bruteScaled(points []float32, dim int, modes []float32, opt Options, m int)
 	}
 	return maxIt
 }
-
-// scaledDensity is the sample-point density f(y) = Σ_i w_i s_i^−m
-// exp(−d_i²/2) (d_i < truncate; scaled units; see the package comment) at
-// y, in float64: what the update increases.
-func scaledDensity(points []float32, dim int, weights, scale []float32, m int, truncate float64, y []float64) float64 {
-	var f float64
-	for i := 0; i < len(points)/dim; i++ {
-		s := 1.0
-		if scale != nil {
-			s = float64(scale[i])
-		}
-		var d2 float64
-		for a := 0; a < dim; a++ {
-			d := float64(points[i*dim+a]) - y[a]
-			if a < m {
-				d /= s
-			}
-			d2 += d * d
-		}
-		if d2 >= truncate*truncate {
-			continue
-		}
-		w := math.Pow(s, -float64(m)) * math.Exp(-0.5*d2)
-		if weights != nil {
-			w *= float64(weights[i])
-		}
-		f += w
-	}
-	return f
-}
