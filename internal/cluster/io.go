@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -16,7 +15,9 @@ import (
 	"github.com/lungctl/lungctl/internal/npy"
 )
 
-// ErrFormat reports a points file that is not a float32 N×D .npy array.
+// ErrFormat reports a points file that cannot be read as N×D points: not a
+// float32 2-D .npy array, or a CSV file that is not all numbers in equal
+// columns.
 var ErrFormat = errors.New("cluster: unsupported points file")
 
 // EqualScale returns a copy of the N×dim points with axis a multiplied by
@@ -143,16 +144,20 @@ func AdjustedRand(a, b []int) float64 {
 // line holding any non-numeric field is taken as a header and skipped. Units
 // are whatever the file holds. Errors name the file and line.
 func ReadPointsCSV(path string) ([]float32, int, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, fmt.Errorf("cluster: %w", err)
 	}
-	r := csv.NewReader(bytes.NewReader(b))
+	defer f.Close()
+	r := csv.NewReader(bufio.NewReader(f))
 	r.ReuseRecord = true
 	r.TrimLeadingSpace = true
+	// The column count is checked below, against the first point rather
+	// than a header, with a message that says so.
+	r.FieldsPerRecord = -1
 	var out []float32
 	dim := 0
-	for line := 1; ; line++ {
+	for first := true; ; first = false {
 		rec, err := r.Read()
 		if err == io.EOF {
 			break
@@ -160,7 +165,8 @@ func ReadPointsCSV(path string) ([]float32, int, error) {
 		if err != nil {
 			return nil, 0, fmt.Errorf("cluster: %s: %w: %w", path, ErrFormat, err)
 		}
-		if line == 1 && !csvAllNumeric(rec) {
+		line, _ := r.FieldPos(0)
+		if first && !csvAllNumeric(rec) {
 			continue
 		}
 		if dim == 0 {
