@@ -43,15 +43,25 @@ func ReadAnnotationsFrom(r io.Reader, name string) ([]Annotation, error) {
 		if err != nil {
 			return nil, fmt.Errorf("eval: %w", err)
 		}
-		var vals [4]float64
-		for i, k := range []string{"coordX", "coordY", "coordZ", "diameter_mm"} {
-			if vals[i], err = row.Finite(k); err != nil {
-				return nil, fmt.Errorf("eval: %w", err)
-			}
+		a, err := annotationOf(row)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, Annotation{SeriesUID: row.Get("seriesuid"),
-			World: [3]float64{vals[0], vals[1], vals[2]}, DiameterMM: vals[3]})
+		out = append(out, a)
 	}
+}
+
+// annotationOf reads the LUNA16 annotation columns of one row: seriesuid,
+// coordX, coordY, coordZ (LPS mm) and diameter_mm, each number finite.
+func annotationOf(row csvio.Row) (Annotation, error) {
+	var v [4]float64
+	for i, k := range []string{"coordX", "coordY", "coordZ", "diameter_mm"} {
+		var err error
+		if v[i], err = row.Finite(k); err != nil {
+			return Annotation{}, fmt.Errorf("eval: %w", err)
+		}
+	}
+	return Annotation{SeriesUID: row.Get("seriesuid"), World: [3]float64{v[0], v[1], v[2]}, DiameterMM: v[3]}, nil
 }
 
 // ReadSeriesUIDs reads a scan list such as LUNA16's seriesuids.csv: the

@@ -95,14 +95,11 @@ func ReadTruthFrom(r io.Reader, name string) (*TruthTable, error) {
 		if err != nil {
 			return nil, fmt.Errorf("eval: %w", err)
 		}
-		var v [4]float64
-		for i, k := range []string{"coordX", "coordY", "coordZ", "diameter_mm"} {
-			if v[i], err = row.Finite(k); err != nil {
-				return nil, fmt.Errorf("eval: %w", err)
-			}
+		a, err := annotationOf(row)
+		if err != nil {
+			return nil, err
 		}
-		tr := TruthRow{Annotation: Annotation{SeriesUID: row.Get("seriesuid"), World: [3]float64{v[0], v[1], v[2]},
-			DiameterMM: v[3]}, Spiculated: -1, SolidDiameterMM: math.NaN(), LongAxisMM: math.NaN(),
+		tr := TruthRow{Annotation: a, Spiculated: -1, SolidDiameterMM: math.NaN(), LongAxisMM: math.NaN(),
 			ShortAxisMM: math.NaN(), VolumeMM3: math.NaN()}
 		if !t.HasKind {
 			t.Rows = append(t.Rows, tr)
