@@ -162,16 +162,17 @@ func readRefs(where string, in []inputFile, listed []warn.Warning, opt Options) 
 	if refs.StudyInstanceUID == "" || refs.SeriesInstanceUID == "" {
 		return nil, fmt.Errorf("dicomio: %s: %w: no StudyInstanceUID or SeriesInstanceUID", first.h.path, ErrCorrupt)
 	}
-	if err := refs.fillStudy(first.h.path); err != nil {
+	if err := refs.fillStudy(first.h); err != nil {
 		return nil, err
 	}
 	return refs, nil
 }
 
 // fillStudy copies the patient and study attributes the derived objects
-// repeat from path's header; a missing FrameOfReferenceUID is an error.
-func (refs *SeriesRefs) fillStudy(path string) error {
-	elems, err := headerElements(path)
+// repeat from h's header; a missing FrameOfReferenceUID is an error.
+func (refs *SeriesRefs) fillStudy(h *header) error {
+	path := h.path
+	elems, err := headerElements(h)
 	if err != nil {
 		return err
 	}
@@ -214,17 +215,26 @@ func (refs *SeriesRefs) fillStudy(path string) error {
 	return nil
 }
 
-// headerElements returns the top-level elements of path that precede its
-// pixel data, decoded by the dicom library with the file's transfer syntax
-// set explicitly (as libParse does). It reads a prefix of the file first and
-// the whole file only when the header is longer or the data set deflated.
-// It never panics.
-func headerElements(path string) (elems []*dicom.Element, err error) {
+// headerElements returns the top-level elements of h's file that precede
+// its pixel data, decoded by the dicom library with the file's transfer
+// syntax set explicitly (as libParse does). A file held in memory (a .zip
+// entry, h.data) is read from there; otherwise it reads a prefix of the file
+// first and the whole file only when the header is longer or the data set
+// deflated. It never panics.
+func headerElements(h *header) (elems []*dicom.Element, err error) {
+	path := h.path
 	defer func() {
 		if r := recover(); r != nil {
 			elems, err = nil, fmt.Errorf("dicomio: %s: %w: parser failure: %v", path, ErrCorrupt, r)
 		}
 	}()
+	if h.data != nil {
+		ds, implicit, bo, err := headerDataset(path, h.data, true)
+		if err != nil {
+			return nil, err
+		}
+		return parseElements(path, ds, implicit, bo)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("dicomio: %s: %w", path, err)
