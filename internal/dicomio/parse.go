@@ -293,6 +293,18 @@ func parseDataset(path string, ds []byte, base int64, whole, implicit bool, bo b
 // neither guesses the syntax (its guessing allocates the garbage lengths it
 // tries, ~0.7 MB a file) nor fails on files without meta information.
 func libParse(path string, ds []byte, implicit bool, bo binary.ByteOrder) (*header, error) {
+	elems, err := parseElements(path, ds, implicit, bo)
+	if err != nil {
+		return nil, err
+	}
+	h := &header{path: path, numFrames: 1, samplesPerPixel: 1}
+	h.fill(elems)
+	return h, nil
+}
+
+// parseElements decodes data-set bytes with the dicom library, a synthetic
+// file meta group naming their encoding in front.
+func parseElements(path string, ds []byte, implicit bool, bo binary.ByteOrder) ([]*dicom.Element, error) {
 	meta := syntheticMeta[0]
 	switch {
 	case implicit:
@@ -300,30 +312,25 @@ func libParse(path string, ds []byte, implicit bool, bo binary.ByteOrder) (*head
 	case bo == binary.BigEndian:
 		meta = syntheticMeta[2]
 	}
-	opts := []dicom.ParseOption{dicom.AllowUnknownSpecificCharacterSet(), dicom.SkipPixelData()}
 	in := io.MultiReader(bytes.NewReader(meta), bytes.NewReader(ds))
-	h := &header{path: path, numFrames: 1, samplesPerPixel: 1}
-	p, err := dicom.NewParser(in, int64(len(meta)+len(ds)), nil, opts...)
-	if err != nil || p == nil {
+	p, err := dicom.NewParser(in, int64(len(meta)+len(ds)), nil, dicom.AllowUnknownSpecificCharacterSet(), dicom.SkipPixelData())
+	if err != nil {
 		return nil, fmt.Errorf("dicomio: %s: %w: cannot start parser: %w", path, ErrCorrupt, err)
 	}
+	if p == nil {
+		return nil, fmt.Errorf("dicomio: %s: %w: cannot start parser", path, ErrCorrupt)
+	}
 	var elems []*dicom.Element
-	var perr error
 	for {
 		e, err := p.Next()
 		if err != nil {
-			if !errors.Is(err, dicom.ErrorEndOfDICOM) && !errors.Is(err, io.EOF) {
-				perr = err
+			if errors.Is(err, dicom.ErrorEndOfDICOM) || errors.Is(err, io.EOF) {
+				return elems, nil
 			}
-			break
+			return nil, fmt.Errorf("dicomio: %s: %w: %w", path, ErrCorrupt, err)
 		}
 		elems = append(elems, e)
 	}
-	h.fill(elems)
-	if perr != nil {
-		return nil, fmt.Errorf("dicomio: %s: %w: %w", path, ErrCorrupt, perr)
-	}
-	return h, nil
 }
 
 // syntheticMeta holds preamble + "DICM" + a file meta group whose

@@ -300,37 +300,6 @@ func headerDataset(path string, data []byte, whole bool) (ds []byte, implicit bo
 	return ds, implicit, bo, nil
 }
 
-// parseElements decodes data-set bytes with the dicom library, a synthetic
-// file meta group naming their encoding in front.
-func parseElements(path string, ds []byte, implicit bool, bo binary.ByteOrder) ([]*dicom.Element, error) {
-	meta := syntheticMeta[0]
-	switch {
-	case implicit:
-		meta = syntheticMeta[1]
-	case bo == binary.BigEndian:
-		meta = syntheticMeta[2]
-	}
-	in := io.MultiReader(bytes.NewReader(meta), bytes.NewReader(ds))
-	p, err := dicom.NewParser(in, int64(len(meta)+len(ds)), nil, dicom.AllowUnknownSpecificCharacterSet(), dicom.SkipPixelData())
-	if err != nil {
-		return nil, fmt.Errorf("dicomio: %s: %w: cannot start parser: %w", path, ErrCorrupt, err)
-	}
-	if p == nil {
-		return nil, fmt.Errorf("dicomio: %s: %w: cannot start parser", path, ErrCorrupt)
-	}
-	var elems []*dicom.Element
-	for {
-		e, err := p.Next()
-		if err != nil {
-			if errors.Is(err, dicom.ErrorEndOfDICOM) || errors.Is(err, io.EOF) {
-				return elems, nil
-			}
-			return nil, fmt.Errorf("dicomio: %s: %w: %w", path, ErrCorrupt, err)
-		}
-		elems = append(elems, e)
-	}
-}
-
 // Normal returns the unit slice normal in LPS: the row direction × the
 // column direction of Orientation.
 func (r *SeriesRefs) Normal() volume.Vec3 {
