@@ -62,7 +62,8 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 			ws.lab[p] = lBody
 		}
 	}
-	res.Type = classify(res, p75, opt)
+	peak, centre := ws.densestCore(b, cen)
+	res.Type = classify(res, p75, peak, centre, opt)
 	res.Sphericity = ws.sphericity(b, res.VolumeMM3)
 	res.Lobulation = ws.lobulation(b, cen)
 	res.Protrusions, res.Spiculation = ws.spiculation(b, res)
@@ -109,6 +110,34 @@ func (ws *Workspace) solidThreshold(b *boxInfo, solidHU float64) float64 {
 		return solidHU
 	}
 	return math.Min(solidHU, (med+peak)/2)
+}
+
+// coreMinMM is the smallest solid component, in mm across, that makes a
+// lesion part-solid rather than non-solid; a ball of it is also the core
+// whose density decides a small calcified lesion (see classify).
+const coreMinMM = 2
+
+// densestCore returns the smoothed HU that the body's densest coreMinMM
+// ball of voxels reaches (its k-th highest smoothed voxel, k that ball's
+// voxel count) and the smoothed HU at the body's centroid cen (box voxel
+// index).
+func (ws *Workspace) densestCore(b *boxInfo, cen volume.Vec3) (peak, centre float64) {
+	vals := ws.vals[:0]
+	for p, l := range ws.lab {
+		if l == lBody {
+			vals = append(vals, ws.sm.Data[p])
+		}
+	}
+	ws.vals = vals
+	sp := b.grid.Spacing
+	k := int(math.Ceil(math.Pi / 6 * coreMinMM * coreMinMM * coreMinMM / (sp[0] * sp[1] * sp[2])))
+	peak = float64(quantile(vals, 1-float64(k)/float64(len(vals))))
+	var idx [3]int
+	for a := range idx {
+		idx[a] = min(max(int(math.Round(cen[a])), 0), b.n[a]-1)
+	}
+	centre = float64(ws.sm.Data[idx[0]+b.n[0]*(idx[1]+b.n[1]*idx[2])])
+	return peak, centre
 }
 
 // lSolid marks body voxels of the solid component while measuring it.
@@ -194,17 +223,22 @@ func neighbours6(p, nx, ny, nz int) [6]int {
 }
 
 // classify decides the density class from the body and its solid part:
-//   - calcified: the body's 75th-percentile HU exceeds CalcifiedHU;
+//   - calcified: the body's 75th-percentile HU exceeds CalcifiedHU
+//     (diffuse calcification), or its densest coreMinMM core does and so
+//     does its centre (central calcification; a small calcified nodule's
+//     blurred rim, a partial-volume skirt, pulls its percentiles down, its
+//     core and centre much less; an eccentric fleck in a soft-tissue nodule
+//     does not count);
 //   - non-solid: no solid component at least 2 mm across;
 //   - solid: the solid component spans the body, up to the partial-volume
 //     rim a blurred edge leaves (solid mean diameter ≥ 0.8 of the body's,
 //     or within 2.5 mm of it);
 //   - part-solid otherwise.
-func classify(r *Result, p75 float64, opt Options) Type {
+func classify(r *Result, p75, corePeak, centre float64, opt Options) Type {
 	switch {
-	case p75 > opt.CalcifiedHU:
+	case p75 > opt.CalcifiedHU, corePeak > opt.CalcifiedHU && centre > opt.CalcifiedHU:
 		return Calcified
-	case r.SolidDiameterMM < 2:
+	case r.SolidDiameterMM < coreMinMM:
 		return NonSolid
 	case r.SolidDiameterMM >= 0.8*r.MeanDiameterMM || r.SolidDiameterMM >= r.MeanDiameterMM-2.5:
 		return Solid

@@ -62,8 +62,9 @@ type Options struct {
 	// SolidHU: voxels of the lesion body above this HU form its solid
 	// component. Default −300 HU.
 	SolidHU float64
-	// CalcifiedHU: a body whose 75th-percentile HU exceeds this is
-	// calcified. Default 200 HU.
+	// CalcifiedHU: a body whose 75th-percentile HU exceeds this, or whose
+	// densest 2 mm core and centre both do, is calcified (see classify).
+	// Default 200 HU.
 	CalcifiedHU float64
 	// MaxBoxMM caps the side of the analysis box in mm. Default 140.
 	MaxBoxMM float64

@@ -156,6 +156,13 @@ func TestDensityTypes(t *testing.T) {
 		{"ground glass", ball(0, 0, 0, 8, 260), 16, NonSolid, 0},
 		{"part-solid", maxOf(ball(0, 0, 0, 8, 240), ball(1, 0, 0, 3, 880)), 16, PartSolid, 6},
 		{"calcified", ball(0, 0, 0, 4, 1300), 8, Calcified, 8},
+		// Central calcification (a granuloma's benign pattern): a 5 mm
+		// calcified core fills an eighth of a 10 mm soft-tissue nodule, so
+		// the body's 75th percentile is soft tissue; core and centre are not.
+		{"central calcification", maxOf(ball(0, 0, 0, 5, 880), ball(0, 0, 0, 2.5, 1400)), 10, Calcified, 10},
+		// An eccentric fleck of calcium in a soft-tissue nodule does not
+		// make it a calcified (benign) nodule.
+		{"solid with a fleck", maxOf(ball(0, 0, 0, 6, 880), ball(3.5, 0, 0, 1.5, 1600)), 12, Solid, 12},
 		{"solid", ball(0, 0, 0, 6, 880), 12, Solid, 12},
 	}
 	for _, c := range cases {
