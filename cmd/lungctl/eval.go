@@ -199,7 +199,8 @@ count): sensitivity over that group's nodules, false positives of all scans.
 When the truth has the measurement columns and the candidates have
 measurements, the summary and JSON compare them for each detected nodule's
 best-scoring hit: mean diameter and volume error (median, 90th percentile),
-type accuracy and confusion, the spiculation AUC, the malignancy AUCs and the
+type accuracy and confusion, the spiculation AUC (spiculated against all other
+nodules, and against the round kind alone), the malignancy AUCs and the
 Lung-RADS counts.
 
 --lidc SERIES_DIR scores one candidates file against the LIDC-IDRI readers'

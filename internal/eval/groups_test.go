@@ -273,6 +273,10 @@ func TestMeasurementHand(t *testing.T) {
 	if s := a.Spiculation; s.Positives != 1 || s.Negatives != 2 || !nearF(s.AUC, .5) {
 		t.Errorf("spiculation AUC %+v", s)
 	}
+	// Against round only: n3 .6 against n0 .7 → 0 of 1 pair.
+	if s := a.SpiculationVsRound; s.Positives != 1 || s.Negatives != 1 || !nearF(s.AUC, 0) {
+		t.Errorf("spiculated vs round AUC %+v", s)
+	}
 	// Malignant (≥ 4): n3, n5. malignancy {.7,.2} vs {.1,.3} → 3/4; brock
 	// {.5} vs {.05,.3} (n5 has none) → 1; cnn {.6,.4} vs {.2,.4} → 3.5/4.
 	wantMal := map[string]float64{"malignancy": .75, "brock": 1, "cnn": .875}
@@ -289,7 +293,8 @@ func TestMeasurementHand(t *testing.T) {
 	}
 	s := r.Summary()
 	for _, want := range []string{"mean diameter (long+short)/2: |relative error| median 6.2 %, 90th percentile 9.2 % (n = 3)",
-		"spiculated vs not, AUC of spiculation: 0.500", "Lung-RADS of false positives: 2 1, 4B 1, unmeasured 1",
+		"spiculated vs not, AUC of spiculation: 0.500", "spiculated vs round, AUC of spiculation: 0.000 (1 spiculated, 1 round)",
+		"Lung-RADS of false positives: 2 1, 4B 1, unmeasured 1",
 		"brock 1.000 (1/2)"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)

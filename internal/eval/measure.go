@@ -35,6 +35,10 @@ type Agreement struct {
 	// Spiculation is the AUC of the spiculation column for truth
 	// spiculated = 1 (positive) against 0, over measured hits.
 	Spiculation AUC `json:"spiculation_auc"`
+	// SpiculationVsRound is that AUC with only round lesions (truth kind
+	// "round", spiculated 0) as negatives: spiculated against round, as
+	// the characterisation target is stated.
+	SpiculationVsRound AUC `json:"spiculation_vs_round_auc"`
 	// Malignancy holds the AUC of the malignancy, brock and cnn columns
 	// for truth malignancy ≥ 4 (the phantom's "malignant") against < 4,
 	// over detected nodules with a truth rating; absent when the truth has
@@ -94,6 +98,8 @@ func (r *Result) measure(rows []TruthRow, cands []candidate.Candidate) *Agreemen
 	a := &Agreement{LungRADSDetected: map[string]int{}, LungRADSFalsePositives: map[string]int{}}
 	var dErr, vErr, spScore, malTruth []float64
 	var spPos []bool
+	var srScore []float64 // spiculated against round
+	var srPos []bool
 	mal := map[string][]float64{}
 	byKind := map[string]*TypeAccuracy{}
 	all := &TypeAccuracy{Kind: "all"}
@@ -150,6 +156,10 @@ func (r *Result) measure(rows []TruthRow, cands []candidate.Candidate) *Agreemen
 		if t.Spiculated >= 0 {
 			spScore = append(spScore, c.Spiculation)
 			spPos = append(spPos, t.Spiculated == 1)
+			if t.Spiculated == 1 || t.Kind == "round" {
+				srScore = append(srScore, c.Spiculation)
+				srPos = append(srPos, t.Spiculated == 1)
+			}
 		}
 		a.PerNodule = append(a.PerNodule, mn)
 	}
@@ -175,6 +185,7 @@ func (r *Result) measure(rows []TruthRow, cands []candidate.Candidate) *Agreemen
 	}
 	a.TypeConfusion = confusion(conf, ordered(truthTypes, typeOrder), ordered(measTypes, []string{"solid", "part-solid", "non-solid", "calcified", unmeasured}))
 	a.Spiculation = aucOf("spiculation", spScore, spPos)
+	a.SpiculationVsRound = aucOf("spiculation", srScore, srPos)
 	if len(malTruth) > 0 {
 		pos := make([]bool, len(malTruth))
 		for i, m := range malTruth {
@@ -268,6 +279,9 @@ func (a *Agreement) text() string {
 	}
 	s := a.Spiculation
 	fmt.Fprintf(&b, "  spiculated vs not, AUC of spiculation: %s (%d spiculated, %d not)\n", aucText(s), s.Positives, s.Negatives)
+	if s := a.SpiculationVsRound; s.Negatives > 0 {
+		fmt.Fprintf(&b, "  spiculated vs round, AUC of spiculation: %s (%d spiculated, %d round)\n", aucText(s), s.Positives, s.Negatives)
+	}
 	if len(a.Malignancy) > 0 {
 		b.WriteString("  malignant (rating ≥ 4) vs not, AUC:")
 		for _, m := range a.Malignancy {
