@@ -160,6 +160,10 @@ candidate's lesion is then segmented and measured (type, long and short axis,
 mean diameter, volume, solid part, spiculation) and characterised: upper zone,
 Lung-RADS v2022 category and Brock (PanCan) probability, with the covariates
 from the DICOM header (PatientAge, PatientSex) and --clinical (see classify).
+The detection score then becomes the second stage's: a logistic model over the
+first-stage score, the shape index, the segmented lesion's sphericity and
+roundness and the cluster's and lesion's sizes, fitted on phantom seeds 1-20
+(it ranks candidates; 0.5 is even odds on phantoms, not a patient probability).
 The malignancy column stays empty: 'lungctl classify' (or run) picks a scorer.
 
 IN is a preprocess output (.nii.gz; its _lung.nii.gz is found beside it or given

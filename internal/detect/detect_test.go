@@ -172,39 +172,42 @@ func TestScore(t *testing.T) {
 	}
 }
 
-// TestFinalScore pins the second stage's factors.
+// TestFinalScore checks the second stage's logistic model against
+// scikit-learn's predict_proba for the fitted model, as
+// scripts/fit-final-score.py prints it (full-precision coefficients; the Go
+// table keeps five digits) and its directions: a
+// rounder, more blob-like, larger, stronger candidate scores higher.
 func TestFinalScore(t *testing.T) {
-	round := Features{Stage1: 1, Segmented: true, BlobRatio: 0.9, Sphericity: 0.95, Elongation: 1.1, MeanDiamMM: 8}
-	if s := FinalScore(round); math.Abs(s-1) > 1e-12 {
-		t.Errorf("round lesion %g want 1", s)
+	for _, c := range []struct {
+		f    Features
+		want float64
+	}{
+		{Features{Stage1: 0.8, MeanSI: 0.92, ClusterDiamMM: 8, Segmented: true, Sphericity: 0.9, BlobRatio: 0.7, MeanDiamMM: 8}, 0.6473735210},
+		{Features{Stage1: 0.3, MeanSI: 0.85, ClusterDiamMM: 5, Segmented: true, Sphericity: 0.5, BlobRatio: 0.3, MeanDiamMM: 6}, 0.0001564466},
+		// Unsegmented: sphericity and blob ratio 0, a 0.5 mm mean diameter.
+		{Features{Stage1: 0.5, MeanSI: 0.9, ClusterDiamMM: 6, Sphericity: 0.99, BlobRatio: 0.99, MeanDiamMM: 9}, 0.0007050435},
+	} {
+		if s := FinalScore(c.f); math.Abs(s-c.want) > 2e-4*c.want {
+			t.Errorf("FinalScore(%+v) = %.10f, scikit-learn %.10f", c.f, s, c.want)
+		}
 	}
-	tube := round
-	tube.BlobRatio = 0.15
-	if s := FinalScore(tube); s != 0 {
-		t.Errorf("tube-like centre (BlobRatio 0.15) %g want 0", s)
+	base := Features{Stage1: 0.6, MeanSI: 0.9, ClusterDiamMM: 7, Segmented: true, Sphericity: 0.7, BlobRatio: 0.5, MeanDiamMM: 7}
+	s0 := FinalScore(base)
+	for name, up := range map[string]func(*Features){
+		"stage 1":          func(f *Features) { f.Stage1 = 0.9 },
+		"shape index":      func(f *Features) { f.MeanSI = 0.95 },
+		"sphericity":       func(f *Features) { f.Sphericity = 0.95 },
+		"blob ratio":       func(f *Features) { f.BlobRatio = 0.9 },
+		"cluster diameter": func(f *Features) { f.ClusterDiamMM = 14 },
+	} {
+		f := base
+		up(&f)
+		if s := FinalScore(f); !(s > s0) {
+			t.Errorf("raising %s: %g, not above %g", name, s, s0)
+		}
 	}
-	tree := round
-	tree.Sphericity = 0.3
-	if s := FinalScore(tree); s != 0 {
-		t.Errorf("sphericity 0.3 (a vessel tree) %g want 0", s)
-	}
-	long := round
-	long.Elongation = 4
-	if s := FinalScore(long); s != 0 {
-		t.Errorf("elongation 4 %g want 0", s)
-	}
-	tiny := round
-	tiny.MeanDiamMM = 2
-	if s := FinalScore(tiny); math.Abs(s-0.3) > 1e-12 {
-		t.Errorf("a 2 mm lesion %g want 0.3 of a full score", s)
-	}
-	weak := round
-	weak.Stage1 = 0
-	if s := FinalScore(weak); math.Abs(s-0.5) > 1e-12 {
-		t.Errorf("first-stage 0 %g want half", s)
-	}
-	if s := FinalScore(Features{Stage1: 0.8}); math.Abs(s-0.08) > 1e-12 {
-		t.Errorf("unsegmented %g want a tenth of the first stage", s)
+	if s := FinalScore(Features{}); s < 0 || s > 1e-6 {
+		t.Errorf("nothing at all scores %g", s)
 	}
 }
 

@@ -67,3 +67,42 @@ func TestDumpStage1(t *testing.T) {
 func featuresBuild(ws *Workspace, sigma0 float64, levels int) error {
 	return features.BuildPyramid(&ws.pyr, ws.crop, sigma0, levels)
 }
+
+// TestDumpStage2 is a tuning aid: the second-stage features of every
+// candidate (100 segmented per scan, all kept) and whether it hits a truth
+// nodule of 3 mm or more by the LUNA16 rule (within its radius), for
+// scripts/fit-final-score.py (LUNGCTL_STAGE2=out.csv,
+// LUNGCTL_PHANTOM_SEEDS=A-B).
+func TestDumpStage2(t *testing.T) {
+	out := os.Getenv("LUNGCTL_STAGE2")
+	if out == "" {
+		t.Skip("tuning aid")
+	}
+	a, b := phantomSeeds(t)
+	var f bytes.Buffer
+	fmt.Fprintln(&f, "seed,hit,stage1,meansi,sph,blob,cdiam,meand,segmented")
+	for seed := a; seed <= b; seed++ {
+		p := preparePhantom(t, seed)
+		res, err := Run(p.HU, p.Lung, Options{MaxCandidates: -1, Stage1: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range res.Candidates {
+			hit := 0
+			for _, nd := range p.Nodules {
+				if nd.DiameterMM >= 3 && dist(c.World, [3]float64(nd.World)) <= nd.DiameterMM/2 {
+					hit = 1
+				}
+			}
+			x := res.Features[i]
+			seg := 0
+			if x.Segmented {
+				seg = 1
+			}
+			fmt.Fprintf(&f, "%d,%d,%.5f,%.4f,%.4f,%.4f,%.2f,%.2f,%d\n", seed, hit, x.Stage1, x.MeanSI, x.Sphericity, x.BlobRatio, x.ClusterDiamMM, x.MeanDiamMM, seg)
+		}
+	}
+	if err := os.WriteFile(out, f.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
