@@ -155,6 +155,8 @@ func TestDensityTypes(t *testing.T) {
 	}{
 		{"ground glass", ball(0, 0, 0, 8, 260), 16, NonSolid, 0},
 		{"part-solid", maxOf(ball(0, 0, 0, 8, 240), ball(1, 0, 0, 3, 880)), 16, PartSolid, 6},
+		// A vessel through ground glass is not a solid component.
+		{"ground glass with a vessel", maxOf(ball(0, 0, 0, 8, 260), tube([3]float64{-7, -2, -5}, [3]float64{7, 2, 5}, 1, 880)), 16, NonSolid, 0},
 		{"calcified", ball(0, 0, 0, 4, 1300), 8, Calcified, 8},
 		// Central calcification (a granuloma's benign pattern): a 5 mm
 		// calcified core fills an eighth of a 10 mm soft-tissue nodule, so
