@@ -36,7 +36,7 @@ func (f *scanFlags) add(cmd *cobra.Command) {
 	f.cf.add(cmd)
 	fl := cmd.Flags()
 	fl.BoolVar(&f.volumes, "volumes", false, "also keep each scan's 1 mm HU volume, lung mask and provenance JSON")
-	fl.IntVar(&f.snaps, "snapshots", 0, "PNGs of the N most malignant candidates of each scan (source resolution) and an overview, 0-1000 (0 = none)")
+	fl.IntVar(&f.snaps, "snapshots", 0, "PNGs of the N most malignant candidates (malignancy × detection score) of each scan (source resolution) and an overview, 0-1000 (0 = none)")
 	fl.BoolVar(&f.noClassify, "no-classify", false, "no malignancy scorer: malignancy empty, cancer = --leak (measurements, brock and lung_rads columns still filled)")
 	fl.BoolVar(&f.export, "export", false, "also write each scan's findings for other tools: <id>_findings.mrk.json (3D Slicer), <id>_labels.nii.gz (label map), and for DICOM inputs <id>_seg.dcm (DICOM SEG) and <id>_sr.dcm (TID 1500 SR)")
 	fl.BoolVar(&f.report, "report", false, "also write each scan's self-contained HTML report <id>_report.html and OUT/index.html")

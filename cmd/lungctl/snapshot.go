@@ -75,7 +75,7 @@ func newSnapshotCmd() *cobra.Command {
 	fl.StringVar(&mask, "mask", "", "lung mask NIfTI (default: <id>_lung.nii.gz beside IN)")
 	fl.StringVarP(&out, "out", "o", "", "output folder")
 	fl.IntVar(&top, "top", 10, "pictures for the first N candidates in --order, 0-1000 (0 = all)")
-	fl.StringVar(&order, "order", string(pipeline.OrderMalignancy), "rank candidates by malignancy (ties by detection score) or by detection")
+	fl.StringVar(&order, "order", string(pipeline.OrderMalignancy), "rank candidates by malignancy × detection score (ties by detection score) or by detection")
 	fl.StringVar(&window, "window", "lung", "display window: lung (W 1500 L -600 HU), mediastinum (W 350 L 40) or W,L in HU, e.g. 400,40")
 	return cmd
 }

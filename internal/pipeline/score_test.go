@@ -172,11 +172,15 @@ func TestOrdered(t *testing.T) {
 		{Malignancy: 0.7, Probability: 0.4},
 		{Malignancy: 0.2, Probability: 0.8},
 		{Malignancy: nan, Probability: 0.95},
+		{Malignancy: 0.9, Probability: 0.1}, // large and Brock-high, but hardly a lesion
+		{Malignancy: 0.1, Probability: nan}, // no detection score: malignancy alone
 	}
-	if got := Ordered(cs, OrderMalignancy); !slices.Equal(got, []int{2, 3, 1, 4, 0}) {
+	// Keys: 0.28 (2), 0.16 (3), 0.1 (1), 0.1 (6, tie broken by the NaN
+	// detection score last), 0.09 (5), then by detection score.
+	if got := Ordered(cs, OrderMalignancy); !slices.Equal(got, []int{2, 3, 1, 6, 5, 4, 0}) {
 		t.Errorf("by malignancy %v", got)
 	}
-	if got := Ordered(cs, OrderDetection); !slices.Equal(got, []int{4, 0, 3, 1, 2}) {
+	if got := Ordered(cs, OrderDetection); !slices.Equal(got, []int{4, 0, 3, 1, 2, 5, 6}) {
 		t.Errorf("by detection %v", got)
 	}
 	if _, err := ParseOrder("size"); err == nil {

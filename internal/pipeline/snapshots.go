@@ -30,10 +30,14 @@ func ParseOrder(s string) (Order, error) {
 	return "", fmt.Errorf("%w: --order %q: want malignancy or detection", ErrUsage, s)
 }
 
-// Ordered returns the indices of cs in order o: by Malignancy (highest
-// first, NaN last), ties by Probability (the detection score), then by
-// position in cs (the detection rank in lungctl's files); or by
-// Probability alone, ties by position.
+// Ordered returns the indices of cs in order o: by detection-weighted
+// malignancy (Malignancy × Probability, the detection score: how likely
+// the candidate is a malignant lesion, what the patient's noisy-OR
+// combines; Malignancy alone where the detection score is NaN; highest
+// first, NaN last), ties by Probability, then by position in cs (the
+// detection rank in lungctl's files); or by Probability alone, ties by
+// position. Weighting keeps a large false candidate, whose size gives it a
+// high Brock probability, behind the lesions.
 func Ordered(cs []candidate.Candidate, o Order) []int {
 	idx := make([]int, len(cs))
 	for i := range idx {
@@ -41,13 +45,21 @@ func Ordered(cs []candidate.Candidate, o Order) []int {
 	}
 	slices.SortStableFunc(idx, func(a, b int) int {
 		if o == OrderMalignancy {
-			if c := descNaNLast(cs[a].Malignancy, cs[b].Malignancy); c != 0 {
+			if c := descNaNLast(weighted(cs[a]), weighted(cs[b])); c != 0 {
 				return c
 			}
 		}
 		return descNaNLast(cs[a].Probability, cs[b].Probability)
 	})
 	return idx
+}
+
+// weighted is c's detection-weighted malignancy (see Ordered).
+func weighted(c candidate.Candidate) float64 {
+	if math.IsNaN(c.Probability) {
+		return c.Malignancy
+	}
+	return c.Malignancy * c.Probability
 }
 
 // descNaNLast compares for a descending order with NaN after every number.

@@ -168,11 +168,20 @@ func Malignancy(f Finding, scorer string) float64 {
 }
 
 // Sort orders findings most suspicious first: by Malignancy under scorer
-// (not computed last), ties by DetectScore (higher first, NaN last), then
-// by Rank (lower first, 0 last). The sort is stable.
+// times DetectScore (how likely the finding is a malignant lesion;
+// Malignancy alone where DetectScore is NaN; not computed last), ties by
+// DetectScore (higher first, NaN last), then by Rank (lower first, 0
+// last). The sort is stable.
 func Sort(fs []Finding, scorer string) {
+	w := func(f Finding) float64 {
+		m := Malignancy(f, scorer)
+		if math.IsNaN(f.DetectScore) {
+			return m
+		}
+		return m * f.DetectScore
+	}
 	slices.SortStableFunc(fs, func(a, b Finding) int {
-		if c := descNaNLast(Malignancy(a, scorer), Malignancy(b, scorer)); c != 0 {
+		if c := descNaNLast(w(a), w(b)); c != 0 {
 			return c
 		}
 		if c := descNaNLast(a.DetectScore, b.DetectScore); c != 0 {

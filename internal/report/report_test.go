@@ -155,7 +155,11 @@ func TestMalignancyOrder(t *testing.T) {
 	for _, f := range fs {
 		got = append(got, f.Label)
 	}
-	if want := "bad,tieHighDet,tieLowDet,tieNaNDet,none,noneRank0"; strings.Join(got, ",") != want {
+	// Keys: tieNaNDet 0.2 (no detection score: malignancy alone),
+	// tieHighDet 0.2·0.7, tieLowDet 0.2·0.5, bad 0.3·0.1 (its CNN, Brock
+	// being out of range), then the two without malignancy by detection
+	// score and rank.
+	if want := "tieNaNDet,tieHighDet,tieLowDet,bad,none,noneRank0"; strings.Join(got, ",") != want {
 		t.Errorf("Sort: %v, want %s", got, want)
 	}
 	if m := Malignancy(Finding{Brock: -1, CNN: math.Inf(1)}, "brock"); !math.IsNaN(m) {

@@ -102,9 +102,9 @@ func newPatientView(p Patient) patientView {
 		Title: "Nodule report: " + orDash(p.ID), Prob: pct(p.CancerProbability), Scorer: scorerName(p.Scorer),
 		LungRADS: orDash(p.LungRADS), LRClass: lrClass(p.LungRADS), Emph: num(p.EmphysemaPct, 1)}
 	if p.Scorer == "cnn" {
-		v.SortBasis = "CNN probability (Brock where the CNN did not score)"
+		v.SortBasis = "CNN probability × detection score (Brock where the CNN did not score)"
 	} else {
-		v.SortBasis = "Brock probability (CNN where Brock was not computed)"
+		v.SortBasis = "Brock probability × detection score (CNN where Brock was not computed)"
 	}
 	for _, kv := range p.Clinical {
 		v.Defaulted = v.Defaulted || kv.Defaulted
