@@ -1,14 +1,13 @@
 package pipeline
 
 import (
-	"cmp"
 	"fmt"
-	"math"
 	"path/filepath"
 	"slices"
 
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/render"
+	"github.com/lungctl/lungctl/internal/report"
 )
 
 // Order is how pictures and reports rank a scan's candidates.
@@ -31,10 +30,11 @@ func ParseOrder(s string) (Order, error) {
 }
 
 // Ordered returns the indices of cs in order o: by detection-weighted
-// malignancy (Malignancy × Probability, the detection score: how likely
+// malignancy (report.DetectionWeighted, the key report.Sort ranks
+// findings by: Malignancy × Probability, the detection score: how likely
 // the candidate is a malignant lesion, what the patient's noisy-OR
 // combines; Malignancy alone where the detection score is NaN; highest
-// first, NaN last), ties by Probability, then by position in cs (the
+// first, NaN and ±Inf last), ties by Probability, then by position in cs (the
 // detection rank in lungctl's files); or by Probability alone, ties by
 // position. Weighting keeps a large false candidate, whose size gives it a
 // high Brock probability, behind the lesions.
@@ -45,35 +45,15 @@ func Ordered(cs []candidate.Candidate, o Order) []int {
 	}
 	slices.SortStableFunc(idx, func(a, b int) int {
 		if o == OrderMalignancy {
-			if c := descNaNLast(weighted(cs[a]), weighted(cs[b])); c != 0 {
+			wa := report.DetectionWeighted(cs[a].Malignancy, cs[a].Probability)
+			wb := report.DetectionWeighted(cs[b].Malignancy, cs[b].Probability)
+			if c := report.DescNaNLast(wa, wb); c != 0 {
 				return c
 			}
 		}
-		return descNaNLast(cs[a].Probability, cs[b].Probability)
+		return report.DescNaNLast(cs[a].Probability, cs[b].Probability)
 	})
 	return idx
-}
-
-// weighted is c's detection-weighted malignancy (see Ordered).
-func weighted(c candidate.Candidate) float64 {
-	if math.IsNaN(c.Probability) {
-		return c.Malignancy
-	}
-	return c.Malignancy * c.Probability
-}
-
-// descNaNLast compares for a descending order with NaN after every number.
-func descNaNLast(a, b float64) int {
-	an, bn := math.IsNaN(a), math.IsNaN(b)
-	switch {
-	case an && bn:
-		return 0
-	case an:
-		return 1
-	case bn:
-		return -1
-	}
-	return cmp.Compare(b, a)
 }
 
 // SnapshotOptions configures WriteSnapshots.

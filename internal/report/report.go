@@ -173,18 +173,12 @@ func Malignancy(f Finding, scorer string) float64 {
 // DetectScore (higher first, NaN last), then by Rank (lower first, 0
 // last). The sort is stable.
 func Sort(fs []Finding, scorer string) {
-	w := func(f Finding) float64 {
-		m := Malignancy(f, scorer)
-		if math.IsNaN(f.DetectScore) {
-			return m
-		}
-		return m * f.DetectScore
-	}
+	w := func(f Finding) float64 { return DetectionWeighted(Malignancy(f, scorer), f.DetectScore) }
 	slices.SortStableFunc(fs, func(a, b Finding) int {
-		if c := descNaNLast(w(a), w(b)); c != 0 {
+		if c := DescNaNLast(w(a), w(b)); c != 0 {
 			return c
 		}
-		if c := descNaNLast(a.DetectScore, b.DetectScore); c != 0 {
+		if c := DescNaNLast(a.DetectScore, b.DetectScore); c != 0 {
 			return c
 		}
 		ra, rb := a.Rank, b.Rank
@@ -198,9 +192,21 @@ func Sort(fs []Finding, scorer string) {
 	})
 }
 
-// descNaNLast compares for a descending order with NaN (and ±Inf, which no
+// DetectionWeighted is the key findings and pictures are ranked by:
+// malignancy times the detection score (how likely the finding is a
+// malignant lesion), or malignancy alone where the detection score is NaN.
+// Sort and pipeline.Ordered both use it, so the report and the snapshots
+// agree.
+func DetectionWeighted(malignancy, detect float64) float64 {
+	if math.IsNaN(detect) {
+		return malignancy
+	}
+	return malignancy * detect
+}
+
+// DescNaNLast compares for a descending order with NaN (and ±Inf, which no
 // probability is) after every number.
-func descNaNLast(a, b float64) int {
+func DescNaNLast(a, b float64) int {
 	an, bn := !isFinite(a), !isFinite(b)
 	switch {
 	case an && bn:

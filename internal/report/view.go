@@ -177,7 +177,7 @@ func newIndexView(ss []Summary) indexView {
 		case bf && !af:
 			return -1
 		}
-		return descNaNLast(prob(a.CancerProbability), prob(b.CancerProbability))
+		return DescNaNLast(prob(a.CancerProbability), prob(b.CancerProbability))
 	})
 	for i, s := range ss {
 		r := indexRow{N: i + 1, S: s, Href: relHref(s.Href), Prob: pct(s.CancerProbability), Scorer: scorerName(s.Scorer),
