@@ -263,20 +263,26 @@ func crop(v *volume.Volume[int16], world volume.Vec3, halfMM float64) (*volume.V
 	return out, nil
 }
 
-// readCSV opens a header-keyed CSV table (csvio's reader, so a header
+// openTable opens a header-keyed CSV table (csvio's reader, so a header
 // and cells are read as the candidate and annotation tables of the rest of
-// lungctl are) and returns the hex SHA-256 of the file.
-func readCSV(path string) (*csvio.Reader, string, error) {
+// lungctl are), checks that it has cols and returns it with its
+// provenance: role, base name and the hex SHA-256 of the file.
+func openTable(role, path string, cols ...string) (*csvio.Reader, classify.Table, error) {
+	tab := classify.Table{Role: role, File: filepath.Base(path)}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, "", fmt.Errorf("train: %w", err)
+		return nil, tab, fmt.Errorf("train: %w", err)
 	}
 	sum := sha256.Sum256(b)
+	tab.SHA256 = hex.EncodeToString(sum[:])
 	cr, err := csvio.NewReader(bytes.NewReader(b), path)
 	if err != nil {
-		return nil, "", fmt.Errorf("train: %w", err)
+		return nil, tab, fmt.Errorf("train: %w", err)
 	}
-	return cr, hex.EncodeToString(sum[:]), nil
+	if err := cr.Require(cols...); err != nil {
+		return nil, tab, fmt.Errorf("train: %w", err)
+	}
+	return cr, tab, nil
 }
 
 // parseWorld reads a row's seriesuid and its finite LPS coordinates (mm).
@@ -326,14 +332,9 @@ func parseMalignancy(s string, min float64) (bool, string, error) {
 }
 
 func readAnnotations(opt LUNAOptions, d *lunaData) ([]point, classify.Table, error) {
-	tab := classify.Table{Role: "annotations", File: filepath.Base(opt.Annotations)}
-	cr, sum, err := readCSV(opt.Annotations)
+	cr, tab, err := openTable("annotations", opt.Annotations, "seriesuid", "coordX", "coordY", "coordZ")
 	if err != nil {
 		return nil, tab, err
-	}
-	tab.SHA256 = sum
-	if err := cr.Require("seriesuid", "coordX", "coordY", "coordZ"); err != nil {
-		return nil, tab, fmt.Errorf("train: %w", err)
 	}
 	names := []string{"malignancy", "mal_details", "mal_bool"}
 	if opt.MalignancyColumn != "" {
@@ -380,14 +381,9 @@ func readAnnotations(opt LUNAOptions, d *lunaData) ([]point, classify.Table, err
 }
 
 func readNegatives(opt LUNAOptions) ([]point, classify.Table, error) {
-	tab := classify.Table{Role: "candidates", File: filepath.Base(opt.Candidates)}
-	cr, sum, err := readCSV(opt.Candidates)
+	cr, tab, err := openTable("candidates", opt.Candidates, "seriesuid", "coordX", "coordY", "coordZ", "class")
 	if err != nil {
 		return nil, tab, err
-	}
-	tab.SHA256 = sum
-	if err := cr.Require("seriesuid", "coordX", "coordY", "coordZ", "class"); err != nil {
-		return nil, tab, fmt.Errorf("train: %w", err)
 	}
 	per := map[string][]point{}
 	var uids []string
