@@ -125,12 +125,7 @@ func PlaneImage(hu *volume.Volume[int16], centre volume.Vec3, plane Plane, opt P
 		opt.MinPixels = 256
 	}
 	opt.Window = opt.Window.orDefault()
-	switch {
-	case opt.RingMarginMM == 0 || math.IsNaN(opt.RingMarginMM):
-		opt.RingMarginMM = 3
-	case opt.RingMarginMM < 0:
-		opt.RingMarginMM = 0
-	}
+	opt.RingMarginMM = ringMarginMM(opt.RingMarginMM)
 	pix := planePixelMM(hu.Grid, opt)
 	halfF := math.Round(opt.FOVMM / pix / 2)
 	if !(halfF >= 8) || halfF > (maxPlanePixels-1)/2 {

@@ -218,3 +218,16 @@ func TestPlanePNGAndErrors(t *testing.T) {
 		t.Errorf("Plane(7) = %q", s)
 	}
 }
+
+// TestRingMarginMM pins the one margin default that snapshots, overviews
+// and plane views share: 0 and NaN are 3 mm, negative is none.
+func TestRingMarginMM(t *testing.T) {
+	for _, c := range []struct{ in, want float64 }{{0, 3}, {math.NaN(), 3}, {-2, 0}, {1.5, 1.5}} {
+		if got := ringMarginMM(c.in); got != c.want {
+			t.Errorf("ringMarginMM(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+	if got := (SnapshotOptions{MarginMM: -1}).withDefaults().MarginMM; got != 0 {
+		t.Errorf("SnapshotOptions{MarginMM: -1} margin %v, want 0", got)
+	}
+}

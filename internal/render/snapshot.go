@@ -37,16 +37,24 @@ func (o SnapshotOptions) withDefaults() SnapshotOptions {
 		o.FOVMM = 80
 	}
 	o.Window = o.Window.orDefault()
-	switch {
-	case o.MarginMM == 0 || math.IsNaN(o.MarginMM):
-		o.MarginMM = 3
-	case o.MarginMM < 0:
-		o.MarginMM = 0
-	}
+	o.MarginMM = ringMarginMM(o.MarginMM)
 	if !(o.DefaultDiameterMM > 0) {
 		o.DefaultDiameterMM = 10
 	}
 	return o
+}
+
+// ringMarginMM is a circle's clearance (mm) beyond a finding's radius as
+// SnapshotOptions.MarginMM and PlaneOptions.RingMarginMM read it: 0 or NaN
+// means the default 3 mm, a negative value none.
+func ringMarginMM(m float64) float64 {
+	switch {
+	case m == 0 || math.IsNaN(m):
+		return 3
+	case m < 0:
+		return 0
+	}
+	return m
 }
 
 func diameter(c candidate.Candidate, def float64) float64 {
