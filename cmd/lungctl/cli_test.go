@@ -68,6 +68,22 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
+// wantUsageRefusal runs lungctl args -o <fresh folder> and checks that it
+// is refused as a usage error (exit 2) naming want, before creating the
+// output folder.
+func wantUsageRefusal(t *testing.T, want string, args ...string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "out")
+	args = append(args[:len(args):len(args)], "-o", out)
+	r := lungctl(t, args...)
+	if r.code != exitUsage || !strings.Contains(r.stderr, want) {
+		t.Errorf("lungctl %s: exit %d, want 2 naming %s:\n%s", strings.Join(args, " "), r.code, want, r.stderr)
+	}
+	if fileExists(out) {
+		t.Errorf("lungctl %s: created %s before refusing", strings.Join(args, " "), out)
+	}
+}
+
 // result is what one execution of the binary produced.
 type result struct {
 	code           int

@@ -37,15 +37,7 @@ func TestEvalUsageErrors(t *testing.T) {
 		{[]string{"eval", "--annotations", "a.csv", "--min-diameter", "-1", "c.csv"}, "--min-diameter"},
 		{[]string{"eval", "--annotations", "a.csv", "--min-diameter", "NaN", "c.csv"}, "--min-diameter"},
 	} {
-		out := filepath.Join(t.TempDir(), "out")
-		args := append(tc.args, "-o", out)
-		r := lungctl(t, args...)
-		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
-			t.Errorf("lungctl %s: exit %d, want 2 naming %s:\n%s", strings.Join(args, " "), r.code, tc.want, r.stderr)
-		}
-		if fileExists(out) {
-			t.Errorf("lungctl %s: created %s before refusing", strings.Join(args, " "), out)
-		}
+		wantUsageRefusal(t, tc.want, tc.args...)
 	}
 }
 

@@ -134,15 +134,7 @@ func TestStrictFlags(t *testing.T) {
 		{[]string{"meanshift", "p.csv", "--max-iter", "0"}, "--max-iter"},
 		{[]string{"meanshift", "p.csv", "--bandwidth", "NaN"}, "--bandwidth"},
 	} {
-		out := filepath.Join(t.TempDir(), "out")
-		args := append(tc.args, "-o", out)
-		r := lungctl(t, args...)
-		if r.code != exitUsage || !strings.Contains(r.stderr, tc.flag) {
-			t.Errorf("lungctl %s: exit %d, want 2 naming %s:\n%s", strings.Join(args, " "), r.code, tc.flag, r.stderr)
-		}
-		if fileExists(out) {
-			t.Errorf("lungctl %s: created %s before refusing", strings.Join(args, " "), out)
-		}
+		wantUsageRefusal(t, tc.flag, tc.args...)
 	}
 	for _, args := range [][]string{{"completion", "tcsh"}, {"run", p1, "-o", "-"}, {"preprocess", p1, "-o", "-"},
 		{"eval", "--annotations", "a.csv", "c.csv", "-o", "-"}} {
