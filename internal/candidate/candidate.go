@@ -175,10 +175,8 @@ func parseRow(row csvio.Row) (Candidate, error) {
 	c := Candidate{SeriesUID: row.Get("seriesuid"), PatientID: row.Get("patient_id"),
 		Type: row.Get("type"), LungRADS: row.Get("lung_rads"), UpperZone: row.Get("upper_zone") == "1"}
 	var err error
-	for a, k := range []string{"coordX", "coordY", "coordZ"} {
-		if c.World[a], err = row.Finite(k); err != nil {
-			return c, err
-		}
+	if c.World, err = row.World(); err != nil {
+		return c, err
 	}
 	vals := []struct {
 		k   string

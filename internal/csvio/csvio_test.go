@@ -117,6 +117,15 @@ func TestReaderByHeader(t *testing.T) {
 	if _, err := row.Finite("v"); err == nil {
 		t.Error("NaN accepted as finite")
 	}
+	r, _ = NewReader(strings.NewReader("coordX,coordY,coordZ\n-1.5,2,3e1\n1,Inf,2\n"), "w.csv")
+	row, _ = r.Next()
+	if w, err := row.World(); err != nil || w != [3]float64{-1.5, 2, 30} {
+		t.Errorf("World %v %v", w, err)
+	}
+	row, _ = r.Next()
+	if _, err := row.World(); err == nil || !strings.Contains(err.Error(), "w.csv: line 3: column coordY") {
+		t.Errorf("infinite coordY: %v", err)
+	}
 	if _, err := NewReader(strings.NewReader(""), "e.csv"); err == nil || !strings.Contains(err.Error(), "e.csv") {
 		t.Errorf("empty file: %v", err)
 	}

@@ -118,6 +118,20 @@ func (w Row) Float(col string, def float64) (float64, error) {
 	return v, nil
 }
 
+// World reads the LUNA16 coordinate columns coordX, coordY, coordZ (LPS mm
+// in every table lungctl reads or writes) as finite numbers.
+func (w Row) World() ([3]float64, error) {
+	var p [3]float64
+	for a, col := range [3]string{"coordX", "coordY", "coordZ"} {
+		v, err := w.Finite(col)
+		if err != nil {
+			return p, err
+		}
+		p[a] = v
+	}
+	return p, nil
+}
+
 // Finite is Float for a required finite number (no default, no NaN or Inf).
 func (w Row) Finite(col string) (float64, error) {
 	v, err := w.Float(col, math.NaN())

@@ -54,14 +54,15 @@ func ReadAnnotationsFrom(r io.Reader, name string) ([]Annotation, error) {
 // annotationOf reads the LUNA16 annotation columns of one row: seriesuid,
 // coordX, coordY, coordZ (LPS mm) and diameter_mm, each number finite.
 func annotationOf(row csvio.Row) (Annotation, error) {
-	var v [4]float64
-	for i, k := range []string{"coordX", "coordY", "coordZ", "diameter_mm"} {
-		var err error
-		if v[i], err = row.Finite(k); err != nil {
-			return Annotation{}, fmt.Errorf("eval: %w", err)
-		}
+	w, err := row.World()
+	if err != nil {
+		return Annotation{}, fmt.Errorf("eval: %w", err)
 	}
-	return Annotation{SeriesUID: row.Get("seriesuid"), World: [3]float64{v[0], v[1], v[2]}, DiameterMM: v[3]}, nil
+	d, err := row.Finite("diameter_mm")
+	if err != nil {
+		return Annotation{}, fmt.Errorf("eval: %w", err)
+	}
+	return Annotation{SeriesUID: row.Get("seriesuid"), World: w, DiameterMM: d}, nil
 }
 
 // ReadSeriesUIDs reads a scan list such as LUNA16's seriesuids.csv: the

@@ -287,15 +287,11 @@ func openTable(role, path string, cols ...string) (*csvio.Reader, classify.Table
 
 // parseWorld reads a row's seriesuid and its finite LPS coordinates (mm).
 func parseWorld(row csvio.Row) (string, volume.Vec3, error) {
-	var w volume.Vec3
-	for a, col := range []string{"coordX", "coordY", "coordZ"} {
-		x, err := row.Finite(col)
-		if err != nil {
-			return "", w, fmt.Errorf("train: %w", err)
-		}
-		w[a] = x
+	w, err := row.World()
+	if err != nil {
+		return "", volume.Vec3{}, fmt.Errorf("train: %w", err)
 	}
-	return row.Get("seriesuid"), w, nil
+	return row.Get("seriesuid"), volume.Vec3(w), nil
 }
 
 // parseMalignancy turns one malignancy cell into a rating (lists → mean)
