@@ -73,6 +73,26 @@ func (h *header) applyAttr(e *dicom.Element) bool {
 		h.patientAge = str(e)
 	case tag.PatientSex:
 		h.patientSex = str(e)
+	case tag.PatientName:
+		h.study.patientName = str(e)
+	case tag.PatientBirthDate:
+		h.study.patientBirthDate = str(e)
+	case tag.StudyDate:
+		h.study.studyDate = str(e)
+	case tag.StudyTime:
+		h.study.studyTime = str(e)
+	case tag.StudyID:
+		h.study.studyID = str(e)
+	case tag.AccessionNumber:
+		h.study.accessionNumber = str(e)
+	case tag.ReferringPhysicianName:
+		h.study.referringPhysicianName = str(e)
+	case tag.StudyDescription:
+		h.study.studyDescription = str(e)
+	case tag.FrameOfReferenceUID:
+		h.study.frameOfReferenceUID = str(e)
+	case tag.PositionReferenceIndicator:
+		h.study.positionReferenceIndicator = str(e)
 	case tag.Modality:
 		h.modality = strings.ToUpper(str(e))
 	case tag.SeriesDescription:

@@ -41,6 +41,7 @@ type header struct {
 	seriesUID, studyUID, patientID       string
 	modality, description, manufacturer  string
 	patientAge, patientSex               string
+	study                                studyAttrs // what derived objects copy (ReadRefs)
 	imageType                            []string
 	rows, cols                           int
 	bitsAllocated, bitsStored, highBit   int

@@ -1,22 +1,12 @@
 package dicomio
 
 import (
-	"bytes"
-	"compress/flate"
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"sort"
 
-	"github.com/lungctl/lungctl/internal/membudget"
-	"github.com/lungctl/lungctl/internal/warn"
-	"github.com/suyashkumar/dicom"
-	"github.com/suyashkumar/dicom/pkg/tag"
-
 	"github.com/lungctl/lungctl/internal/volume"
+	"github.com/lungctl/lungctl/internal/warn"
 )
 
 // SourceSlice is one image of a source series as a derived object (a DICOM
@@ -168,136 +158,28 @@ func readRefs(where string, in []inputFile, listed []warn.Warning, opt Options) 
 	return refs, nil
 }
 
+// studyAttrs are the patient, study and frame-of-reference attributes a
+// derived object repeats from its source, recorded while the header is
+// parsed so ReadRefs need not read a file again.
+type studyAttrs struct {
+	patientName, patientBirthDate                   string
+	studyDate, studyTime, studyID, accessionNumber  string
+	referringPhysicianName, studyDescription        string
+	frameOfReferenceUID, positionReferenceIndicator string
+}
+
 // fillStudy copies the patient and study attributes the derived objects
 // repeat from h's header; a missing FrameOfReferenceUID is an error.
 func (refs *SeriesRefs) fillStudy(h *header) error {
-	path := h.path
-	elems, err := headerElements(h)
-	if err != nil {
-		return err
-	}
-	for _, e := range elems {
-		if e == nil || e.Value == nil {
-			continue
-		}
-		var dst *string
-		switch e.Tag {
-		case tag.PatientName:
-			dst = &refs.PatientName
-		case tag.PatientBirthDate:
-			dst = &refs.PatientBirthDate
-		case tag.PatientSex:
-			dst = &refs.PatientSex
-		case tag.StudyDate:
-			dst = &refs.StudyDate
-		case tag.StudyTime:
-			dst = &refs.StudyTime
-		case tag.StudyID:
-			dst = &refs.StudyID
-		case tag.AccessionNumber:
-			dst = &refs.AccessionNumber
-		case tag.ReferringPhysicianName:
-			dst = &refs.ReferringPhysicianName
-		case tag.StudyDescription:
-			dst = &refs.StudyDescription
-		case tag.FrameOfReferenceUID:
-			dst = &refs.FrameOfReferenceUID
-		case tag.PositionReferenceIndicator:
-			dst = &refs.PositionReferenceIndicator
-		}
-		if dst != nil {
-			*dst = str(e)
-		}
-	}
+	st := h.study
+	refs.PatientName, refs.PatientBirthDate, refs.PatientSex = st.patientName, st.patientBirthDate, h.patientSex
+	refs.StudyDate, refs.StudyTime, refs.StudyID = st.studyDate, st.studyTime, st.studyID
+	refs.AccessionNumber, refs.ReferringPhysicianName, refs.StudyDescription = st.accessionNumber, st.referringPhysicianName, st.studyDescription
+	refs.FrameOfReferenceUID, refs.PositionReferenceIndicator = st.frameOfReferenceUID, st.positionReferenceIndicator
 	if refs.FrameOfReferenceUID == "" {
-		return fmt.Errorf("dicomio: %s: %w: no FrameOfReferenceUID: positions cannot be referenced", path, ErrInconsistentGeometry)
+		return fmt.Errorf("dicomio: %s: %w: no FrameOfReferenceUID: positions cannot be referenced", h.path, ErrInconsistentGeometry)
 	}
 	return nil
-}
-
-// headerElements returns the top-level elements of h's file that precede
-// its pixel data, decoded by the dicom library with the file's transfer
-// syntax set explicitly (as libParse does). A file held in memory (a .zip
-// entry, h.data) is read from there; otherwise it reads a prefix of the file
-// first and the whole file only when the header is longer or the data set
-// deflated. It never panics.
-func headerElements(h *header) (elems []*dicom.Element, err error) {
-	path := h.path
-	defer func() {
-		if r := recover(); r != nil {
-			elems, err = nil, fmt.Errorf("dicomio: %s: %w: parser failure: %v", path, ErrCorrupt, r)
-		}
-	}()
-	if h.data != nil {
-		ds, implicit, bo, err := headerDataset(path, h.data, true)
-		if err != nil {
-			return nil, err
-		}
-		return parseElements(path, ds, implicit, bo)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("dicomio: %s: %w", path, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("dicomio: %s: %w", path, err)
-	}
-	size := st.Size()
-	for n := min(size, 2*headerPrefix); ; n = size {
-		if err := membudget.Check("dicomio: "+path+": header", uint64(n)); err != nil {
-			return nil, err
-		}
-		data := make([]byte, n)
-		if _, err := f.ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("dicomio: %s: %w", path, err)
-		}
-		ds, implicit, bo, err := headerDataset(path, data, n == size)
-		if errors.Is(err, errNeedMore) && n < size {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return parseElements(path, ds, implicit, bo)
-	}
-}
-
-// headerDataset returns the data-set bytes of data (a file's first bytes,
-// whole when whole) that precede the top-level pixel data, and their
-// encoding; errNeedMore when data ends first.
-func headerDataset(path string, data []byte, whole bool) (ds []byte, implicit bool, bo binary.ByteOrder, err error) {
-	hasMagic := len(data) >= 132 && string(data[128:132]) == "DICM"
-	ts := fileSyntax(data, hasMagic)
-	start, err := metaEnd(data, hasMagic)
-	if err != nil {
-		if !whole {
-			return nil, false, nil, errNeedMore
-		}
-		return nil, false, nil, fmt.Errorf("dicomio: %s: %w: file meta information: %w", path, ErrCorrupt, err)
-	}
-	ds = data[start:]
-	if ts == tsDeflateLE {
-		if !whole {
-			return nil, false, nil, errNeedMore
-		}
-		ds, err = io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(ds)), MaxHeaderBytes))
-		if err != nil {
-			return nil, false, nil, fmt.Errorf("dicomio: %s: %w: inflating deflated data set: %w", path, ErrCorrupt, err)
-		}
-	}
-	_, implicit, bo = datasetEncoding(ts, ds)
-	off, _, _, found, werr := findPixelData(ds, 0, implicit, bo)
-	switch {
-	case werr != nil && !whole, werr == nil && !found && !whole:
-		return nil, false, nil, errNeedMore
-	case werr != nil:
-		return nil, false, nil, fmt.Errorf("dicomio: %s: %w: %w", path, ErrCorrupt, werr)
-	case found:
-		ds = ds[:off]
-	}
-	return ds, implicit, bo, nil
 }
 
 // Normal returns the unit slice normal in LPS: the row direction × the
