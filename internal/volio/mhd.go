@@ -261,7 +261,6 @@ func readMHDFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) error
 	if err := checkAlloc[T](h.grid); err != nil {
 		return err
 	}
-	var src io.Reader = bufio.NewReaderSize(df, 1<<16)
 	switch {
 	case h.compressed:
 		if h.headerSize > 0 {
@@ -272,18 +271,11 @@ func readMHDFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) error
 				return err
 			}
 			avail -= h.headerSize
-			src = bufio.NewReaderSize(df, 1<<16)
 		}
 		if nbytes > avail*maxDeflateRatio+1024 {
 			return fmt.Errorf("%w: %d bytes of voxel data cannot come from %d compressed bytes in %s",
 				ErrTruncated, nbytes, avail, df.Name())
 		}
-		zr, err := zlib.NewReader(src)
-		if err != nil {
-			return fmt.Errorf("%w: data file %s: zlib: %w", ErrFormat, df.Name(), err)
-		}
-		defer zr.Close()
-		src = zr
 	default:
 		skip := h.headerSize
 		if skip == -1 {
@@ -298,13 +290,19 @@ func readMHDFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) error
 			if _, err := df.Seek(skip, io.SeekCurrent); err != nil {
 				return err
 			}
-			src = bufio.NewReaderSize(df, 1<<16)
 		}
 	}
-	dst, err := allocChecked(h.grid, alloc)
-	if err != nil {
-		return err
+	// One buffered reader from where the data start (after any seek).
+	var src io.Reader = bufio.NewReaderSize(df, 1<<16)
+	if h.compressed {
+		zr, err := zlib.NewReader(src)
+		if err != nil {
+			return fmt.Errorf("%w: data file %s: zlib: %w", ErrFormat, df.Name(), err)
+		}
+		defer zr.Close()
+		src = zr
 	}
+	dst := alloc(h.grid) // budget-checked above
 	bad, err := readSamples(src, dst, h.datatype, h.order, 1, 0, false)
 	if err != nil {
 		return fmt.Errorf("data file %s: %w", df.Name(), err)
