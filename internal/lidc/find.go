@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/lungctl/lungctl/internal/safefile"
 )
 
 // FindXML returns the LIDC XML beside a DICOM series: among the *.xml
@@ -59,9 +61,10 @@ func FindXML(dir, seriesUID string) (string, error) {
 }
 
 // peekXML reads the root element name and ResponseHeader's
-// SeriesInstanceUid of the XML file at path (the first MiB at most).
+// SeriesInstanceUid of the XML file at path (the first MiB at most). A
+// FIFO, device or socket named *.xml is skipped without blocking.
 func peekXML(path string) (root, seriesUID string, ok bool) {
-	f, err := os.Open(path)
+	f, err := safefile.Open(path)
 	if err != nil {
 		return "", "", false
 	}

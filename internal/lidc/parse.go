@@ -7,14 +7,17 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"strings"
+
+	"github.com/lungctl/lungctl/internal/safefile"
 )
 
-// ParseFile reads and parses the LIDC XML file at path; see Parse.
+// ParseFile reads and parses the LIDC XML file at path; see Parse. A path
+// that is not a regular file (a FIFO, device or socket) is refused without
+// blocking (safefile.ErrNotRegular).
 func ParseFile(path string) (*Message, error) {
-	f, err := os.Open(path)
+	f, err := safefile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("lidc: %w", err)
 	}
