@@ -186,6 +186,39 @@ func DecodeJPEGLosslessInto(dst []uint16, frame []byte) (samples []uint16, rows,
 	return d.out, d.rows, d.cols, len(d.comps), d.precision, nil
 }
 
+// nextMarker reads the marker at data[*pos], skipping its 0xFF prefix and
+// fill bytes, and advances *pos past it; ok is false when data end inside
+// the fill bytes.
+func nextMarker(data []byte, pos *int) (m byte, ok bool, err error) {
+	if data[*pos] != 0xFF {
+		return 0, false, fmt.Errorf("%w: expected a marker at offset %d, found 0x%02X", ErrCorrupt, *pos, data[*pos])
+	}
+	for *pos < len(data) && data[*pos] == 0xFF {
+		*pos++ // marker prefix and fill bytes
+	}
+	if *pos >= len(data) {
+		return 0, false, nil
+	}
+	m = data[*pos]
+	*pos++
+	return m, true, nil
+}
+
+// markerSegment returns the parameters of marker m, whose length field
+// starts at data[*pos], and advances *pos past them.
+func markerSegment(data []byte, pos *int, m byte) ([]byte, error) {
+	p := *pos
+	if p+2 > len(data) {
+		return nil, fmt.Errorf("%w: marker 0xFF%02X at offset %d truncated", ErrCorrupt, m, p-2)
+	}
+	l := int(binary.BigEndian.Uint16(data[p:]))
+	if l < 2 || p+l > len(data) {
+		return nil, fmt.Errorf("%w: marker 0xFF%02X at offset %d has length %d, %d bytes left", ErrCorrupt, m, p-2, l, len(data)-p)
+	}
+	*pos = p + l
+	return data[p+2 : p+l], nil
+}
+
 func (d *llDecoder) decode() error {
 	if len(d.data) < 2 || d.data[0] != 0xFF || d.data[1] != mSOI {
 		return fmt.Errorf("%w: no SOI marker at start", ErrCorrupt)
@@ -193,17 +226,13 @@ func (d *llDecoder) decode() error {
 	d.pos = 2
 loop:
 	for d.pos < len(d.data) {
-		if d.data[d.pos] != 0xFF {
-			return fmt.Errorf("%w: expected a marker at offset %d, found 0x%02X", ErrCorrupt, d.pos, d.data[d.pos])
+		m, ok, err := nextMarker(d.data, &d.pos)
+		if err != nil {
+			return err
 		}
-		for d.pos < len(d.data) && d.data[d.pos] == 0xFF {
-			d.pos++ // marker prefix and fill bytes
-		}
-		if d.pos >= len(d.data) {
+		if !ok {
 			break
 		}
-		m := d.data[d.pos]
-		d.pos++
 		switch {
 		case m == mEOI:
 			break loop
@@ -214,16 +243,10 @@ loop:
 		case m == 0:
 			return fmt.Errorf("%w: stuffed byte outside entropy-coded data at offset %d", ErrCorrupt, d.pos-2)
 		}
-		if d.pos+2 > len(d.data) {
-			return fmt.Errorf("%w: marker 0xFF%02X at offset %d truncated", ErrCorrupt, m, d.pos-2)
+		seg, err := markerSegment(d.data, &d.pos, m)
+		if err != nil {
+			return err
 		}
-		l := int(binary.BigEndian.Uint16(d.data[d.pos:]))
-		if l < 2 || d.pos+l > len(d.data) {
-			return fmt.Errorf("%w: marker 0xFF%02X at offset %d has length %d, %d bytes left", ErrCorrupt, m, d.pos-2, l, len(d.data)-d.pos)
-		}
-		seg := d.data[d.pos+2 : d.pos+l]
-		d.pos += l
-		var err error
 		switch m {
 		case mSOF3:
 			err = d.parseSOF(seg)
@@ -239,7 +262,7 @@ loop:
 			err = d.parseDHT(seg)
 		case mDRI:
 			if len(seg) != 2 {
-				err = fmt.Errorf("%w: DRI length %d", ErrCorrupt, l)
+				err = fmt.Errorf("%w: DRI length %d", ErrCorrupt, len(seg)+2)
 			} else {
 				d.restart = int(binary.BigEndian.Uint16(seg))
 			}

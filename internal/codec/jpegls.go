@@ -87,33 +87,23 @@ func (d *lsDecoder) decode() error {
 	d.pos = 2
 	scanned := false
 	for d.pos < len(d.data) {
-		if d.data[d.pos] != 0xFF {
-			return fmt.Errorf("%w: expected a marker at offset %d, found 0x%02X", ErrCorrupt, d.pos, d.data[d.pos])
+		m, ok, err := nextMarker(d.data, &d.pos)
+		if err != nil {
+			return err
 		}
-		for d.pos < len(d.data) && d.data[d.pos] == 0xFF {
-			d.pos++
-		}
-		if d.pos >= len(d.data) {
+		if !ok {
 			break
 		}
-		m := d.data[d.pos]
-		d.pos++
 		if m == mEOI {
 			break
 		}
 		if m == mSOI || m == 0 || m >= mRST0 && m <= mRST0+7 {
 			return fmt.Errorf("%w: marker 0xFF%02X at offset %d", ErrCorrupt, m, d.pos-2)
 		}
-		if d.pos+2 > len(d.data) {
-			return fmt.Errorf("%w: marker 0xFF%02X at offset %d truncated", ErrCorrupt, m, d.pos-2)
+		seg, err := markerSegment(d.data, &d.pos, m)
+		if err != nil {
+			return err
 		}
-		l := int(binary.BigEndian.Uint16(d.data[d.pos:]))
-		if l < 2 || d.pos+l > len(d.data) {
-			return fmt.Errorf("%w: marker 0xFF%02X at offset %d has length %d, %d bytes left", ErrCorrupt, m, d.pos-2, l, len(d.data)-d.pos)
-		}
-		seg := d.data[d.pos+2 : d.pos+l]
-		d.pos += l
-		var err error
 		switch {
 		case m == mSOF55:
 			err = d.parseSOF(seg)
