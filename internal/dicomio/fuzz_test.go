@@ -104,16 +104,7 @@ func hostileSeeds() [][]byte {
 	le.PutUint32(rle[4:], 64)
 	le.PutUint32(rle[8:], 96)
 	rle = append(rle, make([]byte, 64)...)
-	var ds []byte
-	const levels = 80
-	for l := 0; l < levels; l++ {
-		r := levels - l
-		ds = le.AppendUint16(le.AppendUint16(ds, 0x0008), 0x1140)
-		ds = append(ds, "SQ"...)
-		ds = le.AppendUint16(ds, 0)
-		ds = le.AppendUint32(ds, uint32(20*r-12))
-		ds = le.AppendUint32(le.AppendUint16(le.AppendUint16(ds, 0xFFFE), 0xE000), uint32(20*r-20))
-	}
+	ds := nestedSequences(nil, 80)
 	deep := append(dcmBytes(tsExplicitLE, ctSlice("P", "1.2", 2, 2, 0), nil, nil), ds...)
 	deep = appendElem(deep, elem{0x7FE0, 0x0010, "OW", make([]byte, 8)}, false)
 	var z bytes.Buffer

@@ -162,13 +162,11 @@ func TestDeflateBombs(t *testing.T) {
 	}
 }
 
-// TestDeepSequences: 12 MB of nested defined-length sequences would
-// overflow the stack inside the dicom library (a fatal error, not a
-// panic); the depth is checked first and the file refused.
-func TestDeepSequences(t *testing.T) {
-	const levels = 600_000 // 20 bytes a level: 12 MB
+// nestedSequences appends levels nested defined-length sequences
+// (ReferencedImageSequence, one item each, 20 bytes a level, Explicit VR
+// LE) to ds.
+func nestedSequences(ds []byte, levels int) []byte {
 	le := binary.LittleEndian
-	ds := make([]byte, 0, 20*levels+64)
 	for l := 0; l < levels; l++ {
 		r := levels - l
 		ds = le.AppendUint16(le.AppendUint16(ds, 0x0008), 0x1140)
@@ -177,6 +175,15 @@ func TestDeepSequences(t *testing.T) {
 		ds = le.AppendUint32(ds, uint32(20*r-12))
 		ds = le.AppendUint32(le.AppendUint16(le.AppendUint16(ds, 0xFFFE), 0xE000), uint32(20*r-20))
 	}
+	return ds
+}
+
+// TestDeepSequences: 12 MB of nested defined-length sequences would
+// overflow the stack inside the dicom library (a fatal error, not a
+// panic); the depth is checked first and the file refused.
+func TestDeepSequences(t *testing.T) {
+	const levels = 600_000 // 20 bytes a level: 12 MB
+	ds := nestedSequences(make([]byte, 0, 20*levels+64), levels)
 	head := dcmBytes(tsExplicitLE, ctSlice("P", "1.9.6", 2, 2, 0), nil, nil)
 	file := append(head, ds...)
 	file = appendElem(file, elem{0x7FE0, 0x0010, "OW", make([]byte, 8)}, false)
