@@ -48,9 +48,21 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	res.MeanDiameterMM = (res.LongAxisMM + res.ShortAxisMM) / 2
 	p75 := float64(quantile(vals, 0.75))
 
+	// The solid threshold, the solid part's blob test and the densest core
+	// all read the body's smoothed HU (the body's voxels do not change
+	// while the solid part is labelled and unlabelled): collect it once.
+	sm := vals[:0]
+	for p, l := range ws.lab {
+		if l == lBody {
+			sm = append(sm, ws.sm.Data[p])
+		}
+	}
+	ws.vals = sm
+	smMed := float64(quantile(sm, 0.5))
+
 	// Solid component: the largest 6-connected set of body voxels whose
 	// smoothed HU exceeds the solid threshold (solidThreshold).
-	res.SolidThresholdHU = ws.solidThreshold(b, opt.SolidHU)
+	res.SolidThresholdHU = solidThreshold(sm, smMed, opt.SolidHU)
 	solid := ws.largestSolid(b, float32(res.SolidThresholdHU))
 	if solid > 0 {
 		res.SolidVolumeMM3 = float64(solid) * vox
@@ -59,7 +71,7 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 		// A vessel running through ground glass is dense but is not its
 		// solid component (Lung-RADS): a would-be solid part whose densest
 		// point is a tube, not a bright blob, is dropped.
-		if !spansBody(res) && ws.solidBlobRatio(b) < coreBlobMin {
+		if !spansBody(res) && ws.solidBlobRatio(b, smMed) < coreBlobMin {
 			res.SolidVolumeMM3, res.SolidLongAxisMM, res.SolidShortAxisMM, res.SolidDiameterMM = 0, 0, 0, 0
 		}
 	}
@@ -68,7 +80,7 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 			ws.lab[p] = lBody
 		}
 	}
-	peak, centre := ws.densestCore(b, cen)
+	peak, centre := densestCore(b, sm, ws.sm.Data, cen)
 	res.Type = classify(res, p75, peak, centre, opt)
 	res.Sphericity = ws.sphericity(b, res.VolumeMM3)
 	res.Lobulation = ws.lobulation(b, cen)
@@ -98,19 +110,12 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 // smoothed peak (99th percentile) stands at least 200 HU above its median
 // (the plateau) and above −500 HU, the core's edge is the half-maximum
 // between plateau and peak, if that is below SolidHU. A solid nodule's peak
-// and median are close, so it keeps SolidHU.
-func (ws *Workspace) solidThreshold(b *boxInfo, solidHU float64) float64 {
-	vals := ws.vals[:0]
-	for p, l := range ws.lab {
-		if l == lBody {
-			vals = append(vals, ws.sm.Data[p])
-		}
-	}
-	ws.vals = vals
+// and median are close, so it keeps SolidHU. vals holds the body's smoothed
+// HU, med their median.
+func solidThreshold(vals []float32, med, solidHU float64) float64 {
 	if len(vals) < 8 {
 		return solidHU
 	}
-	med := float64(quantile(vals, 0.5))
 	peak := float64(quantile(vals, 0.99))
 	if peak-med < 200 || peak < -500 {
 		return solidHU
@@ -126,15 +131,8 @@ const coreMinMM = 2
 // densestCore returns the smoothed HU that the body's densest coreMinMM
 // ball of voxels reaches (its k-th highest smoothed voxel, k that ball's
 // voxel count) and the smoothed HU at the body's centroid cen (box voxel
-// index).
-func (ws *Workspace) densestCore(b *boxInfo, cen volume.Vec3) (peak, centre float64) {
-	vals := ws.vals[:0]
-	for p, l := range ws.lab {
-		if l == lBody {
-			vals = append(vals, ws.sm.Data[p])
-		}
-	}
-	ws.vals = vals
+// index). vals holds the body's smoothed HU, sm the smoothed box.
+func densestCore(b *boxInfo, vals, sm []float32, cen volume.Vec3) (peak, centre float64) {
 	sp := b.grid.Spacing
 	k := int(math.Ceil(math.Pi / 6 * coreMinMM * coreMinMM * coreMinMM / (sp[0] * sp[1] * sp[2])))
 	peak = float64(quantile(vals, 1-float64(k)/float64(len(vals))))
@@ -142,7 +140,7 @@ func (ws *Workspace) densestCore(b *boxInfo, cen volume.Vec3) (peak, centre floa
 	for a := range idx {
 		idx[a] = min(max(int(math.Round(cen[a])), 0), b.n[a]-1)
 	}
-	centre = float64(ws.sm.Data[idx[0]+b.n[0]*(idx[1]+b.n[1]*idx[2])])
+	centre = float64(sm[idx[0]+b.n[0]*(idx[1]+b.n[1]*idx[2])])
 	return peak, centre
 }
 
@@ -155,23 +153,17 @@ func spansBody(r *Result) bool {
 
 // solidBlobRatio is blobRatio at the solid component's densest voxel
 // (smoothed), at σ 1 mm (a 2–4 mm core's own scale), against the body's
-// median HU (the ground glass around it).
-func (ws *Workspace) solidBlobRatio(b *boxInfo) float64 {
-	vals := ws.vals[:0]
+// median smoothed HU med (the ground glass around it).
+func (ws *Workspace) solidBlobRatio(b *boxInfo, med float64) float64 {
 	best, bp := float32(-1e9), -1
 	for p, l := range ws.lab {
-		if l == lBody || l == lSolid {
-			vals = append(vals, ws.sm.Data[p])
-		}
 		if l == lSolid && ws.sm.Data[p] > best {
 			best, bp = ws.sm.Data[p], p
 		}
 	}
-	ws.vals = vals
 	if bp < 0 {
 		return 0
 	}
-	med := float64(quantile(vals, 0.5))
 	nx, ny := b.n[0], b.n[1]
 	c := volume.Vec3{float64(bp % nx), float64((bp / nx) % ny), float64(bp / (nx * ny))}
 	return ws.blobRatio(b, c, 1, med)
