@@ -15,7 +15,7 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	sp := b.grid.Spacing
 	vox := sp[0] * sp[1] * sp[2]
-	var nBody, nAll int
+	var nBody int
 	var sum [3]float64
 	var sumHU float64
 	vals := ws.vals[:0]
@@ -23,17 +23,13 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 		for j := 0; j < ny; j++ {
 			for i := 0; i < nx; i++ {
 				p := i + nx*(j+ny*k)
-				switch ws.lab[p] {
-				case lBody:
+				if ws.lab[p] == lBody {
 					nBody++
 					sum[0] += float64(i)
 					sum[1] += float64(j)
 					sum[2] += float64(k)
 					sumHU += float64(ws.raw[p])
 					vals = append(vals, float32(ws.raw[p]))
-					nAll++
-				case lMarg:
-					nAll++
 				}
 			}
 		}
@@ -85,7 +81,7 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	res.Sphericity = ws.sphericity(b, res.VolumeMM3)
 	res.Lobulation = ws.lobulation(b, cen)
 	res.Protrusions, res.Spiculation = ws.spiculation(b, res)
-	nAll = nBody
+	nAll := nBody
 	for _, l := range ws.lab {
 		if l == lMarg {
 			nAll++
