@@ -181,18 +181,13 @@ func Run(hu *volume.Volume[int16], lung *volume.Volume[uint8], opt Options) (*Re
 	if ws == nil {
 		ws = &Workspace{}
 	}
-	lo, ok := ws.cropToMask(hu, lung, opt)
+	inLung, ok, err := ws.points0(hu, lung, opt)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return res, nil
 	}
-	// Derivatives need at least a voxel of smoothing: on a coarse grid
-	// (e.g. --spacing 2) level 0 starts at one voxel.
-	sigma0 := math.Max(opt.SigmaMM, math.Max(hu.Spacing[0], math.Max(hu.Spacing[1], hu.Spacing[2])))
-	if err := features.BuildPyramid(&ws.pyr, ws.crop, sigma0, opt.Levels); err != nil {
-		return nil, fmt.Errorf("detect: %w", err)
-	}
-	inLung := func(i, j, k int) bool { return lung.At(lo[0]+i, lo[1]+j, lo[2]+k) != 0 }
-	ws.selectPoints(inLung, opt)
 	ps := &ws.points
 	res.Points, res.Scale, res.Weight = ps.pts, ps.scale, ps.weight
 	if ps.n() == 0 {
@@ -210,6 +205,25 @@ func Run(hu *volume.Volume[int16], lung *volume.Volume[uint8], opt Options) (*Re
 	}
 	res.Candidates, res.Nodules, res.Features = cs, meas, feats
 	return res, nil
+}
+
+// points0 is Run's first phases: crop hu to the mask's box, build the
+// Gaussian pyramid and select the points into ws.points. inLung tells
+// whether a crop voxel is lung; ok is false for an empty mask.
+func (ws *Workspace) points0(hu *volume.Volume[int16], lung *volume.Volume[uint8], opt Options) (inLung func(i, j, k int) bool, ok bool, err error) {
+	lo, ok := ws.cropToMask(hu, lung, opt)
+	if !ok {
+		return nil, false, nil
+	}
+	// Derivatives need at least a voxel of smoothing: on a coarse grid
+	// (e.g. --spacing 2) level 0 starts at one voxel.
+	sigma0 := math.Max(opt.SigmaMM, math.Max(hu.Spacing[0], math.Max(hu.Spacing[1], hu.Spacing[2])))
+	if err := features.BuildPyramid(&ws.pyr, ws.crop, sigma0, opt.Levels); err != nil {
+		return nil, false, fmt.Errorf("detect: %w", err)
+	}
+	inLung = func(i, j, k int) bool { return lung.At(lo[0]+i, lo[1]+j, lo[2]+k) != 0 }
+	ws.selectPoints(inLung, opt)
+	return inLung, true, nil
 }
 
 // checkInputs validates the HU volume and the mask and that they share a grid.

@@ -6,8 +6,6 @@ import (
 	"math"
 	"os"
 	"testing"
-
-	"github.com/lungctl/lungctl/internal/features"
 )
 
 // TestDumpStage1 is a tuning aid: every first-stage cluster's features and
@@ -25,12 +23,10 @@ func TestDumpStage1(t *testing.T) {
 		p := preparePhantom(t, seed)
 		opt := Options{MaxCandidates: -1, Stage1: 100000}.withDefaults()
 		ws := &Workspace{}
-		lo, _ := ws.cropToMask(p.HU, p.Lung, opt)
-		if err := featuresBuild(ws, max(opt.SigmaMM, p.HU.Spacing[0]), opt.Levels); err != nil {
+		inLung, _, err := ws.points0(p.HU, p.Lung, opt)
+		if err != nil {
 			t.Fatal(err)
 		}
-		inLung := func(i, j, k int) bool { return p.Lung.At(lo[0]+i, lo[1]+j, lo[2]+k) != 0 }
-		ws.selectPoints(inLung, opt)
 		ps := &ws.points
 		labels, k, _, err := clusterPoints(ps, opt)
 		if err != nil {
@@ -62,10 +58,6 @@ func TestDumpStage1(t *testing.T) {
 	if err := os.WriteFile(out, f.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func featuresBuild(ws *Workspace, sigma0 float64, levels int) error {
-	return features.BuildPyramid(&ws.pyr, ws.crop, sigma0, levels)
 }
 
 // TestDumpStage2 is a tuning aid: the second-stage features of every
