@@ -253,6 +253,30 @@ func neighbours6(p, nx, ny, nz int) [6]int {
 	return out
 }
 
+// neighbours26 returns the box indices of p's 26 neighbours (dk, dj, di
+// each from −1 to 1, in that nesting, p itself left out), −1 for one
+// outside the box.
+func neighbours26(p, nx, ny, nz int) [26]int {
+	i, j, k := p%nx, (p/nx)%ny, p/(nx*ny)
+	var out [26]int
+	n := 0
+	for dk := -1; dk <= 1; dk++ {
+		for dj := -1; dj <= 1; dj++ {
+			for di := -1; di <= 1; di++ {
+				if di == 0 && dj == 0 && dk == 0 {
+					continue
+				}
+				out[n] = -1
+				if a, c, e := i+di, j+dj, k+dk; a >= 0 && c >= 0 && e >= 0 && a < nx && c < ny && e < nz {
+					out[n] = a + nx*(c+ny*e)
+				}
+				n++
+			}
+		}
+	}
+	return out
+}
+
 // classify decides the density class from the body and its solid part:
 //   - calcified: the body's 75th-percentile HU exceeds CalcifiedHU
 //     (diffuse calcification), or its densest coreMinMM core does and so

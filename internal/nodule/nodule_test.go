@@ -269,3 +269,24 @@ func TestZones(t *testing.T) {
 		t.Error("empty zones call a point upper")
 	}
 }
+
+// neighbours26 lists each in-box neighbour once, never p itself: 26 inside,
+// 7 at a corner of a 3×3×3 box.
+func TestNeighbours26(t *testing.T) {
+	const nx, ny, nz = 3, 3, 3
+	for _, c := range []struct{ p, want int }{{13, 26}, {0, 7}, {26, 7}, {4, 17}} {
+		seen := map[int]bool{}
+		for _, np := range neighbours26(c.p, nx, ny, nz) {
+			if np < 0 {
+				continue
+			}
+			if np == c.p || seen[np] || np >= nx*ny*nz {
+				t.Fatalf("p %d: bad neighbour %d", c.p, np)
+			}
+			seen[np] = true
+		}
+		if len(seen) != c.want {
+			t.Errorf("p %d: %d neighbours, want %d", c.p, len(seen), c.want)
+		}
+	}
+}

@@ -65,21 +65,10 @@ func (ws *Workspace) open(b *boxInfo, seed int, hint float64, res *Result) error
 	q := append(ws.queue[:0], int32(deep))
 	core[deep] = 0
 	for h := 0; h < len(q); h++ {
-		p := int(q[h])
-		i, j, k := p%nx, (p/nx)%ny, p/(nx*ny)
-		for dk := -1; dk <= 1; dk++ {
-			for dj := -1; dj <= 1; dj++ {
-				for di := -1; di <= 1; di++ {
-					a, c, e := i+di, j+dj, k+dk
-					if a < 0 || c < 0 || e < 0 || a >= nx || c >= ny || e >= nz {
-						continue
-					}
-					np := a + nx*(c+ny*e)
-					if core[np] != 0 && ws.lab[np] == lC && ws.dist[np] > ro2 {
-						core[np] = 0
-						q = append(q, int32(np))
-					}
-				}
+		for _, np := range neighbours26(int(q[h]), nx, ny, nz) {
+			if np >= 0 && core[np] != 0 && ws.lab[np] == lC && ws.dist[np] > ro2 {
+				core[np] = 0
+				q = append(q, int32(np))
 			}
 		}
 	}

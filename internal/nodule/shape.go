@@ -185,19 +185,10 @@ func (ws *Workspace) strands(b *boxInfo, res *Result, f float64, mark bool) int 
 			if ws.dist[p] <= touch2 {
 				attached = true
 			}
-			i, j, k := p%nx, (p/nx)%ny, p/(nx*ny)
-			for dk := -1; dk <= 1; dk++ {
-				for dj := -1; dj <= 1; dj++ {
-					for di := -1; di <= 1; di++ {
-						a, c, e := i+di, j+dj, k+dk
-						if a < 0 || c < 0 || e < 0 || a >= nx || c >= ny || e >= nz {
-							continue
-						}
-						if np := a + nx*(c+ny*e); ws.lab[np] == cand {
-							ws.lab[np] = seen
-							q = append(q, int32(np))
-						}
-					}
+			for _, np := range neighbours26(p, nx, ny, nz) {
+				if np >= 0 && ws.lab[np] == cand {
+					ws.lab[np] = seen
+					q = append(q, int32(np))
 				}
 			}
 		}
