@@ -2,7 +2,6 @@ package detect
 
 import (
 	"math"
-	"os"
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/dicomio"
@@ -13,14 +12,16 @@ import (
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
-var lidcDir = shareddata.Path("lidc-idri-0001")
-
 // loadLIDC loads LIDC-IDRI-0001, resamples it to 1 mm and segments the lungs.
 func loadLIDC(t testing.TB) (*volume.Volume[int16], *volume.Volume[uint8]) {
-	if _, err := os.Stat(lidcDir); err != nil {
-		t.Skipf("real data not available (%s): %v", lidcDir, err)
-	}
-	scan, err := dicomio.Load(lidcDir, dicomio.Options{})
+	return loadScan(t, "lidc-idri-0001")
+}
+
+// loadScan loads the shared DICOM series sub (skipping t when it is
+// absent), resamples it to 1 mm and segments the lungs.
+func loadScan(t testing.TB, sub string) (*volume.Volume[int16], *volume.Volume[uint8]) {
+	t.Helper()
+	scan, err := dicomio.Load(shareddata.Dir(t, sub), dicomio.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,20 +85,7 @@ func TestA0002Mass(t *testing.T) {
 	if testing.Short() {
 		t.Skip("A0002 end to end: skipped with -short")
 	}
-	dir := shareddata.Dir(t, "lung-pet-ct-dx-a0002-siemens")
-	scan, err := dicomio.Load(dir, dicomio.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hounsfield.Normalize(scan.HU.Data)
-	hu, err := resample.Stack(scan.HU, scan.Positions, volume.Vec3{1, 1, 1}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := segment.Lungs(hu, segment.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	hu, m := loadScan(t, "lung-pet-ct-dx-a0002-siemens")
 	res, err := Run(hu, m, Options{SeriesUID: "A0002"})
 	if err != nil {
 		t.Fatal(err)
