@@ -62,15 +62,11 @@ func cudaVariants(tb testing.TB) []*CUDA {
 	return out
 }
 
-// compareModes checks GPU modes against reference modes (both scaled units,
-// M×dim): at least 99 % of the modes agree within tol on every axis, and
-// merging them (MergeModes, radius 0.5 bandwidths as MeanShift's default)
-// gives the same partition, adjusted Rand ≥ 0.99.
-func compareModes(t *testing.T, what string, got, want []float32, dim int, tol float64) {
-	t.Helper()
-	m := len(want) / dim
-	far, worst := 0, 0.0
-	for q := 0; q < m; q++ {
+// modeGap compares modes got with want (M×dim each): how many differ by
+// more than tol on some axis (NaN counts as far) and the largest such
+// difference.
+func modeGap(got, want []float32, dim int, tol float64) (far int, worst float64) {
+	for q := 0; q < len(want)/dim; q++ {
 		d := 0.0
 		for a := 0; a < dim; a++ {
 			d = math.Max(d, math.Abs(float64(got[q*dim+a])-float64(want[q*dim+a])))
@@ -80,6 +76,17 @@ func compareModes(t *testing.T, what string, got, want []float32, dim int, tol f
 			far++
 		}
 	}
+	return far, worst
+}
+
+// compareModes checks GPU modes against reference modes (both scaled units,
+// M×dim): at least 99 % of the modes agree within tol on every axis, and
+// merging them (MergeModes, radius 0.5 bandwidths as MeanShift's default)
+// gives the same partition, adjusted Rand ≥ 0.99.
+func compareModes(t *testing.T, what string, got, want []float32, dim int, tol float64) {
+	t.Helper()
+	m := len(want) / dim
+	far, worst := modeGap(got, want, dim, tol)
 	lg, _, _ := MergeModes(got, dim, 0.5)
 	lw, _, _ := MergeModes(want, dim, 0.5)
 	ari := AdjustedRand(toInt(lg), toInt(lw))

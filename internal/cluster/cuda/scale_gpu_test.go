@@ -36,17 +36,7 @@ func multiScaleLabelled(nf, perLevel int, seed int64) (pts, scale, wt []float32)
 // adjusted Rand index 1).
 func sameModes(t *testing.T, what string, got, want []float32, dim int, tol float64) {
 	t.Helper()
-	far, worst := 0, 0.0
-	for q := 0; q < len(want)/dim; q++ {
-		d := 0.0
-		for a := 0; a < dim; a++ {
-			d = math.Max(d, math.Abs(float64(got[q*dim+a])-float64(want[q*dim+a])))
-		}
-		worst = math.Max(worst, d)
-		if !(d <= tol) {
-			far++
-		}
-	}
+	far, worst := modeGap(got, want, dim, tol)
 	lg, _, sg := MergeModes(got, dim, 0.5)
 	lw, _, sw := MergeModes(want, dim, 0.5)
 	ari := AdjustedRand(toInt(lg), toInt(lw))
