@@ -51,7 +51,7 @@ func synthLung(t testing.TB) (*volume.Volume[int16], *volume.Volume[uint8], [][3
 					frac = math.Max(frac, math.Min(1, math.Max(0, c.r-rho+0.5)))
 				}
 				for n, c := range nod {
-					d := dist(c, [3]float64(w))
+					d := dist3(c, [3]float64(w))
 					frac = math.Max(frac, math.Min(1, math.Max(0, diam[n]/2-d+0.5)))
 				}
 				v += frac*(880+10*rng.NormFloat64()) + 15*rng.NormFloat64()
@@ -82,7 +82,7 @@ func TestSyntheticNodulesFound(t *testing.T) {
 		best := math.Inf(1)
 		rank := -1
 		for r, cand := range res.Candidates {
-			if d := dist(c, cand.World); d < best {
+			if d := dist3(c, cand.World); d < best {
 				best, rank = d, r
 			}
 		}
@@ -111,7 +111,7 @@ func TestSyntheticNodulesFound(t *testing.T) {
 		t.Fatalf("brute force: %d candidates vs %d", len(bf.Candidates), len(res.Candidates))
 	}
 	for i := range bf.Candidates {
-		if d := dist(bf.Candidates[i].World, res.Candidates[i].World); d > 0.5 {
+		if d := dist3(bf.Candidates[i].World, res.Candidates[i].World); d > 0.5 {
 			t.Errorf("candidate %d: brute force %v vs grid %v", i, bf.Candidates[i].World, res.Candidates[i].World)
 		}
 	}

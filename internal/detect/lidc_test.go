@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"math"
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/dicomio"
@@ -40,10 +39,6 @@ func loadScan(t testing.TB, sub string) (*volume.Volume[int16], *volume.Volume[u
 // lidcNodule is the LUNA16 annotation of LIDC-IDRI-0001 (LPS mm, mm).
 var lidcNodule, lidcDiameter = [3]float64{56.21, 86.34, -115.87}, 23.35
 
-func dist(a, b [3]float64) float64 {
-	return math.Sqrt((a[0]-b[0])*(a[0]-b[0]) + (a[1]-b[1])*(a[1]-b[1]) + (a[2]-b[2])*(a[2]-b[2]))
-}
-
 // TestLIDC0001 runs the whole detector on LIDC-IDRI-0001 (loaded, resampled
 // to 1 mm and segmented by the project's own packages) and requires the
 // LUNA16 nodule to be hit (centre distance < radius) within the default
@@ -60,7 +55,7 @@ func TestLIDC0001(t *testing.T) {
 	t.Logf("%d points, %d clusters, %d candidates", len(res.Points)/5, res.Clusters, len(res.Candidates))
 	hit := -1
 	for i, c := range res.Candidates {
-		d := dist(c.World, lidcNodule)
+		d := dist3(c.World, lidcNodule)
 		t.Logf("%d: score %.3f at (%.1f %.1f %.1f) %.1f mm from the nodule, diam %.1f HU %.0f SI %.2f fill %.2f",
 			i, c.DetectScore, c.World[0], c.World[1], c.World[2], d, c.DiameterMM, c.MeanHU, c.MeanSI, c.Compactness)
 		if hit < 0 && d < lidcDiameter/2 {
@@ -93,7 +88,7 @@ func TestA0002Mass(t *testing.T) {
 	centre := [3]float64{-62.6, -97.3, 212.0}
 	rank := -1
 	for i, c := range res.Candidates {
-		d := dist(c.World, centre)
+		d := dist3(c.World, centre)
 		t.Logf("%d: score %.3f at (%.1f %.1f %.1f), %.1f mm from the tumour centre, %s %.1f mm", i+1, c.DetectScore,
 			c.World[0], c.World[1], c.World[2], d, c.Type, c.MeanDiameterMM)
 		if rank < 0 && d < 25 {

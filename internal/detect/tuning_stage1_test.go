@@ -41,7 +41,7 @@ func TestDumpStage1(t *testing.T) {
 				if os.Getenv("LUNGCTL_STAGE1_REACH") != "" {
 					r = math.Max(nd.DiameterMM/2+4, 6)
 				}
-				if dist(c.World, [3]float64(nd.World)) < r {
+				if dist3(c.World, [3]float64(nd.World)) < r {
 					hit, kind, td = 1, string(nd.Kind), nd.DiameterMM
 					found[ni] = true
 				}
@@ -82,7 +82,7 @@ func TestDumpStage2(t *testing.T) {
 		for i, c := range res.Candidates {
 			hit := 0
 			for _, nd := range p.Nodules {
-				if nd.DiameterMM >= 3 && dist(c.World, [3]float64(nd.World)) <= nd.DiameterMM/2 {
+				if nd.DiameterMM >= 3 && dist3(c.World, [3]float64(nd.World)) <= nd.DiameterMM/2 {
 					hit = 1
 				}
 			}

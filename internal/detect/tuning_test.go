@@ -53,7 +53,7 @@ func TestDev(t *testing.T) {
 		for i, cd := range res.Candidates {
 			ft := res.Features[i]
 			t.Logf("%2d score %.3f d=%5.1f mm from truth; (%.0f %.0f %.0f) diam %.1f HU %.0f SI %.3f fill %.2f | s1 %.2f br %.2f sph %.2f el %.2f wall %.2f cap %.2f segd %.1f",
-				i+1, cd.DetectScore, dist(cd.World, c), cd.World[0], cd.World[1], cd.World[2], cd.DiameterMM, cd.MeanHU, cd.MeanSI, cd.Compactness,
+				i+1, cd.DetectScore, dist3(cd.World, c), cd.World[0], cd.World[1], cd.World[2], cd.DiameterMM, cd.MeanHU, cd.MeanSI, cd.Compactness,
 				ft.Stage1, ft.BlobRatio, ft.Sphericity, ft.Elongation, ft.WallContact, ft.CapCut, ft.SegDiamMM)
 			if os.Getenv("LUNGCTL_DEV_SEG") == "" {
 				continue
@@ -91,7 +91,7 @@ func TestDumpFeatures(t *testing.T) {
 		for r, c := range res.Candidates {
 			hit, kind, td := 0, "", 0.0
 			for _, nd := range p.Nodules {
-				if dist(c.World, [3]float64(nd.World)) < math.Max(nd.DiameterMM/2, 2) {
+				if dist3(c.World, [3]float64(nd.World)) < math.Max(nd.DiameterMM/2, 2) {
 					hit, kind, td = 1, string(nd.Kind), nd.DiameterMM
 				}
 			}
@@ -112,7 +112,7 @@ func TestDumpFeatures(t *testing.T) {
 		for _, nd := range p.Nodules {
 			found := false
 			for _, c := range res.Candidates {
-				if dist(c.World, [3]float64(nd.World)) < math.Max(nd.DiameterMM/2, 2) {
+				if dist3(c.World, [3]float64(nd.World)) < math.Max(nd.DiameterMM/2, 2) {
 					found = true
 				}
 			}
