@@ -77,7 +77,17 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 		}
 	}
 	peak, centre := densestCore(b, sm, ws.sm.Data, cen)
+	res.WallContact = ws.wallContact(b)
+	sigma := blurSigma(opt.SourceSpacingMM, [3]float64(sp))
+	res.PVDensityHU, res.PVAttenuation = pvDensity(float64(quantile(sm, 1)), res.BackgroundHU, math.Cbrt(3*res.VolumeMM3/(4*math.Pi)), sigma)
 	res.Type = classify(res, p75, peak, centre, opt)
+	if res.Type == Solid && res.PVAttenuation >= pvMinA && res.PVAttenuation < pvSmallA {
+		// A small lesion's solid part is the whole of it; blurred, only
+		// its middle passes the solid threshold.
+		res.SolidDiameterMM = math.Max(res.SolidDiameterMM, res.MeanDiameterMM)
+		res.SolidLongAxisMM = math.Max(res.SolidLongAxisMM, res.LongAxisMM)
+		res.SolidShortAxisMM = math.Max(res.SolidShortAxisMM, res.ShortAxisMM)
+	}
 	res.Sphericity = ws.sphericity(b, res.VolumeMM3)
 	res.Lobulation = ws.lobulation(b, cen)
 	res.Protrusions, res.Spiculation = ws.spiculation(b, res)
@@ -89,7 +99,6 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	}
 	res.VolumeWithMarginMM3 = float64(nAll) * vox
 	res.PleuraDistanceMM, res.PleuraBeyond = ws.pleura(b)
-	res.WallContact = ws.wallContact(b)
 	res.BlobRatio = ws.blobRatio(b, cen, math.Cbrt(3*res.VolumeMM3/(4*math.Pi))/math.Sqrt(3), res.BackgroundHU)
 	res.CapCut = ws.capCut(b)
 	res.Mask = make([]uint8, b.len())
@@ -284,15 +293,29 @@ func neighbours26(p, nx, ny, nz int) [26]int {
 //     blurred rim, a partial-volume skirt, pulls its percentiles down, its
 //     core and centre much less; an eccentric fleck in a soft-tissue nodule
 //     does not count);
+//   - a small lesion (partial-volume attenuation pvMinA ≤ A < pvSmallA,
+//     about 2.5–6 mm at 2.5 mm slices) is typed by its partial-volume
+//     density PVDensityHU instead, which its blurred peak understates:
+//     calcified above CalcifiedHU (unless it lies against the wall, see
+//     pvWallMax), solid above SolidHU, non-solid otherwise (a solid core
+//     inside a lesion this small cannot be told from it; Lung-RADS treats
+//     part-solid lesions under 6 mm as it treats non-solid ones);
 //   - non-solid: no solid component at least 2 mm across;
 //   - solid: the solid component spans the body, up to the partial-volume
 //     rim a blurred edge leaves (solid mean diameter ≥ 0.8 of the body's,
 //     or within 2.5 mm of it);
 //   - part-solid otherwise.
 func classify(r *Result, p75, corePeak, centre float64, opt Options) Type {
+	small := r.PVAttenuation >= pvMinA && r.PVAttenuation < pvSmallA
 	switch {
 	case p75 > opt.CalcifiedHU, corePeak > opt.CalcifiedHU && centre > opt.CalcifiedHU:
 		return Calcified
+	case small && r.PVDensityHU > opt.CalcifiedHU && r.WallContact < pvWallMax:
+		return Calcified
+	case small && r.PVDensityHU > opt.SolidHU:
+		return Solid
+	case small:
+		return NonSolid
 	case r.SolidDiameterMM < coreMinMM:
 		return NonSolid
 	case spansBody(r):

@@ -20,7 +20,9 @@
 //     radius adapts to the lesion (a quarter of its inscribed radius, 1–4
 //     mm): the eroded core's component at the lesion, dilated back and
 //     intersected with C, is the lesion body O. Measurements of size and
-//     type use O.
+//     type use O; a lesion of a few millimetres, whose blurred peak never
+//     reaches its density, is typed by its partial-volume density
+//     (Result.PVDensityHU, from the acquisition spacing's blur).
 //  4. Spicules: thin strands that leave the body and end within a shell
 //     around it (a vessel passing by runs on out of it) are counted for the
 //     spiculation score; the body with its spicules, S, is the segmentation
@@ -68,6 +70,11 @@ type Options struct {
 	CalcifiedHU float64
 	// MaxBoxMM caps the side of the analysis box in mm. Default 140.
 	MaxBoxMM float64
+	// SourceSpacingMM is the acquisition grid's voxel spacing (mm, x y z)
+	// before resampling onto the 1 mm grid; it sets the scanner blur that
+	// the partial-volume density of small lesions assumes (see
+	// Result.PVDensityHU). Zero means the grid given is the acquisition's.
+	SourceSpacingMM [3]float64
 }
 
 func (o Options) withDefaults() Options {
@@ -104,6 +111,17 @@ type Result struct {
 	SolidVolumeMM3, SolidThresholdHU float64
 	// MeanHU is the body's mean HU (unsmoothed).
 	MeanHU float64
+	// PVDensityHU is the density (HU) of a small lesion corrected for
+	// partial volume: the scanner and the resampling blur a lesion under
+	// about 6 mm so that its peak never reaches its true density (a 3 mm
+	// solid nodule at 2.5 mm slices peaks near −550 HU, a 3 mm calcified
+	// one near −300). With the blur σ known from the acquisition spacing
+	// (Options.SourceSpacingMM), a ball of the body's volume-equivalent
+	// radius r keeps a fraction A(r, σ) of its contrast at its centre, so
+	// the density is the background plus the smoothed peak's contrast over
+	// A. PVAttenuation is that A; for lesions with A ≥ 0.9 the type comes
+	// from the measured density and PVDensityHU is the peak itself.
+	PVDensityHU, PVAttenuation float64
 	// Type is the density class (see classify).
 	Type Type
 	// Sphericity is π^⅓(6V)^⅔/A of the body, 1 for a ball.
@@ -302,7 +320,7 @@ func (ws *Workspace) extract(hu *volume.Volume[int16], lung *volume.Volume[uint8
 			}
 		}
 	}
-	if err := features.SmoothInPlace(ws.sm, 0.8); err != nil {
+	if err := features.SmoothInPlace(ws.sm, smoothMM); err != nil {
 		return nil, false
 	}
 	return b, true

@@ -71,6 +71,18 @@ func TestPreprocessLIDC0001(t *testing.T) {
 	if err != nil || side.SeriesUID != p.SeriesUID || side.OriginalDims != [3]int{512, 512, 133} {
 		t.Fatalf("sidecar %+v %v", side, err)
 	}
+	// The output, preprocessed again, still knows the scanner's spacing
+	// (the blur that small lesions' density is corrected for), not 1 mm.
+	if p.AcquisitionSpacing[2] < 2 {
+		t.Fatalf("DICOM acquisition spacing %v, want 2.5 mm slices", p.AcquisitionSpacing)
+	}
+	again, err := Preprocess(ps.HU, PreprocessOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.AcquisitionSpacing != p.AcquisitionSpacing {
+		t.Errorf("re-read acquisition spacing %v, want the DICOM's %v", again.AcquisitionSpacing, p.AcquisitionSpacing)
+	}
 	// Our own reader gives the same voxel back at the same world position.
 	back, err := volio.ReadHU(ps.HU)
 	if err != nil {

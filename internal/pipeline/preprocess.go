@@ -65,6 +65,11 @@ type Preprocessed struct {
 	PatientAge, PatientSex string
 	// Sidecar is the provenance record.
 	Sidecar volio.Sidecar
+	// AcquisitionSpacing is the scanner's voxel spacing (mm, x y z): the
+	// input's own, or, for a preprocess output, the one its sidecar
+	// recorded. It sets the blur that small lesions' density is corrected
+	// for (nodule.Options.SourceSpacingMM).
+	AcquisitionSpacing volume.Vec3
 	// Seconds holds wall time per step: load, resample, mask.
 	Seconds map[string]float64
 }
@@ -116,6 +121,9 @@ func Preprocess(in string, opt PreprocessOptions, ws *Workspace) (*Preprocessed,
 		return nil, err
 	}
 	sc.SetOriginal(src.Grid)
+	if p.AcquisitionSpacing == (volume.Vec3{}) {
+		p.AcquisitionSpacing = src.Grid.Spacing
+	}
 	// The one HU normalisation, for every input kind, before resampling
 	// (so padding does not blend into the scan's edge).
 	if n := hounsfield.Normalize(src.Data); n > 0 {
@@ -211,6 +219,7 @@ func (p *Preprocessed) load(in string, kind Kind, opt PreprocessOptions, ws *Wor
 	// A preprocess output carries its provenance next to it.
 	if side, err := volio.ReadSidecar(sidecarPath(in)); err == nil && side.SeriesUID != "" {
 		p.SeriesUID, sc.SeriesUID = side.SeriesUID, side.SeriesUID
+		p.AcquisitionSpacing = side.OriginalSpacing
 		sc.PatientID, sc.StudyUID = side.PatientID, side.StudyUID
 		p.PatientAge, p.PatientSex = side.Extra[sidecarAge], side.Extra[sidecarSex]
 		setExtra(sc, sidecarAge, p.PatientAge)

@@ -65,6 +65,9 @@ func (o ScanOptions) Outputs(id string) []string {
 func Detect(p *Preprocessed, opt detect.Options, dws *detect.Workspace) ([]candidate.Candidate, *detect.Result, error) {
 	t := time.Now()
 	opt.SeriesUID = p.SeriesUID
+	if opt.Nodule.SourceSpacingMM == ([3]float64{}) {
+		opt.Nodule.SourceSpacingMM = p.AcquisitionSpacing
+	}
 	if dws != nil {
 		opt.Work = dws
 	}
