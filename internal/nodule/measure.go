@@ -71,15 +71,15 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 			res.SolidVolumeMM3, res.SolidLongAxisMM, res.SolidShortAxisMM, res.SolidDiameterMM = 0, 0, 0, 0
 		}
 	}
-	for p := range ws.lab {
-		if ws.lab[p] == lSolid {
-			ws.lab[p] = lBody
-		}
-	}
+	ws.unlabelSolid()
 	peak, centre := densestCore(b, sm, ws.sm.Data, cen)
 	res.WallContact = ws.wallContact(b)
 	sigma := blurSigma(opt.SourceSpacingMM, [3]float64(sp))
-	res.PVDensityHU, res.PVAttenuation = pvDensity(float64(quantile(sm, 1)), res.BackgroundHU, math.Cbrt(3*res.VolumeMM3/(4*math.Pi)), sigma)
+	top := float64(quantile(sm, 1))
+	res.PVDensityHU, res.PVAttenuation = pvDensity(top, res.BackgroundHU, math.Cbrt(3*res.VolumeMM3/(4*math.Pi)), sigma)
+	if res.SolidDiameterMM < coreMinMM && res.PVAttenuation >= pvSmallA {
+		ws.smallCore(b, res, smMed, top, sigma, opt)
+	}
 	res.Type = classify(res, p75, peak, centre, opt)
 	if res.Type == Solid && res.PVAttenuation >= pvMinA && res.PVAttenuation < pvSmallA {
 		// A small lesion's solid part is the whole of it; blurred, only
@@ -172,6 +172,52 @@ func (ws *Workspace) solidBlobRatio(b *boxInfo, med float64) float64 {
 	nx, ny := b.n[0], b.n[1]
 	c := volume.Vec3{float64(bp % nx), float64((bp / nx) % ny), float64(bp / (nx * ny))}
 	return ws.blobRatio(b, c, 1, med)
+}
+
+// unlabelSolid returns the solid component's voxels to the body.
+func (ws *Workspace) unlabelSolid() {
+	for p := range ws.lab {
+		if ws.lab[p] == lSolid {
+			ws.lab[p] = lBody
+		}
+	}
+}
+
+// smallCore looks for a solid core too small and blurred to reach the
+// solid threshold in a lesion that has no solid part: a 3 mm core of soft
+// tissue inside ground glass, on 2.5 mm slices, peaks only 150–250 HU
+// above the plateau. The candidate core is the largest connected set of
+// body voxels above the half-maximum between the body's median med (the
+// plateau) and its peak top (smoothed HU); its density, corrected for
+// partial volume like a small lesion's (a ball of the core's volume under
+// the blur sigma keeps the fraction A of its contrast over the plateau at
+// its centre), must exceed SolidHU, and its densest point must be a blob
+// (coreBlobMin), not a vessel. A core of at least coreMinMM becomes the
+// solid component. Ground-glass texture peaks are as wide as such a core
+// but corrected they stay below soft tissue.
+func (ws *Workspace) smallCore(b *boxInfo, res *Result, med, top, sigma float64, opt Options) {
+	if !(top > med) {
+		return
+	}
+	sp := b.grid.Spacing
+	half := (med + top) / 2
+	n := ws.largestSolid(b, float32(half))
+	defer ws.unlabelSolid()
+	if n == 0 {
+		return
+	}
+	vol := float64(n) * sp[0] * sp[1] * sp[2]
+	a := ballCentreFraction(math.Cbrt(3*vol/(4*math.Pi)), sigma)
+	if a < pvMinA || med+(top-med)/a <= opt.SolidHU || ws.solidBlobRatio(b, med) < coreBlobMin {
+		return
+	}
+	long, short := ws.axes(b, func(p int) bool { return ws.lab[p] == lSolid })
+	if (long+short)/2 < coreMinMM {
+		return
+	}
+	res.SolidVolumeMM3, res.SolidLongAxisMM, res.SolidShortAxisMM = vol, long, short
+	res.SolidDiameterMM = (long + short) / 2
+	res.SolidThresholdHU = half
 }
 
 // coreBlobMin is the least blob ratio (weakest over strongest curvature,

@@ -96,26 +96,37 @@ func TestSmallLesionDensity(t *testing.T) {
 	// slice's variance in z (psfMM² + 2.5²/4 in all, as blurSigma models).
 	zs := math.Sqrt(psfMM*psfMM + src[2]*src[2]/4 - 0.36)
 	cases := []struct {
-		name string
-		d    float64 // mm
-		hu   float64 // above the lung's −860 HU
-		want Type
+		name   string
+		d      float64 // mm
+		hu     float64 // above the lung's −860 HU
+		want   Type
+		core   float64 // diameter (mm) of a core of coreHU inside, 0 = none
+		coreHU float64
 	}{
-		{"3.5 mm solid", 3.5, 900, Solid},
-		{"4.5 mm solid", 4.5, 900, Solid},
+		{"3.5 mm solid", 3.5, 900, Solid, 0, 0},
+		{"4.5 mm solid", 4.5, 900, Solid, 0, 0},
 		// The body of a dense lesion is segmented halfway to the soft-tissue
 		// cap (CoreCapHU), wider than the lesion, so its radius is
 		// overstated and its density understated: the model is
 		// conservative, and a 3.5 mm nodule of 640 HU stays solid; a
 		// denser granuloma is called calcified.
-		{"3.5 mm calcified", 3.5, 1800, Calcified},
-		{"3.5 mm of 640 HU (understated)", 3.5, 1500, Solid},
-		{"4 mm calcified", 4, 1300, Calcified},
-		{"4.5 mm ground glass", 4.5, 300, NonSolid},
-		{"5 mm ground glass", 5, 350, NonSolid},
+		{"3.5 mm calcified", 3.5, 1800, Calcified, 0, 0},
+		{"3.5 mm of 640 HU (understated)", 3.5, 1500, Solid, 0, 0},
+		{"4 mm calcified", 4, 1300, Calcified, 0, 0},
+		{"4.5 mm ground glass", 4.5, 300, NonSolid, 0, 0},
+		{"5 mm ground glass", 5, 350, NonSolid, 0, 0},
+		// A 3 mm soft-tissue core in 14 mm ground glass peaks some 250 HU
+		// over the plateau, far below −300 HU; a denser focus of ground
+		// glass as wide is no core.
+		{"14 mm ground glass, 3 mm core", 14, 260, PartSolid, 3, 880},
+		{"14 mm ground glass, 3 mm denser focus", 14, 260, NonSolid, 3, 400},
 	}
 	for _, c := range cases {
-		s := scene{n: 40, wallX: math.NaN(), density: ball(0, 0, 0, c.d/2, c.hu)}
+		f := ball(0, 0, 0, c.d/2, c.hu)
+		if c.core > 0 {
+			f = maxOf(f, ball(1.5, 0, 0, c.core/2, c.coreHU))
+		}
+		s := scene{n: 40, wallX: math.NaN(), density: f}
 		hu, m := s.render(3)
 		blurZ(hu, zs)
 		r, err := Segment(hu, m, [3]float64{0, 0, 0}, c.d, Options{SourceSpacingMM: src}, nil)
