@@ -50,7 +50,10 @@ type Features struct {
 
 // refine segments the first-stage candidates (in parallel under the
 // worker budget), computes their Features and the final DetectScore, and
-// returns them re-ranked with their measurements (nil where none).
+// returns them re-ranked with their measurements (nil where none): a
+// candidate whose lesion is already reported is dropped (duplicate), and
+// one whose part-solid lesion encloses a kept core replaces that core's
+// measurement (encloses).
 func (ws *Workspace) refine(hu *volume.Volume[int16], lung *volume.Volume[uint8], cs []candidate.Candidate,
 	st []clusterStats, opt Options) ([]candidate.Candidate, []*nodule.Result, []Features) {
 	n := len(cs)
@@ -100,6 +103,15 @@ func (ws *Workspace) refine(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 	var outM []*nodule.Result
 	var outF []Features
 	for _, i := range idx {
+		if k := enclosedKept(meas[i], outM); k >= 0 {
+			// The kept candidate is the solid core of this part-solid
+			// lesion: report the whole lesion, at the core's score.
+			score := outC[k].DetectScore
+			outC[k] = cs[i]
+			outC[k].DetectScore, outC[k].Probability = score, score
+			outM[k] = meas[i]
+			continue
+		}
 		if duplicate(cs[i].World, outC, outM) {
 			continue
 		}
@@ -138,15 +150,45 @@ func Measured(c *candidate.Candidate, m *nodule.Result) {
 // centre) lies in a lesion already kept, or within 2 mm of a kept centre:
 // fragments of one lesion segment to the same body and are reported once.
 func duplicate(w [3]float64, kept []candidate.Candidate, meas []*nodule.Result) bool {
+	return duplicateOf(w, kept, meas) >= 0
+}
+
+// duplicateOf is duplicate returning the index of the kept candidate, or
+// −1.
+func duplicateOf(w [3]float64, kept []candidate.Candidate, meas []*nodule.Result) int {
 	for k, c := range kept {
 		if dist3(w, c.World) < 2 {
-			return true
+			return k
 		}
 		if m := meas[k]; m != nil && m.Contains(w) {
-			return true
+			return k
 		}
 	}
-	return false
+	return -1
+}
+
+// enclosedKept returns the first kept lesion that m encloses (see
+// encloses), or −1.
+func enclosedKept(m *nodule.Result, kept []*nodule.Result) int {
+	for k, in := range kept {
+		if encloses(m, in) {
+			return k
+		}
+	}
+	return -1
+}
+
+// encloses reports whether the lesion outer, segmented at a lower-ranked
+// candidate, is a part-solid lesion of which inner, kept first, is the
+// solid core: a detector cluster often sits on a part-solid lesion's core
+// (its points are denser and rounder than the ground glass's), whose own
+// segmentation is then the core alone. Outer must be part-solid, hold
+// inner's centre, and be at least twice its volume.
+func encloses(outer, inner *nodule.Result) bool {
+	if outer == nil || inner == nil {
+		return false
+	}
+	return outer.Type == nodule.PartSolid && outer.VolumeMM3 >= 2*inner.VolumeMM3 && outer.Contains(inner.Centre)
 }
 
 // FinalScore is the second-stage detection score in [0,1]: a logistic
