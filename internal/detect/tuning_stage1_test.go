@@ -64,7 +64,11 @@ func TestDumpStage1(t *testing.T) {
 // candidate (100 segmented per scan, all kept) and whether it hits a truth
 // nodule of 3 mm or more by the LUNA16 rule (within its radius), for
 // scripts/fit-final-score.py (LUNGCTL_STAGE2=out.csv,
-// LUNGCTL_PHANTOM_SEEDS=A-B).
+// LUNGCTL_PHANTOM_SEEDS=A-B). Besides the model's six features it writes
+// the other second-stage features (wall contact, cap cut, fill, contrast,
+// solid fraction, elongation, offset, lobulation, spiculation), to try
+// them: wall contact and cap cut, tried on seeds 1–20 by grouped
+// cross-validation, did not raise the FROC.
 func TestDumpStage2(t *testing.T) {
 	out := os.Getenv("LUNGCTL_STAGE2")
 	if out == "" {
@@ -72,7 +76,7 @@ func TestDumpStage2(t *testing.T) {
 	}
 	a, b := phantomSeeds(t)
 	var f bytes.Buffer
-	fmt.Fprintln(&f, "seed,hit,stage1,meansi,sph,blob,cdiam,meand,segmented")
+	fmt.Fprintln(&f, "seed,hit,stage1,meansi,sph,blob,cdiam,meand,segmented,wall,capcut,fill,contrast,solidfrac,elong,offset,lob,spic")
 	for seed := a; seed <= b; seed++ {
 		p := preparePhantom(t, seed)
 		res, err := Run(p.HU, p.Lung, Options{MaxCandidates: -1, Stage1: 100})
@@ -91,7 +95,8 @@ func TestDumpStage2(t *testing.T) {
 			if x.Segmented {
 				seg = 1
 			}
-			fmt.Fprintf(&f, "%d,%d,%.5f,%.4f,%.4f,%.4f,%.2f,%.2f,%d\n", seed, hit, x.Stage1, x.MeanSI, x.Sphericity, x.BlobRatio, x.ClusterDiamMM, x.MeanDiamMM, seg)
+			fmt.Fprintf(&f, "%d,%d,%.5f,%.4f,%.4f,%.4f,%.2f,%.2f,%d,%.4f,%.4f,%.4f,%.1f,%.4f,%.3f,%.3f,%.4f,%.4f\n", seed, hit, x.Stage1, x.MeanSI, x.Sphericity, x.BlobRatio, x.ClusterDiamMM, x.MeanDiamMM, seg,
+				x.WallContact, x.CapCut, x.Fill, x.Contrast, x.SolidFraction, x.Elongation, x.Offset, x.Lobulation, x.Spiculation)
 		}
 	}
 	if err := os.WriteFile(out, f.Bytes(), 0o644); err != nil {
