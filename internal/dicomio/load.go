@@ -102,6 +102,10 @@ type SeriesInfo struct {
 	Orientation string
 	// TransferSyntax is the transfer syntax UID of the first file.
 	TransferSyntax string
+	// SliceThickness (0018,0050) in mm as the first file records it, 0
+	// when absent: the width of each slice's profile, which may exceed the
+	// spacing between slices (overlapping reconstruction).
+	SliceThickness float64
 	// Files lists the series' files (all of them, localizers included), sorted by path.
 	Files []string
 }
@@ -259,7 +263,8 @@ func group(in []inputFile, hs []*header, errs []error) (m map[string]*series, sk
 		if s == nil {
 			s = &series{info: SeriesInfo{UID: h.seriesUID, PatientID: h.patientID, StudyUID: h.studyUID,
 				Modality: h.modality, Description: h.description, Manufacturer: h.manufacturer,
-				PatientAge: h.patientAge, PatientSex: h.patientSex, Rows: h.rows, Cols: h.cols, TransferSyntax: h.tsUID}}
+				PatientAge: h.patientAge, PatientSex: h.patientSex, Rows: h.rows, Cols: h.cols, TransferSyntax: h.tsUID,
+				SliceThickness: h.sliceThickness}}
 			m[h.seriesUID] = s
 		}
 		s.headers = append(s.headers, h)

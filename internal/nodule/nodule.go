@@ -75,6 +75,10 @@ type Options struct {
 	// the partial-volume density of small lesions assumes (see
 	// Result.PVDensityHU). Zero means the grid given is the acquisition's.
 	SourceSpacingMM [3]float64
+	// SliceThicknessMM is the acquisition's slice thickness (mm, DICOM
+	// SliceThickness), the width of each slice's profile along z; 0 means
+	// the slice spacing (SourceSpacingMM[2]).
+	SliceThicknessMM float64
 }
 
 func (o Options) withDefaults() Options {

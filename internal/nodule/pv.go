@@ -27,13 +27,14 @@ const pvMinA = 0.3
 
 // blurSigma is the effective isotropic Gaussian σ (mm) of the smoothed box
 // that Segment measures density on, from the acquisition spacing src (mm;
-// zero components: the 1 mm grid's spacing grid is the acquisition's):
-// per axis the variance of the box's smoothing (smoothMM), of the
-// scanner's point spread (psfMM) and of the acquisition voxel, s²/4 (a
-// slice profile of width s, s²/12, and the linear interpolation from
-// spacing s onto the 1 mm grid, s²/6); the three axes combine by the
-// geometric mean of their σ, which is what the centre of a ball sees.
-func blurSigma(src, grid [3]float64) float64 {
+// zero components: the 1 mm grid's spacing grid is the acquisition's) and
+// slice thickness (mm; 0: the z spacing): per axis the variance of the
+// box's smoothing (smoothMM), of the scanner's point spread (psfMM), of
+// the slice profile, w²/12 for a width w (the thickness along z, the
+// spacing in-plane), and of the linear interpolation from spacing s onto
+// the 1 mm grid, s²/6; the three axes combine by the geometric mean of
+// their σ, which is what the centre of a ball sees.
+func blurSigma(src [3]float64, thickness float64, grid [3]float64) float64 {
 	p := 1.0
 	for a := 0; a < 3; a++ {
 		s := src[a]
@@ -41,7 +42,11 @@ func blurSigma(src, grid [3]float64) float64 {
 			s = grid[a]
 		}
 		s = math.Max(s, grid[a])
-		p *= math.Sqrt(smoothMM*smoothMM + psfMM*psfMM + s*s/4)
+		w := s
+		if a == 2 && thickness > s && !math.IsInf(thickness, 0) {
+			w = thickness
+		}
+		p *= math.Sqrt(smoothMM*smoothMM + psfMM*psfMM + w*w/12 + s*s/6)
 	}
 	return math.Cbrt(p)
 }

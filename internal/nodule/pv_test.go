@@ -42,11 +42,19 @@ func TestBallCentreFraction(t *testing.T) {
 // grid counts as the grid; unknown spacing is the grid's.
 func TestBlurSigma(t *testing.T) {
 	grid := [3]float64{1, 1, 1}
-	thin, thick := blurSigma([3]float64{0.7, 0.7, 1}, grid), blurSigma([3]float64{0.7, 0.7, 2.5}, grid)
+	thin, thick := blurSigma([3]float64{0.7, 0.7, 1}, 0, grid), blurSigma([3]float64{0.7, 0.7, 2.5}, 0, grid)
 	if !(thick > thin) {
 		t.Errorf("2.5 mm slices σ %.3f, 1 mm slices %.3f: want more blur", thick, thin)
 	}
-	if got := blurSigma([3]float64{}, grid); math.Abs(got-thin) > 1e-12 {
+	// Overlapping reconstruction: 2.5 mm thick slices every 1.25 mm blur
+	// more than 1.25 mm slices and less than 2.5 mm ones every 2.5 mm.
+	if o := blurSigma([3]float64{0.7, 0.7, 1.25}, 2.5, grid); !(o > blurSigma([3]float64{0.7, 0.7, 1.25}, 0, grid) && o < thick) {
+		t.Errorf("2.5 mm slices every 1.25 mm: σ %.3f, want between %.3f and %.3f", o, blurSigma([3]float64{0.7, 0.7, 1.25}, 0, grid), thick)
+	}
+	if got := blurSigma([3]float64{0.7, 0.7, 2.5}, 1, grid); got != thick {
+		t.Errorf("a thickness under the spacing: σ %.3f, want the spacing's %.3f", got, thick)
+	}
+	if got := blurSigma([3]float64{}, 0, grid); math.Abs(got-thin) > 1e-12 {
 		t.Errorf("unknown spacing σ %.3f, want the 1 mm grid's %.3f", got, thin)
 	}
 	want := math.Sqrt(smoothMM*smoothMM + psfMM*psfMM + 0.25)

@@ -83,6 +83,9 @@ func TestPreprocessLIDC0001(t *testing.T) {
 	if again.AcquisitionSpacing != p.AcquisitionSpacing {
 		t.Errorf("re-read acquisition spacing %v, want the DICOM's %v", again.AcquisitionSpacing, p.AcquisitionSpacing)
 	}
+	if p.SliceThickness != 2.5 || again.SliceThickness != p.SliceThickness {
+		t.Errorf("slice thickness %v, re-read %v, want the DICOM's 2.5 mm", p.SliceThickness, again.SliceThickness)
+	}
 	// Our own reader gives the same voxel back at the same world position.
 	back, err := volio.ReadHU(ps.HU)
 	if err != nil {

@@ -70,6 +70,9 @@ type Preprocessed struct {
 	// recorded. It sets the blur that small lesions' density is corrected
 	// for (nodule.Options.SourceSpacingMM).
 	AcquisitionSpacing volume.Vec3
+	// SliceThickness is the DICOM SliceThickness (mm; from the sidecar for
+	// a preprocess output), 0 when unknown.
+	SliceThickness float64
 	// Seconds holds wall time per step: load, resample, mask.
 	Seconds map[string]float64
 }
@@ -206,6 +209,7 @@ func (p *Preprocessed) load(in string, kind Kind, opt PreprocessOptions, ws *Wor
 		sc.Warnings = append(sc.Warnings, s.Warnings...)
 		p.SeriesUID = s.Info.UID
 		p.PatientAge, p.PatientSex = s.Info.PatientAge, s.Info.PatientSex
+		p.SliceThickness, sc.OriginalSliceThicknessMM = s.Info.SliceThickness, s.Info.SliceThickness
 		setExtra(sc, sidecarAge, p.PatientAge)
 		setExtra(sc, sidecarSex, p.PatientSex)
 		return s.HU, s.Positions, nil
@@ -220,6 +224,7 @@ func (p *Preprocessed) load(in string, kind Kind, opt PreprocessOptions, ws *Wor
 	if side, err := volio.ReadSidecar(sidecarPath(in)); err == nil && side.SeriesUID != "" {
 		p.SeriesUID, sc.SeriesUID = side.SeriesUID, side.SeriesUID
 		p.AcquisitionSpacing = side.OriginalSpacing
+		p.SliceThickness, sc.OriginalSliceThicknessMM = side.OriginalSliceThicknessMM, side.OriginalSliceThicknessMM
 		sc.PatientID, sc.StudyUID = side.PatientID, side.StudyUID
 		p.PatientAge, p.PatientSex = side.Extra[sidecarAge], side.Extra[sidecarSex]
 		setExtra(sc, sidecarAge, p.PatientAge)

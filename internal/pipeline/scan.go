@@ -68,6 +68,9 @@ func Detect(p *Preprocessed, opt detect.Options, dws *detect.Workspace) ([]candi
 	if opt.Nodule.SourceSpacingMM == ([3]float64{}) {
 		opt.Nodule.SourceSpacingMM = p.AcquisitionSpacing
 	}
+	if opt.Nodule.SliceThicknessMM == 0 {
+		opt.Nodule.SliceThicknessMM = p.SliceThickness
+	}
 	if dws != nil {
 		opt.Work = dws
 	}
