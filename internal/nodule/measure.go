@@ -74,11 +74,11 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	ws.unlabelSolid()
 	peak, centre := densestCore(b, sm, ws.sm.Data, cen)
 	res.WallContact = ws.wallContact(b)
-	sigma := blurSigma(opt.SourceSpacingMM, opt.SliceThicknessMM, [3]float64(sp))
+	bl := blurSigma(opt.SourceSpacingMM, opt.SliceThicknessMM, [3]float64(sp))
 	top := float64(quantile(sm, 1))
-	res.PVDensityHU, res.PVAttenuation = pvDensity(top, res.BackgroundHU, math.Cbrt(3*res.VolumeMM3/(4*math.Pi)), sigma)
+	res.PVDensityHU, res.PVAttenuation = pvDensity(top, res.BackgroundHU, math.Cbrt(3*res.VolumeMM3/(4*math.Pi)), bl)
 	if res.SolidDiameterMM < coreMinMM && res.PVAttenuation >= pvSmallA {
-		ws.smallCore(b, res, smMed, top, sigma, opt)
+		ws.smallCore(b, res, smMed, top, bl, opt)
 	}
 	res.Type = classify(res, p75, peak, centre, opt)
 	if res.Type == Solid && res.PVAttenuation >= pvMinA && res.PVAttenuation < pvSmallA {
@@ -190,12 +190,12 @@ func (ws *Workspace) unlabelSolid() {
 // body voxels above the half-maximum between the body's median med (the
 // plateau) and its peak top (smoothed HU); its density, corrected for
 // partial volume like a small lesion's (a ball of the core's volume under
-// the blur sigma keeps the fraction A of its contrast over the plateau at
+// the blur bl keeps the fraction A of its contrast over the plateau at
 // its centre), must exceed SolidHU, and its densest point must be a blob
 // (coreBlobMin), not a vessel. A core of at least coreMinMM becomes the
 // solid component. Ground-glass texture peaks are as wide as such a core
 // but corrected they stay below soft tissue.
-func (ws *Workspace) smallCore(b *boxInfo, res *Result, med, top, sigma float64, opt Options) {
+func (ws *Workspace) smallCore(b *boxInfo, res *Result, med, top float64, bl blur, opt Options) {
 	if !(top > med) {
 		return
 	}
@@ -207,7 +207,7 @@ func (ws *Workspace) smallCore(b *boxInfo, res *Result, med, top, sigma float64,
 		return
 	}
 	vol := float64(n) * sp[0] * sp[1] * sp[2]
-	a := ballCentreFraction(math.Cbrt(3*vol/(4*math.Pi)), sigma)
+	a := ballCentreFraction(math.Cbrt(3*vol/(4*math.Pi)), bl)
 	if a < pvMinA || med+(top-med)/a <= opt.SolidHU || ws.solidBlobRatio(b, med) < coreBlobMin {
 		return
 	}
@@ -340,7 +340,7 @@ func neighbours26(p, nx, ny, nz int) [26]int {
 //     core and centre much less; an eccentric fleck in a soft-tissue nodule
 //     does not count);
 //   - a small lesion (partial-volume attenuation pvMinA ≤ A < pvSmallA,
-//     about 2.5–6 mm at 2.5 mm slices) is typed by its partial-volume
+//     about 3–6 mm at 2.5 mm slices) is typed by its partial-volume
 //     density PVDensityHU instead, which its blurred peak understates:
 //     calcified above CalcifiedHU (unless it lies against the wall, see
 //     pvWallMax), solid above SolidHU, non-solid otherwise (a solid core

@@ -21,23 +21,29 @@ const pvSmallA = 0.9
 
 // pvMinA is the least centre attenuation the partial-volume model is
 // trusted at: a body so small that under 30 % of its contrast would reach
-// its centre (under about 2.5 mm across at 2.5 mm slices) is a fleck or a
+// its centre (under about 3 mm across at 2.5 mm slices) is a fleck or a
 // fragment, not a measurable lesion, and noise would be amplified without
 // limit; its type comes from its measured density, and the reported
 // density is corrected as if 30 % did.
 const pvMinA = 0.3
 
-// blurSigma is the effective isotropic Gaussian σ (mm) of the smoothed box
-// that Segment measures density on, from the acquisition spacing src (mm;
-// zero components: the 1 mm grid's spacing grid is the acquisition's) and
-// slice thickness (mm; 0: the z spacing): per axis the variance of the
-// box's smoothing (smoothMM), of the scanner's point spread (psfMM), of
-// the slice profile, w²/12 for a width w (the thickness along z, the
+// blur is the Gaussian blur (σ, mm) of the smoothed box that Segment
+// measures density on: in the acquisition's plane (the geometric mean of
+// its two in-plane axes) and along its slice normal. A ball's centre
+// attenuation depends only on these, not on how the acquisition is
+// oriented against the 1 mm grid.
+type blur struct{ in, slice float64 }
+
+// blurSigma is the blur from the acquisition spacing src (mm, in the
+// acquisition's own column, row, slice order; zero components: the 1 mm
+// grid's spacing grid is the acquisition's) and slice thickness (mm; 0:
+// the slice spacing): per axis the variance of the box's smoothing
+// (smoothMM), of the scanner's point spread (psfMM), of the slice
+// profile, w²/12 for a width w (the thickness along the slice normal, the
 // spacing in-plane), and of the linear interpolation from spacing s onto
-// the 1 mm grid, s²/6; the three axes combine by the geometric mean of
-// their σ, which is what the centre of a ball sees.
-func blurSigma(src [3]float64, thickness float64, grid [3]float64) float64 {
-	p := 1.0
+// the 1 mm grid, s²/6.
+func blurSigma(src [3]float64, thickness float64, grid [3]float64) blur {
+	var sig [3]float64
 	for a := 0; a < 3; a++ {
 		s := src[a]
 		if !(s > 0) || math.IsInf(s, 0) {
@@ -48,29 +54,50 @@ func blurSigma(src [3]float64, thickness float64, grid [3]float64) float64 {
 		if a == 2 && thickness > s && !math.IsInf(thickness, 0) {
 			w = thickness
 		}
-		p *= math.Sqrt(smoothMM*smoothMM + psfMM*psfMM + w*w/12 + s*s/6)
+		sig[a] = math.Sqrt(smoothMM*smoothMM + psfMM*psfMM + w*w/12 + s*s/6)
 	}
-	return math.Cbrt(p)
+	return blur{in: math.Sqrt(sig[0] * sig[1]), slice: sig[2]}
 }
 
 // ballCentreFraction is the fraction of a ball's contrast that reaches its
-// centre after an isotropic Gaussian blur of σ mm: the probability that a
-// 3-D Gaussian of σ falls within radius r mm,
-// erf(t/√2) − √(2/π)·t·exp(−t²/2) with t = r/σ.
-func ballCentreFraction(r, sigma float64) float64 {
-	if !(sigma > 0) {
+// centre after the Gaussian blur bl: the probability that a 3-D Gaussian
+// of σ bl.in in-plane and bl.slice along the normal falls within radius r
+// mm. For an isotropic blur of σ it is erf(t/√2) − √(2/π)·t·exp(−t²/2),
+// t = r/σ; otherwise ∫ φ(z; σ_slice)·(1 − exp(−(r² − z²)/(2σ_in²))) dz
+// over −r…r, by Simpson's rule (64 intervals: the integrand is smooth).
+func ballCentreFraction(r float64, bl blur) float64 {
+	if !(bl.in > 0) || !(bl.slice > 0) {
 		return 1
 	}
-	t := r / sigma
-	return math.Erf(t/math.Sqrt2) - math.Sqrt(2/math.Pi)*t*math.Exp(-t*t/2)
+	if !(r > 0) {
+		return 0
+	}
+	if math.Abs(bl.in-bl.slice) <= 1e-9*bl.in {
+		t := r / bl.in
+		return math.Erf(t/math.Sqrt2) - math.Sqrt(2/math.Pi)*t*math.Exp(-t*t/2)
+	}
+	const n = 64
+	h := 2 * r / n
+	f := func(z float64) float64 {
+		return math.Exp(-z*z/(2*bl.slice*bl.slice)) * (1 - math.Exp(-(r*r-z*z)/(2*bl.in*bl.in)))
+	}
+	sum := f(-r) + f(r)
+	for i := 1; i < n; i++ {
+		w := 2.0
+		if i%2 == 1 {
+			w = 4
+		}
+		sum += w * f(-r+float64(i)*h)
+	}
+	return sum * h / 3 / (bl.slice * math.Sqrt(2*math.Pi))
 }
 
 // pvDensity estimates the density (HU) of a small lesion from its blurred
 // peak: a ball of radius r mm and density ρ in background bg, blurred by
-// σ, peaks at bg + A·(ρ − bg) with A = ballCentreFraction(r, σ), so
+// bl, peaks at bg + A·(ρ − bg) with A = ballCentreFraction(r, bl), so
 // ρ = bg + (peak − bg)/A (A at least pvMinA). It also returns A.
-func pvDensity(peak, bg, r, sigma float64) (rho, a float64) {
-	a = ballCentreFraction(r, sigma)
+func pvDensity(peak, bg, r float64, bl blur) (rho, a float64) {
+	a = ballCentreFraction(r, bl)
 	return bg + (peak-bg)/math.Max(a, pvMinA), a
 }
 

@@ -7,59 +7,63 @@ import (
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
-// TestBallCentreFraction checks the closed form against a direct sum of an
-// isotropic Gaussian over a fine grid inside the ball.
+// TestBallCentreFraction checks the closed form (isotropic blur) and the
+// integral (thick slices) against a direct sum of the Gaussian over a fine
+// grid inside the ball.
 func TestBallCentreFraction(t *testing.T) {
-	for _, c := range []struct{ r, sigma float64 }{{1.5, 1.2}, {3, 1}, {1, 2}, {6, 1.2}} {
+	for _, c := range []struct{ r, in, slice float64 }{{1.5, 1.2, 1.2}, {3, 1, 1}, {1, 2, 2}, {6, 1.2, 1.2},
+		{2, 1.05, 1.55}, {3, 1.05, 4.1}, {1.5, 1, 3}, {2.5, 1.5, 0.8}} {
 		const h = 0.05
 		n := int(math.Ceil(c.r/h)) + 1
-		norm := math.Pow(2*math.Pi*c.sigma*c.sigma, -1.5) * h * h * h
+		norm := math.Pow(2*math.Pi, -1.5) / (c.in * c.in * c.slice) * h * h * h
 		var sum float64
 		for i := -n; i <= n; i++ {
 			for j := -n; j <= n; j++ {
 				for k := -n; k <= n; k++ {
 					x, y, z := float64(i)*h, float64(j)*h, float64(k)*h
-					d2 := x*x + y*y + z*z
-					if d2 <= c.r*c.r {
-						sum += norm * math.Exp(-d2/(2*c.sigma*c.sigma))
+					if x*x+y*y+z*z <= c.r*c.r {
+						sum += norm * math.Exp(-(x*x+y*y)/(2*c.in*c.in)-z*z/(2*c.slice*c.slice))
 					}
 				}
 			}
 		}
-		if got := ballCentreFraction(c.r, c.sigma); math.Abs(got-sum) > 0.01 {
-			t.Errorf("r %.1f σ %.1f: %.4f, numerical %.4f", c.r, c.sigma, got, sum)
+		if got := ballCentreFraction(c.r, blur{c.in, c.slice}); math.Abs(got-sum) > 0.01 {
+			t.Errorf("r %.1f σ %.2f in-plane, %.2f along the slice normal: %.4f, numerical %.4f", c.r, c.in, c.slice, got, sum)
 		}
 	}
-	if got := ballCentreFraction(2, 0); got != 1 {
+	if got := ballCentreFraction(2, blur{}); got != 1 {
 		t.Errorf("no blur: %v, want 1", got)
 	}
-	if rho, a := pvDensity(-850+0.5*890, -850, 2, 2/1.5381); math.Abs(a-0.5) > 0.01 || math.Abs(rho-40) > 20 {
+	s := 2 / 1.5381
+	if rho, a := pvDensity(-850+0.5*890, -850, 2, blur{s, s}); math.Abs(a-0.5) > 0.01 || math.Abs(rho-40) > 20 {
 		t.Errorf("pvDensity: ρ %.0f A %.3f, want 40 HU at A 0.5", rho, a)
 	}
 }
 
-// TestBlurSigma: thick slices blur more; an acquisition finer than the
-// grid counts as the grid; unknown spacing is the grid's.
+// TestBlurSigma: thick slices blur more along the slice normal; an
+// acquisition finer than the grid counts as the grid; unknown spacing is
+// the grid's.
 func TestBlurSigma(t *testing.T) {
 	grid := [3]float64{1, 1, 1}
 	thin, thick := blurSigma([3]float64{0.7, 0.7, 1}, 0, grid), blurSigma([3]float64{0.7, 0.7, 2.5}, 0, grid)
-	if !(thick > thin) {
-		t.Errorf("2.5 mm slices σ %.3f, 1 mm slices %.3f: want more blur", thick, thin)
+	if !(thick.slice > thin.slice) || thick.in != thin.in {
+		t.Errorf("2.5 mm slices σ %+v, 1 mm slices %+v: want more blur along the normal only", thick, thin)
 	}
 	// Overlapping reconstruction: 2.5 mm thick slices every 1.25 mm blur
 	// more than 1.25 mm slices and less than 2.5 mm ones every 2.5 mm.
-	if o := blurSigma([3]float64{0.7, 0.7, 1.25}, 2.5, grid); !(o > blurSigma([3]float64{0.7, 0.7, 1.25}, 0, grid) && o < thick) {
-		t.Errorf("2.5 mm slices every 1.25 mm: σ %.3f, want between %.3f and %.3f", o, blurSigma([3]float64{0.7, 0.7, 1.25}, 0, grid), thick)
+	lo := blurSigma([3]float64{0.7, 0.7, 1.25}, 0, grid)
+	if o := blurSigma([3]float64{0.7, 0.7, 1.25}, 2.5, grid); !(o.slice > lo.slice && o.slice < thick.slice) {
+		t.Errorf("2.5 mm slices every 1.25 mm: σ %.3f, want between %.3f and %.3f", o.slice, lo.slice, thick.slice)
 	}
 	if got := blurSigma([3]float64{0.7, 0.7, 2.5}, 1, grid); got != thick {
-		t.Errorf("a thickness under the spacing: σ %.3f, want the spacing's %.3f", got, thick)
+		t.Errorf("a thickness under the spacing: σ %+v, want the spacing's %+v", got, thick)
 	}
-	if got := blurSigma([3]float64{}, 0, grid); math.Abs(got-thin) > 1e-12 {
-		t.Errorf("unknown spacing σ %.3f, want the 1 mm grid's %.3f", got, thin)
+	if got := blurSigma([3]float64{}, 0, grid); got != thin {
+		t.Errorf("unknown spacing σ %+v, want the 1 mm grid's %+v", got, thin)
 	}
 	want := math.Sqrt(smoothMM*smoothMM + psfMM*psfMM + 0.25)
-	if math.Abs(thin-want) > 1e-12 {
-		t.Errorf("1 mm σ %.4f, want %.4f", thin, want)
+	if math.Abs(thin.in-want) > 1e-12 || math.Abs(thin.slice-want) > 1e-12 {
+		t.Errorf("1 mm σ %+v, want %.4f", thin, want)
 	}
 }
 
