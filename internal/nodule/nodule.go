@@ -250,6 +250,22 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 		}
 		b.cap = capMM(hintMM)
 		surf, vol := ws.region(b, seedIdx)
+		if res.GroundGlassHU != 0 && surf >= CapFilled {
+			// At the ground-glass threshold the region fills the cap's
+			// surface. When the first threshold's region is a whole
+			// lesion within the cap, that was no plateau around it but
+			// what lies beyond (the partial volume along the pleura,
+			// denser dependent lung): keep the first threshold.
+			tg := b.thresh
+			b.thresh = float32(b.t0)
+			if s0, v0 := ws.region(b, seedIdx); s0 < CapFilled {
+				surf, vol = s0, v0
+				res.ThresholdHU, res.GroundGlassHU = b.t0, 0
+			} else {
+				b.thresh = tg
+				surf, vol = ws.region(b, seedIdx)
+			}
+		}
 		if surf < CapFilled || vol < CapFilled || try == 2 || 2*b.cap >= opt.MaxBoxMM {
 			break
 		}
@@ -279,6 +295,8 @@ type boxInfo struct {
 	seed   volume.Vec3 // continuous box index of the seed
 	thresh float32
 	cap    float64 // the region's reach from the seed, mm
+	// t0 is the threshold before the ground-glass switch moved it (HU).
+	t0 float64
 }
 
 func (b *boxInfo) len() int { return b.n[0] * b.n[1] * b.n[2] }
@@ -411,23 +429,112 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result) error {
 		}
 	}
 	ws.vals = shell
-	if len(shell) >= 20 {
-		band := shell[:0]
-		total := len(shell)
-		for _, v := range shell {
-			if float64(v) >= background+100 && float64(v) < t {
-				band = append(band, v)
-			}
-		}
-		if float64(len(band)) >= 0.4*float64(total) {
-			g := float64(quantile(band, 0.5))
-			t = background + 0.5*(g-background)
-			res.GroundGlassHU = g
-		}
+	g, ok := groundGlassBand(shell, background, t)
+	if !ok && c < softTissueHU {
+		// A core that never reaches soft tissue is small and blurred, and
+		// may sit off the centre of its ground glass, leaving much of that
+		// shell, centred on the seed, outside it: look just beyond the
+		// region itself.
+		ws.vals = ws.ringBeyond(b, t, rl, ws.vals[:0])
+		g, ok = groundGlassBand(ws.vals, background, t)
+	}
+	if ok {
+		b.t0 = t
+		t = background + 0.5*(g-background)
+		res.GroundGlassHU = g
 	}
 	res.ThresholdHU = t
 	b.thresh = float32(t)
 	return nil
+}
+
+// softTissueHU is the density a solid core reaches unless it is small
+// enough for the scanner's blur to pull its peak down (see ringBeyond).
+const softTissueHU = -100
+
+// groundGlassBand reports whether at least 40 % of the smoothed HU in
+// shell (at least 20 voxels) lie in the ground-glass band, from 100 HU
+// above the lung level bg up to the threshold t, and returns their median.
+func groundGlassBand(shell []float32, bg, t float64) (float64, bool) {
+	if len(shell) < 20 {
+		return 0, false
+	}
+	n := 0
+	for _, v := range shell {
+		if float64(v) >= bg+100 && float64(v) < t {
+			n++
+		}
+	}
+	if float64(n) < 0.4*float64(len(shell)) {
+		return 0, false
+	}
+	band := make([]float32, 0, n)
+	for _, v := range shell {
+		if float64(v) >= bg+100 && float64(v) < t {
+			band = append(band, v)
+		}
+	}
+	return float64(quantile(band, 0.5)), true
+}
+
+// The ring beyond the first region where ground glass is looked for
+// (ringBeyond): from ggRingInMM to ggRingOutMM beyond the region, beyond a
+// solid edge's blur (2 mm keeps a few per cent of its contrast even from
+// 2.5 mm slices), and at least ggWallMM from anything outside the lung.
+const (
+	ggRingInMM, ggRingOutMM = 2.0, 3.0
+	ggWallMM                = 2.0
+)
+
+// ringBeyond appends to out the smoothed HU of the lung voxels in the ring
+// ggRingInMM–ggRingOutMM mm beyond the region above t that is connected
+// (6-neighbours, in the lung) to the voxel above t nearest the seed within
+// rl mm, and at least ggWallMM from the chest wall, mediastinum or
+// diaphragm (outside the mask).
+func (ws *Workspace) ringBeyond(b *boxInfo, t, rl float64, out []float32) []float32 {
+	nx, ny, nz := b.n[0], b.n[1], b.n[2]
+	n := b.len()
+	ws.dist = grow(ws.dist, n)
+	ws.dist2 = grow(ws.dist2, n)
+	start, best := -1, math.Inf(1)
+	for k := 0; k < nz; k++ {
+		for j := 0; j < ny; j++ {
+			for i := 0; i < nx; i++ {
+				p := i + nx*(j+ny*k)
+				ws.dist[p], ws.dist2[p] = edt.Inf, edt.Inf
+				if ws.lung[p] == 0 {
+					ws.dist2[p] = 0
+				} else if d := b.distMM(i, j, k); d < best && d <= rl && float64(ws.sm.Data[p]) > t {
+					start, best = p, d
+				}
+			}
+		}
+	}
+	if start < 0 {
+		return out
+	}
+	q := append(ws.queue[:0], int32(start))
+	ws.dist[start] = 0
+	for h := 0; h < len(q); h++ {
+		for _, np := range neighbours6(int(q[h]), nx, ny, nz) {
+			if np >= 0 && ws.dist[np] != 0 && ws.lung[np] != 0 && float64(ws.sm.Data[np]) > t {
+				ws.dist[np] = 0
+				q = append(q, int32(np))
+			}
+		}
+	}
+	ws.queue = q
+	sp := [3]float64(b.grid.Spacing)
+	all := [3]int{nx - 1, ny - 1, nz - 1}
+	edt.Transform3Box(ws.dist, nx, ny, nz, [3]int{}, all, sp, &ws.edt)
+	edt.Transform3Box(ws.dist2, nx, ny, nz, [3]int{}, all, sp, &ws.edt)
+	r0, r1, w := float32(ggRingInMM*ggRingInMM), float32(ggRingOutMM*ggRingOutMM), float32(ggWallMM*ggWallMM)
+	for p := 0; p < n; p++ {
+		if d := ws.dist[p]; d >= r0 && d <= r1 && ws.dist2[p] >= w {
+			out = append(out, ws.sm.Data[p])
+		}
+	}
+	return out
 }
 
 // distMM is the distance in mm from voxel (i, j, k) of the box to the seed.
