@@ -81,7 +81,7 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 		ws.smallCore(b, res, smMed, top, bl, opt)
 	}
 	res.Type = classify(res, p75, peak, centre, opt)
-	if res.Type == Solid && res.PVAttenuation >= pvMinA && res.PVAttenuation < pvSmallA {
+	if res.Type == Solid && pvSmall(res.PVAttenuation) {
 		// A small lesion's solid part is the whole of it; blurred, only
 		// its middle passes the solid threshold.
 		res.SolidDiameterMM = math.Max(res.SolidDiameterMM, res.MeanDiameterMM)
@@ -207,8 +207,8 @@ func (ws *Workspace) smallCore(b *boxInfo, res *Result, med, top float64, bl blu
 		return
 	}
 	vol := float64(n) * sp[0] * sp[1] * sp[2]
-	a := ballCentreFraction(math.Cbrt(3*vol/(4*math.Pi)), bl)
-	if a < pvMinA || med+(top-med)/a <= opt.SolidHU || ws.solidBlobRatio(b, med) < coreBlobMin {
+	rho, a := pvDensity(top, med, math.Cbrt(3*vol/(4*math.Pi)), bl)
+	if a < pvMinA || rho <= opt.SolidHU || ws.solidBlobRatio(b, med) < coreBlobMin {
 		return
 	}
 	long, short := ws.axes(b, func(p int) bool { return ws.lab[p] == lSolid })
@@ -352,7 +352,7 @@ func neighbours26(p, nx, ny, nz int) [26]int {
 //     or within 2.5 mm of it);
 //   - part-solid otherwise.
 func classify(r *Result, p75, corePeak, centre float64, opt Options) Type {
-	small := r.PVAttenuation >= pvMinA && r.PVAttenuation < pvSmallA
+	small := pvSmall(r.PVAttenuation)
 	switch {
 	case p75 > opt.CalcifiedHU, corePeak > opt.CalcifiedHU && centre > opt.CalcifiedHU:
 		return Calcified

@@ -70,8 +70,8 @@ type Options struct {
 	CalcifiedHU float64
 	// MaxBoxMM caps the side of the analysis box in mm. Default 140.
 	MaxBoxMM float64
-	// SourceSpacingMM is the acquisition grid's voxel spacing (mm, x y z)
-	// before resampling onto the 1 mm grid; it sets the scanner blur that
+	// SourceSpacingMM is the acquisition grid's voxel spacing (mm, in its
+	// own column, row, slice order) before resampling onto the 1 mm grid; it sets the scanner blur that
 	// the partial-volume density of small lesions assumes (see
 	// Result.PVDensityHU). Zero means the grid given is the acquisition's.
 	SourceSpacingMM [3]float64
@@ -117,14 +117,15 @@ type Result struct {
 	MeanHU float64
 	// PVDensityHU is the density (HU) of a small lesion corrected for
 	// partial volume: the scanner and the resampling blur a lesion under
-	// about 6 mm so that its peak never reaches its true density (a 3 mm
-	// solid nodule at 2.5 mm slices peaks near −550 HU, a 3 mm calcified
-	// one near −300). With the blur σ known from the acquisition spacing
-	// (Options.SourceSpacingMM), a ball of the body's volume-equivalent
-	// radius r keeps a fraction A(r, σ) of its contrast at its centre, so
-	// the density is the background plus the smoothed peak's contrast over
-	// A. PVAttenuation is that A; for lesions with A ≥ 0.9 the type comes
-	// from the measured density and PVDensityHU is the peak itself.
+	// about 6 mm (at 2.5 mm slices) so that its peak never reaches its true
+	// density (a 3 mm solid nodule peaks near −550 HU, a 3 mm calcified
+	// one near −300). With the blur known from the acquisition
+	// (Options.SourceSpacingMM and SliceThicknessMM, see blurSigma), a ball
+	// of the body's volume-equivalent radius r keeps a fraction A of its
+	// contrast at its centre (ballCentreFraction), so the density is the
+	// background plus the smoothed peak's contrast over A. PVAttenuation
+	// is that A. Only lesions with pvMinA ≤ A < pvSmallA are typed by it;
+	// it is reported for every lesion (near the peak when A is near 1).
 	PVDensityHU, PVAttenuation float64
 	// Type is the density class (see classify).
 	Type Type
@@ -496,22 +497,15 @@ func (ws *Workspace) ringBeyond(b *boxInfo, t, rl float64, out []float32) []floa
 	n := b.len()
 	ws.dist = grow(ws.dist, n)
 	ws.dist2 = grow(ws.dist2, n)
-	start, best := -1, math.Inf(1)
-	for k := 0; k < nz; k++ {
-		for j := 0; j < ny; j++ {
-			for i := 0; i < nx; i++ {
-				p := i + nx*(j+ny*k)
-				ws.dist[p], ws.dist2[p] = edt.Inf, edt.Inf
-				if ws.lung[p] == 0 {
-					ws.dist2[p] = 0
-				} else if d := b.distMM(i, j, k); d < best && d <= rl && float64(ws.sm.Data[p]) > t {
-					start, best = p, d
-				}
-			}
-		}
-	}
+	start := ws.nearestAbove(b, float32(t), rl)
 	if start < 0 {
 		return out
+	}
+	for p := 0; p < n; p++ {
+		ws.dist[p], ws.dist2[p] = edt.Inf, edt.Inf
+		if ws.lung[p] == 0 {
+			ws.dist2[p] = 0
+		}
 	}
 	q := append(ws.queue[:0], int32(start))
 	ws.dist[start] = 0
@@ -570,14 +564,20 @@ func quantile(v []float32, q float64) float32 {
 // seedVoxel finds the voxel above the threshold, inside the lung, nearest to
 // the seed within max(2, hint/2) mm.
 func (ws *Workspace) seedVoxel(b *boxInfo, hint float64) (int, bool) {
-	r := math.Max(2, hint/2)
+	p := ws.nearestAbove(b, b.thresh, math.Max(2, hint/2))
+	return p, p >= 0
+}
+
+// nearestAbove returns the lung voxel of the box whose smoothed HU is above
+// t nearest the seed within r mm, or −1.
+func (ws *Workspace) nearestAbove(b *boxInfo, t float32, r float64) int {
 	nx, ny := b.n[0], b.n[1]
 	best, bestD := -1, math.Inf(1)
 	for k := 0; k < b.n[2]; k++ {
 		for j := 0; j < ny; j++ {
 			for i := 0; i < nx; i++ {
 				p := i + nx*(j+ny*k)
-				if ws.sm.Data[p] <= b.thresh || ws.lung[p] == 0 {
+				if ws.sm.Data[p] <= t || ws.lung[p] == 0 {
 					continue
 				}
 				if d := b.distMM(i, j, k); d <= r && d < bestD {
@@ -586,7 +586,7 @@ func (ws *Workspace) seedVoxel(b *boxInfo, hint float64) (int, bool) {
 			}
 		}
 	}
-	return best, best >= 0
+	return best
 }
 
 // region labels lC the 6-connected voxels above the threshold, inside the

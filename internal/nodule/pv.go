@@ -101,6 +101,12 @@ func pvDensity(peak, bg, r float64, bl blur) (rho, a float64) {
 	return bg + (peak-bg)/math.Max(a, pvMinA), a
 }
 
+// pvSmall reports whether a lesion of partial-volume attenuation a is
+// typed by its partial-volume density: small enough that its peak
+// understates it (a < pvSmallA), large enough for the model to be trusted
+// (a ≥ pvMinA).
+func pvSmall(a float64) bool { return a >= pvMinA && a < pvSmallA }
+
 // pvWallMax is the share of a small lesion's surface against the chest
 // wall, mediastinum or diaphragm (Result.WallContact) from which its
 // partial-volume density cannot make it calcified: the wall's own blur
