@@ -41,14 +41,14 @@ type Sidecar struct {
 	OriginalSpacing   volume.Vec3   `json:"original_spacing_mm"`
 	OriginalOrigin    volume.Vec3   `json:"original_origin_lps_mm"`
 	OriginalDirection [3][3]float64 `json:"original_direction"`
-	// Output* describe the written volume's grid.
 	// OriginalSliceThicknessMM is the DICOM SliceThickness (mm), 0 when
-	// unknown.
-	OriginalSliceThicknessMM float64       `json:"original_slice_thickness_mm,omitempty"`
-	OutputDims               [3]int        `json:"output_dims"`
-	OutputSpacing            volume.Vec3   `json:"output_spacing_mm"`
-	OutputOrigin             volume.Vec3   `json:"output_origin_lps_mm"`
-	OutputDirection          [3][3]float64 `json:"output_direction"`
+	// unknown; not part of the grid, so SetOriginal leaves it alone.
+	OriginalSliceThicknessMM float64 `json:"original_slice_thickness_mm,omitempty"`
+	// Output* describe the written volume's grid.
+	OutputDims      [3]int        `json:"output_dims"`
+	OutputSpacing   volume.Vec3   `json:"output_spacing_mm"`
+	OutputOrigin    volume.Vec3   `json:"output_origin_lps_mm"`
+	OutputDirection [3][3]float64 `json:"output_direction"`
 	// Warnings lists every geometry or decoding warning raised on the way,
 	// each with a stable code (internal/warn). Sidecars written before
 	// warnings had codes (plain strings) read as warnings without a code.
