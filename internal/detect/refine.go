@@ -150,21 +150,15 @@ func Measured(c *candidate.Candidate, m *nodule.Result) {
 // centre) lies in a lesion already kept, or within 2 mm of a kept centre:
 // fragments of one lesion segment to the same body and are reported once.
 func duplicate(w [3]float64, kept []candidate.Candidate, meas []*nodule.Result) bool {
-	return duplicateOf(w, kept, meas) >= 0
-}
-
-// duplicateOf is duplicate returning the index of the kept candidate, or
-// −1.
-func duplicateOf(w [3]float64, kept []candidate.Candidate, meas []*nodule.Result) int {
 	for k, c := range kept {
 		if dist3(w, c.World) < 2 {
-			return k
+			return true
 		}
 		if m := meas[k]; m != nil && m.Contains(w) {
-			return k
+			return true
 		}
 	}
-	return -1
+	return false
 }
 
 // enclosedKept returns the first kept lesion that m encloses (see
