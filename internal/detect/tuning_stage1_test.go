@@ -1,8 +1,8 @@
 package detect
 
 import (
-	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"testing"
@@ -12,15 +12,7 @@ import (
 // whether it hits a truth nodule (LUNGCTL_STAGE1=out.csv,
 // LUNGCTL_PHANTOM_SEEDS=A-B).
 func TestDumpStage1(t *testing.T) {
-	out := os.Getenv("LUNGCTL_STAGE1")
-	if out == "" {
-		t.Skip("tuning aid")
-	}
-	a, b := phantomSeeds(t)
-	var f bytes.Buffer
-	fmt.Fprintln(&f, "scan,hit,kind,truth_d,stage1,si,cdiam,chu,fill,resp,level,n,pts")
-	for seed := a; seed <= b; seed++ {
-		p := preparePhantom(t, seed)
+	dumpPhantoms(t, "LUNGCTL_STAGE1", "scan,hit,kind,truth_d,stage1,si,cdiam,chu,fill,resp,level,n,pts", func(f io.Writer, seed int64, p *preparedPhantom) {
 		opt := Options{MaxCandidates: -1, Stage1: 100000}.withDefaults()
 		ws := &Workspace{}
 		inLung, _, err := ws.points0(p.HU, p.Lung, opt)
@@ -46,18 +38,15 @@ func TestDumpStage1(t *testing.T) {
 					found[ni] = true
 				}
 			}
-			fmt.Fprintf(&f, "%d,%d,%s,%.2f,%.4f,%.4f,%.2f,%.1f,%.3f,%.1f,%d,%.0f,%d\n", seed, hit, kind, td, c.DetectScore, c.MeanSI,
+			fmt.Fprintf(f, "%d,%d,%s,%.2f,%.4f,%.4f,%.2f,%.1f,%.3f,%.1f,%d,%.0f,%d\n", seed, hit, kind, td, c.DetectScore, c.MeanSI,
 				c.DiameterMM, c.MeanHU, c.Compactness, st[i].resp, st[i].level, st[i].n, st[i].pts)
 		}
 		for ni, nd := range p.Nodules {
 			if !found[ni] {
-				fmt.Fprintf(&f, "%d,-1,%s,%.2f,,,,,,,,,\n", seed, nd.Kind, nd.DiameterMM)
+				fmt.Fprintf(f, "%d,-1,%s,%.2f,,,,,,,,,\n", seed, nd.Kind, nd.DiameterMM)
 			}
 		}
-	}
-	if err := os.WriteFile(out, f.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	})
 }
 
 // TestDumpStage2 is a tuning aid: the second-stage features of every
@@ -70,15 +59,7 @@ func TestDumpStage1(t *testing.T) {
 // them: wall contact and cap cut, tried on seeds 1–20 by grouped
 // cross-validation, did not raise the FROC.
 func TestDumpStage2(t *testing.T) {
-	out := os.Getenv("LUNGCTL_STAGE2")
-	if out == "" {
-		t.Skip("tuning aid")
-	}
-	a, b := phantomSeeds(t)
-	var f bytes.Buffer
-	fmt.Fprintln(&f, "seed,hit,stage1,meansi,sph,blob,cdiam,meand,segmented,wall,capcut,fill,contrast,solidfrac,elong,offset,lob,spic")
-	for seed := a; seed <= b; seed++ {
-		p := preparePhantom(t, seed)
+	dumpPhantoms(t, "LUNGCTL_STAGE2", "seed,hit,stage1,meansi,sph,blob,cdiam,meand,segmented,wall,capcut,fill,contrast,solidfrac,elong,offset,lob,spic", func(f io.Writer, seed int64, p *preparedPhantom) {
 		res, err := Run(p.HU, p.Lung, Options{MaxCandidates: -1, Stage1: 100})
 		if err != nil {
 			t.Fatal(err)
@@ -95,11 +76,8 @@ func TestDumpStage2(t *testing.T) {
 			if x.Segmented {
 				seg = 1
 			}
-			fmt.Fprintf(&f, "%d,%d,%.5f,%.4f,%.4f,%.4f,%.2f,%.2f,%d,%.4f,%.4f,%.4f,%.1f,%.4f,%.3f,%.3f,%.4f,%.4f\n", seed, hit, x.Stage1, x.MeanSI, x.Sphericity, x.BlobRatio, x.ClusterDiamMM, x.MeanDiamMM, seg,
+			fmt.Fprintf(f, "%d,%d,%.5f,%.4f,%.4f,%.4f,%.2f,%.2f,%d,%.4f,%.4f,%.4f,%.1f,%.4f,%.3f,%.3f,%.4f,%.4f\n", seed, hit, x.Stage1, x.MeanSI, x.Sphericity, x.BlobRatio, x.ClusterDiamMM, x.MeanDiamMM, seg,
 				x.WallContact, x.CapCut, x.Fill, x.Contrast, x.SolidFraction, x.Elongation, x.Offset, x.Lobulation, x.Spiculation)
 		}
-	}
-	if err := os.WriteFile(out, f.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	})
 }

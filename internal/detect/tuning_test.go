@@ -3,6 +3,7 @@ package detect
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"strings"
@@ -75,15 +76,7 @@ func TestDev(t *testing.T) {
 // LUNGCTL_PHANTOM_SEEDS=A-B writes every second-stage candidate's features
 // and whether it hits a truth nodule (kind, diameter) for model fitting.
 func TestDumpFeatures(t *testing.T) {
-	out := os.Getenv("LUNGCTL_FEATURES")
-	if out == "" {
-		t.Skip("tuning aid")
-	}
-	a, b := phantomSeeds(t)
-	var f bytes.Buffer
-	fmt.Fprintln(&f, "scan,rank,hit,kind,truth_d,stage1,si,cdiam,chu,fill,resp,level,seg,sph,lob,spic,segd,meand,elong,contrast,solidfrac,offset,final,seg_type,wall,capcut,bratio")
-	for seed := a; seed <= b; seed++ {
-		p := preparePhantom(t, seed)
+	dumpPhantoms(t, "LUNGCTL_FEATURES", "scan,rank,hit,kind,truth_d,stage1,si,cdiam,chu,fill,resp,level,seg,sph,lob,spic,segd,meand,elong,contrast,solidfrac,offset,final,seg_type,wall,capcut,bratio", func(f io.Writer, seed int64, p *preparedPhantom) {
 		res, err := Run(p.HU, p.Lung, Options{MaxCandidates: -1, Stage1: 40})
 		if err != nil {
 			t.Fatal(err)
@@ -104,7 +97,7 @@ func TestDumpFeatures(t *testing.T) {
 			if ft.Segmented {
 				seg = 1
 			}
-			fmt.Fprintf(&f, "%d,%d,%d,%s,%.2f,%.4f,%.4f,%.2f,%.1f,%.3f,%.1f,%d,%d,%.3f,%.3f,%.3f,%.2f,%.2f,%.2f,%.1f,%.3f,%.3f,%.4f,%s,%.3f,%.3f,%.3f\n",
+			fmt.Fprintf(f, "%d,%d,%d,%s,%.2f,%.4f,%.4f,%.2f,%.1f,%.3f,%.1f,%d,%d,%.3f,%.3f,%.3f,%.2f,%.2f,%.2f,%.1f,%.3f,%.3f,%.4f,%s,%.3f,%.3f,%.3f\n",
 				seed, r+1, hit, kind, td, ft.Stage1, ft.MeanSI, ft.ClusterDiamMM, ft.ClusterHU, ft.Fill, ft.Response, ft.Level, seg,
 				ft.Sphericity, ft.Lobulation, ft.Spiculation, ft.SegDiamMM, ft.MeanDiamMM, ft.Elongation, ft.Contrast, ft.SolidFraction, ft.Offset, c.DetectScore, typ, ft.WallContact, ft.CapCut, ft.BlobRatio)
 		}
@@ -117,13 +110,10 @@ func TestDumpFeatures(t *testing.T) {
 				}
 			}
 			if !found {
-				fmt.Fprintf(&f, "%d,0,-1,%s,%.2f,,,,,,,,,,,,,,,,,,,,,,\n", seed, nd.Kind, nd.DiameterMM)
+				fmt.Fprintf(f, "%d,0,-1,%s,%.2f,,,,,,,,,,,,,,,,,,,,,,\n", seed, nd.Kind, nd.DiameterMM)
 			}
 		}
-	}
-	if err := os.WriteFile(out, f.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	})
 }
 
 // phantomSeeds reads the tuning aids' LUNGCTL_PHANTOM_SEEDS=A-B (unset:
@@ -138,4 +128,24 @@ func phantomSeeds(t *testing.T) (a, b int64) {
 		t.Fatalf("LUNGCTL_PHANTOM_SEEDS=%q: want A-B: %v", s, err)
 	}
 	return a, b
+}
+
+// dumpPhantoms is the frame of the phantom tuning aids: skipped unless the
+// environment variable env names an output file, it writes header and then,
+// for each seed of LUNGCTL_PHANTOM_SEEDS, what row writes for that seed's
+// phantom, to that file.
+func dumpPhantoms(t *testing.T, env, header string, row func(f io.Writer, seed int64, p *preparedPhantom)) {
+	out := os.Getenv(env)
+	if out == "" {
+		t.Skip("tuning aid")
+	}
+	a, b := phantomSeeds(t)
+	var f bytes.Buffer
+	fmt.Fprintln(&f, header)
+	for seed := a; seed <= b; seed++ {
+		row(&f, seed, preparePhantom(t, seed))
+	}
+	if err := os.WriteFile(out, f.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
