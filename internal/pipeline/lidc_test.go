@@ -86,6 +86,20 @@ func TestPreprocessLIDC0001(t *testing.T) {
 	if p.SliceThickness != 2.5 || again.SliceThickness != p.SliceThickness {
 		t.Errorf("slice thickness %v, re-read %v, want the DICOM's 2.5 mm", p.SliceThickness, again.SliceThickness)
 	}
+	// Preprocessed once more, the output of the output (whose original
+	// grid is the 1 mm one) still carries the scanner's acquisition.
+	ps2, err := again.Write(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	third, err := Preprocess(ps2.HU, PreprocessOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.AcquisitionSpacing != p.AcquisitionSpacing || third.SliceThickness != p.SliceThickness {
+		t.Errorf("preprocessed twice: acquisition %v, thickness %v, want the DICOM's %v, %v",
+			third.AcquisitionSpacing, third.SliceThickness, p.AcquisitionSpacing, p.SliceThickness)
+	}
 	// Our own reader gives the same voxel back at the same world position.
 	back, err := volio.ReadHU(ps.HU)
 	if err != nil {

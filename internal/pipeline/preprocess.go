@@ -65,7 +65,8 @@ type Preprocessed struct {
 	PatientAge, PatientSex string
 	// Sidecar is the provenance record.
 	Sidecar volio.Sidecar
-	// AcquisitionSpacing is the scanner's voxel spacing (mm, x y z): the
+	// AcquisitionSpacing is the scanner's voxel spacing (mm, in its grid's
+	// column, row, slice order): the
 	// input's own, or, for a preprocess output, the one its sidecar
 	// recorded. It sets the blur that small lesions' density is corrected
 	// for (nodule.Options.SourceSpacingMM).
@@ -127,6 +128,7 @@ func Preprocess(in string, opt PreprocessOptions, ws *Workspace) (*Preprocessed,
 	if p.AcquisitionSpacing == (volume.Vec3{}) {
 		p.AcquisitionSpacing = src.Grid.Spacing
 	}
+	sc.AcquisitionSpacing, sc.AcquisitionSliceThicknessMM = p.AcquisitionSpacing, p.SliceThickness
 	// The one HU normalisation, for every input kind, before resampling
 	// (so padding does not blend into the scan's edge).
 	if n := hounsfield.Normalize(src.Data); n > 0 {
@@ -209,7 +211,7 @@ func (p *Preprocessed) load(in string, kind Kind, opt PreprocessOptions, ws *Wor
 		sc.Warnings = append(sc.Warnings, s.Warnings...)
 		p.SeriesUID = s.Info.UID
 		p.PatientAge, p.PatientSex = s.Info.PatientAge, s.Info.PatientSex
-		p.SliceThickness, sc.OriginalSliceThicknessMM = s.Info.SliceThickness, s.Info.SliceThickness
+		p.SliceThickness = s.Info.SliceThickness
 		setExtra(sc, sidecarAge, p.PatientAge)
 		setExtra(sc, sidecarSex, p.PatientSex)
 		return s.HU, s.Positions, nil
@@ -223,8 +225,12 @@ func (p *Preprocessed) load(in string, kind Kind, opt PreprocessOptions, ws *Wor
 	// A preprocess output carries its provenance next to it.
 	if side, err := volio.ReadSidecar(sidecarPath(in)); err == nil && side.SeriesUID != "" {
 		p.SeriesUID, sc.SeriesUID = side.SeriesUID, side.SeriesUID
-		p.AcquisitionSpacing = side.OriginalSpacing
-		p.SliceThickness, sc.OriginalSliceThicknessMM = side.OriginalSliceThicknessMM, side.OriginalSliceThicknessMM
+		// Sidecars written before the acquisition was recorded apart
+		// name it as their original grid.
+		p.AcquisitionSpacing, p.SliceThickness = side.AcquisitionSpacing, side.AcquisitionSliceThicknessMM
+		if p.AcquisitionSpacing == (volume.Vec3{}) {
+			p.AcquisitionSpacing = side.OriginalSpacing
+		}
 		sc.PatientID, sc.StudyUID = side.PatientID, side.StudyUID
 		p.PatientAge, p.PatientSex = side.Extra[sidecarAge], side.Extra[sidecarSex]
 		setExtra(sc, sidecarAge, p.PatientAge)

@@ -41,9 +41,14 @@ type Sidecar struct {
 	OriginalSpacing   volume.Vec3   `json:"original_spacing_mm"`
 	OriginalOrigin    volume.Vec3   `json:"original_origin_lps_mm"`
 	OriginalDirection [3][3]float64 `json:"original_direction"`
-	// OriginalSliceThicknessMM is the DICOM SliceThickness (mm), 0 when
-	// unknown; not part of the grid, so SetOriginal leaves it alone.
-	OriginalSliceThicknessMM float64 `json:"original_slice_thickness_mm,omitempty"`
+	// AcquisitionSpacing (mm, the scanner grid's column, row, slice order)
+	// and AcquisitionSliceThicknessMM (the DICOM SliceThickness, 0 when
+	// unknown) describe the scan as the scanner made it: the Original*
+	// grid for a scan read from its source, and carried unchanged when a
+	// preprocess output is preprocessed again (whose Original* grid is then
+	// the 1 mm one). They set the blur small lesions are corrected for.
+	AcquisitionSpacing          volume.Vec3 `json:"acquisition_spacing_mm,omitempty"`
+	AcquisitionSliceThicknessMM float64     `json:"acquisition_slice_thickness_mm,omitempty"`
 	// Output* describe the written volume's grid.
 	OutputDims      [3]int        `json:"output_dims"`
 	OutputSpacing   volume.Vec3   `json:"output_spacing_mm"`
