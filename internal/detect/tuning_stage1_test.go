@@ -2,7 +2,7 @@ package detect
 
 import (
 	"fmt"
-	"io"
+	"bytes"
 	"math"
 	"os"
 	"testing"
@@ -12,7 +12,7 @@ import (
 // whether it hits a truth nodule (LUNGCTL_STAGE1=out.csv,
 // LUNGCTL_PHANTOM_SEEDS=A-B).
 func TestDumpStage1(t *testing.T) {
-	dumpPhantoms(t, "LUNGCTL_STAGE1", "scan,hit,kind,truth_d,stage1,si,cdiam,chu,fill,resp,level,n,pts", func(f io.Writer, seed int64, p *preparedPhantom) {
+	dumpPhantoms(t, "LUNGCTL_STAGE1", "scan,hit,kind,truth_d,stage1,si,cdiam,chu,fill,resp,level,n,pts", func(f *bytes.Buffer, seed int64, p *preparedPhantom) {
 		opt := Options{MaxCandidates: -1, Stage1: 100000}.withDefaults()
 		ws := &Workspace{}
 		inLung, _, err := ws.points0(p.HU, p.Lung, opt)
@@ -59,7 +59,7 @@ func TestDumpStage1(t *testing.T) {
 // them: wall contact and cap cut, tried on seeds 1–20 by grouped
 // cross-validation, did not raise the FROC.
 func TestDumpStage2(t *testing.T) {
-	dumpPhantoms(t, "LUNGCTL_STAGE2", "seed,hit,stage1,meansi,sph,blob,cdiam,meand,segmented,wall,capcut,fill,contrast,solidfrac,elong,offset,lob,spic", func(f io.Writer, seed int64, p *preparedPhantom) {
+	dumpPhantoms(t, "LUNGCTL_STAGE2", "seed,hit,stage1,meansi,sph,blob,cdiam,meand,segmented,wall,capcut,fill,contrast,solidfrac,elong,offset,lob,spic", func(f *bytes.Buffer, seed int64, p *preparedPhantom) {
 		res, err := Run(p.HU, p.Lung, Options{MaxCandidates: -1, Stage1: 100})
 		if err != nil {
 			t.Fatal(err)

@@ -3,7 +3,6 @@ package detect
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"strings"
@@ -76,7 +75,7 @@ func TestDev(t *testing.T) {
 // LUNGCTL_PHANTOM_SEEDS=A-B writes every second-stage candidate's features
 // and whether it hits a truth nodule (kind, diameter) for model fitting.
 func TestDumpFeatures(t *testing.T) {
-	dumpPhantoms(t, "LUNGCTL_FEATURES", "scan,rank,hit,kind,truth_d,stage1,si,cdiam,chu,fill,resp,level,seg,sph,lob,spic,segd,meand,elong,contrast,solidfrac,offset,final,seg_type,wall,capcut,bratio", func(f io.Writer, seed int64, p *preparedPhantom) {
+	dumpPhantoms(t, "LUNGCTL_FEATURES", "scan,rank,hit,kind,truth_d,stage1,si,cdiam,chu,fill,resp,level,seg,sph,lob,spic,segd,meand,elong,contrast,solidfrac,offset,final,seg_type,wall,capcut,bratio", func(f *bytes.Buffer, seed int64, p *preparedPhantom) {
 		res, err := Run(p.HU, p.Lung, Options{MaxCandidates: -1, Stage1: 40})
 		if err != nil {
 			t.Fatal(err)
@@ -134,7 +133,7 @@ func phantomSeeds(t *testing.T) (a, b int64) {
 // environment variable env names an output file, it writes header and then,
 // for each seed of LUNGCTL_PHANTOM_SEEDS, what row writes for that seed's
 // phantom, to that file.
-func dumpPhantoms(t *testing.T, env, header string, row func(f io.Writer, seed int64, p *preparedPhantom)) {
+func dumpPhantoms(t *testing.T, env, header string, row func(f *bytes.Buffer, seed int64, p *preparedPhantom)) {
 	out := os.Getenv(env)
 	if out == "" {
 		t.Skip("tuning aid")
