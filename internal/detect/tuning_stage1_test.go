@@ -1,8 +1,8 @@
 package detect
 
 import (
-	"fmt"
 	"bytes"
+	"fmt"
 	"math"
 	"os"
 	"testing"
