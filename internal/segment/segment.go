@@ -59,9 +59,12 @@
 //  7. The diaphragm's dome (removeDomes): an axial slice through the top
 //     of the liver or spleen shows a disc surrounded by lung, and steps 5–6
 //     fill it. Dense pieces of the mask whose bottom faces mostly meet dense
-//     tissue outside the mask (the dome going on downwards) are removed;
-//     nodules and vessels sit on lung, and a mass resting on the diaphragm
-//     meets it along part of its bottom only.
+//     tissue outside the mask with no lung below them in their column (the
+//     dome going on downwards) are removed, up to their height map opened
+//     by a 30 mm square: what stands on the dome narrower than that and at
+//     least 0.4 times as high as it is wide (a nodule or a vessel resting on
+//     the diaphragm) stays. Nodules and vessels elsewhere sit on lung, and a
+//     mass beside the mediastinum has lung below it.
 //
 // Known limits: the closings are 2-D (axial), so a nodule sitting on the
 // diaphragm dome, below the lung rather than beside it, may be only partly
@@ -190,6 +193,7 @@ const (
 	cSeen    = 5 // a cCand voxel already put in a piece
 	cTemp    = 6
 	cLeak    = 7
+	cDome    = 8 // a dense mask voxel already put in a piece by removeDomes
 )
 
 // Segmenter holds volume-sized buffers reused across calls; the zero value

@@ -1,0 +1,88 @@
+package segment
+
+import (
+	"testing"
+
+	"github.com/lungctl/lungctl/internal/volume"
+)
+
+// TestRemoveDomes draws the top of a diaphragm's dome (soft tissue rising
+// from below the lung into a lung mask that took it in, as per-slice hole
+// filling does), a 16 mm nodule resting on the dome's apex and a free
+// nodule. Step 7 must take the dome out of the mask and leave both
+// nodules in it, also when the mass step (6) has left its marks on the
+// dome's voxels.
+func TestRemoveDomes(t *testing.T) {
+	const n, nz, base = 120, 80, 10 // the mask starts at slice base
+	g := volume.Grid{Dims: [3]int{n, n, nz}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity}
+	hu := volume.New[int16](g)
+	mask := volume.New[uint8](g)
+	dome := func(i, j int) float64 { // the dome's top slice over column (i, j)
+		x, y := float64(i-60), float64(j-60)
+		return 40 - (x*x+y*y)/120
+	}
+	onNodule := volume.Vec3{60, 60, 47}
+	free := volume.Vec3{25, 95, 60}
+	var s Segmenter
+	s.cls = make([]uint8, hu.Len())
+	for k := 0; k < nz; k++ {
+		for j := 0; j < n; j++ {
+			for i := 0; i < n; i++ {
+				p := hu.Index(i, j, k)
+				v := int16(-850)
+				x := volume.Vec3{float64(i), float64(j), float64(k)}
+				if float64(k) <= dome(i, j) || dist(x, onNodule) <= 8 || dist(x, free) <= 5 {
+					v = 40
+				}
+				hu.Data[p] = v
+				if k >= base {
+					mask.Data[p] = 1
+					if float64(k) <= dome(i, j) {
+						s.cls[p] = cSeen // what the mass step leaves behind
+					}
+				} else if v < 0 {
+					hu.Data[p] = 40 // below the lung: all body
+				}
+			}
+		}
+	}
+	removed := s.removeDomes(hu, mask)
+	var domeIn, domeAll int
+	for k := base; k < nz; k++ {
+		for j := 0; j < n; j++ {
+			for i := 0; i < n; i++ {
+				x := volume.Vec3{float64(i), float64(j), float64(k)}
+				if float64(k) <= dome(i, j) && dist(x, onNodule) > 12 {
+					domeAll++
+					if mask.At(i, j, k) != 0 {
+						domeIn++
+					}
+				}
+			}
+		}
+	}
+	if domeAll == 0 || float64(domeIn) > 0.02*float64(domeAll) {
+		t.Errorf("dome: %d of %d voxels left in the mask (removed %d)", domeIn, domeAll, removed)
+	}
+	for name, c := range map[string]volume.Vec3{"nodule on the dome": {60, 60, 50}, "free nodule": free} {
+		in, all := 0, 0
+		for dk := -3; dk <= 3; dk++ {
+			for dj := -3; dj <= 3; dj++ {
+				for di := -3; di <= 3; di++ {
+					all++
+					if mask.At(int(c[0])+di, int(c[1])+dj, int(c[2])+dk) != 0 {
+						in++
+					}
+				}
+			}
+		}
+		if in != all {
+			t.Errorf("%s: %d of %d voxels at its centre left the mask", name, all-in, all)
+		}
+	}
+	for p, c := range s.cls {
+		if c == cDome {
+			t.Fatalf("voxel %d still marked cDome", p)
+		}
+	}
+}
