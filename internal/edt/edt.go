@@ -12,18 +12,25 @@ const Inf = float32(1e20)
 // buffer-reuse rule (package volume): its zero value is ready, it grows as
 // needed, one per goroutine.
 type Workspace struct {
-	v    []int32
-	z    []float32
-	line []float32
-	out  []float32
+	v   []int32
+	z   []float32
+	g   []float32 // g[p] = in[p] + s²p², the parabolas' offsets
+	out []float32
+	blk []float32 // blockCols lines of a strided pass, line b at b·n
 }
+
+// blockCols is how many neighbouring lines (adjacent in x) a strided pass
+// gathers at once: each gathered row of blockCols values is contiguous in
+// memory, where one line at a time touches a new cache line per sample.
+const blockCols = 16
 
 func (ws *Workspace) ensure(n int) {
 	if len(ws.v) < n+1 {
 		ws.v = make([]int32, n+1)
 		ws.z = make([]float32, n+1)
-		ws.line = make([]float32, n)
+		ws.g = make([]float32, n)
 		ws.out = make([]float32, n)
+		ws.blk = make([]float32, blockCols*n)
 	}
 }
 
@@ -43,14 +50,14 @@ func Transform3(f []float32, nx, ny, nz int, sp [3]float64, ws *Workspace) {
 	}
 	// y lines
 	for k := 0; k < nz; k++ {
-		for i := 0; i < nx; i++ {
-			ws.strided(f, k*nx*ny+i, nx, ny, float32(sp[1]))
+		for i := 0; i < nx; i += blockCols {
+			ws.stridedBlock(f, k*nx*ny+i, nx, ny, min(blockCols, nx-i), float32(sp[1]))
 		}
 	}
 	// z lines
 	for j := 0; j < ny; j++ {
-		for i := 0; i < nx; i++ {
-			ws.strided(f, j*nx+i, nx*ny, nz, float32(sp[2]))
+		for i := 0; i < nx; i += blockCols {
+			ws.stridedBlock(f, j*nx+i, nx*ny, nz, min(blockCols, nx-i), float32(sp[2]))
 		}
 	}
 }
@@ -65,20 +72,52 @@ func (ws *Workspace) Line(row []float32, s float32) {
 	ws.line1(row, len(row), s)
 }
 
-func (ws *Workspace) strided(f []float32, start, stride, n int, s float32) {
-	l := ws.line[:n]
+// stridedBlock transforms the cols lines of n samples that start at
+// start, start+1, …, start+cols−1 of f with the given stride: gathered
+// into ws.blk row by row, transformed, scattered back.
+func (ws *Workspace) stridedBlock(f []float32, start, stride, n, cols int, s float32) {
+	blk := ws.blk
 	for q := 0; q < n; q++ {
-		l[q] = f[start+q*stride]
+		src := f[start+q*stride : start+q*stride+cols]
+		for b, x := range src {
+			blk[b*n+q] = x
+		}
 	}
-	ws.line1(l, n, s)
+	for b := 0; b < cols; b++ {
+		ws.line1(blk[b*n:(b+1)*n], n, s)
+	}
 	for q := 0; q < n; q++ {
-		f[start+q*stride] = l[q]
+		dst := f[start+q*stride : start+q*stride+cols]
+		for b := range dst {
+			dst[b] = blk[b*n+q]
+		}
 	}
 }
 
 // line1 transforms one contiguous line in place: out[q] = min_p s²(q−p)² + in[p].
+// A line whose finite values are all 0 (the first pass over a binary
+// input) takes binaryLine's two sweeps; others the lower envelope of
+// parabolas.
 func (ws *Workspace) line1(row []float32, n int, s float32) {
-	v, z, out := ws.v, ws.z, ws.out[:n]
+	row = row[:n]
+	finite, binary := false, true
+	for _, x := range row {
+		if x < Inf {
+			finite = true
+			if x != 0 {
+				binary = false
+				break
+			}
+		}
+	}
+	if !finite {
+		return // no finite value on this line
+	}
+	if binary {
+		binaryLine(row, s)
+		return
+	}
+	v, z, g, out := ws.v, ws.z, ws.g[:n], ws.out[:n]
 	s2 := s * s
 	kk := -1
 	for q := 0; q < n; q++ {
@@ -86,9 +125,10 @@ func (ws *Workspace) line1(row []float32, n int, s float32) {
 			continue
 		}
 		fq := row[q] + s2*float32(q*q)
+		g[q] = fq
 		for kk >= 0 {
 			p := int(v[kk])
-			x := (fq - (row[p] + s2*float32(p*p))) / (2 * s2 * float32(q-p))
+			x := (fq - g[p]) / (2 * s2 * float32(q-p))
 			if x <= z[kk] {
 				kk--
 				continue
@@ -104,9 +144,6 @@ func (ws *Workspace) line1(row []float32, n int, s float32) {
 			z[0] = float32(math.Inf(-1))
 		}
 	}
-	if kk < 0 {
-		return // no finite value on this line
-	}
 	z[kk+1] = float32(math.Inf(1))
 	t := 0
 	for q := 0; q < n; q++ {
@@ -118,6 +155,33 @@ func (ws *Workspace) line1(row []float32, n int, s float32) {
 		out[q] = d*d + row[p]
 	}
 	copy(row, out)
+}
+
+// binaryLine is line1 for a line of 0 (feature) and Inf with at least one
+// 0: the distance to the nearest feature sample, from a forward and a
+// backward sweep, squared, in mm².
+func binaryLine(row []float32, s float32) {
+	n := len(row)
+	last := -1
+	for q := 0; q < n; q++ {
+		if row[q] == 0 {
+			last = q
+		} else if last >= 0 {
+			d := float32(q-last) * s
+			row[q] = d * d
+		}
+	}
+	next := -1
+	for q := n - 1; q >= 0; q-- {
+		if row[q] == 0 {
+			next = q
+			continue
+		}
+		if next >= 0 {
+			d := float32(next-q) * s
+			row[q] = min(row[q], d*d)
+		}
+	}
 }
 
 // Transform3Box is Transform3 restricted to the sub-block lo…hi (inclusive
@@ -146,13 +210,13 @@ func Transform3Box(f []float32, nx, ny, nz int, lo, hi [3]int, sp [3]float64, ws
 		}
 	}
 	for k := lo[2]; k <= hi[2]; k++ {
-		for i := lo[0]; i <= hi[0]; i++ {
-			ws.strided(f, i+nx*(lo[1]+ny*k), nx, h, float32(sp[1]))
+		for i := lo[0]; i <= hi[0]; i += blockCols {
+			ws.stridedBlock(f, i+nx*(lo[1]+ny*k), nx, h, min(blockCols, hi[0]+1-i), float32(sp[1]))
 		}
 	}
 	for j := lo[1]; j <= hi[1]; j++ {
-		for i := lo[0]; i <= hi[0]; i++ {
-			ws.strided(f, i+nx*(j+ny*lo[2]), nx*ny, d, float32(sp[2]))
+		for i := lo[0]; i <= hi[0]; i += blockCols {
+			ws.stridedBlock(f, i+nx*(j+ny*lo[2]), nx*ny, d, min(blockCols, hi[0]+1-i), float32(sp[2]))
 		}
 	}
 }

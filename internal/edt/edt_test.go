@@ -99,3 +99,60 @@ func TestBoxMatchesWholeWithinBox(t *testing.T) {
 		}
 	}
 }
+
+// TestLineAgainstBruteForce checks the 1-D transform on binary lines (the
+// two-sweep path) and on lines of arbitrary finite values (the envelope),
+// with Inf gaps, against the direct minimum.
+func TestLineAgainstBruteForce(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	var ws Workspace
+	for trial := 0; trial < 400; trial++ {
+		n := 1 + r.IntN(40)
+		s := float32(0.3 + 2*r.Float64())
+		in := make([]float32, n)
+		binary := trial%2 == 0
+		for q := range in {
+			switch {
+			case r.Float64() < 0.7:
+				in[q] = Inf
+			case binary:
+				in[q] = 0
+			default:
+				in[q] = float32(50 * r.Float64())
+			}
+		}
+		row := append([]float32(nil), in...)
+		ws.Line(row, s)
+		for q := range row {
+			want := float64(Inf)
+			for p, v := range in {
+				if v < Inf {
+					d := float64(q-p) * float64(s)
+					want = math.Min(want, d*d+float64(v))
+				}
+			}
+			if math.Abs(float64(row[q])-want) > 1e-4*(1+want) {
+				t.Fatalf("trial %d (binary %v) q=%d: %g want %g (in %v)", trial, binary, q, row[q], want, in)
+			}
+		}
+	}
+}
+
+// BenchmarkTransform3 times a 96³ transform of sparse features.
+func BenchmarkTransform3(b *testing.B) {
+	const n = 96
+	r := rand.New(rand.NewPCG(1, 2))
+	src := make([]float32, n*n*n)
+	for p := range src {
+		src[p] = Inf
+		if r.Float64() < 0.01 {
+			src[p] = 0
+		}
+	}
+	f := make([]float32, len(src))
+	var ws Workspace
+	for b.Loop() {
+		copy(f, src)
+		Transform3(f, n, n, n, [3]float64{1, 1, 1}, &ws)
+	}
+}
