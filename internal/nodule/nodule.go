@@ -509,8 +509,14 @@ func (ws *Workspace) ringBeyond(b *boxInfo, t, rl float64, out []float32) []floa
 	}
 	q := append(ws.queue[:0], int32(start))
 	ws.dist[start] = 0
+	lo, hi := [3]int{nx, ny, nz}, [3]int{-1, -1, -1}
 	for h := 0; h < len(q); h++ {
-		for _, np := range neighbours6(int(q[h]), nx, ny, nz) {
+		p := int(q[h])
+		c := [3]int{p % nx, (p / nx) % ny, p / (nx * ny)}
+		for a := range c {
+			lo[a], hi[a] = min(lo[a], c[a]), max(hi[a], c[a])
+		}
+		for _, np := range neighbours6(p, nx, ny, nz) {
 			if np >= 0 && ws.dist[np] != 0 && ws.lung[np] != 0 && float64(ws.sm.Data[np]) > t {
 				ws.dist[np] = 0
 				q = append(q, int32(np))
@@ -518,17 +524,38 @@ func (ws *Workspace) ringBeyond(b *boxInfo, t, rl float64, out []float32) []floa
 		}
 	}
 	ws.queue = q
+	// The ring lies within ggRingOutMM of the region: its box widened by
+	// that holds every ring voxel and every region voxel, so the distance
+	// there is exact; the wall distance needs ggWallMM more, and is then
+	// exact wherever it is below ggWallMM (elsewhere at least that).
 	sp := [3]float64(b.grid.Spacing)
-	all := [3]int{nx - 1, ny - 1, nz - 1}
-	edt.Transform3Box(ws.dist, nx, ny, nz, [3]int{}, all, sp, &ws.edt)
-	edt.Transform3Box(ws.dist2, nx, ny, nz, [3]int{}, all, sp, &ws.edt)
+	ring0, ring1 := widen(lo, hi, ggRingOutMM, sp), widen(lo, hi, ggRingOutMM+ggWallMM, sp)
+	edt.Transform3Box(ws.dist, nx, ny, nz, ring0[0], ring0[1], sp, &ws.edt)
+	edt.Transform3Box(ws.dist2, nx, ny, nz, ring1[0], ring1[1], sp, &ws.edt)
 	r0, r1, w := float32(ggRingInMM*ggRingInMM), float32(ggRingOutMM*ggRingOutMM), float32(ggWallMM*ggWallMM)
-	for p := 0; p < n; p++ {
-		if d := ws.dist[p]; d >= r0 && d <= r1 && ws.dist2[p] >= w {
-			out = append(out, ws.sm.Data[p])
+	lo, hi = ring0[0], ring0[1]
+	for k := max(lo[2], 0); k <= min(hi[2], nz-1); k++ {
+		for j := max(lo[1], 0); j <= min(hi[1], ny-1); j++ {
+			for i := max(lo[0], 0); i <= min(hi[0], nx-1); i++ {
+				p := i + nx*(j+ny*k)
+				if d := ws.dist[p]; d >= r0 && d <= r1 && ws.dist2[p] >= w {
+					out = append(out, ws.sm.Data[p])
+				}
+			}
 		}
 	}
 	return out
+}
+
+// widen returns the voxel box lo…hi grown by mm on every side (one voxel
+// more, for rounding; not clipped: Transform3Box clips).
+func widen(lo, hi [3]int, mm float64, sp [3]float64) [2][3]int {
+	var r [2][3]int
+	for a := 0; a < 3; a++ {
+		m := int(math.Ceil(mm/sp[a])) + 1
+		r[0][a], r[1][a] = lo[a]-m, hi[a]+m
+	}
+	return r
 }
 
 // distMM is the distance in mm from voxel (i, j, k) of the box to the seed.
