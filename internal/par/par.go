@@ -30,6 +30,11 @@ var (
 	cond  = sync.NewCond(&mu)
 	limit = runtime.GOMAXPROCS(0)
 	used  int // slots taken by Acquire and by loops' extra goroutines
+	// acquired is how many of used are Acquire's long-lived workers. While
+	// there are any, loops are taken to run on them (their caller already
+	// holds a slot); while there are none, on the main goroutine, which
+	// holds none, so a loop leaves one slot for its caller.
+	acquired int
 )
 
 // SetLimit sets the process-wide worker budget (n < 1 means 1). It is meant
@@ -68,9 +73,17 @@ func Acquire(ctx context.Context) (release func(), err error) {
 		return nil, err
 	}
 	used++
+	acquired++
 	mu.Unlock()
 	var once sync.Once
-	return func() { once.Do(func() { give(1) }) }, nil
+	return func() {
+		once.Do(func() {
+			mu.Lock()
+			acquired--
+			mu.Unlock()
+			give(1)
+		})
+	}, nil
 }
 
 // take takes up to want free slots without waiting and returns how many.
@@ -80,7 +93,11 @@ func take(want int) int {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	n := min(want, limit-1-used)
+	caller := 1 // the main goroutine, which holds no slot
+	if acquired > 0 {
+		caller = 0 // a worker that holds its slot
+	}
+	n := min(want, limit-caller-used)
 	if n < 0 {
 		n = 0
 	}

@@ -121,6 +121,28 @@ func TestLoneLoopUsesTheBudget(t *testing.T) {
 	}
 }
 
+// One scan of a batch holds a slot with Acquire and runs its loops on its
+// own goroutine: with a budget of 2 they must still run on 2 goroutines
+// (run -j 1 in one process gives the scan every core). They ran on 1 when
+// the loop counted its caller's slot twice.
+func TestAcquiredWorkerLoopUsesTheBudget(t *testing.T) {
+	withLimit(t, 2)
+	release, err := Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	var b busy
+	For(64, func(w, i int) {
+		b.enter()
+		time.Sleep(time.Millisecond)
+		b.leave()
+	})
+	if p := b.peak.Load(); p != 2 {
+		t.Fatalf("peak %d goroutines, want 2", p)
+	}
+}
+
 func TestAcquireHonoursContext(t *testing.T) {
 	withLimit(t, 1)
 	release, err := Acquire(context.Background())
