@@ -25,14 +25,16 @@ const (
 // mask voxels of at least domeMinVoxels is removed from dst when at least
 // domeBottomContact of its bottom faces (towards −z; k is the head–foot
 // axis, increasing to the head in lungctl's LPS grids) meet dense voxels
-// outside the mask and have no mask below them in their column: the lung
-// wraps the dome's sides but never lies under it, while a mass beside the
-// mediastinum has lower lobe under much of it. What stands on the dome (a
+// outside the mask; a face of a voxel that the mass step added counts only
+// with no mask below it in its column: the lung wraps the dome's sides but
+// never lies under it, while a mass beside the mediastinum has lower lobe
+// under much of it (other dense pieces, such as mediastinal borders the
+// closings took in, go by their bottom alone). What stands on the dome (a
 // nodule or vessel resting on the diaphragm) stays: removeDomeBelowBumps.
-// Visited voxels are marked cDome, a mark of their own: the mass step (6)
-// leaves its pieces marked cSeen, and sharing that mark once made this
-// step skip every dome the mass closing had proposed. It returns the
-// voxels removed.
+// Visited voxels are marked cDome or cDomeMass, marks of their own: the
+// mass step (6) leaves its pieces marked cSeen, and sharing that mark once
+// made this step skip every dome the mass closing had proposed. It returns
+// the voxels removed.
 func (s *Segmenter) removeDomes(hu *volume.Volume[int16], dst *volume.Volume[uint8]) int {
 	nx, ny, nz := hu.Dims[0], hu.Dims[1], hu.Dims[2]
 	nxy := nx * ny
@@ -53,11 +55,11 @@ func (s *Segmenter) removeDomes(hu *volume.Volume[int16], dst *volume.Volume[uin
 	var piece, stack []int32
 	removed := 0
 	for p0 := range d {
-		if d[p0] == 0 || hu.Data[p0] < domeDenseHU || seen[p0] == cDome {
+		if d[p0] == 0 || hu.Data[p0] < domeDenseHU || seen[p0] == cDome || seen[p0] == cDomeMass {
 			continue
 		}
 		piece, stack = piece[:0], append(stack[:0], int32(p0))
-		seen[p0] = cDome
+		seen[p0] = domeMark(seen[p0])
 		var bottom, onDense int
 		for len(stack) > 0 {
 			p := int(stack[len(stack)-1])
@@ -70,15 +72,18 @@ func (s *Segmenter) removeDomes(hu *volume.Volume[int16], dst *volume.Volume[uin
 				}
 				q := p + [6]int{-1, 1, -nx, nx, -nxy, nxy}[n]
 				if d[q] != 0 && hu.Data[q] >= domeDenseHU {
-					if seen[q] != cDome {
-						seen[q] = cDome
+					if seen[q] != cDome && seen[q] != cDomeMass {
+						seen[q] = domeMark(seen[q])
 						stack = append(stack, int32(q))
 					}
 					continue
 				}
 				if n == 4 { // a bottom face, towards −z
 					bottom++
-					if d[q] == 0 && hu.Data[q] >= domeDenseHU && int(low[p%nxy]) == k {
+					// A face of what the mass step added counts only with
+					// no lung under it: a mass beside the mediastinum has
+					// lower lobe under it, the dome never.
+					if d[q] == 0 && hu.Data[q] >= domeDenseHU && (seen[p] != cDomeMass || int(low[p%nxy]) == k) {
 						onDense++
 					}
 				}
@@ -89,13 +94,23 @@ func (s *Segmenter) removeDomes(hu *volume.Volume[int16], dst *volume.Volume[uin
 		}
 		removed += s.removeDomeBelowBumps(hu, dst, piece)
 	}
-	// Leave cls as the other steps expect: visited voxels back to tissue.
+	// Leave cls as the other steps expect: visited voxels, and the mass
+	// step's marks, back to tissue.
 	for p, c := range seen {
-		if c == cDome {
+		if c == cDome || c == cDomeMass || c == cSeen {
 			seen[p] = cTissue
 		}
 	}
 	return removed
+}
+
+// domeMark is the mark removeDomes gives a voxel it visits: cDomeMass
+// where the mass step (6) had added it (marked cSeen), cDome elsewhere.
+func domeMark(c uint8) uint8 {
+	if c == cSeen {
+		return cDomeMass
+	}
+	return cDome
 }
 
 // domeBumpMM is the half-width (mm) of the flat square that opens a dome's
@@ -112,7 +127,8 @@ const domeBumpTolMM = 3
 // removeDomeBelowBumps removes from dst the voxels of piece (a dome found
 // by removeDomes) that lie at or below the piece's height map after a
 // grey-level opening with a flat square of half-width domeBumpMM, and returns
-// their number. The height map is, per (i, j) column, the highest slice of
+// their number (a piece with a footprint narrower than 4·domeBumpMM goes
+// whole). The height map is, per (i, j) column, the highest slice of
 // the piece; the opening (erosion then dilation, both over the piece's
 // columns only) keeps the dome's smooth top and cuts off what stands on it
 // narrower than the square: a nodule resting on the diaphragm stays lung.
@@ -130,10 +146,24 @@ func (s *Segmenter) removeDomeBelowBumps(hu *volume.Volume[int16], dst *volume.V
 	for c := range top {
 		top[c] = none
 	}
+	cols := 0
 	for _, p := range piece {
 		i, j, k := int(p)%nx, (int(p)/nx)%ny, int32(int(p)/nxy)
 		c := (j-j0)*bw + (i - i0)
+		if top[c] == none {
+			cols++
+		}
 		top[c] = max(top[c], k)
+	}
+	// A piece whose footprint is narrower than two squares (a strip of
+	// the mediastinum's border that the closings took in) has no top
+	// for anything to stand on: it goes whole.
+	if 2*math.Sqrt(float64(cols)*hu.Spacing[0]*hu.Spacing[1]/math.Pi) < 4*domeBumpMM {
+		d := dst.Data
+		for _, p := range piece {
+			d[p] = 0
+		}
+		return len(piece)
 	}
 	// A square of half-width domeBumpMM, separably: a row pass, then a
 	// column pass, each the min (erode) or max over the window of the

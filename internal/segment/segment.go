@@ -59,8 +59,8 @@
 //  7. The diaphragm's dome (removeDomes): an axial slice through the top
 //     of the liver or spleen shows a disc surrounded by lung, and steps 5–6
 //     fill it. Dense pieces of the mask whose bottom faces mostly meet dense
-//     tissue outside the mask with no lung below them in their column (the
-//     dome going on downwards) are removed, up to their height map opened
+//     tissue outside the mask (the dome going on downwards; for what step 6
+//     added, only faces with no lung below them in their column) are removed, up to their height map opened
 //     by a 30 mm square: what stands on the dome narrower than that and at
 //     least 0.4 times as high as it is wide (a nodule or a vessel resting on
 //     the diaphragm) stays. Nodules and vessels elsewhere sit on lung, and a
@@ -185,15 +185,16 @@ const maxPureAirHU = -960
 
 // classes in Segmenter.cls
 const (
-	cTissue  = 0
-	cAir     = 1
-	cOutside = 2
-	cAirway  = 3
-	cCand    = 4 // proposed by the mass closing (step 6), not yet judged
-	cSeen    = 5 // a cCand voxel already put in a piece
-	cTemp    = 6
-	cLeak    = 7
-	cDome    = 8 // a dense mask voxel already put in a piece by removeDomes
+	cTissue   = 0
+	cAir      = 1
+	cOutside  = 2
+	cAirway   = 3
+	cCand     = 4 // proposed by the mass closing (step 6), not yet judged
+	cSeen     = 5 // a cCand voxel already put in a piece
+	cTemp     = 6
+	cLeak     = 7
+	cDome     = 8 // a dense mask voxel already put in a piece by removeDomes
+	cDomeMass = 9 // the same, where the mass step had added it
 )
 
 // Segmenter holds volume-sized buffers reused across calls; the zero value
