@@ -62,6 +62,22 @@ func Transform3(f []float32, nx, ny, nz int, sp [3]float64, ws *Workspace) {
 	}
 }
 
+// Transform2 is Transform3 for one w×h image (x fastest) with pixel
+// spacing sx, sy (mm): 0 at feature pixels, Inf elsewhere, replaced by the
+// squared distance in mm² to the nearest feature pixel.
+func Transform2(f []float32, w, h int, sx, sy float32, ws *Workspace) {
+	if ws == nil {
+		ws = &Workspace{}
+	}
+	ws.ensure(max(w, h))
+	for i := 0; i < w; i += blockCols {
+		ws.stridedBlock(f, i, w, h, min(blockCols, w-i), sy)
+	}
+	for j := 0; j < h; j++ {
+		ws.line1(f[j*w:(j+1)*w], w, sx)
+	}
+}
+
 // Line replaces row (finite at feature samples, Inf elsewhere) by its 1-D
 // transform with sample spacing s (mm): row[q] becomes the minimum over p
 // of s²(q−p)² + row[p]. A line with no finite value stays as it is.

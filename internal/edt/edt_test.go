@@ -156,3 +156,28 @@ func BenchmarkTransform3(b *testing.B) {
 		Transform3(f, n, n, n, [3]float64{1, 1, 1}, &ws)
 	}
 }
+
+// TestTransform2MatchesTransform3: the 2-D transform of an image is the
+// 3-D one of a single slice (which TestAgainstBruteForce checks).
+func TestTransform2MatchesTransform3(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for trial := 0; trial < 20; trial++ {
+		w, h := 1+r.IntN(40), 1+r.IntN(40)
+		sx, sy := 0.4+r.Float64(), 0.4+r.Float64()
+		a := make([]float32, w*h)
+		for p := range a {
+			a[p] = Inf
+			if r.Float64() < 0.05 {
+				a[p] = 0
+			}
+		}
+		b := append([]float32(nil), a...)
+		Transform2(a, w, h, float32(sx), float32(sy), nil)
+		Transform3(b, w, h, 1, [3]float64{sx, sy, 1}, nil)
+		for p := range a {
+			if a[p] != b[p] {
+				t.Fatalf("trial %d pixel %d: %g, Transform3 %g", trial, p, a[p], b[p])
+			}
+		}
+	}
+}

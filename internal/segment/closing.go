@@ -13,7 +13,7 @@ import (
 type closer struct {
 	f, cf []float32
 	m, cn []uint8
-	ew    edt.Workspace // the row pass of edt
+	ew    edt.Workspace // edt's scratch lines
 	res   []uint8
 	stack []int32
 }
@@ -85,7 +85,7 @@ func (s *Segmenter) close(hu *volume.Volume[int16], opt Options, dst *volume.Vol
 					}
 				}
 			}
-			cl.edt(f, w, h, sx, sy)
+			edt.Transform2(f, w, h, sx, sy, &cl.ew)
 			cl.closeFrom(f, w, h, sx, sy, r2)
 			m := cl.m[:w*h]
 			for j := 0; j < h; j++ {
@@ -153,7 +153,7 @@ func (cl *closer) coarseClose(d, res []uint8, nx, ny int, label uint8, i0, i1, j
 		}
 	}
 	csx, csy := sx*f, sy*f
-	cl.edt(g, w, h, csx, csy)
+	edt.Transform2(g, w, h, csx, csy, &cl.ew)
 	cl.closeFrom(g, w, h, csx, csy, r2)
 	m := cl.m[:w*h]
 	// Classify coarse pixels: 0 not closed, 1 added (closed, no lung),
@@ -214,7 +214,7 @@ func (cl *closer) closeFrom(f []float32, w, h int, sx, sy, r2 float32) {
 			f[p] = 0
 		}
 	}
-	cl.edt(f, w, h, sx, sy)
+	edt.Transform2(f, w, h, sx, sy, &cl.ew)
 	m := cl.m[:w*h]
 	for p, x := range f {
 		if x > r2 {
@@ -242,40 +242,5 @@ func (cl *closer) ensure(w, h int) {
 	if len(cl.f) < w*h {
 		cl.f = make([]float32, w*h)
 		cl.m = make([]uint8, w*h)
-	}
-}
-
-// edt replaces f (0 at feature pixels, inf elsewhere; w×h, row-major) by the
-// squared Euclidean distance in mm² to the nearest feature pixel, with pixel
-// spacing sx, sy mm: separable, the binary column pass by two sweeps, the row
-// pass by package edt's lower envelope of parabolas.
-func (cl *closer) edt(f []float32, w, h int, sx, sy float32) {
-	// Columns: 1-D distance along y by two sweeps.
-	for i := 0; i < w; i++ {
-		last := -1
-		for j := 0; j < h; j++ {
-			if f[j*w+i] == 0 {
-				last = j
-			} else if last >= 0 {
-				d := float32(j-last) * sy
-				f[j*w+i] = d * d
-			}
-		}
-		last = -1
-		for j := h - 1; j >= 0; j-- {
-			p := j*w + i
-			if f[p] == 0 {
-				last = j
-			} else if last >= 0 {
-				d := float32(last-j) * sy
-				if d*d < f[p] {
-					f[p] = d * d
-				}
-			}
-		}
-	}
-	// Rows: lower envelope of parabolas sx²(i−q)² + f[q].
-	for j := 0; j < h; j++ {
-		cl.ew.Line(f[j*w:(j+1)*w], sx)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/edt"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -331,7 +332,7 @@ func TestEDT(t *testing.T) {
 	cl := &closer{}
 	cl.ensure(w, h)
 	sx, sy := float32(0.8), float32(1.3)
-	cl.edt(f, w, h, sx, sy)
+	edt.Transform2(f, w, h, sx, sy, &cl.ew)
 	for p := range f {
 		i, j := p%w, p/w
 		best := math.Inf(1)
