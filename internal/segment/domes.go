@@ -1,8 +1,9 @@
 package segment
 
 import (
-	"github.com/lungctl/lungctl/internal/volume"
 	"math"
+
+	"github.com/lungctl/lungctl/internal/volume"
 )
 
 // Thresholds of step 7 (see the package comment).
@@ -40,17 +41,24 @@ func (s *Segmenter) removeDomes(hu *volume.Volume[int16], dst *volume.Volume[uin
 	nxy := nx * ny
 	d := dst.Data
 	seen := s.cls // reuse: mark visited dense mask voxels with cDome
-	// low[j*nx+i] is the lowest slice of column (i, j) holding mask.
-	low := make([]int32, nxy)
-	for c := range low {
-		low[c] = int32(nz)
-	}
-	for k := nz - 1; k >= 0; k-- {
-		for c, v := range d[k*nxy : (k+1)*nxy] {
-			if v != 0 {
-				low[c] = int32(k)
+	// low[j*nx+i] is the lowest slice of column (i, j) holding mask; it
+	// is needed, and scanned, only for what the mass step added.
+	var low []int32
+	lowest := func(c int) int {
+		if low == nil {
+			low = make([]int32, nxy)
+			for c := range low {
+				low[c] = int32(nz)
+			}
+			for k := nz - 1; k >= 0; k-- {
+				for c, v := range d[k*nxy : (k+1)*nxy] {
+					if v != 0 {
+						low[c] = int32(k)
+					}
+				}
 			}
 		}
+		return int(low[c])
 	}
 	var piece, stack []int32
 	removed := 0
@@ -83,7 +91,7 @@ func (s *Segmenter) removeDomes(hu *volume.Volume[int16], dst *volume.Volume[uin
 					// A face of what the mass step added counts only with
 					// no lung under it: a mass beside the mediastinum has
 					// lower lobe under it, the dome never.
-					if d[q] == 0 && hu.Data[q] >= domeDenseHU && (seen[p] != cDomeMass || int(low[p%nxy]) == k) {
+					if d[q] == 0 && hu.Data[q] >= domeDenseHU && (seen[p] != cDomeMass || lowest(p%nxy) == k) {
 						onDense++
 					}
 				}
@@ -92,7 +100,7 @@ func (s *Segmenter) removeDomes(hu *volume.Volume[int16], dst *volume.Volume[uin
 		if len(piece) < domeMinVoxels || bottom == 0 || float64(onDense) < domeBottomContact*float64(bottom) {
 			continue
 		}
-		removed += s.removeDomeBelowBumps(hu, dst, piece)
+		removed += removeDomeBelowBumps(hu, dst, piece)
 	}
 	// Leave cls as the other steps expect: visited voxels, and the mass
 	// step's marks, back to tissue.
@@ -119,10 +127,13 @@ func domeMark(c uint8) uint8 {
 const domeBumpMM = 15
 
 // domeBumpTolMM: a voxel stays when it lies more than this (mm) above the
-// opened surface (the opening lowers a smooth dome's apex by about
-// r²/ρ at the square's corners for a half-width r: about 2 mm for 15 mm on a dome of 100 mm radius
-// of curvature).
+// opened surface (the opening lowers a smooth dome's apex by about r²/ρ at
+// the square's corners for a half-width r: about 2 mm for 15 mm on a dome
+// of 100 mm radius of curvature).
 const domeBumpTolMM = 3
+
+// noTop marks a column of a height map that holds no voxel of the piece.
+const noTop = math.MinInt32
 
 // removeDomeBelowBumps removes from dst the voxels of piece (a dome found
 // by removeDomes) that lie at or below the piece's height map after a
@@ -132,7 +143,7 @@ const domeBumpTolMM = 3
 // the piece; the opening (erosion then dilation, both over the piece's
 // columns only) keeps the dome's smooth top and cuts off what stands on it
 // narrower than the square: a nodule resting on the diaphragm stays lung.
-func (s *Segmenter) removeDomeBelowBumps(hu *volume.Volume[int16], dst *volume.Volume[uint8], piece []int32) int {
+func removeDomeBelowBumps(hu *volume.Volume[int16], dst *volume.Volume[uint8], piece []int32) int {
 	nx, ny := hu.Dims[0], hu.Dims[1]
 	nxy := nx * ny
 	i0, j0, i1, j1 := nx, ny, -1, -1
@@ -141,30 +152,23 @@ func (s *Segmenter) removeDomeBelowBumps(hu *volume.Volume[int16], dst *volume.V
 		i0, j0, i1, j1 = min(i0, i), min(j0, j), max(i1, i), max(j1, j)
 	}
 	bw, bh := i1-i0+1, j1-j0+1
-	const none = math.MinInt32
 	top := make([]int32, bw*bh)
 	for c := range top {
-		top[c] = none
+		top[c] = noTop
 	}
 	cols := 0
 	for _, p := range piece {
 		i, j, k := int(p)%nx, (int(p)/nx)%ny, int32(int(p)/nxy)
 		c := (j-j0)*bw + (i - i0)
-		if top[c] == none {
+		if top[c] == noTop {
 			cols++
 		}
 		top[c] = max(top[c], k)
 	}
 	// A piece whose footprint is narrower than two squares (a strip of
 	// the mediastinum's border that the closings took in) has no top
-	// for anything to stand on: it goes whole.
-	if 2*math.Sqrt(float64(cols)*hu.Spacing[0]*hu.Spacing[1]/math.Pi) < 4*domeBumpMM {
-		d := dst.Data
-		for _, p := range piece {
-			d[p] = 0
-		}
-		return len(piece)
-	}
+	// for anything to stand on: it goes whole (opened = top everywhere).
+	whole := discDiameter(cols, hu.Spacing) < 4*domeBumpMM
 	// A square of half-width domeBumpMM, separably: a row pass, then a
 	// column pass, each the min (erode) or max over the window of the
 	// columns that hold the piece.
@@ -173,12 +177,12 @@ func (s *Segmenter) removeDomeBelowBumps(hu *volume.Volume[int16], dst *volume.V
 		out := make([]int32, len(src))
 		for l := 0; l < lines; l++ {
 			for x := 0; x < n; x++ {
-				v := int32(none)
+				v := int32(noTop)
 				for o := max(0, x-r); o <= min(n-1, x+r); o++ {
 					w := src[l*lstep+o*step]
 					switch {
-					case w == none:
-					case v == none:
+					case w == noTop:
+					case v == noTop:
 						v = w
 					case erode:
 						v = min(v, w)
@@ -194,15 +198,18 @@ func (s *Segmenter) removeDomeBelowBumps(hu *volume.Volume[int16], dst *volume.V
 	morph := func(src []int32, erode bool) []int32 {
 		out := pass(pass(src, erode, ri, 1, bw, bh, bw), erode, rj, bw, bh, bw, 1)
 		for c := range out {
-			if src[c] == none {
-				out[c] = none
+			if src[c] == noTop {
+				out[c] = noTop
 			}
 		}
 		return out
 	}
-	opened := morph(morph(top, true), false)
 	tol := int32(math.Ceil(domeBumpTolMM / hu.Spacing[2]))
-	keepBumps(opened, top, bw, bh, tol, hu.Spacing)
+	opened := top
+	if !whole {
+		opened = morph(morph(top, true), false)
+		keepBumps(opened, top, bw, bh, tol, hu.Spacing)
+	}
 	d := dst.Data
 	n := 0
 	for _, p := range piece {
@@ -228,8 +235,7 @@ const domeBumpAspect = 0.4
 // part of the dome: its columns' opening is raised to their top, so that
 // the whole column goes.
 func keepBumps(opened, top []int32, bw, bh int, tol int32, sp volume.Vec3) {
-	const none = math.MinInt32
-	bump := func(c int) bool { return top[c] != none && top[c]-opened[c] > tol }
+	bump := func(c int) bool { return top[c] != noTop && top[c]-opened[c] > tol }
 	seen := make([]bool, len(top))
 	var group, stack []int
 	for c0 := range top {
@@ -258,12 +264,17 @@ func keepBumps(opened, top []int32, bw, bh int, tol int32, sp volume.Vec3) {
 				}
 			}
 		}
-		width := 2 * math.Sqrt(float64(len(group))*sp[0]*sp[1]/math.Pi)
-		if float64(high)*sp[2] >= domeBumpAspect*width {
+		if float64(high)*sp[2] >= domeBumpAspect*discDiameter(len(group), sp) {
 			continue
 		}
 		for _, c := range group {
 			opened[c] = top[c]
 		}
 	}
+}
+
+// discDiameter is the diameter (mm) of a disc of the area of n columns of
+// spacing sp[0] × sp[1] mm.
+func discDiameter(n int, sp volume.Vec3) float64 {
+	return 2 * math.Sqrt(float64(n)*sp[0]*sp[1]/math.Pi)
 }

@@ -60,11 +60,12 @@
 //     of the liver or spleen shows a disc surrounded by lung, and steps 5–6
 //     fill it. Dense pieces of the mask whose bottom faces mostly meet dense
 //     tissue outside the mask (the dome going on downwards; for what step 6
-//     added, only faces with no lung below them in their column) are removed, up to their height map opened
-//     by a 30 mm square: what stands on the dome narrower than that and at
-//     least 0.4 times as high as it is wide (a nodule or a vessel resting on
-//     the diaphragm) stays. Nodules and vessels elsewhere sit on lung, and a
-//     mass beside the mediastinum has lung below it.
+//     added, only faces with no lung below them in their column: a mass
+//     beside the mediastinum has lung below it) are removed: a narrow piece
+//     whole, a wide one up to its height map opened by a 30 mm square, so
+//     that what stands on the dome narrower than that and at least 0.4
+//     times as high as wide (a nodule or a vessel resting on the diaphragm)
+//     stays. Nodules and vessels elsewhere sit on lung.
 //
 // Known limits: the closings are 2-D (axial), so a nodule sitting on the
 // diaphragm dome, below the lung rather than beside it, may be only partly
