@@ -456,24 +456,19 @@ const softTissueHU = -100
 // groundGlassBand reports whether at least 40 % of the smoothed HU in
 // shell (at least 20 voxels) lie in the ground-glass band, from 100 HU
 // above the lung level bg up to the threshold t, and returns their median.
+// It gathers the band in place: shell's values are overwritten.
 func groundGlassBand(shell []float32, bg, t float64) (float64, bool) {
 	if len(shell) < 20 {
 		return 0, false
 	}
-	n := 0
-	for _, v := range shell {
-		if float64(v) >= bg+100 && float64(v) < t {
-			n++
-		}
-	}
-	if float64(n) < 0.4*float64(len(shell)) {
-		return 0, false
-	}
-	band := make([]float32, 0, n)
+	band := shell[:0]
 	for _, v := range shell {
 		if float64(v) >= bg+100 && float64(v) < t {
 			band = append(band, v)
 		}
+	}
+	if float64(len(band)) < 0.4*float64(len(shell)) {
+		return 0, false
 	}
 	return float64(quantile(band, 0.5)), true
 }
