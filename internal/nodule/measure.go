@@ -57,19 +57,21 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	smMed := float64(quantile(sm, 0.5))
 
 	// Solid component: the largest 6-connected set of body voxels whose
-	// smoothed HU exceeds the solid threshold (solidThreshold).
+	// smoothed HU exceeds the solid threshold (solidThreshold) and that
+	// spans the body or is a blob at its densest point (solidPart).
 	res.SolidThresholdHU = solidThreshold(sm, smMed, opt.SolidHU)
-	solid := ws.largestSolid(b, float32(res.SolidThresholdHU))
-	if solid > 0 {
-		res.SolidVolumeMM3 = float64(solid) * vox
+	// A vessel running through ground glass is dense but is not its solid
+	// component (Lung-RADS): a would-be solid part that does not span the
+	// body and whose densest point is a tube, not a bright blob, is passed
+	// over for the next largest.
+	solid := ws.solidPart(b, float32(res.SolidThresholdHU), func(n int) bool {
+		res.SolidVolumeMM3 = float64(n) * vox
 		res.SolidLongAxisMM, res.SolidShortAxisMM = ws.axes(b, func(p int) bool { return ws.lab[p] == lSolid })
 		res.SolidDiameterMM = (res.SolidLongAxisMM + res.SolidShortAxisMM) / 2
-		// A vessel running through ground glass is dense but is not its
-		// solid component (Lung-RADS): a would-be solid part whose densest
-		// point is a tube, not a bright blob, is dropped.
-		if !spansBody(res) && ws.solidBlobRatio(b, smMed) < coreBlobMin {
-			res.SolidVolumeMM3, res.SolidLongAxisMM, res.SolidShortAxisMM, res.SolidDiameterMM = 0, 0, 0, 0
-		}
+		return spansBody(res) || ws.solidBlobRatio(b, smMed) >= coreBlobMin
+	})
+	if solid == 0 {
+		res.SolidVolumeMM3, res.SolidLongAxisMM, res.SolidShortAxisMM, res.SolidDiameterMM = 0, 0, 0, 0
 	}
 	ws.unlabelSolid()
 	peak, centre := densestCore(b, sm, ws.sm.Data, cen)
@@ -188,31 +190,40 @@ func (ws *Workspace) unlabelSolid() {
 // tissue inside ground glass, on 2.5 mm slices, peaks only 150–250 HU
 // above the plateau. The candidate core is the largest connected set of
 // body voxels above the half-maximum between the body's median med (the
-// plateau) and its peak top (smoothed HU); its density, corrected for
-// partial volume like a small lesion's (a ball of the core's volume under
-// the blur bl keeps the fraction A of its contrast over the plateau at
-// its centre), must exceed SolidHU, and its densest point must be a blob
-// (coreBlobMin), not a vessel. A core of at least coreMinMM becomes the
-// solid component. Ground-glass texture peaks are as wide as such a core
-// but corrected they stay below soft tissue.
+// plateau) and its peak top (smoothed HU) that passes these tests (a
+// vessel holding the peak does not hide a core beside it, see solidPart):
+// its density, corrected for partial volume like a small lesion's (a ball
+// of the set's volume under the blur bl keeps the fraction A of its
+// contrast over the plateau at its centre; the set's own peak), must
+// exceed SolidHU, its densest point must be a blob (coreBlobMin), not a
+// vessel, and it must be at least coreMinMM across; it becomes the solid
+// component. Ground-glass texture peaks are as wide as such a core but
+// corrected they stay below soft tissue.
 func (ws *Workspace) smallCore(b *boxInfo, res *Result, med, top float64, bl blur, opt Options) {
 	if !(top > med) {
 		return
 	}
 	sp := b.grid.Spacing
 	half := (med + top) / 2
-	n := ws.largestSolid(b, float32(half))
+	var vol, long, short float64
+	n := ws.solidPart(b, float32(half), func(n int) bool {
+		// The set's own peak: a vessel beside it may hold the body's.
+		peak := float32(-1e9)
+		for p, l := range ws.lab {
+			if l == lSolid && ws.sm.Data[p] > peak {
+				peak = ws.sm.Data[p]
+			}
+		}
+		vol = float64(n) * sp[0] * sp[1] * sp[2]
+		rho, a := pvDensity(float64(peak), med, math.Cbrt(3*vol/(4*math.Pi)), bl)
+		if a < pvMinA || rho <= opt.SolidHU || ws.solidBlobRatio(b, med) < coreBlobMin {
+			return false
+		}
+		long, short = ws.axes(b, func(p int) bool { return ws.lab[p] == lSolid })
+		return (long+short)/2 >= coreMinMM
+	})
 	defer ws.unlabelSolid()
 	if n == 0 {
-		return
-	}
-	vol := float64(n) * sp[0] * sp[1] * sp[2]
-	rho, a := pvDensity(top, med, math.Cbrt(3*vol/(4*math.Pi)), bl)
-	if a < pvMinA || rho <= opt.SolidHU || ws.solidBlobRatio(b, med) < coreBlobMin {
-		return
-	}
-	long, short := ws.axes(b, func(p int) bool { return ws.lab[p] == lSolid })
-	if (long+short)/2 < coreMinMM {
 		return
 	}
 	res.SolidVolumeMM3, res.SolidLongAxisMM, res.SolidShortAxisMM = vol, long, short
@@ -229,9 +240,17 @@ const coreBlobMin = 0.4
 // lSolid marks body voxels of the solid component while measuring it.
 const lSolid = 5
 
-// largestSolid labels lSolid the largest 6-connected set of body voxels
-// above solidHU (smoothed) and returns its size.
-func (ws *Workspace) largestSolid(b *boxInfo, solidHU float32) int {
+// maxSolidTries is how many connected sets above the solid threshold,
+// largest first, solidPart offers before it gives up.
+const maxSolidTries = 4
+
+// solidPart labels lSolid the largest 6-connected set of body voxels above
+// solidHU (smoothed) that accept takes (accept reads the labelled set) and
+// returns its size, or 0 with nothing labelled when accept takes none of
+// the maxSolidTries largest sets. A vessel running through ground glass may
+// be the largest such set while the lesion's solid core is a smaller one:
+// the largest alone would hide the core.
+func (ws *Workspace) solidPart(b *boxInfo, solidHU float32, accept func(n int) bool) int {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	const cand, done = 6, 7
 	n := b.len()
@@ -240,7 +259,8 @@ func (ws *Workspace) largestSolid(b *boxInfo, solidHU float32) int {
 			ws.lab[p] = cand
 		}
 	}
-	bestStart, bestSize := -1, 0
+	type comp struct{ start, size int }
+	var comps []comp
 	q := ws.queue[:0]
 	for s := 0; s < n; s++ {
 		if ws.lab[s] != cand {
@@ -257,19 +277,21 @@ func (ws *Workspace) largestSolid(b *boxInfo, solidHU float32) int {
 				}
 			}
 		}
-		if len(q) > bestSize {
-			bestStart, bestSize = s, len(q)
-		}
+		comps = append(comps, comp{s, len(q)})
 	}
-	// Relabel: the best component lSolid, the others back to body.
 	for p := 0; p < n; p++ {
 		if ws.lab[p] == done {
 			ws.lab[p] = lBody
 		}
 	}
-	if bestStart >= 0 {
-		q = append(q[:0], int32(bestStart))
-		ws.lab[bestStart] = lSolid
+	// Largest first; equal sizes in scan order (the sort is stable).
+	sort.SliceStable(comps, func(a, c int) bool { return comps[a].size > comps[c].size })
+	for t, c := range comps {
+		if t == maxSolidTries {
+			break
+		}
+		q = append(q[:0], int32(c.start))
+		ws.lab[c.start] = lSolid
 		for h := 0; h < len(q); h++ {
 			p := int(q[h])
 			for _, np := range neighbours6(p, nx, ny, nz) {
@@ -279,9 +301,16 @@ func (ws *Workspace) largestSolid(b *boxInfo, solidHU float32) int {
 				}
 			}
 		}
+		if accept(c.size) {
+			ws.queue = q
+			return c.size
+		}
+		for _, p := range q {
+			ws.lab[p] = lBody
+		}
 	}
 	ws.queue = q
-	return bestSize
+	return 0
 }
 
 func neighbours6(p, nx, ny, nz int) [6]int {

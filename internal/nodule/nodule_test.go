@@ -157,6 +157,9 @@ func TestDensityTypes(t *testing.T) {
 		{"part-solid", maxOf(ball(0, 0, 0, 8, 240), ball(1, 0, 0, 3, 880)), 16, PartSolid, 6},
 		// A vessel through ground glass is not a solid component.
 		{"ground glass with a vessel", maxOf(ball(0, 0, 0, 8, 260), tube([3]float64{-7, -2, -5}, [3]float64{7, 2, 5}, 1, 880)), 16, NonSolid, 0},
+		// A vessel through ground glass is the largest dense set, but the
+		// smaller round core beside it is the solid component.
+		{"part-solid with a vessel", maxOf(ball(0, 0, 0, 8, 240), tube([3]float64{-7, 4, -5}, [3]float64{7, 4, 5}, 1.2, 880), ball(-3, -3, 0, 2.25, 880)), 16, PartSolid, 4.5},
 		{"calcified", ball(0, 0, 0, 4, 1300), 8, Calcified, 8},
 		// Central calcification (a granuloma's benign pattern): a 5 mm
 		// calcified core fills an eighth of a 10 mm soft-tissue nodule, so
