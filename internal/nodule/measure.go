@@ -2,6 +2,7 @@ package nodule
 
 import (
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/lungctl/lungctl/internal/features"
@@ -40,7 +41,7 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	res.Centre = [3]float64(b.grid.IndexToWorld(cen))
 	res.VolumeMM3 = f * vox
 	res.MeanHU = sumHU / f
-	res.LongAxisMM, res.ShortAxisMM = ws.axes(b, func(p int) bool { return ws.lab[p] == lBody })
+	res.LongAxisMM, res.ShortAxisMM = ws.axes(b, lBody)
 	res.MeanDiameterMM = (res.LongAxisMM + res.ShortAxisMM) / 2
 	p75 := float64(quantile(vals, 0.75))
 
@@ -66,7 +67,7 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	// over for the next largest.
 	solid := ws.solidPart(b, float32(res.SolidThresholdHU), func(n int) bool {
 		res.SolidVolumeMM3 = float64(n) * vox
-		res.SolidLongAxisMM, res.SolidShortAxisMM = ws.axes(b, func(p int) bool { return ws.lab[p] == lSolid })
+		res.SolidLongAxisMM, res.SolidShortAxisMM = ws.axes(b, lSolid)
 		res.SolidDiameterMM = (res.SolidLongAxisMM + res.SolidShortAxisMM) / 2
 		return spansBody(res) || ws.solidBlobRatio(b, smMed) >= coreBlobMin
 	})
@@ -219,7 +220,7 @@ func (ws *Workspace) smallCore(b *boxInfo, res *Result, med, top float64, bl blu
 		if a < pvMinA || rho <= opt.SolidHU || ws.solidBlobRatio(b, med) < coreBlobMin {
 			return false
 		}
-		long, short = ws.axes(b, func(p int) bool { return ws.lab[p] == lSolid })
+		long, short = ws.axes(b, lSolid)
 		return (long+short)/2 >= coreMinMM
 	})
 	defer ws.unlabelSolid()
@@ -400,22 +401,35 @@ func classify(r *Result, p75, corePeak, centre float64, opt Options) Type {
 	}
 }
 
-// axes returns the Lung-RADS long and short axes (mm) of the voxels in(p)
-// over the axial slices of the box: on each slice the longest distance
-// between two member pixels (centre to centre, plus the pixel's extent along
-// that direction), and the width perpendicular to it; the slice with the
-// longest long axis wins.
-func (ws *Workspace) axes(b *boxInfo, in func(p int) bool) (long, short float64) {
+// axes returns the Lung-RADS long and short axes (mm) of the voxels
+// labelled label over the axial slices of the box: on each slice the
+// longest distance between two member pixels (centre to centre, plus the
+// pixel's extent along that direction), and the width perpendicular to it;
+// the slice with the longest long axis wins. The convex hull of a slice's
+// pixels is that of each row's first and last pixel, so only those are
+// gathered.
+func (ws *Workspace) axes(b *boxInfo, label uint8) (long, short float64) {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	sx, sy := b.grid.Spacing[0], b.grid.Spacing[1]
-	var pts [][2]float64
+	pts := ws.hullPts[:0]
 	for k := 0; k < nz; k++ {
 		pts = pts[:0]
 		for j := 0; j < ny; j++ {
-			for i := 0; i < nx; i++ {
-				if in(i + nx*(j+ny*k)) {
-					pts = append(pts, [2]float64{float64(i) * sx, float64(j) * sy})
+			row := ws.lab[nx*(j+ny*k) : nx*(j+ny*k+1)]
+			first := slices.Index(row, label)
+			if first < 0 {
+				continue
+			}
+			last := first
+			for i := nx - 1; i > first; i-- {
+				if row[i] == label {
+					last = i
+					break
 				}
+			}
+			pts = append(pts, [2]float64{float64(first) * sx, float64(j) * sy})
+			if last != first {
+				pts = append(pts, [2]float64{float64(last) * sx, float64(j) * sy})
 			}
 		}
 		if len(pts) == 0 {
@@ -443,6 +457,7 @@ func (ws *Workspace) axes(b *boxInfo, in func(p int) bool) (long, short float64)
 		}
 		long, short = l, hi-lo+math.Abs(v[0])*sx+math.Abs(v[1])*sy
 	}
+	ws.hullPts = pts
 	return long, short
 }
 

@@ -200,6 +200,8 @@ type Workspace struct {
 	edt   edt.Workspace
 	vals  []float32
 	near  [2][3]int // the body's box plus the spicule shell (voxels)
+	// hullPts holds one slice's row-end pixels while axes measures it.
+	hullPts [][2]float64
 }
 
 // box voxel labels
@@ -409,9 +411,10 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result) error {
 	vox := b.grid.Spacing[0] * b.grid.Spacing[1] * b.grid.Spacing[2]
 	var above int
 	shell := bg[:0]
-	for k := 0; k < nz; k++ {
-		for j := 0; j < ny; j++ {
-			for i := 0; i < nx; i++ {
+	lo, hi := b.ballBox(rl)
+	for k := lo[2]; k <= hi[2]; k++ {
+		for j := lo[1]; j <= hi[1]; j++ {
+			for i := lo[0]; i <= hi[0]; i++ {
 				if b.distMM(i, j, k) <= rl && float64(ws.sm.Data[i+nx*(j+ny*k)]) > t {
 					above++
 				}
@@ -419,9 +422,10 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result) error {
 		}
 	}
 	rs := math.Cbrt(3 * float64(above) * vox / (4 * math.Pi))
-	for k := 0; k < nz; k++ {
-		for j := 0; j < ny; j++ {
-			for i := 0; i < nx; i++ {
+	lo, hi = b.ballBox(rs + 6)
+	for k := lo[2]; k <= hi[2]; k++ {
+		for j := lo[1]; j <= hi[1]; j++ {
+			for i := lo[0]; i <= hi[0]; i++ {
 				p := i + nx*(j+ny*k)
 				if d := b.distMM(i, j, k); d >= rs+1.5 && d <= rs+6 && ws.lung[p] != 0 {
 					shell = append(shell, ws.sm.Data[p])
@@ -553,6 +557,18 @@ func widen(lo, hi [3]int, mm float64, sp [3]float64) [2][3]int {
 	return r
 }
 
+// ballBox returns the box's voxel index range (inclusive, per axis) that
+// holds every voxel within r mm of the seed (distMM ≤ r), with a voxel to
+// spare for rounding.
+func (b *boxInfo) ballBox(r float64) (lo, hi [3]int) {
+	for a := range lo {
+		h := r / b.grid.Spacing[a]
+		lo[a] = max(int(math.Floor(b.seed[a]-h))-1, 0)
+		hi[a] = min(int(math.Ceil(b.seed[a]+h))+1, b.n[a]-1)
+	}
+	return lo, hi
+}
+
 // distMM is the distance in mm from voxel (i, j, k) of the box to the seed.
 func (b *boxInfo) distMM(i, j, k int) float64 {
 	dx := (float64(i) - b.seed[0]) * b.grid.Spacing[0]
@@ -595,9 +611,10 @@ func (ws *Workspace) seedVoxel(b *boxInfo, hint float64) (int, bool) {
 func (ws *Workspace) nearestAbove(b *boxInfo, t float32, r float64) int {
 	nx, ny := b.n[0], b.n[1]
 	best, bestD := -1, math.Inf(1)
-	for k := 0; k < b.n[2]; k++ {
-		for j := 0; j < ny; j++ {
-			for i := 0; i < nx; i++ {
+	lo, hi := b.ballBox(r)
+	for k := lo[2]; k <= hi[2]; k++ {
+		for j := lo[1]; j <= hi[1]; j++ {
+			for i := lo[0]; i <= hi[0]; i++ {
 				p := i + nx*(j+ny*k)
 				if ws.sm.Data[p] <= t || ws.lung[p] == 0 {
 					continue

@@ -35,9 +35,10 @@ func (ws *Workspace) open(b *boxInfo, seed int, hint float64, res *Result) error
 	// The lesion's inscribed radius: the deepest voxel of C near the seed.
 	reach := math.Max(3, hint/2)
 	deep, deepD := seed, float32(0)
-	for k := 0; k < nz; k++ {
-		for j := 0; j < ny; j++ {
-			for i := 0; i < nx; i++ {
+	lo, hi := b.ballBox(reach)
+	for k := lo[2]; k <= hi[2]; k++ {
+		for j := lo[1]; j <= hi[1]; j++ {
+			for i := lo[0]; i <= hi[0]; i++ {
 				p := i + nx*(j+ny*k)
 				if ws.lab[p] == lC && ws.dist[p] > deepD && b.distMM(i, j, k) <= reach {
 					deep, deepD = p, ws.dist[p]
