@@ -16,6 +16,10 @@ type clusterStats struct {
 	resp               float64 // largest blob response (HU) of its points
 	level              int     // coarsest pyramid level among its points
 	pts                int     // points
+	// blobAt is the LPS position (mm) of the point with the largest blob
+	// response, blobLevel its pyramid level.
+	blobAt    [3]float64
+	blobLevel int
 }
 
 func (a *clusterStats) add(p []float32, w, rawHU, resp float64, level int) {
@@ -25,6 +29,10 @@ func (a *clusterStats) add(p []float32, w, rawHU, resp float64, level int) {
 	a.sz += w * float64(p[2])
 	a.hu += w * rawHU
 	a.si += w * float64(p[4])
+	if resp > a.resp || a.pts == 0 {
+		a.blobAt = [3]float64{float64(p[0]), float64(p[1]), float64(p[2])}
+		a.blobLevel = level
+	}
 	a.resp = math.Max(a.resp, resp)
 	a.level = max(a.level, level)
 	a.pts++
