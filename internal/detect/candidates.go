@@ -44,7 +44,7 @@ func (a *clusterStats) centre() [3]float64 {
 }
 
 // candidates turns the k mean-shift clusters of ps into first-stage
-// candidates, best first-stage score first, at most Stage1 of them, with
+// candidates, best first-stage score first, at most Stage1 + BlobLook of them, with
 // their cluster statistics. Clusters are not merged here: with points at
 // their own scale a lesion is one basin, and fragments that remain are
 // reported once by the second stage, which segments them to the same
@@ -92,8 +92,8 @@ func (ws *Workspace) candidates(hu *volume.Volume[int16], inLung func(i, j, k in
 		idx[i] = i
 	}
 	rankIdx(out, idx)
-	if opt.Stage1 > 0 && len(idx) > opt.Stage1 {
-		idx = idx[:opt.Stage1]
+	if opt.Stage1 > 0 {
+		idx = idx[:min(len(idx), opt.Stage1+max(opt.BlobLook, 0))]
 	}
 	c2 := make([]candidate.Candidate, len(idx))
 	s2 := make([]clusterStats, len(idx))

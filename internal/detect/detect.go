@@ -66,6 +66,13 @@ type Options struct {
 	// Stage1 is how many first-stage candidates (best first-stage scores)
 	// are segmented and re-scored by the second stage. Default 40.
 	Stage1 int
+	// BlobLook is how many more first-stage candidates, after the Stage1
+	// best, the second stage looks at where their cluster is most
+	// blob-like at a fine scale (see Workspace.reseed): a small nodule
+	// whose points merged with a vessel's ranks low in the first stage,
+	// but its blob point lies on it. Candidates whose strongest blob is
+	// coarse are not looked at. Default 20; negative: none.
+	BlobLook int
 	// Nodule passes options to the per-candidate segmentation.
 	Nodule nodule.Options
 	// SeriesUID is copied into every candidate.
@@ -80,7 +87,7 @@ type Options struct {
 // cuts the points of a chest CT about five-fold; the cluster search stops at
 // steps below 0.01 bandwidth and seeds from half-bandwidth bins.
 var Defaults = Options{HUMin: -750, Levels: 5, MinResponse: 20, SIMin: 0.8, SigmaMM: 1.5,
-	Bandwidth: [5]float64{4, 4, 4, 200, 0.2}, MinDiameterMM: 3, MaxDiameterMM: 100, MaxCandidates: 10, Stage1: 40}
+	Bandwidth: [5]float64{4, 4, 4, 200, 0.2}, MinDiameterMM: 3, MaxDiameterMM: 100, MaxCandidates: 10, Stage1: 40, BlobLook: 20}
 
 func (o Options) withDefaults() Options {
 	d := Defaults
@@ -121,6 +128,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Stage1 == 0 {
 		o.Stage1 = d.Stage1
+	}
+	if o.BlobLook == 0 {
+		o.BlobLook = d.BlobLook
 	}
 	return o
 }

@@ -73,7 +73,9 @@ func withLesion(f Features, at [3]float64, r *nodule.Result) Features {
 }
 
 // refine segments the first-stage candidates (in parallel under the
-// worker budget), computes their Features and the final DetectScore, and
+// worker budget; those after the Stage1 best, the BlobLook ones, at their
+// fine-scale blob point only, and dropped where that finds nothing),
+// computes their Features and the final DetectScore, and
 // returns them re-ranked with their measurements (nil where none): a
 // candidate whose lesion is already reported is dropped (duplicate), and
 // one whose part-solid lesion encloses a kept core replaces that core's
@@ -83,6 +85,7 @@ func (ws *Workspace) refine(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 	n := len(cs)
 	meas := make([]*nodule.Result, n)
 	feats := make([]Features, n)
+	drop := make([]bool, n)
 	for len(ws.nws) < par.Limit() {
 		ws.nws = append(ws.nws, &nodule.Workspace{})
 	}
@@ -90,11 +93,24 @@ func (ws *Workspace) refine(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 		c := cs[i]
 		f := Features{Stage1: c.DetectScore, MeanSI: c.MeanSI, ClusterDiamMM: c.DiameterMM, ClusterHU: c.MeanHU,
 			Fill: c.Compactness, Response: st[i].resp, Level: st[i].level}
-		r, err := nodule.Segment(hu, lung, c.World, sizeHint(c.DiameterMM, st[i].level, ws.pyr.Sigma), opt.Nodule, ws.nws[w])
-		if err != nil {
-			r = nil
+		var r *nodule.Result
+		if opt.Stage1 > 0 && i >= opt.Stage1 {
+			// A BlobLook candidate: only its fine-scale blob point.
+			if st[i].blobLevel <= reseedMaxLevel {
+				r, _ = nodule.Segment(hu, lung, st[i].blobAt, ws.blobHint(st[i]), opt.Nodule, ws.nws[w])
+			}
+			if r == nil {
+				drop[i] = true
+				return
+			}
+		} else {
+			var err error
+			r, err = nodule.Segment(hu, lung, c.World, sizeHint(c.DiameterMM, st[i].level, ws.pyr.Sigma), opt.Nodule, ws.nws[w])
+			if err != nil {
+				r = nil
+			}
+			r = ws.reseed(hu, lung, w, f, c.World, r, st[i], opt)
 		}
-		r = ws.reseed(hu, lung, w, f, c.World, r, st[i], opt)
 		meas[i] = r
 		f = withLesion(f, c.World, r)
 		feats[i] = f
@@ -115,6 +131,9 @@ func (ws *Workspace) refine(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 	var outM []*nodule.Result
 	var outF []Features
 	for _, i := range idx {
+		if drop[i] {
+			continue
+		}
 		if k := enclosedKept(meas[i], outM); k >= 0 {
 			// The kept candidate is the solid core of this part-solid
 			// lesion: report the whole lesion, at the core's score.
@@ -152,8 +171,7 @@ func (ws *Workspace) reseed(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 	if dist3(at, st.blobAt) < 2 || st.blobLevel > reseedMaxLevel {
 		return r
 	}
-	hint := 2 * math.Sqrt(3) * ws.pyr.Sigma[min(st.blobLevel, len(ws.pyr.Sigma)-1)]
-	r2, err := nodule.Segment(hu, lung, st.blobAt, hint, opt.Nodule, ws.nws[w])
+	r2, err := nodule.Segment(hu, lung, st.blobAt, ws.blobHint(st), opt.Nodule, ws.nws[w])
 	if err != nil {
 		return r
 	}
@@ -164,6 +182,12 @@ func (ws *Workspace) reseed(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 		return r
 	}
 	return r2
+}
+
+// blobHint is the lesion diameter (mm) that the scale of a cluster's
+// strongest blob point implies: a ball answers most at σ = r/√3.
+func (ws *Workspace) blobHint(st clusterStats) float64 {
+	return 2 * math.Sqrt(3) * ws.pyr.Sigma[min(st.blobLevel, len(ws.pyr.Sigma)-1)]
 }
 
 // reseedMaxLevel is the coarsest pyramid level whose blob point reseed

@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/nodule"
 	"github.com/lungctl/lungctl/internal/volume"
 )
@@ -93,5 +94,45 @@ func TestReseed(t *testing.T) {
 		if got := keepFirst(outer, c.r2, c.s1, c.s2); got != c.want {
 			t.Errorf("keepFirst, %s: %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestBlobLook: candidates after the Stage1 best are segmented at their
+// fine-scale blob point only, and dropped when that is coarse or finds
+// nothing.
+func TestBlobLook(t *testing.T) {
+	hu, m, nod, diam := synthLung(t)
+	ws := &Workspace{}
+	ws.pyr.Sigma = []float64{1.5, 3, 6, 12, 24}
+	mk := func(w [3]float64) candidate.Candidate {
+		return candidate.Candidate{World: w, DiameterMM: 10, MeanSI: 0.85, DetectScore: 0.3, Compactness: 0.5}
+	}
+	onVessel := [3]float64{25, 30, -160}
+	cs := []candidate.Candidate{mk(nod[0]), mk(onVessel), mk(onVessel), mk([3]float64{0, -40, -100})}
+	st := []clusterStats{
+		{blobAt: nod[0], level: 1, blobLevel: 1},
+		{blobAt: nod[1], level: 1, blobLevel: 0},         // the 6 mm nodule beside the vessel
+		{blobAt: nod[2], level: 3, blobLevel: 3},         // coarse: not looked at
+		{blobAt: [3]float64{0, -40, -100}, blobLevel: 0}, // empty lung: nothing to segment
+	}
+	opt := Options{Stage1: 1, BlobLook: 3}.withDefaults()
+	out, meas, _ := ws.refine(hu, m, cs, st, opt)
+	if len(out) != 2 {
+		for i := range out {
+			t.Logf("%d: %+v", i, out[i].World)
+		}
+		t.Fatalf("%d candidates, want 2 (the first and the blob point's nodule)", len(out))
+	}
+	found := false
+	for i, c := range out {
+		if dist3(c.World, nod[1]) < 1 && meas[i] != nil && math.Abs(meas[i].MeanDiameterMM-diam[1]) < 1.5 {
+			found = true
+		}
+		if dist3(c.World, nod[2]) < 3 {
+			t.Errorf("the coarse blob point's nodule was looked at")
+		}
+	}
+	if !found {
+		t.Errorf("the 6 mm nodule at %v was not measured from the blob point: %+v", nod[1], out)
 	}
 }
