@@ -293,3 +293,22 @@ func TestNeighbours26(t *testing.T) {
 		}
 	}
 }
+
+// A faint ground-glass ball crossed near its centre by two vessels: the
+// vessels raise the core's density and with it the first threshold, which
+// then holds the vessels and a sliver of the ground glass. Measured again
+// from its ground glass alone, the lesion is the ball.
+func TestGroundGlassAcrossVessels(t *testing.T) {
+	f := maxOf(ball(0, 0, 0, 7, 150),
+		tube([3]float64{-30, 3, -6}, [3]float64{30, 3, 6}, 1, 880),
+		tube([3]float64{-3, -30, 8}, [3]float64{-3, 30, -8}, 0.8, 880))
+	r := segmentScene(t, scene{n: 64, wallX: math.NaN(), density: f}, [3]float64{0, 0, 0}, 14)
+	if r.Type != NonSolid {
+		t.Errorf("type %s, want non-solid", r.Type)
+	}
+	within(t, "ground glass across vessels: volume", r.VolumeMM3, math.Pi*14*14*14/6, 0.25)
+	within(t, "ground glass across vessels: mean diameter", r.MeanDiameterMM, 14, 0.15)
+	if r.Sphericity < 0.8 {
+		t.Errorf("sphericity %.2f: the body follows the vessels", r.Sphericity)
+	}
+}

@@ -16,15 +16,21 @@ const (
 )
 
 // open cuts C into the lesion body O (label lBody) and its margin S \ O
-// (label lMarg), as the package comment describes.
-func (ws *Workspace) open(b *boxInfo, seed int, hint float64, res *Result) error {
+// (label lMarg), as the package comment describes. With dense > 0 the
+// opening is taken of C's voxels below dense (smoothed HU) only, and the
+// denser voxels of C join the body where they lie within the opening
+// radius of its eroded core: a vessel through ground glass stays part of
+// the lesion where it runs inside it, and does not hold the opening open
+// beyond it (groundGlassBody).
+func (ws *Workspace) open(b *boxInfo, seed int, hint float64, res *Result, dense float32) error {
 	n := b.len()
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	sp := [3]float64(b.grid.Spacing)
 	// Distance from every voxel of C to the nearest voxel outside C.
 	ws.dist = grow(ws.dist, n)
+	inC := func(p int) bool { return ws.lab[p] == lC && (dense == 0 || ws.sm.Data[p] < dense) }
 	for p := 0; p < n; p++ {
-		if ws.lab[p] == lC {
+		if inC(p) {
 			ws.dist[p] = edt.Inf
 		} else {
 			ws.dist[p] = 0
@@ -40,7 +46,7 @@ func (ws *Workspace) open(b *boxInfo, seed int, hint float64, res *Result) error
 		for j := lo[1]; j <= hi[1]; j++ {
 			for i := lo[0]; i <= hi[0]; i++ {
 				p := i + nx*(j+ny*k)
-				if ws.lab[p] == lC && ws.dist[p] > deepD && b.distMM(i, j, k) <= reach {
+				if inC(p) && ws.dist[p] > deepD && b.distMM(i, j, k) <= reach {
 					deep, deepD = p, ws.dist[p]
 				}
 			}
@@ -67,7 +73,7 @@ func (ws *Workspace) open(b *boxInfo, seed int, hint float64, res *Result) error
 	core[deep] = 0
 	for h := 0; h < len(q); h++ {
 		for _, np := range neighbours26(int(q[h]), nx, ny, nz) {
-			if np >= 0 && core[np] != 0 && ws.lab[np] == lC && ws.dist[np] > ro2 {
+			if np >= 0 && core[np] != 0 && inC(np) && ws.dist[np] > ro2 {
 				core[np] = 0
 				q = append(q, int32(np))
 			}
