@@ -155,8 +155,12 @@ shape index (from the Gaussian and mean curvature of the iso-surface, after
 --sigma mm smoothing) says "blob" are clustered by Gaussian mean-shift over
 (x, y, z mm, HU, shape index), one bandwidth per axis; each cluster becomes a
 candidate with its centroid in LPS world mm (LUNA16's frame), equivalent
-diameter, mean HU, mean shape index, compactness and a score in [0,1]. Each
-candidate's lesion is then segmented and measured (type, long and short axis,
+diameter, mean HU, mean shape index, compactness and a score in [0,1]. The
+lesion of each of the 40 best is then segmented (at the cluster's centroid and,
+when that is 2 mm or more away, at its strongest fine-scale blob point; the next
+20 clusters at that blob point only; a non-solid lesion once more from its
+ground glass alone, so that vessels crossing it are not taken for it) and
+measured (type, long and short axis,
 mean diameter, volume, solid part, spiculation) and characterised: upper zone,
 Lung-RADS v2022 category and Brock (PanCan) probability, with the covariates
 from the DICOM header (PatientAge, PatientSex) and --clinical (see classify).
