@@ -104,11 +104,8 @@ func (ws *Workspace) refine(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 				return
 			}
 		} else {
-			var err error
-			r, err = nodule.Segment(hu, lung, c.World, sizeHint(c.DiameterMM, st[i].level, ws.pyr.Sigma), opt.Nodule, ws.nws[w])
-			if err != nil {
-				r = nil
-			}
+			// Segment returns no lesion with its error.
+			r, _ = nodule.Segment(hu, lung, c.World, sizeHint(c.DiameterMM, st[i].level, ws.pyr.Sigma), opt.Nodule, ws.nws[w])
 			r = ws.reseed(hu, lung, w, f, c.World, r, st[i], opt)
 		}
 		meas[i] = r

@@ -140,14 +140,19 @@ func (ws *Workspace) bodyMedianBelow(b *boxInfo, t float32) float64 {
 	return float64(quantile(v, 0.5))
 }
 
-// groundGlassBody segments a non-solid lesion again from its ground glass
-// alone: the threshold halfway between the lung and the body's ground-glass
-// level gg (never above the first threshold, which the vessels in the core
+// groundGlassBody segments a non-solid lesion, just measured as first,
+// again from its ground glass alone: the threshold halfway between the lung
+// and the ground-glass level (the median of the body's voxels below
+// SolidHU; never above the first threshold, which the vessels in the core
 // may have raised), and the opening taken of the voxels below SolidHU, so
 // that vessels, the only dense voxels of a non-solid lesion, neither raise
 // the threshold nor carry the body out along them. It returns nil when
-// nothing is segmented.
-func (ws *Workspace) groundGlassBody(b *boxInfo, hu *volume.Volume[int16], seed int, hint float64, first *Result, gg float64, opt Options) *Result {
+// there is no ground glass or nothing is segmented.
+func (ws *Workspace) groundGlassBody(b *boxInfo, hu *volume.Volume[int16], seed int, hint float64, first *Result, opt Options) *Result {
+	gg := ws.bodyMedianBelow(b, float32(opt.SolidHU))
+	if !(gg > first.BackgroundHU) {
+		return nil
+	}
 	t := math.Min(float64(b.thresh), first.BackgroundHU+0.5*(gg-first.BackgroundHU))
 	b.thresh = float32(t)
 	if ws.sm.Data[seed] <= b.thresh {

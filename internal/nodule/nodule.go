@@ -278,13 +278,12 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 	if err := ws.open(b, seedIdx, hintMM, res, 0); err != nil {
 		return nil, err
 	}
-	gg := ws.bodyMedianBelow(b, float32(opt.SolidHU))
 	ws.measure(b, hu, res, opt)
 	// A non-solid lesion of ggMinMM or more (not one too small to tell)
 	// is measured again from its ground glass alone, and the rounder
 	// non-solid body is kept.
-	if res.Type == NonSolid && !pvSmall(res.PVAttenuation) && res.MeanDiameterMM >= ggMinMM && gg > res.BackgroundHU {
-		if r2 := ws.groundGlassBody(b, hu, seedIdx, hintMM, res, gg, opt); r2 != nil && r2.Type == NonSolid && r2.Sphericity > res.Sphericity {
+	if res.Type == NonSolid && !pvSmall(res.PVAttenuation) && res.MeanDiameterMM >= ggMinMM {
+		if r2 := ws.groundGlassBody(b, hu, seedIdx, hintMM, res, opt); r2 != nil && r2.Type == NonSolid && r2.Sphericity > res.Sphericity {
 			return r2, nil
 		}
 	}
