@@ -63,8 +63,8 @@ func TestDev(t *testing.T) {
 				t.Logf("     %v", err)
 				continue
 			}
-			t.Logf("     seg: %s L%.1f S%.1f mean %.1f vol %.0f (+marg %.0f) solid %.1f HU %.0f sph %.2f lob %.2f spic %.2f (%d) pleura %.1f thr %.0f bg %.0f core %.0f open %.1f",
-				r.Type, r.LongAxisMM, r.ShortAxisMM, r.MeanDiameterMM, r.VolumeMM3, r.VolumeWithMarginMM3, r.SolidDiameterMM, r.MeanHU,
+			t.Logf("     seg: %s L%.1f S%.1f mean %.1f vol %.0f solid %.1f HU %.0f sph %.2f lob %.2f spic %.2f (%d) pleura %.1f thr %.0f bg %.0f core %.0f open %.1f",
+				r.Type, r.LongAxisMM, r.ShortAxisMM, r.MeanDiameterMM, r.VolumeMM3, r.SolidDiameterMM, r.MeanHU,
 				r.Sphericity, r.Lobulation, r.Spiculation, r.Protrusions, r.PleuraDistanceMM, r.ThresholdHU, r.BackgroundHU, r.CoreHU, r.OpeningMM)
 		}
 		t.Logf("segmentation of %d candidates: %.2fs", len(res.Candidates), time.Since(t1).Seconds())

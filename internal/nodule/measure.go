@@ -94,19 +94,12 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	res.Sphericity = ws.sphericity(b, res.VolumeMM3)
 	res.Lobulation = ws.lobulation(b, cen)
 	res.Protrusions, res.Spiculation = ws.spiculation(b, res)
-	nAll := nBody
-	for _, l := range ws.lab {
-		if l == lMarg {
-			nAll++
-		}
-	}
-	res.VolumeWithMarginMM3 = float64(nAll) * vox
 	res.PleuraDistanceMM, res.PleuraBeyond = ws.pleura(b)
 	res.BlobRatio = ws.blobRatio(b, cen, math.Cbrt(3*res.VolumeMM3/(4*math.Pi))/math.Sqrt(3), res.BackgroundHU)
 	res.CapCut = ws.capCut(b)
 	res.Mask = make([]uint8, b.len())
 	for p, l := range ws.lab {
-		if l == lBody || l == lMarg {
+		if l == lBody {
 			res.Mask[p] = 1
 		}
 	}

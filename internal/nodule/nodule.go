@@ -23,10 +23,10 @@
 //     type use O; a lesion of a few millimetres, whose blurred peak never
 //     reaches its density, is typed by its partial-volume density
 //     (Result.PVDensityHU, from the acquisition spacing's blur).
-//  4. Spicules: thin strands that leave the body and end within a shell
-//     around it (a vessel passing by runs on out of it) are counted for the
-//     spiculation score; the body with its spicules, S, is the segmentation
-//     that is exported.
+//  4. Spicules: along rays from the body's centroid, strands that reach
+//     beyond the blurred halo and end within a shell around the body (a
+//     vessel passing by runs on out of it) are counted for the spiculation
+//     score. The body O is the segmentation that is exported.
 package nodule
 
 import (
@@ -103,9 +103,8 @@ type Result struct {
 	// perpendicular to it on that slice; MeanDiameterMM their mean (mm),
 	// as Lung-RADS measures.
 	LongAxisMM, ShortAxisMM, MeanDiameterMM float64
-	// VolumeMM3 is the body's volume in mm³; VolumeWithMarginMM3 that of
-	// the lesion with its margin (S).
-	VolumeMM3, VolumeWithMarginMM3 float64
+	// VolumeMM3 is the body's volume in mm³.
+	VolumeMM3 float64
 	// SolidLongAxisMM, SolidShortAxisMM and SolidDiameterMM measure the
 	// largest solid component (> SolidHU) the same way; 0 when none.
 	SolidLongAxisMM, SolidShortAxisMM, SolidDiameterMM float64
@@ -131,15 +130,21 @@ type Result struct {
 	Type Type
 	// Sphericity is π^⅓(6V)^⅔/A of the body, 1 for a ball.
 	Sphericity float64
-	// Spiculation in [0,1] grows with the number of thin strands that
-	// leave the body (see spiculation).
+	// Spiculation in [0,1] grows with the number of spicules, thin
+	// strands that leave the body and end near it (see spiculation):
+	// 1 − exp(−Protrusions/7).
 	Spiculation float64
 	// Lobulation in [0,1] grows with the body's departure from its
 	// moment ellipsoid (bumps of a few mm).
 	Lobulation float64
-	// Protrusions is the number of spicules: thin strands at least 2.5 mm
-	// long leaving the body.
+	// Protrusions is the number of spicules: groups of rays from the
+	// centroid along which the lung beyond the body stays bright at least
+	// max(1.5 mm, ¼ equivalent radius) longer than the median ray.
 	Protrusions int
+	// NoiseHU is the noise of the surrounding lung: the robust standard
+	// deviation (1.4826 × MAD) of the unsmoothed lung voxels in the box's
+	// outer shell (HU; 0 when there are too few).
+	NoiseHU float64
 	// PleuraDistanceMM is the distance from the body to the nearest voxel
 	// outside the lung mask (chest wall, mediastinum, diaphragm): 0 when it
 	// touches; when nothing outside the mask lies within PleuraReachMM
@@ -167,8 +172,8 @@ type Result struct {
 	// from the seed the region could reach (see Segment).
 	OpeningMM, CapMM float64
 	// Box is the analysis box's grid (a sub-grid of the HU volume) and Mask
-	// the lesion with its margin on it (1 = lesion, 0 = not): the
-	// segmentation to export.
+	// the lesion body on it (1 = lesion, 0 = not): the segmentation to
+	// export.
 	Box  volume.Grid
 	Mask []uint8
 	// BoxOrigin is the box's first voxel in the HU volume's index space.
@@ -198,6 +203,12 @@ type Workspace struct {
 	dist2 []float32
 	queue []int32
 	edt   edt.Workspace
+	// runs: per spiculation ray, the strand run beyond the body (mm; −1:
+	// none that ends); spk the strand rays, seen their grouping marks.
+	runs  []float32
+	noise []float32
+	spk   []int32
+	seen  []bool
 	vals  []float32
 	near  [2][3]int // the body's box plus the spicule shell (voxels)
 	// hullPts holds one slice's row-end pixels while axes measures it.
@@ -209,7 +220,6 @@ const (
 	lOut  = 0 // not in C
 	lC    = 1 // in C
 	lBody = 2 // in O
-	lMarg = 3 // in S \ O
 )
 
 // Segment segments the lesion at the LPS point seed (mm) in the 1 mm HU
@@ -388,6 +398,7 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result) error {
 	outer := 0.75 * math.Min(float64(nx)*b.grid.Spacing[0], math.Min(float64(ny)*b.grid.Spacing[1], float64(nz)*b.grid.Spacing[2])) / 2
 	var core []float32
 	bg := ws.vals[:0]
+	noise := ws.noise[:0]
 	for k := 0; k < nz; k++ {
 		for j := 0; j < ny; j++ {
 			for i := 0; i < nx; i++ {
@@ -397,6 +408,7 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result) error {
 					core = append(core, ws.sm.Data[p])
 				} else if d >= outer && ws.lung[p] != 0 {
 					bg = append(bg, ws.sm.Data[p])
+					noise = append(noise, float32(ws.raw[p]))
 				}
 			}
 		}
@@ -405,6 +417,8 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result) error {
 	if len(bg) >= 20 {
 		background = float64(quantile(bg, 0.5))
 	}
+	ws.noise = noise
+	res.NoiseHU = robustSD(noise)
 	if len(core) == 0 {
 		return fmt.Errorf("%w: empty core", ErrNoLesion)
 	}
@@ -485,6 +499,20 @@ func (b *boxInfo) distMM(i, j, k int) float64 {
 // from a histogram over −2048…4095 HU (values outside are clamped), in one
 // pass: the boxes hold up to a million voxels and sorting them was the
 // slowest part of a segmentation.
+// robustSD is 1.4826 × the median absolute deviation of v (HU), the
+// standard deviation of Gaussian noise that vessels in v do not inflate; 0
+// for fewer than 20 values. v is overwritten.
+func robustSD(v []float32) float64 {
+	if len(v) < 20 {
+		return 0
+	}
+	med := quantile(v, 0.5)
+	for i, x := range v {
+		v[i] = float32(math.Abs(float64(x - med)))
+	}
+	return 1.4826 * float64(quantile(v, 0.5))
+}
+
 func quantile(v []float32, q float64) float32 {
 	const lo, n = -2048, 6144
 	var hist [n]int32

@@ -7,16 +7,17 @@ import (
 	"github.com/lungctl/lungctl/internal/edt"
 )
 
-// Shell analysis limits (mm): strands are looked for up to 1.2 inscribed
-// radii beyond the body (at least 5 mm, at most 15 mm), far enough that a
-// spicule ends inside the shell while a vessel passing by runs on out of it.
+// Shell analysis limits (mm): strands are followed up to 1.2 inscribed
+// radii beyond the body's 1.5 mm rim (at least 5 mm, at most 15 mm), far
+// enough that a spicule ends inside the shell while a vessel passing by runs
+// on out of it.
 const (
 	minShellMM = 5
 	maxShellMM = 15
 )
 
-// open cuts C into the lesion body O (label lBody) and its margin S \ O
-// (label lMarg), as the package comment describes. With dense > 0 the
+// open cuts C into the lesion body O (label lBody), as the package
+// comment describes. With dense > 0 the
 // opening is taken of C's voxels below dense (smoothed HU) only, and the
 // denser voxels of C join the body where they lie within the opening
 // radius of its eroded core: a vessel through ground glass stays part of

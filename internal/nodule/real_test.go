@@ -69,10 +69,10 @@ func TestLIDC0001AgainstReaders(t *testing.T) {
 	}
 	// Our mask's size in source voxels: its volume over the source voxel volume.
 	sv := scan.HU.Spacing[0] * scan.HU.Spacing[1] * scan.HU.Spacing[2]
-	ours = int(math.Round(r.VolumeWithMarginMM3 / sv))
+	ours = int(math.Round(r.VolumeMM3 / sv))
 	dice := 2 * float64(both) / float64(cons.Voxels+ours)
-	t.Logf("ours: %s, axes %.1f × %.1f mm (mean %.1f), volume %.0f mm³ (with margin %.0f), solid %.1f mm, spiculation %.2f (%d strands), lobulation %.2f, sphericity %.2f, pleura %.1f mm",
-		r.Type, r.LongAxisMM, r.ShortAxisMM, r.MeanDiameterMM, r.VolumeMM3, r.VolumeWithMarginMM3, r.SolidDiameterMM, r.Spiculation, r.Protrusions, r.Lobulation, r.Sphericity, r.PleuraDistanceMM)
+	t.Logf("ours: %s, axes %.1f × %.1f mm (mean %.1f), volume %.0f mm³, solid %.1f mm, spiculation %.2f (%d strands), lobulation %.2f, sphericity %.2f, pleura %.1f mm",
+		r.Type, r.LongAxisMM, r.ShortAxisMM, r.MeanDiameterMM, r.VolumeMM3, r.SolidDiameterMM, r.Spiculation, r.Protrusions, r.Lobulation, r.Sphericity, r.PleuraDistanceMM)
 	t.Logf("readers' consensus: %.0f mm³ (equivalent diameter %.2f mm), texture %v; Dice %.3f", cons.VolumeMM3, cons.EquivDiameterMM, cons.Texture, dice)
 	if r.Type != Solid || cons.Texture != lidc.Solid {
 		t.Errorf("type %s, readers' texture %v", r.Type, cons.Texture)

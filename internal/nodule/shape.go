@@ -93,25 +93,29 @@ func (ws *Workspace) rayExit(b *boxInfo, cen volume.Vec3, u [3]float64, l uint8)
 	}
 }
 
-// strandLevels are the thresholds, as fractions of the way from the
-// surrounding lung to the core, at which strands are looked for: faint
-// blurred spicules show only at the lowest, while in a cluttered real
-// neighbourhood the lowest joins everything into one blob and the higher
-// ones separate the strands.
-var strandLevels = [...]float64{0.12, 0.25, 0.4}
-
-// spiculation looks for strands leaving the body: in the shell up to
-// res.shell mm beyond it (after the 1.5 mm blurred rim), the lung voxels
-// brighter than a threshold form 26-connected strands; a strand reaching
-// back to the rim, reaching at least 2.5 mm out but ending inside the shell
-// (a vessel that only passes the lesion runs on out of it), and thin (mean
-// cross-section ≤ 4π mm², a tube of radius ≤ 2 mm) is a spicule. This is
-// done at each of strandLevels (each at least 60 HU above the lung) and
-// the level with the most spicules counts; its spicules become the
-// lesion's margin (label lMarg), part of the exported mask. Radiologists call a
-// nodule spiculated when several strands radiate from it; the score is
-// 1 − exp(−N/3) for N spicules (vessels that enter a lesion count too:
-// vessel convergence is itself a sign of malignancy).
+// spiculation counts the spicules of the body along rays from its
+// centroid (Fibonacci directions, about one per mm² at 3 mm beyond the
+// body's equivalent radius rEq, 400–6000). Along each ray, from where it
+// leaves the body, the run is how far the unsmoothed HU (trilinear) stays
+// above the strand level inside the lung: spicLevel of the way from the
+// surrounding lung to the core, and at least 60 HU and three noise SDs
+// (res.NoiseHU) above the lung, so that noise makes no strands. Every ray
+// shows the blurred edge, so the median run is the halo; a ray whose run
+// exceeds it by max(1.5 mm, rEq/4) and that ends in the lung within the
+// shell (rimMM + res.shell: a vessel that only passes runs on out of it)
+// follows a strand. Strand rays within 2 ray spacings of each other are one
+// spicule, unless their footprint on the body's surface is wider than a
+// 2 mm-radius strand's (a lobe, not a spicule). Counting along rays rather
+// than by connected strands keeps apart spicules that the blurred halo
+// joins, ignores what crosses the shell tangentially, and lets spicules as
+// short as a quarter of a small nodule's radius count. The spicules are not
+// part of the exported mask: LIDC readers' contours leave them out
+// (LIDC-IDRI-0001: Dice 0.905 without them, 0.854 with the voxels along
+// their rays). Radiologists call a nodule spiculated when several strands
+// radiate from it; the score is 1 − exp(−N/spicScale) for N spicules
+// (vessels that end at a lesion count too: vessel convergence is itself a
+// sign of malignancy). It also leaves ws.dist, the squared distance (mm²)
+// to the body within ws.near, for pleura.
 func (ws *Workspace) spiculation(b *boxInfo, res *Result) (int, float64) {
 	n := b.len()
 	sp := b.grid.Spacing
@@ -129,91 +133,145 @@ func (ws *Workspace) spiculation(b *boxInfo, res *Result) (int, float64) {
 	margin := int(math.Ceil(math.Max(rimMM+res.shell, PleuraReachMM)/math.Min(sp[0], math.Min(sp[1], sp[2])))) + 1
 	ws.near[0], ws.near[1] = ws.bbox(b, lBody, margin)
 	edt.Transform3Box(ws.dist, b.n[0], b.n[1], b.n[2], ws.near[0], ws.near[1], [3]float64(sp), &ws.edt)
-	best, bestLevel := -1, 0.0
-	for _, f := range strandLevels {
-		c := ws.strands(b, res, f, false)
-		if c > best {
-			best, bestLevel = c, f
+
+	cen := b.grid.WorldToIndex(volume.Vec3(res.Centre))
+	rEq := math.Cbrt(3 * res.VolumeMM3 / (4 * math.Pi))
+	low := res.BackgroundHU + math.Max(math.Max(60, 3*res.NoiseHU), spicLevel*(math.Min(res.CoreHU, CoreCapHU)-res.BackgroundHU))
+	reach := rimMM + res.shell
+	nr := int(math.Min(math.Max(4*math.Pi*(rEq+3)*(rEq+3), 400), 6000))
+	ws.runs = grow(ws.runs, nr)
+	halo := ws.vals[:0]
+	for r := 0; r < nr; r++ {
+		u := fibonacci(r, nr)
+		e := ws.rayExit(b, cen, u, lBody)
+		run, ended, inLung := ws.rayRun(b, cen, u, e, low, reach)
+		ws.runs[r] = float32(run)
+		if !ended {
+			ws.runs[r] = -1
+		}
+		if inLung {
+			halo = append(halo, float32(10*run)) // quantile bins whole units: 0.1 mm
 		}
 	}
-	ws.strands(b, res, bestLevel, true)
-	return best, 1 - math.Exp(-float64(best)/3)
+	ws.vals = halo
+	if len(halo) == 0 {
+		return 0, 0
+	}
+	med := float64(quantile(halo, 0.5)) / 10
+	need := float32(med + math.Max(1.5, 0.25*rEq))
+	spk := ws.spk[:0]
+	for r := 0; r < nr; r++ {
+		if ws.runs[r] >= need {
+			spk = append(spk, int32(r))
+		}
+	}
+	ws.spk = spk
+	// A spicule is thin: its footprint on the body's surface (rays of
+	// 4π·rEq²/nr mm² each there) is at most that of a 2 mm-radius strand.
+	count := ws.groupRays(spk, nr, int(4*math.Pi*2*2/(4*math.Pi*rEq*rEq/float64(nr))))
+	return count, 1 - math.Exp(-float64(count)/spicScale)
 }
 
-// rimMM is the blurred rim beyond the body where strands are not looked for.
+// spicLevel is where strands are looked for, as a fraction of the way from
+// the surrounding lung to the core: low, because a spicule only a few
+// tenths of a millimetre thick is faint once blurred.
+const spicLevel = 0.12
+
+// spicScale sets the spiculation score's scale: 1 − exp(−N/spicScale) for
+// N spicules reaches 0.5 (SpiculatedAt in internal/pipeline) at N = 5.
+const spicScale = 7
+
+// rimMM is the blurred rim beyond the body; with res.shell it bounds how
+// far a strand may reach and still end.
 const rimMM = 1.5
 
-// strands counts the spicules at threshold fraction f (see spiculation);
-// with mark, it labels the spicules lMarg.
-func (ws *Workspace) strands(b *boxInfo, res *Result, f float64, mark bool) int {
+// raySpacing is the step (mm) of the runs along rays.
+const raySpacing = 0.5
+
+// rayRun follows the ray from the box index cen along the world direction
+// u beyond exit (mm, where it leaves the body) while the smoothed HU stays
+// above low inside the lung mask. It returns the run's length (mm), whether
+// it ended in the lung within reach (mm), and whether the ray's first step
+// beyond the body is in the lung (rays into the chest wall tell nothing of
+// the halo).
+func (ws *Workspace) rayRun(b *boxInfo, cen volume.Vec3, u [3]float64, exit, low float64, reach float64) (run float64, ended, inLung bool) {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	sp := b.grid.Spacing
-	vox := sp[0] * sp[1] * sp[2]
-	low := float32(res.BackgroundHU + math.Max(60, f*(math.Min(res.CoreHU, CoreCapHU)-res.BackgroundHU)))
-	rim2 := float32(rimMM * rimMM)
-	touch2 := float32((rimMM + 0.9) * (rimMM + 0.9))
-	shell2 := float32((rimMM + res.shell) * (rimMM + res.shell))
-	const cand, seen = 6, 7
-	// Only the body's box plus the shell holds distances (ws.near).
-	var idx []int32
-	lo, hi := ws.near[0], ws.near[1]
-	for k := lo[2]; k <= hi[2]; k++ {
-		for j := lo[1]; j <= hi[1]; j++ {
-			for i := lo[0]; i <= hi[0]; i++ {
-				p := i + nx*(j+ny*k)
-				if ws.lab[p] == lOut && ws.dist[p] > rim2 && ws.dist[p] <= shell2 && ws.sm.Data[p] > low && ws.lung[p] != 0 {
-					ws.lab[p] = cand
-					idx = append(idx, int32(p))
-				}
-			}
+	raw := volume.Volume[int16]{Grid: b.grid, Data: ws.raw}
+	for t := 0.0; t <= reach; t += raySpacing {
+		d := exit + t
+		x := cen[0] + d*u[0]/sp[0]
+		y := cen[1] + d*u[1]/sp[1]
+		z := cen[2] + d*u[2]/sp[2]
+		i, j, k := int(math.Round(x)), int(math.Round(y)), int(math.Round(z))
+		if i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= nz {
+			return t, false, inLung
+		}
+		p := i + nx*(j+ny*k)
+		if ws.lung[p] == 0 {
+			return t, false, inLung
+		}
+		if t == 0 {
+			inLung = true
+		}
+		if raw.Trilinear(volume.Vec3{x, y, z}, -1000) <= low {
+			return t, true, inLung
 		}
 	}
+	return reach, false, inLung
+}
+
+// groupRays counts the groups of the ray indices spk (of nr Fibonacci
+// directions) whose directions lie within 2 ray spacings of each other,
+// and that hold at most maxRays rays.
+func (ws *Workspace) groupRays(spk []int32, nr, maxRays int) int {
+	if len(spk) == 0 {
+		return 0
+	}
+	// A halo brighter than the strand level all round would make every ray
+	// a strand: no spicules can be told apart then.
+	if len(spk) > nr/2 {
+		return 0
+	}
+	cosMax := math.Cos(2 * math.Sqrt(4*math.Pi/float64(nr)))
+	ws.queue = ws.queue[:0]
+	seen := ws.lab32(len(spk))
 	count := 0
-	q := ws.queue[:0]
-	for _, s32 := range idx {
-		s := int(s32)
-		if ws.lab[s] != cand {
+	for s := range spk {
+		if seen[s] {
 			continue
 		}
-		q = append(q[:0], int32(s))
-		ws.lab[s] = seen
-		attached := false
-		reach := float32(0)
+		seen[s] = true
+		q := append(ws.queue[:0], int32(s))
 		for h := 0; h < len(q); h++ {
-			p := int(q[h])
-			reach = max(reach, ws.dist[p])
-			if ws.dist[p] <= touch2 {
-				attached = true
-			}
-			for _, np := range neighbours26(p, nx, ny, nz) {
-				if np >= 0 && ws.lab[np] == cand {
-					ws.lab[np] = seen
-					q = append(q, int32(np))
+			a := fibonacci(int(spk[q[h]]), nr)
+			for o := range spk {
+				if seen[o] {
+					continue
+				}
+				c := fibonacci(int(spk[o]), nr)
+				if a[0]*c[0]+a[1]*c[1]+a[2]*c[2] >= cosMax {
+					seen[o] = true
+					q = append(q, int32(o))
 				}
 			}
 		}
-		if !attached {
-			continue
-		}
-		ext := math.Sqrt(float64(reach)) - rimMM
-		ends := ext < res.shell-1 // a spicule ends; a passing vessel runs out of the shell
-		if !ends || ext < 2.5 || float64(len(q))*vox/ext > 4*math.Pi {
-			continue
-		}
-		count++
-		if mark {
-			for _, p := range q {
-				ws.lab[p] = lMarg
-			}
-		}
-	}
-	ws.queue = q
-	for _, p := range idx {
-		if ws.lab[p] == seen || ws.lab[p] == cand {
-			ws.lab[p] = lOut
+		ws.queue = q
+		if len(q) <= maxRays {
+			count++
 		}
 	}
 	return count
+}
+
+// lab32 returns a cleared bool buffer of length n.
+func (ws *Workspace) lab32(n int) []bool {
+	if cap(ws.seen) < n {
+		ws.seen = make([]bool, n)
+	}
+	ws.seen = ws.seen[:n]
+	clear(ws.seen)
+	return ws.seen
 }
 
 // fibonacci returns the i-th of n nearly uniform unit vectors.
