@@ -205,12 +205,11 @@ type Workspace struct {
 	edt   edt.Workspace
 	// runs: per spiculation ray, the strand run beyond the body (mm; −1:
 	// none that ends); spk the strand rays, seen their grouping marks.
-	runs  []float32
-	noise []float32
-	spk   []int32
-	seen  []bool
-	vals  []float32
-	near  [2][3]int // the body's box plus the spicule shell (voxels)
+	runs []float32
+	spk  []int32
+	seen []bool
+	vals []float32
+	near [2][3]int // the body's box plus the spicule shell (voxels)
 	// hullPts holds one slice's row-end pixels while axes measures it.
 	hullPts [][2]float64
 }
@@ -398,7 +397,6 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result) error {
 	outer := 0.75 * math.Min(float64(nx)*b.grid.Spacing[0], math.Min(float64(ny)*b.grid.Spacing[1], float64(nz)*b.grid.Spacing[2])) / 2
 	var core []float32
 	bg := ws.vals[:0]
-	noise := ws.noise[:0]
 	for k := 0; k < nz; k++ {
 		for j := 0; j < ny; j++ {
 			for i := 0; i < nx; i++ {
@@ -408,7 +406,6 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result) error {
 					core = append(core, ws.sm.Data[p])
 				} else if d >= outer && ws.lung[p] != 0 {
 					bg = append(bg, ws.sm.Data[p])
-					noise = append(noise, float32(ws.raw[p]))
 				}
 			}
 		}
@@ -417,8 +414,19 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result) error {
 	if len(bg) >= 20 {
 		background = float64(quantile(bg, 0.5))
 	}
-	ws.noise = noise
-	res.NoiseHU = robustSD(noise)
+	// The same voxels unsmoothed, in the same buffer, give the noise.
+	bg = bg[:0]
+	for k := 0; k < nz; k++ {
+		for j := 0; j < ny; j++ {
+			for i := 0; i < nx; i++ {
+				if p := i + nx*(j+ny*k); ws.lung[p] != 0 && b.distMM(i, j, k) >= outer {
+					bg = append(bg, float32(ws.raw[p]))
+				}
+			}
+		}
+	}
+	res.NoiseHU = robustSD(bg)
+	ws.vals = bg
 	if len(core) == 0 {
 		return fmt.Errorf("%w: empty core", ErrNoLesion)
 	}
