@@ -162,7 +162,7 @@ func (ws *Workspace) groundGlassBody(b *boxInfo, hu *volume.Volume[int16], seed 
 	}
 	ws.region(b, seed)
 	r := &Result{Box: b.grid, BoxOrigin: b.lo, ThresholdHU: t, BackgroundHU: first.BackgroundHU, CoreHU: first.CoreHU,
-		GroundGlassHU: first.GroundGlassHU, CapMM: first.CapMM}
+		GroundGlassHU: first.GroundGlassHU, NoiseHU: first.NoiseHU, CapMM: first.CapMM}
 	if err := ws.open(b, seed, hint, r, float32(opt.SolidHU)); err != nil {
 		return nil
 	}

@@ -419,7 +419,7 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result) error {
 	for k := 0; k < nz; k++ {
 		for j := 0; j < ny; j++ {
 			for i := 0; i < nx; i++ {
-				if p := i + nx*(j+ny*k); ws.lung[p] != 0 && b.distMM(i, j, k) >= outer {
+				if d, p := b.distMM(i, j, k), i+nx*(j+ny*k); d > rc && d >= outer && ws.lung[p] != 0 {
 					bg = append(bg, float32(ws.raw[p]))
 				}
 			}
