@@ -206,6 +206,7 @@ type Workspace struct {
 	// runs: per spiculation ray, the strand run beyond the body (mm; −1:
 	// none that ends); spk the strand rays, seen their grouping marks.
 	runs []float32
+	dirs [][3]float64
 	spk  []int32
 	seen []bool
 	vals []float32

@@ -233,7 +233,16 @@ func (ws *Workspace) groupRays(spk []int32, nr, maxRays int) int {
 	if len(spk) > nr/2 {
 		return 0
 	}
-	cosMax := math.Cos(2 * math.Sqrt(4*math.Pi/float64(nr)))
+	theta := 2 * math.Sqrt(4*math.Pi/float64(nr))
+	cosMax := math.Cos(theta)
+	// Directions once; spk is in ray order, and Fibonacci rays descend in
+	// z, so a direction's neighbours within theta (|Δz| ≤ theta) lie in a
+	// window of spk around it.
+	ws.dirs = ws.dirs[:0]
+	for _, r := range spk {
+		ws.dirs = append(ws.dirs, fibonacci(int(r), nr))
+	}
+	dirs := ws.dirs
 	ws.queue = ws.queue[:0]
 	seen := ws.lab32(len(spk))
 	count := 0
@@ -244,15 +253,18 @@ func (ws *Workspace) groupRays(spk []int32, nr, maxRays int) int {
 		seen[s] = true
 		q := append(ws.queue[:0], int32(s))
 		for h := 0; h < len(q); h++ {
-			a := fibonacci(int(spk[q[h]]), nr)
-			for o := range spk {
-				if seen[o] {
-					continue
-				}
-				c := fibonacci(int(spk[o]), nr)
-				if a[0]*c[0]+a[1]*c[1]+a[2]*c[2] >= cosMax {
-					seen[o] = true
-					q = append(q, int32(o))
+			x := int(q[h])
+			a := dirs[x]
+			for _, step := range [2]int{-1, 1} {
+				for o := x + step; o >= 0 && o < len(spk) && math.Abs(dirs[o][2]-a[2]) <= theta; o += step {
+					if seen[o] {
+						continue
+					}
+					c := dirs[o]
+					if a[0]*c[0]+a[1]*c[1]+a[2]*c[2] >= cosMax {
+						seen[o] = true
+						q = append(q, int32(o))
+					}
 				}
 			}
 		}
