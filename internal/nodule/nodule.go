@@ -504,10 +504,6 @@ func (b *boxInfo) distMM(i, j, k int) float64 {
 	return math.Sqrt(dx*dx + dy*dy + dz*dz)
 }
 
-// quantile returns the q-quantile of v (HU values) to the nearest HU,
-// from a histogram over −2048…4095 HU (values outside are clamped), in one
-// pass: the boxes hold up to a million voxels and sorting them was the
-// slowest part of a segmentation.
 // robustSD is 1.4826 × the median absolute deviation of v (HU), the
 // standard deviation of Gaussian noise that vessels in v do not inflate; 0
 // for fewer than 20 values. v is overwritten.
@@ -522,6 +518,10 @@ func robustSD(v []float32) float64 {
 	return 1.4826 * float64(quantile(v, 0.5))
 }
 
+// quantile returns the q-quantile of v (HU values) to the nearest HU,
+// from a histogram over −2048…4095 HU (values outside are clamped), in one
+// pass: the boxes hold up to a million voxels and sorting them was the
+// slowest part of a segmentation.
 func quantile(v []float32, q float64) float32 {
 	const lo, n = -2048, 6144
 	var hist [n]int32
