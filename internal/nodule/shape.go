@@ -168,7 +168,7 @@ func (ws *Workspace) spiculation(b *boxInfo, res *Result) (int, float64) {
 	ws.spk = spk
 	// A spicule is thin: its footprint on the body's surface (rays of
 	// 4π·rEq²/nr mm² each there) is at most that of a 2 mm-radius strand.
-	count := ws.groupRays(spk, nr, int(4*math.Pi*2*2/(4*math.Pi*rEq*rEq/float64(nr))))
+	count := ws.groupRays(spk, nr, int(math.Min(4*math.Pi*2*2/(4*math.Pi*rEq*rEq/float64(nr)), float64(nr))))
 	return count, 1 - math.Exp(-float64(count)/spicScale)
 }
 
@@ -189,8 +189,9 @@ const rimMM = 1.5
 const raySpacing = 0.5
 
 // rayRun follows the ray from the box index cen along the world direction
-// u beyond exit (mm, where it leaves the body) while the smoothed HU stays
-// above low inside the lung mask. It returns the run's length (mm), whether
+// u beyond exit (mm, where it leaves the body) while the unsmoothed HU
+// (trilinear; the box smoothing would fade a spicule a few tenths of a
+// millimetre thick) stays above low inside the lung mask. It returns the run's length (mm), whether
 // it ended in the lung within reach (mm), and whether the ray's first step
 // beyond the body is in the lung (rays into the chest wall tell nothing of
 // the halo).
