@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/lungctl/lungctl/internal/eval"
+	"github.com/lungctl/lungctl/internal/pipeline"
 	"github.com/spf13/cobra"
 )
 
@@ -50,7 +51,8 @@ func newEvalCmd() *cobra.Command {
 				return err
 			}
 			if lidcDir != "" {
-				return evalLIDC(cmd, lidcDir, labels, args[0], out, eval.LIDCOptions{MalignantFrom: malignantFrom, MaxMarksPerScan: maxMarks})
+				return evalLIDC(cmd, lidcDir, labels, args[0], out, eval.LIDCOptions{MalignantFrom: malignantFrom, MaxMarksPerScan: maxMarks,
+					SpiculatedAt: pipeline.SpiculatedAt})
 			}
 			opt := eval.Options{Bootstrap: bootstrap, Seed: seed, MaxMarksPerScan: maxMarks}
 			if fl.Changed("min-diameter") {
@@ -207,7 +209,9 @@ Lung-RADS counts.
 XML beside a DICOM series: per physical nodule >= 3 mm (50 % consensus) whether
 a candidate hits it (LUNA16 rule at the consensus centroid and equivalent
 diameter), the hit's diameter error (against the equivalent diameter and the
-readers' mean diameter), volume error, type against the readers' texture, with
+readers' mean diameter), volume error, type against the readers' texture,
+spiculation against the readers' median spiculation rating (spiculated from
+3; the hit flagged from a score of 0.5, as Lung-RADS and Brock take it), with
 --labels the Dice of the hit's label (value = its rank by probability) with the
 consensus, and the malignancy AUC (readers' median >= --malignant-from,
 default 3). It writes <out>/<name>_lidc.json.`

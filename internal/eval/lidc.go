@@ -107,6 +107,11 @@ type LIDCOptions struct {
 	MaxMarksPerScan int
 	// LabelsFile names the label map, for the record only.
 	LabelsFile string
+	// SpiculatedFrom is the readers' median spiculation rating (1 none …
+	// 5 marked) from which a nodule counts as spiculated; 0 means 3.
+	// SpiculatedAt is the spiculation score from which a hit counts as
+	// spiculated (the pipeline's flag); 0 means 0.5.
+	SpiculatedFrom, SpiculatedAt float64
 }
 
 // LIDCNodule is one physical nodule ≥ 3 mm and what hit it. Positions are
@@ -130,6 +135,8 @@ type LIDCNodule struct {
 	Calcified        bool   `json:"calcified"`
 	MedianMalignancy Float  `json:"median_malignancy"`
 	Malignant        bool   `json:"malignant"`
+	// MedianSpiculation is the readers' median spiculation rating.
+	MedianSpiculation Float `json:"median_spiculation"`
 
 	// Detected, Hits, Candidate (index in the candidates file, −1 when
 	// missed), Rank, Probability and DistanceMM describe the hit.
@@ -151,6 +158,11 @@ type LIDCNodule struct {
 	VolumeRel          Float  `json:"volume_rel_error"`
 	// TypeAgrees is null when it cannot be compared.
 	TypeAgrees *bool `json:"type_agrees"`
+	// HitSpiculation is the hit's spiculation score; SpiculationAgrees
+	// whether it and the readers' median rating both say spiculated or
+	// both not (LIDCOptions' thresholds), null when either is missing.
+	HitSpiculation    Float `json:"hit_spiculation"`
+	SpiculationAgrees *bool `json:"spiculation_agrees"`
 	// Dice, with the label map: DiceBoth consensus voxels in our label,
 	// DiceOurs our label's size in source voxels.
 	Dice     Float `json:"dice"`
@@ -187,6 +199,15 @@ type LIDCResult struct {
 	// TypeCompared nodules had both types; TypeAgree of them agreed.
 	TypeCompared int `json:"type_compared"`
 	TypeAgree    int `json:"type_agree"`
+	// SpiculationCompared nodules had both a rating and a score;
+	// SpiculationAgree of them agreed (spiculated from SpiculatedFrom,
+	// flagged from SpiculatedAt); SpiculationAUC is the score's AUC for
+	// the readers' spiculated against not, over the detected nodules.
+	SpiculatedFrom      float64 `json:"spiculated_median_at_least"`
+	SpiculatedAt        float64 `json:"spiculation_flag_at"`
+	SpiculationCompared int     `json:"spiculation_compared"`
+	SpiculationAgree    int     `json:"spiculation_agree"`
+	SpiculationAUC      AUC     `json:"spiculation_auc"`
 	// MeanDice over the detected nodules, with a label map.
 	MeanDice Float `json:"mean_dice"`
 	// MalignantFrom is the median rating from which a nodule is malignant.
@@ -233,9 +254,16 @@ func EvaluateLIDC(s *LIDCSeries, cands []candidate.Candidate, labels *volume.Vol
 	if from == 0 {
 		from = 3
 	}
+	spicFrom, spicAt := opt.SpiculatedFrom, opt.SpiculatedAt
+	if spicFrom == 0 {
+		spicFrom = 3
+	}
+	if spicAt == 0 {
+		spicAt = 0.5
+	}
 	res := &LIDCResult{Name: opt.Name, SeriesUID: s.UID, Dir: s.Dir, XML: s.XML, Labels: opt.LabelsFile,
 		Sessions: s.Sessions, Small: len(s.Analysis.Small), NonNodules: len(s.Analysis.NonNodules),
-		MalignantFrom: from, MeanDice: nan, Warnings: s.Warnings}
+		MalignantFrom: from, SpiculatedFrom: spicFrom, SpiculatedAt: spicAt, MeanDice: nan, Warnings: s.Warnings}
 	sel, idx := selectSeries(s.UID, cands, res)
 	rank := Ranks(sel)
 
@@ -268,6 +296,8 @@ func EvaluateLIDC(s *LIDCSeries, cands []candidate.Candidate, labels *volume.Vol
 	var dEq, dRd, vol, dice []float64
 	var scores [3][]float64
 	var malignant []bool
+	var spicScores []float64
+	var spiculated []bool
 	for i, nd := range s.Analysis.Nodules {
 		ln := lidcNodule(i, nd, from)
 		nr := r.PerNodule[i]
@@ -277,6 +307,16 @@ func EvaluateLIDC(s *LIDCSeries, cands []candidate.Candidate, labels *volume.Vol
 			ln.Probability, ln.DistanceMM = nr.Probability, nr.DistanceMM
 			res.Detected++
 			measureHit(&ln, c, nd)
+			if r := float64(ln.MedianSpiculation); !math.IsNaN(r) && !math.IsNaN(c.Spiculation) {
+				agree := (r >= spicFrom) == (c.Spiculation >= spicAt)
+				ln.SpiculationAgrees = &agree
+				res.SpiculationCompared++
+				if agree {
+					res.SpiculationAgree++
+				}
+				spicScores = append(spicScores, c.Spiculation)
+				spiculated = append(spiculated, r >= spicFrom)
+			}
 			for _, p := range []struct {
 				dst *[]float64
 				x   Float
@@ -318,6 +358,7 @@ func EvaluateLIDC(s *LIDCSeries, cands []candidate.Candidate, labels *volume.Vol
 	for k, col := range []string{"malignancy", "brock", "cnn"} {
 		res.MalignancyAUC = append(res.MalignancyAUC, aucOf(col, scores[k], malignant))
 	}
+	res.SpiculationAUC = aucOf("spiculation", spicScores, spiculated)
 	return res, nil
 }
 
@@ -352,7 +393,8 @@ func selectSeries(uid string, cands []candidate.Candidate, res *LIDCResult) ([]c
 func lidcNodule(i int, nd lidc.Nodule, from float64) LIDCNodule {
 	ln := LIDCNodule{Index: i + 1, Readers: nd.NumReaders, Centroid: nd.Centroid, EquivDiameterMM: nd.EquivDiameterMM,
 		VolumeMM3: nd.VolumeMM3, Voxels: nd.Voxels, ReadersDiameterMM: nd.MeanDiameterMM, Texture: nd.Texture.String(),
-		Calcified: nd.Calcified, MedianMalignancy: Float(nd.MedianRatings[lidc.Malignancy]), Candidate: -1,
+		Calcified: nd.Calcified, MedianMalignancy: Float(nd.MedianRatings[lidc.Malignancy]),
+		MedianSpiculation: Float(nd.MedianRatings[lidc.Spiculation]), HitSpiculation: nan, Candidate: -1,
 		HitMeanDiameterMM: nan, HitVolumeMM3: nan, DiameterErrEquivMM: nan, DiameterRelEquiv: nan, DiameterErrReadMM: nan,
 		DiameterRelRead: nan, VolumeErrMM3: nan, VolumeRel: nan, Dice: nan, DiceOurs: nan}
 	ln.Malignant = nd.MedianRatings[lidc.Malignancy] >= from
@@ -365,6 +407,7 @@ func measureHit(ln *LIDCNodule, c candidate.Candidate, nd lidc.Nodule) {
 	if c.Type == "" {
 		return
 	}
+	ln.HitSpiculation = Float(c.Spiculation)
 	md := (c.LongAxisMM + c.ShortAxisMM) / 2
 	ln.HitMeanDiameterMM, ln.HitVolumeMM3 = Float(md), Float(c.VolumeMM3)
 	signed := func(m, t float64) (Float, Float) {

@@ -162,7 +162,8 @@ func TestLIDCReal(t *testing.T) {
 		}
 	}
 	if !n.Detected || n.Rank != 1 || n.Candidate != 0 || n.DiceBoth != both || n.Readers != 4 || n.Texture != "solid" ||
-		n.TypeAgrees == nil || !*n.TypeAgrees || float64(n.MedianMalignancy) != 5 || !n.Malignant {
+		n.TypeAgrees == nil || !*n.TypeAgrees || float64(n.MedianMalignancy) != 5 || !n.Malignant ||
+		float64(n.MedianSpiculation) != 4.5 || n.SpiculationAgrees != nil {
 		t.Errorf("nodule: %+v", n)
 	}
 	// Plausibility: the ball of the equivalent diameter overlaps the

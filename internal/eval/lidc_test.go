@@ -142,6 +142,9 @@ func TestLIDCSynthetic(t *testing.T) {
 	diceA := 2 * float64(bothA) / (2*float64(nBall) + 243)
 	diceB := 2 * float64(bothB) / (2*float64(nBox) + 98)
 
+	// Both nodules are rated spiculation 3 by both readers (spiculated at
+	// the default median ≥ 3): A's 0.9 agrees, B's 0.2 does not.
+	cs[0].Spiculation, cs[2].Spiculation = 0.9, 0.2
 	r, err := EvaluateLIDC(s, cs, labels, LIDCOptions{Name: "synth", LabelsFile: "labels.nii.gz"})
 	if err != nil {
 		t.Fatal(err)
@@ -182,6 +185,11 @@ func TestLIDCSynthetic(t *testing.T) {
 		r.TypeCompared != 2 || r.TypeAgree != 1 {
 		t.Errorf("types: %v %v %s %s", a.TypeAgrees, b.TypeAgrees, a.Texture, b.Texture)
 	}
+	if float64(a.MedianSpiculation) != 3 || float64(a.HitSpiculation) != 0.9 || a.SpiculationAgrees == nil || !*a.SpiculationAgrees ||
+		float64(b.HitSpiculation) != 0.2 || b.SpiculationAgrees == nil || *b.SpiculationAgrees ||
+		r.SpiculationCompared != 2 || r.SpiculationAgree != 1 || r.SpiculationAUC.Note != "n/a (one class)" {
+		t.Errorf("spiculation: %+v %+v; %d of %d, AUC %+v", a, b, r.SpiculationAgree, r.SpiculationCompared, r.SpiculationAUC)
+	}
 	// Malignant: A (median 4.5) only. malignancy .8 > .3 → 1; brock .6 >
 	// .4 → 1; cnn .7 < .8 → 0.
 	want := map[string]float64{"malignancy": 1, "brock": 1, "cnn": 0}
@@ -193,7 +201,9 @@ func TestLIDCSynthetic(t *testing.T) {
 	sum := r.Summary()
 	for _, w := range []string{"hit by candidate rank 1", "type solid vs solid: agree", "type part-solid vs non-solid: disagree",
 		"malignancy AUC (readers' median rating ≥ 3 malignant, < 3 benign; detected nodules): malignancy 1.000; brock 1.000; cnn 0.000;",
-		"1 of other series ignored"} {
+		"1 of other series ignored", "spiculation 0.90 vs readers' median rating 3.0: agree",
+		"spiculation 0.20 vs readers' median rating 3.0: disagree",
+		"spiculation agreement 1 of 2 (readers' median rating ≥ 3 spiculated, score ≥ 0.5 flagged)"} {
 		if !strings.Contains(sum, w) {
 			t.Errorf("summary lacks %q", w)
 		}

@@ -84,6 +84,10 @@ func (r *LIDCResult) Summary() string {
 				signedF(n.DiameterErrReadMM), signedPct(n.DiameterRelRead), fmtF(n.HitVolumeMM3, 0),
 				signedF(n.VolumeErrMM3), signedPct(n.VolumeRel), n.Type, n.Texture, agreeText(n.TypeAgrees))
 		}
+		if n.SpiculationAgrees != nil {
+			fmt.Fprintf(&b, "  spiculation %s vs readers' median rating %s: %s\n", fmtF(n.HitSpiculation, 2),
+				fmtF(n.MedianSpiculation, 1), agreeText(n.SpiculationAgrees))
+		}
 		if r.Labels != "" {
 			fmt.Fprintf(&b, "  Dice %s (label %d: %s source voxels, consensus %d, both %d)\n", fmtF(n.Dice, 3), n.Rank,
 				fmtF(n.DiceOurs, 1), n.Voxels, n.DiceBoth)
@@ -97,6 +101,10 @@ func (r *LIDCResult) Summary() string {
 	}
 	if r.TypeCompared > 0 {
 		fmt.Fprintf(&b, "type agreement %d of %d\n", r.TypeAgree, r.TypeCompared)
+	}
+	if r.SpiculationCompared > 0 {
+		fmt.Fprintf(&b, "spiculation agreement %d of %d (readers' median rating ≥ %g spiculated, score ≥ %g flagged); AUC %s\n",
+			r.SpiculationAgree, r.SpiculationCompared, r.SpiculatedFrom, r.SpiculatedAt, aucText(r.SpiculationAUC))
 	}
 	if r.Labels != "" {
 		fmt.Fprintf(&b, "mean Dice %s\n", fmtF(r.MeanDice, 3))
