@@ -250,17 +250,7 @@ func EvaluateLIDC(s *LIDCSeries, cands []candidate.Candidate, labels *volume.Vol
 			return nil, fmt.Errorf("eval: label map %s: %w", opt.LabelsFile, err)
 		}
 	}
-	from := opt.MalignantFrom
-	if from == 0 {
-		from = 3
-	}
-	spicFrom, spicAt := opt.SpiculatedFrom, opt.SpiculatedAt
-	if spicFrom == 0 {
-		spicFrom = 3
-	}
-	if spicAt == 0 {
-		spicAt = 0.5
-	}
+	from, spicFrom, spicAt := opt.thresholds()
 	res := &LIDCResult{Name: opt.Name, SeriesUID: s.UID, Dir: s.Dir, XML: s.XML, Labels: opt.LabelsFile,
 		Sessions: s.Sessions, Small: len(s.Analysis.Small), NonNodules: len(s.Analysis.NonNodules),
 		MalignantFrom: from, SpiculatedFrom: spicFrom, SpiculatedAt: spicAt, MeanDice: nan, Warnings: s.Warnings}
@@ -307,24 +297,15 @@ func EvaluateLIDC(s *LIDCSeries, cands []candidate.Candidate, labels *volume.Vol
 			ln.Probability, ln.DistanceMM = nr.Probability, nr.DistanceMM
 			res.Detected++
 			measureHit(&ln, c, nd)
-			if r := float64(ln.MedianSpiculation); !math.IsNaN(r) && !math.IsNaN(c.Spiculation) {
-				agree := (r >= spicFrom) == (c.Spiculation >= spicAt)
-				ln.SpiculationAgrees = &agree
+			if spiculationAgreement(&ln, spicFrom, spicAt) {
 				res.SpiculationCompared++
-				if agree {
+				if *ln.SpiculationAgrees {
 					res.SpiculationAgree++
 				}
 				spicScores = append(spicScores, c.Spiculation)
-				spiculated = append(spiculated, r >= spicFrom)
+				spiculated = append(spiculated, float64(ln.MedianSpiculation) >= spicFrom)
 			}
-			for _, p := range []struct {
-				dst *[]float64
-				x   Float
-			}{{&dEq, ln.DiameterRelEquiv}, {&dRd, ln.DiameterRelRead}, {&vol, ln.VolumeRel}} {
-				if x := math.Abs(float64(p.x)); !math.IsNaN(x) {
-					*p.dst = append(*p.dst, x)
-				}
-			}
+			dEq, dRd, vol = appendAbs(dEq, ln.DiameterRelEquiv), appendAbs(dRd, ln.DiameterRelRead), appendAbs(vol, ln.VolumeRel)
 			if ln.TypeAgrees != nil {
 				res.TypeCompared++
 				if *ln.TypeAgrees {
@@ -360,6 +341,44 @@ func EvaluateLIDC(s *LIDCSeries, cands []candidate.Candidate, labels *volume.Vol
 	}
 	res.SpiculationAUC = aucOf("spiculation", spicScores, spiculated)
 	return res, nil
+}
+
+// appendAbs appends |x| to dst unless x is NaN.
+func appendAbs(dst []float64, x Float) []float64 {
+	if a := math.Abs(float64(x)); !math.IsNaN(a) {
+		return append(dst, a)
+	}
+	return dst
+}
+
+// thresholds returns the options' thresholds with their defaults: the
+// readers' median malignancy and spiculation ratings from which a nodule
+// is malignant (3) and spiculated (3), and the score from which a hit is
+// flagged spiculated (0.5).
+func (o LIDCOptions) thresholds() (malignantFrom, spiculatedFrom, spiculatedAt float64) {
+	malignantFrom, spiculatedFrom, spiculatedAt = o.MalignantFrom, o.SpiculatedFrom, o.SpiculatedAt
+	if malignantFrom == 0 {
+		malignantFrom = 3
+	}
+	if spiculatedFrom == 0 {
+		spiculatedFrom = 3
+	}
+	if spiculatedAt == 0 {
+		spiculatedAt = 0.5
+	}
+	return malignantFrom, spiculatedFrom, spiculatedAt
+}
+
+// spiculationAgreement sets ln.SpiculationAgrees when both the readers'
+// median rating and the hit's score are known, and reports whether it did.
+func spiculationAgreement(ln *LIDCNodule, from, at float64) bool {
+	r, sc := float64(ln.MedianSpiculation), float64(ln.HitSpiculation)
+	if math.IsNaN(r) || math.IsNaN(sc) {
+		return false
+	}
+	agree := (r >= from) == (sc >= at)
+	ln.SpiculationAgrees = &agree
+	return true
 }
 
 // selectSeries returns the candidates of series uid and their indices in
