@@ -285,6 +285,7 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 		hintMM *= 1.8
 	}
 	res.CapMM = b.cap
+	res.NoiseHU = ws.lungNoise(b, hintMM)
 	if err := ws.open(b, seedIdx, hintMM, res, 0); err != nil {
 		return nil, err
 	}
@@ -394,8 +395,7 @@ const CoreCapHU = 50
 // threshold moves halfway between the lung and the median of those voxels.
 func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result) error {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
-	rc := math.Max(1.5, hint/4)
-	outer := 0.75 * math.Min(float64(nx)*b.grid.Spacing[0], math.Min(float64(ny)*b.grid.Spacing[1], float64(nz)*b.grid.Spacing[2])) / 2
+	rc, outer := coreRadius(hint), b.outerMM()
 	var core []float32
 	bg := ws.vals[:0]
 	for k := 0; k < nz; k++ {
@@ -415,18 +415,6 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result) error {
 	if len(bg) >= 20 {
 		background = float64(quantile(bg, 0.5))
 	}
-	// The same voxels unsmoothed, in the same buffer, give the noise.
-	bg = bg[:0]
-	for k := 0; k < nz; k++ {
-		for j := 0; j < ny; j++ {
-			for i := 0; i < nx; i++ {
-				if d, p := b.distMM(i, j, k), i+nx*(j+ny*k); d > rc && d >= outer && ws.lung[p] != 0 {
-					bg = append(bg, float32(ws.raw[p]))
-				}
-			}
-		}
-	}
-	res.NoiseHU = robustSD(bg)
 	ws.vals = bg
 	if len(core) == 0 {
 		return fmt.Errorf("%w: empty core", ErrNoLesion)
@@ -502,6 +490,38 @@ func (b *boxInfo) distMM(i, j, k int) float64 {
 	dy := (float64(j) - b.seed[1]) * b.grid.Spacing[1]
 	dz := (float64(k) - b.seed[2]) * b.grid.Spacing[2]
 	return math.Sqrt(dx*dx + dy*dy + dz*dz)
+}
+
+// coreRadius is the radius (mm) about the seed within which threshold
+// reads the lesion's core, for a lesion of about hint mm.
+func coreRadius(hint float64) float64 { return math.Max(1.5, hint/4) }
+
+// outerMM is the distance (mm) from the seed beyond which threshold reads
+// the surrounding lung: three quarters of the box's half-width.
+func (b *boxInfo) outerMM() float64 {
+	sp := b.grid.Spacing
+	return 0.75 * math.Min(float64(b.n[0])*sp[0], math.Min(float64(b.n[1])*sp[1], float64(b.n[2])*sp[2])) / 2
+}
+
+// lungNoise is the noise of the lung around the lesion (Result.NoiseHU):
+// the robust SD of the unsmoothed lung voxels that threshold reads the
+// surrounding lung from, for a lesion of about hint mm. It runs once per
+// segmentation, on the final box, not for every try of threshold.
+func (ws *Workspace) lungNoise(b *boxInfo, hint float64) float64 {
+	nx, ny, nz := b.n[0], b.n[1], b.n[2]
+	rc, outer := coreRadius(hint), b.outerMM()
+	v := ws.vals[:0]
+	for k := 0; k < nz; k++ {
+		for j := 0; j < ny; j++ {
+			for i := 0; i < nx; i++ {
+				if d, p := b.distMM(i, j, k), i+nx*(j+ny*k); d > rc && d >= outer && ws.lung[p] != 0 {
+					v = append(v, float32(ws.raw[p]))
+				}
+			}
+		}
+	}
+	ws.vals = v
+	return robustSD(v)
 }
 
 // robustSD is 1.4826 × the median absolute deviation of v (HU), the

@@ -245,7 +245,7 @@ func (ws *Workspace) groupRays(spk []int32, nr, maxRays int) int {
 	}
 	dirs := ws.dirs
 	ws.queue = ws.queue[:0]
-	seen := ws.lab32(len(spk))
+	seen := ws.seenBuf(len(spk))
 	count := 0
 	for s := range spk {
 		if seen[s] {
@@ -277,8 +277,8 @@ func (ws *Workspace) groupRays(spk []int32, nr, maxRays int) int {
 	return count
 }
 
-// lab32 returns a cleared bool buffer of length n.
-func (ws *Workspace) lab32(n int) []bool {
+// seenBuf returns ws.seen cleared, of length n.
+func (ws *Workspace) seenBuf(n int) []bool {
 	if cap(ws.seen) < n {
 		ws.seen = make([]bool, n)
 	}
