@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/lungctl/lungctl/internal/eval"
-	"github.com/lungctl/lungctl/internal/pipeline"
 	"github.com/spf13/cobra"
 )
 
@@ -51,8 +50,7 @@ func newEvalCmd() *cobra.Command {
 				return err
 			}
 			if lidcDir != "" {
-				return evalLIDC(cmd, lidcDir, labels, args[0], out, eval.LIDCOptions{MalignantFrom: malignantFrom, MaxMarksPerScan: maxMarks,
-					SpiculatedAt: pipeline.SpiculatedAt})
+				return evalLIDC(cmd, lidcDir, labels, args[0], out, eval.LIDCOptions{MalignantFrom: malignantFrom, MaxMarksPerScan: maxMarks})
 			}
 			opt := eval.Options{Bootstrap: bootstrap, Seed: seed, MaxMarksPerScan: maxMarks}
 			if fl.Changed("min-diameter") {

@@ -10,6 +10,7 @@ import (
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/dicomio"
 	"github.com/lungctl/lungctl/internal/lidc"
+	"github.com/lungctl/lungctl/internal/nodule"
 	"github.com/lungctl/lungctl/internal/volume"
 	"github.com/lungctl/lungctl/internal/warn"
 )
@@ -110,7 +111,7 @@ type LIDCOptions struct {
 	// SpiculatedFrom is the readers' median spiculation rating (1 none …
 	// 5 marked) from which a nodule counts as spiculated; 0 means 3.
 	// SpiculatedAt is the spiculation score from which a hit counts as
-	// spiculated (the pipeline's flag); 0 means 0.5.
+	// spiculated; 0 means nodule.SpiculatedAt, the pipeline's flag.
 	SpiculatedFrom, SpiculatedAt float64
 }
 
@@ -354,7 +355,7 @@ func appendAbs(dst []float64, x Float) []float64 {
 // thresholds returns the options' thresholds with their defaults: the
 // readers' median malignancy and spiculation ratings from which a nodule
 // is malignant (3) and spiculated (3), and the score from which a hit is
-// flagged spiculated (0.5).
+// flagged spiculated (nodule.SpiculatedAt).
 func (o LIDCOptions) thresholds() (malignantFrom, spiculatedFrom, spiculatedAt float64) {
 	malignantFrom, spiculatedFrom, spiculatedAt = o.MalignantFrom, o.SpiculatedFrom, o.SpiculatedAt
 	if malignantFrom == 0 {
@@ -364,7 +365,7 @@ func (o LIDCOptions) thresholds() (malignantFrom, spiculatedFrom, spiculatedAt f
 		spiculatedFrom = 3
 	}
 	if spiculatedAt == 0 {
-		spiculatedAt = 0.5
+		spiculatedAt = nodule.SpiculatedAt
 	}
 	return malignantFrom, spiculatedFrom, spiculatedAt
 }

@@ -132,7 +132,7 @@ func characteriseOne(c *candidate.Candidate, rank int, zones nodule.Zones, clin 
 		*notes = append(*notes, fmt.Sprintf("candidate %d: %v", rank, err))
 		return "", isReported
 	}
-	spic := c.Spiculation >= SpiculatedAt
+	spic := c.Spiculation >= nodule.SpiculatedAt
 	cat, err := risk.LungRADS(risk.LungRADSNodule{Type: typ, MeanDiameterMM: c.MeanDiameterMM,
 		SolidMeanDiameterMM: c.SolidDiameterMM, Suspicious: spic})
 	if err != nil {
@@ -154,13 +154,6 @@ func characteriseOne(c *candidate.Candidate, rank int, zones nodule.Zones, clin 
 	}
 	return cat, isReported
 }
-
-// SpiculatedAt is the spiculation score (internal/nodule: 1 − exp(−N/7)
-// for N spicules) from which a lesion counts as spiculated for Brock and as
-// suspicious for Lung-RADS: five or more spicules (the count that best
-// separated spiculated from round and lobulated phantom nodules on seeds
-// 1–20, Youden's J 0.81, tied with four).
-const SpiculatedAt = 0.5
 
 // Malignancy sets each candidate's Malignancy from the scorer and returns
 // the patient's cancer probability: a noisy-OR over the k candidates with
