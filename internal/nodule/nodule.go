@@ -210,7 +210,6 @@ type Workspace struct {
 	spk  []int32
 	seen []bool
 	vals []float32
-	near [2][3]int // the body's box plus the spicule shell (voxels)
 	// hullPts holds one slice's row-end pixels while axes measures it.
 	hullPts [][2]float64
 }

@@ -3,7 +3,6 @@ package nodule
 import (
 	"math"
 
-	"github.com/lungctl/lungctl/internal/edt"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -114,26 +113,8 @@ func (ws *Workspace) rayExit(b *boxInfo, cen volume.Vec3, u [3]float64, l uint8)
 // their rays). Radiologists call a nodule spiculated when several strands
 // radiate from it; the score is 1 − exp(−N/spicScale) for N spicules
 // (vessels that end at a lesion count too: vessel convergence is itself a
-// sign of malignancy). It also leaves ws.dist, the squared distance (mm²)
-// to the body within ws.near, for pleura.
+// sign of malignancy).
 func (ws *Workspace) spiculation(b *boxInfo, res *Result) (int, float64) {
-	n := b.len()
-	sp := b.grid.Spacing
-	// Distance to the body (mm²).
-	ws.dist = grow(ws.dist, n)
-	for p := 0; p < n; p++ {
-		if ws.lab[p] == lBody {
-			ws.dist[p] = 0
-		} else {
-			ws.dist[p] = edt.Inf
-		}
-	}
-	// Distances matter only within the spicule shell of the body, and for
-	// the pleura within PleuraReachMM; nowhere else in the box.
-	margin := int(math.Ceil(math.Max(rimMM+res.shell, PleuraReachMM)/math.Min(sp[0], math.Min(sp[1], sp[2])))) + 1
-	ws.near[0], ws.near[1] = ws.bbox(b, lBody, margin)
-	edt.Transform3Box(ws.dist, b.n[0], b.n[1], b.n[2], ws.near[0], ws.near[1], [3]float64(sp), &ws.edt)
-
 	cen := b.grid.WorldToIndex(volume.Vec3(res.Centre))
 	rEq := math.Cbrt(3 * res.VolumeMM3 / (4 * math.Pi))
 	low := res.BackgroundHU + math.Max(math.Max(60, 3*res.NoiseHU), spicLevel*(math.Min(res.CoreHU, CoreCapHU)-res.BackgroundHU))
