@@ -59,16 +59,16 @@ func TestDumpStage1(t *testing.T) {
 // them: wall contact and cap cut, tried on seeds 1–20 by grouped
 // cross-validation, did not raise the FROC.
 func TestDumpStage2(t *testing.T) {
-	dumpPhantoms(t, "LUNGCTL_STAGE2", "seed,hit,stage1,meansi,sph,blob,cdiam,meand,segmented,wall,capcut,fill,contrast,solidfrac,elong,offset,lob,spic", func(f *bytes.Buffer, seed int64, p *preparedPhantom) {
+	dumpPhantoms(t, "LUNGCTL_STAGE2", "seed,hit,stage1,meansi,sph,blob,cdiam,meand,segmented,wall,capcut,fill,contrast,solidfrac,elong,offset,lob,spic,kind,truth_d,rank", func(f *bytes.Buffer, seed int64, p *preparedPhantom) {
 		res, err := Run(p.HU, p.Lung, Options{MaxCandidates: -1, Stage1: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i, c := range res.Candidates {
-			hit := 0
+			hit, kind, td := 0, "", 0.0
 			for _, nd := range p.Nodules {
 				if nd.DiameterMM >= 3 && dist3(c.World, [3]float64(nd.World)) <= nd.DiameterMM/2 {
-					hit = 1
+					hit, kind, td = 1, string(nd.Kind), nd.DiameterMM
 				}
 			}
 			x := res.Features[i]
@@ -76,8 +76,8 @@ func TestDumpStage2(t *testing.T) {
 			if x.Segmented {
 				seg = 1
 			}
-			fmt.Fprintf(f, "%d,%d,%.5f,%.4f,%.4f,%.4f,%.2f,%.2f,%d,%.4f,%.4f,%.4f,%.1f,%.4f,%.3f,%.3f,%.4f,%.4f\n", seed, hit, x.Stage1, x.MeanSI, x.Sphericity, x.BlobRatio, x.ClusterDiamMM, x.MeanDiamMM, seg,
-				x.WallContact, x.CapCut, x.Fill, x.Contrast, x.SolidFraction, x.Elongation, x.Offset, x.Lobulation, x.Spiculation)
+			fmt.Fprintf(f, "%d,%d,%.5f,%.4f,%.4f,%.4f,%.2f,%.2f,%d,%.4f,%.4f,%.4f,%.1f,%.4f,%.3f,%.3f,%.4f,%.4f,%s,%.2f,%d\n", seed, hit, x.Stage1, x.MeanSI, x.Sphericity, x.BlobRatio, x.ClusterDiamMM, x.MeanDiamMM, seg,
+				x.WallContact, x.CapCut, x.Fill, x.Contrast, x.SolidFraction, x.Elongation, x.Offset, x.Lobulation, x.Spiculation, kind, td, i+1)
 		}
 	})
 }
