@@ -161,7 +161,8 @@ when that is 2 mm or more away, at its strongest fine-scale blob point; the next
 20 clusters at that blob point only; a non-solid lesion once more from its
 ground glass alone, so that vessels crossing it are not taken for it) and
 measured (type, long and short axis,
-mean diameter, volume, solid part, spiculation) and characterised: upper zone,
+mean diameter, volume, solid part, spiculation, lobulation, distance to the
+pleura) and characterised: upper zone,
 Lung-RADS v2022 category and Brock (PanCan) probability, with the covariates
 from the DICOM header (PatientAge, PatientSex) and --clinical (see classify).
 The detection score then becomes the second stage's: a logistic model over the
@@ -176,4 +177,4 @@ LUNA16 columns seriesuid,coordX,coordY,coordZ,probability first (probability =
 detection score), then diameter_mm,voxels,mean_hu,mean_si,compactness,
 detect_score,malignancy,patient_id,type,long_axis_mm,short_axis_mm,
 mean_diameter_mm,volume_mm3,solid_diameter_mm,spiculation,upper_zone,brock,cnn,
-lung_rads. -o - writes the CSV to standard output.`
+lung_rads,lobulation,pleura_distance_mm. -o - writes the CSV to standard output.`

@@ -78,17 +78,25 @@ type Candidate struct {
 	// LungRADS is the Lung-RADS v2022 baseline category ("2", "3", "4A",
 	// "4B", "4X"; "1" for calcified), "" when not measured.
 	LungRADS string
+	// Lobulation in [0,1] grows with the lesion's bumps of a few mm
+	// (departure from its moment ellipsoid; see nodule.Result).
+	Lobulation float64
+	// PleuraDistanceMM is the distance (mm) from the lesion to the nearest
+	// voxel outside the lung mask (pleura, mediastinum, diaphragm): 0 when
+	// it touches; measured up to nodule.PleuraReachMM (15 mm), and that
+	// value means "15 mm or more".
+	PleuraDistanceMM float64
 }
 
 // Header is the CSV header: the LUNA16 submission columns first, then ours.
 var Header = []string{"seriesuid", "coordX", "coordY", "coordZ", "probability",
 	"diameter_mm", "voxels", "mean_hu", "mean_si", "compactness", "detect_score", "malignancy", "patient_id",
 	"type", "long_axis_mm", "short_axis_mm", "mean_diameter_mm", "volume_mm3", "solid_diameter_mm",
-	"spiculation", "upper_zone", "brock", "cnn", "lung_rads"}
+	"spiculation", "upper_zone", "brock", "cnn", "lung_rads", "lobulation", "pleura_distance_mm"}
 
 // numeric are the columns of Header that hold numbers (the others are text,
 // which csvio keeps from starting a spreadsheet formula).
-var numeric = append(append([]string(nil), Header[1:12]...), Header[14:23]...)
+var numeric = append(append(append([]string(nil), Header[1:12]...), Header[14:23]...), Header[24:26]...)
 
 func f(x float64, prec int) string {
 	if math.IsNaN(x) {
@@ -108,7 +116,8 @@ func Write(w io.Writer, cs []Candidate) error {
 			f(c.DiameterMM, 2), strconv.Itoa(c.Voxels), f(c.MeanHU, 1), f(c.MeanSI, 4), f(c.Compactness, 4),
 			f(c.DetectScore, 6), f(c.Malignancy, 6), c.PatientID,
 			c.Type, m(c, c.LongAxisMM, 1), m(c, c.ShortAxisMM, 1), m(c, c.MeanDiameterMM, 1), m(c, c.VolumeMM3, 0),
-			m(c, c.SolidDiameterMM, 1), m(c, c.Spiculation, 3), zone(c), f(c.Brock, 6), f(c.CNN, 6), c.LungRADS)
+			m(c, c.SolidDiameterMM, 1), m(c, c.Spiculation, 3), zone(c), f(c.Brock, 6), f(c.CNN, 6), c.LungRADS,
+			m(c, c.Lobulation, 3), m(c, c.PleuraDistanceMM, 1))
 		if err != nil {
 			return err
 		}
@@ -188,7 +197,8 @@ func parseRow(row csvio.Row) (Candidate, error) {
 		{"malignancy", math.NaN(), &c.Malignancy}, {"long_axis_mm", math.NaN(), &c.LongAxisMM},
 		{"short_axis_mm", math.NaN(), &c.ShortAxisMM}, {"mean_diameter_mm", math.NaN(), &c.MeanDiameterMM},
 		{"volume_mm3", math.NaN(), &c.VolumeMM3}, {"solid_diameter_mm", math.NaN(), &c.SolidDiameterMM},
-		{"spiculation", math.NaN(), &c.Spiculation}, {"brock", math.NaN(), &c.Brock}, {"cnn", math.NaN(), &c.CNN}}
+		{"spiculation", math.NaN(), &c.Spiculation}, {"brock", math.NaN(), &c.Brock}, {"cnn", math.NaN(), &c.CNN},
+		{"lobulation", math.NaN(), &c.Lobulation}, {"pleura_distance_mm", math.NaN(), &c.PleuraDistanceMM}}
 	for _, v := range vals {
 		if *v.dst, err = row.Float(v.k, v.def); err != nil {
 			return c, err

@@ -34,7 +34,7 @@ func TestMeasurementColumns(t *testing.T) {
 	in := []Candidate{
 		{SeriesUID: "s", World: [3]float64{1, 2, 3}, Malignancy: 0.3, Type: "part-solid", LongAxisMM: 14.2,
 			ShortAxisMM: 10.1, MeanDiameterMM: 12.15, VolumeMM3: 905, SolidDiameterMM: 5.5, Spiculation: 0.25,
-			UpperZone: true, Brock: 0.123456, CNN: math.NaN(), LungRADS: "4A"},
+			UpperZone: true, Brock: 0.123456, CNN: math.NaN(), LungRADS: "4A", Lobulation: 0.4321, PleuraDistanceMM: 3.25},
 		{SeriesUID: "s", World: [3]float64{4, 5, 6}, Malignancy: math.NaN(), Brock: math.NaN(), CNN: math.NaN()},
 	}
 	var b bytes.Buffer
@@ -42,13 +42,13 @@ func TestMeasurementColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
-	if !strings.HasSuffix(lines[0], ",type,long_axis_mm,short_axis_mm,mean_diameter_mm,volume_mm3,solid_diameter_mm,spiculation,upper_zone,brock,cnn,lung_rads") {
+	if !strings.HasSuffix(lines[0], ",type,long_axis_mm,short_axis_mm,mean_diameter_mm,volume_mm3,solid_diameter_mm,spiculation,upper_zone,brock,cnn,lung_rads,lobulation,pleura_distance_mm") {
 		t.Errorf("header %q", lines[0])
 	}
-	if !strings.HasSuffix(lines[1], ",part-solid,14.2,10.1,12.2,905,5.5,0.250,1,0.123456,,4A") {
+	if !strings.HasSuffix(lines[1], ",part-solid,14.2,10.1,12.2,905,5.5,0.250,1,0.123456,,4A,0.432,3.2") {
 		t.Errorf("measured row %q", lines[1])
 	}
-	if !strings.HasSuffix(lines[2], ",,,,,,,,,,,") {
+	if !strings.HasSuffix(lines[2], ",,,,,,,,,,,,,") {
 		t.Errorf("unmeasured row %q has values in the measurement columns", lines[2])
 	}
 	out, err := Read(&b, "mem")
@@ -56,10 +56,11 @@ func TestMeasurementColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := out[0]
-	if o.Type != "part-solid" || o.LongAxisMM != 14.2 || !o.UpperZone || o.Brock != 0.123456 || !math.IsNaN(o.CNN) || o.LungRADS != "4A" {
+	if o.Type != "part-solid" || o.LongAxisMM != 14.2 || !o.UpperZone || o.Brock != 0.123456 || !math.IsNaN(o.CNN) || o.LungRADS != "4A" ||
+		o.Lobulation != 0.432 || o.PleuraDistanceMM != 3.2 {
 		t.Errorf("read back %+v", o)
 	}
-	if out[1].Type != "" || out[1].UpperZone || !math.IsNaN(out[1].LongAxisMM) {
+	if out[1].Type != "" || out[1].UpperZone || !math.IsNaN(out[1].LongAxisMM) || !math.IsNaN(out[1].PleuraDistanceMM) {
 		t.Errorf("unmeasured read back %+v", out[1])
 	}
 }

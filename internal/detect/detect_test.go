@@ -88,6 +88,16 @@ func TestSyntheticNodulesFound(t *testing.T) {
 		}
 		if best > math.Max(diam[n]/2, 2) || rank >= len(nod) {
 			t.Errorf("nodule %d (%.0f mm at %v): nearest candidate %.1f mm away at rank %d", n, diam[n], c, best, rank)
+			continue
+		}
+		// The candidate carries the measured distance to the mask's edge
+		// (the wall's voxels at x ≤ −55 mm, the box's outer voxels at
+		// y ≤ −49, y ≥ 48, z ≤ −199, z ≥ −112 mm), from the nodule's surface,
+		// up to nodule.PleuraReachMM (15 mm).
+		face := math.Min(math.Min(c[0]+55, math.Min(c[1]+49, 48-c[1])), math.Min(c[2]+199, -112-c[2]))
+		want := math.Min(face-diam[n]/2-0.5, 15)
+		if cand := res.Candidates[rank]; cand.Type == "" || math.Abs(cand.PleuraDistanceMM-want) > 1.5 {
+			t.Errorf("nodule %d: type %q, pleura distance %.1f mm, want %.1f", n, cand.Type, cand.PleuraDistanceMM, want)
 		}
 	}
 	for _, c := range res.Candidates {

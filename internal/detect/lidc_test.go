@@ -69,6 +69,11 @@ func TestLIDC0001(t *testing.T) {
 		t.Fatalf("LUNA16 nodule at %v (%.2f mm) not hit", lidcNodule, lidcDiameter)
 	}
 	t.Logf("nodule hit at rank %d", hit)
+	// The candidate carries its lesion's measurements: the nodule touches
+	// the chest wall (nodule.TestLIDC0001AgainstReaders) and is lobulated.
+	if c := res.Candidates[hit]; c.Type == "" || c.PleuraDistanceMM > 1 || !(c.Lobulation > 0 && c.Lobulation <= 1) {
+		t.Errorf("nodule candidate: type %q, pleura distance %.1f mm (want ≤ 1), lobulation %.3f (want > 0)", c.Type, c.PleuraDistanceMM, c.Lobulation)
+	}
 }
 
 // TestA0002Mass runs the detector on the Lung-PET-CT-Dx A0002 scan (Siemens,

@@ -214,7 +214,7 @@ func sizeHint(clusterMM float64, level int, sigma []float64) float64 {
 
 // Measured copies the lesion measured at a candidate into its fields: the
 // centre moves to the lesion's centroid, and the type, axes, volume, solid
-// part and spiculation are filled in.
+// part, spiculation, lobulation and distance to the pleura are filled in.
 func Measured(c *candidate.Candidate, m *nodule.Result) {
 	c.World = m.Centre
 	c.Type = string(m.Type)
@@ -222,6 +222,8 @@ func Measured(c *candidate.Candidate, m *nodule.Result) {
 	c.VolumeMM3 = m.VolumeMM3
 	c.SolidDiameterMM = m.SolidDiameterMM
 	c.Spiculation = m.Spiculation
+	c.Lobulation = m.Lobulation
+	c.PleuraDistanceMM = m.PleuraDistanceMM
 }
 
 // duplicate reports whether the LPS point w (a candidate's segmented

@@ -643,8 +643,8 @@ const PleuraReachMM = 15
 
 // pleura returns the distance (mm) from the body to the nearest box voxel
 // outside the lung mask, 0 when touching, looked for over the body's box
-// plus a margin of PleuraReachMM; when no such voxel lies there, that
-// margin and true (a lower bound). The distance map (ws.dist) is computed
+// plus a margin of PleuraReachMM; when no such voxel lies within
+// PleuraReachMM, that reach and true (a lower bound). The distance map (ws.dist) is computed
 // only when the margin box holds a voxel outside the lung: most candidates
 // lie inside the lung, and the map is the costliest step of their
 // measurement otherwise.
@@ -676,7 +676,13 @@ func (ws *Workspace) pleura(b *boxInfo) (float64, bool) {
 			}
 		}
 	}
-	return math.Max(0, math.Sqrt(float64(best))-minSp), false
+	d := math.Max(0, math.Sqrt(float64(best))-minSp)
+	if d >= PleuraReachMM {
+		// The box reaches further along its diagonals: past the reach
+		// every distance is reported as the bound.
+		return PleuraReachMM, true
+	}
+	return d, false
 }
 
 // outsideLungIn reports whether the box voxels lo…hi (inclusive) hold one

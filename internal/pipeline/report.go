@@ -114,10 +114,11 @@ func reportFinding(c candidate.Candidate, rank int) report.Finding {
 	f := report.Finding{Rank: rank, Label: fmt.Sprintf("N%d", rank), CentreLPS: c.World, Type: c.Type,
 		LungRADS: c.LungRADS, Brock: c.Brock, CNN: c.CNN, DetectScore: c.DetectScore, UpperZone: c.UpperZone,
 		LongAxisMM: math.NaN(), ShortAxisMM: math.NaN(), MeanDiameterMM: math.NaN(), VolumeMM3: math.NaN(),
-		SolidDiameterMM: math.NaN(), Spiculation: math.NaN()}
+		SolidDiameterMM: math.NaN(), Spiculation: math.NaN(), Lobulation: math.NaN(), PleuraDistanceMM: math.NaN()}
 	if c.Type != "" {
 		f.LongAxisMM, f.ShortAxisMM, f.MeanDiameterMM = c.LongAxisMM, c.ShortAxisMM, c.MeanDiameterMM
 		f.VolumeMM3, f.SolidDiameterMM, f.Spiculation = c.VolumeMM3, c.SolidDiameterMM, c.Spiculation
+		f.Lobulation, f.PleuraDistanceMM = c.Lobulation, c.PleuraDistanceMM
 	}
 	return f
 }

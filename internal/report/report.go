@@ -75,6 +75,10 @@ type Finding struct {
 	// Spiculation is the margin's spiculation score, dimensionless in
 	// [0, 1] (0 smooth), as the nodule stage defines it; NaN = not measured.
 	Spiculation float64
+	// Lobulation is the margin's lobulation score in [0, 1] (0 smooth);
+	// PleuraDistanceMM the distance (mm) to the pleura (or mediastinum or
+	// diaphragm), 0 touching, 15 meaning 15 mm or more. NaN = not measured.
+	Lobulation, PleuraDistanceMM float64
 	// UpperZone is true for a nodule in an upper lobe (a Brock covariate).
 	UpperZone bool
 	// LungRADS is the finding's Lung-RADS v2022 category ("2", "4A", ...).

@@ -75,6 +75,7 @@ type findingView struct {
 	Label, Type, LungRADS, LRClass string
 	Axes, Long, Short, Mean        string
 	Volume, Solid, Spiculation     string
+	Lobulation, Pleura             string
 	Zone, Brock, CNN, Detect       string
 	Malignancy, Rank, Centre       string
 	Images                         []imageView
@@ -122,6 +123,7 @@ func newPatientView(p Patient) patientView {
 			LungRADS: orDash(f.LungRADS), LRClass: lrClass(f.LungRADS),
 			Long: num(f.LongAxisMM, 1), Short: num(f.ShortAxisMM, 1), Mean: num(f.MeanDiameterMM, 1),
 			Volume: num(f.VolumeMM3, 0), Solid: num(f.SolidDiameterMM, 1), Spiculation: num(f.Spiculation, 2),
+			Lobulation: num(f.Lobulation, 2), Pleura: num(f.PleuraDistanceMM, 1),
 			Brock: pct(f.Brock), CNN: pct(f.CNN), Detect: num(f.DetectScore, 3), Malignancy: pct(Malignancy(f, p.Scorer)),
 			Rank: dash, Centre: fmt.Sprintf("%s, %s, %s", num(f.CentreLPS[0], 1), num(f.CentreLPS[1], 1), num(f.CentreLPS[2], 1))}
 		if f.Rank > 0 {
