@@ -56,6 +56,12 @@ type Finding struct {
 	// malignancy score and Spiculation the spiculation score, each in 0..1;
 	// NaN means not computed.
 	Brock, CNN, Spiculation float64
+	// Lobulation is the lobulation score in 0..1 and PleuraDistanceMM the
+	// distance (mm) from the nodule to the pleura, mediastinum or
+	// diaphragm (0 touching); NaN means not computed. PleuraBeyond says
+	// the distance is a lower bound (nothing within it).
+	Lobulation, PleuraDistanceMM float64
+	PleuraBeyond                 bool
 	// Description is free text added to the finding's description.
 	Description string
 }
@@ -119,7 +125,7 @@ func checkFindings(fs []Finding) (map[int]*Finding, error) {
 		for _, s := range []struct {
 			name string
 			v    float64
-		}{{"Brock", f.Brock}, {"CNN", f.CNN}, {"spiculation", f.Spiculation}} {
+		}{{"Brock", f.Brock}, {"CNN", f.CNN}, {"spiculation", f.Spiculation}, {"lobulation", f.Lobulation}} {
 			if !math.IsNaN(s.v) && !(s.v >= 0 && s.v <= 1) {
 				return nil, fmt.Errorf("%w: finding %s has %s score %g, want 0..1 or NaN", ErrFindings, f.label(), s.name, s.v)
 			}
@@ -128,7 +134,7 @@ func checkFindings(fs []Finding) (map[int]*Finding, error) {
 			name string
 			v    float64
 		}{{"long axis", f.LongAxisMM}, {"short axis", f.ShortAxisMM}, {"mean diameter", f.MeanDiameterMM},
-			{"volume", f.VolumeMM3}, {"solid diameter", f.SolidDiameterMM}} {
+			{"volume", f.VolumeMM3}, {"solid diameter", f.SolidDiameterMM}, {"pleura distance", f.PleuraDistanceMM}} {
 			if !math.IsNaN(m.v) && !(m.v >= 0 && !math.IsInf(m.v, 0)) {
 				return nil, fmt.Errorf("%w: finding %s has %s %g, want ≥ 0 or NaN", ErrFindings, f.label(), m.name, m.v)
 			}
@@ -143,7 +149,8 @@ func known(v float64) bool { return !math.IsNaN(v) }
 // Summary is the finding's one-line human description: measurements (mm,
 // mm³), type, Lung-RADS category, scores and the free text, omitting what is
 // unknown, e.g. "long axis 23.4 mm, short axis 18.0 mm, mean diameter
-// 20.7 mm, volume 5123 mm³; part-solid; Lung-RADS 4B; Brock 0.31".
+// 20.7 mm, volume 5123 mm³, distance to pleura 4.5 mm; part-solid;
+// Lung-RADS 4B; Brock 0.31, lobulation 0.20".
 func (f *Finding) Summary() string { return f.summary(true) }
 
 // summary is Summary; with unicode false it writes "mm3" for "mm³" (DICOM
@@ -165,6 +172,11 @@ func (f *Finding) summary(unicode bool) string {
 	add("mean diameter", f.MeanDiameterMM, "mm", 1)
 	add("volume", f.VolumeMM3, cubic, 0)
 	add("solid component", f.SolidDiameterMM, "mm", 1)
+	if f.PleuraBeyond {
+		add("distance to pleura at least", f.PleuraDistanceMM, "mm", 0)
+	} else {
+		add("distance to pleura", f.PleuraDistanceMM, "mm", 1)
+	}
 	if len(meas) > 0 {
 		parts = append(parts, strings.Join(meas, ", "))
 	}
@@ -178,7 +190,7 @@ func (f *Finding) summary(unicode bool) string {
 	for _, s := range []struct {
 		name string
 		v    float64
-	}{{"Brock", f.Brock}, {"CNN", f.CNN}, {"spiculation", f.Spiculation}} {
+	}{{"Brock", f.Brock}, {"CNN", f.CNN}, {"spiculation", f.Spiculation}, {"lobulation", f.Lobulation}} {
 		if known(s.v) {
 			scores = append(scores, fmt.Sprintf("%s %.2f", s.name, s.v))
 		}

@@ -102,9 +102,10 @@ func lidcFindings() []Finding {
 	return []Finding{
 		{Rank: 1, Label: "N1", CentreLPS: lidcNodule, LongAxisMM: 25.5, ShortAxisMM: 19.25, MeanDiameterMM: 22.375,
 			VolumeMM3: 6123.5, SolidDiameterMM: 21.5, Type: "part-solid", LungRADS: "4B", Brock: 0.31, CNN: 0.87,
-			Spiculation: 0.42, Description: "juxtapleural, right lower lobe"},
+			Spiculation: 0.42, Lobulation: 0.34, PleuraDistanceMM: 0, Description: "juxtapleural, right lower lobe"},
 		{Rank: 2, CentreLPS: [3]float64{-60, 40, -110}, LongAxisMM: nan, ShortAxisMM: nan, MeanDiameterMM: 6.5,
-			VolumeMM3: nan, SolidDiameterMM: nan, Brock: nan, CNN: 0.12, Spiculation: nan},
+			VolumeMM3: nan, SolidDiameterMM: nan, Brock: nan, CNN: 0.12, Spiculation: nan, Lobulation: nan,
+			PleuraDistanceMM: 15, PleuraBeyond: true},
 	}
 }
 
@@ -210,7 +211,7 @@ func buildSyntheticCase(t testing.TB) *testCase {
 		fs = append(fs, Finding{Rank: r, CentreLPS: n.World, LongAxisMM: n.DiameterMM, ShortAxisMM: n.DiameterMM,
 			MeanDiameterMM: n.DiameterMM, VolumeMM3: math.Pi / 6 * n.DiameterMM * n.DiameterMM * n.DiameterMM,
 			SolidDiameterMM: nan, Type: "solid", LungRADS: "3", Brock: nan, CNN: 0.5, Spiculation: nan,
-			Description: "phantom " + string(n.Kind)})
+			Lobulation: nan, PleuraDistanceMM: 4.5, Description: "phantom " + string(n.Kind)})
 	}
 	refs, err := dicomio.ReadRefs(dir, dicomio.Options{})
 	if err != nil {
@@ -245,7 +246,8 @@ func enhancedCase(t testing.TB) *testCase {
 		}
 		nan := math.NaN()
 		fs := []Finding{{Rank: 1, Label: "E1", CentreLPS: c, LongAxisMM: 12, ShortAxisMM: 12, MeanDiameterMM: 12,
-			VolumeMM3: nan, SolidDiameterMM: nan, Brock: nan, CNN: nan, Spiculation: nan}}
+			VolumeMM3: nan, SolidDiameterMM: nan, Brock: nan, CNN: nan, Spiculation: nan, Lobulation: nan,
+			PleuraDistanceMM: nan}}
 		return &testCase{name: "enhanced", files: files, refs: refs, labels: labels, findings: fs}
 	})
 }

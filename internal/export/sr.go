@@ -205,6 +205,16 @@ func qualitative(f *Finding) []string {
 	if known(f.Spiculation) {
 		out = append(out, fmt.Sprintf("Spiculation score: %.2f", f.Spiculation))
 	}
+	if known(f.Lobulation) {
+		out = append(out, fmt.Sprintf("Lobulation score: %.2f", f.Lobulation))
+	}
+	if known(f.PleuraDistanceMM) {
+		at := ""
+		if f.PleuraBeyond {
+			at = "at least "
+		}
+		out = append(out, fmt.Sprintf("Distance to pleura: %s%.1f mm", at, f.PleuraDistanceMM))
+	}
 	if d := clip(f.Description, 10240); d != "" {
 		out = append(out, "Comment: "+d)
 	}

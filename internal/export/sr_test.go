@@ -3,6 +3,7 @@ package export
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -132,6 +133,16 @@ func checkDsrdump(t *testing.T, path string, fs []Finding) {
 		}
 		if f.LungRADS != "" {
 			want = append(want, `"Lung-RADS category: `+f.LungRADS+`"`)
+		}
+		if known(f.Lobulation) {
+			want = append(want, fmt.Sprintf(`"Lobulation score: %.2f"`, f.Lobulation))
+		}
+		if known(f.PleuraDistanceMM) {
+			at := ""
+			if f.PleuraBeyond {
+				at = "at least "
+			}
+			want = append(want, fmt.Sprintf(`"Distance to pleura: %s%.1f mm"`, at, f.PleuraDistanceMM))
 		}
 	}
 	for _, w := range want {

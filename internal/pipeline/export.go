@@ -136,12 +136,17 @@ func Findings(cs []candidate.Candidate) []export.Finding {
 	fs := make([]export.Finding, len(cs))
 	for i, c := range cs {
 		f := export.Finding{Rank: i + 1, CentreLPS: c.World, Type: c.Type, LungRADS: c.LungRADS,
-			Brock: prob(c.Brock), CNN: prob(c.CNN), Spiculation: math.NaN(),
+			Brock: prob(c.Brock), CNN: prob(c.CNN), Spiculation: math.NaN(), Lobulation: math.NaN(), PleuraDistanceMM: math.NaN(),
 			LongAxisMM: math.NaN(), ShortAxisMM: math.NaN(), MeanDiameterMM: math.NaN(),
 			VolumeMM3: math.NaN(), SolidDiameterMM: math.NaN()}
 		if c.Type != "" {
 			f.LongAxisMM, f.ShortAxisMM, f.MeanDiameterMM = c.LongAxisMM, c.ShortAxisMM, c.MeanDiameterMM
 			f.VolumeMM3, f.Spiculation = c.VolumeMM3, prob(c.Spiculation)
+			f.Lobulation = prob(c.Lobulation)
+			if c.PleuraDistanceMM >= 0 {
+				f.PleuraDistanceMM = c.PleuraDistanceMM
+				f.PleuraBeyond = c.PleuraDistanceMM >= nodule.PleuraReachMM
+			}
 			if c.SolidDiameterMM > 0 {
 				f.SolidDiameterMM = c.SolidDiameterMM
 			}
