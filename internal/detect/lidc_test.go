@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"math"
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/dicomio"
@@ -73,6 +74,13 @@ func TestLIDC0001(t *testing.T) {
 	// the chest wall (nodule.TestLIDC0001AgainstReaders) and is lobulated.
 	if c := res.Candidates[hit]; c.Type == "" || c.PleuraDistanceMM > 1 || !(c.Lobulation > 0 && c.Lobulation <= 1) {
 		t.Errorf("nodule candidate: type %q, pleura distance %.1f mm (want ≤ 1), lobulation %.3f (want > 0)", c.Type, c.PleuraDistanceMM, c.Lobulation)
+	}
+	// No candidate is measured as a body smaller than a 2 mm ball: three
+	// of this scan's clusters once were (1–2 mm³, "non-solid 1.0 mm").
+	for i, c := range res.Candidates {
+		if c.Type != "" && c.VolumeMM3 < math.Pi/6*8 {
+			t.Errorf("candidate %d measured %s, %.1f mm³: smaller than a 2 mm ball", i, c.Type, c.VolumeMM3)
+		}
 	}
 }
 

@@ -266,6 +266,12 @@ func TestNoLesion(t *testing.T) {
 	if _, err := Segment(hu, m, [3]float64{0, 0, 0}, 8, Options{}, nil); !errors.Is(err, ErrNoLesion) {
 		t.Errorf("plain lung: %v, want ErrNoLesion", err)
 	}
+	// A 3 mm nodule, the smallest LUNA16 counts, is measured, not taken
+	// for a body too small to be a lesion (open's 2 mm-ball floor).
+	small, sm := scene{n: 40, wallX: math.NaN(), density: ball(0.2, 0.1, -0.3, 1.5, 900)}.render(3)
+	if r, err := Segment(small, sm, [3]float64{0, 0, 0}, 3, Options{}, nil); err != nil || r.VolumeMM3 < 4.2 {
+		t.Errorf("3 mm nodule: %v", err)
+	}
 	if _, err := Segment(hu, m, [3]float64{500, 0, 0}, 8, Options{}, nil); !errors.Is(err, ErrInput) {
 		t.Errorf("seed outside: %v, want ErrInput", err)
 	}

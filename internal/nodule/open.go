@@ -101,6 +101,12 @@ func (ws *Workspace) open(b *boxInfo, seed int, hint float64, res *Result, dense
 	if body == 0 {
 		return fmt.Errorf("%w: empty body after opening", ErrNoLesion)
 	}
+	// A body smaller than a coreMinMM ball (4.2 mm³) is a few voxels of
+	// noise or a vessel's cross-section, not a lesion that can be
+	// measured: LUNA16 and Lung-RADS report nothing under 3 mm.
+	if v := float64(body) * sp[0] * sp[1] * sp[2]; v < math.Pi/6*coreMinMM*coreMinMM*coreMinMM {
+		return fmt.Errorf("%w: body of %.1f mm³ is smaller than a %g mm ball", ErrNoLesion, v, float64(coreMinMM))
+	}
 	res.shell = math.Min(math.Max(1.2*rin, minShellMM), maxShellMM)
 	res.bodyR = ro + half
 	return nil
