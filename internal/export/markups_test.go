@@ -96,6 +96,8 @@ func TestMarkupsRejectBadFindings(t *testing.T) {
 		"bad Lung-RADS": func(f *Finding) { f.LungRADS = "5" },
 		"score > 1":     func(f *Finding) { f.Brock = 1.5 },
 		"negative size": func(f *Finding) { f.VolumeMM3 = -3 },
+		"lobulation 2":  func(f *Finding) { f.Lobulation = 2 },
+		"pleura -1 mm":  func(f *Finding) { f.PleuraDistanceMM = -1 },
 	} {
 		fs := lidcFindings()
 		mutate(&fs[0])

@@ -644,10 +644,10 @@ const PleuraReachMM = 15
 // pleura returns the distance (mm) from the body to the nearest box voxel
 // outside the lung mask, 0 when touching, looked for over the body's box
 // plus a margin of PleuraReachMM; when no such voxel lies within
-// PleuraReachMM, that reach and true (a lower bound). The distance map (ws.dist) is computed
-// only when the margin box holds a voxel outside the lung: most candidates
-// lie inside the lung, and the map is the costliest step of their
-// measurement otherwise.
+// PleuraReachMM, that reach and true (a lower bound). The distance map
+// (ws.dist) is computed only when the margin box holds a voxel outside the
+// lung: most candidates lie inside the lung, and the map is the costliest
+// step of their measurement otherwise.
 func (ws *Workspace) pleura(b *boxInfo) (float64, bool) {
 	nx, ny := b.n[0], b.n[1]
 	sp := b.grid.Spacing
