@@ -200,8 +200,9 @@ When the truth has the measurement columns and the candidates have
 measurements, the summary and JSON compare them for each detected nodule's
 best-scoring hit: mean diameter and volume error (median, 90th percentile),
 type accuracy and confusion, the spiculation AUC (spiculated against all other
-nodules, and against the round kind alone), the malignancy AUCs and the
-Lung-RADS counts.
+nodules, and against the round kind alone), the malignancy AUCs, the
+Lung-RADS counts and, when the truth has a location column, per location how
+many hits read a pleura_distance_mm of 1 mm or less (touching).
 
 --lidc SERIES_DIR scores one candidates file against the LIDC-IDRI readers'
 XML beside a DICOM series: per physical nodule >= 3 mm (50 % consensus) whether

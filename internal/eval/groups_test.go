@@ -23,14 +23,14 @@ import (
 //	n0 S1 (0,0,0)     Ø10 round       L10 S10  V523.6  solid     spic 0 mal 2
 //	n1 S1 (50,0,0)    Ø6  round       L6  S6   V113    solid     spic 0 mal 2  (missed)
 //	n2 S1 (0,50,0)    Ø20 groundglass L22 S18  V4000   non-solid spic 0 mal 3
-//	n3 S2 (0,0,0)     Ø8  spiculated  L9  S7   V300    solid     spic 1 mal 4
+//	n3 S2 (0,0,0)     Ø8  spiculated  L9  S7   V300    solid     spic 1 mal 4  (juxtapleural)
 //	n4 S2 (50,50,50)  Ø2  round       L2  S2   V4.19   solid     spic 0 mal 1  (< 3 mm)
 //	n5 S2 (100,0,0)   Ø35 mass        L40 S30  V20000  solid     spic 1 mal 5
 const truthCSV = `seriesuid,coordX,coordY,coordZ,diameter_mm,malignancy,kind,type,solid_diameter_mm,long_axis_mm,short_axis_mm,volume_mm3,spiculated,location
 S1,0,0,0,10,2,round,solid,10,10,10,523.6,0,parenchyma
 S1,50,0,0,6,2,round,solid,6,6,6,113,0,parenchyma
 S1,0,50,0,20,3,groundglass,non-solid,0,22,18,4000,0,parenchyma
-S2,0,0,0,8,4,spiculated,solid,8,9,7,300,1,parenchyma
+S2,0,0,0,8,4,spiculated,solid,8,9,7,300,1,juxtapleural
 S2,50,50,50,2,1,round,solid,2,2,2,4.19,0,parenchyma
 S2,100,0,0,35,5,mass,solid,35,40,30,20000,1,juxtapleural
 `
@@ -53,7 +53,7 @@ func handCands() []candidate.Candidate {
 			LongAxisMM: l, ShortAxisMM: sh, MeanDiameterMM: (l + sh) / 2, VolumeMM3: v, SolidDiameterMM: nan,
 			Spiculation: sp, LungRADS: rads, Brock: brock, CNN: cnn}
 	}
-	return []candidate.Candidate{
+	cs := []candidate.Candidate{
 		m("S1", 1, 0, 0, .9, "solid", 11, 10, 600, .7, "2", .1, .05, .2),
 		m("S1", 0, 51, 0, .4, "part-solid", 20, 16, 3000, .1, "3", .3, .3, .4),
 		m("S1", 200, 0, 0, .8, "solid", 5, 4, 50, .1, "2", .1, .1, .1),
@@ -63,6 +63,9 @@ func handCands() []candidate.Candidate {
 		m("S2", 100, 0, 2, .3, "", nan, nan, nan, nan, "", .2, nan, .4),
 		m("S1", -50, -50, 0, .6, "solid", 6, 5, 80, .2, "4B", .1, .1, .1),
 	}
+	// Pleura distances (mm) of the measured hits: c0 8, c1 0.5, c3 0.
+	cs[0].PleuraDistanceMM, cs[1].PleuraDistanceMM, cs[3].PleuraDistanceMM = 8, 0.5, 0
+	return cs
 }
 
 func writeHand(t *testing.T) (truth, cands string) {
@@ -291,8 +294,14 @@ func TestMeasurementHand(t *testing.T) {
 	if fmt.Sprint(a.LungRADSDetected) != "map[2:1 3:1 4A:1 unmeasured:1]" || fmt.Sprint(a.LungRADSFalsePositives) != "map[2:1 4B:1 unmeasured:1]" {
 		t.Errorf("Lung-RADS %v %v", a.LungRADSDetected, a.LungRADSFalsePositives)
 	}
+	// Touching the pleura: n3 (juxtapleural) by c3 at 0 mm; of the
+	// parenchymal n0 and n2, c1 at 0.5 mm touches, c0 at 8 mm does not.
+	if fmt.Sprint(a.PleuraContact) != "[{juxtapleural 1 1} {parenchyma 2 1}]" {
+		t.Errorf("pleura contact %v", a.PleuraContact)
+	}
 	s := r.Summary()
 	for _, want := range []string{"mean diameter (long+short)/2: |relative error| median 6.2 %, 90th percentile 9.2 % (n = 3)",
+		"touching the pleura (pleura_distance_mm ≤ 1), by truth location: juxtapleural 1/1; parenchyma 1/2;",
 		"spiculated vs not, AUC of spiculation: 0.500", "spiculated vs round, AUC of spiculation: 0.000 (1 spiculated, 1 round)",
 		"Lung-RADS of false positives: 2 1, 4B 1, unmeasured 1",
 		"brock 1.000 (1/2)"} {

@@ -49,9 +49,26 @@ type Agreement struct {
 	// the false-positive marks the same way.
 	LungRADSDetected       map[string]int `json:"lung_rads_detected"`
 	LungRADSFalsePositives map[string]int `json:"lung_rads_false_positives"`
+	// PleuraContact compares the pleura_distance_mm column with the
+	// truth's location: per location, how many measured hits read
+	// TouchingMM or less (touching the pleura, mediastinum or diaphragm);
+	// absent when the truth has no location column.
+	PleuraContact []LocationContact `json:"pleura_contact,omitempty"`
 	// PerNodule lists every detected nodule with both sides' values.
 	PerNodule []MeasuredNodule `json:"per_nodule"`
 }
+
+// LocationContact counts one truth location's measured hits and those
+// whose pleura_distance_mm is at most TouchingMM.
+type LocationContact struct {
+	Location string `json:"location"`
+	Measured int    `json:"measured"`
+	Touching int    `json:"touching"`
+}
+
+// TouchingMM is the pleura distance (mm) up to which a lesion counts as
+// touching the pleura in PleuraContact: one voxel of the 1 mm grid.
+const TouchingMM = 1
 
 // TypeAccuracy is the type agreement of one kind's measured hits.
 type TypeAccuracy struct {
@@ -104,6 +121,7 @@ func (r *Result) measure(rows []TruthRow, cands []candidate.Candidate) *Agreemen
 	byKind := map[string]*TypeAccuracy{}
 	all := &TypeAccuracy{Kind: "all"}
 	conf := map[[2]string]int{}
+	contact := map[string]*LocationContact{}
 	truthTypes, measTypes := map[string]bool{}, map[string]bool{}
 	for i, nr := range r.PerNodule {
 		if !nr.Detected {
@@ -153,6 +171,17 @@ func (r *Result) measure(rows []TruthRow, cands []candidate.Candidate) *Agreemen
 				x.Correct++
 			}
 		}
+		if t.Location != "" && !math.IsNaN(c.PleuraDistanceMM) {
+			lc := contact[t.Location]
+			if lc == nil {
+				lc = &LocationContact{Location: t.Location}
+				contact[t.Location] = lc
+			}
+			lc.Measured++
+			if c.PleuraDistanceMM <= TouchingMM {
+				lc.Touching++
+			}
+		}
 		if t.Spiculated >= 0 {
 			spScore = append(spScore, c.Spiculation)
 			spPos = append(spPos, t.Spiculated == 1)
@@ -184,6 +213,13 @@ func (r *Result) measure(rows []TruthRow, cands []candidate.Candidate) *Agreemen
 		a.TypeAccuracy = append(a.TypeAccuracy, *x)
 	}
 	a.TypeConfusion = confusion(conf, ordered(truthTypes, typeOrder), ordered(measTypes, []string{"solid", "part-solid", "non-solid", "calcified", unmeasured}))
+	locs := map[string]bool{}
+	for l := range contact {
+		locs[l] = true
+	}
+	for _, l := range ordered(locs, []string{"juxtapleural", "mediastinal", "parenchyma"}) {
+		a.PleuraContact = append(a.PleuraContact, *contact[l])
+	}
 	a.Spiculation = aucOf("spiculation", spScore, spPos)
 	a.SpiculationVsRound = aucOf("spiculation", srScore, srPos)
 	if len(malTruth) > 0 {
@@ -286,6 +322,13 @@ func (a *Agreement) text() string {
 		b.WriteString("  malignant (rating ≥ 4) vs not, AUC:")
 		for _, m := range a.Malignancy {
 			fmt.Fprintf(&b, " %s %s (%d/%d);", m.Column, aucText(m), m.Positives, m.Negatives)
+		}
+		b.WriteString("\n")
+	}
+	if len(a.PleuraContact) > 0 {
+		fmt.Fprintf(&b, "  touching the pleura (pleura_distance_mm ≤ %g), by truth location:", float64(TouchingMM))
+		for _, l := range a.PleuraContact {
+			fmt.Fprintf(&b, " %s %d/%d;", l.Location, l.Touching, l.Measured)
 		}
 		b.WriteString("\n")
 	}

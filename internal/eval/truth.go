@@ -41,6 +41,10 @@ type TruthRow struct {
 	SolidDiameterMM, LongAxisMM, ShortAxisMM, VolumeMM3 float64
 	// Spiculated is 1 or 0, −1 when absent.
 	Spiculated int
+	// Location is where the lesion lies (the phantom truth's location
+	// column: parenchyma, juxtapleural, mediastinal), "" when absent; it
+	// is optional even in a phantom truth.
+	Location string
 }
 
 // TruthTable is an annotations table read by ReadTruth.
@@ -105,7 +109,7 @@ func ReadTruthFrom(r io.Reader, name string) (*TruthTable, error) {
 			t.Rows = append(t.Rows, tr)
 			continue
 		}
-		tr.Kind, tr.Type = row.Get("kind"), row.Get("type")
+		tr.Kind, tr.Type, tr.Location = row.Get("kind"), row.Get("type"), row.Get("location")
 		if m := row.Get("malignancy"); m != "" {
 			x, err := strconv.Atoi(m)
 			if err != nil || x < 0 || x > 5 {
