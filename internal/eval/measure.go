@@ -121,7 +121,7 @@ func (r *Result) measure(rows []TruthRow, cands []candidate.Candidate) *Agreemen
 	byKind := map[string]*TypeAccuracy{}
 	all := &TypeAccuracy{Kind: "all"}
 	conf := map[[2]string]int{}
-	contact := map[string]*LocationContact{}
+	contact := contacts{}
 	truthTypes, measTypes := map[string]bool{}, map[string]bool{}
 	for i, nr := range r.PerNodule {
 		if !nr.Detected {
@@ -171,17 +171,7 @@ func (r *Result) measure(rows []TruthRow, cands []candidate.Candidate) *Agreemen
 				x.Correct++
 			}
 		}
-		if t.Location != "" && !math.IsNaN(c.PleuraDistanceMM) {
-			lc := contact[t.Location]
-			if lc == nil {
-				lc = &LocationContact{Location: t.Location}
-				contact[t.Location] = lc
-			}
-			lc.Measured++
-			if c.PleuraDistanceMM <= TouchingMM {
-				lc.Touching++
-			}
-		}
+		contact.add(t.Location, c.PleuraDistanceMM)
 		if t.Spiculated >= 0 {
 			spScore = append(spScore, c.Spiculation)
 			spPos = append(spPos, t.Spiculated == 1)
@@ -196,30 +186,9 @@ func (r *Result) measure(rows []TruthRow, cands []candidate.Candidate) *Agreemen
 		a.LungRADSFalsePositives[rads(cands[m])]++
 	}
 	a.MeanDiameter, a.Volume = errorStats(dErr), errorStats(vErr)
-	kinds := make([]string, 0, len(byKind))
-	for k := range byKind {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
-	for _, k := range append(kinds, "") {
-		x := all
-		if k != "" {
-			x = byKind[k]
-		}
-		x.Accuracy = nan
-		if x.Measured > 0 {
-			x.Accuracy = Float(float64(x.Correct) / float64(x.Measured))
-		}
-		a.TypeAccuracy = append(a.TypeAccuracy, *x)
-	}
+	a.TypeAccuracy = typeAccuracies(byKind, all)
 	a.TypeConfusion = confusion(conf, ordered(truthTypes, typeOrder), ordered(measTypes, []string{"solid", "part-solid", "non-solid", "calcified", unmeasured}))
-	locs := map[string]bool{}
-	for l := range contact {
-		locs[l] = true
-	}
-	for _, l := range ordered(locs, []string{"juxtapleural", "mediastinal", "parenchyma"}) {
-		a.PleuraContact = append(a.PleuraContact, *contact[l])
-	}
+	a.PleuraContact = contact.list()
 	a.Spiculation = aucOf("spiculation", spScore, spPos)
 	a.SpiculationVsRound = aucOf("spiculation", srScore, srPos)
 	if len(malTruth) > 0 {
@@ -232,6 +201,63 @@ func (r *Result) measure(rows []TruthRow, cands []candidate.Candidate) *Agreemen
 		}
 	}
 	return a
+}
+
+// typeAccuracies lists byKind's accuracies by kind, alphabetically, then
+// all's, each with its Accuracy set (NaN when nothing was measured).
+func typeAccuracies(byKind map[string]*TypeAccuracy, all *TypeAccuracy) []TypeAccuracy {
+	kinds := make([]string, 0, len(byKind))
+	for k := range byKind {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	var out []TypeAccuracy
+	for _, k := range append(kinds, "") {
+		x := all
+		if k != "" {
+			x = byKind[k]
+		}
+		x.Accuracy = nan
+		if x.Measured > 0 {
+			x.Accuracy = Float(float64(x.Correct) / float64(x.Measured))
+		}
+		out = append(out, *x)
+	}
+	return out
+}
+
+// contacts counts measured hits per truth location for PleuraContact.
+type contacts map[string]*LocationContact
+
+// add counts a measured hit of a lesion at location loc ("" when the truth
+// has none: not counted) whose pleura distance is d mm (NaN: not counted).
+func (m contacts) add(loc string, d float64) {
+	if loc == "" || math.IsNaN(d) {
+		return
+	}
+	lc := m[loc]
+	if lc == nil {
+		lc = &LocationContact{Location: loc}
+		m[loc] = lc
+	}
+	lc.Measured++
+	if d <= TouchingMM {
+		lc.Touching++
+	}
+}
+
+// list returns the counts, juxtapleural, mediastinal and parenchyma
+// first, then other locations alphabetically.
+func (m contacts) list() []LocationContact {
+	locs := map[string]bool{}
+	for l := range m {
+		locs[l] = true
+	}
+	var out []LocationContact
+	for _, l := range ordered(locs, []string{"juxtapleural", "mediastinal", "parenchyma"}) {
+		out = append(out, *m[l])
+	}
+	return out
 }
 
 // rads is a candidate's Lung-RADS category for the distributions.
