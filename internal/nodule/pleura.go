@@ -16,8 +16,9 @@ const PleuraReachMM = 15
 // plus a margin of PleuraReachMM; when no such voxel lies within
 // PleuraReachMM, that reach and true (a lower bound). The distance map
 // (ws.dist) is computed only when the margin box holds a voxel outside the
-// lung: most candidates lie inside the lung, and the map is the costliest
-// step of their measurement otherwise.
+// lung and the body does not touch one: most candidates lie inside the
+// lung, most others against the wall, and the map is the costliest step
+// of their measurement otherwise.
 func (ws *Workspace) pleura(b *boxInfo) (float64, bool) {
 	nx, ny := b.n[0], b.n[1]
 	sp := b.grid.Spacing
@@ -25,6 +26,9 @@ func (ws *Workspace) pleura(b *boxInfo) (float64, bool) {
 	lo, hi := ws.bbox(b, lBody, int(math.Ceil(PleuraReachMM/minSp))+1)
 	if !ws.outsideLungIn(b, lo, hi) {
 		return PleuraReachMM, true
+	}
+	if ws.touchesOutside(b, minSp) {
+		return 0, false
 	}
 	n := b.len()
 	ws.dist = grow(ws.dist, n)
@@ -63,6 +67,26 @@ func (ws *Workspace) outsideLungIn(b *boxInfo, lo, hi [3]int) bool {
 		for j := lo[1]; j <= hi[1]; j++ {
 			row := ws.lung[lo[0]+nx*(j+ny*k) : hi[0]+1+nx*(j+ny*k)]
 			if slices.Contains(row, 0) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// touchesOutside reports whether a body voxel has a face neighbour outside
+// the lung mask along an axis of the smallest spacing minSp: the pleura
+// distance is then exactly 0 (the map's nearest outside voxel would lie
+// minSp from the body, and minSp is subtracted).
+func (ws *Workspace) touchesOutside(b *boxInfo, minSp float64) bool {
+	nx, ny, nz := b.n[0], b.n[1], b.n[2]
+	sp := b.grid.Spacing
+	for p, l := range ws.lab {
+		if l != lBody {
+			continue
+		}
+		for n, np := range neighbours6(p, nx, ny, nz) {
+			if np >= 0 && sp[n/2] == minSp && ws.lung[np] == 0 {
 				return true
 			}
 		}
