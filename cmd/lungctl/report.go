@@ -102,7 +102,8 @@ opens offline in any browser (images embedded, no scripts, nothing fetched):
     candidates.csv, the N<rank> of the exports);
   - the findings, most malignant first: type, Lung-RADS, malignancy, Brock and
     CNN probabilities, long and short axis, mean diameter, volume, solid part,
-    spiculation, zone, detection score, LPS centre, and the axial, coronal and
+    spiculation, zone, detection score, LPS centre (and on each finding's card
+    lobulation and the distance to the pleura), and the axial, coronal and
     sagittal planes through the finding (60 mm) in the lung (W 1500 L -600 HU)
     and mediastinal (W 350 L 40 HU) windows, drawn from the scan at its source
     resolution (the DICOM slices or the input file's own grid).
