@@ -71,6 +71,7 @@ func newPhantomCmd() *cobra.Command {
 		massProb     float64
 		psf          float64
 		sliceFWHM    float64
+		sliceMM      float64
 		noConfounder bool
 	)
 	cmd := &cobra.Command{
@@ -105,7 +106,7 @@ func newPhantomCmd() *cobra.Command {
 				name string
 				v    float64
 			}{{"noise", noise}, {"min-diameter", minD}, {"max-diameter", maxD}, {"mass-min-diameter", massMin},
-				{"mass-max-diameter", massMax}, {"mass-probability", massProb}, {"psf-fwhm", psf}, {"slice-fwhm", sliceFWHM}} {
+				{"mass-max-diameter", massMax}, {"mass-probability", massProb}, {"psf-fwhm", psf}, {"slice-fwhm", sliceFWHM}, {"slice-spacing", sliceMM}} {
 				if math.IsNaN(fl.v) || math.IsInf(fl.v, 0) {
 					return usagef("--%s: %v is not a number", fl.name, fl.v)
 				}
@@ -116,7 +117,7 @@ func newPhantomCmd() *cobra.Command {
 			}
 			opt := phantom.Options{Size: sz, Nodules: nodules, Kinds: ks, NoiseHU: noise,
 				MinDiameterMM: minD, MaxDiameterMM: maxD, MassMinDiameterMM: massMin, MassMaxDiameterMM: massMax,
-				MassProbability: massProb, PSFFWHMPixels: psf, SliceProfileFWHMMM: sliceFWHM, NoConfounders: noConfounder}
+				MassProbability: massProb, PSFFWHMPixels: psf, SliceProfileFWHMMM: sliceFWHM, SliceSpacingMM: sliceMM, NoConfounders: noConfounder}
 			if err := opt.Validate(); err != nil {
 				return usagef("phantom: %s (see lungctl phantom --help for each flag's range)", strings.TrimPrefix(err.Error(), "phantom: "))
 			}
@@ -138,6 +139,7 @@ func newPhantomCmd() *cobra.Command {
 	f.Float64Var(&massProb, "mass-probability", 0, "chance that a patient of the default mix has a mass, at most 1 (0 = 0.4, negative = never)")
 	f.Float64Var(&psf, "psf-fwhm", 0, "in-plane point-spread function FWHM in pixels, at most 10 (0 = 1.5, negative = none)")
 	f.Float64Var(&sliceFWHM, "slice-fwhm", 0, "slice sensitivity profile FWHM in mm, at most 20 (0 = the slice spacing, negative = a box)")
+	f.Float64Var(&sliceMM, "slice-spacing", 0, "slice spacing and thickness in mm, 0.625 to 5 (0 = 2.5); the z extent stays, the slice count changes")
 	f.BoolVar(&noConfounder, "no-confounders", false, "leave out the dependent lung density and the scars")
 	return cmd
 }
@@ -193,4 +195,6 @@ calcified), solid_diameter_mm, long_axis_mm and short_axis_mm (Lung-RADS axial
 diameters), volume_mm3, spiculated (0/1) and location (parenchyma,
 juxtapleural, mediastinal). The same options and seed always give the same
 bytes. --size full is a 512x512 scan at 0.70 mm pixels and 2.5 mm slices;
-small is 128x128 at 2.5 mm.`
+small is 128x128 at 2.5 mm. --slice-spacing reconstructs the same extent on
+thinner or thicker slices (0.625-5 mm), to check that results hold on other
+acquisitions.`

@@ -30,12 +30,19 @@ type preparedPhantom struct {
 // preparePhantom generates phantom seed at the Full size (0.7 mm × 2.5 mm
 // voxels), resamples it to 1 mm and segments the lungs with segment.Lungs
 // (the mask the CLI would use). With LUNGCTL_PHANTOM_CACHE set to a
-// directory the result is cached there (a tuning aid; tests never need it).
+// directory the result is cached there, and LUNGCTL_PHANTOM_SLICE (mm)
+// generates other slice spacings than 2.5 mm (tuning aids; tests never
+// need them).
 func preparePhantom(t testing.TB, seed int64) *preparedPhantom {
 	cache := os.Getenv("LUNGCTL_PHANTOM_CACHE")
+	dz, _ := strconv.ParseFloat(os.Getenv("LUNGCTL_PHANTOM_SLICE"), 64)
 	var file string
 	if cache != "" {
-		file = filepath.Join(cache, fmt.Sprintf("full-%d.gob", seed))
+		name := fmt.Sprintf("full-%d.gob", seed)
+		if dz > 0 {
+			name = fmt.Sprintf("full-%d-%gmm.gob", seed, dz)
+		}
+		file = filepath.Join(cache, name)
 		if f, err := os.Open(file); err == nil {
 			var p preparedPhantom
 			err = gob.NewDecoder(f).Decode(&p)
@@ -45,7 +52,7 @@ func preparePhantom(t testing.TB, seed int64) *preparedPhantom {
 			}
 		}
 	}
-	c, err := phantom.Generate(phantom.Options{Seed: seed, Size: phantom.Full})
+	c, err := phantom.Generate(phantom.Options{Seed: seed, Size: phantom.Full, SliceSpacingMM: dz})
 	if err != nil {
 		t.Fatalf("phantom seed %d: %v", seed, err)
 	}

@@ -87,6 +87,12 @@ type Options struct {
 	// box as thick as the slice spacing; at most 20. Larger solids (lungs,
 	// ribs, spine, body, airways) always get the box.
 	SliceProfileFWHMMM float64
+	// SliceSpacingMM is the slice spacing (and nominal slice thickness)
+	// in mm: 0 means the preset's 2.5 mm; otherwise 0.625 to 5 (the
+	// reconstructions scanners offer, from thin-slice screening to
+	// legacy 5 mm). The scan keeps the preset's extent along z, in
+	// proportionally more or fewer slices.
+	SliceSpacingMM float64
 	// NoConfounders leaves out the gravity-dependent density and the scars
 	// (see the package comment).
 	NoConfounders bool
@@ -101,7 +107,7 @@ func (o Options) defaults() (Options, error) {
 	}{{"min diameter", o.MinDiameterMM}, {"max diameter", o.MaxDiameterMM},
 		{"mass min diameter", o.MassMinDiameterMM}, {"mass max diameter", o.MassMaxDiameterMM},
 		{"mass probability", o.MassProbability}, {"noise", o.NoiseHU},
-		{"PSF FWHM", o.PSFFWHMPixels}, {"slice profile FWHM", o.SliceProfileFWHMMM}} {
+		{"PSF FWHM", o.PSFFWHMPixels}, {"slice profile FWHM", o.SliceProfileFWHMMM}, {"slice spacing", o.SliceSpacingMM}} {
 		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
 			return o, fmt.Errorf("%w: %s is %v", ErrOptions, f.name, f.v)
 		}
@@ -126,6 +132,10 @@ func (o Options) defaults() (Options, error) {
 	def(&o.MassProbability, 0.4)
 	def(&o.NoiseHU, 20)
 	def(&o.PSFFWHMPixels, 1.5)
+	def(&o.SliceSpacingMM, presetSliceMM)
+	if o.SliceSpacingMM < minSliceMM || o.SliceSpacingMM > maxSliceMM {
+		return o, fmt.Errorf("%w: slice spacing %g mm outside %g–%g mm", ErrOptions, o.SliceSpacingMM, minSliceMM, maxSliceMM)
+	}
 	if !(o.MinDiameterMM > 0) || !(o.MaxDiameterMM >= o.MinDiameterMM) || o.MaxDiameterMM > 60 {
 		return o, fmt.Errorf("%w: diameter range %g–%g mm", ErrOptions, o.MinDiameterMM, o.MaxDiameterMM)
 	}
@@ -181,9 +191,18 @@ var ErrOptions = errors.New("phantom: invalid options")
 // lesions for the grid).
 var ErrNoRoom = errors.New("phantom: no room for nodule")
 
-// grid returns the acquisition grid for a preset; rng draws the slice count
-// and the table/patient offsets.
-func gridFor(s Size, rng *rand.Rand) (volume.Grid, error) {
+// presetSliceMM is both presets' slice spacing (mm); minSliceMM and
+// maxSliceMM bound Options.SliceSpacingMM.
+const (
+	presetSliceMM = 2.5
+	minSliceMM    = 0.625
+	maxSliceMM    = 5.0
+)
+
+// grid returns the acquisition grid for a preset with slices dz mm apart
+// (the preset's z extent: its slice count times 2.5 mm, rounded to whole
+// slices); rng draws the slice count and the table/patient offsets.
+func gridFor(s Size, dz float64, rng *rand.Rand) (volume.Grid, error) {
 	var n, nz int
 	var px float64
 	switch s {
@@ -194,16 +213,21 @@ func gridFor(s Size, rng *rand.Rand) (volume.Grid, error) {
 	default:
 		return volume.Grid{}, fmt.Errorf("%w: size %d", ErrOptions, int(s))
 	}
+	if !(dz >= minSliceMM && dz <= maxSliceMM) {
+		return volume.Grid{}, fmt.Errorf("%w: slice spacing %g mm", ErrOptions, dz)
+	}
+	extent := float64(nz) * presetSliceMM
 	fov := float64(n) * px
 	// Real scanners put the image centre near the table centre, with a few
 	// mm of offset, and z negative (table coordinates).
 	ox := -fov/2 + px/2 + (rng.Float64()*10 - 5)
 	oy := -fov/2 + px/2 + (rng.Float64()*10 - 5)
-	oz := -(float64(nz)*2.5 + 10 + rng.Float64()*40)
+	oz := -(extent + 10 + rng.Float64()*40)
 	oz = math.Round(oz*2) / 2
+	nz = max(1, int(math.Round(extent/dz)))
 	return volume.Grid{
 		Dims:      [3]int{n, n, nz},
-		Spacing:   volume.Vec3{px, px, 2.5},
+		Spacing:   volume.Vec3{px, px, dz},
 		Origin:    volume.Vec3{ox, oy, oz},
 		Direction: volume.Identity,
 	}, nil
@@ -252,7 +276,7 @@ func newPlan(opt Options) (*plan, error) {
 		return nil, err
 	}
 	rng := newRand(o.Seed, 1)
-	g, err := gridFor(o.Size, rng)
+	g, err := gridFor(o.Size, o.SliceSpacingMM, rng)
 	if err != nil {
 		return nil, err
 	}

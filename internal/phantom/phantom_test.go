@@ -61,7 +61,7 @@ func TestDeterminism(t *testing.T) {
 func TestGeometry(t *testing.T) {
 	for seed := int64(0); seed < 20; seed++ {
 		for _, s := range []Size{Small, Full} {
-			g, err := gridFor(s, newRand(seed, 1))
+			g, err := gridFor(s, 2.5, newRand(seed, 1))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -476,5 +476,41 @@ func TestDS(t *testing.T) {
 	u := makeUID(1, "series", 0)
 	if len(u) > 64 || u[:5] != "2.25." || u[5] == '0' {
 		t.Errorf("UID %q", u)
+	}
+}
+
+// TestSliceSpacing: --slice-spacing keeps the preset's extent along z on
+// thinner or thicker slices, renders the lesions where the truth says
+// (checkNodules), and rejects spacings outside 0.625–5 mm.
+func TestSliceSpacing(t *testing.T) {
+	for _, dz := range []float64{1.25, 5} {
+		for _, s := range []Size{Small, Full} {
+			ref, err := gridFor(s, 2.5, newRand(3, 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := gridFor(s, dz, newRand(3, 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ext := func(g volume.Grid) float64 { return float64(g.Dims[2]) * g.Spacing[2] }
+			if g.Spacing[2] != dz || g.Dims[0] != ref.Dims[0] || g.Spacing[0] != ref.Spacing[0] ||
+				math.Abs(ext(g)-ext(ref)) > dz/2 || g.Origin != ref.Origin {
+				t.Errorf("size %d, %g mm slices: grid %+v against the 2.5 mm grid %+v", s, dz, g, ref)
+			}
+		}
+		c, err := Generate(Options{Seed: 2, Nodules: len(testKinds), Kinds: testKinds, NoiseHU: -1, SliceSpacingMM: dz})
+		if err != nil {
+			t.Fatalf("%g mm slices: %v", dz, err)
+		}
+		if c.HU.Spacing[2] != dz {
+			t.Fatalf("%g mm slices: spacing %v", dz, c.HU.Spacing)
+		}
+		checkNodules(t, c, 2)
+	}
+	for _, dz := range []float64{0.5, 6, math.NaN(), -1} {
+		if err := (Options{SliceSpacingMM: dz}).Validate(); !errors.Is(err, ErrOptions) {
+			t.Errorf("slice spacing %g: %v, want ErrOptions", dz, err)
+		}
 	}
 }
