@@ -171,6 +171,9 @@ type Result struct {
 	// OpeningMM is the opening radius used to cut off vessels; CapMM how far
 	// from the seed the region could reach (see Segment).
 	OpeningMM, CapMM float64
+	// PleuraCutMM3 is the volume (mm³) taken off the body beyond the
+	// pleura (see cutAtPleura): the chest wall the region had grown into.
+	PleuraCutMM3 float64
 	// Box is the analysis box's grid (a sub-grid of the HU volume) and Mask
 	// the lesion body on it (1 = lesion, 0 = not): the segmentation to
 	// export.
@@ -288,6 +291,7 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 	if err := ws.open(b, seedIdx, hintMM, res, 0); err != nil {
 		return nil, err
 	}
+	res.PleuraCutMM3 = float64(ws.cutAtPleura(b)) * b.grid.Spacing[0] * b.grid.Spacing[1] * b.grid.Spacing[2]
 	ws.measure(b, hu, res, opt)
 	// A non-solid lesion of ggMinMM or more (not one too small to tell)
 	// is measured again from its ground glass alone, and the rounder

@@ -17,6 +17,9 @@ type scene struct {
 	density func(x, y, z float64) float64 // HU above lung, 0 outside lesions
 	wallX   float64                       // x ≥ wallX is chest wall (+40 HU, outside the mask); NaN = none
 	noise   float64                       // noise SD (HU); 0 = 15
+	// inMask, when set, puts wall voxels where it is true inside the lung
+	// mask, as a closing that bridged a juxtapleural nodule's bay does.
+	inMask func(x, y, z float64) bool
 }
 
 // render samples the scene with 3×3×3 supersampling per voxel (partial
@@ -47,7 +50,7 @@ func (s scene) render(seed uint64) (*volume.Volume[int16], *volume.Volume[uint8]
 					}
 				}
 				f.Set(i, j, k, float32(acc/27))
-				if math.IsNaN(s.wallX) || w[0] < s.wallX {
+				if math.IsNaN(s.wallX) || w[0] < s.wallX || s.inMask != nil && s.inMask(w[0], w[1], w[2]) {
 					m.Set(i, j, k, 1)
 				}
 			}
@@ -356,4 +359,47 @@ func TestGroundGlassAcrossVessels(t *testing.T) {
 	// Measured again from its ground glass, the lesion keeps the noise of
 	// its surroundings (the spicule level stands on it).
 	within(t, "ground glass across vessels: noise", r.NoiseHU, 15, 0.15)
+}
+
+// TestCutAtPleura: a juxtapleural nodule (a ball cut by the chest wall at
+// x = 10 mm, 8.5 mm high) whose lung mask also holds 3 mm of the wall
+// under and around it, as the mask's closing leaves it: the body ends at
+// the pleura (nothing beyond x = 10.5), its volume is the cap's, it still
+// touches the wall (pleura distance 0), and the wall taken off is
+// reported. A nodule in the lung loses nothing.
+func TestCutAtPleura(t *testing.T) {
+	const wall, r, cx = 10.0, 7.0, 8.5
+	bulge := func(x, y, z float64) bool { return x < wall+3 && y*y+z*z < 9*9 }
+	s := scene{n: 50, wallX: wall, density: ball(cx, 0, 0, r, 900), inMask: bulge}
+	hu, m := s.render(1)
+	res, err := Segment(hu, m, [3]float64{6, 0, 0}, 14, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	beyond := 0
+	g := res.Box
+	for k := 0; k < g.Dims[2]; k++ {
+		for j := 0; j < g.Dims[1]; j++ {
+			for i := 0; i < g.Dims[0]; i++ {
+				if res.Mask[i+g.Dims[0]*(j+g.Dims[1]*k)] != 0 && g.IndexToWorld(volume.Vec3{float64(i), float64(j), float64(k)})[0] > wall+0.5 {
+					beyond++
+				}
+			}
+		}
+	}
+	if beyond > 0 {
+		t.Errorf("%d body voxels beyond the pleura", beyond)
+	}
+	h := r + wall - cx
+	within(t, "cap volume", res.VolumeMM3, math.Pi*h*h*(3*r-h)/3, 0.15)
+	if res.PleuraCutMM3 < 200 {
+		t.Errorf("wall taken off: %.0f mm³, want the 3 mm slab under the cap", res.PleuraCutMM3)
+	}
+	if res.PleuraDistanceMM != 0 {
+		t.Errorf("pleura distance %.1f mm after the cut, want 0", res.PleuraDistanceMM)
+	}
+	inLung := segmentScene(t, scene{n: 50, wallX: 14, density: ball(-2, 0, 0, 5, 900)}, [3]float64{-2, 0, 0}, 10)
+	if inLung.PleuraCutMM3 != 0 {
+		t.Errorf("a nodule 11 mm from the wall lost %.0f mm³", inLung.PleuraCutMM3)
+	}
 }

@@ -1,0 +1,263 @@
+package nodule
+
+import (
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// cutAtPleura takes off the body what lies beyond the pleura, where the
+// body meets the chest wall, mediastinum or diaphragm. A juxtapleural
+// nodule and the wall behind it are both soft tissue, so nothing in the
+// image separates them; the lung mask's closing, which brings the nodule
+// into the mask, also takes in a few millimetres of the wall at its base,
+// and the region grows into them (on the phantoms' juxtapleural nodules a
+// quarter of the segmented body lay beyond the pleura, and the axes read
+// 14–37 % long). A radiologist ends the nodule at the pleural line,
+// extrapolated under it from the pleura on either side; so does this:
+//
+//  1. the contact: body voxels with a 6-neighbour outside the lung mask;
+//     the mean direction of those faces is the wall's normal n (into the
+//     wall), their mean position the contact's centre c;
+//  2. the pleura around the lesion: mask-boundary voxels of the lung (a
+//     6-neighbour outside the mask, facing the wall's way) that are not
+//     the body, lie beside the contact (in the plane across n, between
+//     its radius plus pleuraGapMM and that plus the larger of
+//     pleuraRingMM and the radius) and within pleuraSlabMM of c along n;
+//  3. a quadratic surface height(u, v) along n over the plane across it,
+//     fitted to them by least squares (a plane when there are too few
+//     points for the six coefficients);
+//  4. body voxels whose centre lies more than half a voxel beyond that
+//     surface leave the body and count as outside the lung in the box
+//     (they are wall), so the wall contact and the distance to the
+//     pleura still see the lesion touching it.
+//
+// Nothing is cut when the surface cannot be trusted: under
+// pleuraMinPoints points, points on fewer than three sides of the contact
+// (quadrants of the plane with at least a sixteenth of them: a recess,
+// the costophrenic angle), or an RMS residual over pleuraMaxRMS mm. It returns the number of voxels taken off.
+func (ws *Workspace) cutAtPleura(b *boxInfo) int {
+	nx, ny, nz := b.n[0], b.n[1], b.n[2]
+	sp := b.grid.Spacing
+	pos := func(p int) [3]float64 {
+		return [3]float64{float64(p%nx) * sp[0], float64((p/nx)%ny) * sp[1], float64(p/(nx*ny)) * sp[2]}
+	}
+	// 1. contact
+	var c, n [3]float64
+	contact := ws.queue[:0]
+	for p, l := range ws.lab {
+		if l != lBody {
+			continue
+		}
+		touch := false
+		for f, q := range neighbours6(p, nx, ny, nz) {
+			if q < 0 || ws.lung[q] != 0 {
+				continue
+			}
+			touch = true
+			n[f/2] += float64(2*(f%2) - 1) // face f looks along −axis (even) or +axis (odd)
+		}
+		if touch {
+			contact = append(contact, int32(p))
+		}
+	}
+	ws.queue = contact
+	nn := math.Sqrt(dot(n, n))
+	if len(contact) < pleuraMinContact || nn == 0 {
+		return 0
+	}
+	for _, p := range contact {
+		x := pos(int(p))
+		for a := range c {
+			c[a] += x[a]
+		}
+	}
+	for a := range c {
+		c[a] /= float64(len(contact))
+		n[a] /= nn
+	}
+	u, v := perpendicular(n)
+	rc := 0.0
+	for _, p := range contact {
+		d := sub(pos(int(p)), c)
+		rc = math.Max(rc, math.Hypot(dot(d, u), dot(d, v)))
+	}
+	// 2. the pleura around it
+	pts, quad := ws.pleuraPoints(b, c, n, u, v, rc)
+	if len(pts) < pleuraMinPoints {
+		return 0
+	}
+	sides := 0
+	for _, k := range quad {
+		if k >= len(pts)/16 {
+			sides++
+		}
+	}
+	if sides < 3 {
+		return 0
+	}
+	// 3. the surface
+	surf, rms, ok := fitHeight(pts)
+	if !ok || rms > pleuraMaxRMS {
+		return 0
+	}
+	// 4. the cut
+	half := 0.5 * math.Min(sp[0], math.Min(sp[1], sp[2]))
+	cut := 0
+	for p, l := range ws.lab {
+		if l != lBody {
+			continue
+		}
+		d := sub(pos(p), c)
+		if dot(d, n)-surf(dot(d, u), dot(d, v)) > half {
+			ws.lab[p] = lOut
+			ws.lung[p] = 0
+			cut++
+		}
+	}
+	return cut
+}
+
+// pleuraPoints returns cutAtPleura's pleura points (u, v, h: mm in the
+// frame u, v, n at c, the contact's centre, whose in-plane radius is rc
+// mm) and how many lie in each quadrant of the plane, among the box
+// voxels within reach of c; the frame coordinates advance by a constant
+// step along i.
+func (ws *Workspace) pleuraPoints(b *boxInfo, c, n, u, v [3]float64, rc float64) (pts [][3]float64, quad [4]int) {
+	nx, ny, nz := b.n[0], b.n[1], b.n[2]
+	sp := b.grid.Spacing
+	rIn := rc + pleuraGapMM
+	rOut := rIn + math.Max(pleuraRingMM, rc)
+	reach := math.Hypot(rOut, pleuraSlabMM)
+	var lo, hi [3]int
+	for a := 0; a < 3; a++ {
+		lo[a] = max(0, int(math.Floor((c[a]-reach)/sp[a])))
+		hi[a] = min(b.n[a]-1, int(math.Ceil((c[a]+reach)/sp[a])))
+	}
+	step := [3]float64{u[0] * sp[0], v[0] * sp[0], n[0] * sp[0]}
+	for k := lo[2]; k <= hi[2]; k++ {
+		for j := lo[1]; j <= hi[1]; j++ {
+			d0 := sub([3]float64{float64(lo[0]) * sp[0], float64(j) * sp[1], float64(k) * sp[2]}, c)
+			du, dv, h := dot(d0, u)-step[0], dot(d0, v)-step[1], dot(d0, n)-step[2]
+			row := nx * (j + ny*k)
+			for i := lo[0]; i <= hi[0]; i++ {
+				du, dv, h = du+step[0], dv+step[1], h+step[2]
+				p := row + i
+				if ws.lung[p] == 0 || ws.lab[p] == lBody || math.Abs(h) > pleuraSlabMM {
+					continue
+				}
+				if r2 := du*du + dv*dv; r2 < rIn*rIn || r2 > rOut*rOut {
+					continue
+				}
+				if !ws.voxelOutside(p, nx, ny, nz) || !facing(ws.lung, p, nx, ny, nz, n) {
+					continue
+				}
+				pts = append(pts, [3]float64{du, dv, h})
+				q := 0
+				if du < 0 {
+					q |= 1
+				}
+				if dv < 0 {
+					q |= 2
+				}
+				quad[q]++
+			}
+		}
+	}
+	return pts, quad
+}
+
+// Limits of cutAtPleura (mm, voxels, points).
+const (
+	pleuraMinContact = 4   // contact voxels below which nothing is done
+	pleuraGapMM      = 2   // the ring of pleura starts this far beyond the contact
+	pleuraRingMM     = 8   // and is at least this wide
+	pleuraSlabMM     = 10  // how far along the normal pleura points may lie from the contact
+	pleuraMinPoints  = 30  // pleura points needed
+	pleuraMaxRMS     = 1.5 // the surface fits them within this (mm)
+)
+
+// voxelOutside reports whether box voxel p has a 6-neighbour outside the
+// lung mask (the box's edge does not count).
+func (ws *Workspace) voxelOutside(p, nx, ny, nz int) bool {
+	for _, q := range neighbours6(p, nx, ny, nz) {
+		if q >= 0 && ws.lung[q] == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// facing reports whether lung voxel p's faces to outside the mask point,
+// on the whole, the way of n (the wall's side): pleura facing another way
+// (across a narrow recess, the far side of the lung) is not the same
+// surface.
+func facing(lung []uint8, p, nx, ny, nz int, n [3]float64) bool {
+	var d [3]float64
+	for f, q := range neighbours6(p, nx, ny, nz) {
+		if q >= 0 && lung[q] == 0 {
+			d[f/2] += float64(2*(f%2) - 1)
+		}
+	}
+	return dot(d, n) > 0.3*math.Sqrt(dot(d, d))
+}
+
+// fitHeight fits h = a + b·u + c·v + d·u² + e·u·v + f·v² (a plane, the
+// first three terms, when there are under 4 points per coefficient) to
+// pts (u, v, h) by least squares and returns the surface and the RMS
+// residual (mm).
+func fitHeight(pts [][3]float64) (func(u, v float64) float64, float64, bool) {
+	k := 6
+	if len(pts) < 24 {
+		k = 3
+	}
+	a := mat.NewDense(len(pts), k, nil)
+	y := mat.NewVecDense(len(pts), nil)
+	for i, p := range pts {
+		row := []float64{1, p[0], p[1], p[0] * p[0], p[0] * p[1], p[1] * p[1]}
+		for j := 0; j < k; j++ {
+			a.Set(i, j, row[j])
+		}
+		y.SetVec(i, p[2])
+	}
+	var x mat.VecDense
+	if err := x.SolveVec(a, y); err != nil {
+		return nil, 0, false
+	}
+	co := make([]float64, 6)
+	for j := 0; j < k; j++ {
+		co[j] = x.AtVec(j)
+	}
+	f := func(u, v float64) float64 {
+		return co[0] + co[1]*u + co[2]*v + co[3]*u*u + co[4]*u*v + co[5]*v*v
+	}
+	var ss float64
+	for _, p := range pts {
+		r := p[2] - f(p[0], p[1])
+		ss += r * r
+	}
+	return f, math.Sqrt(ss / float64(len(pts))), true
+}
+
+// perpendicular returns two unit vectors that with the unit vector n make
+// an orthonormal frame.
+func perpendicular(n [3]float64) (u, v [3]float64) {
+	t := [3]float64{1, 0, 0}
+	if math.Abs(n[0]) > 0.8 {
+		t = [3]float64{0, 1, 0}
+	}
+	u = cross(n, t)
+	l := math.Sqrt(dot(u, u))
+	for a := range u {
+		u[a] /= l
+	}
+	return u, cross(n, u)
+}
+
+func dot(a, b [3]float64) float64 { return a[0]*b[0] + a[1]*b[1] + a[2]*b[2] }
+
+func sub(a, b [3]float64) [3]float64 { return [3]float64{a[0] - b[0], a[1] - b[1], a[2] - b[2]} }
+
+func cross(a, b [3]float64) [3]float64 {
+	return [3]float64{a[1]*b[2] - a[2]*b[1], a[2]*b[0] - a[0]*b[2], a[0]*b[1] - a[1]*b[0]}
+}
