@@ -166,7 +166,7 @@ func (ws *Workspace) groundGlassBody(b *boxInfo, hu *volume.Volume[int16], seed 
 	if err := ws.open(b, seed, hint, r, float32(opt.SolidHU)); err != nil {
 		return nil
 	}
-	r.PleuraCutMM3 = float64(ws.cutAtPleura(b)) * b.grid.Spacing[0] * b.grid.Spacing[1] * b.grid.Spacing[2]
+	r.pleuraLine(ws, b)
 	ws.measure(b, hu, r, opt)
 	return r
 }

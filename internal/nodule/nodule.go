@@ -172,8 +172,10 @@ type Result struct {
 	// from the seed the region could reach (see Segment).
 	OpeningMM, CapMM float64
 	// PleuraCutMM3 is the volume (mm³) taken off the body beyond the
-	// pleura (see cutAtPleura): the chest wall the region had grown into.
-	PleuraCutMM3 float64
+	// pleural line (the chest wall the region had grown into), and
+	// PleuraAddedMM3 the volume added up to it (a mass's base that the
+	// lung mask had cut short); see pleuraLine.
+	PleuraCutMM3, PleuraAddedMM3 float64
 	// Box is the analysis box's grid (a sub-grid of the HU volume) and Mask
 	// the lesion body on it (1 = lesion, 0 = not): the segmentation to
 	// export.
@@ -291,7 +293,7 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 	if err := ws.open(b, seedIdx, hintMM, res, 0); err != nil {
 		return nil, err
 	}
-	res.PleuraCutMM3 = float64(ws.cutAtPleura(b)) * b.grid.Spacing[0] * b.grid.Spacing[1] * b.grid.Spacing[2]
+	res.pleuraLine(ws, b)
 	ws.measure(b, hu, res, opt)
 	// A non-solid lesion of ggMinMM or more (not one too small to tell)
 	// is measured again from its ground glass alone, and the rounder
@@ -302,6 +304,14 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 		}
 	}
 	return res, nil
+}
+
+// pleuraLine ends the body at the pleural line (Workspace.pleuraLine) and
+// records what that took off and added.
+func (r *Result) pleuraLine(ws *Workspace, b *boxInfo) {
+	cut, added := ws.pleuraLine(b)
+	vox := b.grid.Spacing[0] * b.grid.Spacing[1] * b.grid.Spacing[2]
+	r.PleuraCutMM3, r.PleuraAddedMM3 = float64(cut)*vox, float64(added)*vox
 }
 
 // capMM is the region's reach (mm from the seed) for a size hint.

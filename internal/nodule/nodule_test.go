@@ -18,8 +18,10 @@ type scene struct {
 	wallX   float64                       // x ≥ wallX is chest wall (+40 HU, outside the mask); NaN = none
 	noise   float64                       // noise SD (HU); 0 = 15
 	// inMask, when set, puts wall voxels where it is true inside the lung
-	// mask, as a closing that bridged a juxtapleural nodule's bay does.
-	inMask func(x, y, z float64) bool
+	// mask, as a closing that bridged a juxtapleural nodule's bay does;
+	// outMask leaves lung-side voxels where it is true out of it, as a
+	// mass step whose chord fell short of the pleura does.
+	inMask, outMask func(x, y, z float64) bool
 }
 
 // render samples the scene with 3×3×3 supersampling per voxel (partial
@@ -50,7 +52,8 @@ func (s scene) render(seed uint64) (*volume.Volume[int16], *volume.Volume[uint8]
 					}
 				}
 				f.Set(i, j, k, float32(acc/27))
-				if math.IsNaN(s.wallX) || w[0] < s.wallX || s.inMask != nil && s.inMask(w[0], w[1], w[2]) {
+				lungSide := math.IsNaN(s.wallX) || w[0] < s.wallX
+				if lungSide && (s.outMask == nil || !s.outMask(w[0], w[1], w[2])) || !lungSide && s.inMask != nil && s.inMask(w[0], w[1], w[2]) {
 					m.Set(i, j, k, 1)
 				}
 			}
@@ -401,5 +404,31 @@ func TestCutAtPleura(t *testing.T) {
 	inLung := segmentScene(t, scene{n: 50, wallX: 14, density: ball(-2, 0, 0, 5, 900)}, [3]float64{-2, 0, 0}, 10)
 	if inLung.PleuraCutMM3 != 0 {
 		t.Errorf("a nodule 11 mm from the wall lost %.0f mm³", inLung.PleuraCutMM3)
+	}
+}
+
+// TestExtendToPleura: a 40 mm mass against the chest wall (x = 10 mm)
+// whose lung mask stops 6 mm short of the wall across a 34 mm wide base,
+// as the mass step's coarse chord can: the body grows to the pleura under
+// it, and its volume is the clipped ball's.
+func TestExtendToPleura(t *testing.T) {
+	const wall, r, cx = 10.0, 20.0, -2.0
+	chord := func(x, y, z float64) bool { return x > 4 && y*y+z*z < 17*17 }
+	s := scene{n: 80, wallX: wall, density: ball(cx, 0, 0, r, 900), outMask: chord}
+	hu, m := s.render(1)
+	res, err := Segment(hu, m, [3]float64{-6, 0, 0}, 40, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := r + wall - cx
+	within(t, "clipped ball volume", res.VolumeMM3, math.Pi*h*h*(3*r-h)/3, 0.1)
+	if res.PleuraAddedMM3 < 1000 {
+		t.Errorf("added up to the pleura: %.0f mm³, want the 6 mm slab under the mass", res.PleuraAddedMM3)
+	}
+	if !res.Contains([3]float64{8, 0, 0}) {
+		t.Errorf("the body stops short of the pleura at (8, 0, 0)")
+	}
+	if res.Contains([3]float64{11.5, 0, 0}) {
+		t.Errorf("the body reaches into the wall at (11.5, 0, 0)")
 	}
 }

@@ -6,15 +6,19 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// cutAtPleura takes off the body what lies beyond the pleura, where the
-// body meets the chest wall, mediastinum or diaphragm. A juxtapleural
-// nodule and the wall behind it are both soft tissue, so nothing in the
-// image separates them; the lung mask's closing, which brings the nodule
-// into the mask, also takes in a few millimetres of the wall at its base,
-// and the region grows into them (on the phantoms' juxtapleural nodules a
-// quarter of the segmented body lay beyond the pleura, and the axes read
-// 14–37 % long). A radiologist ends the nodule at the pleural line,
-// extrapolated under it from the pleura on either side; so does this:
+// pleuraLine ends the body at the pleural line where it meets the chest
+// wall, mediastinum or diaphragm, and returns the voxels it took off and
+// added. A lesion on the wall and the wall behind it are both soft tissue,
+// so nothing in the image separates them, and the lung mask, which the
+// region may not leave, is wrong there both ways: its closing, which
+// brings a juxtapleural nodule into the mask, also takes in a few
+// millimetres of the wall at its base, and the region grows into them (on
+// the phantoms' juxtapleural nodules a quarter of the segmented body lay
+// beyond the pleura, and the axes read 14–37 % long); while a mass whose
+// base is wider than that closing bridges is cut short by the mass step's
+// coarser chord (up to 24 % of the phantoms' masses lay outside the mask). A
+// radiologist ends the lesion at the pleural line, extrapolated under it
+// from the pleura on either side; so does this:
 //
 //  1. the contact: body voxels with a 6-neighbour outside the lung mask;
 //     the mean direction of those faces is the wall's normal n (into the
@@ -30,13 +34,16 @@ import (
 //  4. body voxels whose centre lies more than half a voxel beyond that
 //     surface leave the body and count as outside the lung in the box
 //     (they are wall), so the wall contact and the distance to the
-//     pleura still see the lesion touching it.
+//     pleura still see the lesion touching it;
+//  5. when the contact is wider than the mask's closing bridges
+//     (extendMinContactMM), the body grows under it up to the surface
+//     (extendToPleura).
 //
-// Nothing is cut when the surface cannot be trusted: under
+// Nothing is done when the surface cannot be trusted: under
 // pleuraMinPoints points, points on fewer than three sides of the contact
 // (quadrants of the plane with at least a sixteenth of them: a recess,
-// the costophrenic angle), or an RMS residual over pleuraMaxRMS mm. It returns the number of voxels taken off.
-func (ws *Workspace) cutAtPleura(b *boxInfo) int {
+// the costophrenic angle), or an RMS residual over pleuraMaxRMS mm.
+func (ws *Workspace) pleuraLine(b *boxInfo) (cut, added int) {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	sp := b.grid.Spacing
 	pos := func(p int) [3]float64 {
@@ -64,7 +71,7 @@ func (ws *Workspace) cutAtPleura(b *boxInfo) int {
 	ws.queue = contact
 	nn := math.Sqrt(dot(n, n))
 	if len(contact) < pleuraMinContact || nn == 0 {
-		return 0
+		return 0, 0
 	}
 	for _, p := range contact {
 		x := pos(int(p))
@@ -85,7 +92,7 @@ func (ws *Workspace) cutAtPleura(b *boxInfo) int {
 	// 2. the pleura around it
 	pts, quad := ws.pleuraPoints(b, c, n, u, v, rc)
 	if len(pts) < pleuraMinPoints {
-		return 0
+		return 0, 0
 	}
 	sides := 0
 	for _, k := range quad {
@@ -94,16 +101,15 @@ func (ws *Workspace) cutAtPleura(b *boxInfo) int {
 		}
 	}
 	if sides < 3 {
-		return 0
+		return 0, 0
 	}
 	// 3. the surface
 	surf, rms, ok := fitHeight(pts)
 	if !ok || rms > pleuraMaxRMS {
-		return 0
+		return 0, 0
 	}
 	// 4. the cut
 	half := 0.5 * math.Min(sp[0], math.Min(sp[1], sp[2]))
-	cut := 0
 	for p, l := range ws.lab {
 		if l != lBody {
 			continue
@@ -115,10 +121,61 @@ func (ws *Workspace) cutAtPleura(b *boxInfo) int {
 			cut++
 		}
 	}
-	return cut
+	if rc >= extendMinContactMM {
+		added = ws.extendToPleura(b, c, n, u, v, rc, surf, half)
+	}
+	return cut, added
 }
 
-// pleuraPoints returns cutAtPleura's pleura points (u, v, h: mm in the
+// extendMinContactMM is the least radius (mm) of a body's contact with
+// the outside of the mask for pleuraLine to extend it: the lung mask's
+// 15 mm closing bridges a lesion's base up to about 30 mm across to the
+// pleural line; a wider one is left to its mass step, whose closing is
+// 4 mm coarse and whose cut through the base can fall short of the
+// pleura (segment, method step 6).
+const extendMinContactMM = 15
+
+// extendToPleura grows the body, from itself, into voxels outside the
+// mask that are denser than the segmentation threshold, lie more than
+// half a voxel (half mm) on the lung's side of the pleural surface surf
+// (frame c, n, u, v as pleuraLine's) and under the contact (within rmax
+// mm of c across n); they join the lung in the box. It returns how many
+// joined.
+func (ws *Workspace) extendToPleura(b *boxInfo, c, n, u, v [3]float64, rmax float64, surf func(u, v float64) float64, half float64) int {
+	nx, ny, nz := b.n[0], b.n[1], b.n[2]
+	sp := b.grid.Spacing
+	pos := func(p int) [3]float64 {
+		return [3]float64{float64(p%nx) * sp[0], float64((p/nx)%ny) * sp[1], float64(p/(nx*ny)) * sp[2]}
+	}
+	q := ws.queue[:0]
+	for p, l := range ws.lab {
+		if l == lBody {
+			q = append(q, int32(p))
+		}
+	}
+	defer func() { ws.queue = q }()
+	added := 0
+	for len(q) > 0 {
+		p := int(q[len(q)-1])
+		q = q[:len(q)-1]
+		for _, np := range neighbours6(p, nx, ny, nz) {
+			if np < 0 || ws.lab[np] == lBody || ws.lung[np] != 0 || ws.sm.Data[np] <= b.thresh {
+				continue
+			}
+			d := sub(pos(np), c)
+			du, dv := dot(d, u), dot(d, v)
+			if math.Hypot(du, dv) > rmax || dot(d, n)-surf(du, dv) > -half {
+				continue
+			}
+			ws.lab[np] = lBody
+			added++
+			q = append(q, int32(np))
+		}
+	}
+	return added
+}
+
+// pleuraPoints returns pleuraLine's pleura points (u, v, h: mm in the
 // frame u, v, n at c, the contact's centre, whose in-plane radius is rc
 // mm) and how many lie in each quadrant of the plane, among the box
 // voxels within reach of c; the frame coordinates advance by a constant
@@ -167,7 +224,7 @@ func (ws *Workspace) pleuraPoints(b *boxInfo, c, n, u, v [3]float64, rc float64)
 	return pts, quad
 }
 
-// Limits of cutAtPleura (mm, voxels, points).
+// Limits of pleuraLine (mm, voxels, points).
 const (
 	pleuraMinContact = 4   // contact voxels below which nothing is done
 	pleuraGapMM      = 2   // the ring of pleura starts this far beyond the contact
