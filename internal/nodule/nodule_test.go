@@ -432,3 +432,35 @@ func TestExtendToPleura(t *testing.T) {
 		t.Errorf("the body reaches into the wall at (11.5, 0, 0)")
 	}
 }
+
+// TestFitHeight: the pleural surface fit recovers a quadratic surface
+// exactly, falls back to a plane on few points, and neither panics nor
+// claims a fit on points that cannot determine it (all at one place).
+func TestFitHeight(t *testing.T) {
+	want := func(u, v float64) float64 { return 1.5 - 0.2*u + 0.1*v + 0.01*u*u - 0.004*u*v + 0.006*v*v }
+	var pts [][3]float64
+	for i := 0; i < 60; i++ {
+		u, v := 20*math.Cos(float64(i)*0.7), 15*math.Sin(float64(i)*1.3)
+		pts = append(pts, [3]float64{u, v, want(u, v)})
+	}
+	f, rms, ok := fitHeight(pts)
+	if !ok || rms > 1e-9 || math.Abs(f(3, -4)-want(3, -4)) > 1e-9 {
+		t.Errorf("quadratic: ok %v, rms %g, f(3,−4) %g, want %g", ok, rms, f(3, -4), want(3, -4))
+	}
+	plane := func(u, v float64) float64 { return 2 + 0.3*u - 0.1*v }
+	pts = pts[:0]
+	for i := 0; i < 10; i++ {
+		u, v := float64(i%4)*5, float64(i/4)*5
+		pts = append(pts, [3]float64{u, v, plane(u, v)})
+	}
+	if f, rms, ok := fitHeight(pts); !ok || rms > 1e-9 || math.Abs(f(1, 1)-plane(1, 1)) > 1e-9 {
+		t.Errorf("plane from 10 points: ok %v, rms %g", ok, rms)
+	}
+	same := make([][3]float64, 40)
+	for i := range same {
+		same[i] = [3]float64{3, 3, 1}
+	}
+	if _, _, ok := fitHeight(same); ok {
+		t.Errorf("40 copies of one point gave a surface")
+	}
+}

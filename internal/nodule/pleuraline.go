@@ -42,7 +42,9 @@ import (
 // Nothing is done when the surface cannot be trusted: under
 // pleuraMinPoints points, points on fewer than three sides of the contact
 // (quadrants of the plane with at least a sixteenth of them: a recess,
-// the costophrenic angle), or an RMS residual over pleuraMaxRMS mm.
+// the costophrenic angle), an RMS residual over pleuraMaxRMS mm, or a
+// surface that strays further from the contact under it than pleuraSlabMM
+// or the contact's radius.
 func (ws *Workspace) pleuraLine(b *boxInfo) (cut, added int) {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	sp := b.grid.Spacing
@@ -107,6 +109,16 @@ func (ws *Workspace) pleuraLine(b *boxInfo) (cut, added int) {
 	surf, rms, ok := fitHeight(pts)
 	if !ok || rms > pleuraMaxRMS {
 		return 0, 0
+	}
+	// It is extrapolated under the contact: where it strays further from
+	// the contact than the ring's slab or the contact's radius, it is no
+	// pleura (an ill-posed fit).
+	limit := math.Max(pleuraSlabMM, rc)
+	for _, p := range contact {
+		d := sub(pos(int(p)), c)
+		if math.Abs(surf(dot(d, u), dot(d, v))) > limit {
+			return 0, 0
+		}
 	}
 	// 4. the cut
 	half := 0.5 * math.Min(sp[0], math.Min(sp[1], sp[2]))
