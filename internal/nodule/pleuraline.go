@@ -151,8 +151,10 @@ const extendMinContactMM = 15
 // mask that are denser than the segmentation threshold, lie more than
 // half a voxel (half mm) on the lung's side of the pleural surface surf
 // (frame c, n, u, v as pleuraLine's) and under the contact (within rmax
-// mm of c across n); they join the lung in the box. It returns how many
-// joined.
+// mm of c across n). The box's lung mask stays as it was: these voxels
+// are lesion outside the mask, and the rays that count spicules must not
+// read them as lung (read as lung, they showed one phantom mass a halo
+// 16 mm deep and no spicule). It returns how many joined.
 func (ws *Workspace) extendToPleura(b *boxInfo, c, n, u, v [3]float64, rmax float64, surf func(u, v float64) float64, half float64) int {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	sp := b.grid.Spacing
