@@ -4,8 +4,10 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/par"
 	"github.com/lungctl/lungctl/internal/volume"
 )
@@ -512,5 +514,20 @@ func TestSliceSpacing(t *testing.T) {
 		if err := (Options{SliceSpacingMM: dz}).Validate(); !errors.Is(err, ErrOptions) {
 			t.Errorf("slice spacing %g: %v, want ErrOptions", dz, err)
 		}
+	}
+}
+
+// TestMemoryBudget: a phantom larger than the memory budget is refused
+// before its volumes are allocated, with an error that says what it was.
+func TestMemoryBudget(t *testing.T) {
+	old := membudget.Limit()
+	membudget.Set(64 << 20)
+	defer membudget.Set(old)
+	_, err := Generate(Options{Seed: 3, Size: Full, SliceSpacingMM: 0.625})
+	if !errors.Is(err, membudget.ErrTooBig) || !strings.Contains(err.Error(), "512×512×") {
+		t.Errorf("a 512×512×596 phantom under a 64 MiB budget: %v, want ErrTooBig naming its size", err)
+	}
+	if _, err := Generate(Options{Seed: 3}); err != nil {
+		t.Errorf("a small phantom under a 64 MiB budget: %v", err)
 	}
 }
