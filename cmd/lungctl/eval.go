@@ -198,8 +198,9 @@ diameter band (3-4, 4-6, 6-10, 10-30, 30+ mm; under 3 mm too when such nodules
 count): sensitivity over that group's nodules, false positives of all scans.
 When the truth has the measurement columns and the candidates have
 measurements, the summary and JSON compare them for each detected nodule's
-best-scoring hit: mean diameter and volume error (median, 90th percentile),
-type accuracy and confusion, the spiculation AUC (spiculated against all other
+best-scoring hit: mean diameter and volume error (median, 90th percentile;
+the diameter also per kind, with its median signed error, so that a kind
+measured too large or too small shows), type accuracy and confusion, the spiculation AUC (spiculated against all other
 nodules, and against the round kind alone), the malignancy AUCs, the
 Lung-RADS counts and, when the truth has a location column, per location how
 many hits read a pleura_distance_mm of 1 mm or less (touching).

@@ -251,6 +251,18 @@ func TestMeasurementHand(t *testing.T) {
 	if d := a.MeanDiameter; d.N != 3 || !nearF(d.Median, .0625) || !nearF(d.P90, .0625+.8*.0375) || !nearF(d.Mean, (.05+.1+.0625)/3) {
 		t.Errorf("mean diameter %+v", d)
 	}
+	// Per kind, signed: round c0 +.05, ground glass c1 −.1, spiculated c3
+	// +.0625.
+	wantKind := []KindError{{"groundglass", 1, .1, -.1}, {"round", 1, .05, .05}, {"spiculated", 1, .0625, .0625}}
+	if len(a.MeanDiameterByKind) != len(wantKind) {
+		t.Fatalf("diameter by kind %+v", a.MeanDiameterByKind)
+	}
+	for i, w := range wantKind {
+		g := a.MeanDiameterByKind[i]
+		if g.Kind != w.Kind || g.N != w.N || !nearF(g.Median, float64(w.Median)) || !nearF(g.Bias, float64(w.Bias)) {
+			t.Errorf("diameter by kind[%d] = %+v, want %+v", i, g, w)
+		}
+	}
 	v0 := (600 - 523.6) / 523.6
 	if v := a.Volume; v.N != 3 || !nearF(v.Median, v0) || math.Abs(float64(v.P90)-(v0+.8*(.25-v0))) > 1e-12 {
 		t.Errorf("volume %+v (want median %v)", v, v0)
@@ -302,6 +314,7 @@ func TestMeasurementHand(t *testing.T) {
 	s := r.Summary()
 	for _, want := range []string{"mean diameter (long+short)/2: |relative error| median 6.2 %, 90th percentile 9.2 % (n = 3)",
 		"touching the pleura (pleura_distance_mm ≤ 1), by truth location: juxtapleural 1/1; parenchyma 1/2;",
+		"by kind, median |error| (median signed error, n): groundglass 10.0 % (-10.0 %, 1); round 5.0 % (+5.0 %, 1); spiculated 6.2 % (+6.2 %, 1);",
 		"spiculated vs not, AUC of spiculation: 0.500", "spiculated vs round, AUC of spiculation: 0.000 (1 spiculated, 1 round)",
 		"Lung-RADS of false positives: 2 1, 4B 1, unmeasured 1",
 		"brock 1.000 (1/2)"} {

@@ -23,6 +23,11 @@ type Agreement struct {
 	// diameter: |(long+short)/2 measured − (long+short)/2 truth| / truth,
 	// over measured hits with truth axes > 0.
 	MeanDiameter ErrorStats `json:"mean_diameter"`
+	// MeanDiameterByKind splits MeanDiameter by the truth's kind
+	// (alphabetically; absent when the truth has no kinds), with the
+	// median signed error too: a segmentation that runs into the chest
+	// wall or stops short of a mass's base shows as a bias of one kind.
+	MeanDiameterByKind []KindError `json:"mean_diameter_by_kind,omitempty"`
 	// Volume is the absolute relative error of volume_mm3 (mm³) against the
 	// truth's volume_mm3, over measured hits with a truth volume > 0.
 	Volume ErrorStats `json:"volume"`
@@ -56,6 +61,45 @@ type Agreement struct {
 	PleuraContact []LocationContact `json:"pleura_contact,omitempty"`
 	// PerNodule lists every detected nodule with both sides' values.
 	PerNodule []MeasuredNodule `json:"per_nodule"`
+}
+
+// KindError is one kind's mean-diameter error: over N measured hits, the
+// median absolute relative error and the median signed one
+// ((measured − truth)/truth: positive when measured too large).
+type KindError struct {
+	Kind   string `json:"kind"`
+	N      int    `json:"n"`
+	Median Float  `json:"median"`
+	Bias   Float  `json:"median_signed"`
+}
+
+// diameterByKind computes MeanDiameterByKind from the per-nodule values.
+func diameterByKind(ns []MeasuredNodule) []KindError {
+	signed := map[string][]float64{}
+	for _, n := range ns {
+		m, t := float64(n.MeanD), float64(n.TruthMeanD)
+		if n.Kind == "" || math.IsNaN(relErr(m, t)) {
+			continue
+		}
+		signed[n.Kind] = append(signed[n.Kind], (m-t)/t)
+	}
+	kinds := make([]string, 0, len(signed))
+	for k := range signed {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	var out []KindError
+	for _, k := range kinds {
+		e := signed[k]
+		abs := make([]float64, len(e))
+		for i, x := range e {
+			abs[i] = math.Abs(x)
+		}
+		sort.Float64s(e)
+		sort.Float64s(abs)
+		out = append(out, KindError{Kind: k, N: len(e), Median: Float(Quantile(abs, 0.5)), Bias: Float(Quantile(e, 0.5))})
+	}
+	return out
 }
 
 // LocationContact counts one truth location's measured hits and those
@@ -186,6 +230,7 @@ func (r *Result) measure(rows []TruthRow, cands []candidate.Candidate) *Agreemen
 		a.LungRADSFalsePositives[rads(cands[m])]++
 	}
 	a.MeanDiameter, a.Volume = errorStats(dErr), errorStats(vErr)
+	a.MeanDiameterByKind = diameterByKind(a.PerNodule)
 	a.TypeAccuracy = typeAccuracies(byKind, all)
 	a.TypeConfusion = confusion(conf, ordered(truthTypes, typeOrder), ordered(measTypes, []string{"solid", "part-solid", "non-solid", "calcified", unmeasured}))
 	a.PleuraContact = contact.list()
@@ -317,6 +362,14 @@ func (a *Agreement) text() string {
 	}{{"mean diameter (long+short)/2", a.MeanDiameter}, {"volume", a.Volume}} {
 		fmt.Fprintf(&b, "  %s: |relative error| median %s, 90th percentile %s (n = %d)\n", e.name,
 			pct(e.s.Median), pct(e.s.P90), e.s.N)
+		if e.name == "volume" || len(a.MeanDiameterByKind) == 0 {
+			continue
+		}
+		b.WriteString("    by kind, median |error| (median signed error, n):")
+		for _, k := range a.MeanDiameterByKind {
+			fmt.Fprintf(&b, " %s %s (%s, %d);", k.Kind, pct(k.Median), signedPct(k.Bias), k.N)
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString("  type accuracy:")
 	for _, t := range a.TypeAccuracy {
