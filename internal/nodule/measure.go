@@ -95,6 +95,11 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	res.PleuraDistanceMM, res.PleuraBeyond = ws.pleura(b)
 	res.BlobRatio = ws.blobRatio(b, cen, math.Cbrt(3*res.VolumeMM3/(4*math.Pi))/math.Sqrt(3), res.BackgroundHU)
 	res.CapCut = ws.capCut(b)
+	// A solid nodule's volume from the HU excess blur conserves (the
+	// features above keep the voxel count, on which they were fitted).
+	if res.Type == Solid && !pvSmall(res.PVAttenuation) && res.MeanDiameterMM < maxMassVolumeMM {
+		res.VolumeMM3 = ws.massVolume(b, res, bl)
+	}
 	res.Mask = make([]uint8, b.len())
 	for p, l := range ws.lab {
 		if l == lBody {

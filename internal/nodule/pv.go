@@ -1,6 +1,10 @@
 package nodule
 
-import "math"
+import (
+	"math"
+
+	"github.com/lungctl/lungctl/internal/edt"
+)
 
 // smoothMM is the Gaussian σ (mm) of the box's light smoothing against
 // noise (step 1 of Segment).
@@ -113,3 +117,57 @@ func pvSmall(a float64) bool { return a >= pvMinA && a < pvSmallA }
 // raises its peak, and the part of it inside the wall is not in its
 // volume, so the model overstates its density.
 const pvWallMax = 0.05
+
+// maxMassVolumeMM is the largest mean diameter (mm) of a solid lesion whose
+// volume massVolume gives: a nodule, by the Fleischner definition (≤ 30
+// mm). Masses are not of one density (necrosis, air bronchograms), which
+// the estimate assumes.
+const maxMassVolumeMM = 30
+
+// massVolume returns the volume (mm³) of a solid lesion of one density
+// from what blur conserves: the HU excess over the background, summed over
+// the body and every lung voxel within two blur σ of it (bl: an ellipsoid
+// of 2·bl.in in-plane and 2·bl.slice along the slice normal, taken along
+// the box's z), each voxel's excess clipped to 0…core−background, divided
+// by the lesion's contrast (CoreHU − BackgroundHU). The half-maximum
+// boundary of a blurred ball lies inside the ball by about σ²/r, so the
+// voxel count of a body of 6–10 mm on 2.5 mm slices reads a fifth low
+// (phantom seeds 101–120 and 1–20: median −22 %); its diameters, which
+// take each pixel's extent, are right. It uses ws.dist and the EDT
+// workspace.
+func (ws *Workspace) massVolume(b *boxInfo, res *Result, bl blur) float64 {
+	contrast := res.CoreHU - res.BackgroundHU
+	if !(contrast > 0) || !(bl.in > 0) || !(bl.slice > 0) {
+		return res.VolumeMM3
+	}
+	nx, ny, nz := b.n[0], b.n[1], b.n[2]
+	sp := b.grid.Spacing
+	// Squared distance to the body in units of the ellipsoid's semi-axes:
+	// a voxel is near when it is at most 1.
+	n := b.len()
+	ws.dist = grow(ws.dist, n)
+	for p, l := range ws.lab {
+		if l == lBody {
+			ws.dist[p] = 0
+		} else {
+			ws.dist[p] = edt.Inf
+		}
+	}
+	margin := int(math.Ceil(2 * math.Max(bl.in, bl.slice) / math.Min(sp[0], math.Min(sp[1], sp[2]))))
+	lo, hi := ws.bbox(b, lBody, margin)
+	scaled := [3]float64{sp[0] / (2 * bl.in), sp[1] / (2 * bl.in), sp[2] / (2 * bl.slice)}
+	edt.Transform3Box(ws.dist, nx, ny, nz, lo, hi, scaled, &ws.edt)
+	var excess float64
+	for k := lo[2]; k <= hi[2]; k++ {
+		for j := lo[1]; j <= hi[1]; j++ {
+			for i := lo[0]; i <= hi[0]; i++ {
+				p := i + nx*(j+ny*k)
+				if ws.dist[p] > 1 || ws.lab[p] != lBody && ws.lung[p] == 0 {
+					continue
+				}
+				excess += math.Min(math.Max(float64(ws.raw[p])-res.BackgroundHU, 0), contrast)
+			}
+		}
+	}
+	return excess * sp[0] * sp[1] * sp[2] / contrast
+}

@@ -67,9 +67,15 @@ func TestLIDC0001AgainstReaders(t *testing.T) {
 			}
 		}
 	}
-	// Our mask's size in source voxels: its volume over the source voxel volume.
+	// Our mask's size in source voxels: its volume over the source voxel
+	// volume (the mask's own, not VolumeMM3, which for a solid nodule is
+	// the blur-conserved estimate).
 	sv := scan.HU.Spacing[0] * scan.HU.Spacing[1] * scan.HU.Spacing[2]
-	ours = int(math.Round(r.VolumeMM3 / sv))
+	maskVox := 0
+	for _, v := range r.Mask {
+		maskVox += int(v)
+	}
+	ours = int(math.Round(float64(maskVox) * r.Box.Spacing[0] * r.Box.Spacing[1] * r.Box.Spacing[2] / sv))
 	dice := 2 * float64(both) / float64(cons.Voxels+ours)
 	t.Logf("ours: %s, axes %.1f × %.1f mm (mean %.1f), volume %.0f mm³, solid %.1f mm, spiculation %.2f (%d strands), lobulation %.2f, sphericity %.2f, pleura %.1f mm",
 		r.Type, r.LongAxisMM, r.ShortAxisMM, r.MeanDiameterMM, r.VolumeMM3, r.SolidDiameterMM, r.Spiculation, r.Protrusions, r.Lobulation, r.Sphericity, r.PleuraDistanceMM)
