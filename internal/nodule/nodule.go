@@ -103,7 +103,10 @@ type Result struct {
 	// perpendicular to it on that slice; MeanDiameterMM their mean (mm),
 	// as Lung-RADS measures.
 	LongAxisMM, ShortAxisMM, MeanDiameterMM float64
-	// VolumeMM3 is the body's volume in mm³.
+	// VolumeMM3 is the lesion's volume in mm³: the body's voxels, or, for
+	// a solid nodule under 30 mm that is not small for the partial-volume
+	// model, the HU excess that blur conserves (massVolume), which the
+	// mask's voxel count understates by up to a fifth.
 	VolumeMM3 float64
 	// SolidLongAxisMM, SolidShortAxisMM and SolidDiameterMM measure the
 	// largest solid component (> SolidHU) the same way; 0 when none.

@@ -48,9 +48,6 @@ import (
 func (ws *Workspace) pleuraLine(b *boxInfo) (cut, added int) {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	sp := b.grid.Spacing
-	pos := func(p int) [3]float64 {
-		return [3]float64{float64(p%nx) * sp[0], float64((p/nx)%ny) * sp[1], float64(p/(nx*ny)) * sp[2]}
-	}
 	// 1. contact
 	var c, n [3]float64
 	contact := ws.queue[:0]
@@ -76,7 +73,7 @@ func (ws *Workspace) pleuraLine(b *boxInfo) (cut, added int) {
 		return 0, 0
 	}
 	for _, p := range contact {
-		x := pos(int(p))
+		x := b.posMM(int(p))
 		for a := range c {
 			c[a] += x[a]
 		}
@@ -88,7 +85,7 @@ func (ws *Workspace) pleuraLine(b *boxInfo) (cut, added int) {
 	u, v := perpendicular(n)
 	rc := 0.0
 	for _, p := range contact {
-		d := sub(pos(int(p)), c)
+		d := sub(b.posMM(int(p)), c)
 		rc = math.Max(rc, math.Hypot(dot(d, u), dot(d, v)))
 	}
 	// 2. the pleura around it
@@ -115,7 +112,7 @@ func (ws *Workspace) pleuraLine(b *boxInfo) (cut, added int) {
 	// pleura (an ill-posed fit).
 	limit := math.Max(pleuraSlabMM, rc)
 	for _, p := range contact {
-		d := sub(pos(int(p)), c)
+		d := sub(b.posMM(int(p)), c)
 		if math.Abs(surf(dot(d, u), dot(d, v))) > limit {
 			return 0, 0
 		}
@@ -126,7 +123,7 @@ func (ws *Workspace) pleuraLine(b *boxInfo) (cut, added int) {
 		if l != lBody {
 			continue
 		}
-		d := sub(pos(p), c)
+		d := sub(b.posMM(p), c)
 		if dot(d, n)-surf(dot(d, u), dot(d, v)) > half {
 			ws.lab[p] = lOut
 			ws.lung[p] = 0
@@ -157,17 +154,12 @@ const extendMinContactMM = 15
 // 16 mm deep and no spicule). It returns how many joined.
 func (ws *Workspace) extendToPleura(b *boxInfo, c, n, u, v [3]float64, rmax float64, surf func(u, v float64) float64, half float64) int {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
-	sp := b.grid.Spacing
-	pos := func(p int) [3]float64 {
-		return [3]float64{float64(p%nx) * sp[0], float64((p/nx)%ny) * sp[1], float64(p/(nx*ny)) * sp[2]}
-	}
 	q := ws.queue[:0]
 	for p, l := range ws.lab {
 		if l == lBody {
 			q = append(q, int32(p))
 		}
 	}
-	defer func() { ws.queue = q }()
 	added := 0
 	for len(q) > 0 {
 		p := int(q[len(q)-1])
@@ -176,7 +168,7 @@ func (ws *Workspace) extendToPleura(b *boxInfo, c, n, u, v [3]float64, rmax floa
 			if np < 0 || ws.lab[np] == lBody || ws.lung[np] != 0 || ws.sm.Data[np] <= b.thresh {
 				continue
 			}
-			d := sub(pos(np), c)
+			d := sub(b.posMM(np), c)
 			du, dv := dot(d, u), dot(d, v)
 			if math.Hypot(du, dv) > rmax || dot(d, n)-surf(du, dv) > -half {
 				continue
@@ -186,7 +178,16 @@ func (ws *Workspace) extendToPleura(b *boxInfo, c, n, u, v [3]float64, rmax floa
 			q = append(q, int32(np))
 		}
 	}
+	ws.queue = q // the grown queue's storage, for the next use
 	return added
+}
+
+// posMM is box voxel p's position in mm along the box's axes from its
+// first voxel (the frame pleuraLine fits the pleura in).
+func (b *boxInfo) posMM(p int) [3]float64 {
+	nx, ny := b.n[0], b.n[1]
+	sp := b.grid.Spacing
+	return [3]float64{float64(p%nx) * sp[0], float64((p/nx)%ny) * sp[1], float64(p/(nx*ny)) * sp[2]}
 }
 
 // pleuraPoints returns pleuraLine's pleura points (u, v, h: mm in the
