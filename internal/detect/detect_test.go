@@ -192,10 +192,10 @@ func TestFinalScore(t *testing.T) {
 		f    Features
 		want float64
 	}{
-		{Features{Stage1: 0.8, MeanSI: 0.92, ClusterDiamMM: 8, Segmented: true, Sphericity: 0.9, BlobRatio: 0.7, MeanDiamMM: 8}, 0.6473735210},
-		{Features{Stage1: 0.3, MeanSI: 0.85, ClusterDiamMM: 5, Segmented: true, Sphericity: 0.5, BlobRatio: 0.3, MeanDiamMM: 6}, 0.0001564466},
+		{Features{Stage1: 0.8, MeanSI: 0.92, ClusterDiamMM: 8, Segmented: true, Sphericity: 0.9, BlobRatio: 0.7, MeanDiamMM: 8}, 0.7523609734},
+		{Features{Stage1: 0.3, MeanSI: 0.85, ClusterDiamMM: 5, Segmented: true, Sphericity: 0.5, BlobRatio: 0.3, MeanDiamMM: 6}, 0.0000121640},
 		// Unsegmented: sphericity and blob ratio 0, a 0.5 mm mean diameter.
-		{Features{Stage1: 0.5, MeanSI: 0.9, ClusterDiamMM: 6, Sphericity: 0.99, BlobRatio: 0.99, MeanDiamMM: 9}, 0.0007050435},
+		{Features{Stage1: 0.5, MeanSI: 0.9, ClusterDiamMM: 6, Sphericity: 0.99, BlobRatio: 0.99, MeanDiamMM: 9}, 0.0000003408},
 	} {
 		if s := FinalScore(c.f); math.Abs(s-c.want) > 2e-4*c.want {
 			t.Errorf("FinalScore(%+v) = %.10f, scikit-learn %.10f", c.f, s, c.want)

@@ -93,7 +93,9 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	res.Lobulation = ws.lobulation(b, cen)
 	res.Protrusions, res.Spiculation = ws.spiculation(b, res)
 	res.PleuraDistanceMM, res.PleuraBeyond = ws.pleura(b)
-	res.BlobRatio = ws.blobRatio(b, cen, math.Cbrt(3*res.VolumeMM3/(4*math.Pi))/math.Sqrt(3), res.BackgroundHU)
+	// Judged on its own density: a vessel crossing the lesion, denser than
+	// its upper quartile, counts no more than the lesion's own voxels.
+	res.BlobRatio = ws.blobRatio(b, cen, math.Cbrt(3*res.VolumeMM3/(4*math.Pi))/math.Sqrt(3), res.BackgroundHU, p75)
 	res.CapCut = ws.capCut(b)
 	// A solid nodule's volume from the HU excess blur conserves (the
 	// features above keep the voxel count, on which they were fitted).
@@ -170,7 +172,7 @@ func (ws *Workspace) solidBlobRatio(b *boxInfo, med float64) float64 {
 	}
 	nx, ny := b.n[0], b.n[1]
 	c := volume.Vec3{float64(bp % nx), float64((bp / nx) % ny), float64(bp / (nx * ny))}
-	return ws.blobRatio(b, c, 1, med)
+	return ws.blobRatio(b, c, 1, med, math.Inf(1))
 }
 
 // unlabelSolid returns the solid component's voxels to the body.
@@ -526,11 +528,15 @@ func (ws *Workspace) sphericity(b *boxInfo, vol float64) float64 {
 // intensity's Hessian there, 0 when it is not a bright top (a tube scores
 // near 0, a vessel's bend or fork 0.2–0.5, a ball 1). Voxels outside the
 // lung mask count as surrounding lung (bg HU), so a mass against the
-// mediastinum is judged on its own shape, not on the organ beside it. The
+// mediastinum is judged on its own shape, not on the organ beside it; and
+// HU above clip count as clip, so a vessel crossing a ground-glass lesion
+// (at soft-tissue density, far above the lesion's own) does not turn its
+// centre into a tube (phantom seeds 106 and 117: 0.48 and 0.44 unclipped,
+// 0.54 and 0.57 clipped at the body's upper quartile). The
 // Hessian is the convolution with the Gaussian's second derivatives
 // evaluated at the one point, over the voxels within 3σ (every σ/3 for
 // large σ).
-func (ws *Workspace) blobRatio(b *boxInfo, cen volume.Vec3, sigma, bg float64) float64 {
+func (ws *Workspace) blobRatio(b *boxInfo, cen volume.Vec3, sigma, bg, clip float64) float64 {
 	sigma = math.Max(sigma, 1)
 	nx, ny := b.n[0], b.n[1]
 	sp := b.grid.Spacing
@@ -558,7 +564,7 @@ func (ws *Workspace) blobRatio(b *boxInfo, cen volume.Vec3, sigma, bg float64) f
 				p := i + nx*(j+ny*k)
 				v := 0.0
 				if ws.lung[p] != 0 {
-					v = float64(ws.raw[p]) - bg
+					v = math.Min(float64(ws.raw[p]), clip) - bg
 				}
 				g := v * math.Exp(-r2/(2*s2)) / (s2 * s2)
 				h[0] += g * (dx*dx - s2)
