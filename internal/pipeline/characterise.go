@@ -16,7 +16,8 @@ import (
 // category in candidates.csv, but a probable vessel must not make the
 // patient 4B). The detection score is a logistic model's (detect.FinalScore),
 // so 0.5 is its even-odds point; on the held-out phantom seeds 101–120 it
-// keeps 0.75 of the lesions at 0.15 false positives per scan.
+// keeps 0.79 of the lesions with no false positive (seeds 1–20: 0.84 at
+// 0.10 per scan).
 const ReportThreshold = 0.5
 
 // Scorer names the per-candidate malignancy model.
