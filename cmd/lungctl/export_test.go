@@ -245,3 +245,32 @@ func TestRunLIDCReportExport(t *testing.T) {
 	t.Logf("LIDC-IDRI-0001: exports %.3f s, report %.3f s of %.3f s; Lung-RADS %s, cancer %.3f",
 		rec.Seconds["export"], rec.Seconds["report"], rec.Seconds["total"], rec.LungRADS, rec.Cancer)
 }
+
+// TestRunA0002Reported runs the real Lung-PET-CT-Dx A0002 series (an
+// adenocarcinoma of about 50 × 50 × 70 mm against the mediastinum) and
+// requires the patient's record to report it: at least one reported nodule
+// and Lung-RADS 4B or 4X. At the second stage's even odds (0.5) the mass,
+// scoring 0.40, went unreported and the patient read Lung-RADS 1.
+func TestRunA0002Reported(t *testing.T) {
+	if testing.Short() {
+		t.Skip("A0002 end to end: several seconds")
+	}
+	dir := filepath.Join(shareddata.Path(), "lung-pet-ct-dx-a0002-siemens", "Lung-PET-CT-Dx")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("shared data not available: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	r := lungctl(t, "run", dir, "-o", out)
+	checkExit(t, r, exitOK, "run A0002")
+	done, err := filepath.Glob(filepath.Join(out, "*", "done.json"))
+	if err != nil || len(done) != 1 {
+		t.Fatalf("want one done.json under %s: %v %v", out, done, err)
+	}
+	rec, err := pipeline.ReadDone(filepath.Dir(done[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Reported < 1 || (rec.LungRADS != "4B" && rec.LungRADS != "4X") {
+		t.Errorf("A0002: %d reported nodules, Lung-RADS %q; want the mass reported, 4B or 4X", rec.Reported, rec.LungRADS)
+	}
+}
