@@ -54,7 +54,7 @@ type ReportInput struct {
 func BuildReport(in ReportInput) (report.Patient, error) {
 	rec := in.Rec
 	p := report.Patient{ID: rec.ID, SeriesUID: rec.SeriesUID, Input: rec.Input, CancerProbability: rec.Cancer,
-		Scorer: rec.Scorer, LungRADS: rec.LungRADS, EmphysemaPct: math.NaN(), Clinical: clinicalKVs(rec.Clinical, rec.EmphysemaPct),
+		Scorer: rec.Scorer, LungRADS: rec.LungRADS, ReportThreshold: ReportThreshold, Reported: rec.Reported, EmphysemaPct: math.NaN(), Clinical: clinicalKVs(rec.Clinical, rec.EmphysemaPct),
 		ModelSHA256: rec.ModelSHA256, ToolVersion: rec.ToolVersion, Warnings: foldWarnings(rec.Warnings)}
 	if p.ToolVersion == "" {
 		p.ToolVersion = volio.ToolVersion

@@ -106,8 +106,14 @@ type Patient struct {
 	// "fused" (other text is shown as given). It also picks the finding
 	// probability the findings are ordered by (see Sort).
 	Scorer string
-	// LungRADS is the patient's category (its most suspicious finding's).
+	// LungRADS is the patient's category (its most suspicious reported
+	// finding's).
 	LungRADS string
+	// ReportThreshold is the detection score from which a finding is
+	// reported (counts for LungRADS and the Brock nodule count), and
+	// Reported how many are; both are shown when ReportThreshold > 0.
+	ReportThreshold float64
+	Reported        int
 	// EmphysemaPct is the percentage (0–100) of lung voxels below −950 HU;
 	// NaN = not measured.
 	EmphysemaPct float64

@@ -189,6 +189,18 @@ func TestContentAndUnits(t *testing.T) {
 	if n := strings.Count(page, "data-finding="); n != 3 {
 		t.Errorf("%d finding cards, want 3", n)
 	}
+	if strings.Contains(page, "reported (detection score") {
+		t.Error("report counts reported findings though no threshold was given")
+	}
+	// The report threshold and count, when given: the patient's category
+	// is the reported findings' most suspicious.
+	p.ReportThreshold, p.Reported = 0.35, 2
+	page = renderPatient(t, p)
+	for _, want := range []string{"2 reported (detection score ≥ 0.35); ordered by", "the most suspicious reported finding&#39;s (detection score ≥ 0.35)"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
 	// Not computed and broken inputs: no panic, dashes, "image unavailable".
 	q := Patient{CancerProbability: math.NaN(), EmphysemaPct: math.Inf(1), Overview: []byte("GIF89a"),
 		Findings: []Finding{{Brock: math.NaN(), CNN: 1.5, LongAxisMM: math.NaN(), Images: []Image{{PNG: []byte{0x89, 'P'}}, {Title: "empty"}}}}}

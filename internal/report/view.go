@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -89,6 +90,8 @@ type patientView struct {
 	Prob      string
 	Scorer    string
 	SortBasis string
+	Reported  string
+	LRBasis   string
 	LungRADS  string
 	LRClass   string
 	Emph      string
@@ -106,6 +109,12 @@ func newPatientView(p Patient) patientView {
 		v.SortBasis = "CNN probability × detection score (Brock where the CNN did not score)"
 	} else {
 		v.SortBasis = "Brock probability × detection score (CNN where Brock was not computed)"
+	}
+	v.LRBasis = "the most suspicious finding's"
+	if p.ReportThreshold > 0 {
+		at := strconv.FormatFloat(p.ReportThreshold, 'f', -1, 64)
+		v.Reported = fmt.Sprintf("%d reported (detection score ≥ %s)", p.Reported, at)
+		v.LRBasis = "the most suspicious reported finding's (detection score ≥ " + at + ")"
 	}
 	for _, kv := range p.Clinical {
 		v.Defaulted = v.Defaulted || kv.Defaulted
