@@ -3,6 +3,8 @@ package detect
 import (
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/candidate"
+
 	"github.com/lungctl/lungctl/internal/nodule"
 	"github.com/lungctl/lungctl/internal/volume"
 )
@@ -41,7 +43,57 @@ func TestEncloses(t *testing.T) {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
 	}
-	if k := enclosedKept(cases[0].outer, []*nodule.Result{nil, lesion(nodule.Solid, 50, [3]float64{2, 2, 2}, 1), core}); k != 2 {
+	if k := enclosedKept(cases[0].outer, 0.1, []*nodule.Result{nil, lesion(nodule.Solid, 50, [3]float64{2, 2, 2}, 1), core}); k != 2 {
 		t.Errorf("enclosedKept = %d, want 2", k)
+	}
+	// Any lesion that holds a kept lesion whole, and scores 0.5 or more on
+	// its own, completes it: a mass cut short by a cap from its edge.
+	whole := lesion(nodule.Solid, 990, [3]float64{10, 10, 10}, 7)
+	for _, c := range []struct {
+		name  string
+		outer *nodule.Result
+		score float64
+		want  bool
+	}{
+		{"solid around a part of it", whole, 0.9, true},
+		{"a low-scoring body around it (a vessel tree)", whole, 0.3, false},
+		{"not twice its volume", lesion(nodule.Solid, 400, [3]float64{10, 10, 10}, 7), 0.9, false},
+		{"beside it", lesion(nodule.Solid, 990, [3]float64{17, 17, 17}, 3), 0.9, false},
+		{"nothing segmented", nil, 0.9, false},
+	} {
+		if got := completes(c.outer, c.score, core); got != c.want {
+			t.Errorf("completes, %s: %v, want %v", c.name, got, c.want)
+		}
+	}
+	if k := enclosedKept(whole, 0.9, []*nodule.Result{core}); k != 0 {
+		t.Errorf("enclosedKept of a solid whole = %d, want 0", k)
+	}
+}
+
+// TestDuplicateEitherWay: a candidate is a duplicate when its centre lies
+// in a kept lesion, or when its own lesion holds a kept centre.
+func TestDuplicateEitherWay(t *testing.T) {
+	g := volume.Grid{Dims: [3]int{20, 20, 20}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity}
+	ball := func(centre [3]float64, r float64) *nodule.Result {
+		m := make([]uint8, g.Len())
+		for p := range m {
+			i, j, k := p%20, (p/20)%20, p/400
+			if dist3([3]float64{float64(i), float64(j), float64(k)}, centre) <= r {
+				m[p] = 1
+			}
+		}
+		return &nodule.Result{Centre: centre, Box: g, Mask: m}
+	}
+	keptC := []candidate.Candidate{{World: [3]float64{5, 10, 10}}}
+	small := ball([3]float64{5, 10, 10}, 2)
+	big := ball([3]float64{11, 10, 10}, 7)
+	if !duplicate([3]float64{11, 10, 10}, big, keptC, []*nodule.Result{small}) {
+		t.Error("a lesion holding a kept centre is not a duplicate")
+	}
+	if duplicate([3]float64{11, 10, 10}, ball([3]float64{11, 10, 10}, 3), keptC, []*nodule.Result{small}) {
+		t.Error("a separate lesion is a duplicate")
+	}
+	if !duplicate([3]float64{6, 10, 10}, nil, keptC, []*nodule.Result{big}) {
+		t.Error("a centre inside a kept lesion is not a duplicate")
 	}
 }

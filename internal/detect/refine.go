@@ -131,21 +131,49 @@ func (ws *Workspace) refine(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 		if drop[i] {
 			continue
 		}
-		if k := enclosedKept(meas[i], outM); k >= 0 {
+		if k := enclosedKept(meas[i], cs[i].DetectScore, outM); k >= 0 {
 			// The kept candidate is the solid core of this part-solid
-			// lesion: report the whole lesion, at the core's score.
+			// lesion, or a part of this lesion: report the whole lesion,
+			// at the kept candidate's score.
 			score := outC[k].DetectScore
 			outC[k] = cs[i]
 			outC[k].DetectScore, outC[k].Probability = score, score
 			outM[k] = meas[i]
 			continue
 		}
-		if duplicate(cs[i].World, outC, outM) {
+		if duplicate(cs[i].World, meas[i], outC, outM) {
 			continue
 		}
 		outC, outM, outF = append(outC, cs[i]), append(outM, meas[i]), append(outF, feats[i])
 	}
-	return outC, outM, outF
+	return mergeOverlaps(outC, outM, outF)
+}
+
+// mergeOverlaps reports once the kept lesions that a replacement (a whole
+// lesion taking a kept part's place) has made overlap: a lower-ranked one
+// whose body holds a higher-ranked one's centre, or whose centre lies in
+// the higher-ranked one's body, is dropped, and its measurement replaces
+// the higher-ranked one's when it completes it (see completes). A 72 mm
+// mass met by three clusters was otherwise reported twice.
+func mergeOverlaps(cs []candidate.Candidate, meas []*nodule.Result, feats []Features) ([]candidate.Candidate, []*nodule.Result, []Features) {
+	for a := 0; a < len(cs); a++ {
+		for b := a + 1; b < len(cs); {
+			same := duplicate(cs[b].World, meas[b], cs[a:a+1], meas[a:a+1])
+			if !same {
+				b++
+				continue
+			}
+			if completes(meas[b], cs[b].DetectScore, meas[a]) {
+				score := cs[a].DetectScore
+				cs[a], meas[a] = cs[b], meas[b]
+				cs[a].DetectScore, cs[a].Probability = score, score
+			}
+			cs = append(cs[:b], cs[b+1:]...)
+			meas = append(meas[:b], meas[b+1:]...)
+			feats = append(feats[:b], feats[b+1:]...)
+		}
+	}
+	return cs, meas, feats
 }
 
 // reseed segments again at the cluster's strongest blob point when that
@@ -227,29 +255,50 @@ func Measured(c *candidate.Candidate, m *nodule.Result) {
 }
 
 // duplicate reports whether the LPS point w (a candidate's segmented
-// centre) lies in a lesion already kept, or within 2 mm of a kept centre:
-// fragments of one lesion segment to the same body and are reported once.
-func duplicate(w [3]float64, kept []candidate.Candidate, meas []*nodule.Result) bool {
+// centre) lies in a lesion already kept or within 2 mm of a kept centre,
+// or whether the candidate's own lesion m holds a kept centre: fragments
+// of one lesion segment to overlapping bodies and are reported once.
+func duplicate(w [3]float64, m *nodule.Result, kept []candidate.Candidate, meas []*nodule.Result) bool {
 	for k, c := range kept {
 		if dist3(w, c.World) < 2 {
 			return true
 		}
-		if m := meas[k]; m != nil && m.Contains(w) {
+		if km := meas[k]; km != nil && km.Contains(w) {
+			return true
+		}
+		if m != nil && m.Contains(c.World) {
 			return true
 		}
 	}
 	return false
 }
 
-// enclosedKept returns the first kept lesion that m encloses (see
-// encloses), or −1.
-func enclosedKept(m *nodule.Result, kept []*nodule.Result) int {
+// enclosedKept returns the first kept lesion that m, segmented at a
+// lower-ranked candidate scoring score, holds whole (see encloses and
+// completes), or −1.
+func enclosedKept(m *nodule.Result, score float64, kept []*nodule.Result) int {
 	for k, in := range kept {
-		if encloses(m, in) {
+		if encloses(m, in) || completes(m, score, in) {
 			return k
 		}
 	}
 	return -1
+}
+
+// completes reports whether the lesion outer, segmented at a lower-ranked
+// candidate that itself scores score, is the whole of the kept lesion
+// inner: it holds inner's centre, is at least twice its volume, and scores
+// 0.5 or more on its own (a vessel tree that leaked into a nodule does
+// not). A cluster near a large mass's edge starts a segmentation whose cap
+// (sized from the cluster) cuts the mass short; a cluster nearer its
+// centre measures it whole (phantom 107 of seeds 101–120: 54 × 44 mm,
+// 53 mL at the first, 71 × 63 mm, 165 mL at the second; the generator's
+// mass 71 × 65 mm, 183 mL).
+func completes(outer *nodule.Result, score float64, inner *nodule.Result) bool {
+	if outer == nil || inner == nil || score < 0.5 {
+		return false
+	}
+	return outer.VolumeMM3 >= 2*inner.VolumeMM3 && outer.Contains(inner.Centre)
 }
 
 // encloses reports whether the lesion outer, segmented at a lower-ranked

@@ -253,6 +253,7 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 	var b *boxInfo
 	var res *Result
 	var seedIdx int
+	recentred := false
 	for try := 0; ; try++ {
 		var ok bool
 		b, ok = ws.extract(hu, lung, seed, hintMM, opt)
@@ -286,7 +287,17 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 				surf, vol = ws.region(b, seedIdx)
 			}
 		}
-		if surf < CapFilled || vol < CapFilled || try == 2 || 2*b.cap >= opt.MaxBoxMM {
+		if vol >= CapFilled && surf > 0 && surf < CapFilled && !recentred && 2*b.cap < opt.MaxBoxMM {
+			// A large compact region that the cap cuts on one side: the
+			// seed lies off the lesion's centre (a cluster near a mass's
+			// edge). Start again from the region's centroid.
+			if c := ws.regionCentroid(b); math.Hypot(math.Hypot(c[0]-seed[0], c[1]-seed[1]), c[2]-seed[2]) > recentreFrac*b.cap {
+				seed, recentred = c, true
+				hintMM *= 1.8
+				continue
+			}
+		}
+		if surf < CapFilled || vol < CapFilled || try >= 2 || 2*b.cap >= opt.MaxBoxMM {
 			break
 		}
 		hintMM *= 1.8
@@ -319,6 +330,32 @@ func (r *Result) pleuraLine(ws *Workspace, b *boxInfo) {
 
 // capMM is the region's reach (mm from the seed) for a size hint.
 func capMM(hint float64) float64 { return math.Max(10, 0.75*hint+6) }
+
+// recentreFrac is how far (as a fraction of the cap's radius) the
+// centroid of a region cut by its cap must lie from the seed for Segment
+// to start again from the centroid.
+const recentreFrac = 0.2
+
+// regionCentroid returns the LPS centroid (mm) of the region just grown
+// (voxels labelled lC).
+func (ws *Workspace) regionCentroid(b *boxInfo) [3]float64 {
+	nx, ny := b.n[0], b.n[1]
+	var s [3]float64
+	n := 0
+	for p, l := range ws.lab {
+		if l == lC {
+			s[0] += float64(p % nx)
+			s[1] += float64((p / nx) % ny)
+			s[2] += float64(p / (nx * ny))
+			n++
+		}
+	}
+	if n == 0 {
+		return [3]float64(b.grid.IndexToWorld(b.seed))
+	}
+	f := float64(n)
+	return [3]float64(b.grid.IndexToWorld(volume.Vec3{s[0] / f, s[1] / f, s[2] / f}))
+}
 
 // CapFilled is the fraction of the cap's surface shell, and of its volume,
 // that the region must fill for the lesion to count as larger than its

@@ -496,3 +496,19 @@ func TestMassVolume(t *testing.T) {
 		within(t, fmt.Sprintf("%.0f mm ball's volume (mask %d mm³)", c.d, voxels), r.VolumeMM3, truth, 0.03)
 	}
 }
+
+// TestRecentreOffCentreSeed: a 50 mm mass seeded 17 mm from its centre
+// with a 30 mm hint (a cluster near its edge) is measured whole: the cap
+// sized from the hint cuts the region on the far side, so Segment starts
+// again from the region's centroid. Without that, the far side was cut
+// off (as for a phantom mass, 50 × 38 mm, 45 mL against 56 × 43 mm,
+// 71 mL).
+func TestRecentreOffCentreSeed(t *testing.T) {
+	s := scene{n: 84, wallX: math.NaN(), density: ball(0, 0, 0, 25, 900)}
+	r := segmentScene(t, s, [3]float64{17, 0, 0}, 30)
+	within(t, "long axis", r.LongAxisMM, 50, 0.06)
+	within(t, "volume", r.VolumeMM3, math.Pi*50*50*50/6, 0.1)
+	if c := r.Centre; math.Hypot(math.Hypot(c[0], c[1]), c[2]) > 1 {
+		t.Errorf("centre %v, want the mass's (0, 0, 0)", c)
+	}
+}
