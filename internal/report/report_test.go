@@ -201,6 +201,19 @@ func TestContentAndUnits(t *testing.T) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
+	if strings.Contains(page, `class="unreported"`) {
+		t.Error("a finding at or above the threshold is greyed")
+	}
+	// Findings below the threshold (detection 0.9, 0.8, 0.7 against 0.75)
+	// are greyed in the table and labelled on their card.
+	p.ReportThreshold = 0.75
+	page = renderPatient(t, p)
+	if n := strings.Count(page, `class="unreported"`); n != 1 {
+		t.Errorf("%d greyed rows, want 1", n)
+	}
+	if n := strings.Count(page, "not reported (detection score below 0.75)"); n != 1 {
+		t.Errorf("%d cards labelled not reported, want 1", n)
+	}
 	// Not computed and broken inputs: no panic, dashes, "image unavailable".
 	q := Patient{CancerProbability: math.NaN(), EmphysemaPct: math.Inf(1), Overview: []byte("GIF89a"),
 		Findings: []Finding{{Brock: math.NaN(), CNN: 1.5, LongAxisMM: math.NaN(), Images: []Image{{PNG: []byte{0x89, 'P'}}, {Title: "empty"}}}}}

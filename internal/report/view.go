@@ -79,7 +79,10 @@ type findingView struct {
 	Lobulation, Pleura             string
 	Zone, Brock, CNN, Detect       string
 	Malignancy, Rank, Centre       string
-	Images                         []imageView
+	// Unreported: the detection score is below the patient's report
+	// threshold (the row is greyed).
+	Unreported bool
+	Images     []imageView
 }
 
 type patientView struct {
@@ -91,6 +94,7 @@ type patientView struct {
 	Scorer    string
 	SortBasis string
 	Reported  string
+	ReportAt  string
 	LRBasis   string
 	LungRADS  string
 	LRClass   string
@@ -113,6 +117,7 @@ func newPatientView(p Patient) patientView {
 	v.LRBasis = "the most suspicious finding's"
 	if p.ReportThreshold > 0 {
 		at := strconv.FormatFloat(p.ReportThreshold, 'f', -1, 64)
+		v.ReportAt = at
 		v.Reported = fmt.Sprintf("%d reported (detection score ≥ %s)", p.Reported, at)
 		v.LRBasis = "the most suspicious reported finding's (detection score ≥ " + at + ")"
 	}
@@ -138,6 +143,7 @@ func newPatientView(p Patient) patientView {
 		if f.Rank > 0 {
 			fv.Rank = fmt.Sprint(f.Rank)
 		}
+		fv.Unreported = p.ReportThreshold > 0 && f.DetectScore < p.ReportThreshold
 		if fv.Label == "" {
 			fv.Label = "#" + fv.Rank
 		}
