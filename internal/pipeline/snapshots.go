@@ -80,18 +80,22 @@ func WriteSnapshots(p *Preprocessed, cs []candidate.Candidate, dir string, opt S
 		opt.Order = OrderMalignancy
 	}
 	idx := Ordered(cs, opt.Order)
-	if opt.Top > 0 && len(idx) > opt.Top {
-		idx = idx[:opt.Top]
-	}
-	sorted := make([]candidate.Candidate, len(idx))
+	all := make([]candidate.Candidate, len(idx))
 	for r, i := range idx {
-		sorted[r] = cs[i]
+		all[r] = cs[i]
 	}
+	top := -1
+	if opt.Top > 0 && len(idx) > opt.Top {
+		idx, top = idx[:opt.Top], opt.Top
+	}
+	sorted := all[:len(idx)]
 	var names []string
 	ov := p.ID + "_overview.png"
 	title := fmt.Sprintf("%s  (numbered by %s)", p.ID, opt.Order)
-	if err := render.Overview(p.HU, p.Lung, sorted, filepath.Join(dir, ov),
-		render.OverviewOptions{TopK: -1, Ordered: true, Title: title}); err != nil {
+	// Every candidate counts in the overview's caption; the pictured ones
+	// are marked.
+	if err := render.Overview(p.HU, p.Lung, all, filepath.Join(dir, ov),
+		render.OverviewOptions{TopK: top, Ordered: true, Title: title}); err != nil {
 		return nil, err
 	}
 	names = append(names, ov)
