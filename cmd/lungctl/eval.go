@@ -1,10 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 
 	"github.com/lungctl/lungctl/internal/eval"
+	"github.com/lungctl/lungctl/internal/pipeline"
 	"github.com/spf13/cobra"
 )
 
@@ -18,7 +20,7 @@ func newEvalCmd() *cobra.Command {
 		bootstrap                              int
 		seed                                   int64
 		maxMarks                               int
-		minDiameter, malignantFrom             float64
+		minDiameter, malignantFrom, at         float64
 	)
 	cmd := &cobra.Command{
 		Use:   "eval (--annotations annotations.csv [--excluded annotations_excluded.csv] candidates.csv... | --lidc SERIES_DIR [--labels LABELS.nii.gz] candidates.csv)",
@@ -43,7 +45,7 @@ func newEvalCmd() *cobra.Command {
 			if err := firstErr(evalModeErr(fl.Changed, annotations, lidcDir, len(args)), checkBy(by),
 				folderOut("eval", "-o", out), checkInt("bootstrap", bootstrap, 0, 100000),
 				checkInt("max-marks", maxMarks, -1, 1000000), checkFloat("min-diameter", minDiameter, 0, 100),
-				checkFloat("malignant-from", malignantFrom, 1, 5)); err != nil {
+				checkFloat("malignant-from", malignantFrom, 1, 5), checkFloat("at", at, 0, 1)); err != nil {
 				return err
 			}
 			if err := mkdirOut(out); err != nil {
@@ -52,7 +54,7 @@ func newEvalCmd() *cobra.Command {
 			if lidcDir != "" {
 				return evalLIDC(cmd, lidcDir, labels, args[0], out, eval.LIDCOptions{MalignantFrom: malignantFrom, MaxMarksPerScan: maxMarks})
 			}
-			opt := eval.Options{Bootstrap: bootstrap, Seed: seed, MaxMarksPerScan: maxMarks}
+			opt := eval.Options{Bootstrap: bootstrap, Seed: seed, MaxMarksPerScan: maxMarks, OperatingAt: at}
 			if fl.Changed("min-diameter") {
 				opt.MinDiameterMM = &minDiameter
 			}
@@ -75,6 +77,7 @@ func newEvalCmd() *cobra.Command {
 	f.Float64Var(&minDiameter, "min-diameter", eval.DefaultMinDiameterMM, "annotations under this diameter (mm, 0-100) are excluded findings; default LUNA16's 3 for phantom truth, applied to other annotation files only when given; 0 keeps all")
 	f.StringVar(&lidcDir, "lidc", "", "score against the LIDC-IDRI readers' XML beside this DICOM series (instead of --annotations)")
 	f.StringVar(&labels, "labels", "", "with --lidc: label map (NIfTI/MetaImage, uint8, value = candidate rank by probability) for the Dice with the readers' consensus")
+	f.Float64Var(&at, "at", 0, fmt.Sprintf("also print the sensitivity and FP/scan of the marks with probability at or above this, 0-1 (0: not; %g is the detection score from which run reports a nodule)", pipeline.ReportThreshold))
 	f.Float64Var(&malignantFrom, "malignant-from", 3, "with --lidc: readers' median malignancy rating (1-5) from which a nodule counts as malignant for the AUC")
 	return cmd
 }
@@ -187,7 +190,11 @@ dropped); CPM is the mean sensitivity at 1/8, 1/4, 1/2, 1, 2, 4 and 8 false
 positives per scan. Coordinates are LPS world mm (LUNA16's coordX/Y/Z).
 
 For each candidates file it prints a summary and writes <out>/<name>_froc.json;
-all files together are plotted in <out>/froc.png.
+all files together are plotted in <out>/froc.png. With --at P the summary also
+gives the sensitivity and false positives per scan of the marks with
+probability P or more ("operating" in the JSON): --at 0.35 is lungctl run's
+operating point, the detection score from which it reports a nodule (for the
+patient's Lung-RADS and Brock's nodule count).
 
 Phantom truth (lungctl phantom's truth.csv, which has a kind column) is an
 annotations file too. Its nodules under --min-diameter (default 3 mm, LUNA16's

@@ -203,3 +203,26 @@ func TestEvalLIDC(t *testing.T) {
 	}
 	t.Logf("%s", r.stdout)
 }
+
+// TestEvalAt: --at prints the operating point at that probability (and
+// writes it to the JSON); out of 0-1 it is a usage error.
+func TestEvalAt(t *testing.T) {
+	dir := t.TempDir()
+	ann, cands := filepath.Join(dir, "a.csv"), filepath.Join(dir, "c.csv")
+	testfs.WriteFile(t, ann, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\nS1,0,0,0,10\nS1,40,0,0,2.5\n"))
+	testfs.WriteFile(t, cands, []byte(evalCands))
+	out := filepath.Join(dir, "out")
+	r := lungctl(t, "eval", "--annotations", ann, "--at", "0.35", cands, "-o", out)
+	checkExit(t, r, exitOK, "eval --at 0.35")
+	if !strings.Contains(r.stdout, "at probability ≥ 0.35: sensitivity ") {
+		t.Errorf("no operating point in the summary:\n%s", r.stdout)
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "c_froc.json"))
+	if !strings.Contains(string(b), `"operating"`) {
+		t.Error("no operating point in the JSON")
+	}
+	r = lungctl(t, "eval", "--annotations", ann, "--at", "2", cands, "-o", out)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--at") {
+		t.Errorf("--at 2: exit %d\n%s", r.code, r.stderr)
+	}
+}

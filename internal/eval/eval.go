@@ -91,6 +91,10 @@ type Options struct {
 	Confidence float64
 	// Seed makes the bootstrap reproducible.
 	Seed int64
+	// OperatingAt, when > 0, is a probability at which Result.Operating
+	// reports the sensitivity and the FP rate (marks with probability ≥
+	// it count): e.g. lungctl's report threshold.
+	OperatingAt float64
 
 	// The fields below are read by EvaluateFiles only.
 
@@ -184,6 +188,9 @@ type Result struct {
 	PerNodule []NoduleResult `json:"per_nodule"`
 	// Bootstrap holds the confidence bands when Options.Bootstrap > 0.
 	Bootstrap *BootstrapResult `json:"bootstrap,omitempty"`
+	// Operating is the curve's point at Options.OperatingAt (its
+	// Threshold is that probability); nil when not asked for.
+	Operating *Point `json:"operating,omitempty"`
 
 	// The sections below are filled by EvaluateFiles on request (see
 	// Options) and are absent from the JSON otherwise, so LUNA16 results
@@ -259,6 +266,10 @@ func Evaluate(annotations, excluded []Annotation, scans []string, cands []candid
 	res.entries = entries
 	res.Curve = froc(entries, nil, float64(res.Nodules), float64(res.Scans), nil)
 	res.SensitivityAt, res.CPM = cpm(res.Curve)
+	if opt.OperatingAt > 0 {
+		op := operating(res.Curve, opt.OperatingAt)
+		res.Operating = &op
+	}
 	if opt.Bootstrap > 0 {
 		res.Bootstrap = bootstrap(entries, sc.lesions, opt)
 	}
@@ -515,4 +526,19 @@ func cpm(curve []Point) (at [7]float64, mean float64) {
 		mean += at[i]
 	}
 	return at, mean / 7
+}
+
+// operating returns the point of curve (thresholds descending) where the
+// marks with probability ≥ t count: the last point whose threshold is at
+// least t, with Threshold set to t (the curve's first point, nothing
+// counted, when every mark is below t).
+func operating(curve []Point, t float64) Point {
+	op := Point{Threshold: t}
+	for _, p := range curve {
+		if p.Threshold < t {
+			break
+		}
+		op.FPPerScan, op.Sensitivity = p.FPPerScan, p.Sensitivity
+	}
+	return op
 }

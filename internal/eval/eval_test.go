@@ -100,6 +100,24 @@ func TestHandExample(t *testing.T) {
 	if r.Curve[4].Threshold != 0.6 {
 		t.Errorf("tie point threshold %v, want 0.6", r.Curve[4].Threshold)
 	}
+	// The operating point at a probability counts the marks at or above
+	// it: at 0.6 the tie point, between two marks the higher one's, above
+	// every mark nothing.
+	for _, c := range []struct {
+		at      float64
+		fp, sen float64
+	}{{0.6, .75, .5}, {0.65, .5, .25}, {2, 0, 0}, {0.1, 1.25, .5}} {
+		if op := operating(r.Curve, c.at); op.Threshold != c.at || !near(op.FPPerScan, c.fp) || !near(op.Sensitivity, c.sen) {
+			t.Errorf("operating point at %v: %+v, want %v FP/scan, sensitivity %v", c.at, op, c.fp, c.sen)
+		}
+	}
+	if r.Operating != nil {
+		t.Error("an operating point reported without Options.OperatingAt")
+	}
+	if r2, err := Evaluate(inc, exc, scans, cs, Options{Name: "hand", OperatingAt: 0.6}); err != nil || r2.Operating == nil ||
+		*r2.Operating != (Point{FPPerScan: .75, Sensitivity: .5, Threshold: 0.6}) || !strings.Contains(r2.Summary(), "at probability ≥ 0.6: sensitivity 0.5000 at 0.750 FP/scan") {
+		t.Errorf("Options.OperatingAt 0.6: %v %+v", err, r2.Operating)
+	}
 	wantAt := [7]float64{.25, .25, .25, .5, .5, .5, .5}
 	for i := range wantAt {
 		if !near(r.SensitivityAt[i], wantAt[i]) {

@@ -54,6 +54,9 @@ func (r *Result) Summary() string {
 			100*bs.Confidence, bs.CPMLower, bs.CPMUpper)
 	}
 	b.WriteString("\n")
+	if op := r.Operating; op != nil {
+		fmt.Fprintf(&b, "at probability ≥ %g: sensitivity %.4f at %.3f FP/scan\n", op.Threshold, op.Sensitivity, op.FPPerScan)
+	}
 	b.WriteString(r.extraText())
 	return b.String()
 }
