@@ -197,7 +197,7 @@ func WriteIndex(path string, recs []ScanRecord, failures []Failure) error {
 	var ss []report.Summary
 	for _, r := range recs {
 		s := report.Summary{ID: r.ID, CancerProbability: r.Cancer, Scorer: r.Scorer, LungRADS: r.LungRADS,
-			Findings: r.Candidates, Warnings: len(r.Warnings)}
+			Findings: r.Candidates, Warnings: len(r.Warnings), Reported: r.Reported}
 		name := ReportName(r.ID)
 		for _, f := range r.Files {
 			if f == name {
@@ -207,7 +207,7 @@ func WriteIndex(path string, recs []ScanRecord, failures []Failure) error {
 		ss = append(ss, s)
 	}
 	for _, f := range failures {
-		ss = append(ss, report.Summary{ID: f.ID, CancerProbability: math.NaN(), Error: f.Error})
+		ss = append(ss, report.Summary{ID: f.ID, CancerProbability: math.NaN(), Error: f.Error, Reported: -1})
 	}
 	return report.WriteIndex(path, ss)
 }

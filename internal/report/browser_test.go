@@ -220,7 +220,7 @@ func TestReportInBrowser(t *testing.T) {
 		t.Errorf("index rows %q (%d failed), want %q (1 failed)", idx.Rows, idx.Failed, wantIndexOrder)
 	}
 	// Ascending by findings: unknown (0), low (1), mid (2), P-007 (3); failed last.
-	if want := []string{"unknown", "low", "mid", hostileID, "broken <scan>"}; idx.Buttons != 7 || strings.Join(idx.Sorted, "|") != strings.Join(want, "|") {
+	if want := []string{"unknown", "low", "mid", hostileID, "broken <scan>"}; idx.Buttons != 8 || strings.Join(idx.Sorted, "|") != strings.Join(want, "|") {
 		t.Errorf("after sorting by findings: %q (%d buttons), want %q", idx.Sorted, idx.Buttons, want)
 	}
 	checkNotBlank(t, "index", mustShot(ctx, t, p), 1280, 800)

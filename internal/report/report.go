@@ -149,6 +149,9 @@ type Summary struct {
 	LungRADS string
 	// Findings is the number of findings; Warnings the number of warnings.
 	Findings, Warnings int
+	// Reported is how many findings are reported (at or above the report
+	// threshold); negative: not known (shown as a dash).
+	Reported int
 	// Error, when not empty, says why the scan failed; the row is shown as
 	// failed.
 	Error string
@@ -156,8 +159,12 @@ type Summary struct {
 
 // Summary returns p's index row, linking to href (see Summary.Href).
 func (p Patient) Summary(href string) Summary {
-	return Summary{ID: p.ID, Href: href, CancerProbability: p.CancerProbability, Scorer: p.Scorer,
-		LungRADS: p.LungRADS, Findings: len(p.Findings), Warnings: len(p.Warnings)}
+	s := Summary{ID: p.ID, Href: href, CancerProbability: p.CancerProbability, Scorer: p.Scorer,
+		LungRADS: p.LungRADS, Findings: len(p.Findings), Warnings: len(p.Warnings), Reported: -1}
+	if p.ReportThreshold > 0 {
+		s.Reported = p.Reported
+	}
+	return s
 }
 
 // Malignancy is the probability (in [0, 1]) a finding is ordered by under

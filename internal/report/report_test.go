@@ -271,9 +271,19 @@ func TestIndex(t *testing.T) {
 	if page := renderIndex(t, nil); !strings.Contains(page, "No patients in this batch") {
 		t.Error("empty index")
 	}
-	s := testPatient(t).Summary("P-007/report.html")
-	if s.Findings != 3 || s.Warnings != 2 || s.LungRADS != "4B" || s.ID != hostileID {
+	pt := testPatient(t)
+	s := pt.Summary("P-007/report.html")
+	if s.Findings != 3 || s.Warnings != 2 || s.LungRADS != "4B" || s.ID != hostileID || s.Reported != -1 {
 		t.Errorf("Summary = %+v", s)
+	}
+	// The reported count, when the patient says it, and its column.
+	pt.ReportThreshold, pt.Reported = 0.35, 2
+	if s = pt.Summary("P-007/report.html"); s.Reported != 2 {
+		t.Errorf("Summary.Reported = %d, want 2", s.Reported)
+	}
+	page = renderIndex(t, []Summary{s})
+	if !strings.Contains(page, "Reported <span class=\"unit\">(n)</span>") || !strings.Contains(page, `<td class="num" data-v="2">2</td>`) {
+		t.Error("index lacks the reported count")
 	}
 }
 
