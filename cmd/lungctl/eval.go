@@ -206,7 +206,7 @@ count): sensitivity over that group's nodules, false positives of all scans.
 When the truth has the measurement columns and the candidates have
 measurements, the summary and JSON compare them for each detected nodule's
 best-scoring hit: mean diameter and volume error (median, 90th percentile;
-the diameter also per kind, with its median signed error, so that a kind
+both also per kind, with their median signed error, so that a kind
 measured too large or too small shows), type accuracy and confusion, the spiculation AUC (spiculated against all other
 nodules, and against the round kind alone), the malignancy AUCs, the
 Lung-RADS counts and, when the truth has a location column, per location how

@@ -267,6 +267,19 @@ func TestMeasurementHand(t *testing.T) {
 	if v := a.Volume; v.N != 3 || !nearF(v.Median, v0) || math.Abs(float64(v.P90)-(v0+.8*(.25-v0))) > 1e-12 {
 		t.Errorf("volume %+v (want median %v)", v, v0)
 	}
+	// Volume per kind, signed: round c0 600 vs 523.6, ground glass c1 3000
+	// vs 4000 (−.25), spiculated c3 330 vs 300 (+.1); the unmeasured mass
+	// has none.
+	wantVol := []KindError{{"groundglass", 1, .25, -.25}, {"round", 1, Float(v0), Float(v0)}, {"spiculated", 1, .1, .1}}
+	if len(a.VolumeByKind) != len(wantVol) {
+		t.Fatalf("volume by kind %+v", a.VolumeByKind)
+	}
+	for i, w := range wantVol {
+		g := a.VolumeByKind[i]
+		if g.Kind != w.Kind || g.N != w.N || !nearF(g.Median, float64(w.Median)) || !nearF(g.Bias, float64(w.Bias)) {
+			t.Errorf("volume by kind[%d] = %+v, want %+v", i, g, w)
+		}
+	}
 	wantAcc := []struct {
 		kind     string
 		ok, meas int
@@ -315,6 +328,7 @@ func TestMeasurementHand(t *testing.T) {
 	for _, want := range []string{"mean diameter (long+short)/2: |relative error| median 6.2 %, 90th percentile 9.2 % (n = 3)",
 		"touching the pleura (pleura_distance_mm ≤ 1), by truth location: juxtapleural 1/1; parenchyma 1/2;",
 		"by kind, median |error| (median signed error, n): groundglass 10.0 % (-10.0 %, 1); round 5.0 % (+5.0 %, 1); spiculated 6.2 % (+6.2 %, 1);",
+		"by kind, median |error| (median signed error, n): groundglass 25.0 % (-25.0 %, 1); round 14.6 % (+14.6 %, 1); spiculated 10.0 % (+10.0 %, 1);",
 		"spiculated vs not, AUC of spiculation: 0.500", "spiculated vs round, AUC of spiculation: 0.000 (1 spiculated, 1 round)",
 		"Lung-RADS of false positives: 2 1, 4B 1, unmeasured 1",
 		"brock 1.000 (1/2)"} {

@@ -31,6 +31,9 @@ type Agreement struct {
 	// Volume is the absolute relative error of volume_mm3 (mm³) against the
 	// truth's volume_mm3, over measured hits with a truth volume > 0.
 	Volume ErrorStats `json:"volume"`
+	// VolumeByKind splits Volume by the truth's kind as
+	// MeanDiameterByKind does MeanDiameter.
+	VolumeByKind []KindError `json:"volume_by_kind,omitempty"`
 	// TypeAccuracy is, per kind (alphabetical) and then for "all", the
 	// fraction of measured hits whose type equals the truth's type.
 	TypeAccuracy []TypeAccuracy `json:"type_accuracy"`
@@ -63,7 +66,7 @@ type Agreement struct {
 	PerNodule []MeasuredNodule `json:"per_nodule"`
 }
 
-// KindError is one kind's mean-diameter error: over N measured hits, the
+// KindError is one kind's mean-diameter or volume error: over N measured hits, the
 // median absolute relative error and the median signed one
 // ((measured − truth)/truth: positive when measured too large).
 type KindError struct {
@@ -73,11 +76,13 @@ type KindError struct {
 	Bias   Float  `json:"median_signed"`
 }
 
-// diameterByKind computes MeanDiameterByKind from the per-nodule values.
-func diameterByKind(ns []MeasuredNodule) []KindError {
+// errorsByKind computes MeanDiameterByKind or VolumeByKind from the per-nodule
+// values that value picks (measured, truth).
+func errorsByKind(ns []MeasuredNodule, value func(MeasuredNodule) (m, t Float)) []KindError {
 	signed := map[string][]float64{}
 	for _, n := range ns {
-		m, t := float64(n.MeanD), float64(n.TruthMeanD)
+		mf, tf := value(n)
+		m, t := float64(mf), float64(tf)
 		if n.Kind == "" || math.IsNaN(relErr(m, t)) {
 			continue
 		}
@@ -230,7 +235,8 @@ func (r *Result) measure(rows []TruthRow, cands []candidate.Candidate) *Agreemen
 		a.LungRADSFalsePositives[rads(cands[m])]++
 	}
 	a.MeanDiameter, a.Volume = errorStats(dErr), errorStats(vErr)
-	a.MeanDiameterByKind = diameterByKind(a.PerNodule)
+	a.MeanDiameterByKind = errorsByKind(a.PerNodule, func(n MeasuredNodule) (Float, Float) { return n.MeanD, n.TruthMeanD })
+	a.VolumeByKind = errorsByKind(a.PerNodule, func(n MeasuredNodule) (Float, Float) { return n.Vol, n.TruthVol })
 	a.TypeAccuracy = typeAccuracies(byKind, all)
 	a.TypeConfusion = confusion(conf, ordered(truthTypes, typeOrder), ordered(measTypes, []string{"solid", "part-solid", "non-solid", "calcified", unmeasured}))
 	a.PleuraContact = contact.list()
@@ -359,14 +365,15 @@ func (a *Agreement) text() string {
 	for _, e := range []struct {
 		name string
 		s    ErrorStats
-	}{{"mean diameter (long+short)/2", a.MeanDiameter}, {"volume", a.Volume}} {
+		kind []KindError
+	}{{"mean diameter (long+short)/2", a.MeanDiameter, a.MeanDiameterByKind}, {"volume", a.Volume, a.VolumeByKind}} {
 		fmt.Fprintf(&b, "  %s: |relative error| median %s, 90th percentile %s (n = %d)\n", e.name,
 			pct(e.s.Median), pct(e.s.P90), e.s.N)
-		if e.name == "volume" || len(a.MeanDiameterByKind) == 0 {
+		if len(e.kind) == 0 {
 			continue
 		}
 		b.WriteString("    by kind, median |error| (median signed error, n):")
-		for _, k := range a.MeanDiameterByKind {
+		for _, k := range e.kind {
 			fmt.Fprintf(&b, " %s %s (%s, %d);", k.Kind, pct(k.Median), signedPct(k.Bias), k.N)
 		}
 		b.WriteString("\n")
