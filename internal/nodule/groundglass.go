@@ -140,8 +140,9 @@ func (ws *Workspace) bodyMedianBelow(b *boxInfo, t float32) float64 {
 	return float64(quantile(v, 0.5))
 }
 
-// groundGlassBody segments a non-solid lesion, just measured as first,
-// again from its ground glass alone: the threshold halfway between the lung
+// groundGlassBody segments a non-solid lesion (or a part-solid one whose
+// threshold was set halfway to its core), just measured as first, again
+// from its ground glass alone: the threshold halfway between the lung
 // and the ground-glass level (the median of the body's voxels below
 // SolidHU; never above the first threshold, which the vessels in the core
 // may have raised), and the opening taken of the voxels below SolidHU, so
