@@ -107,11 +107,7 @@ func TestEvalPhantomByKind(t *testing.T) {
 // it always had (no by_kind, measurement, rule ...), and the summary no
 // extra lines.
 func TestEvalLUNA16JSONUnchanged(t *testing.T) {
-	dir := t.TempDir()
-	ann, cands := filepath.Join(dir, "a.csv"), filepath.Join(dir, "c.csv")
-	testfs.WriteFile(t, ann, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\nS1,0,0,0,10\nS1,40,0,0,2.5\n"))
-	testfs.WriteFile(t, cands, []byte(evalCands))
-	out := filepath.Join(dir, "out")
+	ann, cands, out := plainEval(t)
 	r := lungctl(t, "eval", "--annotations", ann, cands, "-o", out)
 	checkExit(t, r, exitOK, "eval")
 	if n := strings.Count(r.stdout, "\n"); n != 4 {
@@ -207,11 +203,7 @@ func TestEvalLIDC(t *testing.T) {
 // TestEvalAt: --at prints the operating point at that probability (and
 // writes it to the JSON); out of 0-1 it is a usage error.
 func TestEvalAt(t *testing.T) {
-	dir := t.TempDir()
-	ann, cands := filepath.Join(dir, "a.csv"), filepath.Join(dir, "c.csv")
-	testfs.WriteFile(t, ann, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\nS1,0,0,0,10\nS1,40,0,0,2.5\n"))
-	testfs.WriteFile(t, cands, []byte(evalCands))
-	out := filepath.Join(dir, "out")
+	ann, cands, out := plainEval(t)
 	r := lungctl(t, "eval", "--annotations", ann, "--at", "0.35", cands, "-o", out)
 	checkExit(t, r, exitOK, "eval --at 0.35")
 	if !strings.Contains(r.stdout, "at probability ≥ 0.35: sensitivity ") {
@@ -225,4 +217,16 @@ func TestEvalAt(t *testing.T) {
 	if r.code != exitUsage || !strings.Contains(r.stderr, "--at") {
 		t.Errorf("--at 2: exit %d\n%s", r.code, r.stderr)
 	}
+}
+
+// plainEval writes a plain (LUNA16-style) annotations file and the
+// evalCands candidates into a temporary folder, and returns their paths
+// and an output folder in it.
+func plainEval(t *testing.T) (ann, cands, out string) {
+	t.Helper()
+	dir := t.TempDir()
+	ann, cands = filepath.Join(dir, "a.csv"), filepath.Join(dir, "c.csv")
+	testfs.WriteFile(t, ann, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\nS1,0,0,0,10\nS1,40,0,0,2.5\n"))
+	testfs.WriteFile(t, cands, []byte(evalCands))
+	return ann, cands, filepath.Join(dir, "out")
 }

@@ -254,15 +254,7 @@ func TestMeasurementHand(t *testing.T) {
 	// Per kind, signed: round c0 +.05, ground glass c1 −.1, spiculated c3
 	// +.0625.
 	wantKind := []KindError{{"groundglass", 1, .1, -.1}, {"round", 1, .05, .05}, {"spiculated", 1, .0625, .0625}}
-	if len(a.MeanDiameterByKind) != len(wantKind) {
-		t.Fatalf("diameter by kind %+v", a.MeanDiameterByKind)
-	}
-	for i, w := range wantKind {
-		g := a.MeanDiameterByKind[i]
-		if g.Kind != w.Kind || g.N != w.N || !nearF(g.Median, float64(w.Median)) || !nearF(g.Bias, float64(w.Bias)) {
-			t.Errorf("diameter by kind[%d] = %+v, want %+v", i, g, w)
-		}
-	}
+	checkKindErrors(t, "diameter", a.MeanDiameterByKind, wantKind)
 	v0 := (600 - 523.6) / 523.6
 	if v := a.Volume; v.N != 3 || !nearF(v.Median, v0) || math.Abs(float64(v.P90)-(v0+.8*(.25-v0))) > 1e-12 {
 		t.Errorf("volume %+v (want median %v)", v, v0)
@@ -271,15 +263,7 @@ func TestMeasurementHand(t *testing.T) {
 	// vs 4000 (−.25), spiculated c3 330 vs 300 (+.1); the unmeasured mass
 	// has none.
 	wantVol := []KindError{{"groundglass", 1, .25, -.25}, {"round", 1, Float(v0), Float(v0)}, {"spiculated", 1, .1, .1}}
-	if len(a.VolumeByKind) != len(wantVol) {
-		t.Fatalf("volume by kind %+v", a.VolumeByKind)
-	}
-	for i, w := range wantVol {
-		g := a.VolumeByKind[i]
-		if g.Kind != w.Kind || g.N != w.N || !nearF(g.Median, float64(w.Median)) || !nearF(g.Bias, float64(w.Bias)) {
-			t.Errorf("volume by kind[%d] = %+v, want %+v", i, g, w)
-		}
-	}
+	checkKindErrors(t, "volume", a.VolumeByKind, wantVol)
 	wantAcc := []struct {
 		kind     string
 		ok, meas int
@@ -446,5 +430,20 @@ func TestQuantile(t *testing.T) {
 	}
 	if q := Quantile([]float64{5}, .9); q != 5 || !math.IsNaN(Quantile(nil, .5)) {
 		t.Errorf("single %v", q)
+	}
+}
+
+// checkKindErrors compares per-kind errors with want (kind, count, median
+// and median signed error).
+func checkKindErrors(t *testing.T, what string, got, want []KindError) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s by kind %+v, want %+v", what, got, want)
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.Kind != w.Kind || g.N != w.N || !nearF(g.Median, float64(w.Median)) || !nearF(g.Bias, float64(w.Bias)) {
+			t.Errorf("%s by kind[%d] = %+v, want %+v", what, i, g, w)
+		}
 	}
 }
