@@ -291,7 +291,7 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 			// A large compact region that the cap cuts on one side: the
 			// seed lies off the lesion's centre (a cluster near a mass's
 			// edge). Start again from the region's centroid.
-			if c := ws.regionCentroid(b); math.Hypot(math.Hypot(c[0]-seed[0], c[1]-seed[1]), c[2]-seed[2]) > recentreFrac*b.cap {
+			if c := ws.regionCentroid(b); math.Sqrt(dot(sub(c, seed), sub(c, seed))) > recentreFrac*b.cap {
 				seed, recentred = c, true
 				hintMM *= 1.8
 				continue

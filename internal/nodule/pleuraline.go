@@ -55,15 +55,8 @@ func (ws *Workspace) pleuraLine(b *boxInfo) (cut, added int) {
 		if l != lBody {
 			continue
 		}
-		touch := false
-		for f, q := range neighbours6(p, nx, ny, nz) {
-			if q < 0 || ws.lung[q] != 0 {
-				continue
-			}
-			touch = true
-			n[f/2] += float64(2*(f%2) - 1) // face f looks along −axis (even) or +axis (odd)
-		}
-		if touch {
+		if d, k := outsideFaces(ws.lung, p, nx, ny, nz); k > 0 {
+			n = [3]float64{n[0] + d[0], n[1] + d[1], n[2] + d[2]}
 			contact = append(contact, int32(p))
 		}
 	}
@@ -221,7 +214,10 @@ func (ws *Workspace) pleuraPoints(b *boxInfo, c, n, u, v [3]float64, rc float64)
 				if r2 := du*du + dv*dv; r2 < rIn*rIn || r2 > rOut*rOut {
 					continue
 				}
-				if !ws.voxelOutside(p, nx, ny, nz) || !facing(ws.lung, p, nx, ny, nz, n) {
+				// Pleura facing another way than n (across a narrow
+				// recess, the far side of the lung) is not the same
+				// surface.
+				if d, k := outsideFaces(ws.lung, p, nx, ny, nz); k == 0 || dot(d, n) <= 0.3*math.Sqrt(dot(d, d)) {
 					continue
 				}
 				pts = append(pts, [3]float64{du, dv, h})
@@ -249,29 +245,18 @@ const (
 	pleuraMaxRMS     = 1.5 // the surface fits them within this (mm)
 )
 
-// voxelOutside reports whether box voxel p has a 6-neighbour outside the
-// lung mask (the box's edge does not count).
-func (ws *Workspace) voxelOutside(p, nx, ny, nz int) bool {
-	for _, q := range neighbours6(p, nx, ny, nz) {
-		if q >= 0 && ws.lung[q] == 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// facing reports whether lung voxel p's faces to outside the mask point,
-// on the whole, the way of n (the wall's side): pleura facing another way
-// (across a narrow recess, the far side of the lung) is not the same
-// surface.
-func facing(lung []uint8, p, nx, ny, nz int, n [3]float64) bool {
-	var d [3]float64
+// outsideFaces returns the sum of the unit directions of box voxel p's
+// faces to voxels outside the lung mask (face f looks along −axis f/2 when
+// f is even, +axis when odd; the box's edge does not count) and how many
+// such faces there are.
+func outsideFaces(lung []uint8, p, nx, ny, nz int) (d [3]float64, k int) {
 	for f, q := range neighbours6(p, nx, ny, nz) {
 		if q >= 0 && lung[q] == 0 {
 			d[f/2] += float64(2*(f%2) - 1)
+			k++
 		}
 	}
-	return dot(d, n) > 0.3*math.Sqrt(dot(d, d))
+	return d, k
 }
 
 // fitHeight fits h = a + b·u + c·v + d·u² + e·u·v + f·v² (a plane, the
