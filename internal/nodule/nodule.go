@@ -310,10 +310,13 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 	res.pleuraLine(ws, b)
 	ws.measure(b, hu, res, opt)
 	// A non-solid lesion of ggMinMM or more (not one too small to tell)
-	// is measured again from its ground glass alone, and the rounder
-	// non-solid body is kept.
+	// is measured again from its ground glass alone, and the rounder body
+	// is kept if it is still non-solid, or part-solid: measured from its
+	// ground glass, the lesion's small core may stand out where the first
+	// body's plateau hid it.
 	if res.Type == NonSolid && !pvSmall(res.PVAttenuation) && res.MeanDiameterMM >= ggMinMM {
-		if r2 := ws.groundGlassBody(b, hu, seedIdx, hintMM, res, opt); r2 != nil && r2.Type == NonSolid && r2.Sphericity > res.Sphericity {
+		if r2 := ws.groundGlassBody(b, hu, seedIdx, hintMM, res, opt); r2 != nil && (r2.Type == NonSolid || r2.Type == PartSolid) &&
+			r2.Sphericity > res.Sphericity {
 			return r2, nil
 		}
 	}
