@@ -155,8 +155,10 @@ shape index (from the Gaussian and mean curvature of the iso-surface, after
 --sigma mm smoothing) says "blob" are clustered by Gaussian mean-shift over
 (x, y, z mm, HU, shape index), one bandwidth per axis; each cluster becomes a
 candidate with its centroid in LPS world mm (LUNA16's frame), equivalent
-diameter, mean HU, mean shape index, compactness and a score in [0,1]. The
-lesion of each of the 40 best is then segmented (at the cluster's centroid and,
+diameter, mean HU, mean shape index, compactness and a score in [0,1]
+(coarse clusters, sigma 12 mm or more, within a better one's blob radius and
+with no fine blob point of their own elsewhere are merged into it: a large mass
+is one candidate). The lesion of each of the 40 best is then segmented (at the cluster's centroid and,
 when that is 2 mm or more away, at its strongest fine-scale blob point; the next
 20 clusters at that blob point only; a non-solid lesion once more from its
 ground glass alone, so that vessels crossing it are not taken for it) and

@@ -97,3 +97,59 @@ func TestDuplicateEitherWay(t *testing.T) {
 		t.Error("a centre inside a kept lesion is not a duplicate")
 	}
 }
+
+// TestMergeCoarse: a coarse cluster within the blob radius (√3·σ, 20.8 mm
+// at σ 12 mm) of a better-ranked coarse one is merged into it, unless its
+// blob point lies elsewhere (where reseed would find another lesion); fine
+// clusters and far ones stay. The merged cluster pools the points: its
+// centre and size are both clusters'.
+func TestMergeCoarse(t *testing.T) {
+	ws := &Workspace{}
+	ws.pyr.Sigma = []float64{1.5, 3, 6, 12, 24}
+	g := volume.Grid{Dims: [3]int{8, 8, 8}, Spacing: volume.Vec3{1, 1, 1}, Origin: volume.Vec3{-200, -200, -200}, Direction: volume.Identity}
+	ws.pyr.Levels = []*volume.Volume[float32]{{Grid: g, Data: make([]float32, g.Len())}}
+	hu := &volume.Volume[int16]{Grid: g, Data: make([]int16, g.Len())}
+	inLung := func(i, j, k int) bool { return true }
+	type cl struct {
+		at, blob         [3]float64
+		level, blobLevel int
+	}
+	cls := []cl{
+		{[3]float64{0, 0, 0}, [3]float64{0, 0, 0}, 3, 3},     // 0: kept, the mass
+		{[3]float64{5, 0, 0}, [3]float64{5, 0, 0}, 1, 0},     // 1: fine, kept
+		{[3]float64{15, 0, 0}, [3]float64{15, 0, 0}, 3, 3},   // 2: same mass, merged into 0
+		{[3]float64{0, 12, 0}, [3]float64{0, 40, 0}, 3, 0},   // 3: blob point 40 mm off, kept
+		{[3]float64{0, 0, 20}, [3]float64{0, 0, 20}, 4, 1},   // 4: blob point within, merged into 0
+		{[3]float64{30, 0, 0}, [3]float64{30, 0, 0}, 3, 3},   // 5: 30 mm away, kept
+		{[3]float64{40, 0, 0}, [3]float64{40, 0, 0}, 3, 3},   // 6: within 20.8 mm of 5, merged into 5
+		{[3]float64{0, -21, 0}, [3]float64{0, -21, 0}, 3, 3}, // 7: just beyond, kept
+	}
+	cs := make([]candidate.Candidate, len(cls))
+	st := make([]clusterStats, len(cls))
+	idx := make([]int, len(cls))
+	for i, c := range cls {
+		st[i] = clusterStats{level: c.level, blobAt: c.blob, blobLevel: c.blobLevel}
+		st[i].add([]float32{float32(c.at[0]), float32(c.at[1]), float32(c.at[2]), -100, 0.9}, 100, -100, 50, c.level)
+		st[i].blobAt, st[i].blobLevel = c.blob, c.blobLevel
+		cs[i].World = c.at
+		cs[i].DetectScore = 1 - float64(i)/10 // ranked as listed
+		idx[i] = i
+	}
+	got := ws.mergeCoarse(hu, inLung, cs, st, idx, Options{}.withDefaults())
+	kept := map[int]bool{}
+	for _, i := range got {
+		kept[i] = true
+	}
+	for i, want := range []bool{true, true, false, true, false, true, false, true} {
+		if kept[i] != want {
+			t.Errorf("cluster %d kept %v, want %v (kept %v)", i, kept[i], want, got)
+		}
+	}
+	// Cluster 0 pools 0, 2 and 4 (100 voxels each): centre (5, 0, 6.7).
+	if c := cs[0].World; dist3(c, [3]float64{5, 0, 20.0 / 3}) > 1e-6 || cs[0].Voxels != 300 {
+		t.Errorf("merged mass at %v with %d voxels, want (5, 0, 6.7) and 300", c, cs[0].Voxels)
+	}
+	if c := cs[5].World; dist3(c, [3]float64{35, 0, 0}) > 1e-6 {
+		t.Errorf("merged cluster 5 at %v, want (35, 0, 0)", c)
+	}
+}
