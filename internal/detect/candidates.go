@@ -137,7 +137,10 @@ func (ws *Workspace) candidate(hu *volume.Volume[int16], inLung func(i, j, k int
 // the points of both and is scored again; the ranking is redone. The
 // scale-adaptive mean-shift leaves a large mass as a score of clusters on
 // its 4–8 mm grid (phantom 131: 22 of the 40 best for a 73 mm mass), each
-// of which the second stage would segment to the same body. (A pool
+// of which the second stage would segment to the same body. This is not
+// done in cluster.MergeModes, whose one radius is the base bandwidth's:
+// the blob-point test needs the detector's scale space, and merging modes
+// without it lost a nodule beside a mass (see the README). (A pool
 // larger than MaxDiameterMM, or scoring below MinScore, is not made: its
 // best cluster stays as it was, without the others.)
 func (ws *Workspace) mergeCoarse(hu *volume.Volume[int16], inLung func(i, j, k int) bool, cs []candidate.Candidate,

@@ -20,7 +20,9 @@ import (
 // seeds 101–120 it keeps 0.81 at 0.10 per scan, on seeds 201–210 0.86–0.91
 // at 0.2–0.4. The model's even odds, 0.5, kept no false positive on the
 // held-out seeds but left Lung-PET-CT-Dx A0002's 63 mm adenocarcinoma
-// (score 0.40) unreported: a negative screen, Lung-RADS 1.
+// (score 0.40) unreported: a negative screen, Lung-RADS 1. It scores 0.37
+// since a mass's coarse clusters are merged into one (detect): a thin
+// margin, for a model fitted on phantoms.
 const ReportThreshold = 0.35
 
 // Scorer names the per-candidate malignancy model.
