@@ -145,6 +145,7 @@ type Workspace struct {
 	resp   []*volume.Volume[float32]
 	points pointSet
 	nws    []*nodule.Workspace
+	iso    []*isoScratch
 }
 
 // Result is the outcome of Run.
@@ -210,6 +211,10 @@ func Run(hu *volume.Volume[int16], lung *volume.Volume[uint8], opt Options) (*Re
 	res.Labels, res.Clusters, res.Note = labels, k, note
 	cs, st := ws.candidates(hu, inLung, ps, labels, k, opt)
 	cs, meas, feats := ws.refine(hu, lung, cs, st, opt)
+	cs, meas, feats, err = ws.addIsolated(hu, lung, inLung, cs, meas, feats, opt)
+	if err != nil {
+		return nil, fmt.Errorf("detect: %w", err)
+	}
 	if opt.MaxCandidates > 0 && len(cs) > opt.MaxCandidates {
 		cs, meas, feats = cs[:opt.MaxCandidates], meas[:opt.MaxCandidates], feats[:opt.MaxCandidates]
 	}

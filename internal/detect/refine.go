@@ -46,6 +46,10 @@ type Features struct {
 	// BlobRatio is how round the intensity is at the lesion's centre at
 	// its own scale (nodule.Result.BlobRatio: 0 for a tube, 1 for a ball).
 	BlobRatio float64
+	// Isolated is the contrast (smoothed HU over the lung around it) of
+	// the closed blob found at the candidate by the isolated-blob look
+	// (see addIsolated), 0 when none was.
+	Isolated float64
 }
 
 // withLesion returns f with the features of the lesion r segmented for a
@@ -259,18 +263,24 @@ func Measured(c *candidate.Candidate, m *nodule.Result) {
 // or whether the candidate's own lesion m holds a kept centre: fragments
 // of one lesion segment to overlapping bodies and are reported once.
 func duplicate(w [3]float64, m *nodule.Result, kept []candidate.Candidate, meas []*nodule.Result) bool {
+	return holding(w, m, kept, meas) >= 0
+}
+
+// holding returns the first kept candidate that duplicate finds for w and
+// m, or −1.
+func holding(w [3]float64, m *nodule.Result, kept []candidate.Candidate, meas []*nodule.Result) int {
 	for k, c := range kept {
 		if dist3(w, c.World) < 2 {
-			return true
+			return k
 		}
 		if km := meas[k]; km != nil && km.Contains(w) {
-			return true
+			return k
 		}
 		if m != nil && m.Contains(c.World) {
-			return true
+			return k
 		}
 	}
-	return false
+	return -1
 }
 
 // enclosedKept returns the first kept lesion that m, segmented at a

@@ -210,7 +210,7 @@ func TestSpiculatedVersusRound(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	fs := []func(x, y, z float64) float64{ball(0, 0, 0, 6, 900)}
 	for i := 0; i < 9; i++ {
-		u := fibonacci(i*7+3, 63)
+		u := Fibonacci(i*7+3, 63)
 		l := 11 + 4*rng.Float64()
 		fs = append(fs, tube([3]float64{4 * u[0], 4 * u[1], 4 * u[2]}, [3]float64{l * u[0], l * u[1], l * u[2]}, 0.7, 700))
 	}
@@ -233,7 +233,7 @@ func TestSpiculatedVersusRound(t *testing.T) {
 func TestShortSpicules(t *testing.T) {
 	fs := []func(x, y, z float64) float64{ball(0, 0, 0, 4, 900)}
 	for i := 0; i < 8; i++ {
-		u := fibonacci(i, 8)
+		u := Fibonacci(i, 8)
 		fs = append(fs, tube([3]float64{3 * u[0], 3 * u[1], 3 * u[2]}, [3]float64{7.5 * u[0], 7.5 * u[1], 7.5 * u[2]}, 0.6, 700))
 	}
 	r := segmentScene(t, scene{n: 50, wallX: math.NaN(), density: maxOf(fs...)}, [3]float64{0, 0, 0}, 8)

@@ -53,7 +53,7 @@ func (ws *Workspace) lobulation(b *boxInfo, cen volume.Vec3) float64 {
 	m = volume.Inverse3(cov)
 	var sum2, sumE float64
 	for r := 0; r < rays; r++ {
-		u := fibonacci(r, rays)
+		u := Fibonacci(r, rays)
 		q := 0.0
 		for a := 0; a < 3; a++ {
 			for c := 0; c < 3; c++ {
@@ -123,7 +123,7 @@ func (ws *Workspace) spiculation(b *boxInfo, res *Result) (int, float64) {
 	ws.runs = grow(ws.runs, nr)
 	halo := ws.vals[:0]
 	for r := 0; r < nr; r++ {
-		u := fibonacci(r, nr)
+		u := Fibonacci(r, nr)
 		e := ws.rayExit(b, cen, u, lBody)
 		run, ended, inLung := ws.rayRun(b, cen, u, e, low, reach)
 		ws.runs[r] = float32(run)
@@ -229,7 +229,7 @@ func (ws *Workspace) groupRays(spk []int32, nr, maxRays int) int {
 	// window of spk around it.
 	ws.dirs = ws.dirs[:0]
 	for _, r := range spk {
-		ws.dirs = append(ws.dirs, fibonacci(int(r), nr))
+		ws.dirs = append(ws.dirs, Fibonacci(int(r), nr))
 	}
 	dirs := ws.dirs
 	ws.queue = ws.queue[:0]
@@ -275,8 +275,9 @@ func (ws *Workspace) seenBuf(n int) []bool {
 	return ws.seen
 }
 
-// fibonacci returns the i-th of n nearly uniform unit vectors.
-func fibonacci(i, n int) [3]float64 {
+// Fibonacci returns the i-th of n nearly uniform unit vectors (the
+// Fibonacci sphere: equal areas in z, golden-angle steps in azimuth).
+func Fibonacci(i, n int) [3]float64 {
 	z := 1 - (2*float64(i)+1)/float64(n)
 	r := math.Sqrt(math.Max(0, 1-z*z))
 	phi := float64(i) * math.Pi * (3 - math.Sqrt(5))
