@@ -80,6 +80,11 @@ func isoScore(contrast float64) float64 {
 // lesions, and Lung-PET-CT-Dx A0002's 8 mm slices two over its mass.
 const isoMaxSliceMM = 2.5
 
+// isoMaxGridMM is the coarsest grid (mm) the look runs on: half of
+// isoMaxSliceMM, so that a 3 mm lesion spans at least two voxels
+// (`preprocess --spacing 2` turns it off).
+const isoMaxGridMM = isoMaxSliceMM / 2
+
 // isoBlob is one closed blob: Peak and Lung are smoothed HU at the peak
 // and around it (the lower quartile on the isoReachMM sphere), Voxels the
 // half-maximum region's voxel count, RadiusMM its volume-equivalent
@@ -288,7 +293,9 @@ func sq(x float64) float64 { return x * x }
 // again.
 func (ws *Workspace) addIsolated(hu *volume.Volume[int16], lung *volume.Volume[uint8], inLung func(i, j, k int) bool,
 	cs []candidate.Candidate, meas []*nodule.Result, feats []Features, opt Options) ([]candidate.Candidate, []*nodule.Result, []Features, error) {
-	if math.Max(opt.Nodule.SliceThicknessMM, opt.Nodule.SourceSpacingMM[2]) > isoMaxSliceMM {
+	sp := hu.Spacing
+	if math.Max(opt.Nodule.SliceThicknessMM, opt.Nodule.SourceSpacingMM[2]) > isoMaxSliceMM ||
+		math.Max(sp[0], math.Max(sp[1], sp[2])) > isoMaxGridMM {
 		return cs, meas, feats, nil
 	}
 	blobs, err := ws.isolatedBlobs(inLung, opt)

@@ -115,8 +115,9 @@ func TestIsolatedBlobs(t *testing.T) {
 }
 
 // TestAddIsolatedSlices: the look adds the free ball as a candidate of its
-// own, measured, at its isoScore; with slices thicker than isoMaxSliceMM
-// it adds nothing.
+// own, measured, at its isoScore; with slices thicker than isoMaxSliceMM,
+// or on a grid coarser than isoMaxGridMM, it adds nothing; on a crop too
+// small to hold a blob it adds nothing and does not fail.
 func TestAddIsolatedSlices(t *testing.T) {
 	hu, m := isoScene()
 	inLung := func(i, j, k int) bool { return m.At(i, j, k) != 0 }
@@ -143,6 +144,20 @@ func TestAddIsolatedSlices(t *testing.T) {
 		}
 		if math.Abs(cs[0].MeanDiameterMM-4) > 1.2 {
 			t.Errorf("mean diameter %.1f mm, want 4", cs[0].MeanDiameterMM)
+		}
+	}
+	coarse := *hu
+	coarse.Spacing = volume.Vec3{2, 2, 2}
+	if cs, _, _, err := (&Workspace{crop: &coarse}).addIsolated(&coarse, m, inLung, nil, nil, nil, Defaults); err != nil || len(cs) != 0 {
+		t.Errorf("2 mm grid: %d candidates, %v", len(cs), err)
+	}
+	for _, n := range []int{1, 2, 3} {
+		g := volume.Grid{Dims: [3]int{n, n, n}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity}
+		tiny, tm := volume.New[int16](g), volume.New[uint8](g)
+		tiny.Data[0], tm.Data[0] = 100, 1
+		in := func(i, j, k int) bool { return tm.At(i, j, k) != 0 }
+		if cs, _, _, err := (&Workspace{crop: tiny}).addIsolated(tiny, tm, in, nil, nil, nil, Defaults); err != nil || len(cs) != 0 {
+			t.Errorf("%d³ crop: %d candidates, %v", n, len(cs), err)
 		}
 	}
 }
