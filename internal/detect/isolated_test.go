@@ -19,7 +19,11 @@ import (
 //   - a 4 mm ball at (15, 45, 45) on a faint vessel (along z, +690 HU):
 //     closed at half height, joined to the vessel at isoLevel;
 //   - a faint 4 mm ball (+90 HU) at (15, 15, 45): under isoMinContrastHU.
-func isoScene() (*volume.Volume[int16], *volume.Volume[uint8]) {
+func isoScene() (*volume.Volume[int16], *volume.Volume[uint8]) { return isoSceneWith(15, 690, 3) }
+
+// isoSceneWith is isoScene with noise HU of noise (SD), the faint vessel at
+// faint HU over the lung, and the noise drawn from seed.
+func isoSceneWith(noise, faint float64, seed int64) (*volume.Volume[int16], *volume.Volume[uint8]) {
 	g := volume.Grid{Dims: [3]int{60, 60, 60}, Spacing: volume.Vec3{1, 1, 1},
 		Origin: volume.Vec3{-30, -30, -100}, Direction: volume.Identity}
 	hu := volume.New[int16](g)
@@ -40,9 +44,9 @@ func isoScene() (*volume.Volume[int16], *volume.Volume[uint8]) {
 		{[3]float64{45, 15, 0}, [3]float64{0, 0, 1}, -100, 100, 1, 880},
 		{[3]float64{0, 45, 15}, [3]float64{1, 0, 0}, -100, 30, 1.2, 880},
 		{[3]float64{45, 45, 45}, [3]float64{0, 0, 1}, -4.5, 4.5, 1, 880},
-		{[3]float64{15, 45, 0}, [3]float64{0, 0, 1}, -100, 100, 1, 690},
+		{[3]float64{15, 45, 0}, [3]float64{0, 0, 1}, -100, 100, 1, faint},
 	}
-	rng := rand.New(rand.NewSource(3))
+	rng := rand.New(rand.NewSource(seed))
 	for k := 0; k < 60; k++ {
 		for j := 0; j < 60; j++ {
 			for i := 0; i < 60; i++ {
@@ -60,7 +64,7 @@ func isoScene() (*volume.Volume[int16], *volume.Volume[uint8]) {
 					near := [3]float64{c.a[0] + t*c.d[0], c.a[1] + t*c.d[1], c.a[2] + t*c.d[2]}
 					add = math.Max(add, c.hu*math.Min(1, math.Max(0, c.r-dist3(p, near)+0.5)))
 				}
-				hu.Set(i, j, k, int16(math.Round(-850+add+15*rng.NormFloat64())))
+				hu.Set(i, j, k, int16(math.Round(-850+add+noise*rng.NormFloat64())))
 				if i >= 2 && j >= 2 && k >= 2 && i < 58 && j < 58 && k < 58 {
 					m.Set(i, j, k, 1)
 				}
@@ -96,22 +100,60 @@ func TestIsolatedBlobs(t *testing.T) {
 	reach := [3]int{8, 8, 8}
 	box := [3]int{17, 17, 17}
 	sc := &isoScratch{stamp: make([]int32, 17*17*17)}
-	i, j, k := 15, 45, 45
-	for di := -1; di <= 1; di++ { // its peak, as the look finds it
+	i, j, k := peakNear(s, 15, 45, 45) // its peak, as the look finds it
+	if _, ok := sc.closed(s, i, j, k, 0.5, 0, reach, box, 1); !ok {
+		t.Error("ball on a faint vessel: not closed at half height (the scene does not test isoLevel)")
+	}
+	if _, ok := sc.closed(s, i, j, k, isoLevel, 0, reach, box, 1); ok {
+		t.Errorf("ball on a faint vessel: closed at %.2f", isoLevel)
+	}
+}
+
+// TestIsolatedBlobsNoisy: a ball on a vessel a little brighter than
+// isoLevel of the ball's height, under 120 HU of noise (2.5 mm low-dose
+// slices before the 1 mm smoothing). The noise breaks the vessel at
+// isoLevel for some of 12 noise draws, so that the ball would pass for
+// closed; at that level less the lung's spread (isoSlackSD) it never does.
+func TestIsolatedBlobsNoisy(t *testing.T) {
+	var bare, slack int
+	for seed := int64(1); seed <= 12; seed++ {
+		hu, m := isoSceneWith(120, 630, seed)
+		ws := &Workspace{crop: hu}
+		if _, err := ws.isolatedBlobs(func(i, j, k int) bool { return m.At(i, j, k) != 0 }, Defaults); err != nil {
+			t.Fatal(err)
+		}
+		s := ws.pyr.Levels[0]
+		i, j, k := peakNear(s, 15, 45, 45)
+		sc := &isoScratch{stamp: make([]int32, 17*17*17)}
+		if _, ok := sc.closed(s, i, j, k, isoLevel, 0, [3]int{8, 8, 8}, [3]int{17, 17, 17}, 1); ok {
+			bare++
+		}
+		if _, ok := sc.closed(s, i, j, k, isoLevel, isoSlackSD, [3]int{8, 8, 8}, [3]int{17, 17, 17}, 1); ok {
+			slack++
+		}
+	}
+	if bare < 2 {
+		t.Errorf("the scene does not test the slack: closed at isoLevel in %d of 12 draws", bare)
+	}
+	if slack != 0 {
+		t.Errorf("ball on a faint vessel closed at isoLevel less the lung's spread in %d of 12 noise draws (%d without it)", slack, bare)
+	}
+}
+
+// peakNear returns the voxel of s within one of (i, j, k) where s is
+// largest (the peak the look would find).
+func peakNear(s *volume.Volume[float32], i, j, k int) (int, int, int) {
+	bi, bj, bk := i, j, k
+	for di := -1; di <= 1; di++ {
 		for dj := -1; dj <= 1; dj++ {
 			for dk := -1; dk <= 1; dk++ {
-				if s.At(15+di, 45+dj, 45+dk) > s.At(i, j, k) {
-					i, j, k = 15+di, 45+dj, 45+dk
+				if s.At(i+di, j+dj, k+dk) > s.At(bi, bj, bk) {
+					bi, bj, bk = i+di, j+dj, k+dk
 				}
 			}
 		}
 	}
-	if _, ok := sc.closed(s, i, j, k, 0.5, reach, box, 1); !ok {
-		t.Error("ball on a faint vessel: not closed at half height (the scene does not test isoLevel)")
-	}
-	if _, ok := sc.closed(s, i, j, k, isoLevel, reach, box, 1); ok {
-		t.Errorf("ball on a faint vessel: closed at %.2f", isoLevel)
-	}
+	return bi, bj, bk
 }
 
 // TestAddIsolatedSlices: the look adds the free ball as a candidate of its
