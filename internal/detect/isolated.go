@@ -33,9 +33,10 @@ import (
 // from; the pyramid's level 0 (1.5 mm) blurs those into their neighbours.
 const isoSigmaMM = 1.0
 
-// isoReachMM is how far (mm) from its peak a blob's region may reach and the blob still count as closed; the lung around it is read
-// on the sphere of that radius. 8 mm: lesions to about 14 mm, larger than
-// the mean-shift's clusters miss.
+// isoReachMM is how far (mm) from its peak a blob's region may reach and
+// the blob still count as closed; the lung around it is read on the sphere
+// of that radius. 8 mm: lesions to about 14 mm, larger than the ones the
+// mean-shift's clusters miss. Not tuned.
 const isoReachMM = 8.0
 
 // isoLevel is the second, lower level at which the region must be closed
@@ -55,16 +56,16 @@ const isoLevel = 0.35
 const isoSlackSD = 1.0
 
 // isoMinContrastHU is the least peak height over the surrounding lung
-// (smoothed HU) looked at: about three times the smoothed noise of a
-// standard-dose scan; fainter peaks are texture.
+// (smoothed HU) looked at. Not tuned: it keeps the maxima of the lung's own
+// texture and noise out of the look (isoScore gives 100 HU 0.48 already).
 const isoMinContrastHU = 100
 
 // isoElongation is the longest that a closed region may be, as its
 // farthest voxel's distance from the peak over its volume-equivalent
 // radius (1 for a ball), for acquisitions of 2.5 mm slices or thinner:
 // a 3 mm ball blurred by a 2.5 mm slice profile reads 1.2–1.4. 1.5 kept
-// 48 of the 51 closed lesion blobs of phantom seeds 1–20 and 7 of their
-// 64 other closed blobs (fragments of faint vessels).
+// 48 of the 51 lesion blobs of phantom seeds 1–20 closed at half height,
+// and 6 of their 72 other such blobs (fragments of faint vessels).
 const isoElongation = 1.5
 
 // isoModel is the isolated blob's score: logistic in its contrast (HU,
@@ -86,8 +87,9 @@ func isoScore(contrast float64) float64 {
 // which the look runs: LUNA16's own limit for its scans, 2.5 mm. Thicker
 // slices stretch a small ball along z as much as a vessel's piece, and cut
 // vessels into pieces that stand free: LIDC-IDRI-0001 with every other
-// slice dropped (5 mm) gave four such pieces scoring 0.59–0.96 over the
-// lesions, and Lung-PET-CT-Dx A0002's 8 mm slices two over its mass.
+// slice dropped (5 mm) gave four candidates scoring 0.59–0.96, none within
+// 28 mm of a reader's mark, and Lung-PET-CT-Dx A0002's 8 mm slices (with
+// an elongation limit grown for them) two over its mass.
 const isoMaxSliceMM = 2.5
 
 // isoMaxGridMM is the coarsest grid (mm) the look runs on: half of
