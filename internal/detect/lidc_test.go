@@ -23,11 +23,23 @@ func loadLIDC(t testing.TB) (*volume.Volume[int16], *volume.Volume[uint8]) {
 // absent), resamples it to 1 mm and segments the lungs.
 func loadScan(t testing.TB, sub string) (*volume.Volume[int16], *volume.Volume[uint8]) {
 	t.Helper()
+	hu, m, _ := loadScanWith(t, sub, nil)
+	return hu, m
+}
+
+// loadScanWith is loadScan with edit (when not nil) applied to the HU at
+// the acquisition's own grid before resampling; it also returns that
+// grid's spacing (mm).
+func loadScanWith(t testing.TB, sub string, edit func(*volume.Volume[int16])) (*volume.Volume[int16], *volume.Volume[uint8], volume.Vec3) {
+	t.Helper()
 	scan, err := dicomio.Load(shareddata.Dir(t, sub), dicomio.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hounsfield.Normalize(scan.HU.Data)
+	if edit != nil {
+		edit(scan.HU)
+	}
 	hu, err := resample.Stack(scan.HU, scan.Positions, volume.Vec3{1, 1, 1}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +48,7 @@ func loadScan(t testing.TB, sub string) (*volume.Volume[int16], *volume.Volume[u
 	if err != nil {
 		t.Fatal(err)
 	}
-	return hu, m
+	return hu, m, scan.HU.Spacing
 }
 
 // lidcNodule is the LUNA16 annotation of LIDC-IDRI-0001 (LPS mm, mm).
@@ -97,24 +109,13 @@ func TestLIDC0001Noisy(t *testing.T) {
 		t.Skip("LIDC-IDRI-0001 with noise, end to end: skipped with -short")
 	}
 	for _, sd := range []float64{60, 90} {
-		scan, err := dicomio.Load(shareddata.Dir(t, "lidc-idri-0001"), dicomio.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		hounsfield.Normalize(scan.HU.Data)
-		rng := rand.New(rand.NewSource(7))
-		for i, v := range scan.HU.Data {
-			scan.HU.Data[i] = int16(math.Max(-1024, math.Min(3071, math.Round(float64(v)+sd*rng.NormFloat64()))))
-		}
-		hu, err := resample.Stack(scan.HU, scan.Positions, volume.Vec3{1, 1, 1}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := segment.Lungs(hu, segment.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		opt := Options{Nodule: nodule.Options{SourceSpacingMM: [3]float64(scan.HU.Spacing), SliceThicknessMM: 2.5}}
+		hu, m, sp := loadScanWith(t, "lidc-idri-0001", func(v *volume.Volume[int16]) {
+			rng := rand.New(rand.NewSource(7))
+			for i, x := range v.Data {
+				v.Data[i] = int16(math.Max(-1024, math.Min(3071, math.Round(float64(x)+sd*rng.NormFloat64()))))
+			}
+		})
+		opt := Options{Nodule: nodule.Options{SourceSpacingMM: [3]float64(sp), SliceThicknessMM: 2.5}}
 		res, err := Run(hu, m, opt)
 		if err != nil {
 			t.Fatal(err)
