@@ -166,11 +166,7 @@ func (ws *Workspace) isolatedBlobs(inLung func(i, j, k int) bool, opt Options) (
 				if row[i] < floor || row[i-1] > row[i] || row[i+1] > row[i] || !localMax(s, i, j, k) || !inLung(i, j, k) {
 					continue
 				}
-				b, ok := sc.closed(s, i, j, k, 0.5, 0, reach, box, voxMM3)
-				if !ok || b.Elongation > isoElongation {
-					continue
-				}
-				if _, ok := sc.closed(s, i, j, k, isoLevel, isoSlackSD, reach, box, voxMM3); ok {
+				if b, ok := sc.blob(s, i, j, k, reach, box, voxMM3); ok {
 					sc.found = append(sc.found, b)
 				}
 			}
@@ -225,15 +221,37 @@ func localMax(s *volume.Volume[float32], i, j, k int) bool {
 	return true
 }
 
-// closed measures the blob peaking at (i, j, k) of s: the lung level on the
-// isoReachMM sphere, then the 6-connected region above frac of the way from
-// it to the peak, less slack robust SDs of the lung there, grown while it
-// stays within isoReachMM of the peak. ok is
-// false when the contrast is under isoMinContrastHU or the region reaches
-// the sphere (it is not closed).
-func (sc *isoScratch) closed(s *volume.Volume[float32], i, j, k int, frac, slack float64, reach, box [3]int, voxMM3 float64) (isoBlob, bool) {
-	sp := s.Spacing
+// blob runs the look's tests on the local maximum (i, j, k) of s: contrast
+// over the lung around it (surround), a region closed at half height and
+// no longer than isoElongation, and a region closed at isoLevel less
+// isoSlackSD of the lung's spread. ok is false when one fails.
+func (sc *isoScratch) blob(s *volume.Volume[float32], i, j, k int, reach, box [3]int, voxMM3 float64) (isoBlob, bool) {
 	peak := float64(s.Data[s.Index(i, j, k)])
+	lung, sd := sc.surround(s, i, j, k)
+	if peak-lung < isoMinContrastHU {
+		return isoBlob{}, false
+	}
+	n, far, ok := sc.region(s, i, j, k, float32(lung+0.5*(peak-lung)), reach, box)
+	if !ok {
+		return isoBlob{}, false
+	}
+	r := math.Cbrt(3 * float64(n) * voxMM3 / (4 * math.Pi))
+	if far/r > isoElongation {
+		return isoBlob{}, false
+	}
+	if _, _, ok := sc.region(s, i, j, k, float32(lung+isoLevel*(peak-lung)-isoSlackSD*sd), reach, box); !ok {
+		return isoBlob{}, false
+	}
+	w := s.IndexToWorld(volume.Vec3{float64(i), float64(j), float64(k)})
+	return isoBlob{World: [3]float64(w), Peak: peak, Lung: lung, Voxels: n, RadiusMM: r, Elongation: far / r}, true
+}
+
+// surround reads s on the isoReachMM sphere around (i, j, k): the lung
+// level (its lower quartile) and the lung's spread, a robust SD from the
+// sphere's lower half (lung, not vessels): noise and texture, which can
+// break a faint vessel.
+func (sc *isoScratch) surround(s *volume.Volume[float32], i, j, k int) (lung, sd float64) {
+	sp := s.Spacing
 	sc.shell = sc.shell[:0]
 	const nDirs = 100
 	for r := 0; r < nDirs; r++ {
@@ -242,61 +260,55 @@ func (sc *isoScratch) closed(s *volume.Volume[float32], i, j, k int, frac, slack
 		sc.shell = append(sc.shell, s.Trilinear(idx, -1000))
 	}
 	sort.Float64s(sc.shell)
-	lung := sc.shell[nDirs/4]
-	if peak-lung < isoMinContrastHU {
-		return isoBlob{}, false
-	}
-	// The lung's spread on the sphere (its lower half: lung, not vessels)
-	// as a robust SD: noise and texture, which can break a faint vessel.
-	sd := (sc.shell[nDirs/2] - sc.shell[nDirs/10]) / 1.28
-	level := float32(lung + frac*(peak-lung) - slack*sd)
+	return sc.shell[nDirs/4], (sc.shell[nDirs/2] - sc.shell[nDirs/10]) / 1.28
+}
+
+// region grows the 6-connected region of s at or above level from (i, j,
+// k) while it stays within isoReachMM of it (reach voxels per axis, box
+// their span). It returns the region's voxel count and its farthest
+// voxel's distance (mm); closed is false when it reaches the sphere or the
+// crop's edge.
+func (sc *isoScratch) region(s *volume.Volume[float32], i, j, k int, level float32, reach, box [3]int) (n int, farMM float64, closed bool) {
+	sp := s.Spacing
 	nx, ny, nz := s.Dims[0], s.Dims[1], s.Dims[2]
 	sc.mark++
 	if sc.mark == math.MaxInt32 {
 		clear(sc.stamp)
 		sc.mark = 1
 	}
-	at := func(di, dj, dk int) int { return di + reach[0] + box[0]*(dj+reach[1]+box[1]*(dk+reach[2])) }
-	sc.stamp[at(0, 0, 0)] = sc.mark
-	q := append(sc.queue[:0], 0)
-	pack := func(di, dj, dk int) int32 { return int32(at(di, dj, dk)) }
-	unpack := func(p int32) (int, int, int) {
-		x := int(p)
-		return x%box[0] - reach[0], (x/box[0])%box[1] - reach[1], x/(box[0]*box[1]) - reach[2]
+	at := func(di, dj, dk int) int32 {
+		return int32(di + reach[0] + box[0]*(dj+reach[1]+box[1]*(dk+reach[2])))
 	}
-	q[0] = pack(0, 0, 0)
+	start := at(0, 0, 0)
+	sc.stamp[start] = sc.mark
+	q := append(sc.queue[:0], start)
+	defer func() { sc.queue = q[:0] }()
 	far2, lim2 := 0.0, isoReachMM*isoReachMM
 	for h := 0; h < len(q); h++ {
-		di, dj, dk := unpack(q[h])
+		x := int(q[h])
+		di, dj, dk := x%box[0]-reach[0], (x/box[0])%box[1]-reach[1], x/(box[0]*box[1])-reach[2]
 		d2 := sq(float64(di)*sp[0]) + sq(float64(dj)*sp[1]) + sq(float64(dk)*sp[2])
 		if d2 >= lim2 {
-			sc.queue = q
-			return isoBlob{}, false
+			return len(q), math.Sqrt(d2), false
 		}
 		far2 = math.Max(far2, d2)
 		for _, o := range [6][3]int{{1, 0, 0}, {-1, 0, 0}, {0, 1, 0}, {0, -1, 0}, {0, 0, 1}, {0, 0, -1}} {
 			a, b, c := di+o[0], dj+o[1], dk+o[2]
-			x, y, z := i+a, j+b, k+c
 			if a < -reach[0] || a > reach[0] || b < -reach[1] || b > reach[1] || c < -reach[2] || c > reach[2] {
 				continue
 			}
+			x, y, z := i+a, j+b, k+c
 			if x < 0 || y < 0 || z < 0 || x >= nx || y >= ny || z >= nz {
 				// The crop's edge: the region runs on out of view.
-				sc.queue = q
-				return isoBlob{}, false
+				return len(q), math.Sqrt(d2), false
 			}
-			p := at(a, b, c)
-			if sc.stamp[p] != sc.mark && s.Data[s.Index(x, y, z)] >= level {
+			if p := at(a, b, c); sc.stamp[p] != sc.mark && s.Data[s.Index(x, y, z)] >= level {
 				sc.stamp[p] = sc.mark
-				q = append(q, int32(p))
+				q = append(q, p)
 			}
 		}
 	}
-	sc.queue = q
-	n := len(q)
-	r := math.Cbrt(3 * float64(n) * voxMM3 / (4 * math.Pi))
-	w := s.IndexToWorld(volume.Vec3{float64(i), float64(j), float64(k)})
-	return isoBlob{World: [3]float64(w), Peak: peak, Lung: lung, Voxels: n, RadiusMM: r, Elongation: math.Sqrt(far2) / r}, true
+	return len(q), math.Sqrt(far2), true
 }
 
 func sq(x float64) float64 { return x * x }

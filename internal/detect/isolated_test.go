@@ -101,10 +101,10 @@ func TestIsolatedBlobs(t *testing.T) {
 	box := [3]int{17, 17, 17}
 	sc := &isoScratch{stamp: make([]int32, 17*17*17)}
 	i, j, k := peakNear(s, 15, 45, 45) // its peak, as the look finds it
-	if _, ok := sc.closed(s, i, j, k, 0.5, 0, reach, box, 1); !ok {
+	if !closedAt(sc, s, i, j, k, 0.5, 0, reach, box) {
 		t.Error("ball on a faint vessel: not closed at half height (the scene does not test isoLevel)")
 	}
-	if _, ok := sc.closed(s, i, j, k, isoLevel, 0, reach, box, 1); ok {
+	if closedAt(sc, s, i, j, k, isoLevel, 0, reach, box) {
 		t.Errorf("ball on a faint vessel: closed at %.2f", isoLevel)
 	}
 }
@@ -125,10 +125,10 @@ func TestIsolatedBlobsNoisy(t *testing.T) {
 		s := ws.pyr.Levels[0]
 		i, j, k := peakNear(s, 15, 45, 45)
 		sc := &isoScratch{stamp: make([]int32, 17*17*17)}
-		if _, ok := sc.closed(s, i, j, k, isoLevel, 0, [3]int{8, 8, 8}, [3]int{17, 17, 17}, 1); ok {
+		if closedAt(sc, s, i, j, k, isoLevel, 0, [3]int{8, 8, 8}, [3]int{17, 17, 17}) {
 			bare++
 		}
-		if _, ok := sc.closed(s, i, j, k, isoLevel, isoSlackSD, [3]int{8, 8, 8}, [3]int{17, 17, 17}, 1); ok {
+		if closedAt(sc, s, i, j, k, isoLevel, isoSlackSD, [3]int{8, 8, 8}, [3]int{17, 17, 17}) {
 			slack++
 		}
 	}
@@ -138,6 +138,16 @@ func TestIsolatedBlobsNoisy(t *testing.T) {
 	if slack != 0 {
 		t.Errorf("ball on a faint vessel closed at isoLevel less the lung's spread in %d of 12 noise draws (%d without it)", slack, bare)
 	}
+}
+
+// closedAt reports whether the region of s from (i, j, k) at frac of the
+// way from the lung around it to its peak, less slack SDs of the lung's
+// spread, closes within isoReachMM (blob's tests, one level at a time).
+func closedAt(sc *isoScratch, s *volume.Volume[float32], i, j, k int, frac, slack float64, reach, box [3]int) bool {
+	peak := float64(s.At(i, j, k))
+	lung, sd := sc.surround(s, i, j, k)
+	_, _, ok := sc.region(s, i, j, k, float32(lung+frac*(peak-lung)-slack*sd), reach, box)
+	return ok
 }
 
 // peakNear returns the voxel of s within one of (i, j, k) where s is
