@@ -138,7 +138,9 @@ func (o Options) withDefaults() Options {
 // Workspace holds volume-sized buffers reused between Run calls (touching
 // fresh memory is slow on the target machines). The rule, as everywhere in
 // lungctl: a buffer is reused when its capacity suffices and reallocated
-// otherwise; one scan at a time per Workspace.
+// otherwise; one scan at a time per Workspace. After Run, pyr's level-0
+// buffer holds the small-lesion look's 1 mm smoothing (isolatedBlobs), not
+// the pyramid's level 0; the next Run builds the pyramid again.
 type Workspace struct {
 	crop   *volume.Volume[int16]
 	pyr    features.Pyramid
