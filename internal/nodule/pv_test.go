@@ -132,6 +132,15 @@ func TestSmallLesionDensity(t *testing.T) {
 		// glass as wide is no core.
 		{"14 mm ground glass, 3 mm core", 14, 260, PartSolid, 3, 880},
 		{"14 mm ground glass, 3 mm denser focus", 14, 260, NonSolid, 3, 400},
+		// Cores of 2.2–2.5 mm peak only 80–120 HU over the plateau, no
+		// more than ground-glass texture does; their excess attenuation
+		// is that of a soft-tissue ball 2.2–2.5 mm across, and the
+		// reported solid diameter is that ball's, not the blur's.
+		{"10 mm ground glass, 2.4 mm core", 10, 260, PartSolid, 2.4, 880},
+		{"12 mm ground glass, 2.2 mm core", 12, 200, PartSolid, 2.2, 900},
+		// A focus as wide as the blur but of ground-glass density holds as
+		// much excess as a 2.5 mm core, spread over a set four times wider.
+		{"12 mm ground glass, 6 mm focus of 110 HU more", 12, 260, NonSolid, 6, 370},
 	}
 	for _, c := range cases {
 		f := ball(0, 0, 0, c.d/2, c.hu)
@@ -148,6 +157,9 @@ func TestSmallLesionDensity(t *testing.T) {
 		if r.Type != c.want {
 			t.Errorf("%s: type %s, want %s (partial-volume density %.0f HU at attenuation %.2f, diameter %.1f mm)",
 				c.name, r.Type, c.want, r.PVDensityHU, r.PVAttenuation, r.MeanDiameterMM)
+		}
+		if c.want == PartSolid && math.Abs(r.SolidDiameterMM-c.core) > 0.25*c.core {
+			t.Errorf("%s: solid diameter %.2f mm, want %.1f ± 25 %%", c.name, r.SolidDiameterMM, c.core)
 		}
 		if r.Type == Solid && r.SolidDiameterMM < r.MeanDiameterMM {
 			t.Errorf("%s: small solid lesion's solid part %.1f mm < its diameter %.1f", c.name, r.SolidDiameterMM, r.MeanDiameterMM)
