@@ -175,8 +175,9 @@ Last, small lesions that stand free in the lung are looked for whatever the
 mean-shift made of them (slices of 2.5 mm or thinner, grid of 1.25 mm or finer):
 after 1 mm smoothing, a local maximum whose region, halfway from the lung around
 it to its peak, closes within 8 mm and is about as wide as long, and at 0.35 of
-the way, less the lung's own spread, is still closed (a vessel's piece joins its
-vessel there, even through noise). Such a blob raises the score of the candidate
+the way, less the lung's own spread, is still closed, or closed at 0.35 in the
+unsmoothed HU (a vessel's piece joins its vessel there, even through noise; a
+lesion beside a vessel is joined to it only by the smoothing). Such a blob raises the score of the candidate
 it lies in to a logistic score of its contrast, fitted on phantom seeds 1-20, or
 is segmented and becomes a candidate.
 The malignancy column stays empty: 'lungctl classify' (or run) picks a scorer.

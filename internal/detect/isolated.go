@@ -19,9 +19,11 @@ import (
 // which answer a blob filter as strongly. What tells it from them is that
 // it is closed: halfway between its peak and the lung around it, its region
 // ends within a few millimetres in every direction and is about as wide as
-// it is long, and lower down, at isoLevel of the way, it is still closed. A
-// vessel's region runs on along the vessel; a faint vessel's brighter
-// fragment is long and thin, or joins the vessel a little lower down.
+// it is long, and lower down, at isoLevel of the way, it is still closed,
+// in the smoothed HU or in the acquisition's own (a vessel a millimetre or
+// two away is joined to it only by the smoothing). A vessel's region runs
+// on along the vessel; a faint vessel's brighter fragment is long and
+// thin, or joins the vessel a little lower down, in its own voxels too.
 //
 // On phantom seeds 1–20 and 101–120, every blob that passed all three tests
 // (before isoSlackSD, which only makes the last stricter) was a lesion (42
@@ -166,7 +168,7 @@ func (ws *Workspace) isolatedBlobs(inLung func(i, j, k int) bool, opt Options) (
 				if row[i] < floor || row[i-1] > row[i] || row[i+1] > row[i] || !localMax(s, i, j, k) || !inLung(i, j, k) {
 					continue
 				}
-				if b, ok := sc.blob(s, i, j, k, reach, box, voxMM3); ok {
+				if b, ok := sc.blob(s, ws.crop, i, j, k, reach, box, voxMM3); ok {
 					sc.found = append(sc.found, b)
 				}
 			}
@@ -224,8 +226,12 @@ func localMax(s *volume.Volume[float32], i, j, k int) bool {
 // blob runs the look's tests on the local maximum (i, j, k) of s: contrast
 // over the lung around it (surround), a region closed at half height and
 // no longer than isoElongation, and a region closed at isoLevel less
-// isoSlackSD of the lung's spread. ok is false when one fails.
-func (sc *isoScratch) blob(s *volume.Volume[float32], i, j, k int, reach, box [3]int, voxMM3 float64) (isoBlob, bool) {
+// isoSlackSD of the lung's spread, in s or else in the unsmoothed crop raw
+// (at isoLevel: a lesion a few millimetres from a vessel is joined to it
+// by the smoothing, not in the acquisition's own voxels, where a vessel's
+// brighter piece is still joined to the rest of it). ok is false when one
+// fails.
+func (sc *isoScratch) blob(s *volume.Volume[float32], raw *volume.Volume[int16], i, j, k int, reach, box [3]int, voxMM3 float64) (isoBlob, bool) {
 	peak := float64(s.Data[s.Index(i, j, k)])
 	lung, sd := sc.surround(s, i, j, k)
 	if peak-lung < isoMinContrastHU {
@@ -240,7 +246,9 @@ func (sc *isoScratch) blob(s *volume.Volume[float32], i, j, k int, reach, box [3
 		return isoBlob{}, false
 	}
 	if _, _, ok := sc.region(s, i, j, k, float32(lung+isoLevel*(peak-lung)-isoSlackSD*sd), reach, box); !ok {
-		return isoBlob{}, false
+		if _, _, ok := regionOf(sc, raw, i, j, k, float32(lung+isoLevel*(peak-lung)), reach, box); !ok {
+			return isoBlob{}, false
+		}
 	}
 	w := s.IndexToWorld(volume.Vec3{float64(i), float64(j), float64(k)})
 	return isoBlob{World: [3]float64(w), Peak: peak, Lung: lung, Voxels: n, RadiusMM: r, Elongation: far / r}, true
@@ -269,6 +277,11 @@ func (sc *isoScratch) surround(s *volume.Volume[float32], i, j, k int) (lung, sd
 // voxel's distance (mm); closed is false when it reaches the sphere or the
 // crop's edge.
 func (sc *isoScratch) region(s *volume.Volume[float32], i, j, k int, level float32, reach, box [3]int) (n int, farMM float64, closed bool) {
+	return regionOf(sc, s, i, j, k, level, reach, box)
+}
+
+// regionOf is region over a volume of either voxel type.
+func regionOf[T int16 | float32](sc *isoScratch, s *volume.Volume[T], i, j, k int, level float32, reach, box [3]int) (n int, farMM float64, closed bool) {
 	sp := s.Spacing
 	nx, ny, nz := s.Dims[0], s.Dims[1], s.Dims[2]
 	sc.mark++
@@ -302,7 +315,7 @@ func (sc *isoScratch) region(s *volume.Volume[float32], i, j, k int, level float
 				// The crop's edge: the region runs on out of view.
 				return len(q), math.Sqrt(d2), false
 			}
-			if p := at(a, b, c); sc.stamp[p] != sc.mark && s.Data[s.Index(x, y, z)] >= level {
+			if p := at(a, b, c); sc.stamp[p] != sc.mark && float32(s.Data[s.Index(x, y, z)]) >= level {
 				sc.stamp[p] = sc.mark
 				q = append(q, p)
 			}
