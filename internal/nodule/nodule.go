@@ -213,11 +213,13 @@ type Workspace struct {
 	edt   edt.Workspace
 	// runs: per spiculation ray, the strand run beyond the body (mm; −1:
 	// none that ends); spk the strand rays, seen their grouping marks.
-	runs []float32
-	dirs [][3]float64
-	spk  []int32
-	seen []bool
-	vals []float32
+	runs  []float32
+	exits []float32
+	group []int32
+	dirs  [][3]float64
+	spk   []int32
+	seen  []bool
+	vals  []float32
 	// hullPts holds one slice's row-end pixels while axes measures it.
 	hullPts [][2]float64
 }

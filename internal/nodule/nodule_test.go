@@ -257,6 +257,31 @@ func TestNoisyRoundNotSpiculated(t *testing.T) {
 	within(t, "noise estimate", r.NoiseHU, 90, 0.15)
 }
 
+// TestVesselsBesideRoundNotSpicules: six vessels pass a 12 mm round nodule
+// 1.7 mm beyond its surface, across the rays from its centre. Each ray
+// leaves its vessel within the shell, so each looked like a strand that
+// ends (six of them, spiculated, before spicRise); but along the ray the
+// density rises beyond the halo, where a spicule's falls from its base.
+func TestVesselsBesideRoundNotSpicules(t *testing.T) {
+	fs := []func(x, y, z float64) float64{ball(0, 0, 0, 6, 900)}
+	for i := 0; i < 6; i++ {
+		u := Fibonacci(i, 6)
+		w := [3]float64{1, 0, 0} // across u
+		if math.Abs(u[2]) < 0.9 {
+			l := math.Hypot(u[0], u[1])
+			w = [3]float64{-u[1] / l, u[0] / l, 0}
+		}
+		c := [3]float64{8.5 * u[0], 8.5 * u[1], 8.5 * u[2]}
+		fs = append(fs, tube([3]float64{c[0] - 30*w[0], c[1] - 30*w[1], c[2] - 30*w[2]},
+			[3]float64{c[0] + 30*w[0], c[1] + 30*w[1], c[2] + 30*w[2]}, 0.8, 880))
+	}
+	r := segmentScene(t, scene{n: 60, wallX: math.NaN(), density: maxOf(fs...)}, [3]float64{0, 0, 0}, 12)
+	t.Logf("round with vessels beside it: %.2f (%d strands)", r.Spiculation, r.Protrusions)
+	if r.Protrusions > 2 || r.Spiculation >= SpiculatedAt {
+		t.Errorf("round nodule with six vessels passing it: %d strands, spiculation %.2f", r.Protrusions, r.Spiculation)
+	}
+}
+
 func TestPleuraDistance(t *testing.T) {
 	touch := segmentScene(t, scene{n: 50, wallX: 10, density: ball(4.5, 0, 0, 5.5, 900)}, [3]float64{4, 0, 0}, 11)
 	if touch.PleuraBeyond || touch.PleuraDistanceMM > 0.5 {

@@ -121,10 +121,12 @@ func (ws *Workspace) spiculation(b *boxInfo, res *Result) (int, float64) {
 	reach := rimMM + res.shell
 	nr := int(math.Min(math.Max(4*math.Pi*(rEq+3)*(rEq+3), 400), 6000))
 	ws.runs = grow(ws.runs, nr)
+	ws.exits = grow(ws.exits, nr)
 	halo := ws.vals[:0]
 	for r := 0; r < nr; r++ {
 		u := Fibonacci(r, nr)
 		e := ws.rayExit(b, cen, u, lBody)
+		ws.exits[r] = float32(e)
 		run, ended, inLung := ws.rayRun(b, cen, u, e, low, reach)
 		ws.runs[r] = float32(run)
 		if !ended {
@@ -149,7 +151,21 @@ func (ws *Workspace) spiculation(b *boxInfo, res *Result) (int, float64) {
 	ws.spk = spk
 	// A spicule is thin: its footprint on the body's surface (rays of
 	// 4π·rEq²/nr mm² each there) is at most that of a 2 mm-radius strand.
-	count := ws.groupRays(spk, nr, int(math.Min(4*math.Pi*2*2/(4*math.Pi*rEq*rEq/float64(nr)), float64(nr))))
+	// A spicule tapers: along it the density falls from its base outward.
+	// A strand whose density rises beyond the halo by more than
+	// spicRise of the lesion's contrast (or three noise SDs) is a vessel
+	// the ray crosses, not a spicule.
+	contrast := math.Min(res.CoreHU, CoreCapHU) - res.BackgroundHU
+	tol := math.Max(spicRise*contrast, 3*res.NoiseHU)
+	keep := func(group []int32) bool {
+		for _, r := range group {
+			if ws.rayRise(b, cen, Fibonacci(int(r), nr), float64(ws.exits[r]), med, float64(ws.runs[r])) > tol {
+				return false
+			}
+		}
+		return true
+	}
+	count := ws.groupRays(spk, nr, int(math.Min(4*math.Pi*2*2/(4*math.Pi*rEq*rEq/float64(nr)), float64(nr))), keep)
 	return count, 1 - math.Exp(-float64(count)/spicScale)
 }
 
@@ -213,7 +229,7 @@ func (ws *Workspace) rayRun(b *boxInfo, cen volume.Vec3, u [3]float64, exit, low
 // groupRays counts the groups of the ray indices spk (of nr Fibonacci
 // directions) whose directions lie within 2 ray spacings of each other,
 // and that hold at most maxRays rays.
-func (ws *Workspace) groupRays(spk []int32, nr, maxRays int) int {
+func (ws *Workspace) groupRays(spk []int32, nr, maxRays int, keep func(group []int32) bool) int {
 	if len(spk) == 0 {
 		return 0
 	}
@@ -258,9 +274,20 @@ func (ws *Workspace) groupRays(spk []int32, nr, maxRays int) int {
 			}
 		}
 		ws.queue = q
-		if len(q) <= maxRays {
-			count++
+		if len(q) > maxRays {
+			continue
 		}
+		if keep != nil {
+			g := ws.group[:0]
+			for _, x := range q {
+				g = append(g, spk[x])
+			}
+			ws.group = g
+			if !keep(g) {
+				continue
+			}
+		}
+		count++
 	}
 	return count
 }
@@ -287,4 +314,27 @@ func Fibonacci(i, n int) [3]float64 {
 func det3(m [3][3]float64) float64 {
 	return m[0][0]*(m[1][1]*m[2][2]-m[1][2]*m[2][1]) - m[0][1]*(m[1][0]*m[2][2]-m[1][2]*m[2][0]) +
 		m[0][2]*(m[1][0]*m[2][1]-m[1][1]*m[2][0])
+}
+
+// spicRise is how far (a fraction of the lesion's contrast) a strand's
+// density may rise beyond the halo and still be a spicule.
+const spicRise = 0.25
+
+// rayRise returns how far (HU) the unsmoothed density along the ray from
+// the box index cen in the world direction u rises above its value at the
+// halo's edge (halo mm beyond exit, where the ray leaves the body), up to
+// run mm beyond exit.
+func (ws *Workspace) rayRise(b *boxInfo, cen volume.Vec3, u [3]float64, exit, halo, run float64) float64 {
+	sp := b.grid.Spacing
+	raw := volume.Volume[int16]{Grid: b.grid, Data: ws.raw}
+	base, rise := math.NaN(), 0.0
+	for t := halo; t <= run; t += raySpacing {
+		d := exit + t
+		v := raw.Trilinear(volume.Vec3{cen[0] + d*u[0]/sp[0], cen[1] + d*u[1]/sp[1], cen[2] + d*u[2]/sp[2]}, -1000)
+		if math.IsNaN(base) {
+			base = v
+		}
+		rise = math.Max(rise, v-base)
+	}
+	return rise
 }
