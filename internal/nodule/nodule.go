@@ -212,7 +212,8 @@ type Workspace struct {
 	queue []int32
 	edt   edt.Workspace
 	// runs: per spiculation ray, the strand run beyond the body (mm; −1:
-	// none that ends); spk the strand rays, seen their grouping marks.
+	// none that ends), exits where it leaves the body (mm); spk the
+	// strand rays, seen their grouping marks, group one group's rays.
 	runs  []float32
 	exits []float32
 	group []int32

@@ -104,7 +104,9 @@ func (ws *Workspace) rayExit(b *boxInfo, cen volume.Vec3, u [3]float64, l uint8)
 // shell (rimMM + res.shell: a vessel that only passes runs on out of it)
 // follows a strand. Strand rays within 2 ray spacings of each other are one
 // spicule, unless their footprint on the body's surface is wider than a
-// 2 mm-radius strand's (a lobe, not a spicule). Counting along rays rather
+// 2 mm-radius strand's (a lobe, not a spicule), or the density along one of
+// them rises beyond the halo (spicRise: a vessel the ray crosses beside the
+// body; a spicule tapers). Counting along rays rather
 // than by connected strands keeps apart spicules that the blurred halo
 // joins, ignores what crosses the shell tangentially, and lets spicules as
 // short as a quarter of a small nodule's radius count. The spicules are not
@@ -228,7 +230,8 @@ func (ws *Workspace) rayRun(b *boxInfo, cen volume.Vec3, u [3]float64, exit, low
 
 // groupRays counts the groups of the ray indices spk (of nr Fibonacci
 // directions) whose directions lie within 2 ray spacings of each other,
-// and that hold at most maxRays rays.
+// that hold at most maxRays rays, and that keep (given the group's ray
+// indices; nil: every group) takes.
 func (ws *Workspace) groupRays(spk []int32, nr, maxRays int, keep func(group []int32) bool) int {
 	if len(spk) == 0 {
 		return 0
