@@ -138,8 +138,9 @@ func TestSmallLesionDensity(t *testing.T) {
 		// reported solid diameter is that ball's, not the blur's.
 		{"10 mm ground glass, 2.4 mm core", 10, 260, PartSolid, 2.4, 880},
 		{"12 mm ground glass, 2.2 mm core", 12, 200, PartSolid, 2.2, 900},
-		// A focus as wide as the blur but of ground-glass density holds as
-		// much excess as a 2.5 mm core, spread over a set four times wider.
+		// Foci of ground-glass density hold as much excess as a 2.4–2.9 mm
+		// core, spread over sets 5–15 times as wide as that core's would
+		// be (its cores here: 1.5–2.1 times).
 		{"12 mm ground glass, 6 mm focus of 110 HU more", 12, 260, NonSolid, 6, 370},
 	}
 	for _, c := range cases {
