@@ -26,8 +26,9 @@ def features(r):
     sph = float(r["sph"]) if seg else 0.0
     blob = float(r["blob"]) if seg else 0.0
     meand = max(float(r["meand"]), 0.5) if seg else 0.5
-    return [float(r["stage1"]), float(r["meansi"]), sph, blob,
-            math.log(max(float(r["cdiam"]), 0.5)), math.log(meand)]
+    wall = float(r["wall"]) if seg else 0.0
+    return [float(r["stage1"]), sph, blob,
+            math.log(max(float(r["cdiam"]), 0.5)), math.log(meand), wall]
 
 
 def main():
@@ -46,10 +47,10 @@ def main():
     print(f"coef:      [6]float64{{{fmt(m.coef_[0])}}},")
     print(f"intercept: {m.intercept_[0]:.6g},")
     # The reference values of detect's TestFinalScore.
-    for v in ([0.8, 0.92, 0.9, 0.7, math.log(8), math.log(8)],
-              [0.3, 0.85, 0.5, 0.3, math.log(5), math.log(6)],
-              [0.5, 0.9, 0.0, 0.0, math.log(6), math.log(0.5)]):
-        print(f"// predict_proba{v!r:.60} = {m.predict_proba(sc.transform([v]))[0, 1]:.10f}")
+    for v in ([0.8, 0.9, 0.7, math.log(8), math.log(8), 0.0],
+              [0.3, 0.5, 0.3, math.log(5), math.log(6), 0.3],
+              [0.5, 0.0, 0.0, math.log(6), math.log(0.5), 0.0]):
+        print(f"// predict_proba{v!r:.60} = {m.predict_proba(sc.transform([v]))[0, 1]:.10g}")
 
 
 if __name__ == "__main__":

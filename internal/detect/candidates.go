@@ -20,6 +20,9 @@ type clusterStats struct {
 	// response, blobLevel its pyramid level.
 	blobAt    [3]float64
 	blobLevel int
+	// look: the second stage segments this cluster at blobAt only (a
+	// fine peak, see finePeaks).
+	look bool
 }
 
 func (a *clusterStats) add(p []float32, w, rawHU, resp float64, level int) {
@@ -61,7 +64,8 @@ func (a *clusterStats) centre() [3]float64 {
 
 // candidates turns the k mean-shift clusters of ps into first-stage
 // candidates, best first-stage score first, at most Stage1 + BlobLook of
-// them, with their cluster statistics. The coarse clusters of one large
+// them, with their cluster statistics, followed by at most PeakLook fine
+// peaks (finePeaks). The coarse clusters of one large
 // lesion are merged into one (mergeCoarse); other fragments that remain
 // are reported once by the second stage, which segments them to the same
 // lesion.
@@ -98,7 +102,8 @@ func (ws *Workspace) candidates(hu *volume.Volume[int16], inLung func(i, j, k in
 	for r, i := range idx {
 		c2[r], s2[r] = out[i], outSt[i]
 	}
-	return c2, s2
+	pc, pst := ws.finePeaks(hu, inLung, ps, labels, st, opt)
+	return append(c2, pc...), append(s2, pst...)
 }
 
 // candidate makes the first-stage candidate of the cluster m: at its

@@ -73,6 +73,11 @@ type Options struct {
 	// but its blob point lies on it. Candidates whose strongest blob is
 	// coarse are not looked at. Default 20; negative: none.
 	BlobLook int
+	// PeakLook is how many fine peaks the second stage looks at besides:
+	// small blobs whose points the mean-shift put into a larger
+	// structure's cluster (see Workspace.finePeaks), best first-stage
+	// score first. Default 20; negative: none.
+	PeakLook int
 	// Nodule passes options to the per-candidate segmentation.
 	Nodule nodule.Options
 	// SeriesUID is copied into every candidate.
@@ -87,7 +92,7 @@ type Options struct {
 // cuts the points of a chest CT about five-fold; the cluster search stops at
 // steps below 0.01 bandwidth and seeds from half-bandwidth bins.
 var Defaults = Options{HUMin: -750, Levels: 5, MinResponse: 20, SIMin: 0.8, SigmaMM: 1.5,
-	Bandwidth: [5]float64{4, 4, 4, 200, 0.2}, MinDiameterMM: 3, MaxDiameterMM: 100, MaxCandidates: 10, Stage1: 40, BlobLook: 20}
+	Bandwidth: [5]float64{4, 4, 4, 200, 0.2}, MinDiameterMM: 3, MaxDiameterMM: 100, MaxCandidates: 10, Stage1: 40, BlobLook: 20, PeakLook: 20}
 
 func (o Options) withDefaults() Options {
 	d := Defaults
@@ -131,6 +136,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.BlobLook == 0 {
 		o.BlobLook = d.BlobLook
+	}
+	if o.PeakLook == 0 {
+		o.PeakLook = d.PeakLook
 	}
 	return o
 }
