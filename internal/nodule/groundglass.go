@@ -88,20 +88,41 @@ func (ws *Workspace) ringBeyond(b *boxInfo, t, rl float64, out []float32) []floa
 	sp := [3]float64(b.grid.Spacing)
 	ring0, ring1 := widen(lo, hi, ggRingOutMM, sp), widen(lo, hi, ggRingOutMM+ggWallMM, sp)
 	edt.Transform3Box(ws.dist, nx, ny, nz, ring0[0], ring0[1], sp, &ws.edt)
-	edt.Transform3Box(ws.dist2, nx, ny, nz, ring1[0], ring1[1], sp, &ws.edt)
+	// Within the lung, as most lesions are, the wall distance is infinite
+	// in the whole box and its transform would change nothing.
+	wall := ws.anyOutside(b, ring1)
+	if wall {
+		edt.Transform3Box(ws.dist2, nx, ny, nz, ring1[0], ring1[1], sp, &ws.edt)
+	}
 	r0, r1, w := float32(ggRingInMM*ggRingInMM), float32(ggRingOutMM*ggRingOutMM), float32(ggWallMM*ggWallMM)
 	lo, hi = ring0[0], ring0[1]
 	for k := max(lo[2], 0); k <= min(hi[2], nz-1); k++ {
 		for j := max(lo[1], 0); j <= min(hi[1], ny-1); j++ {
 			for i := max(lo[0], 0); i <= min(hi[0], nx-1); i++ {
 				p := i + nx*(j+ny*k)
-				if d := ws.dist[p]; d >= r0 && d <= r1 && ws.dist2[p] >= w {
+				if d := ws.dist[p]; d >= r0 && d <= r1 && (!wall || ws.dist2[p] >= w) {
 					out = append(out, ws.sm.Data[p])
 				}
 			}
 		}
 	}
 	return out
+}
+
+// anyOutside reports whether a voxel of the index box r (clipped to the
+// lesion's box b) lies outside the lung mask.
+func (ws *Workspace) anyOutside(b *boxInfo, r [2][3]int) bool {
+	nx, ny := b.n[0], b.n[1]
+	for k := max(r[0][2], 0); k <= min(r[1][2], b.n[2]-1); k++ {
+		for j := max(r[0][1], 0); j <= min(r[1][1], ny-1); j++ {
+			for i := max(r[0][0], 0); i <= min(r[1][0], nx-1); i++ {
+				if ws.lung[i+nx*(j+ny*k)] == 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // widen returns the voxel box lo…hi grown by mm on every side (one voxel
