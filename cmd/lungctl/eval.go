@@ -192,7 +192,7 @@ positives per scan. Coordinates are LPS world mm (LUNA16's coordX/Y/Z).
 For each candidates file it prints a summary and writes <out>/<name>_froc.json;
 all files together are plotted in <out>/froc.png. With --at P the summary also
 gives the sensitivity and false positives per scan of the marks with
-probability P or more ("operating" in the JSON): --at 0.35 is lungctl run's
+probability P or more ("operating" in the JSON): --at 0.45 is lungctl run's
 operating point, the detection score from which it reports a nodule (for the
 patient's Lung-RADS and Brock's nodule count).
 
