@@ -160,7 +160,10 @@ diameter, mean HU, mean shape index, compactness and a score in [0,1]
 with no fine blob point of their own elsewhere are merged into it: a large mass
 is one candidate). The lesion of each of the 40 best is then segmented (at the cluster's centroid and,
 when that is 2 mm or more away, at its strongest fine-scale blob point; the next
-20 clusters at that blob point only; a non-solid lesion once more from its
+20 clusters at that blob point only; and up to 20 fine peaks: a fine point
+whose blob response is the largest of its cluster's within its blob radius,
+away from the cluster's centroid and blob point, as a small nodule whose points
+joined a vessel's cluster leaves, segmented there; a non-solid lesion once more from its
 ground glass alone, so that vessels crossing it are not taken for it) and
 measured (type, long and short axis,
 mean diameter, volume, solid part, spiculation, lobulation, distance to the
@@ -168,8 +171,8 @@ pleura) and characterised: upper zone,
 Lung-RADS v2022 category and Brock (PanCan) probability, with the covariates
 from the DICOM header (PatientAge, PatientSex) and --clinical (see classify).
 The detection score then becomes the second stage's: a logistic model over the
-first-stage score, the shape index, the segmented lesion's sphericity and
-roundness and the cluster's and lesion's sizes, fitted on phantom seeds 1-20
+first-stage score, the segmented lesion's sphericity, roundness and contact
+with the chest wall, and the cluster's and lesion's sizes, fitted on phantom seeds 1-20
 (it ranks candidates; 0.5 is even odds on phantoms, not a patient probability).
 Last, small lesions that stand free in the lung are looked for whatever the
 mean-shift made of them (slices of 2.5 mm or thinner, grid of 1.25 mm or finer):
