@@ -26,7 +26,9 @@ def features(r):
     sph = float(r["sph"]) if seg else 0.0
     blob = float(r["blob"]) if seg else 0.0
     meand = max(float(r["meand"]), 0.5) if seg else 0.5
-    wall = float(r["wall"]) if seg else 0.0
+    # A body under LUNA16's 3 mm is a voxel or two: its share of faces on
+    # the wall is the grid's, not a shape's.
+    wall = float(r["wall"]) if seg and meand >= 3 else 0.0
     return [float(r["stage1"]), sph, blob,
             math.log(max(float(r["cdiam"]), 0.5)), math.log(meand), wall]
 
@@ -41,7 +43,7 @@ def main():
     m = LogisticRegression(C=1.0, max_iter=2000).fit(sc.transform(x), y)
     p = m.predict_proba(sc.transform(x))[:, 1]
     print(f"// {len(rows)} candidates, {y.sum()} hits; training AUC {roc_auc_score(y, p):.4f}")
-    fmt = lambda v: ", ".join(f"{a:.5g}" for a in v)
+    fmt = lambda v: ", ".join(f"{a:.6g}" for a in v)
     print(f"mean:      [6]float64{{{fmt(sc.mean_)}}},")
     print(f"scale:     [6]float64{{{fmt(sc.scale_)}}},")
     print(f"coef:      [6]float64{{{fmt(m.coef_[0])}}},")

@@ -341,7 +341,9 @@ func encloses(outer, inner *nodule.Result) bool {
 //     like a vessel fork (phantom 101: 0.013, rank 40).
 //
 // A candidate where nothing could be segmented has sphericity, BlobRatio
-// and WallContact 0 and a 0.5 mm mean diameter. The model was fitted on the
+// and WallContact 0 and a 0.5 mm mean diameter; a body under wallMinMM
+// has WallContact 0 (a voxel or two against the wall faces it on half its
+// faces whatever it is: on a 2 mm grid such single voxels scored 0.98). The model was fitted on the
 // 2,297 second-stage candidates (99 of them lesions of 3 mm or more, the
 // LUNA16 rule; TestDumpStage2 segments 100 per scan, and the fine peaks)
 // of phantom seeds 1–20, and checked on seeds 101–120 (never used), the
@@ -354,7 +356,10 @@ func encloses(outer, inner *nodule.Result) bool {
 func FinalScore(f Features) float64 {
 	sph, blob, meanD, wall := 0.0, 0.0, 0.5, 0.0
 	if f.Segmented {
-		sph, blob, meanD, wall = f.Sphericity, f.BlobRatio, math.Max(f.MeanDiamMM, 0.5), f.WallContact
+		sph, blob, meanD = f.Sphericity, f.BlobRatio, math.Max(f.MeanDiamMM, 0.5)
+		if f.MeanDiamMM >= wallMinMM {
+			wall = f.WallContact
+		}
 	}
 	x := [6]float64{f.Stage1, sph, blob, math.Log(math.Max(f.ClusterDiamMM, 0.5)), math.Log(meanD), wall}
 	z := finalModel.intercept
@@ -363,6 +368,10 @@ func FinalScore(f Features) float64 {
 	}
 	return 1 / (1 + math.Exp(-z))
 }
+
+// wallMinMM is the least mean diameter (mm) of a body whose wall contact
+// FinalScore weighs: LUNA16's smallest nodule.
+const wallMinMM = 3
 
 // finalModel holds FinalScore's logistic regression (scikit-learn 1.2
 // LogisticRegression, L2, C = 1, on features standardised by their mean
@@ -373,8 +382,8 @@ var finalModel = struct {
 	mean, scale, coef [6]float64
 	intercept         float64
 }{
-	mean:      [6]float64{0.48082, 0.7172, 0.1799, 2.0175, 2.0172, 0.045296},
-	scale:     [6]float64{0.16971, 0.20759, 0.20221, 0.46355, 0.81996, 0.13319},
-	coef:      [6]float64{1.3718, 1.6775, 2.5728, 0.91136, 0.15057, 1.0343},
-	intercept: -9.26493,
+	mean:      [6]float64{0.480821, 0.717205, 0.179897, 2.0175, 2.01724, 0.0437727},
+	scale:     [6]float64{0.169711, 0.207594, 0.202211, 0.463554, 0.819962, 0.130822},
+	coef:      [6]float64{1.36978, 1.68386, 2.55214, 0.975639, 0.0556325, 1.09455},
+	intercept: -9.21269,
 }
