@@ -22,9 +22,10 @@ import (
 // response −σ²∇²F peaks on it: a fine point (level ≤ reseedMaxLevel) whose
 // response is the largest of its cluster's fine points within the blob
 // radius R of its level (max(base bandwidth, √3·σ): a ball answers most
-// at σ = r/√3) is a peak. Each peak whose own points (the cluster's fine
-// points within R of it) lie farther than R from the cluster's mean and
-// from its strongest blob point becomes a candidate made of those points;
+// at σ = r/√3) is a peak. Each peak that lies, and whose own points (the
+// cluster's fine points within R of it) lie, farther than R from the
+// cluster's mean and from its strongest blob point becomes a candidate
+// made of those points;
 // the second stage segments it at the peak only, like a BlobLook
 // candidate, and drops it where that finds nothing or a lesion already
 // reported.
