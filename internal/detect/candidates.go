@@ -97,11 +97,7 @@ func (ws *Workspace) candidates(hu *volume.Volume[int16], inLung func(i, j, k in
 	if opt.Stage1 > 0 {
 		idx = idx[:min(len(idx), opt.Stage1+max(opt.BlobLook, 0))]
 	}
-	c2 := make([]candidate.Candidate, len(idx))
-	s2 := make([]clusterStats, len(idx))
-	for r, i := range idx {
-		c2[r], s2[r] = out[i], outSt[i]
-	}
+	c2, s2 := pick(out, outSt, idx)
 	pc, pst := ws.finePeaks(hu, inLung, ps, labels, st, opt)
 	return append(c2, pc...), append(s2, pst...)
 }
@@ -192,6 +188,17 @@ func (ws *Workspace) mergeCoarse(hu *volume.Volume[int16], inLung func(i, j, k i
 // mergeLevel is the pyramid level from which mergeCoarse merges clusters
 // (σ 12 mm at the defaults: lesions of about 40 mm and more).
 const mergeLevel = 3
+
+// pick returns the candidates cs[i] and their statistics st[i] for i in
+// idx, in idx's order.
+func pick(cs []candidate.Candidate, st []clusterStats, idx []int) ([]candidate.Candidate, []clusterStats) {
+	c2 := make([]candidate.Candidate, len(idx))
+	s2 := make([]clusterStats, len(idx))
+	for r, i := range idx {
+		c2[r], s2[r] = cs[i], st[i]
+	}
+	return c2, s2
+}
 
 // rankIdx orders idx (indices into cs) by score, then size, then position,
 // so the ranking never depends on the mean-shift backend's cluster order.

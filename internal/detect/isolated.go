@@ -237,7 +237,7 @@ func (sc *isoScratch) blob(s *volume.Volume[float32], raw *volume.Volume[int16],
 	if peak-lung < isoMinContrastHU {
 		return isoBlob{}, false
 	}
-	n, far, ok := sc.region(s, i, j, k, float32(lung+0.5*(peak-lung)), reach, box)
+	n, far, ok := regionOf(sc, s, i, j, k, float32(lung+0.5*(peak-lung)), reach, box)
 	if !ok {
 		return isoBlob{}, false
 	}
@@ -245,7 +245,7 @@ func (sc *isoScratch) blob(s *volume.Volume[float32], raw *volume.Volume[int16],
 	if far/r > isoElongation {
 		return isoBlob{}, false
 	}
-	if _, _, ok := sc.region(s, i, j, k, float32(lung+isoLevel*(peak-lung)-isoSlackSD*sd), reach, box); !ok {
+	if _, _, ok := regionOf(sc, s, i, j, k, float32(lung+isoLevel*(peak-lung)-isoSlackSD*sd), reach, box); !ok {
 		if _, _, ok := regionOf(sc, raw, i, j, k, float32(lung+isoLevel*(peak-lung)), reach, box); !ok {
 			return isoBlob{}, false
 		}
@@ -271,16 +271,11 @@ func (sc *isoScratch) surround(s *volume.Volume[float32], i, j, k int) (lung, sd
 	return sc.shell[nDirs/4], (sc.shell[nDirs/2] - sc.shell[nDirs/10]) / 1.28
 }
 
-// region grows the 6-connected region of s at or above level from (i, j,
+// regionOf grows the 6-connected region of s at or above level from (i, j,
 // k) while it stays within isoReachMM of it (reach voxels per axis, box
 // their span). It returns the region's voxel count and its farthest
 // voxel's distance (mm); closed is false when it reaches the sphere or the
-// crop's edge.
-func (sc *isoScratch) region(s *volume.Volume[float32], i, j, k int, level float32, reach, box [3]int) (n int, farMM float64, closed bool) {
-	return regionOf(sc, s, i, j, k, level, reach, box)
-}
-
-// regionOf is region over a volume of either voxel type.
+// crop's edge. s may hold smoothed (float32) or raw (int16) HU.
 func regionOf[T int16 | float32](sc *isoScratch, s *volume.Volume[T], i, j, k int, level float32, reach, box [3]int) (n int, farMM float64, closed bool) {
 	sp := s.Spacing
 	nx, ny, nz := s.Dims[0], s.Dims[1], s.Dims[2]

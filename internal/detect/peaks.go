@@ -107,19 +107,13 @@ func (ws *Workspace) finePeaks(hu *volume.Volume[int16], inLung func(i, j, k int
 		idx[i] = i
 	}
 	rankIdx(out, idx)
-	idx = idx[:min(len(idx), opt.PeakLook)]
-	c2 := make([]candidate.Candidate, len(idx))
-	s2 := make([]clusterStats, len(idx))
-	for r, i := range idx {
-		c2[r], s2[r] = out[i], outSt[i]
-	}
-	return c2, s2
+	return pick(out, outSt, idx[:min(len(idx), opt.PeakLook)])
 }
 
 // pointDist is the spatial distance (mm) between points p and q of ps.
 func pointDist(ps *pointSet, p, q int) float64 {
-	dx := float64(ps.pts[5*p] - ps.pts[5*q])
-	dy := float64(ps.pts[5*p+1] - ps.pts[5*q+1])
-	dz := float64(ps.pts[5*p+2] - ps.pts[5*q+2])
-	return math.Sqrt(dx*dx + dy*dy + dz*dz)
+	at := func(i int) [3]float64 {
+		return [3]float64{float64(ps.pts[5*i]), float64(ps.pts[5*i+1]), float64(ps.pts[5*i+2])}
+	}
+	return dist3(at(p), at(q))
 }
