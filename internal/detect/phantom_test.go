@@ -31,17 +31,29 @@ type preparedPhantom struct {
 // preparePhantom generates phantom seed at the Full size (0.7 mm × 2.5 mm
 // voxels), resamples it to 1 mm and segments the lungs with segment.Lungs
 // (the mask the CLI would use). With LUNGCTL_PHANTOM_CACHE set to a
-// directory the result is cached there, and LUNGCTL_PHANTOM_SLICE (mm)
-// generates other slice spacings than 2.5 mm (tuning aids; tests never
-// need them).
+// directory the result is cached there, LUNGCTL_PHANTOM_SLICE (mm)
+// generates other slice spacings than 2.5 mm, and LUNGCTL_PHANTOM_SMALL
+// (a comma-separated kind list) a patient of small nodules of those kinds
+// alone, 3.5–7 mm, without a mass (tuning aids; tests never need them).
 func preparePhantom(t testing.TB, seed int64) *preparedPhantom {
 	cache := os.Getenv("LUNGCTL_PHANTOM_CACHE")
 	dz, _ := strconv.ParseFloat(os.Getenv("LUNGCTL_PHANTOM_SLICE"), 64)
+	opt := phantom.Options{Seed: seed, Size: phantom.Full, SliceSpacingMM: dz}
+	small := os.Getenv("LUNGCTL_PHANTOM_SMALL")
+	if small != "" {
+		for _, k := range strings.Split(small, ",") {
+			opt.Kinds = append(opt.Kinds, phantom.Kind(k))
+		}
+		opt.MinDiameterMM, opt.MaxDiameterMM, opt.MassProbability = 3.5, 7, -1
+	}
 	var file string
 	if cache != "" {
 		name := fmt.Sprintf("full-%d.gob", seed)
 		if dz > 0 {
 			name = fmt.Sprintf("full-%d-%gmm.gob", seed, dz)
+		}
+		if small != "" {
+			name = fmt.Sprintf("full-%d-small-%s.gob", seed, strings.ReplaceAll(small, ",", "-"))
 		}
 		file = filepath.Join(cache, name)
 		if f, err := os.Open(file); err == nil {
@@ -53,7 +65,7 @@ func preparePhantom(t testing.TB, seed int64) *preparedPhantom {
 			}
 		}
 	}
-	c, err := phantom.Generate(phantom.Options{Seed: seed, Size: phantom.Full, SliceSpacingMM: dz})
+	c, err := phantom.Generate(opt)
 	if err != nil {
 		t.Fatalf("phantom seed %d: %v", seed, err)
 	}

@@ -99,7 +99,10 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	res.CapCut = ws.capCut(b)
 	// A solid nodule's volume from the HU excess blur conserves (the
 	// features above keep the voxel count, on which they were fitted).
-	if res.Type == Solid && !pvSmall(res.PVAttenuation) && res.MeanDiameterMM < maxMassVolumeMM {
+	switch {
+	case res.Type == Solid && pvSmall(res.PVAttenuation):
+		res.VolumeMM3 = ws.smallVolume(b, res, bl, top)
+	case res.Type == Solid && res.MeanDiameterMM < maxMassVolumeMM:
 		res.VolumeMM3 = ws.massVolume(b, res, bl)
 	}
 	res.Mask = make([]uint8, b.len())

@@ -221,6 +221,9 @@ type Workspace struct {
 	spk   []int32
 	seen  []bool
 	vals  []float32
+	// excess holds the HU excess of a lesion's voxels and skirt for its
+	// volume (nearExcess).
+	excess []float64
 	// hullPts holds one slice's row-end pixels while axes measures it.
 	hullPts [][2]float64
 }

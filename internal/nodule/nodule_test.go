@@ -495,12 +495,10 @@ func TestFitHeight(t *testing.T) {
 // blur conserves, not from its voxel count, whose half-maximum boundary
 // lies inside a blurred ball (an 8 mm ball's mask holds 216 mm³ of its
 // 268). Balls of 8–20 mm read within 3 %; a 6 mm one (small for the
-// partial-volume model at 2.5 mm slices) keeps its voxel count.
+// partial-volume model at 2.5 mm slices, so read over its partial-volume
+// density: smallVolume) within 12 %, where its mask holds 72 %.
 func TestMassVolume(t *testing.T) {
-	for _, c := range []struct {
-		d      float64
-		byMass bool
-	}{{6, false}, {8, true}, {12, true}, {20, true}} {
+	for _, c := range []struct{ d, tol float64 }{{6, 0.12}, {8, 0.03}, {12, 0.03}, {20, 0.03}} {
 		s := scene{n: int(2*c.d) + 24, wallX: math.NaN(), density: ball(0.3, -0.2, 0.1, c.d/2, 900)}
 		hu, m := s.render(1)
 		r, err := Segment(hu, m, [3]float64{1, 0, -1}, c.d, Options{SourceSpacingMM: [3]float64{0.7, 0.7, 2.5}}, nil)
@@ -512,13 +510,7 @@ func TestMassVolume(t *testing.T) {
 			voxels += int(v)
 		}
 		truth := math.Pi * c.d * c.d * c.d / 6
-		if !c.byMass {
-			if r.VolumeMM3 != float64(voxels) {
-				t.Errorf("%.0f mm ball: volume %.0f mm³, want its voxel count %d", c.d, r.VolumeMM3, voxels)
-			}
-			continue
-		}
-		within(t, fmt.Sprintf("%.0f mm ball's volume (mask %d mm³)", c.d, voxels), r.VolumeMM3, truth, 0.03)
+		within(t, fmt.Sprintf("%.0f mm ball's volume (mask %d mm³)", c.d, voxels), r.VolumeMM3, truth, c.tol)
 	}
 }
 

@@ -126,20 +126,73 @@ const maxMassVolumeMM = 30
 
 // massVolume returns the volume (mm³) of a solid lesion of one density
 // from what blur conserves: the HU excess over the background, summed over
-// the body and every lung voxel within two blur σ of it (bl: an ellipsoid
-// of 2·bl.in in-plane and 2·bl.slice along the slice normal, taken along
-// the box's z), each voxel's excess clipped to 0…core−background, divided
-// by the lesion's contrast (CoreHU − BackgroundHU). The half-maximum
-// boundary of a blurred ball lies inside the ball by about σ²/r, so the
-// voxel count of a body of 6–10 mm on 2.5 mm slices reads a fifth low
-// (phantom seeds 101–120 and 1–20: median −22 %); its diameters, which
-// take each pixel's extent, are right. It uses ws.dist and the EDT
-// workspace.
+// the body and every lung voxel within two blur σ of it (nearExcess), each
+// voxel's excess clipped to 0…core−background, divided by the lesion's
+// contrast (CoreHU − BackgroundHU). The half-maximum boundary of a blurred
+// ball lies inside the ball by about σ²/r, so the voxel count of a body of
+// 6–10 mm on 2.5 mm slices reads a fifth low (phantom seeds 101–120 and
+// 1–20: median −22 %); its diameters, which take each pixel's extent, are
+// right. It uses ws.dist and the EDT workspace.
 func (ws *Workspace) massVolume(b *boxInfo, res *Result, bl blur) float64 {
 	contrast := res.CoreHU - res.BackgroundHU
 	if !(contrast > 0) || !(bl.in > 0) || !(bl.slice > 0) {
 		return res.VolumeMM3
 	}
+	sp := b.grid.Spacing
+	ws.excess = ws.nearExcess(b, res, bl, ws.excess[:0])
+	return clippedSum(ws.excess, contrast) * sp[0] * sp[1] * sp[2] / contrast
+}
+
+// smallVolume is massVolume for a small solid lesion (pvSmall), whose
+// smoothed peak top (HU) is not its density: blur spreads its excess
+// wider and lower, but conserves it, so the volume is the excess over the
+// partial-volume density's contrast (pvDensity). That density depends on
+// the radius the volume gives, so the two are solved together, from the
+// voxel count's volume on (a fixed point: a larger volume lowers the
+// density that its peak implies, which raises the volume less). The voxel
+// count of a 5–8 mm nodule on 2.5 mm slices reads a fifth low (3.5–7 mm
+// phantoms of seeds 301–320: median volume 0.77 of the truth for 6–8 mm,
+// 0.85 for 5–6 mm); this gives 1.00 and 1.09. Where the excess cannot be
+// measured the voxel count's volume stays.
+func (ws *Workspace) smallVolume(b *boxInfo, res *Result, bl blur, top float64) float64 {
+	if !(top > res.BackgroundHU) || !(bl.in > 0) || !(bl.slice > 0) {
+		return res.VolumeMM3
+	}
+	sp := b.grid.Spacing
+	vox := sp[0] * sp[1] * sp[2]
+	ws.excess = ws.nearExcess(b, res, bl, ws.excess[:0])
+	v := res.VolumeMM3
+	for it := 0; it < smallVolumeIter; it++ {
+		rho, _ := pvDensity(top, res.BackgroundHU, math.Cbrt(3*v/(4*math.Pi)), bl)
+		c := rho - res.BackgroundHU
+		next := clippedSum(ws.excess, c) * vox / c
+		if math.Abs(next-v) <= 0.002*v {
+			return next
+		}
+		v = next
+	}
+	return v
+}
+
+// smallVolumeIter bounds smallVolume's fixed-point steps; on the phantoms
+// three or four reach 0.2 %.
+const smallVolumeIter = 8
+
+// clippedSum is the sum of ex with each value clipped to at most c.
+func clippedSum(ex []float64, c float64) float64 {
+	var sum float64
+	for _, x := range ex {
+		sum += math.Min(x, c)
+	}
+	return sum
+}
+
+// nearExcess appends to out the HU excess over the background (unsmoothed,
+// at least 0) of the body's voxels and of every lung voxel near it: within
+// an ellipsoid of 2·bl.in in-plane and 2·bl.slice along the slice normal
+// (taken along the box's z), where a blurred lesion's skirt lies. It uses
+// ws.dist and the EDT workspace.
+func (ws *Workspace) nearExcess(b *boxInfo, res *Result, bl blur, out []float64) []float64 {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	sp := b.grid.Spacing
 	// Squared distance to the body in units of the ellipsoid's semi-axes:
@@ -157,7 +210,6 @@ func (ws *Workspace) massVolume(b *boxInfo, res *Result, bl blur) float64 {
 	lo, hi := ws.bbox(b, lBody, margin)
 	scaled := [3]float64{sp[0] / (2 * bl.in), sp[1] / (2 * bl.in), sp[2] / (2 * bl.slice)}
 	edt.Transform3Box(ws.dist, nx, ny, nz, lo, hi, scaled, &ws.edt)
-	var excess float64
 	for k := lo[2]; k <= hi[2]; k++ {
 		for j := lo[1]; j <= hi[1]; j++ {
 			for i := lo[0]; i <= hi[0]; i++ {
@@ -165,9 +217,9 @@ func (ws *Workspace) massVolume(b *boxInfo, res *Result, bl blur) float64 {
 				if ws.dist[p] > 1 || ws.lab[p] != lBody && ws.lung[p] == 0 {
 					continue
 				}
-				excess += math.Min(math.Max(float64(ws.raw[p])-res.BackgroundHU, 0), contrast)
+				out = append(out, math.Max(float64(ws.raw[p])-res.BackgroundHU, 0))
 			}
 		}
 	}
-	return excess * sp[0] * sp[1] * sp[2] / contrast
+	return out
 }
