@@ -171,8 +171,10 @@ pleura) and characterised: upper zone,
 Lung-RADS v2022 category and Brock (PanCan) probability, with the covariates
 from the DICOM header (PatientAge, PatientSex) and --clinical (see classify).
 The detection score then becomes the second stage's: a logistic model over the
-first-stage score, the segmented lesion's sphericity, roundness and contact
-with the chest wall, and the cluster's and lesion's sizes, fitted on phantom seeds 1-20
+first-stage score, the segmented lesion's sphericity, roundness (for a lesion
+on the chest wall, the larger of its own and its mirror image's in the pleura's
+plane: a juxtapleural nodule is a dome) and contact with the chest wall, and the
+cluster's and lesion's sizes, fitted on phantom seeds 1-20
 (it ranks candidates; 0.5 is even odds on phantoms, not a patient probability).
 Last, small lesions that stand free in the lung are looked for whatever the
 mean-shift made of them (slices of 2.5 mm or thinner, grid of 1.25 mm or finer):

@@ -96,6 +96,11 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	// Judged on its own density: a vessel crossing the lesion, denser than
 	// its upper quartile, counts no more than the lesion's own voxels.
 	res.BlobRatio = ws.blobRatio(b, cen, math.Cbrt(3*res.VolumeMM3/(4*math.Pi))/math.Sqrt(3), res.BackgroundHU, p75)
+	// A juxtapleural nodule is judged as the ball it would be were the
+	// pleura a mirror.
+	if m, ok := ws.mirroredBlobRatio(b, cen, res, p75); ok {
+		res.BlobRatio = math.Max(res.BlobRatio, m)
+	}
 	res.CapCut = ws.capCut(b)
 	// A solid nodule's volume from the HU excess blur conserves (the
 	// features above keep the voxel count, on which they were fitted).
@@ -492,7 +497,9 @@ func (ws *Workspace) sphericity(b *boxInfo, vol float64) float64 {
 // intensity's Hessian there, 0 when it is not a bright top (a tube scores
 // near 0, a vessel's bend or fork 0.2–0.5, a ball 1). Voxels outside the
 // lung mask count as surrounding lung (bg HU), so a mass against the
-// mediastinum is judged on its own shape, not on the organ beside it; and
+// mediastinum is judged on its own shape, not on the organ beside it
+// (while ws.mirror is set, those beyond its plane count as their mirror
+// image: mirroredBlobRatio); and
 // HU above clip count as clip, so a vessel crossing a ground-glass lesion
 // (at soft-tissue density, far above the lesion's own) does not turn its
 // centre into a tube (phantom seeds 106 and 117: 0.48 and 0.44 unclipped,
@@ -529,6 +536,8 @@ func (ws *Workspace) blobRatio(b *boxInfo, cen volume.Vec3, sigma, bg, clip floa
 				v := 0.0
 				if ws.lung[p] != 0 {
 					v = math.Min(float64(ws.raw[p]), clip) - bg
+				} else if ws.mirror != nil {
+					v = ws.mirrored(b, i, j, k, clip, bg)
 				}
 				g := v * math.Exp(-r2/(2*s2)) / (s2 * s2)
 				h[0] += g * (dx*dx - s2)

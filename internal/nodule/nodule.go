@@ -224,6 +224,9 @@ type Workspace struct {
 	// excess holds the HU excess of a lesion's voxels and skirt for its
 	// volume (nearExcess).
 	excess []float64
+	// mirror, while set, is the plane blobRatio reflects the outside of
+	// the lung in (mirroredBlobRatio).
+	mirror *mirrorPlane
 	// hullPts holds one slice's row-end pixels while axes measures it.
 	hullPts [][2]float64
 }
