@@ -304,6 +304,18 @@ func TestNoLesion(t *testing.T) {
 	if r, err := Segment(small, sm, [3]float64{0, 0, 0}, 3, Options{}, nil); err != nil || r.VolumeMM3 < 4.2 {
 		t.Errorf("3 mm nodule: %v", err)
 	}
+	// On a 2 mm grid one dense voxel (8 mm³) is more than open's floor,
+	// but it has no shape to measure.
+	g := volume.Grid{Dims: [3]int{24, 24, 24}, Spacing: volume.Vec3{2, 2, 2}, Origin: volume.Vec3{-23, -23, -23}, Direction: volume.Identity}
+	coarse, cm := volume.New[int16](g), volume.New[uint8](g)
+	rng := rand.New(rand.NewPCG(9, 10))
+	for p := range coarse.Data {
+		coarse.Data[p], cm.Data[p] = int16(-860+rng.NormFloat64()*10), 1
+	}
+	coarse.Set(12, 12, 12, 40)
+	if r, err := Segment(coarse, cm, [3]float64{1, 1, 1}, 4, Options{}, nil); !errors.Is(err, ErrNoLesion) {
+		t.Errorf("one voxel on a 2 mm grid: %v (%+v), want ErrNoLesion", err, r)
+	}
 	if _, err := Segment(hu, m, [3]float64{500, 0, 0}, 8, Options{}, nil); !errors.Is(err, ErrInput) {
 		t.Errorf("seed outside: %v, want ErrInput", err)
 	}
