@@ -13,7 +13,8 @@ import (
 // seeds 1–20 and 301–320 detect (medians 0.41 and 0.34), where the
 // free-standing round ones score medians of 0.92 and 0.71. Reflected in
 // the pleura's plane, a dome becomes the whole nodule it is a cap of, and
-// its blob ratio is read again on that image (0.60–0.94). A tube that
+// its blob ratio is read again on that image (0.48–0.83 for all but one of
+// them, which keeps its 0.15). A tube that
 // ends on the wall stays a tube in the mirror, and a plaque along it a
 // plate; the lesion keeps the larger of the two ratios, so a round nodule
 // that only touches the wall loses nothing.
