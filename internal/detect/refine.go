@@ -345,11 +345,13 @@ func encloses(outer, inner *nodule.Result) bool {
 // A candidate where nothing could be segmented has sphericity, BlobRatio
 // and WallContact 0 and a 0.5 mm mean diameter; a body under wallMinMM
 // has WallContact 0 (a voxel or two against the wall faces it on half its
-// faces whatever it is: on a 2 mm grid such single voxels scored 0.98). The model was fitted on the
+// faces whatever it is: on a 2 mm grid such bodies scored up to 0.98
+// before this rule; a single voxel is no lesion at all since). The model was fitted on the
 // 2,301 second-stage candidates (99 of them lesions of 3 mm or more, the
 // LUNA16 rule; TestDumpStage2 segments 100 per scan, and the fine peaks)
 // of phantom seeds 1–20, and checked on seeds 101–120 (never used), the
-// independently made seeds 201–210, LIDC-IDRI-0001 and Lung-PET-CT-Dx
+// independently made seeds 201–210 (one of whose nodules chose where the
+// mirrored roundness is read), the fresh seeds 401–420, LIDC-IDRI-0001 and Lung-PET-CT-Dx
 // A0002; TestPhantomHeldOut scores the held-out seeds. The cluster's mean
 // shape index, a feature of the earlier model, is left out: it is already
 // in the first-stage score, and beside it its fitted weight turned

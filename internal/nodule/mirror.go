@@ -63,7 +63,10 @@ func (ws *Workspace) mirroredBlobRatio(b *boxInfo, cen volume.Vec3, res *Result,
 // faces between body voxels and non-lung voxels, normal to their summed
 // outward directions, each weighted by its area in mm². ok is false with
 // fewer than minWallFaces such faces or when their directions cancel (a
-// body wedged between two walls).
+// body wedged between two walls). Its faces are wallContact's, not
+// pleuraLine's contact (outsideFaces): after extendToPleura a body has
+// voxels outside the mask, and the faces between two of its own voxels
+// are no contact with the wall.
 func (ws *Workspace) wallPlane(b *boxInfo) (m mirrorPlane, ok bool) {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	sp := b.grid.Spacing

@@ -170,7 +170,7 @@ func TestSmallLesionDensity(t *testing.T) {
 
 // TestSmallSolidVolume: the half-maximum body of a 4–7 mm solid nodule
 // from 2.5 mm slices is not its size (in this noiseless scene its voxel
-// count reads 20–90 % high; on the phantoms a fifth low); its volume comes
+// count reads 19–92 % high at 4–6 mm; on the phantoms a fifth low); its volume comes
 // from the excess that blur conserves over its partial-volume density
 // (smallVolume), within 12 % of the ball's from 5 mm. At 4 mm (attenuation
 // 0.55) the excess fixes little more than density times volume, and 35 %
