@@ -85,6 +85,9 @@ type Options struct {
 	// Work, when non-nil, lends reusable buffers across calls (one scan at a
 	// time per Workspace).
 	Work *Workspace
+	// noBumps turns the pleural look off (addBumps), for tests that
+	// check what another step finds on its own.
+	noBumps bool
 }
 
 // Defaults are the documented default options. SIMin 0.8 keeps blob-like
@@ -156,6 +159,11 @@ type Workspace struct {
 	points pointSet
 	nws    []*nodule.Workspace
 	iso    []*isoScratch
+	// seen and cur are the pleural look's bit sets over the crop: voxels
+	// flooded by any piece, and by the one being flooded (pleuralBumps).
+	seen, cur []uint64
+	// lo is the crop's first voxel in the scan (cropToMask).
+	lo [3]int
 }
 
 // Result is the outcome of Run.
@@ -240,6 +248,7 @@ func (ws *Workspace) points0(hu *volume.Volume[int16], lung *volume.Volume[uint8
 	if !ok {
 		return nil, false, nil
 	}
+	ws.lo = lo
 	// Derivatives need at least a voxel of smoothing: on a coarse grid
 	// (e.g. --spacing 2) level 0 starts at one voxel.
 	sigma0 := math.Max(opt.SigmaMM, math.Max(hu.Spacing[0], math.Max(hu.Spacing[1], hu.Spacing[2])))

@@ -325,8 +325,10 @@ func sq(x float64) float64 { return x * x }
 // cs (with their measurements and features): a blob in a kept lesion, or
 // within 2 mm of a kept centre, raises that candidate's score to the
 // blob's (isoScore) when higher; any other blob is segmented at its peak
-// and becomes a candidate of its own at that score. The list is ranked
-// again.
+// and becomes a candidate of its own at that score. The pleural look's
+// bumps follow the same way (addBumps). The list is ranked again. Both
+// looks run only on slices and grids fine enough (isoMaxSliceMM,
+// isoMaxGridMM).
 func (ws *Workspace) addIsolated(hu *volume.Volume[int16], lung *volume.Volume[uint8], inLung func(i, j, k int) bool,
 	cs []candidate.Candidate, meas []*nodule.Result, feats []Features, opt Options) ([]candidate.Candidate, []*nodule.Result, []Features, error) {
 	sp := hu.Spacing
@@ -335,9 +337,32 @@ func (ws *Workspace) addIsolated(hu *volume.Volume[int16], lung *volume.Volume[u
 		return cs, meas, feats, nil
 	}
 	blobs, err := ws.isolatedBlobs(inLung, opt)
-	if err != nil || len(blobs) == 0 {
+	if err != nil {
 		return cs, meas, feats, err
 	}
+	for len(ws.nws) < par.Limit() {
+		ws.nws = append(ws.nws, &nodule.Workspace{})
+	}
+	cs, meas, feats = ws.addBlobs(hu, lung, blobs, cs, meas, feats, opt)
+	if !opt.noBumps {
+		cs, meas, feats = ws.addBumps(hu, lung, ws.pleuralBumps(lung), cs, meas, feats, opt)
+	}
+	idx := make([]int, len(cs))
+	for i := range idx {
+		idx[i] = i
+	}
+	rankIdx(cs, idx)
+	oc, om, of := make([]candidate.Candidate, len(cs)), make([]*nodule.Result, len(cs)), make([]Features, len(cs))
+	for r, i := range idx {
+		oc[r], om[r], of[r] = cs[i], meas[i], feats[i]
+	}
+	return oc, om, of, nil
+}
+
+// addBlobs adds the closed blobs to the candidates (see addIsolated); the
+// list is not ranked again here.
+func (ws *Workspace) addBlobs(hu *volume.Volume[int16], lung *volume.Volume[uint8], blobs []isoBlob,
+	cs []candidate.Candidate, meas []*nodule.Result, feats []Features, opt Options) ([]candidate.Candidate, []*nodule.Result, []Features) {
 	raise := func(k int, b isoBlob) {
 		if s := isoScore(b.Peak - b.Lung); s > cs[k].DetectScore {
 			cs[k].DetectScore, cs[k].Probability = s, s
@@ -351,9 +376,6 @@ func (ws *Workspace) addIsolated(hu *volume.Volume[int16], lung *volume.Volume[u
 			continue
 		}
 		fresh = append(fresh, b)
-	}
-	for len(ws.nws) < par.Limit() {
-		ws.nws = append(ws.nws, &nodule.Workspace{})
 	}
 	seg := make([]*nodule.Result, len(fresh))
 	par.For(len(fresh), func(w, i int) {
@@ -369,34 +391,35 @@ func (ws *Workspace) addIsolated(hu *volume.Volume[int16], lung *volume.Volume[u
 			raise(k, b)
 			continue
 		}
-		score := isoScore(b.Peak - b.Lung)
-		c := candidate.Candidate{
-			SeriesUID:   opt.SeriesUID,
-			World:       b.World,
-			DiameterMM:  2 * b.RadiusMM,
-			Voxels:      b.Voxels,
-			MeanHU:      b.Peak,
-			DetectScore: score,
-			Probability: score,
-			Malignancy:  math.NaN(),
-			Brock:       math.NaN(),
-			CNN:         math.NaN(),
-		}
-		if m != nil {
-			Measured(&c, m)
-		}
-		f := withLesion(Features{ClusterDiamMM: c.DiameterMM, ClusterHU: b.Peak}, b.World, m)
-		f.Isolated = b.Peak - b.Lung
+		c, f := lookCandidate(opt, b.World, b.RadiusMM, b.Voxels, b.Peak, b.Peak-b.Lung, m)
 		cs, meas, feats = append(cs, c), append(meas, m), append(feats, f)
 	}
-	idx := make([]int, len(cs))
-	for i := range idx {
-		idx[i] = i
+	return cs, meas, feats
+}
+
+// lookCandidate is the candidate, and its features, that a look (the
+// isolated blobs, the pleural bumps) makes of what it found at the LPS
+// point at (mm): radius (mm) and voxel count, its peak HU, its contrast
+// (HU over the lung), scored isoScore(contrast), and m the lesion
+// segmented there (nil when none was).
+func lookCandidate(opt Options, at [3]float64, radiusMM float64, voxels int, peak, contrast float64, m *nodule.Result) (candidate.Candidate, Features) {
+	score := isoScore(contrast)
+	c := candidate.Candidate{
+		SeriesUID:   opt.SeriesUID,
+		World:       at,
+		DiameterMM:  2 * radiusMM,
+		Voxels:      voxels,
+		MeanHU:      peak,
+		DetectScore: score,
+		Probability: score,
+		Malignancy:  math.NaN(),
+		Brock:       math.NaN(),
+		CNN:         math.NaN(),
 	}
-	rankIdx(cs, idx)
-	oc, om, of := make([]candidate.Candidate, len(cs)), make([]*nodule.Result, len(cs)), make([]Features, len(cs))
-	for r, i := range idx {
-		oc[r], om[r], of[r] = cs[i], meas[i], feats[i]
+	if m != nil {
+		Measured(&c, m)
 	}
-	return oc, om, of, nil
+	f := withLesion(Features{ClusterDiamMM: c.DiameterMM, ClusterHU: peak}, at, m)
+	f.Isolated = contrast
+	return c, f
 }

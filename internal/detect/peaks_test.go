@@ -9,7 +9,8 @@ import (
 // TestPhantomPeakBesideVessel: phantom 101's 5.3 mm juxtapleural nodule
 // sits at the end of a vessel whose fork lies 14 mm away, and its 33
 // points join the fork's cluster. No candidate of the clusters alone lies
-// on it; its own fine peak makes one, among the ten reported.
+// on it; its own fine peak makes one, among the ten reported. (The
+// pleural look finds it too, and is off here.)
 func TestPhantomPeakBesideVessel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("segments a full phantom twice")
@@ -37,10 +38,10 @@ func TestPhantomPeakBesideVessel(t *testing.T) {
 		}
 		return 0, false
 	}
-	if r, ok := on(Options{PeakLook: -1, MaxCandidates: -1}); ok {
+	if r, ok := on(Options{PeakLook: -1, MaxCandidates: -1, noBumps: true}); ok {
 		t.Errorf("without fine peaks the nodule is found (rank %d): the scene no longer tests them", r)
 	}
-	if _, ok := on(Options{}); !ok {
+	if _, ok := on(Options{noBumps: true}); !ok {
 		t.Errorf("%.1f mm juxtapleural nodule at %.1f not among the 10 candidates", nd.DiameterMM, nd.World)
 	}
 }
