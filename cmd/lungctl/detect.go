@@ -185,12 +185,14 @@ unsmoothed HU (a vessel's piece joins its vessel there, even through noise; a
 lesion beside a vessel is joined to it only by the smoothing). Such a blob raises the score of the candidate
 it lies in to a logistic score of its contrast, fitted on phantom seeds 1-20, or
 is segmented and becomes a candidate. So, on the same slices and grid, do
-small nodules on the wall, which smoothing merges into the wall's edge: a piece
-of tissue (-400 HU and up) in the lung mask that touches the mask's outside,
-ends within a 20 mm ball's volume, faces the lung on at least half its surface,
-reaches no further than twice its radius from its centre and -200 HU or more,
-and whose segmented lesion is round in the pleura's mirror (0.5) and compact
-(sphericity 0.6), scored by its contrast as above.
+small nodules on the wall, which smoothing merges into the wall's edge: a
+piece of tissue (-400 HU and up, 8 mm3 or more) in the lung mask that touches
+the mask's outside, ends within a 20 mm ball's volume, faces the lung on at
+least half its surface, peaks at -200 HU or more and reaches no further than
+twice its radius from its centre, and whose segmented lesion is round in the
+pleura's mirror (0.5), compact (sphericity 0.6), at most 3 times as long as
+wide in the axial plane and at least --min-diameter across (mean diameter),
+scored by its contrast as above.
 The malignancy column stays empty: 'lungctl classify' (or run) picks a scorer.
 
 IN is a preprocess output (.nii.gz; its _lung.nii.gz is found beside it or given

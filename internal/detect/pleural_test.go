@@ -81,7 +81,7 @@ func TestPleuralBumps(t *testing.T) {
 // TestAddBumps: the look adds the ball on the wall as a candidate of its
 // own, measured, round in the pleura's mirror, at its isoScore, and
 // nothing else of the wall scene (the small fleck, a bump, is flat in the
-// mirror too); a candidate already holding it is raised
+// mirror too); nothing with --min-diameter over the ball's; a candidate already holding it is raised
 // instead of doubled.
 func TestAddBumps(t *testing.T) {
 	hu, m := wallScene()
@@ -105,6 +105,12 @@ func TestAddBumps(t *testing.T) {
 	}
 	if b := meas[0].BlobRatio; b < bumpMinBlob {
 		t.Errorf("mirrored roundness %.2f", b)
+	}
+	// A lesion under --min-diameter is no candidate.
+	big := opt
+	big.MinDiameterMM = meas[0].MeanDiameterMM + 0.5
+	if cs, _, _, err := (&Workspace{crop: hu}).addIsolated(hu, m, inLung, nil, nil, nil, big); err != nil || len(cs) != 0 {
+		t.Errorf("--min-diameter %.1f: %d candidates (%v), want none", big.MinDiameterMM, len(cs), err)
 	}
 	// Held by a kept candidate: raised, not added.
 	low := cs[0]
