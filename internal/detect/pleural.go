@@ -26,7 +26,8 @@ import (
 // long, and reaches soft-tissue density is segmented like any lesion; it
 // becomes a candidate when that lesion is round in the pleura's mirror
 // (nodule's mirrored BlobRatio, the roundness a juxtapleural nodule is
-// judged by) and compact (Sphericity).
+// judged by), compact (Sphericity), not long in the axial plane, and at
+// least --min-diameter across.
 
 // bumpTissueHU is the least raw HU of a bump's voxel: segment's air
 // threshold (Options.AirHU), so that the mask's voxels at or above it are
@@ -71,7 +72,7 @@ const bumpMaxFar = 2.0
 // about 0.48. On LIDC-IDRI-0001, 23 bumps pass the tests before these
 // (lung tips, corners, vessels meeting the mediastinal pleura, flecks):
 // their roundness is 0–0.57, and the one above 0.5 has sphericity 0.51;
-// none is kept. So were A0002's two.
+// none is kept, nor is either of A0002's two.
 const (
 	bumpMinBlob       = 0.5
 	bumpMinSphericity = 0.6
@@ -84,7 +85,9 @@ const (
 // (mean diameter): with a floor of 4 mm³ (see bumpMinMM3), two pieces of
 // LIDC-IDRI-0001 passed the roundness tests, a 7 × 1 mm sliver and a
 // 3 × 1 mm fleck (mean diameters 4 and 2 mm), and without these two tests
-// they were candidates at 0.99. They cost no phantom nodule at 8 mm³.
+// they were candidates at 0.99. At 8 mm³ they cost one phantom nodule:
+// phantom 107's 3.3 mm one (seeds 101–120) on 1.25 mm slices, measured
+// 2.5 mm.
 const bumpMaxElongation = 3.0
 
 // pleuralBump is one piece of tissue on the lung's wall (see
@@ -254,9 +257,10 @@ func bumpOf(crop *volume.Volume[int16], q []int32, faces func(i, j, k int) (int,
 // addBumps segments the bumps (pleuralBumps) and adds those whose lesion
 // is round in the pleura's mirror and compact (bumpMinBlob,
 // bumpMinSphericity), not long (bumpMaxElongation) and at least
-// opt.MinDiameterMM across (mean diameter) to the candidates, as addIsolated adds closed blobs:
-// a bump in a kept lesion raises that candidate's score to the bump's
-// when higher, any other becomes a candidate of its own. A bump's score is
+// opt.MinDiameterMM across (mean diameter) to the candidates, as
+// addIsolated adds closed blobs: a bump in a kept lesion raises that
+// candidate's score to the bump's when higher, any other becomes a
+// candidate of its own. A bump's score is
 // the isolated look's for its lesion's contrast (isoScore of CoreHU −
 // BackgroundHU): both looks find a closed lesion, and rank it by how far
 // it stands out of the lung. The list is not ranked again here.
