@@ -192,7 +192,8 @@ least half its surface, peaks at -200 HU or more and reaches no further than
 twice its radius from its centre, and whose segmented lesion is round in the
 pleura's mirror (0.5), compact (sphericity 0.6), at most 3 times as long as
 wide in the axial plane and at least --min-diameter across (mean diameter),
-scored by its contrast as above.
+scored by the second stage with the look's contrast score as its first-stage
+score.
 The malignancy column stays empty: 'lungctl classify' (or run) picks a scorer.
 
 IN is a preprocess output (.nii.gz; its _lung.nii.gz is found beside it or given
