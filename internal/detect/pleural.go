@@ -267,9 +267,9 @@ func bumpOf(crop *volume.Volume[int16], q []int32, faces func(i, j, k int) (int,
 // CoreHU − BackgroundHU), both looks finding a closed lesion. So a real
 // piece of pleura that passes the tests above only just (on LIDC-IDRI-0001
 // at --spacing 1.25, three did, with roundness 0.51–0.61 and sphericity
-// 0.60–0.65) is judged on those values and ranks low (0.04–0.16), where the
-// look's own score would have reported it. The list is not ranked again
-// here.
+// 0.60–0.65) is judged on those values: two score 0.17 and 0.07, under the
+// report threshold, and the third leaves the ten, where the look's own
+// score reported them at 0.91–0.97. The list is not ranked again here.
 func (ws *Workspace) addBumps(hu *volume.Volume[int16], lung *volume.Volume[uint8], bumps []pleuralBump,
 	cs []candidate.Candidate, meas []*nodule.Result, feats []Features, opt Options) ([]candidate.Candidate, []*nodule.Result, []Features) {
 	if len(bumps) == 0 {
@@ -298,8 +298,7 @@ func (ws *Workspace) addBumps(hu *volume.Volume[int16], lung *volume.Volume[uint
 			feats[k].Isolated = math.Max(feats[k].Isolated, contrast)
 			continue
 		}
-		c, lf := lookCandidate(opt, b.World, b.RadiusMM, b.Voxels, b.PeakHU, contrast, m)
-		c.DetectScore, c.Probability = score, score
+		c, lf := lookCandidate(opt, b.World, b.RadiusMM, b.Voxels, b.PeakHU, contrast, score, m)
 		lf.Stage1 = f.Stage1
 		cs, meas, feats = append(cs, c), append(meas, m), append(feats, lf)
 	}
