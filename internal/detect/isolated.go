@@ -391,7 +391,8 @@ func (ws *Workspace) addBlobs(hu *volume.Volume[int16], lung *volume.Volume[uint
 			raise(k, b)
 			continue
 		}
-		c, f := lookCandidate(opt, b.World, b.RadiusMM, b.Voxels, b.Peak, b.Peak-b.Lung, isoScore(b.Peak-b.Lung), m)
+		f := withLesion(Features{ClusterDiamMM: 2 * b.RadiusMM, ClusterHU: b.Peak}, b.World, m)
+		c, f := lookCandidate(opt, b.World, b.RadiusMM, b.Voxels, b.Peak, b.Peak-b.Lung, isoScore(b.Peak-b.Lung), f, m)
 		cs, meas, feats = append(cs, c), append(meas, m), append(feats, f)
 	}
 	return cs, meas, feats
@@ -400,9 +401,11 @@ func (ws *Workspace) addBlobs(hu *volume.Volume[int16], lung *volume.Volume[uint
 // lookCandidate is the candidate, and its features, that a look (the
 // isolated blobs, the pleural bumps) makes of what it found at the LPS
 // point at (mm): radius (mm) and voxel count, its peak HU, its contrast
-// (HU over the lung), its detection score, and m the lesion segmented
-// there (nil when none was).
-func lookCandidate(opt Options, at [3]float64, radiusMM float64, voxels int, peak, contrast, score float64, m *nodule.Result) (candidate.Candidate, Features) {
+// (HU over the lung), its detection score, f the features the look
+// computed for it (withLesion's), and m the lesion segmented there (nil
+// when none was). The features returned are f with Isolated set to the
+// contrast.
+func lookCandidate(opt Options, at [3]float64, radiusMM float64, voxels int, peak, contrast, score float64, f Features, m *nodule.Result) (candidate.Candidate, Features) {
 	c := candidate.Candidate{
 		SeriesUID:   opt.SeriesUID,
 		World:       at,
@@ -418,7 +421,6 @@ func lookCandidate(opt Options, at [3]float64, radiusMM float64, voxels int, pea
 	if m != nil {
 		Measured(&c, m)
 	}
-	f := withLesion(Features{ClusterDiamMM: c.DiameterMM, ClusterHU: peak}, at, m)
 	f.Isolated = contrast
 	return c, f
 }

@@ -298,9 +298,8 @@ func (ws *Workspace) addBumps(hu *volume.Volume[int16], lung *volume.Volume[uint
 			feats[k].Isolated = math.Max(feats[k].Isolated, contrast)
 			continue
 		}
-		c, lf := lookCandidate(opt, b.World, b.RadiusMM, b.Voxels, b.PeakHU, contrast, score, m)
-		lf.Stage1 = f.Stage1
-		cs, meas, feats = append(cs, c), append(meas, m), append(feats, lf)
+		c, f := lookCandidate(opt, b.World, b.RadiusMM, b.Voxels, b.PeakHU, contrast, score, f, m)
+		cs, meas, feats = append(cs, c), append(meas, m), append(feats, f)
 	}
 	return cs, meas, feats
 }
