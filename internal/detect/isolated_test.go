@@ -24,10 +24,6 @@ func isoScene() (*volume.Volume[int16], *volume.Volume[uint8]) { return isoScene
 // isoSceneWith is isoScene with noise HU of noise (SD), the faint vessel at
 // faint HU over the lung, and the noise drawn from seed.
 func isoSceneWith(noise, faint float64, seed int64) (*volume.Volume[int16], *volume.Volume[uint8]) {
-	g := volume.Grid{Dims: [3]int{60, 60, 60}, Spacing: volume.Vec3{1, 1, 1},
-		Origin: volume.Vec3{-30, -30, -100}, Direction: volume.Identity}
-	hu := volume.New[int16](g)
-	m := volume.New[uint8](g)
 	type ball struct {
 		c     [3]float64
 		r, hu float64
@@ -46,32 +42,46 @@ func isoSceneWith(noise, faint float64, seed int64) (*volume.Volume[int16], *vol
 		{[3]float64{45, 45, 45}, [3]float64{0, 0, 1}, -4.5, 4.5, 1, 880},
 		{[3]float64{15, 45, 0}, [3]float64{0, 0, 1}, -100, 100, 1, faint},
 	}
+	return scene60(noise, seed, func(p [3]float64) float64 {
+		add := 0.0
+		for _, b := range balls {
+			add = math.Max(add, b.hu*math.Min(1, math.Max(0, b.r-dist3(p, b.c)+0.5)))
+		}
+		for _, c := range tubes {
+			var q [3]float64
+			for a := 0; a < 3; a++ {
+				q[a] = p[a] - c.a[a]
+			}
+			t := math.Min(c.hi, math.Max(c.lo, q[0]*c.d[0]+q[1]*c.d[1]+q[2]*c.d[2]))
+			near := [3]float64{c.a[0] + t*c.d[0], c.a[1] + t*c.d[1], c.a[2] + t*c.d[2]}
+			add = math.Max(add, c.hu*math.Min(1, math.Max(0, c.r-dist3(p, near)+0.5)))
+		}
+		return -850 + add
+	}, func(i, _, _ int) bool { return i >= 2 })
+}
+
+// scene60 renders a 60³ scene on a 1 mm grid (origin (−30, −30, −100)
+// mm): at voxel index p the HU hu(p) plus noise (SD, HU) drawn from seed,
+// voxel by voxel in x-fastest order; a voxel is in the mask when lung(i,
+// j, k) says so and it is not within 2 voxels of the border.
+func scene60(noise float64, seed int64, hu func(p [3]float64) float64, lung func(i, j, k int) bool) (*volume.Volume[int16], *volume.Volume[uint8]) {
+	g := volume.Grid{Dims: [3]int{60, 60, 60}, Spacing: volume.Vec3{1, 1, 1},
+		Origin: volume.Vec3{-30, -30, -100}, Direction: volume.Identity}
+	v := volume.New[int16](g)
+	m := volume.New[uint8](g)
 	rng := rand.New(rand.NewSource(seed))
 	for k := 0; k < 60; k++ {
 		for j := 0; j < 60; j++ {
 			for i := 0; i < 60; i++ {
 				p := [3]float64{float64(i), float64(j), float64(k)}
-				add := 0.0
-				for _, b := range balls {
-					add = math.Max(add, b.hu*math.Min(1, math.Max(0, b.r-dist3(p, b.c)+0.5)))
-				}
-				for _, c := range tubes {
-					var q [3]float64
-					for a := 0; a < 3; a++ {
-						q[a] = p[a] - c.a[a]
-					}
-					t := math.Min(c.hi, math.Max(c.lo, q[0]*c.d[0]+q[1]*c.d[1]+q[2]*c.d[2]))
-					near := [3]float64{c.a[0] + t*c.d[0], c.a[1] + t*c.d[1], c.a[2] + t*c.d[2]}
-					add = math.Max(add, c.hu*math.Min(1, math.Max(0, c.r-dist3(p, near)+0.5)))
-				}
-				hu.Set(i, j, k, int16(math.Round(-850+add+noise*rng.NormFloat64())))
-				if i >= 2 && j >= 2 && k >= 2 && i < 58 && j < 58 && k < 58 {
+				v.Set(i, j, k, int16(math.Round(hu(p)+noise*rng.NormFloat64())))
+				if lung(i, j, k) && i >= 2 && j >= 2 && k >= 2 && i < 58 && j < 58 && k < 58 {
 					m.Set(i, j, k, 1)
 				}
 			}
 		}
 	}
-	return hu, m
+	return v, m
 }
 
 // TestIsolatedBlobs: of the scene's six structures only the free ball is a

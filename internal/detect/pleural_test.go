@@ -2,7 +2,6 @@ package detect
 
 import (
 	"math"
-	"math/rand"
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/candidate"
@@ -23,36 +22,23 @@ import (
 //   - a faint 6 mm ball (+500 HU over the lung, peak −350 HU) on the wall
 //     at (20, 15, 45).
 func wallScene() (*volume.Volume[int16], *volume.Volume[uint8]) {
-	g := volume.Grid{Dims: [3]int{60, 60, 60}, Spacing: volume.Vec3{1, 1, 1},
-		Origin: volume.Vec3{-30, -30, -100}, Direction: volume.Identity}
-	hu := volume.New[int16](g)
-	m := volume.New[uint8](g)
-	rng := rand.New(rand.NewSource(7))
 	cover := func(d, r float64) float64 { return math.Min(1, math.Max(0, r-d+0.5)) }
-	for k := 0; k < 60; k++ {
-		for j := 0; j < 60; j++ {
-			for i := 0; i < 60; i++ {
-				p := [3]float64{float64(i), float64(j), float64(k)}
-				v := -850.0
-				if i < 20 {
-					v = 40
-				}
-				v = math.Max(v, -850+890*cover(dist3(p, [3]float64{20, 15, 15}), 3))
-				v = math.Max(v, -850+500*cover(dist3(p, [3]float64{20, 15, 45}), 3))
-				if i >= 20 && i <= 45 {
-					v = math.Max(v, -850+1730*cover(math.Hypot(p[1]-45, p[2]-45), 1))
-				}
-				if i == 20 && j >= 30 && (j <= 41 && k >= 10 && k <= 21 || j <= 35 && k >= 40 && k <= 45) {
-					v = 40
-				}
-				hu.Set(i, j, k, int16(math.Round(v+15*rng.NormFloat64())))
-				if i >= 20 && j >= 2 && k >= 2 && i < 58 && j < 58 && k < 58 {
-					m.Set(i, j, k, 1)
-				}
-			}
+	return scene60(15, 7, func(p [3]float64) float64 {
+		i, j, k := p[0], p[1], p[2]
+		v := -850.0
+		if i < 20 {
+			v = 40
 		}
-	}
-	return hu, m
+		v = math.Max(v, -850+890*cover(dist3(p, [3]float64{20, 15, 15}), 3))
+		v = math.Max(v, -850+500*cover(dist3(p, [3]float64{20, 15, 45}), 3))
+		if i >= 20 && i <= 45 {
+			v = math.Max(v, -850+1730*cover(math.Hypot(j-45, k-45), 1))
+		}
+		if i == 20 && j >= 30 && (j <= 41 && k >= 10 && k <= 21 || j <= 35 && k >= 40 && k <= 45) {
+			v = 40
+		}
+		return v
+	}, func(i, _, _ int) bool { return i >= 20 })
 }
 
 // TestPleuralBumps: of the wall scene's five pieces of tissue the dense
