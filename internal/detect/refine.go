@@ -48,7 +48,8 @@ type Features struct {
 	BlobRatio float64
 	// Isolated is the contrast (smoothed HU over the lung around it) of
 	// the closed blob found at the candidate by the isolated-blob look
-	// (see addIsolated), 0 when none was.
+	// (see addIsolated), or of the lesion segmented at a pleural bump
+	// (CoreHU − BackgroundHU, see addBumps); 0 when no look found one.
 	Isolated float64
 }
 
