@@ -168,8 +168,13 @@ func (ws *Workspace) bodyMedianBelow(b *boxInfo, t float32) float64 {
 // SolidHU; never above the first threshold, which the vessels in the core
 // may have raised), and the opening taken of the voxels below SolidHU, so
 // that vessels, the only dense voxels of a non-solid lesion, neither raise
-// the threshold nor carry the body out along them. It returns nil when
-// there is no ground glass or nothing is segmented.
+// the threshold nor carry the body out along them. The opening has a
+// quarter of the inscribed radius (bodyOpenFrac); the body measured again
+// with groundGlassOpenFrac, which cuts the skirts of vessels beside the
+// lesion, of its own density at this threshold, replaces it when it is
+// rounder and of the same type (the wider opening can erode a small dense
+// core's surroundings too deep to refill them, and lose the core). It
+// returns nil when there is no ground glass or nothing is segmented.
 func (ws *Workspace) groundGlassBody(b *boxInfo, hu *volume.Volume[int16], seed int, hint float64, first *Result, opt Options) *Result {
 	gg := ws.bodyMedianBelow(b, float32(opt.SolidHU))
 	if !(gg > first.BackgroundHU) {
@@ -182,10 +187,24 @@ func (ws *Workspace) groundGlassBody(b *boxInfo, hu *volume.Volume[int16], seed 
 			return nil
 		}
 	}
+	r := ws.groundGlassOpen(b, hu, seed, hint, t, first, opt, bodyOpenFrac)
+	if r == nil {
+		return nil
+	}
+	if r2 := ws.groundGlassOpen(b, hu, seed, hint, t, first, opt, groundGlassOpenFrac); r2 != nil && r2.Type == r.Type && r2.Sphericity > r.Sphericity {
+		return r2
+	}
+	return r
+}
+
+// groundGlassOpen segments and measures the lesion at the ground-glass
+// threshold t (b.thresh) from seed, with an opening of frac of its inscribed
+// radius (see open), or returns nil when nothing is segmented.
+func (ws *Workspace) groundGlassOpen(b *boxInfo, hu *volume.Volume[int16], seed int, hint, t float64, first *Result, opt Options, frac float64) *Result {
 	ws.region(b, seed)
 	r := &Result{Box: b.grid, BoxOrigin: b.lo, ThresholdHU: t, BackgroundHU: first.BackgroundHU, CoreHU: first.CoreHU,
 		GroundGlassHU: first.GroundGlassHU, NoiseHU: first.NoiseHU, CapMM: first.CapMM}
-	if err := ws.open(b, seed, hint, r, float32(opt.SolidHU)); err != nil {
+	if err := ws.open(b, seed, hint, r, float32(opt.SolidHU), frac); err != nil {
 		return nil
 	}
 	r.pleuraLine(ws, b)

@@ -18,11 +18,13 @@
 //     the region C.
 //  3. Vessels and pleural tags are cut off by a morphological opening whose
 //     radius adapts to the lesion (a quarter of its inscribed radius, 1–4
-//     mm): the eroded core's component at the lesion, dilated back and
-//     intersected with C, is the lesion body O. Measurements of size and
-//     type use O; a lesion of a few millimetres, whose blurred peak never
-//     reaches its density, is typed by its partial-volume density
-//     (Result.PVDensityHU, from the acquisition spacing's blur).
+//     mm; also half of it when a non-solid lesion is measured again from
+//     its ground glass, see groundGlassBody): the eroded core's component
+//     at the lesion, dilated back and intersected with C, is the lesion
+//     body O. Measurements of size and type use O; a lesion of a few
+//     millimetres, whose blurred peak never reaches its density, is typed
+//     by its partial-volume density (Result.PVDensityHU, from the
+//     acquisition spacing's blur).
 //  4. Spicules: along rays from the body's centroid, strands that reach
 //     beyond the blurred halo and end within a shell around the body (a
 //     vessel passing by runs on out of it) are counted for the spiculation
@@ -313,7 +315,7 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 	}
 	res.CapMM = b.cap
 	res.NoiseHU = ws.lungNoise(b, hintMM)
-	if err := ws.open(b, seedIdx, hintMM, res, 0); err != nil {
+	if err := ws.open(b, seedIdx, hintMM, res, 0, bodyOpenFrac); err != nil {
 		return nil, err
 	}
 	res.pleuraLine(ws, b)

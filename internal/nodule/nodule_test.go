@@ -561,3 +561,34 @@ func TestDenseGroundGlassPartSolid(t *testing.T) {
 		within(t, fmt.Sprintf("%.0f mm at %.0f HU: volume", c.d, c.gg-860), r.VolumeMM3, math.Pi*c.d*c.d*c.d/6, c.volTol)
 	}
 }
+
+// TestGroundGlassBesideVessel: a 10 mm ground-glass ball with a vessel
+// running along its edge. At the ground-glass threshold the vessel's
+// blurred skirt, of the lesion's own density, joins the region along the
+// whole vessel; the ground glass's opening (half its inscribed radius)
+// cuts it off, so the body is the ball's, as measured without the vessel,
+// up to where the two touch. With a quarter of the inscribed radius the
+// body ran 12 mm along the vessel (23–25 × 13–14 mm, sphericity 0.8).
+func TestGroundGlassBesideVessel(t *testing.T) {
+	lesion := ball(0, 0, 0, 5, 250)
+	alone := segmentScene(t, scene{n: 64, wallX: math.NaN(), density: lesion}, [3]float64{0, 0, 0}, 10)
+	t.Logf("alone: %s %.1f × %.1f mm, sphericity %.2f", alone.Type, alone.LongAxisMM, alone.ShortAxisMM, alone.Sphericity)
+	for _, v := range []struct {
+		name string
+		r, d float64 // vessel radius, distance of its axis from the centre (mm)
+	}{{"vessel touching", 1.2, 5.8}, {"vessel cutting the edge", 1.5, 4.5}} {
+		f := maxOf(lesion, tube([3]float64{-30, v.d, -4}, [3]float64{30, v.d, 4}, v.r, 880))
+		r := segmentScene(t, scene{n: 64, wallX: math.NaN(), density: f}, [3]float64{0, 0, 0}, 10)
+		t.Logf("%s: %s %.1f × %.1f mm, sphericity %.2f, opening %.1f mm", v.name, r.Type, r.LongAxisMM, r.ShortAxisMM, r.Sphericity, r.OpeningMM)
+		if r.Type != NonSolid {
+			t.Errorf("%s: type %s, want non-solid", v.name, r.Type)
+		}
+		if r.LongAxisMM > alone.LongAxisMM+2 || r.MeanDiameterMM > alone.MeanDiameterMM+1.5 {
+			t.Errorf("%s: %.1f × %.1f mm, the ball alone %.1f × %.1f: the body follows the vessel", v.name,
+				r.LongAxisMM, r.ShortAxisMM, alone.LongAxisMM, alone.ShortAxisMM)
+		}
+		if r.Sphericity < 0.9 {
+			t.Errorf("%s: sphericity %.2f: the body follows the vessel", v.name, r.Sphericity)
+		}
+	}
+}

@@ -16,14 +16,30 @@ const (
 	maxShellMM = 15
 )
 
+// bodyOpenFrac is the opening's radius as a fraction of the lesion's
+// inscribed radius (at least 1 mm, at most 4): a quarter cuts vessels and
+// pleural tags off a solid lesion while its lobes and spicules' roots stay.
+const bodyOpenFrac = 0.25
+
+// groundGlassOpenFrac is the wider opening's fraction with which a lesion
+// is measured from its ground glass a second time (groundGlassBody). At a
+// ground-glass threshold (about −730 HU in −850 HU lung) the blurred skirt
+// of a vessel beside the lesion is of the lesion's own density and 3–4 mm
+// wide, so the region runs along the vessel, and a quarter of a 10 mm
+// lesion's inscribed radius (1.1–1.3 mm) leaves it joined; half of it cuts
+// the skirt, and the dilation back restores the lesion's soft, round
+// margin (TestGroundGlassBesideVessel).
+const groundGlassOpenFrac = 0.5
+
 // open cuts C into the lesion body O (label lBody), as the package
-// comment describes. With dense > 0 the
+// comment describes, with an opening of frac of the inscribed radius
+// (bodyOpenFrac, or groundGlassOpenFrac). With dense > 0 the
 // opening is taken of C's voxels below dense (smoothed HU) only, and the
 // denser voxels of C join the body where they lie within the opening
 // radius of its eroded core: a vessel through ground glass stays part of
 // the lesion where it runs inside it, and does not hold the opening open
 // beyond it (groundGlassBody).
-func (ws *Workspace) open(b *boxInfo, seed int, hint float64, res *Result, dense float32) error {
+func (ws *Workspace) open(b *boxInfo, seed int, hint float64, res *Result, dense float32, frac float64) error {
 	n := b.len()
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	sp := [3]float64(b.grid.Spacing)
@@ -54,7 +70,7 @@ func (ws *Workspace) open(b *boxInfo, seed int, hint float64, res *Result, dense
 		}
 	}
 	rin := math.Sqrt(float64(deepD))
-	ro := math.Min(math.Max(rin/4, 1), 4)
+	ro := math.Min(math.Max(rin*frac, 1), 4)
 	// A lesion thinner than the opening (a tiny or faint nodule) keeps its
 	// whole region as the body.
 	if rin <= ro+0.5 {
