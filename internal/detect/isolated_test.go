@@ -230,15 +230,7 @@ func TestAddIsolatedSlices(t *testing.T) {
 // default candidates.
 func TestPhantomSmallIsolated(t *testing.T) {
 	p := preparePhantom(t, 110)
-	var nd *phantom.Nodule
-	for i := range p.Nodules {
-		if n := &p.Nodules[i]; n.Kind == phantom.Round && n.DiameterMM < 3.5 {
-			nd = n
-		}
-	}
-	if nd == nil {
-		t.Fatal("phantom 110 has no round nodule under 3.5 mm")
-	}
+	nd := phantomNodule(t, p, phantom.Round, 0, 3.5, "phantom 110 has no round nodule under 3.5 mm")
 	checkLookFinds(t, p, nd)
 }
 

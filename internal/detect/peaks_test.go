@@ -16,15 +16,7 @@ func TestPhantomPeakBesideVessel(t *testing.T) {
 		t.Skip("segments a full phantom twice")
 	}
 	p := preparePhantom(t, 101)
-	var nd *phantom.Nodule
-	for i := range p.Nodules {
-		if n := &p.Nodules[i]; n.Kind == phantom.Juxtapleural && n.DiameterMM > 5 && n.DiameterMM < 6 {
-			nd = n
-		}
-	}
-	if nd == nil {
-		t.Fatal("phantom 101 has no 5–6 mm juxtapleural nodule")
-	}
+	nd := phantomNodule(t, p, phantom.Juxtapleural, 5, 6, "phantom 101 has no 5–6 mm juxtapleural nodule")
 	on := func(opt Options) (int, bool) {
 		opt.SeriesUID = p.UID
 		res, err := Run(p.HU, p.Lung, opt)

@@ -204,15 +204,7 @@ func TestPhantomHeldOut(t *testing.T) {
 // of 6,488 mm³).
 func TestPhantomCoreFromGroundGlass(t *testing.T) {
 	p := preparePhantom(t, 19)
-	var nd *phantom.Nodule
-	for i := range p.Nodules {
-		if n := &p.Nodules[i]; n.Kind == phantom.PartSolid && n.DiameterMM > 20 {
-			nd = n
-		}
-	}
-	if nd == nil {
-		t.Fatal("phantom 19 has no part-solid lesion over 20 mm")
-	}
+	nd := phantomNodule(t, p, phantom.PartSolid, 20, math.Inf(1), "phantom 19 has no part-solid lesion over 20 mm")
 	r, err := nodule.Segment(p.HU, p.Lung, [3]float64(nd.World), nd.DiameterMM,
 		nodule.Options{SourceSpacingMM: [3]float64{0.703125, 0.703125, 2.5}, SliceThicknessMM: 2.5}, nil)
 	if err != nil {
@@ -233,15 +225,7 @@ func TestPhantomTangledPartSolid(t *testing.T) {
 		t.Skip("whole-scan detection of a full-size phantom")
 	}
 	p := preparePhantom(t, 409)
-	var nd *phantom.Nodule
-	for i := range p.Nodules {
-		if n := &p.Nodules[i]; n.Kind == phantom.PartSolid && math.Abs(n.DiameterMM-17.8) < 0.1 {
-			nd = n
-		}
-	}
-	if nd == nil {
-		t.Fatal("phantom 409 has no 17.8 mm part-solid lesion")
-	}
+	nd := phantomNodule(t, p, phantom.PartSolid, 17.7, 17.9, "phantom 409 has no 17.8 mm part-solid lesion")
 	res, err := Run(p.HU, p.Lung, Options{Nodule: nodule.Options{SourceSpacingMM: [3]float64{0.703125, 0.703125, 2.5}, SliceThicknessMM: 2.5}})
 	if err != nil {
 		t.Fatal(err)
@@ -257,4 +241,21 @@ func TestPhantomTangledPartSolid(t *testing.T) {
 		return
 	}
 	t.Errorf("%.1f mm part-solid lesion not among the %d candidates", nd.DiameterMM, len(res.Candidates))
+}
+
+// phantomNodule returns the last of p's lesions of kind whose diameter
+// lies strictly between lo and hi mm; the test fails with missing when
+// there is none.
+func phantomNodule(t *testing.T, p *preparedPhantom, kind phantom.Kind, lo, hi float64, missing string) *phantom.Nodule {
+	t.Helper()
+	var nd *phantom.Nodule
+	for i := range p.Nodules {
+		if n := &p.Nodules[i]; n.Kind == kind && n.DiameterMM > lo && n.DiameterMM < hi {
+			nd = n
+		}
+	}
+	if nd == nil {
+		t.Fatal(missing)
+	}
+	return nd
 }

@@ -120,14 +120,6 @@ func TestAddBumps(t *testing.T) {
 func TestPhantomJuxtapleuralBump(t *testing.T) {
 	t.Setenv("LUNGCTL_PHANTOM_SMALL", "round,lobulated,spiculated,juxtapleural,calcified")
 	p := preparePhantom(t, 317)
-	var nd *phantom.Nodule
-	for i := range p.Nodules {
-		if n := &p.Nodules[i]; n.Kind == phantom.Juxtapleural {
-			nd = n
-		}
-	}
-	if nd == nil {
-		t.Fatal("phantom 317 of the small set has no juxtapleural nodule")
-	}
+	nd := phantomNodule(t, p, phantom.Juxtapleural, 0, math.Inf(1), "phantom 317 of the small set has no juxtapleural nodule")
 	checkLookFinds(t, p, nd)
 }
