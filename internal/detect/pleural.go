@@ -165,8 +165,10 @@ func (ws *Workspace) pleuralBumps(lung *volume.Volume[uint8]) []pleuralBump {
 	// flood that reaches a voxel seen but not its own has joined a piece an
 	// earlier flood left open (a closed piece has no tissue beside it).
 	words := (nx*ny*nz + 63) / 64
-	ws.seen, ws.cur = reuseBits(ws.seen, words), reuseBits(ws.cur, words)
+	ws.seen, ws.cur = volume.Resize(ws.seen, words), volume.Resize(ws.cur, words)
 	seen, cur := ws.seen, ws.cur
+	clear(seen)
+	clear(cur)
 	has := func(b []uint64, p int32) bool { return b[p>>6]&(1<<(p&63)) != 0 }
 	set := func(b []uint64, p int32) { b[p>>6] |= 1 << (p & 63) }
 	var q []int32
@@ -302,15 +304,4 @@ func (ws *Workspace) addBumps(hu *volume.Volume[int16], lung *volume.Volume[uint
 		cs, meas, feats = append(cs, c), append(meas, m), append(feats, f)
 	}
 	return cs, meas, feats
-}
-
-// reuseBits returns b with n words, all zero: b itself when its capacity
-// suffices (the Workspace rule).
-func reuseBits(b []uint64, n int) []uint64 {
-	if cap(b) < n {
-		return make([]uint64, n)
-	}
-	b = b[:n]
-	clear(b)
-	return b
 }
