@@ -193,7 +193,14 @@ twice its radius from its centre, and whose segmented lesion is round in the
 pleura's mirror (0.5), compact (sphericity 0.6), at most 3 times as long as
 wide in the axial plane and at least --min-diameter across (mean diameter),
 scored by the second stage with the look's contrast score as its first-stage
-score.
+score. And so does ground glass that vessels hide from the mean-shift (its
+points join theirs): on 2 mm cells of the lung (HU clipped at -350, the rest
+of the scan at -1000) opened by a 4 mm cube, which removes what is narrower
+(vessels, fissures), a local maximum 150 HU or more over the lung around it
+(the median at 10 mm) whose region at half height closes within 10 mm is
+segmented at that region's centre (the 30 strongest); a non-solid or part-solid
+lesion at most twice as long as wide is added, or raises the candidate holding
+it, at the second stage's score with the contrast score as its first stage.
 The malignancy column stays empty: 'lungctl classify' (or run) picks a scorer.
 
 IN is a preprocess output (.nii.gz; its _lung.nii.gz is found beside it or given

@@ -88,6 +88,8 @@ type Options struct {
 	// noBumps turns the pleural look off (addBumps), for tests that
 	// check what another step finds on its own.
 	noBumps bool
+	// noGroundGlass turns the ground-glass look off (addGroundGlass).
+	noGroundGlass bool
 }
 
 // Defaults are the documented default options. SIMin 0.8 keeps blob-like
@@ -162,6 +164,8 @@ type Workspace struct {
 	// seen and cur are the pleural look's bit sets over the crop: voxels
 	// flooded by any piece, and by the one being flooded (pleuralBumps).
 	seen, cur []uint64
+	// gg holds the ground-glass look's cell images (groundGlassBlobs).
+	gg ggWork
 	// lo is the crop's first voxel in the scan (cropToMask).
 	lo [3]int
 }

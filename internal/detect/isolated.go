@@ -326,9 +326,9 @@ func sq(x float64) float64 { return x * x }
 // within 2 mm of a kept centre, raises that candidate's score to the
 // blob's (isoScore) when higher; any other blob is segmented at its peak
 // and becomes a candidate of its own at that score. The pleural look's
-// bumps follow the same way (addBumps). The list is ranked again. Both
-// looks run only on slices and grids fine enough (isoMaxSliceMM,
-// isoMaxGridMM).
+// bumps (addBumps) and the ground-glass look's lesions (addGroundGlass)
+// follow the same way. The list is ranked again. The three looks run only
+// on slices and grids fine enough (isoMaxSliceMM, isoMaxGridMM).
 func (ws *Workspace) addIsolated(hu *volume.Volume[int16], lung *volume.Volume[uint8], inLung func(i, j, k int) bool,
 	cs []candidate.Candidate, meas []*nodule.Result, feats []Features, opt Options) ([]candidate.Candidate, []*nodule.Result, []Features, error) {
 	sp := hu.Spacing
@@ -346,6 +346,9 @@ func (ws *Workspace) addIsolated(hu *volume.Volume[int16], lung *volume.Volume[u
 	cs, meas, feats = ws.addBlobs(hu, lung, blobs, cs, meas, feats, opt)
 	if !opt.noBumps {
 		cs, meas, feats = ws.addBumps(hu, lung, ws.pleuralBumps(lung), cs, meas, feats, opt)
+	}
+	if !opt.noGroundGlass {
+		cs, meas, feats = ws.addGroundGlass(hu, lung, cs, meas, feats, opt)
 	}
 	idx := make([]int, len(cs))
 	for i := range idx {

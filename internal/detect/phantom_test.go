@@ -46,15 +46,27 @@ func preparePhantom(t testing.TB, seed int64) *preparedPhantom {
 		}
 		opt.MinDiameterMM, opt.MaxDiameterMM, opt.MassProbability = 3.5, 7, -1
 	}
-	var file string
+	name := ""
 	if cache != "" {
-		name := fmt.Sprintf("full-%d.gob", seed)
+		name = fmt.Sprintf("full-%d.gob", seed)
 		if dz > 0 {
 			name = fmt.Sprintf("full-%d-%gmm.gob", seed, dz)
 		}
 		if small != "" {
 			name = fmt.Sprintf("full-%d-small-%s.gob", seed, strings.ReplaceAll(small, ",", "-"))
 		}
+	}
+	return preparePhantomOpt(t, opt, name)
+}
+
+// preparePhantomOpt generates the phantom opt describes, resamples it to 1
+// mm and segments the lungs (see preparePhantom); with
+// LUNGCTL_PHANTOM_CACHE set and a name, the result is cached there under
+// that name.
+func preparePhantomOpt(t testing.TB, opt phantom.Options, name string) *preparedPhantom {
+	seed := opt.Seed
+	var file string
+	if cache := os.Getenv("LUNGCTL_PHANTOM_CACHE"); cache != "" && name != "" {
 		file = filepath.Join(cache, name)
 		if f, err := os.Open(file); err == nil {
 			var p preparedPhantom

@@ -1,0 +1,435 @@
+package detect
+
+import (
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/nodule"
+	"github.com/lungctl/lungctl/internal/par"
+	"github.com/lungctl/lungctl/internal/volume"
+)
+
+// The ground-glass look finds ground-glass lesions that vessels hide from
+// the mean-shift. A ground-glass nodule stands 150–400 HU over the lung; a
+// vessel that crosses it, or runs beside it, is denser still. The
+// mean-shift's points at ground-glass density then join the vessel's, the
+// cluster ranks among vessel pieces, and its strongest blob point lies on
+// the vessel: segmented there, the lesion is the vessel tree (phantom
+// seeds 501–520: six ground-glass and part-solid lesions of 5.7–12.7 mm
+// had no candidate at any rank; phantom 503's 12.7 mm one ranked 41st, its
+// blob point on a vessel 12 mm away).
+//
+// What tells the lesion from the vessels is its width. So the look reads
+// the lung on cells of about ggCellMM with the HU clipped at ggCeilHU (a
+// vessel crossing the lesion then adds no more than the lesion's own
+// density), and opens that image with a cube of ggOpenCells cells: what is
+// narrower than the cube in any direction (vessels, fissures, the
+// pleura's partial-volume rim) falls to the lung around it, and a lesion
+// as wide as the cube keeps its density. A local maximum of the opened
+// image that stands ggMinContrastHU over the lung around it and whose
+// region, at half its height, closes within ggReachMM is segmented at
+// that region's centroid (nodule.Segment, which measures the ground glass apart from the vessels
+// crossing it); a non-solid or part-solid lesion that is not long
+// (ggMaxElongation) is added, or raises the score of the candidate that
+// holds it, as the other looks do.
+//
+// The constants below were chosen on whole runs of phantom seeds 1–20,
+// 101–120, 401–420 and 501–520 (CPM): each alternative tried is named
+// with its constant.
+
+// ggCellMM is the look's cell (mm): two 1 mm voxels, so that a 5 mm
+// ground-glass nodule still holds whole cells.
+const ggCellMM = 2.0
+
+// ggCeilHU is where the look clips the HU: the densest ground glass
+// (a part-solid lesion's solid core starts near −300 HU); solid tissue
+// and vessels read as that. −450 lost CPM on 501–520 and 101–120 (0.866
+// → 0.862, 0.920 → 0.919).
+const ggCeilHU = -350
+
+// ggOpenCells is the opening's cube, in cells: 4 mm, wider than the
+// peripheral vessels that cross ground-glass lesions (1–3 mm). 6 mm lost
+// small lesions (CPM 501–520 0.866 → 0.861, 101–120 0.920 → 0.914).
+const ggOpenCells = 2
+
+// ggReachMM is how far (mm) the lung around a maximum is read and its
+// half-height region may reach: lesions to about 20 mm (larger ones the
+// mean-shift's coarse levels find). 15 mm: 501–520 0.866 → 0.864,
+// 101–120 0.920 → 0.917.
+const ggReachMM = 10.0
+
+// ggMinContrastHU is the least height of a maximum of the opened image over
+// the lung around it (the median on the ggReachMM sphere): the faint end of
+// the ground glass the segmentation types as such. 100 HU changed no list
+// of the four sets.
+const ggMinContrastHU = 150
+
+// ggMaxBlobs is how many maxima, strongest first, are segmented: 15 lost
+// a part-solid lesion of seeds 1–20 (CPM 0.942 → 0.938), 60 added false
+// positives (1–20 0.939, 501–520 0.864).
+const ggMaxBlobs = 30
+
+// ggMaxElongation is the longest (long over short axis) a lesion the look
+// adds may be: ground-glass lesions are round to oval (phantom ground-glass
+// and part-solid lesions found on seeds 1–20, 101–120, 401–420, 501–520:
+// at most 1.9, one tangled part-solid 2.2), a vessel's piece is long.
+const ggMaxElongation = 2.0
+
+// ggBlob is one maximum of the opened image: World, its half-height
+// region's centroid (LPS mm), its opened HU (Peak) and the lung's around
+// it, and the region's size (voxels) and volume-equivalent radius (mm).
+type ggBlob struct {
+	World      [3]float64
+	Peak, Lung float64
+	Voxels     int
+	RadiusMM   float64
+}
+
+// ggWork holds the look's cell images, reused between runs.
+type ggWork struct {
+	cells, open, tmp []float32
+	lungCells        []uint16 // lung voxels per cell
+	stamp, queue     []int32
+	mark             int32
+	shell            []float64
+}
+
+// ggGrid is the look's cells over the crop: f voxels per cell along each
+// axis, m cells, cs the cell's size (mm) and per its voxel count.
+type ggGrid struct {
+	f, m [3]int
+	cs   [3]float64
+	per  int
+}
+
+// groundGlassBlobs returns the maxima of the crop's opened ground-glass
+// image that pass the look's tests (see above), strongest contrast first,
+// at most ggMaxBlobs, one per region. lung is the whole scan's mask (ws.lo
+// is the crop's first voxel in it).
+func (ws *Workspace) groundGlassBlobs(lung *volume.Volume[uint8]) []ggBlob {
+	crop := ws.crop
+	var gd ggGrid
+	for a := 0; a < 3; a++ {
+		gd.f[a] = max(1, int(math.Round(ggCellMM/crop.Spacing[a])))
+		gd.m[a] = crop.Dims[a] / gd.f[a]
+		gd.cs[a] = crop.Spacing[a] * float64(gd.f[a])
+		if gd.m[a] < 3 {
+			return nil
+		}
+	}
+	gd.per = gd.f[0] * gd.f[1] * gd.f[2]
+	if gd.per > math.MaxUint16 {
+		return nil // a grid finer than 0.05 mm: no CT's
+	}
+	n := gd.m[0] * gd.m[1] * gd.m[2]
+	g := &ws.gg
+	g.cells, g.open, g.tmp = volume.Resize(g.cells, n), volume.Resize(g.open, n), volume.Resize(g.tmp, n)
+	g.lungCells = volume.Resize(g.lungCells, n)
+	g.fill(crop, lung, ws.lo, gd)
+	openCells(g.open, g.cells, g.tmp, gd.m, ggOpenCells)
+	return strongest(g.maxima(crop, gd))
+}
+
+// fill makes the cell image (g.cells: the mean over each cell of the HU
+// clipped at ggCeilHU in the lung, −1000 outside it) and counts each
+// cell's lung voxels (g.lungCells); lung is the whole scan's mask, lo the
+// crop's first voxel in it.
+func (g *ggWork) fill(crop *volume.Volume[int16], lung *volume.Volume[uint8], lo [3]int, gd ggGrid) {
+	f, m := gd.f, gd.m
+	nx, ny := crop.Dims[0], crop.Dims[1]
+	plane := m[0] * m[1]
+	par.For(m[2], func(_, K int) {
+		c, lc := g.cells[K*plane:][:plane], g.lungCells[K*plane:][:plane]
+		clear(c)
+		clear(lc)
+		for k := K * f[2]; k < (K+1)*f[2]; k++ {
+			for j := 0; j < m[1]*f[1]; j++ {
+				row := crop.Data[nx*(j+ny*k):][:m[0]*f[0]]
+				mrow := lung.Data[lung.Index(lo[0], lo[1]+j, lo[2]+k):][:m[0]*f[0]]
+				cr, lr := c[m[0]*(j/f[1]):][:m[0]], lc[m[0]*(j/f[1]):][:m[0]]
+				for i, v := range row {
+					if mrow[i] != 0 {
+						cr[i/f[0]] += min(float32(v), ggCeilHU)
+						lr[i/f[0]]++
+					} else {
+						cr[i/f[0]] -= 1000
+					}
+				}
+			}
+		}
+		for p := range c {
+			c[p] /= float32(gd.per)
+		}
+	})
+}
+
+// maxima returns the local maxima of the opened image (g.open) that are
+// mostly lung, stand ggMinContrastHU over the lung around them
+// (surround) and whose region closes at half that height (region), at
+// the region's centroid.
+func (g *ggWork) maxima(crop *volume.Volume[int16], gd ggGrid) []ggBlob {
+	f, m, cs, per := gd.f, gd.m, gd.cs, gd.per
+	var reach [3]int
+	for a := range reach {
+		reach[a] = int(math.Ceil(ggReachMM / cs[a]))
+	}
+	box := [3]int{2*reach[0] + 1, 2*reach[1] + 1, 2*reach[2] + 1}
+	g.stamp = volume.Resize(g.stamp, box[0]*box[1]*box[2])
+	clear(g.stamp)
+	g.mark = 0
+	// Only cells half the least contrast over the lung's median density
+	// are looked at (a lung's own density varies less: the dependent
+	// lung's rise is smaller than that).
+	floor := g.lungMedian(per) + ggMinContrastHU/2
+	var out []ggBlob
+	for K := 1; K < m[2]-1; K++ {
+		for J := 1; J < m[1]-1; J++ {
+			for I := 1; I < m[0]-1; I++ {
+				p := I + m[0]*(J+m[1]*K)
+				v := g.open[p]
+				if 2*int(g.lungCells[p]) < per || v < floor || !cellMax(g.open, m, p) {
+					continue
+				}
+				lungHU, ok := g.surround(I, J, K, m, cs, per)
+				if !ok || float64(v)-lungHU < ggMinContrastHU {
+					continue
+				}
+				cnt, cen, closed := g.region(I, J, K, m, cs, float32(lungHU+0.5*(float64(v)-lungHU)), reach, box)
+				if !closed {
+					continue
+				}
+				// The region's centroid: the opening leaves a plateau as wide
+				// as its cube on a lesion's top.
+				idx := volume.Vec3{(cen[0]+0.5)*float64(f[0]) - 0.5, (cen[1]+0.5)*float64(f[1]) - 0.5, (cen[2]+0.5)*float64(f[2]) - 0.5}
+				out = append(out, ggBlob{
+					World: [3]float64(crop.IndexToWorld(idx)), Peak: float64(v), Lung: lungHU,
+					Voxels: cnt * per, RadiusMM: math.Cbrt(3 * float64(cnt) * cs[0] * cs[1] * cs[2] / (4 * math.Pi)),
+				})
+			}
+		}
+	}
+	return out
+}
+
+// strongest orders the blobs by contrast (then position), keeps one per
+// region (two maxima of one plateau are one blob) and at most ggMaxBlobs.
+func strongest(out []ggBlob) []ggBlob {
+	sort.Slice(out, func(a, b int) bool {
+		ca, cb := out[a].Peak-out[a].Lung, out[b].Peak-out[b].Lung
+		if ca != cb {
+			return ca > cb
+		}
+		return slices.Compare(out[a].World[:], out[b].World[:]) < 0
+	})
+	kept := out[:0]
+	for _, b := range out {
+		dup := false
+		for _, k := range kept {
+			if dist3(b.World, k.World) <= math.Max(k.RadiusMM, ggCellMM*1.5) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			kept = append(kept, b)
+		}
+		if len(kept) == ggMaxBlobs {
+			break
+		}
+	}
+	return kept
+}
+
+// lungMedian is the median density of the cells wholly in the lung (per
+// voxels), to the HU, from −1000 up; −1000 when there are none.
+func (g *ggWork) lungMedian(per int) float32 {
+	var hist [1001]int // HU −1000 … 0 (cells are clipped at ggCeilHU; less than −1000 counts as −1000)
+	n := 0
+	for p, c := range g.lungCells {
+		if int(c) == per {
+			hist[min(max(int(math.Round(float64(g.cells[p])))+1000, 0), len(hist)-1)]++
+			n++
+		}
+	}
+	for h, c := 0, 0; h < len(hist); h++ {
+		if c += hist[h]; 2*c > n {
+			return float32(h - 1000)
+		}
+	}
+	return -1000
+}
+
+// cellMax reports whether cell p of s (dims m, not on the border) is a
+// local maximum: above each of its 13 neighbours before it (in memory
+// order) and at least each of the 13 after it, so that a plateau has one.
+func cellMax(s []float32, m [3]int, p int) bool {
+	v, nxy := s[p], m[0]*m[1]
+	if s[p-1] >= v || s[p+1] > v || s[p-m[0]] >= v || s[p+m[0]] > v || s[p-nxy] >= v || s[p+nxy] > v {
+		return false
+	}
+	for dk := -1; dk <= 1; dk++ {
+		for dj := -1; dj <= 1; dj++ {
+			for di := -1; di <= 1; di++ {
+				o := di + m[0]*dj + nxy*dk
+				if o < 0 && s[p+o] >= v || o > 0 && s[p+o] > v {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// surround is the lung level around cell (I, J, K): the median of the
+// cells wholly in the lung (per voxels) on the ggReachMM sphere, read
+// in 100 directions; ok is false when fewer than 30 are (a lung tip, the
+// grid's edge).
+func (g *ggWork) surround(I, J, K int, m [3]int, cs [3]float64, per int) (float64, bool) {
+	g.shell = g.shell[:0]
+	const nDirs = 100
+	for r := 0; r < nDirs; r++ {
+		u := nodule.Fibonacci(r, nDirs)
+		a := [3]int{I + int(math.Round(ggReachMM*u[0]/cs[0])), J + int(math.Round(ggReachMM*u[1]/cs[1])), K + int(math.Round(ggReachMM*u[2]/cs[2]))}
+		if a[0] < 0 || a[1] < 0 || a[2] < 0 || a[0] >= m[0] || a[1] >= m[1] || a[2] >= m[2] {
+			continue
+		}
+		if q := a[0] + m[0]*(a[1]+m[1]*a[2]); int(g.lungCells[q]) == per {
+			g.shell = append(g.shell, float64(g.cells[q]))
+		}
+	}
+	if len(g.shell) < 30 {
+		return 0, false
+	}
+	sort.Float64s(g.shell)
+	return g.shell[len(g.shell)/2], true
+}
+
+// region grows the 6-connected region of opened cells at or above level
+// from (I, J, K) while it stays within ggReachMM of it (reach cells per
+// axis, box their span); it returns the region's cell count, its
+// centroid (cell index) and whether it closed (never reached the sphere
+// or the grid's edge).
+func (g *ggWork) region(I, J, K int, m [3]int, cs [3]float64, level float32, reach, box [3]int) (n int, cen [3]float64, closed bool) {
+	g.mark++
+	if g.mark == math.MaxInt32 {
+		clear(g.stamp)
+		g.mark = 1
+	}
+	at := func(di, dj, dk int) int32 {
+		return int32(di + reach[0] + box[0]*(dj+reach[1]+box[1]*(dk+reach[2])))
+	}
+	q := append(g.queue[:0], at(0, 0, 0))
+	defer func() { g.queue = q[:0] }()
+	g.stamp[q[0]] = g.mark
+	lim2 := ggReachMM * ggReachMM
+	var sum [3]int
+	for h := 0; h < len(q); h++ {
+		x := int(q[h])
+		di, dj, dk := x%box[0]-reach[0], (x/box[0])%box[1]-reach[1], x/(box[0]*box[1])-reach[2]
+		if sq(float64(di)*cs[0])+sq(float64(dj)*cs[1])+sq(float64(dk)*cs[2]) >= lim2 {
+			return len(q), cen, false
+		}
+		sum = [3]int{sum[0] + di, sum[1] + dj, sum[2] + dk}
+		for _, o := range bumpFaces {
+			a, b, c := di+o[0], dj+o[1], dk+o[2]
+			if a < -reach[0] || a > reach[0] || b < -reach[1] || b > reach[1] || c < -reach[2] || c > reach[2] {
+				continue
+			}
+			x, y, z := I+a, J+b, K+c
+			if x < 0 || y < 0 || z < 0 || x >= m[0] || y >= m[1] || z >= m[2] {
+				return len(q), cen, false
+			}
+			if p := at(a, b, c); g.stamp[p] != g.mark && g.open[x+m[0]*(y+m[1]*z)] >= level {
+				g.stamp[p] = g.mark
+				q = append(q, p)
+			}
+		}
+	}
+	n = len(q)
+	cen = [3]float64{float64(I) + float64(sum[0])/float64(n), float64(J) + float64(sum[1])/float64(n), float64(K) + float64(sum[2])/float64(n)}
+	return n, cen, true
+}
+
+// openCells writes into dst the grey-level opening of src (cells, dims m)
+// by a w-cell cube: the erosion (the least over the cube [i, i+w−1] per
+// axis; beyond the grid is air) then the dilation (the most over
+// [i−w+1, i]). tmp is scratch of src's size.
+func openCells(dst, src, tmp []float32, m [3]int, w int) {
+	minMax1(tmp, src, m, 0, w, true)
+	minMax1(dst, tmp, m, 1, w, true)
+	minMax1(tmp, dst, m, 2, w, true)
+	minMax1(dst, tmp, m, 0, w, false)
+	minMax1(tmp, dst, m, 1, w, false)
+	minMax1(dst, tmp, m, 2, w, false)
+}
+
+// minMax1 is one axis of openCells: out[i] is the least of in[i … i+w−1]
+// along axis (erode; −1000 HU past the grid's end) or the most of
+// in[i−w+1 … i].
+func minMax1(out, in []float32, m [3]int, axis, w int, erode bool) {
+	stride := [3]int{1, m[0], m[0] * m[1]}[axis]
+	par.For(m[2], func(_, k int) {
+		for j := 0; j < m[1]; j++ {
+			for i := 0; i < m[0]; i++ {
+				p := i + m[0]*(j+m[1]*k)
+				x := [3]int{i, j, k}[axis]
+				v := in[p]
+				for d := 1; d < w; d++ {
+					if erode {
+						if x+d >= m[axis] {
+							v = -1000
+							break
+						}
+						v = min(v, in[p+d*stride])
+					} else {
+						if x-d < 0 {
+							break
+						}
+						v = max(v, in[p-d*stride])
+					}
+				}
+				out[p] = v
+			}
+		}
+	})
+}
+
+// addGroundGlass segments the ground-glass look's blobs
+// (groundGlassBlobs) and adds each non-solid or part-solid lesion no
+// longer than ggMaxElongation to the candidates, as addBumps adds the
+// pleural look's: one in a kept lesion raises that candidate's score to
+// its own when higher, any other becomes a candidate. Its score is the
+// second stage's (FinalScore), with the isolated look's score for its
+// contrast in the first stage's place. The list is not ranked again here.
+func (ws *Workspace) addGroundGlass(hu *volume.Volume[int16], lung *volume.Volume[uint8],
+	cs []candidate.Candidate, meas []*nodule.Result, feats []Features, opt Options) ([]candidate.Candidate, []*nodule.Result, []Features) {
+	blobs := ws.groundGlassBlobs(lung)
+	if len(blobs) == 0 {
+		return cs, meas, feats
+	}
+	seg := make([]*nodule.Result, len(blobs))
+	par.For(len(blobs), func(w, i int) {
+		seg[i], _ = nodule.Segment(hu, lung, blobs[i].World, 2*blobs[i].RadiusMM, opt.Nodule, ws.nws[w])
+	})
+	for i, b := range blobs {
+		m := seg[i]
+		if m == nil || m.MeanDiameterMM < opt.MinDiameterMM || m.Type != nodule.NonSolid && m.Type != nodule.PartSolid ||
+			m.LongAxisMM > ggMaxElongation*m.ShortAxisMM {
+			continue
+		}
+		contrast := b.Peak - b.Lung
+		f := withLesion(Features{Stage1: isoScore(contrast), ClusterDiamMM: 2 * b.RadiusMM, ClusterHU: b.Peak}, b.World, m)
+		score := FinalScore(f)
+		if k := holding(m.Centre, m, cs, meas); k >= 0 {
+			if score > cs[k].DetectScore {
+				cs[k].DetectScore, cs[k].Probability = score, score
+			}
+			continue
+		}
+		c, f := lookCandidate(opt, m.Centre, b.RadiusMM, b.Voxels, b.Peak, contrast, score, f, m)
+		cs, meas, feats = append(cs, c), append(meas, m), append(feats, f)
+	}
+	return cs, meas, feats
+}
