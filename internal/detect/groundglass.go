@@ -2,7 +2,6 @@ package detect
 
 import (
 	"math"
-	"slices"
 	"sort"
 
 	"github.com/lungctl/lungctl/internal/candidate"
@@ -129,7 +128,10 @@ func (ws *Workspace) groundGlassBlobs(lung *volume.Volume[uint8]) []ggBlob {
 	g.lungCells = volume.Resize(g.lungCells, n)
 	g.fill(crop, lung, ws.lo, gd)
 	openCells(g.open, g.cells, g.tmp, gd.m, ggOpenCells)
-	return strongest(g.maxima(crop, gd))
+	// Two maxima of one plateau are one blob.
+	return strongestFirst(g.maxima(crop, gd), func(b *ggBlob) (float64, [3]float64, float64) {
+		return b.Peak - b.Lung, b.World, b.RadiusMM
+	}, 1.5*ggCellMM, ggMaxBlobs)
 }
 
 // fill makes the cell image (g.cells: the mean over each cell of the HU
@@ -211,35 +213,6 @@ func (g *ggWork) maxima(crop *volume.Volume[int16], gd ggGrid) []ggBlob {
 		}
 	}
 	return out
-}
-
-// strongest orders the blobs by contrast (then position), keeps one per
-// region (two maxima of one plateau are one blob) and at most ggMaxBlobs.
-func strongest(out []ggBlob) []ggBlob {
-	sort.Slice(out, func(a, b int) bool {
-		ca, cb := out[a].Peak-out[a].Lung, out[b].Peak-out[b].Lung
-		if ca != cb {
-			return ca > cb
-		}
-		return slices.Compare(out[a].World[:], out[b].World[:]) < 0
-	})
-	kept := out[:0]
-	for _, b := range out {
-		dup := false
-		for _, k := range kept {
-			if dist3(b.World, k.World) <= math.Max(k.RadiusMM, ggCellMM*1.5) {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			kept = append(kept, b)
-		}
-		if len(kept) == ggMaxBlobs {
-			break
-		}
-	}
-	return kept
 }
 
 // lungMedian is the median density of the cells wholly in the lung (per
@@ -409,10 +382,7 @@ func (ws *Workspace) addGroundGlass(hu *volume.Volume[int16], lung *volume.Volum
 	if len(blobs) == 0 {
 		return cs, meas, feats
 	}
-	seg := make([]*nodule.Result, len(blobs))
-	par.For(len(blobs), func(w, i int) {
-		seg[i], _ = nodule.Segment(hu, lung, blobs[i].World, 2*blobs[i].RadiusMM, opt.Nodule, ws.nws[w])
-	})
+	seg := ws.segmentLooks(hu, lung, len(blobs), func(i int) ([3]float64, float64) { return blobs[i].World, 2 * blobs[i].RadiusMM }, opt)
 	for i, b := range blobs {
 		m := seg[i]
 		if m == nil || m.MeanDiameterMM < opt.MinDiameterMM || m.Type != nodule.NonSolid && m.Type != nodule.PartSolid ||
@@ -421,15 +391,7 @@ func (ws *Workspace) addGroundGlass(hu *volume.Volume[int16], lung *volume.Volum
 		}
 		contrast := b.Peak - b.Lung
 		f := withLesion(Features{Stage1: isoScore(contrast), ClusterDiamMM: 2 * b.RadiusMM, ClusterHU: b.Peak}, b.World, m)
-		score := FinalScore(f)
-		if k := holding(m.Centre, m, cs, meas); k >= 0 {
-			if score > cs[k].DetectScore {
-				cs[k].DetectScore, cs[k].Probability = score, score
-			}
-			continue
-		}
-		c, f := lookCandidate(opt, m.Centre, b.RadiusMM, b.Voxels, b.Peak, contrast, score, f, m)
-		cs, meas, feats = append(cs, c), append(meas, m), append(feats, f)
+		cs, meas, feats = addLook(cs, meas, feats, opt, m.Centre, b.RadiusMM, b.Voxels, b.Peak, contrast, FinalScore(f), f, m)
 	}
 	return cs, meas, feats
 }

@@ -17,7 +17,6 @@ import (
 //     centre;
 //   - a lone vessel (3 mm, −50 HU) along x at (j, k) = (45, 45).
 func ggScene() (*volume.Volume[int16], *volume.Volume[uint8]) {
-	cover := func(d, r float64) float64 { return math.Min(1, math.Max(0, r-d+0.5)) }
 	return scene60(20, 3, func(p [3]float64) float64 {
 		v := -850 + 300*cover(dist3(p, [3]float64{20, 20, 30}), 5)
 		v = math.Max(v, -850+800*cover(math.Hypot(p[0]-24, p[1]-20), 1.2))

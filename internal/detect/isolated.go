@@ -178,28 +178,10 @@ func (ws *Workspace) isolatedBlobs(inLung func(i, j, k int) bool, opt Options) (
 	for _, sc := range ws.iso[:nw] {
 		out = append(out, sc.found...)
 	}
-	sort.Slice(out, func(a, b int) bool {
-		ca, cb := out[a].Peak-out[a].Lung, out[b].Peak-out[b].Lung
-		if ca != cb {
-			return ca > cb
-		}
-		return slices.Compare(out[a].World[:], out[b].World[:]) < 0
-	})
 	// Two peaks of one region (a plateau) are one blob.
-	kept := out[:0]
-	for _, b := range out {
-		dup := false
-		for _, k := range kept {
-			if dist3(b.World, k.World) <= math.Max(k.RadiusMM, 2) {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			kept = append(kept, b)
-		}
-	}
-	return kept, nil
+	return strongestFirst(out, func(b *isoBlob) (float64, [3]float64, float64) {
+		return b.Peak - b.Lung, b.World, b.RadiusMM
+	}, 2, 0), nil
 }
 
 // localMax reports whether s at (i, j, k), not on the border, is at least
@@ -380,10 +362,7 @@ func (ws *Workspace) addBlobs(hu *volume.Volume[int16], lung *volume.Volume[uint
 		}
 		fresh = append(fresh, b)
 	}
-	seg := make([]*nodule.Result, len(fresh))
-	par.For(len(fresh), func(w, i int) {
-		seg[i], _ = nodule.Segment(hu, lung, fresh[i].World, 2*fresh[i].RadiusMM, opt.Nodule, ws.nws[w])
-	})
+	seg := ws.segmentLooks(hu, lung, len(fresh), func(i int) ([3]float64, float64) { return fresh[i].World, 2 * fresh[i].RadiusMM }, opt)
 	for i, b := range fresh {
 		m := seg[i]
 		at := b.World
@@ -399,6 +378,26 @@ func (ws *Workspace) addBlobs(hu *volume.Volume[int16], lung *volume.Volume[uint
 		cs, meas, feats = append(cs, c), append(meas, m), append(feats, f)
 	}
 	return cs, meas, feats
+}
+
+// addLook puts the lesion m that a look (the pleural bumps, the ground
+// glass) segmented into the candidates, scored score, with f its features
+// and contrast its contrast: the kept candidate whose lesion holds it
+// (holding) is raised to score when that is higher, and keeps the larger
+// contrast as its Isolated feature; otherwise m becomes a candidate of its
+// own at the LPS point at (mm; lookCandidate, with the look's radius in
+// mm, voxel count and peak HU).
+func addLook(cs []candidate.Candidate, meas []*nodule.Result, feats []Features, opt Options, at [3]float64, radiusMM float64, voxels int,
+	peak, contrast, score float64, f Features, m *nodule.Result) ([]candidate.Candidate, []*nodule.Result, []Features) {
+	if k := holding(m.Centre, m, cs, meas); k >= 0 {
+		if score > cs[k].DetectScore {
+			cs[k].DetectScore, cs[k].Probability = score, score
+		}
+		feats[k].Isolated = math.Max(feats[k].Isolated, contrast)
+		return cs, meas, feats
+	}
+	c, f := lookCandidate(opt, at, radiusMM, voxels, peak, contrast, score, f, m)
+	return append(cs, c), append(meas, m), append(feats, f)
 }
 
 // lookCandidate is the candidate, and its features, that a look (the
@@ -426,4 +425,49 @@ func lookCandidate(opt Options, at [3]float64, radiusMM float64, voxels int, pea
 	}
 	f.Isolated = contrast
 	return c, f
+}
+
+// strongestFirst orders a look's finds by contrast (key's first value,
+// then position) and keeps one per region: a find within max(sepMM, the
+// kept one's radius) of a stronger one kept is dropped; at most limit are
+// kept (0: all). It reuses out's storage.
+func strongestFirst[T any](out []T, key func(*T) (contrast float64, world [3]float64, radiusMM float64), sepMM float64, limit int) []T {
+	sort.Slice(out, func(a, b int) bool {
+		ca, wa, _ := key(&out[a])
+		cb, wb, _ := key(&out[b])
+		if ca != cb {
+			return ca > cb
+		}
+		return slices.Compare(wa[:], wb[:]) < 0
+	})
+	kept := out[:0]
+	for i := range out {
+		_, w, _ := key(&out[i])
+		dup := false
+		for j := range kept {
+			if _, kw, kr := key(&kept[j]); dist3(w, kw) <= math.Max(kr, sepMM) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			kept = append(kept, out[i])
+		}
+		if limit > 0 && len(kept) == limit {
+			break
+		}
+	}
+	return kept
+}
+
+// segmentLooks segments, in parallel under the worker budget, the lesion
+// at each of the n places a look found (at(i): the LPS point, mm, and the
+// size hint, mm); nil where none could be.
+func (ws *Workspace) segmentLooks(hu *volume.Volume[int16], lung *volume.Volume[uint8], n int, at func(i int) ([3]float64, float64), opt Options) []*nodule.Result {
+	seg := make([]*nodule.Result, n)
+	par.For(n, func(w, i int) {
+		p, hint := at(i)
+		seg[i], _ = nodule.Segment(hu, lung, p, hint, opt.Nodule, ws.nws[w])
+	})
+	return seg
 }

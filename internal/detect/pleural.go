@@ -277,10 +277,7 @@ func (ws *Workspace) addBumps(hu *volume.Volume[int16], lung *volume.Volume[uint
 	if len(bumps) == 0 {
 		return cs, meas, feats
 	}
-	seg := make([]*nodule.Result, len(bumps))
-	par.For(len(bumps), func(w, i int) {
-		seg[i], _ = nodule.Segment(hu, lung, bumps[i].World, 2*bumps[i].RadiusMM, opt.Nodule, ws.nws[w])
-	})
+	seg := ws.segmentLooks(hu, lung, len(bumps), func(i int) ([3]float64, float64) { return bumps[i].World, 2 * bumps[i].RadiusMM }, opt)
 	for i, b := range bumps {
 		m := seg[i]
 		if m == nil || m.BlobRatio < bumpMinBlob || m.Sphericity < bumpMinSphericity ||
@@ -292,16 +289,7 @@ func (ws *Workspace) addBumps(hu *volume.Volume[int16], lung *volume.Volume[uint
 		// blob's for that contrast); the second stage then judges the
 		// lesion as it judges every candidate.
 		f := withLesion(Features{Stage1: isoScore(contrast), ClusterDiamMM: 2 * b.RadiusMM, ClusterHU: b.PeakHU}, b.World, m)
-		score := FinalScore(f)
-		if k := holding(m.Centre, m, cs, meas); k >= 0 {
-			if score > cs[k].DetectScore {
-				cs[k].DetectScore, cs[k].Probability = score, score
-			}
-			feats[k].Isolated = math.Max(feats[k].Isolated, contrast)
-			continue
-		}
-		c, f := lookCandidate(opt, b.World, b.RadiusMM, b.Voxels, b.PeakHU, contrast, score, f, m)
-		cs, meas, feats = append(cs, c), append(meas, m), append(feats, f)
+		cs, meas, feats = addLook(cs, meas, feats, opt, b.World, b.RadiusMM, b.Voxels, b.PeakHU, contrast, FinalScore(f), f, m)
 	}
 	return cs, meas, feats
 }

@@ -10,6 +10,10 @@ import (
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
+// cover is the share of a voxel at distance d (voxels) from a shape's
+// axis or centre that a shape of radius r covers: a one-voxel ramp.
+func cover(d, r float64) float64 { return math.Min(1, math.Max(0, r-d+0.5)) }
+
 // wallScene is a 1 mm lung (−850 HU, 15 HU noise) whose mask is the half
 // x ≥ 20 (voxel index; but for a 2-voxel border), beside a chest wall of
 // 40 HU, with on the wall, at voxel indices:
@@ -22,7 +26,6 @@ import (
 //   - a faint 6 mm ball (+500 HU over the lung, peak −350 HU) on the wall
 //     at (20, 15, 45).
 func wallScene() (*volume.Volume[int16], *volume.Volume[uint8]) {
-	cover := func(d, r float64) float64 { return math.Min(1, math.Max(0, r-d+0.5)) }
 	return scene60(15, 7, func(p [3]float64) float64 {
 		i, j, k := p[0], p[1], p[2]
 		v := -850.0

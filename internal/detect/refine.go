@@ -48,8 +48,10 @@ type Features struct {
 	BlobRatio float64
 	// Isolated is the contrast (smoothed HU over the lung around it) of
 	// the closed blob found at the candidate by the isolated-blob look
-	// (see addIsolated), or of the lesion segmented at a pleural bump
-	// (CoreHU − BackgroundHU, see addBumps); 0 when no look found one.
+	// (see addIsolated), of the lesion segmented at a pleural bump
+	// (CoreHU − BackgroundHU, see addBumps), or of the ground-glass look's
+	// maximum over the lung around it (see addGroundGlass); the largest
+	// when several did; 0 when no look found one.
 	Isolated float64
 }
 
