@@ -106,10 +106,15 @@ func TestLIDC0001(t *testing.T) {
 
 // TestLIDC0001Noisy adds 60 and 90 HU of noise to LIDC-IDRI-0001 at its
 // own resolution (0.7 × 0.7 × 2.5 mm, as a low-dose scan's) before the
-// 1 mm resampling: the nodule stays first, and the look for free-standing
-// lesions adds nothing (its readers marked no free-standing lesion of
-// 3 mm or more). Without the lung's spread in the look's second level, a
-// faint vessel piece broke off its vessel at 0.55.
+// 1 mm resampling: the nodule stays first, and the looks report nothing
+// else (its readers marked no other lesion of 3 mm or more): no
+// candidate a look made or raised scores the report threshold (0.45,
+// pipeline.ReportThreshold). Without
+// the lung's spread in the free-standing look's second level, a faint
+// vessel piece broke off its vessel at 0.55; with a pleural bump floor of
+// 4 mm³, flecks of noise on the pleura scored 0.97–0.99 (with the look's
+// contrast score). At 60 HU the ground-glass look puts a non-solid
+// candidate at rank 9, scoring 0.00.
 func TestLIDC0001Noisy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("LIDC-IDRI-0001 with noise, end to end: skipped with -short")
@@ -130,7 +135,7 @@ func TestLIDC0001Noisy(t *testing.T) {
 			t.Errorf("noise %.0f HU: the nodule is not the first candidate", sd)
 		}
 		for r, c := range res.Candidates {
-			if f := res.Features[r]; f.Isolated > 0 && dist3(c.World, lidcNodule) > lidcDiameter/2 {
+			if f := res.Features[r]; f.Isolated > 0 && dist3(c.World, lidcNodule) > lidcDiameter/2 && c.DetectScore >= 0.45 {
 				t.Errorf("noise %.0f HU: rank %d at %.1f (score %.2f) from the look, %.0f HU over the lung", sd, r+1, c.World, c.DetectScore, f.Isolated)
 			}
 		}
