@@ -391,7 +391,8 @@ func (ws *Workspace) addGroundGlass(hu *volume.Volume[int16], lung *volume.Volum
 		}
 		contrast := b.Peak - b.Lung
 		f := withLesion(Features{Stage1: isoScore(contrast), ClusterDiamMM: 2 * b.RadiusMM, ClusterHU: b.Peak}, b.World, m)
-		cs, meas, feats = addLook(cs, meas, feats, opt, m.Centre, b.RadiusMM, b.Voxels, b.Peak, contrast, FinalScore(f), f, m)
+		cs, meas, feats = addLook(cs, meas, feats, opt, m.Centre, b.RadiusMM, b.Voxels, b.Peak, FinalScore(f), f, m,
+			func(f *Features) { f.GroundGlass = math.Max(f.GroundGlass, contrast) })
 	}
 	return cs, meas, feats
 }

@@ -61,8 +61,8 @@ func TestAddGroundGlass(t *testing.T) {
 	if dist3(c.World, ball) > 2 || r == nil || r.Type != nodule.NonSolid || math.Abs(r.MeanDiameterMM-10) > 2.5 {
 		t.Fatalf("candidate %.1f mm from the ball, lesion %+v", dist3(c.World, ball), r)
 	}
-	if c.DetectScore != FinalScore(feats[0]) || feats[0].Stage1 != isoScore(feats[0].Isolated) {
-		t.Errorf("score %.3f, second stage %.3f; first stage %.3f, isoScore %.3f", c.DetectScore, FinalScore(feats[0]), feats[0].Stage1, isoScore(feats[0].Isolated))
+	if f := feats[0]; c.DetectScore != FinalScore(f) || f.Stage1 != isoScore(f.GroundGlass) || f.Isolated != 0 {
+		t.Errorf("score %.3f, second stage %.3f; first stage %.3f, isoScore %.3f; Isolated %.0f", c.DetectScore, FinalScore(f), f.Stage1, isoScore(f.GroundGlass), f.Isolated)
 	}
 	low := c
 	low.DetectScore, low.Probability = 0.01, 0.01

@@ -374,40 +374,37 @@ func (ws *Workspace) addBlobs(hu *volume.Volume[int16], lung *volume.Volume[uint
 			continue
 		}
 		f := withLesion(Features{ClusterDiamMM: 2 * b.RadiusMM, ClusterHU: b.Peak}, b.World, m)
-		c, f := lookCandidate(opt, b.World, b.RadiusMM, b.Voxels, b.Peak, b.Peak-b.Lung, isoScore(b.Peak-b.Lung), f, m)
-		cs, meas, feats = append(cs, c), append(meas, m), append(feats, f)
+		f.Isolated = b.Peak - b.Lung
+		cs, meas, feats = append(cs, lookCandidate(opt, b.World, b.RadiusMM, b.Voxels, b.Peak, isoScore(b.Peak-b.Lung), m)), append(meas, m), append(feats, f)
 	}
 	return cs, meas, feats
 }
 
 // addLook puts the lesion m that a look (the pleural bumps, the ground
-// glass) segmented into the candidates, scored score, with f its features
-// and contrast its contrast: the kept candidate whose lesion holds it
-// (holding) is raised to score when that is higher, and keeps the larger
-// contrast as its Isolated feature; otherwise m becomes a candidate of its
-// own at the LPS point at (mm; lookCandidate, with the look's radius in
-// mm, voxel count and peak HU).
+// glass) segmented into the candidates, scored score, with f its features:
+// the kept candidate whose lesion holds it (holding) is raised to score
+// when that is higher; otherwise m becomes a candidate of its own at the
+// LPS point at (mm; lookCandidate, with the look's radius in mm, voxel
+// count and peak HU). Either way mark records the look in the
+// candidate's features (Isolated, GroundGlass).
 func addLook(cs []candidate.Candidate, meas []*nodule.Result, feats []Features, opt Options, at [3]float64, radiusMM float64, voxels int,
-	peak, contrast, score float64, f Features, m *nodule.Result) ([]candidate.Candidate, []*nodule.Result, []Features) {
+	peak, score float64, f Features, m *nodule.Result, mark func(*Features)) ([]candidate.Candidate, []*nodule.Result, []Features) {
 	if k := holding(m.Centre, m, cs, meas); k >= 0 {
 		if score > cs[k].DetectScore {
 			cs[k].DetectScore, cs[k].Probability = score, score
 		}
-		feats[k].Isolated = math.Max(feats[k].Isolated, contrast)
+		mark(&feats[k])
 		return cs, meas, feats
 	}
-	c, f := lookCandidate(opt, at, radiusMM, voxels, peak, contrast, score, f, m)
-	return append(cs, c), append(meas, m), append(feats, f)
+	mark(&f)
+	return append(cs, lookCandidate(opt, at, radiusMM, voxels, peak, score, m)), append(meas, m), append(feats, f)
 }
 
-// lookCandidate is the candidate, and its features, that a look (the
-// isolated blobs, the pleural bumps) makes of what it found at the LPS
-// point at (mm): radius (mm) and voxel count, its peak HU, its contrast
-// (HU over the lung), its detection score, f the features the look
-// computed for it (withLesion's), and m the lesion segmented there (nil
-// when none was). The features returned are f with Isolated set to the
-// contrast.
-func lookCandidate(opt Options, at [3]float64, radiusMM float64, voxels int, peak, contrast, score float64, f Features, m *nodule.Result) (candidate.Candidate, Features) {
+// lookCandidate is the candidate that a look (the isolated blobs, the
+// pleural bumps, the ground glass) makes of what it found at the LPS
+// point at (mm): radius (mm) and voxel count, its peak HU, its detection
+// score, and m the lesion segmented there (nil when none was).
+func lookCandidate(opt Options, at [3]float64, radiusMM float64, voxels int, peak, score float64, m *nodule.Result) candidate.Candidate {
 	c := candidate.Candidate{
 		SeriesUID:   opt.SeriesUID,
 		World:       at,
@@ -423,8 +420,7 @@ func lookCandidate(opt Options, at [3]float64, radiusMM float64, voxels int, pea
 	if m != nil {
 		Measured(&c, m)
 	}
-	f.Isolated = contrast
-	return c, f
+	return c
 }
 
 // strongestFirst orders a look's finds by contrast (key's first value,

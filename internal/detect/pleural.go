@@ -289,7 +289,8 @@ func (ws *Workspace) addBumps(hu *volume.Volume[int16], lung *volume.Volume[uint
 		// blob's for that contrast); the second stage then judges the
 		// lesion as it judges every candidate.
 		f := withLesion(Features{Stage1: isoScore(contrast), ClusterDiamMM: 2 * b.RadiusMM, ClusterHU: b.PeakHU}, b.World, m)
-		cs, meas, feats = addLook(cs, meas, feats, opt, b.World, b.RadiusMM, b.Voxels, b.PeakHU, contrast, FinalScore(f), f, m)
+		cs, meas, feats = addLook(cs, meas, feats, opt, b.World, b.RadiusMM, b.Voxels, b.PeakHU, FinalScore(f), f, m,
+			func(f *Features) { f.Isolated = math.Max(f.Isolated, contrast) })
 	}
 	return cs, meas, feats
 }

@@ -48,11 +48,14 @@ type Features struct {
 	BlobRatio float64
 	// Isolated is the contrast (smoothed HU over the lung around it) of
 	// the closed blob found at the candidate by the isolated-blob look
-	// (see addIsolated), of the lesion segmented at a pleural bump
-	// (CoreHU − BackgroundHU, see addBumps), or of the ground-glass look's
-	// maximum over the lung around it (see addGroundGlass); the largest
-	// when several did; 0 when no look found one.
+	// (see addIsolated), or of the lesion segmented at a pleural bump
+	// (CoreHU − BackgroundHU, see addBumps); the largest when both did; 0
+	// when neither found one.
 	Isolated float64
+	// GroundGlass is the contrast (HU over the lung around it, on the
+	// look's cells) of the ground-glass look's maximum at the candidate
+	// (see addGroundGlass); 0 when that look found none there.
+	GroundGlass float64
 }
 
 // withLesion returns f with the features of the lesion r segmented for a
