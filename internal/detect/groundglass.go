@@ -181,9 +181,10 @@ func (g *ggWork) maxima(crop *volume.Volume[int16], gd ggGrid) []ggBlob {
 	g.stamp = volume.Resize(g.stamp, box[0]*box[1]*box[2])
 	clear(g.stamp)
 	g.mark = 0
-	// Only cells half the least contrast over the lung's median density
-	// are looked at (a lung's own density varies less: the dependent
-	// lung's rise is smaller than that).
+	// For speed, only cells half the least contrast over the whole lung's
+	// median density are looked at: a lesion ggMinContrastHU over the lung
+	// around it is passed over only where that lung lies more than half
+	// of it under the whole lung's median (emphysema beside dense lung).
 	floor := g.lungMedian(per) + ggMinContrastHU/2
 	var out []ggBlob
 	for K := 1; K < m[2]-1; K++ {
