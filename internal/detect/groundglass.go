@@ -92,9 +92,8 @@ type ggBlob struct {
 // ggWork holds the look's cell images, reused between runs.
 type ggWork struct {
 	cells, open, tmp []float32
-	lungCells        []uint16 // lung voxels per cell
-	stamp, queue     []int32
-	mark             int32
+	lungCells        []uint16   // lung voxels per cell
+	sc               isoScratch // region's flood (regionOf)
 	shell            []float64
 }
 
@@ -181,9 +180,14 @@ func (g *ggWork) maxima(crop *volume.Volume[int16], gd ggGrid) []ggBlob {
 		reach[a] = int(math.Ceil(ggReachMM / cs[a]))
 	}
 	box := [3]int{2*reach[0] + 1, 2*reach[1] + 1, 2*reach[2] + 1}
-	g.stamp = volume.Resize(g.stamp, box[0]*box[1]*box[2])
-	clear(g.stamp)
-	g.mark = 0
+	g.sc.stamp = volume.Resize(g.sc.stamp, box[0]*box[1]*box[2])
+	clear(g.sc.stamp)
+	g.sc.mark = 0
+	// The opened image as a volume on the cells' own grid: a cell's centre
+	// is the centre of its voxels.
+	open := &volume.Volume[float32]{Grid: crop.Grid, Data: g.open}
+	open.Dims, open.Spacing = m, volume.Vec3(cs)
+	open.Origin = crop.IndexToWorld(volume.Vec3{float64(f[0]-1) / 2, float64(f[1]-1) / 2, float64(f[2]-1) / 2})
 	// For speed, only cells half the least contrast over the whole lung's
 	// median density are looked at: a lesion ggMinContrastHU over the lung
 	// around it is passed over only where that lung lies more than half
@@ -202,15 +206,14 @@ func (g *ggWork) maxima(crop *volume.Volume[int16], gd ggGrid) []ggBlob {
 				if !ok || float64(v)-lungHU < ggMinContrastHU {
 					continue
 				}
-				cnt, cen, closed := g.region(I, J, K, m, cs, float32(lungHU+0.5*(float64(v)-lungHU)), reach, box)
+				cnt, _, cen, closed := regionOf(&g.sc, open, I, J, K, float32(lungHU+0.5*(float64(v)-lungHU)), ggReachMM, reach, box)
 				if !closed {
 					continue
 				}
 				// The region's centroid: the opening leaves a plateau as wide
 				// as its cube on a lesion's top.
-				idx := volume.Vec3{(cen[0]+0.5)*float64(f[0]) - 0.5, (cen[1]+0.5)*float64(f[1]) - 0.5, (cen[2]+0.5)*float64(f[2]) - 0.5}
 				out = append(out, ggBlob{
-					World: [3]float64(crop.IndexToWorld(idx)), Peak: float64(v), Lung: lungHU,
+					World: [3]float64(open.IndexToWorld(cen)), Peak: float64(v), Lung: lungHU,
 					Voxels: cnt * per, RadiusMM: math.Cbrt(3 * float64(cnt) * cs[0] * cs[1] * cs[2] / (4 * math.Pi)),
 				})
 			}
@@ -283,52 +286,6 @@ func (g *ggWork) surround(I, J, K int, m [3]int, cs [3]float64, per int) (float6
 	return g.shell[len(g.shell)/2], true
 }
 
-// region grows the 6-connected region of opened cells at or above level
-// from (I, J, K) while it stays within ggReachMM of it (reach cells per
-// axis, box their span); it returns the region's cell count, its
-// centroid (cell index) and whether it closed (never reached the sphere
-// or the grid's edge).
-func (g *ggWork) region(I, J, K int, m [3]int, cs [3]float64, level float32, reach, box [3]int) (n int, cen [3]float64, closed bool) {
-	g.mark++
-	if g.mark == math.MaxInt32 {
-		clear(g.stamp)
-		g.mark = 1
-	}
-	at := func(di, dj, dk int) int32 {
-		return int32(di + reach[0] + box[0]*(dj+reach[1]+box[1]*(dk+reach[2])))
-	}
-	q := append(g.queue[:0], at(0, 0, 0))
-	defer func() { g.queue = q[:0] }()
-	g.stamp[q[0]] = g.mark
-	lim2 := ggReachMM * ggReachMM
-	var sum [3]int
-	for h := 0; h < len(q); h++ {
-		x := int(q[h])
-		di, dj, dk := x%box[0]-reach[0], (x/box[0])%box[1]-reach[1], x/(box[0]*box[1])-reach[2]
-		if sq(float64(di)*cs[0])+sq(float64(dj)*cs[1])+sq(float64(dk)*cs[2]) >= lim2 {
-			return len(q), cen, false
-		}
-		sum = [3]int{sum[0] + di, sum[1] + dj, sum[2] + dk}
-		for _, o := range bumpFaces {
-			a, b, c := di+o[0], dj+o[1], dk+o[2]
-			if a < -reach[0] || a > reach[0] || b < -reach[1] || b > reach[1] || c < -reach[2] || c > reach[2] {
-				continue
-			}
-			x, y, z := I+a, J+b, K+c
-			if x < 0 || y < 0 || z < 0 || x >= m[0] || y >= m[1] || z >= m[2] {
-				return len(q), cen, false
-			}
-			if p := at(a, b, c); g.stamp[p] != g.mark && g.open[x+m[0]*(y+m[1]*z)] >= level {
-				g.stamp[p] = g.mark
-				q = append(q, p)
-			}
-		}
-	}
-	n = len(q)
-	cen = [3]float64{float64(I) + float64(sum[0])/float64(n), float64(J) + float64(sum[1])/float64(n), float64(K) + float64(sum[2])/float64(n)}
-	return n, cen, true
-}
-
 // openCells writes into dst the grey-level opening of src (cells, dims m)
 // by a w-cell cube: the erosion (the least over the cube [i, i+w−1] per
 // axis; beyond the grid is air) then the dilation (the most over
@@ -394,8 +351,7 @@ func (ws *Workspace) addGroundGlass(hu *volume.Volume[int16], lung *volume.Volum
 			continue
 		}
 		contrast := b.Peak - b.Lung
-		f := withLesion(Features{Stage1: isoScore(contrast), ClusterDiamMM: 2 * b.RadiusMM, ClusterHU: b.Peak}, b.World, m)
-		cs, meas, feats = addLook(cs, meas, feats, opt, m.Centre, b.RadiusMM, b.Voxels, b.Peak, FinalScore(f), f, m,
+		cs, meas, feats = addLook(cs, meas, feats, opt, b.World, m.Centre, b.RadiusMM, b.Voxels, b.Peak, contrast, m,
 			func(f *Features) { f.GroundGlass = math.Max(f.GroundGlass, contrast) })
 	}
 	return cs, meas, feats

@@ -219,7 +219,7 @@ func (sc *isoScratch) blob(s *volume.Volume[float32], raw *volume.Volume[int16],
 	if peak-lung < isoMinContrastHU {
 		return isoBlob{}, false
 	}
-	n, far, ok := regionOf(sc, s, i, j, k, float32(lung+0.5*(peak-lung)), reach, box)
+	n, far, _, ok := regionOf(sc, s, i, j, k, float32(lung+0.5*(peak-lung)), isoReachMM, reach, box)
 	if !ok {
 		return isoBlob{}, false
 	}
@@ -227,8 +227,8 @@ func (sc *isoScratch) blob(s *volume.Volume[float32], raw *volume.Volume[int16],
 	if far/r > isoElongation {
 		return isoBlob{}, false
 	}
-	if _, _, ok := regionOf(sc, s, i, j, k, float32(lung+isoLevel*(peak-lung)-isoSlackSD*sd), reach, box); !ok {
-		if _, _, ok := regionOf(sc, raw, i, j, k, float32(lung+isoLevel*(peak-lung)), reach, box); !ok {
+	if _, _, _, ok := regionOf(sc, s, i, j, k, float32(lung+isoLevel*(peak-lung)-isoSlackSD*sd), isoReachMM, reach, box); !ok {
+		if _, _, _, ok := regionOf(sc, raw, i, j, k, float32(lung+isoLevel*(peak-lung)), isoReachMM, reach, box); !ok {
 			return isoBlob{}, false
 		}
 	}
@@ -254,11 +254,12 @@ func (sc *isoScratch) surround(s *volume.Volume[float32], i, j, k int) (lung, sd
 }
 
 // regionOf grows the 6-connected region of s at or above level from (i, j,
-// k) while it stays within isoReachMM of it (reach voxels per axis, box
-// their span). It returns the region's voxel count and its farthest
-// voxel's distance (mm); closed is false when it reaches the sphere or the
-// crop's edge. s may hold smoothed (float32) or raw (int16) HU.
-func regionOf[T int16 | float32](sc *isoScratch, s *volume.Volume[T], i, j, k int, level float32, reach, box [3]int) (n int, farMM float64, closed bool) {
+// k) while it stays within reachMM of it (reach voxels per axis, box their
+// span). It returns the region's voxel count, its farthest voxel's
+// distance (mm) and its centroid (voxel index of s); closed is false when
+// it reaches the sphere or the crop's edge. s may hold smoothed (float32)
+// or raw (int16) HU, or another look's image.
+func regionOf[T int16 | float32](sc *isoScratch, s *volume.Volume[T], i, j, k int, level float32, reachMM float64, reach, box [3]int) (n int, farMM float64, cen volume.Vec3, closed bool) {
 	sp := s.Spacing
 	nx, ny, nz := s.Dims[0], s.Dims[1], s.Dims[2]
 	sc.mark++
@@ -273,15 +274,17 @@ func regionOf[T int16 | float32](sc *isoScratch, s *volume.Volume[T], i, j, k in
 	sc.stamp[start] = sc.mark
 	q := append(sc.queue[:0], start)
 	defer func() { sc.queue = q[:0] }()
-	far2, lim2 := 0.0, isoReachMM*isoReachMM
+	far2, lim2 := 0.0, reachMM*reachMM
+	var sum [3]int
 	for h := 0; h < len(q); h++ {
 		x := int(q[h])
 		di, dj, dk := x%box[0]-reach[0], (x/box[0])%box[1]-reach[1], x/(box[0]*box[1])-reach[2]
 		d2 := sq(float64(di)*sp[0]) + sq(float64(dj)*sp[1]) + sq(float64(dk)*sp[2])
 		if d2 >= lim2 {
-			return len(q), math.Sqrt(d2), false
+			return len(q), math.Sqrt(d2), cen, false
 		}
 		far2 = math.Max(far2, d2)
+		sum = [3]int{sum[0] + di, sum[1] + dj, sum[2] + dk}
 		for _, o := range [6][3]int{{1, 0, 0}, {-1, 0, 0}, {0, 1, 0}, {0, -1, 0}, {0, 0, 1}, {0, 0, -1}} {
 			a, b, c := di+o[0], dj+o[1], dk+o[2]
 			if a < -reach[0] || a > reach[0] || b < -reach[1] || b > reach[1] || c < -reach[2] || c > reach[2] {
@@ -290,7 +293,7 @@ func regionOf[T int16 | float32](sc *isoScratch, s *volume.Volume[T], i, j, k in
 			x, y, z := i+a, j+b, k+c
 			if x < 0 || y < 0 || z < 0 || x >= nx || y >= ny || z >= nz {
 				// The crop's edge: the region runs on out of view.
-				return len(q), math.Sqrt(d2), false
+				return len(q), math.Sqrt(d2), cen, false
 			}
 			if p := at(a, b, c); sc.stamp[p] != sc.mark && float32(s.Data[s.Index(x, y, z)]) >= level {
 				sc.stamp[p] = sc.mark
@@ -298,7 +301,9 @@ func regionOf[T int16 | float32](sc *isoScratch, s *volume.Volume[T], i, j, k in
 			}
 		}
 	}
-	return len(q), math.Sqrt(far2), true
+	n = len(q)
+	cen = volume.Vec3{float64(i) + float64(sum[0])/float64(n), float64(j) + float64(sum[1])/float64(n), float64(k) + float64(sum[2])/float64(n)}
+	return n, math.Sqrt(far2), cen, true
 }
 
 func sq(x float64) float64 { return x * x }
@@ -381,14 +386,19 @@ func (ws *Workspace) addBlobs(hu *volume.Volume[int16], lung *volume.Volume[uint
 }
 
 // addLook puts the lesion m that a look (the pleural bumps, the ground
-// glass) segmented into the candidates, scored score, with f its features:
-// the kept candidate whose lesion holds it (holding) is raised to score
-// when that is higher; otherwise m becomes a candidate of its own at the
-// LPS point at (mm; lookCandidate, with the look's radius in mm, voxel
-// count and peak HU). Either way mark records the look in the
+// glass) segmented at the LPS point found (mm) into the candidates. Its
+// score is the second stage's (FinalScore), with the look in the first
+// stage's place: the closed blob's score for the look's contrast
+// (isoScore; both looks find a closed lesion), and the look's radius (mm)
+// and peak HU as the cluster's. The kept candidate whose lesion holds m
+// (holding) is raised to that score when it is higher; otherwise m
+// becomes a candidate of its own at the LPS point at (mm; lookCandidate,
+// with the look's voxel count). Either way mark records the look in the
 // candidate's features (Isolated, GroundGlass).
-func addLook(cs []candidate.Candidate, meas []*nodule.Result, feats []Features, opt Options, at [3]float64, radiusMM float64, voxels int,
-	peak, score float64, f Features, m *nodule.Result, mark func(*Features)) ([]candidate.Candidate, []*nodule.Result, []Features) {
+func addLook(cs []candidate.Candidate, meas []*nodule.Result, feats []Features, opt Options, found, at [3]float64, radiusMM float64, voxels int,
+	peak, contrast float64, m *nodule.Result, mark func(*Features)) ([]candidate.Candidate, []*nodule.Result, []Features) {
+	f := withLesion(Features{Stage1: isoScore(contrast), ClusterDiamMM: 2 * radiusMM, ClusterHU: peak}, found, m)
+	score := FinalScore(f)
 	if k := holding(m.Centre, m, cs, meas); k >= 0 {
 		if score > cs[k].DetectScore {
 			cs[k].DetectScore, cs[k].Probability = score, score

@@ -156,7 +156,7 @@ func TestIsolatedBlobsNoisy(t *testing.T) {
 func closedAt(sc *isoScratch, s *volume.Volume[float32], i, j, k int, frac, slack float64, reach, box [3]int) bool {
 	peak := float64(s.At(i, j, k))
 	lung, sd := sc.surround(s, i, j, k)
-	_, _, ok := regionOf(sc, s, i, j, k, float32(lung+frac*(peak-lung)-slack*sd), reach, box)
+	_, _, _, ok := regionOf(sc, s, i, j, k, float32(lung+frac*(peak-lung)-slack*sd), isoReachMM, reach, box)
 	return ok
 }
 

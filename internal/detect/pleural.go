@@ -284,12 +284,10 @@ func (ws *Workspace) addBumps(hu *volume.Volume[int16], lung *volume.Volume[uint
 			m.MeanDiameterMM < opt.MinDiameterMM || m.LongAxisMM > bumpMaxElongation*m.ShortAxisMM {
 			continue
 		}
+		// The look stands in for the first stage; the second stage then
+		// judges the lesion as it judges every candidate (addLook).
 		contrast := m.CoreHU - m.BackgroundHU
-		// The look stands in for the first stage (its score is the closed
-		// blob's for that contrast); the second stage then judges the
-		// lesion as it judges every candidate.
-		f := withLesion(Features{Stage1: isoScore(contrast), ClusterDiamMM: 2 * b.RadiusMM, ClusterHU: b.PeakHU}, b.World, m)
-		cs, meas, feats = addLook(cs, meas, feats, opt, b.World, b.RadiusMM, b.Voxels, b.PeakHU, FinalScore(f), f, m,
+		cs, meas, feats = addLook(cs, meas, feats, opt, b.World, b.World, b.RadiusMM, b.Voxels, b.PeakHU, contrast, m,
 			func(f *Features) { f.Isolated = math.Max(f.Isolated, contrast) })
 	}
 	return cs, meas, feats
