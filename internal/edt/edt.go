@@ -12,11 +12,13 @@ const Inf = float32(1e20)
 // buffer-reuse rule (package volume): its zero value is ready, it grows as
 // needed, one per goroutine.
 type Workspace struct {
-	v   []int32
-	z   []float32
-	g   []float32 // g[p] = in[p] + s²p², the parabolas' offsets
-	out []float32
-	blk []float32 // blockCols lines of a strided pass, line b at b·n
+	v         []int32
+	z         []float32
+	g         []float32 // g[p] = in[p] + s²p², the parabolas' offsets
+	out       []float32
+	blk       []float32 // blockCols lines of a strided pass, line b at b·n
+	tmp       []float32 // Within3Box: a copy of its block
+	fin, fin2 []bool    // Within3Box: its rows that hold a finite value
 }
 
 // blockCols is how many neighbouring lines (adjacent in x) a strided pass

@@ -87,12 +87,14 @@ func (ws *Workspace) ringBeyond(b *boxInfo, t, rl float64, out []float32) []floa
 	// exact wherever it is below ggWallMM (elsewhere at least that).
 	sp := [3]float64(b.grid.Spacing)
 	ring0, ring1 := widen(lo, hi, ggRingOutMM, sp), widen(lo, hi, ggRingOutMM+ggWallMM, sp)
-	edt.Transform3Box(ws.dist, nx, ny, nz, ring0[0], ring0[1], sp, &ws.edt)
+	// Only distances up to ggRingOutMM and ggWallMM are compared, so the
+	// transforms need be exact only that far (Within3Box).
+	edt.Within3Box(ws.dist, nx, ny, nz, ring0[0], ring0[1], sp, ggRingOutMM, &ws.edt)
 	// Within the lung, as most lesions are, the wall distance is infinite
 	// in the whole box and its transform would change nothing.
 	wall := ws.anyOutside(b, ring1)
 	if wall {
-		edt.Transform3Box(ws.dist2, nx, ny, nz, ring1[0], ring1[1], sp, &ws.edt)
+		edt.Within3Box(ws.dist2, nx, ny, nz, ring1[0], ring1[1], sp, ggWallMM, &ws.edt)
 	}
 	r0, r1, w := float32(ggRingInMM*ggRingInMM), float32(ggRingOutMM*ggRingOutMM), float32(ggWallMM*ggWallMM)
 	lo, hi = ring0[0], ring0[1]
