@@ -15,6 +15,7 @@ import (
 	"github.com/lungctl/lungctl/internal/cluster"
 	"github.com/lungctl/lungctl/internal/features"
 	"github.com/lungctl/lungctl/internal/nodule"
+	"github.com/lungctl/lungctl/internal/par"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -209,6 +210,9 @@ func Run(hu *volume.Volume[int16], lung *volume.Volume[uint8], opt Options) (*Re
 		return nil, err
 	}
 	opt = opt.withDefaults()
+	// Most segmented candidates are dropped: their descriptors wait until
+	// the list is cut (describe).
+	opt.Nodule.DeferDescriptors = true
 	res := &Result{Bandwidth: opt.Bandwidth[:]}
 	ws := opt.Work
 	if ws == nil {
@@ -240,8 +244,45 @@ func Run(hu *volume.Volume[int16], lung *volume.Volume[uint8], opt Options) (*Re
 	if opt.MaxCandidates > 0 && len(cs) > opt.MaxCandidates {
 		cs, meas, feats = cs[:opt.MaxCandidates], meas[:opt.MaxCandidates], feats[:opt.MaxCandidates]
 	}
+	if err := ws.describe(hu, lung, cs, meas, feats); err != nil {
+		return nil, fmt.Errorf("detect: %w", err)
+	}
 	res.Candidates, res.Nodules, res.Features = cs, meas, feats
 	return res, nil
+}
+
+// describe computes the descriptors of the reported candidates' lesions
+// (nodule.Result.Describe: spiculation, lobulation, distance to the
+// pleura), which their segmentation deferred (Run segments every
+// candidate with nodule.Options.DeferDescriptors: most are dropped), and
+// copies them into the candidates and their features.
+func (ws *Workspace) describe(hu *volume.Volume[int16], lung *volume.Volume[uint8], cs []candidate.Candidate, meas []*nodule.Result, feats []Features) error {
+	// Each lesion once: two candidates never share one, but Describe on
+	// one lesion from two workers would race.
+	var todo []*nodule.Result
+	seen := map[*nodule.Result]bool{}
+	for _, m := range meas {
+		if m != nil && !seen[m] {
+			seen[m] = true
+			todo = append(todo, m)
+		}
+	}
+	for len(ws.nws) < par.Limit() {
+		ws.nws = append(ws.nws, &nodule.Workspace{})
+	}
+	errs := make([]error, len(todo))
+	par.For(len(todo), func(w, i int) { errs[i] = todo[i].Describe(hu, lung, ws.nws[w]) })
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for i, m := range meas {
+		if m == nil {
+			continue
+		}
+		cs[i].Spiculation, cs[i].Lobulation, cs[i].PleuraDistanceMM = m.Spiculation, m.Lobulation, m.PleuraDistanceMM
+		feats[i].Lobulation, feats[i].Spiculation = m.Lobulation, m.Spiculation
+	}
+	return nil
 }
 
 // points0 is Run's first phases: crop hu to the mask's box, build the

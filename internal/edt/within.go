@@ -51,48 +51,54 @@ func Within3Box(f []float32, nx, ny, nz int, lo, hi [3]int, sp [3]float64, maxMM
 			}
 		}
 	}
-	if cap(ws.tmp) < w*h*d {
-		ws.tmp = make([]float32, w*h*d)
+	// y, then z. Each row of f becomes the minimum over the window of
+	// rows, as they were before the pass, plus the squared offset, added as
+	// line1 adds it (d·d + value, d = offset × spacing). The rows before
+	// the pass are copies: of one slice for y; for z, a ring of the 2r+1
+	// slices around the one being changed, each copied before it changes.
+	m := 2*reach[2] + 1
+	if cap(ws.tmp) < (m+1)*w*h {
+		ws.tmp = make([]float32, (m+1)*w*h)
 	}
-	tmp := ws.tmp[:w*h*d]
-	// f's row (j, k) of the block, and tmp's (x fastest).
+	slice := func(s int) []float32 { return ws.tmp[s*w*h:][:w*h] }
 	fRow := func(j, k int) []float32 { return f[lo[0]+nx*(lo[1]+j+ny*(lo[2]+k)):][:w] }
-	tRow := func(j, k int) []float32 { return tmp[(k*h+j)*w:][:w] }
-	// y, then z: copy the block out; each row of f becomes the minimum
-	// over the window of the copied rows plus the squared offset, added as
-	// line1 adds it (d·d + value, d = offset × spacing).
-	gather := func() {
-		for k := 0; k < d; k++ {
-			for j := 0; j < h; j++ {
-				copy(tRow(j, k), fRow(j, k))
-			}
+	save := func(dst []float32, k int) {
+		for j := 0; j < h; j++ {
+			copy(dst[j*w:(j+1)*w], fRow(j, k))
 		}
 	}
-	gather()
 	if cap(ws.fin2) < h*d {
 		ws.fin2 = make([]bool, h*d)
 	}
-	fin2 := ws.fin2[:h*d]
+	fin2 := ws.fin2[:h*d] // rows finite after the y pass
+	one := slice(m)
 	for k := 0; k < d; k++ {
+		save(one, k)
 		for j := 0; j < h; j++ {
 			fin2[k*h+j] = fin[k*h+j]
 			for o := max(-reach[1], -j); o <= min(reach[1], h-1-j); o++ {
 				if o != 0 && fin[k*h+j+o] {
-					minRow(fRow(j, k), tRow(j+o, k), float32(o)*float32(sp[1]))
+					minRow(fRow(j, k), one[(j+o)*w:(j+o+1)*w], float32(o)*float32(sp[1]))
 					fin2[k*h+j] = true
 				}
 			}
 		}
 	}
-	gather()
+	for k := 0; k < min(reach[2], d); k++ {
+		save(slice(k%m), k)
+	}
 	for k := 0; k < d; k++ {
+		if k+reach[2] < d {
+			save(slice((k+reach[2])%m), k+reach[2])
+		}
 		for o := max(-reach[2], -k); o <= min(reach[2], d-1-k); o++ {
 			if o == 0 {
 				continue
 			}
+			src := slice((k + o) % m)
 			for j := 0; j < h; j++ {
 				if fin2[(k+o)*h+j] {
-					minRow(fRow(j, k), tRow(j, k+o), float32(o)*float32(sp[2]))
+					minRow(fRow(j, k), src[j*w:(j+1)*w], float32(o)*float32(sp[2]))
 				}
 			}
 		}

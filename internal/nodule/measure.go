@@ -90,9 +90,11 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 		res.SolidShortAxisMM = math.Max(res.SolidShortAxisMM, res.ShortAxisMM)
 	}
 	res.Sphericity = ws.sphericity(b, res.VolumeMM3)
-	res.Lobulation = ws.lobulation(b, cen)
-	res.Protrusions, res.Spiculation = ws.spiculation(b, res)
-	res.PleuraDistanceMM, res.PleuraBeyond = ws.pleura(b)
+	if opt.DeferDescriptors {
+		res.pending, res.lungCut = true, slices.Clone(ws.cuts)
+	} else {
+		ws.describe(b, res, cen, res.VolumeMM3)
+	}
 	// Judged on its own density: a vessel crossing the lesion, denser than
 	// its upper quartile, counts no more than the lesion's own voxels.
 	res.BlobRatio = ws.blobRatio(b, cen, math.Cbrt(3*res.VolumeMM3/(4*math.Pi))/math.Sqrt(3), res.BackgroundHU, p75)

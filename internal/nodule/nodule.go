@@ -81,6 +81,14 @@ type Options struct {
 	// SliceThickness), the width of each slice's profile along z; 0 means
 	// the slice spacing (SourceSpacingMM[2]).
 	SliceThicknessMM float64
+	// DeferDescriptors leaves out of the measurement what only describes a
+	// lesion to its reader, and that nothing in Segment decides on: the
+	// spicules (Spiculation, Protrusions), Lobulation and the distance to
+	// the pleura (PleuraDistanceMM, PleuraBeyond). Result.Describe computes
+	// them later, to the same values. A detector that segments a hundred
+	// candidates to report ten saves their cost (about a tenth of
+	// Segment's) on the ninety it drops.
+	DeferDescriptors bool
 }
 
 func (o Options) withDefaults() Options {
@@ -190,6 +198,12 @@ type Result struct {
 	BoxOrigin [3]int
 
 	shell, bodyR float64 // mm: strand search depth, body radius beyond the core
+	// pending is set while the descriptors are deferred (DeferDescriptors);
+	// lungCut then lists the box voxels that the pleural line took out of
+	// the lung mask before the body was measured (pleuraLine), which
+	// Describe takes out again.
+	pending bool
+	lungCut []int32
 }
 
 // Contains reports whether the LPS point w (mm) lies in the lesion's mask.
@@ -231,6 +245,9 @@ type Workspace struct {
 	mirror *mirrorPlane
 	// hullPts holds one slice's row-end pixels while axes measures it.
 	hullPts [][2]float64
+	// cuts lists the box voxels pleuraLine has taken out of the lung mask
+	// since extract (see Result.lungCut).
+	cuts []int32
 }
 
 // box voxel labels
@@ -423,14 +440,29 @@ func (ws *Workspace) extract(hu *volume.Volume[int16], lung *volume.Volume[uint8
 	b.grid.Origin = hu.IndexToWorld(volume.Vec3{float64(b.lo[0]), float64(b.lo[1]), float64(b.lo[2])})
 	b.seed = volume.Vec3{ci[0] - float64(b.lo[0]), ci[1] - float64(b.lo[1]), ci[2] - float64(b.lo[2])}
 	n := b.len()
-	ws.raw = grow(ws.raw, n)
-	ws.lung = grow(ws.lung, n)
-	ws.lab = grow(ws.lab, n)
+	ws.load(hu, lung, b)
 	if ws.sm == nil || cap(ws.sm.Data) < n {
 		ws.sm = &volume.Volume[float32]{Data: make([]float32, n)}
 	}
 	ws.sm.Grid = b.grid
 	ws.sm.Data = ws.sm.Data[:n]
+	for p, v := range ws.raw {
+		ws.sm.Data[p] = float32(v)
+	}
+	if err := features.SmoothInPlace(ws.sm, smoothMM); err != nil {
+		return nil, false
+	}
+	return b, true
+}
+
+// load copies the box b of hu and lung into ws.raw and ws.lung, sizes
+// ws.lab for it, and empties ws.cuts.
+func (ws *Workspace) load(hu *volume.Volume[int16], lung *volume.Volume[uint8], b *boxInfo) {
+	n := b.len()
+	ws.raw = grow(ws.raw, n)
+	ws.lung = grow(ws.lung, n)
+	ws.lab = grow(ws.lab, n)
+	ws.cuts = ws.cuts[:0]
 	nx, ny := b.n[0], b.n[1]
 	for k := 0; k < b.n[2]; k++ {
 		for j := 0; j < ny; j++ {
@@ -438,15 +470,8 @@ func (ws *Workspace) extract(hu *volume.Volume[int16], lung *volume.Volume[uint8
 			dst := (k*ny + j) * nx
 			copy(ws.raw[dst:dst+nx], hu.Data[src:src+nx])
 			copy(ws.lung[dst:dst+nx], lung.Data[src:src+nx])
-			for i := 0; i < nx; i++ {
-				ws.sm.Data[dst+i] = float32(ws.raw[dst+i])
-			}
 		}
 	}
-	if err := features.SmoothInPlace(ws.sm, smoothMM); err != nil {
-		return nil, false
-	}
-	return b, true
 }
 
 func grow[T any](s []T, n int) []T {

@@ -120,6 +120,7 @@ func (ws *Workspace) pleuraLine(b *boxInfo) (cut, added int) {
 		if dot(d, n)-surf(dot(d, u), dot(d, v)) > half {
 			ws.lab[p] = lOut
 			ws.lung[p] = 0
+			ws.cuts = append(ws.cuts, int32(p))
 			cut++
 		}
 	}

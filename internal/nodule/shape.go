@@ -94,7 +94,7 @@ func (ws *Workspace) rayExit(b *boxInfo, cen volume.Vec3, u [3]float64, l uint8)
 
 // spiculation counts the spicules of the body along rays from its
 // centroid (Fibonacci directions, about one per mm² at 3 mm beyond the
-// body's equivalent radius rEq, 400–6000). Along each ray, from where it
+// body's equivalent radius rEq, that of its voxel volume bodyMM3, 400–6000). Along each ray, from where it
 // leaves the body, the run is how far the unsmoothed HU (trilinear) stays
 // above the strand level inside the lung: spicLevel of the way from the
 // surrounding lung to the core, and at least 60 HU and three noise SDs
@@ -116,9 +116,9 @@ func (ws *Workspace) rayExit(b *boxInfo, cen volume.Vec3, u [3]float64, l uint8)
 // radiate from it; the score is 1 − exp(−N/spicScale) for N spicules
 // (vessels that end at a lesion count too: vessel convergence is itself a
 // sign of malignancy).
-func (ws *Workspace) spiculation(b *boxInfo, res *Result) (int, float64) {
+func (ws *Workspace) spiculation(b *boxInfo, res *Result, bodyMM3 float64) (int, float64) {
 	cen := b.grid.WorldToIndex(volume.Vec3(res.Centre))
-	rEq := math.Cbrt(3 * res.VolumeMM3 / (4 * math.Pi))
+	rEq := math.Cbrt(3 * bodyMM3 / (4 * math.Pi))
 	low := res.BackgroundHU + math.Max(math.Max(60, 3*res.NoiseHU), spicLevel*(math.Min(res.CoreHU, CoreCapHU)-res.BackgroundHU))
 	reach := rimMM + res.shell
 	nr := int(math.Min(math.Max(4*math.Pi*(rEq+3)*(rEq+3), 400), 6000))
