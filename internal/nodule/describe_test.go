@@ -2,7 +2,6 @@ package nodule
 
 import (
 	"math"
-	"math/rand/v2"
 	"testing"
 )
 
@@ -14,13 +13,6 @@ import (
 // mask again: with the cut voxels left in the lung, the pleura distance
 // of TestCutAtPleura's nodule reads 1.2 mm, not 0).
 func TestDescribeMatchesSegment(t *testing.T) {
-	rng := rand.New(rand.NewPCG(9, 9))
-	spic := []func(x, y, z float64) float64{ball(0, 0, 0, 5, 900)}
-	for i := 0; i < 7; i++ {
-		u := Fibonacci(i*9+2, 63)
-		l := 9 + 4*rng.Float64()
-		spic = append(spic, tube([3]float64{3 * u[0], 3 * u[1], 3 * u[2]}, [3]float64{l * u[0], l * u[1], l * u[2]}, 0.6, 700))
-	}
 	const wall = 10.0
 	bulge := func(x, y, z float64) bool { return x < wall+3 && y*y+z*z < 9*9 }
 	cases := []struct {
@@ -30,7 +22,7 @@ func TestDescribeMatchesSegment(t *testing.T) {
 		hint float64
 		cut  bool
 	}{
-		{"spiculated", scene{n: 50, wallX: math.NaN(), density: maxOf(spic...)}, [3]float64{}, 10, false},
+		{"spiculated", scene{n: 60, wallX: math.NaN(), density: spiculatedBall()}, [3]float64{}, 12, false},
 		{"lobulated", scene{n: 50, wallX: math.NaN(), density: maxOf(ball(0, 0, 0, 6, 900), ball(5, 2, 0, 3.5, 900), ball(-2, -5, 2, 3, 900))}, [3]float64{}, 14, false},
 		{"beside vessels", scene{n: 50, wallX: math.NaN(), density: maxOf(ball(0, 0, 0, 4, 900), tube([3]float64{-20, 5, 0}, [3]float64{20, 5, 0}, 1, 800))}, [3]float64{}, 8, false},
 		{"cut at the pleura", scene{n: 50, wallX: wall, density: ball(8.5, 0, 0, 7, 900), inMask: bulge}, [3]float64{6, 0, 0}, 14, true},

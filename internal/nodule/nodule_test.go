@@ -206,7 +206,9 @@ func TestVesselCutOff(t *testing.T) {
 	within(t, "volume with a vessel", r.VolumeMM3, math.Pi*1000/6, 0.25)
 }
 
-func TestSpiculatedVersusRound(t *testing.T) {
+// spiculatedBall is a 12 mm ball (900 HU over the lung) with nine strands
+// 1.4 mm thick (700 HU) from 4 mm to 11–15 mm from its centre.
+func spiculatedBall() func(x, y, z float64) float64 {
 	rng := rand.New(rand.NewPCG(5, 5))
 	fs := []func(x, y, z float64) float64{ball(0, 0, 0, 6, 900)}
 	for i := 0; i < 9; i++ {
@@ -214,7 +216,11 @@ func TestSpiculatedVersusRound(t *testing.T) {
 		l := 11 + 4*rng.Float64()
 		fs = append(fs, tube([3]float64{4 * u[0], 4 * u[1], 4 * u[2]}, [3]float64{l * u[0], l * u[1], l * u[2]}, 0.7, 700))
 	}
-	spic := segmentScene(t, scene{n: 60, wallX: math.NaN(), density: maxOf(fs...)}, [3]float64{0, 0, 0}, 12)
+	return maxOf(fs...)
+}
+
+func TestSpiculatedVersusRound(t *testing.T) {
+	spic := segmentScene(t, scene{n: 60, wallX: math.NaN(), density: spiculatedBall()}, [3]float64{0, 0, 0}, 12)
 	round := segmentScene(t, scene{n: 60, wallX: math.NaN(), density: ball(0, 0, 0, 6, 900)}, [3]float64{0, 0, 0}, 12)
 	t.Logf("spiculated: %.2f (%d strands); round: %.2f (%d)", spic.Spiculation, spic.Protrusions, round.Spiculation, round.Protrusions)
 	if spic.Protrusions < 7 || spic.Protrusions > 11 || spic.Spiculation < 0.5 {
