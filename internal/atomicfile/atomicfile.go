@@ -10,8 +10,11 @@
 //     replacing it would break it (as root, renaming over /dev/stdout
 //     replaced the system's symbolic link with a regular file). Such a write
 //     is not atomic; a FIFO blocks until it has a reader.
-//   - A symbolic link to a regular file is followed: the file it points to
-//     is replaced atomically in its own folder and the link stays a link.
+//   - A symbolic link to a regular file is refused with an error wrapping
+//     ErrSymlink: following it would write wherever it points, and a link
+//     planted in an output folder (OUT/<id>/candidates.csv -> /etc/...)
+//     would take a write outside that folder. Nothing is written, the link
+//     and its target are left as they were.
 //   - A directory, a socket, a block device or a dangling symbolic link is
 //     refused with an error wrapping ErrSpecial.
 package atomicfile
@@ -29,6 +32,10 @@ import (
 // absent), nor a character device or FIFO to write through.
 var ErrSpecial = errors.New("not a regular file, character device or FIFO")
 
+// ErrSymlink reports an output path that is a symbolic link to a regular
+// file (see the package comment).
+var ErrSymlink = errors.New("a symbolic link to a file: refusing to write through it (remove the link, or give the file's own path)")
+
 // Write creates path atomically: write receives the temporary file in the
 // same folder; when it returns nil the file is synced and renamed to path,
 // otherwise it is removed and path is left as it was. See the package
@@ -44,8 +51,8 @@ func Write(path string, write func(w io.Writer) error) error {
 	return writeAtomic(path, target, write)
 }
 
-// resolve says where the atomic write goes (path itself, or the regular
-// file a symbolic link points to) or that path is to be written through.
+// resolve says where the atomic write goes (path itself) or that path is
+// to be written through.
 func resolve(path string) (target string, through bool, err error) {
 	lst, lerr := os.Lstat(path)
 	if errors.Is(lerr, fs.ErrNotExist) {
@@ -67,9 +74,9 @@ func resolve(path string) (target string, through bool, err error) {
 	case m.IsRegular():
 		t, err := filepath.EvalSymlinks(path)
 		if err != nil {
-			return "", false, fmt.Errorf("%s: resolve symbolic link: %w", path, err)
+			t = "?"
 		}
-		return t, false, nil
+		return "", false, fmt.Errorf("%s (-> %s): %w", path, t, ErrSymlink)
 	default:
 		return "", false, fmt.Errorf("%s: %w (%s)", path, ErrSpecial, m.Type())
 	}

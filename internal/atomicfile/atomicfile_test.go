@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -39,8 +40,8 @@ func TestWriteSuccessAndFailure(t *testing.T) {
 }
 
 // TestSpecialFiles: devices and FIFOs are written through (never renamed
-// over), a symbolic link to a regular file keeps being a link, and
-// directories, sockets and dangling links are refused.
+// over), and directories, sockets, dangling links and links to regular
+// files are refused.
 func TestSpecialFiles(t *testing.T) {
 	dir := t.TempDir()
 	// /dev/null: written through, still a character device afterwards.
@@ -73,19 +74,27 @@ func TestSpecialFiles(t *testing.T) {
 	if st, _ := os.Lstat(link); st.Mode()&os.ModeSymlink == 0 {
 		t.Errorf("link to the FIFO was replaced: %v", st.Mode())
 	}
-	// A link to a regular file: the file is replaced, the link stays.
-	real := filepath.Join(dir, "real.csv")
+	// A link to a regular file (elsewhere: a link planted in an output
+	// folder must not take a write outside it) is refused; the link and
+	// its target stay as they were, and no temporary file is left.
+	elsewhere := t.TempDir()
+	real := filepath.Join(elsewhere, "real.csv")
 	testfs.WriteFile(t, real, []byte("old"))
 	ln := filepath.Join(dir, "ln.csv")
 	testfs.Symlink(t, real, ln)
-	if err := WriteBytes(ln, []byte("new")); err != nil {
-		t.Fatal(err)
+	if err := WriteBytes(ln, []byte("new")); !errors.Is(err, ErrSymlink) || !strings.Contains(err.Error(), ln) {
+		t.Errorf("write through a link to a file: got %v, want ErrSymlink naming %s", err, ln)
 	}
-	if b, _ := os.ReadFile(real); string(b) != "new" {
-		t.Errorf("target holds %q", b)
+	if b, _ := os.ReadFile(real); string(b) != "old" {
+		t.Errorf("link target holds %q", b)
 	}
 	if st, _ := os.Lstat(ln); st.Mode()&os.ModeSymlink == 0 {
 		t.Error("symbolic link replaced by a regular file")
+	}
+	for _, d := range []string{dir, elsewhere} {
+		if m, _ := filepath.Glob(filepath.Join(d, ".*.tmp-*")); len(m) > 0 {
+			t.Errorf("temporary files left: %v", m)
+		}
 	}
 	// Refused: a directory, a dangling link, a socket.
 	dangling := filepath.Join(dir, "dangling")

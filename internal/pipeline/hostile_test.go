@@ -195,3 +195,22 @@ func TestRunRefusesLinkedScanFolder(t *testing.T) {
 		t.Errorf("wrote through the link: %v", ents)
 	}
 }
+
+// A file in OUT that is a symbolic link to a file elsewhere (the batch's
+// submission.csv here) is refused, not written through: the run reports
+// it, and the file the link points to keeps its content.
+func TestRunRefusesLinkedOutputFile(t *testing.T) {
+	in := fakeScans(t, "p1")
+	out := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim.txt")
+	testfs.WriteFile(t, victim, []byte("keep me"))
+	testfs.Symlink(t, victim, filepath.Join(out, "submission.csv"))
+	var mu sync.Mutex
+	_, err := Run(context.Background(), fakeConfig(in, out, fakeScan(map[string]int{}, &mu)))
+	if err == nil || !strings.Contains(err.Error(), "submission.csv") || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("run over a linked submission.csv: %v", err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep me" {
+		t.Errorf("the link's target was written: %q", b)
+	}
+}
