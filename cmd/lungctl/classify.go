@@ -130,6 +130,9 @@ func newClassifyCmd() *cobra.Command {
 				logger.Warn("no candidate rows carry this scan's id; scoring all rows", "series_uid", p.SeriesUID, "id", p.ID)
 				mine = cs
 			}
+			if err := pipeline.CheckInside(p, mine); err != nil {
+				return fmt.Errorf("%s: %w", cands, err)
+			}
 			sc, err := pipeline.Score(p, mine, so)
 			if err != nil {
 				return err
@@ -204,6 +207,9 @@ The patient's cancer probability is a leaky noisy-OR over the k candidates
 with the highest detection-weighted malignancy, P = 1 - (1 - leak) *
 prod(1 - d_i * m_i) (d = detection score, m = malignancy). It is printed, and
 set as the id,cancer row of --submission when given.
+
+A candidate whose centre lies outside the scan's volume (another scan's
+row, or voxel or RAS coordinates) is an error that names it.
 
 Numeric flags: --top-k 0 to 1000 (0 = every candidate), --leak 0 <= x < 1,
 --spacing 0.1 to 20 mm; a value outside its range exits 2 before any work.`

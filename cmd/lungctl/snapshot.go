@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/pipeline"
 	"github.com/lungctl/lungctl/internal/render"
@@ -58,6 +59,9 @@ func newSnapshotCmd() *cobra.Command {
 			if len(mine) == 0 {
 				logger.Warn("no candidate rows for this scan", "series_uid", p.SeriesUID, "id", p.ID, "csv", cands)
 			}
+			if err := pipeline.CheckInside(p, mine); err != nil {
+				return fmt.Errorf("%s: %w", cands, err)
+			}
 			if err := mkdirOut(out); err != nil {
 				return err
 			}
@@ -98,4 +102,6 @@ own slices, an .mhd's or NIfTI's own grid, or, for a preprocess output
 (else the 1 mm volume, with a note). Orientation is radiological: patient's
 right on the image left, anterior up (axial), head up (coronal, sagittal); each
 view carries R/L, A/P, S/I letters and a 10 mm scale bar. --window is lung
-(W 1500 L -600 HU, default), mediastinum (W 350 L 40) or W,L in HU.`
+(W 1500 L -600 HU, default), mediastinum (W 350 L 40) or W,L in HU.
+A candidate whose centre lies outside the scan's volume is an error that
+names it.`
