@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/classify"
@@ -120,6 +121,15 @@ func newClassifyCmd() *cobra.Command {
 			cs, err := candidate.ReadFile(cands)
 			if err != nil {
 				return err
+			}
+			// The output folders first, as detect does: a missing one is
+			// made, and one that cannot be fails before the work.
+			for _, f := range []string{out, submission} {
+				if f != "" {
+					if err := mkdirOut(filepath.Dir(f)); err != nil {
+						return err
+					}
+				}
 			}
 			p, err := pipeline.LoadVolumes(args[0], mask, popt, nil)
 			if err != nil {

@@ -156,6 +156,20 @@ func TestRunReportExport(t *testing.T) {
 	if !fileExists(filepath.Join(rep2, "PHANTOM-1", pipeline.ReportName("PHANTOM-1"))) || !bytes.Contains(index, []byte("nowhere")) {
 		t.Errorf("report over a run whose input is gone: PHANTOM-1's page and PHANTOM-2's failure expected\n%s", r.stderr)
 	}
+	// Every scan's input gone, into a folder not yet made: every report
+	// fails, and the index still lists them (it failed with "no such file
+	// or directory" and exit 1 before the folder was made first).
+	done = filepath.Join(gone, "PHANTOM-1", pipeline.DoneFile)
+	b, _ = os.ReadFile(done)
+	if err := os.WriteFile(done, bytes.Replace(b, []byte(filepath.Join(in, "PHANTOM-1")), []byte(filepath.Join(in, "nowhere")), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep3 := filepath.Join(t.TempDir(), "new", "reports3")
+	r = lungctl(t, "report", gone, "-o", rep3, "--spacing", "2")
+	checkExit(t, r, exitPartial, "report over a run whose every input is gone")
+	if !fileExists(filepath.Join(rep3, pipeline.IndexFile)) {
+		t.Errorf("report over a run whose every input is gone: no index.html\n%s", r.stderr)
+	}
 }
 
 // checkForcedRerun reruns with --force into a copy and compares every

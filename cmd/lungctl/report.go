@@ -67,6 +67,11 @@ func newReportCmd() *cobra.Command {
 
 // reportRunFolder reports every scan of a run output folder.
 func reportRunFolder(cmd *cobra.Command, in, out string, popt pipeline.PreprocessOptions) error {
+	// Made first: the index is written even when every scan's report
+	// fails (each scan's folder is made as its report is).
+	if err := mkdirOut(out); err != nil {
+		return err
+	}
 	if a, e1 := os.Stat(in); e1 == nil {
 		if b, e2 := os.Stat(out); e2 == nil && os.SameFile(a, b) {
 			logger.Info("writing the reports into the run folder itself", "dir", out)

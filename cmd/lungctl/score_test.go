@@ -174,6 +174,39 @@ func TestSnapshotOrder(t *testing.T) {
 	}
 }
 
+// TestClassifyOutputsAndOffScan: classify makes the folders of -o and
+// --submission before the work; a candidate centred outside the scan (here
+// 5 m away) is an error naming the file, and writes nothing.
+func TestClassifyOutputsAndOffScan(t *testing.T) {
+	fx := phantomFixture(t)
+	out := filepath.Join(t.TempDir(), "out")
+	r := lungctl(t, runCmd(filepath.Join(fx, "PHANTOM-1"), out, "--volumes")...)
+	checkExit(t, r, exitOK, "run --volumes")
+	vol := filepath.Join(out, "PHANTOM-1", "PHANTOM-1.nii.gz")
+	cands := filepath.Join(out, "PHANTOM-1", "candidates.csv")
+	dir := t.TempDir()
+	scored, sub := filepath.Join(dir, "new", "scored.csv"), filepath.Join(dir, "other", "submission.csv")
+	r = lungctl(t, "classify", vol, "--candidates", cands, "-o", scored, "--submission", sub, "--spacing", "2")
+	checkExit(t, r, exitOK, "classify into new folders")
+	if !fileExists(scored) || !fileExists(sub) {
+		t.Errorf("classify -o %s --submission %s: files missing", scored, sub)
+	}
+	cs, err := candidate.ReadFile(cands)
+	if err != nil || len(cs) == 0 {
+		t.Fatalf("candidates: %v", err)
+	}
+	cs[len(cs)-1].World = [3]float64{5000, 5000, 5000}
+	bad := filepath.Join(dir, "bad.csv")
+	if err := candidate.WriteFile(bad, cs); err != nil {
+		t.Fatal(err)
+	}
+	scored2 := filepath.Join(dir, "scored2.csv")
+	r = lungctl(t, "classify", vol, "--candidates", bad, "-o", scored2, "--spacing", "2")
+	if r.code != exitFailure || !strings.Contains(r.stderr, bad) || !strings.Contains(r.stderr, "outside the scan") || fileExists(scored2) {
+		t.Errorf("classify with a candidate 5 m away: exit %d, wrote %v\n%s", r.code, fileExists(scored2), r.stderr)
+	}
+}
+
 // addPatientTags rewrites every DICOM file in dir with PatientAge and
 // PatientSex set (the phantom writes neither).
 func addPatientTags(t *testing.T, dir, age, sex string) {
