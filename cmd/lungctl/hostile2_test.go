@@ -231,6 +231,14 @@ func TestSeriesEscapesHeaderText(t *testing.T) {
 	if strings.Contains(r.stdout, "\x1b") || !strings.Contains(r.stdout, `\x1b[31mchest`) {
 		t.Errorf("series output %q: escape sequence not escaped", r.stdout)
 	}
+	// A folder without a DICOM image fails (exit 1, naming it), as
+	// preprocess does; it printed an empty table with exit 0.
+	none := t.TempDir()
+	testfs.WriteFile(t, filepath.Join(none, "notes.txt"), []byte("no images here"))
+	r = lungctl(t, "series", none)
+	if r.code != exitFailure || !strings.Contains(r.stderr, none) || r.stdout != "" {
+		t.Errorf("series on a folder without DICOM: exit %d, stdout %q\n%s", r.code, r.stdout, r.stderr)
+	}
 }
 
 // TestRunLabelsMatchingNothing: labels whose ids match no scan used to end

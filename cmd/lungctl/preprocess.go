@@ -134,13 +134,19 @@ func newSeriesCmd() *cobra.Command {
 series: SeriesInstanceUID, modality, orientation, number of slices, matrix size,
 transfer syntax and description. The series preprocess picks by default is the
 axial CT series with most slices; pass another UID with --series. Control
-characters in header values are printed escaped (\t, \x1b).`,
+characters in header values are printed escaped (\t, \x1b). A folder with no
+DICOM image is an error (exit 1), as for preprocess.`,
 		Example: `  lungctl series stage1/0015ceb851d7251b8f399e39779d1e7d`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ss, err := dicomio.ScanDir(args[0])
 			if err != nil {
 				return err
+			}
+			if len(ss) == 0 {
+				// As preprocess fails on it: an empty table with exit 0
+				// reads as success to a script.
+				return fmt.Errorf("series %s: no file there is a DICOM image", args[0])
 			}
 			pr := newPrinter(cmd.OutOrStdout())
 			pr.Println("series_uid\tmodality\torientation\tslices\tmatrix\ttransfer_syntax\tdescription")
