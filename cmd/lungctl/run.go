@@ -228,8 +228,9 @@ func reportRun(cmd *cobra.Command, sum *pipeline.Summary, err error) error {
 const runLong = `run processes every scan under IN: a folder of patient folders (Kaggle
 stage1/<patient>/*.dcm), a folder of .mhd files (LUNA16 subsetN/), a folder of
 .nii.gz files, or one scan. Symbolic links are followed (a link that loops
-back is skipped); FIFOs, sockets and devices are skipped with a warning; OUT,
-when inside IN, is not a scan. -j scans run at once; each writes to OUT/<id>/.
+back is skipped); FIFOs, sockets and devices, and hidden folders and scan
+files (a name starting with a dot), are skipped with a warning; OUT, when
+inside IN, is not a scan. -j scans run at once; each writes to OUT/<id>/.
 <id> is the folder or file name made safe (control characters and separators
 become _, leading dots _).
 

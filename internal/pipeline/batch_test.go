@@ -77,6 +77,16 @@ func TestListScansLayouts(t *testing.T) {
 	if err != nil || len(got) != 2 || filepath.Base(got[0]) != "p1" || filepath.Base(got[1]) != "p2" {
 		t.Fatalf("kaggle layout: %v %v", got, err)
 	}
+	// A hidden patient folder (and a hidden scan file) is skipped with a
+	// warning naming it; a hidden stray file (.DS_Store) silently.
+	mkfile(t, filepath.Join(root, "kaggle", ".c", "a.dcm"), fakeDICOM)
+	mkfile(t, filepath.Join(root, "kaggle", ".x.nii.gz"), []byte{0})
+	mkfile(t, filepath.Join(root, "kaggle", ".DS_Store"), []byte{0})
+	got, warns, err := ListScans(filepath.Join(root, "kaggle"))
+	w := strings.Join(warns, "\n")
+	if err != nil || len(got) != 2 || len(warns) != 2 || !strings.Contains(w, ".c: hidden") || !strings.Contains(w, ".x.nii.gz: hidden") {
+		t.Fatalf("kaggle layout with hidden entries: %v %q %v", got, warns, err)
+	}
 	// One patient folder with files directly inside.
 	got, _, err = ListScans(filepath.Join(root, "kaggle", "p1"))
 	if err != nil || len(got) != 1 || filepath.Base(got[0]) != "p1" {

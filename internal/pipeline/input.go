@@ -195,10 +195,18 @@ func (l *lister) warn(format string, a ...any) {
 // add files one folder entry under dirs, files or the loose-DICOM count.
 func (l *lister) add(e fs.DirEntry) {
 	name := e.Name()
+	p := filepath.Join(l.in, name)
 	if strings.HasPrefix(name, ".") {
+		// Hidden entries (.git, .DS_Store, an editor's swap file) are not
+		// scans; a hidden folder or scan file is skipped aloud, so that a
+		// patient named .c does not vanish from the run unseen.
+		if st, err := os.Stat(p); err == nil && !isTemp(name) {
+			if k, kerr := KindOf(p); st.IsDir() || kerr == nil && (k == MetaImage || k == NIfTI || k == DICOMDir) {
+				l.warn("skipped %s: hidden (its name starts with a dot); rename it to run it", p)
+			}
+		}
 		return
 	}
-	p := filepath.Join(l.in, name)
 	st, err := os.Stat(p)
 	if err != nil {
 		l.warn("skipped %s: %v (a dangling symbolic link?)", p, err)
