@@ -8,8 +8,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/lungctl/lungctl/internal/csvio"
@@ -108,6 +110,15 @@ func AppendSubmission(path, id string, p float64) error {
 		if rows, err = ReadSubmission(path); err != nil {
 			return err // names the file, says what is wrong with it
 		}
+		// It is written back with id,cancer only: other columns would be
+		// lost without a word.
+		if extra, err := extraColumns(path); err != nil || len(extra) > 0 {
+			if err == nil {
+				err = fmt.Errorf("pipeline: submission %s has columns besides %s (%s), which rewriting it would drop: give a new file",
+					path, strings.Join(SubmissionHeader, ","), strings.Join(extra, ","))
+			}
+			return err
+		}
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("submission: %w", err)
 	}
@@ -183,4 +194,25 @@ func LogLoss(pred map[string]float64, labels map[string]float64) (loss float64, 
 		return math.NaN(), 0
 	}
 	return loss / float64(n), n
+}
+
+// extraColumns returns the header names of the CSV at path other than
+// SubmissionHeader's.
+func extraColumns(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	defer f.Close()
+	cr, err := csvio.NewReader(f, path)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	var extra []string
+	for _, h := range cr.Header() {
+		if !slices.Contains(SubmissionHeader, h) {
+			extra = append(extra, h)
+		}
+	}
+	return extra, nil
 }

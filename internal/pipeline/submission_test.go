@@ -84,3 +84,18 @@ func TestAppendSubmissionConcurrent(t *testing.T) {
 		t.Fatalf("%d rows (%v), want 16", len(rows), err)
 	}
 }
+
+// TestAppendSubmissionKeepsOtherColumns: a submission with a column besides
+// id,cancer is refused, not rewritten without it.
+func TestAppendSubmissionKeepsOtherColumns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "submission.csv")
+	orig := []byte("id,cancer,note\nother,0.5,keep me\n")
+	testfs.WriteFile(t, path, orig)
+	err := AppendSubmission(path, "p1", 0.3)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "note") {
+		t.Errorf("append to a file with a note column: %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != string(orig) {
+		t.Errorf("file changed to %q", b)
+	}
+}
