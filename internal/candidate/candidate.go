@@ -204,6 +204,27 @@ func parseRow(row csvio.Row) (Candidate, error) {
 			return c, err
 		}
 	}
+	// Sizes are not negative and scores of malignancy and shape lie in
+	// [0,1] (empty reads as NaN, unknown): a row that breaks this was not
+	// written by lungctl or by any model of these quantities, and would
+	// be scored as if it were right.
+	for _, k := range []struct {
+		name string
+		v    float64
+		unit bool
+	}{{"diameter_mm", c.DiameterMM, false}, {"long_axis_mm", c.LongAxisMM, false}, {"short_axis_mm", c.ShortAxisMM, false},
+		{"mean_diameter_mm", c.MeanDiameterMM, false}, {"volume_mm3", c.VolumeMM3, false},
+		{"solid_diameter_mm", c.SolidDiameterMM, false}, {"pleura_distance_mm", c.PleuraDistanceMM, false},
+		{"malignancy", c.Malignancy, true}, {"spiculation", c.Spiculation, true}, {"brock", c.Brock, true},
+		{"cnn", c.CNN, true}, {"lobulation", c.Lobulation, true}} {
+		if k.v < 0 || k.unit && k.v > 1 {
+			want := "a size, not negative"
+			if k.unit {
+				want = "a score in [0,1]"
+			}
+			return c, row.Errorf("column %s: %v is not %s", k.name, k.v, want)
+		}
+	}
 	nv, err := row.Float("voxels", 0)
 	if err != nil {
 		return c, err

@@ -79,6 +79,21 @@ func TestReadLUNA16AndErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Fatalf("want line error, got %v", err)
 	}
+	// Negative sizes and scores outside [0,1] are refused by file, line
+	// and column; empty cells are unknown, and a LUNA16 score may be any
+	// number.
+	for _, c := range []struct{ col, val string }{{"diameter_mm", "-4"}, {"long_axis_mm", "-0.5"}, {"volume_mm3", "-1"},
+		{"malignancy", "7"}, {"malignancy", "-1"}, {"spiculation", "1.5"}, {"brock", "-0.1"}} {
+		csv := "seriesuid,coordX,coordY,coordZ," + c.col + "\na,1,2,3,0.5\nb,1,2,3," + c.val + "\n"
+		_, err := Read(strings.NewReader(csv), "bad.csv")
+		if err == nil || !strings.Contains(err.Error(), "bad.csv") || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), c.col) {
+			t.Errorf("%s %s: %v", c.col, c.val, err)
+		}
+	}
+	cs, err = Read(strings.NewReader("seriesuid,coordX,coordY,coordZ,probability,diameter_mm,malignancy\na,1,2,3,-2.5,,\n"), "ok.csv")
+	if err != nil || len(cs) != 1 || cs[0].Probability != -2.5 || !math.IsNaN(cs[0].DiameterMM) || !math.IsNaN(cs[0].Malignancy) {
+		t.Errorf("empty cells and a negative score: %v %+v", err, cs)
+	}
 }
 
 // Text columns cannot start a spreadsheet formula; numbers stay numbers; the
