@@ -26,6 +26,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/lungctl/lungctl/internal/safefile"
 )
 
 // ErrSpecial reports an output path that is neither a regular file (or
@@ -78,7 +80,7 @@ func resolve(path string) (target string, through bool, err error) {
 		}
 		return "", false, fmt.Errorf("%s (-> %s): %w", path, t, ErrSymlink)
 	default:
-		return "", false, fmt.Errorf("%s: %w (%s)", path, ErrSpecial, m.Type())
+		return "", false, fmt.Errorf("%s: %w (it is a %s)", path, ErrSpecial, safefile.Kind(m))
 	}
 }
 
