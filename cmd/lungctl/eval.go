@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -48,9 +49,6 @@ func newEvalCmd() *cobra.Command {
 				checkFloat("malignant-from", malignantFrom, 1, 5), checkFloat("at", at, 0, 1)); err != nil {
 				return err
 			}
-			if err := mkdirOut(out); err != nil {
-				return err
-			}
 			if lidcDir != "" {
 				return evalLIDC(cmd, lidcDir, labels, args[0], out, eval.LIDCOptions{MalignantFrom: malignantFrom, MaxMarksPerScan: maxMarks})
 			}
@@ -84,30 +82,34 @@ func newEvalCmd() *cobra.Command {
 
 // evalLUNA scores each candidates file against the annotations (LUNA16 or
 // phantom truth) in files: a summary on stdout and <out>/<name>_froc.json
-// each, all of them in <out>/froc.png. name is the file's base name, with
-// its folder's in front when there are several files.
+// each, all of them in <out>/froc.png; name is eval.OutputNames'. Every
+// file is read and scored before anything is written, so that a bad file
+// leaves no output behind.
 func evalLUNA(cmd *cobra.Command, files eval.Files, cands []string, out string, opt eval.Options) error {
-	var results []*eval.Result
-	for _, c := range cands {
-		name := strings.TrimSuffix(filepath.Base(c), filepath.Ext(c))
-		if len(cands) > 1 {
-			name = filepath.Base(filepath.Dir(c)) + "_" + name
-		}
-		opt.Name = name
+	names, err := candidateNames(cands)
+	if err != nil {
+		return err
+	}
+	results := make([]*eval.Result, len(cands))
+	for i, c := range cands {
+		opt.Name = names[i]
 		files.Candidates = c
-		r, err := eval.EvaluateFiles(files, opt)
-		if err != nil {
+		if results[i], err = eval.EvaluateFiles(files, opt); err != nil {
 			return err
 		}
+	}
+	if err := mkdirOut(out); err != nil {
+		return err
+	}
+	for i, r := range results {
 		pr := newPrinter(cmd.OutOrStdout())
 		pr.Print(r.Summary())
 		if err := pr.Err(); err != nil {
 			return err
 		}
-		if err := eval.WriteJSON(filepath.Join(out, name+"_froc.json"), r); err != nil {
+		if err := eval.WriteJSON(filepath.Join(out, names[i]+"_froc.json"), r); err != nil {
 			return err
 		}
-		results = append(results, r)
 	}
 	png := filepath.Join(out, "froc.png")
 	if err := eval.PlotFROC(png, results...); err != nil {
@@ -115,6 +117,16 @@ func evalLUNA(cmd *cobra.Command, files eval.Files, cands []string, out string, 
 	}
 	logger.Info("wrote FROC plot", "path", png)
 	return nil
+}
+
+// candidateNames is eval.OutputNames, with a file given twice a usage
+// error.
+func candidateNames(cands []string) ([]string, error) {
+	names, err := eval.OutputNames(cands)
+	if errors.Is(err, eval.ErrSameCandidates) {
+		return nil, usageError{err}
+	}
+	return names, err
 }
 
 // evalModeErr checks that the flags fit one mode: --annotations (LUNA16 or
@@ -160,9 +172,16 @@ func checkBy(by []string) error {
 // evalLIDC scores one candidates file against the readers' truth of the
 // series in dir and writes <out>/<name>_lidc.json.
 func evalLIDC(cmd *cobra.Command, dir, labels, cands, out string, opt eval.LIDCOptions) error {
-	opt.Name = strings.TrimSuffix(filepath.Base(cands), filepath.Ext(cands))
+	names, err := candidateNames([]string{cands})
+	if err != nil {
+		return err
+	}
+	opt.Name = names[0]
 	r, err := eval.EvaluateLIDCFiles(dir, cands, labels, opt)
 	if err != nil {
+		return err
+	}
+	if err := mkdirOut(out); err != nil {
 		return err
 	}
 	for _, w := range r.Warnings {
@@ -196,6 +215,22 @@ probability P or more ("operating" in the JSON): --at 0.45 is lungctl run's
 operating point, the detection score from which it reports a nodule (for the
 patient's Lung-RADS and Brock's nodule count).
 
+<name> is the candidates file's base name without the extension
+(out/candidates.csv: candidates). With several files, the name of the folder
+it is in goes in front, joined by _ (run1/candidates.csv: run1_candidates; a
+file given without a folder keeps its base name alone); where two files
+would still get the same name, more of their folders go in front (a/x/c.csv
+and b/x/c.csv: a_x_c and b_x_c). Leading dots are dropped, and a name still
+taken gets _2, _3 ... in argument order. The same file given twice is a
+usage error.
+
+Every input is read and checked before anything is written. The probability
+column holds scores: any finite number ranks, as in the official script (the
+summary notes probabilities outside 0-1); an empty, NaN or infinite one is an
+error naming the file and line, as are a negative diameter_mm in the
+annotations (in --excluded, LUNA16's -1 for an unknown diameter stays) and a
+column named twice in a header.
+
 Phantom truth (lungctl phantom's truth.csv, which has a kind column) is an
 annotations file too. Its nodules under --min-diameter (default 3 mm, LUNA16's
 rule; the detect package's phantom test uses 4) become excluded findings, and
@@ -221,4 +256,5 @@ spiculation against the readers' median spiculation rating (spiculated from
 3; the hit flagged from a score of 0.5, as Lung-RADS and Brock take it), with
 --labels the Dice of the hit's label (value = its rank by probability) with the
 consensus, and the malignancy AUC (readers' median >= --malignant-from,
-default 3). It writes <out>/<name>_lidc.json.`
+default 3). It writes <out>/<name>_lidc.json (<name>: the candidates file's
+base name without the extension).`

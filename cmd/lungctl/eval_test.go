@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -229,4 +231,100 @@ func plainEval(t *testing.T) (ann, cands, out string) {
 	testfs.WriteFile(t, ann, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\nS1,0,0,0,10\nS1,40,0,0,2.5\n"))
 	testfs.WriteFile(t, cands, []byte(evalCands))
 	return ann, cands, filepath.Join(dir, "out")
+}
+
+// lungctlIn is lungctl run in folder dir.
+func lungctlIn(t *testing.T, dir string, args ...string) result {
+	t.Helper()
+	cmd, so, se := lungctlCmd(nil, args...)
+	cmd.Dir = dir
+	err := cmd.Run()
+	r := result{stdout: so.String(), stderr: se.String()}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("lungctl %s: %v", strings.Join(args, " "), err)
+	}
+	return r
+}
+
+// TestEvalOutputNamesUnique: several candidates files get one result each,
+// under names unique across them that never start with a dot; the same
+// file given twice is a usage error that writes nothing.
+func TestEvalOutputNamesUnique(t *testing.T) {
+	dir := t.TempDir()
+	testfs.WriteFile(t, filepath.Join(dir, "a.csv"), []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\nS1,0,0,0,10\n"))
+	hit := "seriesuid,coordX,coordY,coordZ,probability\nS1,1,0,0,0.9\n"
+	miss := "seriesuid,coordX,coordY,coordZ,probability\nS1,90,0,0,0.9\n"
+	for p, body := range map[string]string{"e4/a/c.csv": hit, "e4/b/a/c.csv": miss, "cands.csv": hit, "csv/x.csv": miss} {
+		testfs.WriteFile(t, filepath.Join(dir, filepath.FromSlash(p)), []byte(body))
+	}
+	for _, tc := range []struct {
+		args []string
+		want map[string]int // result name: nodules detected
+	}{
+		{[]string{"e4/a/c.csv", "e4/b/a/c.csv"}, map[string]int{"e4_a_c": 1, "b_a_c": 0}},
+		{[]string{"cands.csv", "csv/x.csv"}, map[string]int{"cands": 1, "csv_x": 0}},
+	} {
+		out := filepath.Join(t.TempDir(), "out")
+		r := lungctlIn(t, dir, append([]string{"eval", "--annotations", "a.csv", "-o", out}, tc.args...)...)
+		checkExit(t, r, exitOK, "eval "+strings.Join(tc.args, " "))
+		ents, _ := os.ReadDir(out)
+		var got []string
+		for _, e := range ents {
+			got = append(got, e.Name())
+		}
+		if len(got) != len(tc.want)+1 {
+			t.Errorf("%v: wrote %v, want %d results and froc.png", tc.args, got, len(tc.want))
+		}
+		for name, det := range tc.want {
+			var res eval.Result
+			b, err := os.ReadFile(filepath.Join(out, name+"_froc.json"))
+			if err == nil {
+				err = json.Unmarshal(b, &res)
+			}
+			if err != nil || res.Name != name || res.Detected != det {
+				t.Errorf("%v: %s_froc.json: name %q, %d detected, want %d (%v)", tc.args, name, res.Name, res.Detected, det, err)
+			}
+		}
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	r := lungctlIn(t, dir, "eval", "--annotations", "a.csv", "-o", out, "cands.csv", "csv/../cands.csv")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "csv/../cands.csv") || !strings.Contains(r.stderr, "twice") {
+		t.Errorf("same file twice: exit %d\n%s", r.code, r.stderr)
+	}
+	if fileExists(out) {
+		t.Errorf("same file twice: %s created", out)
+	}
+}
+
+// TestEvalBadInputWritesNothing: a bad value in any input (the second
+// candidates file's NaN probability, an empty probability, a negative
+// annotation diameter, a column named twice) fails naming the file and
+// line or column, before any output is written.
+func TestEvalBadInputWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	ann, bad, good := filepath.Join(dir, "a.csv"), filepath.Join(dir, "bad", "c.csv"), filepath.Join(dir, "good", "c.csv")
+	const head = "seriesuid,coordX,coordY,coordZ,probability\n"
+	testfs.WriteFile(t, good, []byte(head+"S1,1,0,0,0.9\n"))
+	for _, tc := range []struct {
+		ann, cands, want string
+	}{
+		{"S1,0,0,0,10\n", head + "S1,1,0,0,0.9\nS1,5,0,0,NaN\n", bad + ": line 3: column probability"},
+		{"S1,0,0,0,10\n", head + "S1,1,0,0,\n", bad + ": line 2: column probability: empty"},
+		{"S1,0,0,0,10\n", "seriesuid,coordX,coordY,coordZ,probability,coordX\nS1,1,0,0,0.9,50\n", bad + `: header: column "coordX" appears twice`},
+		{"S1,0,0,0,10\nS1,50,0,0,-4\n", head + "S1,1,0,0,0.9\n", ann + ": line 3: column diameter_mm: -4 is negative"},
+	} {
+		testfs.WriteFile(t, ann, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\n"+tc.ann))
+		testfs.WriteFile(t, bad, []byte(tc.cands))
+		out := filepath.Join(t.TempDir(), "out")
+		r := lungctl(t, "eval", "--annotations", ann, good, bad, "-o", out)
+		if r.code != exitFailure || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%q / %q: exit %d, want 1 naming %q:\n%s", tc.ann, tc.cands, r.code, tc.want, r.stderr)
+		}
+		if fileExists(out) || r.stdout != "" {
+			t.Errorf("%q / %q: output before the failure (stdout %q)", tc.ann, tc.cands, r.stdout)
+		}
+	}
 }

@@ -1,10 +1,12 @@
 package eval
 
 import (
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 
@@ -26,6 +28,9 @@ func ReadAnnotations(path string) ([]Annotation, error) {
 }
 
 // ReadAnnotationsFrom is ReadAnnotations on a reader; name is used in errors.
+// A negative diameter_mm is kept (the official annotations_excluded.csv
+// writes −1 for an unknown diameter, which Evaluate reads as 10 mm); a
+// column named twice in the header is an error.
 func ReadAnnotationsFrom(r io.Reader, name string) ([]Annotation, error) {
 	cr, err := csvio.NewReader(r, name)
 	if err != nil {
@@ -33,6 +38,9 @@ func ReadAnnotationsFrom(r io.Reader, name string) ([]Annotation, error) {
 	}
 	if err := cr.Require("seriesuid", "coordX", "coordY", "coordZ", "diameter_mm"); err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
+	}
+	if err := uniqueHeader(cr, name); err != nil {
+		return nil, err
 	}
 	var out []Annotation
 	for {
@@ -99,6 +107,106 @@ func ReadSeriesUIDs(path string) ([]string, error) {
 	return out, nil
 }
 
+// ReadCandidates reads a candidates (or LUNA16 submission) CSV as
+// candidate.ReadFile does, after checking what eval relies on: no column is
+// named twice in the header, and when the file has a probability column
+// each row's probability is a finite number (any finite score ranks, as in
+// the official script; an empty cell is an error, not a 0). Errors name the
+// file, and the line and column where there is one.
+func ReadCandidates(path string) ([]candidate.Candidate, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
+	defer f.Close()
+	var r io.ReadSeeker = f
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		// a pipe (<(...)) is read once, into memory
+		b, err := io.ReadAll(f)
+		if err != nil {
+			return nil, fmt.Errorf("eval: %s: %w", path, err)
+		}
+		r = bytes.NewReader(b)
+	}
+	return ReadCandidatesFrom(r, path)
+}
+
+// ReadCandidatesFrom is ReadCandidates on r, which it reads twice (the
+// check, then candidate.Read); name is used in errors.
+func ReadCandidatesFrom(r io.ReadSeeker, name string) ([]candidate.Candidate, error) {
+	if err := checkCandidates(r, name); err != nil {
+		return nil, err
+	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("eval: %s: %w", name, err)
+	}
+	cands, err := candidate.Read(r, name)
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
+	return cands, nil
+}
+
+// checkCandidates is ReadCandidates' check of the header and of the
+// probability column.
+func checkCandidates(r io.Reader, name string) error {
+	cr, err := csvio.NewReader(r, name)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	if err := uniqueHeader(cr, name); err != nil {
+		return err
+	}
+	if !cr.Has("probability") {
+		return nil // candidate.Read reports any other missing column
+	}
+	for {
+		row, err := cr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		if row.Get("probability") == "" {
+			return fmt.Errorf("eval: %w", row.Errorf("column probability: empty; every candidate needs a score (a finite number)"))
+		}
+		if _, err := row.Finite("probability"); err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+	}
+}
+
+// uniqueHeader refuses a header that names a column twice (the reader would
+// silently take the first); empty names (trailing commas) are not checked.
+func uniqueHeader(cr *csvio.Reader, name string) error {
+	first := map[string]int{}
+	for i, h := range cr.Header() {
+		if h == "" {
+			continue
+		}
+		if j, dup := first[h]; dup {
+			return fmt.Errorf("eval: %s: header: column %q appears twice (columns %d and %d)", name, h, j+1, i+1)
+		}
+		first[h] = i
+	}
+	return nil
+}
+
+// outOfUnit counts the candidates whose probability is outside [0, 1] and
+// returns the range of all probabilities when there are any.
+func outOfUnit(cands []candidate.Candidate) (n int, lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, c := range cands {
+		p := c.Probability
+		if p < 0 || p > 1 {
+			n++
+		}
+		lo, hi = min(lo, p), max(hi, p)
+	}
+	return n, lo, hi
+}
+
 // Files names the inputs of EvaluateFiles.
 type Files struct {
 	// Annotations is annotations.csv (required).
@@ -138,9 +246,9 @@ func EvaluateFiles(f Files, opt Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	cands, err := candidate.ReadFile(f.Candidates)
+	cands, err := ReadCandidates(f.Candidates)
 	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
+		return nil, err
 	}
 	var scans []string
 	if f.SeriesUIDs != "" {
@@ -189,6 +297,9 @@ func EvaluateFiles(f Files, opt Options) (*Result, error) {
 	}
 	if opt.BySize {
 		res.BySize = res.bySize()
+	}
+	if n, lo, hi := outOfUnit(cands); n > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("%s: %d probabilities outside [0, 1] (%g to %g), ranked as scores, as the official LUNA16 script ranks them", f.Candidates, n, lo, hi))
 	}
 	if tt.HasMeasures {
 		for _, c := range cands {

@@ -13,16 +13,16 @@ import (
 )
 
 // EvaluateLIDCFiles loads the series under dir (LoadLIDC), the candidates
-// CSV and, when labels is not "", the label map (.nii/.nii.gz/.mhd/.mha),
-// and runs EvaluateLIDC.
+// CSV (ReadCandidates) and, when labels is not "", the label map
+// (.nii/.nii.gz/.mhd/.mha), and runs EvaluateLIDC.
 func EvaluateLIDCFiles(dir, candidates, labels string, opt LIDCOptions) (*LIDCResult, error) {
 	s, err := LoadLIDC(dir)
 	if err != nil {
 		return nil, err
 	}
-	cands, err := candidate.ReadFile(candidates)
+	cands, err := ReadCandidates(candidates)
 	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
+		return nil, err
 	}
 	return evaluateLIDCLabels(s, cands, labels, opt)
 }

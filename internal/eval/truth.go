@@ -65,9 +65,12 @@ type TruthTable struct {
 // coordX, coordY, coordZ (LPS mm) and diameter_mm (mm), required, and,
 // when the table has a kind column (a phantom truth), the other optional
 // columns of TruthColumns, all found by name. A table without a kind column
-// is read exactly as ReadAnnotations reads it (its other columns are
-// ignored). An empty optional cell reads as absent; a cell that does not
-// parse is an error naming the file, line and column.
+// is read as ReadAnnotations reads it (its other columns are ignored),
+// except that a negative diameter_mm, which ReadAnnotations keeps for the
+// excluded findings, is an error here: these are the nodules to find. An
+// empty optional cell reads as absent; a cell that does not parse and a
+// column named twice in the header are errors naming the file (and the line
+// and column).
 func ReadTruth(path string) (*TruthTable, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -86,6 +89,9 @@ func ReadTruthFrom(r io.Reader, name string) (*TruthTable, error) {
 	if err := cr.Require("seriesuid", "coordX", "coordY", "coordZ", "diameter_mm"); err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
+	if err := uniqueHeader(cr, name); err != nil {
+		return nil, err
+	}
 	t := &TruthTable{File: name, HasKind: cr.Has("kind")}
 	t.HasMeasures = t.HasKind
 	for _, c := range TruthColumns[2:] {
@@ -102,6 +108,9 @@ func ReadTruthFrom(r io.Reader, name string) (*TruthTable, error) {
 		a, err := annotationOf(row)
 		if err != nil {
 			return nil, err
+		}
+		if a.DiameterMM < 0 {
+			return nil, fmt.Errorf("eval: %w", row.Errorf("column diameter_mm: %s is negative; a nodule's diameter is 0 mm or more (an unknown diameter, -1, belongs in the excluded findings)", row.Get("diameter_mm")))
 		}
 		tr := TruthRow{Annotation: a, Spiculated: -1, SolidDiameterMM: math.NaN(), LongAxisMM: math.NaN(),
 			ShortAxisMM: math.NaN(), VolumeMM3: math.NaN()}
