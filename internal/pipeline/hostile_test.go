@@ -214,3 +214,19 @@ func TestRunRefusesLinkedOutputFile(t *testing.T) {
 		t.Errorf("the link's target was written: %q", b)
 	}
 }
+
+// run --annotations reads them as eval does: a negative diameter is
+// refused naming the file (only the excluded file's -1 means unknown).
+func TestRunAnnotationsRefuseNegativeDiameter(t *testing.T) {
+	dir := t.TempDir()
+	ann := filepath.Join(dir, "annotations.csv")
+	testfs.WriteFile(t, ann, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\n1.2.3,1,2,3,-4\n"))
+	exc := filepath.Join(dir, "excluded.csv")
+	testfs.WriteFile(t, exc, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\n1.2.3,1,2,3,-1\n"))
+	if _, err := readReferences(&Config{Annotations: ann}); err == nil || !strings.Contains(err.Error(), ann) {
+		t.Errorf("negative annotation diameter: %v", err)
+	}
+	if _, err := readReferences(&Config{Excluded: exc}); err != nil {
+		t.Errorf("LUNA16's -1 in the excluded file: %v", err)
+	}
+}

@@ -278,8 +278,14 @@ func readReferences(cfg *Config) (references, error) {
 		}
 	}
 	if cfg.Annotations != "" {
-		if r.ann, err = eval.ReadAnnotations(cfg.Annotations); err != nil {
+		// As eval reads them: a negative diameter is refused here (only
+		// the excluded file's -1 means unknown).
+		t, err := eval.ReadTruth(cfg.Annotations)
+		if err != nil {
 			return r, err
+		}
+		for _, row := range t.Rows {
+			r.ann = append(r.ann, row.Annotation)
 		}
 	}
 	if cfg.Excluded != "" {
