@@ -12,24 +12,32 @@ import (
 // Reader reads a CSV file whose first line is a header, giving each row's
 // cells by column name. Header names are trimmed of spaces and of a UTF-8
 // byte-order mark; rows may be shorter or longer than the header (a missing
-// cell reads as empty); blank lines are skipped.
+// cell reads as empty); blank lines are skipped. A line longer than
+// MaxLineBytes, or a record whose quoted cells run over more than
+// MaxRecordBytes, is an error wrapping ErrTooLong that names the file and the
+// line, found before the line is held in memory (see LineLimit).
 type Reader struct {
 	cr   *csv.Reader
+	lim  *LineLimit
 	name string
 	head []string
 	col  map[string]int
 }
 
 // NewReader reads the header from r; name (usually the file's path) starts
-// every error message.
+// every error message. r is read through a LineLimit.
 func NewReader(r io.Reader, name string) (*Reader, error) {
-	cr := csv.NewReader(r)
+	lim := NewLineLimit(r, name)
+	cr := csv.NewReader(lim)
 	cr.FieldsPerRecord = -1
 	head, err := cr.Read()
 	if err != nil {
+		if lim.Err() != nil {
+			return nil, lim.Err() // names the file and line already
+		}
 		return nil, fmt.Errorf("%s: read header: %w", name, err)
 	}
-	rd := &Reader{cr: cr, name: name, head: make([]string, len(head)), col: make(map[string]int, len(head))}
+	rd := &Reader{cr: cr, lim: lim, name: name, head: make([]string, len(head)), col: make(map[string]int, len(head))}
 	for i, h := range head {
 		if i == 0 {
 			h = strings.TrimPrefix(h, "\ufeff")
@@ -71,6 +79,9 @@ func (r *Reader) Next() (Row, error) {
 			return Row{}, io.EOF
 		}
 		if err != nil {
+			if r.lim.Err() != nil {
+				return Row{}, r.lim.Err() // names the file and line already
+			}
 			return Row{}, fmt.Errorf("%s: %w", r.name, err)
 		}
 		line, _ := r.cr.FieldPos(0)

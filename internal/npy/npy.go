@@ -17,7 +17,8 @@ import (
 )
 
 // ErrFormat reports a .npy file this reader does not accept (not NumPy
-// format, not little-endian float32, Fortran order, wrong length).
+// format, a header over MaxHeaderBytes or without a key it needs, not
+// little-endian float32, Fortran order, wrong length).
 var ErrFormat = errors.New("unsupported or corrupt .npy file")
 
 var (
@@ -26,13 +27,32 @@ var (
 	npyShape = regexp.MustCompile(`'shape'\s*:\s*\(([^)]*)\)`)
 )
 
+// MaxHeaderBytes bounds the header length a .npy file may declare, in
+// bytes. NumPy writes a header of a few hundred bytes (its dict text padded
+// to 64; format 2.0 only when that text passes 65535 bytes, for structured
+// dtypes this reader refuses anyway), while formats 2.0 and 3.0 can declare
+// up to 4 GiB: a larger declared length is refused before anything is read
+// or allocated for it.
+const MaxHeaderBytes = 1 << 20
+
+// preambleLen is the length of the fixed part of a format 2.0/3.0 file
+// (magic, version, 4-byte header length); format 1.0's is 10.
+const preambleLen = 12
+
 // Read reads a NumPy .npy file (format 1.0–3.0) holding little-endian
 // float32 ('<f4') data in C order and returns the values and the shape.
-// Errors name the file; format errors wrap ErrFormat.
+// Errors name the file; format errors wrap ErrFormat. The magic, version
+// and declared header length (at most MaxHeaderBytes) are checked before
+// the rest of the file is read.
 func Read(path string) ([]float32, []int, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("npy: %w", err)
+	}
+	defer f.Close()
+	b, err := readChecked(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("npy: %s: %w", path, err)
 	}
 	v, s, err := Parse(b)
 	if err != nil {
@@ -41,37 +61,90 @@ func Read(path string) ([]float32, []int, error) {
 	return v, s, nil
 }
 
-// Parse decodes the bytes of a .npy file; see Read.
-func Parse(b []byte) ([]float32, []int, error) {
-	if len(b) < 10 || string(b[:6]) != "\x93NUMPY" {
-		return nil, nil, fmt.Errorf("%w: bad magic", ErrFormat)
+// readChecked reads all of f (as os.ReadFile does) once its preamble
+// passes preamble.
+func readChecked(f *os.File) ([]byte, error) {
+	pre := make([]byte, preambleLen)
+	n, err := io.ReadFull(f, pre)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
 	}
-	var hl, off int
+	if _, _, err := preamble(pre[:n]); err != nil {
+		return nil, err
+	}
+	size := int64(n)
+	if st, err := f.Stat(); err == nil && st.Size() > size {
+		size = st.Size()
+	}
+	b := make([]byte, n, size+1) // +1: EOF is seen without growing
+	copy(b, pre)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // the file grew
+		}
+		m, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if errors.Is(err, io.EOF) {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// preamble checks the magic and the version at the start of b and returns
+// the declared header length hl (at most MaxHeaderBytes) and the offset off
+// of the header text. It needs the first 10 bytes (12 for format 2.0 and
+// 3.0); it does not check that the header is all there.
+func preamble(b []byte) (hl, off int, err error) {
+	if len(b) < 10 || string(b[:6]) != "\x93NUMPY" {
+		return 0, 0, fmt.Errorf("%w: bad magic", ErrFormat)
+	}
 	switch b[6] {
 	case 1:
 		hl, off = int(binary.LittleEndian.Uint16(b[8:10])), 10
 	case 2, 3:
-		if len(b) < 12 {
-			return nil, nil, fmt.Errorf("%w: truncated header", ErrFormat)
+		if len(b) < preambleLen {
+			return 0, 0, fmt.Errorf("%w: truncated header", ErrFormat)
 		}
-		hl, off = int(binary.LittleEndian.Uint32(b[8:12])), 12
+		hl, off = int(binary.LittleEndian.Uint32(b[8:12])), preambleLen
 	default:
-		return nil, nil, fmt.Errorf("%w: format version %d", ErrFormat, b[6])
+		return 0, 0, fmt.Errorf("%w: format version %d", ErrFormat, b[6])
 	}
-	if hl < 0 || off+hl > len(b) {
+	if hl > MaxHeaderBytes {
+		return 0, 0, fmt.Errorf("%w: header length %d declared, more than MaxHeaderBytes (%d)", ErrFormat, hl, MaxHeaderBytes)
+	}
+	return hl, off, nil
+}
+
+// Parse decodes the bytes of a .npy file; see Read.
+func Parse(b []byte) ([]float32, []int, error) {
+	hl, off, err := preamble(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	if off+hl > len(b) {
 		return nil, nil, fmt.Errorf("%w: truncated header", ErrFormat)
 	}
 	h := string(b[off : off+hl])
 	d := npyDescr.FindStringSubmatch(h)
-	if d == nil || (d[1] != "<f4" && d[1] != "=f4") {
-		return nil, nil, fmt.Errorf("%w: dtype %v, want <f4", ErrFormat, d)
+	if d == nil {
+		return nil, nil, fmt.Errorf("%w: header has no 'descr' key", ErrFormat)
 	}
-	if f := npyFort.FindStringSubmatch(h); f == nil || f[1] != "False" {
-		return nil, nil, fmt.Errorf("%w: Fortran order", ErrFormat)
+	if d[1] != "<f4" && d[1] != "=f4" {
+		return nil, nil, fmt.Errorf("%w: dtype %q, want '<f4'", ErrFormat, d[1])
+	}
+	f := npyFort.FindStringSubmatch(h)
+	if f == nil {
+		return nil, nil, fmt.Errorf("%w: header has no 'fortran_order' key (True or False)", ErrFormat)
+	}
+	if f[1] != "False" {
+		return nil, nil, fmt.Errorf("%w: Fortran order (only C order is read)", ErrFormat)
 	}
 	sm := npyShape.FindStringSubmatch(h)
 	if sm == nil {
-		return nil, nil, fmt.Errorf("%w: no shape", ErrFormat)
+		return nil, nil, fmt.Errorf("%w: header has no 'shape' key", ErrFormat)
 	}
 	data := b[off+hl:]
 	shape, n, err := parseShape(sm[1], len(data)/4)
@@ -94,10 +167,11 @@ const maxDims = 64
 // parseShape reads the shape tuple's text and returns the axes and their
 // product, refusing a product above limit (the values the data holds)
 // before it is computed, so that no shape can overflow or ask for more
-// memory than the file provides.
+// memory than the file provides. An axis of length 0 makes an empty array
+// (product 0) whatever the other axes say, as in NumPy.
 func parseShape(tuple string, limit int) ([]int, int, error) {
 	var shape []int
-	n := 1
+	empty := false
 	for _, f := range strings.Split(tuple, ",") {
 		f = strings.TrimSpace(f)
 		if f == "" {
@@ -111,7 +185,14 @@ func parseShape(tuple string, limit int) ([]int, int, error) {
 			return nil, 0, fmt.Errorf("%w: shape %q has more than %d axes", ErrFormat, tuple, maxDims)
 		}
 		shape = append(shape, k)
-		if k > 0 && n > limit/k {
+		empty = empty || k == 0
+	}
+	if empty {
+		return shape, 0, nil
+	}
+	n := 1
+	for _, k := range shape {
+		if n > limit/k {
 			return nil, 0, fmt.Errorf("%w: shape %q holds more values than the file's %d", ErrFormat, tuple, limit)
 		}
 		n *= k

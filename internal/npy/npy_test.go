@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -108,5 +109,64 @@ func TestParseBoundsShape(t *testing.T) {
 	// A zero axis is a valid empty array whatever the other axes say.
 	if v, s, err := Parse(mk("0, 4611686018427387904", 0)); err != nil || len(v) != 0 || len(s) != 2 {
 		t.Errorf("empty array: %v %v %v", v, s, err)
+	}
+}
+
+// TestReadRefusesHugeHeader: a format 2.0 file declaring a header over
+// MaxHeaderBytes (here 300 MB, in a sparse file of that size) is refused
+// from its preamble, naming the file, without reading or allocating the rest.
+func TestReadRefusesHugeHeader(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "huge.npy")
+	pre := []byte("\x93NUMPY\x02\x00\x00\x00\xe1\x11") // header length 0x11e10000 ≈ 300 MB
+	if err := os.WriteFile(p, pre, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, 12+0x11e10000+64); err != nil {
+		t.Skipf("no sparse files here: %v", err)
+	}
+	var a, b runtime.MemStats
+	runtime.ReadMemStats(&a)
+	_, _, err := Read(p)
+	runtime.ReadMemStats(&b)
+	if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "header length 299958272 declared") {
+		t.Errorf("300 MB header: %v", err)
+	}
+	if alloc := b.TotalAlloc - a.TotalAlloc; alloc > 1<<20 {
+		t.Errorf("allocated %d MB to refuse it", alloc>>20)
+	}
+	// Parse refuses the length too (before copying the header text).
+	if _, _, err := Parse(append(pre, make([]byte, 64)...)); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "MaxHeaderBytes") {
+		t.Errorf("Parse of a 300 MB header length: %v", err)
+	}
+}
+
+// TestParseMessages: a zero-length axis makes an empty array whatever its
+// place, and a header without a key says which key is missing.
+func TestParseMessages(t *testing.T) {
+	mk := func(hdr string, data int) []byte {
+		b := append([]byte("\x93NUMPY\x01\x00"), byte(len(hdr)), byte(len(hdr)>>8))
+		b = append(b, hdr...)
+		return append(b, make([]byte, data)...)
+	}
+	for _, shape := range []string{"2, 0", "0, 2", "3, 0, 4"} {
+		v, s, err := Parse(mk("{'descr': '<f4', 'fortran_order': False, 'shape': ("+shape+"), }", 0))
+		if err != nil || len(v) != 0 || len(s) != strings.Count(shape, ",")+1 {
+			t.Errorf("shape (%s), no data: %v %v %v", shape, v, s, err)
+		}
+		if _, _, err := Parse(mk("{'descr': '<f4', 'fortran_order': False, 'shape': ("+shape+"), }", 8)); !errors.Is(err, ErrFormat) ||
+			!strings.Contains(err.Error(), "8 data bytes for 0 values") {
+			t.Errorf("shape (%s) with 8 bytes: %v", shape, err)
+		}
+	}
+	for hdr, want := range map[string]string{
+		"{'descr': '<f4', 'shape': (1,), }":                         "no 'fortran_order' key",
+		"{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }":  "Fortran order",
+		"{'fortran_order': False, 'shape': (1,), }":                 "no 'descr' key",
+		"{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }": `dtype "<f8"`,
+		"{'descr': '<f4', 'fortran_order': False, }":                "no 'shape' key",
+	} {
+		if _, _, err := Parse(mk(hdr, 4)); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", hdr, err, want)
+		}
 	}
 }

@@ -222,8 +222,12 @@ func (p *Preprocessed) load(in string, kind Kind, opt PreprocessOptions, ws *Wor
 	}
 	ws.raw = v
 	p.SeriesUID, sc.SeriesUID = p.ID, p.ID
-	// A preprocess output carries its provenance next to it.
-	if side, err := volio.ReadSidecar(sidecarPath(in)); err == nil && side.SeriesUID != "" {
+	// A preprocess output carries its provenance next to it. One that is
+	// there but unusable, or a UID in it that is not one, costs a warning
+	// naming the sidecar (volio.LoadSidecar); none at all is normal.
+	side, ok, warns := volio.LoadSidecar(sidecarPath(in), p.ID)
+	sc.Warnings = append(sc.Warnings, warns...)
+	if ok && side.SeriesUID != "" {
 		p.SeriesUID, sc.SeriesUID = side.SeriesUID, side.SeriesUID
 		// Sidecars written before the acquisition was recorded apart
 		// name it as their original grid.

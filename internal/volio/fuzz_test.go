@@ -1,7 +1,6 @@
 package volio
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"path/filepath"
@@ -98,7 +97,7 @@ func FuzzParseMHDHeader(f *testing.F) {
 	testfs.WriteFile(f, filepath.Join(root, "outside.raw"), []byte{1})
 	testfs.WriteFile(f, filepath.Join(root, "sub", "d.raw"), []byte{1})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		h, err := parseMHDHeader(bufio.NewReader(bytes.NewReader(b)))
+		h, err := parseMHDHeader(bytes.NewReader(b))
 		if err == nil {
 			if e := h.grid.Validate(); e != nil {
 				t.Fatalf("accepted invalid grid: %v", e)

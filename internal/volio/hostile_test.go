@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -173,5 +174,53 @@ func TestNaNBlockRefused(t *testing.T) {
 	t.Logf("refused as wanted: %v", err)
 	if f, err := ReadFloat32(p); err != nil || !math.IsNaN(float64(f.Data[0])) {
 		t.Errorf("float32 read: %v", err)
+	}
+}
+
+// countingComment yields "Comment = " and then n 'x' bytes without a line
+// end, counting what it gave.
+type countingComment struct{ off, n, given int }
+
+func (c *countingComment) Read(p []byte) (int, error) {
+	const head = "ObjectType = Image\nComment = "
+	if c.off >= len(head)+c.n {
+		return 0, io.EOF
+	}
+	p = p[:min(len(p), len(head)+c.n-c.off)]
+	for i := range p {
+		if c.off+i < len(head) {
+			p[i] = head[c.off+i]
+		} else {
+			p[i] = 'x'
+		}
+	}
+	c.off += len(p)
+	c.given += len(p)
+	return len(p), nil
+}
+
+// TestMHDLongCommentRefused: a header line far over maxMHDHeader (a 400 MB
+// Comment used to be read whole first) is refused after reading at most
+// maxMHDHeader+1 bytes, with an error naming the file.
+func TestMHDLongCommentRefused(t *testing.T) {
+	src := &countingComment{n: 64 << 20}
+	if _, err := parseMHDHeader(src); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "header longer than 65536 bytes") {
+		t.Errorf("endless Comment: %v", err)
+	}
+	if src.given > maxMHDHeader+1 {
+		t.Errorf("read %d bytes of the header, want at most %d", src.given, maxMHDHeader+1)
+	}
+	p := filepath.Join(t.TempDir(), "long.mhd")
+	f, err := os.Create(p)
+	testfs.Must(t, err)
+	_, err = io.Copy(f, &countingComment{n: 8 << 20})
+	testfs.Must(t, err)
+	testfs.Must(t, f.Close())
+	alloc := allocDuring(func() { _, err = ReadHU(p) })
+	if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), p) {
+		t.Errorf("8 MB Comment: %v", err)
+	}
+	if alloc > 1<<20 {
+		t.Errorf("allocated %d KB to refuse the header", alloc>>10)
 	}
 }

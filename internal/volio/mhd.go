@@ -20,7 +20,10 @@ import (
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
-// maxMHDHeader bounds the size of a MetaImage text header.
+// maxMHDHeader bounds the size of a MetaImage text header, in bytes up to
+// and including the ElementDataFile line (ITK writes a few hundred). The
+// header is read through a limit of one byte more, so a longer one (an
+// endless Comment line) is refused after at most that much is read.
 const maxMHDHeader = 1 << 16
 
 // mhdHeader is the parsed part of a MetaImage header volio uses.
@@ -74,8 +77,12 @@ func parseBool(v string) bool {
 // Rotation) lists the direction matrix axis by axis, as ITK writes it:
 // numbers 3c..3c+2 are the LPS components of axis c (so the identity
 // 1 0 0 0 1 0 0 0 1 of LUNA16 means axis-aligned LPS). Offset (alias Position,
-// Origin) is the LPS world position of voxel (0,0,0) in mm.
-func parseMHDHeader(r *bufio.Reader) (mhdHeader, error) {
+// Origin) is the LPS world position of voxel (0,0,0) in mm. At most
+// maxMHDHeader+1 bytes of r are read (through its own buffer, so r's read
+// position afterwards is not the header's end: LOCAL data start at
+// dataOffset).
+func parseMHDHeader(src io.Reader) (mhdHeader, error) {
+	r := bufio.NewReaderSize(io.LimitReader(src, maxMHDHeader+1), 4096)
 	h := mhdHeader{order: binary.LittleEndian, grid: volume.Grid{Direction: volume.Identity}}
 	h.grid.Spacing = volume.Vec3{1, 1, 1}
 	h.datatype = -1
@@ -228,7 +235,7 @@ func readMHDFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) error
 		return err
 	}
 	defer f.Close()
-	h, err := parseMHDHeader(bufio.NewReaderSize(f, 4096))
+	h, err := parseMHDHeader(f)
 	if err != nil {
 		return err
 	}

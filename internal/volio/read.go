@@ -208,11 +208,11 @@ func readGrid(path string) (volume.Grid, error) {
 		return volume.Grid{}, err
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 4096)
 	if !isNii {
-		h, err := parseMHDHeader(br)
+		h, err := parseMHDHeader(f)
 		return h.grid, err
 	}
+	br := bufio.NewReaderSize(f, 4096)
 	var src io.Reader = br
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)

@@ -2,11 +2,14 @@ package volio
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
+	"io"
+	"io/fs"
 	"time"
 
 	"github.com/lungctl/lungctl/internal/atomicfile"
+	"github.com/lungctl/lungctl/internal/safefile"
 	"github.com/lungctl/lungctl/internal/volume"
 	"github.com/lungctl/lungctl/internal/warn"
 )
@@ -98,15 +101,108 @@ func WriteSidecar(path string, s Sidecar) error {
 	return nil
 }
 
-// ReadSidecar reads a sidecar JSON written by WriteSidecar.
+// MaxSidecarBytes bounds the size of a sidecar JSON file ReadSidecar reads,
+// in bytes. lungctl writes a few KiB, plus about 300 bytes per warning (a
+// DICOM folder with many files that are not DICOM gets one each), so 4 MiB
+// holds more than 10,000 warnings; a larger file is refused from its size,
+// before it is read, so that a hostile one cannot make lungctl hold (and copy
+// into its outputs) hundreds of megabytes.
+const MaxSidecarBytes = 4 << 20
+
+// MaxUIDLen is the longest DICOM UID, in characters (PS3.5 §9.1).
+const MaxUIDLen = 64
+
+// ReadSidecar reads a sidecar JSON written by WriteSidecar: a regular file of
+// at most MaxSidecarBytes. A missing file gives an error wrapping
+// fs.ErrNotExist; a file too large or not a sidecar one wrapping ErrFormat.
+// Errors name the file. Its values are as the file says: LoadSidecar also
+// checks the UIDs, for callers that copy them into outputs.
 func ReadSidecar(path string) (Sidecar, error) {
 	var s Sidecar
-	b, err := os.ReadFile(path)
+	f, err := safefile.Open(path)
 	if err != nil {
 		return s, fmt.Errorf("volio: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return s, fmt.Errorf("volio: %w", err)
+	}
+	tooBig := fmt.Errorf("volio: %s: %w: a sidecar larger than %d bytes (MaxSidecarBytes)", path, ErrFormat, MaxSidecarBytes)
+	if st.Size() > MaxSidecarBytes {
+		return s, tooBig
+	}
+	// Through a limit too: the file may grow after the Stat.
+	b, err := io.ReadAll(io.LimitReader(f, MaxSidecarBytes+1))
+	if err != nil {
+		return s, fmt.Errorf("volio: %s: %w", path, err)
+	}
+	if len(b) > MaxSidecarBytes {
+		return s, tooBig
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
 		return s, fmt.Errorf("volio: %s: %w: %w", path, ErrFormat, err)
 	}
 	return s, nil
+}
+
+// IsUID reports whether s is a DICOM UID as PS3.5 §9.1 allows: 1 to
+// MaxUIDLen characters, each a digit or a dot.
+func IsUID(s string) bool {
+	if s == "" || len(s) > MaxUIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if (s[i] < '0' || s[i] > '9') && s[i] != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// LoadSidecar reads the sidecar at path of a volume whose scan id is id, for
+// a caller that can do without it (it then goes on with what the volume file
+// says, its series uid being id). ok reports a sidecar to use.
+//
+//   - No file at path: ok is false and there is no warning (most volumes
+//     have no sidecar).
+//   - A file ReadSidecar refuses (over MaxSidecarBytes, not JSON, a folder,
+//     ...): ok is false, with a warning naming path and the reason.
+//   - A StudyUID that is not a DICOM UID (IsUID) is left out, and a
+//     non-empty SeriesUID that is neither a DICOM UID nor id (the series uid
+//     lungctl records for a volume that did not come from DICOM is its scan
+//     id) is replaced by id, each with a warning naming path and the field,
+//     so that no such value reaches an output; ok stays true.
+//
+// The warnings have code warn.Assumed and quote at most 32 bytes of a bad
+// value.
+func LoadSidecar(path, id string) (s Sidecar, ok bool, warns []warn.Warning) {
+	s, err := ReadSidecar(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Sidecar{}, false, nil
+	}
+	if err != nil {
+		return Sidecar{}, false, []warn.Warning{warn.New(warn.Assumed, path,
+			fmt.Sprintf("sidecar not used, the series uid is the file's id %q: %v", id, err))}
+	}
+	if s.StudyUID != "" && !IsUID(s.StudyUID) {
+		warns = append(warns, warn.New(warn.Assumed, path,
+			fmt.Sprintf("%s: study_uid %s is not a DICOM UID (1 to %d digits and dots): left out", path, clip(s.StudyUID), MaxUIDLen)))
+		s.StudyUID = ""
+	}
+	if s.SeriesUID != "" && s.SeriesUID != id && !IsUID(s.SeriesUID) {
+		warns = append(warns, warn.New(warn.Assumed, path,
+			fmt.Sprintf("%s: series_uid %s is not a DICOM UID (1 to %d digits and dots): the file's id %q is used", path, clip(s.SeriesUID), MaxUIDLen, id)))
+		s.SeriesUID = id
+	}
+	return s, true, warns
+}
+
+// clip quotes s for a message, cut to 32 bytes and with its length when
+// longer.
+func clip(s string) string {
+	if len(s) <= 32 {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("%q… (%d bytes)", s[:32], len(s))
 }
