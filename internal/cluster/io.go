@@ -13,6 +13,8 @@ import (
 
 	"github.com/lungctl/lungctl/internal/atomicfile"
 	"github.com/lungctl/lungctl/internal/npy"
+
+	"github.com/lungctl/lungctl/internal/csvio"
 )
 
 // ErrFormat reports a points file that cannot be read as N×D points: not a
@@ -149,7 +151,8 @@ func ReadPointsCSV(path string) ([]float32, int, error) {
 		return nil, 0, fmt.Errorf("cluster: %w", err)
 	}
 	defer f.Close()
-	r := csv.NewReader(bufio.NewReader(f))
+	lim := csvio.NewLineLimit(bufio.NewReader(f), path)
+	r := csv.NewReader(lim)
 	r.ReuseRecord = true
 	r.TrimLeadingSpace = true
 	// The column count is checked below, against the first point rather
@@ -163,6 +166,9 @@ func ReadPointsCSV(path string) ([]float32, int, error) {
 			break
 		}
 		if err != nil {
+			if lim.Err() != nil {
+				return nil, 0, fmt.Errorf("cluster: %w: %w", ErrFormat, lim.Err())
+			}
 			return nil, 0, fmt.Errorf("cluster: %s: %w: %w", path, ErrFormat, err)
 		}
 		line, _ := r.FieldPos(0)

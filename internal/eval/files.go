@@ -82,7 +82,8 @@ func ReadSeriesUIDs(path string) ([]string, error) {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
 	defer f.Close()
-	cr := csv.NewReader(f)
+	lim := csvio.NewLineLimit(f, path)
+	cr := csv.NewReader(lim)
 	cr.FieldsPerRecord = -1
 	seen := map[string]bool{}
 	var out []string
@@ -92,6 +93,9 @@ func ReadSeriesUIDs(path string) ([]string, error) {
 			break
 		}
 		if err != nil {
+			if lim.Err() != nil {
+				return nil, fmt.Errorf("eval: %w", lim.Err())
+			}
 			return nil, fmt.Errorf("eval: %s: line %d: %w", path, line, err)
 		}
 		id := csvio.Unescape(strings.TrimSpace(strings.TrimPrefix(rec[0], "\ufeff")))

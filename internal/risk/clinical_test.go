@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lungctl/lungctl/internal/csvio"
 )
 
 func TestParsePatientAge(t *testing.T) {
@@ -162,5 +164,15 @@ func TestReadClinicalCSV(t *testing.T) {
 	}
 	if _, err := ReadClinicalCSV(filepath.Join(t.TempDir(), "nope.csv")); err == nil || !strings.Contains(err.Error(), "nope.csv") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestClinicalCSVLongLine: an id of 2 MiB (over csvio.MaxLineBytes) is
+// refused naming the file and line, not held and accepted.
+func TestClinicalCSVLongLine(t *testing.T) {
+	csv := "id,age,sex,family_history,emphysema\n" + strings.Repeat("x", 2<<20) + ",60,M,0,0\n"
+	_, err := ParseClinicalCSV(strings.NewReader(csv), "clinical.csv")
+	if !errors.Is(err, csvio.ErrTooLong) || !strings.Contains(err.Error(), "clinical.csv") || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("2 MiB id: %v", err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/lungctl/lungctl/internal/csvio"
 )
 
 // Clinical CSV columns (lungctl --clinical). The header names them, in any
@@ -38,7 +40,8 @@ func ReadClinicalCSV(path string) (map[string]Clinical, error) {
 // ParseClinicalCSV is ReadClinicalCSV on a reader; name stands for the file
 // in errors.
 func ParseClinicalCSV(r io.Reader, name string) (map[string]Clinical, error) {
-	cr := csv.NewReader(r)
+	lim := csvio.NewLineLimit(r, name) // a line over csvio.MaxLineBytes fails before it is held
+	cr := csv.NewReader(lim)
 	cr.FieldsPerRecord = -1 // ragged rows are reported below, by line
 	cr.TrimLeadingSpace = true
 	head, err := cr.Read()
@@ -46,6 +49,9 @@ func ParseClinicalCSV(r io.Reader, name string) (map[string]Clinical, error) {
 		return nil, fmt.Errorf("clinical: %s: empty file (want a header: %s)", name, strings.Join(clinicalColumns, ","))
 	}
 	if err != nil {
+		if lim.Err() != nil {
+			return nil, fmt.Errorf("clinical: %w", lim.Err())
+		}
 		return nil, fmt.Errorf("clinical: %s: header: %w", name, err)
 	}
 	col := map[string]int{}
@@ -70,6 +76,9 @@ func ParseClinicalCSV(r io.Reader, name string) (map[string]Clinical, error) {
 			return out, nil
 		}
 		if err != nil { // a *csv.ParseError, whose message names the line
+			if lim.Err() != nil {
+				return nil, fmt.Errorf("clinical: %w", lim.Err())
+			}
 			return nil, fmt.Errorf("clinical: %s: %w", name, err)
 		}
 		// FieldPos is only valid after a successful Read (it panics on a
