@@ -108,6 +108,7 @@ func newDetectCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			logWarnings(args[0], p.Sidecar.Warnings) // the loader's, and a sidecar's that could not be used
 			cs, r, err := pipeline.Detect(p, dopt, nil)
 			if err != nil {
 				return err

@@ -50,6 +50,7 @@ func newSnapshotCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			logWarnings(args[0], p.Sidecar.Warnings) // the loader's, and a sidecar's that could not be used
 			if note, err := pipeline.AttachSource(p, args[0]); err != nil {
 				return err
 			} else if note != "" {

@@ -357,6 +357,12 @@ func LoadVolumes(in, maskPath string, opt PreprocessOptions, ws *Workspace) (*Pr
 	if m.Grid.Dims != p.HU.Grid.Dims {
 		return nil, fmt.Errorf("%s: mask dims %v differ from volume dims %v (%s)", maskPath, m.Dims, p.HU.Dims, in)
 	}
+	// The same size is not the same grid: a mask shifted or scaled would
+	// mark the wrong voxels (detect refused it without naming the mask).
+	if !sameGrid(m.Grid, p.HU.Grid) {
+		return nil, fmt.Errorf("%s: mask grid (origin %v, spacing %v mm) is not the volume's (origin %v, spacing %v mm; %s)",
+			maskPath, m.Origin, m.Spacing, p.HU.Origin, p.HU.Spacing, in)
+	}
 	p.Lung = m
 	p.Seconds["load_mask"] = sinceSec(t)
 	return p, nil
@@ -372,4 +378,24 @@ func (p *Preprocessed) CandidatesFor(cs []candidate.Candidate) []candidate.Candi
 		}
 	}
 	return mine
+}
+
+// sameGrid reports whether a and b have the same dims, origins and
+// directions equal to 0.001 and spacings to 0.0001 (mm; NIfTI stores them
+// as float32), the tolerances detect checks its inputs with.
+func sameGrid(a, b volume.Grid) bool {
+	if a.Dims != b.Dims {
+		return false
+	}
+	for i := 0; i < 3; i++ {
+		if math.Abs(a.Origin[i]-b.Origin[i]) > 1e-3 || math.Abs(a.Spacing[i]-b.Spacing[i]) > 1e-4 {
+			return false
+		}
+		for j := 0; j < 3; j++ {
+			if math.Abs(a.Direction[i][j]-b.Direction[i][j]) > 1e-3 {
+				return false
+			}
+		}
+	}
+	return true
 }
