@@ -313,7 +313,7 @@ func TestEvalBadInputWritesNothing(t *testing.T) {
 	}{
 		{"S1,0,0,0,10\n", head + "S1,1,0,0,0.9\nS1,5,0,0,NaN\n", bad + ": line 3: column probability"},
 		{"S1,0,0,0,10\n", head + "S1,1,0,0,\n", bad + ": line 2: column probability: empty"},
-		{"S1,0,0,0,10\n", "seriesuid,coordX,coordY,coordZ,probability,coordX\nS1,1,0,0,0.9,50\n", bad + `: header: column "coordX" appears twice`},
+		{"S1,0,0,0,10\n", "seriesuid,coordX,coordY,coordZ,probability,coordX\nS1,1,0,0,0.9,50\n", bad + `: line 1: column "coordX" appears twice`},
 		{"S1,0,0,0,10\nS1,50,0,0,-4\n", head + "S1,1,0,0,0.9\n", ann + ": line 3: column diameter_mm: -4 is negative"},
 	} {
 		testfs.WriteFile(t, ann, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\n"+tc.ann))

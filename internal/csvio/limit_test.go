@@ -94,3 +94,15 @@ func TestReaderLineAtLimit(t *testing.T) {
 		t.Errorf("line of MaxLineBytes+1: %v", err)
 	}
 }
+
+// TestReaderDuplicateColumn: a header naming a column twice is refused
+// (reading the first of them was a guess); empty names may repeat.
+func TestReaderDuplicateColumn(t *testing.T) {
+	if _, err := NewReader(strings.NewReader("seriesuid,coordX,coordY,coordZ,coordX\n"), "c.csv"); err == nil ||
+		!strings.Contains(err.Error(), "c.csv") || !strings.Contains(err.Error(), `"coordX" appears twice (columns 2 and 5)`) {
+		t.Errorf("duplicate coordX: %v", err)
+	}
+	if _, err := NewReader(strings.NewReader("a,,b,\n1,2,3,4\n"), "c.csv"); err != nil {
+		t.Errorf("repeated empty names: %v", err)
+	}
+}

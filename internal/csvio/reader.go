@@ -12,7 +12,8 @@ import (
 // Reader reads a CSV file whose first line is a header, giving each row's
 // cells by column name. Header names are trimmed of spaces and of a UTF-8
 // byte-order mark; rows may be shorter or longer than the header (a missing
-// cell reads as empty); blank lines are skipped. A line longer than
+// cell reads as empty); blank lines are skipped; a name given to two columns
+// is an error. A line longer than
 // MaxLineBytes, or a record whose quoted cells run over more than
 // MaxRecordBytes, is an error wrapping ErrTooLong that names the file and the
 // line, found before the line is held in memory (see LineLimit).
@@ -44,7 +45,10 @@ func NewReader(r io.Reader, name string) (*Reader, error) {
 		}
 		h = Unescape(strings.TrimSpace(h))
 		rd.head[i] = h
-		if _, dup := rd.col[h]; !dup {
+		if j, dup := rd.col[h]; dup && h != "" {
+			// Which of the two a reader took would be a guess.
+			return nil, fmt.Errorf("%s: line 1: column %q appears twice (columns %d and %d)", name, h, j+1, i+1)
+		} else if !dup {
 			rd.col[h] = i
 		}
 	}

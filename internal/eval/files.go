@@ -39,9 +39,6 @@ func ReadAnnotationsFrom(r io.Reader, name string) ([]Annotation, error) {
 	if err := cr.Require("seriesuid", "coordX", "coordY", "coordZ", "diameter_mm"); err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
-	if err := uniqueHeader(cr, name); err != nil {
-		return nil, err
-	}
 	var out []Annotation
 	for {
 		row, err := cr.Next()
@@ -151,15 +148,12 @@ func ReadCandidatesFrom(r io.ReadSeeker, name string) ([]candidate.Candidate, er
 	return cands, nil
 }
 
-// checkCandidates is ReadCandidates' check of the header and of the
-// probability column.
+// checkCandidates is ReadCandidates' check of the probability column (a
+// header naming a column twice is csvio's error).
 func checkCandidates(r io.Reader, name string) error {
 	cr, err := csvio.NewReader(r, name)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
-	}
-	if err := uniqueHeader(cr, name); err != nil {
-		return err
 	}
 	if !cr.Has("probability") {
 		return nil // candidate.Read reports any other missing column
@@ -179,22 +173,6 @@ func checkCandidates(r io.Reader, name string) error {
 			return fmt.Errorf("eval: %w", err)
 		}
 	}
-}
-
-// uniqueHeader refuses a header that names a column twice (the reader would
-// silently take the first); empty names (trailing commas) are not checked.
-func uniqueHeader(cr *csvio.Reader, name string) error {
-	first := map[string]int{}
-	for i, h := range cr.Header() {
-		if h == "" {
-			continue
-		}
-		if j, dup := first[h]; dup {
-			return fmt.Errorf("eval: %s: header: column %q appears twice (columns %d and %d)", name, h, j+1, i+1)
-		}
-		first[h] = i
-	}
-	return nil
 }
 
 // outOfUnit counts the candidates whose probability is outside [0, 1] and

@@ -89,9 +89,6 @@ func ReadTruthFrom(r io.Reader, name string) (*TruthTable, error) {
 	if err := cr.Require("seriesuid", "coordX", "coordY", "coordZ", "diameter_mm"); err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
-	if err := uniqueHeader(cr, name); err != nil {
-		return nil, err
-	}
 	t := &TruthTable{File: name, HasKind: cr.Has("kind")}
 	t.HasMeasures = t.HasKind
 	for _, c := range TruthColumns[2:] {
