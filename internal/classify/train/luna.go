@@ -1,7 +1,7 @@
 package train
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -266,23 +266,37 @@ func crop(v *volume.Volume[int16], world volume.Vec3, halfMM float64) (*volume.V
 // openTable opens a header-keyed CSV table (csvio's reader, so a header
 // and cells are read as the candidate and annotation tables of the rest of
 // lungctl are), checks that it has cols and returns it with its
-// provenance: role, base name and the hex SHA-256 of the file.
-func openTable(role, path string, cols ...string) (*csvio.Reader, classify.Table, error) {
+// provenance: role, base name and the hex SHA-256 of the file, and a
+// function that closes it. The hash is taken in a first pass over the
+// file, streamed: LUNA16's candidates table is 60 MB and nothing bounds a
+// table given here, so neither pass holds the file in memory.
+func openTable(role, path string, cols ...string) (*csvio.Reader, classify.Table, func(), error) {
 	tab := classify.Table{Role: role, File: filepath.Base(path)}
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, tab, fmt.Errorf("train: %w", err)
+		return nil, tab, nil, fmt.Errorf("train: %w", err)
 	}
-	sum := sha256.Sum256(b)
-	tab.SHA256 = hex.EncodeToString(sum[:])
-	cr, err := csvio.NewReader(bytes.NewReader(b), path)
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		_ = f.Close() // the read error is the one to report
+		return nil, tab, nil, fmt.Errorf("train: read %s: %w", path, err)
+	}
+	tab.SHA256 = hex.EncodeToString(h.Sum(nil))
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		_ = f.Close()
+		return nil, tab, nil, fmt.Errorf("train: %s: %w", path, err)
+	}
+	done := func() { _ = f.Close() } // read only: closing loses nothing
+	cr, err := csvio.NewReader(bufio.NewReader(f), path)
 	if err != nil {
-		return nil, tab, fmt.Errorf("train: %w", err)
+		done()
+		return nil, tab, nil, fmt.Errorf("train: %w", err)
 	}
 	if err := cr.Require(cols...); err != nil {
-		return nil, tab, fmt.Errorf("train: %w", err)
+		done()
+		return nil, tab, nil, fmt.Errorf("train: %w", err)
 	}
-	return cr, tab, nil
+	return cr, tab, done, nil
 }
 
 // parseWorld reads a row's seriesuid and its finite LPS coordinates (mm).
@@ -328,10 +342,11 @@ func parseMalignancy(s string, min float64) (bool, string, error) {
 }
 
 func readAnnotations(opt LUNAOptions, d *lunaData) ([]point, classify.Table, error) {
-	cr, tab, err := openTable("annotations", opt.Annotations, "seriesuid", "coordX", "coordY", "coordZ")
+	cr, tab, done, err := openTable("annotations", opt.Annotations, "seriesuid", "coordX", "coordY", "coordZ")
 	if err != nil {
 		return nil, tab, err
 	}
+	defer done()
 	names := []string{"malignancy", "mal_details", "mal_bool"}
 	if opt.MalignancyColumn != "" {
 		names = []string{opt.MalignancyColumn}
@@ -377,10 +392,11 @@ func readAnnotations(opt LUNAOptions, d *lunaData) ([]point, classify.Table, err
 }
 
 func readNegatives(opt LUNAOptions) ([]point, classify.Table, error) {
-	cr, tab, err := openTable("candidates", opt.Candidates, "seriesuid", "coordX", "coordY", "coordZ", "class")
+	cr, tab, done, err := openTable("candidates", opt.Candidates, "seriesuid", "coordX", "coordY", "coordZ", "class")
 	if err != nil {
 		return nil, tab, err
 	}
+	defer done()
 	per := map[string][]point{}
 	var uids []string
 	for {

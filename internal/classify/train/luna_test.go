@@ -2,6 +2,8 @@ package train
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"math"
 	"os"
@@ -83,6 +85,13 @@ func TestLoadLUNA(t *testing.T) {
 	}
 	if len(d.tables) != 2 || d.tables[0].Rows != 2 || d.tables[1].Rows != 2 || len(d.tables[0].SHA256) != 64 || d.column != "mal_details" {
 		t.Fatalf("tables %+v, column %s", d.tables, d.column)
+	}
+	// The cards' hashes are the files' (streamed, not read whole).
+	for i, f := range []string{opt.Annotations, opt.Candidates} {
+		b, _ := os.ReadFile(f)
+		if sum := sha256.Sum256(b); d.tables[i].SHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("%s: card sha256 %s, file's %x", f, d.tables[i].SHA256, sum)
+		}
 	}
 	// the crop must give the same patch as the full volume
 	spec := classify.PatchSpec{Size: 16, SpacingMM: 1, Norm: classify.Norm{MinHU: -1000, MaxHU: 1000, OutsideHU: -1000}}
