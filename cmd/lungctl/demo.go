@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,6 +16,8 @@ import (
 	"github.com/lungctl/lungctl/internal/phantom"
 	"github.com/lungctl/lungctl/internal/pipeline"
 	"github.com/spf13/cobra"
+
+	"github.com/lungctl/lungctl/internal/atomicfile"
 )
 
 func init() { subcommands = append(subcommands, newDemoCmd) }
@@ -36,7 +40,9 @@ column beside it: phantoms are its domain), and prints every true nodule with
 whether it was found (LUNA16 rule: within its radius), its rank, detection
 score, Brock and CNN probabilities, the LUNA16 FROC/CPM and each patient's
 cancer probability against the truth (a patient has cancer when any nodule is
-malignant). Everything lands in DIR.`,
+malignant). Everything lands in DIR: a new or empty folder, or an earlier
+demo's (it holds .lungctl-demo), whose phantoms/, results/ and truth.csv are
+replaced; any other folder with files in it is refused.`,
 		Example: `  lungctl demo                 # 3 patients into ./lungctl-demo
   lungctl demo -o /tmp/d --count 5 --seed 42 --snapshots 3`,
 		Args: cobra.NoArgs,
@@ -53,6 +59,9 @@ malignant). Everything lands in DIR.`,
 			}
 			scans := filepath.Join(out, "phantoms")
 			res := filepath.Join(out, "results")
+			if err := demoOut(out, scans, res); err != nil {
+				return err
+			}
 			if err := os.MkdirAll(scans, 0o755); err != nil {
 				return err
 			}
@@ -182,6 +191,9 @@ func demoPatientTable(o io.Writer, sum *pipeline.Summary, chests map[string]*pha
 	p.Println("patient\tcancer (truth)\tcancer probability (brock)")
 	for _, rec := range sum.Records {
 		c := chests[rec.SeriesUID]
+		if c == nil {
+			continue // not a patient this demo wrote (demoOut clears the last demo's)
+		}
 		has := false
 		for _, n := range c.Nodules {
 			has = has || n.Malignant
@@ -197,4 +209,36 @@ func orDash(p float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2f", p)
+}
+
+// demoMarker marks a folder as a demo's: demo writes it, and clears the
+// demo's own outputs in a folder that holds it before writing new ones.
+const demoMarker = ".lungctl-demo"
+
+// demoOut prepares the demo's folder out: new or empty, it gets the
+// marker; one that holds the marker has the last demo's phantoms, results
+// and truth removed (run over phantoms/ would otherwise score the last
+// demo's patients too: with another --seed they were counted as false
+// positives, and the patient table crashed on them); any other folder with
+// files in it is refused.
+func demoOut(out, scans, res string) error {
+	ents, err := os.ReadDir(out)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("demo: -o %s: %w", out, err)
+	}
+	marker := filepath.Join(out, demoMarker)
+	if len(ents) > 0 {
+		if _, err := os.Lstat(marker); err != nil {
+			return fmt.Errorf("demo: -o %s holds files and is not a demo's folder (no %s in it): give a new or empty folder", out, demoMarker)
+		}
+		for _, p := range []string{scans, res, filepath.Join(out, "truth.csv")} {
+			if err := os.RemoveAll(p); err != nil {
+				return fmt.Errorf("demo: clear the last demo: %w", err)
+			}
+		}
+	}
+	if err := mkdirOut(out); err != nil {
+		return err
+	}
+	return atomicfile.WriteBytes(marker, []byte("a lungctl demo folder: 'lungctl demo' replaces phantoms/, results/ and truth.csv here\n"))
 }

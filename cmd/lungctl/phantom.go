@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/lungctl/lungctl/internal/phantom"
 	"github.com/spf13/cobra"
+
+	"github.com/lungctl/lungctl/internal/textsafe"
 )
 
 func init() { subcommands = append(subcommands, newPhantomCmd) }
@@ -125,7 +128,7 @@ func newPhantomCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&out, "out", "o", "", "output folder (required)")
+	f.StringVarP(&out, "out", "o", "", "output folder, new or empty (required)")
 	f.Int64Var(&seed, "seed", 1, "seed of the first patient; patient i uses seed+i")
 	f.IntVar(&count, "count", 1, "number of patients")
 	f.StringVar(&size, "size", "full", "scan size: full (512x512, 0.70 mm) or small (128x128, 2.5 mm)")
@@ -145,8 +148,11 @@ func newPhantomCmd() *cobra.Command {
 }
 
 // writePhantoms writes count patients, seeds seed, seed+1, ..., into out
-// and their lesions into out/truth.csv.
+// (new or empty: see emptyOut) and their lesions into out/truth.csv.
 func writePhantoms(out string, opt phantom.Options, seed int64, count int) error {
+	if err := emptyOut("phantom", out); err != nil {
+		return err
+	}
 	if err := mkdirOut(out); err != nil {
 		return err
 	}
@@ -198,3 +204,22 @@ bytes. --size full is a 512x512 scan at 0.70 mm pixels and 2.5 mm slices;
 small is 128x128 at 2.5 mm. --slice-spacing reconstructs the same extent on
 thinner or thicker slices (0.625-5 mm), to check that results hold on other
 acquisitions.`
+
+// emptyOut refuses an output folder that exists and holds anything: the
+// phantoms and truth.csv written there must describe every scan in it. An
+// earlier --count 2 left PHANTOM-2 beside a later --count 1's truth (run
+// then scored both), and a series written again at another slice spacing
+// kept the old slices under the same series UID.
+func emptyOut(cmdName, dir string) error {
+	ents, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("%s: -o %s: %w", cmdName, dir, err)
+	case len(ents) > 0:
+		return fmt.Errorf("%s: -o %s is not empty (%d entries, e.g. %s): give a new or empty folder, so that its truth.csv describes every scan in it",
+			cmdName, dir, len(ents), textsafe.Escape(ents[0].Name()))
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -56,5 +57,35 @@ func TestPhantomKinds(t *testing.T) {
 	}
 	if recs[2][7] != "non-solid" || recs[2][8] != "0" || recs[3][7] != "part-solid" {
 		t.Errorf("types: %v / %v", recs[2], recs[3])
+	}
+}
+
+// TestPhantomAndDemoOutputFolders: phantom refuses a folder that holds
+// anything (an earlier --count 2 left PHANTOM-2 beside a later --count 1's
+// truth); demo runs twice into its folder with another seed, replacing
+// the last demo's patients (the second run crashed on them), and refuses
+// a folder that is not a demo's.
+func TestPhantomAndDemoOutputFolders(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ph")
+	r := lungctl(t, "phantom", "-o", dir, "--size", "small", "--nodules", "1")
+	checkExit(t, r, exitOK, "phantom into a new folder")
+	r = lungctl(t, "phantom", "-o", dir, "--size", "small", "--nodules", "1", "--seed", "2")
+	if r.code != exitFailure || !strings.Contains(r.stderr, "not empty") || !strings.Contains(r.stderr, dir) {
+		t.Errorf("phantom into a folder with a phantom: exit %d\n%s", r.code, r.stderr)
+	}
+	demo := filepath.Join(t.TempDir(), "demo")
+	for _, seed := range []string{"1", "5"} {
+		r = lungctl(t, "demo", "-o", demo, "--size", "small", "--count", "1", "--snapshots", "0", "--seed", seed)
+		checkExit(t, r, exitOK, "demo --seed "+seed)
+		if m := regexp.MustCompile(`(\d+) on other scans`).FindStringSubmatch(r.stdout + r.stderr); m == nil || m[1] != "0" {
+			t.Errorf("demo --seed %s: marks on other scans %v, want 0 (another demo's patients scored):\n%s", seed, m, r.stdout)
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Join(demo, "phantoms")); len(ents) != 1 {
+		t.Errorf("phantoms after two demos: %d patients, want 1", len(ents))
+	}
+	r = lungctl(t, "demo", "-o", dir, "--size", "small", "--count", "1", "--snapshots", "0")
+	if r.code != exitFailure || !strings.Contains(r.stderr, "not a demo's folder") {
+		t.Errorf("demo into a phantom folder: exit %d\n%s", r.code, r.stderr)
 	}
 }
