@@ -86,6 +86,16 @@ func (f *classifyFlags) scoreOptions(noScore, quiet bool) (pipeline.ScoreOptions
 	return o, nil
 }
 
+// warnUnusedModel warns that --model was given to a scorer that does not
+// read it (brock without --cnn): a mistyped flag or path would otherwise
+// pass without a word.
+func (f *classifyFlags) warnUnusedModel(o pipeline.ScoreOptions) {
+	if f.model != "" && o.Model == nil {
+		logger.Warn("--model is not read: the scorer does not use the CNN (add --cnn for the cnn column, or use --scorer cnn or fused)",
+			"model", f.model, "scorer", f.scorer)
+	}
+}
+
 // modelName names the model for messages.
 func (f *classifyFlags) modelName() string {
 	if f.model == "" {
@@ -118,6 +128,7 @@ func newClassifyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			cf.warnUnusedModel(so)
 			cs, err := candidate.ReadFile(cands)
 			if err != nil {
 				return err

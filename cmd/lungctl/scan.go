@@ -68,6 +68,9 @@ func (f *scanFlags) options() (pipeline.ScanOptions, error) {
 	opt.WriteVolumes, opt.Snapshots, opt.Export, opt.Report = f.volumes, f.snaps, f.export, f.report
 	opt.Log = logger
 	opt.Score, err = f.cf.scoreOptions(f.noClassify, f.child)
+	if err == nil && !f.child && !f.noClassify {
+		f.cf.warnUnusedModel(opt.Score)
+	}
 	return opt, err
 }
 

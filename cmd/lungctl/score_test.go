@@ -191,6 +191,13 @@ func TestClassifyOutputsAndOffScan(t *testing.T) {
 	if !fileExists(scored) || !fileExists(sub) {
 		t.Errorf("classify -o %s --submission %s: files missing", scored, sub)
 	}
+	// --model given to a scorer that does not read it is said, not
+	// silently ignored.
+	r = lungctl(t, "classify", vol, "--candidates", cands, "--model", filepath.Join(dir, "typo.lcnn"), "--spacing", "2")
+	checkExit(t, r, exitOK, "classify --model with brock")
+	if !strings.Contains(r.stderr, "--model is not read") {
+		t.Errorf("classify --model typo.lcnn with brock: no warning\n%s", r.stderr)
+	}
 	cs, err := candidate.ReadFile(cands)
 	if err != nil || len(cs) == 0 {
 		t.Fatalf("candidates: %v", err)
