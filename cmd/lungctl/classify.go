@@ -147,7 +147,7 @@ func newClassifyCmd() *cobra.Command {
 				return err
 			}
 			logWarnings(args[0], p.Sidecar.Warnings) // the loader's, and a sidecar's that could not be used
-			mine := p.CandidatesFor(cs) // only this scan's rows of a multi-scan CSV
+			mine := p.CandidatesFor(cs)              // only this scan's rows of a multi-scan CSV
 			if len(mine) == 0 && len(cs) > 0 {
 				logger.Warn("no candidate rows carry this scan's id; scoring all rows", "series_uid", p.SeriesUID, "id", p.ID)
 				mine = cs

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +64,11 @@ func newTrainCmd() *cobra.Command {
 			if err := cfg.Validate(); err != nil {
 				return usageError{err}
 			}
+			// -o is checked (train.Run) before any data is read or trained on:
+			// its folder is made here, as detect's.
+			if err := mkdirOut(filepath.Dir(cfg.Out)); err != nil {
+				return fmt.Errorf("train: -o %s: %w", cfg.Out, err)
+			}
 			cfg.Progress = trainProgress(newProgress(cmd.ErrOrStderr()))
 			res, err := train.Run(context.Background(), cfg)
 			if err != nil {
@@ -80,7 +86,7 @@ func newTrainCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&cfg.Out, "out", "o", "", "model file to write (.lcnn)")
+	f.StringVarP(&cfg.Out, "out", "o", "", "model file to write (.lcnn; its folder is created; checked before training)")
 	f.StringVar(&source, "source", "phantom", "training data when no --annotations: phantom (internal/phantom) or synth (train's own generator)")
 	intFlag(f, &cfg.Phantom.N, "n", 1200, 4, 1_000_000, "phantom patches (training + held-out)")
 	floatFlag(f, &cfg.Phantom.NegFrac, "neg", 0.2, 0, 0.9, true, false, "fraction of phantom patches without a nodule (benign)")
@@ -173,12 +179,23 @@ Data, one of:
                      LUNA16/LIDC: DIR is searched at any depth for
                      <seriesuid>.mhd/.mha/.nii.gz/.nii; A.csv has
                      seriesuid,coordX,coordY,coordZ (LPS mm) and a malignancy
-                     column (a mean rating, a list like "[4, 2, 4]", or
-                     True/False); a nodule is malignant when its rating is at
-                     least --malignant-min. Class-0 rows of C.csv (LUNA16
-                     candidates.csv) are added as benign examples. Series
-                     without a volume and rows without a rating are skipped
-                     and reported. The card says domain "patients".
+                     column (a mean rating 1-5, a list of readers' ratings
+                     like "[4, 2, 4]", each an integer 1-5, or True/False); a
+                     nodule is malignant when its rating is at least
+                     --malignant-min. Class-0 rows of C.csv (LUNA16
+                     candidates.csv) are added as benign examples, at most
+                     --negatives-per-scan per scan (a seeded sample taken
+                     while the file is read). Series without a volume and
+                     rows without a rating are skipped and reported. A
+                     rating outside 1-5 (or NaN), a table without a rated
+                     row, and a nodule or picked candidate whose centre lies
+                     more than half a voxel outside its scan's volume are
+                     errors naming the table (and line). The card says domain
+                     "patients".
+
+-o is checked before any work: its folder is created; a folder, a symbolic
+link to a file or a dangling link is refused (a character device such as
+/dev/null is written into).
 
 Every numeric flag states its valid range; a value outside it (or NaN) exits 2
 before any work.`

@@ -44,7 +44,8 @@ type PhantomData struct {
 // Config configures Run. Zero fields take the documented defaults, which
 // are `make model`'s settings; Validate states every range.
 type Config struct {
-	// Out is the model file to write (atomically); "" writes none.
+	// Out is the model file to write (atomically); "" writes none. Its
+	// folder must exist; Run checks that it can be written before training.
 	Out string
 	// Source is classify.SourcePhantom (default) or classify.SourceLUNA16.
 	Source string
@@ -210,13 +211,20 @@ func (cfg Config) reachMM() float64 {
 func (cfg Config) phantomSize() int { return 2*int(math.Ceil(cfg.reachMM())) + 2 }
 
 // Run trains a model as cfg says and, when cfg.Out is set, writes it with
-// its card. It checks cfg first (errors wrap ErrConfig) and stops with
+// its card. It checks cfg first (errors wrap ErrConfig), then, before any
+// data is read, that cfg.Out can be written (see checkOut: its folder must
+// exist; a folder or a symbolic link to a file is refused), and stops with
 // ctx's error when ctx is done.
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
 	}
 	cfg = cfg.withDefaults()
+	if cfg.Out != "" {
+		if err := checkOut(cfg.Out); err != nil {
+			return Result{}, err
+		}
+	}
 	var (
 		ex   []example
 		data classify.TrainingData
