@@ -117,6 +117,7 @@ func (f *runFlags) config(in string, sf *scanFlags) (pipeline.Config, error) {
 		return cfg, err
 	}
 	cfg.Scan = opt
+	cfg.ClinicalFile = sf.cf.clinical
 	// The CUDA driver reserves tens of GiB of address space: cap scans
 	// with GOMEMLIMIT and the readers' budget only.
 	cfg.NoAddressLimit = strings.HasPrefix(opt.Detect.Cluster.Backend.Name(), "cuda")
@@ -243,12 +244,16 @@ fused (their mean when the model's card says it was trained on patients, else
 Brock). Covariates come from the DICOM header (PatientAge, PatientSex) and
 --clinical (id,age,sex,family_history,emphysema; it overrides the header);
 unknown ones get the model's documented defaults, listed in done.json. The CNN
-runs only when the scorer needs it or --cnn asks for its column.
+runs only when the scorer needs it or --cnn asks for its column. --clinical ids
+that no scan used, --labels ids that match no scan and scans without a label
+are warned about (and listed in summary.json's notes); an id labelled both 0
+and 1 is an error.
 
   OUT/<id>/candidates.csv    the scan's candidates, measurements and scores
   OUT/<id>/done.json         cancer_probability, scorer, lung_rads, emphysema_pct,
                              clinical (values, sources, defaulted), model_sha256,
-                             files, warnings, seconds; written last
+                             patient_id, settings, files, warnings, seconds;
+                             written last
   --volumes    <id>.nii.gz, <id>_lung.nii.gz, <id>.json (1 mm volumes)
   --snapshots  <id>_candNN.png by malignancy, <id>_overview.png
   --export     <id>_findings.mrk.json (3D Slicer), <id>_labels.nii.gz (label map,
@@ -275,7 +280,14 @@ memory". --isolate=false runs scans inside run's own process, for debugging.
 A scan whose done.json is complete, with every output the flags ask for, is
 skipped on the next run (--force redoes it), so an interrupted run resumes
 where it stopped and a rerun with --report or --export adds what is missing;
-files are only ever renamed into place complete. An interrupted run (Ctrl-C)
+files are only ever renamed into place complete. A done.json that lacks a
+field or holds an invalid value, or whose settings (done.json's "settings":
+--scorer, the model's sha256 when the CNN runs, --top-k, --leak, the scan's
+--clinical row, --spacing, --series and the detection flags but --device)
+differ from the run's, is redone, and the log says why (a done.json written
+before lungctl recorded settings is checked on its scorer, model_sha256 and
+--clinical covariates); the aggregate files are always rewritten from every
+scan's done.json. An interrupted run (Ctrl-C)
 leaves the previous aggregate files as they were. Two runs cannot write the
 same OUT at once (the second exits 1 naming the first); a lock left by a
 killed run is taken over.

@@ -64,6 +64,11 @@ type batch struct {
 	results []scanResult
 	env     []string // added to each scan process's environment
 	perScan int64    // memory budget of one scan, bytes
+	// settings are this run's scan settings but the clinical row (see
+	// batch.changed).
+	settings ScanSettings
+	// allIDs are the ids of every scan of the input, whatever the shard.
+	allIDs []string
 
 	mu   sync.Mutex
 	done int
@@ -101,9 +106,8 @@ func (b *batch) one(ctx context.Context, i int, fn ScanFunc) scanResult {
 		return scanResult{err: b.dirErr[i]}
 	}
 	if !b.cfg.Force {
-		rec, cs, err := readComplete(b.dirs[i], b.ids[i])
-		if err == nil && hasAll(rec.Files, b.cfg.Scan.Outputs(b.ids[i])) {
-			return scanResult{rec: rec, cands: cs, skipped: true}
+		if r, ok := b.resume(i); ok {
+			return r
 		}
 	}
 	release, err := par.Acquire(ctx)
@@ -125,6 +129,36 @@ func (b *batch) one(ctx context.Context, i int, fn ScanFunc) scanResult {
 			"seconds", r.rec.Seconds)
 	}
 	return r
+}
+
+// resume returns scan i's result from an earlier run when that run
+// completed it with every output this run asks for and with this run's
+// settings; otherwise the scan is redone, and the log says why (unless it
+// never had a done.json).
+func (b *batch) resume(i int) (scanResult, bool) {
+	rec, cs, err := readComplete(b.dirs[i], b.ids[i])
+	if errors.Is(err, os.ErrNotExist) && !fileExists(filepath.Join(b.dirs[i], DoneFile)) {
+		return scanResult{}, false
+	}
+	if err != nil {
+		b.cfg.Log.Warn("redoing scan: its earlier outputs are incomplete", "scan", b.ids[i], "error", err)
+		return scanResult{}, false
+	}
+	if !hasAll(rec.Files, b.cfg.Scan.Outputs(b.ids[i])) {
+		b.cfg.Log.Info("redoing scan: this run asks for outputs it does not have", "scan", b.ids[i])
+		return scanResult{}, false
+	}
+	if d := b.changed(rec); len(d) > 0 {
+		b.cfg.Log.Info("redoing scan: its settings differ from this run's", "scan", b.ids[i],
+			"done", filepath.Join(b.dirs[i], DoneFile), "changed", strings.Join(d, "; "))
+		return scanResult{}, false
+	}
+	return scanResult{rec: rec, cands: cs, skipped: true}, true
+}
+
+func fileExists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
 }
 
 func (b *batch) progress(i int) {

@@ -131,7 +131,7 @@ func fakeScan(calls map[string]int, mu *sync.Mutex) ScanFunc {
 		if strings.HasPrefix(ScanID(in), "bad") {
 			return ScanRecord{}, nil, errors.New(in + ": truncated file")
 		}
-		return ScanRecord{SeriesUID: "uid-" + ScanID(in), Cancer: 0.5, Seconds: Timings{"detect": 0.25}},
+		return ScanRecord{SeriesUID: "uid-" + ScanID(in), Cancer: 0.5, Scorer: string(ScorerBrock), Seconds: Timings{"detect": 0.25}},
 			[]candidate.Candidate{{SeriesUID: "uid-" + ScanID(in), Probability: 0.9, Malignancy: 0.5}}, nil
 	}
 }
@@ -239,7 +239,7 @@ func TestRunInterruptedKeepsAggregates(t *testing.T) {
 				<-ctx.Done()
 				return ScanRecord{}, nil, ctx.Err()
 			}
-			return ScanRecord{Cancer: 0.9}, nil, nil
+			return ScanRecord{Cancer: 0.9, Scorer: string(ScorerBrock)}, nil, nil
 		}
 	}
 	_, err := Run(ctx, cfg)

@@ -53,7 +53,7 @@ func testChild(args []string) int {
 			slog.New(slog.NewJSONHandler(os.Stderr, nil)).Info("hello from the scan", "n", 3,
 				"mem", os.Getenv(MaxMemoryEnv), "procs", runtime.GOMAXPROCS(0), "as", fmt.Sprint(as.Cur))
 			fmt.Fprintln(os.Stderr, "a plain line\x1b[31m")
-			return ScanRecord{Cancer: 0.4}, []candidate.Candidate{{SeriesUID: id, Probability: 0.7}}, nil
+			return ScanRecord{Cancer: 0.4, Scorer: string(ScorerBrock)}, []candidate.Candidate{{SeriesUID: id, Probability: 0.7}}, nil
 		case strings.HasPrefix(id, "err"):
 			return ScanRecord{}, nil, errors.New(in + ": cannot read this")
 		case strings.HasPrefix(id, "fatal"):
@@ -266,7 +266,7 @@ func BenchmarkScanOverhead(b *testing.B) {
 			cfg.Isolate, cfg.Force, cfg.Workers = isolate, true, 1
 			cfg.NewScan = func() ScanFunc {
 				return func(context.Context, string, string) (ScanRecord, []candidate.Candidate, error) {
-					return ScanRecord{Cancer: 0.4}, []candidate.Candidate{{Probability: 0.7}}, nil
+					return ScanRecord{Cancer: 0.4, Scorer: string(ScorerBrock)}, []candidate.Candidate{{Probability: 0.7}}, nil
 				}
 			}
 			b.ResetTimer()

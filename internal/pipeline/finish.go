@@ -25,6 +25,12 @@ func (b *batch) finish(sum *Summary, ref references, wall time.Duration) (*Summa
 	for _, r := range sum.Records {
 		sum.Patients = append(sum.Patients, patientSummary(r))
 	}
+	if b.cfg.Shards == 0 { // a shard's scans would leave other shards' rows unused
+		for _, w := range b.clinicalMismatches(sum) {
+			sum.Notes = append(sum.Notes, w)
+			b.cfg.Log.Warn(w)
+		}
+	}
 	if b.cfg.Scan.Report {
 		if err := WriteIndex(sum.Files.Index, sum.Records, sum.Failures); err != nil {
 			return sum, err

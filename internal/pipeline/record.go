@@ -2,12 +2,16 @@ package pipeline
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/lungctl/lungctl/internal/atomicfile"
 	"github.com/lungctl/lungctl/internal/candidate"
@@ -62,6 +66,14 @@ type ScanRecord struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// ToolVersion is the lungctl version that wrote the record.
 	ToolVersion string `json:"tool_version"`
+	// PatientID is the DICOM PatientID (empty when the input has none): a
+	// --clinical row may match it.
+	PatientID string `json:"patient_id,omitempty"`
+	// Settings are the settings that determined the results beyond the
+	// input; a resumed run redoes a scan whose settings differ from its
+	// own (see ScanSettings). Absent in records written before lungctl
+	// recorded them.
+	Settings *ScanSettings `json:"settings,omitempty"`
 }
 
 // Timings are wall seconds per stage. They are JSON numbers in files, and a
@@ -95,42 +107,57 @@ type Failure struct {
 // the folder is missing or incomplete (no valid done.json, or a file it
 // lists is gone).
 func ReadDone(scanDir string) (ScanRecord, error) {
+	r, _, err := readDone(scanDir)
+	return r, err
+}
+
+// readDone is ReadDone, also returning the file's bytes.
+func readDone(scanDir string) (ScanRecord, []byte, error) {
 	var r ScanRecord
 	b, err := os.ReadFile(filepath.Join(scanDir, DoneFile))
 	if err != nil {
-		return r, err
+		return r, nil, err
 	}
 	var legacy struct {
 		Cancer *float64 `json:"cancer"`
 		Prob   *float64 `json:"cancer_probability"`
 	}
 	if err := json.Unmarshal(b, &r); err != nil {
-		return r, fmt.Errorf("%s: %w", filepath.Join(scanDir, DoneFile), err)
+		return r, nil, fmt.Errorf("%s: %w", filepath.Join(scanDir, DoneFile), err)
 	}
 	if json.Unmarshal(b, &legacy) == nil && legacy.Prob == nil && legacy.Cancer != nil {
 		r.Cancer = *legacy.Cancer
 	}
 	for _, f := range r.Files {
 		if !filepath.IsLocal(f) {
-			return r, fmt.Errorf("%s: listed output %q is not inside the scan folder", scanDir, f)
+			return r, nil, fmt.Errorf("%s: listed output %q is not inside the scan folder", scanDir, f)
 		}
 		if _, err := os.Stat(filepath.Join(scanDir, f)); err != nil {
-			return r, fmt.Errorf("%s: listed output missing: %w", scanDir, err)
+			return r, nil, fmt.Errorf("%s: listed output missing: %w", scanDir, err)
 		}
 	}
-	return r, nil
+	return r, b, nil
 }
 
-// readComplete returns a complete scan's record and candidates; a done
-// scan whose candidates no longer parse is incomplete.
+// readComplete returns a complete scan's record and candidates: a done
+// scan whose done.json lacks a field every finished scan writes or holds an
+// invalid value (see checkDone), or whose candidates no longer parse, is
+// incomplete.
 func readComplete(dir, id string) (ScanRecord, []candidate.Candidate, error) {
-	rec, err := ReadDone(dir)
+	rec, raw, err := readDone(dir)
 	if err != nil {
 		return rec, nil, err
+	}
+	if err := checkDone(raw, rec, id); err != nil {
+		return rec, nil, fmt.Errorf("%s: %w", filepath.Join(dir, DoneFile), err)
 	}
 	cs, err := candidate.ReadFile(filepath.Join(dir, CandidatesFile))
 	if err != nil {
 		return rec, nil, err
+	}
+	if len(cs) != rec.Candidates {
+		return rec, nil, fmt.Errorf("%s: says %d candidates, %s holds %d", filepath.Join(dir, DoneFile),
+			rec.Candidates, CandidatesFile, len(cs))
 	}
 	for i := range cs {
 		if cs[i].PatientID == "" {
@@ -138,6 +165,65 @@ func readComplete(dir, id string) (ScanRecord, []candidate.Candidate, error) {
 		}
 	}
 	return rec, cs, nil
+}
+
+// ErrIncomplete marks a done.json that does not describe a finished scan:
+// a field every finished scan writes is missing, or a value is invalid.
+var ErrIncomplete = errors.New("not a finished scan's record")
+
+// doneKeys are the keys every finished scan's done.json has (runOne and
+// Worker.Process write them all; "cancer_probability" may be the legacy
+// "cancer").
+var doneKeys = []string{"id", "input", "series_uid", "cancer_probability", "scorer", "reported_nodules",
+	"candidates", "seconds", "files", "tool_version"}
+
+// checkDone checks a done.json's bytes raw (rec, as decoded) for scan id:
+// every key of doneKeys present and not null (seconds may be null), and
+// valid values: the id, a cancer probability in [0,1], a known scorer,
+// candidate counts that are not negative, files naming candidates.csv, a
+// tool version. The error (ErrIncomplete) lists every problem.
+func checkDone(raw []byte, rec ScanRecord, id string) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return fmt.Errorf("%w: %w", ErrIncomplete, err)
+	}
+	has := func(k string) bool {
+		v, ok := m[k]
+		return ok && (k == "seconds" || strings.TrimSpace(string(v)) != "null")
+	}
+	var missing, bad []string
+	for _, k := range doneKeys {
+		if !has(k) && !(k == "cancer_probability" && has("cancer")) {
+			missing = append(missing, k)
+		}
+	}
+	if has("id") && rec.ID != id {
+		bad = append(bad, fmt.Sprintf("id %q is not the folder's %q", rec.ID, id))
+	}
+	if !(rec.Cancer >= 0 && rec.Cancer <= 1) || math.IsInf(rec.Cancer, 0) {
+		bad = append(bad, fmt.Sprintf("cancer_probability %v is not in [0,1]", rec.Cancer))
+	}
+	if has("scorer") {
+		if _, err := ParseScorer(rec.Scorer); err != nil {
+			bad = append(bad, fmt.Sprintf("scorer %q is not brock, cnn or fused", rec.Scorer))
+		}
+	}
+	if rec.Candidates < 0 || rec.Reported < 0 || rec.Reported > rec.Candidates {
+		bad = append(bad, fmt.Sprintf("%d candidates, %d reported nodules", rec.Candidates, rec.Reported))
+	}
+	if has("files") && !slices.Contains(rec.Files, CandidatesFile) {
+		bad = append(bad, "files does not list "+CandidatesFile)
+	}
+	if has("tool_version") && rec.ToolVersion == "" {
+		bad = append(bad, "tool_version is empty")
+	}
+	if len(missing) > 0 {
+		bad = append([]string{"no " + strings.Join(missing, ", ")}, bad...)
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%w: %s", ErrIncomplete, strings.Join(bad, "; "))
+	}
+	return nil
 }
 
 // WriteJSON writes v as indented JSON to path atomically.

@@ -53,8 +53,12 @@ type Config struct {
 	// <name>.shardIofN.<ext>.
 	Shard, Shards int
 	// Labels is a Kaggle labels CSV (id,cancer): the summary gets the log
-	// loss.
+	// loss. An id labelled both 0 and 1 is an error; label ids that match
+	// no scan, and scans without a label, are warned about.
 	Labels string
+	// ClinicalFile names the file of Scan.Score.Clinical in messages (rows
+	// that no scan used are warned about at the end of the run).
+	ClinicalFile string
 	// Annotations (and optionally Excluded) are LUNA16 tables: the summary
 	// gets FROC/CPM, and froc.json and froc.png are written.
 	Annotations, Excluded string
@@ -112,7 +116,8 @@ type Summary struct {
 	Labelled *int     `json:"labelled,omitempty"`
 	// Eval is the FROC/CPM against Config.Annotations.
 	Eval *EvalSummary `json:"eval,omitempty"`
-	// Notes explains metrics that could not be computed.
+	// Notes explains metrics that could not be computed, and which
+	// --labels and --clinical ids matched no scan.
 	Notes []string `json:"notes,omitempty"`
 	// Patients are the complete scans' patient-level results, in input
 	// order (failed scans are in Failures).
@@ -200,6 +205,15 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range ref.warnings {
+		cfg.Log.Warn(w)
+	}
+	if ref.labels != nil {
+		for _, w := range labelMismatches(cfg.Labels, ref.labels, b.allIDs, b.ids) {
+			sum.Notes = append(sum.Notes, w)
+			cfg.Log.Warn(w)
+		}
+	}
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("create output folder: %w", err)
 	}
@@ -267,13 +281,15 @@ func (c *Config) suffix() string {
 type references struct {
 	labels        map[string]float64
 	ann, excluded []eval.Annotation
+	// warnings are the tables' (labels given twice).
+	warnings []string
 }
 
 func readReferences(cfg *Config) (references, error) {
 	var r references
 	var err error
 	if cfg.Labels != "" {
-		if r.labels, err = ReadLabels(cfg.Labels); err != nil {
+		if r.labels, r.warnings, err = readRunLabels(cfg.Labels); err != nil {
 			return r, err
 		}
 	}
@@ -305,13 +321,17 @@ func prepare(cfg *Config) (*batch, *Summary, error) {
 	for _, w := range warns {
 		cfg.Log.Warn(w)
 	}
+	all := make([]string, len(inputs))
+	for i, in := range inputs {
+		all[i] = ScanID(in)
+	}
 	if cfg.Shards > 0 {
 		if inputs, err = Shard(inputs, cfg.Shard, cfg.Shards); err != nil {
 			return nil, nil, fmt.Errorf("%w: %w", ErrUsage, err)
 		}
 	}
 	b := &batch{cfg: cfg, inputs: inputs, ids: make([]string, len(inputs)), dirs: make([]string, len(inputs)),
-		dirErr: make([]error, len(inputs)), results: make([]scanResult, len(inputs))}
+		dirErr: make([]error, len(inputs)), results: make([]scanResult, len(inputs)), settings: cfg.Scan.settings(), allIDs: all}
 	seen := map[string]string{}
 	for i, in := range inputs {
 		b.ids[i] = ScanID(in)

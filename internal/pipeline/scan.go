@@ -137,6 +137,10 @@ func (w *Worker) Process(ctx context.Context, input, scanDir string) (ScanRecord
 		return rec, nil, err
 	}
 	rec.setScored(sc)
+	rec.PatientID = p.Sidecar.PatientID
+	set := w.Opt.settings()
+	set.ClinicalRow = w.Opt.Score.Clinical.clinicalRow(p.ID, p.Sidecar.PatientID)
+	rec.Settings = &set
 	if err := w.outputs(p, cs, dr, &rec, scanDir); err != nil {
 		return rec, nil, err
 	}
