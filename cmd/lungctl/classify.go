@@ -46,10 +46,19 @@ func (f *classifyFlags) add(cmd *cobra.Command) {
 // load returns the model named by --model, or the embedded default. The
 // numeric flags were range-checked when parsed.
 func (f *classifyFlags) load() (*classify.Model, error) {
-	if f.model == "" {
-		return classify.Default()
+	m, err := classify.Default()
+	if f.model != "" {
+		m, err = classify.Load(f.model)
 	}
-	return classify.Load(f.model)
+	if err != nil {
+		return nil, err
+	}
+	// A model that cannot score one patch within the budget is refused
+	// now, not after the preprocessing and detection before scoring.
+	if err := m.CheckMemory(); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // readClinical reads a --clinical CSV (nil for "").

@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"text/tabwriter"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/lungctl/lungctl/internal/classify"
 	"github.com/lungctl/lungctl/internal/classify/nn"
+	"github.com/lungctl/lungctl/internal/textsafe"
 	"github.com/spf13/cobra"
 )
 
@@ -75,10 +80,15 @@ it describes the embedded default model.`,
 			info := modelInfo{File: name, SHA256: m.SHA256(), FormatVersion: m.Header.FormatVersion, Arch: m.Net.Arch,
 				Parameters: m.Net.NumParams(), Patch: m.Patch, Card: m.Card(), Legacy: m.Header.Training}
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
+				var buf bytes.Buffer
+				enc := json.NewEncoder(&buf)
 				enc.SetIndent("", "  ")
 				enc.SetEscapeHTML(false)
-				return enc.Encode(info)
+				if err := enc.Encode(info); err != nil {
+					return err
+				}
+				_, err := cmd.OutOrStdout().Write(jsonTerminalSafe(buf.Bytes()))
+				return err
 			}
 			return printModelInfo(cmd.OutOrStdout(), info)
 		},
@@ -87,11 +97,42 @@ it describes the embedded default model.`,
 	return cmd
 }
 
+// jsonTerminalSafe rewrites the characters of encoded JSON that
+// encoding/json leaves raw but a terminal may act on (DEL, C1 controls,
+// Unicode format characters such as bidirectional overrides; see package
+// textsafe) as \u escapes. Outside strings JSON is ASCII and printable, so
+// they can only occur inside strings, where the escape is the same value.
+// encoding/json itself escapes the other control characters, U+2028 and
+// U+2029, and replaces invalid UTF-8.
+func jsonTerminalSafe(b []byte) []byte {
+	if textsafe.Clean(strings.ReplaceAll(string(b), "\n", "")) {
+		return b
+	}
+	var out bytes.Buffer
+	for _, r := range string(b) {
+		if r == '\n' || textsafe.Clean(string(r)) {
+			out.WriteRune(r)
+			continue
+		}
+		if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+			fmt.Fprintf(&out, `\u%04x\u%04x`, r1, r2)
+		} else {
+			fmt.Fprintf(&out, `\u%04x`, r)
+		}
+	}
+	return out.Bytes()
+}
+
+// printModelInfo prints in as aligned text. Every value, file name and
+// card text included, is escaped (package textsafe): a card is read from
+// the file and may hold control characters meant for the terminal.
 func printModelInfo(w io.Writer, in modelInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	c := in.Card
 	pr := newPrinter(tw)
-	row := func(k, format string, a ...any) { pr.Printf("%s\t%s\n", k, fmt.Sprintf(format, a...)) }
+	row := func(k, format string, a ...any) {
+		pr.Printf("%s\t%s\n", k, textsafe.Escape(fmt.Sprintf(format, a...)))
+	}
 	row("file:", "%s", in.File)
 	row("sha256:", "%s", in.SHA256)
 	domain := c.Domain
@@ -104,11 +145,13 @@ func printModelInfo(w io.Writer, in modelInfo) error {
 		domain += " (the file has no model card)"
 	}
 	row("domain:", "%s", domain)
-	arch := c.Architecture
-	if arch == "" {
-		arch = classify.DescribeArch(in.Arch)
-	}
+	// the network as the header builds it; a card's own description is
+	// free text and is shown only where it says something else
+	arch := classify.DescribeArch(in.Arch)
 	row("architecture:", "%s", arch)
+	if c.Architecture != "" && c.Architecture != arch {
+		row("  card says:", "%s", c.Architecture)
+	}
 	p := in.Patch
 	row("patch:", "%d³ samples %g mm apart, HU [%g, %g] → [0, 1], %g HU outside the scan",
 		p.Size, p.SpacingMM, p.Norm.MinHU, p.Norm.MaxHU, p.Norm.OutsideHU)

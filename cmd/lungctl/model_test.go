@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/lungctl/lungctl/internal/classify"
+	"github.com/lungctl/lungctl/internal/classify/nn"
 )
 
 // TestModelInfo prints the embedded default's card (domain phantom) as text
@@ -121,6 +125,69 @@ func TestTrainWritesCardedModel(t *testing.T) {
 	for _, s := range []string{"phantom (trained on synthetic phantoms only", "32 examples", "8 examples", "note:", "cli test", "conv3³ 2-2"} {
 		if !strings.Contains(r.stdout, s) {
 			t.Errorf("model info of the trained model does not show %q:\n%s", s, r.stdout)
+		}
+	}
+}
+
+// TestModelInfoEscapesTheCard: card text (read from the file) reaches the
+// terminal escaped, as text and as JSON, where JSON decodes back to the
+// card's text; the architecture shown is the header's, and a card that
+// says otherwise is shown as the card's claim.
+func TestModelInfoEscapesTheCard(t *testing.T) {
+	m, err := classify.NewModel(nn.Arch{Size: 8, Channels: []int{2}}, classify.PatchSpec{Size: 8, SpacingMM: 1, Norm: classify.DefaultNorm}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	domain := "patients\x1b[31mRED\n\rfake: line\u202e\u0085\x7f"
+	m.Header.Card = &classify.Card{Domain: domain, Note: "bell\a", Architecture: "a 1-layer toy"}
+	path := filepath.Join(t.TempDir(), "ctrl.lcnn")
+	if err := m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	raw := []string{"\x1b", "\r", "\a", "\u202e", "\u0085", "\x7f", "\nfake"}
+	r := lungctl(t, "model", "info", path)
+	if r.code != exitOK {
+		t.Fatalf("model info: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, s := range raw {
+		if strings.Contains(r.stdout, s) {
+			t.Errorf("model info prints %q raw:\n%q", s, r.stdout)
+		}
+	}
+	for _, s := range []string{`patients\x1b[31mRED\n\rfake: line\u202e\u0085\x7f`, `bell\x07`,
+		"conv3³ 2 (ReLU", "card says:", "a 1-layer toy"} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("model info does not show %q:\n%s", s, r.stdout)
+		}
+	}
+	r = lungctl(t, "model", "info", path, "--json")
+	for _, s := range raw {
+		if strings.Contains(r.stdout, s) {
+			t.Errorf("model info --json prints %q raw:\n%q", s, r.stdout)
+		}
+	}
+	var info struct {
+		Card classify.Card `json:"card"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &info); err != nil || r.code != exitOK {
+		t.Fatalf("model info --json: exit %d, %v:\n%s", r.code, err, r.stdout)
+	}
+	if info.Card.Domain != domain || info.Card.Note != "bell\a" {
+		t.Errorf("model info --json: domain %q, note %q; want the card's text back", info.Card.Domain, info.Card.Note)
+	}
+}
+
+// TestModelInfoRefusesSpecialFiles: a folder or a device such as /dev/zero
+// (which model info once read without end) is refused at once by kind.
+func TestModelInfoRefusesSpecialFiles(t *testing.T) {
+	paths := map[string]string{t.TempDir(): "folder"}
+	if st, err := os.Stat("/dev/zero"); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+		paths["/dev/zero"] = "character device"
+	}
+	for p, kind := range paths {
+		r := lungctl(t, "--max-memory", "256M", "model", "info", p)
+		if r.code != exitFailure || !strings.Contains(r.stderr, p) || !strings.Contains(r.stderr, kind) || r.elapsed > 10*time.Second {
+			t.Errorf("model info %s: exit %d after %v, want %d naming it and %q:\n%s", p, r.code, r.elapsed, exitFailure, kind, r.stderr)
 		}
 	}
 }

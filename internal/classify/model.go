@@ -10,12 +10,15 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
 	"os"
 	"slices"
 
 	"github.com/lungctl/lungctl/internal/atomicfile"
 	"github.com/lungctl/lungctl/internal/classify/nn"
+	"github.com/lungctl/lungctl/internal/membudget"
+	"github.com/lungctl/lungctl/internal/safefile"
 )
 
 // Model file layout (all integers little endian):
@@ -33,6 +36,46 @@ const (
 	// FormatVersion is the model file format this package writes and reads.
 	FormatVersion = 1
 )
+
+// Limits of a model file, checked by Decode and Load (Load checks them, and
+// the memory budget, from the file's size and header before reading the
+// weights) and by Encode, so that no file this package writes is refused.
+const (
+	// MaxHeaderBytes is the most bytes the JSON header may take: 64 KiB.
+	// It holds the architecture, the patch spec, at most 20 parameter
+	// names and shapes (about 1 KiB) and the model card, whose text fields
+	// (a description, two table names and hashes, a note) take 1 to 2 KiB
+	// in the models lungctl trains; 64 KiB leaves room for a long note and
+	// bounds what a hostile card can make lungctl hold or print.
+	MaxHeaderBytes = 64 << 10
+	// MaxPatchSize is the largest network input (patch side, voxels) a
+	// model may have: 128. Nodules are at most 30 mm across and 3-D nodule
+	// classifiers use 32³ to 96³ patches at about 1 mm; 128³ holds a 30 mm
+	// nodule with 49 mm of context on each side. Larger inputs are not
+	// nodule classifiers, and their forward pass is costly: the first
+	// convolution alone needs 27·Size³ float32 of im2col scratch per worker
+	// (1.8 GB at 256³; see ForwardBytes).
+	MaxPatchSize = 128
+	// MaxModelBytes is the largest model file: 512 MiB. The largest model
+	// lungctl train can write (its 32³ input, five conv blocks of 1024
+	// channels, 113 280 001 float32 weights) is a 432 MiB file; the
+	// architecture limits of nn.Arch alone would allow files of hundreds of
+	// terabytes. Load also refuses a file whose bytes and decoded weights
+	// (twice its size) exceed the memory budget (package membudget).
+	MaxModelBytes = 512 << 20
+	// MinWindowHU is the narrowest HU normalisation window (Norm.MaxHU −
+	// Norm.MinHU) a model may have: 1 HU. Patches are scaled by
+	// 1/(MaxHU − MinHU); a narrower window would make that scale overflow
+	// (NaN scores) or, for HU values stored as integers, no longer a window.
+	MinWindowHU = 1
+)
+
+// prefixLen is the length of the fixed prefix: magic, version, header length.
+const prefixLen = 16
+
+// minFileLen is the shortest file that can hold a model: the prefix, a
+// header of at least 2 bytes ("{}") and the checksum.
+const minFileLen = prefixLen + 2 + 4
 
 var (
 	// ErrModelFormat reports a file that is not a lungctl model or is
@@ -98,6 +141,17 @@ type Model struct {
 	// sha is the hex SHA-256 of the file the model was decoded from or
 	// last saved to ("" before either).
 	sha string
+	// src names the model in messages: the file it was loaded from or last
+	// saved to, or the embedded default ("" for a model built in memory).
+	src string
+}
+
+// name is how messages name the model: its file, or "model in memory".
+func (m *Model) name() string {
+	if m.src == "" {
+		return "model in memory"
+	}
+	return m.src
 }
 
 // Card returns the model card, or UnknownCard for a file without one.
@@ -127,13 +181,59 @@ func hexSHA256(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-// NewModel returns an untrained model (He-initialised from seed).
-func NewModel(a nn.Arch, spec PatchSpec, seed uint64) (*Model, error) {
-	if spec.Size != a.Size {
-		return nil, fmt.Errorf("classify: patch size %d ≠ network input %d", spec.Size, a.Size)
+// Validate checks a patch spec on its own: a positive side, a positive
+// finite spacing, finite HU values and a window (MaxHU − MinHU) of at least
+// MinWindowHU that is itself finite.
+func (s PatchSpec) Validate() error {
+	n := s.Norm
+	w := n.MaxHU - n.MinHU
+	switch {
+	case s.Size < 1:
+		return fmt.Errorf("patch size %d voxels", s.Size)
+	case !(s.SpacingMM > 0) || math.IsInf(s.SpacingMM, 0):
+		return fmt.Errorf("patch spacing %g mm, want a positive finite value", s.SpacingMM)
+	case !finite(n.MinHU) || !finite(n.MaxHU) || !finite(n.OutsideHU):
+		return fmt.Errorf("HU window [%g, %g] (outside %g): want finite values", n.MinHU, n.MaxHU, n.OutsideHU)
+	case !(w >= MinWindowHU) || math.IsInf(w, 0):
+		return fmt.Errorf("HU window [%g, %g]: want max_hu − min_hu of at least %d HU and finite", n.MinHU, n.MaxHU, MinWindowHU)
 	}
-	if !(spec.SpacingMM > 0) || !(spec.Norm.MaxHU > spec.Norm.MinHU) {
-		return nil, fmt.Errorf("classify: invalid patch spec %+v", spec)
+	return nil
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// checkArch checks a network and patch spec against the model limits
+// (MaxPatchSize, MaxModelBytes with a header of MaxHeaderBytes) without
+// allocating the network.
+func checkArch(a nn.Arch, spec PatchSpec) error {
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	if a.Size > MaxPatchSize {
+		return fmt.Errorf("network input %d³ voxels: at most %d³ (MaxPatchSize: a nodule classifier needs no more)", a.Size, MaxPatchSize)
+	}
+	if spec.Size != a.Size {
+		return fmt.Errorf("patch size %d ≠ network input %d", spec.Size, a.Size)
+	}
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+	if w := weightBytes(a); w > MaxModelBytes-MaxHeaderBytes-minFileLen {
+		return fmt.Errorf("%d weights (%s): a model file is at most %s (MaxModelBytes)",
+			a.NumParams(), membudget.Format(uint64(w)), membudget.Format(MaxModelBytes))
+	}
+	return nil
+}
+
+// weightBytes is the bytes of a's weights in a file (4 a weight); a must be valid.
+func weightBytes(a nn.Arch) int64 { return 4 * int64(a.NumParams()) }
+
+// NewModel returns an untrained model (He-initialised from seed). The
+// architecture and patch spec must be within the limits Load accepts
+// (MaxPatchSize, MaxModelBytes, PatchSpec.Validate).
+func NewModel(a nn.Arch, spec PatchSpec, seed uint64) (*Model, error) {
+	if err := checkArch(a, spec); err != nil {
+		return nil, fmt.Errorf("classify: %w", err)
 	}
 	n, err := nn.New(a)
 	if err != nil {
@@ -153,9 +253,15 @@ func (m *Model) Encode() ([]byte, error) {
 	for _, p := range m.Net.Params() {
 		h.Params = append(h.Params, ParamInfo{Name: p.Name, Shape: slices.Clone(p.Shape)})
 	}
+	if err := checkArch(h.Arch, h.Patch); err != nil {
+		return nil, fmt.Errorf("classify: encode: %w", err)
+	}
 	js, err := json.Marshal(h)
 	if err != nil {
 		return nil, fmt.Errorf("classify: encode header: %w", err)
+	}
+	if len(js) > MaxHeaderBytes {
+		return nil, fmt.Errorf("classify: encode: header with the model card is %d bytes, at most %d (MaxHeaderBytes; shorten the note)", len(js), MaxHeaderBytes)
 	}
 	var buf bytes.Buffer
 	buf.WriteString(Magic)
@@ -185,73 +291,167 @@ func (m *Model) Save(path string) error {
 	if err := atomicfile.WriteBytes(path, b); err != nil {
 		return fmt.Errorf("classify: %s: %w", path, err)
 	}
-	m.sha = hexSHA256(b)
+	m.sha, m.src = hexSHA256(b), path
 	return nil
 }
 
-// Load reads and validates a model file; errors name the file.
+// Load reads and validates a model file; errors name the file. Before
+// reading more than the header it refuses a path that is not a regular
+// file (a FIFO, device or folder: safefile.ErrNotRegular), a file whose
+// size differs from what its header describes or exceeds MaxModelBytes,
+// and one whose bytes and decoded weights (about twice its size) exceed
+// the memory budget (membudget.ErrTooBig).
 func Load(path string) (*Model, error) {
-	b, err := os.ReadFile(path)
+	f, err := safefile.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("classify: %w", err)
+		return nil, fmt.Errorf("classify: model: %w", err)
+	}
+	defer f.Close() // read-only
+	b, err := readModel(f, path)
+	if err != nil {
+		return nil, err
 	}
 	m, err := Decode(b)
 	if err != nil {
 		return nil, fmt.Errorf("classify: model %s: %w", path, err)
 	}
+	m.src = path
 	return m, nil
 }
 
-// Decode parses the bytes of a model file (see Load).
-func Decode(b []byte) (*Model, error) {
-	if len(b) < 20 || string(b[:8]) != Magic {
-		return nil, fmt.Errorf("%w: bad magic", ErrModelFormat)
+// readModel reads the model file f (named path in errors) after checking
+// its prefix, header, size and the memory budget.
+func readModel(f *os.File, path string) ([]byte, error) {
+	bad := func(err error) error { return fmt.Errorf("classify: model %s: %w", path, err) }
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("classify: model: %w", err)
 	}
-	if v := binary.LittleEndian.Uint32(b[8:12]); v != FormatVersion {
-		return nil, fmt.Errorf("%w: version %d, this build reads %d", ErrModelVersion, v, FormatVersion)
+	size := st.Size()
+	prefix := make([]byte, min(size, prefixLen))
+	if _, err := io.ReadFull(f, prefix); err != nil {
+		return nil, bad(fmt.Errorf("%w: %w", ErrModelFormat, err))
+	}
+	hl, err := checkPrefix(prefix, size)
+	if err != nil {
+		return nil, bad(err)
+	}
+	js := make([]byte, hl) // hl ≤ MaxHeaderBytes
+	if _, err := io.ReadFull(f, js); err != nil {
+		return nil, bad(fmt.Errorf("%w: header: %w", ErrModelFormat, err))
+	}
+	h, err := decodeHeader(js)
+	if err != nil {
+		return nil, bad(err)
+	}
+	if err := checkFileSize(h, hl, size); err != nil {
+		return nil, bad(err)
+	}
+	// the file's bytes and the weights decoded from them are held at once
+	what := fmt.Sprintf("classify: model %s: %s file and its %d weights", path, membudget.Format(uint64(size)), h.Arch.NumParams())
+	if err := membudget.Check(what, uint64(size)+uint64(weightBytes(h.Arch))); err != nil {
+		return nil, err
+	}
+	b := make([]byte, size)
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return nil, bad(fmt.Errorf("%w: reading %d bytes: %w", ErrModelFormat, size, err))
+	}
+	if n, _ := f.ReadAt(make([]byte, 1), size); n != 0 {
+		return nil, bad(fmt.Errorf("%w: the file grew while being read", ErrModelFormat))
+	}
+	return b, nil
+}
+
+// checkPrefix checks the first min(size, 16) bytes of a model file of size
+// bytes (magic, version, header length) and returns the header length.
+func checkPrefix(p []byte, size int64) (int, error) {
+	switch {
+	case size == 0:
+		return 0, fmt.Errorf("%w: empty file", ErrModelFormat)
+	case string(p[:min(len(p), len(Magic))]) != Magic[:min(len(p), len(Magic))]:
+		return 0, fmt.Errorf("%w: bad magic (not a lungctl model file)", ErrModelFormat)
+	case size < minFileLen:
+		return 0, fmt.Errorf("%w: %d bytes, too short for a model file (truncated)", ErrModelFormat, size)
+	case size > MaxModelBytes:
+		return 0, fmt.Errorf("%w: %s, larger than any model file may be (%s, MaxModelBytes)",
+			ErrModelFormat, membudget.Format(uint64(size)), membudget.Format(MaxModelBytes))
+	}
+	if v := binary.LittleEndian.Uint32(p[8:12]); v != FormatVersion {
+		return 0, fmt.Errorf("%w: version %d, this build reads %d", ErrModelVersion, v, FormatVersion)
+	}
+	hl := int64(binary.LittleEndian.Uint32(p[12:16]))
+	switch {
+	case hl > MaxHeaderBytes:
+		return 0, fmt.Errorf("%w: header (with the model card) of %d bytes, at most %d (MaxHeaderBytes)", ErrModelFormat, hl, MaxHeaderBytes)
+	case hl < 2:
+		return 0, fmt.Errorf("%w: header length %d", ErrModelFormat, hl)
+	case prefixLen+hl+4 > size:
+		return 0, fmt.Errorf("%w: header length %d, but the file has %d bytes (truncated or corrupt)", ErrModelFormat, hl, size)
+	}
+	return int(hl), nil
+}
+
+// decodeHeader parses and checks the JSON header (one object, nothing after
+// it but white space) against the format version and the model limits.
+func decodeHeader(js []byte) (Header, error) {
+	var h Header
+	dec := json.NewDecoder(bytes.NewReader(js))
+	if err := dec.Decode(&h); err != nil {
+		return h, fmt.Errorf("%w: header: %w", ErrModelFormat, err)
+	}
+	if rest := bytes.TrimSpace(js[dec.InputOffset():]); len(rest) > 0 {
+		return h, fmt.Errorf("%w: header: %d bytes after the JSON object", ErrModelFormat, len(rest))
+	}
+	if h.FormatVersion != FormatVersion {
+		return h, fmt.Errorf("%w: header says version %d", ErrModelVersion, h.FormatVersion)
+	}
+	if err := checkArch(h.Arch, h.Patch); err != nil {
+		return h, fmt.Errorf("%w: %w", ErrModelFormat, err)
+	}
+	return h, nil
+}
+
+// checkFileSize checks that a file of size bytes holds exactly the header of
+// hl bytes, the weights of h.Arch and the checksum.
+func checkFileSize(h Header, hl int, size int64) error {
+	if want := prefixLen + int64(hl) + weightBytes(h.Arch) + 4; size != want {
+		return fmt.Errorf("%w: %d bytes, but its header describes %d weights: a %d-byte file (truncated, padded or corrupt)",
+			ErrModelFormat, size, h.Arch.NumParams(), want)
+	}
+	return nil
+}
+
+// Decode parses the bytes of a model file (see Load for the checks).
+func Decode(b []byte) (*Model, error) {
+	hl, err := checkPrefix(b[:min(len(b), prefixLen)], int64(len(b)))
+	if err != nil {
+		return nil, err
 	}
 	body := b[:len(b)-4]
 	if got, want := crc32.ChecksumIEEE(body), binary.LittleEndian.Uint32(b[len(b)-4:]); got != want {
 		return nil, fmt.Errorf("%w: checksum mismatch (file corrupt or truncated)", ErrModelFormat)
 	}
-	hl := int(binary.LittleEndian.Uint32(b[12:16]))
-	if hl <= 0 || 16+hl > len(body) {
-		return nil, fmt.Errorf("%w: header length %d", ErrModelFormat, hl)
-	}
-	var h Header
-	dec := json.NewDecoder(bytes.NewReader(b[16 : 16+hl]))
-	if err := dec.Decode(&h); err != nil {
-		return nil, fmt.Errorf("%w: header: %w", ErrModelFormat, err)
-	}
-	if h.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("%w: header says version %d", ErrModelVersion, h.FormatVersion)
-	}
-	if err := h.Arch.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrModelFormat, err)
+	h, err := decodeHeader(b[prefixLen : prefixLen+hl])
+	if err != nil {
+		return nil, err
 	}
 	// check sizes before allocating anything a corrupt header could inflate
-	if want, have := h.Arch.NumParams(), (len(body)-16-hl)/4; want != have || (len(body)-16-hl)%4 != 0 {
-		return nil, fmt.Errorf("%w: architecture has %d weights, file holds %d bytes of weights", ErrModelFormat, want, len(body)-16-hl)
+	if err := checkFileSize(h, hl, int64(len(b))); err != nil {
+		return nil, err
 	}
 	n, err := nn.New(h.Arch)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrModelFormat, err)
 	}
-	if h.Patch.Size != h.Arch.Size || !(h.Patch.SpacingMM > 0) || !(h.Patch.Norm.MaxHU > h.Patch.Norm.MinHU) {
-		return nil, fmt.Errorf("%w: patch spec %+v for input size %d", ErrModelFormat, h.Patch, h.Arch.Size)
-	}
 	ps := n.Params()
 	if len(h.Params) != len(ps) {
 		return nil, fmt.Errorf("%w: %d parameter tensors, architecture has %d", ErrModelFormat, len(h.Params), len(ps))
 	}
-	off := 16 + hl
+	off := prefixLen + hl
 	for i, p := range ps {
 		if h.Params[i].Name != p.Name || !slices.Equal(h.Params[i].Shape, p.Shape) {
 			return nil, fmt.Errorf("%w: parameter %d is %s %v, want %s %v", ErrModelFormat, i,
 				h.Params[i].Name, h.Params[i].Shape, p.Name, p.Shape)
-		}
-		if off+4*len(p.Data) > len(body) {
-			return nil, fmt.Errorf("%w: truncated weights", ErrModelFormat)
 		}
 		for j := range p.Data {
 			v := math.Float32frombits(binary.LittleEndian.Uint32(body[off+4*j:]))
@@ -261,9 +461,6 @@ func Decode(b []byte) (*Model, error) {
 			p.Data[j] = v
 		}
 		off += 4 * len(p.Data)
-	}
-	if off != len(body) {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrModelFormat, len(body)-off)
 	}
 	return &Model{Net: n, Patch: h.Patch, Header: h, sha: hexSHA256(b)}, nil
 }
@@ -283,5 +480,6 @@ func Default() (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("classify: embedded model %s: %w", DefaultModelName, err)
 	}
+	m.src = "embedded model " + DefaultModelName
 	return m, nil
 }

@@ -61,23 +61,24 @@ type scratch struct {
 	parts     [][]float32
 }
 
-// cols returns one buffer of n values per par worker (dcol: the second set).
-func (s *scratch) cols(n int, dcol bool) [][]float32 {
+// cols returns one buffer of n values for each par worker of a loop over
+// items items (par.For numbers its workers below min(items, par.Limit()),
+// so no more buffers are allocated than it uses; dcol: the second set).
+func (s *scratch) cols(n, items int, dcol bool) [][]float32 {
 	bufs := &s.col
 	if dcol {
 		bufs = &s.dcol
 	}
-	for len(*bufs) < par.Limit() {
+	k := max(1, min(items, par.Limit()))
+	for len(*bufs) < k {
 		*bufs = append(*bufs, nil)
 	}
-	for i, b := range *bufs {
-		if len(b) < n {
+	out := make([][]float32, k)
+	for i := range out {
+		if len((*bufs)[i]) < n {
 			(*bufs)[i] = make([]float32, n)
 		}
-	}
-	out := make([][]float32, len(*bufs))
-	for i, b := range *bufs {
-		out[i] = b[:n]
+		out[i] = (*bufs)[i][:n]
 	}
 	return out
 }
@@ -169,7 +170,7 @@ func (op conv) Do(vs ...G.Value) (G.Value, error) {
 	x, w := a[0], a[1]
 	P, Kr, in := op.g.Out().Len(), op.g.Rows(), op.g.Cin*op.g.In.Len()
 	t, y := op.o.tensor(op.outShape()...)
-	cols := op.sc.cols(Kr*P, false)
+	cols := op.sc.cols(Kr*P, op.n, false)
 	par.For(op.n, func(wk, s int) {
 		col := cols[wk]
 		nn.Im2Col(op.g, x[s*in:(s+1)*in], col)
@@ -215,7 +216,7 @@ func (op convGradW) Do(vs ...G.Value) (G.Value, error) {
 	P, Kr, in := g.Out().Len(), g.Rows(), g.Cin*g.In.Len()
 	parts := op.c.sc.part(Kr * cout)
 	np := len(parts)
-	cols := op.c.sc.cols(Kr*P, false)
+	cols := op.c.sc.cols(Kr*P, min(np, n), false)
 	par.For(min(np, n), func(wk, p int) {
 		col := cols[wk]
 		for s := p; s < n; s += np {
@@ -257,7 +258,7 @@ func (op convGradX) Do(vs ...G.Value) (G.Value, error) {
 	g, cout := op.c.g, op.c.cout
 	P, Kr, in := g.Out().Len(), g.Rows(), g.Cin*g.In.Len()
 	t, dx := op.o.tensor(op.c.n, g.Cin, g.In[0], g.In[1], g.In[2])
-	dcols := op.c.sc.cols(Kr*P, true)
+	dcols := op.c.sc.cols(Kr*P, op.c.n, true)
 	par.For(op.c.n, func(wk, s int) {
 		dcol := dcols[wk]
 		nn.Gemm(true, false, Kr, P, cout, w, Kr, dy[s*cout*P:(s+1)*cout*P], P, 0, dcol, P)
