@@ -108,7 +108,7 @@ func newTrainCmd() *cobra.Command {
 	intFlag(f, &cfg.GradParts, "grad-parts", gorgop.DefaultGradParts, 1, 64,
 		"fixed partial sums of the weight gradients: the same seed and value give the same weights on any machine; at most this many cores sum them")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed for data, split, initialisation, batch order and augmentation (any 64-bit unsigned integer)")
-	f.StringVar(&note, "note", "", "free text stored in the model card")
+	f.StringVar(&note, "note", "", "free text stored in the model card, at most 8 KiB")
 	return cmd
 }
 

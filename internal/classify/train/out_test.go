@@ -59,3 +59,16 @@ func TestRunChecksOutFirst(t *testing.T) {
 		t.Errorf("the checks left files behind: %v", ents)
 	}
 }
+
+// TestNoteBounded: a note longer than MaxNoteBytes is refused before
+// training (the card would not fit the model header, found at the end).
+func TestNoteBounded(t *testing.T) {
+	cfg := Config{Note: strings.Repeat("n", MaxNoteBytes+1)}
+	if err := cfg.Validate(); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "Note") {
+		t.Errorf("a %d-byte note: %v", MaxNoteBytes+1, err)
+	}
+	cfg.Note = strings.Repeat("n", MaxNoteBytes)
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("a %d-byte note: %v", MaxNoteBytes, err)
+	}
+}

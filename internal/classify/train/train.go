@@ -146,6 +146,11 @@ func (cfg Config) withDefaults() Config {
 	return cfg
 }
 
+// MaxNoteBytes bounds Config.Note (bytes): with the rest of the card and
+// the parameter list (a few KiB) it must fit classify.MaxHeaderBytes even
+// when JSON writes every byte of it as a six-byte \\u escape.
+const MaxNoteBytes = 8 << 10
+
 // Validate checks every field against its documented range (after
 // defaults); errors wrap ErrConfig and name the field.
 func (cfg Config) Validate() error {
@@ -179,6 +184,10 @@ func (cfg Config) Validate() error {
 		return bad("MaxShiftMM", c.MaxShiftMM, "(0, 16]")
 	case c.GradParts < 1 || c.GradParts > 64:
 		return bad("GradParts", c.GradParts, "1 to 64")
+	case len(c.Note) > MaxNoteBytes:
+		// The card must fit the model header (classify.MaxHeaderBytes):
+		// found after training, the file could not be written.
+		return bad("Note", fmt.Sprintf("%d bytes", len(c.Note)), fmt.Sprintf("at most %d bytes", MaxNoteBytes))
 	}
 	if err := c.Arch.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
