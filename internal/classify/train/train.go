@@ -148,7 +148,7 @@ func (cfg Config) withDefaults() Config {
 
 // MaxNoteBytes bounds Config.Note (bytes): with the rest of the card and
 // the parameter list (a few KiB) it must fit classify.MaxHeaderBytes even
-// when JSON writes every byte of it as a six-byte \\u escape.
+// when JSON writes every byte of it as a six-byte \u escape.
 const MaxNoteBytes = 8 << 10
 
 // Validate checks every field against its documented range (after
