@@ -306,7 +306,7 @@ func Load(path string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("classify: model: %w", err)
 	}
-	defer f.Close() // read-only
+	defer func() { _ = f.Close() }() // read-only: closing loses nothing
 	b, err := readModel(f, path)
 	if err != nil {
 		return nil, err

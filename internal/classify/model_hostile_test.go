@@ -75,7 +75,7 @@ func savedSmallModel(t *testing.T) (string, []byte) {
 // loadErr writes data to name in a temporary folder, loads it and returns
 // the error, failing when it loads or when the error does not wrap want or
 // name the file or contain each of says.
-func loadErr(t *testing.T, name string, data []byte, want error, says ...string) error {
+func loadErr(t *testing.T, name string, data []byte, want error, says ...string) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, data, 0o644); err != nil {
@@ -93,7 +93,6 @@ func loadErr(t *testing.T, name string, data []byte, want error, says ...string)
 			t.Fatalf("%s: error %q does not say %q", name, err, s)
 		}
 	}
-	return err
 }
 
 // withBudget sets the memory budget to n bytes for the rest of the test.
