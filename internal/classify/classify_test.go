@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/candidate"
@@ -188,29 +187,15 @@ func TestModelRoundTripAndCorruption(t *testing.T) {
 			t.Fatalf("parameter %s changed", p.Name)
 		}
 	}
-	check := func(name string, data []byte, want error) {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		_, err := Load(p)
-		if err == nil {
-			t.Fatalf("%s: loaded a bad file", name)
-		}
-		if !errors.Is(err, want) || !strings.Contains(err.Error(), p) {
-			t.Fatalf("%s: error %q, want %v naming the file", name, err, want)
-		}
-	}
 	flip := bytes.Clone(b)
 	flip[len(flip)-20] ^= 0x40
-	check("flipped.lcnn", flip, ErrModelFormat)
-	check("truncated.lcnn", b[:len(b)-9], ErrModelFormat)
-	check("empty.lcnn", nil, ErrModelFormat)
-	check("magic.lcnn", append([]byte("PK\x03\x04...."), b[8:]...), ErrModelFormat)
+	loadErr(t, "flipped.lcnn", flip, ErrModelFormat)
+	loadErr(t, "truncated.lcnn", b[:len(b)-9], ErrModelFormat)
+	loadErr(t, "empty.lcnn", nil, ErrModelFormat)
+	loadErr(t, "magic.lcnn", append([]byte("PK\x03\x04...."), b[8:]...), ErrModelFormat)
 	v2 := bytes.Clone(b)
 	v2[8] = 2
-	check("version.lcnn", v2, ErrModelVersion)
+	loadErr(t, "version.lcnn", v2, ErrModelVersion)
 	// a consistent checksum but a header that claims a bigger network
 	big := bytes.Replace(bytes.Clone(b[:len(b)-4]), []byte(`"channels":[2,3]`), []byte(`"channels":[900,900]`), 1)
 	if bytes.Equal(big, b[:len(b)-4]) {
@@ -219,7 +204,7 @@ func TestModelRoundTripAndCorruption(t *testing.T) {
 	hl := binary.LittleEndian.Uint32(big[12:16]) + uint32(len(big)-len(b)+4)
 	binary.LittleEndian.PutUint32(big[12:16], hl)
 	big = binary.LittleEndian.AppendUint32(big, crc32.ChecksumIEEE(big))
-	check("inflated.lcnn", big, ErrModelFormat)
+	loadErr(t, "inflated.lcnn", big, ErrModelFormat)
 	if _, err := Load(filepath.Join(dir, "missing.lcnn")); err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
 	}
