@@ -228,12 +228,7 @@ func equalF32(a, b []float32) bool {
 // rejects bad input.
 func TestScoreMatchesSinglePatchForward(t *testing.T) {
 	m := smallModel(t)
-	g := volume.Grid{Dims: [3]int{30, 30, 30}, Spacing: volume.Vec3{1, 1, 1}, Origin: volume.Vec3{-15, -15, -15}, Direction: volume.Identity}
-	v := volume.New[int16](g)
-	r := rand.New(rand.NewPCG(5, 5))
-	for i := range v.Data {
-		v.Data[i] = int16(r.IntN(1400) - 1000)
-	}
+	v := noiseVolume(30, 5)
 	var cs []candidate.Candidate
 	for i := 0; i < 70; i++ { // more than one batch
 		cs = append(cs, candidate.Candidate{World: [3]float64{float64(i%7) - 3, float64(i%5) - 2, float64(i%3) - 1.5}})
@@ -292,4 +287,17 @@ func TestSHA256FollowsTheFile(t *testing.T) {
 	if sum := sha256.Sum256(b); m.SHA256() != hex.EncodeToString(sum[:]) {
 		t.Fatalf("after Save: SHA256 %s, file %x", m.SHA256(), sum)
 	}
+}
+
+// noiseVolume is an n³ volume of 1 mm voxels centred on the origin, of
+// uniform noise in −1000…399 HU drawn from seed.
+func noiseVolume(n int, seed uint64) *volume.Volume[int16] {
+	h := -float64(n) / 2
+	g := volume.Grid{Dims: [3]int{n, n, n}, Spacing: volume.Vec3{1, 1, 1}, Origin: volume.Vec3{h, h, h}, Direction: volume.Identity}
+	v := volume.New[int16](g)
+	r := rand.New(rand.NewPCG(seed, seed))
+	for i := range v.Data {
+		v.Data[i] = int16(r.IntN(1400) - 1000)
+	}
+	return v
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"hash/crc32"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -20,7 +19,6 @@ import (
 	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/par"
 	"github.com/lungctl/lungctl/internal/safefile"
-	"github.com/lungctl/lungctl/internal/volume"
 )
 
 // splitModel returns the JSON header of a model file, decoded into a map
@@ -306,12 +304,7 @@ func TestScoreWithinTheMemoryBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := volume.Grid{Dims: [3]int{20, 20, 20}, Spacing: volume.Vec3{1, 1, 1}, Origin: volume.Vec3{-10, -10, -10}, Direction: volume.Identity}
-	v := volume.New[int16](g)
-	r := rand.New(rand.NewPCG(7, 7))
-	for i := range v.Data {
-		v.Data[i] = int16(r.IntN(1400) - 1000)
-	}
+	v := noiseVolume(20, 7)
 	var cs []candidate.Candidate
 	for i := 0; i < 9; i++ {
 		cs = append(cs, candidate.Candidate{World: [3]float64{float64(i%3) - 1, float64(i%4) - 2, float64(i%5) - 2}})
