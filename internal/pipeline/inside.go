@@ -3,7 +3,6 @@ package pipeline
 import (
 	"errors"
 	"fmt"
-	"math"
 
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/volume"
@@ -20,21 +19,10 @@ var ErrOffScan = errors.New("lies outside the scan's volume")
 // and Brock from a position no lesion can have, and a snapshot of it is a
 // blank picture.
 func CheckInside(p *Preprocessed, cs []candidate.Candidate) error {
-	g := p.HU.Grid
 	for i, c := range cs {
-		ix := g.WorldToIndex(volume.Vec3(c.World))
-		ok := true
-		for a := 0; a < 3; a++ {
-			if !(ix[a] >= -0.5 && ix[a] <= float64(g.Dims[a])-0.5) || math.IsNaN(c.World[a]) {
-				ok = false
-			}
-		}
-		if !ok {
-			lo := g.IndexToWorld(volume.Vec3{-0.5, -0.5, -0.5})
-			hi := g.IndexToWorld(volume.Vec3{float64(g.Dims[0]) - 0.5, float64(g.Dims[1]) - 0.5, float64(g.Dims[2]) - 0.5})
-			return fmt.Errorf("candidate %d of scan %s at LPS (%.4g, %.4g, %.4g) mm %w (x %.1f…%.1f, y %.1f…%.1f, z %.1f…%.1f mm)",
-				i+1, p.ID, c.World[0], c.World[1], c.World[2], ErrOffScan,
-				math.Min(lo[0], hi[0]), math.Max(lo[0], hi[0]), math.Min(lo[1], hi[1]), math.Max(lo[1], hi[1]), math.Min(lo[2], hi[2]), math.Max(lo[2], hi[2]))
+		if !p.HU.Covers(volume.Vec3(c.World)) {
+			return fmt.Errorf("candidate %d of scan %s at LPS (%.4g, %.4g, %.4g) mm %w (%s)",
+				i+1, p.ID, c.World[0], c.World[1], c.World[2], ErrOffScan, p.HU.ExtentText())
 		}
 	}
 	return nil

@@ -129,6 +129,37 @@ func (g Grid) WorldToIndex(p Vec3) Vec3 {
 	return idx
 }
 
+// Covers reports whether the LPS point w (mm) lies within the volume:
+// at most half a voxel beyond its outermost voxel centres along each grid
+// axis. It is false for a point with a NaN coordinate.
+func (g Grid) Covers(w Vec3) bool {
+	ix := g.WorldToIndex(w)
+	for a := 0; a < 3; a++ {
+		if !(ix[a] >= -0.5 && ix[a] <= float64(g.Dims[a])-0.5) {
+			return false
+		}
+	}
+	return true
+}
+
+// Extent returns the LPS bounding box (mm) of the volume's voxels, half
+// a voxel beyond the outermost centres: the lower and upper corner, per
+// world axis (for a grid along the axes, what Covers accepts).
+func (g Grid) Extent() (lo, hi Vec3) {
+	a := g.IndexToWorld(Vec3{-0.5, -0.5, -0.5})
+	b := g.IndexToWorld(Vec3{float64(g.Dims[0]) - 0.5, float64(g.Dims[1]) - 0.5, float64(g.Dims[2]) - 0.5})
+	for i := 0; i < 3; i++ {
+		lo[i], hi[i] = math.Min(a[i], b[i]), math.Max(a[i], b[i])
+	}
+	return lo, hi
+}
+
+// ExtentText writes Extent for messages: "x a…b, y c…d, z e…f mm".
+func (g Grid) ExtentText() string {
+	lo, hi := g.Extent()
+	return fmt.Sprintf("x %.1f…%.1f, y %.1f…%.1f, z %.1f…%.1f mm", lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
+}
+
 // Affine is the 4×4 matrix taking homogeneous voxel index (i, j, k, 1) to LPS
 // world mm, the same map as IndexToWorld.
 func (g Grid) Affine() [4][4]float64 {

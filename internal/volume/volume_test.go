@@ -136,3 +136,27 @@ func TestResizeAndReuse(t *testing.T) {
 		t.Errorf("Reuse of a large enough volume: ok %v, len %d", ok, len(big.Data))
 	}
 }
+
+// TestCoversAndExtent: a point half a voxel beyond the outermost centres
+// is covered, one a little further or with a NaN is not; the extent of a
+// grid flipped along x (LPS from RAS) is still lower corner, upper corner.
+func TestCoversAndExtent(t *testing.T) {
+	g := Grid{Dims: [3]int{10, 20, 5}, Spacing: Vec3{1, 0.5, 2}, Origin: Vec3{0, 0, 0},
+		Direction: [3][3]float64{{-1, 0, 0}, {0, 1, 0}, {0, 0, 1}}}
+	for _, c := range []struct {
+		w    Vec3
+		want bool
+	}{{Vec3{0.5, -0.25, -1}, true}, {Vec3{-9.5, 9.75, 9}, true}, {Vec3{-9.6, 0, 0}, false},
+		{Vec3{0, 9.8, 0}, false}, {Vec3{0, 0, 9.1}, false}, {Vec3{math.NaN(), 0, 0}, false}} {
+		if got := g.Covers(c.w); got != c.want {
+			t.Errorf("Covers(%v) = %v", c.w, got)
+		}
+	}
+	lo, hi := g.Extent()
+	if lo != (Vec3{-9.5, -0.25, -1}) || hi != (Vec3{0.5, 9.75, 9}) {
+		t.Errorf("Extent %v %v", lo, hi)
+	}
+	if s := g.ExtentText(); s != "x -9.5…0.5, y -0.2…9.8, z -1.0…9.0 mm" {
+		t.Errorf("ExtentText %q", s)
+	}
+}

@@ -362,15 +362,8 @@ func loadLUNA(ctx context.Context, opt LUNAOptions) (lunaData, error) {
 // mm), when world (LPS mm) lies more than half a voxel outside grid g: the
 // rule lungctl classify applies to candidates (internal/pipeline).
 func checkInside(g volume.Grid, world volume.Vec3) error {
-	ix := g.WorldToIndex(world)
-	for a := 0; a < 3; a++ {
-		if !(ix[a] >= -0.5 && ix[a] <= float64(g.Dims[a])-0.5) {
-			lo := g.IndexToWorld(volume.Vec3{-0.5, -0.5, -0.5})
-			hi := g.IndexToWorld(volume.Vec3{float64(g.Dims[0]) - 0.5, float64(g.Dims[1]) - 0.5, float64(g.Dims[2]) - 0.5})
-			return fmt.Errorf("%w (x %.1f…%.1f, y %.1f…%.1f, z %.1f…%.1f mm)", ErrOffScan,
-				math.Min(lo[0], hi[0]), math.Max(lo[0], hi[0]), math.Min(lo[1], hi[1]), math.Max(lo[1], hi[1]),
-				math.Min(lo[2], hi[2]), math.Max(lo[2], hi[2]))
-		}
+	if !g.Covers(world) {
+		return fmt.Errorf("%w (%s)", ErrOffScan, g.ExtentText())
 	}
 	return nil
 }
