@@ -81,3 +81,31 @@ func TestRunResumeChecksDoneAndSettings(t *testing.T) {
 		t.Errorf("submission.csv: %v", sub)
 	}
 }
+
+// TestRunRecordsAbsoluteInput: a run given a relative input records it as
+// an absolute path in done.json, so that 'lungctl report' over the run,
+// from another folder, finds the scan (it failed on ../shared/... there).
+func TestRunRecordsAbsoluteInput(t *testing.T) {
+	in := linkPatients(t, "PHANTOM-1")
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(wd, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	r := lungctl(t, runCmd(rel, out)...)
+	checkExit(t, r, exitOK, "run with a relative input")
+	var rec struct {
+		Input string `json:"input"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, "PHANTOM-1", pipeline.DoneFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rec); err != nil || !filepath.IsAbs(rec.Input) || filepath.Clean(rec.Input) != filepath.Join(in, "PHANTOM-1") {
+		t.Errorf("done.json input %q (%v), want %s", rec.Input, err, filepath.Join(in, "PHANTOM-1"))
+	}
+}

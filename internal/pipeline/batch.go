@@ -199,7 +199,7 @@ func runOne(ctx context.Context, fn ScanFunc, input, dir, id string) (r scanResu
 	if err := candidate.WriteFile(filepath.Join(dir, CandidatesFile), cs); err != nil {
 		return scanResult{err: err}
 	}
-	rec.ID, rec.Input, rec.Candidates, rec.ToolVersion = id, input, len(cs), volio.ToolVersion
+	rec.ID, rec.Input, rec.Candidates, rec.ToolVersion = id, absPath(input), len(cs), volio.ToolVersion
 	rec.Files = appendUnique(rec.Files, CandidatesFile)
 	if err := WriteJSON(filepath.Join(dir, DoneFile), rec); err != nil {
 		return scanResult{err: err}
@@ -270,4 +270,15 @@ func (b *batch) writeAggregates(sum *Summary, all []candidate.Candidate, sub []P
 		rows[i] = []string{f.ID, f.Input, f.Error}
 	}
 	return csvio.WriteFile(sum.Files.Failures, []string{"id", "input", "error"}, nil, rows)
+}
+
+// absPath is p made absolute (p itself when that fails): the scan's input
+// as done.json and the sidecar record it, so that 'lungctl report' or
+// 'snapshot' run later from another folder still finds it (a relative
+// ../shared/... failed there).
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }

@@ -118,7 +118,7 @@ func Preprocess(in string, opt PreprocessOptions, ws *Workspace) (*Preprocessed,
 	}
 	p := &Preprocessed{ID: ScanID(in), Seconds: map[string]float64{}}
 	sc := &p.Sidecar
-	sc.Tool, sc.Input = "lungctl", in
+	sc.Tool, sc.Input = "lungctl", absPath(in)
 	t := time.Now()
 	src, positions, err := p.load(in, kind, opt, ws)
 	if err != nil {
