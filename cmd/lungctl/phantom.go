@@ -130,9 +130,9 @@ func newPhantomCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVarP(&out, "out", "o", "", "output folder, new or empty (required)")
 	f.Int64Var(&seed, "seed", 1, "seed of the first patient; patient i uses seed+i")
-	f.IntVar(&count, "count", 1, "number of patients")
+	f.IntVar(&count, "count", 1, "number of patients, 1-100000")
 	f.StringVar(&size, "size", "full", "scan size: full (512x512, 0.70 mm) or small (128x128, 2.5 mm)")
-	f.IntVar(&nodules, "nodules", 0, "lesions per patient (0 = random 4-7, negative = none)")
+	f.IntVar(&nodules, "nodules", 0, "lesions per patient, at most 100 (0 = random 4-7, negative = none)")
 	f.StringVar(&kinds, "kinds", "default", "lesion kinds: default (the mix), all, or a comma-separated list of round, lobulated, spiculated, juxtapleural, calcified, groundglass, partsolid, mass")
 	f.Float64Var(&noise, "noise", 0, "noise standard deviation in HU after filtering, at most 500 (0 = 20, negative = none)")
 	f.Float64Var(&minD, "min-diameter", 0, "smallest nodule diameter in mm (0 = 3)")
@@ -149,12 +149,23 @@ func newPhantomCmd() *cobra.Command {
 
 // writePhantoms writes count patients, seeds seed, seed+1, ..., into out
 // (new or empty: see emptyOut) and their lesions into out/truth.csv.
-func writePhantoms(out string, opt phantom.Options, seed int64, count int) error {
+func writePhantoms(out string, opt phantom.Options, seed int64, count int) (err error) {
 	if err := emptyOut("phantom", out); err != nil {
 		return err
 	}
+	_, statErr := os.Stat(out)
 	if err := mkdirOut(out); err != nil {
 		return err
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		// A folder made here and left empty by a failure (the first
+		// patient over the memory budget) goes again; os.Remove leaves
+		// one that holds anything.
+		defer func() {
+			if err != nil {
+				_ = os.Remove(out)
+			}
+		}()
 	}
 	var rows []phantom.TruthRow
 	for i := 0; i < count; i++ {

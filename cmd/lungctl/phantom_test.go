@@ -73,6 +73,12 @@ func TestPhantomAndDemoOutputFolders(t *testing.T) {
 	if r.code != exitFailure || !strings.Contains(r.stderr, "not empty") || !strings.Contains(r.stderr, dir) {
 		t.Errorf("phantom into a folder with a phantom: exit %d\n%s", r.code, r.stderr)
 	}
+	// Refused by the memory budget, it leaves no empty folder behind.
+	small := filepath.Join(t.TempDir(), "budget")
+	r = lungctl(t, "phantom", "-o", small, "--size", "small", "--max-memory", "1M")
+	if _, err := os.Stat(small); r.code != exitFailure || err == nil {
+		t.Errorf("phantom over the budget: exit %d, folder left: %v\n%s", r.code, err == nil, r.stderr)
+	}
 	demo := filepath.Join(t.TempDir(), "demo")
 	for _, seed := range []string{"1", "5"} {
 		r = lungctl(t, "demo", "-o", demo, "--size", "small", "--count", "1", "--snapshots", "0", "--seed", seed)

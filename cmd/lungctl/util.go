@@ -56,7 +56,7 @@ func parseShard(s string) (i, n int, err error) {
 		n, _ = strconv.Atoi(m[2])
 	}
 	if m == nil || i < 1 || i > n {
-		return 0, 0, usagef("--shard wants i/n with 1 <= i <= n, e.g. 2/8, not %q", s)
+		return 0, 0, usagef("--shard wants i/n with 1 <= i <= n <= 999999, e.g. 2/8, not %q", s)
 	}
 	return i, n, nil
 }

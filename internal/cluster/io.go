@@ -66,6 +66,10 @@ func ReadPointsNPY(path string) ([]float32, int, error) {
 	if len(shape) != 2 || shape[1] < 1 {
 		return nil, 0, fmt.Errorf("cluster: %s: %w: want a 2-D shape, got %v", path, ErrFormat, shape)
 	}
+	if shape[0] < 1 {
+		// As an empty points CSV is (ReadPointsCSV).
+		return nil, 0, fmt.Errorf("cluster: %s: %w: no points (shape %v)", path, ErrFormat, shape)
+	}
 	return v, shape[1], nil
 }
 
