@@ -152,7 +152,8 @@ func WriteFile(path string, cs []Candidate) error {
 
 // Read parses a candidates CSV. Only seriesuid, coordX, coordY, coordZ are
 // required (any LUNA16 candidates or submission file is accepted: a missing
-// probability reads as 0, other missing columns as zero, NaN or empty);
+// probability column reads as 0, other missing columns as zero, NaN or
+// empty; an empty cell of a probability column present is an error);
 // columns are found by name, in any order. name is used in error messages.
 func Read(r io.Reader, name string) ([]Candidate, error) {
 	cr, err := csvio.NewReader(r, name)
@@ -162,6 +163,7 @@ func Read(r io.Reader, name string) ([]Candidate, error) {
 	if err := cr.Require("seriesuid", "coordX", "coordY", "coordZ"); err != nil {
 		return nil, err
 	}
+	scored := cr.Has("probability")
 	var out []Candidate
 	for {
 		row, err := cr.Next()
@@ -171,7 +173,7 @@ func Read(r io.Reader, name string) ([]Candidate, error) {
 		if err != nil {
 			return nil, err
 		}
-		c, err := parseRow(row)
+		c, err := parseRow(row, scored)
 		if err != nil {
 			return nil, err
 		}
@@ -179,8 +181,12 @@ func Read(r io.Reader, name string) ([]Candidate, error) {
 	}
 }
 
-// parseRow reads one candidate from a row; coordinates must be finite.
-func parseRow(row csvio.Row) (Candidate, error) {
+// parseRow reads one candidate from a row; coordinates must be finite, and
+// so must the probability when the file has that column (scored: a file
+// that gives scores gives every candidate one, or its ranking is a guess).
+// A value column's NaN or Inf written out is refused (lungctl writes an
+// unknown as an empty cell).
+func parseRow(row csvio.Row, scored bool) (Candidate, error) {
 	c := Candidate{SeriesUID: row.Get("seriesuid"), PatientID: row.Get("patient_id"),
 		Type: row.Get("type"), LungRADS: row.Get("lung_rads"), UpperZone: row.Get("upper_zone") == "1"}
 	var err error
@@ -203,6 +209,12 @@ func parseRow(row csvio.Row) (Candidate, error) {
 		if *v.dst, err = row.Float(v.k, v.def); err != nil {
 			return c, err
 		}
+		if x := *v.dst; (math.IsNaN(x) || math.IsInf(x, 0)) && row.Get(v.k) != "" {
+			return c, row.Errorf("column %s: want a finite number or an empty cell, got %q", v.k, row.Get(v.k))
+		}
+	}
+	if scored && row.Get("probability") == "" {
+		return c, row.Errorf("column probability: empty; every candidate needs a score (a finite number)")
 	}
 	// Sizes are not negative and scores of malignancy and shape lie in
 	// [0,1] (empty reads as NaN, unknown): a row that breaks this was not

@@ -90,6 +90,14 @@ func TestReadLUNA16AndErrors(t *testing.T) {
 			t.Errorf("%s %s: %v", c.col, c.val, err)
 		}
 	}
+	// A literal NaN or Inf, and an empty score where the file has a
+	// probability column, are refused by file and line.
+	for _, bad := range []string{"a,1,2,3,0.5,NaN\n", "a,1,2,3,0.5,+Inf\n", "a,1,2,3,,4\n", "a,1,2,3,NaN,4\n"} {
+		_, err := Read(strings.NewReader("seriesuid,coordX,coordY,coordZ,probability,diameter_mm\n"+bad), "bad.csv")
+		if err == nil || !strings.Contains(err.Error(), "bad.csv: line 2: column") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
 	cs, err = Read(strings.NewReader("seriesuid,coordX,coordY,coordZ,probability,diameter_mm,malignancy\na,1,2,3,-2.5,,\n"), "ok.csv")
 	if err != nil || len(cs) != 1 || cs[0].Probability != -2.5 || !math.IsNaN(cs[0].DiameterMM) || !math.IsNaN(cs[0].Malignancy) {
 		t.Errorf("empty cells and a negative score: %v %+v", err, cs)

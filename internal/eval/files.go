@@ -1,7 +1,6 @@
 package eval
 
 import (
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -108,71 +107,16 @@ func ReadSeriesUIDs(path string) ([]string, error) {
 	return out, nil
 }
 
-// ReadCandidates reads a candidates (or LUNA16 submission) CSV as
-// candidate.ReadFile does, after checking what eval relies on: no column is
-// named twice in the header, and when the file has a probability column
-// each row's probability is a finite number (any finite score ranks, as in
-// the official script; an empty cell is an error, not a 0). Errors name the
-// file, and the line and column where there is one.
+// ReadCandidates reads a candidates (or LUNA16 submission) CSV for
+// evaluation with candidate.ReadFile, which refuses an empty or
+// non-finite probability (when the file has that column) naming the
+// file, line and column.
 func ReadCandidates(path string) ([]candidate.Candidate, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
-	}
-	defer f.Close()
-	var r io.ReadSeeker = f
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		// a pipe (<(...)) is read once, into memory
-		b, err := io.ReadAll(f)
-		if err != nil {
-			return nil, fmt.Errorf("eval: %s: %w", path, err)
-		}
-		r = bytes.NewReader(b)
-	}
-	return ReadCandidatesFrom(r, path)
-}
-
-// ReadCandidatesFrom is ReadCandidates on r, which it reads twice (the
-// check, then candidate.Read); name is used in errors.
-func ReadCandidatesFrom(r io.ReadSeeker, name string) ([]candidate.Candidate, error) {
-	if err := checkCandidates(r, name); err != nil {
-		return nil, err
-	}
-	if _, err := r.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("eval: %s: %w", name, err)
-	}
-	cands, err := candidate.Read(r, name)
+	cands, err := candidate.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
 	return cands, nil
-}
-
-// checkCandidates is ReadCandidates' check of the probability column (a
-// header naming a column twice is csvio's error).
-func checkCandidates(r io.Reader, name string) error {
-	cr, err := csvio.NewReader(r, name)
-	if err != nil {
-		return fmt.Errorf("eval: %w", err)
-	}
-	if !cr.Has("probability") {
-		return nil // candidate.Read reports any other missing column
-	}
-	for {
-		row, err := cr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("eval: %w", err)
-		}
-		if row.Get("probability") == "" {
-			return fmt.Errorf("eval: %w", row.Errorf("column probability: empty; every candidate needs a score (a finite number)"))
-		}
-		if _, err := row.Finite("probability"); err != nil {
-			return fmt.Errorf("eval: %w", err)
-		}
-	}
 }
 
 // outOfUnit counts the candidates whose probability is outside [0, 1] and

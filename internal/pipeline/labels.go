@@ -9,10 +9,11 @@ import (
 	"github.com/lungctl/lungctl/internal/csvio"
 )
 
-// readRunLabels reads run's --labels file like ReadLabels, and also refuses
-// an id given two different labels (the error names the file and both
-// lines). The same label given twice is a warning.
-func readRunLabels(path string) (map[string]float64, []string, error) {
+// ReadLabels reads a Kaggle labels CSV (id,cancer, columns found by name)
+// into a map; every label must be 0 or 1, and an id given two different
+// labels is an error naming the file and both lines. The same label given
+// twice is returned as a warning.
+func ReadLabels(path string) (map[string]float64, []string, error) {
 	m := map[string]float64{}
 	line := map[string]int{}
 	var dups []string

@@ -289,7 +289,7 @@ func readReferences(cfg *Config) (references, error) {
 	var r references
 	var err error
 	if cfg.Labels != "" {
-		if r.labels, r.warnings, err = readRunLabels(cfg.Labels); err != nil {
+		if r.labels, r.warnings, err = ReadLabels(cfg.Labels); err != nil {
 			return r, err
 		}
 	}

@@ -153,24 +153,6 @@ func lockFolder(dir string) func() {
 	return func() { _ = f.Close() }
 }
 
-// ReadLabels reads a Kaggle labels CSV (id,cancer, columns found by name)
-// into a map; every label must be 0 or 1.
-func ReadLabels(path string) (map[string]float64, error) {
-	m := map[string]float64{}
-	err := readIDCancer(path, "labels", func(row csvio.Row, id, cancer string) error {
-		v, err := strconv.ParseFloat(cancer, 64)
-		if err != nil || (v != 0 && v != 1) {
-			return row.Errorf("cancer must be 0 or 1, got %q", cancer)
-		}
-		m[id] = v
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
 // LogLoss is the Kaggle DSB 2017 metric: mean binary cross-entropy of the
 // predictions against labels, with predictions clipped to [1e-15, 1−1e-15].
 // Only ids present in both are scored; n is how many, and loss is NaN when
