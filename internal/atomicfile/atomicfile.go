@@ -68,7 +68,7 @@ func resolve(path string) (target string, through bool, err error) {
 	}
 	st, err := os.Stat(path)
 	if err != nil {
-		return "", false, fmt.Errorf("%s: %w (%w)", path, ErrSpecial, err)
+		return "", false, fmt.Errorf("%s: %w (a symbolic link that leads nowhere: %w)", path, ErrSpecial, err)
 	}
 	switch m := st.Mode(); {
 	case m&fs.ModeCharDevice != 0 || m&fs.ModeNamedPipe != 0:
@@ -132,6 +132,35 @@ func writeAtomic(path, target string, write func(w io.Writer) error) (err error)
 	}
 	if err = os.Rename(tmp, target); err != nil {
 		return fmt.Errorf("rename %s: %w", path, err)
+	}
+	return nil
+}
+
+// Check reports, without writing, the error Write would give for path
+// itself: a symbolic link to a file, a folder or another special file, or
+// a folder where the temporary file cannot be created (one is created and
+// removed there). A character device or FIFO passes. A command that works
+// long before it writes (training) checks its output first.
+func Check(path string) error {
+	target, through, err := resolve(path)
+	if err != nil || through {
+		return err
+	}
+	dir, base := filepath.Split(target)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("create temporary file for %s: %w", path, err)
+	}
+	tmp := f.Name()
+	cerr := f.Close()
+	if err := os.Remove(tmp); err != nil {
+		return fmt.Errorf("remove temporary file for %s: %w", path, err)
+	}
+	if cerr != nil {
+		return fmt.Errorf("close temporary file for %s: %w", path, cerr)
 	}
 	return nil
 }

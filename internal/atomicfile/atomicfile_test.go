@@ -117,3 +117,33 @@ func TestSpecialFiles(t *testing.T) {
 		t.Error("dangling link replaced")
 	}
 }
+
+// TestCheck: Check gives Write's verdict on the path without writing it:
+// a new or regular file in a writable folder and /dev/null pass; a link
+// to a file, a dangling link, a folder and a missing folder do not; no
+// temporary file is left.
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f.csv")
+	testfs.WriteFile(t, file, []byte("x"))
+	link, dangling := filepath.Join(dir, "l.csv"), filepath.Join(dir, "d.csv")
+	testfs.Symlink(t, file, link)
+	testfs.Symlink(t, filepath.Join(dir, "nowhere"), dangling)
+	for _, p := range []string{filepath.Join(dir, "new.csv"), file, os.DevNull} {
+		if err := Check(p); err != nil {
+			t.Errorf("Check(%s): %v", p, err)
+		}
+	}
+	for p, want := range map[string]error{link: ErrSymlink, dangling: ErrSpecial, dir: ErrSpecial,
+		filepath.Join(dir, "missing", "m.csv"): os.ErrNotExist} {
+		if err := Check(p); !errors.Is(err, want) || !strings.Contains(err.Error(), p) {
+			t.Errorf("Check(%s): %v, want %v naming it", p, err, want)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); len(m) > 0 {
+		t.Errorf("temporary files left: %v", m)
+	}
+	if b, _ := os.ReadFile(file); string(b) != "x" {
+		t.Errorf("file changed: %q", b)
+	}
+}

@@ -34,7 +34,7 @@ func TestRunChecksOutFirst(t *testing.T) {
 		{dir, atomicfile.ErrSpecial, "it is a folder"},
 		{link, atomicfile.ErrSymlink, "symbolic link"},
 		{dangling, atomicfile.ErrSpecial, "leads nowhere"},
-		{filepath.Join(dir, "missing", "m.lcnn"), os.ErrNotExist, "cannot create a file in its folder"},
+		{filepath.Join(dir, "missing", "m.lcnn"), os.ErrNotExist, "create temporary file for"},
 		{filepath.Join(file, "m.lcnn"), nil, "not a directory"},
 	} {
 		// The annotations do not exist: an error about them means the
