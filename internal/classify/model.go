@@ -17,6 +17,7 @@ import (
 
 	"github.com/lungctl/lungctl/internal/atomicfile"
 	"github.com/lungctl/lungctl/internal/classify/nn"
+	"github.com/lungctl/lungctl/internal/jsonstrict"
 	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/safefile"
 )
@@ -397,6 +398,9 @@ func decodeHeader(js []byte) (Header, error) {
 	var h Header
 	dec := json.NewDecoder(bytes.NewReader(js))
 	if err := dec.Decode(&h); err != nil {
+		return h, fmt.Errorf("%w: header: %w", ErrModelFormat, err)
+	}
+	if err := jsonstrict.UniqueKeys(js); err != nil {
 		return h, fmt.Errorf("%w: header: %w", ErrModelFormat, err)
 	}
 	if rest := bytes.TrimSpace(js[dec.InputOffset():]); len(rest) > 0 {

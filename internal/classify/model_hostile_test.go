@@ -190,6 +190,15 @@ func TestHeaderLimits(t *testing.T) {
 	h, w := splitModel(t, b)
 	js, _ := json.Marshal(h)
 	loadErr(t, "trailing.lcnn", craftModel(append(bytes.Clone(js), ` {"arch":{}}`...), w), ErrModelFormat, "after the JSON object")
+	// A key named twice, here or in the card: encoding/json would keep the
+	// last value silently.
+	dup := bytes.Replace(js, []byte(`{`), []byte(`{"format_version":99,`), 1)
+	loadErr(t, "dupkey.lcnn", craftModel(dup, w), ErrModelFormat, `duplicate key "format_version" in the top-level object`)
+	dupCard := bytes.Replace(js, []byte(`"card":{`), []byte(`"card":{"domain":"patients",`), 1)
+	if bytes.Equal(dupCard, js) {
+		t.Fatal("no card object in the header")
+	}
+	loadErr(t, "dupcard.lcnn", craftModel(dupCard, w), ErrModelFormat, `duplicate key "domain" in card`)
 	p := filepath.Join(t.TempDir(), "spaces.lcnn")
 	if err := os.WriteFile(p, craftModel(append(bytes.Clone(js), " \n"...), w), 0o644); err != nil {
 		t.Fatal(err)

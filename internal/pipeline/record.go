@@ -15,6 +15,7 @@ import (
 
 	"github.com/lungctl/lungctl/internal/atomicfile"
 	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/jsonstrict"
 )
 
 // DoneFile is the name of the per-scan completion record, written last and
@@ -123,6 +124,9 @@ func readDone(scanDir string) (ScanRecord, []byte, error) {
 		Prob   *float64 `json:"cancer_probability"`
 	}
 	if err := json.Unmarshal(b, &r); err != nil {
+		return r, nil, fmt.Errorf("%s: %w", filepath.Join(scanDir, DoneFile), err)
+	}
+	if err := jsonstrict.UniqueKeys(b); err != nil {
 		return r, nil, fmt.Errorf("%s: %w", filepath.Join(scanDir, DoneFile), err)
 	}
 	if json.Unmarshal(b, &legacy) == nil && legacy.Prob == nil && legacy.Cancer != nil {

@@ -294,3 +294,35 @@ func TestRunClinicalUnusedRows(t *testing.T) {
 		t.Errorf("not logged:\n%s", logs.String())
 	}
 }
+
+// TestResumeRedoesDoneWithDuplicateKey: a done.json naming a key twice
+// (encoding/json keeps the last value, a reader that keeps the first sees
+// another result) is not a complete record: the scan is redone, naming the
+// file and the key.
+func TestResumeRedoesDoneWithDuplicateKey(t *testing.T) {
+	in := fakeScans(t, "p1", "p2")
+	out := t.TempDir()
+	calls := map[string]int{}
+	var mu sync.Mutex
+	cfg := fakeConfig(in, out, fakeScan(calls, &mu))
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(out, "p1", DoneFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mkfile(t, p, bytes.Replace(b, []byte("{"), []byte(`{"cancer_probability":0,`), 1))
+	var logs bytes.Buffer
+	cfg.Log = testLogger(&logs)
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if calls["p1"] != 2 || calls["p2"] != 1 {
+		t.Errorf("calls %v: want p1 redone and p2 skipped", calls)
+	}
+	if l := logs.String(); !strings.Contains(l, "redoing scan") || !strings.Contains(l, p) || !strings.Contains(l, `duplicate key \"cancer_probability\"`) {
+		t.Errorf("log does not say p1 is redone because of its duplicate key:\n%s", l)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lungctl/lungctl/internal/atomicfile"
+	"github.com/lungctl/lungctl/internal/jsonstrict"
 	"github.com/lungctl/lungctl/internal/safefile"
 	"github.com/lungctl/lungctl/internal/volume"
 	"github.com/lungctl/lungctl/internal/warn"
@@ -141,6 +142,9 @@ func ReadSidecar(path string) (Sidecar, error) {
 		return s, tooBig
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("volio: %s: %w: %w", path, ErrFormat, err)
+	}
+	if err := jsonstrict.UniqueKeys(b); err != nil {
 		return s, fmt.Errorf("volio: %s: %w: %w", path, ErrFormat, err)
 	}
 	return s, nil

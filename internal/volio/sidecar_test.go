@@ -60,6 +60,12 @@ func TestLoadSidecar(t *testing.T) {
 		!strings.Contains(warns[0].String(), p) || !strings.Contains(warns[0].Message, "unexpected end of JSON input") {
 		t.Errorf("corrupt sidecar: ok %v, warnings %v", ok, warns)
 	}
+	// A key named twice: encoding/json would keep the second silently.
+	testfs.WriteFile(t, p, []byte(`{"series_uid":"1.2.3","series_uid":"1.2.4"}`))
+	if _, ok, warns := LoadSidecar(p, "scan"); ok || len(warns) != 1 || !strings.Contains(warns[0].String(), p) ||
+		!strings.Contains(warns[0].Message, `duplicate key "series_uid"`) {
+		t.Errorf("sidecar with a duplicate key: ok %v, warnings %v", ok, warns)
+	}
 	write := func(s Sidecar) {
 		t.Helper()
 		testfs.Must(t, WriteSidecar(p, s))
