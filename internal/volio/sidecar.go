@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lungctl/lungctl/internal/atomicfile"
 	"github.com/lungctl/lungctl/internal/jsonstrict"
 	"github.com/lungctl/lungctl/internal/safefile"
+	"github.com/lungctl/lungctl/internal/textsafe"
 	"github.com/lungctl/lungctl/internal/volume"
 	"github.com/lungctl/lungctl/internal/warn"
 )
@@ -177,6 +180,10 @@ func IsUID(s string) bool {
 //     lungctl records for a volume that did not come from DICOM is its scan
 //     id) is replaced by id, each with a warning naming path and the field,
 //     so that no such value reaches an output; ok stays true.
+//   - A patient_id, modality, manufacturer or description over
+//     MaxTextRunes characters is cut, and one with control characters or
+//     invalid UTF-8 escaped (checkText), each with a warning; ok stays
+//     true.
 //
 // The warnings have code warn.Assumed and quote at most 32 bytes of a bad
 // value.
@@ -199,7 +206,42 @@ func LoadSidecar(path, id string) (s Sidecar, ok bool, warns []warn.Warning) {
 			fmt.Sprintf("%s: series_uid %s is not a DICOM UID (1 to %d digits and dots): the file's id %q is used", path, clip(s.SeriesUID), MaxUIDLen, id)))
 		s.SeriesUID = id
 	}
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"patient_id", &s.PatientID}, {"modality", &s.Modality}, {"manufacturer", &s.Manufacturer}, {"description", &s.Description}} {
+		if w, ok := checkText(path, f.name, f.v); !ok {
+			warns = append(warns, w)
+		}
+	}
 	return s, true, warns
+}
+
+// MaxTextRunes is the longest text field (patient_id, modality,
+// manufacturer, description) LoadSidecar passes on, in characters: four
+// times DICOM's LO (64 characters), for headers that do not keep to it.
+const MaxTextRunes = 256
+
+// checkText cuts the text field name (*v) of the sidecar at path to
+// MaxTextRunes characters and escapes what a terminal, a log line or a CSV
+// cell would act on (control and format characters, invalid UTF-8: see
+// textsafe), reporting either with a warning; ok is true when *v was left
+// as it was.
+func checkText(path, name string, v *string) (w warn.Warning, ok bool) {
+	var why []string
+	if utf8.RuneCountInString(*v) > MaxTextRunes {
+		r := []rune(*v)
+		*v = string(r[:MaxTextRunes])
+		why = append(why, fmt.Sprintf("cut to %d characters", MaxTextRunes))
+	}
+	if !textsafe.Clean(*v) {
+		*v = textsafe.Escape(*v)
+		why = append(why, "control characters or invalid UTF-8 escaped")
+	}
+	if why == nil {
+		return warn.Warning{}, true
+	}
+	return warn.New(warn.Assumed, path, fmt.Sprintf("%s: %s %s", path, name, strings.Join(why, ", "))), false
 }
 
 // clip quotes s for a message, cut to 32 bytes and with its length when

@@ -78,9 +78,23 @@ func TestLoadSidecar(t *testing.T) {
 	if s, ok, warns := LoadSidecar(p, "scan"); !ok || warns != nil || s.SeriesUID != "scan" || s.OriginalSpacing[2] != 2.5 {
 		t.Errorf("non-DICOM scan's sidecar: %+v ok %v, warnings %v", s, ok, warns)
 	}
+	// Text fields: a long one is cut, one with escapes escaped, a plain
+	// one kept.
+	write(Sidecar{SeriesUID: "1.2.3", PatientID: strings.Repeat("é", MaxTextRunes+10), Description: "CHEST\x1b[2J\nfake log line",
+		Manufacturer: "SIEMENS", Modality: "CT\u202e"})
+	s, ok, warns := LoadSidecar(p, "scan")
+	if !ok || len(warns) != 3 || s.PatientID != strings.Repeat("é", MaxTextRunes) || s.Description != `CHEST\x1b[2J\nfake log line` ||
+		s.Modality != `CT\u202e` || s.Manufacturer != "SIEMENS" || s.SeriesUID != "1.2.3" {
+		t.Errorf("text fields: %+q ok %v, warnings %v", []string{s.PatientID, s.Description, s.Modality, s.Manufacturer}, ok, warns)
+	}
+	for i, field := range []string{"patient_id", "modality", "description"} {
+		if i < len(warns) && (!strings.Contains(warns[i].Message, field) || !strings.Contains(warns[i].Message, p)) {
+			t.Errorf("warning %d: %q, want the file and %s", i, warns[i].Message, field)
+		}
+	}
 	bad := "=cmd|' /C calc'!A0" + strings.Repeat("x", 1<<20)
 	write(Sidecar{SeriesUID: bad, StudyUID: "1.2,3", OriginalSpacing: [3]float64{0.7, 0.7, 2.5}})
-	s, ok, warns := LoadSidecar(p, "scan")
+	s, ok, warns = LoadSidecar(p, "scan")
 	if !ok || s.SeriesUID != "scan" || s.StudyUID != "" || s.OriginalSpacing[2] != 2.5 {
 		t.Errorf("bad UIDs kept: series %.40q study %q ok %v", s.SeriesUID, s.StudyUID, ok)
 	}
