@@ -198,8 +198,8 @@ score. And so does ground glass that vessels hide from the mean-shift (its
 points join theirs): on 2 mm cells of the lung (HU clipped at -350, the rest
 of the scan at -1000) opened by a 4 mm cube, which removes what is narrower
 (vessels, fissures), a local maximum 150 HU or more over the lung around it
-(the median at 10 mm) whose region at half height closes within 10 mm is
-segmented at that region's centre (the 20 strongest); a non-solid or part-solid
+(the median at 10 mm) whose region at half height closes within 10 mm of its
+centroid is segmented at that centroid (the 20 strongest); a non-solid or part-solid
 lesion at most twice as long as wide is added, or raises the candidate holding
 it, at the second stage's score with the contrast score as its first stage.
 The malignancy column stays empty: 'lungctl classify' (or run) picks a scorer.

@@ -177,7 +177,7 @@ func (g *ggWork) maxima(crop *volume.Volume[int16], gd ggGrid) []ggBlob {
 	f, m, cs, per := gd.f, gd.m, gd.cs, gd.per
 	var reach [3]int
 	for a := range reach {
-		reach[a] = int(math.Ceil(ggReachMM / cs[a]))
+		reach[a] = int(math.Ceil(2 * ggReachMM / cs[a]))
 	}
 	box := [3]int{2*reach[0] + 1, 2*reach[1] + 1, 2*reach[2] + 1}
 	g.sc.stamp = volume.Resize(g.sc.stamp, box[0]*box[1]*box[2])
@@ -206,8 +206,12 @@ func (g *ggWork) maxima(crop *volume.Volume[int16], gd ggGrid) []ggBlob {
 				if !ok || float64(v)-lungHU < ggMinContrastHU {
 					continue
 				}
-				cnt, _, cen, closed := regionOf(&g.sc, open, I, J, K, float32(lungHU+0.5*(float64(v)-lungHU)), ggReachMM, reach, box)
-				if !closed {
+				// The region must close within ggReachMM of its own centroid:
+				// the maximum cellMax picks is a corner of the plateau the
+				// opening leaves, up to a cube's width off the lesion's
+				// middle, so the flood may run twice as far from it.
+				cnt, _, cen, closed := regionOf(&g.sc, open, I, J, K, float32(lungHU+0.5*(float64(v)-lungHU)), 2*ggReachMM, reach, box)
+				if !closed || regionSpread(&g.sc, cnt, I, J, K, cen, open.Spacing, reach, box) > ggReachMM {
 					continue
 				}
 				// The region's centroid: the opening leaves a plateau as wide

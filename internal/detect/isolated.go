@@ -306,6 +306,21 @@ func regionOf[T int16 | float32](sc *isoScratch, s *volume.Volume[T], i, j, k in
 	return n, math.Sqrt(far2), cen, true
 }
 
+// regionSpread returns how far (mm) the farthest of the n voxels regionOf
+// just grew from (i, j, k) lies from their centroid cen (voxel index of s,
+// spacing sp); regionOf leaves them in sc.queue[:n], as offsets in its box
+// of reach voxels per axis.
+func regionSpread(sc *isoScratch, n, i, j, k int, cen volume.Vec3, sp volume.Vec3, reach, box [3]int) float64 {
+	c := [3]float64{cen[0] - float64(i), cen[1] - float64(j), cen[2] - float64(k)}
+	var far2 float64
+	for _, x := range sc.queue[:n] {
+		xi := int(x)
+		di, dj, dk := xi%box[0]-reach[0], (xi/box[0])%box[1]-reach[1], xi/(box[0]*box[1])-reach[2]
+		far2 = math.Max(far2, sq((float64(di)-c[0])*sp[0])+sq((float64(dj)-c[1])*sp[1])+sq((float64(dk)-c[2])*sp[2]))
+	}
+	return math.Sqrt(far2)
+}
+
 func sq(x float64) float64 { return x * x }
 
 // addIsolated adds the closed blobs of the crop to the ranked candidates
