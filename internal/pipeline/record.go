@@ -16,6 +16,7 @@ import (
 	"github.com/lungctl/lungctl/internal/atomicfile"
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/jsonstrict"
+	"github.com/lungctl/lungctl/internal/safefile"
 )
 
 // DoneFile is the name of the per-scan completion record, written last and
@@ -112,12 +113,31 @@ func ReadDone(scanDir string) (ScanRecord, error) {
 	return r, err
 }
 
+// MaxDoneBytes bounds the done.json a resumed run or report reads, in
+// bytes: lungctl writes a few KiB, more with many warnings (each sidecar's
+// is at most 4 MiB, volio.MaxSidecarBytes); a larger file is refused
+// before it is read, as not a record lungctl wrote.
+const MaxDoneBytes = 16 << 20
+
 // readDone is ReadDone, also returning the file's bytes.
 func readDone(scanDir string) (ScanRecord, []byte, error) {
 	var r ScanRecord
-	b, err := os.ReadFile(filepath.Join(scanDir, DoneFile))
+	p := filepath.Join(scanDir, DoneFile)
+	f, err := safefile.Open(p)
 	if err != nil {
 		return r, nil, err
+	}
+	defer f.Close()
+	tooBig := fmt.Errorf("%s: larger than %d bytes (MaxDoneBytes): not a record lungctl wrote", p, MaxDoneBytes)
+	if st, err := f.Stat(); err == nil && st.Size() > MaxDoneBytes {
+		return r, nil, tooBig
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxDoneBytes+1))
+	if err != nil {
+		return r, nil, fmt.Errorf("%s: %w", p, err)
+	}
+	if len(b) > MaxDoneBytes {
+		return r, nil, tooBig
 	}
 	var legacy struct {
 		Cancer *float64 `json:"cancer"`

@@ -59,6 +59,12 @@ func TestResumeRedoesIncompleteDone(t *testing.T) {
 		{"key named twice", `duplicate key "cancer_probability"`, nil, func(b []byte) []byte {
 			return bytes.Replace(b, []byte("{"), []byte(`{"cancer_probability":0,`), 1)
 		}},
+		{"key named twice in another case", `duplicate key "cancer_probability"`, nil, func(b []byte) []byte {
+			return bytes.Replace(b, []byte("{"), []byte(`{"Cancer_Probability":0,`), 1)
+		}},
+		{"too large", "larger than 16777216 bytes", nil, func(b []byte) []byte {
+			return append(b, bytes.Repeat([]byte(" "), MaxDoneBytes)...)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := fakeScans(t, "p1", "p2")

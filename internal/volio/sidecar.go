@@ -181,9 +181,8 @@ func IsUID(s string) bool {
 //     id) is replaced by id, each with a warning naming path and the field,
 //     so that no such value reaches an output; ok stays true.
 //   - A patient_id, modality, manufacturer or description over
-//     MaxTextRunes characters is cut, and one with control characters or
-//     invalid UTF-8 escaped (checkText), each with a warning; ok stays
-//     true.
+//     MaxTextRunes characters is cut, and one with control or format
+//     characters escaped (checkText), each with a warning; ok stays true.
 //
 // The warnings have code warn.Assumed and quote at most 32 bytes of a bad
 // value.
@@ -217,16 +216,17 @@ func LoadSidecar(path, id string) (s Sidecar, ok bool, warns []warn.Warning) {
 	return s, true, warns
 }
 
-// MaxTextRunes is the longest text field (patient_id, modality,
-// manufacturer, description) LoadSidecar passes on, in characters: four
-// times DICOM's LO (64 characters), for headers that do not keep to it.
+// MaxTextRunes is the most characters of a text field (patient_id,
+// modality, manufacturer, description) LoadSidecar keeps: four times
+// DICOM's LO (64 characters), for headers that do not keep to it. The
+// escapes checkText adds come on top (at most six bytes a character).
 const MaxTextRunes = 256
 
 // checkText cuts the text field name (*v) of the sidecar at path to
-// MaxTextRunes characters and escapes what a terminal, a log line or a CSV
-// cell would act on (control and format characters, invalid UTF-8: see
-// textsafe), reporting either with a warning; ok is true when *v was left
-// as it was.
+// MaxTextRunes characters and escapes what a terminal or a log line would
+// act on (control and format characters, see textsafe; the JSON decoder
+// has already replaced invalid UTF-8), reporting either with a warning; ok
+// is true when *v was left as it was.
 func checkText(path, name string, v *string) (w warn.Warning, ok bool) {
 	var why []string
 	if utf8.RuneCountInString(*v) > MaxTextRunes {
@@ -236,7 +236,7 @@ func checkText(path, name string, v *string) (w warn.Warning, ok bool) {
 	}
 	if !textsafe.Clean(*v) {
 		*v = textsafe.Escape(*v)
-		why = append(why, "control characters or invalid UTF-8 escaped")
+		why = append(why, "control or format characters escaped")
 	}
 	if why == nil {
 		return warn.Warning{}, true
