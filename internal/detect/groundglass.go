@@ -53,10 +53,11 @@ const ggCeilHU = -350
 // small lesions (CPM 501–520 0.866 → 0.861, 101–120 0.920 → 0.914).
 const ggOpenCells = 2
 
-// ggReachMM is how far (mm) the lung around a maximum is read and its
-// half-height region may reach: lesions to about 20 mm (larger ones the
-// mean-shift's coarse levels find). 15 mm: 501–520 0.866 → 0.864,
-// 101–120 0.920 → 0.917.
+// ggReachMM is how far (mm) from a maximum the lung around it is read, and
+// how far from its own centroid its half-height region may reach (the
+// flood itself may run twice as far from the maximum, see maxima): lesions
+// to about 20 mm (larger ones the mean-shift's coarse levels find). 15 mm:
+// 501–520 0.866 → 0.864, 101–120 0.920 → 0.917.
 const ggReachMM = 10.0
 
 // ggMinContrastHU is the least height of a maximum of the opened image over

@@ -69,6 +69,26 @@ func TestGroundGlassBlobsFromCentroid(t *testing.T) {
 	t.Logf("blob %.1f mm from the centre, radius %.1f mm", dist3(blobs[0].World, want), blobs[0].RadiusMM)
 }
 
+// TestGroundGlassBlobsSpreadLimit: a ground-glass structure 10 × 10 × 26 mm
+// closes at half height within the flood's 20 mm of a maximum near its
+// middle, but reaches 13 mm from its centroid, past ggReachMM: it is no
+// blob of the look (a vessel as wide as the cube, or a lesion larger than
+// the look is for, which the mean-shift's coarse levels find).
+func TestGroundGlassBlobsSpreadLimit(t *testing.T) {
+	c := [3]float64{30, 30, 30}
+	hu, m := scene60(20, 5, func(p [3]float64) float64 {
+		d := math.Sqrt(sq(p[0]-c[0]) + sq(p[1]-c[1]) + sq((p[2]-c[2])*5/13))
+		return -850 + 250*cover(d, 5)
+	}, func(_, _, _ int) bool { return true })
+	ws := &Workspace{crop: hu}
+	if blobs := ws.groundGlassBlobs(m); len(blobs) != 0 {
+		for _, b := range blobs {
+			t.Logf("blob at %.1f: peak %.0f HU over %.0f, radius %.1f mm", b.World, b.Peak, b.Lung, b.RadiusMM)
+		}
+		t.Errorf("%d blobs on a 26 mm-long structure, want none", len(blobs))
+	}
+}
+
 // TestAddGroundGlass: the ball becomes a non-solid candidate of about its
 // size, measured apart from the vessel along it, scored by the second
 // stage on the look's first-stage score; held by a kept candidate, it
