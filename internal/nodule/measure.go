@@ -162,10 +162,22 @@ func densestCore(b *boxInfo, vals, sm []float32, cen volume.Vec3) (peak, centre 
 
 // spansBody reports whether r's solid component spans its body, up to the
 // partial-volume rim a blurred edge leaves: solid mean diameter at least
-// 0.8 of the body's, or within 2.5 mm of it.
+// 0.8 of the body's, or within 2.5 mm of it, and the same of their
+// equivalent-volume diameters. The axial axes alone take a thin solid
+// sheet for a span: a vessel that ground glass abuts, of which the body
+// holds a curved slab along the contact (24 × 16 mm across but 6 % of a
+// 17 mm ground-glass lesion's volume), would make the lesion solid.
 func spansBody(r *Result) bool {
-	return r.SolidDiameterMM >= 0.8*r.MeanDiameterMM || r.SolidDiameterMM >= r.MeanDiameterMM-2.5
+	return spans(r.SolidDiameterMM, r.MeanDiameterMM) && spans(eqDiameter(r.SolidVolumeMM3), eqDiameter(r.VolumeMM3))
 }
+
+// spans reports whether a solid part of diameter solid (mm) spans a body of
+// diameter body (mm), up to the partial-volume rim: at least 0.8 of it, or
+// within 2.5 mm of it.
+func spans(solid, body float64) bool { return solid >= 0.8*body || solid >= body-2.5 }
+
+// eqDiameter is the diameter (mm) of the ball of volume v (mm³).
+func eqDiameter(v float64) float64 { return math.Cbrt(6 * v / math.Pi) }
 
 // solidBlobRatio is blobRatio at the solid component's densest voxel
 // (smoothed), at σ 1 mm (a 2–4 mm core's own scale), against the body's

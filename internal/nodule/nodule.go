@@ -361,15 +361,32 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 	// 409's 17.8 mm lesion of seeds 401–420 measured 27 mm, sphericity
 	// 0.5). Measured from its ground glass, the vessels hold no opening
 	// open; that body is kept when it is still part-solid and rounder by
-	// psTangledGain, so an irregular part-solid lesion is never re-typed.
-	// (One measurement serves both: groundGlassBody leaves the box's
-	// labels and threshold changed.)
+	// psTangledGain, so an irregular part-solid lesion is not re-typed.
+	//
+	// A part-solid body whose seed lies in ground glass (the core read
+	// about the seed is below SolidHU), or a solid one far from round seeded
+	// there, may be ground glass that took in a vessel it abuts: a vessel
+	// thicker than the opening stays in the body, and its voxels are the
+	// "solid part". Measured from its ground glass alone (the dense voxels
+	// join only where they lie within the opening of its eroded core) such
+	// a body holds no solid part, and the rounder non-solid body, by
+	// psTangledGain, is the lesion: a 17 mm ground-glass ball between vessels
+	// of 7–9 mm measured part-solid or solid, 21–35 mm, sphericity 0.67–0.81,
+	// and non-solid, 18 mm, 1.00, from its ground glass
+	// (TestGroundGlassAgainstLargeVessels). A part-solid lesion's own core
+	// lies inside its ground glass, within that reach, and keeps it
+	// part-solid. (One measurement serves all: groundGlassBody leaves the
+	// box's labels and threshold changed.)
 	dense := res.GroundGlassHU == 0
 	tangled := res.Sphericity < psTangled
-	if res.Type == PartSolid && (dense || tangled) && !pvSmall(res.PVAttenuation) && res.MeanDiameterMM >= ggMinMM {
-		if r2 := ws.groundGlassBody(b, hu, seedIdx, hintMM, res, opt); r2 != nil && r2.Type == PartSolid {
-			if dense && r2.VolumeMM3 > res.VolumeMM3 && r2.Sphericity >= res.Sphericity-psRoundLoss ||
-				tangled && r2.Sphericity > res.Sphericity+psTangledGain {
+	inGG := res.CoreHU < opt.SolidHU
+	if (res.Type == PartSolid && (dense || tangled || inGG) || res.Type == Solid && tangled && inGG) &&
+		!pvSmall(res.PVAttenuation) && res.MeanDiameterMM >= ggMinMM {
+		if r2 := ws.groundGlassBody(b, hu, seedIdx, hintMM, res, opt); r2 != nil {
+			switch {
+			case res.Type == PartSolid && r2.Type == PartSolid && dense && r2.VolumeMM3 > res.VolumeMM3 && r2.Sphericity >= res.Sphericity-psRoundLoss:
+				return r2, nil
+			case (r2.Type == PartSolid && (tangled || inGG) || r2.Type == NonSolid && inGG) && r2.Sphericity > res.Sphericity+psTangledGain:
 				return r2, nil
 			}
 		}

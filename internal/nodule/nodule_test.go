@@ -619,3 +619,38 @@ func TestFaintGroundGlassBesideSmallVessel(t *testing.T) {
 		}
 	}
 }
+
+// TestGroundGlassAgainstLargeVessels: a 17 mm ground-glass ball (−580 HU)
+// held between two vessels of 7–9 mm, seeded at its centre and off it
+// (where a blob point may lie). At the threshold halfway to the ground
+// glass the region holds the vessels too, which the opening keeps (they
+// are thicker than it), so the first body is far from round, and typed
+// part-solid or solid from the vessels' voxels; measured from its ground
+// glass alone it has no solid part, and that rounder, non-solid body is
+// the lesion. Before, it was typed part-solid, 22–35 mm long, sphericity
+// 0.67–0.81 (and typed solid from the third seed while spansBody read only
+// the axial axes: the vessel's slab in the body is 19 mm across).
+func TestGroundGlassAgainstLargeVessels(t *testing.T) {
+	f := maxOf(ball(0, 0, 0, 8.5, 280),
+		tube([3]float64{-40, 12.5, -10}, [3]float64{40, 12.5, 10}, 4.5, 900),
+		tube([3]float64{-10, -40, -11.5}, [3]float64{10, 40, -11.5}, 3.5, 900))
+	for _, seed := range [][3]float64{{0, 0, 0}, {0, 4, 0}, {2, -2, -3}} {
+		r := segmentScene(t, scene{n: 64, wallX: math.NaN(), density: f}, seed, 9)
+		t.Logf("seed %v: %s %.1f × %.1f mm, sphericity %.2f", seed, r.Type, r.LongAxisMM, r.ShortAxisMM, r.Sphericity)
+		if r.Type != NonSolid {
+			t.Errorf("seed %v: type %s, want non-solid", seed, r.Type)
+		}
+		within(t, fmt.Sprintf("seed %v: mean diameter", seed), r.MeanDiameterMM, 17, 0.2)
+	}
+	// The same lesion with a 6 mm solid core inside its ground glass, seeded
+	// in the ground glass beside the core: the core stays, part-solid.
+	f = maxOf(f, ball(-1, -2, 1, 3, 900))
+	for _, seed := range [][3]float64{{-1, 4, 0}, {-5, -1, 0}} {
+		r := segmentScene(t, scene{n: 64, wallX: math.NaN(), density: f}, seed, 9)
+		t.Logf("with a core, seed %v: %s %.1f × %.1f mm (solid %.1f mm), sphericity %.2f, core read %.0f HU", seed, r.Type, r.LongAxisMM, r.ShortAxisMM, r.SolidDiameterMM, r.Sphericity, r.CoreHU)
+		if r.Type != PartSolid {
+			t.Errorf("with a core, seed %v: type %s, want part-solid", seed, r.Type)
+		}
+		within(t, fmt.Sprintf("with a core, seed %v: solid diameter", seed), r.SolidDiameterMM, 6, 0.3)
+	}
+}
