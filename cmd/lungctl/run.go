@@ -287,7 +287,12 @@ field or holds an invalid value, or whose settings (done.json's "settings":
 differ from the run's, is redone, and the log says why (a done.json written
 before lungctl recorded settings is checked on its scorer, model_sha256 and
 --clinical covariates); the aggregate files are always rewritten from every
-scan's done.json. An interrupted run (Ctrl-C)
+scan's done.json. A redone scan's earlier outputs (the files its old
+done.json lists, regular files in OUT/<id>/ only) are removed before it runs
+again, so none of the old settings' reports, pictures or volumes stay; an
+OUT/index.html is rewritten by every --report run, and by a run without
+--report that redid or failed a scan (redone scans without a report are then
+listed unlinked). An interrupted run (Ctrl-C)
 leaves the previous aggregate files as they were. Two runs cannot write the
 same OUT at once (the second exits 1 naming the first); a lock left by a
 killed run is taken over.

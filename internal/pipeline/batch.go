@@ -175,6 +175,7 @@ func (b *batch) progress(i int) {
 
 // runOne processes one scan into dir with fn, turning a panic into an error
 // that names the input, and writes candidates.csv and then done.json last.
+// The outputs an earlier done.json in dir listed are removed first.
 // It is the whole of a scan both in-process and inside a scan process.
 func runOne(ctx context.Context, fn ScanFunc, input, dir, id string) (r scanResult) {
 	defer func() {
@@ -186,7 +187,13 @@ func runOne(ctx context.Context, fn ScanFunc, input, dir, id string) (r scanResu
 		return scanResult{err: err}
 	}
 	removeStaleTemps(dir)
+	prev := previousOutputs(dir)
 	if err := os.Remove(filepath.Join(dir, DoneFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return scanResult{err: err}
+	}
+	// The folder is incomplete from here; the earlier run's outputs go
+	// before the new ones are made (see previousOutputs).
+	if err := removePrevious(dir, prev); err != nil {
 		return scanResult{err: err}
 	}
 	rec, cs, err := fn(ctx, input, dir)

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -31,10 +32,8 @@ func (b *batch) finish(sum *Summary, ref references, wall time.Duration) (*Summa
 			b.cfg.Log.Warn(w)
 		}
 	}
-	if b.cfg.Scan.Report {
-		if err := WriteIndex(sum.Files.Index, sum.Records, sum.Failures); err != nil {
-			return sum, err
-		}
+	if err := b.index(sum); err != nil {
+		return sum, err
 	}
 	if ref.labels != nil {
 		b.logLoss(sum, sub, ref.labels)
@@ -48,6 +47,24 @@ func (b *batch) finish(sum *Summary, ref references, wall time.Duration) (*Summa
 		return sum, err
 	}
 	return sum, nil
+}
+
+// index writes OUT/index.html from this run's records when the run writes
+// reports. Without --report it never makes one, but an index an earlier
+// run left is rewritten when this run redid or failed a scan, so that it
+// never shows other numbers than submission.csv: a redone scan is listed
+// without a link (its old report went with its other old outputs), the
+// skipped scans keep theirs.
+func (b *batch) index(sum *Summary) error {
+	if !b.cfg.Scan.Report {
+		st, err := os.Lstat(sum.Files.Index)
+		if err != nil || !st.Mode().IsRegular() || sum.Succeeded+sum.Failed == 0 {
+			return nil
+		}
+		b.cfg.Log.Info("rewriting the earlier run's index from this run's records (scans without a report are not linked; add --report for their reports)",
+			"index", sum.Files.Index, "redone", sum.Succeeded, "failed", sum.Failed)
+	}
+	return WriteIndex(sum.Files.Index, sum.Records, sum.Failures)
 }
 
 // logLoss scores the submission rows against the labels; with no labelled
