@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 
 	"github.com/lungctl/lungctl/internal/candidate"
@@ -129,6 +130,9 @@ func newClassifyCmd() *cobra.Command {
 			if cands == "" {
 				return usagef("classify: --candidates is required")
 			}
+			if submission == stdoutPath {
+				return usagef("classify: --submission - (standard output) is not supported: it updates a file in place")
+			}
 			popt, err := pf.options() // --spacing: a usage error before any work
 			if err != nil {
 				return err
@@ -145,7 +149,7 @@ func newClassifyCmd() *cobra.Command {
 			// The output folders first, as detect does: a missing one is
 			// made, and one that cannot be fails before the work.
 			for _, f := range []string{out, submission} {
-				if f != "" {
+				if f != "" && f != stdoutPath {
 					if err := mkdirOut(filepath.Dir(f)); err != nil {
 						return err
 					}
@@ -175,14 +179,16 @@ func newClassifyCmd() *cobra.Command {
 				logger.Warn("no candidate carries measurements (type, long_axis_mm, ...): Brock scores nothing; run 'lungctl detect' for them or use --scorer cnn", "csv", cands)
 			}
 			if out != "" {
-				if err := candidate.WriteFile(out, mine); err != nil {
+				if err := writeOut(cmd, out, func(w io.Writer) error { return candidate.Write(w, mine) }); err != nil {
 					return err
 				}
 			}
-			pr := newPrinter(cmd.OutOrStdout())
-			pr.Printf("%s\t%.6f\n", p.ID, sc.Cancer)
-			if err := pr.Err(); err != nil {
-				return err
+			if out != stdoutPath { // with -o -, standard output is the CSV alone
+				pr := newPrinter(cmd.OutOrStdout())
+				pr.Printf("%s\t%.6f\n", p.ID, sc.Cancer)
+				if err := pr.Err(); err != nil {
+					return err
+				}
 			}
 			if submission != "" {
 				if err := pipeline.AppendSubmission(submission, p.ID, sc.Cancer); err != nil {
@@ -198,7 +204,7 @@ func newClassifyCmd() *cobra.Command {
 	cf.add(cmd)
 	cmd.Flags().StringVar(&cands, "candidates", "", "candidates CSV from detect")
 	cmd.Flags().StringVar(&mask, "mask", "", "lung mask NIfTI for Brock's upper zone and emphysema (default: <id>_lung.nii.gz beside IN, else computed)")
-	cmd.Flags().StringVarP(&out, "out", "o", "", "scored candidates CSV to write")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "scored candidates CSV to write (- = standard output, the CSV alone: the patient's probability is then only in the log line)")
 	cmd.Flags().StringVar(&submission, "submission", "", "set this patient's id,cancer row (Kaggle DSB 2017) in this CSV, creating it with a header")
 	return cmd
 }
@@ -237,7 +243,10 @@ columns) filled; probability keeps the detection score.
 The patient's cancer probability is a leaky noisy-OR over the k candidates
 with the highest detection-weighted malignancy, P = 1 - (1 - leak) *
 prod(1 - d_i * m_i) (d = detection score, m = malignancy). It is printed, and
-set as the id,cancer row of --submission when given.
+set as the id,cancer row of --submission when given. -o - writes the scored
+CSV to standard output instead of a file; the "<id> <probability>" line is then
+left out (standard output is the CSV alone) and the probability is in the
+"classified" log line on standard error.
 
 A candidate whose centre lies outside the scan's volume (another scan's
 row, or voxel or RAS coordinates) is an error that names it.

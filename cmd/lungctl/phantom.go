@@ -87,8 +87,8 @@ func newPhantomCmd() *cobra.Command {
   lungctl run phantoms/ -o out/ && lungctl eval --annotations phantoms/truth.csv out/candidates.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if out == "" {
-				return usagef("phantom: -o DIR is required")
+			if err := folderOut("phantom", "-o", out); err != nil {
+				return err
 			}
 			var sz phantom.Size
 			switch size {
@@ -128,7 +128,7 @@ func newPhantomCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&out, "out", "o", "", "output folder, new or empty (required)")
+	f.StringVarP(&out, "out", "o", "", "output folder, new or empty (required; - is refused: phantom writes a folder)")
 	f.Int64Var(&seed, "seed", 1, "seed of the first patient; patient i uses seed+i")
 	f.IntVar(&count, "count", 1, "number of patients, 1-100000")
 	f.StringVar(&size, "size", "full", "scan size: full (512x512, 0.70 mm) or small (128x128, 2.5 mm)")

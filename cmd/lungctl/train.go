@@ -49,8 +49,11 @@ func newTrainCmd() *cobra.Command {
   lungctl classify scan.nii.gz --candidates c.csv --model luna.lcnn`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if cfg.Out == "" {
+			switch cfg.Out {
+			case "":
 				return usagef("train: -o model file is required")
+			case stdoutPath:
+				return usagef("train: -o - (standard output) is not supported: name the model file")
 			}
 			ch, err := parseChannels(channels)
 			if err != nil {
@@ -86,7 +89,7 @@ func newTrainCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&cfg.Out, "out", "o", "", "model file to write (.lcnn; its folder is created; checked before training)")
+	f.StringVarP(&cfg.Out, "out", "o", "", "model file to write (.lcnn; its folder is created; checked before training; - is refused)")
 	f.StringVar(&source, "source", "phantom", "training data when no --annotations: phantom (internal/phantom) or synth (train's own generator)")
 	intFlag(f, &cfg.Phantom.N, "n", 1200, 4, 1_000_000, "phantom patches (training + held-out)")
 	floatFlag(f, &cfg.Phantom.NegFrac, "neg", 0.2, 0, 0.9, true, false, "fraction of phantom patches without a nodule (benign)")
@@ -193,7 +196,7 @@ Data, one of:
                      errors naming the table (and line). The card says domain
                      "patients".
 
--o is checked before any work: its folder is created; a folder, a symbolic
+-o is checked before any work: - (standard output) is a usage error; its folder is created; a folder, a symbolic
 link to a file or a dangling link is refused (a character device such as
 /dev/null is written into).
 
