@@ -131,7 +131,8 @@ candidates with malignancy scores, one stage per subcommand:
   eval        LUNA16 FROC/CPM of candidates against annotations
 
 World coordinates are DICOM/LUNA16 LPS millimetres everywhere (CSV and logs).
-Exit codes: 0 success, 1 failure, 2 usage error, 3 some scans of a batch failed.`,
+Exit codes: 0 success, 1 failure (for run: also every scan failed), 2 usage error,
+3 some scans of a batch failed, others succeeded.`,
 		Example: `  lungctl demo                       # synthetic patients, whole pipeline, no downloads
   lungctl run stage1/ -o out/ -j 2    # a Kaggle DSB 2017 folder`,
 		SilenceUsage:  true,

@@ -219,6 +219,12 @@ func reportRun(cmd *cobra.Command, sum *pipeline.Summary, err error) error {
 	if err != nil {
 		return err
 	}
+	if sum.Failed > 0 && sum.Succeeded+sum.Skipped == 0 {
+		// Nothing succeeded: the submission is all fallback values, which
+		// a script accepting exit 3 would take for results.
+		return fmt.Errorf("every scan failed: %d of %d (see %s); %s holds only the --fallback probability",
+			sum.Failed, sum.Scans, sum.Files.Failures, sum.Files.Submission)
+	}
 	if sum.Failed > 0 {
 		return partialError{failed: sum.Failed, total: sum.Scans, file: sum.Files.Failures}
 	}
@@ -301,5 +307,7 @@ To spread a run over machines, give each --shard i/n (every n-th scan from the
 i-th) and the same OUT on shared storage: per-scan folders do not collide and
 the aggregate files get a .shardIofN suffix. A final run without --shard skips
 every finished scan and writes the combined aggregates. Exit code 0: all scans
-done; 3: some failed (listed in failures.csv); 1: the run itself failed or was
-interrupted; 2: a bad flag or argument.`
+done; 3: some failed (listed in failures.csv), at least one succeeded; 1: every
+scan failed (failures.csv and the aggregate files are still written; the
+submission is all --fallback), or the run itself failed or was interrupted;
+2: a bad flag or argument.`
