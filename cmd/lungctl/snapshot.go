@@ -57,6 +57,12 @@ func newSnapshotCmd() *cobra.Command {
 				logger.Info(note)
 			}
 			mine := p.CandidatesFor(cs) // only this scan's rows of a multi-scan CSV
+			if len(mine) == 0 && len(cs) > 0 {
+				// Another scan's file: pictures of nothing would pass for a
+				// scan without findings.
+				return fmt.Errorf("%s: none of its %d candidate rows is for scan %s (seriesuid %s or %s): another scan's candidates?",
+					cands, len(cs), args[0], p.SeriesUID, p.ID)
+			}
 			if len(mine) == 0 {
 				logger.Warn("no candidate rows for this scan", "series_uid", p.SeriesUID, "id", p.ID, "csv", cands)
 			}
@@ -104,5 +110,7 @@ own slices, an .mhd's or NIfTI's own grid, or, for a preprocess output
 right on the image left, anterior up (axial), head up (coronal, sagittal); each
 view carries R/L, A/P, S/I letters and a 10 mm scale bar. --window is lung
 (W 1500 L -600 HU, default), mediastinum (W 350 L 40) or W,L in HU.
-A candidate whose centre lies outside the scan's volume is an error that
-names it.`
+A candidates file with rows but none for this scan (its seriesuid, or its id,
+in the seriesuid column) is an error naming the file and the scan (an empty
+file, header only, draws the overview alone); a candidate whose centre lies
+outside the scan's volume is an error that names it.`
