@@ -306,7 +306,9 @@ killed run is taken over.
 To spread a run over machines, give each --shard i/n (every n-th scan from the
 i-th) and the same OUT on shared storage: per-scan folders do not collide and
 the aggregate files get a .shardIofN suffix. A final run without --shard skips
-every finished scan and writes the combined aggregates. Exit code 0: all scans
+every finished scan, tries the scans a shard failed once more, and writes the
+combined aggregates. A shard leaves OUT/.lungctl.lock (which it holds shared)
+in place; the next run takes it over. Exit code 0: all scans
 done; 3: some failed (listed in failures.csv), at least one succeeded; 1: every
 scan failed (failures.csv and the aggregate files are still written; the
 submission is all --fallback), or the run itself failed or was interrupted;
