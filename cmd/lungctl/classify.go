@@ -122,7 +122,7 @@ func newClassifyCmd() *cobra.Command {
 		Use:   "classify IN --candidates candidates.csv [-o scored.csv] [--scorer brock|cnn|fused]",
 		Short: "Malignancy per candidate (Brock by default, or the 3-D CNN) and a patient cancer probability",
 		Long:  classifyLong,
-		Example: `  lungctl classify out/lidc-idri-0001.nii.gz --candidates cands.csv -o scored.csv
+		Example: `  lungctl classify out/LIDC-IDRI-0001.nii.gz --candidates cands.csv -o scored.csv
   lungctl classify scan/ --candidates cands.csv --clinical clinical.csv --submission submission.csv
   lungctl classify scan/ --candidates cands.csv --scorer cnn --model luna.lcnn -o scored.csv`,
 		Args: cobra.ExactArgs(1),

@@ -81,8 +81,8 @@ func newDetectCmd() *cobra.Command {
 		Use:   "detect IN [--mask lung.nii.gz] -o candidates.csv",
 		Short: "5-D mean-shift nodule candidates (x, y, z, HU, shape index) in world mm",
 		Long:  detectLong,
-		Example: `  lungctl detect out/lidc-idri-0001.nii.gz -o out/candidates.csv
-  lungctl detect ../shared/data/lidc-idri-0001 -o cands.csv --export-points pts.npy
+		Example: `  lungctl detect out/LIDC-IDRI-0001.nii.gz -o out/candidates.csv
+  lungctl detect ../shared/data/lidc-idri-0001/LIDC-IDRI-0001 -o cands.csv --export-points pts.npy
   /usr/bin/python3 ../shared/peers/meanshift_sklearn.py --points pts.npy   # same points, sklearn`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

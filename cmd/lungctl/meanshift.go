@@ -27,7 +27,7 @@ func newMeanShiftCmd() *cobra.Command {
 		Use:   "meanshift POINTS.npy|POINTS.csv -o labels.csv [--kernel flat|gaussian] [--bandwidth B]",
 		Short: "mean-shift clustering of N×D points: scikit-learn's flat kernel natively, or lungctl's Gaussian",
 		Long:  meanShiftLong,
-		Example: `  lungctl detect ../shared/data/lidc-idri-0001 -o cands.csv --export-points pts.npy
+		Example: `  lungctl detect ../shared/data/lidc-idri-0001/LIDC-IDRI-0001 -o cands.csv --export-points pts.npy
   lungctl meanshift pts.npy --bandwidth 4 --bin-seeding -o labels.csv --centers centers.csv
   # the same run in scikit-learn, for comparison:
   /usr/bin/python3 ../shared/peers/meanshift_sklearn.py --points pts.npy --bandwidth 4 --bin-seeding

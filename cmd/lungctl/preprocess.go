@@ -80,7 +80,7 @@ trachea, main bronchi, outside air and table removed) and writes
 IN is a DICOM folder (searched recursively; any file names), an .mhd (LUNA16)
 or a NIfTI file. <id> is the folder name or the file name without extension.
 Every file is written under a temporary name and renamed when complete.`,
-		Example: `  lungctl preprocess ../shared/data/lidc-idri-0001 -o out/
+		Example: `  lungctl preprocess ../shared/data/lidc-idri-0001/LIDC-IDRI-0001 -o out/
   lungctl preprocess subset0/1.3.6.1.4.1.14519.5.2.1.6279.6001.105756658031515062000744821260.mhd -o out/
   lungctl preprocess scan/ -o out/ --spacing 0.7,0.7,1.25 --series 1.2.840.113654.2.55...`,
 		Args: cobra.ExactArgs(1),

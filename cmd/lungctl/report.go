@@ -18,7 +18,7 @@ func newReportCmd() *cobra.Command {
 		Use:   "report IN -o DIR",
 		Short: "Self-contained HTML report per patient (findings by malignancy, pictures, summary) and an index",
 		Long:  reportLong,
-		Example: `  lungctl report ../shared/data/lidc-idri-0001 -o reports/
+		Example: `  lungctl report ../shared/data/lidc-idri-0001/LIDC-IDRI-0001 -o reports/
   lungctl report scan/ -o reports/ --clinical clinical.csv --scorer fused --model luna.lcnn
   lungctl run stage1/ -o out/ && lungctl report out/ -o out-reports/   # index.html + one page per patient`,
 		Args: cobra.ExactArgs(1),

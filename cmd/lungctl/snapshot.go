@@ -18,8 +18,8 @@ func newSnapshotCmd() *cobra.Command {
 		Use:   "snapshot IN --candidates candidates.csv -o DIR",
 		Short: "PNG pictures of candidates: three slices each, and a per-scan MIP overview",
 		Long:  snapshotLong,
-		Example: `  lungctl snapshot ../shared/data/lidc-idri-0001 --candidates out/LIDC-IDRI-0001/candidates.csv -o pics/ --top 5
-  lungctl snapshot out/lidc-idri-0001.nii.gz --candidates scored.csv -o pics/ --order detection --window mediastinum
+		Example: `  lungctl snapshot ../shared/data/lidc-idri-0001/LIDC-IDRI-0001 --candidates out/LIDC-IDRI-0001/candidates.csv -o pics/ --top 5
+  lungctl snapshot out/LIDC-IDRI-0001.nii.gz --candidates scored.csv -o pics/ --order detection --window mediastinum
   lungctl snapshot scan/ --candidates scored.csv -o pics/ --window 400,40`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
