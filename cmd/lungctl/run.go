@@ -257,9 +257,9 @@ and 1 is an error.
 
   OUT/<id>/candidates.csv    the scan's candidates, measurements and scores
   OUT/<id>/done.json         cancer_probability, scorer, lung_rads, emphysema_pct,
-                             clinical (values, sources, defaulted), model_sha256,
-                             patient_id, settings, files, warnings, seconds;
-                             written last
+                             clinical (values, sources, defaulted), model_sha256
+                             (when the CNN ran), patient_id, settings, files,
+                             warnings ([] when none), seconds; written last
   --volumes    <id>.nii.gz, <id>_lung.nii.gz, <id>.json (1 mm volumes)
   --snapshots  <id>_candNN.png by malignancy, <id>_overview.png
   --export     <id>_findings.mrk.json (3D Slicer), <id>_labels.nii.gz (label map,

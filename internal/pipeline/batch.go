@@ -208,6 +208,9 @@ func runOne(ctx context.Context, fn ScanFunc, input, dir, id string) (r scanResu
 	}
 	rec.ID, rec.Input, rec.Candidates, rec.ToolVersion = id, absPath(input), len(cs), volio.ToolVersion
 	rec.Files = appendUnique(rec.Files, CandidatesFile)
+	if rec.Warnings == nil {
+		rec.Warnings = []string{} // "warnings": [], never absent or null
+	}
 	if err := WriteJSON(filepath.Join(dir, DoneFile), rec); err != nil {
 		return scanResult{err: err}
 	}

@@ -64,8 +64,10 @@ type ScanRecord struct {
 	Seconds Timings `json:"seconds"`
 	// Files lists the output files relative to OUT/<id>/.
 	Files []string `json:"files"`
-	// Warnings carries the loader's geometry warnings.
-	Warnings []string `json:"warnings,omitempty"`
+	// Warnings carries the loader's, the scoring's and the exports'
+	// warnings; runOne writes [] when there are none (records written
+	// before lungctl did so lack the key, and read as none).
+	Warnings []string `json:"warnings"`
 	// ToolVersion is the lungctl version that wrote the record.
 	ToolVersion string `json:"tool_version"`
 	// PatientID is the DICOM PatientID (empty when the input has none): a

@@ -315,3 +315,36 @@ func TestRunClinicalUnusedRows(t *testing.T) {
 		t.Errorf("not logged:\n%s", logs.String())
 	}
 }
+
+// TestDoneWarningsAlwaysListed: done.json always has "warnings", [] when
+// the scan has none (scripts need not test for the key), and a done.json
+// written before that, without the key, is still complete on resume.
+func TestDoneWarningsAlwaysListed(t *testing.T) {
+	in := fakeScans(t, "p1")
+	out := t.TempDir()
+	calls := map[string]int{}
+	var mu sync.Mutex
+	cfg := fakeConfig(in, out, fakeScan(calls, &mu))
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "p1", DoneFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if w, ok := m["warnings"]; !ok || string(w) != "[]" {
+		t.Errorf(`done.json "warnings": %q (present %v), want []`, w, ok)
+	}
+	editDone(t, out, "p1", func(m map[string]any) { delete(m, "warnings") })
+	sum, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Skipped != 1 || calls["p1"] != 1 {
+		t.Errorf("a done.json without warnings: skipped %d, calls %d; want it complete", sum.Skipped, calls["p1"])
+	}
+}
