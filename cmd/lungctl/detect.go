@@ -83,7 +83,7 @@ func newDetectCmd() *cobra.Command {
 		Long:  detectLong,
 		Example: `  lungctl detect out/LIDC-IDRI-0001.nii.gz -o out/candidates.csv
   lungctl detect ../shared/data/lidc-idri-0001/LIDC-IDRI-0001 -o cands.csv --export-points pts.npy
-  /usr/bin/python3 ../shared/peers/meanshift_sklearn.py --points pts.npy   # same points, sklearn`,
+  /usr/bin/python3 ../shared/peers/meanshift_sklearn.py --points pts.npy --bandwidth 4   # same points, sklearn (4 = --bandwidth-mm)`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {

@@ -35,8 +35,10 @@ func newEvalCmd() *cobra.Command {
   lungctl phantom -o ph --seed 7 && lungctl run ph -o ph-out
   lungctl eval --annotations ph/truth.csv --by kind,size --min-diameter 4 ph-out/candidates.csv -o ph-eval
 
-  # LIDC readers' truth, with the Dice of a label map on the 1 mm grid
-  lungctl eval --lidc ../shared/data/lidc-idri-0001 --labels out/labels.nii.gz out/candidates.csv -o out/eval`,
+  # LIDC readers' truth, with the Dice of run --export's label map on the 1 mm grid
+  lungctl run ../shared/data/lidc-idri-0001 -o out/ --export
+  lungctl eval --lidc ../shared/data/lidc-idri-0001/LIDC-IDRI-0001 \
+    --labels out/LIDC-IDRI-0001/LIDC-IDRI-0001_labels.nii.gz out/candidates.csv -o out/eval`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fl := cmd.Flags()

@@ -126,7 +126,7 @@ candidates with malignancy scores, one stage per subcommand:
 
   preprocess  DICOM/.mhd -> 1 mm HU volume + lung mask (NIfTI) + provenance JSON
   detect      5-D mean-shift over (x, y, z, HU, shape index) -> candidates.csv
-  classify    3-D CNN malignancy per candidate, patient probability
+  classify    malignancy per candidate (Brock by default, or the 3-D CNN), patient probability
   run         all stages over a folder of scans, resumable, one process per scan
   eval        LUNA16 FROC/CPM of candidates against annotations
 

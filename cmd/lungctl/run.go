@@ -261,7 +261,7 @@ and 1 is an error.
                              (when the CNN ran), patient_id, settings, files,
                              warnings ([] when none), seconds; written last
   --volumes    <id>.nii.gz, <id>_lung.nii.gz, <id>.json (1 mm volumes)
-  --snapshots  <id>_candNN.png by malignancy, <id>_overview.png
+  --snapshots  <id>_candNN.png by malignancy x detection score, <id>_overview.png
   --export     <id>_findings.mrk.json (3D Slicer), <id>_labels.nii.gz (label map,
                value = candidate rank) and, for DICOM inputs, <id>_seg.dcm (DICOM
                SEG) and <id>_sr.dcm (TID 1500 SR) in the source study

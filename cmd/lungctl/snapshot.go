@@ -98,9 +98,11 @@ circled, its scores, measurements and LPS position written), and one overview
 per scan: coronal and axial maximum-intensity projections inside the lung mask
 with the same candidates circled and numbered.
 
---order malignancy (default) ranks the candidates by the malignancy column
-(the scorer's; candidates without one last), ties by detection score;
---order detection by detection score (the probability column) alone.
+--order malignancy (default) ranks the candidates by malignancy x detection
+score (the scorer's malignancy column times the probability column, as the
+patient probability weighs them; candidates without a malignancy last), ties by
+detection score; --order detection by detection score (the probability column)
+alone.
 <id>_candNN.png is the candidate of rank NN in that order.
 
 The slices are drawn from the scan at its source resolution: a DICOM folder's
