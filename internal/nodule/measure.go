@@ -102,6 +102,10 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	// pleura a mirror.
 	if m, ok := ws.mirroredBlobRatio(b, cen, res, p75); ok {
 		res.BlobRatio = math.Max(res.BlobRatio, m)
+	} else if res.WallContact < mirrorMinContact && res.MeanDiameterMM >= frameMinMM && ws.continuedShare(b) < frameMaxContinued {
+		// An ovoid lesion in the lung that closes by itself is judged as
+		// round as its own shape allows (see frameMinMM).
+		res.BlobRatio = math.Max(res.BlobRatio, ws.frameBlobRatio(b, cen, res.BackgroundHU, p75))
 	}
 	res.CapCut = ws.capCut(b)
 	// A solid nodule's volume from the HU excess blur conserves (the
