@@ -53,8 +53,7 @@ type Annotation struct {
 	// a slice, inside the image).
 	Contours int
 
-	pts    []volume.Vec3 // distinct used contour points, LPS mm
-	lo, hi volume.Vec3   // their bounding box
+	pts []volume.Vec3 // distinct used contour points, LPS mm
 }
 
 // Mark is a nodule < 3 mm or a non-nodule: one point.
@@ -96,7 +95,8 @@ type Result struct {
 // point outside the slice's columns × rows, is skipped with a warning, and
 // a mark left with nothing usable is dropped with a warning. Analyze fails
 // only for an unusable Geometry (ErrGeometry) or a file beyond
-// MaxAnnotations or MaxMaskVoxels (ErrTooLarge).
+// MaxAnnotations or MaxMaskVoxels, or whose contours are packed so densely
+// that grouping them would take over 2^31 point comparisons (ErrTooLarge).
 func Analyze(m *Message, g Geometry, opt Options) (*Result, error) {
 	q, err := g.prepare()
 	if err != nil {
@@ -184,7 +184,10 @@ func Analyze(m *Message, g Geometry, opt Options) (*Result, error) {
 		a.Session, a.Reader, a.NoduleID, a.Ratings = p.session, m.Sessions[p.session].ReaderID, p.nod.ID, p.nod.Ratings
 		res.Annotations = append(res.Annotations, a)
 	}
-	groups, ok := cluster(res.Annotations, q.g.Grid.Spacing[2], opt.Cluster)
+	groups, ok, err := cluster(res.Annotations, q.g.Grid.Spacing[2], opt.Cluster)
+	if err != nil {
+		return nil, fmt.Errorf("lidc: %s: %w", m.File, err)
+	}
 	if !ok {
 		warn("clustering could not separate every reader's nodules (a group holds two nodules of one reader)")
 	}
@@ -270,12 +273,6 @@ func (q *geom) annotate(used []placed, rule FillRule) Annotation {
 	a.Contours = len(used)
 	for r := 0; r < 3; r++ {
 		a.Centroid[r] = sum[r] / float64(npts)
-	}
-	a.lo, a.hi = a.pts[0], a.pts[0]
-	for _, p := range a.pts {
-		for r := 0; r < 3; r++ {
-			a.lo[r], a.hi[r] = min(a.lo[r], p[r]), max(a.hi[r], p[r])
-		}
 	}
 
 	a.Mask = newMask(lo, hi)

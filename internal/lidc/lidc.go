@@ -81,8 +81,7 @@ const (
 	// inside the slice to be used (see Analyze).
 	MaxCoord = 1 << 20
 	// MaxAnnotations bounds the readers' nodules ≥ 3 mm Analyze places in
-	// one file (LIDC scans have at most a few dozen); grouping compares
-	// them pairwise.
+	// one file (LIDC scans have at most a few dozen).
 	MaxAnnotations = 1024
 	// MaxMaskVoxels bounds the voxels of all annotation mask boxes of one
 	// file together (256 Mi; a large LIDC nodule's box is under 10^6).
