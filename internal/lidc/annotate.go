@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -96,18 +97,36 @@ type Result struct {
 // a mark left with nothing usable is dropped with a warning. Analyze fails
 // only for an unusable Geometry (ErrGeometry) or a file beyond
 // MaxAnnotations or MaxMaskVoxels, or whose contours are packed so densely
-// that grouping them would take over 2^31 point comparisons (ErrTooLarge).
+// that grouping them would take over 2^31 point comparisons (ErrTooLarge),
+// or whose masks exceed the memory budget (membudget.ErrTooBig): the
+// readers' mask boxes together, then each consensus' box (3 bytes a voxel
+// while it is counted) with the consensus masks already kept, are reserved
+// before they are allocated and held until Analyze returns.
 func Analyze(m *Message, g Geometry, opt Options) (*Result, error) {
 	q, err := g.prepare()
 	if err != nil {
 		return nil, fmt.Errorf("lidc: %s: %w", m.File, err)
+	}
+	var held []func()
+	defer func() {
+		for _, release := range held {
+			release()
+		}
+	}()
+	reserve := func(bytes uint64, format string, a ...any) (func(), error) {
+		release, err := membudget.Reserve(fmt.Sprintf("lidc: %s: ", m.File)+fmt.Sprintf(format, a...), bytes)
+		if err != nil {
+			return nil, err
+		}
+		held = append(held, release)
+		return release, nil
 	}
 	res := &Result{}
 	warn := func(format string, a ...any) {
 		res.Warnings = append(res.Warnings, fmt.Sprintf(format, a...))
 	}
 	nx, ny := q.g.Grid.Dims[0], q.g.Grid.Dims[1]
-	boxVoxels := 0
+	boxVoxels, planeVoxels := 0, 0
 	type pending struct {
 		session int
 		nod     *ReaderNodule
@@ -160,9 +179,11 @@ func Analyze(m *Message, g Geometry, opt Options) (*Result, error) {
 			if len(todo) >= MaxAnnotations {
 				return nil, fmt.Errorf("lidc: %s: %w: over %d nodules ≥ 3 mm", m.File, ErrTooLarge, MaxAnnotations)
 			}
-			if boxVoxels += boxSize(used); boxVoxels > MaxMaskVoxels {
+			box, plane := boxSize(used)
+			if boxVoxels += box; boxVoxels > MaxMaskVoxels {
 				return nil, fmt.Errorf("lidc: %s: %w: nodule masks over %d voxels", m.File, ErrTooLarge, MaxMaskVoxels)
 			}
+			planeVoxels = max(planeVoxels, plane)
 			todo = append(todo, pending{session: si, nod: n, used: used})
 		}
 		for _, nn := range s.NonNodules {
@@ -178,6 +199,10 @@ func Analyze(m *Message, g Geometry, opt Options) (*Result, error) {
 			mk.Session, mk.Reader, mk.ID = si, s.ReaderID, nn.ID
 			res.NonNodules = append(res.NonNodules, mk)
 		}
+	}
+	// The masks, and one slice's scratch plane (both a byte a voxel).
+	if _, err := reserve(uint64(boxVoxels+planeVoxels), "masks of %d readers' nodules (%d voxels)", len(todo), boxVoxels); err != nil {
+		return nil, err
 	}
 	for _, p := range todo {
 		a := q.annotate(p.used, opt.Rule)
@@ -195,8 +220,14 @@ func Analyze(m *Message, g Geometry, opt Options) (*Result, error) {
 	if level <= 0 {
 		level = 0.5
 	}
-	for _, grp := range groups {
-		res.Nodules = append(res.Nodules, q.consensus(res.Annotations, grp, level))
+	for n, grp := range groups {
+		nd, err := q.consensus(res.Annotations, grp, level, func(bytes uint64, what string) (func(), error) {
+			return reserve(bytes, "consensus of nodule %d: %s", n+1, what)
+		})
+		if err != nil {
+			return nil, err
+		}
+		res.Nodules = append(res.Nodules, nd)
 	}
 	return res, nil
 }
@@ -206,8 +237,9 @@ type placed struct {
 	k   int
 }
 
-// boxSize is the number of voxels of the box spanning the placed ROIs.
-func boxSize(used []placed) int {
+// boxSize is the number of voxels of the box spanning the placed ROIs, and
+// of one of its slices.
+func boxSize(used []placed) (box, plane int) {
 	lo := [3]int{math.MaxInt, math.MaxInt, math.MaxInt}
 	hi := [3]int{math.MinInt, math.MinInt, math.MinInt}
 	for _, u := range used {
@@ -216,7 +248,8 @@ func boxSize(used []placed) int {
 			hi = [3]int{max(hi[0], p.X), max(hi[1], p.Y), max(hi[2], u.k)}
 		}
 	}
-	return (hi[0] - lo[0] + 1) * (hi[1] - lo[1] + 1) * (hi[2] - lo[2] + 1)
+	plane = (hi[0] - lo[0] + 1) * (hi[1] - lo[1] + 1)
+	return plane * (hi[2] - lo[2] + 1), plane
 }
 
 // placeMark places a point mark: the mean of the points of the first ROI

@@ -1,9 +1,11 @@
 package lidc
 
 import (
+	"fmt"
 	"math"
 	"sort"
 
+	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -89,8 +91,10 @@ type Nodule struct {
 	Calcified bool
 }
 
-// consensus builds the Nodule of one group of annotations.
-func (q *geom) consensus(anns []Annotation, grp []int, level float64) Nodule {
+// consensus builds the Nodule of one group of annotations. reserve takes
+// bytes from the memory budget before they are allocated (what names
+// them); the consensus mask's reservation is kept, the union box's released.
+func (q *geom) consensus(anns []Annotation, grp []int, level float64, reserve func(bytes uint64, what string) (func(), error)) (Nodule, error) {
 	var nd Nodule
 	sessions := map[int]bool{}
 	lo := [3]int{math.MaxInt, math.MaxInt, math.MaxInt}
@@ -110,6 +114,11 @@ func (q *geom) consensus(anns []Annotation, grp []int, level float64) Nodule {
 	}
 	nd.NumReaders = len(sessions)
 
+	boxVoxels := membudget.Mul(int64(hi[0]-lo[0]+1), int64(hi[1]-lo[1]+1), int64(hi[2]-lo[2]+1))
+	release, err := reserve(3*boxVoxels, fmt.Sprintf("%d readers' masks counted on a %d×%d×%d box", len(grp), hi[0]-lo[0]+1, hi[1]-lo[1]+1, hi[2]-lo[2]+1))
+	if err != nil {
+		return nd, err
+	}
 	box := newMask(lo, hi)
 	count := make([]uint16, len(box.Data))
 	for _, i := range grp {
@@ -133,7 +142,16 @@ func (q *geom) consensus(anns []Annotation, grp []int, level float64) Nodule {
 			box.Data[n] = 1
 		}
 	}
-	nd.Mask = box.Crop()
+	count = nil
+	clo, chi, set := box.bounds()
+	if set {
+		if _, err := reserve(membudget.Mul(int64(chi[0]-clo[0]+1), int64(chi[1]-clo[1]+1), int64(chi[2]-clo[2]+1)), "consensus mask"); err != nil {
+			return nd, err
+		}
+	}
+	nd.Mask = box.cropTo(clo, chi, set)
+	box = Mask{}
+	release()
 	nd.Voxels = nd.Mask.Count()
 	nd.VolumeMM3 = float64(nd.Voxels) * q.voxel
 	nd.EquivDiameterMM = math.Cbrt(6 * nd.VolumeMM3 / math.Pi)
@@ -163,7 +181,7 @@ func (q *geom) consensus(anns []Annotation, grp []int, level float64) Nodule {
 		}
 	}
 	nd.Calcified = rated > 0 && 2*calc >= rated
-	return nd
+	return nd, nil
 }
 
 func meanMedian(v []float64) (mean, median float64) {

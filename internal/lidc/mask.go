@@ -63,8 +63,14 @@ func (m *Mask) Volume(src volume.Grid) *volume.Volume[uint8] {
 // Crop returns the mask cut to the bounding box of its set voxels (a
 // zero-size Mask when none is set).
 func (m *Mask) Crop() Mask {
-	lo := [3]int{m.Dims[0], m.Dims[1], m.Dims[2]}
-	hi := [3]int{-1, -1, -1}
+	return m.cropTo(m.bounds())
+}
+
+// bounds returns the box (relative to m's) of the set voxels; set is false
+// when none is.
+func (m *Mask) bounds() (lo, hi [3]int, set bool) {
+	lo = [3]int{m.Dims[0], m.Dims[1], m.Dims[2]}
+	hi = [3]int{-1, -1, -1}
 	for k := 0; k < m.Dims[2]; k++ {
 		for j := 0; j < m.Dims[1]; j++ {
 			row := m.Data[m.Dims[0]*(j+m.Dims[1]*k):][:m.Dims[0]]
@@ -76,7 +82,12 @@ func (m *Mask) Crop() Mask {
 			}
 		}
 	}
-	if hi[0] < 0 {
+	return lo, hi, hi[0] >= 0
+}
+
+// cropTo copies the box lo..hi (from bounds) of m into a new mask.
+func (m *Mask) cropTo(lo, hi [3]int, set bool) Mask {
+	if !set {
 		return Mask{Origin: m.Origin}
 	}
 	c := newMask([3]int{m.Origin[0] + lo[0], m.Origin[1] + lo[1], m.Origin[2] + lo[2]},
@@ -150,42 +161,68 @@ func fillSlice(plane, tmp []uint8, w, h, ox, oy int, incl, excl [][]Point, rule 
 }
 
 // insidePoly sets to 1 the pixels of the w×h box (origin ox, oy) whose
-// centres are inside the closed polygon c by the even–odd rule. Each edge
-// is bucketed into the rows it crosses (half-open in y), so the cost is the
-// sum of the edges' row spans plus a sort per row.
+// centres are inside the closed polygon c by the even–odd rule. Rows are
+// scanned in order with the list of the edges that cross the current row
+// (half-open in y); pixel x of a row is inside when an odd number of the
+// row's crossings x_c have ⌈x_c⌉ ≤ x, which the sorted pairs of crossings
+// [⌈x_m⌉, ⌈x_m+1⌉) express too, counted here without sorting. The cost is
+// the sum of the edges' row spans plus the box's pixels, and the memory a
+// few words per edge and per column, whatever the rows spanned.
 func insidePoly(dst []uint8, w, h, ox, oy int, c []Point) {
 	n := len(c)
 	if n < 3 {
 		return
 	}
-	rows := make([][]float64, h)
+	type edge struct {
+		ylo, yhi int
+		p, q     Point
+	}
+	edges := make([]edge, 0, n)
 	for e := 0; e < n; e++ {
 		p, q := c[e], c[(e+1)%n]
-		if p.Y == q.Y {
-			continue
-		}
-		ylo, yhi := min(p.Y, q.Y), max(p.Y, q.Y)
-		// Rows y with (p.Y > y) != (q.Y > y): ylo ≤ y < yhi.
-		for y := max(ylo, oy); y < yhi && y < oy+h; y++ {
-			x := float64(p.X) + float64(y-p.Y)*float64(q.X-p.X)/float64(q.Y-p.Y)
-			rows[y-oy] = append(rows[y-oy], x)
+		if p.Y != q.Y {
+			edges = append(edges, edge{min(p.Y, q.Y), max(p.Y, q.Y), p, q})
 		}
 	}
-	for r, xs := range rows {
-		if len(xs) < 2 {
-			continue
+	if len(edges) == 0 {
+		return
+	}
+	sort.SliceStable(edges, func(a, b int) bool { return edges[a].ylo < edges[b].ylo })
+	active := make([]edge, 0, len(edges))
+	flip := make([]uint8, w) // per column, the parity of crossings rounding up to it
+	next := 0
+	for y := max(oy, edges[0].ylo); y < oy+h; y++ {
+		for next < len(edges) && edges[next].ylo <= y {
+			active = append(active, edges[next])
+			next++
 		}
-		sort.Float64s(xs)
-		for m := 0; m+1 < len(xs); m += 2 {
-			// Points with xs[m] ≤ x < xs[m+1] have an odd number of
-			// crossings to their right.
-			a := ceilInt(xs[m])
-			b := ceilInt(xs[m+1]) - 1
-			a, b = max(a, ox), min(b, ox+w-1)
-			row := dst[r*w:]
-			for x := a; x <= b; x++ {
-				row[x-ox] = 1
+		// Rows y with (p.Y > y) != (q.Y > y): ylo ≤ y < yhi.
+		kept := active[:0]
+		for _, e := range active {
+			if e.yhi > y {
+				kept = append(kept, e)
 			}
+		}
+		active = kept
+		if len(active) == 0 && next == len(edges) {
+			break
+		}
+		var in uint8 // parity of the crossings left of the box
+		for _, e := range active {
+			p, q := e.p, e.q
+			x := ceilInt(float64(p.X) + float64(y-p.Y)*float64(q.X-p.X)/float64(q.Y-p.Y))
+			switch {
+			case x <= ox:
+				in ^= 1
+			case x < ox+w:
+				flip[x-ox] ^= 1
+			}
+		}
+		row := dst[(y-oy)*w:][:w]
+		for i := range row {
+			in ^= flip[i]
+			flip[i] = 0
+			row[i] |= in
 		}
 	}
 }
