@@ -104,17 +104,19 @@ func mkdirOut(dir string) error {
 
 // logWarnings logs a scan's loader warnings, folding the routine skipped
 // non-DICOM files (CSV, XML, notes beside the images; warn.SkippedNotDICOM)
-// into one line; the full list stays in the provenance JSON.
+// into one line; the provenance JSON lists them (many as one, warn.Fold).
 func logWarnings(input string, ws []warn.Warning) {
 	var skipped []string
+	count := 0
 	for _, w := range ws {
 		if w.Code == warn.SkippedNotDICOM {
 			skipped = append(skipped, w.File)
+			count += w.N()
 			continue
 		}
 		logger.Warn(w.String(), "input", input, "code", string(w.Code))
 	}
 	if len(skipped) > 0 {
-		logger.Info("skipped non-DICOM files", "input", input, "count", len(skipped), "first", skipped[0])
+		logger.Info("skipped non-DICOM files", "input", input, "count", count, "first", skipped[0])
 	}
 }

@@ -129,7 +129,7 @@ func readRefs(where string, in []inputFile, listed []warn.Warning, opt Options) 
 		Orientation:       first.g.iop,
 		SliceThickness:    first.h.sliceThickness,
 	}
-	refs.Warnings = append(refs.Warnings, warn.Strings(append(append(listed, skipped...), warns...))...)
+	refs.Warnings = append(refs.Warnings, warn.Strings(warn.Fold(append(append(listed, skipped...), warns...)))...)
 	lastPos := math.Inf(-1)
 	for _, r := range sl {
 		if r.pos-lastPos < 0.01 {

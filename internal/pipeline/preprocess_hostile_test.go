@@ -2,14 +2,17 @@ package pipeline
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/membudget"
+	"github.com/lungctl/lungctl/internal/testfs"
 	"github.com/lungctl/lungctl/internal/volio"
 	"github.com/lungctl/lungctl/internal/volume"
+	"github.com/lungctl/lungctl/internal/warn"
 )
 
 // TestGridClaimOverBudget: two one-pixel slices 1000 mm apart along a
@@ -49,5 +52,39 @@ func TestKindOfArchivesAndMHA(t *testing.T) {
 		if id := ScanID(p); id != name[:1] {
 			t.Errorf("%s: scan id %q", name, id)
 		}
+	}
+}
+
+// TestManyNonDICOMFilesFold: a DICOM folder with 8,000 other files of long
+// names (one warning each made a 4.8 MB sidecar, which its own reader then
+// refused, losing the series and patient ids) is written with them folded
+// into one warning, and the sidecar reads back with the series' ids.
+func TestManyNonDICOMFilesFold(t *testing.T) {
+	dir := phantomSeries(t)
+	notes := filepath.Join(dir, "notes")
+	testfs.MkdirAll(t, notes)
+	for i := 0; i < 8000; i++ {
+		testfs.WriteFile(t, filepath.Join(notes, fmt.Sprintf("%s%05d.txt", strings.Repeat("n", 190), i)), nil)
+	}
+	p, err := Preprocess(dir, PreprocessOptions{NoMask: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := p.Write(filepath.Join(t.TempDir(), "out"), NoGzip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	side, err := volio.ReadSidecar(ps.Sidecar)
+	if err != nil || side.SeriesUID != p.SeriesUID || side.PatientID == "" {
+		t.Fatalf("sidecar: series %q patient %q, %v", side.SeriesUID, side.PatientID, err)
+	}
+	n := 0
+	for _, w := range side.Warnings {
+		if w.Code == warn.SkippedNotDICOM {
+			n += w.N()
+		}
+	}
+	if n != 8000 || len(side.Warnings) > 2*warn.FoldAfter {
+		t.Errorf("%d warnings standing for %d skipped files, want few for 8000", len(side.Warnings), n)
 	}
 }

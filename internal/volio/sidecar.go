@@ -83,7 +83,10 @@ func (s *Sidecar) SetOutput(g volume.Grid) {
 }
 
 // WriteSidecar writes s as indented JSON to path atomically, filling
-// ToolVersion and Time (now, UTC, whole seconds) when they are empty.
+// ToolVersion and Time (now, UTC, whole seconds) when they are empty and
+// folding many warnings of one kind into one (warn.Fold). It refuses
+// (ErrFormat, naming path) a sidecar over MaxSidecarBytes, which
+// ReadSidecar would not read back.
 func WriteSidecar(path string, s Sidecar) error {
 	if s.ToolVersion == "" {
 		s.ToolVersion = ToolVersion
@@ -91,6 +94,7 @@ func WriteSidecar(path string, s Sidecar) error {
 	if s.Time.IsZero() {
 		s.Time = time.Now().UTC().Truncate(time.Second)
 	}
+	s.Warnings = warn.Fold(s.Warnings)
 	if s.Warnings == nil {
 		s.Warnings = []warn.Warning{}
 	}
@@ -99,6 +103,9 @@ func WriteSidecar(path string, s Sidecar) error {
 		return fmt.Errorf("volio: %s: %w", path, err)
 	}
 	b = append(b, '\n')
+	if len(b) > MaxSidecarBytes {
+		return fmt.Errorf("volio: %s: %w: a sidecar of %d bytes, more than ReadSidecar reads (MaxSidecarBytes %d)", path, ErrFormat, len(b), MaxSidecarBytes)
+	}
 	if err := atomicfile.WriteBytes(path, b); err != nil {
 		return fmt.Errorf("volio: %w", err)
 	}
@@ -106,11 +113,12 @@ func WriteSidecar(path string, s Sidecar) error {
 }
 
 // MaxSidecarBytes bounds the size of a sidecar JSON file ReadSidecar reads,
-// in bytes. lungctl writes a few KiB, plus about 300 bytes per warning (a
-// DICOM folder with many files that are not DICOM gets one each), so 4 MiB
-// holds more than 10,000 warnings; a larger file is refused from its size,
-// before it is read, so that a hostile one cannot make lungctl hold (and copy
-// into its outputs) hundreds of megabytes.
+// in bytes. lungctl writes a few KiB, plus about 300 bytes per warning, of
+// which it keeps at most warn.FoldAfter of one kind (the files of a DICOM
+// folder that are not DICOM fold into one, warn.Fold); WriteSidecar folds
+// them too and refuses to write more. A larger file is refused from its
+// size, before it is read, so that a hostile one cannot make lungctl hold
+// (and copy into its outputs) hundreds of megabytes.
 const MaxSidecarBytes = 4 << 20
 
 // MaxUIDLen is the longest DICOM UID, in characters (PS3.5 §9.1).

@@ -107,3 +107,33 @@ func TestLoadSidecar(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteSidecarStaysReadable: a sidecar holding one warning for each of
+// 30,000 skipped files (about 5 MB as they were written) is written with
+// them folded and reads back; one that cannot be folded under
+// MaxSidecarBytes is refused, naming the file, rather than written.
+func TestWriteSidecarStaysReadable(t *testing.T) {
+	dir := t.TempDir()
+	s := Sidecar{Tool: "lungctl", SeriesUID: "1.2.3"}
+	for i := 0; i < 30000; i++ {
+		f := filepath.Join("/scans/patient-with-a-long-folder-name/notes", strings.Repeat("n", 40)+string(rune('a'+i%26))+strings.Repeat("x", i%7))
+		s.Warnings = append(s.Warnings, warn.New(warn.SkippedNotDICOM, f, "skipped non-DICOM file "+f))
+	}
+	p := filepath.Join(dir, "a.json")
+	if err := WriteSidecar(p, s); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadSidecar(p)
+	if err != nil || back.SeriesUID != "1.2.3" || len(back.Warnings) != 1 || back.Warnings[0].Count != 30000 {
+		t.Fatalf("read back: %d warnings, %v", len(back.Warnings), err)
+	}
+	s.Warnings = nil
+	s.Description = strings.Repeat("d", MaxSidecarBytes)
+	p = filepath.Join(dir, "b.json")
+	if err := WriteSidecar(p, s); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), p) {
+		t.Errorf("a sidecar over MaxSidecarBytes: %v", err)
+	}
+	if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("refused sidecar written: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ package warn
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 )
 
@@ -62,7 +63,13 @@ type Warning struct {
 	Code    Code   `json:"code"`
 	File    string `json:"file,omitempty"`
 	Message string `json:"message"`
+	// Count is the number of findings a warning Fold made stands for (0
+	// for one).
+	Count int `json:"count,omitempty"`
 }
+
+// N is the number of findings w stands for: Count, or 1.
+func (w Warning) N() int { return max(w.Count, 1) }
 
 // String is the message, prefixed with the file when the message does not
 // already name it.
@@ -104,6 +111,66 @@ func Strings(ws []Warning) []string {
 	out := make([]string, len(ws))
 	for i, w := range ws {
 		out[i] = w.String()
+	}
+	return out
+}
+
+// FoldAfter is the most warnings of one code Fold leaves apart; FoldNames
+// is how many more files a folded warning names after its first.
+const (
+	FoldAfter = 8
+	FoldNames = 3
+)
+
+// Fold returns ws with the warnings of each code that occurs more than
+// FoldAfter times (a folder of 100,000 files that are not DICOM) replaced,
+// where the first of them stood, by one warning: the first's code, file
+// and message, Count the number of findings, and the message going on with
+// how many there are and the next FoldNames files. The other warnings keep
+// their order. What a scan records thus stays a few KiB, whatever the
+// input. ws itself is returned when nothing folds.
+func Fold(ws []Warning) []Warning {
+	entries := map[Code]int{}
+	fold := false
+	for _, w := range ws {
+		if entries[w.Code]++; entries[w.Code] > FoldAfter {
+			fold = true
+		}
+	}
+	if !fold {
+		return ws
+	}
+	type acc struct {
+		at    int // index of the folded warning in out
+		n     int
+		names []string
+	}
+	folded := map[Code]*acc{}
+	var out []Warning
+	for _, w := range ws {
+		if entries[w.Code] <= FoldAfter {
+			out = append(out, w)
+			continue
+		}
+		a := folded[w.Code]
+		if a == nil {
+			folded[w.Code] = &acc{at: len(out), n: w.N()}
+			out = append(out, w)
+			continue
+		}
+		a.n += w.N()
+		if w.File != "" && len(a.names) < FoldNames {
+			a.names = append(a.names, w.File)
+		}
+	}
+	for code, a := range folded {
+		w := &out[a.at]
+		w.Message += fmt.Sprintf(" (%d %s warnings in all", a.n, code)
+		if len(a.names) > 0 {
+			w.Message += "; the next: " + strings.Join(a.names, ", ")
+		}
+		w.Message += ")"
+		w.Count = a.n
 	}
 	return out
 }
