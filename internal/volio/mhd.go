@@ -314,7 +314,31 @@ func readMHDFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) error
 	if err != nil {
 		return fmt.Errorf("data file %s: %w", df.Name(), err)
 	}
+	if h.compressed {
+		// Only the stream's end checks its Adler-32: a corrupt stored
+		// block inflates without complaint.
+		if err := drainZlib(src); err != nil {
+			return fmt.Errorf("%w: data file %s: %w", ErrFormat, df.Name(), err)
+		}
+	}
 	return nonFiniteErr[T](bad, len(dst))
+}
+
+// maxZlibTail bounds the inflated bytes drainZlib reads after the voxels.
+const maxZlibTail = 1 << 20
+
+// drainZlib reads the zlib stream r to its end, which verifies its
+// checksum (errors say "zlib: ..."); a stream going on for more than
+// maxZlibTail bytes after the voxels the header announces is an error too.
+func drainZlib(r io.Reader) error {
+	_, err := io.CopyN(io.Discard, r, maxZlibTail+1)
+	switch {
+	case err == io.EOF:
+		return nil
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("zlib: the stream goes on for more than %d bytes after the voxels the header announces", maxZlibTail)
 }
 
 // MHDOptions tunes WriteMHD.

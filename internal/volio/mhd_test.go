@@ -233,3 +233,52 @@ func TestSidecarRoundTrip(t *testing.T) {
 		t.Errorf("bad JSON: %v", err)
 	}
 }
+
+// TestMHDZrawChecksum: a .zraw whose stored (level 0) block has one byte
+// flipped inflates without complaint, and only the stream's Adler-32 at its
+// end tells: it is refused naming the data file, as are a stream cut before
+// its checksum and one going on for megabytes past the voxels; the intact
+// stream, and one with a few bytes after the voxels, read as before.
+func TestMHDZrawChecksum(t *testing.T) {
+	dir := t.TempDir()
+	raw := make([]byte, 2*16*16*4)
+	for i := range raw {
+		raw[i] = byte(i * 7)
+	}
+	zraw := func(data []byte) []byte {
+		var z bytes.Buffer
+		zw, err := zlib.NewWriterLevel(&z, zlib.NoCompression)
+		testfs.Must(t, err)
+		_, err = zw.Write(data)
+		testfs.Must(t, err)
+		testfs.Must(t, zw.Close())
+		return z.Bytes()
+	}
+	good := zraw(raw)
+	flipped := append([]byte(nil), good...)
+	flipped[len(flipped)/2] ^= 0xff
+	for name, c := range map[string]struct {
+		data []byte
+		ok   bool
+	}{
+		"intact":     {good, true},
+		"few_extra":  {zraw(append(append([]byte(nil), raw...), 1, 2, 3)), true},
+		"flipped":    {flipped, false},
+		"no_adler":   {good[:len(good)-4], false},
+		"long_extra": {zraw(append(append([]byte(nil), raw...), make([]byte, 2<<20)...)), false},
+	} {
+		data := filepath.Join(dir, name+".zraw")
+		testfs.WriteFile(t, data, c.data)
+		path := filepath.Join(dir, name+".mhd")
+		testfs.WriteFile(t, path, []byte(strings.Replace(mhdText("16 16 4", "MET_SHORT", name+".zraw"), "NDims = 3\n", "NDims = 3\nCompressedData = True\n", 1)))
+		v, err := ReadHU(path)
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("%s: %v", name, err)
+		case c.ok && !bytes.Equal(byteView(v.Data), raw):
+			t.Errorf("%s: voxels differ", name)
+		case !c.ok && (!errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), data)):
+			t.Errorf("%s: %v, want ErrFormat naming %s", name, err, data)
+		}
+	}
+}
