@@ -184,8 +184,14 @@ func (s *series) assemble(where string, reuse *volume.Volume[int16]) (*Scan, err
 		vol = &volume.Volume[int16]{Grid: g, Data: make([]int16, g.Len())}
 		adviseHuge(vol.Data)
 	}
-	if err := decodeAll(sl, vol); err != nil {
+	// A non-CT series (loaded on request) holds no HU: its clamped values
+	// are only warned about.
+	sat, err := decodeAll(sl, vol, s.info.Modality == "CT")
+	if err != nil {
 		return nil, err
+	}
+	if sat != nil {
+		warns = append(warns, *sat)
 	}
 	info := s.info
 	info.NumSlices = n
@@ -362,14 +368,17 @@ func geometry(sl []sliceRef) (volume.Grid, []volume.Vec3, [3]float64, []warn.War
 // decodeAll decodes every slice into vol in parallel under internal/par's
 // budget; each worker reuses one []int32 buffer and one frameReader. The
 // error returned is the first slice's in stack order, so it does not depend
-// on scheduling.
-func decodeAll(sl []sliceRef, vol *volume.Volume[int16]) error {
+// on scheduling. Voxels clamped to the int16 HU range give a warning naming
+// the first slice that has any, or, beyond hounsfield.MaxSaturated of the
+// volume of a CT series (ct), an error (hounsfield.ErrSaturated) naming it.
+func decodeAll(sl []sliceRef, vol *volume.Volume[int16], ct bool) (*warn.Warning, error) {
 	plane := vol.Dims[0] * vol.Dims[1]
 	workers := min(par.Limit(), len(sl))
 	if err := membudget.Check(fmt.Sprintf("dicomio: %s: decode buffers (%d workers, %d pixels a slice)", sl[0].h.path, workers, plane),
 		membudget.Mul(int64(workers), int64(plane), 4+2)); err != nil {
-		return err
+		return nil, err
 	}
+	clamped := make([]int, len(sl))
 	bufs := make([][]int32, par.Limit())
 	readers := make([]frameReader, par.Limit())
 	errs := make([]error, len(sl))
@@ -388,9 +397,9 @@ func decodeAll(sl []sliceRef, vol *volume.Volume[int16]) error {
 			dst := vol.Data[k*plane : (k+1)*plane]
 			if r.h.unsigned32() {
 				u := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(bufs[w]))), plane)
-				err = hounsfield.ToHU(dst, u, resc)
+				clamped[k], err = hounsfield.ToHU(dst, u, resc)
 			} else {
-				err = hounsfield.ToHU(dst, bufs[w], resc)
+				clamped[k], err = hounsfield.ToHU(dst, bufs[w], resc)
 			}
 			if err != nil {
 				err = fmt.Errorf("dicomio: %s: %w", r.h.path, err)
@@ -406,10 +415,30 @@ func decodeAll(sl []sliceRef, vol *volume.Volume[int16]) error {
 	}
 	for _, err := range errs {
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	total, first := 0, -1
+	for k, c := range clamped {
+		if c > 0 && first < 0 {
+			first = k
+		}
+		total += c
+	}
+	if first < 0 {
+		return nil, nil
+	}
+	r := sl[first]
+	resc, _ := r.h.rescale(r.frame)
+	msg, err := hounsfield.Saturation(total, len(vol.Data))
+	if err != nil {
+		if ct {
+			return nil, fmt.Errorf("dicomio: %s: %w (first in this file, RescaleSlope %g, RescaleIntercept %g)", r.h.path, err, resc.Slope, resc.Intercept)
+		}
+		msg = fmt.Sprintf("%d of %d voxels (%.3g%%) lie beyond the int16 range after rescale; clamped to it", total, len(vol.Data), 100*float64(total)/float64(len(vol.Data)))
+	}
+	w := warn.New(warn.Saturated, r.h.path, fmt.Sprintf("%s (first in %s, RescaleSlope %g, RescaleIntercept %g)", msg, r.h.path, resc.Slope, resc.Intercept))
+	return &w, nil
 }
 
 // safeDecode decodes one frame, converting a decoder panic into ErrCorrupt.

@@ -11,7 +11,10 @@
 //     written as PaddingHU. Otherwise hu = s*Slope + Intercept, rounded to
 //     the nearest integer (half away from zero) and clamped to the int16
 //     range. A slope that is 0, NaN or infinite, or an intercept that is NaN
-//     or infinite, is refused (ErrBadRescale), never replaced.
+//     or infinite, is refused (ErrBadRescale), never replaced. ToHU counts
+//     the values it clamps; Saturation turns the count of a volume into a
+//     warning, or refuses the volume (ErrSaturated) when more than
+//     MaxSaturated of its voxels were clamped.
 //  2. Normalize (every input kind, once, in the preprocess path, before
 //     resampling): every value below OutsideBelowHU (−1100 HU) becomes
 //     AirHU (−1000). This takes the scanners' out-of-field fill (GE/LIDC
@@ -21,7 +24,8 @@
 //     −1024 HU, so nothing measured is lost.
 //
 // Readers of files that already hold HU (NIfTI, MetaImage) only round and
-// clamp to int16; Normalize then treats their padding like DICOM's.
+// clamp to int16 (counting, and Saturation judging, the clamped values too);
+// Normalize then treats their padding like DICOM's.
 package hounsfield
 
 import (
@@ -51,6 +55,32 @@ const PaddingHU = -3024
 // RescaleIntercept that is NaN or infinite: the stored values cannot be
 // turned into HU.
 var ErrBadRescale = errors.New("unusable rescale slope or intercept")
+
+// ErrSaturated reports a volume more than MaxSaturated of whose voxels lie
+// beyond the int16 range (−32768…32767 HU) after rescale: the rescale or
+// the data type is wrong (a RescaleSlope of 10³⁰, unsigned 64-bit samples of
+// 2⁶³), not the tissue, and clamping would turn the scan into a block of
+// 32767 HU.
+var ErrSaturated = errors.New("voxel values beyond the int16 HU range")
+
+// MaxSaturated is the share of a volume's voxels that may be clamped to the
+// int16 range (each reader warns when any are); real CT stays within about
+// −1024…30,000 HU.
+const MaxSaturated = 0.01
+
+// Saturation judges clamped of total voxels: nil and "" when none was
+// clamped, a sentence for a warning when at most MaxSaturated of them were,
+// and an error wrapping ErrSaturated, with the counts, when more were.
+func Saturation(clamped, total int) (warning string, err error) {
+	if clamped <= 0 {
+		return "", nil
+	}
+	msg := fmt.Sprintf("%d of %d voxels (%.3g%%) lie beyond the int16 range (−32768…32767 HU) after rescale", clamped, total, 100*float64(clamped)/float64(max(total, 1)))
+	if float64(clamped) > MaxSaturated*float64(total) {
+		return "", fmt.Errorf("%w: %s; more than %g%% means a wrong rescale or data type, not tissue", ErrSaturated, msg, 100*MaxSaturated)
+	}
+	return msg + "; clamped to it", nil
+}
 
 // Rescale describes how one slice's stored values map to HU:
 // HU = stored*Slope + Intercept (DICOM RescaleSlope/RescaleIntercept), plus
@@ -111,11 +141,12 @@ func (r Rescale) padRange() (lo, hi int64, ok bool) {
 type Stored interface{ ~int32 | ~uint32 }
 
 // ToHU applies step 1 of the package rule, writing dst[i] for stored[i]; it
-// converts min(len(dst), len(stored)) values. It returns r.Validate()'s
-// error, writing nothing, when the rescale is unusable.
-func ToHU[S Stored](dst []int16, stored []S, r Rescale) error {
+// converts min(len(dst), len(stored)) values and returns how many of them
+// lay beyond the int16 range and were clamped (see Saturation). It returns
+// r.Validate()'s error, writing nothing, when the rescale is unusable.
+func ToHU[S Stored](dst []int16, stored []S, r Rescale) (clamped int, err error) {
 	if err := r.Validate(); err != nil {
-		return err
+		return 0, err
 	}
 	n := min(len(dst), len(stored))
 	dst, stored = dst[:n], stored[:n]
@@ -129,9 +160,14 @@ func ToHU[S Stored](dst []int16, stored []S, r Rescale) error {
 		ic := int64(icpt)
 		if !pad {
 			for i, s := range stored {
-				dst[i] = clamp16(int64(s) + ic)
+				h := int64(s) + ic
+				if h != int64(int16(h)) {
+					clamped++
+					h = clamp16(h)
+				}
+				dst[i] = int16(h)
 			}
-			return nil
+			return clamped, nil
 		}
 		span := uint64(hi - lo)
 		for i, s := range stored {
@@ -139,9 +175,14 @@ func ToHU[S Stored](dst []int16, stored []S, r Rescale) error {
 				dst[i] = PaddingHU
 				continue
 			}
-			dst[i] = clamp16(int64(s) + ic)
+			h := int64(s) + ic
+			if h != int64(int16(h)) {
+				clamped++
+				h = clamp16(h)
+			}
+			dst[i] = int16(h)
 		}
-		return nil
+		return clamped, nil
 	}
 	for i, s := range stored {
 		if v := int64(s); v >= lo && v <= hi {
@@ -151,24 +192,24 @@ func ToHU[S Stored](dst []int16, stored []S, r Rescale) error {
 		h := math.Round(float64(s)*slope + icpt)
 		switch {
 		case h <= math.MinInt16:
+			if h < math.MinInt16 {
+				clamped++
+			}
 			dst[i] = math.MinInt16
 		case h >= math.MaxInt16:
+			if h > math.MaxInt16 {
+				clamped++
+			}
 			dst[i] = math.MaxInt16
 		default:
 			dst[i] = int16(h)
 		}
 	}
-	return nil
+	return clamped, nil
 }
 
-func clamp16(h int64) int16 {
-	if h > math.MaxInt16 {
-		return math.MaxInt16
-	}
-	if h < math.MinInt16 {
-		return math.MinInt16
-	}
-	return int16(h)
+func clamp16(h int64) int64 {
+	return min(max(h, math.MinInt16), math.MaxInt16)
 }
 
 // Normalize applies step 2 of the package rule to a volume's HU voxels in
@@ -194,7 +235,7 @@ func Normalize(hu []int16) int {
 // Normalize); an unusable rescale gives AirHU and the error.
 func Value(stored int32, r Rescale) (int16, error) {
 	var d [1]int16
-	if err := ToHU(d[:], []int32{stored}, r); err != nil {
+	if _, err := ToHU(d[:], []int32{stored}, r); err != nil {
 		return AirHU, err
 	}
 	Normalize(d[:])

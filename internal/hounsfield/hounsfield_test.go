@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -56,7 +57,7 @@ func TestBadRescaleRefused(t *testing.T) {
 		{Slope: 1, Intercept: math.Inf(-1)},
 	} {
 		dst := []int16{7}
-		err := ToHU(dst, []int32{100}, r)
+		_, err := ToHU(dst, []int32{100}, r)
 		if !errors.Is(err, ErrBadRescale) {
 			t.Errorf("%+v: err %v, want ErrBadRescale", r, err)
 		}
@@ -70,7 +71,7 @@ func TestBadRescaleRefused(t *testing.T) {
 func TestUnsigned32(t *testing.T) {
 	dst := make([]int16, 3)
 	stored := []uint32{1 << 31, 3_000_000_000, 4_294_967_295}
-	if err := ToHU(dst, stored, Rescale{Slope: 1e-6, Intercept: -2000}); err != nil {
+	if _, err := ToHU(dst, stored, Rescale{Slope: 1e-6, Intercept: -2000}); err != nil {
 		t.Fatal(err)
 	}
 	for i, s := range stored {
@@ -97,7 +98,7 @@ func TestToHUMatchesFloatReference(t *testing.T) {
 			stored[i] = rng.Int32N(70000) - 35000
 		}
 		dst := make([]int16, len(stored))
-		if err := ToHU(dst, stored, r); err != nil {
+		if _, err := ToHU(dst, stored, r); err != nil {
 			t.Fatal(err)
 		}
 		Normalize(dst)
@@ -148,7 +149,7 @@ func TestNormalizeCounts(t *testing.T) {
 
 func TestToHUShortDst(t *testing.T) {
 	dst := make([]int16, 2)
-	if err := ToHU(dst, []int32{1, 2, 3}, Identity); err != nil { // must not panic, converts 2
+	if _, err := ToHU(dst, []int32{1, 2, 3}, Identity); err != nil { // must not panic, converts 2
 		t.Fatal(err)
 	}
 	if dst[0] != 1 || dst[1] != 2 {
@@ -169,7 +170,7 @@ func BenchmarkToHU(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(stored) * 4))
 			for b.Loop() {
-				_ = ToHU(dst, stored, bc.r)
+				_, _ = ToHU(dst, stored, bc.r)
 			}
 		})
 	}
@@ -183,5 +184,32 @@ func BenchmarkNormalize(b *testing.B) {
 	b.SetBytes(int64(len(v) * 2))
 	for b.Loop() {
 		Normalize(v)
+	}
+}
+
+// TestToHUCountsClamped: both paths (integral slope 1 and the general one)
+// count the values they clamp, not those that land on the range's ends;
+// Saturation warns up to MaxSaturated of a volume and refuses beyond.
+func TestToHUCountsClamped(t *testing.T) {
+	stored := []int32{0, 100, 33791, 33792, -31744, -31745}
+	dst := make([]int16, len(stored))
+	if n, err := ToHU(dst, stored, Rescale{Slope: 1, Intercept: -1024}); err != nil || n != 2 {
+		t.Errorf("slope 1: %d clamped, %v; want 2 (33792 and −31745)", n, err)
+	}
+	if n, err := ToHU(dst, stored, Rescale{Slope: 1e30}); err != nil || n != 5 || dst[1] != math.MaxInt16 || dst[4] != math.MinInt16 {
+		t.Errorf("slope 1e30: %d clamped, %v, %v; want all but 0", n, err, dst)
+	}
+	pad := int32(100)
+	if n, _ := ToHU(dst, stored, Rescale{Slope: 1, Padding: &pad}); n != 2 || dst[1] != PaddingHU {
+		t.Errorf("padding: %d clamped, %v", n, dst)
+	}
+	if w, err := Saturation(0, 100); w != "" || err != nil {
+		t.Errorf("none: %q %v", w, err)
+	}
+	if w, err := Saturation(1, 100); !strings.Contains(w, "1 of 100 voxels") || err != nil {
+		t.Errorf("1 %%: %q %v", w, err)
+	}
+	if _, err := Saturation(2, 100); !errors.Is(err, ErrSaturated) {
+		t.Errorf("2 %%: %v", err)
 	}
 }

@@ -216,11 +216,12 @@ func (p *Preprocessed) load(in string, kind Kind, opt PreprocessOptions, ws *Wor
 		setExtra(sc, sidecarSex, p.PatientSex)
 		return s.HU, s.Positions, nil
 	}
-	v, err := volio.ReadHUInto(in, ws.raw)
+	v, vw, err := volio.ReadHUIntoWarn(in, ws.raw)
 	if err != nil {
 		return nil, nil, err
 	}
 	ws.raw = v
+	sc.Warnings = append(sc.Warnings, vw...)
 	p.SeriesUID, sc.SeriesUID = p.ID, p.ID
 	// A preprocess output carries its provenance next to it. One that is
 	// there but unusable, or a UID in it that is not one, costs a warning

@@ -80,16 +80,17 @@ func nativeDatatype(dst any) int16 {
 // converting to dst's element type (integers rounded half away from zero and
 // clamped to the type's range). It returns how many values were NaN or
 // infinite: int16 stores them as −1000 and uint8 as 0 (the caller refuses a
-// HU volume that has any), float32 keeps them.
-func readSamples[T volume.Voxel](r io.Reader, dst []T, dt int16, order binary.ByteOrder, slope, inter float64, scaled bool) (nonFinite int, err error) {
+// HU volume that has any), float32 keeps them; and how many int16 values
+// were clamped to the type's range (see hounsfield.Saturation).
+func readSamples[T volume.Voxel](r io.Reader, dst []T, dt int16, order binary.ByteOrder, slope, inter float64, scaled bool) (nonFinite, clamped int, err error) {
 	es := dtSize(dt)
 	if es == 0 {
-		return 0, fmt.Errorf("%w: datatype %d", ErrUnsupported, dt)
+		return 0, 0, fmt.Errorf("%w: datatype %d", ErrUnsupported, dt)
 	}
 	if !scaled && nativeDatatype(any(dst)) == dt {
 		b := byteView(dst)
 		if n, err := io.ReadFull(r, b); err != nil {
-			return 0, fmt.Errorf("%w: voxel data: read %d of %d bytes: %w", ErrTruncated, n, len(b), err)
+			return 0, 0, fmt.Errorf("%w: voxel data: read %d of %d bytes: %w", ErrTruncated, n, len(b), err)
 		}
 		fileLittle := order == binary.LittleEndian
 		if es > 1 && fileLittle != hostLittle {
@@ -102,7 +103,7 @@ func readSamples[T volume.Voxel](r io.Reader, dst []T, dt int16, order binary.By
 				}
 			}
 		}
-		return nonFinite, nil
+		return nonFinite, 0, nil
 	}
 	if !scaled {
 		slope, inter = 1, 0
@@ -115,7 +116,7 @@ func readSamples[T volume.Voxel](r io.Reader, dst []T, dt int16, order binary.By
 	for off := 0; off < len(dst); off += chunk {
 		n := min(chunk, len(dst)-off)
 		if m, err := io.ReadFull(r, raw[:n*es]); err != nil {
-			return nonFinite, fmt.Errorf("%w: voxel data: read %d of %d bytes: %w", ErrTruncated, done+m, total, err)
+			return nonFinite, clamped, fmt.Errorf("%w: voxel data: read %d of %d bytes: %w", ErrTruncated, done+m, total, err)
 		}
 		done += n * es
 		decodeRaw(vals[:n], raw[:n*es], dt, order)
@@ -129,9 +130,9 @@ func readSamples[T volume.Voxel](r io.Reader, dst []T, dt int16, order binary.By
 				nonFinite++
 			}
 		}
-		storeValues(dst[off:off+n], vals[:n])
+		clamped += storeValues(dst[off:off+n], vals[:n])
 	}
-	return nonFinite, nil
+	return nonFinite, clamped, nil
 }
 
 func dtSize(dt int16) int {
@@ -185,8 +186,10 @@ func decodeRaw(out []float64, b []byte, dt int16, o binary.ByteOrder) {
 	}
 }
 
-// storeValues converts float64 values into dst's element type.
-func storeValues[T volume.Voxel](dst []T, vals []float64) {
+// storeValues converts float64 values into dst's element type. For int16
+// it returns how many values lay beyond the type's range (rounded) and were
+// clamped; 0 for the other types.
+func storeValues[T volume.Voxel](dst []T, vals []float64) (clamped int) {
 	switch d := any(dst).(type) {
 	case []int16:
 		for i, x := range vals {
@@ -194,8 +197,14 @@ func storeValues[T volume.Voxel](dst []T, vals []float64) {
 			case math.IsNaN(x):
 				d[i] = -1000
 			case x >= math.MaxInt16:
+				if math.Round(x) > math.MaxInt16 {
+					clamped++
+				}
 				d[i] = math.MaxInt16
 			case x <= math.MinInt16:
+				if math.Round(x) < math.MinInt16 {
+					clamped++
+				}
 				d[i] = math.MinInt16
 			default:
 				d[i] = int16(math.Round(x))
@@ -219,15 +228,16 @@ func storeValues[T volume.Voxel](dst []T, vals []float64) {
 	default:
 		// Named element types: go through the underlying representation.
 		if len(dst) == 0 {
-			return
+			return 0
 		}
 		switch sizeOf[T]() {
 		case 1:
-			storeValues(unsafe.Slice((*uint8)(unsafe.Pointer(&dst[0])), len(dst)), vals)
+			return storeValues(unsafe.Slice((*uint8)(unsafe.Pointer(&dst[0])), len(dst)), vals)
 		case 2:
-			storeValues(unsafe.Slice((*int16)(unsafe.Pointer(&dst[0])), len(dst)), vals)
+			return storeValues(unsafe.Slice((*int16)(unsafe.Pointer(&dst[0])), len(dst)), vals)
 		case 4:
-			storeValues(unsafe.Slice((*float32)(unsafe.Pointer(&dst[0])), len(dst)), vals)
+			return storeValues(unsafe.Slice((*float32)(unsafe.Pointer(&dst[0])), len(dst)), vals)
 		}
 	}
+	return clamped
 }

@@ -51,7 +51,7 @@ func FuzzReadNIfTI(f *testing.F) {
 			var err error
 			if kind == 0 {
 				var v *volume.Volume[int16]
-				err = decodeNIfTI(bytes.NewReader(b), int64(len(b)), func(gg volume.Grid) []int16 {
+				_, err = decodeNIfTI(bytes.NewReader(b), int64(len(b)), func(gg volume.Grid) []int16 {
 					if 2*gg.Len() > 64<<20 {
 						t.Fatalf("allocating %v voxels over the budget", gg.Dims)
 					}
@@ -66,7 +66,7 @@ func FuzzReadNIfTI(f *testing.F) {
 				}
 			} else {
 				var v *volume.Volume[float32]
-				err = decodeNIfTI(bytes.NewReader(b), int64(len(b)), func(gg volume.Grid) []float32 {
+				_, err = decodeNIfTI(bytes.NewReader(b), int64(len(b)), func(gg volume.Grid) []float32 {
 					if 4*gg.Len() > 64<<20 {
 						t.Fatalf("allocating %v voxels over the budget", gg.Dims)
 					}

@@ -16,6 +16,7 @@ import (
 	"github.com/klauspost/compress/zlib"
 
 	"github.com/lungctl/lungctl/internal/atomicfile"
+	"github.com/lungctl/lungctl/internal/hounsfield"
 	"github.com/lungctl/lungctl/internal/safefile"
 	"github.com/lungctl/lungctl/internal/volume"
 )
@@ -229,21 +230,21 @@ func isSentinel(err error) bool {
 	return errors.Is(err, ErrFormat) || errors.Is(err, ErrUnsupported) || errors.Is(err, ErrTruncated)
 }
 
-func readMHDFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) error {
+func readMHDFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) (clamped int, err error) {
 	f, err := safefile.Open(path)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer f.Close()
 	h, err := parseMHDHeader(f)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var df *os.File
 	if strings.EqualFold(h.dataFile, "LOCAL") {
 		df = f
 		if _, err := f.Seek(h.dataOffset, io.SeekStart); err != nil {
-			return err
+			return 0, err
 		}
 	} else {
 		// The data file must lie beside the header: no absolute path, no
@@ -251,13 +252,13 @@ func readMHDFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) error
 		// device, which would hang or never end).
 		df, err = safefile.OpenBeside(path, h.dataFile)
 		if err != nil {
-			return fmt.Errorf("ElementDataFile: %w", err)
+			return 0, fmt.Errorf("ElementDataFile: %w", err)
 		}
 		defer df.Close()
 	}
 	st, err := df.Stat()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	avail := st.Size()
 	if df == f {
@@ -266,21 +267,21 @@ func readMHDFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) error
 	nbytes := int64(h.grid.Len()) * int64(dtSize(h.datatype))
 	// The voxels are budget-checked before anything is skipped or read.
 	if err := checkAlloc[T](h.grid); err != nil {
-		return err
+		return 0, err
 	}
 	switch {
 	case h.compressed:
 		if h.headerSize > 0 {
 			if h.headerSize > avail {
-				return fmt.Errorf("%w: data file %s: HeaderSize %d of %d bytes", ErrTruncated, df.Name(), h.headerSize, avail)
+				return 0, fmt.Errorf("%w: data file %s: HeaderSize %d of %d bytes", ErrTruncated, df.Name(), h.headerSize, avail)
 			}
 			if _, err := df.Seek(h.headerSize, io.SeekCurrent); err != nil {
-				return err
+				return 0, err
 			}
 			avail -= h.headerSize
 		}
 		if nbytes > avail*maxDeflateRatio+1024 {
-			return fmt.Errorf("%w: %d bytes of voxel data cannot come from %d compressed bytes in %s",
+			return 0, fmt.Errorf("%w: %d bytes of voxel data cannot come from %d compressed bytes in %s",
 				ErrTruncated, nbytes, avail, df.Name())
 		}
 	default:
@@ -289,13 +290,13 @@ func readMHDFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) error
 			skip = avail - nbytes
 		}
 		if skip < 0 || skip+nbytes > avail {
-			return fmt.Errorf("%w: data file %s holds %d bytes, header announces %d (+%d skipped)",
+			return 0, fmt.Errorf("%w: data file %s holds %d bytes, header announces %d (+%d skipped)",
 				ErrTruncated, df.Name(), avail, nbytes, max(skip, 0))
 		}
 		if skip > 0 {
 			// Seek, not read: the file may be a huge sparse one.
 			if _, err := df.Seek(skip, io.SeekCurrent); err != nil {
-				return err
+				return 0, err
 			}
 		}
 	}
@@ -304,24 +305,30 @@ func readMHDFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) error
 	if h.compressed {
 		zr, err := zlib.NewReader(src)
 		if err != nil {
-			return fmt.Errorf("%w: data file %s: zlib: %w", ErrFormat, df.Name(), err)
+			return 0, fmt.Errorf("%w: data file %s: zlib: %w", ErrFormat, df.Name(), err)
 		}
 		defer zr.Close()
 		src = zr
 	}
 	dst := alloc(h.grid) // budget-checked above
-	bad, err := readSamples(src, dst, h.datatype, h.order, 1, 0, false)
+	bad, clamped, err := readSamples(src, dst, h.datatype, h.order, 1, 0, false)
 	if err != nil {
-		return fmt.Errorf("data file %s: %w", df.Name(), err)
+		return 0, fmt.Errorf("data file %s: %w", df.Name(), err)
 	}
 	if h.compressed {
 		// Only the stream's end checks its Adler-32: a corrupt stored
 		// block inflates without complaint.
 		if err := drainZlib(src); err != nil {
-			return fmt.Errorf("%w: data file %s: %w", ErrFormat, df.Name(), err)
+			return 0, fmt.Errorf("%w: data file %s: %w", ErrFormat, df.Name(), err)
 		}
 	}
-	return nonFiniteErr[T](bad, len(dst))
+	if err := nonFiniteErr[T](bad, len(dst)); err != nil {
+		return 0, err
+	}
+	if _, err := hounsfield.Saturation(clamped, len(dst)); err != nil {
+		return 0, err
+	}
+	return clamped, nil
 }
 
 // maxZlibTail bounds the inflated bytes drainZlib reads after the voxels.

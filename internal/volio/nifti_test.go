@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/hounsfield"
 	"github.com/lungctl/lungctl/internal/volume"
+	"github.com/lungctl/lungctl/internal/warn"
 
 	"github.com/lungctl/lungctl/internal/testfs"
 )
@@ -404,7 +406,7 @@ func TestNIfTIDatatypesAndEndianness(t *testing.T) {
 				}
 				file := buildNIfTI(g, dt, vals, o, sc[0], sc[1])
 				var v *volume.Volume[int16]
-				err := decodeNIfTI(bytes.NewReader(file), int64(len(file)), func(gg volume.Grid) []int16 {
+				_, err := decodeNIfTI(bytes.NewReader(file), int64(len(file)), func(gg volume.Grid) []int16 {
 					v = volume.New[int16](gg)
 					return v.Data
 				})
@@ -421,7 +423,7 @@ func TestNIfTIDatatypesAndEndianness(t *testing.T) {
 					}
 				}
 				var f *volume.Volume[float32]
-				err = decodeNIfTI(bytes.NewReader(file), int64(len(file)), func(gg volume.Grid) []float32 {
+				_, err = decodeNIfTI(bytes.NewReader(file), int64(len(file)), func(gg volume.Grid) []float32 {
 					f = volume.New[float32](gg)
 					return f.Data
 				})
@@ -441,18 +443,30 @@ func TestNIfTIDatatypesAndEndianness(t *testing.T) {
 	}
 }
 
+// TestNIfTIClampHU: values beyond int16 are clamped and counted while they
+// are at most 1 % of the voxels; more is refused (hounsfield.ErrSaturated).
 func TestNIfTIClampHU(t *testing.T) {
-	g := volume.Grid{Dims: [3]int{4, 1, 1}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity}
-	file := buildNIfTI(g, dtInt32, []float64{40000, -40000, 1500, -1}, binary.LittleEndian, 0, 0)
+	g := volume.Grid{Dims: [3]int{200, 1, 1}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity}
+	vals := make([]float64, 200)
+	copy(vals, []float64{40000, -40000, 1500, -1})
+	file := buildNIfTI(g, dtInt32, vals, binary.LittleEndian, 0, 0)
 	var v *volume.Volume[int16]
-	if err := decodeNIfTI(bytes.NewReader(file), int64(len(file)), func(gg volume.Grid) []int16 {
+	clamped, err := decodeNIfTI(bytes.NewReader(file), int64(len(file)), func(gg volume.Grid) []int16 {
 		v = volume.New[int16](gg)
 		return v.Data
-	}); err != nil {
-		t.Fatal(err)
+	})
+	if err != nil || clamped != 2 {
+		t.Fatalf("%d clamped, %v", clamped, err)
 	}
-	if want := []int16{32767, -32768, 1500, -1}; !slicesEqual(v.Data, want) {
-		t.Errorf("clamped %v, want %v", v.Data, want)
+	if want := []int16{32767, -32768, 1500, -1}; !slicesEqual(v.Data[:4], want) {
+		t.Errorf("clamped %v, want %v", v.Data[:4], want)
+	}
+	g.Dims[0] = 4
+	file = buildNIfTI(g, dtInt32, vals[:4], binary.LittleEndian, 0, 0)
+	if _, err := decodeNIfTI(bytes.NewReader(file), int64(len(file)), func(gg volume.Grid) []int16 {
+		return make([]int16, gg.Len())
+	}); !errors.Is(err, hounsfield.ErrSaturated) {
+		t.Errorf("2 of 4 voxels clamped: %v, want ErrSaturated", err)
 	}
 }
 
@@ -561,5 +575,38 @@ func TestReadHUIntoReusesBuffer(t *testing.T) {
 	}
 	if !slicesEqual(got.Data, v.Data) || got.Dims != v.Dims {
 		t.Error("data differ")
+	}
+}
+
+// TestNIfTISaturationRefused: an scl_slope of 10³⁰, or uint64 samples of
+// 2⁶³, would clamp the whole volume to 32767 HU: refused naming the file.
+// A file with 1 of 200 voxels out of range reads with a warning naming it.
+func TestNIfTISaturationRefused(t *testing.T) {
+	dir := t.TempDir()
+	g := volume.Grid{Dims: [3]int{10, 10, 2}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity}
+	vals := make([]float64, g.Len())
+	for i := range vals {
+		vals[i] = float64(i % 50)
+	}
+	big := make([]float64, g.Len())
+	for i := range big {
+		big[i] = 1 << 63
+	}
+	for name, file := range map[string][]byte{
+		"slope.nii":  buildNIfTI(g, dtInt16, vals, binary.LittleEndian, 1e30, 0),
+		"uint64.nii": buildNIfTI(g, dtUint64, big, binary.LittleEndian, 0, 0),
+	} {
+		p := filepath.Join(dir, name)
+		testfs.WriteFile(t, p, file)
+		if _, err := ReadHU(p); !errors.Is(err, hounsfield.ErrSaturated) || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: %v, want ErrSaturated naming it", name, err)
+		}
+	}
+	vals[7] = 1e6
+	p := filepath.Join(dir, "one.nii")
+	testfs.WriteFile(t, p, buildNIfTI(g, dtInt32, vals, binary.LittleEndian, 0, 0))
+	v, ws, err := ReadHUIntoWarn(p, nil)
+	if err != nil || v.Data[7] != 32767 || len(ws) != 1 || ws[0].Code != warn.Saturated || ws[0].File != p || !strings.Contains(ws[0].Message, "1 of 200 voxels") {
+		t.Errorf("one voxel out of range: %v %+v", err, ws)
 	}
 }

@@ -9,21 +9,26 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/lungctl/lungctl/internal/hounsfield"
 	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/safefile"
 	"github.com/lungctl/lungctl/internal/volume"
+	"github.com/lungctl/lungctl/internal/warn"
 )
 
 // ReadHU reads a CT volume in Hounsfield units from .nii, .nii.gz, .mhd or
 // .mha: any stored datatype is scaled (NIfTI scl_slope/scl_inter when slope
 // is non-zero), rounded to the nearest integer and clamped to int16. A
 // volume holding NaN or infinite values is refused (ErrNonFinite): lungctl
-// does not guess what they stand for. Values are not otherwise changed:
-// padding is left for hounsfield.Normalize. The grid is in LPS mm; the
-// voxels are checked against the memory budget before they are allocated.
+// does not guess what they stand for; so is one more than
+// hounsfield.MaxSaturated of whose voxels had to be clamped
+// (hounsfield.ErrSaturated: an scl_slope of 10³⁰, uint64 samples of 2⁶³).
+// Values are not otherwise changed: padding is left for
+// hounsfield.Normalize. The grid is in LPS mm; the voxels are checked
+// against the memory budget before they are allocated.
 func ReadHU(path string) (*volume.Volume[int16], error) {
 	var v *volume.Volume[int16]
-	err := readAny(path, func(g volume.Grid) []int16 {
+	_, err := readAny(path, func(g volume.Grid) []int16 {
 		v = volume.New[int16](g)
 		return v.Data
 	})
@@ -35,7 +40,7 @@ func ReadHU(path string) (*volume.Volume[int16], error) {
 // becomes 0. The grid is in LPS mm.
 func ReadMask(path string) (*volume.Volume[uint8], error) {
 	var v *volume.Volume[uint8]
-	err := readAny(path, func(g volume.Grid) []uint8 {
+	_, err := readAny(path, func(g volume.Grid) []uint8 {
 		v = volume.New[uint8](g)
 		return v.Data
 	})
@@ -46,7 +51,7 @@ func ReadMask(path string) (*volume.Volume[uint8], error) {
 // present) from .nii, .nii.gz, .mhd or .mha. The grid is in LPS mm.
 func ReadFloat32(path string) (*volume.Volume[float32], error) {
 	var v *volume.Volume[float32]
-	err := readAny(path, func(g volume.Grid) []float32 {
+	_, err := readAny(path, func(g volume.Grid) []float32 {
 		v = volume.New[float32](g)
 		return v.Data
 	})
@@ -56,44 +61,58 @@ func ReadFloat32(path string) (*volume.Volume[float32], error) {
 // ReadHUInto is ReadHU that follows the buffer-reuse rule (package volume)
 // for dst, which may be nil; the returned volume aliases dst when reused.
 func ReadHUInto(path string, dst *volume.Volume[int16]) (*volume.Volume[int16], error) {
+	v, _, err := ReadHUIntoWarn(path, dst)
+	return v, err
+}
+
+// ReadHUIntoWarn is ReadHUInto that also returns a warning (warn.Saturated,
+// naming path) when some voxels, at most hounsfield.MaxSaturated of them,
+// had to be clamped to int16.
+func ReadHUIntoWarn(path string, dst *volume.Volume[int16]) (*volume.Volume[int16], []warn.Warning, error) {
 	v := dst
-	err := readAny(path, func(g volume.Grid) []int16 {
+	clamped, err := readAny(path, func(g volume.Grid) []int16 {
 		if r, ok := volume.Reuse(v, g); ok {
 			return r.Data
 		}
 		v = volume.New[int16](g)
 		return v.Data
 	})
-	return v, err
+	if err != nil {
+		return v, nil, err
+	}
+	if msg, _ := hounsfield.Saturation(clamped, len(v.Data)); msg != "" {
+		return v, []warn.Warning{warn.New(warn.Saturated, path, msg)}, nil
+	}
+	return v, nil, nil
 }
 
-// readAny dispatches by file extension.
-func readAny[T volume.Voxel](path string, alloc func(volume.Grid) []T) error {
+// readAny dispatches by file extension. It returns how many int16 voxels
+// were clamped.
+func readAny[T volume.Voxel](path string, alloc func(volume.Grid) []T) (clamped int, err error) {
 	l := strings.ToLower(path)
-	var err error
 	switch {
 	case strings.HasSuffix(l, ".nii"), strings.HasSuffix(l, ".nii.gz"):
-		err = readNIfTIFile(path, alloc)
+		clamped, err = readNIfTIFile(path, alloc)
 	case strings.HasSuffix(l, ".mhd"), strings.HasSuffix(l, ".mha"):
-		err = readMHDFile(path, alloc)
+		clamped, err = readMHDFile(path, alloc)
 	default:
 		err = fmt.Errorf("%w: unknown extension (want .nii, .nii.gz, .mhd or .mha)", ErrUnsupported)
 	}
 	if err != nil {
-		return fmt.Errorf("volio: %s: %w", path, err)
+		return 0, fmt.Errorf("volio: %s: %w", path, err)
 	}
-	return nil
+	return clamped, nil
 }
 
-func readNIfTIFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) error {
+func readNIfTIFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) (int, error) {
 	f, err := safefile.Open(path)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	return decodeNIfTI(f, st.Size(), alloc)
 }
@@ -102,7 +121,7 @@ func readNIfTIFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) err
 // its magic bytes) from r. Before any volume-sized allocation the announced
 // data size is checked against size (×maxDeflateRatio when compressed) and
 // the memory budget.
-func decodeNIfTI[T volume.Voxel](r io.Reader, size int64, alloc func(volume.Grid) []T) error {
+func decodeNIfTI[T volume.Voxel](r io.Reader, size int64, alloc func(volume.Grid) []T) (clamped int, err error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	magic, _ := br.Peek(2)
 	var src io.Reader = br
@@ -111,7 +130,7 @@ func decodeNIfTI[T volume.Voxel](r io.Reader, size int64, alloc func(volume.Grid
 	if gz {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return fmt.Errorf("%w: gzip: %w", ErrFormat, err)
+			return 0, fmt.Errorf("%w: gzip: %w", ErrFormat, err)
 		}
 		defer zr.Close()
 		src = zr
@@ -119,39 +138,42 @@ func decodeNIfTI[T volume.Voxel](r io.Reader, size int64, alloc func(volume.Grid
 	}
 	hb := make([]byte, niiVoxOffset)
 	if n, err := io.ReadFull(src, hb[:niiHeaderSize]); err != nil {
-		return fmt.Errorf("%w: header: read %d of %d bytes: %w", ErrTruncated, n, niiHeaderSize, err)
+		return 0, fmt.Errorf("%w: header: read %d of %d bytes: %w", ErrTruncated, n, niiHeaderSize, err)
 	}
 	h, err := parseNIfTIHeader(hb)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	need := h.voxOffset + h.dataBytes()
 	if need > limit {
-		return fmt.Errorf("%w: header announces %d bytes of voxel data at offset %d but the file holds %d bytes",
+		return 0, fmt.Errorf("%w: header announces %d bytes of voxel data at offset %d but the file holds %d bytes",
 			ErrTruncated, h.dataBytes(), h.voxOffset, size)
 	}
 	if _, err := io.CopyN(io.Discard, src, h.voxOffset-niiHeaderSize); err != nil {
-		return fmt.Errorf("%w: before vox_offset %d: %w", ErrTruncated, h.voxOffset, err)
+		return 0, fmt.Errorf("%w: before vox_offset %d: %w", ErrTruncated, h.voxOffset, err)
 	}
 	dst, err := allocChecked(h.grid, alloc)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	bad, err := readSamples(src, dst, h.datatype, h.order, h.slope, h.inter, h.scaled())
+	bad, clamped, err := readSamples(src, dst, h.datatype, h.order, h.slope, h.inter, h.scaled())
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := nonFiniteErr[T](bad, len(dst)); err != nil {
-		return err
+		return 0, err
+	}
+	if _, err := hounsfield.Saturation(clamped, len(dst)); err != nil {
+		return 0, err
 	}
 	if gz {
 		// Read to the end of the stream so that the gzip CRC-32 and length
 		// are verified (a corrupt file must not load silently).
 		if _, err := io.Copy(io.Discard, src); err != nil {
-			return fmt.Errorf("%w: gzip: %w", ErrFormat, err)
+			return 0, fmt.Errorf("%w: gzip: %w", ErrFormat, err)
 		}
 	}
-	return nil
+	return clamped, nil
 }
 
 // allocChecked allocates the voxels of grid g through alloc after checking

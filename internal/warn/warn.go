@@ -55,6 +55,10 @@ const (
 	// Padding: voxels below −1100 HU or equal to the padding value were set
 	// to air (−1000 HU); the message gives the count.
 	Padding Code = "padding"
+	// Saturated: voxels beyond the int16 range (−32768…32767 HU) after
+	// rescale were clamped to it (at most 1 % of the volume; more is
+	// refused); the message gives the count.
+	Saturated Code = "saturated"
 )
 
 // Warning is one non-fatal finding: what kind (Code), which file it concerns
