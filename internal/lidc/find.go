@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/lungctl/lungctl/internal/safefile"
 )
@@ -15,31 +16,37 @@ import (
 // element is LidcReadMessage and whose ResponseHeader SeriesInstanceUid
 // equals seriesUID. A file without a SeriesInstanceUid matches too, but
 // only when no file matches by UID; seriesUID "" accepts any UID. Files
-// that cannot be read or are not XML are ignored.
+// that cannot be read or are not XML are passed over.
 //
-// Errors: ErrNoXML when nothing matches, ErrAmbiguousXML (naming the
-// files) when several match equally well, or the error listing dir; all
-// name dir.
+// Errors: ErrNoXML when nothing matches, listing the .xml files passed over
+// and why (not readable, not XML, another root element, another series;
+// the first maxSkipNotes by name), ErrAmbiguousXML (naming the files) when
+// several match equally well, or the error listing dir; all name dir.
 func FindXML(dir, seriesUID string) (string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return "", fmt.Errorf("lidc: %w", err)
 	}
-	var byUID, noUID []string
+	var byUID, noUID, skipped []string
 	for _, e := range ents {
 		if e.IsDir() || !strings.EqualFold(filepath.Ext(e.Name()), ".xml") {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
-		root, uid, ok := peekXML(p)
-		if !ok || !strings.EqualFold(root, "LidcReadMessage") {
-			continue
-		}
+		root, uid, why := peekXML(p)
 		switch {
+		case why != "":
+		case !strings.EqualFold(root, "LidcReadMessage"):
+			why = fmt.Sprintf("root element %s, not LidcReadMessage", root)
 		case uid == "":
 			noUID = append(noUID, p)
 		case seriesUID == "" || uid == seriesUID:
 			byUID = append(byUID, p)
+		default:
+			why = "series " + uid
+		}
+		if why != "" {
+			skipped = append(skipped, fmt.Sprintf("%q (%s)", e.Name(), clip(why, 160)))
 		}
 	}
 	for _, c := range [][]string{byUID, noUID} {
@@ -57,18 +64,45 @@ func FindXML(dir, seriesUID string) (string, error) {
 	if seriesUID == "" {
 		what = "any series"
 	}
-	return "", fmt.Errorf("lidc: %s: %w for %s", dir, ErrNoXML, what)
+	if len(skipped) == 0 {
+		return "", fmt.Errorf("lidc: %s: %w for %s (no .xml file there)", dir, ErrNoXML, what)
+	}
+	more := ""
+	if len(skipped) > maxSkipNotes {
+		more = fmt.Sprintf("; and %d more", len(skipped)-maxSkipNotes)
+		skipped = skipped[:maxSkipNotes]
+	}
+	return "", fmt.Errorf("lidc: %s: %w for %s; passed over: %s%s", dir, ErrNoXML, what, strings.Join(skipped, "; "), more)
+}
+
+// maxSkipNotes bounds the files passed over that FindXML's error lists.
+const maxSkipNotes = 8
+
+// clip shortens s to at most n bytes (on a rune boundary), marking a cut
+// with "…".
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // peekXML reads the root element name and ResponseHeader's
 // SeriesInstanceUid of the XML file at path (the first MiB at most). A
-// FIFO, device or socket named *.xml is skipped without blocking.
-func peekXML(path string) (root, seriesUID string, ok bool) {
+// FIFO, device or socket named *.xml is skipped without blocking. why says
+// why the file is unusable ("" when a root element was read).
+func peekXML(path string) (root, seriesUID, why string) {
 	f, err := safefile.Open(path)
 	if err != nil {
-		return "", "", false
+		return "", "", "not readable: " + err.Error()
 	}
 	defer f.Close()
-	root, seriesUID = peekHeader(f)
-	return root, seriesUID, root != ""
+	root, seriesUID, err = peekHeader(f)
+	if root == "" {
+		return "", "", fmt.Sprintf("not XML: %v", err)
+	}
+	return root, seriesUID, ""
 }

@@ -52,11 +52,7 @@ func Parse(r io.Reader, name string) (*Message, error) {
 	lr := &io.LimitedReader{R: r, N: MaxFileBytes + 1}
 	d := xml.NewDecoder(lr)
 	d.Strict = true
-	d.CharsetReader = func(label string, in io.Reader) (io.Reader, error) {
-		// LIDC files are UTF-8 or ASCII; accept Latin-1 labels as is (the
-		// values read are ASCII digits and UIDs).
-		return in, nil
-	}
+	d.CharsetReader = charsetReader
 	for {
 		tok, err := d.Token()
 		if lr.N <= 0 {
@@ -335,16 +331,20 @@ func rating(s string) (int, error) {
 // peekHeader reads just enough of r to return the root element's local
 // name and ResponseHeader's SeriesInstanceUid (used by FindXML): it stops
 // at the end of ResponseHeader, at the first readingSession, after 1 MiB
-// or at the first XML error. root is "" when no element was read.
-func peekHeader(r io.Reader) (root, seriesUID string) {
+// or at the first XML error. root is "" when no element was read; err is
+// then the decoder's error.
+func peekHeader(r io.Reader) (root, seriesUID string, err error) {
 	d := xml.NewDecoder(&io.LimitedReader{R: r, N: 1 << 20})
-	d.CharsetReader = func(_ string, in io.Reader) (io.Reader, error) { return in, nil }
+	d.CharsetReader = charsetReader
 	var stack []string
 	var text bytes.Buffer
 	for {
-		tok, err := d.Token()
-		if err != nil {
-			return root, seriesUID
+		tok, terr := d.Token()
+		if terr != nil {
+			if root == "" {
+				return "", "", terr
+			}
+			return root, seriesUID, nil
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
@@ -352,11 +352,11 @@ func peekHeader(r io.Reader) (root, seriesUID string) {
 			if root == "" {
 				root = t.Name.Local
 				if n != "lidcreadmessage" {
-					return root, ""
+					return root, "", nil
 				}
 			}
 			if n == "readingsession" || len(stack) > MaxDepth {
-				return root, seriesUID
+				return root, seriesUID, nil
 			}
 			stack = append(stack, n)
 			text.Reset()
@@ -366,7 +366,7 @@ func peekHeader(r io.Reader) (root, seriesUID string) {
 			}
 		case xml.EndElement:
 			if len(stack) == 0 {
-				return root, seriesUID
+				return root, seriesUID, nil
 			}
 			n := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
@@ -374,7 +374,7 @@ func peekHeader(r io.Reader) (root, seriesUID string) {
 				seriesUID = strings.TrimSpace(text.String())
 			}
 			if n == "responseheader" {
-				return root, seriesUID
+				return root, seriesUID, nil
 			}
 		}
 	}
