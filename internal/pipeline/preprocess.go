@@ -144,6 +144,10 @@ func Preprocess(in string, opt PreprocessOptions, ws *Workspace) (*Preprocessed,
 	if err != nil {
 		return nil, fmt.Errorf("resample %s: %w", in, err)
 	}
+	// Refused before resampling: the volumes go out as NIfTI-1.
+	if err := volio.CheckNIfTIDims(og.Dims); err != nil {
+		return nil, fmt.Errorf("preprocess %s: the %d×%d×%d output grid at %v mm: %w", in, og.Dims[0], og.Dims[1], og.Dims[2], opt.Spacing, err)
+	}
 	what := fmt.Sprintf("preprocess %s: %d×%d×%d grid at %v mm", in, og.Dims[0], og.Dims[1], og.Dims[2], opt.Spacing)
 	if err := membudget.Check(what, membudget.Mul(int64(og.Len()), bytesPerOutputVoxel)); err != nil {
 		return nil, err

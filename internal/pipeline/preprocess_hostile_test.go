@@ -88,3 +88,19 @@ func TestManyNonDICOMFilesFold(t *testing.T) {
 		t.Errorf("%d warnings standing for %d skipped files, want few for 8000", len(side.Warnings), n)
 	}
 }
+
+// TestOutputGridBeyondNIfTI: 20,000 slices 2 mm apart make a 1 mm grid of
+// 39,999 slices, more than NIfTI-1 stores along an axis: Preprocess refuses
+// it before resampling, naming the input (the write used to fail after the
+// work, naming the output).
+func TestOutputGridBeyondNIfTI(t *testing.T) {
+	g := volume.Grid{Dims: [3]int{2, 2, 20000}, Spacing: volume.Vec3{1, 1, 2}, Direction: volume.Identity}
+	p := filepath.Join(t.TempDir(), "tall.nii")
+	if err := volio.WriteNIfTI(p, volume.New[int16](g), volio.NIfTIOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Preprocess(p, PreprocessOptions{NoMask: true}, nil)
+	if !errors.Is(err, volio.ErrUnsupported) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "39999") {
+		t.Fatalf("a 2×2×39999 output grid: %v, want ErrUnsupported naming %s", err, p)
+	}
+}

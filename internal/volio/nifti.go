@@ -460,6 +460,22 @@ func datatypeOf[T volume.Voxel]() (int16, int16) {
 	return dtFloat32, 32
 }
 
+// MaxNIfTIDim is the most voxels NIfTI-1 stores along an axis (its dim[]
+// fields are int16).
+const MaxNIfTIDim = math.MaxInt16
+
+// CheckNIfTIDims returns an error wrapping ErrUnsupported when a grid of
+// dims cannot be stored in NIfTI-1 (an axis over MaxNIfTIDim voxels), so
+// that a caller can refuse it before it computes the volume.
+func CheckNIfTIDims(dims [3]int) error {
+	for a := 0; a < 3; a++ {
+		if dims[a] > MaxNIfTIDim {
+			return fmt.Errorf("%w: dimension %d > %d cannot be stored in NIfTI-1", ErrUnsupported, dims[a], MaxNIfTIDim)
+		}
+	}
+	return nil
+}
+
 // WriteNIfTI writes v to path as NIfTI-1 (single file, vox_offset 352,
 // little endian), gzip-compressed when path ends in ".gz". uint8 volumes are
 // written as DT_UINT8, int16 as DT_INT16 (HU), float32 as DT_FLOAT32; the
@@ -473,10 +489,8 @@ func WriteNIfTI[T volume.Voxel](path string, v *volume.Volume[T], opt NIfTIOptio
 	if err := v.Check(); err != nil {
 		return fmt.Errorf("volio: %s: %w", path, err)
 	}
-	for a := 0; a < 3; a++ {
-		if v.Dims[a] > math.MaxInt16 {
-			return fmt.Errorf("volio: %s: %w: dimension %d > 32767 cannot be stored in NIfTI-1", path, ErrUnsupported, v.Dims[a])
-		}
+	if err := CheckNIfTIDims(v.Dims); err != nil {
+		return fmt.Errorf("volio: %s: %w", path, err)
 	}
 	dt, bitpix := datatypeOf[T]()
 	hdr := encodeNIfTIHeader(v.Grid, dt, bitpix, opt.Description)
