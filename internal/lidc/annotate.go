@@ -125,14 +125,57 @@ func Analyze(m *Message, g Geometry, opt Options) (*Result, error) {
 	warn := func(format string, a ...any) {
 		res.Warnings = append(res.Warnings, fmt.Sprintf(format, a...))
 	}
-	nx, ny := q.g.Grid.Dims[0], q.g.Grid.Dims[1]
-	boxVoxels, planeVoxels := 0, 0
-	type pending struct {
-		session int
-		nod     *ReaderNodule
-		used    []placed
+	todo, boxVoxels, planeVoxels, err := q.gather(m, opt, res, warn)
+	if err != nil {
+		return nil, err
 	}
-	var todo []pending // placed first, so the bounds hold before any mask exists
+	// The masks, and one slice's scratch plane (both a byte a voxel).
+	if _, err := reserve(uint64(boxVoxels+planeVoxels), "masks of %d readers' nodules (%d voxels)", len(todo), boxVoxels); err != nil {
+		return nil, err
+	}
+	for _, p := range todo {
+		a := q.annotate(p.used, opt.Rule)
+		a.Session, a.Reader, a.NoduleID, a.Ratings = p.session, m.Sessions[p.session].ReaderID, p.nod.ID, p.nod.Ratings
+		res.Annotations = append(res.Annotations, a)
+	}
+	groups, ok, err := cluster(res.Annotations, q.g.Grid.Spacing[2], opt.Cluster)
+	if err != nil {
+		return nil, fmt.Errorf("lidc: %s: %w", m.File, err)
+	}
+	if !ok {
+		warn("clustering could not separate every reader's nodules (a group holds two nodules of one reader)")
+	}
+	level := opt.ConsensusLevel
+	if level <= 0 {
+		level = 0.5
+	}
+	for n, grp := range groups {
+		nd, err := q.consensus(res.Annotations, grp, level, func(bytes uint64, what string) (func(), error) {
+			return reserve(bytes, "consensus of nodule %d: %s", n+1, what)
+		})
+		if err != nil {
+			return nil, err
+		}
+		res.Nodules = append(res.Nodules, nd)
+	}
+	return res, nil
+}
+
+// pending is a reader's nodule of 3 mm or more whose contours are placed on
+// the series, waiting for its mask.
+type pending struct {
+	session int
+	nod     *ReaderNodule
+	used    []placed
+}
+
+// gather places every reader's nodule of m on the series (those under
+// 3 mm, and non-nodules, go to res as marks; what cannot be placed is
+// warned about) and returns the nodules of 3 mm or more with the voxels
+// their mask boxes will take together and the largest slice plane: all
+// are placed before any mask exists, so that the bounds hold first.
+func (q *geom) gather(m *Message, opt Options, res *Result, warn func(string, ...any)) (todo []pending, boxVoxels, planeVoxels int, err error) {
+	nx, ny := q.g.Grid.Dims[0], q.g.Grid.Dims[1]
 	inImage := func(p Point) bool { return p.X >= 0 && p.Y >= 0 && p.X < nx && p.Y < ny }
 	for si := range m.Sessions {
 		s := &m.Sessions[si]
@@ -177,11 +220,11 @@ func Analyze(m *Message, g Geometry, opt Options) (*Result, error) {
 				continue
 			}
 			if len(todo) >= MaxAnnotations {
-				return nil, fmt.Errorf("lidc: %s: %w: over %d nodules ≥ 3 mm", m.File, ErrTooLarge, MaxAnnotations)
+				return nil, 0, 0, fmt.Errorf("lidc: %s: %w: over %d nodules ≥ 3 mm", m.File, ErrTooLarge, MaxAnnotations)
 			}
 			box, plane := boxSize(used)
 			if boxVoxels += box; boxVoxels > MaxMaskVoxels {
-				return nil, fmt.Errorf("lidc: %s: %w: nodule masks over %d voxels", m.File, ErrTooLarge, MaxMaskVoxels)
+				return nil, 0, 0, fmt.Errorf("lidc: %s: %w: nodule masks over %d voxels", m.File, ErrTooLarge, MaxMaskVoxels)
 			}
 			planeVoxels = max(planeVoxels, plane)
 			todo = append(todo, pending{session: si, nod: n, used: used})
@@ -200,36 +243,7 @@ func Analyze(m *Message, g Geometry, opt Options) (*Result, error) {
 			res.NonNodules = append(res.NonNodules, mk)
 		}
 	}
-	// The masks, and one slice's scratch plane (both a byte a voxel).
-	if _, err := reserve(uint64(boxVoxels+planeVoxels), "masks of %d readers' nodules (%d voxels)", len(todo), boxVoxels); err != nil {
-		return nil, err
-	}
-	for _, p := range todo {
-		a := q.annotate(p.used, opt.Rule)
-		a.Session, a.Reader, a.NoduleID, a.Ratings = p.session, m.Sessions[p.session].ReaderID, p.nod.ID, p.nod.Ratings
-		res.Annotations = append(res.Annotations, a)
-	}
-	groups, ok, err := cluster(res.Annotations, q.g.Grid.Spacing[2], opt.Cluster)
-	if err != nil {
-		return nil, fmt.Errorf("lidc: %s: %w", m.File, err)
-	}
-	if !ok {
-		warn("clustering could not separate every reader's nodules (a group holds two nodules of one reader)")
-	}
-	level := opt.ConsensusLevel
-	if level <= 0 {
-		level = 0.5
-	}
-	for n, grp := range groups {
-		nd, err := q.consensus(res.Annotations, grp, level, func(bytes uint64, what string) (func(), error) {
-			return reserve(bytes, "consensus of nodule %d: %s", n+1, what)
-		})
-		if err != nil {
-			return nil, err
-		}
-		res.Nodules = append(res.Nodules, nd)
-	}
-	return res, nil
+	return todo, boxVoxels, planeVoxels, nil
 }
 
 type placed struct {

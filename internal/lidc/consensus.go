@@ -142,7 +142,6 @@ func (q *geom) consensus(anns []Annotation, grp []int, level float64, reserve fu
 			box.Data[n] = 1
 		}
 	}
-	count = nil
 	clo, chi, set := box.bounds()
 	if set {
 		if _, err := reserve(membudget.Mul(int64(chi[0]-clo[0]+1), int64(chi[1]-clo[1]+1), int64(chi[2]-clo[2]+1)), "consensus mask"); err != nil {

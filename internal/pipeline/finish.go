@@ -57,8 +57,7 @@ func (b *batch) finish(sum *Summary, ref references, wall time.Duration) (*Summa
 // skipped scans keep theirs.
 func (b *batch) index(sum *Summary) error {
 	if !b.cfg.Scan.Report {
-		st, err := os.Lstat(sum.Files.Index)
-		if err != nil || !st.Mode().IsRegular() || sum.Succeeded+sum.Failed == 0 {
+		if !earlierIndex(sum.Files.Index) || sum.Succeeded+sum.Failed == 0 {
 			return nil
 		}
 		b.cfg.Log.Info("rewriting the earlier run's index from this run's records (scans without a report are not linked; add --report for their reports)",
@@ -123,4 +122,11 @@ func (b *batch) evaluate(sum *Summary, all []candidate.Candidate, ref references
 	sum.EvalResult = r
 	sum.Eval = &EvalSummary{CPM: r.CPM, Sensitivity: r.Sensitivity, FPPerScan: r.FPPerScan, SensitivityAt: r.SensitivityAt}
 	return nil
+}
+
+// earlierIndex reports whether path is an index an earlier run wrote: a
+// regular file (not a link).
+func earlierIndex(path string) bool {
+	st, err := os.Lstat(path)
+	return err == nil && st.Mode().IsRegular()
 }

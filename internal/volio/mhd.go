@@ -340,7 +340,7 @@ const maxZlibTail = 1 << 20
 func drainZlib(r io.Reader) error {
 	_, err := io.CopyN(io.Discard, r, maxZlibTail+1)
 	switch {
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 		return nil
 	case err != nil:
 		return err
