@@ -88,6 +88,9 @@ def main():
                 c = np.array([rng.integers(0, n) for n in vol.shape])
                 if not lung[tuple(c)] or depth[tuple(c)] < ext + 4:
                     continue
+                margin = int(np.ceil(ext)) + 5  # the rendered box stays inside the scan
+                if any(c[i] < margin or c[i] >= vol.shape[i] - margin for i in range(3)):
+                    continue
                 if any(np.linalg.norm(c - q) < e + ext + 10 for q, e in placed):
                     continue
                 r0 = int(np.ceil(ext)) + 1

@@ -45,8 +45,11 @@ const (
 // strongest. For a ball it is blobRatio at the ball's scale. An ovoid
 // nodule, whose isotropic blob ratio is its axis ratio squared (about 0.3
 // at 2:1, the range of vessel forks), is as round as a ball in its own
-// frame; a piece of vessel is not, since its intensity runs on beyond the
-// body along its axis, so the curvature there stays near 0. Voxels outside
+// frame. A vessel's bend, a fork or a rod can be round in their own frame
+// too (0.5–0.9 without the gates); what keeps them out is that a vessel
+// runs on beyond its body (continuedShare) and a rod or plate is more
+// elongated than frameMaxAspect, which measure and this function check
+// (a straight vessel piece stays near 0 even in its frame). Voxels outside
 // the lung count as the lung (bg), HU above clip as clip, as in
 // blobRatio. It returns 0 for a body more elongated than frameMaxAspect
 // or of fewer than 7 voxels.
@@ -89,15 +92,20 @@ func (ws *Workspace) frameBlobRatio(b *boxInfo, cen volume.Vec3, bg, clip float6
 	var axis [3][3]float64 // axis[a] is the a-th principal direction (index space × spacing, mm)
 	smin, smax := math.Inf(1), 0.0
 	for a := 0; a < 3; a++ {
-		sigma[a] = math.Max(math.Sqrt(5*math.Max(vals[a], 0)/3), 1)
+		// The aspect is judged on the body's own σ; the kernel's is at
+		// least 1 mm (a plate one or two voxels thick would pass the
+		// aspect test on the floored σ).
+		s := math.Sqrt(5 * math.Max(vals[a], 0) / 3)
+		smin, smax = math.Min(smin, s), math.Max(smax, s)
+		sigma[a] = math.Max(s, 1)
 		for q := 0; q < 3; q++ {
 			axis[a][q] = vecs.At(q, a)
 		}
-		smin, smax = math.Min(smin, sigma[a]), math.Max(smax, sigma[a])
 	}
-	if smax > frameMaxAspect*smin {
+	if !(smax <= frameMaxAspect*smin) {
 		return 0
 	}
+	smin, smax = math.Max(smin, 1), math.Max(smax, 1)
 	var lo, hi [3]int
 	for a := 0; a < 3; a++ {
 		r := 3 * smax / sp[a]

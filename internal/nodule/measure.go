@@ -364,7 +364,8 @@ func neighbours26(p, nx, ny, nz int) [26]int {
 //   - non-solid: no solid component at least 2 mm across;
 //   - solid: the solid component spans the body, up to the partial-volume
 //     rim a blurred edge leaves (solid mean diameter ≥ 0.8 of the body's,
-//     or within 2.5 mm of it);
+//     or within 2.5 mm of it, and the same of their equivalent-volume
+//     diameters: spansBody);
 //   - part-solid otherwise.
 func classify(r *Result, p75, corePeak, centre float64, opt Options) Type {
 	small := pvSmall(r.PVAttenuation)
