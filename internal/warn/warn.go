@@ -8,6 +8,7 @@ package warn
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -127,7 +128,8 @@ const (
 )
 
 // Fold returns ws with the warnings of each code that occurs more than
-// FoldAfter times (a folder of 100,000 files that are not DICOM) replaced,
+// FoldAfter times (a folder of 100,000 files that are not DICOM) replaced
+// (warnings without a code are left as they are),
 // where the first of them stood, by one warning: the first's code, file
 // and message, Count the number of findings, and the message going on with
 // how many there are and the next FoldNames files. The other warnings keep
@@ -137,6 +139,9 @@ func Fold(ws []Warning) []Warning {
 	entries := map[Code]int{}
 	fold := false
 	for _, w := range ws {
+		if w.Code == "" {
+			continue // uncoded warnings are each their own finding
+		}
 		if entries[w.Code]++; entries[w.Code] > FoldAfter {
 			fold = true
 		}
@@ -152,7 +157,7 @@ func Fold(ws []Warning) []Warning {
 	folded := map[Code]*acc{}
 	var out []Warning
 	for _, w := range ws {
-		if entries[w.Code] <= FoldAfter {
+		if w.Code == "" || entries[w.Code] <= FoldAfter {
 			out = append(out, w)
 			continue
 		}
@@ -163,7 +168,7 @@ func Fold(ws []Warning) []Warning {
 			continue
 		}
 		a.n += w.N()
-		if w.File != "" && len(a.names) < FoldNames {
+		if w.File != "" && w.File != out[a.at].File && len(a.names) < FoldNames && !slices.Contains(a.names, w.File) {
 			a.names = append(a.names, w.File)
 		}
 	}

@@ -70,3 +70,23 @@ func TestFold(t *testing.T) {
 		t.Errorf("%d warnings of %d codes changed", len(few), 3)
 	}
 }
+
+// TestFoldLeavesUncoded: warnings without a code (older records' plain
+// strings) are distinct findings and are never folded together, and a file
+// is named once among the next ones.
+func TestFoldLeavesUncoded(t *testing.T) {
+	var ws []Warning
+	for i := 0; i < 2*FoldAfter; i++ {
+		ws = append(ws, Warning{Message: fmt.Sprint("finding ", i)})
+	}
+	for i := 0; i < 2*FoldAfter; i++ {
+		ws = append(ws, New(SkippedNotDICOM, "/d/same", "skipped"))
+	}
+	got := Fold(ws)
+	if len(got) != 2*FoldAfter+1 {
+		t.Fatalf("folded to %d warnings, want %d: %+v", len(got), 2*FoldAfter+1, got)
+	}
+	if m := got[len(got)-1].Message; m != fmt.Sprintf("skipped (%d skipped_not_dicom warnings in all)", 2*FoldAfter) {
+		t.Errorf("folded message %q", m)
+	}
+}
