@@ -234,3 +234,47 @@ func (ws *Workspace) groundGlassOpen(b *boxInfo, hu *volume.Volume[int16], seed 
 	ws.measure(b, hu, r, opt)
 	return r
 }
+
+// enclosesDense reports whether r's body (measured in the box b) encloses
+// tissue denser than solidHU (smoothed) of at least a coreMinMM ball: voxels
+// outside the body that no 6-connected path of such voxels joins to the
+// box's faces. Ground glass around a solid core that its own opening cut
+// out (a core of 4.5–5.5 mm may leave a hole there) encloses it; ground
+// glass beside a vessel does not.
+func (ws *Workspace) enclosesDense(b *boxInfo, r *Result, solidHU float64) bool {
+	nx, ny, nz := b.n[0], b.n[1], b.n[2]
+	n := b.len()
+	seen := ws.seenBuf(n)
+	q := ws.queue[:0]
+	for k := 0; k < nz; k++ {
+		for j := 0; j < ny; j++ {
+			for i := 0; i < nx; i++ {
+				if i > 0 && j > 0 && k > 0 && i < nx-1 && j < ny-1 && k < nz-1 {
+					continue
+				}
+				if p := i + nx*(j+ny*k); r.Mask[p] == 0 {
+					seen[p] = true
+					q = append(q, int32(p))
+				}
+			}
+		}
+	}
+	for h := 0; h < len(q); h++ {
+		for _, np := range neighbours6(int(q[h]), nx, ny, nz) {
+			if np >= 0 && !seen[np] && r.Mask[np] == 0 {
+				seen[np] = true
+				q = append(q, int32(np))
+			}
+		}
+	}
+	ws.queue = q
+	sp := b.grid.Spacing
+	vox := sp[0] * sp[1] * sp[2]
+	var dense float64
+	for p := 0; p < n; p++ {
+		if !seen[p] && r.Mask[p] == 0 && float64(ws.sm.Data[p]) > solidHU {
+			dense += vox
+		}
+	}
+	return dense >= math.Pi/6*coreMinMM*coreMinMM*coreMinMM
+}
