@@ -5,7 +5,6 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/lungctl/lungctl/internal/features"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -144,11 +143,7 @@ func (ws *Workspace) frameBlobRatio(b *boxInfo, cen volume.Vec3, bg, clip float6
 			}
 		}
 	}
-	ev := features.Eigen3(h)
-	if ev[2] >= 0 {
-		return 0
-	}
-	return ev[2] / ev[0]
+	return hessianRoundness(h)
 }
 
 // continuedShare is the share of the body's surface (voxel faces) beyond
@@ -157,24 +152,5 @@ func (ws *Workspace) frameBlobRatio(b *boxInfo, cen volume.Vec3, bg, clip float6
 // closes by itself shows little (the faces where vessels join it); a piece
 // of vessel shows its cut ends.
 func (ws *Workspace) continuedShare(b *boxInfo) float64 {
-	nx, ny, nz := b.n[0], b.n[1], b.n[2]
-	var cont, all int
-	for p, l := range ws.lab {
-		if l != lBody {
-			continue
-		}
-		for _, np := range neighbours6(p, nx, ny, nz) {
-			if np >= 0 && ws.lab[np] == lBody {
-				continue
-			}
-			all++
-			if np < 0 || ws.lung[np] != 0 && ws.sm.Data[np] > b.thresh {
-				cont++
-			}
-		}
-	}
-	if all == 0 {
-		return 0
-	}
-	return float64(cont) / float64(all)
+	return ws.surfaceShare(b, edgeHits, func(np int) bool { return ws.lung[np] != 0 && ws.sm.Data[np] > b.thresh })
 }

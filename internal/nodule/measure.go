@@ -568,6 +568,12 @@ func (ws *Workspace) blobRatio(b *boxInfo, cen volume.Vec3, sigma, bg, clip floa
 			}
 		}
 	}
+	return hessianRoundness(h)
+}
+
+// hessianRoundness is the weakest over the strongest curvature of the
+// Hessian h (xx yy zz xy xz yz) at a bright top, 0 where it is none.
+func hessianRoundness(h [6]float64) float64 {
 	ev := features.Eigen3(h)
 	if ev[2] >= 0 {
 		return 0
@@ -575,13 +581,12 @@ func (ws *Workspace) blobRatio(b *boxInfo, cen volume.Vec3, sigma, bg, clip floa
 	return ev[2] / ev[0]
 }
 
-// wallContact is the share of the body's surface (voxel faces) that faces
-// voxels outside the lung mask rather than lung: 0 for a nodule surrounded by
-// lung, about a third for one sitting on the pleura, a half and more for a
-// piece of the mediastinum or diaphragm that the mask's closing took in.
-func (ws *Workspace) wallContact(b *boxInfo) float64 {
+// surfaceShare is the share of the body's surface (voxel faces between a
+// body voxel and one that is not) whose outer voxel np counts (hit); a face
+// on the box's edge counts as edge says (see edgeFace).
+func (ws *Workspace) surfaceShare(b *boxInfo, edge edgeFace, hit func(np int) bool) float64 {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
-	var wall, all int
+	var n, all int
 	for p, l := range ws.lab {
 		if l != lBody {
 			continue
@@ -589,53 +594,55 @@ func (ws *Workspace) wallContact(b *boxInfo) float64 {
 		for _, np := range neighbours6(p, nx, ny, nz) {
 			switch {
 			case np < 0:
-				all++ // the box's edge: not evidence either way
-			case ws.lab[np] == lBody:
-			case ws.lung[np] == 0:
-				wall++
 				all++
+				if edge == edgeHits {
+					n++
+				}
+			case ws.lab[np] == lBody:
 			default:
 				all++
+				if hit(np) {
+					n++
+				}
 			}
 		}
 	}
 	if all == 0 {
 		return 0
 	}
-	return float64(wall) / float64(all)
+	return float64(n) / float64(all)
+}
+
+// edgeFace says how surfaceShare counts a face on the box's edge: as a face
+// that does not count, or as one that does.
+type edgeFace int
+
+const (
+	edgeMisses edgeFace = iota
+	edgeHits
+)
+
+// wallContact is the share of the body's surface (voxel faces) that faces
+// voxels outside the lung mask rather than lung: 0 for a nodule surrounded by
+// lung, about a third for one sitting on the pleura, a half and more for a
+// piece of the mediastinum or diaphragm that the mask's closing took in.
+// The box's edge is not evidence either way.
+func (ws *Workspace) wallContact(b *boxInfo) float64 {
+	return ws.surfaceShare(b, edgeMisses, func(np int) bool { return ws.lung[np] == 0 })
 }
 
 // capCut is the share of the body's surface (voxel faces) where the region
 // was cut by its cap: the neighbour lies beyond the cap's reach yet is dense
-// enough and in the lung, so the region would have grown on. A lesion lies
-// inside its cap (about 0); a vessel tree or a hilum that the cap truncated
-// shows a large cut however round the truncated piece looks.
+// enough and in the lung, so the region would have grown on (the box's edge
+// cut it too). A lesion lies inside its cap (about 0); a vessel tree or a
+// hilum that the cap truncated shows a large cut however round the
+// truncated piece looks.
 func (ws *Workspace) capCut(b *boxInfo) float64 {
-	nx, ny, nz := b.n[0], b.n[1], b.n[2]
-	var cut, all int
-	for p, l := range ws.lab {
-		if l != lBody {
-			continue
-		}
-		for _, np := range neighbours6(p, nx, ny, nz) {
-			if np >= 0 && ws.lab[np] == lBody {
-				continue
-			}
-			all++
-			if np < 0 {
-				cut++ // the box's edge cut it too
-				continue
-			}
-			i, j, k := np%nx, (np/nx)%ny, np/(nx*ny)
-			if ws.lung[np] != 0 && ws.sm.Data[np] > b.thresh && b.distMM(i, j, k) > b.cap {
-				cut++
-			}
-		}
-	}
-	if all == 0 {
-		return 0
-	}
-	return float64(cut) / float64(all)
+	nx, ny := b.n[0], b.n[1]
+	return ws.surfaceShare(b, edgeHits, func(np int) bool {
+		i, j, k := np%nx, (np/nx)%ny, np/(nx*ny)
+		return ws.lung[np] != 0 && ws.sm.Data[np] > b.thresh && b.distMM(i, j, k) > b.cap
+	})
 }
 
 // bbox returns the voxel bounding box of the labels l, widened by margin
