@@ -628,7 +628,7 @@ func TestFaintGroundGlassBesideSmallVessel(t *testing.T) {
 // tangled (sphericity under psTangled) and typed part-solid from the
 // vessels' voxels; measured from its ground glass alone it has no solid
 // part, and that rounder, non-solid body is the lesion (before, it was
-// kept part-solid, 35 × 30 mm). With a solid core of 4.5–6 mm inside the
+// kept part-solid, 40–47 × 20–28 mm). With a solid core of 4.5–6 mm inside the
 // ground glass the lesion stays part-solid: the ground glass measured
 // alone may cut such a core out, but it then encloses it (enclosesDense).
 func TestGroundGlassAgainstLargeVessels(t *testing.T) {
