@@ -103,13 +103,9 @@ func writeThrough(path string, write func(w io.Writer) error) error {
 // writeAtomic writes target through a temporary file beside it; path names
 // the output in errors.
 func writeAtomic(path, target string, write func(w io.Writer) error) (err error) {
-	dir, base := filepath.Split(target)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, err := createTemp(path, target)
 	if err != nil {
-		return fmt.Errorf("create temporary file for %s: %w", path, err)
+		return err
 	}
 	tmp := f.Name()
 	defer func() {
@@ -146,13 +142,9 @@ func Check(path string) error {
 	if err != nil || through {
 		return err
 	}
-	dir, base := filepath.Split(target)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, err := createTemp(path, target)
 	if err != nil {
-		return fmt.Errorf("create temporary file for %s: %w", path, err)
+		return err
 	}
 	tmp := f.Name()
 	cerr := f.Close()
@@ -168,4 +160,18 @@ func Check(path string) error {
 // WriteBytes writes b to path atomically.
 func WriteBytes(path string, b []byte) error {
 	return Write(path, func(w io.Writer) error { _, err := w.Write(b); return err })
+}
+
+// createTemp creates the hidden temporary file beside target through which
+// it is written; path names the output in errors.
+func createTemp(path, target string) (*os.File, error) {
+	dir, base := filepath.Split(target)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("create temporary file for %s: %w", path, err)
+	}
+	return f, nil
 }
