@@ -105,13 +105,7 @@ func (ws *Workspace) frameBlobRatio(b *boxInfo, cen volume.Vec3, bg, clip float6
 		return 0
 	}
 	smin, smax = math.Max(smin, 1), math.Max(smax, 1)
-	var lo, hi [3]int
-	for a := 0; a < 3; a++ {
-		r := 3 * smax / sp[a]
-		lo[a] = max(0, int(math.Floor(cen[a]-r)))
-		hi[a] = min(b.n[a]-1, int(math.Ceil(cen[a]+r)))
-	}
-	st := max(1, int(smin/(3*math.Max(sp[0], math.Max(sp[1], sp[2])))))
+	lo, hi, st := b.kernelWindow(cen, smax, smin)
 	var h [6]float64 // normalised Hessian in the body's frame: 00 11 22 01 02 12
 	for k := lo[2]; k <= hi[2]; k += st {
 		dz := (float64(k) - cen[2]) * sp[2]

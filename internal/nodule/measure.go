@@ -530,16 +530,8 @@ func (ws *Workspace) blobRatio(b *boxInfo, cen volume.Vec3, sigma, bg, clip floa
 	sigma = math.Max(sigma, 1)
 	nx, ny := b.n[0], b.n[1]
 	sp := b.grid.Spacing
-	var lo, hi [3]int
-	for a := 0; a < 3; a++ {
-		r := 3 * sigma / sp[a]
-		lo[a] = max(0, int(math.Floor(cen[a]-r)))
-		hi[a] = min(b.n[a]-1, int(math.Ceil(cen[a]+r)))
-	}
+	lo, hi, st := b.kernelWindow(cen, sigma, sigma)
 	s2 := sigma * sigma
-	// The kernel is smooth at its own scale: sampling it every σ/3 (a
-	// Riemann sum) keeps a 60 mm mass's Hessian to thousands of terms.
-	st := max(1, int(sigma/(3*math.Max(sp[0], math.Max(sp[1], sp[2])))))
 	var h [6]float64 // xx yy zz xy xz yz
 	for k := lo[2]; k <= hi[2]; k += st {
 		dz := (float64(k) - cen[2]) * sp[2]
@@ -569,6 +561,22 @@ func (ws *Workspace) blobRatio(b *boxInfo, cen volume.Vec3, sigma, bg, clip floa
 		}
 	}
 	return hessianRoundness(h)
+}
+
+// kernelWindow returns the box index range (inclusive, per axis, clipped
+// to the box) within 3·sigmaMax mm of the box index cen, and the step
+// (voxels) at which a Gaussian kernel whose narrowest σ is sigmaMin (mm)
+// is sampled there: the kernel is smooth at its own scale, so sampling it
+// every σ/3 (a Riemann sum) keeps a 60 mm mass's Hessian to thousands of
+// terms.
+func (b *boxInfo) kernelWindow(cen volume.Vec3, sigmaMax, sigmaMin float64) (lo, hi [3]int, st int) {
+	sp := b.grid.Spacing
+	for a := 0; a < 3; a++ {
+		r := 3 * sigmaMax / sp[a]
+		lo[a] = max(0, int(math.Floor(cen[a]-r)))
+		hi[a] = min(b.n[a]-1, int(math.Ceil(cen[a]+r)))
+	}
+	return lo, hi, max(1, int(sigmaMin/(3*math.Max(sp[0], math.Max(sp[1], sp[2])))))
 }
 
 // hessianRoundness is the weakest over the strongest curvature of the
