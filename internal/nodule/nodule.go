@@ -368,14 +368,14 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 	// glass as well, and the rounder part-solid body, by psTangledGain,
 	// kept (phantom 420 of seeds 401–420: 21.6 → 18.8 mm for 17.9 mm).
 	//
-	// A tangled body, part-solid or solid, seeded in ground glass may be
+	// A tangled part-solid body seeded in ground glass may be
 	// ground glass that took in vessels it abuts: vessels thicker than the
 	// opening stay in the body, and their voxels are its "solid part".
 	// Measured from its ground glass alone (dense voxels join only where
 	// they lie within the opening of its eroded core) such a body holds no
 	// solid part, and the rounder non-solid body is the lesion: a 17 mm
 	// ground-glass ball between vessels of 7–9 mm measured part-solid,
-	// 35 × 30 mm, and non-solid, 18.9 × 18.2 mm, from its ground glass
+	// 40–47 × 20–28 mm, and non-solid, 18.9 × 18.2 mm, from its ground glass
 	// (TestGroundGlassAgainstLargeVessels). Not when the ground glass so
 	// measured encloses dense tissue (enclosesDense): a 4.5–5.5 mm core
 	// that its opening cut out, so that it read non-solid. Nor for a body
@@ -386,7 +386,7 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 	dense := res.GroundGlassHU == 0
 	tangled := res.Sphericity < psTangled
 	inGG := res.CoreHU < opt.SolidHU
-	if (res.Type == PartSolid && (dense || tangled || inGG) || res.Type == Solid && tangled && inGG) &&
+	if res.Type == PartSolid && (dense || tangled || inGG) &&
 		!pvSmall(res.PVAttenuation) && res.MeanDiameterMM >= ggMinMM {
 		if r2 := ws.groundGlassBody(b, hu, seedIdx, hintMM, res, opt); r2 != nil {
 			switch {
