@@ -342,11 +342,27 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 	// is kept if it is still non-solid, or part-solid: measured from its
 	// ground glass, the lesion's small core may stand out where the first
 	// body's plateau hid it.
+	//
+	// When the seed's surroundings are fainter than that body (faintPlateau:
+	// the body is vessels above a faint plateau), the lesion is measured
+	// from the plateau about the seed as well, unless the first
+	// re-measurement found a solid core; the roundest non-solid body wins.
 	if res.Type == NonSolid && !pvSmall(res.PVAttenuation) && res.MeanDiameterMM >= ggMinMM {
+		gg := ws.bodyMedianBelow(b, float32(opt.SolidHU))
+		best := res
 		if r2 := ws.groundGlassBody(b, hu, seedIdx, hintMM, res, opt); r2 != nil && (r2.Type == NonSolid || r2.Type == PartSolid) &&
 			r2.Sphericity > res.Sphericity {
-			return r2, nil
+			if r2.Type == PartSolid {
+				return r2, nil
+			}
+			best = r2
 		}
+		if level, ok := faintPlateau(b, res, gg); ok {
+			if r3 := ws.groundGlassAt(b, hu, seedIdx, hintMM, res, opt, level); r3 != nil && r3.Type == NonSolid && r3.Sphericity > best.Sphericity {
+				best = r3
+			}
+		}
+		return best, nil
 	}
 	// A part-solid lesion whose threshold was set halfway to its core (no
 	// ground-glass band was found around it: its ground glass is dense, so
@@ -439,6 +455,8 @@ type boxInfo struct {
 	cap    float64 // the region's reach from the seed, mm
 	// t0 is the threshold before the ground-glass switch moved it (HU).
 	t0 float64
+	// coreMed is the median smoothed HU within coreRadius of the seed.
+	coreMed float64
 }
 
 func (b *boxInfo) len() int { return b.n[0] * b.n[1] * b.n[2] }
@@ -548,6 +566,7 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result) error {
 		return fmt.Errorf("%w: empty core", ErrNoLesion)
 	}
 	c := float64(quantile(core, 0.9))
+	b.coreMed = float64(quantile(core, 0.5))
 	res.BackgroundHU, res.CoreHU = background, c
 	if c-background < 100 {
 		return fmt.Errorf("%w: core %.0f HU is within 100 HU of the surrounding lung (%.0f HU)", ErrNoLesion, c, background)
