@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"unsafe"
 
 	"github.com/lungctl/lungctl/internal/atomicfile"
 	"github.com/lungctl/lungctl/internal/csvio"
@@ -164,6 +165,7 @@ func Read(r io.Reader, name string) ([]Candidate, error) {
 		return nil, err
 	}
 	scored := cr.Has("probability")
+	cr.Hold(unsafe.Sizeof(Candidate{}))
 	var out []Candidate
 	for {
 		row, err := cr.Next()

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/lungctl/lungctl/internal/membudget"
 )
 
 // MaxLineBytes bounds one physical line of a CSV file read through csvio,
@@ -42,6 +44,7 @@ type LineLimit struct {
 	recLine   int   // line the record being scanned started on
 	recBytes  int64 // bytes of that record so far
 	inQuote   bool  // inside a quoted cell
+	total     int64 // bytes passed on so far
 	err       error // the over-long error, once found
 	maxLine   int64
 	maxRecord int64
@@ -89,7 +92,30 @@ func (l *LineLimit) Read(p []byte) (int, error) {
 		default:
 			continue
 		}
+		l.total += int64(i)
 		return i, l.err
 	}
+	l.total += int64(n)
 	return n, err
+}
+
+// heldGrowth is how many times their own size the rows a caller appends to
+// a slice may take at once: append grows a slice by copying it into a
+// larger one, and both are alive while it does.
+const heldGrowth = 2
+
+// CheckHeld returns a *membudget.TooBigError (wrapping membudget.ErrTooBig)
+// naming the file, line and row count when rows rows, each kept as perRow
+// bytes (the caller's struct or map entry), together with the text read so
+// far (the cells a row keeps are slices of its line), would exceed the
+// memory budget; nil otherwise. Readers that keep every row call it for
+// each, so a table of millions of tiny rows (8 bytes of text becoming a
+// 240-byte candidate) is refused before it fills memory, not after.
+func (l *LineLimit) CheckHeld(line, rows int, perRow uintptr) error {
+	need := membudget.Mul(heldGrowth, int64(rows), int64(perRow))
+	need += uint64(l.total)
+	if need <= membudget.Limit() {
+		return nil
+	}
+	return membudget.Check(fmt.Sprintf("%s: line %d: %d rows held", l.name, line, rows), need)
 }

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/lungctl/lungctl/internal/membudget"
 )
 
 // endless yields head, then body repeated up to 16 MiB in all, counting the
@@ -104,5 +106,35 @@ func TestReaderDuplicateColumn(t *testing.T) {
 	}
 	if _, err := NewReader(strings.NewReader("a,,b,\n1,2,3,4\n"), "c.csv"); err != nil {
 		t.Errorf("repeated empty names: %v", err)
+	}
+}
+
+// TestReaderHoldRefusesRowsPastTheBudget: a caller that keeps every row
+// (Hold) gets an error wrapping membudget.ErrTooBig, naming the file and
+// line, once the rows it holds would pass the budget, long before the file
+// ends; without Hold the same rows stream on.
+func TestReaderHoldRefusesRowsPastTheBudget(t *testing.T) {
+	old := membudget.Limit()
+	membudget.Set(1 << 20)
+	t.Cleanup(func() { membudget.Set(old) })
+	src := &endless{head: "seriesuid,coordX\n", body: "x,0\n"}
+	r, err := NewReader(src, "rows.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Hold(240)
+	err = readAll(r)
+	if !errors.Is(err, membudget.ErrTooBig) || !strings.Contains(err.Error(), "rows.csv: line ") || !strings.Contains(err.Error(), "rows held") {
+		t.Fatalf("16 MiB of 4-byte rows held at 240 bytes each under a 1 MiB budget: %v", err)
+	}
+	if src.given > 64<<10 {
+		t.Errorf("read %d bytes before refusing (want the 1 MiB budget's worth of rows, a few KiB)", src.given)
+	}
+	src = &endless{head: "seriesuid,coordX\n", body: "x,0\n"}
+	if r, err = NewReader(src, "stream.csv"); err != nil {
+		t.Fatal(err)
+	}
+	if err := readAll(r); err != nil {
+		t.Fatalf("streamed rows: %v", err)
 	}
 }

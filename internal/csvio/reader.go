@@ -23,7 +23,18 @@ type Reader struct {
 	name string
 	head []string
 	col  map[string]int
+	// perRow is Hold's bytes a row (0: rows are not counted); rows the
+	// rows Next has returned since.
+	perRow uintptr
+	rows   int
 }
+
+// Hold tells r that its caller keeps every row it reads, each taking
+// perRow bytes (its struct or map entry) besides the text of its cells.
+// From then on Next refuses a row that would take what is held past the
+// memory budget, with an error wrapping membudget.ErrTooBig that names the
+// file and line (see LineLimit.CheckHeld).
+func (r *Reader) Hold(perRow uintptr) { r.perRow = perRow }
 
 // NewReader reads the header from r; name (usually the file's path) starts
 // every error message. r is read through a LineLimit.
@@ -91,6 +102,12 @@ func (r *Reader) Next() (Row, error) {
 		line, _ := r.cr.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
+		}
+		if r.perRow > 0 {
+			r.rows++
+			if err := r.lim.CheckHeld(line, r.rows, r.perRow); err != nil {
+				return Row{}, err
+			}
 		}
 		return Row{r: r, rec: rec, Line: line}, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"strings"
+	"unsafe"
 
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/csvio"
@@ -38,6 +39,7 @@ func ReadAnnotationsFrom(r io.Reader, name string) ([]Annotation, error) {
 	if err := cr.Require("seriesuid", "coordX", "coordY", "coordZ", "diameter_mm"); err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
+	cr.Hold(unsafe.Sizeof(Annotation{}))
 	var out []Annotation
 	for {
 		row, err := cr.Next()
@@ -69,6 +71,10 @@ func annotationOf(row csvio.Row) (Annotation, error) {
 	return Annotation{SeriesUID: row.Get("seriesuid"), World: w, DiameterMM: d}, nil
 }
 
+// seriesUIDBytes is what ReadSeriesUIDs keeps of an id: its string in the
+// list and in the set of those seen, with the set's overhead.
+const seriesUIDBytes = 64
+
 // ReadSeriesUIDs reads a scan list such as LUNA16's seriesuids.csv: the
 // first field of each non-empty line (a "seriesuid" header line is
 // skipped); repeated ids are kept once.
@@ -97,6 +103,9 @@ func ReadSeriesUIDs(path string) ([]string, error) {
 		id := csvio.Unescape(strings.TrimSpace(strings.TrimPrefix(rec[0], "\ufeff")))
 		if id == "" || (line == 1 && strings.EqualFold(id, "seriesuid")) || seen[id] {
 			continue
+		}
+		if err := lim.CheckHeld(line, len(out)+1, seriesUIDBytes); err != nil {
+			return nil, fmt.Errorf("eval: %w", err)
 		}
 		seen[id] = true
 		out = append(out, id)

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"unsafe"
 
 	"github.com/lungctl/lungctl/internal/csvio"
 )
@@ -89,6 +90,7 @@ func ReadTruthFrom(r io.Reader, name string) (*TruthTable, error) {
 	if err := cr.Require("seriesuid", "coordX", "coordY", "coordZ", "diameter_mm"); err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
+	cr.Hold(unsafe.Sizeof(TruthRow{}))
 	t := &TruthTable{File: name, HasKind: cr.Has("kind")}
 	t.HasMeasures = t.HasKind
 	for _, c := range TruthColumns[2:] {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/lungctl/lungctl/internal/csvio"
 	"github.com/lungctl/lungctl/internal/volume"
@@ -105,6 +106,7 @@ func ReadTruth(path string) ([]TruthRow, error) {
 	if !v1 && head != strings.Join(TruthHeader, ",") {
 		return nil, fmt.Errorf("phantom: %s: %w: header is not %s", path, ErrTruthFormat, strings.Join(TruthHeader, ","))
 	}
+	cr.Hold(unsafe.Sizeof(TruthRow{}))
 	var out []TruthRow
 	for {
 		row, err := cr.Next()

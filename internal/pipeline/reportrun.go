@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"unsafe"
 
 	"github.com/lungctl/lungctl/internal/csvio"
 )
@@ -157,6 +158,7 @@ func readFailures(path string) ([]Failure, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.Hold(unsafe.Sizeof(Failure{}))
 	var out []Failure
 	for {
 		row, err := r.Next()

@@ -48,6 +48,11 @@ func ReadSubmission(path string) ([]Prediction, error) {
 	return out, nil
 }
 
+// idCancerRowBytes is what readIDCancer's callers keep of a row: a
+// Prediction (two strings), or a labels entry in two maps, with the maps'
+// own overhead.
+const idCancerRowBytes = 96
+
 // readIDCancer reads a CSV with the id and cancer columns (found by name;
 // others ignored; what names the kind of file in the error when one is
 // missing) and calls each with every non-blank row's cells, stopping at its
@@ -67,6 +72,7 @@ func readIDCancer(path, what string, each func(row csvio.Row, id, cancer string)
 	if err := cr.Require(SubmissionHeader...); err != nil {
 		return fmt.Errorf("pipeline: not a %s file: %w", what, err)
 	}
+	cr.Hold(idCancerRowBytes)
 	for {
 		row, err := cr.Next()
 		if errors.Is(err, io.EOF) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unsafe"
 
 	"github.com/lungctl/lungctl/internal/csvio"
 )
@@ -14,6 +15,10 @@ import (
 // Clinical CSV columns (lungctl --clinical). The header names them, in any
 // order and any case; other columns are ignored.
 var clinicalColumns = []string{"id", "age", "sex", "family_history", "emphysema"}
+
+// clinicalRowBytes is what ParseClinicalCSV keeps of a row: its Clinical
+// and id in one map and the id and line in another, with the maps' overhead.
+const clinicalRowBytes = unsafe.Sizeof(Clinical{}) + 96
 
 // ReadClinicalCSV reads a --clinical file: a header naming the columns id,
 // age, sex, family_history and emphysema (any order, any case, extra columns
@@ -94,6 +99,9 @@ func ParseClinicalCSV(r io.Reader, name string) (map[string]Clinical, error) {
 		}
 		if prev, dup := seen[id]; dup {
 			return nil, fmt.Errorf("clinical: %s: line %d: id %q already on line %d", name, line, id, prev)
+		}
+		if err := lim.CheckHeld(line, len(out)+1, clinicalRowBytes); err != nil {
+			return nil, fmt.Errorf("clinical: %w", err)
 		}
 		seen[id] = line
 		var c Clinical

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/lungctl/lungctl/internal/classify"
 	"github.com/lungctl/lungctl/internal/csvio"
@@ -521,6 +522,7 @@ func readAnnotations(ctx context.Context, opt LUNAOptions, cat *catalog, d *luna
 		return tab, err
 	}
 	defer done()
+	cr.Hold(unsafe.Sizeof(point{})) // the rows of series with a volume are kept
 	names := []string{"malignancy", "mal_details", "mal_bool"}
 	if opt.MalignancyColumn != "" {
 		names = []string{opt.MalignancyColumn}

@@ -1,0 +1,43 @@
+package eval
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lungctl/lungctl/internal/membudget"
+)
+
+// TestTablesRefuseRowsPastTheBudget: annotations, truth and scan-list
+// tables of many tiny rows (100 MB of annotations took 4.8 GB) are refused,
+// naming the file and line, once the rows held would pass the memory
+// budget.
+func TestTablesRefuseRowsPastTheBudget(t *testing.T) {
+	old := membudget.Limit()
+	membudget.Set(1 << 20)
+	t.Cleanup(func() { membudget.Set(old) })
+	ann := "seriesuid,coordX,coordY,coordZ,diameter_mm\n" + strings.Repeat("x,0,0,0,5\n", 20000)
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, membudget.ErrTooBig) || !strings.Contains(err.Error(), "big.csv: line ") {
+			t.Errorf("%s: 20000 rows under a 1 MiB budget: %v", what, err)
+		}
+	}
+	_, err := ReadAnnotationsFrom(strings.NewReader(ann), "big.csv")
+	check("annotations", err)
+	_, err = ReadTruthFrom(strings.NewReader(ann), "big.csv")
+	check("truth", err)
+	var ids strings.Builder
+	for i := range 20000 {
+		fmt.Fprintf(&ids, "1.2.%d\n", i)
+	}
+	p := filepath.Join(t.TempDir(), "big.csv")
+	if err := os.WriteFile(p, []byte(ids.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ReadSeriesUIDs(p)
+	check("series uids", err)
+}
