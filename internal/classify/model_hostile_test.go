@@ -347,3 +347,29 @@ func TestScoreWithinTheMemoryBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestScoreRefusesOverflowingWeights: a model file whose weights are finite
+// but huge (±3e38, alternating) loads, and its network's output is NaN;
+// Score gave NaN, which classify wrote as an empty malignancy and turned
+// into the leak alone as the patient's probability (0.02), without a word.
+// Now Score fails, naming the model file and the candidate.
+func TestScoreRefusesOverflowingWeights(t *testing.T) {
+	path, b := savedSmallModel(t)
+	_, w := splitModel(t, b) // w is b's weights: edited in place
+	for i := 0; i+4 <= len(w); i += 4 {
+		binary.LittleEndian.PutUint32(w[i:], math.Float32bits(float32(3e38*float64(1-2*(i/4%2)))))
+	}
+	b = binary.LittleEndian.AppendUint32(b[:len(b)-4], crc32.ChecksumIEEE(b[:len(b)-4]))
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(path)
+	if err != nil {
+		t.Fatalf("finite weights refused: %v", err)
+	}
+	v := noiseVolume(30, 5)
+	ps, err := Score(v, []candidate.Candidate{{World: [3]float64{0, 0, 0}}}, m)
+	if !errors.Is(err, ErrModelOutput) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "candidate 0") {
+		t.Fatalf("Score = %v, %v; want ErrModelOutput naming %s and the candidate", ps, err, path)
+	}
+}

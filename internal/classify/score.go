@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -162,10 +163,21 @@ func Score(hu *volume.Volume[int16], cs []candidate.Candidate, m *Model) ([]floa
 	}
 	out := make([]float64, len(z))
 	for i, v := range z {
+		// A network whose finite weights overflow float32 (a corrupt or
+		// crafted file) gives NaN or ±Inf; scored as is, a NaN became an
+		// empty malignancy and the patient's probability the leak alone.
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, fmt.Errorf("%w: %s: its output for candidate %d (LPS %.4g, %.4g, %.4g mm) is %v, not a number: its weights overflow float32 arithmetic (a corrupt or foreign model file)",
+				ErrModelOutput, m.name(), i, cs[i].World[0], cs[i].World[1], cs[i].World[2], v)
+		}
 		out[i] = nn.Sigmoid(float64(v))
 	}
 	return out, nil
 }
+
+// ErrModelOutput reports a model whose output for a patch is NaN or
+// infinite.
+var ErrModelOutput = errors.New("classify: model gives no score")
 
 // Logits returns the model's logit (log-odds of malignancy) for the patch
 // at each site, without augmentation, up to ScoreBatch patches at a time
