@@ -8,6 +8,17 @@ tuned to one generator.
     python3 scripts/inject-lesions.py pp inj --seed 7
     lungctl run inj -o out && lungctl eval --annotations inj/truth.csv --by kind out/candidates.csv
 
+The same on a patient's lung (real vessels, texture and noise): six copies
+of LIDC-IDRI-0001, each with its own injection seed (the scan's own nodule,
+LUNA16's 23.35 mm one at (56.21, 86.34, -115.87), added to the truth by
+hand so that it is no false positive):
+
+    lungctl preprocess ../shared/data/lidc-idri-0001/LIDC-IDRI-0001 -o pp --nii
+    for s in 11 12 13 14 15 16; do mkdir -p src$s
+      ln -s ../pp/LIDC-IDRI-0001.nii src$s/L$s.nii
+      ln -s ../pp/LIDC-IDRI-0001_lung.nii src$s/L$s"_lung.nii"
+      python3 scripts/inject-lesions.py src$s out$s --seed $s; done
+
 Each 1 mm scan (pp/<id>.nii with its lung mask pp/<id>_lung.nii) gets
 seven lesions, placed in the lung at least 4 mm from its edge, 10 mm apart,
 where the lung around them is not already dense (mean under -700 HU):

@@ -30,7 +30,7 @@ func ggScene() (*volume.Volume[int16], *volume.Volume[uint8]) {
 func TestGroundGlassBlobs(t *testing.T) {
 	hu, m := ggScene()
 	ws := &Workspace{crop: hu}
-	blobs := ws.groundGlassBlobs(m)
+	blobs := first(ws.groundGlassBlobs(m))
 	ball := [3]float64(hu.IndexToWorld(volume.Vec3{20, 20, 30}))
 	if len(blobs) != 1 || dist3(blobs[0].World, ball) > ggCellMM {
 		for _, b := range blobs {
@@ -58,7 +58,7 @@ func TestGroundGlassBlobsFromCentroid(t *testing.T) {
 		return -850 + (250+10*(p[2]-c[2]))*cover(d, 5)
 	}, func(_, _, _ int) bool { return true })
 	ws := &Workspace{crop: hu}
-	blobs := ws.groundGlassBlobs(m)
+	blobs := first(ws.groundGlassBlobs(m))
 	want := [3]float64(hu.IndexToWorld(volume.Vec3(c)))
 	if len(blobs) != 1 || dist3(blobs[0].World, want) > 2*ggCellMM {
 		for _, b := range blobs {
@@ -81,7 +81,7 @@ func TestGroundGlassBlobsSpreadLimit(t *testing.T) {
 		return -850 + 250*cover(d, 5)
 	}, func(_, _, _ int) bool { return true })
 	ws := &Workspace{crop: hu}
-	if blobs := ws.groundGlassBlobs(m); len(blobs) != 0 {
+	if blobs := first(ws.groundGlassBlobs(m)); len(blobs) != 0 {
 		for _, b := range blobs {
 			t.Logf("blob at %.1f: peak %.0f HU over %.0f, radius %.1f mm", b.World, b.Peak, b.Lung, b.RadiusMM)
 		}
@@ -92,7 +92,7 @@ func TestGroundGlassBlobsSpreadLimit(t *testing.T) {
 // TestAddGroundGlass: the ball becomes a non-solid candidate of about its
 // size, measured apart from the vessel along it, scored by the second
 // stage on the look's first-stage score; held by a kept candidate, it
-// raises that one's score instead.
+// takes that one's place (addLook's replace) when it scores higher.
 func TestAddGroundGlass(t *testing.T) {
 	hu, m := ggScene()
 	opt := Defaults
@@ -115,6 +115,16 @@ func TestAddGroundGlass(t *testing.T) {
 	cs2, _, _ := ws.addGroundGlass(hu, m, []candidate.Candidate{low}, meas[:1:1], feats[:1:1], opt)
 	if len(cs2) != 1 || cs2[0].DetectScore != c.DetectScore {
 		t.Errorf("held: %d candidates, score %.3f, want 1 at %.3f", len(cs2), cs2[0].DetectScore, c.DetectScore)
+	}
+	// Held by a fragment 3 mm off its centre, unmeasured and scoring less,
+	// the look's lesion replaces it: position and measurement.
+	frag := low
+	frag.World = [3]float64{ball[0] + 3, ball[1], ball[2]}
+	cs3, meas3, feats3 := ws.addGroundGlass(hu, m, []candidate.Candidate{frag}, []*nodule.Result{nil}, []Features{{Stage1: 0.01}}, opt)
+	if len(cs3) != 1 || dist3(cs3[0].World, ball) > 2 || meas3[0] == nil || meas3[0].Type != nodule.NonSolid ||
+		cs3[0].DetectScore != c.DetectScore || feats3[0].GroundGlass == 0 {
+		t.Errorf("held by a fragment: %d candidates, the first %.1f mm from the ball, lesion %v, score %.3f (want %.3f), GroundGlass %.0f",
+			len(cs3), dist3(cs3[0].World, ball), meas3[0] != nil, cs3[0].DetectScore, c.DetectScore, feats3[0].GroundGlass)
 	}
 }
 
@@ -228,7 +238,43 @@ func TestGroundGlassBlobsAnyHU(t *testing.T) {
 	}, func(_, _, _ int) bool { return true })
 	hu.Data[hu.Index(30, 30, 30)] = 32767
 	ws := &Workspace{crop: hu}
-	if blobs := ws.groundGlassBlobs(m); len(blobs) != 0 {
+	if blobs := first(ws.groundGlassBlobs(m)); len(blobs) != 0 {
 		t.Errorf("%d blobs in noise of any HU, want none; first at %.1f", len(blobs), blobs[0].World)
 	}
 }
+
+// TestGroundGlassAloneBesideThickVessel: a 10 mm ground-glass ball (−600
+// HU) against a 6 mm vessel (0 HU, wider than the opening's cube) running
+// along z. In the clipped image the vessel survives the opening at
+// ggCeilHU, the highest maximum is on it, and the half-height region runs
+// along it and does not close: the clipped look finds nothing. In the
+// image of the ground glass alone the vessel is gone and the ball is a
+// blob within two cells of its centre.
+func TestGroundGlassAloneBesideThickVessel(t *testing.T) {
+	ball := [3]float64{28, 30, 30}
+	hu, m := scene60(20, 7, func(p [3]float64) float64 {
+		v := -850 + 250*cover(dist3(p, ball), 5)
+		return math.Max(v, -850+850*cover(math.Hypot(p[0]-36, p[1]-30), 3))
+	}, func(_, _, _ int) bool { return true })
+	ws := &Workspace{crop: hu}
+	want := [3]float64(hu.IndexToWorld(volume.Vec3(ball)))
+	near := func(blobs []ggBlob) bool {
+		for _, b := range blobs {
+			t.Logf("blob at %.1f: peak %.0f HU over %.0f, radius %.1f mm", b.World, b.Peak, b.Lung, b.RadiusMM)
+			if dist3(b.World, want) <= 2*ggCellMM {
+				return true
+			}
+		}
+		return false
+	}
+	clipped, alone := ws.groundGlassBlobs(m)
+	if near(clipped) {
+		t.Errorf("the clipped look found the ball beside the thick vessel: the scene no longer shows what the second image is for")
+	}
+	if !near(alone) {
+		t.Errorf("the ground glass alone: no blob within %.0f mm of the ball at %.1f", 2*ggCellMM, want)
+	}
+}
+
+// first returns the clipped look's blobs of groundGlassBlobs.
+func first(clipped, _ []ggBlob) []ggBlob { return clipped }

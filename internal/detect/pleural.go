@@ -287,7 +287,7 @@ func (ws *Workspace) addBumps(hu *volume.Volume[int16], lung *volume.Volume[uint
 		// The look stands in for the first stage; the second stage then
 		// judges the lesion as it judges every candidate (addLook).
 		contrast := m.CoreHU - m.BackgroundHU
-		cs, meas, feats = addLook(cs, meas, feats, opt, b.World, b.World, b.RadiusMM, b.Voxels, b.PeakHU, contrast, m,
+		cs, meas, feats = addLook(cs, meas, feats, opt, b.World, b.World, b.RadiusMM, b.Voxels, b.PeakHU, contrast, m, false,
 			func(f *Features) { f.Isolated = math.Max(f.Isolated, contrast) })
 	}
 	return cs, meas, feats
