@@ -68,8 +68,18 @@ func annotationOf(row csvio.Row) (Annotation, error) {
 	if err != nil {
 		return Annotation{}, fmt.Errorf("eval: %w", err)
 	}
+	if d > MaxDiameterMM {
+		return Annotation{}, fmt.Errorf("eval: %w", row.Errorf("column diameter_mm: %s mm is wider than any chest (at most %g mm): "+
+			"its hit sphere would take every mark of the scan", row.Get("diameter_mm"), float64(MaxDiameterMM)))
+	}
 	return Annotation{SeriesUID: row.Get("seriesuid"), World: w, DiameterMM: d}, nil
 }
+
+// MaxDiameterMM is the largest annotation diameter (mm) the readers accept:
+// wider than a chest (about 300–400 mm across). A mark counts as a hit within
+// half the diameter of the annotation's centre (LUNA16's rule), so a
+// diameter like 1e308 would make every mark of its scan a hit.
+const MaxDiameterMM = 500
 
 // seriesUIDBytes is what ReadSeriesUIDs keeps of an id: its string in the
 // list and in the set of those seen, with the set's overhead.

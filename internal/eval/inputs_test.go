@@ -124,8 +124,9 @@ func TestEvaluateFilesNaNNamesFile(t *testing.T) {
 
 // TestAnnotationsRefuseNegativeDiameter: a negative diameter_mm in the
 // annotations (the nodules to find) is an error naming file and line; the
-// excluded findings keep LUNA16's -1; a column named twice is an error in
-// both.
+// excluded findings keep LUNA16's -1; a diameter that is not finite or is
+// over MaxDiameterMM (1e308 made every mark a hit) is refused too; a column
+// named twice is an error in both.
 func TestAnnotationsRefuseNegativeDiameter(t *testing.T) {
 	dir := t.TempDir()
 	ann, p := filepath.Join(dir, "ann.csv"), filepath.Join(dir, "cands.csv")
@@ -140,7 +141,7 @@ func TestAnnotationsRefuseNegativeDiameter(t *testing.T) {
 			t.Errorf("%q: got %v", body, err)
 		}
 	}
-	for _, d := range []string{"NaN", "Inf", "-Inf"} {
+	for _, d := range []string{"NaN", "Inf", "-Inf", "1e308", "501"} {
 		testfs.WriteFile(t, ann, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\nA,0,0,0,"+d+"\n"))
 		if _, err := EvaluateFiles(Files{Annotations: ann, Candidates: p}, Options{}); err == nil || !strings.Contains(err.Error(), ann+": line 2: column diameter_mm") {
 			t.Errorf("diameter %s: got %v", d, err)
@@ -150,6 +151,14 @@ func TestAnnotationsRefuseNegativeDiameter(t *testing.T) {
 	testfs.WriteFile(t, exc, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\nA,0,0,0,-1\n"))
 	if es, err := ReadAnnotations(exc); err != nil || len(es) != 1 || es[0].DiameterMM != -1 {
 		t.Errorf("excluded -1: %+v %v", es, err)
+	}
+	testfs.WriteFile(t, exc, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\nA,0,0,0,1e308\n"))
+	if _, err := ReadAnnotations(exc); err == nil || !strings.Contains(err.Error(), exc+": line 2: column diameter_mm: 1e308 mm is wider than any chest") {
+		t.Errorf("excluded 1e308: %v", err)
+	}
+	testfs.WriteFile(t, exc, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm\nA,0,0,0,100\n"))
+	if es, err := ReadAnnotations(exc); err != nil || len(es) != 1 {
+		t.Errorf("a 100 mm mass: %+v %v", es, err)
 	}
 	testfs.WriteFile(t, ann, []byte("seriesuid,coordX,coordY,coordZ,diameter_mm,diameter_mm\nA,0,0,0,5,9\n"))
 	if _, err := ReadTruth(ann); err == nil || !strings.Contains(err.Error(), `column "diameter_mm" appears twice`) {
