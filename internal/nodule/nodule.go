@@ -343,10 +343,8 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 	// ground glass, the lesion's small core may stand out where the first
 	// body's plateau hid it.
 	//
-	// When the seed's surroundings are fainter than that body (faintPlateau:
-	// the body is vessels above a faint plateau), the lesion is measured
-	// from the plateau about the seed as well, unless the first
-	// re-measurement found a solid core; the roundest non-solid body wins.
+	// Where the seed's surroundings are fainter than that body, it is also
+	// measured from them (faintPlateau), unless a core was found first.
 	if res.Type == NonSolid && !pvSmall(res.PVAttenuation) && res.MeanDiameterMM >= ggMinMM {
 		gg := ws.bodyMedianBelow(b, float32(opt.SolidHU))
 		best := res
