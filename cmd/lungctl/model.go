@@ -164,6 +164,9 @@ func printModelInfo(w io.Writer, in modelInfo) error {
 		if d.Scans > 0 {
 			row("  scans:", "%d", d.Scans)
 		}
+		if d.ScansFailed > 0 {
+			row("  unreadable:", "%d volumes (their series were skipped)", d.ScansFailed)
+		}
 		row("  train:", "%d examples: %d malignant, %d benign", d.Train.Total(), d.Train.Malignant, d.Train.Benign)
 		row("  held out:", "%d examples: %d malignant, %d benign", d.HeldOut.Total(), d.HeldOut.Malignant, d.HeldOut.Benign)
 		mt := c.Metrics

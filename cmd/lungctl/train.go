@@ -74,6 +74,11 @@ func newTrainCmd() *cobra.Command {
 			}
 			cfg.Progress = trainProgress(newProgress(cmd.ErrOrStderr()))
 			res, err := train.Run(context.Background(), cfg)
+			// As run's "scan failed" lines: each unreadable volume once,
+			// also before the error that none could be read.
+			for _, f := range res.FailedVolumes {
+				logger.Warn("volume failed, series skipped", "series", f.Series, "error", f.Error)
+			}
 			if err != nil {
 				return err
 			}
@@ -81,10 +86,14 @@ func newTrainCmd() *cobra.Command {
 				logger.Warn(w)
 			}
 			c := res.Model.Card()
-			logger.Info("wrote model", "path", cfg.Out, "sha256", res.Model.SHA256(), "domain", c.Domain,
+			attrs := []any{"path", cfg.Out, "sha256", res.Model.SHA256(), "domain", c.Domain,
 				"train", fmt.Sprintf("%d malignant + %d benign", c.Data.Train.Malignant, c.Data.Train.Benign),
 				"held_out", fmt.Sprintf("%d malignant + %d benign", c.Data.HeldOut.Malignant, c.Data.HeldOut.Benign),
-				"best_epoch", c.Metrics.BestEpoch, "held_out_auc", fmt.Sprintf("%.4f", c.Metrics.HeldOutAUC))
+				"best_epoch", c.Metrics.BestEpoch, "held_out_auc", fmt.Sprintf("%.4f", c.Metrics.HeldOutAUC)}
+			if cfg.Source == classify.SourceLUNA16 {
+				attrs = append(attrs, "scans", c.Data.Scans, "volumes_failed", len(res.FailedVolumes))
+			}
+			logger.Info("wrote model", attrs...)
 			return nil
 		},
 	}
@@ -190,6 +199,11 @@ Data, one of:
                      --negatives-per-scan per scan (a seeded sample taken
                      while the file is read). Series without a volume and
                      rows without a rating are skipped and reported. A
+                     volume that cannot be read (corrupt, unreadable, over
+                     the memory budget) is a warning naming the file, its
+                     series is skipped, and training goes on: the count is
+                     in the closing log line (volumes_failed) and the card
+                     (scans_failed); none readable is an error. A
                      rating outside 1-5 (or NaN), a table without a rated
                      row, and a nodule or picked candidate whose centre lies
                      more than half a voxel outside its scan's volume are

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/classify"
 	"github.com/lungctl/lungctl/internal/volio"
 	"github.com/lungctl/lungctl/internal/volume"
 )
@@ -85,6 +87,88 @@ func TestTrainLUNARefusesBadRows(t *testing.T) {
 		r := lungctl(t, args...)
 		if r.code != exitFailure || !strings.Contains(r.stderr, tc.say) || fileExists(out) {
 			t.Errorf("%s: exit %d, want %d saying %q and no model:\n%s", name, r.code, exitFailure, tc.say, r.stderr)
+		}
+	}
+}
+
+// TestTrainSkipsBadVolumes: a corrupt volume and a dangling link do not stop
+// training (as a failed scan does not stop run): each is a warning naming
+// its file once, the closing line and the card count them, and the model is
+// written from the readable volume. With no readable volume left train
+// fails, saying so.
+func TestTrainSkipsBadVolumes(t *testing.T) {
+	dir := t.TempDir()
+	vols := filepath.Join(dir, "vols")
+	if err := os.MkdirAll(vols, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	g := volume.Grid{Dims: [3]int{24, 24, 12}, Spacing: volume.Vec3{1, 1, 2}, Origin: volume.Vec3{-12, -12, -12}, Direction: volume.Identity}
+	good := filepath.Join(vols, "1.2.3.nii.gz")
+	if err := volio.WriteNIfTI(good, volume.New[int16](g), volio.NIfTIOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	corrupt, dangling := filepath.Join(vols, "4.5.6.nii.gz"), filepath.Join(vols, "7.8.9.mhd")
+	if err := os.WriteFile(corrupt, []byte("not a volume"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "nowhere"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	ann := filepath.Join(dir, "ann.csv")
+	rows := "seriesuid,coordX,coordY,coordZ,malignancy\n"
+	for i, uid := range []string{"1.2.3", "4.5.6", "7.8.9"} {
+		for j := 0; j < 6; j++ {
+			rows += fmt.Sprintf("%s,%d,%d,0,%d\n", uid, j-3, i, 1+4*(j%2))
+		}
+	}
+	if err := os.WriteFile(ann, []byte(rows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// onceEach: every stderr line naming a bad file names it once.
+	onceEach := func(what, stderr string, paths ...string) {
+		t.Helper()
+		for _, p := range paths {
+			lines := 0
+			for _, l := range strings.Split(stderr, "\n") {
+				if n := strings.Count(l, p); n > 1 {
+					t.Errorf("%s: %s named %d times in one line: %s", what, p, n, l)
+				} else if n == 1 && strings.Contains(l, "volume failed") {
+					lines++
+				}
+			}
+			if lines != 1 {
+				t.Errorf("%s: %d warnings naming %s, want 1:\n%s", what, lines, p, stderr)
+			}
+		}
+	}
+	out := filepath.Join(dir, "m.lcnn")
+	args := []string{"train", "--annotations", ann, "--volumes", vols, "--epochs", "1", "--channels", "1", "--batch", "4"}
+	r := lungctl(t, append(args, "-o", out)...)
+	checkExit(t, r, exitOK, "train with two bad volumes of three")
+	onceEach("train", r.stderr, corrupt, dangling)
+	if !strings.Contains(r.stderr, "scans=1 volumes_failed=2") {
+		t.Errorf("the closing line does not count the failed volumes:\n%s", r.stderr)
+	}
+	m, err := classify.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := m.Card().Data; d.Scans != 1 || d.ScansFailed != 2 {
+		t.Errorf("card: %d scans, %d failed; want 1 and 2", d.Scans, d.ScansFailed)
+	}
+	if err := os.Remove(good); err != nil {
+		t.Fatal(err)
+	}
+	out2 := filepath.Join(dir, "none.lcnn")
+	r = lungctl(t, append(args, "-o", out2)...)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "no usable volume: all 2 volumes failed to read") || fileExists(out2) {
+		t.Errorf("train with no readable volume: exit %d, want %d saying so and no model:\n%s", r.code, exitFailure, r.stderr)
+	}
+	for _, p := range []string{corrupt, dangling} {
+		for _, l := range strings.Split(r.stderr, "\n") {
+			if n := strings.Count(l, p); n > 1 {
+				t.Errorf("no readable volume: %s named %d times in one line: %s", p, n, l)
+			}
 		}
 	}
 }

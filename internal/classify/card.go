@@ -60,6 +60,9 @@ type TrainingData struct {
 	Tables []Table `json:"tables,omitempty"`
 	// Scans is the number of CT volumes examples were cut from (LUNA16).
 	Scans int `json:"scans,omitempty"`
+	// ScansFailed counts the volumes that could not be read: their series
+	// were skipped (LUNA16).
+	ScansFailed int `json:"scans_failed,omitempty"`
 	// Train and HeldOut count the examples of each split by class.
 	Train   ClassCounts `json:"train"`
 	HeldOut ClassCounts `json:"held_out"`

@@ -282,3 +282,27 @@ func TestMHDZrawChecksum(t *testing.T) {
 		}
 	}
 }
+
+// TestReadErrorNamesPathOnce: an error opening the file itself (an
+// *fs.PathError of it) names the path once, not again in volio's prefix.
+func TestReadErrorNamesPathOnce(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{filepath.Join(dir, "absent.nii.gz"), filepath.Join(dir, "absent.mhd")} {
+		_, err := ReadHU(p)
+		if !errors.Is(err, os.ErrNotExist) || strings.Count(err.Error(), p) != 1 {
+			t.Errorf("ReadHU(%s): %v; want ErrNotExist naming the path once", p, err)
+		}
+		_, err = ReadGrid(p)
+		if !errors.Is(err, os.ErrNotExist) || strings.Count(err.Error(), p) != 1 {
+			t.Errorf("ReadGrid(%s): %v; want ErrNotExist naming the path once", p, err)
+		}
+	}
+	// other errors still name it
+	bad := filepath.Join(dir, "bad.mhd")
+	if err := os.WriteFile(bad, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadHU(bad); err == nil || strings.Count(err.Error(), bad) != 1 {
+		t.Errorf("ReadHU(%s): %v; want an error naming the path once", bad, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
@@ -99,9 +100,18 @@ func readAny[T volume.Voxel](path string, alloc func(volume.Grid) []T) (clamped 
 		err = fmt.Errorf("%w: unknown extension (want .nii, .nii.gz, .mhd or .mha)", ErrUnsupported)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("volio: %s: %w", path, err)
+		return 0, pathErr(path, err)
 	}
 	return clamped, nil
+}
+
+// pathErr wraps err, an error reading path, so that it names path once: an
+// *fs.PathError of path itself (open, stat) already does.
+func pathErr(path string, err error) error {
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == path {
+		return fmt.Errorf("volio: %w", err)
+	}
+	return fmt.Errorf("volio: %s: %w", path, err)
 }
 
 func readNIfTIFile[T volume.Voxel](path string, alloc func(volume.Grid) []T) (int, error) {
@@ -214,7 +224,7 @@ func nonFiniteErr[T volume.Voxel](bad, n int) error {
 func ReadGrid(path string) (volume.Grid, error) {
 	g, err := readGrid(path)
 	if err != nil {
-		return g, fmt.Errorf("volio: %s: %w", path, err)
+		return g, pathErr(path, err)
 	}
 	return g, nil
 }

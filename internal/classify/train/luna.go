@@ -62,7 +62,9 @@ type LUNAOptions struct {
 	// folders), for one volume per series named <seriesuid>.mhd, .mha,
 	// .nii.gz or .nii (in that order of preference). Series of the tables
 	// without a volume are skipped and reported (training on some subsets
-	// with the full tables is normal); none at all is ErrNoVolume.
+	// with the full tables is normal); none at all is ErrNoVolume. A
+	// volume that cannot be read is skipped with its series and reported
+	// (Result.FailedVolumes); none readable is ErrNoReadableVolume.
 	VolumeDir string
 	// ReadHU reads a volume in HU; nil means internal/volio.ReadHU.
 	ReadHU func(path string) (*volume.Volume[int16], error)
@@ -92,6 +94,10 @@ func (o LUNAOptions) validate() error {
 
 // ErrNoVolume reports LUNA16 tables none of whose series has a volume.
 var ErrNoVolume = errors.New("train: no volume for any series")
+
+// ErrNoReadableVolume reports LUNA16 tables whose series have volumes, none
+// of which could be read.
+var ErrNoReadableVolume = errors.New("train: no usable volume")
 
 // ErrOffScan reports a table row whose centre lies more than half a voxel
 // outside its scan's volume (another scan's row, or voxel or RAS
@@ -213,6 +219,7 @@ type lunaData struct {
 	tables   []classify.Table
 	scans    int
 	skipped  []string
+	failed   []VolumeFailure
 	column   string // the malignancy column used
 	min      float64
 	perScan  int
@@ -318,7 +325,11 @@ func loadLUNA(ctx context.Context, opt LUNAOptions) (lunaData, error) {
 		s := cat.series[uid]
 		v, err := opt.ReadHU(s.path)
 		if err != nil {
-			return d, fmt.Errorf("train: %s: %w", s.path, err)
+			// One bad volume (corrupt, unreadable, over the memory
+			// budget) costs its series, not the run, as in lungctl run.
+			d.failed = append(d.failed, volumeFailure(uid, s.path, err))
+			s.ann, s.neg, s.rng = nil, nil, nil
+			continue
 		}
 		d.scans++
 		for _, p := range append(s.ann, s.neg...) {
@@ -342,6 +353,9 @@ func loadLUNA(ctx context.Context, opt LUNAOptions) (lunaData, error) {
 			}
 		}
 		s.ann, s.neg, s.rng = nil, nil, nil // the crops are kept, the points no longer needed
+	}
+	if d.scans == 0 {
+		return d, fmt.Errorf("%w: all %d volumes failed to read (first: %s)", ErrNoReadableVolume, len(d.failed), d.failed[0].Error)
 	}
 	if nMissing > 0 {
 		n := fmt.Sprint(nMissing)

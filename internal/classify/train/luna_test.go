@@ -336,3 +336,36 @@ func TestReadNegativesBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadLUNASkipsUnreadableVolumes: a volume the reader refuses costs its
+// series only, recorded with an error naming the file once; none readable
+// is ErrNoReadableVolume.
+func TestLoadLUNASkipsUnreadableVolumes(t *testing.T) {
+	const head = "seriesuid,coordX,coordY,coordZ,malignancy\n"
+	opt := lunaFixture(t, head+"1.2.3,0,0,0,4\n4.5.6,0,0,0,2\n", "")
+	writeFile(t, filepath.Join(opt.VolumeDir, "4.5.6.mhd"), "stub; refused by the test's ReadHU")
+	good := opt.ReadHU
+	bad := errors.New("corrupt")
+	opt.ReadHU = func(p string) (*volume.Volume[int16], error) {
+		if filepath.Base(p) == "4.5.6.mhd" {
+			return nil, bad
+		}
+		return good(p)
+	}
+	d, err := loadLUNA(context.Background(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(opt.VolumeDir, "4.5.6.mhd")
+	if d.scans != 1 || len(d.examples) != 1 || len(d.failed) != 1 {
+		t.Fatalf("%d scans, %d examples, %d failed; want 1, 1, 1", d.scans, len(d.examples), len(d.failed))
+	}
+	if f := d.failed[0]; f.Series != "4.5.6" || f.Path != path || f.Error != path+": corrupt" {
+		t.Errorf("failure %+v", f)
+	}
+	opt.ReadHU = func(string) (*volume.Volume[int16], error) { return nil, bad }
+	d, err = loadLUNA(context.Background(), opt)
+	if !errors.Is(err, ErrNoReadableVolume) || len(d.failed) != 2 || !strings.Contains(err.Error(), "all 2 volumes failed") {
+		t.Fatalf("no readable volume: %v, %d failed", err, len(d.failed))
+	}
+}

@@ -96,6 +96,28 @@ type Result struct {
 	// without a volume, annotations without a rating) and what could not be
 	// measured (a held-out set of one class has no AUC).
 	Warnings []string
+	// FailedVolumes lists the LUNA16 volumes that could not be read; their
+	// series were skipped. Run fills it in also when it fails with
+	// ErrNoReadableVolume.
+	FailedVolumes []VolumeFailure
+}
+
+// VolumeFailure is a volume that could not be read (missing, corrupt,
+// over the memory budget): its series gave no examples.
+type VolumeFailure struct {
+	Series string // the series UID
+	Path   string // the volume file
+	Error  string // the reader's error, naming Path once
+}
+
+// volumeFailure records the error err of reading series uid's volume path.
+// volio's errors name the file; one that does not gets it in front.
+func volumeFailure(uid, path string, err error) VolumeFailure {
+	msg := err.Error()
+	if !strings.Contains(msg, path) {
+		msg = path + ": " + msg
+	}
+	return VolumeFailure{Series: uid, Path: path, Error: msg}
 }
 
 // ErrConfig reports a Config value outside its documented range.
@@ -249,11 +271,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 		var ld lunaData
 		if ld, err = loadLUNA(ctx, opt); err != nil {
-			return Result{}, err
+			return Result{FailedVolumes: ld.failed}, err
 		}
-		ex, res.Warnings = ld.examples, ld.skipped
+		ex, res.Warnings, res.FailedVolumes = ld.examples, ld.skipped, ld.failed
 		data = classify.TrainingData{Source: classify.SourceLUNA16, Tables: ld.tables, Scans: ld.scans,
-			Description: ld.describe(opt)}
+			ScansFailed: len(ld.failed), Description: ld.describe(opt)}
 	default:
 		ex, data = phantomData(&cfg)
 	}
