@@ -182,7 +182,9 @@ func writeCenters(cmd *cobra.Command, path string, r *cluster.Result, dim int) e
 const meanShiftLong = `meanshift clusters the N×D points of a float32 .npy (as written by
 'lungctl detect --export-points') or a CSV (one point per line, an optional
 header line) with one bandwidth --bandwidth on every axis, in the points' units
-(scale the axes first; detect's export already does).
+(scale the axes first; detect's export already does). A CSV's points are
+checked against the memory budget (--max-memory) as they are read: a file too
+large for it is refused naming the file and line.
 
 --kernel flat (default) is scikit-learn's MeanShift (sklearn.cluster.MeanShift,
 version 1.2) step for step: seeds are the points, or with --bin-seeding the

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -49,5 +50,27 @@ func TestMeanShiftCommand(t *testing.T) {
 	missing := filepath.Join(dir, "none.npy")
 	if r := lungctl(t, "meanshift", missing, "-o", labels); r.code != exitFailure || !strings.Contains(r.stderr, missing) {
 		t.Errorf("missing input: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestMeanShiftCSVBudget: a points CSV too large for --max-memory is
+// refused while it is read, naming the file and the budget, and no labels
+// are written.
+func TestMeanShiftCSVBudget(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "many.csv")
+	var b strings.Builder
+	b.WriteString("x,y\n")
+	for i := 0; i < 20000; i++ {
+		b.WriteString(strconv.Itoa(i) + "," + strconv.Itoa(i%7) + "\n")
+	}
+	if err := os.WriteFile(in, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	labels := filepath.Join(dir, "labels.csv")
+	r := lungctl(t, "--max-memory", "64K", "meanshift", in, "--bandwidth", "2", "-o", labels)
+	if r.code != exitFailure || !strings.Contains(r.stderr, in+": line ") || !strings.Contains(r.stderr, "exceeds the memory budget") ||
+		fileExists(labels) {
+		t.Errorf("meanshift over the budget: exit %d, want %d naming %s and the budget, no labels:\n%s", r.code, exitFailure, in, r.stderr)
 	}
 }

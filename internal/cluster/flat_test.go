@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/par"
 )
 
@@ -479,6 +480,32 @@ func TestReadPointsCSV(t *testing.T) {
 	}
 	if _, _, err := ReadPointsCSV(filepath.Join(dir, "missing.csv")); err == nil || !strings.Contains(err.Error(), "missing.csv") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestReadPointsCSVBudget: the points a CSV file holds are checked against
+// the memory budget before they are kept; over it, the error names the file
+// and line and wraps membudget.ErrTooBig.
+func TestReadPointsCSVBudget(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "many.csv")
+	var b strings.Builder
+	b.WriteString("x,y,z\n")
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&b, "%d,%d,%d\n", i, i+1, i+2)
+	}
+	if err := os.WriteFile(f, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := membudget.Limit()
+	t.Cleanup(func() { membudget.Set(old) })
+	membudget.Set(16 << 10)
+	_, _, err := ReadPointsCSV(f)
+	if !errors.Is(err, membudget.ErrTooBig) || !strings.Contains(err.Error(), f+": line ") {
+		t.Fatalf("2000 points over a 16 KiB budget: %v; want ErrTooBig naming the file and line", err)
+	}
+	membudget.Set(1 << 20)
+	if p, dim, err := ReadPointsCSV(f); err != nil || dim != 3 || len(p) != 6000 {
+		t.Fatalf("within 1 MiB: %d values, dim %d, %v", len(p), dim, err)
 	}
 }
 

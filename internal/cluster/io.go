@@ -148,7 +148,10 @@ func AdjustedRand(a, b []int) float64 {
 // ReadPointsCSV reads N×D points from a CSV file: comma-separated numbers,
 // one point per line, the same number of columns on every line; a first
 // line holding any non-numeric field is taken as a header and skipped. Units
-// are whatever the file holds. Errors name the file and line.
+// are whatever the file holds. Errors name the file and line. The points
+// held are checked against the memory budget row by row before they are
+// kept (csvio's LineLimit.CheckHeld): a file too large for it is refused
+// with an error wrapping membudget.ErrTooBig that names the file and line.
 func ReadPointsCSV(path string) ([]float32, int, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -163,7 +166,7 @@ func ReadPointsCSV(path string) ([]float32, int, error) {
 	// than a header, with a message that says so.
 	r.FieldsPerRecord = -1
 	var out []float32
-	dim := 0
+	dim, rows := 0, 0
 	for first := true; ; first = false {
 		rec, err := r.Read()
 		if err == io.EOF {
@@ -184,6 +187,10 @@ func ReadPointsCSV(path string) ([]float32, int, error) {
 		}
 		if len(rec) != dim {
 			return nil, 0, fmt.Errorf("cluster: %s: line %d: %w: %d columns, want %d", path, line, ErrFormat, len(rec), dim)
+		}
+		rows++
+		if err := lim.CheckHeld(line, rows, uintptr(dim)*4); err != nil { // dim float32s a row
+			return nil, 0, fmt.Errorf("cluster: %w", err)
 		}
 		for _, f := range rec {
 			v, err := strconv.ParseFloat(strings.TrimSpace(f), 32)
