@@ -61,11 +61,33 @@ type TooBigError struct {
 }
 
 func (e *TooBigError) Error() string {
+	// Rounded to one decimal, a request just over the budget reads as the
+	// budget itself ("1.0 GiB exceeds ... of 1.0 GiB"): the exact byte
+	// counts follow whenever the rounded sizes cannot tell them apart.
+	size := Format
 	if e.InUse > 0 {
+		sum := e.Bytes + e.InUse
+		if sum < e.Bytes {
+			sum = math.MaxUint64
+		}
+		if lim := Format(e.Limit); Format(sum) == lim || Format(e.Bytes) == lim || Format(e.InUse) == lim {
+			size = formatExact
+		}
 		return fmt.Sprintf("%s: %s with %s already in use %v of %s (%s or --max-memory raises it)",
-			e.What, Format(e.Bytes), Format(e.InUse), ErrTooBig, Format(e.Limit), EnvVar)
+			e.What, size(e.Bytes), size(e.InUse), ErrTooBig, size(e.Limit), EnvVar)
 	}
-	return fmt.Sprintf("%s: %s %v of %s (%s or --max-memory raises it)", e.What, Format(e.Bytes), ErrTooBig, Format(e.Limit), EnvVar)
+	if Format(e.Bytes) == Format(e.Limit) {
+		size = formatExact
+	}
+	return fmt.Sprintf("%s: %s %v of %s (%s or --max-memory raises it)", e.What, size(e.Bytes), ErrTooBig, size(e.Limit), EnvVar)
+}
+
+// formatExact is Format followed by the exact byte count.
+func formatExact(b uint64) string {
+	if b < 1024 {
+		return Format(b) // already exact
+	}
+	return fmt.Sprintf("%s (%d bytes)", Format(b), b)
 }
 
 // Unwrap makes errors.Is(err, ErrTooBig) hold.
@@ -236,7 +258,10 @@ func Parse(s string) (uint64, error) {
 	return uint64(v), nil
 }
 
-// Format prints a byte count with a binary unit ("1.3 TiB", "512 MiB").
+// Format prints a byte count with a binary unit and one decimal ("1.3
+// TiB", "512.0 MiB"); a count that would round to 1024.0 of a unit is
+// printed in the next ("1.0 GiB", not "1024.0 MiB"). Counts under 1 KiB
+// are exact ("1000 B").
 func Format(b uint64) string {
 	const unit = 1024
 	if b < unit {
@@ -247,5 +272,10 @@ func Format(b uint64) string {
 		div *= unit
 		exp++
 	}
-	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTPE"[exp])
+	x := float64(b) / float64(div)
+	if x >= unit-0.05 && exp < 5 {
+		x /= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", x, "KMGTPE"[exp])
 }

@@ -90,3 +90,44 @@ func TestDefaultAndEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatUnambiguous: a request just over the budget rounds to the
+// budget's own size, so the message gives both exact byte counts then (and
+// only then); a size just under a unit prints as 1.0 of the next, not 1024.0.
+func TestFormatUnambiguous(t *testing.T) {
+	for b, want := range map[uint64]string{
+		1000: "1000 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 1<<20 - 1: "1.0 MiB",
+		1<<30 - 1: "1.0 GiB", 1<<30 - 50<<10: "1.0 GiB", 1<<30 - 60<<10: "1023.9 MiB", 1<<30 - 52<<20: "972.0 MiB", 3 << 30: "3.0 GiB",
+		1<<62 - 1: "4.0 EiB", ^uint64(0): "16.0 EiB",
+	} {
+		if got := Format(b); got != want {
+			t.Errorf("Format(%d) = %q, want %q", b, got, want)
+		}
+	}
+	old := Limit()
+	defer Set(old)
+	Set(1 << 30)
+	for _, tc := range []struct {
+		bytes uint64
+		want  string
+	}{
+		{1<<30 + 1, "x: 1.0 GiB (1073741825 bytes) exceeds the memory budget of 1.0 GiB (1073741824 bytes)"},
+		{1<<30 + 40<<20, "x: 1.0 GiB (1115684864 bytes) exceeds the memory budget of 1.0 GiB (1073741824 bytes)"},
+		{3 << 30, "x: 3.0 GiB exceeds the memory budget of 1.0 GiB ("},
+	} {
+		err := Check("x", tc.bytes)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("Check(%d): %v\nwant it to start %q", tc.bytes, err, tc.want)
+		}
+	}
+	// Reserve: what is in use plus the request just over the budget
+	release, err := Reserve("a", 1<<29)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	_, err = Reserve("b", 1<<29+1)
+	if want := "b: 512.0 MiB (536870913 bytes) with 512.0 MiB (536870912 bytes) already in use exceeds the memory budget of 1.0 GiB (1073741824 bytes)"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Reserve just over: %v\nwant it to start %q", err, want)
+	}
+}
