@@ -41,13 +41,17 @@ func (u usageError) Unwrap() error { return u.err }
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
 // partialError reports a batch run in which some scans failed; file is the
-// failures file to look at.
+// failures file to look at, or, when empty, the failures were logged (train:
+// volumes, its model written from the rest).
 type partialError struct {
 	failed, total int
 	file          string
 }
 
 func (p partialError) Error() string {
+	if p.file == "" {
+		return fmt.Sprintf("%d of %d volumes failed to read (see the warnings above); the model was trained on the rest", p.failed, p.total)
+	}
 	return fmt.Sprintf("%d of %d scans failed (see %s)", p.failed, p.total, p.file)
 }
 

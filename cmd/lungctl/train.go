@@ -94,6 +94,10 @@ func newTrainCmd() *cobra.Command {
 				attrs = append(attrs, "scans", c.Data.Scans, "volumes_failed", len(res.FailedVolumes))
 			}
 			logger.Info("wrote model", attrs...)
+			if n := len(res.FailedVolumes); n > 0 {
+				// As run: partial success exits 3, so a script notices.
+				return partialError{failed: n, total: n + c.Data.Scans}
+			}
 			return nil
 		},
 	}
@@ -203,7 +207,8 @@ Data, one of:
                      the memory budget) is a warning naming the file, its
                      series is skipped, and training goes on: the count is
                      in the closing log line (volumes_failed) and the card
-                     (scans_failed); none readable is an error. A
+                     (scans_failed), and train exits 3 (partial success,
+                     as run); none readable is an error (exit 1). A
                      rating outside 1-5 (or NaN), a table without a rated
                      row, and a nodule or picked candidate whose centre lies
                      more than half a voxel outside its scan's volume are
