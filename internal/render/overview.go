@@ -81,15 +81,18 @@ func OverviewImage(hu *volume.Volume[int16], mask *volume.Volume[uint8], cs []ca
 	}
 	mid := func(a int) float64 { return (lo[a] + hi[a]) / 2 }
 
+	W := max(3*gap+2*nx, 560) // room for the text lines
+	// A long title (a DICOM series UID and a note) is wrapped to the
+	// image's width rather than cut off at its edge.
 	var lines []string
 	if opt.Title != "" {
-		lines = append(lines, opt.Title)
+		lines = wrapText(opt.Title, W-2*gap)
 	}
 	what := "MIP"
 	if mask != nil {
 		what = "MIP within the lung mask"
 	}
-	lines = append(lines, fmt.Sprintf("%s, %d candidates, top %d marked", what, len(cs), len(top)))
+	lines = append(lines, wrapText(fmt.Sprintf("%s, %d candidates, top %d marked", what, len(cs), len(top)), W-2*gap)...)
 	header := lineHeight*(len(lines)+1) + 4 // + the views' names
 	footer := lineHeight*len(top) + 4
 
@@ -97,7 +100,6 @@ func OverviewImage(hu *volume.Volume[int16], mask *volume.Volume[uint8], cs []ca
 		World0: volume.Vec3{lo[0] + pix/2, mid(1), hi[2] - pix/2}}
 	ax := Panel{Name: "axial MIP", Rect: image.Rect(2*gap+nx, header, 2*gap+2*nx, header+ny), Right: axialRight, Down: axialDown, PixelMM: pix,
 		World0: volume.Vec3{lo[0] + pix/2, lo[1] + pix/2, mid(2)}}
-	W := max(3*gap+2*nx, 560) // room for the text lines
 	H := header + max(ny, nz) + gap + footer
 	img := image.NewRGBA(image.Rect(0, 0, W, H))
 	fill(img, img.Rect, color.RGBA{24, 24, 24, 255})

@@ -26,6 +26,7 @@ import (
 	"image/png"
 	"io"
 	"math"
+	"strings"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
@@ -200,6 +201,37 @@ func text(img *image.RGBA, x, y int, s string, c color.RGBA) {
 }
 
 func textWidth(s string) int { return 7 * len(s) }
+
+// wrapText splits s into lines of at most width pixels (textWidth), at
+// spaces where it can; a word wider than a line (a DICOM UID in a narrow
+// image) is cut into pieces of the line's width.
+func wrapText(s string, width int) []string {
+	n := max(1, width/textWidth("x"))
+	var lines []string
+	cur := ""
+	for _, w := range strings.Fields(s) {
+		for len(w) > n {
+			if cur != "" {
+				lines = append(lines, cur)
+				cur = ""
+			}
+			lines, w = append(lines, w[:n]), w[n:]
+		}
+		switch {
+		case cur == "":
+			cur = w
+		case len(cur)+1+len(w) <= n:
+			cur += " " + w
+		default:
+			lines = append(lines, cur)
+			cur = w
+		}
+	}
+	if cur != "" || len(lines) == 0 {
+		lines = append(lines, cur)
+	}
+	return lines
+}
 
 // orientationLetter names the patient direction of LPS vector v.
 func orientationLetter(v volume.Vec3) string {

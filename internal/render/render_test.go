@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/candidate"
@@ -279,5 +280,46 @@ func BenchmarkOverview(b *testing.B) {
 		if _, _, err := OverviewImage(v, m, nil, OverviewOptions{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestWrapText: a report's overview title (a 64-character DICOM UID and a
+// note) was cut off at the image's right edge; wrapped, every line fits and
+// no character is lost.
+func TestWrapText(t *testing.T) {
+	uid := "1.3.6.1.4.1.14519.5.2.1.6279.6001.298806137288633453246975630178"
+	title := uid + "  (numbers: candidate rank, as in candidates.csv)"
+	for _, width := range []int{560, 300, 100, 7, 1} {
+		lines := wrapText(title, width)
+		for _, l := range lines {
+			if textWidth(l) > max(width, textWidth("x")) {
+				t.Errorf("width %d: line %q is %d px wide", width, l, textWidth(l))
+			}
+		}
+		joined := strings.ReplaceAll(strings.Join(lines, ""), " ", "")
+		if want := strings.ReplaceAll(title, " ", ""); joined != want {
+			t.Errorf("width %d: lines %q lose or reorder text", width, lines)
+		}
+	}
+	if got := wrapText("MIP, 10 candidates, top 3 marked", 560); len(got) != 1 {
+		t.Errorf("a short line was wrapped: %q", got)
+	}
+	if got := wrapText("", 560); len(got) != 1 || got[0] != "" {
+		t.Errorf("empty text: %q, want one empty line", got)
+	}
+	// In the overview the wrapped title makes the header taller, and the
+	// image no wider.
+	g := volume.Grid{Dims: [3]int{40, 40, 30}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity}
+	v := phantom(g, ball{volume.Vec3{20, 20, 15}, 4, 100})
+	short, _, err := OverviewImage(v, nil, nil, OverviewOptions{Title: "P1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long, _, err := OverviewImage(v, nil, nil, OverviewOptions{Title: title})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if long.Bounds().Dx() != short.Bounds().Dx() || long.Bounds().Dy() <= short.Bounds().Dy() {
+		t.Errorf("long title: image %v, short title %v: want the same width and a taller header", long.Bounds(), short.Bounds())
 	}
 }
