@@ -1,11 +1,11 @@
 package candidate
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/membudget"
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 // TestReadRefusesRowsPastTheBudget: a candidates file of many tiny rows
@@ -13,12 +13,10 @@ import (
 // is refused, naming the file and line, once the candidates held would pass
 // the memory budget; the same file is read under a larger budget.
 func TestReadRefusesRowsPastTheBudget(t *testing.T) {
-	old := membudget.Limit()
-	t.Cleanup(func() { membudget.Set(old) })
 	in := "seriesuid,coordX,coordY,coordZ\n" + strings.Repeat("x,0,0,0\n", 20000)
-	membudget.Set(1 << 20)
+	testfs.SetBudget(t, 1<<20)
 	_, err := Read(strings.NewReader(in), "many.csv")
-	if !errors.Is(err, membudget.ErrTooBig) || !strings.Contains(err.Error(), "many.csv: line ") {
+	if !testfs.TooBig(err, "many.csv: line ") {
 		t.Fatalf("20000 rows (9.6 MB held) under a 1 MiB budget: %v", err)
 	}
 	membudget.Set(64 << 20)

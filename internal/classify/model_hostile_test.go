@@ -19,6 +19,7 @@ import (
 	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/par"
 	"github.com/lungctl/lungctl/internal/safefile"
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 // splitModel returns the JSON header of a model file, decoded into a map
@@ -93,14 +94,6 @@ func loadErr(t *testing.T, name string, data []byte, want error, says ...string)
 	}
 }
 
-// withBudget sets the memory budget to n bytes for the rest of the test.
-func withBudget(t *testing.T, n uint64) {
-	t.Helper()
-	old := membudget.Limit()
-	membudget.Set(n)
-	t.Cleanup(func() { membudget.Set(old) })
-}
-
 // allocated returns the bytes allocated while f ran.
 func allocated(f func()) uint64 {
 	var a, b runtime.MemStats
@@ -154,9 +147,9 @@ func TestLoadChecksSizeBeforeReading(t *testing.T) {
 // checked against the budget before the file is read.
 func TestLoadChecksTheMemoryBudget(t *testing.T) {
 	path, b := savedSmallModel(t)
-	withBudget(t, uint64(len(b))) // the file fits, the file and weights do not
+	testfs.SetBudget(t, uint64(len(b))) // the file fits, the file and weights do not
 	_, err := Load(path)
-	if !errors.Is(err, membudget.ErrTooBig) || !strings.Contains(err.Error(), path) {
+	if !testfs.TooBig(err, path) {
 		t.Fatalf("Load under a %d-byte budget: %v, want ErrTooBig naming the file", len(b), err)
 	}
 	membudget.Set(uint64(2 * len(b)))
@@ -327,7 +320,7 @@ func TestScoreWithinTheMemoryBudget(t *testing.T) {
 	if b, err := scoreBatch(m, len(cs)); err != nil || b != 16 {
 		t.Fatalf("scoreBatch(9 patches) = %d, %v; want 16", b, err)
 	}
-	withBudget(t, two)
+	testfs.SetBudget(t, two)
 	if b, err := scoreBatch(m, len(cs)); err != nil || b != 2 {
 		t.Fatalf("scoreBatch under a budget of ForwardBytes(2) = %d, %v; want 2", b, err)
 	}
@@ -342,7 +335,7 @@ func TestScoreWithinTheMemoryBudget(t *testing.T) {
 	}
 	membudget.Set(one - 1)
 	for _, err := range []error{m.CheckMemory(), func() error { _, err := Score(v, cs, m); return err }()} {
-		if !errors.Is(err, membudget.ErrTooBig) || !strings.Contains(err.Error(), path) {
+		if !testfs.TooBig(err, path) {
 			t.Fatalf("a budget under one patch: %v, want ErrTooBig naming %s", err, path)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/par"
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 // TestFlatTwoGroupsByHand: two triangles of points far apart, bandwidth 2.
@@ -493,14 +494,10 @@ func TestReadPointsCSVBudget(t *testing.T) {
 	for i := 0; i < 2000; i++ {
 		fmt.Fprintf(&b, "%d,%d,%d\n", i, i+1, i+2)
 	}
-	if err := os.WriteFile(f, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	old := membudget.Limit()
-	t.Cleanup(func() { membudget.Set(old) })
-	membudget.Set(16 << 10)
+	testfs.WriteFile(t, f, []byte(b.String()))
+	testfs.SetBudget(t, 16<<10)
 	_, _, err := ReadPointsCSV(f)
-	if !errors.Is(err, membudget.ErrTooBig) || !strings.Contains(err.Error(), f+": line ") {
+	if !testfs.TooBig(err, f+": line ") {
 		t.Fatalf("2000 points over a 16 KiB budget: %v; want ErrTooBig naming the file and line", err)
 	}
 	membudget.Set(1 << 20)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lungctl/lungctl/internal/membudget"
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 // endless yields head, then body repeated up to 16 MiB in all, counting the
@@ -114,9 +114,7 @@ func TestReaderDuplicateColumn(t *testing.T) {
 // line, once the rows it holds would pass the budget, long before the file
 // ends; without Hold the same rows stream on.
 func TestReaderHoldRefusesRowsPastTheBudget(t *testing.T) {
-	old := membudget.Limit()
-	membudget.Set(1 << 20)
-	t.Cleanup(func() { membudget.Set(old) })
+	testfs.SetBudget(t, 1<<20)
 	src := &endless{head: "seriesuid,coordX\n", body: "x,0\n"}
 	r, err := NewReader(src, "rows.csv")
 	if err != nil {
@@ -124,7 +122,7 @@ func TestReaderHoldRefusesRowsPastTheBudget(t *testing.T) {
 	}
 	r.Hold(240)
 	err = readAll(r)
-	if !errors.Is(err, membudget.ErrTooBig) || !strings.Contains(err.Error(), "rows.csv: line ") || !strings.Contains(err.Error(), "rows held") {
+	if !testfs.TooBig(err, "rows.csv: line ", "rows held") {
 		t.Fatalf("16 MiB of 4-byte rows held at 240 bytes each under a 1 MiB budget: %v", err)
 	}
 	if src.given > 64<<10 {

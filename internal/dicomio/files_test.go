@@ -155,7 +155,7 @@ func TestZip(t *testing.T) {
 		}
 	}
 	// Inflated size against the budget.
-	withBudget(t, 32<<20)
+	testfs.SetBudget(t, 32<<20)
 	big := filepath.Join(dir, "big.zip")
 	zipOf(t, big, append(entries, [2]string{"zeros.bin", string(make([]byte, 64<<20))}))
 	_, err = Load(big, Options{})

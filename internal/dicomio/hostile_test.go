@@ -17,14 +17,6 @@ import (
 	"github.com/lungctl/lungctl/internal/testfs"
 )
 
-// withBudget runs the test with the memory budget set to b bytes.
-func withBudget(t *testing.T, b uint64) {
-	t.Helper()
-	old := membudget.Limit()
-	membudget.Set(b)
-	t.Cleanup(func() { membudget.Set(old) })
-}
-
 // wantErr fails unless err wraps want and names file.
 func wantErr(t *testing.T, err, want error, file string) {
 	t.Helper()
@@ -73,7 +65,7 @@ func TestHugeFrameClaim(t *testing.T) {
 // TestManySmallClaims: 200 files of 4 KB each claiming 8192² pixels: the
 // budget is checked on the series' sum, not file by file.
 func TestManySmallClaims(t *testing.T) {
-	withBudget(t, 4<<30)
+	testfs.SetBudget(t, 4<<30)
 	dir := t.TempDir()
 	for k := 0; k < 200; k++ {
 		es := ctSlice("P", "1.9.2", 8192, 8192, float64(k))

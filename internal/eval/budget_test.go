@@ -1,14 +1,12 @@
 package eval
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/lungctl/lungctl/internal/membudget"
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 // TestTablesRefuseRowsPastTheBudget: annotations, truth and scan-list
@@ -16,13 +14,11 @@ import (
 // naming the file and line, once the rows held would pass the memory
 // budget.
 func TestTablesRefuseRowsPastTheBudget(t *testing.T) {
-	old := membudget.Limit()
-	membudget.Set(1 << 20)
-	t.Cleanup(func() { membudget.Set(old) })
+	testfs.SetBudget(t, 1<<20)
 	ann := "seriesuid,coordX,coordY,coordZ,diameter_mm\n" + strings.Repeat("x,0,0,0,5\n", 20000)
 	check := func(what string, err error) {
 		t.Helper()
-		if !errors.Is(err, membudget.ErrTooBig) || !strings.Contains(err.Error(), "big.csv: line ") {
+		if !testfs.TooBig(err, "big.csv: line ") {
 			t.Errorf("%s: 20000 rows under a 1 MiB budget: %v", what, err)
 		}
 	}
@@ -35,9 +31,7 @@ func TestTablesRefuseRowsPastTheBudget(t *testing.T) {
 		fmt.Fprintf(&ids, "1.2.%d\n", i)
 	}
 	p := filepath.Join(t.TempDir(), "big.csv")
-	if err := os.WriteFile(p, []byte(ids.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testfs.WriteFile(t, p, []byte(ids.String()))
 	_, err = ReadSeriesUIDs(p)
 	check("series uids", err)
 }

@@ -4,11 +4,10 @@ import (
 	"errors"
 	"math"
 	"slices"
-	"strings"
 	"testing"
 
-	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/par"
+	"github.com/lungctl/lungctl/internal/testfs"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -520,11 +519,9 @@ func TestSliceSpacing(t *testing.T) {
 // TestMemoryBudget: a phantom larger than the memory budget is refused
 // before its volumes are allocated, with an error that says what it was.
 func TestMemoryBudget(t *testing.T) {
-	old := membudget.Limit()
-	membudget.Set(64 << 20)
-	defer membudget.Set(old)
+	testfs.SetBudget(t, 64<<20)
 	_, err := Generate(Options{Seed: 3, Size: Full, SliceSpacingMM: 0.625})
-	if !errors.Is(err, membudget.ErrTooBig) || !strings.Contains(err.Error(), "512×512×") {
+	if !testfs.TooBig(err, "512×512×") {
 		t.Errorf("a 512×512×596 phantom under a 64 MiB budget: %v, want ErrTooBig naming its size", err)
 	}
 	if _, err := Generate(Options{Seed: 3}); err != nil {

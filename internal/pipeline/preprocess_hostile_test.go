@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/testfs"
 	"github.com/lungctl/lungctl/internal/volio"
 	"github.com/lungctl/lungctl/internal/volume"
@@ -19,9 +18,7 @@ import (
 // diagonal claim a 1001³ mm world box (a 1 mm grid of 6 GB with its mask
 // and scratch): Preprocess refuses it before allocating, naming the input.
 func TestGridClaimOverBudget(t *testing.T) {
-	old := membudget.Limit()
-	membudget.Set(2 << 30)
-	defer membudget.Set(old)
+	testfs.SetBudget(t, 2<<30)
 	s := 1 / 1.7320508075688772
 	g := volume.Grid{Dims: [3]int{1, 1, 2}, Spacing: volume.Vec3{1, 1, 1732.0508075688772},
 		Direction: [3][3]float64{{1, 0, s}, {0, 1, s}, {0, 0, s}}}
@@ -31,7 +28,7 @@ func TestGridClaimOverBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Preprocess(p, PreprocessOptions{NoMask: true}, nil)
-	if !errors.Is(err, membudget.ErrTooBig) || !strings.Contains(err.Error(), p) {
+	if !testfs.TooBig(err, p) {
 		t.Fatalf("grid claim: %v", err)
 	}
 	t.Logf("refused as wanted: %v", err)

@@ -1,13 +1,18 @@
 // Package testfs lays out test fixtures on disk: each helper fails the test
 // at once when the file system refuses, so a fixture that was not written
-// cannot make a later check pass (or fail) for the wrong reason. Only tests
-// import it.
+// cannot make a later check pass (or fail) for the wrong reason. It also
+// sets the process's memory budget for one test (SetBudget) and recognises
+// a refusal over that budget (TooBig). Only tests import it.
 package testfs
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/lungctl/lungctl/internal/membudget"
 )
 
 // WriteFile writes data to path (mode 0644), creating its folder.
@@ -42,4 +47,29 @@ func Must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// SetBudget sets the memory budget (membudget.Set) to b bytes for the rest
+// of the test and puts back the budget it found when the test ends. The
+// budget is process-wide: a test that calls it must not run in parallel.
+func SetBudget(t testing.TB, b uint64) {
+	t.Helper()
+	old := membudget.Limit()
+	membudget.Set(b)
+	t.Cleanup(func() { membudget.Set(old) })
+}
+
+// TooBig reports whether err wraps membudget.ErrTooBig and its message
+// holds every one of parts (the file and line it should name, say). A nil
+// err is not too big.
+func TooBig(err error, parts ...string) bool {
+	if !errors.Is(err, membudget.ErrTooBig) {
+		return false
+	}
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) {
+			return false
+		}
+	}
+	return true
 }

@@ -18,19 +18,11 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
-	"github.com/lungctl/lungctl/internal/membudget"
 	"github.com/lungctl/lungctl/internal/safefile"
 	"github.com/lungctl/lungctl/internal/volume"
 
 	"github.com/lungctl/lungctl/internal/testfs"
 )
-
-func withBudget(t *testing.T, b uint64) {
-	t.Helper()
-	old := membudget.Limit()
-	membudget.Set(b)
-	t.Cleanup(func() { membudget.Set(old) })
-}
 
 func allocDuring(f func()) uint64 {
 	var a, b runtime.MemStats
@@ -49,7 +41,7 @@ func mhdText(dims, eltype, data string) string {
 // over the budget is refused before the voxels are allocated, naming the
 // file and the size.
 func TestNIfTIGzipBomb(t *testing.T) {
-	withBudget(t, 64<<20)
+	testfs.SetBudget(t, 64<<20)
 	g := volume.Grid{Dims: [3]int{512, 512, 400}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity}
 	hdr := encodeNIfTIHeader(g, dtInt16, 16, "bomb")
 	var b bytes.Buffer
@@ -64,7 +56,7 @@ func TestNIfTIGzipBomb(t *testing.T) {
 	testfs.WriteFile(t, p, b.Bytes())
 	t.Logf("%d KB file, %d MB of voxels", b.Len()>>10, 2*g.Len()>>20)
 	alloc := allocDuring(func() { _, err = ReadHU(p) })
-	if !errors.Is(err, membudget.ErrTooBig) || !strings.Contains(err.Error(), p) {
+	if !testfs.TooBig(err, p) {
 		t.Fatalf("gzip bomb: %v", err)
 	}
 	t.Logf("refused as wanted: %v", err)
@@ -83,7 +75,7 @@ func TestNIfTIGzipBomb(t *testing.T) {
 // TestMHDSparseData: an .mhd over a 64 GB sparse .raw (its header takes
 // the last 16 GB, 2³¹ doubles) is refused by the budget, not read.
 func TestMHDSparseData(t *testing.T) {
-	withBudget(t, 1<<30)
+	testfs.SetBudget(t, 1<<30)
 	dir := t.TempDir()
 	raw := filepath.Join(dir, "big.raw")
 	f, _ := os.Create(raw)
@@ -95,7 +87,7 @@ func TestMHDSparseData(t *testing.T) {
 	testfs.WriteFile(t, p, []byte(strings.Replace(mhdText("2048 2048 512", "MET_DOUBLE", "big.raw"), "NDims = 3\n", "NDims = 3\nHeaderSize = -1\n", 1)))
 	var err error
 	alloc := allocDuring(func() { _, err = ReadHU(p) })
-	if !errors.Is(err, membudget.ErrTooBig) || !strings.Contains(err.Error(), p) {
+	if !testfs.TooBig(err, p) {
 		t.Fatalf("64 GB sparse raw: %v", err)
 	}
 	t.Logf("refused as wanted: %v", err)
