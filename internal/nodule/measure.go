@@ -18,11 +18,13 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	var sum [3]float64
 	var sumHU float64
 	vals := ws.vals[:0]
+	b.body = [2]int{b.len(), -1}
 	for k := 0; k < nz; k++ {
 		for j := 0; j < ny; j++ {
 			for i := 0; i < nx; i++ {
 				p := i + nx*(j+ny*k)
 				if ws.lab[p] == lBody {
+					b.body = [2]int{min(b.body[0], p), p}
 					nBody++
 					sum[0] += float64(i)
 					sum[1] += float64(j)
@@ -47,8 +49,8 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	// all read the body's smoothed HU (the body's voxels do not change
 	// while the solid part is labelled and unlabelled): collect it once.
 	sm := vals[:0]
-	for p, l := range ws.lab {
-		if l == lBody {
+	for p := b.body[0]; p <= b.body[1]; p++ {
+		if ws.lab[p] == lBody {
 			sm = append(sm, ws.sm.Data[p])
 		}
 	}
@@ -244,8 +246,9 @@ const maxSolidTries = 4
 func (ws *Workspace) solidPart(b *boxInfo, solidHU float32, accept func(n int) bool) int {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	const cand, done = 6, 7
-	n := b.len()
-	for p := 0; p < n; p++ {
+	// Only the body's voxels are looked at (b.body spans them).
+	first, last := b.body[0], b.body[1]
+	for p := first; p <= last; p++ {
 		if ws.lab[p] == lBody && ws.sm.Data[p] > solidHU {
 			ws.lab[p] = cand
 		}
@@ -253,7 +256,7 @@ func (ws *Workspace) solidPart(b *boxInfo, solidHU float32, accept func(n int) b
 	type comp struct{ start, size int }
 	var comps []comp
 	q := ws.queue[:0]
-	for s := 0; s < n; s++ {
+	for s := first; s <= last; s++ {
 		if ws.lab[s] != cand {
 			continue
 		}
@@ -270,7 +273,7 @@ func (ws *Workspace) solidPart(b *boxInfo, solidHU float32, accept func(n int) b
 		}
 		comps = append(comps, comp{s, len(q)})
 	}
-	for p := 0; p < n; p++ {
+	for p := first; p <= last; p++ {
 		if ws.lab[p] == done {
 			ws.lab[p] = lBody
 		}

@@ -446,16 +446,15 @@ func capMM(hint float64) float64 { return math.Max(10, 0.75*hint+6) }
 
 // boxInfo is the analysis box.
 type boxInfo struct {
-	grid   volume.Grid
-	lo     [3]int
-	n      [3]int
-	seed   volume.Vec3 // continuous box index of the seed
-	thresh float32
-	cap    float64 // the region's reach from the seed, mm
-	// t0 is the threshold before the ground-glass switch moved it (HU).
-	t0 float64
-	// coreMed is the median smoothed HU within coreRadius of the seed.
-	coreMed float64
+	grid    volume.Grid
+	lo      [3]int
+	n       [3]int
+	seed    volume.Vec3 // continuous box index of the seed
+	thresh  float32
+	cap     float64 // the region's reach from the seed, mm
+	t0      float64 // the threshold before the ground-glass switch moved it (HU)
+	coreMed float64 // the median smoothed HU within coreRadius of the seed
+	body    [2]int  // the body's first and last box index, while measure runs
 }
 
 func (b *boxInfo) len() int { return b.n[0] * b.n[1] * b.n[2] }
