@@ -98,9 +98,10 @@ func (ws *Workspace) open(b *boxInfo, seed int, hint float64, res *Result, dense
 	}
 	ws.queue = q
 	// Distance from every voxel to the core; the body O is C within ro
-	// (plus half a voxel) of it.
-	edt.Transform3Box(core, nx, ny, nz, clo, chi, sp, &ws.edt)
+	// (plus half a voxel) of it. Only distances up to that matter: the
+	// bounded transform gives them exactly, and more beyond.
 	half := 0.5 * math.Min(sp[0], math.Min(sp[1], sp[2]))
+	edt.Within3Box(core, nx, ny, nz, clo, chi, sp, ro+half, &ws.edt)
 	bodyR := float32((ro + half) * (ro + half))
 	var body int
 	for p := 0; p < n; p++ {
