@@ -48,7 +48,7 @@ type preprocessFlags struct {
 
 func (f *preprocessFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.spacing, "spacing", "1", "output voxel size in mm: one number, or x,y,z (each 0.1 to 20)")
-	cmd.Flags().StringVar(&f.series, "series", "", "SeriesInstanceUID to load from a DICOM folder (default: the axial CT series with most slices; see 'lungctl series')")
+	cmd.Flags().StringVar(&f.series, "series", "", "SeriesInstanceUID to load from a DICOM folder (default: the axial CT series with most slices, the others named in warnings; see 'lungctl series')")
 }
 
 func (f *preprocessFlags) options() (pipeline.PreprocessOptions, error) {

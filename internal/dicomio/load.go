@@ -214,10 +214,49 @@ func load(where string, in []inputFile, warns []warn.Warning, opt Options) (*Sca
 	for _, e := range bad {
 		sc.Warnings = append(sc.Warnings, warn.New(warn.Unreadable, fileOf(e), "unreadable file ignored: "+e.Error()))
 	}
+	if opt.SeriesUID == "" {
+		sc.Warnings = append(sc.Warnings, otherSeries(m, s)...)
+	}
 	// One warning per skipped file would make the provenance grow with the
 	// folder (13.9 MB for 100,000 files, more than its readers take).
 	sc.Warnings = warn.Fold(sc.Warnings)
 	return sc, nil
+}
+
+// otherSeries names each image series of m but the chosen one, largest
+// first (then by UID), so that a folder holding two reconstructions, or a
+// CT and a radiograph, says which was not loaded and how to load it.
+func otherSeries(m map[string]*series, chosen *series) []warn.Warning {
+	var others []*series
+	for _, o := range m {
+		if o != chosen {
+			others = append(others, o)
+		}
+	}
+	sort.Slice(others, func(i, j int) bool {
+		if a, b := others[i].info.NumSlices, others[j].info.NumSlices; a != b {
+			return a > b
+		}
+		return others[i].info.UID < others[j].info.UID
+	})
+	ws := make([]warn.Warning, 0, len(others))
+	for _, o := range others {
+		kind := o.info.Modality
+		if kind == "" {
+			kind = "modality unknown"
+		}
+		if o.info.Orientation != "" {
+			kind += " " + o.info.Orientation
+		}
+		file := ""
+		if len(o.info.Files) > 0 {
+			file = o.info.Files[0]
+		}
+		ws = append(ws, warn.New(warn.OtherSeries, file, fmt.Sprintf(
+			"series %s (%s, %d slices) not loaded: the %s series %s (%d slices) was, the axial CT series with the most slices; --series %s loads this one",
+			o.info.UID, kind, o.info.NumSlices, chosen.info.Modality, chosen.info.UID, chosen.info.NumSlices, o.info.UID)))
+	}
+	return ws
 }
 
 // fileErr remembers which file an error is about.

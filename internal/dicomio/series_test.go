@@ -188,3 +188,50 @@ func TestEmptyAndMissingFolder(t *testing.T) {
 		t.Errorf("missing folder: %v", err)
 	}
 }
+
+// TestOtherSeriesNamed: a folder with two reconstructions loads the larger
+// and names the other, with the flag that loads it; a series picked by
+// --series (or a folder of one series) warns of nothing.
+func TestOtherSeriesNamed(t *testing.T) {
+	dir := t.TempDir()
+	writeSeries(t, dir, "thin", "P", "1.9.1", 5, 4, 4, nil)
+	thick := writeSeries(t, dir, "thick", "P", "1.9.2", 3, 4, 4, nil)
+	sc, err := Load(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Info.UID != "1.9.1" {
+		t.Fatalf("loaded %s, want the 5-slice series 1.9.1", sc.Info.UID)
+	}
+	var other []warn.Warning
+	for _, w := range sc.Warnings {
+		if w.Code == warn.OtherSeries {
+			other = append(other, w)
+		}
+	}
+	if len(other) != 1 || other[0].File != thick[0] || !strings.Contains(other[0].Message, "series 1.9.2 (CT axial, 3 slices) not loaded") ||
+		!strings.Contains(other[0].Message, "--series 1.9.2") {
+		t.Errorf("other-series warnings %+v, want one naming 1.9.2 and --series", other)
+	}
+	sc, err = Load(dir, Options{SeriesUID: "1.9.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Info.UID != "1.9.2" || hasCode(sc.Warnings, warn.OtherSeries) {
+		t.Errorf("--series 1.9.2: loaded %s, warnings %+v; want 1.9.2 and no other-series warning", sc.Info.UID, sc.Warnings)
+	}
+	one := t.TempDir()
+	writeSeries(t, one, "s", "P", "1.9.3", 3, 4, 4, nil)
+	if sc, err = Load(one, Options{}); err != nil || hasCode(sc.Warnings, warn.OtherSeries) {
+		t.Errorf("one series: err %v, warnings %+v; want no other-series warning", err, sc.Warnings)
+	}
+}
+
+func hasCode(ws []warn.Warning, c warn.Code) bool {
+	for _, w := range ws {
+		if w.Code == c {
+			return true
+		}
+	}
+	return false
+}

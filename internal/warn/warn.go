@@ -33,6 +33,10 @@ const (
 	// Unreadable: a DICOM file of the folder could not be parsed and was
 	// ignored (another series was loaded).
 	Unreadable Code = "unreadable"
+	// OtherSeries: the input holds image series besides the one loaded
+	// (another reconstruction, a localizer series, another study); one
+	// warning per series, naming it, its modality, orientation and slices.
+	OtherSeries Code = "other_series"
 	// DroppedLocalizer: a localizer (scout) image was left out.
 	DroppedLocalizer Code = "dropped_localizer"
 	// DroppedOffPlane: an image whose orientation differs from the series'
