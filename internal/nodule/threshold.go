@@ -1,0 +1,106 @@
+package nodule
+
+import (
+	"fmt"
+	"math"
+)
+
+// The threshold step of Segment (step 2 of the package comment): the
+// local threshold between the lung and the lesion's core, moved down to
+// the ground glass that surrounds a denser core.
+
+// CoreCapHU caps the core density used for the threshold, so that a
+// calcified or contrast-enhanced core does not raise it above the soft
+// tissue edge.
+const CoreCapHU = 50
+
+// threshold sets the local threshold halfway between the surrounding lung
+// and the lesion. The lung level is the median of the smoothed lung voxels
+// in the box's outer shell; CoreHU is the 90th percentile within
+// max(1.5, hint/4) mm of the seed, and the first threshold lies halfway to
+// it (capped at CoreCapHU). A part-solid lesion's core is its solid part,
+// and that threshold would lose the ground glass around it; so the lung
+// voxels in a shell 1.5–6 mm beyond the region above the first threshold
+// (its size estimated from a voxel count around the seed) are examined: when
+// at least 40 % of them lie between 100 HU above the lung and the threshold,
+// ground glass surrounds the core (a plateau, not a few vessels) and the
+// threshold moves halfway between the lung and the median of those voxels.
+func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result) error {
+	nx, ny, nz := b.n[0], b.n[1], b.n[2]
+	rc, outer := coreRadius(hint), b.outerMM()
+	var core []float32
+	bg := ws.vals[:0]
+	for k := 0; k < nz; k++ {
+		for j := 0; j < ny; j++ {
+			for i := 0; i < nx; i++ {
+				d := b.distMM(i, j, k)
+				p := i + nx*(j+ny*k)
+				if d <= rc {
+					core = append(core, ws.sm.Data[p])
+				} else if d >= outer && ws.lung[p] != 0 {
+					bg = append(bg, ws.sm.Data[p])
+				}
+			}
+		}
+	}
+	background := -850.0
+	if len(bg) >= 20 {
+		background = float64(quantile(bg, 0.5))
+	}
+	ws.vals = bg
+	if len(core) == 0 {
+		return fmt.Errorf("%w: empty core", ErrNoLesion)
+	}
+	c := float64(quantile(core, 0.9))
+	b.coreMed = float64(quantile(core, 0.5))
+	res.BackgroundHU, res.CoreHU = background, c
+	if c-background < 100 {
+		return fmt.Errorf("%w: core %.0f HU is within 100 HU of the surrounding lung (%.0f HU)", ErrNoLesion, c, background)
+	}
+	t := background + 0.5*(math.Min(c, CoreCapHU)-background)
+	// Size of the region above t near the seed, as an equivalent radius.
+	rl := math.Max(4, hint/2)
+	vox := b.grid.Spacing[0] * b.grid.Spacing[1] * b.grid.Spacing[2]
+	var above int
+	shell := bg[:0]
+	lo, hi := b.ballBox(rl)
+	for k := lo[2]; k <= hi[2]; k++ {
+		for j := lo[1]; j <= hi[1]; j++ {
+			for i := lo[0]; i <= hi[0]; i++ {
+				if b.distMM(i, j, k) <= rl && float64(ws.sm.Data[i+nx*(j+ny*k)]) > t {
+					above++
+				}
+			}
+		}
+	}
+	rs := math.Cbrt(3 * float64(above) * vox / (4 * math.Pi))
+	lo, hi = b.ballBox(rs + 6)
+	for k := lo[2]; k <= hi[2]; k++ {
+		for j := lo[1]; j <= hi[1]; j++ {
+			for i := lo[0]; i <= hi[0]; i++ {
+				p := i + nx*(j+ny*k)
+				if d := b.distMM(i, j, k); d >= rs+1.5 && d <= rs+6 && ws.lung[p] != 0 {
+					shell = append(shell, ws.sm.Data[p])
+				}
+			}
+		}
+	}
+	ws.vals = shell
+	g, ok := groundGlassBand(shell, background, t)
+	if !ok && c < softTissueHU {
+		// A core that never reaches soft tissue is small and blurred, and
+		// may sit off the centre of its ground glass, leaving much of that
+		// shell, centred on the seed, outside it: look just beyond the
+		// region itself.
+		ws.vals = ws.ringBeyond(b, t, rl, ws.vals[:0])
+		g, ok = groundGlassBand(ws.vals, background, t)
+	}
+	if ok {
+		b.t0 = t
+		t = background + 0.5*(g-background)
+		res.GroundGlassHU = g
+	}
+	res.ThresholdHU = t
+	b.thresh = float32(t)
+	return nil
+}
