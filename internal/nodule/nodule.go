@@ -282,6 +282,7 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 	var b *boxInfo
 	var res *Result
 	var seedIdx int
+	bl := blurSigma(opt.SourceSpacingMM, opt.SliceThicknessMM, [3]float64(hu.Spacing))
 	recentred := false
 	for try := 0; ; try++ {
 		var ok bool
@@ -290,7 +291,7 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 			return nil, fmt.Errorf("%w: seed %.1f,%.1f,%.1f mm lies outside the volume", ErrInput, seed[0], seed[1], seed[2])
 		}
 		res = &Result{Box: b.grid, BoxOrigin: b.lo}
-		if err := ws.threshold(b, hintMM, res); err != nil {
+		if err := ws.threshold(b, hintMM, res, bl); err != nil {
 			return nil, err
 		}
 		seedIdx, ok = ws.seedVoxel(b, hintMM)

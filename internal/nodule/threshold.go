@@ -25,7 +25,14 @@ const CoreCapHU = 50
 // at least 40 % of them lie between 100 HU above the lung and the threshold,
 // ground glass surrounds the core (a plateau, not a few vessels) and the
 // threshold moves halfway between the lung and the median of those voxels.
-func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result) error {
+// Each shell voxel is read less the blurred edge of the region itself
+// (skirtHU, with the acquisition's blur bl): along the slice normal of
+// 2.5 mm slices that edge keeps 17 % of a solid nodule's contrast 1.5 mm
+// beyond it, 140 HU, which is blur, not ground glass. (On the phantom sets
+// this moved a few candidates of each and no type or CPM: the 40 % rule
+// had kept the skirt out of the band; it makes the test the one the blur
+// model asks for.)
+func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result, bl blur) error {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	rc, outer := coreRadius(hint), b.outerMM()
 	var core []float32
@@ -74,13 +81,17 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result) error {
 		}
 	}
 	rs := math.Cbrt(3 * float64(above) * vox / (4 * math.Pi))
+	// What the region's own edge, blurred, adds to the shell is taken off
+	// first: a solid nodule's skirt is not ground glass (skirtHU).
+	contrast := math.Max(0, math.Min(c, CoreCapHU)-background)
 	lo, hi = b.ballBox(rs + 6)
 	for k := lo[2]; k <= hi[2]; k++ {
 		for j := lo[1]; j <= hi[1]; j++ {
 			for i := lo[0]; i <= hi[0]; i++ {
 				p := i + nx*(j+ny*k)
 				if d := b.distMM(i, j, k); d >= rs+1.5 && d <= rs+6 && ws.lung[p] != 0 {
-					shell = append(shell, ws.sm.Data[p])
+					uz := (float64(k) - b.seed[2]) * b.grid.Spacing[2] / d
+					shell = append(shell, ws.sm.Data[p]-float32(skirtHU(contrast, d-rs, uz, bl)))
 				}
 			}
 		}
@@ -103,4 +114,19 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result) error {
 	res.ThresholdHU = t
 	b.thresh = float32(t)
 	return nil
+}
+
+// skirtHU is what the blurred edge of a region of contrast HU over the
+// lung adds s mm beyond its half-maximum surface, in a direction whose
+// component along the slice normal is uz: the contrast times the Gaussian
+// tail Φ(−s/σ), σ the blur bl in that direction (in-plane and along the
+// slice normal combined as an ellipsoid's). That is a flat edge's
+// profile; a ball's falls faster, so for a small nodule it is an upper
+// bound.
+func skirtHU(contrast, s, uz float64, bl blur) float64 {
+	if !(contrast > 0) || !(bl.in > 0) || !(bl.slice > 0) {
+		return 0
+	}
+	sig := math.Sqrt(bl.in*bl.in*(1-uz*uz) + bl.slice*bl.slice*uz*uz)
+	return contrast * 0.5 * math.Erfc(s/(sig*math.Sqrt2))
 }
