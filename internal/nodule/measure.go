@@ -73,6 +73,9 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	})
 	if solid == 0 {
 		res.SolidVolumeMM3, res.SolidLongAxisMM, res.SolidShortAxisMM, res.SolidDiameterMM = 0, 0, 0, 0
+	} else if bp, pk := ws.densestSolid(); bp >= 0 {
+		res.solidAt = [3]float64(b.grid.IndexToWorld(volume.Vec3{float64(bp % nx), float64((bp / nx) % ny), float64(bp / (nx * ny))}))
+		res.solidPeakHU = float64(pk)
 	}
 	ws.unlabelSolid()
 	peak, centre := densestCore(b, sm, ws.sm.Data, cen)

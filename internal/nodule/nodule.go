@@ -89,6 +89,9 @@ type Options struct {
 	// candidates to report ten saves their cost (about a tenth of
 	// Segment's) on the ninety it drops.
 	DeferDescriptors bool
+
+	// reseeded marks the second segmentation skirtOnly asks for.
+	reseeded bool
 }
 
 func (o Options) withDefaults() Options {
@@ -202,8 +205,12 @@ type Result struct {
 	// lungCut then lists the box voxels that the pleural line took out of
 	// the lung mask before the body was measured (pleuraLine), which
 	// Describe takes out again.
-	pending bool
-	lungCut []int32
+	// solidAt is the solid part's densest voxel (LPS mm) and solidPeakHU
+	// its smoothed HU (see skirtOnly).
+	solidAt     [3]float64
+	solidPeakHU float64
+	pending     bool
+	lungCut     []int32
 }
 
 // Contains reports whether the LPS point w (mm) lies in the lesion's mask.
@@ -263,6 +270,24 @@ const (
 // rough diameter hint (mm, e.g. the detector's), and measures it. It returns
 // ErrNoLesion when the seed is not on anything denser than the lung.
 func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float64, hintMM float64, opt Options, ws *Workspace) (*Result, error) {
+	r, err := segmentAt(hu, lung, seed, hintMM, opt, ws)
+	if err != nil || r.Type != PartSolid || opt.reseeded || !r.skirtOnly(opt) {
+		return r, err
+	}
+	// The body's ground glass is the blurred edge of its solid part, and
+	// the threshold was set from a core read off the lesion (a seed beside
+	// it, or a hint so large that the core ball took in the lung): measured
+	// from its densest point at its solid size, the lesion is what it is.
+	opt.reseeded = true
+	if r2, err := Segment(hu, lung, r.solidAt, r.SolidDiameterMM, opt, ws); err == nil {
+		return r2, nil
+	}
+	return r, nil
+}
+
+// segmentAt is Segment without the second measurement of a body that is a
+// solid part and its blur (skirtOnly).
+func segmentAt(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float64, hintMM float64, opt Options, ws *Workspace) (*Result, error) {
 	if hu == nil || lung == nil || hu.Dims != lung.Dims || len(hu.Data) != hu.Len() || len(lung.Data) != lung.Len() {
 		return nil, fmt.Errorf("%w: HU and lung mask volumes missing or of different sizes", ErrInput)
 	}
