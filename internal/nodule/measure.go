@@ -204,8 +204,8 @@ func (ws *Workspace) solidBlobRatio(b *boxInfo, med float64) float64 {
 // densestSolid returns the index and smoothed HU of the densest voxel
 // labelled lSolid (the smallest index among equals), or −1 when none is.
 // The labelled voxels are those solidPart listed in ws.solid: a scan of
-// the whole box for them, on every set solidPart offers, took a tenth of
-// a segmentation's time.
+// the whole box for them, on every set solidPart offers, took about 6 %
+// of the segmentations' CPU on LIDC-IDRI-0001.
 func (ws *Workspace) densestSolid() (int, float32) {
 	best, bp := float32(-1e9), -1
 	for _, q := range ws.solid {

@@ -201,16 +201,16 @@ type Result struct {
 	BoxOrigin [3]int
 
 	shell, bodyR float64 // mm: strand search depth, body radius beyond the core
-	// pending is set while the descriptors are deferred (DeferDescriptors);
-	// lungCut then lists the box voxels that the pleural line took out of
-	// the lung mask before the body was measured (pleuraLine), which
-	// Describe takes out again.
 	// solidAt is the solid part's densest voxel (LPS mm) and solidPeakHU
 	// its smoothed HU (see skirtOnly).
 	solidAt     [3]float64
 	solidPeakHU float64
-	pending     bool
-	lungCut     []int32
+	// pending is set while the descriptors are deferred (DeferDescriptors);
+	// lungCut then lists the box voxels that the pleural line took out of
+	// the lung mask before the body was measured (pleuraLine), which
+	// Describe takes out again.
+	pending bool
+	lungCut []int32
 }
 
 // Contains reports whether the LPS point w (mm) lies in the lesion's mask.

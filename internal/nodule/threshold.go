@@ -90,6 +90,7 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result, bl blur) e
 			for i := lo[0]; i <= hi[0]; i++ {
 				p := i + nx*(j+ny*k)
 				if d := b.distMM(i, j, k); d >= rs+1.5 && d <= rs+6 && ws.lung[p] != 0 {
+					// z of the world-aligned grid: an axial acquisition's slice normal.
 					uz := (float64(k) - b.seed[2]) * b.grid.Spacing[2] / d
 					shell = append(shell, ws.sm.Data[p]-float32(skirtHU(contrast, d-rs, uz, bl)))
 				}
