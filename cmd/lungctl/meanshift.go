@@ -184,7 +184,8 @@ const meanShiftLong = `meanshift clusters the N×D points of a float32 .npy (as 
 header line) with one bandwidth --bandwidth on every axis, in the points' units
 (scale the axes first; detect's export already does). A CSV's points are
 checked against the memory budget (--max-memory) as they are read: a file too
-large for it is refused naming the file and line.
+large for it is refused naming the file and line. A .npy is checked before it
+is read (twice its size: its bytes and its values).
 
 --kernel flat (default) is scikit-learn's MeanShift (sklearn.cluster.MeanShift,
 version 1.2) step for step: seeds are the points, or with --bin-seeding the

@@ -14,6 +14,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/lungctl/lungctl/internal/membudget"
 )
 
 // ErrFormat reports a .npy file this reader does not accept (not NumPy
@@ -43,7 +45,9 @@ const preambleLen = 12
 // float32 ('<f4') data in C order and returns the values and the shape.
 // Errors name the file; format errors wrap ErrFormat. The magic, version
 // and declared header length (at most MaxHeaderBytes) are checked before
-// the rest of the file is read.
+// the rest of the file is read, and so is the memory budget
+// (internal/membudget: twice the file's size, its bytes and its values;
+// the error wraps membudget.ErrTooBig).
 func Read(path string) ([]float32, []int, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -75,6 +79,12 @@ func readChecked(f *os.File) ([]byte, error) {
 	size := int64(n)
 	if st, err := f.Stat(); err == nil && st.Size() > size {
 		size = st.Size()
+	}
+	// The file's bytes and the float32 values decoded from them are held
+	// at once: both are checked against the memory budget before either
+	// is allocated.
+	if err := membudget.Check(fmt.Sprintf("a .npy file of %d bytes and its values", size), 2*uint64(size)); err != nil {
+		return nil, err
 	}
 	b := make([]byte, n, size+1) // +1: EOF is seen without growing
 	copy(b, pre)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/lungctl/lungctl/internal/pyref"
+	"github.com/lungctl/lungctl/internal/testfs"
 )
 
 func TestParseRejects(t *testing.T) {
@@ -168,5 +169,27 @@ func TestParseMessages(t *testing.T) {
 		if _, _, err := Parse(mk(hdr, 4)); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: got %v, want %q", hdr, err, want)
 		}
+	}
+}
+
+// TestReadChecksBudget: a .npy file whose bytes and values would not fit the
+// memory budget is refused before either is allocated, naming the file.
+func TestReadChecksBudget(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "points.npy")
+	var buf bytes.Buffer
+	if err := Write(&buf, make([]float32, 4096), []int{1024, 4}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testfs.SetBudget(t, 16<<10)
+	_, _, err := Read(p)
+	if !testfs.TooBig(err, p) {
+		t.Fatalf("16 KiB file under a 16 KiB budget: %v, want a refusal naming the file", err)
+	}
+	testfs.SetBudget(t, 1<<20)
+	if v, shape, err := Read(p); err != nil || len(v) != 4096 || shape[0] != 1024 {
+		t.Fatalf("under 1 MiB: %v, %d values, shape %v", err, len(v), shape)
 	}
 }
