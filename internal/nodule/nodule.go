@@ -89,9 +89,6 @@ type Options struct {
 	// candidates to report ten saves their cost (about a tenth of
 	// Segment's) on the ninety it drops.
 	DeferDescriptors bool
-
-	// reseeded marks the second segmentation skirtOnly asks for.
-	reseeded bool
 }
 
 func (o Options) withDefaults() Options {
@@ -270,34 +267,35 @@ const (
 // rough diameter hint (mm, e.g. the detector's), and measures it. It returns
 // ErrNoLesion when the seed is not on anything denser than the lung.
 func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float64, hintMM float64, opt Options, ws *Workspace) (*Result, error) {
-	r, err := segmentAt(hu, lung, seed, hintMM, opt, ws)
-	if err != nil || r.Type != PartSolid || opt.reseeded || !r.skirtOnly(opt) {
+	if hu == nil || lung == nil || hu.Dims != lung.Dims || len(hu.Data) != hu.Len() || len(lung.Data) != lung.Len() {
+		return nil, fmt.Errorf("%w: HU and lung mask volumes missing or of different sizes", ErrInput)
+	}
+	if ws == nil {
+		ws = &Workspace{}
+	}
+	bl := blurSigma(opt.SourceSpacingMM, opt.SliceThicknessMM, [3]float64(hu.Spacing))
+	r, err := segmentAt(hu, lung, seed, hintMM, opt, ws, bl)
+	if err != nil || r.Type != PartSolid || !r.skirtOnly(bl) {
 		return r, err
 	}
 	// The body's ground glass is the blurred edge of its solid part, and
 	// the threshold was set from a core read off the lesion (a seed beside
 	// it, or a hint so large that the core ball took in the lung): measured
 	// from its densest point at its solid size, the lesion is what it is.
-	opt.reseeded = true
-	if r2, err := Segment(hu, lung, r.solidAt, r.SolidDiameterMM, opt, ws); err == nil {
+	if r2, err := segmentAt(hu, lung, r.solidAt, r.SolidDiameterMM, opt, ws, bl); err == nil {
 		return r2, nil
 	}
 	return r, nil
 }
 
-// segmentAt is Segment without the second measurement of a body that is a
+// segmentAt is Segment on valid volumes and a workspace, with the blur bl
+// of the acquisition, without the second measurement of a body that is a
 // solid part and its blur (skirtOnly).
-func segmentAt(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float64, hintMM float64, opt Options, ws *Workspace) (*Result, error) {
-	if hu == nil || lung == nil || hu.Dims != lung.Dims || len(hu.Data) != hu.Len() || len(lung.Data) != lung.Len() {
-		return nil, fmt.Errorf("%w: HU and lung mask volumes missing or of different sizes", ErrInput)
-	}
+func segmentAt(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float64, hintMM float64, opt Options, ws *Workspace, bl blur) (*Result, error) {
 	if !(hintMM > 0) || math.IsInf(hintMM, 0) {
 		hintMM = 6
 	}
 	opt = opt.withDefaults()
-	if ws == nil {
-		ws = &Workspace{}
-	}
 	// A lesion is compact: the region may not reach further from the seed
 	// than a cap sized from the hint. When the region fills much of the
 	// cap's surface and of its volume, the lesion is larger than the hint
@@ -307,7 +305,6 @@ func segmentAt(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]flo
 	var b *boxInfo
 	var res *Result
 	var seedIdx int
-	bl := blurSigma(opt.SourceSpacingMM, opt.SliceThicknessMM, [3]float64(hu.Spacing))
 	recentred := false
 	for try := 0; ; try++ {
 		var ok bool

@@ -23,12 +23,13 @@ func TestSolidBallSeededBesideIt(t *testing.T) {
 	blurZ(hu, zs)
 	opt := Options{SourceSpacingMM: src}
 	beside := [3]float64{5.5, 0, 0}
-	first, err := segmentAt(hu, m, beside, 5, opt, nil)
+	bl := blurSigma(src, 0, [3]float64(hu.Spacing))
+	first, err := segmentAt(hu, m, beside, 5, opt, &Workspace{}, bl)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.Type != PartSolid || !first.skirtOnly(opt) {
-		t.Fatalf("the scene no longer shows the case: from beside, first measured %s %.1f mm (skirt only: %v)", first.Type, first.MeanDiameterMM, first.skirtOnly(opt))
+	if first.Type != PartSolid || !first.skirtOnly(bl) {
+		t.Fatalf("the scene no longer shows the case: from beside, first measured %s %.1f mm (skirt only: %v)", first.Type, first.MeanDiameterMM, first.skirtOnly(bl))
 	}
 	for _, c := range []struct {
 		seed [3]float64

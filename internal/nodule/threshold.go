@@ -135,7 +135,7 @@ func skirtHU(contrast, s, uz float64, bl blur) float64 {
 // skirtOnly reports whether r, a part-solid body whose threshold was not
 // moved to a ground-glass band, reaches beyond its solid part no further
 // than the solid part's own blur carries the threshold: under the blur
-// model (the acquisition's in-plane σ, opt), a flat edge of contrast C
+// model (bl.in, the acquisition's in-plane σ), a flat edge of contrast C
 // over the lung crosses the body's threshold t σ·Φ⁻¹(1 − (t − bg)/C)
 // beyond the true edge and the solid threshold σ·Φ⁻¹(1 − (ts − bg)/C);
 // the axial radii (mean diameters over two) may differ by that and
@@ -146,11 +146,10 @@ func skirtHU(contrast, s, uz float64, bl blur) float64 {
 // became its own "solid part" (a 9 mm round nodule seeded with a 33 mm
 // hint: core −334 HU, threshold −590, part-solid 10.4 mm; from its densest
 // point, solid 9.0 mm).
-func (r *Result) skirtOnly(opt Options) bool {
+func (r *Result) skirtOnly(bl blur) bool {
 	if r.GroundGlassHU != 0 || r.SolidDiameterMM <= 0 {
 		return false
 	}
-	bl := blurSigma(opt.SourceSpacingMM, opt.SliceThicknessMM, [3]float64(r.Box.Spacing))
 	c := math.Min(r.solidPeakHU, CoreCapHU) - r.BackgroundHU
 	if !(c > 0) || !(bl.in > 0) {
 		return false
