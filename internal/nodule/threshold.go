@@ -27,8 +27,9 @@ const CoreCapHU = 50
 // threshold moves halfway between the lung and the median of those voxels.
 // Each shell voxel is read less the blurred edge of the region itself
 // (skirtHU, with the acquisition's blur bl): along the slice normal of
-// 2.5 mm slices that edge keeps 17 % of a solid nodule's contrast 1.5 mm
-// beyond it, 140 HU, which is blur, not ground glass. (On the phantom sets
+// 2.5 mm slices that edge keeps, by the model (σ 1.55 mm), 17 % of a
+// solid nodule's contrast 1.5 mm beyond it, 140 HU, which is blur, not
+// ground glass. (On the phantom sets
 // this moved a few candidates of each and no type or CPM: the 40 % rule
 // had kept the skirt out of the band; it makes the test the one the blur
 // model asks for.)
