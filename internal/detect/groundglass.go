@@ -154,7 +154,7 @@ type ggGrid struct {
 }
 
 // groundGlassBlobs returns the maxima of the crop's opened ground-glass
-// image that pass the look's tests (see above), strongest contrast first,
+// image that pass the look's tests (see above), strongest first (ggStrength),
 // at most ggMaxBlobs, one per region, and those of the image of the ground
 // glass alone, where voxels denser than ggCeilHU count as outside the lung
 // instead of as ggCeilHU (see ggAloneBlobs). lung is the whole scan's mask
@@ -190,13 +190,27 @@ func (ws *Workspace) groundGlassBlobs(lung *volume.Volume[uint8]) (clipped, alon
 }
 
 // blobs opens the cell image g.cells and returns its maxima that pass the
-// look's tests, strongest first, at most ggMaxBlobs.
+// look's tests, strongest first (ggStrength), at most ggMaxBlobs.
 func (g *ggWork) blobs(crop *volume.Volume[int16], gd ggGrid) []ggBlob {
 	openCells(g.open, g.cells, g.tmp, gd.m, ggOpenCells)
 	// Two maxima of one plateau are one blob.
 	return strongestFirst(g.maxima(crop, gd), func(b *ggBlob) (float64, [3]float64, float64) {
-		return b.Peak - b.Lung, b.World, b.RadiusMM
+		return ggStrength(b), b.World, b.RadiusMM
 	}, 1.5*ggCellMM, ggMaxBlobs)
+}
+
+// ggStrength orders the look's maxima for its ggMaxBlobs places: the
+// contrast over the lung (HU) times the square root of the half-height
+// region's volume (as r^1.5, r its equivalent radius in mm), how far a
+// matched filter lifts a uniform blob out of white noise. Ranked by
+// contrast alone, a ground-glass lesion 10 mm across that the opening
+// leaves 150 HU over the lung (its texture's thin places pulled down)
+// came after twenty 3–4 mm remnants of vessels and specks 200–300 HU
+// over it, and had no candidate at any rank (phantom 517 of seeds
+// 501–520). The exponent is the filter's: a ranking by the excess (r^3)
+// found the same lesions on seeds 1–20, 401–420 and 501–520.
+func ggStrength(b *ggBlob) float64 {
+	return (b.Peak - b.Lung) * math.Pow(b.RadiusMM, 1.5)
 }
 
 // fill makes the cell image (g.cells: the mean over each cell of the HU

@@ -278,3 +278,45 @@ func TestGroundGlassAloneBesideThickVessel(t *testing.T) {
 
 // first returns the clipped look's blobs of groundGlassBlobs.
 func first(clipped, _ []ggBlob) []ggBlob { return clipped }
+
+// TestGroundGlassFaintWideOutranksSpecks: a 14 mm ground-glass ball only
+// 200 HU over the lung, among 100 small 6 mm balls 400 HU over it (more
+// than the look's ggMaxBlobs places), is among the blobs the look keeps:
+// ranked by contrast alone it came after all of them and was passed over.
+func TestGroundGlassFaintWideOutranksSpecks(t *testing.T) {
+	centre := [3]float64{30, 30, 30}
+	var specks [][3]float64
+	for _, x := range []float64{8, 19, 30, 41, 52} {
+		for _, y := range []float64{8, 19, 30, 41, 52} {
+			for _, z := range []float64{8, 19, 30, 41, 52} {
+				if p := [3]float64{x, y, z}; dist3(p, centre) > 13 {
+					specks = append(specks, p)
+				}
+			}
+		}
+	}
+	hu, m := scene60(20, 11, func(p [3]float64) float64 {
+		v := -850 + 200*cover(dist3(p, centre), 7)
+		for _, s := range specks {
+			if d := dist3(p, s); d < 4 {
+				v = math.Max(v, -850+400*cover(d, 3))
+			}
+		}
+		return v
+	}, func(_, _, _ int) bool { return true })
+	ws := &Workspace{crop: hu}
+	blobs := first(ws.groundGlassBlobs(m))
+	ball := [3]float64(hu.IndexToWorld(volume.Vec3(centre)))
+	if len(blobs) < ggMaxBlobs {
+		t.Fatalf("%d blobs among %d specks, want the look's %d places filled", len(blobs), len(specks), ggMaxBlobs)
+	}
+	for _, b := range blobs {
+		if dist3(b.World, ball) <= ggCellMM {
+			return
+		}
+	}
+	for _, b := range blobs[:3] {
+		t.Logf("blob at %.1f: peak %.0f HU over %.0f, radius %.1f mm", b.World, b.Peak, b.Lung, b.RadiusMM)
+	}
+	t.Errorf("the faint 14 mm ball at %.1f is not among the %d blobs kept", ball, len(blobs))
+}
