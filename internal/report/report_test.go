@@ -189,6 +189,15 @@ func TestContentAndUnits(t *testing.T) {
 	if n := strings.Count(page, "data-finding="); n != 3 {
 		t.Errorf("%d finding cards, want 3", n)
 	}
+	// The Malignancy column holds the scorer's probability (31.0 above is
+	// a Brock of 0.31 whatever its detection score); the note must say so,
+	// and that the order weighs it by the detection score.
+	if want := "Malignancy is the Brock probability (the CNN&#39;s where Brock was not computed); findings are ordered by malignancy × detection score."; !strings.Contains(page, want) {
+		t.Errorf("report lacks %q", want)
+	}
+	if strings.Contains(page, "Malignancy is the Brock probability ×") {
+		t.Error("the note says the Malignancy column is weighted by detection; it is not")
+	}
 	if strings.Contains(page, "reported (detection score") {
 		t.Error("report counts reported findings though no threshold was given")
 	}

@@ -93,6 +93,9 @@ type patientView struct {
 	Prob      string
 	Scorer    string
 	SortBasis string
+	// MalBasis says what the Malignancy column holds (Malignancy: the
+	// scorer's probability, not weighted by detection).
+	MalBasis  string
 	Reported  string
 	ReportAt  string
 	LRBasis   string
@@ -110,10 +113,11 @@ func newPatientView(p Patient) patientView {
 		Title: "Nodule report: " + orDash(p.ID), Prob: pct(p.CancerProbability), Scorer: scorerName(p.Scorer),
 		LungRADS: orDash(p.LungRADS), LRClass: lrClass(p.LungRADS), Emph: num(p.EmphysemaPct, 1)}
 	if p.Scorer == "cnn" {
-		v.SortBasis = "CNN probability × detection score (Brock where the CNN did not score)"
+		v.MalBasis = "CNN probability (Brock's where the CNN did not score)"
 	} else {
-		v.SortBasis = "Brock probability × detection score (CNN where Brock was not computed)"
+		v.MalBasis = "Brock probability (the CNN's where Brock was not computed)"
 	}
+	v.SortBasis = "malignancy × detection score"
 	v.LRBasis = "the most suspicious finding's"
 	if p.ReportThreshold > 0 {
 		at := strconv.FormatFloat(p.ReportThreshold, 'f', -1, 64)
