@@ -466,11 +466,12 @@ func lookCandidate(opt Options, at [3]float64, radiusMM float64, voxels int, pea
 	return c
 }
 
-// strongestFirst orders a look's finds by contrast (key's first value,
-// then position) and keeps one per region: a find within max(sepMM, the
-// kept one's radius) of a stronger one kept is dropped; at most limit are
-// kept (0: all). It reuses out's storage.
-func strongestFirst[T any](out []T, key func(*T) (contrast float64, world [3]float64, radiusMM float64), sepMM float64, limit int) []T {
+// strongestFirst orders a look's finds by strength (key's first value: the
+// isolated look's contrast, the ground-glass look's ggStrength; then
+// position) and keeps one per region: a find within max(sepMM, the kept
+// one's radius) of a stronger one kept is dropped; at most limit are kept
+// (0: all). It reuses out's storage.
+func strongestFirst[T any](out []T, key func(*T) (strength float64, world [3]float64, radiusMM float64), sepMM float64, limit int) []T {
 	sort.Slice(out, func(a, b int) bool {
 		ca, wa, _ := key(&out[a])
 		cb, wb, _ := key(&out[b])
