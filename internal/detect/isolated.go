@@ -427,13 +427,13 @@ func addLook(cs []candidate.Candidate, meas []*nodule.Result, feats []Features, 
 	f := withLesion(Features{Stage1: isoScore(contrast), ClusterDiamMM: 2 * radiusMM, ClusterHU: peak}, found, m)
 	score := FinalScore(f)
 	if k := holding(m.Centre, m, cs, meas); k >= 0 {
-		if score > cs[k].DetectScore && replace {
+		switch {
+		case score > cs[k].DetectScore && replace:
 			f.Isolated, f.GroundGlass = feats[k].Isolated, feats[k].GroundGlass
 			mark(&f)
 			cs[k], meas[k], feats[k] = lookCandidate(opt, at, radiusMM, voxels, peak, score, m), m, f
 			return cs, meas, feats
-		}
-		if score > cs[k].DetectScore {
+		case score > cs[k].DetectScore:
 			cs[k].DetectScore, cs[k].Probability = score, score
 		}
 		mark(&feats[k])
