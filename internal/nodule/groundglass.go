@@ -262,7 +262,9 @@ func (ws *Workspace) groundGlassOpen(b *boxInfo, hu *volume.Volume[int16], seed 
 	if err := ws.open(b, seed, hint, r, float32(dense), frac); err != nil {
 		return nil
 	}
-	r.pleuraLine(ws, b)
+	if err := r.pleuraLine(ws, b); err != nil {
+		return nil
+	}
 	ws.measure(b, hu, r, opt)
 	return r
 }

@@ -359,7 +359,9 @@ func segmentAt(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]flo
 	if err := ws.open(b, seedIdx, hintMM, res, 0, bodyOpenFrac); err != nil {
 		return nil, err
 	}
-	res.pleuraLine(ws, b)
+	if err := res.pleuraLine(ws, b); err != nil {
+		return nil, err
+	}
 	ws.measure(b, hu, res, opt)
 	// A non-solid lesion of ggMinMM or more (not one too small to tell)
 	// is measured again from its ground glass alone, and the rounder body
@@ -458,10 +460,22 @@ const psRoundLoss = 0.05
 
 // pleuraLine ends the body at the pleural line (Workspace.pleuraLine) and
 // records what that took off and added.
-func (r *Result) pleuraLine(ws *Workspace, b *boxInfo) {
-	cut, added := ws.pleuraLine(b)
+//
+// When the whole body lies beyond the pleural line it is wall, not a
+// lesion, and pleuraLine returns ErrNoLesion: a seed on a recess of the
+// mask's boundary (phantom 902 of seeds 901–910 on 3 mm slices: 55
+// voxels of wall in a pocket of the mask) left an empty body that failed
+// the scan's detection when its descriptors were computed.
+func (r *Result) pleuraLine(ws *Workspace, b *boxInfo) error {
+	cut, added, left := ws.pleuraLine(b)
 	vox := b.grid.Spacing[0] * b.grid.Spacing[1] * b.grid.Spacing[2]
 	r.PleuraCutMM3, r.PleuraAddedMM3 = float64(cut)*vox, float64(added)*vox
+	if left == 0 {
+		w := b.grid.IndexToWorld(b.seed)
+		return fmt.Errorf("%w: the body at %.1f,%.1f,%.1f mm lies wholly beyond the pleural line (%.0f mm³ of wall)",
+			ErrNoLesion, w[0], w[1], w[2], r.PleuraCutMM3)
+	}
+	return nil
 }
 
 // capMM is the region's reach (mm from the seed) for a size hint.

@@ -451,6 +451,26 @@ func TestCutAtPleura(t *testing.T) {
 	}
 }
 
+// TestWallPocketNoLesion: a pocket of the lung mask 3 mm deep and 7 mm
+// wide in a flat chest wall (x = 10 mm), full of wall tissue and holding
+// no lesion, as a mask's boundary can have: seeded in it, the region is the
+// pocket, which lies wholly beyond the pleural line fitted around it. That
+// is no lesion (ErrNoLesion), not a lesion of no voxels: on phantom 902 of
+// seeds 901–910 (3 mm slices) such an empty body failed the scan's
+// detection when its descriptors were computed.
+func TestWallPocketNoLesion(t *testing.T) {
+	const wall = 10.0
+	pocket := func(x, y, z float64) bool { return x < wall+3 && y*y+z*z < 3.5*3.5 }
+	hu, m := scene{n: 40, wallX: wall, inMask: pocket}.render(5)
+	r, err := Segment(hu, m, [3]float64{wall + 1.5, 0, 0}, 6, Options{}, nil)
+	if !errors.Is(err, ErrNoLesion) {
+		if r != nil {
+			t.Fatalf("wall pocket: %v, %s of %.0f mm³ (wall cut %.0f mm³), want ErrNoLesion", err, r.Type, r.VolumeMM3, r.PleuraCutMM3)
+		}
+		t.Fatalf("wall pocket: %v, want ErrNoLesion", err)
+	}
+}
+
 // TestExtendToPleura: a 40 mm mass against the chest wall (x = 10 mm)
 // whose lung mask stops 6 mm short of the wall across a 34 mm wide base,
 // as the mass step's coarse chord can: the body grows to the pleura under

@@ -8,7 +8,7 @@ import (
 
 // pleuraLine ends the body at the pleural line where it meets the chest
 // wall, mediastinum or diaphragm, and returns the voxels it took off and
-// added. A lesion on the wall and the wall behind it are both soft tissue,
+// added, and how many body voxels are left (−1 when it did nothing). A lesion on the wall and the wall behind it are both soft tissue,
 // so nothing in the image separates them, and the lung mask, which the
 // region may not leave, is wrong there both ways: its closing, which
 // brings a juxtapleural nodule into the mask, also takes in a few
@@ -45,7 +45,7 @@ import (
 // the costophrenic angle), an RMS residual over pleuraMaxRMS mm, or a
 // surface that strays further from the contact under it than pleuraSlabMM
 // or the contact's radius.
-func (ws *Workspace) pleuraLine(b *boxInfo) (cut, added int) {
+func (ws *Workspace) pleuraLine(b *boxInfo) (cut, added, left int) {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	sp := b.grid.Spacing
 	// 1. contact
@@ -63,7 +63,7 @@ func (ws *Workspace) pleuraLine(b *boxInfo) (cut, added int) {
 	ws.queue = contact
 	nn := math.Sqrt(dot(n, n))
 	if len(contact) < pleuraMinContact || nn == 0 {
-		return 0, 0
+		return 0, 0, -1
 	}
 	for _, p := range contact {
 		x := b.posMM(int(p))
@@ -84,7 +84,7 @@ func (ws *Workspace) pleuraLine(b *boxInfo) (cut, added int) {
 	// 2. the pleura around it
 	pts, quad := ws.pleuraPoints(b, c, n, u, v, rc)
 	if len(pts) < pleuraMinPoints {
-		return 0, 0
+		return 0, 0, -1
 	}
 	sides := 0
 	for _, k := range quad {
@@ -93,12 +93,12 @@ func (ws *Workspace) pleuraLine(b *boxInfo) (cut, added int) {
 		}
 	}
 	if sides < 3 {
-		return 0, 0
+		return 0, 0, -1
 	}
 	// 3. the surface
 	surf, rms, ok := fitHeight(pts)
 	if !ok || rms > pleuraMaxRMS {
-		return 0, 0
+		return 0, 0, -1
 	}
 	// It is extrapolated under the contact: where it strays further from
 	// the contact than the ring's slab or the contact's radius, it is no
@@ -107,7 +107,7 @@ func (ws *Workspace) pleuraLine(b *boxInfo) (cut, added int) {
 	for _, p := range contact {
 		d := sub(b.posMM(int(p)), c)
 		if math.Abs(surf(dot(d, u), dot(d, v))) > limit {
-			return 0, 0
+			return 0, 0, -1
 		}
 	}
 	// 4. the cut
@@ -122,12 +122,14 @@ func (ws *Workspace) pleuraLine(b *boxInfo) (cut, added int) {
 			ws.lung[p] = 0
 			ws.cuts = append(ws.cuts, int32(p))
 			cut++
+		} else {
+			left++
 		}
 	}
 	if rc >= extendMinContactMM {
 		added = ws.extendToPleura(b, c, n, u, v, rc, surf, half)
 	}
-	return cut, added
+	return cut, added, left + added
 }
 
 // extendMinContactMM is the least radius (mm) of a body's contact with
