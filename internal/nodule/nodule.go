@@ -202,6 +202,10 @@ type Result struct {
 	// its smoothed HU (see skirtOnly).
 	solidAt     [3]float64
 	solidPeakHU float64
+	// edgeSigma is the spread (mm) of the lesion's soft edge where
+	// threshold took the ground glass around it for that edge's tail
+	// (profileShape); 0 otherwise.
+	edgeSigma float64
 	// pending is set while the descriptors are deferred (DeferDescriptors);
 	// lungCut then lists the box voxels that the pleural line took out of
 	// the lung mask before the body was measured (pleuraLine), which
@@ -242,6 +246,14 @@ type Workspace struct {
 	spk   []int32
 	seen  []bool
 	vals  []float32
+	// profCount, profDist, profVals, profR, profV and profHull are
+	// profileShape's shells, their values and the profile's upper hull.
+	profCount []int32
+	profDist  []float64
+	profVals  []float32
+	profR     []float64
+	profV     []float64
+	profHull  []int32
 	// excess holds the HU excess of a lesion's voxels and skirt for its
 	// volume (nearExcess).
 	excess []float64
@@ -275,15 +287,32 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 	}
 	bl := blurSigma(opt.SourceSpacingMM, opt.SliceThicknessMM, [3]float64(hu.Spacing))
 	r, err := segmentAt(hu, lung, seed, hintMM, opt, ws, bl)
-	if err != nil || r.Type != PartSolid || !r.skirtOnly(bl) {
+	if err != nil || r.Type != PartSolid {
 		return r, err
 	}
 	// The body's ground glass is the blurred edge of its solid part, and
 	// the threshold was set from a core read off the lesion (a seed beside
 	// it, or a hint so large that the core ball took in the lung): measured
 	// from its densest point at its solid size, the lesion is what it is.
+	// Or the lesion is solid with a soft edge (softOnly): measured again
+	// there too, its core is read nearer its peak, and it is solid.
+	skirt, soft := r.skirtOnly(bl), r.softOnly()
+	if !skirt && !soft {
+		return r, nil
+	}
 	if r2, err := segmentAt(hu, lung, r.solidAt, r.SolidDiameterMM, opt, ws, bl); err == nil {
+		if soft && r2.Type == PartSolid {
+			if r2.edgeSigma == 0 {
+				r2.edgeSigma = r.edgeSigma
+			}
+			if r2.softOnly() {
+				r2.solidWhole()
+			}
+		}
 		return r2, nil
+	}
+	if soft {
+		r.solidWhole()
 	}
 	return r, nil
 }

@@ -38,6 +38,10 @@ const pvMinA = 0.3
 // oriented against the 1 mm grid.
 type blur struct{ in, slice float64 }
 
+// spherical is the blur's σ averaged over directions (mm): the root mean
+// square of its three axes' σ.
+func (bl blur) spherical() float64 { return math.Sqrt((2*bl.in*bl.in + bl.slice*bl.slice) / 3) }
+
 // blurSigma is the blur from the acquisition spacing src (mm, in the
 // acquisition's own column, row, slice order; zero components: the 1 mm
 // grid's spacing grid is the acquisition's) and slice thickness (mm; 0:
