@@ -8,7 +8,8 @@ import (
 
 // pleuraLine ends the body at the pleural line where it meets the chest
 // wall, mediastinum or diaphragm, and returns the voxels it took off and
-// added, and how many body voxels are left (−1 when it did nothing). A lesion on the wall and the wall behind it are both soft tissue,
+// added, and how many body voxels are left (−1 when it did nothing). A
+// lesion on the wall and the wall behind it are both soft tissue,
 // so nothing in the image separates them, and the lung mask, which the
 // region may not leave, is wrong there both ways: its closing, which
 // brings a juxtapleural nodule into the mask, also takes in a few
