@@ -12,7 +12,9 @@
 //     −420 HU for a solid nodule in −860 HU lung and −730 HU for a −600 HU
 //     ground-glass lesion — the half-maximum edge, which is where a blurred
 //     boundary really lies. A ground-glass plateau around a denser core
-//     moves the threshold down to the ground glass. Voxels above it inside
+//     moves the threshold down to the ground glass; a soft edge's tail
+//     (a log-concave radial profile, wider than the blur) does not, and
+//     such a lesion is solid (profileShape, softOnly). Voxels above it inside
 //     the lung mask, connected (6-neighbours) to the seed and within a reach
 //     sized from the hint (redone larger when the lesion fills it), form
 //     the region C.
