@@ -118,7 +118,8 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	switch {
 	case res.Type == Solid && pvSmall(res.PVAttenuation):
 		res.VolumeMM3 = ws.smallVolume(b, res, bl, top)
-	case res.Type == Solid && res.MeanDiameterMM < maxMassVolumeMM:
+	case (res.Type == Solid || res.Type == Calcified && b.coreCap != CoreCapHU) && res.MeanDiameterMM < maxMassVolumeMM:
+		// So does a lesion calcified to its edge (calcifiedEdge).
 		res.VolumeMM3 = ws.massVolume(b, res, bl)
 	}
 	res.Mask = make([]uint8, b.len())

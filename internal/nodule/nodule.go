@@ -14,7 +14,9 @@
 //     boundary really lies. A ground-glass plateau around a denser core
 //     moves the threshold down to the ground glass; a soft edge's tail
 //     (a log-concave radial profile, wider than the blur) does not, and
-//     such a lesion is solid (profileShape, softOnly). Voxels above it inside
+//     such a lesion is solid (profileShape, softOnly); a calcified lesion
+//     whose edge is one blurred step is measured again halfway to its own
+//     core (calcifiedEdge). Voxels above it inside
 //     the lung mask, connected (6-neighbours) to the seed and within a reach
 //     sized from the hint (redone larger when the lesion fills it), form
 //     the region C.
@@ -91,6 +93,9 @@ type Options struct {
 	// candidates to report ten saves their cost (about a tenth of
 	// Segment's) on the ninety it drops.
 	DeferDescriptors bool
+	// coreCap replaces CoreCapHU in the threshold when set (HU; see
+	// calcifiedEdge).
+	coreCap float64
 }
 
 func (o Options) withDefaults() Options {
@@ -394,6 +399,9 @@ func segmentAt(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]flo
 		return nil, err
 	}
 	ws.measure(b, hu, res, opt)
+	if r2 := ws.calcifiedEdge(b, hu, lung, res, opt, bl); r2 != nil {
+		return r2, nil
+	}
 	// A non-solid lesion of ggMinMM or more (not one too small to tell)
 	// is measured again from its ground glass alone, and the rounder body
 	// is kept if it is still non-solid, or part-solid: measured from its
@@ -522,6 +530,7 @@ type boxInfo struct {
 	cap     float64 // the region's reach from the seed, mm
 	t0      float64 // the threshold before the ground-glass switch moved it (HU)
 	coreMed float64 // the median smoothed HU within coreRadius of the seed
+	coreCap float64 // the threshold's cap on the core's density (HU, CoreCapHU by default)
 	body    [2]int  // the body's first and last box index, while measure runs
 }
 
@@ -532,7 +541,10 @@ func (b *boxInfo) len() int { return b.n[0] * b.n[1] * b.n[2] }
 func (ws *Workspace) extract(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float64, hint float64, opt Options) (*boxInfo, bool) {
 	ci := hu.WorldToIndex(volume.Vec3(seed))
 	half := math.Min(math.Max(1.2*hint+10, 15), opt.MaxBoxMM/2)
-	b := &boxInfo{}
+	b := &boxInfo{coreCap: CoreCapHU}
+	if opt.coreCap != 0 {
+		b.coreCap = opt.coreCap
+	}
 	for a := 0; a < 3; a++ {
 		if !(ci[a] >= -0.5 && ci[a] <= float64(hu.Dims[a])-0.5) {
 			return nil, false

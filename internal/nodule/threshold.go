@@ -69,7 +69,7 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result, bl blur) e
 	if c-background < 100 {
 		return fmt.Errorf("%w: core %.0f HU is within 100 HU of the surrounding lung (%.0f HU)", ErrNoLesion, c, background)
 	}
-	t := background + 0.5*(math.Min(c, CoreCapHU)-background)
+	t := background + 0.5*(math.Min(c, b.coreCap)-background)
 	// Size of the region above t near the seed, as an equivalent radius.
 	rl := math.Max(4, hint/2)
 	vox := b.grid.Spacing[0] * b.grid.Spacing[1] * b.grid.Spacing[2]
@@ -88,7 +88,7 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result, bl blur) e
 	rs := math.Cbrt(3 * float64(above) * vox / (4 * math.Pi))
 	// What the region's own edge, blurred, adds to the shell is taken off
 	// first: a solid nodule's skirt is not ground glass (skirtHU).
-	contrast := math.Max(0, math.Min(c, CoreCapHU)-background)
+	contrast := math.Max(0, math.Min(c, b.coreCap)-background)
 	lo, hi = b.ballBox(rs + 6)
 	for k := lo[2]; k <= hi[2]; k++ {
 		for j := lo[1]; j <= hi[1]; j++ {
@@ -123,7 +123,7 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result, bl blur) e
 			if peak := float64(slices.Max(core)); peak > c {
 				c = peak
 				res.CoreHU = c
-				t = background + 0.5*(math.Min(c, CoreCapHU)-background)
+				t = background + 0.5*(math.Min(c, b.coreCap)-background)
 			}
 		}
 	}
