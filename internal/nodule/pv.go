@@ -115,6 +115,12 @@ func pvDensity(peak, bg, r float64, bl blur) (rho, a float64) {
 // (a ≥ pvMinA).
 func pvSmall(a float64) bool { return a >= pvMinA && a < pvSmallA }
 
+// pvCorrected is the HU v of r's body with its contrast over the
+// background divided by r's partial-volume attenuation (see classify).
+func pvCorrected(v float64, r *Result) float64 {
+	return r.BackgroundHU + (v-r.BackgroundHU)/r.PVAttenuation
+}
+
 // pvWallMax is the share of a small lesion's surface against the chest
 // wall, mediastinum or diaphragm (Result.WallContact) from which its
 // partial-volume density cannot make it calcified: the wall's own blur
