@@ -369,8 +369,9 @@ func neighbours26(p, nx, ny, nz int) [26]int {
 //     core and centre much less; an eccentric fleck in a soft-tissue nodule
 //     does not count); short of the partial-volume model's small
 //     lesions, core and centre read as the model corrects them (their
-//     contrast over A, pvMinA… below, a few per cent more; a 10 mm
-//     granuloma of about 350 HU peaks at 161 HU on 5 mm slices, A 0.92),
+//     contrast over A, pvMinA… below, a few per cent more: a 10 mm
+//     granuloma of phantom seeds 1151–1160 peaks at 161 HU on 5 mm
+//     slices, A 0.92, 238 HU corrected),
 //     unless the lesion lies against the wall (pvWallMax);
 //   - a small lesion (partial-volume attenuation pvMinA ≤ A < pvSmallA,
 //     about 3–6 mm at 2.5 mm slices) is typed by its partial-volume
