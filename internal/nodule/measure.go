@@ -81,6 +81,7 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	peak, centre := densestCore(b, sm, ws.sm.Data, cen)
 	res.WallContact = ws.wallContact(b)
 	bl := blurSigma(opt.SourceSpacingMM, opt.SliceThicknessMM, [3]float64(sp))
+	res.blur = bl
 	top := float64(quantile(sm, 1))
 	res.PVDensityHU, res.PVAttenuation = pvDensity(top, res.BackgroundHU, math.Cbrt(3*res.VolumeMM3/(4*math.Pi)), bl)
 	if res.SolidDiameterMM < coreMinMM && res.PVAttenuation >= pvSmallA {

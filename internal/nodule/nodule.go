@@ -213,6 +213,9 @@ type Result struct {
 	// threshold took the ground glass around it for that edge's tail
 	// (profileShape); 0 otherwise.
 	edgeSigma float64
+	// blur is the acquisition's blur the lesion was measured under (the
+	// spicules' halo follows it, see spiculation).
+	blur blur
 	// pending is set while the descriptors are deferred (DeferDescriptors);
 	// lungCut then lists the box voxels that the pleural line took out of
 	// the lung mask before the body was measured (pleuraLine), which

@@ -42,6 +42,12 @@ type blur struct{ in, slice float64 }
 // square of its three axes' σ.
 func (bl blur) spherical() float64 { return math.Sqrt((2*bl.in*bl.in + bl.slice*bl.slice) / 3) }
 
+// along is the blur's σ (mm) along the unit direction u of the
+// world-aligned grid, whose z is an axial acquisition's slice normal.
+func (bl blur) along(u [3]float64) float64 {
+	return math.Sqrt(bl.in*bl.in*(1-u[2]*u[2]) + bl.slice*bl.slice*u[2]*u[2])
+}
+
 // blurSigma is the blur from the acquisition spacing src (mm, in the
 // acquisition's own column, row, slice order; zero components: the 1 mm
 // grid's spacing grid is the acquisition's) and slice thickness (mm; 0:

@@ -2,6 +2,7 @@ package nodule
 
 import (
 	"math"
+	"slices"
 
 	"github.com/lungctl/lungctl/internal/volume"
 )
@@ -99,8 +100,12 @@ func (ws *Workspace) rayExit(b *boxInfo, cen volume.Vec3, u [3]float64, l uint8)
 // above the strand level inside the lung: spicLevel of the way from the
 // surrounding lung to the core, and at least 60 HU and three noise SDs
 // (res.NoiseHU) above the lung, so that noise makes no strands. Every ray
-// shows the blurred edge, so the median run is the halo; a ray whose run
-// exceeds it by max(1.5 mm, rEq/4) and that ends in the lung within the
+// shows the blurred edge, so the median run is the halo, in units of the
+// acquisition's blur σ along each ray (a thick slice's edge reaches
+// further along its normal: read against one halo in every direction,
+// smooth balls from 5 mm slices had up to 7 strands straight up and down);
+// a ray whose run exceeds the halo times its own σ by max(1.5 mm, rEq/4)
+// and that ends in the lung within the
 // shell (rimMM + res.shell: a vessel that only passes runs on out of it)
 // follows a strand. Strand rays within 2 ray spacings of each other are one
 // spicule, unless their footprint on the body's surface is wider than a
@@ -124,6 +129,16 @@ func (ws *Workspace) spiculation(b *boxInfo, res *Result, bodyMM3 float64) (int,
 	nr := int(math.Min(math.Max(4*math.Pi*(rEq+3)*(rEq+3), 400), 6000))
 	ws.runs = grow(ws.runs, nr)
 	ws.exits = grow(ws.exits, nr)
+	// The halo is the blurred edge's, and the blur of a thick-slice
+	// acquisition is wider along the slice normal: each ray's run is read
+	// in units of the blur along it (blur.along; 1 where the blur is
+	// isotropic or unknown).
+	sig := func(u [3]float64) float64 {
+		if s := res.blur.along(u); s > 0 {
+			return s
+		}
+		return 1
+	}
 	halo := ws.vals[:0]
 	for r := 0; r < nr; r++ {
 		u := Fibonacci(r, nr)
@@ -135,18 +150,19 @@ func (ws *Workspace) spiculation(b *boxInfo, res *Result, bodyMM3 float64) (int,
 			ws.runs[r] = -1
 		}
 		if inLung {
-			halo = append(halo, float32(10*run)) // quantile bins whole units: 0.1 mm
+			halo = append(halo, float32(run/sig(u)))
 		}
 	}
 	ws.vals = halo
 	if len(halo) == 0 {
 		return 0, 0
 	}
-	med := float64(quantile(halo, 0.5)) / 10
-	need := float32(med + math.Max(1.5, 0.25*rEq))
+	slices.Sort(halo)
+	k := float64(halo[len(halo)/2])
+	margin := math.Max(1.5, 0.25*rEq)
 	spk := ws.spk[:0]
 	for r := 0; r < nr; r++ {
-		if ws.runs[r] >= need {
+		if float64(ws.runs[r]) >= k*sig(Fibonacci(r, nr))+margin-1e-6 {
 			spk = append(spk, int32(r))
 		}
 	}
@@ -161,7 +177,8 @@ func (ws *Workspace) spiculation(b *boxInfo, res *Result, bodyMM3 float64) (int,
 	tol := math.Max(spicRise*contrast, 3*res.NoiseHU)
 	keep := func(group []int32) bool {
 		for _, r := range group {
-			if ws.rayRise(b, cen, Fibonacci(int(r), nr), float64(ws.exits[r]), med, float64(ws.runs[r])) > tol {
+			u := Fibonacci(int(r), nr)
+			if ws.rayRise(b, cen, u, float64(ws.exits[r]), k*sig(u), float64(ws.runs[r])) > tol {
 				return false
 			}
 		}
