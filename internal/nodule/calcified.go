@@ -15,7 +15,7 @@ import (
 // third or so of its contrast instead of half, beyond its edge by what
 // the blur spreads: σ·Φ⁻¹(1 − f) for a blurred step cut at fraction f of
 // its contrast, 0.5–0.7 mm on the phantoms' granulomas of 300–800 HU
-// (seeds 401–420), which read 10–15 % wide in diameter.
+// (seeds 401–420), which read up to 15 % wide in diameter.
 //
 // Which of the two a calcified lesion is, its radial profile tells
 // (profileShape, about the seed): from the core's density to the lung, a
