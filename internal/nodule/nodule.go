@@ -244,7 +244,8 @@ type Workspace struct {
 	dist  []float32
 	dist2 []float32
 	queue []int32
-	solid []int32 // the voxels solidPart labelled lSolid
+	solid []int32   // the voxels solidPart labelled lSolid
+	tex   []float32 // smallCore's body values, for the texture's spread
 	edt   edt.Workspace
 	// runs: per spiculation ray, the strand run beyond the body (mm; −1:
 	// none that ends), exits where it leaves the body (mm); spk the
