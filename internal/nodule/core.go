@@ -44,19 +44,15 @@ func (ws *Workspace) smallCore(b *boxInfo, res *Result, med, top float64, bl blu
 	vox := sp[0] * sp[1] * sp[2]
 	half := (med + top) / 2
 	// The ground glass's own texture reaches a higher maximum the more of
-	// it there is (see coreOverTexture).
-	ws.tex = ws.tex[:0]
-	for p := b.body[0]; p <= b.body[1]; p++ {
-		if ws.lab[p] == lBody {
-			ws.tex = append(ws.tex, ws.sm.Data[p])
-		}
-	}
-	cells := res.VolumeMM3 / (math.Pow(2*math.Pi, 1.5) * bl.in * bl.in * bl.slice)
-	need := robustSD(ws.tex) * math.Sqrt(2*math.Log(math.Max(cells, 2)))
+	// it there is (see coreOverTexture); read once a set is offered.
+	need := math.NaN()
 	var dM float64
 	n := ws.solidPart(b, float32(half), func(n int) bool {
 		if ws.solidBlobRatio(b, med) < coreBlobMin {
 			return false
+		}
+		if math.IsNaN(need) {
+			need = ws.textureExtreme(b, res.VolumeMM3, bl)
 		}
 		if _, pk := ws.densestSolid(); float64(pk)-med < need {
 			return false
@@ -150,3 +146,17 @@ func halfMaxVolume(r float64, bl blur) float64 {
 // from such a bound (one +9.6), most of them under it, those of part-solid
 // lesions −0.7…+9.4, most over it; a fixed three SDs (eighteenth session)
 // asks too much of small lesions and too little of large ones.
+
+// textureExtreme is coreOverTexture's bound (HU over the plateau) for the
+// body of b (its voxels labelled lBody or, while solidPart offers a set,
+// lSolid) of volume vol (mm³) under the blur bl.
+func (ws *Workspace) textureExtreme(b *boxInfo, vol float64, bl blur) float64 {
+	ws.tex = ws.tex[:0]
+	for p := b.body[0]; p <= b.body[1]; p++ {
+		if l := ws.lab[p]; l == lBody || l == lSolid {
+			ws.tex = append(ws.tex, ws.sm.Data[p])
+		}
+	}
+	cells := vol / (math.Pow(2*math.Pi, 1.5) * bl.in * bl.in * bl.slice)
+	return robustSD(ws.tex) * math.Sqrt(2*math.Log(math.Max(cells, 2)))
+}
