@@ -34,7 +34,7 @@ func (ws *Workspace) calcifiedEdge(b *boxInfo, hu *volume.Volume[int16], lung *v
 	}
 	c := res.CoreHU - res.BackgroundHU
 	_, sigma, ok := ws.profileShape(b, eqDiameter(res.VolumeMM3)/2+6, res.BackgroundHU, c)
-	if !ok || sigma > softEdgeFactor*bl.spherical() {
+	if !ok || !bl.oneStep(sigma) {
 		return nil
 	}
 	o := opt

@@ -115,7 +115,7 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result, bl blur) e
 	if ok {
 		// A soft edge's tail is no ground glass (profileShape).
 		if sag, sigma, measured := ws.profileShape(b, rs+6, background, contrast); measured &&
-			sag < softMaxSagHU && sigma > softEdgeFactor*bl.spherical() {
+			sag < softMaxSagHU && !bl.oneStep(sigma) {
 			res.edgeSigma = sigma
 			ok = false
 			// Its core is its peak: the 90th percentile of a core
@@ -232,6 +232,11 @@ const (
 	softMaxSagHU   = 10
 	softEdgeFactor = 1.4
 )
+
+// oneStep reports whether an edge of spread sigma (mm, profileShape's) is
+// no wider than one blurred step under bl: within softEdgeFactor times the
+// blur's spherical σ (the soft-edge test and calcifiedEdge).
+func (bl blur) oneStep(sigma float64) bool { return !(sigma > softEdgeFactor*bl.spherical()) }
 
 // profileShape reads the median radial profile of the box's smoothed HU
 // about the seed, in 0.5 mm shells to rmax mm, less the lung level bg, for
