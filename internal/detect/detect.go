@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/cluster"
@@ -351,12 +352,14 @@ func (ws *Workspace) cropToMask(hu *volume.Volume[int16], lung *volume.Volume[ui
 	}
 	ws.crop.Grid = cg
 	ws.crop.Data = ws.crop.Data[:n]
-	for k := 0; k < cd[2]; k++ {
-		for j := 0; j < cd[1]; j++ {
-			src := hu.Index(lo[0], lo[1]+j, lo[2]+k)
-			copy(ws.crop.Data[(k*cd[1]+j)*cd[0]:][:cd[0]], hu.Data[src:src+cd[0]])
+	par.Chunks(cd[2], 8, func(_, k0, k1 int) {
+		for k := k0; k < k1; k++ {
+			for j := 0; j < cd[1]; j++ {
+				src := hu.Index(lo[0], lo[1]+j, lo[2]+k)
+				copy(ws.crop.Data[(k*cd[1]+j)*cd[0]:][:cd[0]], hu.Data[src:src+cd[0]])
+			}
 		}
-	}
+	})
 	return lo, true
 }
 
@@ -377,34 +380,45 @@ func clusterPoints(ps *pointSet, opt Options) ([]int32, int, string, error) {
 	return cr.Labels, cr.K(), cr.Note, nil
 }
 
-// maskBox returns the inclusive voxel bounding box of the non-zero voxels.
+// maskBox returns the inclusive voxel bounding box of the non-zero voxels
+// (slabs of slices in parallel; a row is read from each end up to its
+// first and last non-zero voxel).
 func maskBox(m *volume.Volume[uint8]) (lo, hi [3]int, any bool) {
-	lo = [3]int{m.Dims[0], m.Dims[1], m.Dims[2]}
-	hi = [3]int{-1, -1, -1}
+	type box struct {
+		lo, hi [3]int
+		any    bool
+	}
 	nx, ny := m.Dims[0], m.Dims[1]
-	for k := 0; k < m.Dims[2]; k++ {
-		for j := 0; j < ny; j++ {
-			row := m.Data[(k*ny+j)*nx : (k*ny+j+1)*nx]
-			first := -1
-			last := -1
-			for i, v := range row {
-				if v != 0 {
-					if first < 0 {
-						first = i
-					}
-					last = i
+	none := box{lo: [3]int{m.Dims[0], m.Dims[1], m.Dims[2]}, hi: [3]int{-1, -1, -1}}
+	per := make([]box, par.Limit())
+	for w := range per {
+		per[w] = none
+	}
+	par.Chunks(m.Dims[2], 8, func(w, k0, k1 int) {
+		b := per[w] // a copy: workers' boxes share a cache line
+		defer func() { per[w] = b }()
+		for k := k0; k < k1; k++ {
+			for j := 0; j < ny; j++ {
+				row := m.Data[(k*ny+j)*nx : (k*ny+j+1)*nx]
+				first := slices.IndexFunc(row, func(v uint8) bool { return v != 0 })
+				if first < 0 {
+					continue
 				}
+				last := nx - 1
+				for row[last] == 0 {
+					last--
+				}
+				b.any = true
+				b.lo = [3]int{min(b.lo[0], first), min(b.lo[1], j), min(b.lo[2], k)}
+				b.hi = [3]int{max(b.hi[0], last), max(b.hi[1], j), max(b.hi[2], k)}
 			}
-			if first < 0 {
-				continue
-			}
-			any = true
-			lo[0] = min(lo[0], first)
-			hi[0] = max(hi[0], last)
-			lo[1] = min(lo[1], j)
-			hi[1] = max(hi[1], j)
-			lo[2] = min(lo[2], k)
-			hi[2] = max(hi[2], k)
+		}
+	})
+	lo, hi = none.lo, none.hi
+	for _, b := range per {
+		any = any || b.any
+		for a := range lo {
+			lo[a], hi[a] = min(lo[a], b.lo[a]), max(hi[a], b.hi[a])
 		}
 	}
 	return lo, hi, any

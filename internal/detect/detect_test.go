@@ -226,3 +226,32 @@ func candidateOf(si, d, hu, fill float64) (c candidate.Candidate) {
 	c.MeanSI, c.DiameterMM, c.MeanHU, c.Compactness = si, d, hu, fill
 	return c
 }
+
+// TestMaskBox: the parallel bounding box, read from each row's ends, is
+// the brute-force one on random masks of a few row runs, and an empty
+// mask has none.
+func TestMaskBox(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	g := volume.Grid{Dims: [3]int{41, 23, 70}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity}
+	for trial := 0; trial < 30; trial++ {
+		m := volume.New[uint8](g)
+		n := r.Intn(6)
+		wantLo, wantHi := [3]int{g.Dims[0], g.Dims[1], g.Dims[2]}, [3]int{-1, -1, -1}
+		for q := 0; q < n; q++ {
+			// A run along the row from c, of 1 to 10 voxels.
+			c := [3]int{r.Intn(g.Dims[0]), r.Intn(g.Dims[1]), r.Intn(g.Dims[2])}
+			end := min(c[0]+r.Intn(10), g.Dims[0]-1)
+			for i := c[0]; i <= end; i++ {
+				m.Set(i, c[1], c[2], uint8(1+r.Intn(2)))
+			}
+			for a := range c {
+				wantLo[a], wantHi[a] = min(wantLo[a], c[a]), max(wantHi[a], c[a])
+			}
+			wantHi[0] = max(wantHi[0], end)
+		}
+		lo, hi, any := maskBox(m)
+		if any != (n > 0) || n > 0 && (lo != wantLo || hi != wantHi) {
+			t.Fatalf("trial %d (%d voxels): box %v…%v (any %v), want %v…%v", trial, n, lo, hi, any, wantLo, wantHi)
+		}
+	}
+}

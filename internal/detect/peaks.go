@@ -2,8 +2,10 @@ package detect
 
 import (
 	"math"
+	"slices"
 
 	"github.com/lungctl/lungctl/internal/candidate"
+	"github.com/lungctl/lungctl/internal/par"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -44,63 +46,60 @@ func (ws *Workspace) finePeaks(hu *volume.Volume[int16], inLung func(i, j, k int
 			int32(math.Floor(float64(ps.pts[5*q+2]) / rMax))}
 	}
 	cells := map[[3]int32][]int32{}
+	var keys [][3]int32 // the cells in order of their first point
 	for q := range labels {
 		if int(ps.level[q]) <= reseedMaxLevel {
 			c := cellOf(q)
+			if _, ok := cells[c]; !ok {
+				keys = append(keys, c)
+			}
 			cells[c] = append(cells[c], int32(q))
 		}
 	}
-	near := func(q int, r float64, f func(p int)) {
-		c := cellOf(q)
-		for dz := int32(-1); dz <= 1; dz++ {
+	// Each cell's points share its 27 neighbour cells, gathered once per
+	// cell; the cells are searched in parallel, and what each worker finds
+	// is put back in point order, so the result is the serial loop's.
+	type found struct {
+		q int
+		peakFound
+	}
+	per := make([][]found, par.Limit())
+	par.For(len(keys), func(w, ci int) {
+		c := keys[ci]
+		var nb [27][]int32
+		for n, dz := 0, int32(-1); dz <= 1; dz++ {
 			for dy := int32(-1); dy <= 1; dy++ {
 				for dx := int32(-1); dx <= 1; dx++ {
-					for _, p := range cells[[3]int32{c[0] + dx, c[1] + dy, c[2] + dz}] {
-						if labels[p] == labels[q] && pointDist(ps, int(p), q) <= r {
-							f(int(p))
-						}
+					nb[n] = cells[[3]int32{c[0] + dx, c[1] + dy, c[2] + dz}]
+					n++
+				}
+			}
+		}
+		near := func(q int, r float64, f func(p int)) {
+			for _, list := range nb {
+				for _, p := range list {
+					if labels[p] == labels[q] && pointDist(ps, int(p), q) <= r {
+						f(int(p))
 					}
 				}
 			}
 		}
-	}
-	var out []candidate.Candidate
-	var outSt []clusterStats
-	for q := range labels {
-		L := int(ps.level[q])
-		if L > reseedMaxLevel {
-			continue
-		}
-		r := radius(L)
-		parent := &st[labels[q]]
-		at := [3]float64{float64(ps.pts[5*q]), float64(ps.pts[5*q+1]), float64(ps.pts[5*q+2])}
-		if dist3(at, parent.centre()) <= r || dist3(at, parent.blobAt) <= r {
-			continue
-		}
-		peak := true
-		near(q, r, func(p int) {
-			// Ties go to the lower index, so one of equal neighbours is the peak.
-			if ps.resp[p] > ps.resp[q] || ps.resp[p] == ps.resp[q] && p < q {
-				peak = false
+		for _, q32 := range cells[c] {
+			q := int(q32)
+			if f, ok := ws.finePeak(hu, inLung, ps, labels, st, q, radius, near, opt); ok {
+				per[w] = append(per[w], found{q, f})
 			}
-		})
-		if !peak {
-			continue
 		}
-		var sub clusterStats
-		near(q, r, func(p int) {
-			sub.add(ps.pts[5*p:5*p+5], float64(ps.weight[p]), float64(ps.raw[p]), float64(ps.resp[p]), int(ps.level[p]))
-		})
-		if dist3(sub.centre(), parent.centre()) <= r || dist3(sub.centre(), parent.blobAt) <= r {
-			continue
-		}
-		sub.blobAt = at
-		sub.blobLevel, sub.resp, sub.look = L, float64(ps.resp[q]), true
-		cand, ok := ws.candidate(hu, inLung, &sub, opt)
-		if !ok || cand.DetectScore <= 0 {
-			continue
-		}
-		out, outSt = append(out, cand), append(outSt, sub)
+	})
+	var all []found
+	for _, f := range per {
+		all = append(all, f...)
+	}
+	slices.SortFunc(all, func(a, b found) int { return a.q - b.q })
+	out := make([]candidate.Candidate, len(all))
+	outSt := make([]clusterStats, len(all))
+	for i, f := range all {
+		out[i], outSt[i] = f.cand, f.st
 	}
 	idx := make([]int, len(out))
 	for i := range idx {
@@ -108,6 +107,51 @@ func (ws *Workspace) finePeaks(hu *volume.Volume[int16], inLung func(i, j, k int
 	}
 	rankIdx(out, idx)
 	return pick(out, outSt, idx[:min(len(idx), opt.PeakLook)])
+}
+
+// peakFound is a fine peak made a candidate, with its points' statistics.
+type peakFound struct {
+	cand candidate.Candidate
+	st   clusterStats
+}
+
+// finePeak tests the fine point q of finePeaks (radius gives a level's
+// blob radius, near visits q's cluster's fine points within r of it) and
+// returns the candidate it makes; ok is false when it is not a peak, or
+// is its cluster's own, or scores nothing.
+func (ws *Workspace) finePeak(hu *volume.Volume[int16], inLung func(i, j, k int) bool, ps *pointSet, labels []int32,
+	st []clusterStats, q int, radius func(L int) float64, near func(q int, r float64, f func(p int)), opt Options) (peakFound, bool) {
+	L := int(ps.level[q])
+	r := radius(L)
+	parent := &st[labels[q]]
+	at := [3]float64{float64(ps.pts[5*q]), float64(ps.pts[5*q+1]), float64(ps.pts[5*q+2])}
+	if dist3(at, parent.centre()) <= r || dist3(at, parent.blobAt) <= r {
+		return peakFound{}, false
+	}
+	peak := true
+	near(q, r, func(p int) {
+		// Ties go to the lower index, so one of equal neighbours is the peak.
+		if ps.resp[p] > ps.resp[q] || ps.resp[p] == ps.resp[q] && p < q {
+			peak = false
+		}
+	})
+	if !peak {
+		return peakFound{}, false
+	}
+	var sub clusterStats
+	near(q, r, func(p int) {
+		sub.add(ps.pts[5*p:5*p+5], float64(ps.weight[p]), float64(ps.raw[p]), float64(ps.resp[p]), int(ps.level[p]))
+	})
+	if dist3(sub.centre(), parent.centre()) <= r || dist3(sub.centre(), parent.blobAt) <= r {
+		return peakFound{}, false
+	}
+	sub.blobAt = at
+	sub.blobLevel, sub.resp, sub.look = L, float64(ps.resp[q]), true
+	cand, ok := ws.candidate(hu, inLung, &sub, opt)
+	if !ok || cand.DetectScore <= 0 {
+		return peakFound{}, false
+	}
+	return peakFound{cand, sub}, true
 }
 
 // pointDist is the spatial distance (mm) between points p and q of ps.

@@ -365,6 +365,37 @@ func TestZones(t *testing.T) {
 	}
 }
 
+// TestSideExtremesAxial: the axial fast path (each row's first and last
+// mask voxel) gives the per-voxel path's extremes, on random masks whose
+// rows cross the midline, on an oblique-origin grid of 0.7 mm columns.
+func TestSideExtremesAxial(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	g := volume.Grid{Dims: [3]int{37, 9, 23}, Spacing: volume.Vec3{0.7, 1, 1.25}, Origin: volume.Vec3{-13.1, 4, -80.3}, Direction: volume.Identity}
+	for trial := 0; trial < 20; trial++ {
+		m := volume.New[uint8](g)
+		density := r.Float64() * 0.3
+		for p := range m.Data {
+			if r.Float64() < density {
+				m.Data[p] = 1
+			}
+		}
+		if !rowsAlongX(m) {
+			t.Fatal("an identity grid's rows do not run along x")
+		}
+		mid := -13.1 + r.Float64()*0.7*37
+		lo1, hi1 := sideExtremes(m, mid, true)
+		lo2, hi2 := sideExtremes(m, mid, false)
+		if lo1 != lo2 || hi1 != hi2 {
+			t.Fatalf("trial %d (density %.2f, midline %.2f): fast %v…%v, per voxel %v…%v", trial, density, mid, lo1, hi1, lo2, hi2)
+		}
+	}
+	// A grid whose x runs backwards takes the per-voxel path.
+	g.Direction[0][0] = -1
+	if rowsAlongX(volume.New[uint8](g)) {
+		t.Error("a mirrored grid's rows taken to run along +x")
+	}
+}
+
 // neighbours26 lists each in-box neighbour once, never p itself: 26 inside,
 // 7 at a corner of a 3×3×3 box.
 func TestNeighbours26(t *testing.T) {

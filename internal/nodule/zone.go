@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/lungctl/lungctl/internal/par"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -33,18 +34,31 @@ func LungZones(lung *volume.Volume[uint8]) Zones {
 		return z
 	}
 	nx, ny, nz := lung.Dims[0], lung.Dims[1], lung.Dims[2]
-	// Median x over mask voxels, by counting per column i.
-	cols := make([]int, nx)
-	total := 0
-	for k := 0; k < nz; k++ {
-		for j := 0; j < ny; j++ {
-			row := lung.Data[(k*ny+j)*nx : (k*ny+j+1)*nx]
-			for i, v := range row {
-				if v != 0 {
-					cols[i]++
-					total++
+	// Median x over mask voxels, by counting per column i (each worker
+	// its own counts over whole slices; summed after, exactly).
+	per := make([][]int, par.Limit())
+	par.Chunks(nz, 8, func(w, k0, k1 int) {
+		if per[w] == nil {
+			per[w] = make([]int, nx)
+		}
+		cw := per[w]
+		for k := k0; k < k1; k++ {
+			for j := 0; j < ny; j++ {
+				row := lung.Data[(k*ny+j)*nx : (k*ny+j+1)*nx]
+				for i, v := range row {
+					if v != 0 {
+						cw[i]++
+					}
 				}
 			}
+		}
+	})
+	cols := make([]int, nx)
+	total := 0
+	for _, cw := range per {
+		for i, c := range cw {
+			cols[i] += c
+			total += c
 		}
 	}
 	if total == 0 {
@@ -59,31 +73,7 @@ func LungZones(lung *volume.Volume[uint8]) Zones {
 		}
 	}
 	z.MidlineX = lung.IndexToWorld(volume.Vec3{float64(mid) + 0.5, 0, 0})[0]
-	z.ZMin = [2]float64{math.Inf(1), math.Inf(1)}
-	z.ZMax = [2]float64{math.Inf(-1), math.Inf(-1)}
-	// Per row: the world position of voxel i is the row start plus i steps
-	// along the grid's first axis (no per-voxel conversion).
-	step := lung.IndexToWorld(volume.Vec3{1, 0, 0})
-	o := lung.IndexToWorld(volume.Vec3{0, 0, 0})
-	for a := range step {
-		step[a] -= o[a]
-	}
-	for k := 0; k < nz; k++ {
-		for j := 0; j < ny; j++ {
-			row := lung.Data[(k*ny+j)*nx : (k*ny+j+1)*nx]
-			w0 := lung.IndexToWorld(volume.Vec3{0, float64(j), float64(k)})
-			for i, v := range row {
-				if v == 0 {
-					continue
-				}
-				x := w0[0] + float64(i)*step[0]
-				zz := w0[2] + float64(i)*step[2]
-				s := side(x, z.MidlineX)
-				z.ZMin[s] = math.Min(z.ZMin[s], zz)
-				z.ZMax[s] = math.Max(z.ZMax[s], zz)
-			}
-		}
-	}
+	z.ZMin, z.ZMax = sideExtremes(lung, z.MidlineX, rowsAlongX(lung))
 	for s := 0; s < 2; s++ {
 		if math.IsInf(z.ZMin[s], 0) { // one lung only: both sides share it
 			z.ZMin[s], z.ZMax[s] = slices.Min(z.ZMin[:]), slices.Max(z.ZMax[:])
@@ -109,4 +99,81 @@ func (z Zones) Upper(p [3]float64) bool {
 	s := side(p[0], z.MidlineX)
 	h := z.ZMax[s] - z.ZMin[s]
 	return p[2] >= z.ZMax[s]-h/3
+}
+
+// rowsAlongX reports whether lung's rows run along +x at one z, as on
+// lungctl's axial grids (sideExtremes' fast path).
+func rowsAlongX(lung *volume.Volume[uint8]) bool {
+	step := lung.IndexToWorld(volume.Vec3{1, 0, 0})
+	o := lung.IndexToWorld(volume.Vec3{0, 0, 0})
+	return step[2]-o[2] == 0 && step[0]-o[0] > 0
+}
+
+// sideExtremes returns the lowest and highest z (LPS mm) of lung's mask
+// voxels on each side of the midline mid (x, mm; side 0 below it), ±Inf
+// for a side with none. With axial (rowsAlongX) a row's z is one and its
+// x grows along it, so only each row's first and last mask voxels are
+// read; the result is the same.
+func sideExtremes(lung *volume.Volume[uint8], mid float64, axial bool) (lo, hi [2]float64) {
+	nx, ny, nz := lung.Dims[0], lung.Dims[1], lung.Dims[2]
+	lo = [2]float64{math.Inf(1), math.Inf(1)}
+	hi = [2]float64{math.Inf(-1), math.Inf(-1)}
+	// Per row: the world position of voxel i is the row start plus i steps
+	// along the grid's first axis (no per-voxel conversion).
+	step := lung.IndexToWorld(volume.Vec3{1, 0, 0})
+	o := lung.IndexToWorld(volume.Vec3{0, 0, 0})
+	for a := range step {
+		step[a] -= o[a]
+	}
+	// Each worker its own extremes over whole slices, combined after.
+	type ext struct{ lo, hi [2]float64 }
+	exts := make([]ext, par.Limit())
+	for w := range exts {
+		exts[w] = ext{lo, hi}
+	}
+	par.Chunks(nz, 8, func(w, k0, k1 int) {
+		e := exts[w] // a copy: workers' extremes share a cache line
+		defer func() { exts[w] = e }()
+		for k := k0; k < k1; k++ {
+			for j := 0; j < ny; j++ {
+				row := lung.Data[(k*ny+j)*nx : (k*ny+j+1)*nx]
+				w0 := lung.IndexToWorld(volume.Vec3{0, float64(j), float64(k)})
+				if axial {
+					// z is the row's; x grows with i, so the row's first
+					// and last mask voxels tell which sides it reaches.
+					f := slices.IndexFunc(row, func(v uint8) bool { return v != 0 })
+					if f < 0 {
+						continue
+					}
+					l := nx - 1
+					for row[l] == 0 {
+						l--
+					}
+					for _, i := range [2]int{f, l} {
+						s := side(w0[0]+float64(i)*step[0], mid)
+						e.lo[s] = math.Min(e.lo[s], w0[2])
+						e.hi[s] = math.Max(e.hi[s], w0[2])
+					}
+					continue
+				}
+				for i, v := range row {
+					if v == 0 {
+						continue
+					}
+					x := w0[0] + float64(i)*step[0]
+					zz := w0[2] + float64(i)*step[2]
+					s := side(x, mid)
+					e.lo[s] = math.Min(e.lo[s], zz)
+					e.hi[s] = math.Max(e.hi[s], zz)
+				}
+			}
+		}
+	})
+	for _, e := range exts {
+		for s := 0; s < 2; s++ {
+			lo[s] = math.Min(lo[s], e.lo[s])
+			hi[s] = math.Max(hi[s], e.hi[s])
+		}
+	}
+	return lo, hi
 }

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 
+	"github.com/lungctl/lungctl/internal/par"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -49,20 +51,26 @@ func LAA950(hu *volume.Volume[int16], lung *volume.Volume[uint8]) (float64, erro
 		return 0, fmt.Errorf("laa-950: %w: HU volume %v (%d voxels) and mask %v (%d voxels) differ",
 			ErrMask, hu.Dims, len(hu.Data), lung.Dims, len(lung.Data))
 	}
-	var n, low int
+	// Counted in parallel chunks; integer sums, so exact.
+	var n, low atomic.Int64
 	m := lung.Data[:len(hu.Data)]
-	for i, v := range hu.Data {
-		if m[i] != 0 {
-			n++
-			if v <= EmphysemaHU {
-				low++
+	par.Chunks(len(hu.Data), 1<<20, func(_, lo, hi int) {
+		var cn, cl int64
+		for i, v := range hu.Data[lo:hi] {
+			if m[lo+i] != 0 {
+				cn++
+				if v <= EmphysemaHU {
+					cl++
+				}
 			}
 		}
-	}
-	if n == 0 {
+		n.Add(cn)
+		low.Add(cl)
+	})
+	if n.Load() == 0 {
 		return 0, fmt.Errorf("laa-950: %w: no lung voxels in the mask", ErrMask)
 	}
-	return 100 * float64(low) / float64(n), nil
+	return 100 * float64(low.Load()) / float64(n.Load()), nil
 }
 
 // EmphysemaPresent applies the conventional cut: LAA-950 ≥

@@ -3,6 +3,7 @@ package segment
 import (
 	"math"
 
+	"github.com/lungctl/lungctl/internal/par"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -104,11 +105,13 @@ func (s *Segmenter) removeDomes(hu *volume.Volume[int16], dst *volume.Volume[uin
 	}
 	// Leave cls as the other steps expect: visited voxels, and the mass
 	// step's marks, back to tissue.
-	for p, c := range seen {
-		if c == cDome || c == cDomeMass || c == cSeen {
-			seen[p] = cTissue
+	par.Chunks(len(seen), 1<<20, func(_, lo, hi int) {
+		for p, c := range seen[lo:hi] {
+			if c == cDome || c == cDomeMass || c == cSeen {
+				seen[lo+p] = cTissue
+			}
 		}
-	}
+	})
 	return removed
 }
 
