@@ -36,9 +36,9 @@ import (
 //     surface leave the body and count as outside the lung in the box
 //     (they are wall), so the wall contact and the distance to the
 //     pleura still see the lesion touching it;
-//  5. when the contact is wider than the mask's closing bridges
-//     (extendMinContactMM), the body grows under it up to the surface
-//     (extendToPleura).
+//  5. the body grows under the contact up to the surface, through the
+//     lens of the lesion's base that the mask's closing left out
+//     (extendToPleura, maskClosingMM).
 //
 // Nothing is done when the surface cannot be trusted: under
 // pleuraMinPoints points, points on fewer than three sides of the contact
@@ -127,25 +127,42 @@ func (ws *Workspace) pleuraLine(b *boxInfo) (cut, added, left int) {
 			left++
 		}
 	}
-	if rc >= extendMinContactMM {
-		added = ws.extendToPleura(b, c, n, u, v, rc, surf, half)
-	}
+	added = ws.extendToPleura(b, c, n, u, v, rc, surf, half)
 	return cut, added, left + added
 }
 
-// extendMinContactMM is the least radius (mm) of a body's contact with
-// the outside of the mask for pleuraLine to extend it: the lung mask's
-// 15 mm closing bridges a lesion's base up to about 30 mm across to the
-// pleural line; a wider one is left to its mass step, whose closing is
-// 4 mm coarse and whose cut through the base can fall short of the
-// pleura (segment, method step 6).
-const extendMinContactMM = 15
+// maskClosingMM is the radius (mm) of the lung mask's per-slice disk
+// closing (segment.Options.ClosingRadiusMM's default), which brings a
+// juxtapleural lesion into the mask. It does not bring all of it: the
+// closed mask's edge under a lesion whose contact with the wall has
+// radius a < R is the closing disk's arc across the contact, not the
+// pleura, so a lens of the lesion's base, √(R² − r²) − √(R² − a²) deep at
+// distance r from the contact's centre, stays outside the mask (about
+// 4 mm at the centre of a 21 mm lesion's base; seeds 1201–1220's
+// juxtapleural nodules of 17–21 mm measured 27–46 % short in volume). A
+// base wider than the disk (a ≥ R) is not bridged at all, and is left to
+// the mask's mass step, whose 4 mm coarse cut can fall short of the
+// pleura anywhere under it (segment, method step 6).
+const maskClosingMM = 15
+
+// lensDepth is how far (mm) beyond the closed mask's edge, at distance r
+// (mm) across the wall's normal from the centre of a contact of radius
+// rc, the lesion can reach the pleura (see maskClosingMM): +Inf for a
+// contact as wide as the closing disk.
+func lensDepth(r, rc float64) float64 {
+	const R = maskClosingMM
+	if rc >= R {
+		return math.Inf(1)
+	}
+	return math.Sqrt(R*R-math.Min(r*r, R*R)) - math.Sqrt(R*R-rc*rc)
+}
 
 // extendToPleura grows the body, from itself, into voxels outside the
 // mask that are denser than the segmentation threshold, lie more than
 // half a voxel (half mm) on the lung's side of the pleural surface surf
-// (frame c, n, u, v as pleuraLine's) and under the contact (within rmax
-// mm of c across n). The box's lung mask stays as it was: these voxels
+// (frame c, n, u, v as pleuraLine's), under the contact (within rmax mm
+// of c across n) and within the lens the mask's closing can have left
+// out there (lensDepth, and half a voxel). The box's lung mask stays as it was: these voxels
 // are lesion outside the mask, and the rays that count spicules must not
 // read them as lung (read as lung, they showed one phantom mass a halo
 // 16 mm deep and no spicule). It returns how many joined.
@@ -167,7 +184,8 @@ func (ws *Workspace) extendToPleura(b *boxInfo, c, n, u, v [3]float64, rmax floa
 			}
 			d := sub(b.posMM(np), c)
 			du, dv := dot(d, u), dot(d, v)
-			if math.Hypot(du, dv) > rmax || dot(d, n)-surf(du, dv) > -half {
+			r, h := math.Hypot(du, dv), dot(d, n)-surf(du, dv)
+			if r > rmax || h > -half || h < -(lensDepth(r, rmax)+half) {
 				continue
 			}
 			ws.lab[np] = lBody
