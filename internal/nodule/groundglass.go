@@ -111,6 +111,46 @@ func (ws *Workspace) ringBeyond(b *boxInfo, t, rl float64, out []float32) []floa
 	return out
 }
 
+// regionNear leaves in ws.dist the squared distance (mm², exact up to
+// maxMM, more than maxMM² beyond) from each voxel of the box to the region
+// above t that is connected (6-neighbours, in the lung) to the voxel above
+// t nearest the seed within rl mm, within that region's bounding box
+// widened by maxMM (Inf elsewhere), and reports whether there is such a
+// region.
+func (ws *Workspace) regionNear(b *boxInfo, t, rl, maxMM float64) bool {
+	nx, ny, nz := b.n[0], b.n[1], b.n[2]
+	n := b.len()
+	ws.dist = grow(ws.dist, n)
+	start := ws.nearestAbove(b, float32(t), rl)
+	if start < 0 {
+		return false
+	}
+	for p := range ws.dist[:n] {
+		ws.dist[p] = edt.Inf
+	}
+	q := append(ws.queue[:0], int32(start))
+	ws.dist[start] = 0
+	lo, hi := [3]int{nx, ny, nz}, [3]int{-1, -1, -1}
+	for h := 0; h < len(q); h++ {
+		p := int(q[h])
+		c := [3]int{p % nx, (p / nx) % ny, p / (nx * ny)}
+		for a := range c {
+			lo[a], hi[a] = min(lo[a], c[a]), max(hi[a], c[a])
+		}
+		for _, np := range neighbours6(p, nx, ny, nz) {
+			if np >= 0 && ws.dist[np] != 0 && ws.lung[np] != 0 && float64(ws.sm.Data[np]) > t {
+				ws.dist[np] = 0
+				q = append(q, int32(np))
+			}
+		}
+	}
+	ws.queue = q
+	sp := [3]float64(b.grid.Spacing)
+	box := widen(lo, hi, maxMM, sp)
+	edt.Within3Box(ws.dist, nx, ny, nz, box[0], box[1], sp, maxMM, &ws.edt)
+	return true
+}
+
 // anyOutside reports whether a voxel of the index box r (clipped to the
 // lesion's box b) lies outside the lung mask.
 func (ws *Workspace) anyOutside(b *boxInfo, r [2][3]int) bool {

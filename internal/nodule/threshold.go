@@ -22,7 +22,9 @@ const CoreCapHU = 50
 // it (capped at CoreCapHU). A part-solid lesion's core is its solid part,
 // and that threshold would lose the ground glass around it; so the lung
 // voxels in a shell 1.5–6 mm beyond the region above the first threshold
-// (its size estimated from a voxel count around the seed) are examined: when
+// (its size estimated from a voxel count around the seed; a sphere about
+// the seed, less the voxels within 1.5 mm of the region itself when the
+// band is found, see regionNear) are examined: when
 // at least 40 % of them lie between 100 HU above the lung and the threshold,
 // ground glass surrounds the core (a plateau, not a few vessels) and the
 // threshold moves halfway between the lung and the median of those voxels.
@@ -89,21 +91,19 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result, bl blur) e
 	// What the region's own edge, blurred, adds to the shell is taken off
 	// first: a solid nodule's skirt is not ground glass (skirtHU).
 	contrast := math.Max(0, math.Min(c, b.coreCap)-background)
-	lo, hi = b.ballBox(rs + 6)
-	for k := lo[2]; k <= hi[2]; k++ {
-		for j := lo[1]; j <= hi[1]; j++ {
-			for i := lo[0]; i <= hi[0]; i++ {
-				p := i + nx*(j+ny*k)
-				if d := b.distMM(i, j, k); d >= rs+1.5 && d <= rs+6 && ws.lung[p] != 0 {
-					// z of the world-aligned grid: an axial acquisition's slice normal.
-					uz := (float64(k) - b.seed[2]) * b.grid.Spacing[2] / d
-					shell = append(shell, ws.sm.Data[p]-float32(skirtHU(contrast, d-rs, uz, bl)))
-				}
-			}
-		}
-	}
+	shell = ws.seedShell(b, rs, contrast, bl, nil, shell)
 	ws.vals = shell
 	g, ok := groundGlassBand(shell, background, t)
+	if ok && ws.regionNear(b, t, rl, shellGapMM) {
+		// The shell is a sphere about the seed. From a seed off the
+		// region's centre (a cluster on a lesion's margin) it cuts through
+		// the region and its edge, which is no surrounding ground glass:
+		// the band must stand with the shell voxels within shellGapMM of
+		// the region itself left out (regionNear).
+		shell = ws.seedShell(b, rs, contrast, bl, ws.dist, ws.vals[:0])
+		ws.vals = shell
+		g, ok = groundGlassBand(shell, background, t)
+	}
 	if !ok && c < softTissueHU {
 		// A core that never reaches soft tissue is small and blurred, and
 		// may sit off the centre of its ground glass, leaving much of that
@@ -375,3 +375,33 @@ const (
 // part-solid ones (9.4 and 11.8 mm) solid; half a pixel typed two solid
 // lesions right and no part-solid one wrong.
 const skirtTolMM = 0.5
+
+// shellGapMM is how far (mm) beyond the region above the first threshold
+// the ground-glass shell begins: past the steepest part of a solid edge's
+// blur.
+const shellGapMM = 1.5
+
+// seedShell appends to out the smoothed HU of the lung voxels rs+shellGapMM
+// to rs+6 mm from the seed (rs the region's equivalent radius, mm), each
+// less the blurred edge of a region of contrast HU (skirtHU, with the
+// acquisition's blur bl); with near (squared distances, mm², to the region,
+// as regionNear leaves them in ws.dist) only the voxels at least
+// shellGapMM beyond the region.
+func (ws *Workspace) seedShell(b *boxInfo, rs, contrast float64, bl blur, near []float32, out []float32) []float32 {
+	nx, ny := b.n[0], b.n[1]
+	gap2 := float32(shellGapMM * shellGapMM)
+	lo, hi := b.ballBox(rs + 6)
+	for k := lo[2]; k <= hi[2]; k++ {
+		for j := lo[1]; j <= hi[1]; j++ {
+			for i := lo[0]; i <= hi[0]; i++ {
+				p := i + nx*(j+ny*k)
+				if d := b.distMM(i, j, k); d >= rs+shellGapMM && d <= rs+6 && ws.lung[p] != 0 && (near == nil || near[p] >= gap2) {
+					// z of the world-aligned grid: an axial acquisition's slice normal.
+					uz := (float64(k) - b.seed[2]) * b.grid.Spacing[2] / d
+					out = append(out, ws.sm.Data[p]-float32(skirtHU(contrast, d-rs, uz, bl)))
+				}
+			}
+		}
+	}
+	return out
+}
