@@ -115,15 +115,15 @@ func (ws *Workspace) ringBeyond(b *boxInfo, t, rl float64, out []float32) []floa
 // maxMM, more than maxMM² beyond) from each voxel of the box to the region
 // above t that is connected (6-neighbours, in the lung) to the voxel above
 // t nearest the seed within rl mm, within that region's bounding box
-// widened by maxMM (Inf elsewhere), and reports whether there is such a
-// region.
-func (ws *Workspace) regionNear(b *boxInfo, t, rl, maxMM float64) bool {
+// widened by maxMM (Inf elsewhere), and returns the region's centroid (box
+// voxel coordinates); ok is false when there is no such region.
+func (ws *Workspace) regionNear(b *boxInfo, t, rl, maxMM float64) (centre volume.Vec3, ok bool) {
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	n := b.len()
 	ws.dist = grow(ws.dist, n)
 	start := ws.nearestAbove(b, float32(t), rl)
 	if start < 0 {
-		return false
+		return centre, false
 	}
 	for p := range ws.dist[:n] {
 		ws.dist[p] = edt.Inf
@@ -136,6 +136,7 @@ func (ws *Workspace) regionNear(b *boxInfo, t, rl, maxMM float64) bool {
 		c := [3]int{p % nx, (p / nx) % ny, p / (nx * ny)}
 		for a := range c {
 			lo[a], hi[a] = min(lo[a], c[a]), max(hi[a], c[a])
+			centre[a] += float64(c[a])
 		}
 		for _, np := range neighbours6(p, nx, ny, nz) {
 			if np >= 0 && ws.dist[np] != 0 && ws.lung[np] != 0 && float64(ws.sm.Data[np]) > t {
@@ -145,10 +146,13 @@ func (ws *Workspace) regionNear(b *boxInfo, t, rl, maxMM float64) bool {
 		}
 	}
 	ws.queue = q
+	for a := range centre {
+		centre[a] /= float64(len(q))
+	}
 	sp := [3]float64(b.grid.Spacing)
 	box := widen(lo, hi, maxMM, sp)
 	edt.Within3Box(ws.dist, nx, ny, nz, box[0], box[1], sp, maxMM, &ws.edt)
-	return true
+	return centre, true
 }
 
 // anyOutside reports whether a voxel of the index box r (clipped to the

@@ -618,10 +618,14 @@ func (b *boxInfo) ballBox(r float64) (lo, hi [3]int) {
 }
 
 // distMM is the distance in mm from voxel (i, j, k) of the box to the seed.
-func (b *boxInfo) distMM(i, j, k int) float64 {
-	dx := (float64(i) - b.seed[0]) * b.grid.Spacing[0]
-	dy := (float64(j) - b.seed[1]) * b.grid.Spacing[1]
-	dz := (float64(k) - b.seed[2]) * b.grid.Spacing[2]
+func (b *boxInfo) distMM(i, j, k int) float64 { return b.distFrom(b.seed, i, j, k) }
+
+// distFrom is the distance in mm from voxel (i, j, k) of the box to the
+// point at (box voxel coordinates).
+func (b *boxInfo) distFrom(at volume.Vec3, i, j, k int) float64 {
+	dx := (float64(i) - at[0]) * b.grid.Spacing[0]
+	dy := (float64(j) - at[1]) * b.grid.Spacing[1]
+	dz := (float64(k) - at[2]) * b.grid.Spacing[2]
 	return math.Sqrt(dx*dx + dy*dy + dz*dz)
 }
 

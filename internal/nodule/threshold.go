@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/lungctl/lungctl/internal/volume"
 )
 
 // The threshold step of Segment (step 2 of the package comment): the
@@ -91,18 +93,23 @@ func (ws *Workspace) threshold(b *boxInfo, hint float64, res *Result, bl blur) e
 	// What the region's own edge, blurred, adds to the shell is taken off
 	// first: a solid nodule's skirt is not ground glass (skirtHU).
 	contrast := math.Max(0, math.Min(c, b.coreCap)-background)
-	shell = ws.seedShell(b, rs, contrast, bl, nil, shell)
+	shell = ws.seedShell(b, rs, contrast, bl, nil, volume.Vec3{}, shell)
 	ws.vals = shell
 	g, ok := groundGlassBand(shell, background, t)
-	if ok && ws.regionNear(b, t, rl, shellGapMM) {
-		// The shell is a sphere about the seed. From a seed off the
-		// region's centre (a cluster on a lesion's margin) it cuts through
-		// the region and its edge, which is no surrounding ground glass:
-		// the band must stand with the shell voxels within shellGapMM of
-		// the region itself left out (regionNear).
-		shell = ws.seedShell(b, rs, contrast, bl, ws.dist, ws.vals[:0])
-		ws.vals = shell
-		g, ok = groundGlassBand(shell, background, t)
+	if ok {
+		// The shell is a sphere about the seed, and the region's blurred
+		// edge is taken off as a sphere's about it. From a seed off the
+		// region's centre (a cluster on a lesion's margin) the shell cuts
+		// through the region and its edge, which is no surrounding ground
+		// glass: the band must stand with each shell voxel's distance
+		// beyond the region itself (regionNear), those within shellGapMM
+		// of it left out and the edge taken off at that distance, in its
+		// direction from the region's centre.
+		if cen, found := ws.regionNear(b, t, rl, 6); found {
+			shell = ws.seedShell(b, rs, contrast, bl, ws.dist, cen, ws.vals[:0])
+			ws.vals = shell
+			g, ok = groundGlassBand(shell, background, t)
+		}
 	}
 	if !ok && c < softTissueHU {
 		// A core that never reaches soft tissue is small and blurred, and
@@ -384,10 +391,13 @@ const shellGapMM = 1.5
 // seedShell appends to out the smoothed HU of the lung voxels rs+shellGapMM
 // to rs+6 mm from the seed (rs the region's equivalent radius, mm), each
 // less the blurred edge of a region of contrast HU (skirtHU, with the
-// acquisition's blur bl); with near (squared distances, mm², to the region,
-// as regionNear leaves them in ws.dist) only the voxels at least
-// shellGapMM beyond the region.
-func (ws *Workspace) seedShell(b *boxInfo, rs, contrast float64, bl blur, near []float32, out []float32) []float32 {
+// acquisition's blur bl) that far beyond a ball of radius rs about the
+// seed; with near (squared distances, mm², to the region, as regionNear
+// leaves them in ws.dist, exact to 6 mm) only the voxels at least
+// shellGapMM beyond the region itself, each less that edge at its own
+// distance from the region, in its direction from the region's centre
+// cen (box voxel coordinates).
+func (ws *Workspace) seedShell(b *boxInfo, rs, contrast float64, bl blur, near []float32, cen volume.Vec3, out []float32) []float32 {
 	nx, ny := b.n[0], b.n[1]
 	gap2 := float32(shellGapMM * shellGapMM)
 	lo, hi := b.ballBox(rs + 6)
@@ -395,11 +405,19 @@ func (ws *Workspace) seedShell(b *boxInfo, rs, contrast float64, bl blur, near [
 		for j := lo[1]; j <= hi[1]; j++ {
 			for i := lo[0]; i <= hi[0]; i++ {
 				p := i + nx*(j+ny*k)
-				if d := b.distMM(i, j, k); d >= rs+shellGapMM && d <= rs+6 && ws.lung[p] != 0 && (near == nil || near[p] >= gap2) {
-					// z of the world-aligned grid: an axial acquisition's slice normal.
-					uz := (float64(k) - b.seed[2]) * b.grid.Spacing[2] / d
-					out = append(out, ws.sm.Data[p]-float32(skirtHU(contrast, d-rs, uz, bl)))
+				d := b.distMM(i, j, k)
+				if d < rs+shellGapMM || d > rs+6 || ws.lung[p] == 0 || near != nil && near[p] < gap2 {
+					continue
 				}
+				// z of the world-aligned grid: an axial acquisition's slice normal.
+				beyond, uz := d-rs, (float64(k)-b.seed[2])*b.grid.Spacing[2]/d
+				if near != nil {
+					beyond = math.Sqrt(float64(near[p]))
+					if r := b.distFrom(cen, i, j, k); r > 0 {
+						uz = (float64(k) - cen[2]) * b.grid.Spacing[2] / r
+					}
+				}
+				out = append(out, ws.sm.Data[p]-float32(skirtHU(contrast, beyond, uz, bl)))
 			}
 		}
 	}
