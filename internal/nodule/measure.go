@@ -80,7 +80,7 @@ func (ws *Workspace) measure(b *boxInfo, hu *volume.Volume[int16], res *Result, 
 	ws.unlabelSolid()
 	peak, centre := densestCore(b, sm, ws.sm.Data, cen)
 	res.WallContact = ws.wallContact(b)
-	bl := blurSigma(opt.SourceSpacingMM, opt.SliceThicknessMM, [3]float64(sp))
+	bl := blurSigma(opt.SourceSpacingMM, opt.SliceThicknessMM, opt.KernelSigmaMM, [3]float64(sp))
 	res.blur = bl
 	top := float64(quantile(sm, 1))
 	res.PVDensityHU, res.PVAttenuation = pvDensity(top, res.BackgroundHU, math.Cbrt(3*res.VolumeMM3/(4*math.Pi)), bl)

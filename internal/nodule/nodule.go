@@ -85,6 +85,10 @@ type Options struct {
 	// SliceThickness), the width of each slice's profile along z; 0 means
 	// the slice spacing (SourceSpacingMM[2]).
 	SliceThicknessMM float64
+	// KernelSigmaMM is the scanner's in-plane point spread σ (mm), as
+	// psf.EdgeSigma and psf.KernelSigma read it from the scan's air–skin
+	// edge; 0 means psfMM, a standard kernel's.
+	KernelSigmaMM float64
 	// DeferDescriptors leaves out of the measurement what only describes a
 	// lesion to its reader, and that nothing in Segment decides on: the
 	// spicules (Spiculation, Protrusions), Lobulation and the distance to
@@ -296,7 +300,7 @@ func Segment(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float
 	if ws == nil {
 		ws = &Workspace{}
 	}
-	bl := blurSigma(opt.SourceSpacingMM, opt.SliceThicknessMM, [3]float64(hu.Spacing))
+	bl := blurSigma(opt.SourceSpacingMM, opt.SliceThicknessMM, opt.KernelSigmaMM, [3]float64(hu.Spacing))
 	r, err := segmentAt(hu, lung, seed, hintMM, opt, ws, bl)
 	if err != nil || r.Type != PartSolid {
 		return r, err

@@ -55,8 +55,13 @@ func (bl blur) along(u [3]float64) float64 {
 // (smoothMM), of the scanner's point spread (psfMM), of the slice
 // profile, w²/12 for a width w (the thickness along the slice normal, the
 // spacing in-plane), and of the linear interpolation from spacing s onto
-// the 1 mm grid, s²/6.
-func blurSigma(src [3]float64, thickness float64, grid [3]float64) blur {
+// the 1 mm grid, s²/6. kernel is the point spread read from the scan
+// (Options.KernelSigmaMM); 0 means psfMM.
+func blurSigma(src [3]float64, thickness, kernel float64, grid [3]float64) blur {
+	psf := psfMM
+	if kernel > 0 && !math.IsInf(kernel, 0) {
+		psf = kernel
+	}
 	var sig [3]float64
 	for a := 0; a < 3; a++ {
 		s := src[a]
@@ -68,7 +73,7 @@ func blurSigma(src [3]float64, thickness float64, grid [3]float64) blur {
 		if a == 2 && thickness > s && !math.IsInf(thickness, 0) {
 			w = thickness
 		}
-		sig[a] = math.Sqrt(smoothMM*smoothMM + psfMM*psfMM + w*w/12 + s*s/6)
+		sig[a] = math.Sqrt(smoothMM*smoothMM + psf*psf + w*w/12 + s*s/6)
 	}
 	return blur{in: math.Sqrt(sig[0] * sig[1]), slice: sig[2]}
 }

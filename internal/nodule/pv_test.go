@@ -45,20 +45,20 @@ func TestBallCentreFraction(t *testing.T) {
 // the grid's.
 func TestBlurSigma(t *testing.T) {
 	grid := [3]float64{1, 1, 1}
-	thin, thick := blurSigma([3]float64{0.7, 0.7, 1}, 0, grid), blurSigma([3]float64{0.7, 0.7, 2.5}, 0, grid)
+	thin, thick := blurSigma([3]float64{0.7, 0.7, 1}, 0, 0, grid), blurSigma([3]float64{0.7, 0.7, 2.5}, 0, 0, grid)
 	if !(thick.slice > thin.slice) || thick.in != thin.in {
 		t.Errorf("2.5 mm slices σ %+v, 1 mm slices %+v: want more blur along the normal only", thick, thin)
 	}
 	// Overlapping reconstruction: 2.5 mm thick slices every 1.25 mm blur
 	// more than 1.25 mm slices and less than 2.5 mm ones every 2.5 mm.
-	lo := blurSigma([3]float64{0.7, 0.7, 1.25}, 0, grid)
-	if o := blurSigma([3]float64{0.7, 0.7, 1.25}, 2.5, grid); !(o.slice > lo.slice && o.slice < thick.slice) {
+	lo := blurSigma([3]float64{0.7, 0.7, 1.25}, 0, 0, grid)
+	if o := blurSigma([3]float64{0.7, 0.7, 1.25}, 2.5, 0, grid); !(o.slice > lo.slice && o.slice < thick.slice) {
 		t.Errorf("2.5 mm slices every 1.25 mm: σ %.3f, want between %.3f and %.3f", o.slice, lo.slice, thick.slice)
 	}
-	if got := blurSigma([3]float64{0.7, 0.7, 2.5}, 1, grid); got != thick {
+	if got := blurSigma([3]float64{0.7, 0.7, 2.5}, 1, 0, grid); got != thick {
 		t.Errorf("a thickness under the spacing: σ %+v, want the spacing's %+v", got, thick)
 	}
-	if got := blurSigma([3]float64{}, 0, grid); got != thin {
+	if got := blurSigma([3]float64{}, 0, 0, grid); got != thin {
 		t.Errorf("unknown spacing σ %+v, want the 1 mm grid's %+v", got, thin)
 	}
 	want := math.Sqrt(smoothMM*smoothMM + psfMM*psfMM + 0.25)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lungctl/lungctl/internal/dicomio"
 	"github.com/lungctl/lungctl/internal/lidc"
+	"github.com/lungctl/lungctl/internal/psf"
 	"github.com/lungctl/lungctl/internal/resample"
 	"github.com/lungctl/lungctl/internal/segment"
 	"github.com/lungctl/lungctl/internal/shareddata"
@@ -113,7 +114,8 @@ func lidc0001Grid(t *testing.T, scan *dicomio.Scan) (*volume.Volume[int16], *vol
 // TestLIDC0001FromItsEdge seeds the LIDC-IDRI-0001 nodule where the
 // detector's clusters met its edge, 8–9 mm off its centre, with their
 // small size hints, on the scan, on the scan with 30 HU of white noise
-// added (a sharper kernel's), and on 5 mm slabs of it. The ground-glass shell was a sphere about
+// added (a sharper kernel's), on 5 mm slabs of it, and blurred in-plane (a
+// softer kernel's, its blur read from the scan by internal/psf). The ground-glass shell was a sphere about
 // the seed, which from the edge cut through the nodule's own margin: the
 // body was part-solid, 34 mm across, 11,870 mm³ at a −753 HU threshold,
 // and with the noise that measurement outranked the solid one and was
@@ -140,6 +142,15 @@ func TestLIDC0001FromItsEdge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A softer kernel: the model's standard one would take its margin's
+	// blur for ground glass (part-solid, 35 mm), the blur read from the
+	// air–skin edge does not.
+	soft := blurXY(hu, 1)
+	edge, _, ok := psf.EdgeSigma(soft)
+	if !ok {
+		t.Fatal("no air–skin edge read on LIDC-IDRI-0001")
+	}
+	softKernel := psf.KernelSigma(edge, scan.HU.Spacing[0])
 	for _, v := range []struct {
 		name string
 		hu   *volume.Volume[int16]
@@ -149,6 +160,7 @@ func TestLIDC0001FromItsEdge(t *testing.T) {
 		{"scan", hu, lung, Options{}},
 		{"scan + 30 HU noise", noisy, lung, Options{}},
 		{"5 mm slabs", slab, slabLung, Options{SourceSpacingMM: [3]float64{1, 1, 5}, SliceThicknessMM: 5}},
+		{"a softer kernel (σ 1 mm more in-plane), its blur read from the skin", soft, lung, Options{KernelSigmaMM: softKernel}},
 	} {
 		for _, seed := range [][3]float64{{50.5, 92.5, -115.5}, {50.7, 84.3, -109.0}} {
 			res, err := Segment(v.hu, v.lung, seed, 10.4, v.opt, nil)
@@ -185,6 +197,52 @@ func slabs(t *testing.T, hu *volume.Volume[int16], n int) *volume.Volume[int16] 
 	out, err := resample.Stack(src, nil, volume.Vec3{1, 1, 1}, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+// blurXY returns hu blurred along x and y by a Gaussian of sigma mm (the
+// 1 mm grid's voxels; kernel to 3σ, renormalised at the volume's edges).
+func blurXY(hu *volume.Volume[int16], sigma float64) *volume.Volume[int16] {
+	r := int(math.Ceil(3 * sigma))
+	w := make([]float64, 2*r+1)
+	for i := range w {
+		x := float64(i - r)
+		w[i] = math.Exp(-x * x / (2 * sigma * sigma))
+	}
+	nx, ny, nz := hu.Dims[0], hu.Dims[1], hu.Dims[2]
+	src := make([]float64, len(hu.Data))
+	for p, v := range hu.Data {
+		src[p] = float64(v)
+	}
+	dst := make([]float64, len(src))
+	for pass := 0; pass < 2; pass++ {
+		step, n := 1, nx // along x, then along y
+		if pass == 1 {
+			step, n = nx, ny
+		}
+		for k := 0; k < nz; k++ {
+			for j := 0; j < ny; j++ {
+				for i := 0; i < nx; i++ {
+					at := i
+					if pass == 1 {
+						at = j
+					}
+					p := i + nx*(j+ny*k)
+					var sum, ws float64
+					for d := max(-r, -at); d <= min(r, n-1-at); d++ {
+						sum += w[d+r] * src[p+d*step]
+						ws += w[d+r]
+					}
+					dst[p] = sum / ws
+				}
+			}
+		}
+		src, dst = dst, src
+	}
+	out := &volume.Volume[int16]{Grid: hu.Grid, Data: make([]int16, len(hu.Data))}
+	for p, v := range src {
+		out.Data[p] = int16(math.Round(v))
 	}
 	return out
 }

@@ -23,7 +23,7 @@ func TestSolidBallSeededBesideIt(t *testing.T) {
 	blurZ(hu, zs)
 	opt := Options{SourceSpacingMM: src}
 	beside := [3]float64{5.5, 0, 0}
-	bl := blurSigma(src, 0, [3]float64(hu.Spacing))
+	bl := blurSigma(src, 0, 0, [3]float64(hu.Spacing))
 	first, err := segmentAt(hu, m, beside, 5, opt, &Workspace{}, bl)
 	if err != nil {
 		t.Fatal(err)

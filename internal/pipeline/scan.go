@@ -11,6 +11,7 @@ import (
 
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/detect"
+	"github.com/lungctl/lungctl/internal/psf"
 	"github.com/lungctl/lungctl/internal/render"
 	"github.com/lungctl/lungctl/internal/warn"
 )
@@ -70,6 +71,16 @@ func Detect(p *Preprocessed, opt detect.Options, dws *detect.Workspace) ([]candi
 	}
 	if opt.Nodule.SliceThicknessMM == 0 {
 		opt.Nodule.SliceThicknessMM = p.SliceThickness
+	}
+	if opt.Nodule.KernelSigmaMM == 0 {
+		// The reconstruction kernel's blur, from the air–skin edge.
+		if s, _, ok := psf.EdgeSigma(p.HU); ok {
+			px := p.AcquisitionSpacing[0]
+			if !(px > 0) {
+				px = p.HU.Spacing[0]
+			}
+			opt.Nodule.KernelSigmaMM = psf.KernelSigma(s, px)
+		}
 	}
 	if dws != nil {
 		opt.Work = dws
