@@ -64,23 +64,7 @@ func (ws *Workspace) ringBeyond(b *boxInfo, t, rl float64, out []float32) []floa
 			ws.dist2[p] = 0
 		}
 	}
-	q := append(ws.queue[:0], int32(start))
-	ws.dist[start] = 0
-	lo, hi := [3]int{nx, ny, nz}, [3]int{-1, -1, -1}
-	for h := 0; h < len(q); h++ {
-		p := int(q[h])
-		c := [3]int{p % nx, (p / nx) % ny, p / (nx * ny)}
-		for a := range c {
-			lo[a], hi[a] = min(lo[a], c[a]), max(hi[a], c[a])
-		}
-		for _, np := range neighbours6(p, nx, ny, nz) {
-			if np >= 0 && ws.dist[np] != 0 && ws.lung[np] != 0 && float64(ws.sm.Data[np]) > t {
-				ws.dist[np] = 0
-				q = append(q, int32(np))
-			}
-		}
-	}
-	ws.queue = q
+	lo, hi, _ := ws.floodAbove(b, t, start)
 	// The ring lies within ggRingOutMM of the region: its box widened by
 	// that holds every ring voxel and every region voxel, so the distance
 	// there is exact; the wall distance needs ggWallMM more, and is then
@@ -128,9 +112,22 @@ func (ws *Workspace) regionNear(b *boxInfo, t, rl, maxMM float64) (centre volume
 	for p := range ws.dist[:n] {
 		ws.dist[p] = edt.Inf
 	}
+	lo, hi, centre := ws.floodAbove(b, t, start)
+	sp := [3]float64(b.grid.Spacing)
+	box := widen(lo, hi, maxMM, sp)
+	edt.Within3Box(ws.dist, nx, ny, nz, box[0], box[1], sp, maxMM, &ws.edt)
+	return centre, true
+}
+
+// floodAbove sets ws.dist to 0 on the region above t that is connected
+// (6-neighbours, in the lung) to the box voxel start (ws.dist must hold no
+// 0 elsewhere) and returns its bounding box (inclusive voxel indices) and
+// centroid (box voxel coordinates).
+func (ws *Workspace) floodAbove(b *boxInfo, t float64, start int) (lo, hi [3]int, centre volume.Vec3) {
+	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	q := append(ws.queue[:0], int32(start))
 	ws.dist[start] = 0
-	lo, hi := [3]int{nx, ny, nz}, [3]int{-1, -1, -1}
+	lo, hi = [3]int{nx, ny, nz}, [3]int{-1, -1, -1}
 	for h := 0; h < len(q); h++ {
 		p := int(q[h])
 		c := [3]int{p % nx, (p / nx) % ny, p / (nx * ny)}
@@ -149,10 +146,7 @@ func (ws *Workspace) regionNear(b *boxInfo, t, rl, maxMM float64) (centre volume
 	for a := range centre {
 		centre[a] /= float64(len(q))
 	}
-	sp := [3]float64(b.grid.Spacing)
-	box := widen(lo, hi, maxMM, sp)
-	edt.Within3Box(ws.dist, nx, ny, nz, box[0], box[1], sp, maxMM, &ws.edt)
-	return centre, true
+	return lo, hi, centre
 }
 
 // anyOutside reports whether a voxel of the index box r (clipped to the
