@@ -38,6 +38,11 @@ func checkScanOutputs(t *testing.T, dir, id string, dicom bool) pipeline.ScanRec
 	if rec.ToolVersion != testVersion || rec.Clinical == nil || rec.Clinical.Sources == nil || rec.Clinical.Defaulted == nil {
 		t.Errorf("%s/done.json: tool %q, clinical %+v", id, rec.ToolVersion, rec.Clinical)
 	}
+	// The kernel's blur, read from the air–skin edge: a phantom's body and
+	// a real chest both have one, and no CT kernel blurs by 2 mm or more.
+	if k := rec.KernelSigmaMM; k == nil || !(*k > 0.1 && *k < 2) {
+		t.Errorf("%s/done.json: kernel_sigma_mm %v, want a read σ of 0.1–2 mm", id, k)
+	}
 	mrk, lab, seg, sr := pipeline.ExportNames(id)
 	want := []string{mrk, lab, pipeline.ReportName(id)}
 	if dicom {

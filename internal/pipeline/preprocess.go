@@ -46,6 +46,10 @@ type PreprocessOptions struct {
 type Preprocessed struct {
 	// ID names the output files (see ScanID).
 	ID string
+	// KernelSigmaMM is the reconstruction kernel's in-plane point spread σ
+	// (mm) that Detect read from the scan's air–skin edge (internal/psf);
+	// 0 until then, or when no edge could be read.
+	KernelSigmaMM float64
 	// SeriesUID is the DICOM SeriesInstanceUID, or the ID for files.
 	SeriesUID string
 	// HU is the resampled volume in HU on an orthogonal grid (LPS).

@@ -52,6 +52,11 @@ type ScanRecord struct {
 	// EmphysemaPct is the % (0–100) of lung voxels at or below −950 HU
 	// (LAA-950); absent without a lung mask.
 	EmphysemaPct *float64 `json:"emphysema_pct,omitempty"`
+	// KernelSigmaMM is the reconstruction kernel's in-plane point spread σ
+	// (mm) read from the scan's air–skin edge, which the lesion
+	// measurements' blur model used; absent when no edge could be read
+	// (the model then assumed a standard kernel's, 0.45 mm).
+	KernelSigmaMM *float64 `json:"kernel_sigma_mm,omitempty"`
 	// Reported is the number of candidates at or above the report
 	// threshold (ReportThreshold), the Brock model's nodule count.
 	Reported int `json:"reported_nodules"`

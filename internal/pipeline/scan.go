@@ -80,6 +80,7 @@ func Detect(p *Preprocessed, opt detect.Options, dws *detect.Workspace) ([]candi
 				px = p.HU.Spacing[0]
 			}
 			opt.Nodule.KernelSigmaMM = psf.KernelSigma(s, px)
+			p.KernelSigmaMM = opt.Nodule.KernelSigmaMM
 		}
 	}
 	if dws != nil {
@@ -148,6 +149,10 @@ func (w *Worker) Process(ctx context.Context, input, scanDir string) (ScanRecord
 		return rec, nil, err
 	}
 	rec.setScored(sc)
+	if p.KernelSigmaMM > 0 {
+		k := math.Round(p.KernelSigmaMM*1000) / 1000
+		rec.KernelSigmaMM = &k
+	}
 	rec.PatientID = p.Sidecar.PatientID
 	set := w.Opt.settings()
 	set.ClinicalRow = w.Opt.Score.Clinical.clinicalRow(p.ID, p.Sidecar.PatientID)
