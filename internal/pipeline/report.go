@@ -59,6 +59,9 @@ func BuildReport(in ReportInput) (report.Patient, error) {
 	if p.ToolVersion == "" {
 		p.ToolVersion = volio.ToolVersion
 	}
+	if rec.KernelSigmaMM != nil {
+		p.KernelSigmaMM = *rec.KernelSigmaMM
+	}
 	if rec.EmphysemaPct != nil {
 		p.EmphysemaPct = *rec.EmphysemaPct
 	}

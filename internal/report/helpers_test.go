@@ -102,7 +102,8 @@ func buildPatient() (Patient, error) {
 		Clinical: []KV{{"Age (years)", "62", false}, {"Sex", "female", false}, {"Family history of lung cancer", "no", true},
 			{"Emphysema (LAA-950 ≥ 5 %)", "yes", false}},
 		ModelSHA256: "9f2c4e1b7a0d3c58e6f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7", ToolVersion: "v0.9.0-test",
-		Warnings: []string{"2 slices missing between z = −120.0 and −117.5 mm; resampled across the gap", "PatientAge absent: age from --clinical"},
+		KernelSigmaMM: 0.613,
+		Warnings:      []string{"2 slices missing between z = −120.0 and −117.5 mm; resampled across the gap", "PatientAge absent: age from --clinical"},
 	}
 	var cs []candidate.Candidate
 	for i, l := range lesions {

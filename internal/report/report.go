@@ -122,6 +122,10 @@ type Patient struct {
 	// ModelSHA256 is the CNN model file's sha256 (hex); ToolVersion
 	// lungctl's version.
 	ModelSHA256, ToolVersion string
+	// KernelSigmaMM is the reconstruction kernel's in-plane blur σ (mm)
+	// the measurements assumed, read from the scan's air–skin edge; 0 or
+	// NaN: not read (a standard kernel's assumed).
+	KernelSigmaMM float64
 	// Warnings are shown prominently in the summary.
 	Warnings []string
 	// Overview is a PNG of the whole scan with the findings marked (e.g.

@@ -181,6 +181,7 @@ func TestContentAndUnits(t *testing.T) {
 		p.ModelSHA256, "v0.9.0-test", "2 slices missing", "2026-03-04T05:06:07Z",
 		"axial · lung W 1500 L -600 HU · 0.14 mm/px", "sagittal · mediastinum W 350 L 40 HU",
 		`<td class="num"><b>31.0</b></td>`, "upper", "lower/middle",
+		"Kernel blur σ</dt><dd>0.61 mm (read from the air–skin edge)",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("report lacks %q", want)
@@ -197,6 +198,11 @@ func TestContentAndUnits(t *testing.T) {
 	}
 	if strings.Contains(page, "Malignancy is the Brock probability ×") {
 		t.Error("the note says the Malignancy column is weighted by detection; it is not")
+	}
+	// A scan whose kernel blur could not be read says what was assumed.
+	p.KernelSigmaMM = 0
+	if page := renderPatient(t, p); !strings.Contains(page, "not read from the scan (a standard kernel&#39;s 0.45 mm assumed)") {
+		t.Error("a report without a read kernel blur does not say the standard one was assumed")
 	}
 	if strings.Contains(page, "reported (detection score") {
 		t.Error("report counts reported findings though no threshold was given")

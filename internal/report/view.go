@@ -102,6 +102,7 @@ type patientView struct {
 	LungRADS  string
 	LRClass   string
 	Emph      string
+	Kernel    string
 	Defaulted bool
 	Overview  imageView
 	Findings  []findingView
@@ -111,7 +112,11 @@ type patientView struct {
 func newPatientView(p Patient) patientView {
 	v := patientView{CSS: template.CSS(styleCSS), CSP: cspBase + "; script-src 'none'", P: p,
 		Title: "Nodule report: " + orDash(p.ID), Prob: pct(p.CancerProbability), Scorer: scorerName(p.Scorer),
-		LungRADS: orDash(p.LungRADS), LRClass: lrClass(p.LungRADS), Emph: num(p.EmphysemaPct, 1)}
+		LungRADS: orDash(p.LungRADS), LRClass: lrClass(p.LungRADS), Emph: num(p.EmphysemaPct, 1),
+		Kernel: "not read from the scan (a standard kernel's 0.45 mm assumed)"}
+	if isFinite(p.KernelSigmaMM) && p.KernelSigmaMM > 0 {
+		v.Kernel = num(p.KernelSigmaMM, 2) + " mm (read from the air–skin edge)"
+	}
 	if p.Scorer == "cnn" {
 		v.MalBasis = "CNN probability (Brock's where the CNN did not score)"
 	} else {
