@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/cluster"
@@ -400,13 +399,9 @@ func maskBox(m *volume.Volume[uint8]) (lo, hi [3]int, any bool) {
 		for k := k0; k < k1; k++ {
 			for j := 0; j < ny; j++ {
 				row := m.Data[(k*ny+j)*nx : (k*ny+j+1)*nx]
-				first := slices.IndexFunc(row, func(v uint8) bool { return v != 0 })
+				first, last := volume.RowSpan(row)
 				if first < 0 {
 					continue
-				}
-				last := nx - 1
-				for row[last] == 0 {
-					last--
 				}
 				b.any = true
 				b.lo = [3]int{min(b.lo[0], first), min(b.lo[1], j), min(b.lo[2], k)}

@@ -141,13 +141,9 @@ func sideExtremes(lung *volume.Volume[uint8], mid float64, axial bool) (lo, hi [
 				if axial {
 					// z is the row's; x grows with i, so the row's first
 					// and last mask voxels tell which sides it reaches.
-					f := slices.IndexFunc(row, func(v uint8) bool { return v != 0 })
+					f, l := volume.RowSpan(row)
 					if f < 0 {
 						continue
-					}
-					l := nx - 1
-					for row[l] == 0 {
-						l--
 					}
 					for _, i := range [2]int{f, l} {
 						s := side(w0[0]+float64(i)*step[0], mid)

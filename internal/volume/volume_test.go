@@ -160,3 +160,22 @@ func TestCoversAndExtent(t *testing.T) {
 		t.Errorf("ExtentText %q", s)
 	}
 }
+
+// TestRowSpan: the first and last non-zero bytes, one when there is one,
+// and none in an empty or all-zero row.
+func TestRowSpan(t *testing.T) {
+	for _, c := range []struct {
+		row         []uint8
+		first, last int
+	}{
+		{[]uint8{0, 0, 1, 0, 2, 0}, 2, 4},
+		{[]uint8{0, 0, 0, 7}, 3, 3},
+		{[]uint8{5}, 0, 0},
+		{[]uint8{0, 0, 0}, -1, -1},
+		{nil, -1, -1},
+	} {
+		if f, l := RowSpan(c.row); f != c.first || l != c.last {
+			t.Errorf("RowSpan(%v) = %d, %d, want %d, %d", c.row, f, l, c.first, c.last)
+		}
+	}
+}
