@@ -230,7 +230,8 @@ columns) filled; probability keeps the detection score.
          and emphysema. Covariates come from the DICOM header (PatientAge,
          PatientSex), overridden by --clinical; unknown ones are defaulted
          (age 62, the model's centre; an unknown yes/no counts half) and
-         emphysema, when not given, is measured (LAA-950 >= 5 %). Needs the
+         emphysema, when not given, is measured (LAA-950 >= 5 %, a scan
+         with over 20 HU of lung noise read smoothed down to it). Needs the
          measured columns detect writes (type, long_axis_mm, ...) and the lung
          mask (found beside a NIfTI, or computed).
   cnn    the 3-D CNN on a 32 mm cube around each candidate. The embedded

@@ -43,6 +43,13 @@ func checkScanOutputs(t *testing.T, dir, id string, dicom bool) pipeline.ScanRec
 	if k := rec.KernelSigmaMM; k == nil || !(*k > 0.1 && *k < 2) {
 		t.Errorf("%s/done.json: kernel_sigma_mm %v, want a read σ of 0.1–2 mm", id, k)
 	}
+	// The lung's noise, read from neighbouring voxels, and LAA-950 as read
+	// beside the value the emphysema cut used (the same unless the noise
+	// exceeds the 20 HU reference).
+	if n, e, raw := rec.LungNoiseHU, rec.EmphysemaPct, rec.EmphysemaRawPct; n == nil || !(*n > 1 && *n < 200) || e == nil || raw == nil ||
+		*n <= 20 && *e != *raw {
+		t.Errorf("%s/done.json: lung_noise_hu %v, emphysema_pct %v, emphysema_raw_pct %v", id, n, e, raw)
+	}
 	mrk, lab, seg, sr := pipeline.ExportNames(id)
 	want := []string{mrk, lab, pipeline.ReportName(id)}
 	if dicom {

@@ -243,7 +243,7 @@ become _, leading dots _).
 
 Each scan is preprocessed, its candidates detected and measured, and
 characterised (upper zone, Lung-RADS per nodule and per patient, emphysema as
-LAA-950) and scored with --scorer: brock (default: the Brock/PanCan model on
+LAA-950, read at a standard scan's 20 HU of noise) and scored with --scorer: brock (default: the Brock/PanCan model on
 the measurements and the patient's age, sex, family history and emphysema),
 cnn (the 3-D CNN; the embedded model knows phantoms only, and run warns) or
 fused (their mean when the model's card says it was trained on patients, else

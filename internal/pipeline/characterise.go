@@ -52,8 +52,11 @@ func ParseScorer(s string) (Scorer, error) {
 
 // PatientRisk is a scan's patient-level characterisation.
 type PatientRisk struct {
-	// EmphysemaPct is the % of lung voxels at or below −950 HU (LAA-950).
+	// EmphysemaPct is the % of lung voxels at or below −950 HU (LAA-950),
+	// read with the image noise brought down to risk.NoiseRefHU;
+	// Densitometry holds that reading's noise, smoothing and raw value.
 	EmphysemaPct float64
+	Densitometry risk.Densitometry
 	// LungRADS is the most suspicious category among the reported nodules
 	// ("1" when none is reported: a negative screen).
 	LungRADS string
@@ -75,7 +78,8 @@ type PatientRisk struct {
 // covariates, and measures the patient: emphysema, Lung-RADS, nodule count.
 // An unknown emphysema covariate is taken from the measured LAA-950
 // (risk.EmphysemaPresent), the way PanCan's radiologists judged it on the
-// CT. Brock's size is the candidate's long axis (the maximum diameter the
+// CT; a noisy scan is read smoothed to a standard scan's noise first
+// (risk.Emphysema), so that low-dose noise is not taken for emphysema. Brock's size is the candidate's long axis (the maximum diameter the
 // model was fitted on); its nodule count is the number of reported
 // candidates, plus one for a candidate below the report threshold (the
 // count includes the nodule scored). A candidate whose measurements a model
@@ -90,11 +94,12 @@ func Characterise(p *Preprocessed, cs []candidate.Candidate, clin risk.Clinical)
 	if err := clin.Validate(); err != nil {
 		return pr, fmt.Errorf("characterise %s: %w", p.ID, err)
 	}
-	laa, err := risk.LAA950(p.HU, p.Lung)
+	dens, err := risk.Emphysema(p.HU, p.Lung)
 	if err != nil {
 		return pr, fmt.Errorf("characterise %s: %w", p.ID, err)
 	}
-	pr.EmphysemaPct = laa
+	laa := dens.LAA950
+	pr.EmphysemaPct, pr.Densitometry = laa, dens
 	if clin.Emphysema == risk.Unknown {
 		if yes, err := risk.EmphysemaPresent(laa); err == nil {
 			clin.Emphysema = risk.TriOf(yes)

@@ -50,8 +50,14 @@ type ScanRecord struct {
 	// suspicious reported nodule's ("1" when none is reported).
 	LungRADS string `json:"lung_rads,omitempty"`
 	// EmphysemaPct is the % (0–100) of lung voxels at or below −950 HU
-	// (LAA-950); absent without a lung mask.
-	EmphysemaPct *float64 `json:"emphysema_pct,omitempty"`
+	// (LAA-950), read with the image noise brought down to a standard
+	// scan's (risk.NoiseRefHU, 20 HU); absent without a lung mask.
+	// EmphysemaRawPct is the same count on the image as read, and
+	// LungNoiseHU the in-plane noise SD read in the lung (absent when it
+	// could not be read).
+	EmphysemaPct    *float64 `json:"emphysema_pct,omitempty"`
+	EmphysemaRawPct *float64 `json:"emphysema_raw_pct,omitempty"`
+	LungNoiseHU     *float64 `json:"lung_noise_hu,omitempty"`
 	// KernelSigmaMM is the reconstruction kernel's in-plane point spread σ
 	// (mm) read from the scan's air–skin edge, which the lesion
 	// measurements' blur model used; absent when no edge could be read

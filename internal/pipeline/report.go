@@ -54,7 +54,7 @@ type ReportInput struct {
 func BuildReport(in ReportInput) (report.Patient, error) {
 	rec := in.Rec
 	p := report.Patient{ID: rec.ID, SeriesUID: rec.SeriesUID, Input: rec.Input, CancerProbability: rec.Cancer,
-		Scorer: rec.Scorer, LungRADS: rec.LungRADS, ReportThreshold: ReportThreshold, Reported: rec.Reported, EmphysemaPct: math.NaN(), Clinical: clinicalKVs(rec.Clinical, rec.EmphysemaPct),
+		Scorer: rec.Scorer, LungRADS: rec.LungRADS, ReportThreshold: ReportThreshold, Reported: rec.Reported, EmphysemaPct: math.NaN(), EmphysemaRawPct: math.NaN(), LungNoiseHU: math.NaN(), Clinical: clinicalKVs(rec.Clinical, rec.EmphysemaPct),
 		ModelSHA256: rec.ModelSHA256, ToolVersion: rec.ToolVersion, Warnings: foldWarnings(rec.Warnings)}
 	if p.ToolVersion == "" {
 		p.ToolVersion = volio.ToolVersion
@@ -64,6 +64,12 @@ func BuildReport(in ReportInput) (report.Patient, error) {
 	}
 	if rec.EmphysemaPct != nil {
 		p.EmphysemaPct = *rec.EmphysemaPct
+	}
+	if rec.EmphysemaRawPct != nil {
+		p.EmphysemaRawPct = *rec.EmphysemaRawPct
+	}
+	if rec.LungNoiseHU != nil {
+		p.LungNoiseHU = *rec.LungNoiseHU
 	}
 	order := Ordered(in.Cands, OrderMalignancy)
 	sorted := make([]candidate.Candidate, len(order))

@@ -174,7 +174,12 @@ func (r *ScanRecord) setScored(s *Scored) {
 	r.Clinical = s.Clinical
 	if s.Masked {
 		e := math.Round(s.Risk.EmphysemaPct*1000) / 1000
-		r.EmphysemaPct, r.LungRADS, r.Reported = &e, s.Risk.LungRADS, s.Risk.Reported
+		raw := math.Round(s.Risk.Densitometry.RawLAA950*1000) / 1000
+		r.EmphysemaPct, r.EmphysemaRawPct, r.LungRADS, r.Reported = &e, &raw, s.Risk.LungRADS, s.Risk.Reported
+		if n := s.Risk.Densitometry.NoiseHU; n > 0 {
+			n = math.Round(n*10) / 10
+			r.LungNoiseHU = &n
+		}
 	}
 	r.Warnings = append(r.Warnings, s.Warnings...)
 }

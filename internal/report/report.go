@@ -115,8 +115,13 @@ type Patient struct {
 	ReportThreshold float64
 	Reported        int
 	// EmphysemaPct is the percentage (0–100) of lung voxels below −950 HU;
-	// NaN = not measured.
-	EmphysemaPct float64
+	// NaN = not measured. EmphysemaRawPct is the same on the image as read
+	// and LungNoiseHU the image noise read in the lung (NaN or 0: not
+	// read); they differ from it when a noisy scan was smoothed to a
+	// standard scan's noise first.
+	EmphysemaPct    float64
+	EmphysemaRawPct float64
+	LungNoiseHU     float64
 	// Clinical lists the covariates the scorer used, in order.
 	Clinical []KV
 	// ModelSHA256 is the CNN model file's sha256 (hex); ToolVersion

@@ -102,6 +102,7 @@ type patientView struct {
 	LungRADS  string
 	LRClass   string
 	Emph      string
+	EmphSub   string
 	Kernel    string
 	Defaulted bool
 	Overview  imageView
@@ -116,6 +117,13 @@ func newPatientView(p Patient) patientView {
 		Kernel: "not read from the scan (a standard kernel's 0.45 mm assumed)"}
 	if isFinite(p.KernelSigmaMM) && p.KernelSigmaMM > 0 {
 		v.Kernel = num(p.KernelSigmaMM, 2) + " mm (read from the air–skin edge)"
+	}
+	v.EmphSub = "LAA-950"
+	if isFinite(p.LungNoiseHU) && p.LungNoiseHU > 0 {
+		v.EmphSub = "LAA-950; lung noise " + num(p.LungNoiseHU, 0) + " HU"
+		if isFinite(p.EmphysemaRawPct) && isFinite(p.EmphysemaPct) && p.EmphysemaRawPct != p.EmphysemaPct {
+			v.EmphSub += ", read smoothed to 20 HU (" + num(p.EmphysemaRawPct, 1) + " % as read)"
+		}
 	}
 	if p.Scorer == "cnn" {
 		v.MalBasis = "CNN probability (Brock's where the CNN did not score)"
