@@ -164,8 +164,11 @@ func NoiseHU(hu *volume.Volume[int16], lung *volume.Volume[uint8]) (sigma float6
 		return 0, false
 	}
 	nx, ny, nz := hu.Dims[0], hu.Dims[1], hu.Dims[2]
-	const bins = 4096
-	hists := make([][bins]int64, par.Limit())
+	// Differences of 2048 HU and more share the last bin: the median lies
+	// far below it. One histogram per worker, and never more workers than
+	// slices read.
+	const bins = 2048
+	hists := make([][bins]int64, min(par.Limit(), (nz+1)/2))
 	// Every other slice: millions of pairs either way, at half the cost.
 	par.Chunks((nz+1)/2, 1, func(w, lo, hi int) {
 		h := &hists[w]

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/par"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -209,5 +210,32 @@ func TestSmoothingFor(t *testing.T) {
 	}
 	if a := smoothingFor(1000); a != 1.0/3 {
 		t.Errorf("smoothingFor(1000) = %v, want the box, 1/3", a)
+	}
+}
+
+// TestEmphysemaMemory: the noise reading and the smoothed count allocate
+// a histogram per worker, never a volume-sized buffer (here 3 MB of HU and
+// mask, noisy enough to be smoothed), and no more histograms than the
+// slices read even when many threads are allowed.
+func TestEmphysemaMemory(t *testing.T) {
+	hu, lung, _ := noisyLung(t, 24, 60)
+	if d, err := Emphysema(hu, lung); err != nil || d.Smoothing == 0 {
+		t.Fatalf("Emphysema = %+v, %v; want a smoothed reading", d, err)
+	}
+	old := par.Limit()
+	par.SetLimit(4096)
+	defer par.SetLimit(old)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const calls = 3
+	for range calls {
+		if _, err := Emphysema(hu, lung); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	// 24 slices read: 24 histograms of 16 KiB at most, plus the chunks'.
+	if per := (after.TotalAlloc - before.TotalAlloc) / calls; per > 24*16<<10+64<<10 {
+		t.Errorf("Emphysema allocates %d bytes per call on a %d-voxel volume", per, len(hu.Data))
 	}
 }
