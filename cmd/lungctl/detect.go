@@ -178,14 +178,17 @@ plane: a juxtapleural nodule is a dome) and contact with the chest wall, and the
 cluster's and lesion's sizes, fitted on phantom seeds 1-20
 (it ranks candidates; 0.5 is even odds on phantoms, not a patient probability).
 Last, small lesions that stand free in the lung are looked for whatever the
-mean-shift made of them (slices of 2.5 mm or thinner, grid of 1.25 mm or finer):
-after 1 mm smoothing, a local maximum whose region, halfway from the lung around
-it to its peak, closes within 8 mm and is about as wide as long, and at 0.35 of
+mean-shift made of them (slices of 2.5 mm or thinner, grid of 1.25 mm or finer;
+on touching slices up to 5 mm thick too, see below): after 1 mm smoothing, a
+local maximum whose region, halfway from the lung around it to its peak,
+closes within 8 mm and is about as wide as long (on 5 mm slices: as wide as
+long in the axial plane, and along z no taller than its radius plus half a
+slice and 1 mm each way, as a small ball averaged into two slices is), and at 0.35 of
 the way, less the lung's own spread, is still closed, or closed at 0.35 in the
 unsmoothed HU (a vessel's piece joins its vessel there, even through noise; a
 lesion beside a vessel is joined to it only by the smoothing). Such a blob raises the score of the candidate
 it lies in to a logistic score of its contrast, fitted on phantom seeds 1-20, or
-is segmented and becomes a candidate. So, on the same slices and grid, do
+is segmented and becomes a candidate. So, on 2.5 mm slices or thinner and that grid, do
 small nodules on the wall, which smoothing merges into the wall's edge: a
 piece of tissue (-400 HU and up, 8 mm3 or more) in the lung mask that touches
 the mask's outside, ends within a 20 mm ball's volume, faces the lung on at
