@@ -54,16 +54,8 @@ func TestLAA950Memory(t *testing.T) {
 		hu.Data[i] = int16(-1000 + i%100)
 	}
 	_, _ = LAA950(hu, lung)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	const calls = 10
-	for range calls {
-		if _, err := LAA950(hu, lung); err != nil {
-			t.Fatal(err)
-		}
-	}
-	runtime.ReadMemStats(&after)
-	if per := (after.TotalAlloc - before.TotalAlloc) / calls; per > 4096 {
+	per := bytesPerCall(t, 10, func() error { _, err := LAA950(hu, lung); return err })
+	if per > 4096 {
 		t.Errorf("LAA950 allocates %d bytes per call on a %d-voxel volume", per, len(hu.Data))
 	}
 }
@@ -225,17 +217,24 @@ func TestEmphysemaMemory(t *testing.T) {
 	old := par.Limit()
 	par.SetLimit(4096)
 	defer par.SetLimit(old)
+	per := bytesPerCall(t, 3, func() error { _, err := Emphysema(hu, lung); return err })
+	// 24 slices read: 24 histograms of 16 KiB at most, plus the chunks'.
+	if per > 24*16<<10+64<<10 {
+		t.Errorf("Emphysema allocates %d bytes per call on a %d-voxel volume", per, len(hu.Data))
+	}
+}
+
+// bytesPerCall returns the bytes f allocates per call, over calls calls;
+// an error from f fails the test.
+func bytesPerCall(t *testing.T, calls int, f func() error) uint64 {
+	t.Helper()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	const calls = 3
 	for range calls {
-		if _, err := Emphysema(hu, lung); err != nil {
+		if err := f(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	runtime.ReadMemStats(&after)
-	// 24 slices read: 24 histograms of 16 KiB at most, plus the chunks'.
-	if per := (after.TotalAlloc - before.TotalAlloc) / calls; per > 24*16<<10+64<<10 {
-		t.Errorf("Emphysema allocates %d bytes per call on a %d-voxel volume", per, len(hu.Data))
-	}
+	return (after.TotalAlloc - before.TotalAlloc) / uint64(calls)
 }
