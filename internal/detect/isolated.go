@@ -423,7 +423,7 @@ func (ws *Workspace) addIsolated(hu *volume.Volume[int16], lung *volume.Volume[u
 	}
 	cs, meas, feats = ws.addBlobs(hu, lung, blobs, cs, meas, feats, opt)
 	if thick > 0 {
-		cs, meas, feats = ws.rank(cs, meas, feats)
+		cs, meas, feats = rankAll(cs, meas, feats)
 		return cs, meas, feats, nil
 	}
 	if !opt.noBumps {
@@ -432,13 +432,13 @@ func (ws *Workspace) addIsolated(hu *volume.Volume[int16], lung *volume.Volume[u
 	if !opt.noGroundGlass {
 		cs, meas, feats = ws.addGroundGlass(hu, lung, cs, meas, feats, opt)
 	}
-	cs, meas, feats = ws.rank(cs, meas, feats)
+	cs, meas, feats = rankAll(cs, meas, feats)
 	return cs, meas, feats, nil
 }
 
-// rank orders the candidates, their measurements and features by score
+// rankAll orders the candidates, their measurements and features by score
 // (rankIdx).
-func (ws *Workspace) rank(cs []candidate.Candidate, meas []*nodule.Result, feats []Features) ([]candidate.Candidate, []*nodule.Result, []Features) {
+func rankAll(cs []candidate.Candidate, meas []*nodule.Result, feats []Features) ([]candidate.Candidate, []*nodule.Result, []Features) {
 	idx := make([]int, len(cs))
 	for i := range idx {
 		idx[i] = i
