@@ -16,6 +16,7 @@ import (
 	"github.com/lungctl/lungctl/internal/candidate"
 	"github.com/lungctl/lungctl/internal/dicomio"
 	"github.com/lungctl/lungctl/internal/pipeline"
+	"github.com/lungctl/lungctl/internal/risk"
 	"github.com/lungctl/lungctl/internal/shareddata"
 	"github.com/lungctl/lungctl/internal/volio"
 	"github.com/lungctl/lungctl/internal/volume"
@@ -45,9 +46,9 @@ func checkScanOutputs(t *testing.T, dir, id string, dicom bool) pipeline.ScanRec
 	}
 	// The lung's noise, read from neighbouring voxels, and LAA-950 as read
 	// beside the value the emphysema cut used (the same unless the noise
-	// exceeds the 20 HU reference).
+	// exceeds the reference, risk.NoiseRefHU).
 	if n, e, raw := rec.LungNoiseHU, rec.EmphysemaPct, rec.EmphysemaRawPct; n == nil || !(*n > 1 && *n < 200) || e == nil || raw == nil ||
-		*n <= 20 && *e != *raw {
+		*n <= risk.NoiseRefHU && *e != *raw {
 		t.Errorf("%s/done.json: lung_noise_hu %v, emphysema_pct %v, emphysema_raw_pct %v", id, n, e, raw)
 	}
 	mrk, lab, seg, sr := pipeline.ExportNames(id)

@@ -122,7 +122,7 @@ func newPatientView(p Patient) patientView {
 	if isFinite(p.LungNoiseHU) && p.LungNoiseHU > 0 {
 		v.EmphSub = "LAA-950; lung noise " + num(p.LungNoiseHU, 0) + " HU"
 		if isFinite(p.EmphysemaRawPct) && isFinite(p.EmphysemaPct) && p.EmphysemaRawPct != p.EmphysemaPct {
-			v.EmphSub += ", read smoothed to 20 HU (" + num(p.EmphysemaRawPct, 1) + " % as read)"
+			v.EmphSub += ", read smoothed to " + num(risk.NoiseRefHU, 0) + " HU (" + num(p.EmphysemaRawPct, 1) + " % as read)"
 		}
 	}
 	if p.Scorer == "cnn" {
