@@ -133,7 +133,7 @@ func newPhantomCmd() *cobra.Command {
 	f.IntVar(&count, "count", 1, "number of patients, 1-100000")
 	f.StringVar(&size, "size", "full", "scan size: full (512x512, 0.70 mm) or small (128x128, 2.5 mm)")
 	f.IntVar(&nodules, "nodules", 0, "lesions per patient, at most 100 (0 = random 4-7, negative = none)")
-	f.StringVar(&kinds, "kinds", "default", "lesion kinds: default (the mix), all, or a comma-separated list of round, lobulated, spiculated, juxtapleural, calcified, groundglass, partsolid, mass")
+	f.StringVar(&kinds, "kinds", "default", "lesion kinds: default (the mix), all, or a comma-separated list of round, lobulated, spiculated, juxtapleural, calcified, groundglass, partsolid, mass, juxtavascular")
 	f.Float64Var(&noise, "noise", 0, "noise standard deviation in HU after filtering, at most 500 (0 = 20, negative = none)")
 	f.Float64Var(&minD, "min-diameter", 0, "smallest nodule diameter in mm (0 = 3)")
 	f.Float64Var(&maxD, "max-diameter", 0, "largest nodule diameter in mm, at most 60 (0 = 30)")
@@ -197,9 +197,11 @@ lesions of known position, size and type:
   partsolid     ground glass 8-30 mm with a 2-15 mm solid core
   mass          30-80 mm, lobulated and/or spiculated, on the chest wall,
                 the mediastinum or in the lung
+  juxtavascular a round solid nodule, 3-30 mm, against a vessel of 1-3 mm
+                radius that runs along its side (only with --kinds)
 
-By default each patient gets 4-7 lesions of every kind (a mass in 40 % of
-patients); --kinds fixes them (lesion n gets the n-th kind of the list,
+By default each patient gets 4-7 lesions of the first eight kinds (a mass in
+40 % of patients); --kinds fixes them (lesion n gets the n-th kind of the list,
 cycling). The scan is rendered like a scanner's: partial volume, a Gaussian
 point-spread function (--psf-fwhm pixels), a Gaussian slice profile
 (--slice-fwhm mm) and noise filtered like a reconstruction kernel (--noise HU,

@@ -83,7 +83,7 @@ func deepIn(l *lesion, p vec, d float64, reg int8) bool {
 // lesions must cover the documented ranges.
 func TestKindDensities(t *testing.T) {
 	rng := newRand(5, 0)
-	size := map[Kind]float64{Round: 14, Lobulated: 14, Spiculated: 12, Juxtapleural: 14, Calcified: 9, GroundGlass: 18, PartSolid: 30, Mass: 40}
+	size := map[Kind]float64{Round: 14, Lobulated: 14, Spiculated: 12, Juxtapleural: 14, Calcified: 9, GroundGlass: 18, PartSolid: 30, Mass: 40, Juxtavascular: 14}
 	for _, k := range AllKinds {
 		l := newLesion(rng, k, size[k])
 		l.moveTo(vec{0.3, -0.2, 0.4}, nil)

@@ -24,7 +24,8 @@ func PatchGrid(size int) volume.Grid {
 // radius 0.5–3 mm) and sometimes a pleural wall (+40 HU half-space); when
 // nodule is true, one lesion of the given kind (any of AllKinds) and
 // diameter (mm) with its centre within ±1 mm of the patch centre (a
-// juxtapleural one always has a wall a quarter radius beyond it). The
+// juxtapleural one always has a wall a quarter radius beyond it, a
+// juxtavascular one a vessel along its side). The
 // lesion is drawn as Generate draws it (supersampled partial volume) but
 // neither clipped to a lung nor blurred: patches keep the original simple
 // acquisition model (1 mm box voxels, white noise). Deterministic per seed. Patch runs on one
@@ -95,6 +96,15 @@ func PatchInto(dst *volume.Volume[int16], seed int64, kind Kind, diameterMM floa
 		}
 		l := 2 * float64(size)
 		ls = append(ls, newLayer(newTube(sub(p, scale(d, l)), add(p, scale(d, l)), vr, vr*(0.7+0.3*rng.Float64())), 40, lungNone))
+	}
+	// A vessel along a juxtavascular nodule's side, sunk into it by up to
+	// a quarter of its radius (as placeLesion puts it).
+	if hasNod && kind == Juxtavascular {
+		vr := 1 + 2*rng.Float64()
+		d := randomUnit(rng)
+		p := add(c, scale(perpendicular(rng, d), vr+(0.75+0.25*rng.Float64())*r))
+		l := 2 * float64(size)
+		ls = append(ls, newLayer(newTube(sub(p, scale(d, l)), add(p, scale(d, l)), vr, vr), 40, lungNone))
 	}
 	for i := range ls {
 		ls[i].lo = vec{math.Max(ls[i].lo[0], lo[0]), math.Max(ls[i].lo[1], lo[1]), math.Max(ls[i].lo[2], lo[2])}

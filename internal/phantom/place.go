@@ -17,13 +17,16 @@ import (
 //     centre lies inside the pleura at 0.55–0.85 of the body's smallest
 //     radius within 30° of the wall's normal, so it meets the wall over a
 //     broad base;
+//   - juxtavascular nodules: against a vessel of 1–3 mm radius (atVessel),
+//     at least 3 mm clear of the pleura;
 //   - every other kind: in the parenchyma at least 3 mm clear of the pleura
 //     (spicules may reach it).
 //
 // Every lesion is clipped to its lung. It must keep clear of the trachea
 // and main bronchi, the spine and ribs, thick vessels (ground glass lets
 // vessels under 2.5 mm radius through, a part-solid core keeps vessels of
-// 1.5 mm and more out, a mass only the hilar trunks), segmental bronchi,
+// 1.5 mm and more out, a mass only the hilar trunks, a juxtavascular
+// nodule only from its middle), segmental bronchi,
 // scars and the other lesions.
 func (a *anatomy) placeLesion(rng *rand.Rand, k Kind, d float64, others []*lesion) (*lesion, error) {
 	l := newLesion(rng, k, d)
@@ -61,6 +64,9 @@ func (a *anatomy) placeLesion(rng *rand.Rand, k Kind, d float64, others []*lesio
 			ok = ok && a.insideGrid(p, d/2+2)
 		case k == Mass && mode != LocationParenchyma:
 			p, ok = a.massAtWall(s, p, l, mode, rng)
+		case k == Juxtavascular:
+			p, ok = a.atVessel(rng, l.body.rmax)
+			ok = ok && a.lungDist(p) <= -(l.bodyReachAt()+3)
 		default:
 			ok = a.lungDist(p) <= -(l.bodyReachAt() + 3)
 		}
@@ -81,6 +87,26 @@ func (a *anatomy) placeLesion(rng *rand.Rand, k Kind, d float64, others []*lesio
 		return l, nil
 	}
 	return nil, fmt.Errorf("%w after %d tries", ErrNoRoom, tries)
+}
+
+// atVessel draws a place for a juxtavascular nodule of body radius r
+// (mm): a random vessel of 1–3 mm radius where it is drawn (away from a
+// fifth of its length at either end), and the point the vessel's radius
+// plus 0.75–1.0 r from its axis in a random direction perpendicular to
+// it. ok is false when the vessel drawn is thinner or thicker.
+func (a *anatomy) atVessel(rng *rand.Rand, r float64) (vec, bool) {
+	if len(a.vessels) == 0 {
+		return vec{}, false
+	}
+	t := a.vessels[rng.IntN(len(a.vessels))]
+	s := 0.2 + 0.6*rng.Float64()
+	vr := t.ra + s*(t.rb-t.ra)
+	if vr < 1 || vr > 3 || t.l2 == 0 {
+		return vec{}, false
+	}
+	axis := add(t.a, scale(t.ab, s))
+	u := perpendicular(rng, scale(t.ab, 1/math.Sqrt(t.l2)))
+	return add(axis, scale(u, vr+(0.75+0.25*rng.Float64())*r)), true
 }
 
 // bodyReachAt is the radius (mm) about the centre that holds the body and
@@ -197,6 +223,12 @@ func (a *anatomy) clear(p vec, l *lesion, others []*lesion) bool {
 		switch k {
 		case Mass:
 			if vr >= 3.5 && d < 0.5*r {
+				return false
+			}
+		case Juxtavascular:
+			// Vessels may meet it (one is placed against it), but none
+			// may run through its middle.
+			if d < 0.6*r {
 				return false
 			}
 		case GroundGlass, PartSolid:

@@ -160,6 +160,13 @@ func TestDefaultMix(t *testing.T) {
 	t.Log(b.String())
 	t.Logf("locations: %v", locs)
 	for _, k := range AllKinds {
+		if k == Juxtavascular {
+			// Only --kinds draws it (TestJuxtavascularPlaced).
+			if count[k] != 0 {
+				t.Errorf("%d juxtavascular lesions in the default mix", count[k])
+			}
+			continue
+		}
 		if count[k] == 0 {
 			t.Errorf("no %s lesion in 20 scans", k)
 		}
@@ -168,5 +175,42 @@ func TestDefaultMix(t *testing.T) {
 		if scans[k] < 5 {
 			t.Errorf("%s in only %d of 20 scans", k, scans[k])
 		}
+	}
+}
+
+// A juxtavascular nodule meets a vessel of 1–3 mm radius that runs along
+// its side, sunk into it by at most a quarter of its radius, and no vessel
+// runs through its middle; its truth is the nodule's own (solid, smooth).
+func TestJuxtavascularPlaced(t *testing.T) {
+	n := 0
+	for seed := int64(1); seed <= 4; seed++ {
+		p, err := newPlan(Options{Seed: seed, Size: Full, Kinds: []Kind{Juxtavascular}, Nodules: 4})
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		for _, l := range p.les {
+			n++
+			r := l.body.rmax
+			touching := false
+			for _, v := range p.a.vessels {
+				d, s := v.dist(l.c[0], l.c[1], l.c[2])
+				vr := v.ra + s*(v.rb-v.ra)
+				if d < 0.6*r-1e-9 {
+					t.Errorf("seed %d: a vessel of radius %.1f mm %.2f mm from the centre of a %.1f mm nodule", seed, vr, d, 2*r)
+				}
+				if vr >= 1-1e-9 && vr <= 3+1e-9 && d >= 0.75*r-1e-6 && d <= r+1e-6 {
+					touching = true
+				}
+			}
+			if !touching {
+				t.Errorf("seed %d: a %.1f mm juxtavascular nodule at %.1f, %.1f, %.1f meets no vessel of 1–3 mm radius", seed, 2*r, l.c[0], l.c[1], l.c[2])
+			}
+			if tr := l.truth(); tr.Type != TypeSolid || tr.Location != LocationParenchyma || tr.Spiculated {
+				t.Errorf("seed %d: truth %+v", seed, tr)
+			}
+		}
+	}
+	if n < 12 {
+		t.Errorf("%d juxtavascular nodules placed in 4 scans, want 16", n)
 	}
 }
