@@ -248,9 +248,11 @@ type Workspace struct {
 	dist  []float32
 	dist2 []float32
 	queue []int32
-	solid []int32   // the voxels solidPart labelled lSolid
-	tex   []float32 // smallCore's body values, for the texture's spread
-	edt   edt.Workspace
+	// vessel holds the voxels cutVessels takes off a body.
+	vessel []int32
+	solid  []int32   // the voxels solidPart labelled lSolid
+	tex    []float32 // smallCore's body values, for the texture's spread
+	edt    edt.Workspace
 	// runs: per spiculation ray, the strand run beyond the body (mm; −1:
 	// none that ends), exits where it leaves the body (mm); spk the
 	// strand rays, seen their grouping marks, group one group's rays.
@@ -540,6 +542,9 @@ type boxInfo struct {
 	coreMed float64 // the median smoothed HU within coreRadius of the seed
 	coreCap float64 // the threshold's cap on the core's density (HU, CoreCapHU by default)
 	body    [2]int  // the body's first and last box index, while measure runs
+	// thin is whether the acquisition's slices are thin enough for
+	// cutVessels (vesselCutMaxSliceMM).
+	thin bool
 }
 
 func (b *boxInfo) len() int { return b.n[0] * b.n[1] * b.n[2] }
@@ -550,6 +555,11 @@ func (ws *Workspace) extract(hu *volume.Volume[int16], lung *volume.Volume[uint8
 	ci := hu.WorldToIndex(volume.Vec3(seed))
 	half := math.Min(math.Max(1.2*hint+10, 15), opt.MaxBoxMM/2)
 	b := &boxInfo{coreCap: CoreCapHU}
+	slice := opt.SourceSpacingMM[2]
+	if slice == 0 {
+		slice = hu.Spacing[2]
+	}
+	b.thin = math.Max(slice, opt.SliceThicknessMM) <= vesselCutMaxSliceMM
 	if opt.coreCap != 0 {
 		b.coreCap = opt.coreCap
 	}
