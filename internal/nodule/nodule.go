@@ -530,25 +530,6 @@ func (r *Result) pleuraLine(ws *Workspace, b *boxInfo) error {
 // capMM is the region's reach (mm from the seed) for a size hint.
 func capMM(hint float64) float64 { return math.Max(10, 0.75*hint+6) }
 
-// boxInfo is the analysis box.
-type boxInfo struct {
-	grid    volume.Grid
-	lo      [3]int
-	n       [3]int
-	seed    volume.Vec3 // continuous box index of the seed
-	thresh  float32
-	cap     float64 // the region's reach from the seed, mm
-	t0      float64 // the threshold before the ground-glass switch moved it (HU)
-	coreMed float64 // the median smoothed HU within coreRadius of the seed
-	coreCap float64 // the threshold's cap on the core's density (HU, CoreCapHU by default)
-	body    [2]int  // the body's first and last box index, while measure runs
-	// thin is whether the acquisition's slices are thin enough for
-	// cutVessels (vesselCutMaxSliceMM).
-	thin bool
-}
-
-func (b *boxInfo) len() int { return b.n[0] * b.n[1] * b.n[2] }
-
 // extract copies the box around seed into ws (raw HU, lung mask) and
 // smooths it.
 func (ws *Workspace) extract(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]float64, hint float64, opt Options) (*boxInfo, bool) {
@@ -617,30 +598,6 @@ func grow[T any](s []T, n int) []T {
 		return make([]T, n)
 	}
 	return s[:n]
-}
-
-// ballBox returns the box's voxel index range (inclusive, per axis) that
-// holds every voxel within r mm of the seed (distMM ≤ r), with a voxel to
-// spare for rounding.
-func (b *boxInfo) ballBox(r float64) (lo, hi [3]int) {
-	for a := range lo {
-		h := r / b.grid.Spacing[a]
-		lo[a] = max(int(math.Floor(b.seed[a]-h))-1, 0)
-		hi[a] = min(int(math.Ceil(b.seed[a]+h))+1, b.n[a]-1)
-	}
-	return lo, hi
-}
-
-// distMM is the distance in mm from voxel (i, j, k) of the box to the seed.
-func (b *boxInfo) distMM(i, j, k int) float64 { return b.distFrom(b.seed, i, j, k) }
-
-// distFrom is the distance in mm from voxel (i, j, k) of the box to the
-// point at (box voxel coordinates).
-func (b *boxInfo) distFrom(at volume.Vec3, i, j, k int) float64 {
-	dx := (float64(i) - at[0]) * b.grid.Spacing[0]
-	dy := (float64(j) - at[1]) * b.grid.Spacing[1]
-	dz := (float64(k) - at[2]) * b.grid.Spacing[2]
-	return math.Sqrt(dx*dx + dy*dy + dz*dz)
 }
 
 // coreRadius is the radius (mm) about the seed within which threshold

@@ -218,7 +218,6 @@ const vesselReachMM = 1.5
 func (ws *Workspace) cutVessels(b *boxInfo, deep int, rin, ro, half float64, clo, chi [3]int) int {
 	n := b.len()
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
-	sp := [3]float64(b.grid.Spacing)
 	at := volume.Vec3{float64(deep % nx), float64((deep / nx) % ny), float64(deep / (nx * ny))}
 	reachOf := func(p int) float64 { return b.distFrom(at, p%nx, (p/nx)%ny, p/(nx*ny)) }
 	bound := compactReach(rin)
@@ -240,31 +239,7 @@ func (ws *Workspace) cutVessels(b *boxInfo, deep int, rin, ro, half float64, clo
 		if ro1 < ro+half {
 			continue
 		}
-		// The core opened at ro1: the body's voxels deeper in C than
-		// ro1, connected to the deepest one (26-neighbours).
-		ro12 := float32(ro1 * ro1)
-		for p := 0; p < n; p++ {
-			core[p] = edt.Inf
-		}
-		q := append(ws.queue[:0], int32(deep))
-		core[deep] = 0
-		for h := 0; h < len(q); h++ {
-			for _, np := range neighbours26(int(q[h]), nx, ny, nz) {
-				if np >= 0 && core[np] != 0 && ws.lab[np] == lBody && ws.dist[np] > ro12 {
-					core[np] = 0
-					q = append(q, int32(np))
-				}
-			}
-		}
-		ws.queue = q
-		edt.Within3Box(core, nx, ny, nz, clo, chi, sp, ro1+half, &ws.edt)
-		in1 = float32((ro1 + half) * (ro1 + half))
-		r1 = 0
-		for p := 0; p < n; p++ {
-			if ws.lab[p] == lBody && core[p] <= in1 {
-				r1 = math.Max(r1, reachOf(p))
-			}
-		}
+		in1, r1 = ws.openedCore(b, deep, ro1, half, clo, chi, reachOf)
 		if r1 <= bound {
 			found = true
 			break
@@ -323,4 +298,39 @@ func (ws *Workspace) cutVessels(b *boxInfo, deep int, rin, ro, half float64, clo
 		ws.lab[x] = lOut
 	}
 	return len(ws.vessel)
+}
+
+// openedCore leaves in ws.dist2 the squared distance (mm², exact up to
+// ro1 + half) of every box voxel to the body's core opened at ro1: the
+// body's voxels deeper in C than ro1 (ws.dist) connected to deep
+// (26-neighbours). It returns the squared radius in1 within which a body
+// voxel belongs to that opened body B1, and how far B1 reaches (reachOf,
+// mm).
+func (ws *Workspace) openedCore(b *boxInfo, deep int, ro1, half float64, clo, chi [3]int, reachOf func(int) float64) (in1 float32, r1 float64) {
+	n := b.len()
+	nx, ny, nz := b.n[0], b.n[1], b.n[2]
+	core := ws.dist2
+	ro12 := float32(ro1 * ro1)
+	for p := 0; p < n; p++ {
+		core[p] = edt.Inf
+	}
+	q := append(ws.queue[:0], int32(deep))
+	core[deep] = 0
+	for h := 0; h < len(q); h++ {
+		for _, np := range neighbours26(int(q[h]), nx, ny, nz) {
+			if np >= 0 && core[np] != 0 && ws.lab[np] == lBody && ws.dist[np] > ro12 {
+				core[np] = 0
+				q = append(q, int32(np))
+			}
+		}
+	}
+	ws.queue = q
+	edt.Within3Box(core, nx, ny, nz, clo, chi, [3]float64(b.grid.Spacing), ro1+half, &ws.edt)
+	in1 = float32((ro1 + half) * (ro1 + half))
+	for p := 0; p < n; p++ {
+		if ws.lab[p] == lBody && core[p] <= in1 {
+			r1 = math.Max(r1, reachOf(p))
+		}
+	}
+	return in1, r1
 }
