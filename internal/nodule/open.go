@@ -81,23 +81,9 @@ func (ws *Workspace) open(b *boxInfo, seed int, hint float64, res *Result, dense
 	// Eroded core: voxels of C deeper than ro; keep the component holding
 	// the deepest voxel (26-connected, so diagonal necks do not split a
 	// lesion's core).
-	ro2 := float32(ro * ro)
 	ws.dist2 = grow(ws.dist2, n)
 	core := ws.dist2 // reused: 0 = core seed feature, Inf = not
-	for p := 0; p < n; p++ {
-		core[p] = edt.Inf
-	}
-	q := append(ws.queue[:0], int32(deep))
-	core[deep] = 0
-	for h := 0; h < len(q); h++ {
-		for _, np := range neighbours26(int(q[h]), nx, ny, nz) {
-			if np >= 0 && core[np] != 0 && inC(np) && ws.dist[np] > ro2 {
-				core[np] = 0
-				q = append(q, int32(np))
-			}
-		}
-	}
-	ws.queue = q
+	ws.floodCore(b, deep, ro, inC)
 	// Distance from every voxel to the core; the body O is C within ro
 	// (plus half a voxel) of it. Only distances up to that matter: the
 	// bounded transform gives them exactly, and more beyond.
@@ -310,21 +296,7 @@ func (ws *Workspace) openedCore(b *boxInfo, deep int, ro1, half float64, clo, ch
 	n := b.len()
 	nx, ny, nz := b.n[0], b.n[1], b.n[2]
 	core := ws.dist2
-	ro12 := float32(ro1 * ro1)
-	for p := 0; p < n; p++ {
-		core[p] = edt.Inf
-	}
-	q := append(ws.queue[:0], int32(deep))
-	core[deep] = 0
-	for h := 0; h < len(q); h++ {
-		for _, np := range neighbours26(int(q[h]), nx, ny, nz) {
-			if np >= 0 && core[np] != 0 && ws.lab[np] == lBody && ws.dist[np] > ro12 {
-				core[np] = 0
-				q = append(q, int32(np))
-			}
-		}
-	}
-	ws.queue = q
+	ws.floodCore(b, deep, ro1, func(p int) bool { return ws.lab[p] == lBody })
 	edt.Within3Box(core, nx, ny, nz, clo, chi, [3]float64(b.grid.Spacing), ro1+half, &ws.edt)
 	in1 = float32((ro1 + half) * (ro1 + half))
 	for p := 0; p < n; p++ {
@@ -333,4 +305,28 @@ func (ws *Workspace) openedCore(b *boxInfo, deep int, ro1, half float64, clo, ch
 		}
 	}
 	return in1, r1
+}
+
+// floodCore sets ws.dist2 (of the box's length) to 0 on the voxels that in
+// takes and that lie deeper than r mm in C (ws.dist, squared mm), connected
+// to deep (26-neighbours, so diagonal necks do not split a core), and to
+// edt.Inf elsewhere: the feature voxels of the core eroded by r.
+func (ws *Workspace) floodCore(b *boxInfo, deep int, r float64, in func(p int) bool) {
+	nx, ny, nz := b.n[0], b.n[1], b.n[2]
+	core := ws.dist2[:b.len()]
+	for p := range core {
+		core[p] = edt.Inf
+	}
+	r2 := float32(r * r)
+	q := append(ws.queue[:0], int32(deep))
+	core[deep] = 0
+	for h := 0; h < len(q); h++ {
+		for _, np := range neighbours26(int(q[h]), nx, ny, nz) {
+			if np >= 0 && core[np] != 0 && in(np) && ws.dist[np] > r2 {
+				core[np] = 0
+				q = append(q, int32(np))
+			}
+		}
+	}
+	ws.queue = q
 }
