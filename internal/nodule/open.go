@@ -151,10 +151,10 @@ func compactReach(rin float64) float64 { return math.Max(1.5*rin, rin+2) }
 // branch leaves a thicker one, the junction is a compact blob once the
 // branches are cut, and it then scores like a nodule: on the
 // juxtavascular phantoms (seeds 1601–1620) such junctions' branches
-// measured 0.5–0.9 of the junction's radius, most above 0.7, and with
-// 0.7 seeds 101–120 and 401–420 lost CPM (0.921 → 0.919, 0.927 →
-// 0.920) to new false positives; with 0.6 they keep it (0.921; 0.927 →
-// 0.929).
+// measured 0.5–0.9 of the junction's radius, most above 0.7. With 0.7,
+// seeds 101–120 lost CPM to a new false positive (0.921 → 0.919) while
+// the juxtavascular seeds gained (0.743 with 0.6 → 0.750); with 0.6,
+// 101–120 keeps 0.921 and 401–420 goes 0.927 → 0.929.
 const vesselMaxRatio = 0.6
 
 // vesselCutMaxSliceMM is the thickest slice (mm, the larger of the
