@@ -536,11 +536,7 @@ func (ws *Workspace) extract(hu *volume.Volume[int16], lung *volume.Volume[uint8
 	ci := hu.WorldToIndex(volume.Vec3(seed))
 	half := math.Min(math.Max(1.2*hint+10, 15), opt.MaxBoxMM/2)
 	b := &boxInfo{coreCap: CoreCapHU}
-	slice := opt.SourceSpacingMM[2]
-	if slice == 0 {
-		slice = hu.Spacing[2]
-	}
-	b.thin = math.Max(slice, opt.SliceThicknessMM) <= vesselCutMaxSliceMM
+	b.thin = sliceWidth(acqSpacing(opt.SourceSpacingMM[2], hu.Spacing[2]), opt.SliceThicknessMM) <= vesselCutMaxSliceMM
 	if opt.coreCap != 0 {
 		b.coreCap = opt.coreCap
 	}

@@ -157,8 +157,8 @@ func compactReach(rin float64) float64 { return math.Max(1.5*rin, rin+2) }
 // 101–120 keeps 0.921 and 401–420 goes 0.927 → 0.929.
 const vesselMaxRatio = 0.6
 
-// vesselCutMaxSliceMM is the thickest slice (mm, the larger of the
-// acquisition's spacing and thickness) on which cutVessels runs. On thicker
+// vesselCutMaxSliceMM is the widest slice profile (mm, sliceWidth: the
+// larger of the slice spacing and thickness) on which cutVessels runs. On thicker
 // slices the slab averages a vessel crossing it into a blob, and a
 // junction cut free of its branches scored like a nodule: on A0002 (8 mm
 // slices) one by the hilum rose from 0.015 to 0.156, to rank 2.

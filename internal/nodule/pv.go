@@ -64,18 +64,33 @@ func blurSigma(src [3]float64, thickness, kernel float64, grid [3]float64) blur 
 	}
 	var sig [3]float64
 	for a := 0; a < 3; a++ {
-		s := src[a]
-		if !(s > 0) || math.IsInf(s, 0) {
-			s = grid[a]
-		}
-		s = math.Max(s, grid[a])
+		s := acqSpacing(src[a], grid[a])
 		w := s
-		if a == 2 && thickness > s && !math.IsInf(thickness, 0) {
-			w = thickness
+		if a == 2 {
+			w = sliceWidth(s, thickness)
 		}
 		sig[a] = math.Sqrt(smoothMM*smoothMM + psf*psf + w*w/12 + s*s/6)
 	}
 	return blur{in: math.Sqrt(sig[0] * sig[1]), slice: sig[2]}
+}
+
+// acqSpacing is the acquisition's spacing src (mm) along an axis, the grid's
+// spacing grid where src is unknown (0, negative, infinite or NaN), and at
+// least grid: resampling blurs no finer than its own grid.
+func acqSpacing(src, grid float64) float64 {
+	if !(src > 0) || math.IsInf(src, 0) {
+		src = grid
+	}
+	return math.Max(src, grid)
+}
+
+// sliceWidth is the width (mm) of a slice's profile: its thickness when
+// that is known and wider than the slice spacing s (mm), else s.
+func sliceWidth(s, thickness float64) float64 {
+	if thickness > s && !math.IsInf(thickness, 0) {
+		return thickness
+	}
+	return s
 }
 
 // ballCentreFraction is the fraction of a ball's contrast that reaches its
