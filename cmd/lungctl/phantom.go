@@ -75,6 +75,7 @@ func newPhantomCmd() *cobra.Command {
 		psf          float64
 		sliceFWHM    float64
 		sliceMM      float64
+		edge         float64
 		noConfounder bool
 	)
 	cmd := &cobra.Command{
@@ -84,6 +85,7 @@ func newPhantomCmd() *cobra.Command {
 		Example: `  lungctl phantom -o phantoms/ --seed 1 --count 5
   lungctl phantom -o gg/ --kinds groundglass,partsolid --nodules 4 --noise 25
   lungctl phantom -o masses/ --kinds mass --nodules 1 --mass-max-diameter 50
+  lungctl phantom -o sharp/ --seed 1201 --count 20 --edge-enhance 2 --noise 60
   lungctl run phantoms/ -o out/ && lungctl eval --annotations phantoms/truth.csv out/candidates.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -109,7 +111,8 @@ func newPhantomCmd() *cobra.Command {
 				name string
 				v    float64
 			}{{"noise", noise}, {"min-diameter", minD}, {"max-diameter", maxD}, {"mass-min-diameter", massMin},
-				{"mass-max-diameter", massMax}, {"mass-probability", massProb}, {"psf-fwhm", psf}, {"slice-fwhm", sliceFWHM}, {"slice-spacing", sliceMM}} {
+				{"mass-max-diameter", massMax}, {"mass-probability", massProb}, {"psf-fwhm", psf}, {"slice-fwhm", sliceFWHM}, {"slice-spacing", sliceMM},
+				{"edge-enhance", edge}} {
 				if math.IsNaN(fl.v) || math.IsInf(fl.v, 0) {
 					return usagef("--%s: %v is not a number", fl.name, fl.v)
 				}
@@ -120,7 +123,7 @@ func newPhantomCmd() *cobra.Command {
 			}
 			opt := phantom.Options{Size: sz, Nodules: nodules, Kinds: ks, NoiseHU: noise,
 				MinDiameterMM: minD, MaxDiameterMM: maxD, MassMinDiameterMM: massMin, MassMaxDiameterMM: massMax,
-				MassProbability: massProb, PSFFWHMPixels: psf, SliceProfileFWHMMM: sliceFWHM, SliceSpacingMM: sliceMM, NoConfounders: noConfounder}
+				MassProbability: massProb, PSFFWHMPixels: psf, SliceProfileFWHMMM: sliceFWHM, SliceSpacingMM: sliceMM, EdgeEnhance: edge, NoConfounders: noConfounder}
 			if err := opt.Validate(); err != nil {
 				return usagef("phantom: %s (see lungctl phantom --help for each flag's range)", strings.TrimPrefix(err.Error(), "phantom: "))
 			}
@@ -143,6 +146,7 @@ func newPhantomCmd() *cobra.Command {
 	f.Float64Var(&psf, "psf-fwhm", 0, "in-plane point-spread function FWHM in pixels, at most 10 (0 = 1.5, negative = none)")
 	f.Float64Var(&sliceFWHM, "slice-fwhm", 0, "slice sensitivity profile FWHM in mm, at most 20 (0 = the slice spacing, negative = a box)")
 	f.Float64Var(&sliceMM, "slice-spacing", 0, "slice spacing and thickness in mm, 0.625 to 5 (0 = 2.5); the z extent stays, the slice count changes")
+	f.Float64Var(&edge, "edge-enhance", 0, "the reconstruction kernel's edge enhancement, 0-3: an unsharp mask of that amount after the PSF (0 = none, a standard kernel; 1 about a lung kernel, 2 a bone kernel)")
 	f.BoolVar(&noConfounder, "no-confounders", false, "leave out the dependent lung density and the scars")
 	return cmd
 }
@@ -205,7 +209,9 @@ By default each patient gets 4-7 lesions of the first eight kinds (a mass in
 cycling). The scan is rendered like a scanner's: partial volume, a Gaussian
 point-spread function (--psf-fwhm pixels), a Gaussian slice profile
 (--slice-fwhm mm) and noise filtered like a reconstruction kernel (--noise HU,
-its standard deviation).
+its standard deviation); --edge-enhance adds a sharp kernel's edge
+enhancement (an unsharp mask: edges overshoot, small dense objects peak
+higher, the noise is finer).
 
 Each patient goes to DIR/<patient>/ (files named out of z order on purpose);
 the ground truth goes to DIR/truth.csv: LUNA16's annotation columns (LPS world

@@ -24,6 +24,9 @@ func TestPhantomUsage(t *testing.T) {
 		{"phantom", "-o", filepath.Join(dir, "g"), "--max-diameter", "70"},
 		{"phantom", "-o", filepath.Join(dir, "h"), "--mass-min-diameter", "Inf"},
 		{"phantom", "-o", filepath.Join(dir, "i"), "--size", "huge"},
+		{"phantom", "-o", filepath.Join(dir, "j"), "--edge-enhance", "4"},
+		{"phantom", "-o", filepath.Join(dir, "k"), "--edge-enhance", "-1"},
+		{"phantom", "-o", filepath.Join(dir, "l"), "--edge-enhance", "nan"},
 	} {
 		r := lungctl(t, args...)
 		if r.code != exitUsage {

@@ -58,6 +58,10 @@
 //     the PSF together with the image (so correlated like a reconstruction
 //     kernel's, with no power at zero frequency), scaled to a standard
 //     deviation of Options.NoiseHU (default 20 HU) in a uniform region;
+//   - edge enhancement (Options.EdgeEnhance, off by default): a sharp
+//     kernel's unsharp mask, x + a·(x − G x) with G a Gaussian of one
+//     pixel's σ, after the PSF, with the noise scaled so that its standard
+//     deviation after the whole filter is still Options.NoiseHU;
 //   - values are rounded and clamped to [−1024, 3071] HU; outside the
 //     scanner's circular field of view the volume holds −1000 (what a loader
 //     produces from the padding value that WriteDICOM stores there).
