@@ -1,0 +1,163 @@
+package detect
+
+import (
+	"math"
+	"math/rand"
+	"slices"
+	"testing"
+
+	"github.com/lungctl/lungctl/internal/nodule"
+	"github.com/lungctl/lungctl/internal/psf"
+	"github.com/lungctl/lungctl/internal/volume"
+)
+
+// sharpKernel turns v (HU, on the acquisition's own grid) into what an
+// edge-enhancing ("lung" or "bone") reconstruction kernel would have made
+// of the same projections: white noise of sd HU (the quantum noise, seeded
+// by seed) is added, and every slice is then unsharp-masked in-plane,
+// x + amount·(x − G_σ x) with σ sigmaMM, which boosts the noise and makes
+// every edge overshoot, as such kernels do. Padding (below −1500 HU) stays.
+func sharpKernel(v *volume.Volume[int16], amount, sigmaMM, sd float64, seed int64) {
+	nx, ny, nz := v.Dims[0], v.Dims[1], v.Dims[2]
+	rng := rand.New(rand.NewSource(seed))
+	x := make([]float64, nx*ny)
+	g := make([]float64, nx*ny)
+	tmp := make([]float64, nx*ny)
+	w := gaussWeights(sigmaMM / v.Spacing[0])
+	r := len(w) - 1
+	for k := 0; k < nz; k++ {
+		s := v.Data[k*nx*ny : (k+1)*nx*ny]
+		for i, h := range s {
+			x[i] = float64(h)
+			if h > -1500 {
+				x[i] += sd * rng.NormFloat64()
+			}
+		}
+		// Separable Gaussian, edges clamped.
+		for j := 0; j < ny; j++ {
+			for i := 0; i < nx; i++ {
+				var a float64
+				for o := -r; o <= r; o++ {
+					a += w[abs(o)] * x[j*nx+min(nx-1, max(0, i+o))]
+				}
+				tmp[j*nx+i] = a
+			}
+		}
+		for j := 0; j < ny; j++ {
+			for i := 0; i < nx; i++ {
+				var a float64
+				for o := -r; o <= r; o++ {
+					a += w[abs(o)] * tmp[min(ny-1, max(0, j+o))*nx+i]
+				}
+				g[j*nx+i] = a
+			}
+		}
+		for i, h := range s {
+			if h <= -1500 {
+				continue
+			}
+			s[i] = int16(math.Max(-1024, math.Min(3071, math.Round(x[i]+amount*(x[i]-g[i])))))
+		}
+	}
+}
+
+// gaussWeights returns the normalised half-kernel (index 0 the centre) of
+// a Gaussian of σ s pixels, to 3σ.
+func gaussWeights(s float64) []float64 {
+	r := max(1, int(math.Ceil(3*s)))
+	w := make([]float64, r+1)
+	sum := 0.0
+	for i := range w {
+		w[i] = math.Exp(-float64(i*i) / (2 * s * s))
+		sum += w[i]
+		if i > 0 {
+			sum += w[i]
+		}
+	}
+	for i := range w {
+		w[i] /= sum
+	}
+	return w
+}
+
+// lungSD is the robust SD (1.4826 × the median absolute deviation, HU)
+// of hu inside the lung mask m: the lung's noise, vessels aside.
+func lungSD(hu *volume.Volume[int16], m *volume.Volume[uint8]) float64 {
+	var v []float64
+	for i, x := range m.Data {
+		if x != 0 {
+			v = append(v, float64(hu.Data[i]))
+		}
+	}
+	if len(v) == 0 {
+		return 0
+	}
+	slices.Sort(v)
+	med := v[len(v)/2]
+	for i := range v {
+		v[i] = math.Abs(v[i] - med)
+	}
+	slices.Sort(v)
+	return 1.4826 * v[len(v)/2]
+}
+
+func abs(i int) int {
+	if i < 0 {
+		return -i
+	}
+	return i
+}
+
+// TestLIDC0001SharpKernel reconstructs LIDC-IDRI-0001 (a GE scan on a
+// standard kernel: kernel σ 0.61 mm read from its air–skin edge) as an
+// edge-enhancing kernel would have: 25 HU of quantum noise, then an
+// unsharp mask of σ 0.7 mm and amount 1 (moderate, like a "lung" kernel)
+// or 2 (strong, like a "bone" kernel): the kernel σ read from the edge
+// falls to 0.42 and 0.28 mm, the lung's spread (robust SD inside the mask)
+// rises from 50 to 64 and 76 HU. The nodule stays first, is
+// typed solid and measures within 15 % of LUNA16's 23.35 mm (the
+// measurements issue's target). With the moderate kernel nothing else
+// reaches the report threshold (0.45, pipeline.ReportThreshold); the
+// strong kernel's overshoot along the diaphragm's dome may (logged).
+func TestLIDC0001SharpKernel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("LIDC-IDRI-0001 on an edge-enhancing kernel, end to end: skipped with -short")
+	}
+	for _, amount := range []float64{1, 2} {
+		hu, m, sp := loadScanWith(t, "lidc-idri-0001", func(v *volume.Volume[int16]) {
+			sharpKernel(v, amount, 0.7, 25, 11)
+		})
+		opt := Options{Nodule: nodule.Options{SourceSpacingMM: [3]float64(sp), SliceThicknessMM: 2.5}}
+		if s, _, ok := psf.EdgeSigma(hu); ok {
+			opt.Nodule.KernelSigmaMM = psf.KernelSigma(s, sp[0])
+		}
+		res, err := Run(hu, m, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Candidates) == 0 || dist3(res.Candidates[0].World, lidcNodule) > lidcDiameter/2 {
+			t.Fatalf("amount %.0f: the nodule is not the first candidate", amount)
+		}
+		c := res.Candidates[0]
+		t.Logf("amount %.0f: lung noise %.0f HU, kernel σ %.2f mm; nodule %s, %.1f × %.1f mm (mean %.1f), score %.3f", amount,
+			lungSD(hu, m), opt.Nodule.KernelSigmaMM, c.Type, c.LongAxisMM, c.ShortAxisMM, c.MeanDiameterMM, c.DetectScore)
+		if c.Type != "solid" {
+			t.Errorf("amount %.0f: nodule typed %q, want solid", amount, c.Type)
+		}
+		if e := math.Abs(c.MeanDiameterMM-lidcDiameter) / lidcDiameter; e > 0.15 {
+			t.Errorf("amount %.0f: nodule mean diameter %.1f mm, %.0f %% from %.2f", amount, c.MeanDiameterMM, 100*e, lidcDiameter)
+		}
+		for r, o := range res.Candidates[1:] {
+			if o.DetectScore < 0.45 {
+				continue
+			}
+			msg := "amount %.0f: rank %d at %.1f (%s %.1f mm, wall contact %.2f) scores %.2f: reported"
+			args := []any{amount, r + 2, o.World, o.Type, o.MeanDiameterMM, res.Features[r+1].WallContact, o.DetectScore}
+			if amount == 1 {
+				t.Errorf(msg, args...)
+			} else {
+				t.Logf(msg, args...)
+			}
+		}
+	}
+}
