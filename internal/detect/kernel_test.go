@@ -16,7 +16,9 @@ import (
 // of the same projections: white noise of sd HU (the quantum noise, seeded
 // by seed) is added, and every slice is then unsharp-masked in-plane,
 // x + amount·(x − G_σ x) with σ sigmaMM, which boosts the noise and makes
-// every edge overshoot, as such kernels do. Padding (below −1500 HU) stays.
+// every edge overshoot, as such kernels do. The loader has already made
+// the padding outside the field of view air (hounsfield.Normalize), so it
+// is treated as air.
 func sharpKernel(v *volume.Volume[int16], amount, sigmaMM, sd float64, seed int64) {
 	nx, ny, nz := v.Dims[0], v.Dims[1], v.Dims[2]
 	rng := rand.New(rand.NewSource(seed))
@@ -28,10 +30,7 @@ func sharpKernel(v *volume.Volume[int16], amount, sigmaMM, sd float64, seed int6
 	for k := 0; k < nz; k++ {
 		s := v.Data[k*nx*ny : (k+1)*nx*ny]
 		for i, h := range s {
-			x[i] = float64(h)
-			if h > -1500 {
-				x[i] += sd * rng.NormFloat64()
-			}
+			x[i] = float64(h) + sd*rng.NormFloat64()
 		}
 		// Separable Gaussian, edges clamped.
 		for j := 0; j < ny; j++ {
@@ -52,10 +51,7 @@ func sharpKernel(v *volume.Volume[int16], amount, sigmaMM, sd float64, seed int6
 				g[j*nx+i] = a
 			}
 		}
-		for i, h := range s {
-			if h <= -1500 {
-				continue
-			}
+		for i := range s {
 			s[i] = int16(math.Max(-1024, math.Min(3071, math.Round(x[i]+amount*(x[i]-g[i])))))
 		}
 	}

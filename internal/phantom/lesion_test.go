@@ -517,7 +517,8 @@ func TestNoise(t *testing.T) {
 
 // TestEdgeEnhance renders a 14 mm round nodule in uniform lung with and
 // without a sharp kernel's edge enhancement (amount 2): with it, the
-// noise's standard deviation is still the one asked for, finer (less
+// noise's standard deviation is still the one asked for (with and without
+// a PSF before the mask), finer (less
 // correlated between neighbours than the standard kernel's), and the
 // nodule's edge overshoots: the lung just outside it dips below the lung's
 // level and the rim inside rises above the nodule's centre, neither of
@@ -587,5 +588,12 @@ func TestEdgeEnhance(t *testing.T) {
 	}
 	if !(rho2 < rho0-0.1) {
 		t.Errorf("edge 2: neighbour correlation %.2f, not below the standard kernel's %.2f", rho2, rho0)
+	}
+	// Without a PSF the noise is white before the mask, and still scaled to
+	// the asked-for SD after it.
+	white := sharp
+	white.psfSigma = 0
+	if sdw, _ := corr(white); math.Abs(sdw-20) > 2 {
+		t.Errorf("edge 2 without a PSF: noise SD %.1f HU, want 20", sdw)
 	}
 }

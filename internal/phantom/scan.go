@@ -223,7 +223,8 @@ type accum struct{ p, q []float32 }
 // fine solids and lesions are rendered on m thin sub-slices (subSlices)
 // and combined with the slice sensitivity profile; then noise (white,
 // high-passed, scaled) is added and the in-plane PSF blurs image and noise
-// together; values are rounded and clamped to [−1024, 3071] HU. lung gets
+// together, followed by the unsharp mask of an edge-enhancing kernel when
+// aq.edge is set; values are rounded and clamped to [−1024, 3071] HU. lung gets
 // the lung mask (coverage ≥ ½). Slices are shared among par's workers; the
 // result does not depend on how many there are.
 func renderScan(hu *volume.Volume[int16], lung *volume.Volume[uint8], sc *scene, aq acquisition) {
@@ -336,7 +337,8 @@ func (r *scanRender) renderSlices(st *scanWorker, k0, k1 int) {
 }
 
 // finalize combines slice k's coarse solids with its accumulated fine
-// layers, adds noise, applies the PSF and writes the slice and its mask.
+// layers, adds noise, applies the PSF and the edge enhancement's unsharp
+// mask (if any) and writes the slice and its mask.
 func (r *scanRender) finalize(st *scanWorker, k int) {
 	g, sc := r.g, r.sc
 	z := g.Origin[2] + float64(k)*r.dz
@@ -373,7 +375,8 @@ func (r *scanRender) finalize(st *scanWorker, k int) {
 }
 
 // addNoise adds slice k's seeded noise to st.img: high-passed and scaled
-// when a PSF follows, white otherwise.
+// when a PSF follows, white otherwise (scaled by noiseScale too when an
+// unsharp mask follows, so that the SD after it is aq.noiseHU).
 func (r *scanRender) addNoise(st *scanWorker, k int) {
 	aq, img := r.aq, st.img
 	if aq.noiseHU <= 0 {
