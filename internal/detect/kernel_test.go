@@ -3,11 +3,12 @@ package detect
 import (
 	"math"
 	"math/rand"
-	"slices"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/features"
 	"github.com/lungctl/lungctl/internal/nodule"
 	"github.com/lungctl/lungctl/internal/psf"
+	"github.com/lungctl/lungctl/internal/risk"
 	"github.com/lungctl/lungctl/internal/volume"
 )
 
@@ -15,93 +16,34 @@ import (
 // edge-enhancing ("lung" or "bone") reconstruction kernel would have made
 // of the same projections: white noise of sd HU (the quantum noise, seeded
 // by seed) is added, and every slice is then unsharp-masked in-plane,
-// x + amount·(x − G_σ x) with σ sigmaMM, which boosts the noise and makes
-// every edge overshoot, as such kernels do. The loader has already made
-// the padding outside the field of view air (hounsfield.Normalize), so it
-// is treated as air.
-func sharpKernel(v *volume.Volume[int16], amount, sigmaMM, sd float64, seed int64) {
+// x + amount·(x − G_σ x) with σ sigmaMM (features.Smooth on the slice
+// alone), which boosts the noise and makes every edge overshoot, as such
+// kernels do. The loader has already made the padding outside the field
+// of view air (hounsfield.Normalize), so it is treated as air.
+func sharpKernel(t testing.TB, v *volume.Volume[int16], amount, sigmaMM, sd float64, seed int64) {
+	t.Helper()
 	nx, ny, nz := v.Dims[0], v.Dims[1], v.Dims[2]
 	rng := rand.New(rand.NewSource(seed))
-	x := make([]float64, nx*ny)
-	g := make([]float64, nx*ny)
-	tmp := make([]float64, nx*ny)
-	w := gaussWeights(sigmaMM / v.Spacing[0])
-	r := len(w) - 1
+	g := v.Grid
+	g.Dims[2] = 1
+	slice := volume.Volume[int16]{Grid: g}
+	var blur *volume.Volume[float32]
 	for k := 0; k < nz; k++ {
 		s := v.Data[k*nx*ny : (k+1)*nx*ny]
 		for i, h := range s {
-			x[i] = float64(h) + sd*rng.NormFloat64()
+			s[i] = int16(math.Max(-1024, math.Min(3071, math.Round(float64(h)+sd*rng.NormFloat64()))))
 		}
-		// Separable Gaussian, edges clamped.
-		for j := 0; j < ny; j++ {
-			for i := 0; i < nx; i++ {
-				var a float64
-				for o := -r; o <= r; o++ {
-					a += w[abs(o)] * x[j*nx+min(nx-1, max(0, i+o))]
-				}
-				tmp[j*nx+i] = a
-			}
+		slice.Data = s
+		var err error
+		// One slice: the replicated edge makes the z pass the identity.
+		if blur, err = features.Smooth(blur, &slice, sigmaMM); err != nil {
+			t.Fatal(err)
 		}
-		for j := 0; j < ny; j++ {
-			for i := 0; i < nx; i++ {
-				var a float64
-				for o := -r; o <= r; o++ {
-					a += w[abs(o)] * tmp[min(ny-1, max(0, j+o))*nx+i]
-				}
-				g[j*nx+i] = a
-			}
-		}
-		for i := range s {
-			s[i] = int16(math.Max(-1024, math.Min(3071, math.Round(x[i]+amount*(x[i]-g[i])))))
+		for i, h := range s {
+			x := float64(h)
+			s[i] = int16(math.Max(-1024, math.Min(3071, math.Round(x+amount*(x-float64(blur.Data[i]))))))
 		}
 	}
-}
-
-// gaussWeights returns the normalised half-kernel (index 0 the centre) of
-// a Gaussian of σ s pixels, to 3σ.
-func gaussWeights(s float64) []float64 {
-	r := max(1, int(math.Ceil(3*s)))
-	w := make([]float64, r+1)
-	sum := 0.0
-	for i := range w {
-		w[i] = math.Exp(-float64(i*i) / (2 * s * s))
-		sum += w[i]
-		if i > 0 {
-			sum += w[i]
-		}
-	}
-	for i := range w {
-		w[i] /= sum
-	}
-	return w
-}
-
-// lungSD is the robust SD (1.4826 × the median absolute deviation, HU)
-// of hu inside the lung mask m: the lung's noise, vessels aside.
-func lungSD(hu *volume.Volume[int16], m *volume.Volume[uint8]) float64 {
-	var v []float64
-	for i, x := range m.Data {
-		if x != 0 {
-			v = append(v, float64(hu.Data[i]))
-		}
-	}
-	if len(v) == 0 {
-		return 0
-	}
-	slices.Sort(v)
-	med := v[len(v)/2]
-	for i := range v {
-		v[i] = math.Abs(v[i] - med)
-	}
-	slices.Sort(v)
-	return 1.4826 * v[len(v)/2]
-}
-
-func abs(i int) int {
-	if i < 0 {
-		return -i
-	}
-	return i
 }
 
 // TestLIDC0001SharpKernel reconstructs LIDC-IDRI-0001 (a GE scan on a
@@ -109,8 +51,8 @@ func abs(i int) int {
 // edge-enhancing kernel would have: 25 HU of quantum noise, then an
 // unsharp mask of σ 0.7 mm and amount 1 (moderate, like a "lung" kernel)
 // or 2 (strong, like a "bone" kernel): the kernel σ read from the edge
-// falls to 0.42 and 0.28 mm, the lung's spread (robust SD inside the mask)
-// rises from 50 to 64 and 76 HU. The nodule stays first, is
+// falls to 0.42 and 0.29 mm, the lung's noise (risk.NoiseHU, as done.json
+// reports it) rises from 19 to 40 and 54 HU. The nodule stays first, is
 // typed solid and measures within 15 % of LUNA16's 23.35 mm (the
 // measurements issue's target). With the moderate kernel nothing else
 // reaches the report threshold (0.45, pipeline.ReportThreshold); the
@@ -121,7 +63,7 @@ func TestLIDC0001SharpKernel(t *testing.T) {
 	}
 	for _, amount := range []float64{1, 2} {
 		hu, m, sp := loadScanWith(t, "lidc-idri-0001", func(v *volume.Volume[int16]) {
-			sharpKernel(v, amount, 0.7, 25, 11)
+			sharpKernel(t, v, amount, 0.7, 25, 11)
 		})
 		opt := Options{Nodule: nodule.Options{SourceSpacingMM: [3]float64(sp), SliceThicknessMM: 2.5}}
 		if s, _, ok := psf.EdgeSigma(hu); ok {
@@ -136,7 +78,7 @@ func TestLIDC0001SharpKernel(t *testing.T) {
 		}
 		c := res.Candidates[0]
 		t.Logf("amount %.0f: lung noise %.0f HU, kernel σ %.2f mm; nodule %s, %.1f × %.1f mm (mean %.1f), score %.3f", amount,
-			lungSD(hu, m), opt.Nodule.KernelSigmaMM, c.Type, c.LongAxisMM, c.ShortAxisMM, c.MeanDiameterMM, c.DetectScore)
+			noiseOf(hu, m), opt.Nodule.KernelSigmaMM, c.Type, c.LongAxisMM, c.ShortAxisMM, c.MeanDiameterMM, c.DetectScore)
 		if c.Type != "solid" {
 			t.Errorf("amount %.0f: nodule typed %q, want solid", amount, c.Type)
 		}
@@ -156,4 +98,11 @@ func TestLIDC0001SharpKernel(t *testing.T) {
 			}
 		}
 	}
+}
+
+// noiseOf is the lung's noise (HU) as done.json reports it
+// (risk.NoiseHU), 0 when it cannot be read.
+func noiseOf(hu *volume.Volume[int16], m *volume.Volume[uint8]) float64 {
+	n, _ := risk.NoiseHU(hu, m)
+	return n
 }
