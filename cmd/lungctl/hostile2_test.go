@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/lungctl/lungctl/internal/shareddata"
 	"github.com/lungctl/lungctl/internal/testfs"
 )
 
@@ -238,6 +239,24 @@ func TestSeriesEscapesHeaderText(t *testing.T) {
 	r = lungctl(t, "series", none)
 	if r.code != exitFailure || !strings.Contains(r.stderr, none) || r.stdout != "" {
 		t.Errorf("series on a folder without DICOM: exit %d, stdout %q\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestSeriesKernel: the series table names each series' reconstruction
+// kernel as its DICOM gives it (LIDC-IDRI-0001: GE's STANDARD; A0002:
+// Siemens' B40f, as pydicom reads them), "-" where there is none (the
+// phantoms).
+func TestSeriesKernel(t *testing.T) {
+	for sub, want := range map[string]string{"lidc-idri-0001": "\tSTANDARD\t", "lung-pet-ct-dx-a0002-siemens": "\tB40f\t"} {
+		r := lungctl(t, "series", shareddata.Dir(t, sub))
+		checkExit(t, r, exitOK, "series "+sub)
+		if !strings.HasPrefix(r.stdout, "series_uid\tmodality\torientation\tslices\tmatrix\ttransfer_syntax\tkernel\tdescription\n") || !strings.Contains(r.stdout, want) {
+			t.Errorf("series %s: %q lacks the kernel %q", sub, r.stdout, want)
+		}
+	}
+	r := lungctl(t, "series", filepath.Join(phantomFixture(t), "PHANTOM-1"))
+	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(lines) != 2 || strings.Split(lines[1], "\t")[6] != "-" {
+		t.Errorf("series of a phantom (no kernel recorded): %q, want \"-\" in the kernel column", r.stdout)
 	}
 }
 

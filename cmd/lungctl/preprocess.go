@@ -132,7 +132,8 @@ func newSeriesCmd() *cobra.Command {
 		Short: "List the DICOM series in a folder (headers only)",
 		Long: `series reads only the headers of every file under DIR and prints one line per
 series: SeriesInstanceUID, modality, orientation, number of slices, matrix size,
-transfer syntax and description. The series preprocess picks by default is the
+transfer syntax, reconstruction kernel (the vendor's ConvolutionKernel name, e.g.
+STANDARD, LUNG, B40f, B70f; "-" when absent) and description. The series preprocess picks by default is the
 axial CT series with most slices; pass another UID with --series. Control
 characters in header values are printed escaped (\t, \x1b). A folder with no
 DICOM image is an error (exit 1), as for preprocess.`,
@@ -149,14 +150,18 @@ DICOM image is an error (exit 1), as for preprocess.`,
 				return fmt.Errorf("series %s: no file there is a DICOM image", args[0])
 			}
 			pr := newPrinter(cmd.OutOrStdout())
-			pr.Println("series_uid\tmodality\torientation\tslices\tmatrix\ttransfer_syntax\tdescription")
+			pr.Println("series_uid\tmodality\torientation\tslices\tmatrix\ttransfer_syntax\tkernel\tdescription")
 			// Header values are the file's, not ours: escaped so that tabs,
 			// newlines or escape sequences in them cannot break the table or
 			// drive the terminal.
 			e := textsafe.Escape
 			for _, s := range ss {
-				pr.Printf("%s\t%s\t%s\t%d\t%dx%d\t%s\t%s\n", e(s.UID), e(s.Modality), e(s.Orientation), s.NumSlices,
-					s.Cols, s.Rows, e(dicomio.TransferSyntaxName(s.TransferSyntax)), e(s.Description))
+				kernel := s.ConvolutionKernel
+				if kernel == "" {
+					kernel = "-"
+				}
+				pr.Printf("%s\t%s\t%s\t%d\t%dx%d\t%s\t%s\t%s\n", e(s.UID), e(s.Modality), e(s.Orientation), s.NumSlices,
+					s.Cols, s.Rows, e(dicomio.TransferSyntaxName(s.TransferSyntax)), e(kernel), e(s.Description))
 			}
 			return pr.Err()
 		},

@@ -129,6 +129,8 @@ func (h *header) applyAttr(e *dicom.Element) bool {
 		h.gantryTilt, _ = floatAt(e, 0)
 	case tag.SliceThickness:
 		h.sliceThickness, _ = floatAt(e, 0)
+	case tag.ConvolutionKernel:
+		h.convKernel = strings.Join(strs(e), `\`)
 	case tag.PixelPaddingValue:
 		if v, ok := intOK(e); ok {
 			h.padding = &v

@@ -206,6 +206,10 @@ func TestLoadSiemensPositiveZ(t *testing.T) {
 	if math.Abs(sc.Positions[0][2]-80) > 1e-3 || math.Abs(sc.Positions[29][2]-312) > 1e-3 || v.Direction[2][2] != 1 {
 		t.Fatalf("z %v … %v direction %v", sc.Positions[0][2], sc.Positions[29][2], v.Direction)
 	}
+	// The vendor's kernel name, as pydicom reads (0018,1210).
+	if sc.Info.ConvolutionKernel != "B40f" {
+		t.Errorf("convolution kernel %q, want B40f", sc.Info.ConvolutionKernel)
+	}
 	// Independent truth: the per-slice tumour boxes and their mean HU
 	// (computed from the source pixels when the data set was prepared).
 	raw, err := os.ReadFile(filepath.Join(dataDir(t, "lung-pet-ct-dx-a0002-siemens"), "truth_tumor_boxes_world_derived.csv"))

@@ -106,6 +106,11 @@ type SeriesInfo struct {
 	// when absent: the width of each slice's profile, which may exceed the
 	// spacing between slices (overlapping reconstruction).
 	SliceThickness float64
+	// ConvolutionKernel (0018,1210) as the first file records it, its
+	// values joined by a backslash (e.g. "STANDARD", "B70f", "LUNG"); empty
+	// when absent. The names are the vendor's own: a provenance note, not
+	// a measurement (internal/psf reads the kernel's blur from the scan).
+	ConvolutionKernel string
 	// Files lists the series' files (all of them, localizers included), sorted by path.
 	Files []string
 }
@@ -310,7 +315,7 @@ func group(in []inputFile, hs []*header, errs []error) (m map[string]*series, sk
 			s = &series{info: SeriesInfo{UID: h.seriesUID, PatientID: h.patientID, StudyUID: h.studyUID,
 				Modality: h.modality, Description: h.description, Manufacturer: h.manufacturer,
 				PatientAge: h.patientAge, PatientSex: h.patientSex, Rows: h.rows, Cols: h.cols, TransferSyntax: h.tsUID,
-				SliceThickness: h.sliceThickness}}
+				SliceThickness: h.sliceThickness, ConvolutionKernel: h.convKernel}}
 			m[h.seriesUID] = s
 		}
 		s.headers = append(s.headers, h)

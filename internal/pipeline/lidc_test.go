@@ -96,6 +96,10 @@ func TestPreprocessLIDC0001(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The vendor's kernel name travels the same way (GE's STANDARD here).
+	if p.ConvolutionKernel != "STANDARD" || again.ConvolutionKernel != p.ConvolutionKernel || third.ConvolutionKernel != p.ConvolutionKernel {
+		t.Errorf("convolution kernel %q, re-read %q, %q: want the DICOM's STANDARD", p.ConvolutionKernel, again.ConvolutionKernel, third.ConvolutionKernel)
+	}
 	if third.AcquisitionSpacing != p.AcquisitionSpacing || third.SliceThickness != p.SliceThickness {
 		t.Errorf("preprocessed twice: acquisition %v, thickness %v, want the DICOM's %v, %v",
 			third.AcquisitionSpacing, third.SliceThickness, p.AcquisitionSpacing, p.SliceThickness)

@@ -78,6 +78,9 @@ type Preprocessed struct {
 	// SliceThickness is the DICOM SliceThickness (mm; from the sidecar for
 	// a preprocess output), 0 when unknown.
 	SliceThickness float64
+	// ConvolutionKernel is the DICOM ConvolutionKernel (from the sidecar
+	// for a preprocess output), "" when unknown.
+	ConvolutionKernel string
 	// Seconds holds wall time per step: load, resample, mask.
 	Seconds map[string]float64
 }
@@ -133,6 +136,7 @@ func Preprocess(in string, opt PreprocessOptions, ws *Workspace) (*Preprocessed,
 		p.AcquisitionSpacing = src.Grid.Spacing
 	}
 	sc.AcquisitionSpacing, sc.AcquisitionSliceThicknessMM = p.AcquisitionSpacing, p.SliceThickness
+	sc.ConvolutionKernel = p.ConvolutionKernel
 	// The one HU normalisation, for every input kind, before resampling
 	// (so padding does not blend into the scan's edge).
 	if n := hounsfield.Normalize(src.Data); n > 0 {
@@ -219,7 +223,7 @@ func (p *Preprocessed) load(in string, kind Kind, opt PreprocessOptions, ws *Wor
 		sc.Warnings = append(sc.Warnings, s.Warnings...)
 		p.SeriesUID = s.Info.UID
 		p.PatientAge, p.PatientSex = s.Info.PatientAge, s.Info.PatientSex
-		p.SliceThickness = s.Info.SliceThickness
+		p.SliceThickness, p.ConvolutionKernel = s.Info.SliceThickness, s.Info.ConvolutionKernel
 		setExtra(sc, sidecarAge, p.PatientAge)
 		setExtra(sc, sidecarSex, p.PatientSex)
 		return s.HU, s.Positions, nil
@@ -241,6 +245,7 @@ func (p *Preprocessed) load(in string, kind Kind, opt PreprocessOptions, ws *Wor
 		// Sidecars written before the acquisition was recorded apart
 		// name it as their original grid.
 		p.AcquisitionSpacing, p.SliceThickness = side.AcquisitionSpacing, side.AcquisitionSliceThicknessMM
+		p.ConvolutionKernel = side.ConvolutionKernel
 		if p.AcquisitionSpacing == (volume.Vec3{}) {
 			p.AcquisitionSpacing = side.OriginalSpacing
 		}

@@ -63,6 +63,11 @@ type ScanRecord struct {
 	// measurements' blur model used; absent when no edge could be read
 	// (the model then assumed a standard kernel's, 0.45 mm).
 	KernelSigmaMM *float64 `json:"kernel_sigma_mm,omitempty"`
+	// ConvolutionKernel is the vendor's name of the reconstruction kernel
+	// (DICOM ConvolutionKernel), absent when the input does not say: an
+	// edge-enhancing one ("LUNG", "BONE", Siemens B60f and sharper) lifts
+	// small dense objects' peaks, which the blur model does not know.
+	ConvolutionKernel string `json:"convolution_kernel,omitempty"`
 	// Reported is the number of candidates at or above the report
 	// threshold (ReportThreshold), the Brock model's nodule count.
 	Reported int `json:"reported_nodules"`

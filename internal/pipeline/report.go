@@ -62,6 +62,7 @@ func BuildReport(in ReportInput) (report.Patient, error) {
 	if rec.KernelSigmaMM != nil {
 		p.KernelSigmaMM = *rec.KernelSigmaMM
 	}
+	p.ConvolutionKernel = rec.ConvolutionKernel
 	if rec.EmphysemaPct != nil {
 		p.EmphysemaPct = *rec.EmphysemaPct
 	}

@@ -153,6 +153,7 @@ func (w *Worker) Process(ctx context.Context, input, scanDir string) (ScanRecord
 		k := math.Round(p.KernelSigmaMM*1000) / 1000
 		rec.KernelSigmaMM = &k
 	}
+	rec.ConvolutionKernel = p.ConvolutionKernel
 	rec.PatientID = p.Sidecar.PatientID
 	set := w.Opt.settings()
 	set.ClinicalRow = w.Opt.Score.Clinical.clinicalRow(p.ID, p.Sidecar.PatientID)

@@ -131,6 +131,9 @@ type Patient struct {
 	// the measurements assumed, read from the scan's air–skin edge; 0 or
 	// NaN: not read (a standard kernel's assumed).
 	KernelSigmaMM float64
+	// ConvolutionKernel is the vendor's name of the reconstruction kernel
+	// (DICOM ConvolutionKernel), "" when the input does not say.
+	ConvolutionKernel string
 	// Warnings are shown prominently in the summary.
 	Warnings []string
 	// Overview is a PNG of the whole scan with the findings marked (e.g.

@@ -199,6 +199,13 @@ func TestContentAndUnits(t *testing.T) {
 	if strings.Contains(page, "Malignancy is the Brock probability ×") {
 		t.Error("the note says the Malignancy column is weighted by detection; it is not")
 	}
+	// The vendor's kernel name, when the DICOM gives one, follows the blur
+	// read from the scan, escaped like any header value.
+	p.ConvolutionKernel = `B70f<i>`
+	if page := renderPatient(t, p); !strings.Contains(page, "0.61 mm (read from the air–skin edge); DICOM kernel B70f&lt;i&gt;") {
+		t.Error("report lacks the DICOM kernel name after the kernel blur, escaped")
+	}
+	p.ConvolutionKernel = ""
 	// A scan whose kernel blur could not be read says what was assumed.
 	p.KernelSigmaMM = 0
 	if page := renderPatient(t, p); !strings.Contains(page, "not read from the scan (a standard kernel&#39;s 0.45 mm assumed)") {

@@ -118,6 +118,9 @@ func newPatientView(p Patient) patientView {
 	if isFinite(p.KernelSigmaMM) && p.KernelSigmaMM > 0 {
 		v.Kernel = num(p.KernelSigmaMM, 2) + " mm (read from the air–skin edge)"
 	}
+	if p.ConvolutionKernel != "" {
+		v.Kernel += "; DICOM kernel " + p.ConvolutionKernel
+	}
 	v.EmphSub = "LAA-950"
 	if isFinite(p.LungNoiseHU) && p.LungNoiseHU > 0 {
 		v.EmphSub = "LAA-950; lung noise " + num(p.LungNoiseHU, 0) + " HU"

@@ -56,6 +56,10 @@ type Sidecar struct {
 	// the 1 mm one). They set the blur small lesions are corrected for.
 	AcquisitionSpacing          volume.Vec3 `json:"acquisition_spacing_mm,omitempty"`
 	AcquisitionSliceThicknessMM float64     `json:"acquisition_slice_thickness_mm,omitempty"`
+	// ConvolutionKernel is the DICOM ConvolutionKernel (0018,1210), the
+	// vendor's name of the reconstruction kernel (values joined by a
+	// backslash), carried like the acquisition spacing; empty when unknown.
+	ConvolutionKernel string `json:"convolution_kernel,omitempty"`
 	// Output* describe the written volume's grid.
 	OutputDims      [3]int        `json:"output_dims"`
 	OutputSpacing   volume.Vec3   `json:"output_spacing_mm"`
