@@ -132,11 +132,12 @@ func newSeriesCmd() *cobra.Command {
 		Short: "List the DICOM series in a folder (headers only)",
 		Long: `series reads only the headers of every file under DIR and prints one line per
 series: SeriesInstanceUID, modality, orientation, number of slices, matrix size,
-transfer syntax, reconstruction kernel (the vendor's ConvolutionKernel name, e.g.
-STANDARD, LUNG, B40f, B70f; "-" when absent) and description. The series preprocess picks by default is the
-axial CT series with most slices; pass another UID with --series. Control
-characters in header values are printed escaped (\t, \x1b). A folder with no
-DICOM image is an error (exit 1), as for preprocess.`,
+transfer syntax, reconstruction kernel (the vendor's ConvolutionKernel name,
+e.g. STANDARD, LUNG, B40f, B70f; "-" when absent) and description. The series
+preprocess picks by default is the axial CT series with most slices; pass
+another UID with --series. Control characters in header values are printed
+escaped (\t, \x1b). A folder with no DICOM image is an error (exit 1), as for
+preprocess.`,
 		Example: `  lungctl series stage1/0015ceb851d7251b8f399e39779d1e7d`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -49,7 +49,7 @@ type header struct {
 	photometric                          string
 	gantryTilt                           float64 // GantryDetectorTilt, degrees
 	sliceThickness                       float64 // mm, 0 when absent
-	convKernel                           string  // ConvolutionKernel, values joined by "\\"
+	convKernel                           string  // ConvolutionKernel, values joined by a backslash
 	padding, paddingLimit                *int32
 	frames                               []frameGeom // len == numFrames
 	hasPixelData                         bool
