@@ -257,13 +257,22 @@ func otherSeries(m map[string]*series, chosen *series) []warn.Warning {
 		if len(o.info.Files) > 0 {
 			file = o.info.Files[0]
 		}
+		// The kernel tells a standard from a lung-kernel reconstruction
+		// of the same slices.
+		if o.info.ConvolutionKernel != "" {
+			kind += ", kernel " + o.info.ConvolutionKernel
+		}
+		chosenKernel := ""
+		if chosen.info.ConvolutionKernel != "" {
+			chosenKernel = ", kernel " + chosen.info.ConvolutionKernel
+		}
 		why := "the axial CT series with the most slices"
 		if chosen.info.Orientation != "axial" {
 			why = "no series being axial, the CT series with the most slices"
 		}
 		ws = append(ws, warn.New(warn.OtherSeries, file, fmt.Sprintf(
-			"series %s (%s, %d slices) not loaded: the %s series %s (%d slices) was, %s; --series %s loads this one",
-			o.info.UID, kind, o.info.NumSlices, chosen.info.Modality, chosen.info.UID, chosen.info.NumSlices, why, o.info.UID)))
+			"series %s (%s, %d slices) not loaded: the %s series %s (%d slices%s) was, %s; --series %s loads this one",
+			o.info.UID, kind, o.info.NumSlices, chosen.info.Modality, chosen.info.UID, chosen.info.NumSlices, chosenKernel, why, o.info.UID)))
 	}
 	return ws
 }

@@ -3,6 +3,7 @@ package dicomio
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -219,6 +220,21 @@ func TestOtherSeriesNamed(t *testing.T) {
 	}
 	if sc.Info.UID != "1.9.2" || hasCode(sc.Warnings, warn.OtherSeries) {
 		t.Errorf("--series 1.9.2: loaded %s, warnings %+v; want 1.9.2 and no other-series warning", sc.Info.UID, sc.Warnings)
+	}
+	// Two reconstructions of the same slices on two kernels, as LIDC
+	// patients often have: the warning names both kernels.
+	two := t.TempDir()
+	kernel := func(name string) func(int) []elem {
+		return func(int) []elem { return []elem{text(0x0018, 0x1210, "SH", name)} }
+	}
+	writeSeries(t, two, "std", "P", "1.9.4", 5, 4, 4, kernel("STANDARD"))
+	writeSeries(t, two, "lung", "P", "1.9.5", 4, 4, 4, kernel("LUNG"))
+	if sc, err = Load(two, Options{}); err != nil || sc.Info.ConvolutionKernel != "STANDARD" {
+		t.Fatalf("two kernels: err %v, loaded kernel %q, want STANDARD", err, sc.Info.ConvolutionKernel)
+	}
+	want := "series 1.9.5 (CT axial, kernel LUNG, 4 slices) not loaded: the CT series 1.9.4 (5 slices, kernel STANDARD) was"
+	if !hasCode(sc.Warnings, warn.OtherSeries) || !strings.Contains(fmt.Sprint(sc.Warnings), want) {
+		t.Errorf("two kernels: warnings %+v, want %q", sc.Warnings, want)
 	}
 	one := t.TempDir()
 	writeSeries(t, one, "s", "P", "1.9.3", 3, 4, 4, nil)
