@@ -66,8 +66,8 @@ func TestLIDC0001SharpKernel(t *testing.T) {
 			sharpKernel(t, v, amount, 0.7, 25, 11)
 		})
 		opt := Options{Nodule: nodule.Options{SourceSpacingMM: [3]float64(sp), SliceThicknessMM: 2.5}}
-		if s, _, ok := psf.EdgeSigma(hu); ok {
-			opt.Nodule.KernelSigmaMM = psf.KernelSigma(s, sp[0])
+		if s, ok := psf.Kernel(hu, sp[0]); ok {
+			opt.Nodule.KernelSigmaMM = s
 		}
 		res, err := Run(hu, m, opt)
 		if err != nil {

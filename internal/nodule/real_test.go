@@ -146,11 +146,10 @@ func TestLIDC0001FromItsEdge(t *testing.T) {
 	// blur for ground glass (part-solid, 35 mm), the blur read from the
 	// air–skin edge does not.
 	soft := blurXY(hu, 1)
-	edge, _, ok := psf.EdgeSigma(soft)
+	softKernel, ok := psf.Kernel(soft, scan.HU.Spacing[0])
 	if !ok {
 		t.Fatal("no air–skin edge read on LIDC-IDRI-0001")
 	}
-	softKernel := psf.KernelSigma(edge, scan.HU.Spacing[0])
 	for _, v := range []struct {
 		name string
 		hu   *volume.Volume[int16]

@@ -74,13 +74,8 @@ func Detect(p *Preprocessed, opt detect.Options, dws *detect.Workspace) ([]candi
 	}
 	if opt.Nodule.KernelSigmaMM == 0 {
 		// The reconstruction kernel's blur, from the air–skin edge.
-		if s, _, ok := psf.EdgeSigma(p.HU); ok {
-			px := p.AcquisitionSpacing[0]
-			if !(px > 0) {
-				px = p.HU.Spacing[0]
-			}
-			opt.Nodule.KernelSigmaMM = psf.KernelSigma(s, px)
-			p.KernelSigmaMM = opt.Nodule.KernelSigmaMM
+		if s, ok := psf.Kernel(p.HU, p.AcquisitionSpacing[0]); ok {
+			opt.Nodule.KernelSigmaMM, p.KernelSigmaMM = s, s
 		}
 	}
 	if dws != nil {

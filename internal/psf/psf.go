@@ -110,6 +110,21 @@ func median(v []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
+// Kernel reads the scanner's in-plane point spread σ (mm) from the HU
+// volume hu (on the grid the scan was resampled to from acquisition pixels
+// of px mm; px ≤ 0 or NaN: hu's own spacing): EdgeSigma, then KernelSigma.
+// ok is false when no edge could be read.
+func Kernel(hu *volume.Volume[int16], px float64) (sigma float64, ok bool) {
+	s, _, ok := EdgeSigma(hu)
+	if !ok {
+		return 0, false
+	}
+	if !(px > 0) {
+		px = hu.Spacing[0]
+	}
+	return KernelSigma(s, px), true
+}
+
 // KernelSigma returns the scanner's in-plane point spread σ (mm) that an
 // edge σ (EdgeSigma, on a grid resampled from the acquisition's pixel
 // spacing px mm) leaves once the pixel's own width (px²/12) and the

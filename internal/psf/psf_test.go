@@ -75,3 +75,23 @@ func TestKernelSigma(t *testing.T) {
 		t.Errorf("KernelSigma of an edge sharper than its pixels = %v, want 0", got)
 	}
 }
+
+// TestKernel is EdgeSigma then KernelSigma: with the acquisition's pixel
+// given, and with none (the volume's own spacing then); no edge, no σ.
+func TestKernel(t *testing.T) {
+	v := body(1, 20, 0.7)
+	edge, _, _ := EdgeSigma(v)
+	for _, px := range []float64{0.7, 0, math.NaN()} {
+		got, ok := Kernel(v, px)
+		if want := KernelSigma(edge, 0.7); !ok || got != want {
+			t.Errorf("px %v: Kernel = %v, %v; want %v, true", px, got, ok, want)
+		}
+	}
+	if got, ok := Kernel(v, 0.35); !ok || got <= KernelSigma(edge, 0.7) {
+		t.Errorf("finer acquisition pixels take less off: %v, %v", got, ok)
+	}
+	g := volume.Grid{Dims: [3]int{64, 64, 8}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity}
+	if s, ok := Kernel(volume.New[int16](g), 1); ok {
+		t.Errorf("σ %.2f mm read from a volume with no edge", s)
+	}
+}
