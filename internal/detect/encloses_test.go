@@ -10,7 +10,8 @@ import (
 )
 
 // TestEncloses: a part-solid lesion segmented at a lower-ranked candidate
-// replaces the kept candidate that is its solid core; nothing else does.
+// replaces the kept candidate that is its solid core (not a calcified
+// one); nothing else does.
 func TestEncloses(t *testing.T) {
 	g := volume.Grid{Dims: [3]int{20, 20, 20}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity}
 	lesion := func(typ nodule.Type, vol float64, centre [3]float64, r float64) *nodule.Result {
@@ -42,6 +43,14 @@ func TestEncloses(t *testing.T) {
 		if got := encloses(c.outer, core); got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
+	}
+	// A granuloma is no part-solid lesion's core: a body of granuloma and
+	// vessels segmented from a seed on a vessel beside it does not replace
+	// it (an independently generated phantom's 8.8 mm granuloma was
+	// reported 7 mm off its centre, as a 21 mm part-solid lesion).
+	granuloma := lesion(nodule.Calcified, 260, [3]float64{8, 10, 10}, 4)
+	if encloses(cases[0].outer, granuloma) {
+		t.Error("a part-solid body replaces the calcified lesion it holds")
 	}
 	if k := enclosedKept(cases[0].outer, 0.1, []*nodule.Result{nil, lesion(nodule.Solid, 50, [3]float64{2, 2, 2}, 1), core}); k != 2 {
 		t.Errorf("enclosedKept = %d, want 2", k)

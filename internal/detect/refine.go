@@ -323,9 +323,12 @@ func completes(outer *nodule.Result, score float64, inner *nodule.Result) bool {
 // solid core: a detector cluster often sits on a part-solid lesion's core
 // (its points are denser and rounder than the ground glass's), whose own
 // segmentation is then the core alone. Outer must be part-solid, hold
-// inner's centre, and be at least twice its volume.
+// inner's centre, and be at least twice its volume. A calcified inner is
+// no part-solid lesion's core: a granuloma with a vessel at its side,
+// segmented from a seed on the vessel, reads as a part-solid body of
+// granuloma and vessels at a threshold halfway to the vessel's HU.
 func encloses(outer, inner *nodule.Result) bool {
-	if outer == nil || inner == nil {
+	if outer == nil || inner == nil || inner.Type == nodule.Calcified {
 		return false
 	}
 	return outer.Type == nodule.PartSolid && outer.VolumeMM3 >= 2*inner.VolumeMM3 && outer.Contains(inner.Centre)
