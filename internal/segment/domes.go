@@ -99,6 +99,13 @@ func (s *Segmenter) removeDomes(hu *volume.Volume[int16], dst *volume.Volume[uin
 			}
 		}
 		if len(piece) < domeMinVoxels || bottom == 0 || float64(onDense) < domeBottomContact*float64(bottom) {
+			if len(piece) >= domeSplitMinVoxels {
+				// A dome that vessels touch: look for it among the piece's
+				// thick parts.
+				removed += splitDome(hu, dst, piece, func(p, q int) bool {
+					return d[q] == 0 && hu.Data[q] >= domeDenseHU && (seen[p] != cDomeMass || lowest(p%nxy) == p/nxy)
+				})
+			}
 			continue
 		}
 		removed += removeDomeBelowBumps(hu, dst, piece)

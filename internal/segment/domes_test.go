@@ -86,3 +86,99 @@ func TestRemoveDomes(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoveDomeTouchedByVessels: the same dome, wider, now touched by a
+// tree of 6 mm vessels that criss-cross the lung above it: one piece of
+// dense mask voxels whose bottom faces lie mostly over lung, so that the
+// dome test fails on the piece as a whole. Its thick part is the dome
+// (splitDome): the dome goes, the vessels and the nodule resting on the
+// dome's apex stay.
+func TestRemoveDomeTouchedByVessels(t *testing.T) {
+	const n, nz, base = 120, 80, 10
+	g := volume.Grid{Dims: [3]int{n, n, nz}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity}
+	hu := volume.New[int16](g)
+	mask := volume.New[uint8](g)
+	dome := func(i, j int) float64 {
+		x, y := float64(i-60), float64(j-60)
+		return 40 - (x*x+y*y)/90
+	}
+	onNodule := volume.Vec3{60, 60, 47}
+	var tubes [][2]volume.Vec3
+	for _, z := range []float64{55, 68} {
+		for _, y := range []float64{20, 40, 80, 100} {
+			tubes = append(tubes, [2]volume.Vec3{{5, y, z}, {115, y, z}})
+		}
+		for _, x := range []float64{30, 90} {
+			tubes = append(tubes, [2]volume.Vec3{{x, 5, z}, {x, 115, z}})
+		}
+	}
+	// Down onto the dome's flanks, and between the two layers.
+	tubes = append(tubes, [2]volume.Vec3{{30, 40, 55}, {38, 45, 25}}, [2]volume.Vec3{{90, 80, 55}, {82, 75, 25}},
+		[2]volume.Vec3{{30, 20, 55}, {30, 20, 68}}, [2]volume.Vec3{{90, 100, 55}, {90, 100, 68}})
+	vessel := func(x volume.Vec3) bool {
+		for _, tb := range tubes {
+			if segDist(x, tb[0], tb[1]) <= 3 {
+				return true
+			}
+		}
+		return false
+	}
+	var s Segmenter
+	s.cls = make([]uint8, hu.Len())
+	for k := 0; k < nz; k++ {
+		for j := 0; j < n; j++ {
+			for i := 0; i < n; i++ {
+				p := hu.Index(i, j, k)
+				x := volume.Vec3{float64(i), float64(j), float64(k)}
+				v := int16(-850)
+				if float64(k) <= dome(i, j) || dist(x, onNodule) <= 8 || k >= base && vessel(x) {
+					v = 40
+				}
+				hu.Data[p] = v
+				if k >= base {
+					mask.Data[p] = 1
+				} else if v < 0 {
+					hu.Data[p] = 40
+				}
+			}
+		}
+	}
+	removed := s.removeDomes(hu, mask)
+	// The dome's rim, where it is thinner than the opening's diameter,
+	// is no thick part and stays: a ring of a few mm at the lung's base.
+	thin := func(i, j int) bool { return dome(i, j)-base < 2*domeThinMM+2 }
+	var domeIn, domeAll, rimIn, vesIn, vesAll int
+	for k := base; k < nz; k++ {
+		for j := 0; j < n; j++ {
+			for i := 0; i < n; i++ {
+				x := volume.Vec3{float64(i), float64(j), float64(k)}
+				switch {
+				case float64(k) <= dome(i, j) && dist(x, onNodule) > 12 && !vessel(x):
+					domeAll++
+					if mask.At(i, j, k) != 0 {
+						if thin(i, j) {
+							rimIn++
+						} else {
+							domeIn++
+						}
+					}
+				case k >= 50 && vessel(x):
+					vesAll++
+					if mask.At(i, j, k) != 0 {
+						vesIn++
+					}
+				}
+			}
+		}
+	}
+	t.Logf("removed %d voxels; dome left %d of %d, and %d of its thin rim; vessels kept %d of %d", removed, domeIn, domeAll, rimIn, vesIn, vesAll)
+	if domeAll == 0 || float64(domeIn) > 0.01*float64(domeAll) || float64(rimIn) > 0.1*float64(domeAll) {
+		t.Errorf("dome: %d of %d voxels left in the mask, and %d of its thin rim", domeIn, domeAll, rimIn)
+	}
+	if vesIn != vesAll {
+		t.Errorf("vessels above the dome: %d of %d voxels left the mask", vesAll-vesIn, vesAll)
+	}
+	if mask.At(60, 60, 50) == 0 {
+		t.Error("the nodule resting on the dome left the mask")
+	}
+}

@@ -65,7 +65,11 @@
 //     whole, a wide one up to its height map opened by a 30 mm square, so
 //     that what stands on the dome narrower than that and at least 0.4
 //     times as high as wide (a nodule or a vessel resting on the diaphragm)
-//     stays. Nodules and vessels elsewhere sit on lung.
+//     stays. Nodules and vessels elsewhere sit on lung. Lower-lobe vessels
+//     that touch the dome join it in one piece whose bottom lies mostly
+//     over lung: a piece of 20 mL or more that fails the test is opened
+//     with a ball of 4 mm radius, and each thick part as wide as a dome
+//     that passes the test goes (splitDome).
 //
 // Known limits: the closings are 2-D (axial), so a nodule sitting on the
 // diaphragm dome, below the lung rather than beside it, may be only partly
