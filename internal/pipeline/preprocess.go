@@ -99,9 +99,11 @@ func sinceSec(t time.Time) float64 { return math.Round(time.Since(t).Seconds()*1
 
 // bytesPerOutputVoxel is what preprocessing holds per voxel of the output
 // grid at its peak: the int16 HU volume (2), the uint8 mask (1), the
-// segmenter's class map (1) and its run and distance scratch (about 2). It
+// segmenter's class map (1), its run and distance scratch (about 2) and,
+// in the dome step, the opening of a dome that vessels touch (a float32
+// and two bits a voxel of a block of at most half the volume: about 2). It
 // sizes the memory-budget check made before the grid is allocated.
-const bytesPerOutputVoxel = 6
+const bytesPerOutputVoxel = 8
 
 // Preprocess reads a scan (DICOM folder or .zip, .mhd/.mha or NIfTI),
 // converts it to HU, applies the one HU normalisation

@@ -94,7 +94,9 @@ func TestRemoveDomes(t *testing.T) {
 // (splitDome): the dome goes, the vessels and the nodule resting on the
 // dome's apex stay.
 func TestRemoveDomeTouchedByVessels(t *testing.T) {
-	const n, nz, base = 120, 80, 10
+	// The scene fills 120 × 120 voxels of a wider volume: a dome and its
+	// vessels take a fraction of a scan (splitDome's domeSplitMaxShare).
+	const n, nz, base = 256, 80, 10
 	g := volume.Grid{Dims: [3]int{n, n, nz}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity}
 	hu := volume.New[int16](g)
 	mask := volume.New[uint8](g)
@@ -116,6 +118,9 @@ func TestRemoveDomeTouchedByVessels(t *testing.T) {
 	tubes = append(tubes, [2]volume.Vec3{{30, 40, 55}, {38, 45, 25}}, [2]volume.Vec3{{90, 80, 55}, {82, 75, 25}},
 		[2]volume.Vec3{{30, 20, 55}, {30, 20, 68}}, [2]volume.Vec3{{90, 100, 55}, {90, 100, 68}})
 	vessel := func(x volume.Vec3) bool {
+		if x[0] > 120 || x[1] > 120 {
+			return false
+		}
 		for _, tb := range tubes {
 			if segDist(x, tb[0], tb[1]) <= 3 {
 				return true

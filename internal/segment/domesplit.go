@@ -21,6 +21,12 @@ const domeThinMM = 4
 // find nothing and cost a tenth of a second).
 const domeSplitMinVoxels = 20000
 
+// domeSplitMaxShare: splitDome opens a piece only when its bounding block
+// (with the opening's margin) is at most 1/domeSplitMaxShare of the volume
+// (a dome with its lower-lobe vessels: 8–27 % on the independent
+// generator's phantoms).
+const domeSplitMaxShare = 2
+
 // splitDome looks for the diaphragm's dome inside a dense piece of the
 // mask (piece: voxel indices of hu's grid) that failed removeDomes' bottom
 // test as a whole. The lower lobes' vessels run down to the diaphragm, and
@@ -59,13 +65,19 @@ func splitDome(hu *volume.Volume[int16], dst *volume.Volume[uint8], piece []int3
 		lo[a], hi[a] = max(lo[a]-margin[a], 0), min(hi[a]+margin[a], dims[a]-1)
 		n[a] = hi[a] - lo[a] + 1
 	}
+	bn := n[0] * n[1] * n[2]
+	// The opening's buffers (a float32 distance and two bits a voxel of
+	// the block, at most half the volume: 2.1 bytes a voxel of the volume)
+	// are counted in the preprocessing budget (pipeline.bytesPerOutputVoxel).
+	if bn > nx*ny*nz/domeSplitMaxShare {
+		return 0
+	}
 	// Only where a dome could be: the columns in which the piece rests on
 	// dense tissue must hold a connected group as large as a dome's part
 	// of them (domeBottomContact of a disc of 4·domeBumpMM).
 	if !denseFloor(piece, nx, ny, lo, n, sp, onDense) {
 		return 0
 	}
-	bn := n[0] * n[1] * n[2]
 	local := func(p int32) int {
 		i, j, k := int(p)%nx-lo[0], (int(p)/nx)%ny-lo[1], int(p)/nxy-lo[2]
 		return i + n[0]*(j+n[1]*k)
@@ -74,36 +86,37 @@ func splitDome(hu *volume.Volume[int16], dst *volume.Volume[uint8], piece []int3
 		i, j, k := q%n[0]+lo[0], (q/n[0])%n[1]+lo[1], q/(n[0]*n[1])+lo[2]
 		return int32(i + nx*(j+ny*k))
 	}
-	in := make([]bool, bn)
+	in, open := newBits(bn), newBits(bn)
 	f := make([]float32, bn)
 	for _, p := range piece {
 		q := local(p)
-		in[q] = true
+		in.set(q)
 		f[q] = edt.Inf
 	}
 	var ws edt.Workspace
 	edt.Transform3(f, n[0], n[1], n[2], sp, &ws)
 	r2 := float32(domeThinMM * domeThinMM)
 	for q, v := range f {
-		if in[q] && v > r2 {
+		if in.has(q) && v > r2 {
 			f[q] = 0
 		} else {
 			f[q] = edt.Inf
 		}
 	}
 	edt.Transform3(f, n[0], n[1], n[2], sp, &ws)
-	open := make([]bool, bn)
 	for q, v := range f {
-		open[q] = in[q] && v <= r2
+		if in.has(q) && v <= r2 {
+			open.set(q)
+		}
 	}
 	removed := 0
 	var part, stack []int32
-	for q0 := range open {
-		if !open[q0] {
+	for q0 := 0; q0 < bn; q0++ {
+		if !open.has(q0) {
 			continue
 		}
 		part, stack = part[:0], append(stack[:0], int32(q0))
-		open[q0] = false
+		open.clear(q0)
 		cols := map[int32]bool{}
 		var bottom, dense int
 		for len(stack) > 0 {
@@ -118,12 +131,12 @@ func splitDome(hu *volume.Volume[int16], dst *volume.Volume[uint8], piece []int3
 					continue
 				}
 				o := q + [6]int{-1, 1, -n[0], n[0], -n[0] * n[1], n[0] * n[1]}[m]
-				if open[o] {
-					open[o] = false
+				if open.has(o) {
+					open.clear(o)
 					stack = append(stack, int32(o))
 					continue
 				}
-				if m == 4 && !in[o] || m == 4 && in[o] && f[o] > r2 {
+				if m == 4 && (!in.has(o) || f[o] > r2) {
 					bottom++
 					if onDense(int(p), int(global(o))) {
 						dense++
@@ -190,3 +203,11 @@ func denseFloor(piece []int32, nx, ny int, lo, n [3]int, sp [3]float64, onDense 
 	}
 	return false
 }
+
+// bits is a bit set over a block's voxels.
+type bits []uint64
+
+func newBits(n int) bits      { return make(bits, (n+63)/64) }
+func (b bits) set(i int)      { b[i>>6] |= 1 << (i & 63) }
+func (b bits) clear(i int)    { b[i>>6] &^= 1 << (i & 63) }
+func (b bits) has(i int) bool { return b[i>>6]&(1<<(i&63)) != 0 }
