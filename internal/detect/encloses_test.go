@@ -49,8 +49,11 @@ func TestEncloses(t *testing.T) {
 	// it (an independently generated phantom's 8.8 mm granuloma was
 	// reported 7 mm off its centre, as a 21 mm part-solid lesion).
 	granuloma := lesion(nodule.Calcified, 260, [3]float64{8, 10, 10}, 4)
-	if encloses(cases[0].outer, granuloma) {
+	if encloses(cases[0].outer, granuloma) || completes(cases[0].outer, 0.9, granuloma) {
 		t.Error("a part-solid body replaces the calcified lesion it holds")
+	}
+	if !completes(lesion(nodule.Solid, 990, [3]float64{10, 10, 10}, 7), 0.9, granuloma) {
+		t.Error("a solid mass holding a calcified fragment of it does not complete it")
 	}
 	if k := enclosedKept(cases[0].outer, 0.1, []*nodule.Result{nil, lesion(nodule.Solid, 50, [3]float64{2, 2, 2}, 1), core}); k != 2 {
 		t.Errorf("enclosedKept = %d, want 2", k)

@@ -311,8 +311,10 @@ func enclosedKept(m *nodule.Result, score float64, kept []*nodule.Result) int {
 // centre measures it whole (phantom 107 of seeds 101–120: 54 × 44 mm,
 // 53 mL at the first, 71 × 63 mm, 165 mL at the second; the generator's
 // mass 71 × 65 mm, 183 mL).
+// Not a part-solid body around a calcified lesion: that is no part-solid
+// lesion with a calcified core but a granuloma with vessels (encloses).
 func completes(outer *nodule.Result, score float64, inner *nodule.Result) bool {
-	if outer == nil || inner == nil || score < 0.5 {
+	if outer == nil || inner == nil || score < 0.5 || inner.Type == nodule.Calcified && outer.Type == nodule.PartSolid {
 		return false
 	}
 	return outer.VolumeMM3 >= 2*inner.VolumeMM3 && outer.Contains(inner.Centre)
@@ -326,7 +328,9 @@ func completes(outer *nodule.Result, score float64, inner *nodule.Result) bool {
 // inner's centre, and be at least twice its volume. A calcified inner is
 // no part-solid lesion's core: a granuloma with a vessel at its side,
 // segmented from a seed on the vessel, reads as a part-solid body of
-// granuloma and vessels at a threshold halfway to the vessel's HU.
+// granuloma and vessels at a threshold halfway to the vessel's HU (so
+// reseed, too, keeps a granuloma found at a cluster's blob point over a
+// part-solid body at its mean when the granuloma scores higher).
 func encloses(outer, inner *nodule.Result) bool {
 	if outer == nil || inner == nil || inner.Type == nodule.Calcified {
 		return false

@@ -437,6 +437,28 @@ func segmentAt(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]flo
 		}
 		return best, nil
 	}
+	// A solid body that is far from round (under psTangled), seeded where
+	// the lesion is ground glass (the median about the seed, boxInfo.coreMed,
+	// below SolidHU and more than ggPlateauNoise noise SDs above the lung),
+	// may be ground glass that a vessel crosses, and the vessels it joins:
+	// the core read about the seed (its 90th percentile) is the vessel's,
+	// the threshold halfway to it follows the vessel tree, and the ground
+	// glass, under that threshold, is left out. Measured from the seed's
+	// ground glass (groundGlassAt at the median about the seed: vessels
+	// hold no opening open), the rounder non-solid or part-solid body, by
+	// psTangledGain, is the lesion, unless it encloses dense tissue
+	// (enclosesDense: a solid nodule whose opening was cut out). Phantoms
+	// from an independent generator, whose ground-glass lesions lie among
+	// the hilar vessels: a 23.8 mm one was a 74.7 × 43.0 mm "solid" vessel
+	// tree, and is 20.5 mm non-solid (seeds 1–20 of that generator: ground
+	// glass found 11 → 14 of 17).
+	if res.Type == Solid && res.Sphericity < psTangled && !pvSmall(res.PVAttenuation) && res.MeanDiameterMM >= ggMinMM &&
+		b.coreMed < opt.SolidHU && b.coreMed > res.BackgroundHU+ggPlateauNoise*res.NoiseHU {
+		if r2 := ws.groundGlassAt(b, hu, seedIdx, hintMM, res, opt, b.coreMed); r2 != nil && (r2.Type == NonSolid || r2.Type == PartSolid) &&
+			r2.Sphericity > res.Sphericity+psTangledGain && !ws.enclosesDense(b, r2, opt.SolidHU) {
+			return r2, nil
+		}
+	}
 	// A part-solid lesion whose threshold was set halfway to its core (no
 	// ground-glass band was found around it: its ground glass is dense, so
 	// that threshold cuts through it) is measured again from its ground
@@ -472,28 +494,6 @@ func segmentAt(hu *volume.Volume[int16], lung *volume.Volume[uint8], seed [3]flo
 	// part-solid lesion's candidates non-solid on seeds 501–520, and the
 	// lesion was reported as its 10.5 mm core. (One measurement serves
 	// all: groundGlassBody leaves the box's labels and threshold changed.)
-	// A solid body that is far from round (under psTangled), seeded where
-	// the lesion is ground glass (the median about the seed, boxInfo.coreMed,
-	// below SolidHU and more than ggPlateauNoise noise SDs above the lung),
-	// may be ground glass that a vessel crosses, and the vessels it joins:
-	// the core read about the seed (its 90th percentile) is the vessel's,
-	// the threshold halfway to it follows the vessel tree, and the ground
-	// glass, under that threshold, is left out. Measured from the seed's
-	// ground glass (groundGlassAt at the median about the seed: vessels
-	// hold no opening open), the rounder non-solid or part-solid body, by
-	// psTangledGain, is the lesion, unless it encloses dense tissue
-	// (enclosesDense: a solid nodule whose opening was cut out). Phantoms
-	// from an independent generator, whose ground-glass lesions lie among
-	// the hilar vessels: a 23.8 mm one was a 58.8 × 43 mm "solid" vessel
-	// tree, and is 20.5 mm non-solid (seeds 1–20 of that generator: ground
-	// glass found 11 → 14 of 17).
-	if res.Type == Solid && res.Sphericity < psTangled && !pvSmall(res.PVAttenuation) && res.MeanDiameterMM >= ggMinMM &&
-		b.coreMed < opt.SolidHU && b.coreMed > res.BackgroundHU+ggPlateauNoise*res.NoiseHU {
-		if r2 := ws.groundGlassAt(b, hu, seedIdx, hintMM, res, opt, b.coreMed); r2 != nil && (r2.Type == NonSolid || r2.Type == PartSolid) &&
-			r2.Sphericity > res.Sphericity+psTangledGain && !ws.enclosesDense(b, r2, opt.SolidHU) {
-			return r2, nil
-		}
-	}
 	dense := res.GroundGlassHU == 0
 	tangled := res.Sphericity < psTangled
 	inGG := res.CoreHU < opt.SolidHU

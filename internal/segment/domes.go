@@ -99,7 +99,7 @@ func (s *Segmenter) removeDomes(hu *volume.Volume[int16], dst *volume.Volume[uin
 			}
 		}
 		if len(piece) < domeMinVoxels || bottom == 0 || float64(onDense) < domeBottomContact*float64(bottom) {
-			if len(piece) >= domeSplitMinVoxels {
+			if float64(len(piece))*hu.Spacing[0]*hu.Spacing[1]*hu.Spacing[2] >= domeSplitMinMM3 {
 				// A dome that vessels touch: look for it among the piece's
 				// thick parts.
 				removed += splitDome(hu, dst, piece, func(p, q int) bool {

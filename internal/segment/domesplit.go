@@ -13,13 +13,13 @@ import (
 // the dome's cap stays.
 const domeThinMM = 4
 
-// domeSplitMinVoxels: a dense piece that fails removeDomes' bottom test is
-// split (splitDome) only when it holds at least this many voxels (20 mL
-// at 1 mm), and only when the columns where it rests on dense tissue
-// could hold a dome's (denseFloor): a dome with vessels on it, not a
-// vessel tree alone (on LIDC-IDRI-0001 the split of a 59 mL piece would
-// find nothing and cost a tenth of a second).
-const domeSplitMinVoxels = 20000
+// domeSplitMinMM3: a dense piece that fails removeDomes' bottom test is
+// split (splitDome) only when it is at least this large (20 mL), and only
+// when the columns where it rests on dense tissue could hold a dome's
+// (denseFloor): a dome with vessels on it, not a vessel tree alone (on
+// LIDC-IDRI-0001 the split of a 59 mL piece would find nothing and cost a
+// tenth of a second).
+const domeSplitMinMM3 = 20000
 
 // domeSplitMaxShare: splitDome opens a piece only when its bounding block
 // (with the opening's margin) is at most 1/domeSplitMaxShare of the volume
@@ -110,6 +110,7 @@ func splitDome(hu *volume.Volume[int16], dst *volume.Volume[uint8], piece []int3
 		}
 	}
 	removed := 0
+	foot := make(map[int32]struct{})
 	var part, stack []int32
 	for q0 := 0; q0 < bn; q0++ {
 		if !open.has(q0) {
@@ -117,14 +118,12 @@ func splitDome(hu *volume.Volume[int16], dst *volume.Volume[uint8], piece []int3
 		}
 		part, stack = part[:0], append(stack[:0], int32(q0))
 		open.clear(q0)
-		cols := map[int32]bool{}
 		var bottom, dense int
 		for len(stack) > 0 {
 			q := int(stack[len(stack)-1])
 			stack = stack[:len(stack)-1]
 			p := global(q)
 			part = append(part, p)
-			cols[p%int32(nxy)] = true
 			i, j, k := q%n[0], (q/n[0])%n[1], q/(n[0]*n[1])
 			for m, ok := range [6]bool{i > 0, i < n[0]-1, j > 0, j < n[1]-1, k > 0, k < n[2]-1} {
 				if !ok {
@@ -145,7 +144,7 @@ func splitDome(hu *volume.Volume[int16], dst *volume.Volume[uint8], piece []int3
 			}
 		}
 		if len(part) < domeMinVoxels || bottom == 0 || float64(dense) < domeBottomContact*float64(bottom) ||
-			discDiameter(len(cols), hu.Spacing) < 4*domeBumpMM {
+			discDiameter(footprint(part, nxy, n[0]*n[1], foot), hu.Spacing) < 4*domeBumpMM {
 			continue
 		}
 		removed += removeDomeBelowBumps(hu, dst, part)
@@ -211,3 +210,17 @@ func newBits(n int) bits      { return make(bits, (n+63)/64) }
 func (b bits) set(i int)      { b[i>>6] |= 1 << (i & 63) }
 func (b bits) clear(i int)    { b[i>>6] &^= 1 << (i & 63) }
 func (b bits) has(i int) bool { return b[i>>6]&(1<<(i&63)) != 0 }
+
+// footprint is the number of distinct (i, j) columns of the voxels of part
+// (indices of slices of nxy voxels); seen is scratch, emptied first. A
+// part holds at most maxCols columns.
+func footprint(part []int32, nxy, maxCols int, seen map[int32]struct{}) int {
+	clear(seen)
+	for _, p := range part {
+		seen[p%int32(nxy)] = struct{}{}
+		if len(seen) == maxCols {
+			break
+		}
+	}
+	return len(seen)
+}
