@@ -35,7 +35,8 @@ const domeSplitMaxShare = 2
 // from an independent generator: a 145 mL piece, 30 % of its bottom faces
 // on dense tissue, left the right dome in the mask as a 69 mm "solid
 // mass"). The piece is opened with a ball of radius domeThinMM (its
-// voxels within that radius of those deeper inside it than the radius),
+// voxels within that radius of those deeper inside it than the radius;
+// both distances by edt.Within3Box, which only resolves the radius),
 // and each 6-connected part of the opening that holds at least
 // domeMinVoxels, is as wide as a dome (a footprint of 4·domeBumpMM, what
 // removeDomeBelowBumps needs to tell a bump from the cap; a vessel trunk
@@ -94,7 +95,7 @@ func splitDome(hu *volume.Volume[int16], dst *volume.Volume[uint8], piece []int3
 		f[q] = edt.Inf
 	}
 	var ws edt.Workspace
-	edt.Transform3(f, n[0], n[1], n[2], sp, &ws)
+	edt.Within3Box(f, n[0], n[1], n[2], [3]int{}, [3]int{n[0] - 1, n[1] - 1, n[2] - 1}, sp, domeThinMM, &ws)
 	r2 := float32(domeThinMM * domeThinMM)
 	for q, v := range f {
 		if in.has(q) && v > r2 {
@@ -103,7 +104,7 @@ func splitDome(hu *volume.Volume[int16], dst *volume.Volume[uint8], piece []int3
 			f[q] = edt.Inf
 		}
 	}
-	edt.Transform3(f, n[0], n[1], n[2], sp, &ws)
+	edt.Within3Box(f, n[0], n[1], n[2], [3]int{}, [3]int{n[0] - 1, n[1] - 1, n[2] - 1}, sp, domeThinMM, &ws)
 	for q, v := range f {
 		if in.has(q) && v <= r2 {
 			open.set(q)
