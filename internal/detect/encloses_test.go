@@ -165,3 +165,51 @@ func TestMergeCoarse(t *testing.T) {
 		t.Errorf("merged cluster 5 at %v, want (35, 0, 0)", c)
 	}
 }
+
+// TestMergeCoarseKeepsOwnBlob: a pool whose blob point comes from a merged
+// cluster that answered more remembers the better-ranked cluster's own
+// fine blob point, so that refine also segments there (a small nodule's
+// cluster that pooled vessel clusters around it); a pool that keeps its
+// own blob point, or whose own is coarse, has none to remember.
+func TestMergeCoarseKeepsOwnBlob(t *testing.T) {
+	ws := &Workspace{}
+	ws.pyr.Sigma = []float64{1.5, 3, 6, 12, 24}
+	g := volume.Grid{Dims: [3]int{8, 8, 8}, Spacing: volume.Vec3{1, 1, 1}, Origin: volume.Vec3{-200, -200, -200}, Direction: volume.Identity}
+	ws.pyr.Levels = []*volume.Volume[float32]{{Grid: g, Data: make([]float32, g.Len())}}
+	hu := &volume.Volume[int16]{Grid: g, Data: make([]int16, g.Len())}
+	inLung := func(i, j, k int) bool { return true }
+	for _, tc := range []struct {
+		name             string
+		keptLevel        int
+		keptResp, merged float64
+		wantOwn          bool
+	}{
+		{"merged answers more, own fine", 1, 50, 80, true},
+		{"own answers more", 1, 80, 50, false},
+		{"own coarse", 3, 50, 80, false},
+	} {
+		at := [][3]float64{{0, 0, 0}, {12, 0, 0}}
+		cs := make([]candidate.Candidate, 2)
+		st := make([]clusterStats, 2)
+		for i, resp := range []float64{tc.keptResp, tc.merged} {
+			lvl := tc.keptLevel
+			if i == 1 {
+				lvl = 0
+			}
+			st[i].add([]float32{float32(at[i][0]), float32(at[i][1]), float32(at[i][2]), -100, 0.9}, 100, -100, resp, lvl)
+			st[i].level = 3
+			cs[i].World = at[i]
+			cs[i].DetectScore = 0.9 - 0.1*float64(i)
+		}
+		got := ws.mergeCoarse(hu, inLung, cs, st, []int{0, 1}, Options{}.withDefaults())
+		if len(got) != 1 || got[0] != 0 {
+			t.Fatalf("%s: kept %v, want the first cluster alone", tc.name, got)
+		}
+		if st[0].hasOwn != tc.wantOwn {
+			t.Errorf("%s: remembers its own blob point %v, want %v", tc.name, st[0].hasOwn, tc.wantOwn)
+		}
+		if tc.wantOwn && (st[0].ownAt != at[0] || st[0].ownLevel != tc.keptLevel || st[0].blobAt != at[1]) {
+			t.Errorf("%s: own blob point %v (level %d), pool's %v; want %v (level %d) and %v", tc.name, st[0].ownAt, st[0].ownLevel, st[0].blobAt, at[0], tc.keptLevel, at[1])
+		}
+	}
+}

@@ -118,6 +118,13 @@ func (ws *Workspace) refine(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 			// Segment returns no lesion with its error.
 			r, _ = nodule.Segment(hu, lung, c.World, sizeHint(c.DiameterMM, st[i].level, ws.pyr.Sigma), opt.Nodule, ws.nws[w])
 			r = ws.reseed(hu, lung, w, f, c.World, r, st[i], opt)
+			if st[i].hasOwn {
+				// A pool's better-ranked cluster's own blob point
+				// (mergeCoarse), tried the same way.
+				own := st[i]
+				own.blobAt, own.blobLevel = own.ownAt, own.ownLevel
+				r = ws.reseed(hu, lung, w, f, c.World, r, own, opt)
+			}
 		}
 		meas[i] = r
 		f = withLesion(f, c.World, r)
