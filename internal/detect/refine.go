@@ -110,6 +110,7 @@ func (ws *Workspace) refine(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 			if st[i].blobLevel <= reseedMaxLevel {
 				r, _ = nodule.Segment(hu, lung, st[i].blobAt, ws.blobHint(st[i]), opt.Nodule, ws.nws[w])
 			}
+			r = ws.reseedOwn(hu, lung, w, f, c.World, r, st[i], opt)
 			if r == nil {
 				drop[i] = true
 				return
@@ -118,13 +119,7 @@ func (ws *Workspace) refine(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 			// Segment returns no lesion with its error.
 			r, _ = nodule.Segment(hu, lung, c.World, sizeHint(c.DiameterMM, st[i].level, ws.pyr.Sigma), opt.Nodule, ws.nws[w])
 			r = ws.reseed(hu, lung, w, f, c.World, r, st[i], opt)
-			if st[i].hasOwn {
-				// A pool's better-ranked cluster's own blob point
-				// (mergeCoarse), tried the same way.
-				own := st[i]
-				own.blobAt, own.blobLevel = own.ownAt, own.ownLevel
-				r = ws.reseed(hu, lung, w, f, c.World, r, own, opt)
-			}
+			r = ws.reseedOwn(hu, lung, w, f, c.World, r, st[i], opt)
 		}
 		meas[i] = r
 		f = withLesion(f, c.World, r)
@@ -226,6 +221,20 @@ func (ws *Workspace) reseed(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 		return r
 	}
 	return r2
+}
+
+// reseedOwn is reseed at a pool's better-ranked cluster's own blob point
+// (clusterStats.ownAt, see mergeCoarse), when it has one; r otherwise.
+// Both second-stage paths try it: the pool's mean and blob point, or its
+// blob point alone (a BlobLook candidate), may lie off the small lesion
+// whose cluster pooled the others.
+func (ws *Workspace) reseedOwn(hu *volume.Volume[int16], lung *volume.Volume[uint8], w int, f Features,
+	at [3]float64, r *nodule.Result, st clusterStats, opt Options) *nodule.Result {
+	if !st.hasOwn {
+		return r
+	}
+	st.blobAt, st.blobLevel = st.ownAt, st.ownLevel
+	return ws.reseed(hu, lung, w, f, at, r, st, opt)
 }
 
 // blobHint is the lesion diameter (mm) that the scale of a cluster's
