@@ -417,3 +417,46 @@ func TestIsolatedBlobsThickSlices(t *testing.T) {
 		}
 	}
 }
+
+// TestIsolatedDenseBlobAgainstWall: a 6.5 mm granuloma (about 600 HU)
+// against a soft-tissue tube (an airway's wall or a vessel, about 30 HU)
+// joins the tube at isoLevel of its height, in the smoothed HU and in the
+// acquisition's own, but not above soft tissue (isoDenseFloorHU), so the
+// look keeps it. Against a vessel bright with contrast (about 500 HU) it
+// stays joined, and is no closed blob.
+func TestIsolatedDenseBlobAgainstWall(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tubeHU float64 // over the −850 HU lung
+		want   bool
+	}{{"soft-tissue wall", 880, true}, {"contrast-filled vessel", 1350, false}} {
+		hu, m := scene60(15, 5, func(p [3]float64) float64 {
+			ball := 1450 * math.Min(1, math.Max(0, 3.25-dist3(p, [3]float64{30, 30, 30})+0.5))
+			// a tube of radius 1.5 mm along z, its surface touching the ball
+			tube := tc.tubeHU * math.Min(1, math.Max(0, 1.5-math.Hypot(p[0]-34.75, p[1]-30)+0.5))
+			return -850 + math.Max(ball, tube)
+		}, func(int, int, int) bool { return true })
+		ws := &Workspace{crop: hu}
+		blobs, err := ws.isolatedBlobs(func(i, j, k int) bool { return m.At(i, j, k) != 0 }, Defaults, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := ws.pyr.Levels[0]
+		i, j, k := peakNear(s, 30, 30, 30)
+		sc := &isoScratch{stamp: make([]int32, 17*17*17)}
+		if closedAt(sc, s, i, j, k, isoLevel, isoSlackSD, [3]int{8, 8, 8}, [3]int{17, 17, 17}) {
+			t.Errorf("%s: the scene does not test the dense floor: closed at isoLevel", tc.name)
+		}
+		at := hu.IndexToWorld(volume.Vec3{30, 30, 30})
+		found := false
+		for _, b := range blobs {
+			if dist3(b.World, [3]float64(at)) <= 1.5 {
+				found = true
+				t.Logf("%s: blob at %.1f, peak %.0f HU, contrast %.0f HU, radius %.1f mm", tc.name, b.World, b.Peak, b.Peak-b.Lung, b.RadiusMM)
+			}
+		}
+		if found != tc.want {
+			t.Errorf("%s: granuloma a closed blob %v, want %v", tc.name, found, tc.want)
+		}
+	}
+}
