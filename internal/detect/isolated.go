@@ -69,7 +69,7 @@ const isoSlackSD = 1.0
 // test, where a vessel's piece runs on or is long, is unchanged. Not
 // fitted: chosen before the one run that checked them (the independent
 // generator's seeds 1–3: one granuloma found, two more scored 0.65 → 1.00
-// and 0.33 → 1.00; this project's ten phantom sets: no candidate moved).
+// and 0.33 → 1.00; this project's seven phantom sets: no candidate moved).
 const (
 	isoDensePeakHU  = 200
 	isoDenseFloorHU = 100
