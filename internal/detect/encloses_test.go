@@ -110,18 +110,25 @@ func TestDuplicateEitherWay(t *testing.T) {
 	}
 }
 
+// mergeScene is mergeCoarse's setting in the tests: the default pyramid's
+// σ (1.5–24 mm) and an empty 8³ volume away from the clusters, all of it
+// lung (mergeCoarse only rescores the pools on it).
+func mergeScene() (*Workspace, *volume.Volume[int16], func(i, j, k int) bool) {
+	ws := &Workspace{}
+	ws.pyr.Sigma = []float64{1.5, 3, 6, 12, 24}
+	g := volume.Grid{Dims: [3]int{8, 8, 8}, Spacing: volume.Vec3{1, 1, 1}, Origin: volume.Vec3{-200, -200, -200}, Direction: volume.Identity}
+	ws.pyr.Levels = []*volume.Volume[float32]{{Grid: g, Data: make([]float32, g.Len())}}
+	hu := &volume.Volume[int16]{Grid: g, Data: make([]int16, g.Len())}
+	return ws, hu, func(i, j, k int) bool { return true }
+}
+
 // TestMergeCoarse: a coarse cluster within the blob radius (√3·σ, 20.8 mm
 // at σ 12 mm) of a better-ranked coarse one is merged into it, unless its
 // blob point lies elsewhere (where reseed would find another lesion); fine
 // clusters and far ones stay. The merged cluster pools the points: its
 // centre and size are both clusters'.
 func TestMergeCoarse(t *testing.T) {
-	ws := &Workspace{}
-	ws.pyr.Sigma = []float64{1.5, 3, 6, 12, 24}
-	g := volume.Grid{Dims: [3]int{8, 8, 8}, Spacing: volume.Vec3{1, 1, 1}, Origin: volume.Vec3{-200, -200, -200}, Direction: volume.Identity}
-	ws.pyr.Levels = []*volume.Volume[float32]{{Grid: g, Data: make([]float32, g.Len())}}
-	hu := &volume.Volume[int16]{Grid: g, Data: make([]int16, g.Len())}
-	inLung := func(i, j, k int) bool { return true }
+	ws, hu, inLung := mergeScene()
 	type cl struct {
 		at, blob         [3]float64
 		level, blobLevel int
@@ -172,12 +179,7 @@ func TestMergeCoarse(t *testing.T) {
 // cluster that pooled vessel clusters around it); a pool that keeps its
 // own blob point, or whose own is coarse, has none to remember.
 func TestMergeCoarseKeepsOwnBlob(t *testing.T) {
-	ws := &Workspace{}
-	ws.pyr.Sigma = []float64{1.5, 3, 6, 12, 24}
-	g := volume.Grid{Dims: [3]int{8, 8, 8}, Spacing: volume.Vec3{1, 1, 1}, Origin: volume.Vec3{-200, -200, -200}, Direction: volume.Identity}
-	ws.pyr.Levels = []*volume.Volume[float32]{{Grid: g, Data: make([]float32, g.Len())}}
-	hu := &volume.Volume[int16]{Grid: g, Data: make([]int16, g.Len())}
-	inLung := func(i, j, k int) bool { return true }
+	ws, hu, inLung := mergeScene()
 	for _, tc := range []struct {
 		name             string
 		keptLevel        int
