@@ -64,9 +64,11 @@ const isoSlackSD = 1.0
 // vessel (20–60 HU, less once smoothed), below the calcification. Lower
 // down, a granuloma against a bronchus's wall joined the wall and failed
 // the test (the independent generator's seed 1: a 6.9 mm granuloma
-// beside an airway had no candidate). A vessel bright with contrast
-// (200–500 HU) still joins a dense blob beside it, and the half-height
-// test, where a vessel's piece runs on or is long, is unchanged. Not
+// beside an airway had no candidate). 100 HU lies above half the height
+// of any peak under about 1,050 HU, so for most dense blobs this test then
+// asks no more than the half-height one: what keeps a vessel's piece out
+// is that test (a vessel bright with contrast, 200–500 HU, still joins a
+// dense blob beside it there) and the elongation, both unchanged. Not
 // fitted: chosen before the one run that checked them (the independent
 // generator's seeds 1–3: one granuloma found, two more scored 0.65 → 1.00
 // and 0.33 → 1.00; this project's seven phantom sets: no candidate moved).
