@@ -20,9 +20,9 @@ type clusterStats struct {
 	// response, blobLevel its pyramid level.
 	blobAt    [3]float64
 	blobLevel int
-	// ownAt and ownLevel, when hasOwn: the blob point of a cluster that
-	// mergeCoarse pooled others into, where a merged cluster's blob point
-	// answered more and became the pool's (see mergeCoarse).
+	// ownAt and ownLevel, when hasOwn: the fine (level ≤ reseedMaxLevel)
+	// blob point of a cluster that mergeCoarse pooled others into, where a
+	// merged cluster's blob point answered more and became the pool's.
 	ownAt    [3]float64
 	ownLevel int
 	hasOwn   bool

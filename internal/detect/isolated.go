@@ -66,9 +66,12 @@ const isoSlackSD = 1.0
 // the test (the independent generator's seed 1: a 6.9 mm granuloma
 // beside an airway had no candidate). 100 HU lies above half the height
 // of any peak under about 1,050 HU, so for most dense blobs this test then
-// asks no more than the half-height one: what keeps a vessel's piece out
-// is that test (a vessel bright with contrast, 200–500 HU, still joins a
-// dense blob beside it there) and the elongation, both unchanged. Not
+// asks no more than the half-height one, and its slack (isoSlackSD) no
+// longer matters: what keeps a vessel's piece out is the half-height test
+// and the elongation, both unchanged. A vessel bright with contrast and
+// as thick as a 3 mm one joins a dense blob beside it at half height
+// already; a thinner one (1 mm radius, 500 HU) that joined it only lower
+// down no longer keeps it out. Not
 // fitted: chosen before the one run that checked them (the independent
 // generator's seeds 1–3: one granuloma found, two more scored 0.65 → 1.00
 // and 0.33 → 1.00; this project's seven phantom sets: no candidate moved).

@@ -110,7 +110,7 @@ func (ws *Workspace) refine(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 			if st[i].blobLevel <= reseedMaxLevel {
 				r, _ = nodule.Segment(hu, lung, st[i].blobAt, ws.blobHint(st[i]), opt.Nodule, ws.nws[w])
 			}
-			r = ws.reseedOwn(hu, lung, w, f, c.World, r, st[i], opt)
+			r = ws.reseedOwn(hu, lung, w, f, c.World, st[i].blobAt, r, st[i], opt)
 			if r == nil {
 				drop[i] = true
 				return
@@ -119,7 +119,7 @@ func (ws *Workspace) refine(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 			// Segment returns no lesion with its error.
 			r, _ = nodule.Segment(hu, lung, c.World, sizeHint(c.DiameterMM, st[i].level, ws.pyr.Sigma), opt.Nodule, ws.nws[w])
 			r = ws.reseed(hu, lung, w, f, c.World, r, st[i], opt)
-			r = ws.reseedOwn(hu, lung, w, f, c.World, r, st[i], opt)
+			r = ws.reseedOwn(hu, lung, w, f, c.World, c.World, r, st[i], opt)
 		}
 		meas[i] = r
 		f = withLesion(f, c.World, r)
@@ -210,7 +210,16 @@ func (ws *Workspace) reseed(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 	if dist3(at, st.blobAt) < 2 || st.blobLevel > reseedMaxLevel {
 		return r
 	}
-	r2, err := nodule.Segment(hu, lung, st.blobAt, ws.blobHint(st), opt.Nodule, ws.nws[w])
+	return ws.segmentBetter(hu, lung, w, f, at, r, st.blobAt, st.blobLevel, opt)
+}
+
+// segmentBetter segments at the LPS point p (mm) with the hint of blob
+// level level and returns, of r and that lesion, the one keepFirst
+// chooses (scored as found for the candidate at at; r when nothing is
+// segmented at p).
+func (ws *Workspace) segmentBetter(hu *volume.Volume[int16], lung *volume.Volume[uint8], w int, f Features,
+	at [3]float64, r *nodule.Result, p [3]float64, level int, opt Options) *nodule.Result {
+	r2, err := nodule.Segment(hu, lung, p, ws.levelHint(level), opt.Nodule, ws.nws[w])
 	if err != nil {
 		return r
 	}
@@ -223,24 +232,30 @@ func (ws *Workspace) reseed(hu *volume.Volume[int16], lung *volume.Volume[uint8]
 	return r2
 }
 
-// reseedOwn is reseed at a pool's better-ranked cluster's own blob point
-// (clusterStats.ownAt, see mergeCoarse), when it has one; r otherwise.
-// Both second-stage paths try it: the pool's mean and blob point, or its
-// blob point alone (a BlobLook candidate), may lie off the small lesion
-// whose cluster pooled the others.
+// reseedOwn segments at a pool's better-ranked cluster's own blob point
+// (clusterStats.ownAt, see mergeCoarse), when it has one, and keeps the
+// better lesion as reseed does; not when r, the lesion found so far, was
+// segmented within 2 mm of it (tried: the candidate's mean, or on the
+// blob-look path its blob point). Both second-stage paths try it: the
+// pool's mean and blob point, or its blob point alone (a BlobLook
+// candidate), may lie off the small lesion whose cluster pooled the
+// others.
 func (ws *Workspace) reseedOwn(hu *volume.Volume[int16], lung *volume.Volume[uint8], w int, f Features,
-	at [3]float64, r *nodule.Result, st clusterStats, opt Options) *nodule.Result {
-	if !st.hasOwn {
+	at, tried [3]float64, r *nodule.Result, st clusterStats, opt Options) *nodule.Result {
+	if !st.hasOwn || r != nil && dist3(tried, st.ownAt) < 2 {
 		return r
 	}
-	st.blobAt, st.blobLevel = st.ownAt, st.ownLevel
-	return ws.reseed(hu, lung, w, f, at, r, st, opt)
+	return ws.segmentBetter(hu, lung, w, f, at, r, st.ownAt, st.ownLevel, opt)
 }
 
 // blobHint is the lesion diameter (mm) that the scale of a cluster's
 // strongest blob point implies: a ball answers most at σ = r/√3.
-func (ws *Workspace) blobHint(st clusterStats) float64 {
-	return 2 * math.Sqrt(3) * ws.pyr.Sigma[min(st.blobLevel, len(ws.pyr.Sigma)-1)]
+func (ws *Workspace) blobHint(st clusterStats) float64 { return ws.levelHint(st.blobLevel) }
+
+// levelHint is the lesion diameter (mm) that a blob point of pyramid level
+// level implies (blobHint).
+func (ws *Workspace) levelHint(level int) float64 {
+	return 2 * math.Sqrt(3) * ws.pyr.Sigma[min(level, len(ws.pyr.Sigma)-1)]
 }
 
 // reseedMaxLevel is the coarsest pyramid level whose blob point reseed

@@ -136,3 +136,49 @@ func TestBlobLook(t *testing.T) {
 		t.Errorf("the 6 mm nodule at %v was not measured from the blob point: %+v", nod[1], out)
 	}
 }
+
+// TestReseedOwn: a pool whose centre and blob point lie on a vessel (the
+// vessel clusters it pooled answered more) is measured at its better-ranked
+// cluster's own blob point too, on both second-stage paths, and the
+// nodule there wins: on the main path (centre and blob point segmented
+// first) and on the blob-look path, where only the blob point is, even
+// when the pool's centre lies within 2 mm of the nodule.
+func TestReseedOwn(t *testing.T) {
+	hu, m, nod, diam := synthLung(t)
+	ws := &Workspace{}
+	ws.pyr.Sigma = []float64{1.5, 3, 6, 12, 24}
+	onVessel := [3]float64{25, 30, -160}
+	near := [3]float64{nod[1][0] + 1, nod[1][1], nod[1][2]}
+	for _, tc := range []struct {
+		name   string
+		centre [3]float64
+		opt    Options
+	}{
+		{"main path", onVessel, Options{}.withDefaults()},
+		{"blob-look path", near, Options{Stage1: 1, BlobLook: 1}.withDefaults()},
+	} {
+		cs := []candidate.Candidate{
+			{World: [3]float64{0, -40, -100}, DiameterMM: 10, MeanSI: 0.85, DetectScore: 0.9, Compactness: 0.5}, // empty lung
+			{World: tc.centre, DiameterMM: 20, MeanSI: 0.85, DetectScore: 0.5, Compactness: 0.5},
+		}
+		st := []clusterStats{
+			{blobAt: [3]float64{0, -40, -100}, level: 1, blobLevel: 0},
+			{blobAt: onVessel, level: 3, blobLevel: 0, ownAt: nod[1], ownLevel: 1, hasOwn: true},
+		}
+		out, meas, _ := ws.refine(hu, m, cs, st, tc.opt)
+		found := false
+		for i, c := range out {
+			if dist3(c.World, nod[1]) < 1.5 && meas[i] != nil && math.Abs(meas[i].MeanDiameterMM-diam[1]) < 1.5 {
+				found = true
+			}
+		}
+		if !found {
+			for i, c := range out {
+				if meas[i] != nil {
+					t.Logf("%s: %.1f %s %.1f mm", tc.name, c.World, meas[i].Type, meas[i].MeanDiameterMM)
+				}
+			}
+			t.Errorf("%s: the %.0f mm nodule at its own blob point %v was not measured", tc.name, diam[1], nod[1])
+		}
+	}
+}
