@@ -13,39 +13,16 @@ import (
 // nodules in it, also when the mass step (6) has left its marks on the
 // dome's voxels.
 func TestRemoveDomes(t *testing.T) {
-	const n, nz, base = 120, 80, 10 // the mask starts at slice base
-	g := volume.Grid{Dims: [3]int{n, n, nz}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity}
-	hu := volume.New[int16](g)
-	mask := volume.New[uint8](g)
+	const n, nz, base = 120, 80, 10  // the mask starts at slice base
 	dome := func(i, j int) float64 { // the dome's top slice over column (i, j)
 		x, y := float64(i-60), float64(j-60)
 		return 40 - (x*x+y*y)/120
 	}
 	onNodule := volume.Vec3{60, 60, 47}
 	free := volume.Vec3{25, 95, 60}
-	var s Segmenter
-	s.cls = make([]uint8, hu.Len())
-	for k := 0; k < nz; k++ {
-		for j := 0; j < n; j++ {
-			for i := 0; i < n; i++ {
-				p := hu.Index(i, j, k)
-				v := int16(-850)
-				x := volume.Vec3{float64(i), float64(j), float64(k)}
-				if float64(k) <= dome(i, j) || dist(x, onNodule) <= 8 || dist(x, free) <= 5 {
-					v = 40
-				}
-				hu.Data[p] = v
-				if k >= base {
-					mask.Data[p] = 1
-					if float64(k) <= dome(i, j) {
-						s.cls[p] = cSeen // what the mass step leaves behind
-					}
-				} else if v < 0 {
-					hu.Data[p] = 40 // below the lung: all body
-				}
-			}
-		}
-	}
+	hu, mask, s := domeScene(n, nz, base, func(x volume.Vec3) bool {
+		return x[2] <= dome(int(x[0]), int(x[1])) || dist(x, onNodule) <= 8 || dist(x, free) <= 5
+	}, func(i, j, k int) bool { return float64(k) <= dome(i, j) }) // what the mass step leaves behind
 	removed := s.removeDomes(hu, mask)
 	var domeIn, domeAll int
 	for k := base; k < nz; k++ {
@@ -97,9 +74,6 @@ func TestRemoveDomeTouchedByVessels(t *testing.T) {
 	// The scene fills 120 × 120 voxels of a wider volume: a dome and its
 	// vessels take a fraction of a scan (splitDome's domeSplitMaxShare).
 	const n, nz, base = 256, 80, 10
-	g := volume.Grid{Dims: [3]int{n, n, nz}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity}
-	hu := volume.New[int16](g)
-	mask := volume.New[uint8](g)
 	dome := func(i, j int) float64 {
 		x, y := float64(i-60), float64(j-60)
 		return 40 - (x*x+y*y)/90
@@ -128,26 +102,9 @@ func TestRemoveDomeTouchedByVessels(t *testing.T) {
 		}
 		return false
 	}
-	var s Segmenter
-	s.cls = make([]uint8, hu.Len())
-	for k := 0; k < nz; k++ {
-		for j := 0; j < n; j++ {
-			for i := 0; i < n; i++ {
-				p := hu.Index(i, j, k)
-				x := volume.Vec3{float64(i), float64(j), float64(k)}
-				v := int16(-850)
-				if float64(k) <= dome(i, j) || dist(x, onNodule) <= 8 || k >= base && vessel(x) {
-					v = 40
-				}
-				hu.Data[p] = v
-				if k >= base {
-					mask.Data[p] = 1
-				} else if v < 0 {
-					hu.Data[p] = 40
-				}
-			}
-		}
-	}
+	hu, mask, s := domeScene(n, nz, base, func(x volume.Vec3) bool {
+		return x[2] <= dome(int(x[0]), int(x[1])) || dist(x, onNodule) <= 8 || int(x[2]) >= base && vessel(x)
+	}, nil)
 	removed := s.removeDomes(hu, mask)
 	// The dome's rim, where it is thinner than the opening's diameter,
 	// is no thick part and stays: a ring of a few mm at the lung's base.
@@ -186,4 +143,34 @@ func TestRemoveDomeTouchedByVessels(t *testing.T) {
 	if mask.At(60, 60, 50) == 0 {
 		t.Error("the nodule resting on the dome left the mask")
 	}
+}
+
+// domeScene renders an n × n × nz scene on a 1 mm grid: soft tissue
+// (40 HU) where dense says (x: voxel coordinates) and lung (−850 HU)
+// elsewhere; slices from base up are the lung mask, and below it all is
+// body. Mask voxels that mark says (nil: none) carry the mass step's
+// mark (cSeen) in the returned Segmenter.
+func domeScene(n, nz, base int, dense func(x volume.Vec3) bool, mark func(i, j, k int) bool) (*volume.Volume[int16], *volume.Volume[uint8], *Segmenter) {
+	g := volume.Grid{Dims: [3]int{n, n, nz}, Spacing: volume.Vec3{1, 1, 1}, Direction: volume.Identity}
+	hu := volume.New[int16](g)
+	mask := volume.New[uint8](g)
+	s := &Segmenter{cls: make([]uint8, hu.Len())}
+	for k := 0; k < nz; k++ {
+		for j := 0; j < n; j++ {
+			for i := 0; i < n; i++ {
+				p := hu.Index(i, j, k)
+				hu.Data[p] = -850
+				if k < base || dense(volume.Vec3{float64(i), float64(j), float64(k)}) {
+					hu.Data[p] = 40
+				}
+				if k >= base {
+					mask.Data[p] = 1
+					if mark != nil && mark(i, j, k) {
+						s.cls[p] = cSeen
+					}
+				}
+			}
+		}
+	}
+	return hu, mask, s
 }
